@@ -1,0 +1,297 @@
+"""The typed, frozen model of a validated spec.
+
+Every node keeps the :class:`SourceLocation` it was declared at, so reports can point back at the spec line. The model
+does no I/O and imports only the standard library (and labelspec.errors for the location type); it is built by
+``spec.resolve`` from schema-valid data, never by hand-written parsing elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Literal
+
+from labelspec.errors import SourceLocation
+
+Kind = Literal["single_choice", "multi_choice", "rating", "spans", "pairwise", "ranking", "text", "attribution"]
+Unit = Literal["item", "step"]
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+Severity = Literal["error", "warn", "off"]
+
+#: Task kinds whose judgment value is a list (canonical JSON text in label files).
+LIST_KINDS: frozenset[str] = frozenset({"multi_choice", "spans", "ranking"})
+#: Task kinds whose value is one label id (pairwise answers are the fixed labels A, B, tie).
+CHOICE_KINDS: frozenset[str] = frozenset({"single_choice", "pairwise"})
+#: The fixed answers of a pairwise task.
+PAIRWISE_LABELS: tuple[str, ...] = ("A", "B", "tie")
+NOWHERE = SourceLocation("<default>", 0, 0)
+
+
+def _loc() -> SourceLocation:
+    return dc_field(default=NOWHERE, compare=False, repr=False)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counterexample:
+    text: str
+    use: str
+    why: str
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Label:
+    id: str
+    title: str
+    definition: str
+    parent: str | None = None
+    examples: tuple[str, ...] = ()
+    counterexamples: tuple[Counterexample, ...] = ()
+    review: Literal["always", "never", "auto"] = "auto"
+    hotkey: str | None = None
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EdgeCase:
+    id: str
+    when: str
+    label: str
+    why: str
+    instead_of: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """A machine-checked edge-case rule: when an item field matches, the label must (not) be one of a set."""
+
+    id: str
+    field: str
+    op: Literal["matches", "equals", "in"]
+    operand: str | tuple[str, ...]
+    expect: Literal["label_in", "label_not_in"]
+    labels: tuple[str, ...]
+    severity: Literal["error", "warn"] = "error"
+    description: str | None = None
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scale:
+    min: int
+    max: int
+    anchors: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def points(self) -> tuple[int, ...]:
+        return tuple(range(self.min, self.max + 1))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RubricItem:
+    id: str
+    criterion: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgreementPolicy:
+    metric: str = "krippendorff_alpha"
+    min: float | None = None
+    min_per_label: float | None = None
+    on: Literal["estimate", "ci_low"] = "estimate"
+    severity: Literal["error", "warn"] = "error"
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    name: str
+    kind: Kind
+    question: str
+    unit: Unit = "item"
+    instructions: str | None = None
+    required: bool = True
+    labels: tuple[Label, ...] = ()
+    min_choices: int | None = None
+    max_choices: int | None = None
+    scale: Scale | None = None
+    level: Level = "nominal"
+    field: str | None = None
+    allow_nesting: bool = False
+    options: tuple[str, ...] = ()
+    allow_ties: bool = True
+    rubric: tuple[RubricItem, ...] = ()
+    error_labels: tuple[str, ...] = ()
+    max_length: int | None = None
+    expected_distribution: tuple[tuple[str, float], ...] = ()
+    edge_cases: tuple[EdgeCase, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    agreement: AgreementPolicy = dc_field(default_factory=AgreementPolicy)
+    loc: SourceLocation = _loc()
+
+    @property
+    def label_ids(self) -> tuple[str, ...]:
+        """The answers a judgment may take, in spec order (pairwise: A, B and, when allowed, tie)."""
+        if self.kind == "pairwise":
+            return PAIRWISE_LABELS if self.allow_ties else PAIRWISE_LABELS[:2]
+        if self.kind == "rating" and self.scale is not None:
+            return tuple(str(p) for p in self.scale.points)
+        if self.kind == "ranking":
+            return self.options
+        return tuple(label.id for label in self.labels)
+
+    def label(self, label_id: str) -> Label | None:
+        return next((lab for lab in self.labels if lab.id == label_id), None)
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in LIST_KINDS
+
+    @property
+    def is_taxonomy(self) -> bool:
+        return any(lab.parent is not None for lab in self.labels)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemField:
+    name: str
+    type: Literal["text", "category", "number", "list", "json"]
+    values: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemsSource:
+    file: str  # relative to the spec folder, as written
+    id: str = "item_id"
+    fields: tuple[ItemField, ...] = ()
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataFile:
+    """A file the spec references (gold, calibration, roster), relative to the spec folder, as written."""
+
+    file: str
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GoldPolicy:
+    file: str
+    min_accuracy: float | None = None
+    min_judgments: int = 20
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalibrationPolicy:
+    file: str
+    min_accuracy: float | None = None
+    recalibrate_below: float | None = None
+    window: int = 50
+    teaching_examples: bool = False
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistributionPolicy:
+    max_deviation: float | None = None
+    min_gof_p: float | None = None
+    annotator_divergence_p: float | None = None
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeadTimePolicy:
+    min_seconds: float | None = None
+    max_fast_share: float | None = None
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BootstrapPolicy:
+    replicates: int = 1000
+    seed: int = 20240101
+    level: float = 0.95
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quality:
+    annotations_per_item: int | None = None
+    max_excluded_share: float = 0.0
+    agreement: AgreementPolicy = dc_field(default_factory=AgreementPolicy)
+    gold: GoldPolicy | None = None
+    calibration: CalibrationPolicy | None = None
+    distribution: DistributionPolicy = dc_field(default_factory=DistributionPolicy)
+    lead_time: LeadTimePolicy = dc_field(default_factory=LeadTimePolicy)
+    provenance: tuple[str, ...] = ()
+    bootstrap: BootstrapPolicy = dc_field(default_factory=BootstrapPolicy)
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adjudication:
+    method: Literal["majority", "dawid_skene"] = "majority"
+    min_support: float = 0.5
+    expert_review: tuple[str, ...] = ()
+    max_iterations: int = 50
+    tolerance: float = 1e-6
+    loc: SourceLocation = _loc()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Columns:
+    item: str = "item_id"
+    unit: str = "step"
+    task: str = "task"
+    annotator: str = "annotator_id"
+    value: str = "label"
+    timestamp: str = "created_at"
+    lead_time: str = "lead_time_s"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangelogEntry:
+    version: str
+    changes: tuple[str, ...]
+    date: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project:
+    id: str
+    title: str
+    version: str
+    domain: str | None = None
+    summary: str | None = None
+    owners: tuple[str, ...] = ()
+    changelog: tuple[ChangelogEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """A validated spec. ``path`` is the spec file as the user named it; ``root`` its folder (same convention)."""
+
+    path: str
+    root: str
+    project: Project
+    tasks: tuple[Task, ...]
+    items: ItemsSource | None = None
+    annotators: DataFile | None = None
+    columns: Columns = dc_field(default_factory=Columns)
+    quality: Quality = dc_field(default_factory=Quality)
+    adjudication: Adjudication = dc_field(default_factory=Adjudication)
+    gate_overrides: tuple[tuple[str, Severity, SourceLocation], ...] = ()
+    extends: tuple[str, ...] = ()  # the chain of policy files, nearest first, relative to the repository
+    digest: str = ""  # sha256 over the canonical spec and the bytes of every referenced file
+
+    def task(self, name: str) -> Task | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks)
