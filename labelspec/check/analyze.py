@@ -1,0 +1,138 @@
+"""Per-task agreement: count tables of one task → every coefficient, with bootstrap intervals.
+
+Choice-like kinds (single_choice, pairwise, rating) report the six classic coefficients and per-label α;
+multi_choice adds MASI α and per-label binary α; structured kinds (spans, ranking, attribution, step chains,
+taxonomies) are delegated to ``check/structured.py``. Gold units are left out of agreement: they are scored
+against the gold label instead, and are often judged by everyone, which would weight them unlike the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from labelspec.check import stats
+from labelspec.check.estimate import Estimate
+from labelspec.check.tables import Codes, annotator_counts, encode, pair_tables, unit_counts
+from labelspec.spec.model import BootstrapPolicy, Task
+
+#: The coefficients every choice-like task reports, gated or not (the JSON report always has all of them).
+CLASSIC = ("krippendorff_alpha", "fleiss_kappa", "cohen_kappa", "scott_pi", "gwet_ac1", "percent_agreement")
+
+
+@dataclass(frozen=True)
+class TaskAnalysis:
+    """What one task's judgments say: agreement, per-label agreement, coverage and the tables behind them."""
+
+    task: str
+    n_judgments: int
+    n_units: int
+    n_annotators: int
+    agreement: dict[str, Estimate]
+    per_label: dict[str, Estimate] = field(default_factory=dict)
+    units_below_coverage: int = 0
+    codes: Codes | None = None
+    gold_mask: np.ndarray | None = None  # (N,) judgments on gold units
+    extra: dict[str, object] = field(default_factory=dict)  # kind-specific details for reports
+
+
+def kappa_weights(task: Task) -> stats.KappaWeights:
+    """Cohen's κ weighting follows the level: none (nominal), linear (ordinal), quadratic (interval, ratio)."""
+    return {"nominal": "none", "ordinal": "linear"}.get(task.level, "quadratic")  # type: ignore[return-value]
+
+
+def _with_ci(counts: np.ndarray, fn: stats.CountStatistic, boot: BootstrapPolicy) -> Estimate:
+    if boot.replicates == 0:
+        return fn(counts)  # type: ignore[no-any-return]
+    return stats.estimate_with_ci(counts, fn, n_boot=boot.replicates, seed=boot.seed, level=boot.level)
+
+
+def _cohen(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy) -> Estimate:
+    tables = pair_tables(codes, mask)
+    weights = kappa_weights(task)
+    point = stats.mean_cohen_kappa(tables.confusions, weights=weights)
+    if point.value is None or boot.replicates == 0:
+        return point
+    if tables.blocks is None:
+        return replace(point, ci_reason="too many annotator pairs to bootstrap within the memory budget")
+    interval = stats.bootstrap_mean_cohen_kappa(tables.blocks, weights=weights, n_boot=boot.replicates,
+                                                seed=boot.seed, level=boot.level)
+    return replace(point, ci_low=interval.low, ci_high=interval.high, ci_reason=interval.reason)
+
+
+def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy) -> dict[str, Estimate]:
+    """The six classic coefficients over the units of ``mask`` (choice, pairwise and rating tasks)."""
+    counts = unit_counts(codes, mask)
+    counts = counts[counts.sum(axis=1) > 0]
+    values = np.array([float(c) for c in codes.categories]) if task.kind == "rating" else None
+
+    def alpha(c: np.ndarray, *, weights: np.ndarray | None = None) -> Estimate:
+        return stats.krippendorff_alpha(c, weights=weights, level=task.level, values=values)
+
+    return {
+        "krippendorff_alpha": _with_ci(counts, alpha, boot),
+        "fleiss_kappa": _with_ci(counts, stats.fleiss_kappa, boot),
+        "cohen_kappa": _cohen(codes, mask, task, boot),
+        "scott_pi": _with_ci(counts, stats.scott_pi, boot),
+        "gwet_ac1": _with_ci(counts, stats.gwet_ac1, boot),
+        "percent_agreement": _with_ci(counts, stats.percent_agreement, boot),
+    }
+
+
+def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy) -> dict[str, Estimate]:
+    counts = unit_counts(codes, mask)
+    counts = counts[counts.sum(axis=1) > 0]
+    if counts.shape[1] < 2:
+        return {}
+    estimates = stats.per_label_alpha(counts)
+    return {label: est for label, est in zip(codes.categories, estimates)}
+
+
+def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: BootstrapPolicy
+                  ) -> tuple[Codes, np.ndarray, dict[str, Estimate], dict[str, Estimate]]:
+    order = {label: i for i, label in enumerate(task.label_ids)}
+    parsed = {v: tuple(sorted(json.loads(v), key=order.__getitem__)) for v in frame["value"].unique()}
+    canon = frame["value"].map(lambda v: json.dumps(parsed[v], ensure_ascii=False, separators=(",", ":")))
+    sets = tuple(sorted(set(canon), key=lambda s: (len(json.loads(s)), s)))
+    codes = encode(frame.assign(value=canon), sets)
+    mask = ~np.isin(codes.unit_keys[codes.unit], list(gold_units))
+    counts = unit_counts(codes, mask)
+    counts = counts[counts.sum(axis=1) > 0]
+    frozen = [frozenset(json.loads(s)) for s in sets]
+
+    def masi(c: np.ndarray, *, weights: np.ndarray | None = None) -> Estimate:
+        return stats.masi_alpha(c, frozen, weights=weights)
+
+    agreement = {
+        "masi_alpha": _with_ci(counts, masi, boot),
+        "krippendorff_alpha": _with_ci(counts, stats.krippendorff_alpha, boot),
+        "percent_agreement": _with_ci(counts, stats.percent_agreement, boot),
+    }
+    labels: dict[str, Estimate] = {}
+    member = np.array([[lab in s for lab in task.label_ids] for s in frozen], dtype=np.int64)  # (S, L)
+    for j, lab in enumerate(task.label_ids):  # one binary table per label: a loop over labels, not rows
+        has = counts @ member[:, j]
+        labels[lab] = stats.krippendorff_alpha(np.stack([counts.sum(axis=1) - has, has], axis=1))
+    return codes, mask, agreement, labels
+
+
+def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min_per_unit: int | None,
+                   boot: BootstrapPolicy) -> TaskAnalysis:
+    """Agreement for single_choice, pairwise, rating and multi_choice tasks."""
+    if task.kind == "multi_choice":
+        codes, mask, agreement, labels = _multi_choice(frame, task, gold_units, boot)
+    else:
+        codes = encode(frame, task.label_ids)
+        mask = ~np.isin(codes.unit_keys[codes.unit], list(gold_units))
+        agreement = classic_agreement(codes, mask, task, boot)
+        labels = per_label(codes, mask, boot) if task.kind != "rating" else {}
+    per_unit = np.bincount(codes.unit[mask], minlength=len(codes.unit_keys))
+    scored_units = np.unique(codes.unit[mask])
+    below = int((per_unit[scored_units] < (min_per_unit or 0)).sum())
+    return TaskAnalysis(task=task.name, n_judgments=int(mask.sum()), n_units=len(scored_units),
+                        n_annotators=len(np.unique(codes.annotator[mask])), agreement=agreement, per_label=labels,
+                        units_below_coverage=below, codes=codes, gold_mask=~mask,
+                        extra={"annotator_counts": annotator_counts(codes, mask)})

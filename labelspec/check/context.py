@@ -1,0 +1,114 @@
+"""The project data a check needs besides the label files: items, roster, gold and calibration sets.
+
+Read once from the files the spec references (they were validated when the spec was loaded), as strings. This and
+the readers are the only check modules that open files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelspec.spec.model import Spec
+
+GOLD_COLUMNS = ["item", "unit", "task", "label", "why"]
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    id: str
+    role: str
+    name: str = ""
+    calibration_score: float | None = None
+    calibration_n: int | None = None
+    passed: bool = False
+    calibrated_at: pd.Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class Items:
+    """Item ids in file order and their fields as strings (JSON text for non-string values)."""
+
+    ids: np.ndarray
+    fields: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def text_lengths(self, name: str) -> dict[str, int]:
+        return {k: len(v) for k, v in self.fields.get(name, {}).items()}
+
+
+@dataclass(frozen=True)
+class Context:
+    items: Items | None = None
+    roster: dict[str, RosterEntry] | None = None
+    gold: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS, dtype=str))
+    calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS, dtype=str))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return [dict(row) for row in csv.DictReader(fh)]
+
+
+def _as_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_items(path: Path, id_column: str) -> Items:
+    if path.suffix == ".csv":
+        rows: list[dict[str, object]] = list(_read_csv(path))
+    else:
+        with path.open(encoding="utf-8-sig") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    ids = np.array([_as_text(r[id_column]) for r in rows], dtype=object)
+    names = sorted({k for r in rows for k in r if k != id_column})
+    fields = {n: {_as_text(r[id_column]): _as_text(r[n]) for r in rows if n in r} for n in names}
+    return Items(ids=ids, fields=fields)
+
+
+def _timestamp(text: str) -> pd.Timestamp | None:
+    if not text:
+        return None
+    ts = pd.Timestamp(text)
+    return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+
+
+def read_roster(path: Path) -> dict[str, RosterEntry]:
+    roster: dict[str, RosterEntry] = {}
+    for row in _read_csv(path):
+        score = row.get("calibration_score", "") or ""
+        n = row.get("calibration_n", "") or ""
+        roster[row["id"]] = RosterEntry(
+            id=row["id"], role=row.get("role", "annotator") or "annotator", name=row.get("name", "") or "",
+            calibration_score=float(score) if score else None, calibration_n=int(n) if n else None,
+            passed=(row.get("calibration_passed", "") or "").lower() == "true",
+            calibrated_at=_timestamp(row.get("calibrated_at", "") or ""),
+        )
+    return roster
+
+
+def read_reference(path: Path) -> pd.DataFrame:
+    """A gold or calibration set: item, unit, task, label (+ why, edge_case, teaching) as strings."""
+    frame = pd.DataFrame(_read_csv(path), dtype=object)
+    for col in GOLD_COLUMNS:
+        if col not in frame:
+            frame[col] = ""
+    return frame.fillna("").astype(str)
+
+
+def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = None) -> Context:
+    """Everything the spec references, read relative to the spec's folder."""
+    items = read_items(spec_dir / spec.items.file, spec.items.id) if spec.items else None
+    roster = read_roster(spec_dir / spec.annotators.file) if spec.annotators else None
+    gold_path = gold_override or (spec_dir / spec.quality.gold.file if spec.quality.gold else None)
+    cal = spec.quality.calibration
+    return Context(
+        items=items,
+        roster=roster,
+        gold=read_reference(gold_path) if gold_path else Context().gold,
+        calibration=read_reference(spec_dir / cal.file) if cal else Context().calibration,
+    )

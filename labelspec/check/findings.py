@@ -1,0 +1,197 @@
+"""Annotator findings: who to recalibrate, and the evidence. Plus the measures of annotator and distribution gates.
+
+Each finding names the annotator (or task), what was measured, the threshold it crossed and where that threshold
+came from (the spec, or a documented default below). Findings are computed from the count tables and the gold
+scores, never by re-reading rows per annotator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelspec.check import stats
+from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.consensus import majority_vote
+from labelspec.check.context import Context
+from labelspec.check.gates import Measure
+from labelspec.check.gold import GoldScores, rolling_breach
+from labelspec.check.records import Accounting
+from labelspec.spec.model import Quality, Spec
+from labelspec.spec.plan import Gate
+
+#: Documented default: an annotator whose agreement with the leave-one-out consensus is this far below the
+#: median annotator's is flagged (when the spec sets no threshold of its own).
+LOO_MARGIN = 0.15
+#: Units need at least this many other judgments for a leave-one-out consensus.
+LOO_MIN_OTHERS = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # gold_accuracy | gold_drift | consensus_agreement | distribution_divergence | lead_time | rule_violations
+    message: str
+    annotator: str | None = None
+    task: str | None = None
+    gate: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "annotator": self.annotator, "task": self.task,
+                "gate": self.gate, "evidence": self.evidence}
+
+
+def _gold_findings(spec: Spec, gold: GoldScores | None) -> list[Finding]:
+    q, out = spec.quality, []
+    if gold is None or q.gold is None:
+        return out
+    for i, ann in enumerate(gold.annotators):
+        est, n = gold.accuracy[i], int(gold.n[i])
+        if q.gold.min_accuracy is not None and n >= q.gold.min_judgments and est.value is not None \
+                and est.value < q.gold.min_accuracy:
+            out.append(Finding("gold_accuracy", f"gold accuracy {est.value:.3f} (95% CI {est.ci_low:.3f}–"
+                               f"{est.ci_high:.3f}, n={n}) is below {q.gold.min_accuracy:g}", annotator=ann,
+                               gate="gold.accuracy", evidence={"accuracy": est.value, "n": n,
+                                                               "ci_low": est.ci_low, "ci_high": est.ci_high}))
+    cal = q.calibration
+    if cal is not None and cal.recalibrate_below is not None:
+        for ann in gold.annotators:
+            breach = rolling_breach(gold.scored, ann, cal.window, cal.recalibrate_below)
+            if breach:
+                acc, when, k = breach
+                out.append(Finding("gold_drift", f"rolling gold accuracy over the last {cal.window} gold judgments "
+                                   f"fell to {acc:.3f} (< {cal.recalibrate_below:g}) at {when}: recalibrate from here",
+                                   annotator=ann, gate="calibration.drift",
+                                   evidence={"rolling_accuracy": acc, "at": when, "gold_judgment": k}))
+    return out
+
+
+def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
+    codes, mask = analysis.codes, analysis.gold_mask
+    if codes is None or mask is None:
+        return []
+    keep = ~mask
+    u, a, c = codes.unit[keep], codes.annotator[keep], codes.category[keep]
+    n_units, n_ann, k = codes.shape
+    counts = np.bincount(u * k + c, minlength=n_units * k).reshape(n_units, k)
+    others = counts[u].copy()
+    others[np.arange(len(u)), c] -= 1
+    usable = others.sum(axis=1) >= LOO_MIN_OTHERS
+    mv = majority_vote(others[usable], min_support=0.0)
+    agree = (mv.winner == c[usable]) & ~mv.tie
+    n = np.bincount(a[usable][~mv.tie], minlength=n_ann)
+    hits = np.bincount(a[usable], weights=agree.astype(float), minlength=n_ann)
+    rate = np.divide(hits, n, out=np.full(n_ann, np.nan), where=n > 0)
+    if np.isnan(rate).all():
+        return []
+    median = float(np.nanmedian(rate))
+    out = []
+    for i in np.flatnonzero(rate < median - LOO_MARGIN):
+        out.append(Finding("consensus_agreement", f"agrees with the leave-one-out majority on {rate[i]:.3f} of "
+                           f"{int(n[i])} judgments, {median - rate[i]:.3f} below the median annotator ({median:.3f})",
+                           annotator=str(codes.annotators[i]), task=task,
+                           evidence={"agreement": float(rate[i]), "n": int(n[i]), "median": median,
+                                     "margin": LOO_MARGIN}))
+    return out
+
+
+def _divergence(spec: Spec, task: str, analysis: TaskAnalysis) -> list[Finding]:
+    p_max = spec.quality.distribution.annotator_divergence_p
+    table = analysis.extra.get("annotator_counts")
+    if p_max is None or not isinstance(table, np.ndarray) or table.shape[0] < 3 or analysis.codes is None:
+        return []
+    tests = stats.chi_square_one_vs_rest(table)
+    adjusted = stats.holm([t.p_value if t.p_value is not None else 1.0 for t in tests])
+    out = []
+    for i, p in enumerate(adjusted):
+        if p < p_max and table[i].sum() > 0:
+            share = table[i] / table[i].sum()
+            rest = table.sum(axis=0) - table[i]
+            rest_share = rest / max(rest.sum(), 1)
+            j = int(np.argmax(share - rest_share))
+            label = analysis.codes.categories[j]
+            out.append(Finding("distribution_divergence", f"label distribution differs from the other annotators "
+                               f"(Holm-adjusted p = {p:.2g} < {p_max:g}); over-uses {label!r}: {share[j]:.1%} vs "
+                               f"{rest_share[j]:.1%}", annotator=str(analysis.codes.annotators[i]), task=task,
+                               gate="annotators.divergence",
+                               evidence={"p_holm": float(p), "label": label, "share": float(share[j]),
+                                         "others_share": float(rest_share[j])}))
+    return out
+
+
+def _lead_time(spec: Spec, acc: Accounting) -> list[Finding]:
+    lt = spec.quality.lead_time
+    if lt.min_seconds is None or lt.max_fast_share is None:
+        return []
+    frame = acc.used[acc.used["lead_time"] != ""]
+    if frame.empty:
+        return []
+    fast = pd.to_numeric(frame["lead_time"]).to_numpy() < lt.min_seconds
+    grouped = pd.DataFrame({"a": frame["annotator"].to_numpy(), "fast": fast}).groupby("a")["fast"].agg(["mean", "size"])
+    out = []
+    for ann, row in grouped.sort_index().iterrows():
+        if row["mean"] > lt.max_fast_share:
+            out.append(Finding("lead_time", f"{row['mean']:.1%} of {int(row['size'])} judgments took under "
+                               f"{lt.min_seconds:g} s (limit {lt.max_fast_share:.0%}): implausibly fast",
+                               annotator=str(ann), gate="annotators.lead_time",
+                               evidence={"fast_share": float(row["mean"]), "n": int(row["size"])}))
+    return out
+
+
+def annotator_findings(spec: Spec, acc: Accounting, analyses: dict[str, TaskAnalysis], gold: GoldScores | None,
+                       ctx: Context) -> list[Finding]:
+    out = _gold_findings(spec, gold)
+    for task, analysis in analyses.items():
+        out += _loo_findings(task, analysis) + _divergence(spec, task, analysis)
+    out += _lead_time(spec, acc)
+    return sorted(out, key=lambda f: (f.kind, f.annotator or "", f.task or ""))
+
+
+def annotator_measure(gate: Gate, gold: GoldScores | None, ctx: Context, acc: Accounting, q: Quality) -> Measure:
+    if gate.id == "gold.accuracy":
+        if gold is None or q.gold is None:
+            return Measure(None, reason="no gold judgments")
+        enough = [i for i in range(len(gold.annotators)) if gold.n[i] >= q.gold.min_judgments]
+        if not enough:
+            return Measure(None, reason=f"no annotator has ≥ {q.gold.min_judgments} gold judgments")
+        worst = min(enough, key=lambda i: (gold.accuracy[i].value or 0.0, gold.annotators[i]))
+        est = gold.accuracy[worst]
+        return Measure(est.value, est.ci_low, est.ci_high, int(gold.n[worst]),
+                       detail=f"lowest: {gold.annotators[worst]} ({int(gold.correct[worst])}/{int(gold.n[worst])})")
+    contributing = sorted(set(acc.used["annotator"]))
+    if ctx.roster is None:
+        return Measure(None, reason="the spec has no annotator roster to check calibration against")
+    if not contributing:
+        return Measure(None, reason="no annotator contributed judgments")
+    passed = [a for a in contributing if a in ctx.roster and ctx.roster[a].passed]
+    missing = [a for a in contributing if a not in passed]
+    return Measure(len(passed) / len(contributing), n=len(contributing),
+                   detail="not calibrated: " + ", ".join(missing) if missing else "")
+
+
+def distribution_measure(gate: Gate, spec: Spec, analysis: TaskAnalysis) -> Measure:
+    task = spec.task(gate.task or "")
+    codes = analysis.codes
+    if task is None or codes is None or analysis.gold_mask is None:
+        return Measure(None, reason="no consensus labels")
+    keep = ~analysis.gold_mask
+    n_units, _, k = codes.shape
+    counts = np.bincount(codes.unit[keep] * k + codes.category[keep], minlength=n_units * k).reshape(n_units, k)
+    counts = counts[counts.sum(axis=1) > 0]
+    mv = majority_vote(counts, min_support=0.0)
+    winners = mv.winner[~mv.tie]
+    if winners.size == 0:
+        return Measure(None, reason="no unit has a consensus label")
+    observed = np.bincount(winners, minlength=k).astype(float)
+    expected = np.array([dict(task.expected_distribution).get(c, 0.0) for c in codes.categories])
+    if gate.metric == "max_share_deviation":
+        dev = np.abs(observed / observed.sum() - expected)
+        j = int(np.argmax(dev))
+        return Measure(float(dev[j]), n=int(observed.sum()),
+                       detail=f"{codes.categories[j]}: {observed[j] / observed.sum():.1%} vs expected {expected[j]:.1%}")
+    gof = stats.chi_square_gof(observed, expected)
+    return Measure(gof.p_value, n=int(observed.sum()), reason=None if gof.p_value is not None else "test undefined",
+                   detail=f"chi-square {gof.statistic:.2f}, df {gof.dof}" if gof.statistic is not None else "")

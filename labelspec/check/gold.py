@@ -1,0 +1,84 @@
+"""Gold scoring: each annotator's judgments on gold items against the gold label, with Wilson intervals.
+
+Vectorised as one merge of judgments with the gold table on (item, unit, task); accuracy per annotator is then a
+pair of bincounts. Rolling accuracy (for "recalibrate from here") is computed per annotator in time order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from labelspec.check import stats
+from labelspec.check.context import Context
+from labelspec.check.estimate import Estimate
+from labelspec.spec.model import Spec
+
+
+@dataclass(frozen=True)
+class GoldScores:
+    """Per annotator: gold judgments, correct ones, and accuracy with a Wilson interval; plus the scored rows."""
+
+    annotators: tuple[str, ...]
+    n: np.ndarray
+    correct: np.ndarray
+    accuracy: tuple[Estimate, ...]
+    scored: pd.DataFrame  # annotator, when, item, unit, task, value, gold, correct — in time order
+
+    def of(self, annotator: str) -> tuple[int, int, Estimate] | None:
+        if annotator not in self.annotators:
+            return None
+        i = self.annotators.index(annotator)
+        return int(self.n[i]), int(self.correct[i]), self.accuracy[i]
+
+
+def _canonical(spec: Spec, task: str, value: str) -> str:
+    t = spec.task(task)
+    if t is None or t.kind != "multi_choice":
+        return value
+    try:
+        return json.dumps(sorted(json.loads(value)), separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, TypeError):
+        return value
+
+
+def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0.95) -> GoldScores | None:
+    """None when the spec has no gold set; otherwise every annotator who judged a gold item is scored."""
+    if spec.quality.gold is None and ctx.gold.empty:
+        return None
+    gold = ctx.gold[["item", "unit", "task", "label"]].rename(columns={"label": "gold"})
+    if len(spec.tasks) == 1:
+        gold = gold.assign(task=gold["task"].where(gold["task"] != "", spec.tasks[0].name))
+    merged = used[["annotator", "item", "unit", "task", "value", "when"]].merge(
+        gold, on=["item", "unit", "task"], how="inner")
+    if (merged["task"].map(lambda t: getattr(spec.task(t), "kind", "")) == "multi_choice").any():
+        merged["value"] = [_canonical(spec, t, v) for t, v in zip(merged["task"], merged["value"])]
+        merged["gold"] = [_canonical(spec, t, v) for t, v in zip(merged["task"], merged["gold"])]
+    merged["correct"] = (merged["value"] == merged["gold"]).to_numpy()
+    merged = merged.sort_values(["annotator", "when", "item", "unit", "task"], kind="stable").reset_index(drop=True)
+    codes, names = pd.factorize(merged["annotator"], sort=True)
+    n = np.bincount(codes, minlength=len(names))
+    k = np.bincount(codes, weights=merged["correct"].to_numpy(dtype=float), minlength=len(names)).astype(np.int64)
+    return GoldScores(annotators=tuple(str(a) for a in names), n=n, correct=k,
+                      accuracy=stats.wilson_intervals(k, n, level), scored=merged)
+
+
+def rolling_breach(scored: pd.DataFrame, annotator: str, window: int, threshold: float
+                   ) -> tuple[float, str, int] | None:
+    """First point where the accuracy over the last ``window`` gold judgments falls below ``threshold``.
+
+    Returns (rolling accuracy, timestamp, index of the gold judgment) or None. Only full windows count: fewer than
+    ``window`` gold judgments are not evidence of drift.
+    """
+    rows = scored[scored["annotator"] == annotator]
+    if len(rows) < window:
+        return None
+    acc = rows["correct"].astype(float).rolling(window).mean().to_numpy()
+    below = np.flatnonzero(acc < threshold)
+    if below.size == 0:
+        return None
+    i = int(below[0])
+    return float(acc[i]), str(rows["when"].iloc[i]), i + 1

@@ -1,0 +1,139 @@
+"""Render a check report's dict as terminal text, Markdown, JUnit XML, JSON or GitHub Actions annotations.
+
+Every renderer reads the same ``Report.to_dict()``. Data reaches text formats escaped: control characters are
+shown as escapes in the terminal, Markdown cells escape pipes and HTML, JUnit strips XML-illegal characters and is
+parsed back before it is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def safe(text: Any) -> str:
+    """Terminal-safe text: no raw ESC or bidi controls from data."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                        str(text))
+
+
+def fmt(x: Any) -> str:
+    return "—" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
+
+
+def _gate_line(g: dict[str, Any]) -> str:
+    status = {"pass": "PASS", "fail": "FAIL", "undefined": "UNDEFINED"}[g["status"]]
+    if g["severity"] == "warn" and g["status"] != "pass":
+        status = "WARN" if g["status"] == "fail" else "WARN-UNDEFINED"
+    ci = f" (95% CI {fmt(g['ci_low'])}–{fmt(g['ci_high'])})" if g["ci_low"] is not None else ""
+    basis = "" if g["on"] == "estimate" else f" on {g['on']}"
+    why = f"  [{g['reason']}]" if g["reason"] else ""
+    loc = g["declared_at"]
+    where = f"  {loc['path']}:{loc['line']}:{loc['column']}" if loc["line"] else ""
+    return (f"{status:<9} {g['id']}  {g['metric']} = {fmt(g['value'])}{ci} {g['comparator']} {g['threshold']:g}"
+            f"{basis}, n={g['n']}{why}{where}")
+
+
+def render_text(d: dict[str, Any], *, color: bool = False) -> str:
+    """Gates first, then findings, then row accounting: the order a reader acts in."""
+    paint = {"PASS": "32", "FAIL": "31", "UNDEFINED": "31", "WARN": "33", "WARN-UNDEFINED": "33"}
+    lines = [f"labelspec check: {d['spec']['project']} {d['spec']['version']} ({d['spec']['path']})", "", "Gates"]
+    for g in d["gates"]:
+        line = safe(_gate_line(g))
+        word = line.split(" ", 1)[0]
+        lines.append("  " + (f"\x1b[{paint[word]}m{line}\x1b[0m" if color else line))
+    if d["findings"]:
+        lines += ["", "Findings"]
+        lines += ["  " + safe(f"{f['kind']}: {f['annotator'] or f['task'] or ''}: {f['message']}") for f in d["findings"]]
+    for section in ("hotspots", "consensus"):
+        if d.get(section, {}).get("summary"):
+            lines += ["", section.capitalize()] + ["  " + safe(s) for s in d[section]["summary"]]
+    acc = d["accounting"]
+    lines += ["", "Rows", f"  rows_read {acc['rows_read']} = rows_used {acc['rows_used']} + rows_excluded "
+              f"{acc['rows_excluded']}"]
+    lines += [f"    {reason}: {n}" for reason, n in acc["excluded_by_reason"].items()]
+    lines += ["    " + safe(f"{e['file']}:{e['line']}: {e['reason']}: {e['detail']}") for e in acc["exclusions"][:10]]
+    if len(acc["exclusions"]) > 10 or acc["exclusions_truncated"]:
+        lines.append(f"    … {acc['rows_excluded'] - 10} more (see --json)")
+    s = d["summary"]
+    verdict = "release blocked" if d["exit_code"] else "release may go"
+    lines += ["", f"{s['passed']} passed, {s['failed']} failed, {s['undefined']} undefined: {verdict}"]
+    return "\n".join(lines) + "\n"
+
+
+def md_cell(text: Any) -> str:
+    s = fmt(text) if not isinstance(text, str) else text
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return s.replace("\r", " ").replace("\n", " ")
+
+
+def render_markdown(d: dict[str, Any]) -> str:
+    """For pull-request comments and $GITHUB_STEP_SUMMARY."""
+    icon = {"pass": "✅", "fail": "❌", "undefined": "❌"}
+    verdict = "❌ release blocked" if d["exit_code"] else "✅ release may go"
+    out = [f"## labelspec check: {md_cell(d['spec']['project'])} {md_cell(d['spec']['version'])} — {verdict}", "",
+           "| | gate | value | 95% CI | threshold | n | severity |", "|---|---|---|---|---|---|---|"]
+    for g in d["gates"]:
+        mark = "⚠️" if g["severity"] == "warn" and g["status"] != "pass" else icon[g["status"]]
+        ci = f"{fmt(g['ci_low'])}–{fmt(g['ci_high'])}" if g["ci_low"] is not None else ""
+        value = fmt(g["value"]) if g["value"] is not None else f"— ({g['reason']})"
+        out.append(f"| {mark} | `{md_cell(g['id'])}` | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
+                   f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']} | {g['severity']} |")
+    if d["findings"]:
+        out += ["", "### Findings", ""]
+        out += [f"- **{md_cell(f['kind'])}** {md_cell(f['annotator'] or f['task'] or '')}: {md_cell(f['message'])}"
+                for f in d["findings"]]
+    acc = d["accounting"]
+    out += ["", "### Rows", "", f"rows_read {acc['rows_read']} = rows_used {acc['rows_used']} + rows_excluded "
+            f"{acc['rows_excluded']}", ""]
+    out += [f"- {md_cell(r)}: {n}" for r, n in acc["excluded_by_reason"].items()]
+    return "\n".join(out) + "\n"
+
+
+def _xml_text(text: Any) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", str(text))
+
+
+def render_junit(d: dict[str, Any], *, strict: bool = False) -> str:
+    """One test case per gate; CI systems show blocking gates as failures and warnings as skipped notes."""
+    suite = ET.Element("testsuite", name=_xml_text(f"labelspec.{d['spec']['project']}"), tests=str(len(d["gates"])))
+    failures = 0
+    for g in d["gates"]:
+        case = ET.SubElement(suite, "testcase", classname=_xml_text(f"labelspec.{d['spec']['project']}"),
+                             name=_xml_text(g["id"]))
+        text = _xml_text(_gate_line(g))
+        if g["status"] != "pass" and (g["severity"] == "error" or strict):
+            failures += 1
+            ET.SubElement(case, "failure", message=text).text = text
+        elif g["status"] != "pass":
+            ET.SubElement(case, "system-out").text = "warning: " + text
+    suite.set("failures", str(failures))
+    out = ET.tostring(suite, encoding="unicode", xml_declaration=False)
+    ET.fromstring(out)  # the file must parse before anyone is handed it
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + out + "\n"
+
+
+def render_json(d: dict[str, Any]) -> str:
+    return json.dumps(d, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def render_github(d: dict[str, Any]) -> str:
+    """``::error`` / ``::warning`` workflow commands for gates that did not pass, located at the spec line."""
+    out = []
+    for g in d["gates"]:
+        if g["status"] == "pass":
+            continue
+        level = "error" if g["severity"] == "error" else "warning"
+        loc = g["declared_at"]
+        where = f"file={loc['path']},line={loc['line']},col={loc['column']}," if loc["line"] else ""
+        out.append(f"::{level} {where}title=labelspec gate {_gh_escape(g['id'])}::{_gh_escape(safe(_gate_line(g)))}")
+    return "\n".join(out) + ("\n" if out else "")

@@ -1,0 +1,148 @@
+"""The check pipeline: label files → row accounting → per-task tables and statistics → gate results → Report.
+
+Each stage is a function of the previous one's output. The runner measures what every planned gate compares;
+the statistics themselves live in ``stats``/``analyze``/``structured``, the findings in ``findings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labelspec.check import findings as findings_mod
+from labelspec.check.analyze import TaskAnalysis, analyze_choice
+from labelspec.check.context import Context
+from labelspec.check.gates import GateResult, Measure, evaluate
+from labelspec.check.gold import GoldScores, score_gold
+from labelspec.check.readers import ColumnMap, TaskShape, read_label_files
+from labelspec.check.records import Accounting, account
+from labelspec.check.report import Report
+from labelspec.check.rules import RuleResult, evaluate_rules
+from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
+from labelspec.spec.model import Spec
+from labelspec.spec.plan import Gate, plan_gates
+
+Progress = Callable[[str], None]
+PROVENANCE_REASONS = {"annotator_not_in_roster", "not_calibrated", "before_calibration", "bad_timestamp"}
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    strict: bool = False
+    bootstrap: int | None = None  # overrides quality.bootstrap.replicates (0 turns intervals off)
+    progress: Progress | None = None
+
+
+@dataclass
+class _State:
+    spec: Spec
+    ctx: Context
+    acc: Accounting
+    analyses: dict[str, TaskAnalysis] = field(default_factory=dict)
+    gold: GoldScores | None = None
+    rules: dict[str, RuleResult] = field(default_factory=dict)
+    findings: list[findings_mod.Finding] = field(default_factory=list)
+
+
+def _task_shapes(spec: Spec) -> list[TaskShape]:
+    return [TaskShape(name=t.name, kind=t.kind, list_valued=t.is_list or t.kind == "attribution") for t in spec.tasks]
+
+
+def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
+    cols = spec.columns
+    judgments = read_label_files(list(files), columns=ColumnMap(**cols.__dict__), tasks=_task_shapes(spec),
+                                 display_paths=list(display))
+    return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
+                   reader_exclusions=judgments.exclusions)
+
+
+def _analyze(state: _State, options: CheckOptions) -> None:
+    spec, used = state.spec, state.acc.used
+    gold_keys = state.ctx.gold
+    boot = spec.quality.bootstrap
+    if options.bootstrap is not None:
+        boot = type(boot)(replicates=options.bootstrap, seed=boot.seed, level=boot.level)
+    for task in spec.tasks:
+        if task.kind == "text":
+            continue
+        if options.progress:
+            options.progress(f"agreement for task {task.name}")
+        frame = used[used["task"] == task.name]
+        g = gold_keys[gold_keys["task"] == task.name]
+        gold_units = set(g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else ""))
+        if task.kind in STRUCTURED_KINDS or task.is_taxonomy:
+            state.analyses[task.name] = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units,
+                                                           boot=boot)
+        else:
+            state.analyses[task.name] = analyze_choice(frame, task, gold_units=gold_units,
+                                                       min_per_unit=spec.quality.annotations_per_item, boot=boot)
+
+
+def _measure(gate: Gate, state: _State) -> Measure:
+    acc, q = state.acc, state.spec.quality
+    if gate.id == "records.valid":
+        excluded = len(acc.exclusions)
+        if acc.rows_read == 0:
+            return Measure(None, n=0, reason="no judgment rows were read")
+        return Measure(excluded / acc.rows_read, n=acc.rows_read, detail=f"{excluded} of {acc.rows_read} rows excluded")
+    if gate.id == "provenance.complete":
+        bad = acc.exclusions["reason"].isin(PROVENANCE_REASONS) | acc.exclusions["detail"].isin(
+            [f"missing {f}" for f in q.provenance])
+        return Measure(float(bad.sum()), n=acc.rows_read)
+    if gate.metric in ("min_annotator_gold_accuracy", "share_annotators_calibrated"):
+        return findings_mod.annotator_measure(gate, state.gold, state.ctx, acc, q)
+    if gate.id.startswith("rules."):
+        rule = state.rules.get(gate.id.removeprefix("rules."))
+        if rule is None:
+            return Measure(None, reason="rule could not be evaluated (no items file)")
+        return Measure(float(rule.violations), n=rule.checked, detail=rule.summary())
+    if gate.metric in ("annotators_below_rolling_gold", "annotators_divergent", "annotators_too_fast"):
+        flagged = [f for f in state.findings if f.gate == gate.id]
+        return Measure(float(len(flagged)), n=len(acc.used["annotator"].unique()),
+                       detail=", ".join(sorted({f.annotator or "" for f in flagged})))
+    return _task_measure(gate, state)
+
+
+def _task_measure(gate: Gate, state: _State) -> Measure:
+    analysis = state.analyses.get(gate.task or "")
+    if analysis is None:
+        return Measure(None, reason=f"no judgments for task {gate.task!r}")
+    if gate.id.startswith("coverage."):
+        if analysis.n_units == 0:
+            return Measure(None, reason="no units")
+        share = 1 - analysis.units_below_coverage / analysis.n_units
+        return Measure(share, n=analysis.n_units,
+                       detail=f"{analysis.units_below_coverage} units have fewer judgments than required")
+    if gate.id.startswith("agreement.") and gate.metric == "min_per_label_alpha":
+        defined = {k: v.value for k, v in analysis.per_label.items() if v.value is not None}
+        if not defined:
+            return Measure(None, reason="no label has a defined one-vs-rest agreement")
+        worst = min(defined, key=lambda k: (defined[k], k))
+        return Measure(defined[worst], n=analysis.n_units, detail=f"lowest: {worst}")
+    if gate.id.startswith("agreement."):
+        est = analysis.agreement.get(gate.metric)
+        if est is None:
+            return Measure(None, reason=f"{gate.metric} is not computed for this task")
+        return Measure(est.value, est.ci_low, est.ci_high, est.n_units, est.reason or est.ci_reason)
+    if gate.id.startswith("distribution."):
+        return findings_mod.distribution_measure(gate, state.spec, analysis)
+    return Measure(None, reason=f"no measurement for gate {gate.id}")
+
+
+def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str],
+              options: CheckOptions = CheckOptions()) -> Report:
+    """Everything ``labelspec check`` does, without printing: the report owns the exit code."""
+    if options.progress:
+        options.progress(f"reading {len(files)} label file(s)")
+    acc = read_and_account(spec, ctx, files, display)
+    state = _State(spec=spec, ctx=ctx, acc=acc)
+    _analyze(state, options)
+    state.gold = score_gold(spec, acc.used, ctx)
+    state.rules = evaluate_rules(spec, acc.used, ctx)
+    state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
+    results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
+    return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold, gates=tuple(results),
+                  findings=tuple(state.findings), rules=state.rules, strict=options.strict,
+                  files=tuple(display))
+

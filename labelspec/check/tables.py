@@ -1,0 +1,121 @@
+"""Judgment rows → integer codes → count tables, the sufficient statistics every statistic is computed from.
+
+This is the only check module that aggregates rows. Ids are encoded once over all files together (encoding per
+chunk and unifying dictionaries afterwards is slower); every table is then a ``numpy.bincount`` over codes, so
+tables are additive: batches, files or partitions combine by summing tables that share the same codes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
+
+
+@dataclass(frozen=True)
+class Codes:
+    """One judgment per position: integer codes of its unit, annotator and category."""
+
+    unit: np.ndarray  # (N,) int64 into unit_keys
+    annotator: np.ndarray  # (N,) int64 into annotators
+    category: np.ndarray  # (N,) int64 into categories
+    unit_keys: np.ndarray  # (U,) object: item, or item + UNIT_SEP + step
+    unit_items: np.ndarray  # (U,) object
+    unit_steps: np.ndarray  # (U,) object ('' for unit: item)
+    annotators: np.ndarray  # (A,) object
+    categories: tuple[str, ...]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self.unit_keys), len(self.annotators), len(self.categories)
+
+
+@dataclass(frozen=True)
+class PairTables:
+    """Annotator-pair confusion counts: ``confusions[p, i, j]`` = units where ``pairs[p, 0]`` said i and
+    ``pairs[p, 1]`` said j; ``blocks`` splits the same counts over random item blocks (for the bootstrap)."""
+
+    pairs: np.ndarray  # (P, 2) annotator codes, lo < hi
+    confusions: np.ndarray  # (P, K, K)
+    blocks: np.ndarray | None  # (B, P, K, K) or None when too large to keep
+
+
+def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.ndarray | None = None) -> Codes:
+    """Integer-code a task's used judgments. ``category_of`` gives category codes when values are not labels."""
+    item = frame["item"].to_numpy(dtype=object)
+    step = frame["unit"].to_numpy(dtype=object)
+    has_step = bool((step != "").any())
+    key = (frame["item"] + UNIT_SEP + frame["unit"]).to_numpy(dtype=object) if has_step else item
+    unit_codes, unit_keys = pd.factorize(key, sort=True)
+    first = np.zeros(len(unit_keys), dtype=np.int64)
+    first[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]  # first row of each unit
+    ann_codes, annotators = pd.factorize(frame["annotator"].to_numpy(dtype=object), sort=True)
+    if category_of is None:
+        category_of = pd.Categorical(frame["value"].to_numpy(dtype=object), categories=list(categories)).codes
+    return Codes(
+        unit=unit_codes.astype(np.int64), annotator=ann_codes.astype(np.int64),
+        category=np.asarray(category_of, dtype=np.int64),
+        unit_keys=np.asarray(unit_keys, dtype=object), unit_items=item[first] if len(first) else item[:0],
+        unit_steps=step[first] if len(first) else step[:0], annotators=np.asarray(annotators, dtype=object),
+        categories=categories,
+    )
+
+
+def unit_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray:
+    """(U, K) judgments per unit and category (rows outside ``mask`` are left out; units keep their index)."""
+    u, _, k = codes.shape
+    unit, cat = (codes.unit, codes.category) if mask is None else (codes.unit[mask], codes.category[mask])
+    return np.bincount(unit * k + cat, minlength=u * k).reshape(u, k)
+
+
+def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray:
+    """(A, K) judgments per annotator and category."""
+    _, a, k = codes.shape
+    ann, cat = (codes.annotator, codes.category) if mask is None else (codes.annotator[mask], codes.category[mask])
+    return np.bincount(ann * k + cat, minlength=a * k).reshape(a, k)
+
+
+def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray) -> tuple[np.ndarray, ...]:
+    """All within-unit annotator pairs (lo, hi) with their categories and unit, one group size at a time."""
+    order = np.lexsort((ann, unit))
+    unit, ann, cat = unit[order], ann[order], cat[order]
+    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(unit)])
+    out: list[tuple[np.ndarray, ...]] = []
+    for m in np.unique(sizes[sizes >= 2]):
+        idx = starts[sizes == m][:, None] + np.arange(m)  # (n_m, m) rows of each unit of size m
+        for i, j in itertools.combinations(range(int(m)), 2):  # m is the number of annotators of one unit
+            a, b = idx[:, i], idx[:, j]
+            out.append((unit[a], ann[a], ann[b], cat[a], cat[b]))
+    if not out:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty, empty
+    return tuple(np.concatenate(parts) for parts in zip(*out))
+
+
+def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 100, max_cells: int = 40_000_000) -> PairTables:
+    """Confusion counts per annotator pair over the units both judged (rows in ``mask``)."""
+    _, n_ann, k = codes.shape
+    unit, lo, hi, c_lo, c_hi = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask])
+    pair_code, pair_index = np.unique(lo * n_ann + hi, return_inverse=True) if len(lo) else (lo, lo)
+    n_pairs = len(pair_code)
+    cell = pair_index * k * k + c_lo * k + c_hi
+    confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
+    pairs = np.stack([pair_code // n_ann, pair_code % n_ann], axis=1) if n_pairs else np.zeros((0, 2), np.int64)
+    blocks_n = min(n_blocks, max(1, max_cells // max(1, n_pairs * k * k)))
+    blocks = None
+    if blocks_n >= 10 and n_pairs:
+        block = _item_block(codes.unit_items, blocks_n)[unit]
+        flat = np.bincount(block * (n_pairs * k * k) + cell, minlength=blocks_n * n_pairs * k * k)
+        blocks = flat.reshape(blocks_n, n_pairs, k, k)
+    return PairTables(pairs=pairs, confusions=confusions, blocks=blocks)
+
+
+def _item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
+    """A stable pseudo-random block per unit, from a hash of its item id (steps of an item stay together)."""
+    hashed = pd.util.hash_array(items.astype(str), categorize=True)
+    return (hashed % np.uint64(n_blocks)).astype(np.int64)

@@ -1,0 +1,154 @@
+"""The command line: parse options, call the API, render, exit. The only module that imports click.
+
+Exit codes, the same for every command: 0 success, 1 a blocking gate failed or drift found, 2 bad usage, spec or
+input, 3 internal error (a bug), 130 interrupted. A crash never exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from labelspec import __version__
+from labelspec.console import render_diagnostics, stderr_progress
+from labelspec.errors import LabelspecError
+
+EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+KINDS = ["single_choice", "multi_choice", "rating", "spans", "pairwise", "ranking", "text", "attribution"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="labelspec")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """labelspec: label specs under version control, compiled guidelines and validators, release gates."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+def validate(paths: tuple[Path, ...], fmt: str) -> None:
+    """Validate spec files or folders (searched for labelspec.yaml). Exit 0 valid, 2 invalid."""
+    from labelspec import api
+
+    results = api.validate_paths(paths)
+    if fmt == "json":
+        click.echo(json.dumps([{"path": r.path, "ok": r.ok, "diagnostics": [d.to_dict() for d in r.diagnostics]}
+                               for r in results], indent=2, sort_keys=True))
+    else:
+        for r in results:
+            click.echo(f"{r.path}: ok" if r.ok else render_diagnostics(r.diagnostics), err=not r.ok)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_INPUT)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors: `# yaml-language-server: $schema=…`)."""
+    from importlib.resources import files
+
+    click.echo(files("labelspec.schemas").joinpath("spec-v1.schema.json").read_text("utf-8"), nl=False)
+
+
+@cli.command()
+@click.option("--kind", type=click.Choice(KINDS), default="single_choice", show_default=True)
+@click.option("--id", "project_id", default=None, help="Project id (default: the folder name).")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(kind: str, project_id: str | None, directory: Path) -> None:
+    """Scaffold a commented, valid spec project in DIRECTORY."""
+    from labelspec import api
+
+    written = api.init_project(directory, kind=kind, project_id=project_id)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@cli.command("compile")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True)
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if generated files are stale.")
+@click.option("--diff", is_flag=True, help="With --check: show a unified diff of what would change.")
+def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool) -> None:
+    """Compile specs into guidelines, validators, gate plans and tool configs under --out."""
+    from labelspec import api
+
+    result = api.compile_paths(paths or (Path("specs"),), out=out, check=check_only, diff=diff)
+    click.echo(result.summary(), nl=False)
+    sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)
+
+
+def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None) -> None:
+    from labelspec.api import write_text_atomic
+    from labelspec.check import render
+
+    d = report.to_dict()
+    for path, text in ((json_path, lambda: render.render_json(d)), (junit, lambda: render.render_junit(d, strict=report.strict)),
+                       (markdown, lambda: render.render_markdown(d))):
+        if path is not None:
+            write_text_atomic(path, text())
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@click.argument("label_files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Gold file (overrides the spec's).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here ('-' for stdout).")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report (one test per gate).")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary.")
+@click.option("--strict", is_flag=True, help="Warnings block the release too.")
+@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, help="Bootstrap replicates (0: no intervals).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
+def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_path: Path | None, junit: Path | None,
+          markdown: Path | None, strict: bool, bootstrap: int | None, quiet: bool) -> None:
+    """Check LABEL_FILES against SPEC's release gates. Exit 0 release may go, 1 a blocking gate failed."""
+    from labelspec import api
+    from labelspec.check import render
+
+    report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
+                              progress=stderr_progress(quiet))
+    to_stdout = json_path is not None and str(json_path) == "-"
+    _write_reports(report, None if to_stdout else json_path, junit, markdown)
+    d = report.to_dict()
+    if to_stdout:
+        click.echo(render.render_json(d), nl=False)
+    else:
+        text = render.render_text(d, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        click.echo(text.splitlines()[-1] if quiet else text, nl=quiet)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        click.echo(render.render_github(d), nl=False)
+    sys.exit(report.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps every outcome to the documented exit codes."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="labelspec", standalone_mode=False)
+    except LabelspecError as exc:
+        click.echo(render_diagnostics(exc.diagnostics), err=True)
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 — the contract: a bug exits 3, never 1
+        click.echo(f"labelspec: internal error ({type(exc).__name__}: {exc}). This is a bug; please report it "
+                   "with the command you ran." + ("" if debug else " Run with --debug for the traceback."), err=True)
+        if debug:
+            traceback.print_exc()
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(EXIT_OK)
