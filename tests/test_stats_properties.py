@@ -1,0 +1,265 @@
+"""Properties of the agreement statistics on random count tables (hypothesis).
+
+Equality with the ``krippendorff`` package, statsmodels, scikit-learn and NLTK on random data; invariance
+under relabelling categories and reordering units; 1 under perfect agreement; bounds; weights = repeated rows;
+never NaN (undefined is ``None`` with a reason).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import krippendorff
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from labelspec.check import stats
+
+settings.register_profile(
+    "labelspec-stats", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("labelspec-stats")
+
+CountArray = npt.NDArray[np.int64]
+Stat = Callable[..., stats.Estimate]
+
+NOMINAL_STATS: dict[str, Stat] = {
+    "alpha": stats.krippendorff_alpha,
+    "fleiss": stats.fleiss_kappa,
+    "scott": stats.scott_pi,
+    "ac1": stats.gwet_ac1,
+    "percent": stats.percent_agreement,
+}
+
+
+@st.composite
+def count_tables(draw: st.DrawFn, min_k: int = 2, max_k: int = 5, max_u: int = 25) -> CountArray:
+    k = draw(st.integers(min_k, max_k))
+    u = draw(st.integers(1, max_u))
+    return draw(hnp.arrays(np.int64, (u, k), elements=st.integers(0, 4)))
+
+
+@st.composite
+def scale_values(draw: st.DrawFn, k: int) -> npt.NDArray[np.float64]:
+    vals = draw(st.lists(st.integers(0, 50), min_size=k, max_size=k, unique=True))
+    return np.array(sorted(vals), dtype=np.float64)
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+# ---- independent implementations ---------------------------------------------------------------------------
+
+
+@given(data=st.data(), counts=count_tables())
+@pytest.mark.parametrize("level", stats.LEVELS)
+def test_alpha_matches_krippendorff_package(
+    level: stats.Level, data: st.DataObject, counts: CountArray
+) -> None:
+    values = data.draw(scale_values(counts.shape[1]))
+    ours = stats.krippendorff_alpha(counts, level=level, values=values)
+    assume(ours.value is not None)
+    theirs = krippendorff.alpha(value_counts=counts, value_domain=values, level_of_measurement=level)
+    assert ours.value == pytest.approx(theirs, rel=1e-9, abs=1e-9)
+
+
+@given(counts=count_tables(max_u=15))
+def test_masi_alpha_matches_nltk_on_singleton_sets(counts: CountArray) -> None:
+    """With one label per set MASI is the nominal metric, so MASI α equals nominal α (and NLTK's)."""
+    from nltk.metrics.agreement import AnnotationTask
+    from nltk.metrics.distance import masi_distance
+
+    sets = [frozenset({f"l{k}"}) for k in range(counts.shape[1])]
+    ours = stats.masi_alpha(counts, sets)
+    assume(ours.value is not None)
+    assert ours.value == pytest.approx(stats.krippendorff_alpha(counts).value, abs=1e-12)
+    records = [
+        (f"c{j}", f"i{u}", sets[k])
+        for u in range(counts.shape[0])
+        for j, k in enumerate(np.repeat(np.arange(counts.shape[1]), counts[u]))
+    ]
+    task = AnnotationTask(data=records, distance=masi_distance)
+    assert ours.value == pytest.approx(task.alpha(), abs=1e-9)
+
+
+@given(
+    k=st.integers(2, 5),
+    raters=st.integers(2, 7),
+    probs=st.lists(st.floats(0.05, 1.0), min_size=5, max_size=5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_fleiss_matches_statsmodels(k: int, raters: int, probs: list[float], seed: int) -> None:
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    p = np.array(probs[:k]) / sum(probs[:k])
+    counts = np.random.default_rng(seed).multinomial(raters, p, size=20)
+    ours = stats.fleiss_kappa(counts)
+    assume(ours.value is not None)
+    assert ours.value == pytest.approx(sm_fleiss(counts, method="fleiss"), abs=1e-9)
+    assert ours.value == pytest.approx(stats.scott_pi(counts).value, abs=1e-12)  # equal raters: π = κ
+
+
+@given(
+    labels=hnp.arrays(np.int64, st.tuples(st.just(2), st.integers(2, 40)), elements=st.integers(0, 4)),
+    weights=st.sampled_from(["none", "linear", "quadratic"]),
+)
+def test_cohen_matches_sklearn(labels: CountArray, weights: stats.KappaWeights) -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    confusion = np.zeros((5, 5), dtype=np.int64)
+    np.add.at(confusion, (labels[0], labels[1]), 1)
+    ours = stats.cohen_kappa(confusion, weights=weights)
+    assume(ours.value is not None)
+    assert ours.value is not None
+    want = cohen_kappa_score(
+        labels[0], labels[1], labels=list(range(5)), weights=None if weights == "none" else weights
+    )
+    assert ours.value == pytest.approx(want, abs=1e-9)
+    assert -1.0 - 1e-12 <= ours.value <= 1.0 + 1e-12
+
+
+@given(k=st.integers(0, 2000), extra=st.integers(0, 2000), level=st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_wilson_matches_statsmodels(k: int, extra: int, level: float) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    n = k + extra
+    assume(n > 0)
+    est = stats.wilson_interval(k, n, level)
+    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    assert est.ci_low == pytest.approx(low, abs=1e-12) and est.ci_high == pytest.approx(high, abs=1e-12)
+    assert (
+        est.ci_low is not None
+        and est.ci_high is not None
+        and 0.0 <= est.ci_low <= k / n <= est.ci_high <= 1.0
+    )
+
+
+@settings(max_examples=15)  # statsmodels' multipletests costs ~0.1 s a call
+@given(p=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=30))
+def test_holm_matches_statsmodels(p: list[float]) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    np.testing.assert_allclose(stats.holm(p), multipletests(p, method="holm")[1], atol=1e-12)
+
+
+# ---- invariances -------------------------------------------------------------------------------------------
+
+
+@given(data=st.data(), counts=count_tables())
+def test_relabelling_categories_changes_nothing(data: st.DataObject, counts: CountArray) -> None:
+    perm = np.array(data.draw(st.permutations(range(counts.shape[1]))))
+    for name, fn in NOMINAL_STATS.items():
+        assert close(fn(counts).value, fn(counts[:, perm]).value), name
+    per_label = stats.per_label_alpha(counts)
+    permuted = stats.per_label_alpha(counts[:, perm])
+    assert all(close(per_label[p].value, permuted[i].value) for i, p in enumerate(perm))
+
+
+@given(data=st.data(), counts=count_tables())
+def test_reordering_units_changes_nothing(data: st.DataObject, counts: CountArray) -> None:
+    perm = np.array(data.draw(st.permutations(range(counts.shape[0]))))
+    for name, fn in {**NOMINAL_STATS, "ordinal": _ordinal}.items():
+        a, b = fn(counts), fn(counts[perm])
+        assert close(a.value, b.value) and (a.n_units, a.n_excluded) == (b.n_units, b.n_excluded), name
+    first = stats.bootstrap(counts, stats.percent_agreement, n_boot=30)
+    assert first == stats.bootstrap(counts[perm], stats.percent_agreement, n_boot=30)
+
+
+def _ordinal(counts: CountArray, *, weights: npt.ArrayLike | None = None) -> stats.Estimate:
+    return stats.krippendorff_alpha(counts, weights=weights, level="ordinal")
+
+
+@given(data=st.data(), counts=count_tables(max_u=12), weights=st.data())
+def test_weights_equal_repeated_rows(data: st.DataObject, counts: CountArray, weights: st.DataObject) -> None:
+    w = np.array(weights.draw(st.lists(st.integers(0, 3), min_size=len(counts), max_size=len(counts))))
+    repeated = np.repeat(counts, w, axis=0)
+    for name, fn in {**NOMINAL_STATS, "ordinal": _ordinal}.items():
+        a, b = fn(counts, weights=w), fn(repeated)
+        assert close(a.value, b.value) and (a.n_units, a.n_excluded) == (b.n_units, b.n_excluded), name
+    pa, pb = stats.collapse_patterns(counts, w), stats.collapse_patterns(repeated)
+    np.testing.assert_array_equal(pa.rows, pb.rows)
+    np.testing.assert_array_equal(pa.multiplicity, pb.multiplicity)
+    boot = stats.bootstrap(counts, stats.fleiss_kappa, weights=w, n_boot=30)
+    assert boot == stats.bootstrap(repeated, stats.fleiss_kappa, n_boot=30)
+
+
+@given(counts=count_tables(max_u=15))
+def test_estimate_with_ci_point_equals_direct_call(counts: CountArray) -> None:
+    for name, fn in NOMINAL_STATS.items():
+        direct, combined = fn(counts), stats.estimate_with_ci(counts, fn, n_boot=20)
+        assert close(direct.value, combined.value), name
+        assert (direct.n_units, direct.n_excluded, direct.reason) == (
+            combined.n_units,
+            combined.n_excluded,
+            combined.reason,
+        )
+
+
+# ---- perfect agreement, bounds, fail-closed ------------------------------------------------------------------
+
+
+@given(
+    data=st.data(),
+    cats=st.lists(st.integers(0, 4), min_size=2, max_size=20).filter(lambda c: len(set(c)) >= 2),
+)
+def test_perfect_agreement_is_one(data: st.DataObject, cats: list[int]) -> None:
+    m = data.draw(st.lists(st.integers(2, 6), min_size=len(cats), max_size=len(cats)))
+    counts = np.zeros((len(cats), 5), dtype=np.int64)
+    counts[np.arange(len(cats)), cats] = m
+    values = data.draw(scale_values(5))
+    for level in stats.LEVELS:
+        assert stats.krippendorff_alpha(counts, level=level, values=values).value == pytest.approx(1.0)
+    for name, fn in NOMINAL_STATS.items():
+        assert fn(counts).value == pytest.approx(1.0), name
+    for est in stats.per_label_alpha(counts):
+        assert est.value is None or est.value == pytest.approx(1.0)
+    confusion = np.diag(np.bincount(cats, minlength=5))
+    for weights in ("none", "linear", "quadratic"):
+        assert stats.cohen_kappa(confusion, weights=weights).value == pytest.approx(1.0)
+
+
+@given(data=st.data(), counts=count_tables())
+def test_bounds(data: st.DataObject, counts: CountArray) -> None:
+    values = data.draw(scale_values(counts.shape[1]))
+    for level in stats.LEVELS:
+        value = stats.krippendorff_alpha(counts, level=level, values=values).value
+        assert value is None or value <= 1.0 + 1e-12
+    percent = stats.percent_agreement(counts).value
+    assert percent is None or 0.0 <= percent <= 1.0
+    for fn in (stats.fleiss_kappa, stats.scott_pi, stats.gwet_ac1):
+        value = fn(counts).value
+        assert value is None or value <= 1.0 + 1e-12
+    assert all(e.value is None or e.value <= 1.0 + 1e-12 for e in stats.per_label_alpha(counts))
+
+
+@given(counts=count_tables(min_k=1, max_k=3, max_u=4))
+def test_never_nan_and_reason_when_undefined(counts: CountArray) -> None:
+    results = [fn(counts) for fn in NOMINAL_STATS.values()]
+    results += list(stats.per_label_alpha(counts))
+    results += [stats.krippendorff_alpha(counts, level="ordinal")]
+    for est in results:
+        assert (est.value is None) == (est.reason is not None)
+        assert est.value is None or math.isfinite(est.value)
+        assert isinstance(est.n_units, int) and est.n_units + est.n_excluded == len(counts)
+
+
+@given(
+    confusions=hnp.arrays(
+        np.int64, st.tuples(st.integers(1, 6), st.just(3), st.just(3)), elements=st.integers(0, 3)
+    )
+)
+def test_pairwise_kappa_fails_closed(confusions: CountArray) -> None:
+    for weights in ("none", "linear", "quadratic"):
+        for est in stats.pairwise_cohen_kappa(confusions, weights=weights):
+            assert (est.value is None) == (est.reason is not None)
+            assert est.value is None or -1.0 - 1e-12 <= est.value <= 1.0 + 1e-12
+        mean = stats.mean_cohen_kappa(confusions, weights=weights)
+        assert mean.n_units + mean.n_excluded == len(confusions)
