@@ -1,0 +1,252 @@
+"""Read a spec file as restricted, data-only YAML: ``RawSpec(data, SourceMap, warnings)`` or a ``SpecError``.
+
+The only module of ``spec/`` that touches the filesystem: it refuses anything but a regular file within
+the size cap, decodes strict UTF-8 (a BOM is allowed), composes the text once with ``StrictLoader`` and walks
+it under labelspec's YAML rules (``strict_yaml`` documents them, scalars included). Every problem found in
+that pass is raised together, as LS1xx diagnostics at ``FILE:LINE:COL``; loader failures (syntax, control
+characters, recursion, oversized ints) become located diagnostics, never tracebacks. It must not check the
+spec's shape (``validate``) or judge where paths in the spec lead (``resolve``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import pathlib
+import re
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.error import Mark
+from yaml.nodes import Node
+
+from labelspec.errors import Diagnostic, SourceLocation, SpecError, sorted_unique
+from labelspec.spec.strict_yaml import MAX_DEPTH, MAX_NODES, PathParts, StrictLoader, walk
+
+__all__ = [
+    "LINE_BREAK",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "RawSpec",
+    "SourceMap",
+    "excerpt",
+    "offset_location",
+    "read_yaml_file",
+    "read_yaml_text",
+]
+
+MAX_BYTES = 1 << 20
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # PyYAML's line breaks, so marks and lines agree
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Maps a spec path (tuple of str keys / int indexes) to where its node and its key were written."""
+
+    path: str  # the file path as given (never absolutised)
+    where: Mapping[PathParts, tuple[int, int, int, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def _find(self, parts: Sequence[str | int], first: int) -> SourceLocation:
+        key = tuple(parts)
+        while key and key not in self.where:
+            key = key[:-1]
+        pos = self.where.get(key, (1, 1, 1, 1))
+        return SourceLocation(self.path, pos[first], pos[first + 1])
+
+    def locate(self, parts: Sequence[str | int]) -> SourceLocation:
+        """Start of the node at ``parts`` (an alias's own position); else the nearest recorded ancestor."""
+        return self._find(parts, 0)
+
+    def locate_key(self, parts: Sequence[str | int]) -> SourceLocation:
+        """Where a mapping entry's key was written (the node itself for sequence items and the root)."""
+        return self._find(parts, 2)
+
+    def line_text(self, line: int) -> str | None:
+        """Text of a 1-based line without its line break; None outside the file."""
+        return self.lines[line - 1] if 1 <= line <= len(self.lines) else None
+
+
+@dataclass(frozen=True)
+class RawSpec:
+    """A spec file's data (dict/list/str/int/float/bool/None only), its source map and its LS107 warnings."""
+
+    data: dict[str, Any]
+    source: SourceMap
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+def read_yaml_text(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) -> RawSpec:
+    """Parse spec text (pure, no I/O). Raise SpecError with every problem found, LS107 warnings included."""
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise SpecError(
+            Diagnostic(
+                "LS100",
+                f"file is {size} bytes; the limit is {max_bytes}",
+                SourceLocation(path),
+                hint="split the spec with extends",
+            )
+        )
+    text = (_decode(text, path) if isinstance(text, bytes) else text).removeprefix("\ufeff")
+    walked = walk(*_compose(text, path), path)
+    diags = sorted_unique(walked.diagnostics)
+    if any(d.severity == "error" for d in diags):
+        raise SpecError(diags)
+    return RawSpec(walked.data, SourceMap(path, walked.where, tuple(LINE_BREAK.split(text))), diags)
+
+
+def _compose(text: str, path: str) -> tuple[Node | None, list[Mark]]:
+    """Compose the single document; a failure of the loader becomes one located diagnostic."""
+    loader: StrictLoader | None = None
+    try:
+        loader = StrictLoader(text, path)
+        return loader.get_single_node(), loader.tag_marks
+    except yaml.reader.ReaderError as exc:  # raised before any mark exists: only a character offset
+        char = exc.character if isinstance(exc.character, int) else 0
+        message = f"character U+{char:04X} is not allowed in YAML ({exc.reason})"
+        diag = Diagnostic("LS101", message, offset_location(path, text, exc.position), hint="remove it")
+    except yaml.MarkedYAMLError as exc:
+        where = _mark_location(path, exc.problem_mark or exc.context_mark)
+        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context_mark else ""
+        if exc.context == "expected a single document in the stream":
+            diag = Diagnostic("LS105", "a second YAML document starts here; a spec is one document", where)
+        else:
+            diag = Diagnostic(
+                "LS101", (exc.problem or "invalid YAML") + (context if exc.context else ""), where
+            )
+    except (RecursionError, ValueError, UnicodeError, yaml.YAMLError) as exc:
+        code = "LS104" if isinstance(exc, RecursionError) else "LS101"
+        message = f"the YAML loader failed: {type(exc).__name__}: {str(exc)[:200]}"
+        diag = Diagnostic(code, message, _mark_location(path, loader.get_mark() if loader else None))
+    finally:
+        if loader is not None:
+            loader.dispose()
+    raise SpecError(diag)
+
+
+def _mark_location(path: str, mark: Mark | None) -> SourceLocation:
+    return SourceLocation(path, mark.line + 1, mark.column + 1) if mark else SourceLocation(path, 1, 1)
+
+
+def offset_location(path: str, text: str, offset: int) -> SourceLocation:
+    """1-based line:col of a character offset, counted the way PyYAML's marks count (BOMs take no column)."""
+    line, start = 1, 0
+    for match in LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, match.end()
+    return SourceLocation(path, line, offset - start - text.count("\ufeff", start, offset) + 1)
+
+
+def _decode(data: bytes, path: str) -> str:
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode("utf-8")  # everything before the bad byte decoded
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}: {exc.reason})"
+        raise SpecError(
+            Diagnostic(
+                "LS100", message, offset_location(path, prefix, len(prefix)), hint="save the file as UTF-8"
+            )
+        ) from None
+
+
+def read_yaml_file(
+    path: pathlib.Path, display_path: str | None = None, *, max_bytes: int = MAX_BYTES
+) -> RawSpec:
+    """Read a spec from a regular file (``stat`` before opening, ``fstat`` after) of at most ``max_bytes``.
+
+    ``display_path`` is what diagnostics name (default: ``path`` as given). Symlinks are followed; whether the
+    target may be read at all (path escapes) is ``resolve``'s question.
+    """
+    shown = str(path) if display_path is None else display_path
+    return read_yaml_text(_read_regular_file(path, shown, max_bytes), shown, max_bytes=max_bytes)
+
+
+def _file_problem(st: os.stat_result, max_bytes: int) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file: " + next(
+            (name for is_kind, name in _FILE_KINDS if is_kind(st.st_mode)), "a special file"
+        )
+    return f"file is {st.st_size} bytes; the limit is {max_bytes}" if st.st_size > max_bytes else None
+
+
+def _read_regular_file(path: pathlib.Path, shown: str, max_bytes: int) -> bytes:
+    def fail(message: str | None) -> None:
+        if message:
+            raise SpecError(
+                Diagnostic("LS100", message, SourceLocation(shown), hint="name a regular spec file")
+            )
+
+    try:
+        before = os.stat(path)
+        fail(_file_problem(before, max_bytes))
+        flags = (
+            os.O_RDONLY
+            | getattr(os, "O_NONBLOCK", 0)
+            | getattr(os, "O_NOCTTY", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+        )
+        with open(
+            os.open(path, flags), "rb"
+        ) as handle:  # O_NONBLOCK: a FIFO swapped in cannot block the open
+            after = os.fstat(handle.fileno())
+            fail(_file_problem(after, max_bytes))
+            same = (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+            fail(None if same else "the file was replaced while it was being opened")
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise SpecError(
+            Diagnostic(
+                "LS100",
+                f"cannot read the file: {exc.strerror or exc}",
+                SourceLocation(shown),
+                hint="check the path and its permissions",
+            )
+        ) from None
+    fail(f"file is larger than the limit of {max_bytes} bytes" if len(data) > max_bytes else None)
+    return data
+
+
+def excerpt(source: SourceMap, loc: SourceLocation) -> str:
+    """dbt-style excerpt for renderers: the line before, the numbered line marked ``>``, a caret below.
+
+    Control and bidi characters show as U+FFFD and tabs as one space, one column each, so no raw escape
+    sequence reaches a terminal and the caret stays aligned; lines over 120 characters are clipped around it.
+    """
+    text = source.line_text(loc.line)
+    if text is None:
+        return ""
+    width = max(3, len(str(loc.line)))
+    shown, caret = _clip(text, loc.column)
+    previous = source.line_text(loc.line - 1)
+    out = [] if previous is None else [f"  {loc.line - 1:>{width}} | {_clip(previous, 1)[0]}".rstrip()]
+    out.append(f"> {loc.line:>{width}} | {shown}".rstrip())
+    if loc.column > 0:
+        out.append(f"  {'':>{width}} | {' ' * caret}^")
+    return "\n".join(out)
+
+
+def _clip(text: str, column: int, span: int = 120) -> tuple[str, int]:
+    """The masked text shown for a line, and the caret's offset in it."""
+    text = _UNSAFE.sub(
+        "\ufffd", text.replace("\t", " ").replace("\ufeff", "")
+    )  # PyYAML gives a BOM no column
+    start = max(0, column - 1 - span // 2) if len(text) > span else 0
+    shown = ("…" if start else "") + text[start : start + span]
+    shown += "…" if start + span < len(text) else ""
+    return shown, max(column - 1, 0) - start + (1 if start else 0)
