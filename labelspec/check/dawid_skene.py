@@ -1,0 +1,217 @@
+"""Dawid–Skene consensus: latent true classes and per-annotator confusion matrices by EM.
+
+One job: fit the Dawid & Skene (1979) latent-class model to integer-coded judgments (unit, annotator, label)
+and return class priors, confusion matrices, per-unit posteriors and a consensus winner with explicit ties. It
+never reads files or strings and never loops over units or judgments in Python.
+
+Model: unit ``u`` has a true class ``z_u ~ Categorical(priors)``; each judgment of ``u`` by annotator ``a`` is
+drawn from row ``z_u`` of ``confusion[a]`` (rows = true class, columns = given label), independently. Replicated
+judgments (the same annotator judging a unit several times) are simply several draws, as in the paper's
+anaesthetist data. Known (gold) units are clamped to their gold class in every iteration, which is EM for
+the likelihood in which those classes are observed.
+
+Cost per iteration: one sparse (U × A·K) product for each of the E and M steps and a few passes over a (K, U)
+array. The posterior is kept class-major, ``(K, U)``, because row-wise reductions over a short K axis are
+several times slower than column-wise ones; the public ``posterior`` is its (U, K) transpose view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from labelspec.check.consensus import BoolArray, FloatArray, IntArray, as_codes
+
+__all__ = ["DawidSkeneResult", "dawid_skene"]
+
+#: Two posteriors closer than this are a tie: EM posteriors are never exactly equal by accident.
+TIE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class DawidSkeneResult:
+    """The fitted model and the consensus it implies.
+
+    ``confusion[a, k, l]`` = P(annotator ``a`` says ``l`` | true class ``k``); rows sum to 1 (an annotator with no
+    judgments, or no mass on a class, gets a uniform row). ``posterior`` is (U, K); ``winner`` is its argmax, or
+    ``-1`` when the top posterior is shared within :data:`TIE_TOLERANCE` (``tie``) or the unit has neither
+    judgments nor gold. ``log_likelihood[i]`` is the observed-data log-likelihood (gold classes observed) at the
+    parameters of iteration ``i + 1``; with ``smoothing > 0`` EM maximises it plus the Dirichlet log prior.
+    """
+
+    priors: FloatArray
+    confusion: FloatArray
+    posterior: FloatArray
+    winner: IntArray
+    tie: BoolArray
+    posterior_max: FloatArray
+    n_iter: int
+    converged: bool
+    log_likelihood: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """The judgments as a sparse (U, A·K) count matrix, with the gold clamp."""
+
+    counts: sp.csr_matrix
+    counts_t: sp.csc_matrix  # the transpose, built once: constructing it validates 10M indices each time
+    n_units: int
+    n_annotators: int
+    n_classes: int
+    gold_units: IntArray
+    gold_labels: IntArray
+
+
+def _problem(
+    unit_idx: npt.ArrayLike,
+    annotator_idx: npt.ArrayLike,
+    label_idx: npt.ArrayLike,
+    sizes: tuple[int, int, int],
+    gold_units: npt.ArrayLike | None,
+    gold_labels: npt.ArrayLike | None,
+) -> _Problem:
+    n_units, n_ann, n_cls = sizes
+    if min(sizes) < 1:
+        raise ValueError("n_units, n_annotators and n_classes must be positive")
+    units = as_codes(unit_idx, n_units, "unit_idx")
+    anns = as_codes(annotator_idx, n_ann, "annotator_idx")
+    labels = as_codes(label_idx, n_cls, "label_idx")
+    if not units.shape == anns.shape == labels.shape:
+        raise ValueError("unit_idx, annotator_idx and label_idx must have the same length")
+    if (gold_units is None) != (gold_labels is None):
+        raise ValueError("gold_units and gold_labels go together")
+    g_units = as_codes(gold_units if gold_units is not None else [], n_units, "gold_units")
+    g_labels = as_codes(gold_labels if gold_labels is not None else [], n_cls, "gold_labels")
+    if g_units.shape != g_labels.shape:
+        raise ValueError("gold_units and gold_labels must have the same length")
+    if np.unique(g_units).size != g_units.size:
+        raise ValueError("a unit appears twice in gold")
+    flat = anns * n_cls + labels  # column of (annotator, label)
+    data = np.ones(units.size, dtype=np.float64)
+    counts = sp.csr_matrix((data, (units, flat)), shape=(n_units, n_ann * n_cls))
+    counts.sum_duplicates()
+    return _Problem(counts, counts.T, n_units, n_ann, n_cls, g_units, g_labels)
+
+
+def _initial_posterior(p: _Problem) -> FloatArray:
+    """Per-unit vote shares, class-major (K, U): the soft majority vote the paper starts from (its eq. 3.1)."""
+    coo = p.counts.tocoo()
+    flat = (coo.col % p.n_classes) * p.n_units + coo.row
+    counted = np.bincount(flat, weights=coo.data, minlength=p.n_classes * p.n_units)
+    votes: FloatArray = counted.astype(np.float64, copy=False).reshape(p.n_classes, -1)
+    total = votes.sum(axis=0)
+    votes[:, total == 0] = 1.0
+    total[total == 0] = p.n_classes
+    votes /= total
+    return _clamp(votes, p)
+
+
+def _clamp(post: FloatArray, p: _Problem) -> FloatArray:
+    """Gold units: posterior one-hot on the gold class (in place)."""
+    if p.gold_units.size:
+        post[:, p.gold_units] = 0.0
+        post[p.gold_labels, p.gold_units] = 1.0
+    return post
+
+
+def _m_step(post: FloatArray, p: _Problem, smoothing: float) -> tuple[FloatArray, FloatArray]:
+    """Priors (K,) and confusion (A, K, K) from the class-major posterior, plus ``smoothing`` pseudo-counts."""
+    k = p.n_classes
+    expected = np.asarray(p.counts_t @ post.T).T  # (K_true, A·K_label): expected judgment counts
+    conf = expected.reshape(k, p.n_annotators, k).transpose(1, 0, 2) + smoothing
+    rows = conf.sum(axis=2, keepdims=True)
+    empty = rows[..., 0] <= 0
+    conf = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
+    conf[empty] = 1.0 / k
+    priors = post.sum(axis=1) + smoothing
+    return priors / priors.sum(), conf
+
+
+def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray) -> float:
+    """Class-major posterior written into ``out`` (K, U); returns the observed-data log-likelihood.
+
+    Computed in log space with the per-unit maximum subtracted before ``exp`` (log-sum-exp), so hundreds of
+    judgments on one unit cannot underflow.
+    """
+    with np.errstate(divide="ignore"):
+        log_conf = np.log(conf)  # zero cells (smoothing = 0) are -inf; counts only touch observed cells
+        log_prior = np.log(priors)
+    weights = log_conf.transpose(1, 0, 2).reshape(p.n_classes, -1)  # (K_true, A·K_label)
+    # sparse × dense skips absent judgments, so -inf is only ever multiplied by a positive count
+    np.copyto(out, np.asarray(p.counts @ weights.T).T)
+    out += log_prior[:, None]
+    gold_ll = float(out[p.gold_labels, p.gold_units].sum())
+    out[:, p.gold_units] = 0.0  # replaced by the clamp below; keeps the normaliser finite
+    top = out.max(axis=0)
+    bad = ~np.isfinite(top)  # every class impossible (only with smoothing = 0): fall back on the prior
+    if bad.any():
+        out[:, bad] = log_prior[:, None]
+        top[bad] = out[:, bad].max(axis=0)
+    out -= top
+    np.exp(out, out=out)
+    norm = out.sum(axis=0)
+    out /= norm
+    np.log(norm, out=norm)
+    top[p.gold_units] = 0.0
+    norm[p.gold_units] = 0.0
+    _clamp(out, p)
+    return float(top.sum() + norm.sum()) + gold_ll
+
+
+def _winners(post: FloatArray, p: _Problem) -> tuple[IntArray, BoolArray, FloatArray]:
+    best = post.max(axis=0)
+    near = (best[None, :] - post) <= TIE_TOLERANCE
+    tie = near.sum(axis=0) > 1
+    judged = np.diff(p.counts.indptr) > 0
+    judged[p.gold_units] = True
+    winner = np.where(judged & ~tie, np.argmax(post, axis=0), -1).astype(np.int64)
+    return winner, tie & judged, best
+
+
+def dawid_skene(
+    unit_idx: npt.ArrayLike,
+    annotator_idx: npt.ArrayLike,
+    label_idx: npt.ArrayLike,
+    *,
+    n_units: int,
+    n_annotators: int,
+    n_classes: int,
+    gold_units: npt.ArrayLike | None = None,
+    gold_labels: npt.ArrayLike | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 50,
+    smoothing: float = 0.01,
+) -> DawidSkeneResult:
+    """Fit Dawid–Skene by EM from the soft majority vote; deterministic (no random start).
+
+    ``smoothing`` is a pseudo-count added to every confusion cell and class count in the M-step (a Dirichlet
+    prior), so an annotator who never used a label is not certain never to use it; ``0`` gives the plain MLE
+    of the paper. Converged when, between two iterations, every prior and confusion entry moves by less than
+    ``tol`` or the log-likelihood changes by at most ``tol * |log-likelihood|``; otherwise EM stops after
+    ``max_iter`` iterations with ``converged = False``. Gold units count towards priors and confusions.
+    """
+    if smoothing < 0 or tol <= 0 or max_iter < 1:
+        raise ValueError("smoothing must be >= 0, tol > 0 and max_iter >= 1")
+    p = _problem(
+        unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels
+    )
+    post = _initial_posterior(p)
+    trace: list[float] = []
+    prev: tuple[FloatArray, FloatArray] | None = None
+    converged = False
+    for _ in range(max_iter):
+        priors, conf = _m_step(post, p, smoothing)
+        ll = _e_step(p, priors, conf, post)  # overwrites the posterior the M-step just used
+        trace.append(ll)
+        if prev is not None:
+            moved = max(float(np.abs(priors - prev[0]).max()), float(np.abs(conf - prev[1]).max()))
+            if moved < tol or abs(trace[-1] - trace[-2]) <= tol * abs(trace[-1]):
+                converged = True
+                break
+        prev = (priors, conf)
+    winner, tie, best = _winners(post, p)
+    return DawidSkeneResult(priors, conf, post.T, winner, tie, best, len(trace), converged, np.array(trace))

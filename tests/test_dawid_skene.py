@@ -1,0 +1,298 @@
+"""Dawid–Skene EM against an independent dense implementation, the 1979 anaesthetist data and synthetic truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelspec.check.consensus import majority_vote
+from labelspec.check.dawid_skene import DawidSkeneResult, dawid_skene
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data/classic/dawid_skene_1979_anaesthetists_long.csv"
+
+#: Dawid & Skene (1979) Table 1, one string per patient: observer 1's three ratings, then observers 2–5.
+TABLE_1 = " ".join(
+    [
+        "1111111 3334334 1122122 2223121 2223222 2223322 1222111 3333433 2222223",
+        "2322223 4444444 2223343 1111111 2223212 1211111 1112111 1111111 1111111",
+        "2222221 2221322 2222222 2222221 2223222 2212222 1111111 1111111 2322222",
+        "1111111 1111111 1121121 1111111 3333233 1111111 2222222 2223232 4334343",
+        "2212232 2323233 3333432 1111111 1111111 1212111 2322222 1211111 2222222",
+    ]
+)
+
+Arr = npt.NDArray[Any]  # integer codes and floats alike
+
+
+def reference_em(u: Arr, a: Arr, lab: Arr, shape: tuple[int, int, int], n_iter: int) -> tuple[Arr, Arr, Arr]:
+    """Dawid & Skene's equations (2.3)–(2.5) on a dense (patients, observers, classes) count tensor.
+
+    Written independently of the library: no sparse matrices, no log space, plain probabilities; starts from
+    the vote shares of eq. (3.1).
+    """
+    n = np.zeros(shape)
+    np.add.at(n, (u, a, lab), 1.0)
+    t = n.sum(axis=1)
+    t /= t.sum(axis=1, keepdims=True)
+    for _ in range(n_iter):
+        p = t.mean(axis=0)  # (2.4)
+        pi = np.einsum("ik,ijl->jkl", t, n)  # (2.3): expected counts, normalised per true class
+        pi /= pi.sum(axis=2, keepdims=True)
+        like = p[None, :] * np.prod(np.power(pi[None], n[:, :, None, :]), axis=(1, 3))  # (2.5)
+        t = like / like.sum(axis=1, keepdims=True)
+    return p, pi, t
+
+
+def anaesthetists_frame() -> pd.DataFrame:
+    rows = [
+        (patient, [1, 1, 1, 2, 3, 4, 5][pos], [1, 2, 3, 1, 1, 1, 1][pos], int(rating))
+        for patient, ratings in enumerate(TABLE_1.split(), start=1)
+        for pos, rating in enumerate(ratings)
+    ]
+    return pd.DataFrame(rows, columns=["patient", "observer", "replicate", "rating"])
+
+
+def anaesthetists() -> tuple[Arr, Arr, Arr]:
+    df = anaesthetists_frame()
+    return df.patient.to_numpy() - 1, df.observer.to_numpy() - 1, df.rating.to_numpy() - 1
+
+
+@pytest.mark.skipif(not DATA.is_file(), reason="shared/data not beside this checkout")
+def test_embedded_table_is_the_shared_file() -> None:
+    shared = pd.read_csv(DATA).sort_values(["patient", "observer", "replicate"], ignore_index=True)
+    pd.testing.assert_frame_equal(anaesthetists_frame(), shared, check_dtype=False)
+
+
+def fit(u: Arr, a: Arr, lab: Arr, **kw: object) -> DawidSkeneResult:
+    return dawid_skene(u, a, lab, n_units=45, n_annotators=5, n_classes=4, **kw)  # type: ignore[arg-type]
+
+
+def test_anaesthetists_match_independent_implementation() -> None:
+    u, a, lab = anaesthetists()
+    assert np.bincount(a).tolist() == [135, 45, 45, 45, 45]  # observer 1 rated every patient 3 times
+    r = fit(u, a, lab, smoothing=0.0, tol=1e-12, max_iter=500)
+    assert r.converged and r.n_iter < 500
+    p, pi, t = reference_em(u, a, lab, (45, 5, 4), r.n_iter)
+    np.testing.assert_allclose(r.priors, p, atol=1e-10)
+    np.testing.assert_allclose(r.confusion, pi, atol=1e-10)
+    np.testing.assert_allclose(r.posterior, t, atol=1e-10)
+    # EM never decreases the likelihood (smoothing 0: the plain likelihood is the objective)
+    assert np.all(np.diff(r.log_likelihood) > -1e-9)
+
+
+def test_anaesthetists_estimates() -> None:
+    """The fitted values on this transcription of the paper's Table 1.
+
+    They reproduce with ``reference_em`` above; the printed tables of Dawid & Skene (1979) could not be
+    consulted here, so these anchors are computed values, rounded as the paper rounds (2 decimals).
+    """
+    u, a, lab = anaesthetists()
+    r = fit(u, a, lab, smoothing=0.0, tol=1e-12, max_iter=500)
+    np.testing.assert_allclose(r.priors, [0.40, 0.42, 0.11, 0.07], atol=0.005)
+    # observer 1 (three ratings per patient): rows = true class
+    np.testing.assert_allclose(
+        r.confusion[0],
+        [
+            [0.89, 0.11, 0.00, 0.00],
+            [0.07, 0.88, 0.05, 0.00],
+            [0.00, 0.34, 0.66, 0.00],
+            [0.00, 0.00, 0.56, 0.44],
+        ],
+        atol=0.006,
+    )
+    np.testing.assert_allclose(r.confusion[1, 2], [0.0, 0.0, 1.0, 0.0], atol=1e-6)
+    # the consensus: patients 2, 11 and 36 are class 4; the least certain patients are 35, 38 and 7
+    assert (np.nonzero(r.winner == 3)[0] + 1).tolist() == [2, 11, 36]
+    assert (np.argsort(r.posterior_max)[:3] + 1).tolist() == [35, 38, 7]
+    assert not r.tie.any() and (r.winner >= 0).all()
+
+
+def test_patient_7_transcription_ambiguity_is_immaterial() -> None:
+    """Two public transcriptions differ in patient 7, observer 1: 1,2,2 (the file) or 1,1,2.
+
+    Both give the same consensus for every patient and nearly the same parameters; only patient 7's
+    certainty changes.
+    """
+    u, a, lab = anaesthetists()
+    cell = np.nonzero((u == 6) & (a == 0))[0]
+    assert (lab[cell] + 1).tolist() == [1, 2, 2]
+    other = lab.copy()
+    other[cell] = [0, 0, 1]
+    r1 = fit(u, a, lab, smoothing=0.0, tol=1e-12, max_iter=500)
+    r2 = fit(u, a, other, smoothing=0.0, tol=1e-12, max_iter=500)
+    np.testing.assert_array_equal(r1.winner, r2.winner)
+    np.testing.assert_allclose(r1.priors, r2.priors, atol=0.001)
+    np.testing.assert_allclose(r1.confusion, r2.confusion, atol=0.02)
+    assert r1.posterior[6, 0] == pytest.approx(0.981, abs=0.001)
+    assert r2.posterior[6, 0] > 0.999
+
+
+def test_replicates_count_as_separate_draws() -> None:
+    u, a, lab = anaesthetists()
+    once = (anaesthetists_frame().replicate == 1).to_numpy()
+    full = fit(u, a, lab, smoothing=0.0, tol=1e-12, max_iter=500)
+    first_only = fit(u[once], a[once], lab[once], smoothing=0.0, tol=1e-12, max_iter=500)
+    p, pi, _ = reference_em(u[once], a[once], lab[once], (45, 5, 4), first_only.n_iter)
+    np.testing.assert_allclose(first_only.confusion, pi, atol=1e-10)
+    assert np.abs(full.confusion[0] - first_only.confusion[0]).max() > 0.01
+
+
+def synthetic(seed: int = 20240601) -> tuple[Arr, Arr, Arr, Arr, Arr]:
+    """2000 items, 5 of 10 annotators each: nine honest (accuracy 0.55–0.95), one adversarial (k → k+1)."""
+    k, n_units, n_ann, per = 4, 2000, 10, 5
+    rng = np.random.default_rng(seed)
+    z = rng.choice(k, size=n_units, p=[0.4, 0.3, 0.2, 0.1])
+    conf = np.empty((n_ann, k, k))
+    for i, acc in enumerate(np.linspace(0.55, 0.95, n_ann - 1)):
+        conf[i] = np.full((k, k), (1 - acc) / (k - 1))
+        np.fill_diagonal(conf[i], acc)
+    adversary = np.full((k, k), 0.05)
+    np.fill_diagonal(adversary, 0.0)
+    adversary[np.arange(k), (np.arange(k) + 1) % k] = 0.9
+    conf[-1] = adversary
+    chosen = np.argsort(rng.random((n_units, n_ann)), axis=1)[:, :per]
+    u, a = np.repeat(np.arange(n_units), per), chosen.ravel()
+    lab = (rng.random(u.size)[:, None] > conf[a, z[u]].cumsum(axis=1)).sum(axis=1)
+    return u, a, lab, z, conf
+
+
+def test_synthetic_recovers_confusions_and_beats_majority() -> None:
+    u, a, lab, z, conf = synthetic()
+    r = dawid_skene(u, a, lab, n_units=2000, n_annotators=10, n_classes=4, max_iter=200)
+    assert r.converged
+    err = np.abs(r.confusion - conf)
+    assert err.max() < 0.12 and err.mean() < 0.03
+    np.testing.assert_allclose(r.priors, [0.4, 0.3, 0.2, 0.1], atol=0.03)
+    assert np.all(np.argmax(r.confusion[-1], axis=1) == (np.arange(4) + 1) % 4)  # the adversary is found out
+    counts = np.zeros((2000, 4), dtype=np.int64)
+    np.add.at(counts, (u, lab), 1)
+    mv = majority_vote(counts)
+    # majority vote with ties counted as half right: still far behind
+    mv_acc = (
+        np.sum(mv.winner == z) + 0.5 * np.sum(mv.tie & (counts[np.arange(2000), z] == counts.max(1)))
+    ) / 2000
+    ds_acc = float(np.mean(r.winner == z))
+    assert ds_acc > 0.96 and ds_acc > mv_acc + 0.05
+
+
+def test_gold_is_clamped_and_corrects_a_swapped_crowd() -> None:
+    """Three annotators who answer the opposite class 85% of the time: the votes are wrong, gold fixes it."""
+    rng = np.random.default_rng(7)
+    n_units = 600
+    z = rng.integers(0, 2, n_units)
+    u, a = np.repeat(np.arange(n_units), 3), np.tile(np.arange(3), n_units)
+    lab = np.where(rng.random(u.size) < 0.85, 1 - z[u], z[u])
+    gold = np.arange(120)
+    free = np.arange(120, n_units)
+    plain = dawid_skene(u, a, lab, n_units=n_units, n_annotators=3, n_classes=2)
+    clamped = dawid_skene(
+        u, a, lab, n_units=n_units, n_annotators=3, n_classes=2, gold_units=gold, gold_labels=z[gold]
+    )
+    assert np.mean(plain.winner[free] == z[free]) < 0.1
+    assert np.mean(clamped.winner[free] == z[free]) > 0.9
+    np.testing.assert_array_equal(clamped.posterior[gold], np.eye(2)[z[gold]])
+    assert np.all(clamped.winner[gold] == z[gold])
+    assert clamped.confusion[0, 0, 1] > 0.75  # the swap is learned
+
+
+def test_gold_overrides_unanimous_votes_and_counts_unjudged_units() -> None:
+    u, a, lab = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])
+    r = dawid_skene(u, a, lab, n_units=4, n_annotators=2, n_classes=2, gold_units=[0, 3], gold_labels=[1, 0])
+    assert r.winner.tolist()[0] == 1 and r.posterior[0].tolist() == [0.0, 1.0]
+    assert r.winner[3] == 0  # gold without judgments still has a consensus
+    assert r.winner[2] == -1  # neither judgments nor gold: no consensus
+    unjudged = dawid_skene(u, a, lab, n_units=3, n_annotators=3, n_classes=2)
+    assert unjudged.winner[2] == -1
+    np.testing.assert_allclose(unjudged.posterior[2], unjudged.priors)
+    np.testing.assert_allclose(unjudged.confusion[2], 0.5)  # annotator 3 never judged: uniform rows
+
+
+def test_symmetric_data_gives_an_explicit_tie() -> None:
+    # invariant under swapping the classes and under swapping the annotators: unit 2 cannot be decided
+    u = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    a = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    lab = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    r = dawid_skene(u, a, lab, n_units=4, n_annotators=2, n_classes=2)
+    assert r.tie.tolist() == [False, False, True, True]
+    assert r.winner.tolist() == [0, 1, -1, -1]
+    np.testing.assert_allclose(r.posterior[2], [0.5, 0.5])
+
+
+def test_input_validation() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        dawid_skene([0, 1], [0], [0, 1], n_units=2, n_annotators=1, n_classes=2)
+    with pytest.raises(ValueError, match="outside"):
+        dawid_skene([0], [0], [2], n_units=1, n_annotators=1, n_classes=2)
+    with pytest.raises(ValueError, match="twice in gold"):
+        dawid_skene(
+            [0], [0], [0], n_units=1, n_annotators=1, n_classes=2, gold_units=[0, 0], gold_labels=[0, 1]
+        )
+    with pytest.raises(ValueError, match="go together"):
+        dawid_skene([0], [0], [0], n_units=1, n_annotators=1, n_classes=2, gold_units=[0])
+
+
+@st.composite
+def judgments(draw: st.DrawFn) -> tuple[Arr, Arr, Arr, int, int, int]:
+    n_units = draw(st.integers(2, 15))
+    n_ann = draw(st.integers(1, 4))
+    n_cls = draw(st.integers(2, 4))
+    rows = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_units - 1), st.integers(0, n_ann - 1), st.integers(0, n_cls - 1)),
+            min_size=1,
+            max_size=50,
+        )
+    )
+    arr = np.array(rows, dtype=np.int64)
+    return arr[:, 0], arr[:, 1], arr[:, 2], n_units, n_ann, n_cls
+
+
+def fixed(u: Arr, a: Arr, lab: Arr, n_units: int, n_ann: int, n_cls: int) -> DawidSkeneResult:
+    """A fixed number of iterations, so two runs that differ only in rounding stop at the same point."""
+    return dawid_skene(
+        u, a, lab, n_units=n_units, n_annotators=n_ann, n_classes=n_cls, tol=1e-15, max_iter=25
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(judgments())
+def test_unit_permutation_permutes_results(data: tuple[Arr, Arr, Arr, int, int, int]) -> None:
+    u, a, lab, n_units, n_ann, n_cls = data
+    perm = np.random.default_rng(len(u) + n_units).permutation(n_units)  # new index of each old unit
+    base = fixed(u, a, lab, n_units, n_ann, n_cls)
+    moved = fixed(perm[u], a, lab, n_units, n_ann, n_cls)
+    np.testing.assert_allclose(moved.posterior[perm], base.posterior, atol=1e-8)
+    np.testing.assert_allclose(moved.confusion, base.confusion, atol=1e-8)
+    np.testing.assert_allclose(moved.priors, base.priors, atol=1e-8)
+
+
+@settings(max_examples=50, deadline=None)
+@given(judgments())
+def test_relabelling_classes_relabels_results(data: tuple[Arr, Arr, Arr, int, int, int]) -> None:
+    u, a, lab, n_units, n_ann, n_cls = data
+    new = np.random.default_rng(len(u) * 7 + n_cls).permutation(n_cls)  # new code of each old class
+    base = fixed(u, a, lab, n_units, n_ann, n_cls)
+    moved = fixed(u, a, new[lab], n_units, n_ann, n_cls)
+    np.testing.assert_allclose(moved.priors[new], base.priors, atol=1e-8)
+    np.testing.assert_allclose(moved.posterior[:, new], base.posterior, atol=1e-8)
+    np.testing.assert_allclose(moved.confusion[:, new][:, :, new], base.confusion, atol=1e-8)
+    decided = base.winner >= 0
+    np.testing.assert_array_equal(moved.winner[decided], new[base.winner[decided]])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(2, 4), st.integers(2, 4), st.lists(st.integers(0, 3), min_size=1, max_size=30))
+def test_unanimous_units_get_posterior_near_one(n_ann: int, n_cls: int, truth: list[int]) -> None:
+    z = np.array(truth) % n_cls
+    n_units = z.size
+    u, a = np.repeat(np.arange(n_units), n_ann), np.tile(np.arange(n_ann), n_units)
+    r = dawid_skene(u, a, z[u], n_units=n_units, n_annotators=n_ann, n_classes=n_cls)
+    np.testing.assert_array_equal(r.winner, z)
+    assert r.posterior_max.min() > 0.99
