@@ -1,0 +1,251 @@
+"""Check the content of the small data files a spec references: gold, calibration, items, roster (LS312).
+
+Each is decoded as strict UTF-8 (a BOM is allowed) and read with the stdlib ``csv``/``json`` as strings only, so
+``NA`` or ``01`` stay what they are. Problems point at ``FILE:LINE`` (the physical line a record starts on). At most
+:data:`MAX_PROBLEMS` are listed per file, then one line says how many more there were. Pure: bytes in, diagnostics
+out; it never opens files (``resolve_files`` does, after the path checks).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from labelspec.errors import Diagnostic, SourceLocation
+from labelspec.spec.locate import did_you_mean
+from labelspec.spec.model import ItemsSource, Spec, Task
+from labelspec.spec.records import value_problems
+
+MAX_PROBLEMS = 20
+GOLD_COLUMNS = ("item", "unit", "task", "label")
+GOLD_OPTIONAL = ("why",)
+CALIBRATION_OPTIONAL = ("why", "edge_case", "teaching")
+ROSTER_COLUMNS = ("id", "role")
+ROLES = ("annotator", "expert")
+
+
+class Problems:
+    """Located LS312 diagnostics for one file, capped at :data:`MAX_PROBLEMS`."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.diags: list[Diagnostic] = []
+        self.extra = 0
+
+    def add(self, line: int, message: str, hint: str | None = None) -> None:
+        if len(self.diags) < MAX_PROBLEMS:
+            self.diags.append(Diagnostic("LS312", message, SourceLocation(self.display, line), hint=hint))
+        else:
+            self.extra += 1
+
+    def result(self) -> list[Diagnostic]:
+        if self.extra:
+            return [*self.diags, Diagnostic("LS312", f"… and {self.extra} more problems in this file",
+                                            SourceLocation(self.display))]
+        return self.diags
+
+
+def decode(data: bytes, problems: Problems) -> str | None:
+    """Strict UTF-8 text without a BOM, or None after reporting the line of the first bad byte."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(data[: exc.start].count(b"\n") + 1, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                     hint="save the file as UTF-8")
+        return None
+
+
+def csv_rows(text: str, problems: Problems) -> Iterator[tuple[int, list[str]]]:
+    """``(first physical line, fields)`` per record; stops at structural damage (bad quote, NUL), reported."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    try:
+        for row in reader:
+            yield line, row
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        problems.add(reader.line_num or line, f"malformed CSV: {exc}", hint="check quoting on this line")
+
+
+def read_table(text: str, problems: Problems, required: tuple[str, ...],
+               optional: tuple[str, ...] | None) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and records of a CSV; checks the header (required, unknown when ``optional`` is given, duplicates)
+    and ragged rows. Records with the wrong number of fields are reported and left out."""
+    rows = csv_rows(text, problems)
+    first = next(rows, None)
+    if first is None:
+        problems.add(1, "file is empty; expected a header row: " + ",".join(required))
+        return [], []
+    header = first[1]
+    for name in sorted({h for h in header if header.count(h) > 1}):
+        problems.add(1, f"duplicate column {name!r}")
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.add(1, "missing column(s): " + ", ".join(missing), hint="expected header: " + ",".join(required))
+    if optional is not None:
+        allowed = (*required, *optional)
+        for name in header:
+            if name not in allowed:
+                problems.add(1, f"unknown column {name!r}", hint=did_you_mean(name, allowed)
+                             or "allowed columns: " + ", ".join(allowed))
+    records = []
+    for line, row in rows:
+        if row == [] or row == [""] and len(header) > 1:
+            continue  # blank line
+        if len(row) != len(header):
+            problems.add(line, f"record has {len(row)} fields; the header has {len(header)}")
+            continue
+        records.append((line, dict(zip(header, row, strict=True))))
+    return header, records
+
+
+def check_gold(data: bytes, display: str, spec: Spec, *, calibration: bool) -> list[Diagnostic]:
+    """A gold or calibration file: known tasks, units as the task needs them, valid answers, no duplicate keys."""
+    problems = Problems(display)
+    text = decode(data, problems)
+    if text is None:
+        return problems.result()
+    header, records = read_table(text, problems, GOLD_COLUMNS, CALIBRATION_OPTIONAL if calibration else GOLD_OPTIONAL)
+    if any(c not in header for c in GOLD_COLUMNS):
+        return problems.result()
+    seen: dict[tuple[str, str, str], int] = {}
+    for line, rec in records:
+        task = _gold_task(spec, rec, line, problems)
+        if task is None:
+            continue
+        _check_gold_record(task, rec, line, problems)
+        key = (rec["item"], rec["unit"], rec["task"])
+        if key in seen:
+            problems.add(line, f"duplicate gold answer for item {rec['item']!r}, task {rec['task']!r}"
+                         f"{', unit ' + repr(rec['unit']) if rec['unit'] else ''} (first on line {seen[key]})")
+        else:
+            seen[key] = line
+        if calibration:
+            _check_calibration_record(task, rec, line, problems)
+    return problems.result()
+
+
+def _gold_task(spec: Spec, rec: dict[str, str], line: int, problems: Problems) -> Task | None:
+    task = spec.task(rec["task"])
+    if task is None:
+        names = spec.task_names
+        problems.add(line, f"unknown task {rec['task']!r}", hint=did_you_mean(rec["task"], names)
+                     or "tasks: " + ", ".join(names))
+    return task
+
+
+def _check_gold_record(task: Task, rec: dict[str, str], line: int, problems: Problems) -> None:
+    if not rec["item"]:
+        problems.add(line, "empty item id")
+    if task.unit == "step" and not rec["unit"]:
+        problems.add(line, f"task {task.name!r} is judged per step: the unit column needs the step")
+    if task.unit == "item" and rec["unit"]:
+        problems.add(line, f"task {task.name!r} is judged per item: leave the unit column empty")
+    if not rec["label"]:
+        problems.add(line, "empty label")
+        return
+    for problem in value_problems(task, rec["label"]):
+        hint = did_you_mean(rec["label"], task.label_ids) if problem.startswith("unknown label") else None
+        problems.add(line, f"label {rec['label']!r} for task {task.name!r}: {problem}", hint=hint)
+
+
+def _check_calibration_record(task: Task, rec: dict[str, str], line: int, problems: Problems) -> None:
+    edge = rec.get("edge_case", "")
+    ids = [e.id for e in task.edge_cases]
+    if edge and edge not in ids:
+        problems.add(line, f"unknown edge case {edge!r} for task {task.name!r}",
+                     hint=did_you_mean(edge, ids) or ("edge cases: " + ", ".join(ids) if ids else "the task has none"))
+    teaching = rec.get("teaching", "")
+    if teaching not in ("", "true", "false"):
+        problems.add(line, f"teaching is {teaching!r}; write true, false or leave it empty")
+
+
+def check_roster(data: bytes, display: str) -> list[Diagnostic]:
+    """The annotator roster: ``id`` and ``role`` (annotator|expert), unique non-empty ids; more columns allowed."""
+    problems = Problems(display)
+    text = decode(data, problems)
+    if text is None:
+        return problems.result()
+    header, records = read_table(text, problems, ROSTER_COLUMNS, None)
+    if any(c not in header for c in ROSTER_COLUMNS):
+        return problems.result()
+    seen: dict[str, int] = {}
+    for line, rec in records:
+        if rec["role"] not in ROLES:
+            problems.add(line, f"role {rec['role']!r} is not annotator or expert",
+                         hint=did_you_mean(rec["role"], ROLES))
+        _unique_id(rec["id"], line, seen, problems, "annotator")
+    return problems.result()
+
+
+def _unique_id(ident: str, line: int, seen: dict[str, int], problems: Problems, what: str) -> None:
+    if not ident:
+        problems.add(line, f"empty {what} id")
+    elif ident in seen:
+        problems.add(line, f"duplicate {what} id {ident!r} (first on line {seen[ident]})")
+    else:
+        seen[ident] = line
+
+
+def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnostic]:
+    """The items file (.jsonl or .csv): every record has the id column, ids are unique."""
+    problems = Problems(display)
+    text = decode(data, problems)
+    if text is None:
+        return problems.result()
+    if items_format(items.file) == "csv":
+        header, records = read_table(text, problems, (items.id,), None)
+        ids = [(line, rec[items.id]) for line, rec in records] if items.id in header else []
+    else:
+        ids = list(_jsonl_ids(text, items.id, problems))
+    seen: dict[str, int] = {}
+    for line, ident in ids:
+        _unique_id(ident, line, seen, problems, "item")
+    return problems.result()
+
+
+def items_format(path: str) -> str | None:
+    """``"jsonl"`` or ``"csv"`` by the file's extension; None for anything else."""
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return suffix if suffix in ("jsonl", "csv") else None
+
+
+def _jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        except ValueError as exc:
+            problems.add(number, f"not a JSON object: {exc}")
+            continue
+        if not isinstance(record, dict):
+            problems.add(number, "each line must be a JSON object")
+            continue
+        ident = record.get(id_key)
+        if isinstance(ident, int) and not isinstance(ident, bool):
+            ident = str(ident)
+        if not isinstance(ident, str):
+            problems.add(number, f"record has no string {id_key!r}" if ident is None
+                         else f"{id_key!r} must be a string or an integer")
+            continue
+        yield number, ident
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
+    return record
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

@@ -1,0 +1,289 @@
+"""Meaning checks on a schema-valid spec, all at once: references, ids, thresholds, regexes (LS301–LS307, LS310, LS313).
+
+Each check reads the merged spec data (for locations) and the built model (for derived facts such as a task's
+answers) and appends located diagnostics; none raises or stops early. Settings that do not fit a task kind and gate
+ids live in ``resolve_kinds``; paths in ``paths``, data files in ``datafiles``. No I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from labelspec.errors import Diagnostic
+from labelspec.spec.locate import Locator, Part, did_you_mean
+from labelspec.spec.model import Spec, Task
+
+MAX_REGEX_LENGTH = 1000
+MAX_SCALE_POINTS = 1001
+SUM_TOLERANCE = 1e-6
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+
+
+class Checker:
+    """Collects located diagnostics for one spec."""
+
+    def __init__(self, data: dict[str, Any], loc: Locator, spec: Spec) -> None:
+        self.data, self.loc, self.spec = data, loc, spec
+        self.diags: list[Diagnostic] = []
+
+    def add(self, code: str, parts: Iterable[Part], message: str, *, hint: str | None = None,
+            key: bool = False) -> None:
+        self.diags.append(self.loc.diag(code, tuple(parts), message, hint=hint, key=key))
+
+    def tasks(self) -> Iterable[tuple[tuple[Part, ...], dict[str, Any], Task]]:
+        for task in self.spec.tasks:
+            yield ("tasks", task.name), self.data["tasks"][task.name], task
+
+
+def check_meaning(checker: Checker) -> None:
+    """Every meaning check of this module, in a fixed order (the output is sorted by location anyway)."""
+    check_unique_ids(checker)
+    for base, raw, task in checker.tasks():
+        check_label_refs(checker, base, raw, task)
+        check_id_text(checker, base, raw)
+        check_collisions(checker, base, raw)
+        check_parent_cycles(checker, base, raw)
+        check_distribution(checker, base, raw, task)
+        check_task_thresholds(checker, base, raw, task)
+        check_regexes(checker, base, raw)
+        check_fields(checker, base, raw)
+    check_quality_thresholds(checker)
+    check_other_ids(checker)
+
+
+def answers_of(task: Task) -> tuple[str, ...]:
+    """``task.label_ids``, except for a scale too large to list (reported as LS306): then none."""
+    scale = task.scale
+    if task.kind == "rating" and scale is not None and scale.max - scale.min + 1 > MAX_SCALE_POINTS:
+        return ()
+    return task.label_ids
+
+
+def _unknown_label(checker: Checker, parts: tuple[Part, ...], ref: str, task: Task, choices: Iterable[str],
+                   *, key: bool = False) -> None:
+    pool = list(choices)
+    hint = did_you_mean(ref, pool) or ("labels of this task: " + ", ".join(pool[:12]) + (" …" if len(pool) > 12 else ""))
+    checker.add("LS301", parts, f"unknown label {ref!r} in task {task.name!r}", hint=hint, key=key)
+
+
+def check_label_refs(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any], task: Task) -> None:
+    """LS301: every label a task mentions is one of its answers (``parent`` must name one of its labels)."""
+    answers = list(answers_of(task))
+    label_ids = [lab.id for lab in task.labels]
+    for lid, lab in raw.get("labels", {}).items():
+        parent = lab.get("parent")
+        if parent is not None and parent not in label_ids:
+            _unknown_label(checker, (*base, "labels", lid, "parent"), parent, task, label_ids)
+    if not answers:
+        return  # the missing answers are reported by resolve_kinds; every reference would be noise
+    refs: list[tuple[tuple[Part, ...], str]] = []
+    for lid, lab in raw.get("labels", {}).items():
+        refs += [((*base, "labels", lid, "counterexamples", i, "use"), c["use"])
+                 for i, c in enumerate(lab.get("counterexamples", []))]
+    for i, case in enumerate(raw.get("edge_cases", [])):
+        refs.append(((*base, "edge_cases", i, "label"), case["label"]))
+        refs += [((*base, "edge_cases", i, "instead_of", j), ref) for j, ref in enumerate(case.get("instead_of", []))]
+    for i, rule in enumerate(raw.get("rules", [])):
+        for key, labels in rule["expect"].items():
+            refs += [((*base, "rules", i, "expect", key, j), ref) for j, ref in enumerate(labels)]
+    refs += [((*base, "error_labels", j), ref) for j, ref in enumerate(raw.get("error_labels", []))]
+    for parts, ref in refs:
+        if ref not in answers:
+            _unknown_label(checker, parts, ref, task, answers)
+    for ref in raw.get("expected_distribution", {}):
+        if ref not in answers:
+            _unknown_label(checker, (*base, "expected_distribution", ref), ref, task, answers, key=True)
+
+
+def check_unique_ids(checker: Checker) -> None:
+    """LS302: edge-case ids and rule ids are anchors, unique across the whole spec; rubric ids within a task."""
+    for section, what in (("edge_cases", "edge case"), ("rules", "rule")):
+        first: dict[str, tuple[Part, ...]] = {}
+        for base, raw, _ in checker.tasks():
+            for i, entry in enumerate(raw.get(section, [])):
+                _once(checker, first, entry["id"], (*base, section, i, "id"), what)
+    for base, raw, _ in checker.tasks():
+        rubric: dict[str, tuple[Part, ...]] = {}
+        for i, entry in enumerate(raw.get("rubric", [])):
+            _once(checker, rubric, entry["id"], (*base, "rubric", i, "id"), "rubric criterion")
+        options: dict[str, tuple[Part, ...]] = {}
+        for i, option in enumerate(raw.get("options", [])):
+            _once(checker, options, option, (*base, "options", i), "option")
+
+
+def _once(checker: Checker, first: dict[str, tuple[Part, ...]], ident: str, parts: tuple[Part, ...], what: str) -> None:
+    if ident in first:
+        checker.add("LS302", parts, f"duplicate {what} id {ident!r}; first defined at {checker.loc.at(first[ident])}",
+                    hint=f"give each {what} its own id")
+    else:
+        first[ident] = parts
+
+
+def normalize_id(text: str) -> str:
+    """The key two ids must not share: NFKC, case-folded (then NFKC again), trimmed."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def check_collisions(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS303: label ids, and option ids, that differ only by case, Unicode form or surrounding whitespace."""
+    groups: list[list[tuple[str, tuple[Part, ...], bool]]] = [
+        [(lid, (*base, "labels", lid), True) for lid in raw.get("labels", {})],
+        [(opt, (*base, "options", i), False) for i, opt in enumerate(raw.get("options", []))],
+    ]
+    for group in groups:
+        seen: dict[str, tuple[str, tuple[Part, ...], bool]] = {}
+        for ident, parts, key in group:
+            norm = normalize_id(ident)
+            prior = seen.setdefault(norm, (ident, parts, key))
+            if prior[0] != ident:
+                where = checker.loc.at(prior[1], key=prior[2])
+                checker.add("LS303", parts, f"id {ident!r} collides with {prior[0]!r} (defined at {where}) after "
+                            "case folding, Unicode NFKC and trimming", hint="merge the two or rename one", key=key)
+
+
+def invisible(text: str) -> str | None:
+    """Why an id would look the same as another (control, format, bidi, zero-width, separator, end whitespace)."""
+    for ch in text:
+        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
+            return f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character')}"
+    if text != text.strip():
+        return "leading or trailing whitespace"
+    return None
+
+
+def _check_text(checker: Checker, parts: tuple[Part, ...], text: str, what: str, *, key: bool = False) -> None:
+    problem = invisible(text)
+    if problem:
+        checker.add("LS304", parts, f"{what} {text!r} contains {problem}", key=key,
+                    hint="ids must be visible and unambiguous: remove the character")
+
+
+def check_id_text(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS304 on the ids of a task: label ids and option ids."""
+    for lid in raw.get("labels", {}):
+        _check_text(checker, (*base, "labels", lid), lid, "label id", key=True)
+    for i, option in enumerate(raw.get("options", [])):
+        _check_text(checker, (*base, "options", i), option, "option id")
+
+
+def check_other_ids(checker: Checker) -> None:
+    """LS304 on the names a spec matches data against: the item id column, column names, category values."""
+    items = checker.data.get("items", {})
+    if "id" in items:
+        _check_text(checker, ("items", "id"), items["id"], "item id column")
+    for name, f in items.get("fields", {}).items():
+        for i, value in enumerate(f.get("values", [])):
+            _check_text(checker, ("items", "fields", name, "values", i), value, "category value")
+    for key, column in checker.data.get("input", {}).get("columns", {}).items():
+        _check_text(checker, ("input", "columns", key), column, "column name")
+
+
+def check_parent_cycles(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS307: following ``parent`` from any label must end at a root; each cycle is reported once."""
+    parents = {lid: lab.get("parent") for lid, lab in raw.get("labels", {}).items()}
+    reported: set[str] = set()
+    for start in parents:
+        chain, node = [start], parents[start]
+        while node is not None and node in parents and node not in chain:
+            chain.append(node)
+            node = parents[node]
+        if node is None or node not in chain:
+            continue
+        cycle = chain[chain.index(node):]
+        if reported.isdisjoint(cycle):
+            reported.update(cycle)
+            shown = " → ".join([*cycle, node])
+            checker.add("LS307", (*base, "labels", cycle[0], "parent"), f"cycle in label parents: {shown}",
+                        hint="a taxonomy is a tree: remove one `parent` of the cycle")
+
+
+def check_distribution(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any], task: Task) -> None:
+    """LS305: expected shares sum to 1 (within 1e-6)."""
+    shares = raw.get("expected_distribution")
+    if not shares:
+        return
+    total = math.fsum(shares.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        missing = [a for a in answers_of(task) if a not in shares]
+        hint = "shares are fractions of 1" + (f"; labels without a share: {', '.join(missing[:12])}" if missing else "")
+        checker.add("LS305", (*base, "expected_distribution"), f"expected_distribution sums to {total:.6g}, not 1",
+                    hint=hint, key=True)
+
+
+def check_task_thresholds(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any], task: Task) -> None:
+    """LS306: scale bounds and anchors, choice counts against each other and the number of labels."""
+    scale = raw.get("scale")
+    if scale is not None:
+        lo, hi = scale["min"], scale["max"]
+        if lo >= hi:
+            checker.add("LS306", (*base, "scale", "max"), f"scale max {hi} must be greater than min {lo}")
+        elif hi - lo + 1 > MAX_SCALE_POINTS:
+            checker.add("LS306", (*base, "scale", "max"), f"scale has {hi - lo + 1} points; the limit is "
+                        f"{MAX_SCALE_POINTS}", hint="use level: interval with a coarser scale")
+        for point in scale.get("anchors", {}):
+            if not lo <= int(point) <= hi:
+                checker.add("LS306", (*base, "scale", "anchors", point), f"anchor {point} is outside the scale "
+                            f"{lo}–{hi}", key=True)
+    lo_c, hi_c, n = raw.get("min_choices"), raw.get("max_choices"), len(raw.get("labels", {}))
+    if lo_c is not None and hi_c is not None and lo_c > hi_c:
+        checker.add("LS306", (*base, "min_choices"), f"min_choices {lo_c} is greater than max_choices {hi_c}")
+    if hi_c is not None and n and hi_c > n:
+        checker.add("LS306", (*base, "max_choices"), f"max_choices {hi_c} is more than the {n} labels of the task")
+    elif lo_c is not None and n and lo_c > n:
+        checker.add("LS306", (*base, "min_choices"), f"min_choices {lo_c} is more than the {n} labels of the task")
+
+
+def check_quality_thresholds(checker: Checker) -> None:
+    """LS306: thresholds that contradict each other across the quality section."""
+    q = checker.data.get("quality", {})
+    cal = q.get("calibration", {})
+    if "recalibrate_below" in cal and "min_accuracy" in cal and cal["recalibrate_below"] > cal["min_accuracy"]:
+        checker.add("LS306", ("quality", "calibration", "recalibrate_below"),
+                    f"recalibrate_below {cal['recalibrate_below']} is above min_accuracy {cal['min_accuracy']}",
+                    hint="annotators who just passed calibration would be flagged at once; lower recalibrate_below")
+    gated = [t for t in checker.spec.tasks if t.agreement.min is not None or t.agreement.min_per_label is not None]
+    if q.get("annotations_per_item") == 1 and gated:
+        checker.add("LS306", ("quality", "annotations_per_item"), "annotations_per_item is 1 but agreement is gated "
+                    f"for task {gated[0].name!r}", hint="agreement needs at least 2 annotations per item")
+    if any(t.agreement.on == "ci_low" for t in gated) and q.get("bootstrap", {}).get("replicates") == 0:
+        checker.add("LS306", ("quality", "bootstrap", "replicates"), "bootstrap replicates is 0 but a gate is on "
+                    "ci_low", hint="the interval needs replicates; use e.g. 1000")
+
+
+def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS313: every ``matches`` pattern compiles with Python's ``re`` and is at most 1000 characters."""
+    for i, rule in enumerate(raw.get("rules", [])):
+        pattern = rule["when"].get("matches")
+        if pattern is None:
+            continue
+        parts = (*base, "rules", i, "when", "matches")
+        if len(pattern) > MAX_REGEX_LENGTH:
+            checker.add("LS313", parts, f"pattern is {len(pattern)} characters; the limit is {MAX_REGEX_LENGTH}")
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            at = f" at position {exc.pos}" if exc.pos is not None else ""
+            checker.add("LS313", parts, f"invalid regular expression: {exc.msg}{at}",
+                        hint="patterns are Python regular expressions (module re)")
+        except (OverflowError, RecursionError, ValueError) as exc:
+            checker.add("LS313", parts, f"invalid regular expression: {exc}")
+
+
+def check_fields(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS310: item fields named by rules, spans and rankings exist, when ``items.fields`` declares them."""
+    items = checker.data.get("items", {})
+    if "fields" not in items:
+        return
+    fields = list(items["fields"])
+    named = [((*base, "rules", i, "when", "field"), r["when"]["field"]) for i, r in enumerate(raw.get("rules", []))]
+    if "field" in raw:
+        named.append(((*base, "field"), raw["field"]))
+    for parts, name in named:
+        if name not in fields:
+            hint = did_you_mean(name, fields) or ("declared fields: " + ", ".join(fields) if fields else None)
+            checker.add("LS310", parts, f"unknown item field {name!r}", hint=hint)
