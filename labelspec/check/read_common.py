@@ -1,0 +1,222 @@
+"""Shared pieces of the label-file readers: the column map, task shapes, the per-file parse result, located
+input errors, strict JSON decoding and the canonical text of list values.
+
+It must not touch the filesystem (``readers.py`` reads the bytes) and must not judge content: unknown labels,
+duplicates and rosters are checked later on the readers' output.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labelspec.errors import Diagnostic, InputError, SourceLocation
+
+#: The canonical fields every reader fills, in output order (DESIGN.md §3).
+FIELDS: tuple[str, ...] = ("item", "unit", "task", "annotator", "value", "timestamp", "lead_time")
+#: Kinds whose value is a list (normalised to canonical JSON text).
+LIST_KINDS: frozenset[str] = frozenset({"multi_choice", "spans", "ranking"})
+#: Longest accepted JSONL line, in bytes (G13: per-line length limits).
+MAX_LINE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """How a label file names the canonical fields (spec ``input.columns``)."""
+
+    item: str = "item_id"
+    unit: str = "step"
+    task: str = "task"
+    annotator: str = "annotator_id"
+    value: str = "label"
+    timestamp: str = "created_at"
+    lead_time: str = "lead_time_s"
+
+    def mapping(self) -> dict[str, str]:
+        """Canonical field → column name, in :data:`FIELDS` order."""
+        return {f: getattr(self, f) for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class TaskShape:
+    """What a reader must know of one spec task: its name and how its values are shaped."""
+
+    name: str
+    kind: str  # single_choice | multi_choice | rating | spans | pairwise | ranking | text
+    list_valued: bool  # multi_choice, spans, ranking
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A record seen but not turned into a judgment, with the reason it was left out (G10 accounting)."""
+
+    line: int
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One file's judgments as string columns (:data:`FIELDS` + ``ground_truth``) and their lines."""
+
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    lines: np.ndarray  # int64, one per row
+    exclusions: tuple[Exclusion, ...] = ()
+    info: Mapping[str, int] = field(default_factory=dict)
+    format: str = ""
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines)
+
+
+def input_error(code: str, path: str, line: int, message: str, *, column: int = 0, hint: str | None = None) -> InputError:
+    """An :class:`InputError` located at ``path:line[:column]`` (line 0 = the whole file)."""
+    return InputError(Diagnostic(code, message, SourceLocation(path, line, column), hint=hint))
+
+
+def line_at(data: bytes, offset: int) -> int:
+    """1-based physical line of byte ``offset``."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def required_fields(tasks: Sequence[TaskShape]) -> tuple[str, ...]:
+    """item, annotator and value always; task only when the spec has several tasks."""
+    return ("item", "task", "annotator", "value") if len(tasks) > 1 else ("item", "annotator", "value")
+
+
+def missing_column_error(path: str, line: int, column: str, fld: str, found: Sequence[str]) -> InputError:
+    close = difflib.get_close_matches(column, list(found), n=1)
+    shown = ", ".join(repr(f) for f in found[:12]) or "none"
+    return input_error(
+        "LS403", path, line,
+        f"missing required column {column!r} (input.columns.{fld}); found {shown}",
+        hint=f"did you mean {close[0]!r}? Map it with input.columns.{fld}" if close else None,
+    )
+
+
+# --- strict JSON -------------------------------------------------------------------------------------------
+
+
+class JsonNumber(str):
+    """A JSON number kept as the exact text it was written with (``4`` stays "4", ``1.0`` stays "1.0")."""
+
+    __slots__ = ()
+
+    @property
+    def is_integer(self) -> bool:
+        return not any(c in self for c in ".eE")
+
+
+class JsonStrictError(ValueError):
+    """A JSON text that parses in Python's lenient mode but not under labelspec's rules."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonStrictError(f"duplicate key {key!r}")
+            seen.add(key)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonStrictError(f"{name} is not valid JSON")
+
+
+def strict_decoder() -> json.JSONDecoder:
+    """Rejects duplicate keys and NaN/Infinity; keeps numbers as :class:`JsonNumber` text."""
+    return json.JSONDecoder(object_pairs_hook=_pairs, parse_int=JsonNumber, parse_float=JsonNumber,
+                            parse_constant=_no_constant)
+
+
+def plain(value: Any) -> Any:
+    """Turn :class:`JsonNumber` back into int/float (recursively) so the value can be dumped as JSON."""
+    if isinstance(value, JsonNumber):
+        return int(value) if value.is_integer else float(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """The one text form of a list value: compact separators, UTF-8 kept, element order kept."""
+    return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
+    """A cell holding a JSON array → its canonical text; anything else stays exactly as written."""
+    if not cell.lstrip(" \t\r\n").startswith("["):
+        return cell
+    try:
+        value = decoder.decode(cell)
+    except (ValueError, RecursionError):  # JSONDecodeError and JsonStrictError are ValueErrors
+        return cell
+    return canonical_json(value) if isinstance(value, list) else cell
+
+
+# --- columns -----------------------------------------------------------------------------------------------
+
+
+def string_column(values: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A string Arrow array without nulls (chunks kept: combining or widening them costs seconds at 10M rows)."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.large_string())
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
+def constant_column(text: str, n: int) -> pa.Array:
+    """``n`` copies of ``text``, built from two numpy buffers (``pa.repeat`` is ~10x slower at 10M rows)."""
+    raw = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)])
+
+
+def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.ChunkedArray,
+                         tasks: Sequence[TaskShape]) -> pa.Array | pa.ChunkedArray:
+    """Canonicalise the JSON-array cells of list-valued tasks; each distinct cell is parsed once."""
+    names = [t.name for t in tasks if t.list_valued]
+    if not names or len(value) == 0:
+        return value
+    mask = pc.is_in(task, value_set=pa.array(names, pa.large_string()))
+    if not pc.any(mask).as_py():
+        return value
+    masked = pc.if_else(mask, value, "")
+    uniques = pc.unique(masked)
+    decoder = strict_decoder()
+    fixed = pa.array([canonical_list_text(u, decoder) for u in uniques.to_pylist()], pa.large_string())
+    if fixed.equals(uniques):
+        return value
+    return pc.if_else(mask, pc.take(fixed, pc.index_in(masked, value_set=uniques)), value)
+
+
+def finish_columns(found: Mapping[str, Any], n: int,
+                   tasks: Sequence[TaskShape]) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """Fill absent optional fields with "" (task: the only task's name), canonicalise list values.
+
+    Required fields must already be present (each reader reports them missing at its own location).
+    """
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for f in FIELDS:
+        if f in found:
+            cols[f] = string_column(found[f])
+        elif f == "task" and len(tasks) == 1:
+            cols[f] = constant_column(tasks[0].name, n)
+        else:
+            cols[f] = constant_column("", n)
+    cols["value"] = normalise_list_cells(cols["value"], cols["task"], tasks)
+    cols["ground_truth"] = string_column(found["ground_truth"]) if "ground_truth" in found else constant_column("", n)
+    return cols

@@ -1,0 +1,121 @@
+"""JSON Lines label files → string columns; ``line`` is the physical line of each record.
+
+One JSON object per line, decoded strictly (no duplicate keys, no NaN/Infinity, at most 1 MiB per line).
+Blank and whitespace-only lines are skipped and not counted in ``rows_read``; they still count as lines.
+Field rules (anything else is LS404 at FILE:LINE, naming the key):
+
+* a string is kept exactly; ``null`` or an absent key gives "" (a key absent from every record of the file is
+  a missing column, LS403, when it is required);
+* ``item``, ``unit``, ``annotator``: a string or an integer (kept as written: ``12`` → "12");
+* ``lead_time``: a string or any number, kept as its JSON text (``1.50`` → "1.50");
+* ``value``: a string; a number for rating tasks (exact text); a JSON array for list-valued tasks (canonical
+  JSON text). For a task the spec does not know, any string, number or array is kept (the content check
+  reports the task);
+* ``task``, ``timestamp``: strings only. Booleans and objects are never accepted.
+
+The loop over lines is the parsing itself; everything after it is vectorised. Must not touch the filesystem.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from labelspec.check.read_common import (
+    FIELDS,
+    MAX_LINE_BYTES,
+    ColumnMap,
+    JsonNumber,
+    JsonStrictError,
+    Parsed,
+    TaskShape,
+    canonical_json,
+    finish_columns,
+    input_error,
+    missing_column_error,
+    required_fields,
+    strict_decoder,
+)
+from labelspec.check.read_csv import check_bytes
+
+_JSON_TYPES = {bool: "boolean", dict: "object", list: "array", JsonNumber: "number", str: "string"}
+_EXPECTED = {
+    "value": "a string (a number for rating tasks, an array for list-valued tasks)",
+    "lead_time": "a string or a number",
+    "item": "a string or an integer",
+    "unit": "a string or an integer",
+    "annotator": "a string or an integer",
+}
+
+
+def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
+    """Read one JSONL file; raise InputError LS401/LS402/LS403/LS404 located at FILE:LINE."""
+    check_bytes(data, path)
+    keys = columns.mapping()
+    shapes = {t.name: t for t in tasks}
+    only = tasks[0] if len(tasks) == 1 else None
+    decoder = strict_decoder()
+    out: dict[str, list[str]] = {f: [] for f in FIELDS}
+    wanted = set(keys.values())
+    seen: set[str] = set()
+    lines: list[int] = []
+    for number, raw in enumerate(io.BytesIO(data), 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise input_error("LS402", path, number, f"line longer than {MAX_LINE_BYTES} bytes")
+        text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip(" \t\r\n")
+        if not text:
+            continue
+        record = _decode_line(decoder, text, path, number)
+        seen.update(wanted.intersection(record))
+        task_text = _field(record, keys["task"], "task", None, path, number)
+        shape = shapes.get(task_text) if task_text else only
+        for f, key in keys.items():
+            out[f].append(task_text if f == "task" else _field(record, key, f, shape, path, number))
+        lines.append(number)
+    for fld in required_fields(tasks):
+        if keys[fld] not in seen and lines:
+            raise missing_column_error(path, 0, keys[fld], fld, sorted(seen))
+    found = {f: out[f] for f in FIELDS if keys[f] in seen}
+    return Parsed(finish_columns(found, len(lines), tasks), np.array(lines, dtype=np.int64), format="jsonl")
+
+
+def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int) -> dict[str, Any]:
+    try:
+        record = decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise input_error("LS402", path, number, f"invalid JSON: {exc.msg}", column=exc.colno) from None
+    except (JsonStrictError, RecursionError) as exc:
+        raise input_error("LS402", path, number, f"invalid JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise input_error("LS402", path, number, f"expected a JSON object, found {_json_type(record)}")
+    return record
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _field(record: dict[str, Any], key: str, fld: str, shape: TaskShape | None, path: str, number: int) -> str:
+    """The text of one field under the module's rules."""
+    v = record.get(key)
+    if v is None or type(v) is str:
+        return v or ""
+    if isinstance(v, JsonNumber) and _number_ok(v, fld, shape):
+        return str(v)
+    if isinstance(v, list) and fld == "value" and (shape is None or shape.list_valued):
+        return canonical_json(v)
+    what = _EXPECTED.get(fld, "a string")
+    shown = canonical_json(v) if not isinstance(v, bool) else ("true" if v else "false")
+    raise input_error("LS404", path, number, f"{key!r} must be {what}; found {_json_type(v)} {shown[:60]}")
+
+
+def _number_ok(v: JsonNumber, fld: str, shape: TaskShape | None) -> bool:
+    if fld in ("item", "unit", "annotator"):
+        return v.is_integer
+    if fld == "lead_time":
+        return True
+    return fld == "value" and (shape is None or shape.kind == "rating")

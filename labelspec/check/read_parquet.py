@@ -1,0 +1,105 @@
+"""Parquet label files → string columns; ``line`` is the 1-based row number.
+
+Types are checked, never guessed: mapped columns must hold strings (plain, large or dictionary-encoded).
+Exceptions, each exact: integer ids (item, unit, annotator); integer or float ``lead_time``; integer or float
+``value`` when every task is a rating; a timestamp column for ``timestamp`` (ISO 8601 text, in UTC with ``Z``
+when the column has a time zone, without offset otherwise); ``list<string>`` (or list of numbers) ``value`` when some task is list-valued
+(canonical JSON text, nulls inside kept as ``null``). Anything else is LS404. Nulls become "". Floats are
+written as Arrow formats them (shortest round-trip text, ``1.0`` → "1"). Must not touch the filesystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from labelspec.check.read_common import (
+    ColumnMap,
+    Parsed,
+    TaskShape,
+    canonical_json,
+    finish_columns,
+    input_error,
+    missing_column_error,
+    required_fields,
+)
+
+
+def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
+    """Read one Parquet file; raise InputError LS401 (corrupt), LS403 (columns), LS404 (types)."""
+    try:
+        schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise input_error("LS401", path, 0, f"not a readable Parquet file: {exc}") from None
+    names = schema.names
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise input_error("LS403", path, 0, f"duplicate column {dups[0]!r}")
+    mapping = {f: c for f, c in columns.mapping().items() if c in names}
+    for fld in required_fields(tasks):
+        if fld not in mapping:
+            raise missing_column_error(path, 0, getattr(columns, fld), fld, names)
+    for fld, col in mapping.items():
+        _check_type(path, fld, col, schema.field(col).type, tasks)
+    try:
+        table = pq.read_table(pa.BufferReader(data), columns=list(dict.fromkeys(mapping.values())))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise input_error("LS401", path, 0, f"corrupt Parquet data: {exc}") from None
+    found = {f: _to_text(table.column(c)) for f, c in mapping.items()}
+    n = table.num_rows
+    return Parsed(finish_columns(found, n, tasks), np.arange(1, n + 1, dtype=np.int64), format="parquet")
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t))
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
+
+
+def _allowed(fld: str, t: pa.DataType, tasks: Sequence[TaskShape]) -> bool:
+    if _is_text(t):
+        return True
+    if fld in ("item", "unit", "annotator"):
+        return bool(pa.types.is_integer(t))
+    if fld == "lead_time":
+        return _is_number(t)
+    if fld == "timestamp":
+        return bool(pa.types.is_timestamp(t))
+    if fld == "value":
+        if _is_number(t) and tasks and all(task.kind == "rating" for task in tasks):
+            return True
+        return _is_list(t) and any(task.list_valued for task in tasks) and not _is_list(t.value_type)
+    return False
+
+
+def _check_type(path: str, fld: str, col: str, t: pa.DataType, tasks: Sequence[TaskShape]) -> None:
+    if not _allowed(fld, t, tasks):
+        raise input_error("LS404", path, 0, f"column {col!r} (input.columns.{fld}) has Parquet type {t}; "
+                                            "expected string")
+
+
+def _to_text(arr: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return arr.cast(pa.large_string())
+    if pa.types.is_timestamp(t):
+        if not t.tz:
+            return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%S")
+        utc = pc.strftime(arr.cast(pa.timestamp(t.unit, "UTC")), format="%Y-%m-%dT%H:%M:%S")
+        return pc.binary_join_element_wise(utc, "Z", "")
+    if _is_list(t):
+        # One Python call per row, only for list-valued cells (canonical JSON has no vectorised form).
+        return pa.array([None if v is None else canonical_json(v) for v in arr.to_pylist()], pa.large_string())
+    return arr.cast(pa.large_string())

@@ -1,0 +1,175 @@
+"""Label files → the canonical judgment table (DESIGN.md §3), read losslessly (G10) and fast (G13).
+
+The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
+bytes once (hashing them for provenance), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` /
+``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels,
+duplicates, rosters and the like are checked later on its output.
+
+Row accounting: ``rows_read`` counts every data record seen (CSV/TSV data rows, non-blank JSONL lines, Parquet
+rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations), so that
+``rows_read == len(frame) + sum(excluded.values())``. Only the Label Studio reader excludes records here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from labelspec.check.read_common import (
+    FIELDS,
+    ColumnMap,
+    Exclusion,
+    Parsed,
+    TaskShape,
+    constant_column,
+    input_error,
+)
+from labelspec.check.read_csv import parse_csv
+from labelspec.check.read_jsonl import parse_jsonl
+from labelspec.check.read_labelstudio import parse_labelstudio
+from labelspec.check.read_parquet import parse_parquet
+from labelspec.errors import Diagnostic, InputError
+
+__all__ = ["COLUMNS", "FORMATS", "ColumnMap", "FileInfo", "Judgments", "TaskShape", "read_label_files"]
+
+#: File extension → format name. ``.json`` is a Label Studio JSON export.
+FORMATS: dict[str, str] = {
+    ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+    ".json": "labelstudio",
+}
+#: The judgment table's columns, in order. All are strings ("" when absent) except ``line`` (int64):
+#: the physical line where the record starts (CSV/TSV/JSONL), the 1-based row (Parquet), or the line where the
+#: annotation object starts (Label Studio). ``ground_truth`` is "true" for Label Studio ground-truth annotations.
+COLUMNS: tuple[str, ...] = (*FIELDS, "ground_truth", "file", "line")
+EXCLUSION_COLUMNS: tuple[str, ...] = ("file", "line", "reason", "detail")
+
+_Parser = Callable[[bytes, str, ColumnMap, Sequence[TaskShape]], Parsed]
+_PARSERS: dict[str, _Parser] = {
+    "csv": lambda d, p, c, t: parse_csv(d, p, c, t, delimiter=","),
+    "tsv": lambda d, p, c, t: parse_csv(d, p, c, t, delimiter="\t"),
+    "jsonl": parse_jsonl,
+    "parquet": parse_parquet,
+    "labelstudio": parse_labelstudio,
+}
+_STRING = pd.StringDtype("pyarrow")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """Provenance of one label file: the path as given, its format, records read, sha256 of its bytes."""
+
+    path: str
+    format: str
+    rows: int
+    sha256: str
+
+
+@dataclass(frozen=True, eq=False)
+class Judgments:
+    """The canonical judgment table with its row accounting.
+
+    ``frame`` has exactly :data:`COLUMNS`; ``exclusions`` lists the records read but not used
+    (:data:`EXCLUSION_COLUMNS`); ``info`` counts things seen that are never judgments (Label Studio tasks,
+    predictions, drafts).
+    """
+
+    frame: pd.DataFrame
+    rows_read: int
+    files: tuple[FileInfo, ...]
+    exclusions: pd.DataFrame
+    info: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def excluded(self) -> dict[str, int]:
+        """Excluded records per reason, sorted by reason."""
+        return dict(sorted(Counter(self.exclusions["reason"].tolist()).items()))
+
+
+def read_label_files(paths: Sequence[Path], *, columns: ColumnMap, tasks: Sequence[TaskShape],
+                     display_paths: Sequence[str] | None = None, fmt: str | None = None) -> Judgments:
+    """Read label files into one :class:`Judgments`.
+
+    ``display_paths`` are what messages and the ``file`` column show (default: the paths as given).
+    ``fmt`` overrides the extension (one of :data:`FORMATS`' values). Every file is read before failing, and
+    one InputError carries the first structural problem of each broken file (LS401–LS406, at FILE:LINE).
+    """
+    shown = [str(p) for p in paths] if display_paths is None else list(display_paths)
+    if len(shown) != len(paths):
+        raise ValueError("display_paths must have one entry per path")
+    done: list[tuple[Parsed, FileInfo]] = []
+    problems: list[Diagnostic] = []
+    for path, name in zip(paths, shown, strict=True):
+        try:
+            done.append(_read_one(Path(path), name, fmt, columns, tasks))
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise InputError(problems)
+    return _assemble(done)
+
+
+def _format_of(path: Path, name: str, fmt: str | None) -> str:
+    kind = fmt if fmt is not None else FORMATS.get(path.suffix.lower())
+    if kind not in _PARSERS:
+        known = ", ".join(sorted(FORMATS))
+        what = f"format {fmt!r}" if fmt is not None else f"extension {path.suffix or '(none)'!r}"
+        raise input_error("LS405", name, 0, f"unknown label-file {what}; known extensions: {known}",
+                          hint=f"formats: {', '.join(sorted(_PARSERS))}")
+    return kind
+
+
+def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
+              tasks: Sequence[TaskShape]) -> tuple[Parsed, FileInfo]:
+    kind = _format_of(path, name, fmt)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise input_error("LS401", name, 0, f"cannot read the file: {exc.strerror or exc}") from None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash while parsing: hashlib releases the GIL
+        digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+        parsed = _PARSERS[kind](data, name, columns, tasks)
+        sha256 = digest.result()
+    seen = parsed.rows + len(parsed.exclusions)
+    return parsed, FileInfo(name, kind, seen, sha256)
+
+
+def _table(parsed: Parsed, name: str) -> pa.Table:
+    cols = {c: parsed.columns[c] for c in (*FIELDS, "ground_truth")}
+    cols["file"] = constant_column(name, parsed.rows)
+    cols["line"] = pa.array(parsed.lines, pa.int64())
+    return pa.table(cols)
+
+
+def _exclusions(done: list[tuple[Parsed, FileInfo]]) -> pd.DataFrame:
+    rows: list[tuple[str, Exclusion]] = [(info.path, e) for parsed, info in done for e in parsed.exclusions]
+    frame = pd.DataFrame({
+        "file": pd.array([f for f, _ in rows], dtype=_STRING),
+        "line": pd.array([e.line for _, e in rows], dtype="int64"),
+        "reason": pd.array([e.reason for _, e in rows], dtype=_STRING),
+        "detail": pd.array([e.detail for _, e in rows], dtype=_STRING),
+    })
+    return frame
+
+
+def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
+    empty = pa.schema([*((c, pa.large_string()) for c in COLUMNS[:-1]), ("line", pa.int64())])
+    tables = [_table(parsed, info.path) for parsed, info in done]
+    table = pa.concat_tables(tables) if tables else empty.empty_table()
+    frame = table.to_pandas(types_mapper={pa.large_string(): _STRING}.get)
+    info: Counter[str] = Counter()
+    for parsed, _ in done:
+        info.update(parsed.info)
+    return Judgments(
+        frame=frame,
+        rows_read=sum(f.rows for _, f in done),
+        files=tuple(f for _, f in done),
+        exclusions=_exclusions(done),
+        info=dict(sorted(info.items())),
+    )

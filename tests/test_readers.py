@@ -1,0 +1,348 @@
+"""Label-file readers for CSV, TSV, JSONL and Parquet: lossless strings, exact FILE:LINE errors (G10), accounting."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labelspec.check.readers import COLUMNS, ColumnMap, Judgments, TaskShape, read_label_files
+from labelspec.errors import InputError
+
+DATA = Path(__file__).parent / "data" / "readers"
+ONE = [TaskShape("intent", "single_choice", False)]
+TWO = [TaskShape("intent", "single_choice", False), TaskShape("tags", "multi_choice", True)]
+RATING = [TaskShape("tone", "rating", False)]
+HEADER = "item_id,task,annotator_id,label\n"
+
+
+def read(paths: list[Path], tasks: list[TaskShape] = ONE, **kw: object) -> Judgments:
+    return read_label_files(paths, columns=ColumnMap(), tasks=tasks, display_paths=[p.name for p in paths], **kw)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def error_of(paths: list[Path], tasks: list[TaskShape] = ONE, **kw: object) -> tuple[str, int, int]:
+    with pytest.raises(InputError) as info:
+        read(paths, tasks, **kw)
+    assert len(info.value.diagnostics) == 1
+    return info.value.diagnostics[0].check_tuple()
+
+
+# --- losslessness ------------------------------------------------------------------------------------------
+
+EXPECTED_ROWS = [
+    # item, annotator, value, timestamp, lead_time
+    ("NA", "None", "null", "", ""),
+    ("nan", "N/A", "#N/A", "", ""),
+    ("01", "1.0", "000123", "2024-05-01T10:00:00Z", "1.50"),
+    ("a,b", " x ", '"quoted"', "", "0"),
+]
+
+
+@pytest.mark.parametrize("name", ["lossless.csv", "lossless.tsv", "lossless.jsonl"])
+def test_values_are_kept_exactly_as_written(name: str) -> None:
+    j = read([DATA / name])
+    f = j.frame
+    assert list(f.columns) == list(COLUMNS)
+    got = list(zip(f["item"], f["annotator"], f["value"], f["timestamp"], f["lead_time"], strict=True))
+    assert got == EXPECTED_ROWS
+    assert f["unit"].tolist() == [""] * 4 and f["task"].tolist() == ["intent"] * 4
+    assert f["line"].tolist() == [2, 3, 4, 5] if name != "lossless.jsonl" else [1, 2, 3, 4]
+    assert j.rows_read == 4 and j.excluded == {}
+
+
+def test_dtypes_are_strings_without_missing_values() -> None:
+    f = read([DATA / "lossless.csv"]).frame
+    for col in COLUMNS[:-1]:
+        assert f[col].dtype == pd.StringDtype("pyarrow"), col
+        assert not f[col].isna().any(), col
+    assert f["line"].dtype == "int64"
+
+
+def test_parquet_is_lossless_and_numbers_rows(tmp_path: Path) -> None:
+    table = pa.table({
+        "item_id": ["NA", "01", None], "annotator_id": ["None", "000123", "x"], "label": ["null", "1.0", "nan"],
+        "created_at": pa.array(["", None, "2024-05-01T10:00:00Z"]).dictionary_encode(),
+    })
+    path = tmp_path / "labels.parquet"
+    pq.write_table(table, path)
+    f = read([path]).frame
+    assert f["item"].tolist() == ["NA", "01", ""]
+    assert f["annotator"].tolist() == ["None", "000123", "x"]
+    assert f["value"].tolist() == ["null", "1.0", "nan"]
+    assert f["timestamp"].tolist() == ["", "", "2024-05-01T10:00:00Z"]
+    assert f["line"].tolist() == [1, 2, 3]
+
+
+def test_parquet_allowed_non_string_types(tmp_path: Path) -> None:
+    table = pa.table({
+        "item_id": pa.array([1, 2], pa.int64()), "annotator_id": pa.array([7, 8], pa.int32()),
+        "label": pa.array([4, 5], pa.int8()), "lead_time_s": pa.array([1.5, 2.0]),
+        "created_at": pa.array([0, 1_500], pa.timestamp("ms", tz="Europe/Paris")),
+    })
+    pq.write_table(table, tmp_path / "r.parquet")
+    f = read([tmp_path / "r.parquet"], RATING).frame
+    assert f["item"].tolist() == ["1", "2"] and f["annotator"].tolist() == ["7", "8"]
+    assert f["value"].tolist() == ["4", "5"] and f["lead_time"].tolist() == ["1.5", "2"]
+    assert f["timestamp"].tolist() == ["1970-01-01T00:00:00.000Z", "1970-01-01T00:00:01.500Z"]
+    assert f["task"].tolist() == ["tone", "tone"]
+
+
+def test_parquet_list_values_become_canonical_json(tmp_path: Path) -> None:
+    table = pa.table({"item_id": ["1", "2"], "task": ["tags", "tags"], "annotator_id": ["a", "b"],
+                      "label": pa.array([["x", "ü"], []], pa.list_(pa.string()))})
+    pq.write_table(table, tmp_path / "m.parquet")
+    assert read([tmp_path / "m.parquet"], TWO).frame["value"].tolist() == ['["x","ü"]', "[]"]
+
+
+def test_bom_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + (HEADER + "1,intent,a,x\n").encode())
+    j = read([path])
+    assert j.frame["item"].tolist() == ["1"] and j.frame["line"].tolist() == [2]
+    jl = write(tmp_path, "bom.jsonl", b'\xef\xbb\xbf{"item_id": "1", "annotator_id": "a", "label": "x"}\n')
+    assert read([jl]).frame["value"].tolist() == ["x"]
+
+
+def test_quoted_newlines_and_blank_lines_keep_physical_line_numbers() -> None:
+    f = read([DATA / "quoted_newlines.csv"]).frame
+    assert f["line"].tolist() == [2, 4, 6, 9]
+    assert f["value"].tolist() == ["two\nlines", "plain", "x\n\ny", "z"]
+
+
+def test_crlf_line_endings(tmp_path: Path) -> None:
+    path = write(tmp_path, "crlf.csv", HEADER.replace("\n", "\r\n") + '1,intent,a,"p\r\nq"\r\n2,intent,b,y\r\n')
+    f = read([path]).frame
+    assert f["value"].tolist() == ["p\r\nq", "y"] and f["line"].tolist() == [2, 4]
+
+
+def test_literal_quote_inside_unquoted_field_is_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, "q.csv", HEADER + '1,intent,a,5" screen\n2,intent,b,"ok"\n')
+    assert read([path]).frame["value"].tolist() == ['5" screen', "ok"]
+
+
+alphabet = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.text(alphabet, max_size=8), st.text(alphabet, max_size=8)), min_size=1,
+                     max_size=6), tsv=st.booleans())
+def test_any_text_written_by_the_csv_module_round_trips_with_its_line(tmp_path: Path, rows: list[tuple[str, str]],
+                                                                      tsv: bool) -> None:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter="\t" if tsv else ",")  # "\r\n" ends records; fields with \r or \n are quoted
+    writer.writerow(["item_id", "annotator_id", "label"])
+    starts, line = [], 2
+    for i, (ann, label) in enumerate(rows):
+        before = buf.tell()
+        writer.writerow([str(i), ann or "a", label])
+        starts.append(line)
+        written = buf.getvalue()[before:]
+        line += written.count("\n") + written.replace("\r\n", "").count("\r")  # universal newlines
+    path = write(tmp_path, "h.tsv" if tsv else "h.csv", buf.getvalue())
+    f = read([path]).frame
+    assert f["value"].tolist() == [label for _, label in rows]
+    assert f["annotator"].tolist() == [ann or "a" for ann, _ in rows]
+    assert f["line"].tolist() == starts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(labels=st.lists(st.text(alphabet, max_size=8), min_size=1, max_size=6))
+def test_any_text_in_jsonl_round_trips(tmp_path: Path, labels: list[str]) -> None:
+    records = [json.dumps({"item_id": str(i), "annotator_id": "a", "label": x}, ensure_ascii=False)
+               for i, x in enumerate(labels)]
+    f = read([write(tmp_path, "h.jsonl", "\n".join(records) + "\n")]).frame
+    assert f["value"].tolist() == labels and f["line"].tolist() == list(range(1, len(labels) + 1))
+
+
+# --- list values -------------------------------------------------------------------------------------------
+
+
+def test_csv_list_cells_are_canonicalised_only_for_list_valued_tasks(tmp_path: Path) -> None:
+    content = HEADER + '1,tags,a,"[ ""x"",  ""y"" ]"\n2,tags,b,[not json\n3,intent,c,"[ ""x"" ]"\n4,tags,d,x\n'
+    f = read([write(tmp_path, "l.csv", content)], TWO).frame
+    assert f["value"].tolist() == ['["x","y"]', "[not json", '[ "x" ]', "x"]
+
+
+def test_jsonl_list_values(tmp_path: Path) -> None:
+    lines = [
+        {"item_id": "1", "task": "tags", "annotator_id": "a", "label": ["x", "é"]},
+        {"item_id": "2", "task": "tags", "annotator_id": "b", "label": '[ "y" ]'},
+        {"item_id": "3", "task": "tags", "annotator_id": "c", "label": "[1, 2.50]"},
+    ]
+    path = write(tmp_path, "l.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+    assert read([path], TWO).frame["value"].tolist() == ['["x","é"]', '["y"]', "[1,2.5]"]
+
+
+def test_jsonl_numbers_keep_their_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "n.jsonl", '{"item_id": 10, "annotator_id": 12, "label": 4.0, "lead_time_s": 1.50}\n'
+                                      '\n   \n{"item_id": "x", "annotator_id": "b", "label": 4, "lead_time_s": 3}\n')
+    j = read([path], RATING)
+    assert j.frame["item"].tolist() == ["10", "x"] and j.frame["annotator"].tolist() == ["12", "b"]
+    assert j.frame["value"].tolist() == ["4.0", "4"] and j.frame["lead_time"].tolist() == ["1.50", "3"]
+    assert j.frame["line"].tolist() == [1, 4] and j.rows_read == 2  # blank lines are not records
+
+
+# --- structural errors: (code, line, column) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (HEADER + "1,intent,a,x\n2,intent,b,y,extra\n", ("LS402", 3, 0)),
+    (HEADER + "1,intent,a\n", ("LS402", 2, 0)),
+    (HEADER + '1,intent,a,"x\ny"\n2,intent,b\n', ("LS402", 4, 0)),  # ragged row after a quoted newline
+    (HEADER + '1,intent,a,x\n2,intent,b,"open\n3,intent,c,z\n', ("LS402", 3, 0)),  # unbalanced quote
+    (HEADER + '1,intent,a,x\n2,intent,b,"open', ("LS402", 3, 0)),  # unbalanced on the last line, no newline
+    (HEADER + '1,intent,a,"x"y\n', ("LS402", 2, 0)),  # junk after a closing quote
+    (HEADER + "1,intent,a,x\n2,intent,b,y\x00z\n", ("LS402", 3, 13)),
+    ("item_id,task,label,label\n1,intent,x,y\n", ("LS403", 1, 0)),
+    ("item_id,task,annotator,label\n1,intent,a,x\n", ("LS403", 1, 0)),
+    ("", ("LS401", 0, 0)),
+    ("\ufeff \n", ("LS401", 0, 0)),
+    ("\n" + HEADER + "1,intent,a,x\n", ("LS403", 1, 0)),
+])
+def test_csv_structural_errors_are_located(tmp_path: Path, content: str, expected: tuple[str, int, int]) -> None:
+    assert error_of([write(tmp_path, "bad.csv", content)]) == expected
+
+
+def test_invalid_utf8_names_its_line_and_column(tmp_path: Path) -> None:
+    content = (HEADER + "1,intent,a,x\n2,intent,b,y\n").encode() + b"3,intent,c,caf\xe9\n"
+    assert error_of([write(tmp_path, "latin1.csv", content)]) == ("LS401", 4, 15)
+    jl = b'{"item_id": "1", "annotator_id": "a", "label": "x"}\n' * 3 + b'{"label": "\xff"}\n'
+    assert error_of([write(tmp_path, "latin1.jsonl", jl)]) == ("LS401", 4, 12)
+
+
+def test_missing_column_message_and_hint(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read([write(tmp_path, "m.csv", "item_id,task,annotator,label\n1,intent,a,x\n")])
+    d = info.value.diagnostics[0]
+    assert "'annotator_id'" in d.message and d.hint is not None and "'annotator'" in d.hint
+
+
+def test_task_column_is_required_only_with_several_tasks(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "item_id,annotator_id,label\n1,a,x\n")
+    assert read([path]).frame["task"].tolist() == ["intent"]
+    assert error_of([path], TWO) == ("LS403", 1, 0)
+
+
+def test_ragged_row_is_found_even_in_a_large_file(tmp_path: Path) -> None:
+    body = "".join(f"{i},intent,a{i % 7},x\n" for i in range(200_000))
+    path = write(tmp_path, "big.csv", HEADER + body + "oops\n" + body)
+    assert error_of([path]) == ("LS402", 200_002, 0)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('{"item_id": "9", "annotator_id": "a", "lab', ("LS402", 3, 39)),  # truncated: the unterminated string starts at column 39
+    ('["item_id", "9"]', ("LS402", 3, 0)),  # not an object
+    ('{"item_id": "9", "annotator_id": "a", "label": NaN}', ("LS402", 3, 0)),
+    ('{"item_id": "9", "annotator_id": "a", "label": "x", "label": "y"}', ("LS402", 3, 0)),
+    ('{"item_id": "9", "annotator_id": "a", "label": true}', ("LS404", 3, 0)),
+    ('{"item_id": "9", "annotator_id": "a", "label": 5}', ("LS404", 3, 0)),  # a number is no choice label
+    ('{"item_id": "9", "annotator_id": "a", "label": {"x": 1}}', ("LS404", 3, 0)),
+    ('{"item_id": "9", "annotator_id": 1.5, "label": "x"}', ("LS404", 3, 0)),
+    ('{"item_id": "9", "annotator_id": "a", "label": "x", "created_at": 17}', ("LS404", 3, 0)),
+])
+def test_jsonl_structural_errors_are_located(tmp_path: Path, line: str, expected: tuple[str, int, int]) -> None:
+    good = '{"item_id": "1", "annotator_id": "a", "label": "x"}\n'
+    assert error_of([write(tmp_path, "bad.jsonl", good + "\n" + line + "\n" + good)]) == expected
+
+
+def test_jsonl_line_length_limit(tmp_path: Path) -> None:
+    long = json.dumps({"item_id": "1", "annotator_id": "a", "label": "x" * (1 << 20)})
+    assert error_of([write(tmp_path, "long.jsonl", '{"item_id": "1", "annotator_id": "a", "label": "x"}\n'
+                                                   + long + "\n")]) == ("LS402", 2, 0)
+
+
+def test_jsonl_key_absent_from_every_record_is_a_missing_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "k.jsonl", '{"item_id": "1", "annotator_id": "a", "lable": "x"}\n')
+    assert error_of([path]) == ("LS403", 0, 0)
+    some = write(tmp_path, "s.jsonl", '{"item_id": "1", "annotator_id": "a", "label": "x"}\n{"item_id": "2"}\n')
+    assert read([some]).frame["value"].tolist() == ["x", ""]
+
+
+def test_parquet_wrong_type_names_the_column(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"item_id": ["1"], "annotator_id": ["a"], "label": pa.array([3], pa.int64())}),
+                   tmp_path / "w.parquet")
+    with pytest.raises(InputError) as info:
+        read([tmp_path / "w.parquet"])
+    d = info.value.diagnostics[0]
+    assert d.code == "LS404" and "'label'" in d.message and "int64" in d.message
+    pq.write_table(pa.table({"item_id": [1.5], "annotator_id": ["a"], "label": ["x"]}), tmp_path / "f.parquet")
+    assert error_of([tmp_path / "f.parquet"]) == ("LS404", 0, 0)
+    pq.write_table(pa.table({"item_id": ["1"], "annotator_id": [True], "label": ["x"]}), tmp_path / "b.parquet")
+    assert error_of([tmp_path / "b.parquet"]) == ("LS404", 0, 0)
+
+
+def test_corrupt_parquet(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"item_id": ["1"] * 100, "annotator_id": ["a"] * 100, "label": ["x"] * 100}),
+                   tmp_path / "ok.parquet")
+    raw = (tmp_path / "ok.parquet").read_bytes()
+    assert error_of([write(tmp_path, "cut.parquet", raw[: len(raw) // 2])]) == ("LS401", 0, 0)
+    assert error_of([write(tmp_path, "junk.parquet", b"not parquet at all")]) == ("LS401", 0, 0)
+    assert error_of([write(tmp_path, "missing.parquet", b"")]) == ("LS401", 0, 0)
+
+
+# --- files, formats, accounting ----------------------------------------------------------------------------
+
+
+def test_several_files_stack_with_provenance(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.csv", HEADER + "1,intent,a,x\n2,intent,b,y\n")
+    b = write(tmp_path, "b.jsonl", '{"item_id": "3", "annotator_id": "c", "label": "z"}\n')
+    j = read([a, b])
+    assert j.frame["file"].tolist() == ["a.csv", "a.csv", "b.jsonl"]
+    assert j.frame["line"].tolist() == [2, 3, 1]
+    assert [(f.path, f.format, f.rows) for f in j.files] == [("a.csv", "csv", 2), ("b.jsonl", "jsonl", 1)]
+    assert j.files[0].sha256 == hashlib.sha256(a.read_bytes()).hexdigest()
+    assert j.rows_read == len(j.frame) + sum(j.excluded.values()) == 3
+
+
+def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.csv", HEADER + "1,intent\n")
+    b = write(tmp_path, "b.jsonl", "{oops\n")
+    with pytest.raises(InputError) as info:
+        read([a, b])
+    assert [(d.loc.path if d.loc else "", d.code) for d in info.value.diagnostics] == [("a.csv", "LS402"),
+                                                                                        ("b.jsonl", "LS402")]
+
+
+def test_format_by_extension_or_override(tmp_path: Path) -> None:
+    txt = write(tmp_path, "labels.txt", HEADER + "1,intent,a,x\n")
+    assert error_of([txt]) == ("LS405", 0, 0)
+    assert read([txt], fmt="csv").frame["value"].tolist() == ["x"]
+    assert error_of([txt], fmt="xlsx") == ("LS405", 0, 0)
+    nd = write(tmp_path, "labels.NDJSON", '{"item_id": "1", "annotator_id": "a", "label": "x"}\n')
+    assert read([nd]).files[0].format == "jsonl"
+
+
+def test_unreadable_path(tmp_path: Path) -> None:
+    assert error_of([tmp_path / "nope.csv"]) == ("LS401", 0, 0)
+    (tmp_path / "dir.csv").mkdir()
+    assert error_of([tmp_path / "dir.csv"]) == ("LS401", 0, 0)
+
+
+def test_no_files_and_header_only_files(tmp_path: Path) -> None:
+    empty = read([])
+    assert list(empty.frame.columns) == list(COLUMNS) and len(empty.frame) == 0 and empty.rows_read == 0
+    j = read([write(tmp_path, "h.csv", HEADER)])
+    assert len(j.frame) == 0 and j.rows_read == 0 and j.files[0].rows == 0
+
+
+def test_column_map_is_honoured(tmp_path: Path) -> None:
+    cols = ColumnMap(item="ticket", annotator="who", value="answer", unit="turn", timestamp="at")
+    path = write(tmp_path, "c.csv", "ticket,turn,who,answer,at\nT1,3,ann,yes,2024-01-01T00:00:00Z\n")
+    f = read_label_files([path], columns=cols, tasks=ONE).frame
+    assert f.loc[0, ["item", "unit", "annotator", "value", "timestamp"]].tolist() == [
+        "T1", "3", "ann", "yes", "2024-01-01T00:00:00Z"]
+    assert f.loc[0, "file"] == str(path)

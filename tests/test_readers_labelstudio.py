@@ -1,0 +1,181 @@
+"""Label Studio JSON exports: documented normalisation rules, exclusions counted (G10), annotation lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelspec.check.readers import ColumnMap, Judgments, TaskShape, read_label_files
+from labelspec.errors import InputError
+
+EXPORT = Path(__file__).parent / "data" / "readers" / "labelstudio_export.json"
+KINDS = {"intent": "single_choice", "tags": "multi_choice", "tone": "rating", "ents": "spans", "pref": "pairwise",
+         "order": "ranking", "note": "text"}
+TASKS = [TaskShape(n, k, k in ("multi_choice", "spans", "ranking")) for n, k in KINDS.items()]
+
+
+def read(path: Path) -> Judgments:
+    return read_label_files([path], columns=ColumnMap(), tasks=TASKS, display_paths=[path.name])
+
+
+def rows(j: Judgments) -> list[tuple[str, ...]]:
+    cols = ["item", "task", "annotator", "value", "timestamp", "lead_time", "ground_truth", "line"]
+    return [tuple(str(v) for v in r) for r in j.frame[cols].itertuples(index=False)]
+
+
+def test_fixture_export_normalises_every_kind() -> None:
+    j = read(EXPORT)
+    t1 = ("2024-05-01T10:00:00Z", "12.50", "")
+    assert rows(j) == [
+        ("t-1", "intent", "7", "refund", *t1, "9"),
+        ("t-1", "tone", "7", "4", *t1, "9"),
+        ("t-1", "tags", "7", '["a","b"]', *t1, "9"),
+        # two choices in a single-choice task: kept as a JSON list so the content check rejects it
+        ("t-1", "intent", "ann@example.com", '["status","refund"]', "2024-05-01T10:01:00Z", "", "true", "48"),
+        ("202", "ents", "11", '[[0,3,"PER"],[15,20,"LOC"]]', "", "", "", "138"),  # no data.item_id: the task id
+        ("202", "pref", "11", "B", "", "", "", "138"),
+        ("202", "order", "11", '["mdn","wiki","blog"]', "", "", "", "138"),
+        ("202", "note", "11", "free text", "", "", "", "138"),
+        ("202", "order", "12", '["wiki","mdn","blog"]', "", "", "", "212"),
+        ("202", "pref", "12", "A", "", "", "", "212"),
+        ("202", "tone", "12", "4.0", "", "", "", "212"),
+        ("202", "order", "13", '["blog","mdn"]', "", "", "", "248"),
+        ("9", "intent", "14", "other", "", "", "", "280"),  # legacy "completions"
+    ]
+    assert j.frame["unit"].tolist() == [""] * 13 and set(j.frame["file"]) == {"labelstudio_export.json"}
+
+
+def test_fixture_export_accounting() -> None:
+    j = read(EXPORT)
+    assert j.exclusions[["line", "reason"]].values.tolist() == [
+        [70, "cancelled_annotation"], [87, "empty_annotation"], [138, "unknown_task"]]
+    assert j.exclusions["detail"].tolist() == ["task 101, annotation 3", "task 101, annotation 4",
+                                               "from_name 'sentiment' (task 202, annotation 5)"]
+    assert j.excluded == {"cancelled_annotation": 1, "empty_annotation": 1, "unknown_task": 1}
+    assert j.rows_read == 16 == len(j.frame) + sum(j.excluded.values())
+    assert j.info == {"drafts": 1, "predictions": 3, "tasks": 4}  # never judgments, only counted
+    assert j.files[0].format == "labelstudio" and j.files[0].rows == 16
+
+
+def export(tmp_path: Path, tasks: list[dict[str, Any]], *, indent: int | None = None) -> Path:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks, indent=indent), encoding="utf-8")
+    return path
+
+
+def choice(name: str, *choices: str) -> dict[str, Any]:
+    return {"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": list(choices)}}
+
+
+@pytest.mark.parametrize(("completed_by", "annotator"), [
+    (5, "5"), ({"id": 5, "email": "a@b.org", "first_name": "A"}, "a@b.org"), ({"id": 5, "email": ""}, "5"),
+    ("someone", "someone"), (None, ""),
+])
+def test_completed_by_shapes(tmp_path: Path, completed_by: Any, annotator: str) -> None:
+    ann = {"id": 1, "result": [choice("intent", "x")]}
+    if completed_by is not None:
+        ann["completed_by"] = completed_by
+    j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": [ann]}]))
+    assert j.frame["annotator"].tolist() == [annotator]
+
+
+def ranker(value: Any) -> dict[str, Any]:
+    return {"from_name": "order", "to_name": "list", "type": "ranker", "value": {"ranker": value}}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (["b", "a", "c"], '["b","a","c"]'),
+    ({"order": ["c", "a"]}, '["c","a"]'),
+    ({"top": ["x"], "_": ["unranked"], "rest": ["y", "z"]}, '["x","y","z"]'),
+])
+def test_ranker_shapes(tmp_path: Path, value: Any, expected: str) -> None:
+    j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": [{"completed_by": 1, "result": [ranker(value)]}]}]))
+    assert j.frame["value"].tolist() == [expected]
+
+
+def test_results_that_do_not_fit_the_task_kind_are_excluded(tmp_path: Path) -> None:
+    results = [
+        {"from_name": "pref", "type": "pairwise", "value": {"selected": "none"}},
+        {"from_name": "tone", "type": "choices", "value": {"choices": ["4"]}},
+        ranker("not a list"),
+    ]
+    j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": [{"id": 9, "completed_by": 1, "result": results}]}]))
+    assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 3}
+    assert j.exclusions["detail"].tolist()[1] == "'tone' is rating, result type choices (task 1, annotation 9)"
+    assert j.rows_read == 3
+
+
+def test_spans_from_several_results_are_merged_and_sorted(tmp_path: Path) -> None:
+    def span(start: int, end: int, *labels: str) -> dict[str, Any]:
+        return {"from_name": "ents", "type": "labels", "value": {"start": start, "end": end, "labels": list(labels)}}
+
+    ann = {"completed_by": 1, "result": [span(5, 9, "PER"), span(0, 4, "ORG", "LOC"), span(0, 2, "PER")]}
+    j = read(export(tmp_path, [{"id": 1, "data": {"item_id": "d1"}, "annotations": [ann]}]))
+    assert j.frame["value"].tolist() == ['[[0,2,"PER"],[0,4,"LOC"],[0,4,"ORG"],[5,9,"PER"]]']
+
+
+def test_multi_choice_and_text_areas(tmp_path: Path) -> None:
+    ann = {"completed_by": 1, "result": [choice("tags", "b", "a"),
+                                         {"from_name": "note", "type": "textarea", "value": {"text": ["one", "two"]}}]}
+    j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": [ann]}]))
+    assert j.frame["value"].tolist() == ['["b","a"]', '["one","two"]']
+
+
+def test_item_and_unit_from_task_data(tmp_path: Path) -> None:
+    tasks = [{"id": 1, "data": {"ticket": 12, "turn": "3"}, "annotations": [{"completed_by": 1,
+                                                                             "result": [choice("intent", "x")]}]}]
+    path = export(tmp_path, tasks)
+    j = read_label_files([path], columns=ColumnMap(item="ticket", unit="turn"), tasks=TASKS)
+    assert j.frame[["item", "unit"]].values.tolist() == [["12", "3"]]
+
+
+def test_single_line_export_has_line_one_and_ids_in_details(tmp_path: Path) -> None:
+    tasks = [{"id": 7, "data": {}, "annotations": [{"id": 70, "was_cancelled": True, "result": []},
+                                                   {"id": 71, "completed_by": 2, "result": [choice("intent", "y")]}]}]
+    j = read(export(tmp_path, tasks))
+    assert j.frame["line"].tolist() == [1] and j.exclusions["line"].tolist() == [1]
+    assert j.exclusions["detail"].tolist() == ["task 7, annotation 70"]
+
+
+def error_of(tmp_path: Path, text: str) -> tuple[str, int, int]:
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read(path)
+    return info.value.diagnostics[0].check_tuple()
+
+
+GOOD_TASK = '{"id": 1, "data": {}, "annotations": [{"completed_by": 1, "result": []}]}'
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"id": 1}', ("LS406", 1, 1)),  # not an array of tasks
+    (f"[\n{GOOD_TASK},\n  [1, 2]\n]", ("LS406", 3, 3)),  # a task that is not an object
+    (f"[\n{GOOD_TASK},\n  {{\"id\": 2, \"data\": {{}}, \"annotations\": [\n", ("LS402", 4, 1)),  # truncated
+    (f"[\n{GOOD_TASK},\n]", ("LS402", 3, 1)),  # trailing comma
+    ('[\n{"id": 1, "id": 2, "annotations": []}\n]', ("LS402", 2, 11)),  # duplicate task key
+    ('[\n{"id": 1, "annotations": [\n {"completed_by": 1, "completed_by": 2}]}\n]', ("LS402", 3, 2)),
+    ('[\n{"id": 1, "annotations": [{"lead_time": NaN}]}\n]', ("LS402", 2, 27)),  # at the enclosing value
+    (f"[{GOOD_TASK}] extra", ("LS402", 1, 77)),
+    ('[{"id": 1, "data": [], "annotations": []}]', ("LS406", 1, 0)),
+    ('[{"id": 1, "annotations": [{"result": [{"value": {}}]}]}]', ("LS406", 1, 0)),  # result without from_name
+    ('[{"id": 1, "annotations": [{"result": {"from_name": "intent"}}]}]', ("LS406", 1, 0)),
+    ('[{"id": 1, "annotations": ["x"]}]', ("LS406", 1, 0)),
+    ('[{"data": {}, "annotations": []}]', ("LS406", 1, 0)),  # no item id at all
+    ('[{"id": 1, "annotations": [{"completed_by": true, "result": [{"from_name": "intent", "value": {}}]}]}]',
+     ("LS404", 1, 0)),
+    ('[{"id": 1, "data": {"item_id": [1]}, "annotations": []}]', ("LS404", 1, 0)),
+    ('[{"id": 1, "data": {"text": "JSON-MIN"}, "intent": "x", "annotator": 3}]', ("LS406", 0, 0)),
+])
+def test_structural_errors_are_located(tmp_path: Path, text: str, expected: tuple[str, int, int]) -> None:
+    assert error_of(tmp_path, text) == expected
+
+
+def test_empty_array_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "e.json"
+    path.write_bytes(b"\xef\xbb\xbf [ ] \n")
+    j = read(path)
+    assert len(j.frame) == 0 and j.rows_read == 0 and j.info == {"drafts": 0, "predictions": 0, "tasks": 0}
