@@ -26,6 +26,16 @@ def fmt(x: Any) -> str:
     return "—" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
 
 
+#: Gate metrics that count things (shown as integers, not as 3-decimal fractions).
+COUNT_METRICS = frozenset({"rule_violations", "rows_missing_provenance", "annotators_below_rolling_gold",
+                           "annotators_divergent", "annotators_too_fast"})
+
+
+def _value(g: dict[str, Any]) -> str:
+    v = g["value"]
+    return str(int(v)) if g["metric"] in COUNT_METRICS and isinstance(v, float) else fmt(v)
+
+
 def _gate_line(g: dict[str, Any]) -> str:
     status = {"pass": "PASS", "fail": "FAIL", "undefined": "UNDEFINED"}[g["status"]]
     if g["severity"] == "warn" and g["status"] != "pass":
@@ -35,8 +45,15 @@ def _gate_line(g: dict[str, Any]) -> str:
     why = f"  [{g['reason']}]" if g["reason"] else ""
     loc = g["declared_at"]
     where = f"  {loc['path']}:{loc['line']}:{loc['column']}" if loc["line"] else ""
-    return (f"{status:<9} {g['id']}  {g['metric']} = {fmt(g['value'])}{ci} {g['comparator']} {g['threshold']:g}"
-            f"{basis}, n={g['n']}{why}{where}")
+    detail = f"  ({g['detail']})" if g.get("detail") else ""
+    return (f"{status:<9} {g['id']}  {g['metric']} = {_value(g)}{ci} {g['comparator']} {g['threshold']:g}"
+            f"{basis}, n={g['n']}{why}{detail}{where}")
+
+
+def _finding_line(f: dict[str, Any]) -> str:
+    who = f["annotator"] or ""
+    where = f" (task {f['task']})" if f["task"] else ""
+    return f"{f['kind']}: {who}{where}: {f['message']}"
 
 
 def render_text(d: dict[str, Any], *, color: bool = False) -> str:
@@ -49,7 +66,7 @@ def render_text(d: dict[str, Any], *, color: bool = False) -> str:
         lines.append("  " + (f"\x1b[{paint[word]}m{line}\x1b[0m" if color else line))
     if d["findings"]:
         lines += ["", "Findings"]
-        lines += ["  " + safe(f"{f['kind']}: {f['annotator'] or f['task'] or ''}: {f['message']}") for f in d["findings"]]
+        lines += ["  " + safe(_finding_line(f)) for f in d["findings"]]
     for section in ("hotspots", "consensus"):
         if d.get(section, {}).get("summary"):
             lines += ["", section.capitalize()] + ["  " + safe(s) for s in d[section]["summary"]]
@@ -62,12 +79,13 @@ def render_text(d: dict[str, Any], *, color: bool = False) -> str:
         lines.append(f"    … {acc['rows_excluded'] - 10} more (see --json)")
     s = d["summary"]
     verdict = "release blocked" if d["exit_code"] else "release may go"
-    lines += ["", f"{s['passed']} passed, {s['failed']} failed, {s['undefined']} undefined: {verdict}"]
+    lines += ["", f"{s['passed']} passed, {s['failed']} failed, {s['undefined']} undefined, {s['warnings']} warnings: "
+              f"{verdict}"]
     return "\n".join(lines) + "\n"
 
 
 def md_cell(text: Any) -> str:
-    s = fmt(text) if not isinstance(text, str) else text
+    s = safe(fmt(text) if not isinstance(text, str) else text)  # a .md file is also read with `cat`
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
     return s.replace("\r", " ").replace("\n", " ")
 
@@ -81,13 +99,12 @@ def render_markdown(d: dict[str, Any]) -> str:
     for g in d["gates"]:
         mark = "⚠️" if g["severity"] == "warn" and g["status"] != "pass" else icon[g["status"]]
         ci = f"{fmt(g['ci_low'])}–{fmt(g['ci_high'])}" if g["ci_low"] is not None else ""
-        value = fmt(g["value"]) if g["value"] is not None else f"— ({g['reason']})"
+        value = _value(g) if g["value"] is not None else f"— ({g['reason']})"
         out.append(f"| {mark} | `{md_cell(g['id'])}` | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
                    f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']} | {g['severity']} |")
     if d["findings"]:
         out += ["", "### Findings", ""]
-        out += [f"- **{md_cell(f['kind'])}** {md_cell(f['annotator'] or f['task'] or '')}: {md_cell(f['message'])}"
-                for f in d["findings"]]
+        out += [f"- **{md_cell(f['kind'])}** {md_cell(_finding_line(f).split(': ', 1)[1])}" for f in d["findings"]]
     acc = d["accounting"]
     out += ["", "### Rows", "", f"rows_read {acc['rows_read']} = rows_used {acc['rows_used']} + rows_excluded "
             f"{acc['rows_excluded']}", ""]
@@ -102,6 +119,9 @@ def _xml_text(text: Any) -> str:
 def render_junit(d: dict[str, Any], *, strict: bool = False) -> str:
     """One test case per gate; CI systems show blocking gates as failures and warnings as skipped notes."""
     suite = ET.Element("testsuite", name=_xml_text(f"labelspec.{d['spec']['project']}"), tests=str(len(d["gates"])))
+    props = ET.SubElement(suite, "properties")  # the row accounting, as in every other format
+    for key in ("rows_read", "rows_used", "rows_excluded"):
+        ET.SubElement(props, "property", name=key, value=str(d["accounting"][key]))
     failures = 0
     for g in d["gates"]:
         case = ET.SubElement(suite, "testcase", classname=_xml_text(f"labelspec.{d['spec']['project']}"),
@@ -110,20 +130,30 @@ def render_junit(d: dict[str, Any], *, strict: bool = False) -> str:
         if g["status"] != "pass" and (g["severity"] == "error" or strict):
             failures += 1
             ET.SubElement(case, "failure", message=text).text = text
-        elif g["status"] != "pass":
-            ET.SubElement(case, "system-out").text = "warning: " + text
+        else:  # passing gates state their value, threshold and n too (G11)
+            ET.SubElement(case, "system-out").text = text if g["status"] == "pass" else "warning: " + text
     suite.set("failures", str(failures))
     out = ET.tostring(suite, encoding="unicode", xml_declaration=False)
     ET.fromstring(out)  # the file must parse before anyone is handed it
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + out + "\n"
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def render_json(d: dict[str, Any]) -> str:
-    return json.dumps(d, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Strict JSON (no NaN); C1 and bidi controls, which json leaves raw, are written as \\u escapes."""
+    text = json.dumps(d, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: Any) -> str:
+    """Values of ``file=…,title=…`` also escape the property separators."""
+    return _gh_escape(safe(text)).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_github(d: dict[str, Any]) -> str:
@@ -134,6 +164,7 @@ def render_github(d: dict[str, Any]) -> str:
             continue
         level = "error" if g["severity"] == "error" else "warning"
         loc = g["declared_at"]
-        where = f"file={loc['path']},line={loc['line']},col={loc['column']}," if loc["line"] else ""
-        out.append(f"::{level} {where}title=labelspec gate {_gh_escape(g['id'])}::{_gh_escape(safe(_gate_line(g)))}")
+        where = f"file={_gh_property(loc['path'])},line={loc['line']},col={loc['column']}," if loc["line"] else ""
+        out.append(f"::{level} {where}title={_gh_property('labelspec gate ' + g['id'])}::"
+                   f"{_gh_escape(safe(_gate_line(g)))}")
     return "\n".join(out) + ("\n" if out else "")

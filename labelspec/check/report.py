@@ -109,8 +109,9 @@ class Report:
             "summary": {
                 "gates": len(self.gates),
                 "passed": sum(g.status == "pass" for g in self.gates),
-                "failed": sum(g.status == "fail" for g in self.gates),
-                "undefined": sum(g.status == "undefined" for g in self.gates),
+                "failed": sum(g.status == "fail" and g.gate.severity == "error" for g in self.gates),
+                "undefined": sum(g.status == "undefined" and g.gate.severity == "error" for g in self.gates),
+                "warnings": sum(g.status != "pass" and g.gate.severity == "warn" for g in self.gates),
                 "blocking": [g.gate.id for g in self.blocking],
             },
             "gates": [g.to_dict() for g in self.gates],

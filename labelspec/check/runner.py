@@ -6,6 +6,7 @@ the statistics themselves live in ``stats``/``analyze``/``structured``, the find
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ def _task_shapes(spec: Spec) -> list[TaskShape]:
 
 def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
     cols = spec.columns
-    judgments = read_label_files(list(files), columns=ColumnMap(**cols.__dict__), tasks=_task_shapes(spec),
+    judgments = read_label_files(list(files), columns=ColumnMap(**dataclasses.asdict(cols)), tasks=_task_shapes(spec),
                                  display_paths=list(display))
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions)
@@ -71,7 +72,7 @@ def _analyze(state: _State, options: CheckOptions) -> None:
         frame = used[used["task"] == task.name]
         g = gold_keys[gold_keys["task"] == task.name]
         gold_units = set(g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else ""))
-        if task.kind in STRUCTURED_KINDS or task.is_taxonomy:
+        if task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
             state.analyses[task.name] = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units,
                                                            boot=boot)
         else:

@@ -1,26 +1,204 @@
 """Agreement for structured task kinds (spans, ranking, attribution), taxonomies and step chains.
 
 Wires the coefficient modules (``spans``, ``ranking``, ``taxonomy``, ``trajectory``) into a :class:`TaskAnalysis`,
-so gates, reports, adjudication and release treat them like any other task.
+so gates, reports, adjudication and release treat them like any other task. Values are parsed once per distinct
+canonical value (``decide_kinds.encode_task``), never once per judgment.
+
+Intervals. These coefficients are not functions of one additive count table, so their bootstrap resamples
+*items* (all steps and spans of an item together) and recomputes the coefficient per replicate: exact item
+resampling, at a cost of one full computation per replicate. It runs up to :data:`MAX_REPLICATES` replicates and
+only below :data:`MAX_BOOTSTRAP_ROWS` judgments; above that the interval is ``None`` with a reason (gate on the
+estimate, or sample). The seed and level come from the spec's ``quality.bootstrap``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
 
+from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
 from labelspec.check.context import Context
+from labelspec.check.decide_kinds import KindInput, canonical, encode_task
+from labelspec.check.decide_structured import orders_of, span_set_of
 from labelspec.check.estimate import Estimate
-from labelspec.spec.model import BootstrapPolicy, Spec, Task
+from labelspec.check.ranking import rank_block, ranking_agreement, ranks_from_order
+from labelspec.check.spans import char_alpha, span_f1, span_findings
+from labelspec.check.taxonomy import depth_agreement
+from labelspec.check.trajectory import attribution_agreement, first_error_agreement, first_error_steps
+from labelspec.spec.model import Adjudication, BootstrapPolicy, Spec, Task
 
 STRUCTURED_KINDS = frozenset({"spans", "ranking", "attribution"})
+MAX_REPLICATES = 200
+MAX_BOOTSTRAP_ROWS = 200_000
+ITEM_SEP = "\x1e"  # suffix marking a resampled copy of an item
+
+Metrics = Callable[[pd.DataFrame], dict[str, Estimate]]
+
+
+def _input(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> KindInput:
+    frame = frame.assign(value=canonical(task, frame["value"]))
+    return KindInput(task=task, frame=frame, codes=encode_task(task, frame), gold={}, policy=Adjudication(),
+                     text_length=lengths)
+
+
+def _span_metrics(task: Task, lengths: dict[str, int]) -> Metrics:
+    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
+        sset = span_set_of(_input(task, frame, lengths))
+        return {"span_f1_exact": span_f1(sset, mode="exact").mean, "span_f1_overlap": span_f1(sset).mean,
+                "span_alpha": char_alpha(sset).nominal}
+    return compute
+
+
+def _ranking_metrics(task: Task) -> Metrics:
+    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
+        c = encode_task(task, frame)
+        ranks = ranks_from_order(orders_of(c, task.options))
+        r = ranking_agreement(rank_block(c.unit, c.annotator, ranks))
+        return {"kendall_w": r.w_mean, "kendall_tau": r.tau_b_mean, "preference_alpha": r.pair_alpha}
+    return compute
+
+
+def _attribution_arrays(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    parsed = {v: json.loads(v) for v in frame["value"].unique()}
+    agents = {label: i for i, label in enumerate(task.label_ids)}
+    agent = frame["value"].map(lambda v: agents[parsed[v]["agent"]]).to_numpy(dtype=np.int64)
+    step = frame["value"].map(lambda v: -1 if parsed[v]["step"] is None else parsed[v]["step"]).to_numpy(np.int64)
+    item = pd.factorize(frame["item"])[0]
+    annotator = pd.factorize(frame["annotator"])[0]
+    return item, annotator, agent, step
+
+
+def _attribution_metrics(task: Task) -> Metrics:
+    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
+        r = attribution_agreement(*_attribution_arrays(task, frame))
+        return {"attribution_agent_alpha": r.agent_alpha, "percent_agreement": r.agent_percent,
+                "attribution_agent_step_alpha": r.agent_step_alpha,
+                "attribution_agent_step_percent": r.agent_step_percent}
+    return compute
+
+
+def _first_error_metrics(task: Task) -> Metrics:
+    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
+        step = pd.to_numeric(frame["unit"], errors="coerce")
+        ok = step.notna().to_numpy()
+        f = frame[ok]
+        # steps as 0-based dense positions within their item, whatever the numbering (1-based, gaps)
+        position = step[ok].groupby(f["item"].to_numpy()).rank(method="dense").to_numpy(dtype=np.int64) - 1
+        errors = first_error_steps(pd.factorize(f["item"])[0], pd.factorize(f["annotator"])[0], position,
+                                   ~f["value"].isin(task.error_labels).to_numpy())
+        r = first_error_agreement(errors)
+        return {"first_error_exact": r.exact, "first_error_within_one": r.within_one,
+                "first_error_alpha": r.alpha_interval}
+    return compute
+
+
+def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Items drawn with replacement; each copy of an item becomes a distinct item (all its rows kept)."""
+    codes, items = pd.factorize(frame["item"])
+    order = np.argsort(codes, kind="stable")
+    size = np.bincount(codes, minlength=len(items))
+    start = np.cumsum(size) - size
+    draw = rng.integers(0, len(items), len(items))
+    rows = order[np.repeat(start[draw], size[draw]) + np.arange(size[draw].sum())
+                 - np.repeat(np.cumsum(size[draw]) - size[draw], size[draw])]
+    copy = np.repeat(np.arange(len(draw)), size[draw])
+    out = frame.iloc[rows].copy()
+    out["item"] = out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str)
+    return out
+
+
+def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy) -> dict[str, Estimate]:
+    """Point estimates, plus item-resampling percentile intervals when the data is small enough."""
+    point = compute(frame)
+    if boot.replicates == 0:
+        return point
+    if len(frame) > MAX_BOOTSTRAP_ROWS:
+        why = f"intervals are computed up to {MAX_BOOTSTRAP_ROWS} judgments for this kind"
+        return {k: dataclasses.replace(v, ci_reason=why) for k, v in point.items()}
+    rng = np.random.default_rng(boot.seed)
+    n = min(boot.replicates, MAX_REPLICATES)
+    reps = {k: np.full(n, np.nan) for k in point}
+    for r in range(n):  # one full recomputation per replicate (see the module docstring)
+        for k, est in compute(_resample(frame, rng)).items():
+            reps[k][r] = np.nan if est.value is None else est.value
+    out = {}
+    for k, est in point.items():
+        iv = stats.percentile_interval(reps[k], level=boot.level)
+        out[k] = est if est.value is None else dataclasses.replace(est, ci_low=iv.low, ci_high=iv.high,
+                                                                   ci_reason=iv.reason)
+    return out
+
+
+def _extra_spans(task: Task, frame: pd.DataFrame, lengths: dict[str, int]
+                 ) -> tuple[dict[str, object], dict[str, Estimate]]:
+    """Pooled F1, per-label character α and boundary-vs-type findings (with example items)."""
+    inp = _input(task, frame, lengths)
+    sset = span_set_of(inp)
+    f1 = span_f1(sset)
+    found = span_findings(sset)
+    alpha = char_alpha(sset)
+    return {
+        "span_f1_overlap_pooled": f1.pooled.value,
+        "per_label_char_alpha": {lab: est.value for lab, est in zip(task.label_ids, alpha.per_label)},
+        "span_findings": {
+            "boundary_disagreements": int(found.boundary_count), "type_disagreements": int(found.type_count),
+            "boundary_examples": [str(inp.codes.unit_items[u]) for u in found.boundary_units],
+            "type_examples": [str(inp.codes.unit_items[u]) for u in found.type_units],
+            "confused_label_pairs": [{"labels": [task.label_ids[a], task.label_ids[b]], "count": int(n)}
+                                     for (a, b), n in zip(found.type_pairs.tolist(), found.type_pair_counts)],
+        },
+    }, {lab: est for lab, est in zip(task.label_ids, f1.per_label)}
+
+
+def _taxonomy_extra(task: Task, analysis: TaskAnalysis) -> dict[str, object]:
+    c, keep = analysis.codes, ~analysis.gold_mask if analysis.gold_mask is not None else None
+    if c is None or keep is None:
+        return {}
+    index = {lab: i for i, lab in enumerate(task.label_ids)}
+    parent = np.array([index[lab.parent] if lab.parent else -1 for lab in task.labels], dtype=np.int64)
+    depths = depth_agreement(c.unit[keep], c.category[keep], parent)
+    return {"agreement_by_depth": [{"depth": d.depth, "categories": d.n_categories, "alpha": d.alpha.value,
+                                    "percent": d.percent.value} for d in depths]}
 
 
 def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Context, gold_units: set[str],
                        boot: BootstrapPolicy) -> TaskAnalysis:
+    """Agreement for structured kinds, and the extra coefficients of step chains and taxonomies."""
     if task.kind not in STRUCTURED_KINDS:
-        return analyze_choice(frame, task, gold_units=gold_units, min_per_unit=spec.quality.annotations_per_item,
+        base = analyze_choice(frame, task, gold_units=gold_units, min_per_unit=spec.quality.annotations_per_item,
                               boot=boot)
-    missing = Estimate(None, None, None, 0, reason="not implemented yet")
-    return TaskAnalysis(task=task.name, n_judgments=len(frame), n_units=0, n_annotators=0,
-                        agreement={m: missing for m in ("span_f1_overlap",)})
+        agreement, extra = dict(base.agreement), dict(base.extra)
+        if task.error_labels:
+            agreement.update(with_intervals(frame[~frame["item"].isin(_items(gold_units))],
+                                            _first_error_metrics(task), boot))
+        if task.is_taxonomy:
+            extra.update(_taxonomy_extra(task, base))
+        return dataclasses.replace(base, agreement=agreement, extra=extra)
+    scored = frame[~frame["item"].isin(_items(gold_units))]
+    lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+    per_label: dict[str, Estimate] = {}
+    extra: dict[str, object] = {}
+    if task.kind == "spans":
+        compute = _span_metrics(task, lengths)
+        if len(scored):
+            extra, per_label = _extra_spans(task, scored, lengths)
+    elif task.kind == "ranking":
+        compute = _ranking_metrics(task)
+    else:
+        compute = _attribution_metrics(task)
+    agreement = with_intervals(scored, compute, boot) if len(scored) else {}
+    units = scored["item"] + ("\x1f" + scored["unit"] if task.unit == "step" else "")
+    per_unit = units.value_counts()
+    below = int((per_unit < (spec.quality.annotations_per_item or 0)).sum())
+    return TaskAnalysis(task=task.name, n_judgments=len(scored), n_units=int(per_unit.size),
+                        n_annotators=int(scored["annotator"].nunique()), agreement=agreement, per_label=per_label,
+                        units_below_coverage=below, extra=extra)
+
+
+def _items(gold_units: set[str]) -> set[str]:
+    return {u.split("\x1f", 1)[0] for u in gold_units}

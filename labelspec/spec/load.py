@@ -53,7 +53,7 @@ def spec_file(path: str | Path, display_path: str | None = None) -> tuple[Path, 
     given = Path(path)
     shown = display_path if display_path is not None else (path if isinstance(path, str) else given.as_posix())
     if given.is_dir():
-        return given / SPEC_FILE, display_path or f"{shown.rstrip('/')}/{SPEC_FILE}"
+        return given / SPEC_FILE, f"{shown.rstrip('/')}/{SPEC_FILE}"
     return given, shown
 
 

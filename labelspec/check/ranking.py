@@ -1,0 +1,252 @@
+"""Agreement on rankings: Kendall's W per unit, mean pairwise Kendall's τ-b, and α over implied preferences.
+
+One job: measure how far annotators who ranked the same unit's options agree, from integer-coded arrays, and
+check ranking rows before that. It never reads files, never sees option names or DataFrames, and picks no
+consensus order (Borda / Bradley–Terry live in :mod:`labelspec.check.preference`).
+
+Definitions
+-----------
+Input. A ranking is one row of ``order`` (R, m): unit-local option indices 0..m−1, best first. Units with
+different numbers of options go in different :class:`RankBlock` s (one block per m). ``-1`` pads the row after
+the last ranked option: a *top-k* ranking (k listed options, k ≥ ``min_ranked``) leaves the other options tied
+at the bottom. ``tier`` (optional, same shape, non-decreasing along the row) ties listed options with equal
+tiers.
+
+Ranks. Every option gets a rank 1..m; tied options share the mean of the positions they occupy (mid-ranks),
+e.g. a top-1 ranking of 4 options gives ranks (1, 3, 3, 3). Blocks hold these float ranks.
+
+Kendall's W (per unit, n ≥ 2 rankings of m ≥ 2 options), with Kendall's tie correction:
+W = 12 S / (n² (m³ − m) − n Σ_i T_i), S = Σ_j (R_j − n (m + 1) / 2)², R_j the rank sum of option j and
+T_i = Σ_g (t_g³ − t_g) over the tie groups g of ranking i (Siegel & Castellan 1988, §9.4). Undefined when the
+denominator is 0 (every ranking ties everything). Reported as the mean over units with a defined W and as the
+pooled ratio Σ_u 12 S_u / Σ_u denominator_u. Units judged once are excluded (``n_excluded``).
+
+Kendall's τ-b for rankings a, b of one unit: Σ_{k<l} s_a s_b / √(n_a n_b), s = sign(r_k − r_l) and n the
+number of untied option pairs of a ranking (scipy's default variant). A ranking that ties every option has no
+τ-b with anyone; its pairs are left out. The mean is pooled over all pairs of all units, computed without
+enumerating pairs: with t_i = s_i / √n_i, Σ_{i<j} τ_ij = (|Σ_i t_i|² − Σ_i |t_i|²) / 2.
+
+α over implied preferences. Each unordered option pair {k, l} of a unit is a sub-unit; a ranking contributes
+the value "k before l", "l before k" or "tied"; nominal Krippendorff α over all sub-units (via ``stats``).
+Which option of a pair is "first" is arbitrary, so every sub-unit is counted in both orientations with weight
+½: the observed disagreement is unchanged, the chance term assumes no preference for lower option numbers, and
+α does not depend on how options are numbered.
+
+Missing judgments are absent rows; one ranking per (unit, annotator) is required.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import rankdata
+
+from labelspec.check import stats
+from labelspec.check.estimate import FEWER_THAN_TWO_UNITS, FloatArray, IntArray, make_estimate
+from labelspec.check.taxonomy import CHUNK_CELLS
+
+
+class RankProblem(enum.IntFlag):
+    """Why a ranking row is invalid (a row may have several)."""
+
+    OUT_OF_RANGE = 1
+    DUPLICATE = 2
+    GAP = 4
+    TOO_FEW = 8
+    BAD_TIER = 16
+
+
+RANK_PROBLEM_TEXT: dict[RankProblem, str] = {
+    RankProblem.OUT_OF_RANGE: "option index outside the unit's options",
+    RankProblem.DUPLICATE: "an option is ranked twice",
+    RankProblem.GAP: "a ranked option follows an unranked (-1) position",
+    RankProblem.TOO_FEW: "fewer options ranked than the spec requires",
+    RankProblem.BAD_TIER: "tie tiers decrease along the ranking",
+}
+
+
+def validate_orders(
+    order: npt.ArrayLike, *, min_ranked: int | None = None, tier: npt.ArrayLike | None = None
+) -> IntArray:
+    """Per-row :class:`RankProblem` flags (0 = valid); ``min_ranked`` defaults to m (a full permutation)."""
+    o = np.asarray(order, dtype=np.int64)
+    if o.ndim != 2:
+        raise ValueError("order must be a (rankings, options) array")
+    m = o.shape[1]
+    listed = o >= 0
+    flags = np.where(((o < -1) | (o >= m)).any(axis=1), RankProblem.OUT_OF_RANGE, 0)
+    rows, cols = np.nonzero(listed & (o < m))
+    keys = np.sort(rows * max(m, 1) + o[rows, cols])
+    flags[np.unique(keys[1:][np.diff(keys) == 0] // max(m, 1))] |= RankProblem.DUPLICATE
+    flags |= np.where((listed[:, 1:] & ~listed[:, :-1]).any(axis=1), RankProblem.GAP, 0)
+    flags |= np.where(listed.sum(axis=1) < (m if min_ranked is None else min_ranked), RankProblem.TOO_FEW, 0)
+    if tier is not None:
+        t = np.asarray(tier, dtype=np.int64)
+        if t.shape != o.shape:
+            raise ValueError("tier must have the shape of order")
+        both = listed[:, 1:] & listed[:, :-1]
+        flags |= np.where((both & (np.diff(t, axis=1) < 0)).any(axis=1), RankProblem.BAD_TIER, 0)
+    return flags.astype(np.int64)
+
+
+def ranks_from_order(order: npt.ArrayLike, *, tier: npt.ArrayLike | None = None) -> FloatArray:
+    """(R, m) mid-ranks per option from best-first rows (top-k and tiers as in Definitions)."""
+    o = np.asarray(order, dtype=np.int64)
+    if np.any(validate_orders(o, min_ranked=0, tier=tier)):
+        raise ValueError("invalid ranking rows; run validate_orders first")
+    n, m = o.shape
+    listed = o >= 0
+    t = np.broadcast_to(np.arange(m), o.shape) if tier is None else np.asarray(tier, dtype=np.int64)
+    filled = o.copy()
+    present = np.zeros((n, m), dtype=bool)
+    present[np.nonzero(listed)[0], o[listed]] = True
+    filled[~listed] = np.nonzero(~present)[1]  # both row-major: the missing options fill the -1 slots
+    # tie groups: runs of equal tier along a row (all unlisted options form the last run);
+    # a group over positions [a, b) gets the mid-rank (a + 1 + b) / 2
+    new = np.ones((n, m), dtype=bool)
+    new[:, 1:] = (t[:, 1:] != t[:, :-1]) & listed[:, 1:] | (listed[:, :-1] != listed[:, 1:])
+    group = np.cumsum(new.ravel()) - 1
+    pos = np.tile(np.arange(m), n)
+    start = pos[np.flatnonzero(new.ravel())][group]
+    size = np.bincount(group)[group]
+    ranks = np.empty((n, m))
+    ranks[np.repeat(np.arange(n), m), filled.ravel()] = (2 * start + 1 + size) / 2.0
+    return ranks
+
+
+@dataclass(frozen=True, slots=True)
+class RankBlock:
+    """Rankings of units that all have ``m`` options: (R,) unit and annotator ids, (R, m) mid-ranks."""
+
+    unit: IntArray
+    annotator: IntArray
+    ranks: FloatArray
+
+
+def rank_block(unit: npt.ArrayLike, annotator: npt.ArrayLike, ranks: npt.ArrayLike) -> RankBlock:
+    """A checked block: one ranking per (unit, annotator), rows are mid-ranks of m options."""
+    u = np.asarray(unit, dtype=np.int64)
+    a = np.asarray(annotator, dtype=np.int64)
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.ndim != 2 or u.shape != (r.shape[0],) or a.shape != u.shape:
+        raise ValueError("ranks must be (R, m) with one unit and annotator per row")
+    if r.size and not np.array_equal(rankdata(r, axis=1), r):
+        raise ValueError("each row must hold mid-ranks 1..m (use ranks_from_order)")
+    if np.unique(np.stack([u, a], axis=1), axis=0).shape[0] != u.size:
+        raise ValueError("one ranking per (unit, annotator) expected")
+    return RankBlock(u, a, r)
+
+
+@dataclass(frozen=True, slots=True)
+class RankingAgreement:
+    """Pooled estimates and per-unit values (``unit`` sorted; NaN where undefined)."""
+
+    w_mean: stats.Estimate
+    w_pooled: stats.Estimate
+    tau_b_mean: stats.Estimate
+    pair_alpha: stats.Estimate
+    unit: IntArray
+    w: FloatArray
+    tau_b: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """Per-unit sufficient statistics of one chunk of whole units."""
+
+    unit: IntArray
+    w_num: FloatArray
+    w_den: FloatArray
+    n: IntArray
+    tau_sum: FloatArray
+    tau_pairs: FloatArray
+    patterns: stats.Patterns
+
+
+def _tie_sums(x: FloatArray) -> FloatArray:
+    """Σ_g (t_g³ − t_g) over the tie groups of every row."""
+    n, m = x.shape
+    xs = np.sort(x, axis=1)
+    new = np.ones((n, m), dtype=bool)
+    new[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    run = np.cumsum(new.ravel()) - 1
+    length = np.bincount(run).astype(np.float64)
+    row_of_run = np.flatnonzero(new.ravel()) // max(m, 1)
+    return np.bincount(row_of_run, weights=length**3 - length, minlength=n).astype(np.float64)
+
+
+def _chunk_parts(unit: IntArray, x: FloatArray, starts: IntArray) -> _Parts:
+    n_rows, m = x.shape
+    n = np.diff(np.r_[starts, n_rows])
+    rank_sum = np.add.reduceat(x, starts, axis=0)
+    s = ((rank_sum - n[:, None] * (m + 1) / 2.0) ** 2).sum(axis=1)
+    den = n.astype(np.float64) ** 2 * (m**3 - m) - n * np.add.reduceat(_tie_sums(x), starts)
+    k, l_ = np.triu_indices(m, 1)
+    sign = np.sign(x[:, k] - x[:, l_]).astype(np.int8)  # −1: k before l, +1: l before k, 0: tied
+    untied = np.count_nonzero(sign, axis=1)
+    t = sign / np.sqrt(np.maximum(untied, 1))[:, None]
+    valid = np.add.reduceat((untied > 0).astype(np.float64), starts)
+    tau_sum = ((np.add.reduceat(t, starts, axis=0) ** 2).sum(axis=1) - valid) / 2.0
+    votes = np.stack([np.add.reduceat((sign == v).astype(np.int64), starts, axis=0).ravel()
+                      for v in (-1, 1, 0)], axis=1)
+    patterns = stats.collapse_patterns(np.r_[votes, votes[:, [1, 0, 2]]])  # both orientations, weight ½
+    return _Parts(unit[starts], 12.0 * s, den, n, tau_sum, valid * (valid - 1) / 2.0, patterns)
+
+
+def _block_parts(block: RankBlock) -> list[_Parts]:
+    order = np.argsort(block.unit, kind="stable")
+    unit, x = block.unit[order], block.ranks[order]
+    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if unit.size else np.zeros(0, dtype=np.int64)
+    m = x.shape[1]
+    step = max(1, CHUNK_CELLS // max(m * (m - 1) // 2, m, 1))
+    chunk = starts // step  # whole units per chunk; a chunk exceeds `step` rows by at most one unit
+    cuts = np.r_[np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]), starts.size]
+    bounds = np.r_[starts, unit.size]
+    out: list[_Parts] = []
+    for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):  # a loop over memory-sized blocks
+        r0, r1 = bounds[c0], bounds[c1]
+        out.append(_chunk_parts(unit[r0:r1], x[r0:r1], starts[c0:c1] - r0))
+    return out
+
+
+def ranking_agreement(blocks: RankBlock | Sequence[RankBlock]) -> RankingAgreement:
+    """Kendall's W (mean and pooled), mean pairwise τ-b and preference α over all blocks (see Definitions)."""
+    parts = [p for b in ([blocks] if isinstance(blocks, RankBlock) else blocks) for p in _block_parts(b)]
+    cat = {f: np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)
+           for f in ("unit", "w_num", "w_den", "n", "tau_sum", "tau_pairs")}
+    order = np.argsort(cat["unit"], kind="stable")
+    unit = cat["unit"][order].astype(np.int64)
+    if np.any(unit[1:] == unit[:-1]):
+        raise ValueError("a unit appears in two blocks (different numbers of options)")
+    num, den, n = cat["w_num"][order], cat["w_den"][order], cat["n"][order]
+    tau_sum, tau_pairs = cat["tau_sum"][order], cat["tau_pairs"][order]
+    ok = (n >= 2) & (den > 0)
+    w = np.where(ok, num / np.where(ok, den, 1.0), np.nan)
+    tau = np.where(tau_pairs > 0, tau_sum / np.where(tau_pairs > 0, tau_pairs, 1.0), np.nan)
+    n_ok, n_bad = int(ok.sum()), int((~ok).sum())
+    rows = [p.patterns.rows for p in parts]
+    mult = [p.patterns.multiplicity for p in parts]
+    pats = stats.collapse_patterns(np.concatenate(rows), np.concatenate(mult)) if parts else None
+    alpha = (stats.krippendorff_alpha(pats.rows, weights=pats.multiplicity / 2.0) if pats is not None
+             else make_estimate(None, 0, 0, FEWER_THAN_TWO_UNITS))
+    reason = None if n_ok else "no unit with 2 rankings and untied options"
+    return RankingAgreement(
+        w_mean=make_estimate(float(w[ok].mean()) if n_ok else None, n_ok, n_bad, reason),
+        w_pooled=make_estimate(float(num[ok].sum() / den[ok].sum()) if n_ok else None, n_ok, n_bad, reason),
+        tau_b_mean=_tau_estimate(tau_sum, tau_pairs),
+        pair_alpha=alpha,
+        unit=unit,
+        w=w,
+        tau_b=tau,
+    )
+
+
+def _tau_estimate(tau_sum: FloatArray, tau_pairs: FloatArray) -> stats.Estimate:
+    has = tau_pairs > 0
+    if not has.any():
+        return make_estimate(None, 0, int(tau_pairs.size), "no pair of rankings with untied options")
+    return make_estimate(float(tau_sum.sum() / tau_pairs.sum()), int(has.sum()), int((~has).sum()))

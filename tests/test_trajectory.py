@@ -1,0 +1,157 @@
+"""First-error agreement and failure attribution on step-judged trajectories.
+
+Hand-computed cases carry their arithmetic; α is checked against the independent ``krippendorff`` package on
+the equivalent reliability data; hypothesis checks annotator-relabelling invariance, bounds and unanimity.
+"""
+
+from __future__ import annotations
+
+import krippendorff
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelspec.check.trajectory import (
+    attribution_agreement,
+    first_error_agreement,
+    first_error_steps,
+    pairwise_rates,
+)
+
+NAN = np.nan
+# (item, annotator, step, correct)
+STEPS = [
+    # item 0, 4 steps: a0 first error at 2, a1 at 1, a2 none
+    *[(0, 0, s, c) for s, c in enumerate([1, 1, 0, 1])],
+    *[(0, 1, s, c) for s, c in enumerate([1, 0, 1, 1])],
+    *[(0, 2, s, c) for s, c in enumerate([1, 1, 1, 1])],
+    # item 1, 3 steps: a0 none, a1 at 2, a2 skipped step 1 before its error at 2 → undetermined
+    *[(1, 0, s, c) for s, c in enumerate([1, 1, 1])],
+    *[(1, 1, s, c) for s, c in enumerate([1, 1, 0])],
+    (1, 2, 0, 1), (1, 2, 2, 0),
+    # item 2: a0 never judged step 0 → undetermined;
+    # a1 judged step 0 twice (correct, then incorrect) → error at 0
+    (2, 0, 1, 0), (2, 1, 0, 1), (2, 1, 0, 0),
+    # item 3, 2 steps: a0 none, a1 none, a2 at 0
+    *[(3, 0, s, 1) for s in range(2)], *[(3, 1, s, 1) for s in range(2)], (3, 2, 0, 0), (3, 2, 1, 1),
+]
+N_STEPS = [4, 3, 2, 2]
+
+
+def _errors():  # type: ignore[no-untyped-def]
+    item, ann, step, ok = (np.array(col) for col in zip(*STEPS, strict=True))
+    return first_error_steps(item, ann, step, ok.astype(bool), n_steps=N_STEPS)
+
+
+def test_first_error_steps_by_hand() -> None:
+    fe = _errors()
+    got = list(zip(fe.item.tolist(), fe.annotator.tolist(), fe.first_error.tolist(), fe.has_error.tolist(),
+                   fe.complete.tolist(), strict=True))
+    assert got == [
+        (0, 0, 2, True, True), (0, 1, 1, True, True), (0, 2, 4, False, True),
+        (1, 0, 3, False, True), (1, 1, 2, True, True), (1, 2, 2, True, False),
+        (2, 0, 1, True, False), (2, 1, 0, True, True),
+        (3, 0, 2, False, True), (3, 1, 2, False, True), (3, 2, 0, True, True),
+    ]
+
+
+def test_default_length_is_last_judged_step_plus_one() -> None:
+    fe = first_error_steps([0, 0, 1], [0, 1, 0], [0, 5, 2], np.array([1, 1, 1], dtype=bool))
+    assert fe.n_steps.tolist() == [6, 3]
+    assert fe.complete.tolist() == [False, False, False]  # nobody judged every step
+
+
+def test_first_error_agreement_by_hand_and_against_krippendorff() -> None:
+    agree = first_error_agreement(_errors())
+    assert agree.n_undetermined == 2
+    # pairs: item 0 (2,1) (2,none) (1,none); item 1 (none,2); item 2 has one determined answer; item 3
+    # (none,none) (none,0) (none,0) → 7 pairs, 1 exact; within one adds (2,1) → 2
+    assert agree.exact.value == pytest.approx(1 / 7)
+    assert agree.within_one.value == pytest.approx(2 / 7)
+    assert (agree.exact.n_units, agree.exact.n_excluded) == (3, 1)
+    interval = [[2, 3, NAN, 2], [1, 2, 0, 2], [4, NAN, NAN, 0]]  # "none" = n_steps of the item
+    nominal = [[2, 99, NAN, 99], [1, 2, 0, 99], [99, NAN, NAN, 0]]  # "none" = one shared category
+    assert agree.alpha_interval.value == pytest.approx(
+        krippendorff.alpha(reliability_data=np.array(interval), level_of_measurement="interval"))
+    assert agree.alpha_nominal.value == pytest.approx(
+        krippendorff.alpha(reliability_data=np.array(nominal), level_of_measurement="nominal"))
+
+
+def test_interval_alpha_by_hand() -> None:
+    # item A: first errors 0 and 1; item B: both at 2 (5 steps). Values 0, 1, 2, 2 (n = 4).
+    # Σ o δ² = o01 + o10 = 2; Σ n_c n_k δ² = 2·(1·1·1) + 2·(1·2·4) + 2·(1·2·1) = 22; α = 1 − 3·2/22 = 16/22
+    item, ann = [0, 0, 0, 1, 1, 1, 1, 1, 1], [0, 1, 1, 0, 0, 0, 1, 1, 1]
+    step, ok = [0, 0, 1, 0, 1, 2, 0, 1, 2], np.array([0, 1, 0, 1, 1, 0, 1, 1, 0], dtype=bool)
+    fe = first_error_steps(item, ann, step, ok, n_steps=[5, 5])
+    assert fe.first_error.tolist() == [0, 1, 2, 2]
+    assert first_error_agreement(fe).alpha_interval.value == pytest.approx(16 / 22)
+
+
+def test_attribution_by_hand() -> None:
+    item = [0, 0, 0, 1, 1, 2, 2]
+    ann = [0, 1, 2, 0, 1, 0, 1]
+    agent = [1, 1, 2, 0, -1, 1, 1]
+    step = [3, 4, 3, 2, -1, 1, 1]
+    got = attribution_agreement(item, ann, agent, step)
+    # agent: item 0 pairs (1,1) ✓ (1,2) ✗ (1,2) ✗; item 1 (0,−1) ✗; item 2 (1,1) ✓ → 2/5
+    assert got.agent_percent.value == pytest.approx(2 / 5)
+    # (agent, step): only item 2 agrees → 1/5
+    assert got.agent_step_percent.value == pytest.approx(1 / 5)
+    # coincidences: item 0 (m=3) o11 = 1, o12 = o21 = 1; item 1 o(0,−1) = o(−1,0) = 1; item 2 o11 = 2
+    # n1 = 4, n2 = n0 = n−1 = 1, n = 7; α = 1 − 6·4 / (49 − 19) = 0.2
+    assert got.agent_alpha.value == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="one attribution"):
+        attribution_agreement([0, 0], [1, 1], [0, 0], [1, 1])
+
+
+def test_no_pairs_is_undefined_with_reason() -> None:
+    rate = pairwise_rates(np.array([0, 1]), np.array([3, 3]))
+    assert rate.value is None and rate.reason is not None and rate.n_excluded == 2
+
+
+trajectories = st.lists(
+    st.lists(st.lists(st.booleans(), min_size=3, max_size=3), min_size=1, max_size=4),  # annotators × steps
+    min_size=1, max_size=6,
+)
+
+
+def _flatten(data: list[list[list[bool]]], relabel: list[int]) -> tuple[np.ndarray, ...]:
+    rows = [(i, relabel[a], s, ok) for i, anns in enumerate(data) for a, steps in enumerate(anns)
+            for s, ok in enumerate(steps)]
+    item, ann, step, ok = (np.array(c) for c in zip(*rows, strict=True))
+    return item, ann, step, ok.astype(bool)
+
+
+@settings(max_examples=80, deadline=None)
+@given(trajectories, st.permutations(range(4)))
+def test_annotator_relabelling_invariance_and_bounds(data: list[list[list[bool]]], perm: list[int]) -> None:
+    a = first_error_agreement(first_error_steps(*_flatten(data, [0, 1, 2, 3]), n_steps=[3] * len(data)))
+    b = first_error_agreement(first_error_steps(*_flatten(data, perm), n_steps=[3] * len(data)))
+    for x, y in ((a.exact, b.exact), (a.within_one, b.within_one), (a.alpha_interval, b.alpha_interval),
+                 (a.alpha_nominal, b.alpha_nominal)):
+        assert x.reason == y.reason
+        assert x.value is None or x.value == pytest.approx(y.value)
+    if a.exact.value is not None and a.within_one.value is not None:
+        assert 0.0 <= a.exact.value <= a.within_one.value <= 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=3, max_size=3), min_size=1, max_size=6), st.integers(2, 4))
+def test_unanimous_annotators_agree_fully(steps: list[list[bool]], n_ann: int) -> None:
+    data = [[s] * n_ann for s in steps]
+    agree = first_error_agreement(first_error_steps(*_flatten(data, [0, 1, 2, 3]), n_steps=[3] * len(data)))
+    assert agree.exact.value == 1.0 and agree.within_one.value == 1.0
+    distinct_answers = {tuple(s).index(False) if False in s else 3 for s in steps}
+    if len(steps) >= 2 and len(distinct_answers) >= 2:
+        assert agree.alpha_nominal.value == pytest.approx(1.0)
+        assert agree.alpha_interval.value == pytest.approx(1.0)
+    else:
+        assert agree.alpha_nominal.value is None
+
+
+def test_empty_input_fails_closed() -> None:
+    empty = np.zeros(0, dtype=np.int64)
+    agree = first_error_agreement(first_error_steps(empty, empty, empty, np.zeros(0, dtype=bool)))
+    assert agree.exact.value is None and agree.alpha_interval.value is None and agree.alpha_interval.reason
+    assert attribution_agreement(empty, empty, empty, empty).agent_alpha.value is None
