@@ -187,6 +187,16 @@ def test_jsonl_list_values(tmp_path: Path) -> None:
     assert read([path], TWO).frame["value"].tolist() == ['["x","é"]', '["y"]', "[1,2.5]"]
 
 
+def test_jsonl_attribution_objects_become_canonical_json_and_other_objects_are_errors(tmp_path: Path) -> None:
+    tasks = [TaskShape("blame", "attribution", True), TaskShape("intent", "single_choice", False)]
+    good = {"item_id": "1", "task": "blame", "annotator_id": "a", "label": {"agent": "coder", "step": 4}}
+    path = write(tmp_path, "a.jsonl", json.dumps(good) + "\n")
+    assert read([path], tasks).frame["value"].tolist() == ['{"agent":"coder","step":4}']
+    bad = {"item_id": "1", "task": "intent", "annotator_id": "a", "label": {"agent": "coder"}}
+    path = write(tmp_path, "b.jsonl", json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    assert error_of([path], tasks) == ("LS404", 2, 0)
+
+
 def test_jsonl_numbers_keep_their_text(tmp_path: Path) -> None:
     path = write(tmp_path, "n.jsonl", '{"item_id": 10, "annotator_id": 12, "label": 4.0, "lead_time_s": 1.50}\n'
                                       '\n   \n{"item_id": "x", "annotator_id": "b", "label": 4, "lead_time_s": 3}\n')

@@ -9,8 +9,8 @@ Field rules (anything else is LS404 at FILE:LINE, naming the key):
 * ``item``, ``unit``, ``annotator``: a string or an integer (kept as written: ``12`` → "12");
 * ``lead_time``: a string or any number, kept as its JSON text (``1.50`` → "1.50");
 * ``value``: a string; a number for rating tasks (exact text); a JSON array for list-valued tasks (canonical
-  JSON text). For a task the spec does not know, any string, number or array is kept (the content check
-  reports the task);
+  JSON text); a JSON object for attribution tasks (canonical JSON text). For a task the spec does not know,
+  any string, number or array is kept (the content check reports the task);
 * ``task``, ``timestamp``: strings only. Booleans and objects are never accepted.
 
 The loop over lines is the parsing itself; everything after it is vectorised. Must not touch the filesystem.
@@ -107,6 +107,8 @@ def _field(record: dict[str, Any], key: str, fld: str, shape: TaskShape | None, 
     if isinstance(v, JsonNumber) and _number_ok(v, fld, shape):
         return str(v)
     if isinstance(v, list) and fld == "value" and (shape is None or shape.list_valued):
+        return canonical_json(v)
+    if isinstance(v, dict) and fld == "value" and shape is not None and shape.kind == "attribution":
         return canonical_json(v)
     what = _EXPECTED.get(fld, "a string")
     shown = canonical_json(v) if not isinstance(v, bool) else ("true" if v else "false")

@@ -33,7 +33,7 @@ from labelspec.check.trajectory import attribution_agreement, first_error_agreem
 from labelspec.spec.model import Adjudication, BootstrapPolicy, Spec, Task
 
 STRUCTURED_KINDS = frozenset({"spans", "ranking", "attribution"})
-MAX_REPLICATES = 200
+MAX_REPLICATES = 100
 MAX_BOOTSTRAP_ROWS = 200_000
 ITEM_SEP = "\x1e"  # suffix marking a resampled copy of an item
 
@@ -41,7 +41,7 @@ Metrics = Callable[[pd.DataFrame], dict[str, Estimate]]
 
 
 def _input(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> KindInput:
-    frame = frame.assign(value=canonical(task, frame["value"]))
+    """``frame`` values are already canonical (done once, before any bootstrap replicate)."""
     return KindInput(task=task, frame=frame, codes=encode_task(task, frame), gold={}, policy=Adjudication(),
                      text_length=lengths)
 
@@ -180,6 +180,7 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)
     scored = frame[~frame["item"].isin(_items(gold_units))]
+    scored = scored.assign(value=canonical(task, scored["value"]))
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
     per_label: dict[str, Estimate] = {}
     extra: dict[str, object] = {}
