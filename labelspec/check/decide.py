@@ -1,0 +1,300 @@
+"""Consensus per unit for every task: the proposed value, how it was reached, and why it needs an expert.
+
+One job: run each task's consensus method (a registry, :data:`DECIDERS`, keyed by method name; the per-method
+code lives in ``decide_kinds`` and ``decide_structured``), then attach the review reasons, route units to
+expert review, and apply expert decisions. It reads no files and writes nothing; ``adjudicate`` and ``release``
+turn its result into files, the runner into a report section.
+
+Methods: single_choice → ``majority`` or ``dawid_skene`` (``adjudication.method``), taxonomies →
+``deepest_level``, rating → ``median``, multi_choice → ``per_label_majority``, pairwise → ``pairwise``, spans →
+``span_majority``, ranking → ``borda``, anything else with a value (attribution) → ``exact_majority``; text
+tasks have no consensus. ``decided_by`` is the method, ``unanimous`` when every judgment (two or more) gave the
+value, ``expert`` when an expert decided, and ``None`` when there is no value.
+
+Review reasons (:data:`REASONS`), each a boolean column ``reason_<name>``:
+
+* ``tie`` — the method could not separate the top candidates;
+* ``low_support`` — the winner's support (or posterior) is below ``adjudication.min_support``;
+* ``always_review_labels`` — the proposed value is (or contains) a label with ``review: always``, or a
+  descendant of one; the compiled guidelines promise annotators exactly this;
+* ``gold_conflict`` — on a gold unit, the annotators' vote differs from the gold label (for Dawid–Skene the
+  plain vote, since EM holds gold units at their gold label);
+* ``rule_violation`` — a judgment on the unit breaks one of the task's rules (any severity);
+* ``span_conflict`` — consensus spans of the unit overlap (or cross, when nesting is allowed).
+
+Only reasons listed in ``adjudication.expert_review`` route a unit to the queue; when that list is empty,
+:data:`DEFAULT_REVIEW` (tie, low_support, always_review_labels) applies. A gold unit (its answer is known) is
+routed only for ``gold_conflict``. Expert decisions: the judgments of
+roster annotators with role ``expert`` (``Accounting.expert``) override the consensus of their unit; with
+several, the latest (by timestamp, then annotator id) wins. An expert-decided unit is never routed again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelspec.check import decide_kinds as kinds
+from labelspec.check import decide_structured as structured
+from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.context import Context
+from labelspec.check.records import Accounting
+from labelspec.check.rules import _applies, _satisfied
+from labelspec.check.tables import UNIT_SEP, Codes
+from labelspec.spec.model import Adjudication, Spec, Task
+
+REASONS: tuple[str, ...] = ("tie", "low_support", "always_review_labels", "gold_conflict", "rule_violation",
+                            "span_conflict")
+DEFAULT_REVIEW: tuple[str, ...] = ("tie", "low_support", "always_review_labels")
+DECIDERS: dict[str, kinds.Decider] = {
+    "majority": kinds.majority, "dawid_skene": kinds.dawid_skene_consensus, "median": kinds.median,
+    "per_label_majority": kinds.per_label, "pairwise": kinds.pairwise, "deepest_level": kinds.taxonomy,
+    "exact_majority": kinds.exact, "span_majority": structured.spans, "borda": structured.ranking,
+}
+_BY_KIND = {"multi_choice": "per_label_majority", "rating": "median", "pairwise": "pairwise",
+            "spans": "span_majority", "ranking": "borda"}
+
+
+def consensus_method(task: Task, policy: Adjudication) -> str | None:
+    """The :data:`DECIDERS` key for a task, ``None`` for free text (no consensus)."""
+    if task.kind == "text":
+        return None
+    if task.kind == "single_choice":
+        return "deepest_level" if task.is_taxonomy else ("dawid_skene" if policy.method == "dawid_skene"
+                                                         else "majority")
+    return _BY_KIND.get(task.kind, "exact_majority")
+
+
+def review_reasons(policy: Adjudication) -> tuple[tuple[str, ...], bool]:
+    """The reasons that route a unit to expert review, and whether they are the default."""
+    return (tuple(policy.expert_review), False) if policy.expert_review else (DEFAULT_REVIEW, True)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """One row per (task, item, unit) across tasks, plus each task's method and model details."""
+
+    units: pd.DataFrame
+    methods: dict[str, str]
+    models: dict[str, dict[str, Any]]
+    routing: tuple[str, ...]
+    routing_is_default: bool
+    details: dict[str, Callable[[np.ndarray], list[dict[str, Any]]] | None] = field(default_factory=dict)
+
+    def detail(self, rows: pd.DataFrame) -> list[dict[str, Any] | None]:
+        """Method details (posterior, Borda scores …) of the given unit rows, built now (a loop over tasks)."""
+        out: list[dict[str, Any] | None] = [None] * len(rows)
+        pos = rows["pos"].to_numpy(dtype=np.int64)
+        tasks = rows["task"].to_numpy(dtype=object)
+        for name, build in self.details.items():
+            where = np.flatnonzero((tasks == name) & (pos >= 0))
+            if build is not None and where.size:
+                for i, d in zip(where.tolist(), build(pos[where]), strict=True):
+                    out[i] = d
+        return out
+
+    @property
+    def routed(self) -> pd.DataFrame:
+        return self.units[self.units["review"].to_numpy(dtype=bool)]
+
+    def section(self) -> dict[str, Any]:
+        """The ``consensus`` section of the check report: per task counts and model, plus a text summary."""
+        tasks: dict[str, Any] = {}
+        lines: list[str] = []
+        for name, method in self.methods.items():  # a loop over tasks
+            g = self.units[self.units["task"] == name]
+            tasks[name], line = _task_section(name, g, method, self.models[name], self.routing)
+            lines.append(line)
+        note = " (default)" if self.routing_is_default else ""
+        lines.append(f"expert review on: {', '.join(self.routing)}{note}")
+        return {"review_reasons": list(self.routing), "review_reasons_default": self.routing_is_default,
+                "tasks": tasks, "summary": lines}
+
+
+def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any], routing: tuple[str, ...]
+                  ) -> tuple[dict[str, Any], str]:
+    by = g["decided_by"].fillna("undecided").value_counts()
+    reasons = {r: int(g[f"reason_{r}"].sum()) for r in REASONS}
+    routed, experts = int(g["review"].sum()), int((g["decided_by"] == "expert").sum())
+    d = {"method": method, "units": len(g), "decided": int(g["value"].notna().sum()),
+         "decided_by": {str(k): int(v) for k, v in sorted(by.items())}, "reasons": reasons,
+         "routed_to_review": routed, "model": model}
+    fit = ""
+    if "converged" in model:
+        state = "converged" if model["converged"] else "did not converge"
+        fit = f" ({state} after {model['iterations']} iterations)"
+    why = ", ".join(f"{r} {reasons[r]}" for r in routing if reasons[r])
+    units = f"{len(g)} unit{'' if len(g) == 1 else 's'}"
+    line = (f"{name}: {units} by {method}{fit}; {routed} to expert review" + (f" ({why})" if why else "")
+            + (f"; {experts} decided by experts" if experts else ""))
+    return d, line
+
+
+def reason_lists(frame: pd.DataFrame) -> list[list[str]]:
+    """The reasons of each row, in :data:`REASONS` order (built row by row for output only)."""
+    flags = frame[[f"reason_{r}" for r in REASONS]].to_numpy(dtype=bool).tolist()
+    return [list(compress(REASONS, row)) for row in flags]
+
+
+def _gold_for(spec: Spec, task: Task, ctx: Context) -> dict[str, str]:
+    g = ctx.gold
+    name = g["task"].where(g["task"] != "", spec.tasks[0].name) if len(spec.tasks) == 1 else g["task"]
+    g = g[name == task.name]
+    key = g["item"] + (UNIT_SEP + g["unit"] if task.unit == "step" else "")
+    return dict(zip(key, kinds.canonical(task, g["label"].astype(str)), strict=True))
+
+
+def _review_labels(task: Task) -> set[str]:
+    """Labels with ``review: always`` and their descendants (a loop over the task's labels)."""
+    marked = {lab.id for lab in task.labels if lab.review == "always"}
+    grew = True
+    while grew:
+        more = {lab.id for lab in task.labels if lab.parent in marked} - marked
+        marked |= more
+        grew = bool(more)
+    return marked
+
+
+def _always(task: Task, values: pd.Series) -> np.ndarray:
+    review = _review_labels(task)
+    if not review:
+        return np.zeros(len(values), dtype=bool)
+
+    def hit(text: str) -> bool:  # once per distinct value
+        if task.kind == "multi_choice":
+            return bool(review & set(json.loads(text)))
+        if task.kind == "spans":
+            return any(s[2] in review for s in json.loads(text))
+        return text in review
+
+    flagged = [u for u in values.dropna().unique() if hit(str(u))]
+    out: np.ndarray = values.isin(flagged).to_numpy(dtype=bool)
+    return out
+
+
+def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> np.ndarray:
+    """Unit codes with at least one judgment that breaks a rule of the task (rules need the items file)."""
+    if ctx.items is None or not task.rules:
+        return np.zeros(0, dtype=np.int64)
+    bad = np.zeros(len(frame), dtype=bool)
+    for rule in task.rules:  # a handful of rules; each is vectorised over judgments
+        field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
+        matching = field.index[_applies(rule, field)] if len(field) else []
+        on = np.flatnonzero(frame["item"].isin(matching).to_numpy())
+        ok = _satisfied(rule, frame["value"].iloc[on], task.kind == "multi_choice")
+        bad[on[~ok]] = True
+    return np.unique(codes.unit[bad])
+
+
+def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
+    """Every judgment of the unit (two or more) gave the proposed value."""
+    n_units, _, k = codes.shape
+    pairs, _ = kinds.key_counts(codes.unit * max(k, 1) + codes.category)
+    distinct = np.bincount(pairs // max(k, 1), minlength=n_units)
+    only = np.full(n_units, -1, dtype=np.int64)
+    only[pairs // max(k, 1)] = pairs % max(k, 1)
+    n = np.bincount(codes.unit, minlength=n_units)
+    same = kinds.pick(codes.categories, np.where(distinct == 1, only, -1)) == value
+    out: np.ndarray = (distinct == 1) & (n >= 2) & same
+    return out
+
+
+def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
+    """The latest expert judgment per unit: key, value, annotator."""
+    rows = expert[expert["task"] == task.name]
+    rows = rows.assign(value=kinds.canonical(task, rows["value"]),
+                       key=rows["item"] + (UNIT_SEP + rows["unit"] if task.unit == "step" else ""))
+    rows = rows.sort_values(["key", "when", "annotator"], kind="stable", na_position="first")
+    return rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
+
+
+def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> pd.DataFrame:
+    missing = experts.index.difference(units.index)
+    if len(missing):
+        add = experts.loc[missing, ["item", "unit"]].assign(
+            value=None, method=method, support=np.nan, n_judgments=0, tie=False, low_support=False, vote=None,
+            span_conflict=False, pos=-1)
+        units = pd.concat([units, add[[*kinds.UNIT_COLUMNS, "pos"]]]).sort_index()
+    units["proposed"] = units["value"]
+    units["expert"] = pd.Series(experts["annotator"], dtype=object).reindex(units.index)
+    decided = units["expert"].notna().to_numpy()
+    units.loc[decided, "value"] = experts["value"].reindex(units.index)[decided]
+    return units
+
+
+def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
+                codes: Codes | None = None) -> tuple[pd.DataFrame, kinds.KindResult]:
+    """One task's units with value, evidence, reasons and routing (see the module docstring).
+
+    ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
+    the judgments are not encoded twice.
+    """
+    method = consensus_method(task, spec.adjudication)
+    assert method is not None
+    frame = frame.assign(value=kinds.canonical(task, frame["value"]))
+    if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
+        codes = kinds.encode_task(task, frame)
+    gold = _gold_for(spec, task, ctx)
+    lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+    result = DECIDERS[method](kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths))
+    units = result.units.assign(pos=np.arange(len(result.units)))
+    value = units["value"].to_numpy(dtype=object)
+    units["decided_by"] = np.where(_unanimous(codes, value), "unanimous", method)
+    units["reason_tie"] = units["tie"]
+    units["reason_low_support"] = units["low_support"]
+    units["reason_always_review_labels"] = _always(task, units["value"])
+    units["gold"] = pd.Series(gold, dtype=object).reindex(units.index)
+    units["reason_gold_conflict"] = units["gold"].notna() & (units["vote"] != units["gold"])
+    units["reason_rule_violation"] = np.isin(np.arange(len(units)), _rule_units(task, frame, codes, ctx))
+    units["reason_span_conflict"] = units["span_conflict"]
+    units = _apply_experts(units, _expert(task, expert), method)
+    units["decided_by"] = np.where(units["expert"].notna(), "expert", units["decided_by"].astype(object))
+    units["decided_by"] = units["decided_by"].where(units["value"].notna(), None)
+    return _route(units.assign(task=task.name), spec.adjudication), result
+
+
+def _route(units: pd.DataFrame, policy: Adjudication) -> pd.DataFrame:
+    routing, _ = review_reasons(policy)
+    flags = units[[f"reason_{r}" for r in REASONS]].fillna(False).to_numpy(dtype=bool)
+    routed = flags[:, [REASONS.index(r) for r in routing]].any(axis=1)
+    on_gold = units["gold"].notna().to_numpy()
+    # a gold unit's answer is known: only a conflict with it is worth an expert's time
+    routed = np.where(on_gold, routed & flags[:, REASONS.index("gold_conflict")] & ("gold_conflict" in routing),
+                      routed)
+    return units.assign(review=routed & units["expert"].isna().to_numpy())
+
+
+def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
+               analyses: Mapping[str, TaskAnalysis] | None = None) -> Decisions:
+    """Consensus, reasons and routing for every task with a consensus method (loops over tasks only).
+
+    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks.
+    """
+    frames, methods, models, details = [], {}, {}, {}
+    for task in spec.tasks:
+        method = consensus_method(task, spec.adjudication)
+        if method is None:
+            continue
+        used = acc.used.loc[(acc.used["task"] == task.name).to_numpy(), ["item", "unit", "annotator", "value"]]
+        analysis = (analyses or {}).get(task.name)
+        units, result = decide_task(spec, task, used, acc.expert, ctx,
+                                    codes=analysis.codes if analysis is not None else None)
+        frames.append(units.reset_index(names="key"))
+        methods[task.name], models[task.name], details[task.name] = method, result.model, result.detail
+    routing, default = review_reasons(spec.adjudication)
+    columns = ["task", "item", "unit", "key", "value", "proposed", "decided_by", "method", "support",
+               "n_judgments", "tie", "low_support", "vote", "gold", "expert", "span_conflict", "pos",
+               *[f"reason_{r}" for r in REASONS], "review"]
+    units = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    for col in ("value", "proposed", "decided_by", "vote", "gold", "expert"):  # None, never NaN
+        units[col] = units[col].astype(object).where(units[col].notna(), None)
+    # order: spec task order (the loop), then unit key (sorted codes), which orders by item, then step
+    units["pos"] = units["pos"].astype(np.int64)
+    return Decisions(units=units, methods=methods, models=models, routing=routing, routing_is_default=default,
+                     details=details)

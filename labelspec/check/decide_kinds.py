@@ -1,0 +1,279 @@
+"""Consensus of one task's judgments for the label-coded kinds: one function per consensus method.
+
+One job: turn a task's integer-coded judgments into one proposed value per unit, with the evidence behind it
+(support or posterior, ties, weak support), by the method the task's kind calls for: majority vote, Dawid–Skene,
+median (rating), per-label majority (multi_choice), pairwise choice, deepest taxonomy level, and exact-value
+majority for anything else (attribution). Spans and ranking live in ``decide_structured``. It never reads files,
+never decides what goes to expert review (``decide`` does) and never loops over units or judgments in Python;
+only the distinct values of a task are parsed one by one, and output dicts are built at the end.
+
+Every decider returns a :class:`KindResult` whose ``units`` frame has the columns of :data:`UNIT_COLUMNS`;
+``value`` is the proposed value in the canonical text form of label files (label id, rating number, compact
+JSON for lists), or ``None`` when there is no consensus.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority
+from labelspec.check.dawid_skene import dawid_skene
+from labelspec.check.preference import pairwise_choice
+from labelspec.check.tables import Codes, encode, unit_counts
+from labelspec.check.taxonomy import ancestors_at, deepest_consensus
+from labelspec.spec.model import Adjudication, Task
+
+#: Columns of every decider's per-unit frame. ``vote`` is the plain vote of the annotators where the method's
+#: own value can differ from it by construction (Dawid–Skene clamps gold units); ``decide`` compares it to gold.
+UNIT_COLUMNS = ("item", "unit", "value", "method", "support", "n_judgments", "tie", "low_support", "vote",
+                "span_conflict")
+#: Kinds whose judgments are coded by label id; the others are coded by distinct canonical value.
+LABEL_CODED = frozenset({"single_choice", "pairwise", "rating"})
+
+
+@dataclass(frozen=True)
+class KindInput:
+    """One task's judgments (values canonical) with their codes, the task's gold labels and the policy."""
+
+    task: Task
+    frame: pd.DataFrame
+    codes: Codes
+    gold: dict[str, str]  # unit key → canonical gold value
+    policy: Adjudication
+    text_length: dict[str, int] = field(default_factory=dict)  # item → length of the task's text field
+
+
+@dataclass(frozen=True)
+class KindResult:
+    units: pd.DataFrame
+    model: dict[str, Any] = field(default_factory=dict)  # method details for the report (Dawid–Skene …)
+    #: Per-unit details (posterior, Borda scores …) for the units at the given positions, built only on request:
+    #: a check needs none of them, a release needs them for its rows only.
+    detail: Callable[[np.ndarray], list[dict[str, Any]]] | None = None
+
+
+Decider = Callable[[KindInput], KindResult]
+
+
+def details(build: Callable[..., dict[str, Any]], *columns: Any) -> Callable[[np.ndarray], list[dict[str, Any]]]:
+    """A lazy detail function: ``build(*row)`` for each requested unit, from per-unit arrays or lists."""
+    arrays = [col if isinstance(col, np.ndarray) else np.asarray(col, dtype=object) for col in columns]
+
+    def at(idx: np.ndarray) -> list[dict[str, Any]]:
+        return [build(*row) for row in zip(*(a[idx].tolist() for a in arrays), strict=True)]
+
+    return at
+
+
+def canonical(task: Task, values: pd.Series) -> pd.Series:
+    """One text per meaning: multi_choice sets in spec order, spans sorted, JSON compact; parsed once per value."""
+    if task.kind not in ("multi_choice", "spans", "ranking", "attribution") or values.empty:
+        return values.astype(object)
+    order = {label: i for i, label in enumerate(task.label_ids)}
+
+    def one(text: str) -> str:
+        data = json.loads(text)
+        if task.kind == "multi_choice":
+            data = sorted(data, key=lambda v: order.get(v, len(order)))
+        elif task.kind == "spans":
+            data = sorted(data, key=lambda s: (s[0], s[1], order.get(s[2], len(order)), s[2]))
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+    uniques = values.unique()
+    return values.map(dict(zip(uniques, (one(str(u)) for u in uniques), strict=True))).astype(object)
+
+
+def key_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct integer keys and how often each occurs, by one sort (faster than ``np.unique``'s hashing)."""
+    s = np.sort(keys)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, dtype=np.int64)
+    return s[starts], np.diff(np.r_[starts, s.size]).astype(np.int64)
+
+
+def encode_task(task: Task, frame: pd.DataFrame) -> Codes:
+    """Codes by label id (label-coded kinds) or by distinct canonical value (sorted, so codes are stable)."""
+    if task.kind in LABEL_CODED:
+        return encode(frame, task.label_ids)
+    cats, inverse = np.unique(frame["value"].to_numpy(dtype=str), return_inverse=True)
+    return encode(frame, tuple(str(c) for c in cats), category_of=inverse.reshape(-1))
+
+
+def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray, n: np.ndarray,
+               tie: np.ndarray, low: np.ndarray, **extra: Any) -> pd.DataFrame:
+    """The per-unit frame every decider returns (columns it does not fill get neutral values)."""
+    u = len(codes.unit_keys)
+    def text(a: np.ndarray) -> pd.Series:  # object, not pandas' string dtype: None stays None, no conversion cost
+        return pd.Series(np.asarray(a, dtype=object), dtype=object, copy=False)
+
+    cols: dict[str, Any] = {
+        "item": text(codes.unit_items), "unit": text(codes.unit_steps), "value": text(value),
+        "method": np.full(u, method, dtype=object), "support": np.asarray(support, dtype=np.float64),
+        "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
+        "low_support": np.asarray(low, dtype=bool), "vote": text(value),
+        "span_conflict": np.zeros(u, dtype=bool),
+    }
+    cols.update({name: text(v) if name == "vote" else v for name, v in extra.items()})
+    frame = pd.DataFrame(cols, columns=list(UNIT_COLUMNS))
+    frame.index = pd.Index(codes.unit_keys, dtype=object, name="key")
+    return frame
+
+
+def pick(categories: tuple[str, ...], idx: np.ndarray) -> np.ndarray:
+    """Category names for codes, ``None`` for ``-1``."""
+    table = np.array([*categories, None], dtype=object)
+    return table[np.where(idx < 0, len(categories), idx)]
+
+
+def number_text(x: np.ndarray) -> np.ndarray:
+    """Ratings as label files write them: ``4`` for whole numbers, ``3.5`` otherwise, ``None`` for NaN."""
+    s = pd.Series(x, dtype=np.float64)
+    uniq = s.dropna().unique()
+    texts = {v: (str(int(v)) if float(v).is_integer() else repr(float(v))) for v in uniq}
+    out: np.ndarray = s.map(texts).astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    return out
+
+
+def majority(inp: KindInput) -> KindResult:
+    """Plurality vote; ties are never broken (winner ``None``), support is the winner's share of the votes."""
+    r = majority_vote(unit_counts(inp.codes), min_support=inp.policy.min_support)
+    value = pick(inp.codes.categories, r.winner)
+    return KindResult(unit_frame(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support))
+
+
+def _gold_codes(inp: KindInput) -> tuple[np.ndarray, np.ndarray]:
+    """Unit and category codes of the task's gold labels that name a judged unit and a known label."""
+    keys = pd.Series(inp.gold, dtype=object)
+    unit_of = pd.Series(np.arange(len(inp.codes.unit_keys)), index=inp.codes.unit_keys)
+    cat_of = pd.Series(np.arange(len(inp.codes.categories)), index=list(inp.codes.categories))
+    units = keys.index.map(unit_of).to_numpy(dtype=np.float64)
+    cats = keys.map(cat_of).to_numpy(dtype=np.float64)
+    ok = ~np.isnan(units) & ~np.isnan(cats)
+    return units[ok].astype(np.int64), cats[ok].astype(np.int64)
+
+
+def dawid_skene_consensus(inp: KindInput) -> KindResult:
+    """Dawid–Skene EM from the majority vote, gold units clamped; support is the winner's posterior."""
+    c, pol = inp.codes, inp.policy
+    n_units, n_ann, n_cls = c.shape
+    if n_units == 0:
+        return majority(inp)
+    gold_u, gold_l = _gold_codes(inp)
+    r = dawid_skene(c.unit, c.annotator, c.category, n_units=n_units, n_annotators=n_ann, n_classes=n_cls,
+                    gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations)
+    counts = unit_counts(c)
+    vote = majority_vote(counts)
+    support = np.where(r.winner >= 0, r.posterior_max, np.nan)
+    low = (r.winner < 0) | ~(r.posterior_max >= pol.min_support)
+    cats = list(c.categories)
+    units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, counts.sum(axis=1), r.tie, low,
+                       vote=pick(c.categories, vote.winner))
+    model = {
+        "labels": cats,
+        "priors": dict(zip(cats, np.round(r.priors, 6).tolist(), strict=True)),
+        "confusion": {str(a): np.round(m, 6).tolist() for a, m in zip(c.annotators, r.confusion, strict=True)},
+        "iterations": r.n_iter, "converged": r.converged, "max_iterations": pol.max_iterations,
+        "tolerance": pol.tolerance, "gold_units_clamped": int(gold_u.size),
+        "log_likelihood": float(r.log_likelihood[-1]) if r.log_likelihood.size else None,
+    }
+    post = np.round(r.posterior, 6)
+    return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, post))
+
+
+def median(inp: KindInput) -> KindResult:
+    """Median rating; support is the share of judgments equal to it, a median between two scale points is a tie."""
+    c = inp.codes
+    points = np.array([float(x) for x in c.categories]) if c.categories else np.zeros(0)
+    r = median_consensus(c.unit, points[c.category], len(c.unit_keys))
+    has = r.n_judgments > 0
+    tie = has & (r.support == 0)  # the two middle judgments differ: no judgment sits at the median
+    low = ~has | ~(r.support >= inp.policy.min_support)
+    return KindResult(unit_frame(c, "median", number_text(r.median), r.support, r.n_judgments, tie, low),
+                      detail=details(lambda iqr: {"iqr": iqr}, r.iqr))
+
+
+def membership(task: Task, categories: tuple[str, ...]) -> np.ndarray:
+    """(D, L) 0/1: which labels each distinct multi_choice value selects (parsed once per distinct value)."""
+    col = {label: j for j, label in enumerate(task.label_ids)}
+    member = np.zeros((len(categories), len(col)), dtype=np.int64)
+    for d, text in enumerate(categories):  # distinct values, not judgments
+        member[d, [col[v] for v in json.loads(text)]] = 1
+    return member
+
+
+def _selected_text(task: Task, selected: np.ndarray) -> np.ndarray:
+    """Each row of a (U, L) boolean matrix as the compact JSON list of its labels, formatted once per pattern."""
+    if selected.shape[0] == 0:
+        return np.zeros(0, dtype=object)
+    patterns, inverse = np.unique(selected, axis=0, return_inverse=True)
+    labels = np.array(task.label_ids, dtype=object)
+    texts = np.array([json.dumps(labels[p].tolist(), ensure_ascii=False, separators=(",", ":"))
+                      for p in patterns], dtype=object)
+    return texts[inverse.reshape(-1)]
+
+
+def per_label(inp: KindInput) -> KindResult:
+    """Per-label majority; the unit's support is its weakest label decision, a tie on any label is a tie."""
+    c, task = inp.codes, inp.task
+    n_units = len(c.unit_keys)
+    judged = sp.csr_matrix((np.ones(c.unit.size), (c.unit, c.category)), shape=(n_units, len(c.categories)))
+    counts = np.asarray((judged @ membership(task, c.categories)).astype(np.int64))
+    n = np.bincount(c.unit, minlength=n_units).astype(np.int64)
+    r = per_label_majority(counts, n, inp.policy.min_support)
+    support = r.support.min(axis=1) if r.support.shape[1] else np.ones(n_units)
+    tie, low = np.asarray(r.tie.any(axis=1)), np.asarray(r.low_support.any(axis=1))
+    return KindResult(unit_frame(c, "per_label_majority", _selected_text(task, r.selected), support, n, tie, low))
+
+
+def pairwise(inp: KindInput) -> KindResult:
+    """Chosen and rejected response per pair; everyone answering "tie" is a consensus that neither is better."""
+    c = inp.codes
+    r = pairwise_choice(c.unit, c.category, len(c.unit_keys), min_support=inp.policy.min_support)
+    all_tie = (r.n_a == 0) & (r.n_b == 0) & (r.n_tie > 0)
+    sides = np.array(["A", "B", None], dtype=object)
+    value = np.where(all_tie, "tie", sides[r.chosen]).astype(object)  # chosen -1 picks None
+    n = r.n_a + r.n_b + r.n_tie
+    return KindResult(unit_frame(c, "pairwise", value, np.where(all_tie, 1.0, r.support), n,
+                                 r.tie & ~all_tie, r.low_support & ~all_tie),
+                      detail=details(lambda ch, rj, a, b, t: {"chosen": ch, "rejected": rj, "n_a": a, "n_b": b,
+                                                              "n_tie": t}, sides[r.chosen], sides[r.rejected],
+                                     r.n_a, r.n_b, r.n_tie))
+
+
+def taxonomy(inp: KindInput) -> KindResult:
+    """Deepest level of the label tree at which ``min_support`` of the judgments agree; none → no consensus."""
+    c, task = inp.codes, inp.task
+    ids = [lab.id for lab in task.labels]
+    parent = np.array([ids.index(lab.parent) if lab.parent in ids else -1 for lab in task.labels], dtype=np.int64)
+    n_units = len(c.unit_keys)
+    r = deepest_consensus(c.unit, c.category, parent, min_support=inp.policy.min_support, n_units=n_units)
+    roots = majority_vote(unit_counts(replace(c, category=ancestors_at(parent, 0)[c.category])))
+    none = r.label < 0
+    return KindResult(unit_frame(c, "deepest_level", pick(c.categories, r.label), r.support, roots.n_judgments,
+                                 none & roots.tie, none), detail=details(lambda d: {"depth": d}, r.depth))
+
+
+def exact(inp: KindInput) -> KindResult:
+    """Majority over whole canonical values (attribution and any kind without a finer method)."""
+    c = inp.codes
+    n_units, _, k = c.shape
+    keys, counts = key_counts(c.unit * max(k, 1) + c.category)
+    ku, kc = keys // max(k, 1), keys % max(k, 1)
+    top = np.zeros(n_units, dtype=np.int64)
+    np.maximum.at(top, ku, counts)
+    at_top = counts == top[ku]
+    n_top = np.bincount(ku[at_top], minlength=n_units)
+    winner = np.full(n_units, -1, dtype=np.int64)
+    winner[ku[at_top]] = kc[at_top]
+    n = np.bincount(c.unit, minlength=n_units)
+    tie = n_top > 1
+    support = np.where(n > 0, top / np.maximum(n, 1), np.nan)
+    winner[tie] = -1
+    return KindResult(unit_frame(c, "exact_majority", pick(c.categories, winner), support, n, tie,
+                                 (n == 0) | (support < inp.policy.min_support)))

@@ -1,0 +1,197 @@
+"""Disagreement hotspots: the units annotators disagree on most, and the label pairs they split between.
+
+One job: rank disagreement and point each confused label pair at the part of the guidelines that should have
+settled it, or flag it as a guideline gap. It reads no files and decides no gate.
+
+* Units are ranked by the Shannon entropy (bits) of their judgments' values (canonical values, so for list
+  kinds two judgments agree only when the whole value is equal); ties by more judgments, then task and id.
+* A label pair's ``splits`` counts pairs of judgments on the same unit where one annotator chose one label
+  and another annotator the other: Σ_u n_ua · n_ub for single_choice (the off-diagonal of the unit × label
+  count table's Gram matrix), Σ_u #(a, not b) · #(b, not a) for multi_choice, and same-extent spans with
+  different labels for spans. ``units`` counts the units where both were chosen. Pairs are kept per task, most
+  splits first, at most ``max_pairs``.
+* A pair is covered by an edge case whose ``label`` is one of the two and whose ``instead_of`` holds the other
+  (linked as ``guidelines.html#<edge-case id>``), or by a counterexample on one label whose ``use`` is the
+  other (linked to that label's section). An uncovered pair is a **guideline gap**; the gaps, with example
+  items, are the suggested guideline fixes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelspec.check import decide_kinds as kinds
+from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.context import Context
+from labelspec.check.decide_structured import span_set_of
+from labelspec.check.records import Accounting
+from labelspec.check.spans import span_findings
+from labelspec.check.tables import Codes, unit_counts
+from labelspec.spec.model import Spec, Task
+
+GUIDELINES = "guidelines.html"
+PAIR_KINDS = frozenset({"single_choice", "multi_choice", "spans"})
+
+
+@dataclass(frozen=True)
+class Hotspots:
+    items: pd.DataFrame  # task, item, unit, entropy, n_judgments, values
+    pairs: pd.DataFrame  # task, labels, splits, units, share, covered_by, gap, examples
+
+    def section(self) -> dict[str, Any]:
+        """The ``hotspots`` section of the check report, with a text summary."""
+        items = self.items.to_dict("records")
+        pairs = self.pairs.to_dict("records")
+        fixes = [{"task": p["task"], "labels": p["labels"], "splits": p["splits"], "examples": p["examples"],
+                  "suggestion": f"add an edge case to task {p['task']!r} saying when {p['labels'][0]!r} applies "
+                                f"instead of {p['labels'][1]!r} (or the reverse)"} for p in pairs if p["gap"]]
+        lines = [_pair_line(p) for p in pairs]
+        if items:
+            top = ", ".join(f"{i['item']}{'/' + i['unit'] if i['unit'] else ''} ({i['task']}, {i['entropy']:.2f} bits)"
+                            for i in items[:5])
+            lines.append(f"most disputed units: {top}")
+        lines += [f"suggested fix: {f['suggestion']}; e.g. {', '.join(f['examples'])}" for f in fixes]
+        return {"items": items, "label_pairs": pairs, "suggested_fixes": fixes, "summary": lines}
+
+
+def _pair_line(p: dict[str, Any]) -> str:
+    head = f"{p['task']}: {p['labels'][0]} ↔ {p['labels'][1]} split {p['splits']}× on {p['units']} unit(s)"
+    if p["gap"]:
+        return head + " — guideline gap: no edge case or counterexample settles it"
+    return head + " — settled by " + ", ".join(f"{c['kind']} {c['id']} ({c['link']})" for c in p["covered_by"])
+
+
+def entropy(codes: Codes) -> tuple[np.ndarray, np.ndarray]:
+    """(U,) entropy in bits of each unit's judgments, and (U,) judgments per unit (sparse: no U × K table)."""
+    n_units, _, k = codes.shape
+    keys, counts = kinds.key_counts(codes.unit * max(k, 1) + codes.category)
+    unit = keys // max(k, 1)
+    n = np.bincount(codes.unit, minlength=n_units)
+    p = counts / n[unit]
+    return np.bincount(unit, weights=-p * np.log2(p), minlength=n_units) + 0.0, n
+
+
+def _label_anchor(task: Task, label_id: str) -> str:
+    """The label's section in the compiled guidelines (mirrors ``emit.guidelines._label_anchor``)."""
+    ids = [lab.id for lab in task.labels]
+    return f"_label-{task.name}-{ids.index(label_id)}"
+
+
+def coverage(task: Task, a: str, b: str) -> list[dict[str, str]]:
+    """The edge cases and counterexamples of ``task`` that settle the pair (a, b), in spec order."""
+    out = [{"kind": "edge_case", "id": e.id, "link": f"{GUIDELINES}#{e.id}"} for e in task.edge_cases
+           if (e.label == a and b in e.instead_of) or (e.label == b and a in e.instead_of)]
+    for lab in task.labels:
+        other = b if lab.id == a else a if lab.id == b else None
+        if other is not None and any(c.use == other for c in lab.counterexamples):
+            out.append({"kind": "counterexample", "id": f"{lab.id}→{other}",
+                        "link": f"{GUIDELINES}#{_label_anchor(task, lab.id)}"})
+    return out
+
+
+def _choice_splits(codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(K, K) splits and units-with-both, and the (U, K) table the examples come from."""
+    counts = unit_counts(codes).astype(np.float64)
+    present = (counts > 0).astype(np.float64)
+    return counts.T @ counts, present.T @ present, counts
+
+
+def _multi_splits(task: Task, codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    member = kinds.membership(task, codes.categories)[codes.category].astype(bool)  # (N, L)
+    n_units, n_lab = len(codes.unit_keys), len(task.label_ids)
+    splits, both = np.zeros((n_lab, n_lab)), np.zeros((n_lab, n_lab))
+    per_unit = np.stack([np.bincount(codes.unit, weights=member[:, j], minlength=n_units) for j in range(n_lab)],
+                        axis=1) if n_lab else np.zeros((n_units, 0))
+    for i, j in itertools.combinations(range(n_lab), 2):  # label pairs: a handful
+        a = np.bincount(codes.unit, weights=member[:, i] & ~member[:, j], minlength=n_units)
+        b = np.bincount(codes.unit, weights=member[:, j] & ~member[:, i], minlength=n_units)
+        splits[i, j] = splits[j, i] = float(a @ b)
+        both[i, j] = both[j, i] = float(((a > 0) & (b > 0)).sum())
+    return splits, both, per_unit
+
+
+def _span_splits(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sset = span_set_of(inp)
+    n_lab, n_units = len(inp.task.label_ids), len(inp.codes.unit_keys)
+    f = span_findings(sset)
+    splits = np.zeros((n_lab, n_lab))
+    splits[f.type_pairs[:, 0], f.type_pairs[:, 1]] = f.type_pair_counts
+    splits = splits + splits.T
+    per_unit = np.bincount(sset.unit * n_lab + sset.label, minlength=n_units * n_lab).reshape(n_units, n_lab)
+    present = (per_unit > 0).astype(np.float64)
+    return splits, present.T @ present, per_unit.astype(np.float64)
+
+
+def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, per_unit: np.ndarray, *,
+           max_pairs: int, max_examples: int) -> list[dict[str, Any]]:
+    labels = task.label_ids
+    i, j = np.triu_indices(len(labels), 1)
+    keep = splits[i, j] > 0
+    i, j = i[keep], j[keep]
+    order = np.lexsort((j, i, -splits[i, j]))[:max_pairs]
+    total = float(np.triu(splits, 1).sum())
+    out = []
+    for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):  # the reported pairs only
+        weight = per_unit[:, a] * per_unit[:, b]
+        ex = np.lexsort((codes.unit_keys.astype(str), -weight))[: int((weight > 0).sum())][:max_examples]
+        examples = [f"{it}/{st}" if st else str(it)
+                    for it, st in zip(codes.unit_items[ex], codes.unit_steps[ex], strict=True)]
+        cov = coverage(task, labels[a], labels[b])
+        out.append({"task": task.name, "labels": [labels[a], labels[b]], "splits": int(splits[a, b]),
+                    "units": int(both[a, b]), "share": float(splits[a, b]) / total, "covered_by": cov,
+                    "gap": not cov, "examples": examples})
+    return out
+
+
+def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
+    h, n = entropy(codes)
+    h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
+    top = np.lexsort((codes.unit_keys.astype(str), -n, -h))
+    top = top[h[top] > 1e-12][:max_items]
+    counts = pd.DataFrame({"u": codes.unit, "v": np.asarray(codes.categories, dtype=object)[codes.category]})
+    counts = counts[counts["u"].isin(top)].groupby(["u", "v"]).size()
+    values = [{str(v): int(c) for v, c in counts.loc[u].items()} for u in top.tolist()]
+    return pd.DataFrame({"task": task.name, "item": codes.unit_items[top], "unit": codes.unit_steps[top],
+                         "entropy": np.round(h[top], 6), "n_judgments": n[top], "values": values})
+
+
+def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mapping[str, TaskAnalysis] | None = None,
+                  max_items: int = 20, max_pairs: int = 10, max_examples: int = 3) -> Hotspots:
+    """Disputed units across tasks (top ``max_items``) and confused label pairs per task, linked or flagged.
+
+    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks.
+    """
+    item_frames, pairs = [], []
+    for task in spec.tasks:  # a loop over tasks
+        if task.kind == "text":
+            continue
+        frame = acc.used.loc[(acc.used["task"] == task.name).to_numpy(), ["item", "unit", "annotator", "value"]]
+        frame = frame.assign(value=kinds.canonical(task, frame["value"]))
+        lent = (analyses or {}).get(task.name)
+        codes = lent.codes if lent is not None and lent.codes is not None else None
+        if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
+            codes = kinds.encode_task(task, frame)
+        item_frames.append(_task_items(task, codes, max_items))
+        if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
+            continue
+        if task.kind == "single_choice":
+            tables = _choice_splits(codes)
+        elif task.kind == "multi_choice":
+            tables = _multi_splits(task, codes)
+        else:
+            lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+            tables = _span_splits(kinds.KindInput(task, frame, codes, {}, spec.adjudication, lengths))
+        pairs += _pairs(task, codes, *tables, max_pairs=max_pairs, max_examples=max_examples)
+    items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame(
+        columns=["task", "item", "unit", "entropy", "n_judgments", "values"])
+    items = items.sort_values(["entropy", "n_judgments", "task", "item", "unit"],
+                              ascending=[False, False, True, True, True], kind="stable").head(max_items)
+    return Hotspots(items=items.reset_index(drop=True), pairs=pd.DataFrame(pairs, columns=[
+        "task", "labels", "splits", "units", "share", "covered_by", "gap", "examples"]))
+

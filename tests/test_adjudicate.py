@@ -1,0 +1,161 @@
+"""The expert-review queue: content, CSV formula-injection escaping, JSONL, the Label Studio import shape, and the
+``labelspec adjudicate`` command (atomic writes, deterministic bytes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_decide import Row, accounting, lab, make_spec, votes, write_project
+
+from labelspec.check.adjudicate import (
+    build_queue,
+    controls,
+    escape_cell,
+    queue_csv,
+    queue_jsonl,
+    queue_labelstudio,
+)
+from labelspec.check.context import Context, Items
+from labelspec.check.decide import decide_all
+from labelspec.cli import main
+from labelspec.emit.labelstudio import labelstudio_xml
+from labelspec.spec.model import Scale, Spec, Task
+
+INTENT = Task(name="intent", kind="single_choice", question="q", labels=(lab("a"), lab("b"), lab("c")))
+
+
+def _queue(tasks: tuple[Task, ...], rows: list[Row], **adj: object) -> tuple[Spec, pd.DataFrame]:
+    spec = make_spec(*tasks, **adj)
+    acc = accounting(rows)
+    return spec, build_queue(decide_all(spec, acc, Context()), acc)
+
+
+def test_queue_holds_only_routed_units_with_their_judgments() -> None:
+    _, q = _queue((INTENT,), votes("intent", {"i2": "ab", "i1": "aab", "i3": "aaa"}), min_support=0.67)
+    assert q["item"].tolist() == ["i1", "i2"]  # sorted; i3 is unanimous
+    first = q.iloc[0].to_dict()
+    assert first["judgments"] == {"n0": "a", "n1": "a", "n2": "b"}
+    assert (first["proposed"], first["support"], first["reasons"]) == ("a", round(2 / 3, 6), ["low_support"])
+    assert q.iloc[1]["proposed"] is None and q.iloc[1]["reasons"] == ["tie", "low_support"]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_start_a_formula_are_neutralised(start: str) -> None:
+    assert escape_cell(start + "1+1") == "'" + start + "1+1"
+
+
+def test_csv_escapes_data_from_every_column_and_parses_back() -> None:
+    rows = [("=HYPERLINK(1)", "", "intent", "@evil", "a"), ("=HYPERLINK(1)", "", "intent", "n1", "b")]
+    _, q = _queue((INTENT,), rows)
+    text = queue_csv(q)
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert len(parsed) == 1 and parsed[0]["item"] == "'=HYPERLINK(1)"
+    assert json.loads(parsed[0]["judgments"]) == {"@evil": "a", "n1": "b"}  # a JSON object cell starts with {
+    assert parsed[0]["reasons"] == "tie" and parsed[0]["proposed"] == ""
+    assert text.splitlines()[0] == "item,unit,task,proposed,support,method,reasons,gold,judgments"
+
+
+def test_jsonl_one_unit_per_line() -> None:
+    _, q = _queue((INTENT,), votes("intent", {"i1": "ab", "i2": "abc"}))
+    lines = queue_jsonl(q).splitlines()
+    assert [json.loads(line)["item"] for line in lines] == ["i1", "i2"]
+    first = json.loads(lines[0])
+    assert set(first) == {"item", "unit", "task", "judgments", "proposed", "support", "method", "reasons", "gold"}
+    assert first["judgments"] == {"n0": "a", "n1": "b"} and first["support"] == 0.5
+
+
+def test_labelstudio_import_uses_the_compiled_config_shapes() -> None:
+    tone = Task(name="tone", kind="rating", question="q", scale=Scale(min=1, max=5))
+    ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")), field="body")
+    rank = Task(name="rank", kind="ranking", question="q", options=("o1", "o2"))
+    pref = Task(name="pref", kind="pairwise", question="q", allow_ties=False)
+    tasks = (INTENT, tone, ner, rank, pref)
+    rows = votes("intent", {"i1": "ab"}) + votes("tone", {"i1": "24"}) + votes("pref", {"i1": "AB"})
+    rows += votes("ner", {"i1": ['[[0,4,"PER"]]', '[[0,4,"ORG"]]']})
+    rows += votes("rank", {"i1": ['["o1","o2"]', '["o2","o1"]']})
+    spec, q = _queue(tasks, rows)
+    items = Items(ids=np.array(["i1"], dtype=object), fields={"body": {"i1": "Anna went home"}})
+    config = labelstudio_xml(spec)
+    doc = json.loads(queue_labelstudio(q, spec, items, config))
+    ctl = controls(config)
+    by_task = {t["data"]["labelspec_task"]: t for t in doc}
+    assert set(by_task) == {"intent", "tone", "ner", "rank", "pref"}
+    for name, task in by_task.items():
+        assert task["data"]["item_id"] == "i1" and task["data"]["body"] == "Anna went home"
+        assert [p["model_version"] for p in task["predictions"]] == ["n0", "n1"]
+        for p in task["predictions"]:
+            for r in p["result"]:
+                assert (r["from_name"], r["type"], r["to_name"]) == (name, *ctl[name])
+    value = {name: [r["value"] for p in t["predictions"] for r in p["result"]] for name, t in by_task.items()}
+    assert value["intent"] == [{"choices": ["a"]}, {"choices": ["b"]}]
+    assert value["tone"] == [{"rating": 2}, {"rating": 4}]
+    assert value["ner"][0] == {"start": 0, "end": 4, "text": "Anna", "labels": ["PER"]}
+    assert value["rank"] == [{"ranker": {"rank": ["o1", "o2"]}}, {"ranker": {"rank": ["o2", "o1"]}}]
+    assert value["pref"] == [{"selected": "left"}, {"selected": "right"}]
+    assert ctl["pref"][0] == "pairwise" and ctl["rank"][0] == "ranker" and ctl["ner"][0] == "labels"
+
+
+def test_taxonomy_predictions_carry_the_path() -> None:
+    tax = Task(name="fail", kind="single_choice", question="q",
+               labels=(lab("tool"), lab("args", parent="tool"), lab("plan", review="always")))
+    spec, q = _queue((tax,), votes("fail", {"i1": ["args", "plan"], "i2": ["plan", "plan", "args"]}), min_support=0.6)
+    assert q["support"].tolist() == [None, round(2 / 3, 6)]  # no consensus at any depth: no support, never NaN
+    assert [json.loads(line)["support"] for line in queue_jsonl(q).splitlines()] == [None, round(2 / 3, 6)]
+    assert [row["support"] for row in csv.DictReader(io.StringIO(queue_csv(q)))] == ["", repr(round(2 / 3, 6))]
+    doc = json.loads(queue_labelstudio(q, spec, None, labelstudio_xml(spec)))
+    results = [p["result"][0] for p in doc[0]["predictions"]]
+    assert [r["type"] for r in results] == ["taxonomy", "taxonomy"]
+    assert [r["value"] for r in results] == [{"taxonomy": [["tool", "args"]]}, {"taxonomy": [["plan"]]}]
+
+
+def test_adjudicate_command_writes_three_files_deterministically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for out in ("q1", "q2"):
+        with pytest.raises(SystemExit) as exc:
+            main(["adjudicate", "proj/labelspec.yaml", "proj/labels", "--out", out])
+        assert exc.value.code == 0
+        outputs.append({p.name: p.read_bytes() for p in sorted((tmp_path / out).iterdir())})
+    assert outputs[0] == outputs[1]
+    assert sorted(outputs[0]) == ["review-queue.csv", "review-queue.jsonl", "review-queue.labelstudio.json"]
+    queued = [json.loads(line) for line in outputs[0]["review-queue.jsonl"].decode().splitlines()]
+    # a2 and a3 split 2–1 (< 0.7); a3's proposal fraud is always reviewed; gold g1 agrees with its gold label
+    assert [(r["item"], r["reasons"]) for r in queued] == [("a2", ["low_support"]),
+                                                           ("a3", ["low_support", "always_review_labels"])]
+    assert "2 of 4 units need expert review" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "q1").iterdir()) == sorted(outputs[0])  # no temporary leftovers
+
+
+def test_labelstudio_import_round_trips_through_the_export_reader(tmp_path: Path) -> None:
+    """An expert who accepts each prediction in Label Studio exports judgments labelspec reads back unchanged."""
+    import dataclasses
+
+    from labelspec.check.readers import ColumnMap, TaskShape, read_label_files
+
+    tone = Task(name="tone", kind="rating", question="q", scale=Scale(min=1, max=5))
+    ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")), field="body")
+    rank = Task(name="rank", kind="ranking", question="q", options=("o1", "o2"))
+    tasks = (INTENT, tone, ner, rank)
+    rows = votes("intent", {"i1": "ab"}) + votes("tone", {"i1": "24"})
+    rows += votes("ner", {"i1": ['[[0,4,"PER"]]', '[[0,4,"ORG"],[5,9,"PER"]]']})
+    rows += votes("rank", {"i1": ['["o1","o2"]', '["o2","o1"]']})
+    spec, q = _queue(tasks, rows)
+    items = Items(ids=np.array(["i1"], dtype=object), fields={"body": {"i1": "Anna went home"}})
+    doc = json.loads(queue_labelstudio(q, spec, items, labelstudio_xml(spec)))
+    export = [{"id": k + 1, "data": t["data"], "annotations": [
+        {"id": 100 * k + j, "completed_by": p["model_version"], "result": p["result"],
+         "created_at": "2026-03-02T10:00:00Z"} for j, p in enumerate(t["predictions"])]} for k, t in enumerate(doc)]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    shapes = [TaskShape(name=t.name, kind=t.kind, list_valued=t.is_list) for t in tasks]
+    got = read_label_files([path], columns=ColumnMap(**dataclasses.asdict(spec.columns)), tasks=shapes).frame
+    read = sorted(zip(got["task"], got["annotator"], got["value"], strict=True))
+    assert read == sorted((t, a, v) for _, _, t, a, v in rows)

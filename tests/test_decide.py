@@ -1,0 +1,408 @@
+"""Consensus per unit (decide): every method, every review reason, routing, expert decisions, report section.
+
+Expected values are worked by hand in the comments; Dawid–Skene is checked against the plain vote it must
+overrule and against its own clamping contract. The small builders here are shared by the hotspot, queue and
+release tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelspec.check.consensus import majority_vote
+from labelspec.check.context import Context, Items, RosterEntry
+from labelspec.check.decide import (
+    DEFAULT_REVIEW,
+    REASONS,
+    Decisions,
+    consensus_method,
+    decide_all,
+    reason_lists,
+)
+from labelspec.check.records import EXCLUSION_COLUMNS, Accounting
+from labelspec.spec.model import (
+    Adjudication,
+    Label,
+    Project,
+    Rule,
+    Scale,
+    Spec,
+    Task,
+)
+
+Row = tuple[str, str, str, str, str]  # item, unit, task, annotator, value
+
+
+def lab(label_id: str, **kw: object) -> Label:
+    return Label(id=label_id, title=label_id.title(), definition="d", **kw)  # type: ignore[arg-type]
+
+
+def make_spec(*tasks: Task, **adjudication: object) -> Spec:
+    policy = Adjudication(**adjudication)  # type: ignore[arg-type]
+    return Spec(path="specs/t/labelspec.yaml", root="specs/t", project=Project(id="t", title="T", version="1.0.0"),
+                tasks=tasks, adjudication=policy, digest="sha256:" + "0" * 64)
+
+
+def frame(rows: Sequence[Row]) -> pd.DataFrame:
+    out = [{"item": item, "unit": unit, "task": task, "annotator": ann, "value": value,
+            "timestamp": f"2026-03-02T10:{i // 60:02d}:{i % 60:02d}Z", "lead_time": "5", "file": "l.csv",
+            "line": i + 2} for i, (item, unit, task, ann, value) in enumerate(rows)]
+    df = pd.DataFrame(out, columns=["item", "unit", "task", "annotator", "value", "timestamp", "lead_time", "file",
+                                    "line"])
+    return df.assign(when=pd.to_datetime(df["timestamp"], utc=True))
+
+
+def accounting(rows: Sequence[Row], expert: Sequence[Row] = ()) -> Accounting:
+    used, exp = frame(rows), frame(expert)
+    return Accounting(used=used, expert=exp, exclusions=pd.DataFrame(columns=EXCLUSION_COLUMNS),
+                      rows_read=len(used) + len(exp))
+
+
+def votes(task: str, table: dict[str, str | list[str]], unit: str = "") -> list[Row]:
+    """``{"i1": "aab"}`` → three judgments a, a, b by annotators n0, n1, n2."""
+    return [(item, unit, task, f"n{j}", v) for item, vals in table.items() for j, v in enumerate(vals)]
+
+
+def gold(rows: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame([{"item": i, "unit": "", "task": t, "label": g, "why": ""} for i, t, g in rows],
+                        columns=["item", "unit", "task", "label", "why"])
+
+
+INTENT = Task(name="intent", kind="single_choice", question="q",
+              labels=(lab("a"), lab("b"), lab("c", review="always")))
+
+
+def unit(decisions: pd.DataFrame | Decisions, item: str, task: str = "intent", step: str = "") -> dict[str, Any]:
+    """One unit's row; from a :class:`Decisions`, with its lazily built ``detail``."""
+    frame = decisions.units if isinstance(decisions, Decisions) else decisions
+    rows = frame[(frame["item"] == item) & (frame["task"] == task) & (frame["unit"] == step)]
+    assert len(rows) == 1
+    row: dict[str, Any] = rows.iloc[0].to_dict()
+    if isinstance(decisions, Decisions):
+        row["detail"] = decisions.detail(rows)[0]
+    return row
+
+
+# --- majority ------------------------------------------------------------------------------------------------
+
+
+def test_majority_winner_tie_unanimous_and_min_support_boundary() -> None:
+    acc = accounting(votes("intent", {"i1": "aab", "i2": "ab", "i3": "bbb", "i4": "aaab"}))
+    d = decide_all(make_spec(INTENT, min_support=0.67), acc, Context()).units
+    i1 = unit(d, "i1")
+    assert (i1["value"], i1["decided_by"], i1["support"]) == ("a", "majority", 2 / 3)
+    assert i1["reason_low_support"] and not i1["reason_tie"]  # 0.666… < 0.67
+    i2 = unit(d, "i2")
+    assert i2["value"] is None and i2["decided_by"] is None and i2["reason_tie"] and i2["support"] == 0.5
+    assert unit(d, "i3")["decided_by"] == "unanimous"
+    assert unit(d, "i4")["value"] == "a" and not unit(d, "i4")["reason_low_support"]  # 3/4 ≥ 0.67
+    d2 = decide_all(make_spec(INTENT, min_support=2 / 3), acc, Context()).units
+    assert not unit(d2, "i1")["reason_low_support"]  # exactly at the threshold passes
+
+
+def test_methods_by_kind() -> None:
+    pol = Adjudication(method="dawid_skene")
+    assert consensus_method(INTENT, pol) == "dawid_skene"
+    assert consensus_method(INTENT, Adjudication()) == "majority"
+    tax = Task(name="t", kind="single_choice", question="q", labels=(lab("p"), lab("c", parent="p")))
+    assert consensus_method(tax, pol) == "deepest_level"
+    kinds = {"multi_choice": "per_label_majority", "rating": "median", "pairwise": "pairwise",
+             "spans": "span_majority", "ranking": "borda", "attribution": "exact_majority", "text": None}
+    for kind, method in kinds.items():
+        assert consensus_method(Task(name="t", kind=kind, question="q"), pol) == method  # type: ignore[arg-type]
+
+
+# --- Dawid–Skene ---------------------------------------------------------------------------------------------
+
+
+def _ds_rows() -> list[Row]:
+    """n0 and n1 are accurate, n2 always swaps a and b; unit x is a 1–2 split where n2's 'b' means 'a'."""
+    rows: list[Row] = []
+    for i in range(30):
+        truth = "ab"[i % 2]
+        swapped = "ba"[i % 2]
+        rows += [(f"u{i:02d}", "", "intent", "n0", truth), (f"u{i:02d}", "", "intent", "n1", truth),
+                 (f"u{i:02d}", "", "intent", "n2", swapped)]
+    rows += [("x", "", "intent", "n0", "a"), ("x", "", "intent", "n1", "b"), ("x", "", "intent", "n2", "b")]
+    return rows
+
+
+def test_dawid_skene_overrules_the_vote_of_a_systematically_wrong_annotator() -> None:
+    spec = make_spec(INTENT, method="dawid_skene", min_support=0.6)
+    dec = decide_all(spec, accounting(_ds_rows()), Context())
+    x = unit(dec, "x")
+    assert x["vote"] == "b" and x["value"] == "a" and x["decided_by"] == "dawid_skene"
+    posterior = x["detail"]["posterior"]
+    assert sum(posterior.values()) == pytest.approx(1.0, abs=1e-5)
+    assert x["support"] == pytest.approx(max(posterior.values()), abs=1e-6)
+    model = dec.models["intent"]
+    assert model["converged"] and model["labels"] == ["a", "b", "c"]
+    assert sum(model["priors"].values()) == pytest.approx(1.0)
+    swap = np.array(model["confusion"]["n2"])  # rows: true class, columns: given label
+    assert swap[0, 1] > 0.9 and swap[1, 0] > 0.9
+
+
+def test_dawid_skene_clamps_gold_units_and_reports_the_conflict() -> None:
+    rows = votes("intent", {"g1": "aab", **{f"u{i}": "aaa" if i % 2 else "bbb" for i in range(8)}})
+    spec = make_spec(INTENT, method="dawid_skene", min_support=0.6, expert_review=("gold_conflict",))
+    dec = decide_all(spec, accounting(rows), Context(gold=gold([("g1", "intent", "b")])))
+    g1 = unit(dec.units, "g1")
+    assert g1["value"] == "b" and g1["vote"] == "a" and g1["gold"] == "b"  # held at gold; the vote disagrees
+    assert g1["reason_gold_conflict"] and g1["review"]
+    assert dec.models["intent"]["gold_units_clamped"] == 1
+
+
+def test_dawid_skene_iteration_cap_and_tolerance_come_from_the_spec() -> None:
+    spec = make_spec(INTENT, method="dawid_skene", max_iterations=1, tolerance=1e-3)
+    model = decide_all(spec, accounting(_ds_rows()), Context()).models["intent"]
+    assert (model["iterations"], model["converged"], model["max_iterations"], model["tolerance"]) == (1, False, 1, 1e-3)
+
+
+# --- rating, multi_choice, pairwise, spans, ranking, taxonomy, attribution -----------------------------------
+
+
+def test_median_rating() -> None:
+    tone = Task(name="tone", kind="rating", question="q", scale=Scale(min=1, max=5), level="ordinal")
+    acc = accounting(votes("tone", {"i1": "445", "i2": "34", "i3": "1155"}))
+    d = decide_all(make_spec(tone, min_support=0.6), acc, Context())
+    i1, i2, i3 = unit(d, "i1", "tone"), unit(d, "i2", "tone"), unit(d, "i3", "tone")
+    assert (i1["value"], i1["support"], i1["tie"], i1["decided_by"]) == ("4", 2 / 3, False, "median")
+    assert (i2["value"], i2["support"], i2["reason_tie"], i2["reason_low_support"]) == ("3.5", 0.0, True, True)
+    assert i3["value"] == "3" and i3["reason_tie"] and i3["detail"] == {"iqr": 4.0}  # 1,1,5,5: no one said 3
+
+
+def test_per_label_majority_multi_choice() -> None:
+    tags = Task(name="tags", kind="multi_choice", question="q", labels=(lab("x"), lab("y"), lab("z")))
+    acc = accounting(votes("tags", {"i1": ['["y","x"]', '["x"]', '["x","y"]'], "i2": ['["x"]', '["z"]']}))
+    d = decide_all(make_spec(tags, min_support=0.6), acc, Context()).units
+    i1, i2 = unit(d, "i1", "tags"), unit(d, "i2", "tags")
+    assert i1["value"] == '["x","y"]' and i1["support"] == 2 / 3  # y chosen by 2 of 3: its in/out is the weakest
+    assert i2["value"] == '["x","z"]' and i2["reason_tie"]  # each chosen by exactly half
+
+
+def test_pairwise_chosen_rejected_and_unanimous_tie() -> None:
+    pref = Task(name="pref", kind="pairwise", question="q")
+    acc = accounting(votes("pref", {"i1": "ABB", "i2": "AB", "i3": ["tie", "tie"]}))
+    d = decide_all(make_spec(pref, min_support=0.6), acc, Context())
+    i1, i2, i3 = unit(d, "i1", "pref"), unit(d, "i2", "pref"), unit(d, "i3", "pref")
+    assert i1["value"] == "B" and i1["detail"]["chosen"] == "B" and i1["detail"]["rejected"] == "A"
+    assert i2["value"] is None and i2["reason_tie"]
+    assert i3["value"] == "tie" and i3["decided_by"] == "unanimous" and not i3["review"]
+
+
+def test_spans_supported_and_conflicting() -> None:
+    ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")), field="body")
+    acc = accounting(votes("ner", {
+        "i1": ['[[0,4,"PER"]]', '[[0,4,"PER"],[6,9,"ORG"]]', '[[0,5,"PER"]]'],
+        "i2": ['[[0,4,"PER"]]', '[[0,4,"PER"]]', '[[2,6,"ORG"]]', '[[2,6,"ORG"]]'],
+    }))
+    spec = make_spec(ner, min_support=0.5, expert_review=("span_conflict",))
+    d = decide_all(spec, acc, Context()).units
+    i1, i2 = unit(d, "i1", "ner"), unit(d, "i2", "ner")
+    # PER is marked by all three (overlap cluster, most common extent 0–4); ORG by one of three: not released
+    assert i1["value"] == '[[0,4,"PER"]]' and i1["support"] == 2 / 3 and not i1["span_conflict"]
+    assert json.loads(str(i2["value"])) == [[0, 4, "PER"], [2, 6, "ORG"]]
+    assert i2["reason_span_conflict"] and i2["review"] and i2["reason_tie"]  # each held by exactly half
+
+
+def test_ranking_borda_with_support() -> None:
+    rank = Task(name="rank", kind="ranking", question="q", options=("o1", "o2", "o3"))
+    acc = accounting(votes("rank", {"i1": ['["o1","o2","o3"]', '["o2","o1","o3"]', '["o1","o3","o2"]'],
+                                    "i2": ['["o1","o2","o3"]', '["o2","o1","o3"]']}))
+    d = decide_all(make_spec(rank, min_support=0.5), acc, Context())
+    i1, i2 = unit(d, "i1", "rank"), unit(d, "i2", "rank")
+    # Borda o1 = 2+1+2 = 5, o2 = 1+2+0 = 3, o3 = 0+0+1 = 1; agreeing option pairs 3 + 2 + 2 of 9
+    assert i1["value"] == '["o1","o2","o3"]' and i1["support"] == pytest.approx(7 / 9)
+    assert i1["detail"]["borda"] == {"o1": 5.0, "o2": 3.0, "o3": 1.0}
+    assert i2["reason_tie"]  # o1 and o2 swap places: Borda and Bradley–Terry both see them equal
+
+
+def test_taxonomy_deepest_level_on_steps() -> None:
+    fail = Task(name="fail", kind="single_choice", question="q", unit="step",
+                labels=(lab("tool"), lab("args", parent="tool"), lab("name", parent="tool"), lab("plan")))
+    rows = [("t1", "0", "fail", "n0", "args"), ("t1", "0", "fail", "n1", "name"), ("t1", "0", "fail", "n2", "args"),
+            ("t1", "1", "fail", "n0", "args"), ("t1", "1", "fail", "n1", "plan")]
+    d = decide_all(make_spec(fail, min_support=0.67), accounting(rows), Context())
+    s0, s1 = unit(d, "t1", "fail", "0"), unit(d, "t1", "fail", "1")
+    assert (s0["value"], s0["detail"], s0["support"]) == ("tool", {"depth": 0}, 1.0)  # args 2/3 < 0.67
+    assert s1["value"] is None and s1["reason_tie"]
+
+
+def test_attribution_exact_majority() -> None:
+    blame = Task(name="blame", kind="attribution", question="q", labels=(lab("planner"), lab("coder")))
+    acc = accounting(votes("blame", {"t1": ['{"agent":"planner","step":1}', '{"step":1,"agent":"planner"}',
+                                            '{"agent":"coder","step":2}']}))
+    t1 = unit(decide_all(make_spec(blame), acc, Context()).units, "t1", "blame")
+    assert t1["value"] == '{"agent":"planner","step":1}' and t1["support"] == 2 / 3
+
+
+# --- reasons, routing, experts -------------------------------------------------------------------------------
+
+
+def test_always_review_labels_include_descendants() -> None:
+    tax = Task(name="risk", kind="single_choice", question="q",
+               labels=(lab("harm", review="always"), lab("self_harm", parent="harm"), lab("ok")))
+    acc = accounting(votes("risk", {"i1": ["self_harm"] * 3, "i2": ["ok"] * 3}))
+    d = decide_all(make_spec(tax), acc, Context()).units
+    assert unit(d, "i1", "risk")["reason_always_review_labels"] and unit(d, "i1", "risk")["review"]
+    assert not unit(d, "i2", "risk")["review"]
+
+
+def test_rule_violation_routes_only_when_listed() -> None:
+    rule = Rule(id="chargeback", field="body", op="matches", operand="(?i)chargeback", expect="label_in",
+                labels=("c",))
+    task = Task(name="intent", kind="single_choice", question="q", labels=INTENT.labels, rules=(rule,))
+    items = Items(ids=np.array(["i1", "i2"], dtype=object),
+                  fields={"body": {"i1": "open a Chargeback", "i2": "hello"}})
+    acc = accounting(votes("intent", {"i1": "aaa", "i2": "aaa"}))
+    listed = decide_all(make_spec(task, expert_review=("rule_violation",)), acc, Context(items=items)).units
+    assert unit(listed, "i1")["reason_rule_violation"] and unit(listed, "i1")["review"]
+    assert not unit(listed, "i2")["reason_rule_violation"]
+    default = decide_all(make_spec(task), acc, Context(items=items))
+    assert default.routing == DEFAULT_REVIEW and default.routing_is_default
+    assert unit(default.units, "i1")["reason_rule_violation"] and not unit(default.units, "i1")["review"]
+
+
+def test_gold_units_are_routed_only_for_a_gold_conflict() -> None:
+    acc = accounting(votes("intent", {"g1": "ccc", "g2": "aab"}))
+    ctx = Context(gold=gold([("g1", "intent", "c"), ("g2", "intent", "b")]))
+    d = decide_all(make_spec(INTENT, expert_review=("always_review_labels", "gold_conflict")), acc, ctx).units
+    assert unit(d, "g1")["reason_always_review_labels"] and not unit(d, "g1")["review"]  # gold already says c
+    assert unit(d, "g2")["reason_gold_conflict"] and unit(d, "g2")["review"]
+
+
+def test_expert_decisions_override_and_are_not_routed() -> None:
+    acc = accounting(votes("intent", {"i1": "ab", "i2": "aa"}),
+                     expert=[("i1", "", "intent", "e1", "b"), ("i1", "", "intent", "e2", "c"),
+                             ("i9", "", "intent", "e1", "a")])
+    d = decide_all(make_spec(INTENT), acc, Context()).units
+    i1 = unit(d, "i1")
+    assert (i1["value"], i1["decided_by"], i1["expert"], i1["proposed"]) == ("c", "expert", "e2", None)  # latest
+    assert i1["reason_tie"] and not i1["review"]
+    i9 = unit(d, "i9")  # only an expert judged it
+    assert (i9["value"], i9["decided_by"], i9["n_judgments"]) == ("a", "expert", 0)
+
+
+def test_reason_lists_and_section_summary() -> None:
+    acc = accounting(votes("intent", {"i1": "ab", "i2": "ccc", "i3": "aaa"}))
+    dec = decide_all(make_spec(INTENT), acc, Context())
+    assert reason_lists(dec.units) == [["tie"], ["always_review_labels"], []]  # 1/2 meets the default 0.5
+    section = dec.section()
+    assert section["review_reasons"] == list(DEFAULT_REVIEW) and section["review_reasons_default"]
+    assert section["tasks"]["intent"]["reasons"] == {r: n for r, n in zip(REASONS, (1, 0, 1, 0, 0, 0), strict=True)}
+    assert section["tasks"]["intent"]["decided_by"] == {"undecided": 1, "unanimous": 2}
+    assert section["summary"][0] == "intent: 3 units by majority; 2 to expert review (tie 1, always_review_labels 1)"
+    json.dumps(section, allow_nan=False)
+
+
+def test_majority_agrees_with_the_counting_module_on_random_data() -> None:
+    rng = np.random.default_rng(7)
+    table = {f"i{i:03d}": "".join(rng.choice(list("abc"), size=int(rng.integers(1, 6)))) for i in range(200)}
+    d = decide_all(make_spec(INTENT, min_support=0.5), accounting(votes("intent", table)), Context()).units
+    counts = np.array([[v.count(c) for c in "abc"] for v in table.values()])
+    ref = majority_vote(counts, min_support=0.5)
+    expected = [None if w < 0 else "abc"[w] for w in ref.winner]
+    assert d["value"].tolist() == expected
+    np.testing.assert_allclose(d["support"].to_numpy(dtype=float), ref.support)
+
+
+def test_roster_is_not_needed_for_consensus() -> None:
+    roster = {"n0": RosterEntry(id="n0", role="annotator")}
+    d = decide_all(make_spec(INTENT), accounting(votes("intent", {"i1": "aa"})), Context(roster=roster)).units
+    assert unit(d, "i1")["value"] == "a"
+
+
+
+# --- an on-disk project for command tests (adjudicate, release) ----------------------------------------------
+
+PROJECT_FILES = {
+    "labelspec.yaml": """\
+labelspec: 1
+project: {id: tiny, title: Tiny, version: 0.1.0}
+items:
+  file: items.jsonl
+  id: item_id
+  fields:
+    body: {type: text}
+annotators: {file: annotators.csv}
+tasks:
+  intent:
+    kind: single_choice
+    question: Which?
+    labels:
+      refund: {title: Refund, definition: Money back.}
+      status: {title: Status, definition: Where is it.}
+      fraud: {title: Fraud, definition: Not me., review: always}
+quality:
+  annotations_per_item: 3
+  agreement: {metric: percent_agreement, min: 0.5}
+  gold: {file: gold.csv, min_accuracy: 0.5, min_judgments: 1}
+adjudication: {method: majority, min_support: 0.7}
+""",
+    "items.jsonl": "".join(f'{{"item_id": "{i}", "body": "text of {i}"}}\n' for i in ("a1", "a2", "a3", "g1")),
+    "annotators.csv": "id,role,name,calibration_score,calibration_n,calibration_passed,calibrated_at\n"
+                      "n1,annotator,N1,0.9,10,true,2026-01-01T00:00:00Z\n"
+                      "n2,annotator,N2,0.8,10,true,2026-01-01T00:00:00Z\n"
+                      "n3,annotator,N3,1.0,10,true,2026-01-01T00:00:00Z\nex,expert,Ex,,,,\n",
+    "gold.csv": "item,unit,task,label,why\ng1,,intent,refund,x\n",
+}
+#: (item, annotator, label); n3's gold answer decides whether the gold-accuracy gate passes.
+PROJECT_LABELS = [("a1", "n1", "refund"), ("a1", "n2", "refund"), ("a1", "n3", "refund"), ("a2", "n1", "status"),
+                  ("a2", "n2", "refund"), ("a2", "n3", "status"), ("a3", "n1", "fraud"), ("a3", "n2", "fraud"),
+                  ("a3", "n3", "refund"), ("g1", "n1", "refund"), ("g1", "n2", "refund")]
+
+
+def write_project(root: Path, *, n3_gold: str = "refund", expert: bool = False) -> Path:
+    """A tiny valid project: 3 annotators, 3 items + 1 gold item, one label file (and an expert's file)."""
+    (root / "labels").mkdir(parents=True)
+    for name, text in PROJECT_FILES.items():
+        (root / name).write_text(text, encoding="utf-8")
+    rows = [*PROJECT_LABELS, ("g1", "n3", n3_gold)]
+    lines = [f"{i},{a},{v},2026-02-01T10:{k:02d}:00Z,{5 + k}" for k, (i, a, v) in enumerate(rows)]
+    (root / "labels" / "batch.csv").write_text("item_id,annotator_id,label,created_at,lead_time_s\n"
+                                               + "\n".join(lines) + "\n", encoding="utf-8")
+    if expert:
+        (root / "labels" / "expert.csv").write_text(
+            "item_id,annotator_id,label,created_at,lead_time_s\na3,ex,refund,2026-02-02T09:00:00Z,30\n",
+            encoding="utf-8")
+    return root
+
+
+def test_codes_lent_by_the_analysis_give_the_same_decisions() -> None:
+    from labelspec.check.analyze import analyze_choice
+    from labelspec.spec.model import BootstrapPolicy
+
+    acc = accounting(votes("intent", {"i2": "abc", "i1": "aab", "i3": "ccc", "i0": "bb"}))
+    an = {"intent": analyze_choice(acc.used, INTENT, gold_units=set(), min_per_unit=None,
+                                   boot=BootstrapPolicy(replicates=0))}
+    spec = make_spec(INTENT, method="dawid_skene")
+    pd.testing.assert_frame_equal(decide_all(spec, acc, Context()).units,
+                                  decide_all(spec, acc, Context(), analyses=an).units)
+
+
+def test_sections_render_in_the_check_report(tmp_path: Path) -> None:
+    """The runner hook: both sections go into ``Report.sections`` and come out in JSON and text."""
+    from dataclasses import replace
+
+    from labelspec import api
+    from labelspec.check.context import load_context
+    from labelspec.check.hotspots import find_hotspots
+    from labelspec.check.render import render_json, render_text
+
+    root = write_project(tmp_path / "proj")
+    report = api.check_labels(root / "labelspec.yaml", [root / "labels"], bootstrap=0)
+    ctx = load_context(report.spec, root)
+    sections = {"consensus": decide_all(report.spec, report.accounting, ctx, analyses=report.analyses).section(),
+                "hotspots": find_hotspots(report.spec, report.accounting, ctx, analyses=report.analyses).section()}
+    d = replace(report, sections=sections).to_dict()
+    assert json.loads(render_json(d))["consensus"]["tasks"]["intent"]["routed_to_review"] == 2
+    text = render_text(d)
+    assert "\nConsensus\n  intent: 4 units by majority; 2 to expert review" in text
+    assert "\nHotspots\n  intent: refund ↔ status split 2× on 1 unit(s) — guideline gap" in text

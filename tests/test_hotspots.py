@@ -1,0 +1,98 @@
+"""Disagreement hotspots: entropy ranking (against scipy), label-pair splits, edge-case links and guideline gaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import entropy as scipy_entropy
+from test_decide import accounting, lab, make_spec, votes
+
+from labelspec.check.context import Context
+from labelspec.check.hotspots import coverage, find_hotspots
+from labelspec.spec.model import Counterexample, EdgeCase, Task
+
+INTENT = Task(
+    name="intent", kind="single_choice", question="q",
+    labels=(lab("refund", counterexamples=(Counterexample(text="t", use="status", why="w"),)), lab("status"),
+            lab("dispute"), lab("other")),
+    edge_cases=(EdgeCase(id="merchant-refused", when="w", label="dispute", why="y", instead_of=("refund",)),),
+)
+TABLE = {
+    "i1": ["refund", "dispute", "dispute"],
+    "i2": ["refund", "dispute"],
+    "i3": ["refund", "status", "other"],
+    "i4": ["other", "status", "status"],
+    "i5": ["refund"] * 3,
+}
+
+
+def _pairs() -> dict[tuple[str, str], dict[str, object]]:
+    h = find_hotspots(make_spec(INTENT), accounting(votes("intent", TABLE)), Context())
+    return {tuple(p["labels"]): p for p in h.section()["label_pairs"]}  # type: ignore[misc]
+
+
+def test_items_ranked_by_entropy_in_bits() -> None:
+    h = find_hotspots(make_spec(INTENT), accounting(votes("intent", TABLE)), Context())
+    assert h.items["item"].tolist() == ["i3", "i2", "i1", "i4"]  # i5 is unanimous: no hotspot
+    for item, e in zip(h.items["item"], h.items["entropy"], strict=True):
+        vals = TABLE[item]
+        counts = [vals.count(v) for v in sorted(set(vals))]
+        assert e == pytest.approx(scipy_entropy(counts, base=2), abs=1e-6)
+    assert h.items["values"].iloc[0] == {"other": 1, "refund": 1, "status": 1}
+
+
+def test_pair_splits_count_judgment_pairs_on_the_same_unit() -> None:
+    pairs = _pairs()
+    # refund/dispute: i1 gives 1·2, i2 gives 1·1; status/other: i3 1·1 and i4 2·1
+    assert (pairs[("refund", "dispute")]["splits"], pairs[("refund", "dispute")]["units"]) == (3, 2)
+    assert (pairs[("status", "other")]["splits"], pairs[("status", "other")]["units"]) == (3, 2)
+    assert pairs[("refund", "status")]["splits"] == 1
+    assert pairs[("refund", "dispute")]["share"] == pytest.approx(3 / 8)
+    assert ("status", "dispute") not in pairs  # never split: not a hotspot
+    assert pairs[("status", "other")]["examples"] == ["i4", "i3"]  # most splits first
+
+
+def test_covered_pair_links_the_edge_case_and_gap_is_flagged() -> None:
+    pairs = _pairs()
+    covered = pairs[("refund", "dispute")]
+    assert covered["gap"] is False
+    assert covered["covered_by"] == [{"kind": "edge_case", "id": "merchant-refused",
+                                      "link": "guidelines.html#merchant-refused"}]
+    by_counter = pairs[("refund", "status")]
+    assert by_counter["covered_by"] == [{"kind": "counterexample", "id": "refund→status",
+                                         "link": "guidelines.html#_label-intent-0"}]
+    assert pairs[("status", "other")]["gap"] is True and pairs[("status", "other")]["covered_by"] == []
+
+
+def test_suggested_fixes_are_the_gaps_with_examples() -> None:
+    section = find_hotspots(make_spec(INTENT), accounting(votes("intent", TABLE)), Context()).section()
+    fixes = [(tuple(f["labels"]), f["examples"]) for f in section["suggested_fixes"]]
+    assert fixes == [(("status", "other"), ["i4", "i3"]), (("refund", "other"), ["i3"])]
+    assert any("guideline gap" in line for line in section["summary"])
+    assert any("guidelines.html#merchant-refused" in line for line in section["summary"])
+
+
+def test_coverage_is_symmetric_and_needs_label_and_instead_of() -> None:
+    task = Task(name="t", kind="single_choice", question="q", labels=(lab("a"), lab("b"), lab("c")),
+                edge_cases=(EdgeCase(id="e1", when="w", label="a", why="y", instead_of=("b", "c")),))
+    assert coverage(task, "a", "b") == coverage(task, "b", "a") != []
+    assert coverage(task, "b", "c") == []  # both only in instead_of: the edge case does not choose between them
+
+
+def test_multi_choice_and_span_pairs() -> None:
+    tags = Task(name="tags", kind="multi_choice", question="q", labels=(lab("x"), lab("y")))
+    ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")))
+    rows = votes("tags", {"i1": ['["x"]', '["y"]', '["x","y"]', '["y"]']})
+    rows += votes("ner", {"i1": ['[[0,4,"PER"]]', '[[0,4,"ORG"]]', '[[0,4,"PER"]]']})
+    pairs = {p["task"]: p for p in find_hotspots(make_spec(tags, ner), accounting(rows), Context())
+             .section()["label_pairs"]}
+    assert pairs["tags"]["splits"] == 2  # one judgment with x-not-y × two with y-not-x
+    assert pairs["ner"]["splits"] == 2 and pairs["ner"]["labels"] == ["PER", "ORG"]  # same extent, other label
+
+
+def test_max_pairs_and_max_items_bound_the_output() -> None:
+    rng = np.random.default_rng(3)
+    table = {f"i{i:03d}": list(rng.choice(["refund", "status", "dispute", "other"], size=3)) for i in range(300)}
+    h = find_hotspots(make_spec(INTENT), accounting(votes("intent", table)), Context(), max_items=7, max_pairs=2)
+    assert len(h.items) == 7 and len(h.pairs) == 2
+    assert h.pairs["splits"].tolist() == sorted(h.pairs["splits"].tolist(), reverse=True)
