@@ -53,7 +53,8 @@ def spec_file(path: str | Path, display_path: str | None = None) -> tuple[Path, 
     given = Path(path)
     shown = display_path if display_path is not None else (path if isinstance(path, str) else given.as_posix())
     if given.is_dir():
-        return given / SPEC_FILE, f"{shown.rstrip('/')}/{SPEC_FILE}"
+        named = shown.rstrip("/")  # the display path may name the folder or already the file in it
+        return given / SPEC_FILE, named if named.endswith(f"/{SPEC_FILE}") or named == SPEC_FILE else f"{named}/{SPEC_FILE}"
     return given, shown
 
 
