@@ -121,9 +121,85 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
     else:
         text = render.render_text(d, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
         click.echo(text.splitlines()[-1] if quiet else text, nl=quiet)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        click.echo(render.render_github(d), nl=False)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # the runner reads workflow commands from stdout and stderr
+        click.echo(render.render_github(d), nl=False, err=to_stdout)  # keep `--json -` parseable
     sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="Roster to update (default: the spec's annotators file).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here ('-' for stdout).")
+@click.option("--dry-run", is_flag=True, help="Score and report; leave the roster untouched.")
+@click.option("--require-all", is_flag=True, help="Exit 1 when any annotator failed calibration.")
+def calibrate(spec: Path, submissions: tuple[Path, ...], roster: Path | None, json_path: Path | None, dry_run: bool,
+              require_all: bool) -> None:
+    """Score calibration-round SUBMISSIONS against SPEC's calibration set and update the roster.
+
+    Exit 0 when everything was scored, even if annotators failed (that is information); 1 with --require-all.
+    """
+    from labelspec import api
+    from labelspec.check import calibrate as cal
+    from labelspec.check import render
+
+    result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run)
+    d = result.to_dict()
+    if json_path is not None and str(json_path) != "-":
+        api.write_text_atomic(json_path, render.render_json(d))
+    click.echo(render.render_json(d) if str(json_path) == "-" else cal.render_text(d), nl=False)
+    sys.exit(result.exit_code(require_all=require_all))
+
+
+_SPEC = click.argument("spec", type=click.Path(exists=True, path_type=Path))
+_LABELS = click.argument("label_files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+
+
+@cli.command()
+@_SPEC
+@_LABELS
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("review"), show_default=True,
+              help="Folder for review-queue.csv, .jsonl and .labelstudio.json.")
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Gold file (overrides the spec's).")
+def adjudicate(spec: Path, label_files: tuple[Path, ...], out: Path, gold: Path | None) -> None:
+    """Write the expert-review queue: units that consensus routed to an expert, with every judgment."""
+    from labelspec import api
+
+    result = api.adjudicate(spec, label_files, out=out, gold=gold)
+    click.echo(f"{result.queued} of {result.units} units need expert review")
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    sys.exit(EXIT_OK)
+
+
+@cli.command()
+@_SPEC
+@_LABELS
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Release folder.")
+@click.option("--accept-failing", "accept", multiple=True, metavar="GATE_ID",
+              help="Release although this blocking gate fails; needs a --reason (repeatable, paired in order).")
+@click.option("--reason", "reasons", multiple=True, metavar="TEXT", help="Why the gate is accepted (recorded).")
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Gold file (overrides the spec's).")
+@click.option("--strict", is_flag=True, help="Warnings block the release too.")
+@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, help="Bootstrap replicates (0: no intervals).")
+def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[str, ...], reasons: tuple[str, ...],
+            gold: Path | None, strict: bool, bootstrap: int | None) -> None:
+    """Run the gates; only when every blocking gate passes (or is accepted) write the consensus dataset."""
+    from labelspec import api
+
+    if len(accept) != len(reasons):
+        raise click.UsageError("give exactly one --reason per --accept-failing")
+    result = api.release(spec, label_files, out=out, accept=list(zip(accept, reasons, strict=True)), gold=gold, strict=strict,
+                         bootstrap=bootstrap, progress=stderr_progress(False))
+    for gate in result.refused:
+        click.echo(f"release refused: blocking gate {gate} failed (nothing written)", err=True)
+    for o in result.overrides:
+        click.echo(f"accepted {o['gate']} ({o['status']}): {o['reason']}", err=True)
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    if not result.refused:
+        click.echo(f"released {result.released} rows")
+    sys.exit(result.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -217,7 +217,7 @@ def _reference(spec: Spec, reference: pd.DataFrame) -> pd.DataFrame:
 def _edge_wrong(spec: Spec, rows: pd.DataFrame, kinds: np.ndarray, scored: _Rows) -> np.ndarray:
     """Per row: does it count against its edge case (see the module docstring)?"""
     edge_label = {f"{t.name}\x1f{e.id}": e.label for t in spec.tasks for e in t.edge_cases}
-    label = (rows["task"] + "\x1f" + rows["edge_case"]).map(edge_label).fillna("").astype(str)
+    label = (rows["task"] + "\x1f" + rows["edge_case"]).map(edge_label).astype(object).fillna("").astype(str)
     label = label.reset_index(drop=True)
     probe = pd.Series(np.arange(len(rows))).astype(str) + "\x1f" + label
     involved = probe.isin(scored.mismatched).to_numpy() | (label == "").to_numpy() | ~np.isin(

@@ -129,7 +129,8 @@ def _lead_time(spec: Spec, acc: Accounting) -> list[Finding]:
     frame = acc.used[acc.used["lead_time"] != ""]
     if frame.empty:
         return []
-    fast = pd.to_numeric(frame["lead_time"]).to_numpy() < lt.min_seconds
+    # astype(float) parses as Python's float() does, like the record check (pd.to_numeric rejects "٣")
+    fast = frame["lead_time"].astype(float).to_numpy() < lt.min_seconds
     grouped = pd.DataFrame({"a": frame["annotator"].to_numpy(), "fast": fast}).groupby("a")["fast"].agg(["mean", "size"])
     out = []
     for ann, row in grouped.sort_index().iterrows():

@@ -78,7 +78,10 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
     task_col = _col(df, "task")
     if len(spec.tasks) == 1:
         task_col = np.where(task_col == "", spec.tasks[0].name, task_col)
-    marker.mark(~np.isin(task_col, spec.task_names), "unknown_task", "task is not declared in the spec")
+    unknown = ~np.isin(task_col, spec.task_names)
+    detail = np.full(n, "", dtype=object)
+    detail[unknown] = [f"unknown task {t!r}" for t in task_col[unknown]]
+    marker.mark(unknown, "unknown_task", detail)
     unit = _col(df, "unit")
     values = _col(df, "value")
     for task in spec.tasks:
@@ -95,12 +98,12 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
         detail[idx] = problems
         marker.mark(bad, "invalid_value", detail)
     ts = df["timestamp"].astype("string")
-    ts_bad = (ts != "") & ~ts.str.match(TIMESTAMP_RE.pattern).fillna(False)
+    ts_bad = (ts != "") & ~ts.str.fullmatch(TIMESTAMP_RE.pattern).fillna(False)  # `$` alone lets "…Z\n" in
     parsed = pd.to_datetime(ts.where(~ts_bad & (ts != "")), format="ISO8601", utc=True, errors="coerce")
-    ts_bad = ts_bad | ((ts != "") & parsed.isna())
+    ts_bad = ts_bad | ((ts != "") & (parsed.isna() | (parsed.dt.year < 1)))  # pandas takes year 0; datetime not
     marker.mark(ts_bad.to_numpy(dtype=bool), "bad_timestamp", "timestamp is not ISO 8601 with a timezone")
     lt = df["lead_time"].astype("string")
-    lt_bad = (lt != "") & ~lt.str.match(LEAD_TIME_RE.pattern).fillna(False)
+    lt_bad = (lt != "") & ~lt.str.fullmatch(LEAD_TIME_RE.pattern).fillna(False)
     marker.mark(lt_bad.to_numpy(dtype=bool), "bad_lead_time", "lead_time is not a non-negative number")
 
 

@@ -22,11 +22,11 @@ from labelspec.spec.model import Spec, Task
 
 #: ISO 8601 date-time with a timezone (``Z`` or ``±HH:MM``); naive times are rejected because order across
 #: annotators in different zones would be ambiguous.
-TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})")
 #: A non-negative decimal number of seconds.
-LEAD_TIME_RE = re.compile(r"^\d+(\.\d+)?$")
+LEAD_TIME_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 #: An integer without sign tricks, leading zeros or decimals (``01`` and ``1.0`` are not ratings).
-INT_RE = re.compile(r"^-?(0|[1-9]\d*)$")
+INT_RE = re.compile(r"-?(0|[1-9][0-9]*)")
 MAX_TEXT_LENGTH = 100_000
 
 FIELDS = ("item", "unit", "task", "annotator", "value", "timestamp", "lead_time")
@@ -117,7 +117,7 @@ def _attribution(task: Task, value: str) -> list[str]:
 
 def valid_timestamp(text: str) -> bool:
     """ISO 8601 with a timezone, and a real calendar date and time (``2026-02-30`` is not)."""
-    if not TIMESTAMP_RE.match(text):
+    if not TIMESTAMP_RE.fullmatch(text):
         return False
     try:
         datetime.fromisoformat(text)
@@ -165,6 +165,6 @@ def record_problems(spec: Spec, record: Mapping[str, str]) -> list[str]:
     if ts and not valid_timestamp(ts):
         problems.append(f"timestamp {ts!r} is not ISO 8601 with a timezone")
     lt = record.get("lead_time", "")
-    if lt and not LEAD_TIME_RE.match(lt):
+    if lt and not LEAD_TIME_RE.fullmatch(lt):
         problems.append(f"lead_time {lt!r} is not a non-negative number of seconds")
     return problems

@@ -1,0 +1,146 @@
+"""The whole check pipeline: the support-intent example end to end, and small projects through every stage.
+
+The example's planted annotators (scripts/examples_support.py) must be found: ``13`` over-uses ``other`` (biased)
+and ``14`` answers in under three seconds and disagrees with the consensus (speeder).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import AGREEING, DISAGREEING
+
+from labelspec import api
+from labelspec.check.render import render_json
+from labelspec.check.report import Report
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "specs" / "support-intent"
+LEAD_TIME = "  lead_time: {min_seconds: 3, max_fast_share: 0.2}\n"
+
+
+@pytest.fixture(scope="module")
+def example() -> Report:
+    return api.check_labels(EXAMPLE, [EXAMPLE / "labels"])
+
+
+def test_the_example_may_be_released(example: Report) -> None:
+    d = example.to_dict()
+    assert d["exit_code"] == 0 and d["summary"]["blocking"] == []
+    assert [Path(f).name for f in d["files"]] == ["batch-01.csv", "batch-02.jsonl", "labelstudio-export.json"]
+    assert {g["id"] for g in d["gates"]} >= {"records.valid", "gold.accuracy", "agreement.intent", "agreement.tone",
+                                             "annotators.lead_time", "annotators.divergence", "calibration.passed"}
+
+
+def test_the_example_finds_the_speeder_and_the_biased_annotator(example: Report) -> None:
+    flagged = {(f.kind, f.annotator, f.task) for f in example.findings}
+    assert {k for k in flagged if k[0] == "lead_time"} == {("lead_time", "14", None)}
+    assert {k for k in flagged if k[0] == "distribution_divergence"} == {("distribution_divergence", "13", "intent")}
+    assert {a for k, a, _ in flagged if k == "consensus_agreement"} == {"14"}
+    (bias,) = [f for f in example.findings if f.kind == "distribution_divergence"]
+    assert bias.evidence["label"] == "other" and bias.evidence["share"] > bias.evidence["others_share"]
+    (speed,) = [f for f in example.findings if f.kind == "lead_time"]
+    assert speed.evidence["fast_share"] > 0.2
+    gates = {g.gate.id: g for g in example.gates}
+    assert (gates["annotators.lead_time"].status, gates["annotators.lead_time"].measure.detail) == ("fail", "14")
+    assert (gates["annotators.divergence"].status, gates["annotators.divergence"].measure.detail) == ("fail", "13")
+
+
+def test_the_uncalibrated_annotator_is_a_warning_the_spec_chose(example: Report) -> None:
+    (cal,) = [g for g in example.gates if g.gate.id == "calibration.passed"]
+    assert (cal.status, cal.gate.severity, cal.blocking()) == ("fail", "warn", False)
+    assert cal.measure.detail == "not calibrated: sofia.rossi@ledgerly.example"
+
+
+def test_the_example_accounts_for_every_row(example: Report) -> None:
+    acc = example.accounting_dict()
+    assert acc["balanced"] is True
+    assert acc["rows_read"] == acc["rows_used"] + acc["rows_excluded"]
+    assert all(e["file"] and e["line"] > 0 for e in acc["exclusions"])
+    assert set(acc["excluded_by_reason"]) <= {"cancelled_annotation", "empty_annotation"}  # Label Studio only
+
+
+def test_strict_turns_the_warnings_into_blockers(example: Report) -> None:
+    import dataclasses
+
+    strict = dataclasses.replace(example, strict=True)
+    warned = {g.gate.id for g in example.gates if g.status != "pass"}
+    assert strict.exit_code == 1 and {g.gate.id for g in strict.blocking} == warned
+    assert "annotators.lead_time" in warned
+
+
+def test_the_report_is_reproducible(example: Report) -> None:
+    """Seeded bootstrap, sorted keys: the same inputs give the same JSON bytes."""
+    again = api.check_labels(EXAMPLE, [EXAMPLE / "labels"])
+    assert render_json(again.to_dict()) == render_json(example.to_dict())
+
+
+def test_the_cli_on_the_example_exits_0(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    r = run_cli("check", "--quiet", "specs/support-intent", "specs/support-intent/labels/")
+    assert r.code == 0 and r.out.endswith("release may go\n")
+
+
+# --- small projects through every stage ---------------------------------------------------------------------------
+
+def test_csv_and_jsonl_of_the_same_judgments_give_the_same_report(tiny_project, tmp_path: Path) -> None:
+    p = tiny_project(DISAGREEING)
+    jsonl = tmp_path / "same.jsonl"
+    jsonl.write_text("".join(json.dumps({"item_id": i, "annotator_id": a, "label": lab}) + "\n"
+                             for i, a, lab in DISAGREEING), "utf-8")
+    a = api.check_labels(p.root, [p.labels]).to_dict()
+    b = api.check_labels(p.root, [jsonl]).to_dict()
+    assert a["gates"] == b["gates"] and a["tasks"] == b["tasks"]
+    assert a["gates"][-1]["value"] == pytest.approx(-0.41666666666666674)
+
+
+def test_a_folder_of_label_files_is_read_sorted_and_hidden_files_skipped(tiny_project, tmp_path: Path) -> None:
+    p = tiny_project()
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    (folder / "b.csv").write_text("item_id,annotator_id,label\n" + "".join(
+        f"{i},{a},{lab}\n" for i, a, lab in AGREEING[9:]), "utf-8")
+    (folder / "a.csv").write_text("item_id,annotator_id,label\n" + "".join(
+        f"{i},{a},{lab}\n" for i, a, lab in AGREEING[:9]), "utf-8")
+    (folder / ".hidden.csv").write_text("not,a,label file\n", "utf-8")
+    report = api.check_labels(p.root, [folder])
+    assert [Path(f).name for f in report.files] == ["a.csv", "b.csv"]
+    assert report.accounting.rows_read == 18 and report.exit_code == 0
+
+
+def test_lead_times_written_with_other_digits_do_not_crash(tiny_project) -> None:
+    """'٣' is a number to Python's float() and to the record check; the lead-time finding must agree."""
+    text = "item_id,annotator_id,label,lead_time_s\n" + "".join(
+        f"{i},{a},{lab},{chr(0x663) if a == 'a1' else 10}\n" for i, a, lab in AGREEING)
+    p = tiny_project(labels_text=text, extra=LEAD_TIME)
+    report = api.check_labels(p.root, [p.labels])
+    (gate,) = [g for g in report.gates if g.gate.id == "annotators.lead_time"]
+    assert (gate.status, gate.measure.value) == ("pass", 0.0)  # 3 s is not under the 3 s minimum
+
+
+def test_a_speeder_is_flagged_with_its_share(tiny_project) -> None:
+    text = "item_id,annotator_id,label,lead_time_s\n" + "".join(
+        f"{i},{a},{lab},{1.5 if a == 'a2' else 10}\n" for i, a, lab in AGREEING)
+    p = tiny_project(labels_text=text, extra=LEAD_TIME)
+    report = api.check_labels(p.root, [p.labels])
+    assert [(f.kind, f.annotator, f.evidence) for f in report.findings] == [
+        ("lead_time", "a2", {"fast_share": 1.0, "n": 6})]
+    assert report.exit_code == 0  # the lead-time gate is a warning by design
+
+
+def test_gold_override_scores_against_the_given_file(tiny_project, tmp_path: Path) -> None:
+    gold = "item,unit,task,label,why\ni1,,sentiment,neg,planted disagreement\ni2,,sentiment,neg,\n"
+    extra = "  gold: {file: gold.csv, min_accuracy: 0.9, min_judgments: 2}\n"
+    p = tiny_project(extra=extra, files={"gold.csv": gold})
+    report = api.check_labels(p.root, [p.labels])
+    (g,) = [g for g in report.gates if g.gate.id == "gold.accuracy"]
+    assert (g.status, g.measure.value, g.measure.n) == ("fail", 0.5, 2)  # i1 says pos, gold says neg
+    better = tmp_path / "better-gold.csv"
+    better.write_text("item,unit,task,label,why\ni1,,sentiment,pos,\ni2,,sentiment,neg,\n", "utf-8")
+    report = api.check_labels(p.root, [p.labels], gold=better)
+    (g,) = [g for g in report.gates if g.gate.id == "gold.accuracy"]
+    assert (g.status, g.measure.value) == ("pass", 1.0)

@@ -1,0 +1,394 @@
+"""The exit-code contract (G1) and the command line's output, command by command.
+
+0 success, 1 a blocking gate failed (or compile drift), 2 usage/spec/input error, 3 internal error, 130 interrupted.
+A crash must never exit 1: CI would read it as "data not releasable".
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from conftest import DISAGREEING, label_csv
+
+from labelspec import __version__, api
+from labelspec.cli import KINDS, cli
+
+COMMANDS = sorted(cli.commands)
+
+
+def test_the_documented_commands_exist() -> None:
+    assert {"check", "compile", "init", "schema", "validate"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], *([c, "--help"] for c in COMMANDS)])
+def test_help_exits_0_on_every_command(run_cli, argv: list[str]) -> None:
+    r = run_cli(*argv)
+    assert r.code == 0
+    assert r.out.startswith("Usage: labelspec")
+    assert r.err == ""
+
+
+def test_version(run_cli) -> None:
+    r = run_cli("--version")
+    assert (r.code, r.out) == (0, f"labelspec, version {__version__}\n")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["check", "--bogus"], "No such option '--bogus'"),
+    (["validate", "--format", "xml", "."], "Invalid value for '--format'"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["check"], "Missing argument 'SPEC'"),
+    (["check", "."], "Missing argument 'LABEL_FILES...'"),
+    (["init"], "Missing argument 'DIRECTORY'"),
+    (["validate"], "Missing argument 'PATHS...'"),
+    (["init", "--kind", "bogus", "x"], "Invalid value for '--kind'"),
+    (["validate", "does/not/exist"], "does not exist"),
+])
+def test_usage_errors_exit_2_without_traceback(run_cli, argv: list[str], message: str) -> None:
+    r = run_cli(*argv)
+    assert r.code == 2
+    assert message in r.err
+    assert "Traceback" not in r.err + r.out
+
+
+def test_validate_valid_spec_exits_0(run_cli, tiny_project) -> None:
+    p = tiny_project()
+    r = run_cli("validate", str(p.root))
+    assert r.code == 0
+    assert r.out == f"{p.root.as_posix()}/labelspec.yaml: ok\n"
+
+
+def test_validate_invalid_spec_exits_2_with_located_diagnostics(run_cli, tiny_project) -> None:
+    p = tiny_project(extra="  qualty_typo: 1\n")
+    spec = f"{p.root.as_posix()}/labelspec.yaml"
+    r = run_cli("validate", str(p.root))
+    assert r.code == 2
+    assert f"{spec}:18:3: LS201 quality.qualty_typo: unknown key 'qualty_typo' in quality" in r.err
+    assert r.err.rstrip().endswith("1 error(s)")
+    assert "Traceback" not in r.err
+
+
+def test_validate_json_format_lists_the_same_diagnostics(run_cli, tiny_project) -> None:
+    p = tiny_project(extra="  qualty_typo: 1\n")
+    r = run_cli("validate", "--format", "json", str(p.root))
+    assert r.code == 2
+    (result,) = json.loads(r.out)
+    assert result["ok"] is False
+    (d,) = result["diagnostics"]
+    assert (d["code"], d["location"]["line"], d["location"]["column"], d["pointer"]) == \
+        ("LS201", 18, 3, "quality.qualty_typo")
+
+
+def test_validate_reports_every_spec_and_fails_if_any_is_invalid(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "labelspec.yaml").write_text("labelspec: 1\nproject: [oops]\n", "utf-8")
+    r = run_cli("validate", str(p.root), str(bad))
+    assert r.code == 2
+    assert f"{p.root.as_posix()}/labelspec.yaml: ok" in r.out
+    assert f"{bad.as_posix()}/labelspec.yaml:2:" in r.err
+
+
+def test_validate_folder_without_specs_is_a_usage_error(run_cli, tmp_path: Path) -> None:
+    r = run_cli("validate", str(tmp_path))
+    assert r.code == 2 and "LS501 no labelspec.yaml found" in r.err
+
+
+def test_schema_prints_the_packaged_schema_as_valid_json(run_cli) -> None:
+    packaged = files("labelspec.schemas").joinpath("spec-v1.schema.json").read_text("utf-8")
+    r = run_cli("schema")
+    assert r.code == 0
+    assert r.out == packaged
+    assert json.loads(r.out) == json.loads(packaged)
+    assert json.loads(r.out)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_init_writes_a_project_that_validates(run_cli, tmp_path: Path, kind: str) -> None:
+    target = tmp_path / f"new-{kind.replace('_', '-')}"
+    r = run_cli("init", "--kind", kind, str(target))
+    assert r.code == 0, r.err
+    assert f"wrote {target.as_posix()}/labelspec.yaml\n" in r.out
+    v = run_cli("validate", str(target))
+    assert (v.code, v.err) == (0, "")
+
+
+def test_init_refuses_to_overwrite(run_cli, tmp_path: Path) -> None:
+    assert run_cli("init", str(tmp_path / "p")).code == 0
+    before = (tmp_path / "p" / "labelspec.yaml").read_bytes()
+    r = run_cli("init", "--kind", "rating", str(tmp_path / "p"))
+    assert r.code == 2 and "already exists; not overwriting" in r.err
+    assert (tmp_path / "p" / "labelspec.yaml").read_bytes() == before
+
+
+def test_compile_writes_then_check_finds_fresh_then_drift(run_cli, tiny_project, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny_project()
+    monkeypatch.chdir(tmp_path)  # compiled files name the spec by its relative path (G9)
+    out = tmp_path / "gen"
+    r = run_cli("compile", "tiny", "--out", "gen")
+    assert r.code == 0 and (out / "tiny" / "gates.json").is_file()
+    assert run_cli("compile", "tiny", "--out", "gen", "--check").code == 0
+    (out / "tiny" / "guidelines.md").write_text("edited by hand\n", "utf-8")
+    r = run_cli("compile", "tiny", "--out", "gen", "--check")
+    assert r.code == 1
+    assert "tiny/guidelines.md" in r.out
+    assert (out / "tiny" / "guidelines.md").read_text("utf-8") == "edited by hand\n"  # --check writes nothing
+
+
+def test_compile_invalid_spec_exits_2_and_writes_nothing(run_cli, tiny_project, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny_project(extra="  qualty_typo: 1\n")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "gen"
+    r = run_cli("compile", "tiny", "--out", "gen")
+    assert r.code == 2 and "LS201" in r.err
+    assert not out.exists()
+
+
+# --- check ----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _no_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setenv("CI", "true")  # no progress lines on stderr
+
+
+def test_check_passing_gates_exit_0(run_cli, tiny_project) -> None:
+    p = tiny_project()
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 0
+    assert r.out.splitlines()[-1] == "3 passed, 0 failed, 0 undefined, 0 warnings: release may go"
+    assert "PASS      agreement.sentiment  krippendorff_alpha = 1.000 >= 0.5, n=6" in r.out
+
+
+def test_check_failing_agreement_gate_exits_1(run_cli, tiny_project) -> None:
+    p = tiny_project(DISAGREEING)
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 1
+    assert "FAIL      agreement.sentiment  krippendorff_alpha = -0.417 >= 0.5, n=6" in r.out
+    assert r.out.splitlines()[-1] == "2 passed, 1 failed, 0 undefined, 0 warnings: release blocked"
+
+
+def test_check_warn_gate_does_not_block_unless_strict(run_cli, tiny_project) -> None:
+    p = tiny_project(DISAGREEING, extra="gates:\n  agreement.sentiment: warn\n")
+    assert run_cli("check", str(p.root), str(p.labels)).code == 0
+    assert run_cli("check", "--strict", str(p.root), str(p.labels)).code == 1
+
+
+def test_check_quiet_prints_only_the_verdict(run_cli, tiny_project) -> None:
+    p = tiny_project(DISAGREEING)
+    r = run_cli("check", "--quiet", str(p.root), str(p.labels))
+    assert (r.code, r.out, r.err) == (1, "2 passed, 1 failed, 0 undefined, 0 warnings: release blocked\n", "")
+
+
+def test_check_json_to_stdout_is_valid_json(run_cli, tiny_project) -> None:
+    p = tiny_project(DISAGREEING)
+    r = run_cli("check", "--json", "-", str(p.root), str(p.labels))
+    assert r.code == 1
+    d = json.loads(r.out)
+    assert d["exit_code"] == 1 and d["report_version"] == 1
+    s = d["summary"]
+    assert (s["gates"], s["passed"], s["failed"], s["undefined"], s["blocking"]) == (3, 2, 1, 0, ["agreement.sentiment"])
+
+
+def test_check_writes_json_junit_and_markdown_files(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project(DISAGREEING)
+    out = tmp_path / "reports"
+    r = run_cli("check", "--json", str(out / "r.json"), "--junit", str(out / "r.xml"), "--markdown",
+                str(out / "r.md"), str(p.root), str(p.labels))
+    assert r.code == 1
+    assert json.loads((out / "r.json").read_text("utf-8"))["summary"]["failed"] == 1
+    suite = ET.fromstring((out / "r.xml").read_text("utf-8"))
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
+    assert "❌ release blocked" in (out / "r.md").read_text("utf-8")
+    assert sorted(q.name for q in out.iterdir()) == ["r.json", "r.md", "r.xml"]  # no temporary files left
+
+
+def test_github_actions_adds_error_annotations_for_failing_gates(run_cli, tiny_project,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    p = tiny_project(DISAGREEING)
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 1
+    errors = [line for line in r.out.splitlines() if line.startswith("::error")]
+    spec = f"{p.root.as_posix()}/labelspec.yaml"
+    assert errors == [f"::error file={spec},line=16,col=15,title=labelspec gate agreement.sentiment::FAIL      "
+                      f"agreement.sentiment  krippendorff_alpha = -0.417 >= 0.5, n=6  {spec}:16:15"]
+
+
+def test_github_actions_adds_nothing_when_every_gate_passes(run_cli, tiny_project,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    p = tiny_project()
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 0 and "::" not in r.out + r.err
+
+
+def test_github_annotations_do_not_corrupt_json_on_stdout(run_cli, tiny_project,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    p = tiny_project(DISAGREEING)
+    r = run_cli("check", "--json", "-", str(p.root), str(p.labels))
+    assert r.code == 1
+    assert json.loads(r.out)["exit_code"] == 1
+    assert "::error file=" in r.err
+
+
+def test_ragged_csv_exits_2_naming_file_and_line(run_cli, tiny_project) -> None:
+    p = tiny_project(labels_text="item_id,annotator_id,label\ni1,a1,pos\ni2,a1\n")
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 2
+    assert f"{p.labels.as_posix()}:3: LS402 ragged row: 2 fields, the header has 3" in r.err
+    assert "Traceback" not in r.err and r.out == ""
+
+
+def test_unknown_label_file_extension_exits_2(run_cli, tiny_project) -> None:
+    p = tiny_project(name="labels.xlsx")
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 2 and "LS405" in r.err
+
+
+def test_check_with_invalid_spec_exits_2(run_cli, tiny_project) -> None:
+    p = tiny_project(agreement_min=1.5)
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 2
+    assert "LS204" in r.err and "labelspec.yaml:16:" in r.err
+
+
+# --- internal errors and interrupts ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), MemoryError(), RecursionError("too deep"), KeyError("k")])
+def test_unexpected_exception_exits_3_not_1(run_cli, tiny_project, monkeypatch: pytest.MonkeyPatch,
+                                            exc: BaseException) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(api, "check_labels", explode)
+    p = tiny_project()
+    r = run_cli("check", str(p.root), str(p.labels))
+    assert r.code == 3
+    assert f"labelspec: internal error ({type(exc).__name__}" in r.err
+    assert "This is a bug" in r.err and "--debug" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_debug_shows_the_traceback(run_cli, tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api, "validate_paths", explode)
+    p = tiny_project()
+    r = run_cli("--debug", "validate", str(p.root))
+    assert r.code == 3
+    assert "Traceback (most recent call last)" in r.err and "RuntimeError: boom" in r.err
+
+
+@pytest.mark.parametrize("command", ["check", "validate"])
+def test_keyboard_interrupt_exits_130(run_cli, tiny_project, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "check_labels", interrupt)
+    monkeypatch.setattr(api, "validate_paths", interrupt)
+    p = tiny_project()
+    r = run_cli(command, str(p.root), *([str(p.labels)] if command == "check" else []))
+    assert r.code == 130
+    assert "interrupted" in r.err and "Traceback" not in r.err
+
+
+def test_real_process_exit_codes(tiny_project) -> None:
+    """The installed entry point, in a fresh interpreter: 0, 1, 2 and an injected crash as 3."""
+    ok = tiny_project()
+    run = [sys.executable, "-m", "labelspec"]
+    env = {"CI": "true", "PATH": ""}
+    assert subprocess.run([*run, "check", str(ok.root), str(ok.labels)], env=env, capture_output=True).returncode == 0
+    ok.labels.write_text(label_csv(DISAGREEING), "utf-8")
+    assert subprocess.run([*run, "check", str(ok.root), str(ok.labels)], env=env, capture_output=True).returncode == 1
+    assert subprocess.run([*run, "check", "--nope"], env=env, capture_output=True).returncode == 2
+    crash = ("import labelspec.api as a\n"
+             "def boom(*x, **k): raise ZeroDivisionError('x')\n"
+             "a.check_labels = boom\n"
+             "from labelspec.cli import main\n"
+             f"main(['check', {str(ok.root)!r}, {str(ok.labels)!r}])\n")
+    r = subprocess.run([sys.executable, "-c", crash], env=env, capture_output=True, text=True)
+    assert r.returncode == 3 and "internal error (ZeroDivisionError" in r.stderr
+
+
+# --- calibrate, adjudicate, release: the same contract ------------------------------------------------------------
+
+CALIBRATION = "  calibration: {file: calibration.csv, min_accuracy: 0.8}\n"
+SUBMISSION = ("item_id,annotator_id,label,created_at\ni1,a1,pos,2026-03-01T10:00:00Z\ni2,a1,neg,2026-03-01T10:00:00Z\n"
+              "i1,a2,neg,2026-03-01T10:00:00Z\ni2,a2,neg,2026-03-01T10:00:00Z\n")
+
+
+def test_calibrate_exits_0_with_failures_and_1_with_require_all(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project(extra=CALIBRATION, files={"calibration.csv": "item,unit,task,label,why\n"
+                                               "i1,,sentiment,pos,\ni2,,sentiment,neg,\n"})
+    sub = tmp_path / "round-1.csv"
+    sub.write_text(SUBMISSION, "utf-8")
+    roster = (p.root / "annotators.csv").read_bytes()
+    r = run_cli("calibrate", "--dry-run", str(p.root), str(sub))
+    assert r.code == 0 and "1 passed, 1 failed" in r.out
+    assert run_cli("calibrate", "--dry-run", "--require-all", str(p.root), str(sub)).code == 1
+    assert (p.root / "annotators.csv").read_bytes() == roster  # --dry-run writes nothing
+    d = json.loads(run_cli("calibrate", "--dry-run", "--json", "-", str(p.root), str(sub)).out)
+    assert isinstance(d, dict)
+
+
+def test_calibrate_without_a_calibration_set_or_with_a_broken_file_exits_2(run_cli, tiny_project,
+                                                                            tmp_path: Path) -> None:
+    p = tiny_project()
+    sub = tmp_path / "round-1.csv"
+    sub.write_text(SUBMISSION, "utf-8")
+    r = run_cli("calibrate", str(p.root), str(sub))
+    assert r.code == 2 and "quality.calibration" in r.err and "Traceback" not in r.err
+    sub.write_text("item_id,annotator_id,label\ni1,a1\n", "utf-8")
+    p2 = tiny_project(extra=CALIBRATION, files={"calibration.csv": "item,unit,task,label,why\ni1,,sentiment,pos,\n"})
+    r = run_cli("calibrate", str(p2.root), str(sub))
+    assert r.code == 2 and f"{sub.as_posix()}:2: LS402" in r.err
+
+
+def test_adjudicate_exits_0_and_writes_the_queue(run_cli, tiny_project, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny_project(DISAGREEING)
+    monkeypatch.chdir(tmp_path)  # the queue names the spec by a relative path
+    out = tmp_path / "review"
+    r = run_cli("adjudicate", "--out", "review", "tiny", "labels.csv")
+    assert r.code == 0 and r.out.startswith("6 of 6 units need expert review")
+    assert (out / "review-queue.csv").is_file()
+
+
+def test_adjudicate_bad_input_exits_2_and_writes_nothing(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project(labels_text="item_id,annotator_id,label\ni1,a1\n")
+    r = run_cli("adjudicate", "--out", str(tmp_path / "review"), str(p.root), str(p.labels))
+    assert r.code == 2 and "LS402" in r.err
+    assert not (tmp_path / "review").exists()
+
+
+def test_release_exits_0_when_gates_pass_and_1_when_one_blocks(run_cli, tiny_project, tmp_path: Path) -> None:
+    good = tiny_project()
+    assert run_cli("release", "--out", str(tmp_path / "ok"), str(good.root), str(good.labels)).code == 0
+    assert (tmp_path / "ok" / "release-manifest.json").is_file()
+    bad = tiny_project(DISAGREEING, name="bad.csv")
+    r = run_cli("release", "--out", str(tmp_path / "no"), str(bad.root), str(bad.labels))
+    assert r.code == 1 and "release refused: blocking gate agreement.sentiment failed" in r.err
+    assert not (tmp_path / "no").exists()
+    r = run_cli("release", "--out", str(tmp_path / "acc"), "--accept-failing", "agreement.sentiment", "--reason",
+                "pilot batch", str(bad.root), str(bad.labels))
+    assert r.code == 0 and (tmp_path / "acc" / "release-manifest.json").is_file()
+
+
+def test_release_accept_without_reason_is_a_usage_error(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project(DISAGREEING)
+    r = run_cli("release", "--out", str(tmp_path / "x"), "--accept-failing", "agreement.sentiment", str(p.root),
+                str(p.labels))
+    assert r.code == 2 and "Traceback" not in r.err
+    assert not (tmp_path / "x").exists()
