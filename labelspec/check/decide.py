@@ -45,7 +45,7 @@ from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
-from labelspec.check.rules import _applies, _satisfied
+from labelspec.check.rules import rule_applies, rule_satisfied
 from labelspec.check.tables import UNIT_SEP, Codes
 from labelspec.spec.model import Adjudication, Spec, Task
 
@@ -185,9 +185,9 @@ def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> 
     bad = np.zeros(len(frame), dtype=bool)
     for rule in task.rules:  # a handful of rules; each is vectorised over judgments
         field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
-        matching = field.index[_applies(rule, field)] if len(field) else []
+        matching = field.index[rule_applies(rule, field)] if len(field) else []
         on = np.flatnonzero(frame["item"].isin(matching).to_numpy())
-        ok = _satisfied(rule, frame["value"].iloc[on], task.kind == "multi_choice")
+        ok = rule_satisfied(rule, frame["value"].iloc[on], task.kind == "multi_choice")
         bad[on[~ok]] = True
     return np.unique(codes.unit[bad])
 

@@ -77,12 +77,6 @@ def entropy(codes: Codes) -> tuple[np.ndarray, np.ndarray]:
     return np.bincount(unit, weights=-p * np.log2(p), minlength=n_units) + 0.0, n
 
 
-def _label_anchor(task: Task, label_id: str) -> str:
-    """The label's section in the compiled guidelines (mirrors ``emit.guidelines._label_anchor``)."""
-    ids = [lab.id for lab in task.labels]
-    return f"_label-{task.name}-{ids.index(label_id)}"
-
-
 def coverage(task: Task, a: str, b: str) -> list[dict[str, str]]:
     """The edge cases and counterexamples of ``task`` that settle the pair (a, b), in spec order."""
     out = [{"kind": "edge_case", "id": e.id, "link": f"{GUIDELINES}#{e.id}"} for e in task.edge_cases
@@ -91,7 +85,7 @@ def coverage(task: Task, a: str, b: str) -> list[dict[str, str]]:
         other = b if lab.id == a else a if lab.id == b else None
         if other is not None and any(c.use == other for c in lab.counterexamples):
             out.append({"kind": "counterexample", "id": f"{lab.id}→{other}",
-                        "link": f"{GUIDELINES}#{_label_anchor(task, lab.id)}"})
+                        "link": f"{GUIDELINES}#{task.label_anchor(lab.id)}"})
     return out
 
 

@@ -31,7 +31,7 @@ class RuleResult:
         return f"{self.violations} of {self.checked} judgments on matching items violate"
 
 
-def _applies(rule: Rule, field: pd.Series) -> np.ndarray:
+def rule_applies(rule: Rule, field: pd.Series) -> np.ndarray:
     text = field.astype(str)
     if rule.op == "matches":
         return text.str.contains(re.compile(str(rule.operand)), regex=True).to_numpy(dtype=bool)
@@ -40,7 +40,7 @@ def _applies(rule: Rule, field: pd.Series) -> np.ndarray:
     return text.isin(list(rule.operand)).to_numpy(dtype=bool)
 
 
-def _satisfied(rule: Rule, values: pd.Series, is_list: bool) -> np.ndarray:
+def rule_satisfied(rule: Rule, values: pd.Series, is_list: bool) -> np.ndarray:
     allowed = set(rule.labels)
     if is_list:
         hit = np.array([bool(allowed & set(map(str, json.loads(v)))) for v in values], dtype=bool)
@@ -58,9 +58,9 @@ def evaluate_rules(spec: Spec, used: pd.DataFrame, ctx: Context) -> dict[str, Ru
         frame = used[used["task"] == task.name]
         for rule in task.rules:
             field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
-            matching = set(field.index[_applies(rule, field)]) if len(field) else set()
+            matching = set(field.index[rule_applies(rule, field)]) if len(field) else set()
             rows = frame[frame["item"].isin(matching)]
-            bad = rows[~_satisfied(rule, rows["value"], task.kind == "multi_choice")]
+            bad = rows[~rule_satisfied(rule, rows["value"], task.kind == "multi_choice")]
             examples = tuple((str(a), str(i), str(f), int(ln)) for a, i, f, ln in
                              bad[["annotator", "item", "file", "line"]].head(5).itertuples(index=False))
             results[rule.id] = RuleResult(rule=rule, checked=len(rows), violations=len(bad), examples=examples,

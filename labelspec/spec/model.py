@@ -146,6 +146,14 @@ class Task:
     def label(self, label_id: str) -> Label | None:
         return next((lab for lab in self.labels if lab.id == label_id), None)
 
+    def label_anchor(self, label_id: str) -> str:
+        """The label's anchor in the compiled guidelines (reports link to it); '' for answers without a section.
+
+        Built from the label's position, not its text, so any label id gives a valid, collision-free HTML id.
+        """
+        ids = [lab.id for lab in self.labels]
+        return f"_label-{self.name}-{ids.index(label_id)}" if label_id in ids else ""
+
     @property
     def is_list(self) -> bool:
         return self.kind in LIST_KINDS
