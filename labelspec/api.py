@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
-from labelspec.check.context import load_context
+from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
 from labelspec.check.runner import CheckOptions, run_check
-from labelspec.errors import Diagnostic, LabelspecError, SourceLocation, SpecError, UsageError
+from labelspec.errors import Diagnostic, InputError, LabelspecError, SourceLocation, SpecError, UsageError
 from labelspec.spec.load import find_specs, load_spec
 from labelspec.spec.model import Spec
+
+if TYPE_CHECKING:
+    from labelspec.emit.artifact import WriteResult
 
 __all__ = ["ValidationResult", "check_labels", "load_spec", "spec_dir", "validate_paths", "display"]
 
@@ -75,6 +79,23 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
+    """The spec's items, roster, gold and calibration sets; a ``--gold`` override gets the spec's own gold checks."""
+    if gold is not None:
+        from labelspec.spec.datafiles import check_gold
+
+        path = Path(gold)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(Diagnostic("LS401", f"cannot read gold file: {exc.strerror}",
+                                        SourceLocation(display(path)))) from exc
+        problems = check_gold(data, display(path), spec, calibration=False)
+        if problems:
+            raise InputError(problems)
+    return load_context(spec, spec_dir(spec), gold_override=Path(gold) if gold else None)
+
+
 def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: str | Path | None = None,
                  strict: bool = False, bootstrap: int | None = None,
                  progress: Callable[[str], None] | None = None) -> Report:
@@ -82,7 +103,7 @@ def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: 
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
     paths = _label_files(files)
-    ctx = load_context(spec, spec_dir(spec), gold_override=Path(gold) if gold else None)
+    ctx = project_context(spec, gold)
     options = CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress)
     return run_check(spec, ctx, paths, [display(p) for p in paths], options)
 
@@ -102,3 +123,251 @@ def write_text_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         raise LabelspecError(Diagnostic("LS601", f"cannot write {display(path)}: {exc.strerror}",
                                         SourceLocation(display(path)))) from exc
+
+
+def init_project(directory: Path, *, kind: str, project_id: str | None = None) -> list[str]:
+    """Scaffold a starter project; refuses to overwrite existing files (nothing is written then)."""
+    from labelspec.spec.scaffold import scaffold
+
+    pid = project_id or directory.resolve().name.lower().replace("_", "-").replace(" ", "-")
+    files = scaffold(kind, pid)
+    existing = [name for name in files if (directory / name).exists()]
+    if existing:
+        raise UsageError(Diagnostic("LS501", f"{display(directory / existing[0])} already exists; not overwriting",
+                                    SourceLocation(display(directory / existing[0]))))
+    for name, text in sorted(files.items()):
+        write_text_atomic(directory / name, text)
+    return [display(directory / name) for name in sorted(files)]
+
+
+def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False, diff: bool = False) -> WriteResult:
+    """Load every spec under ``paths``, render all artefacts in memory, then write (or compare) them at once.
+
+    Every spec must load before anything is written: one invalid spec leaves ``out`` untouched.
+    """
+    from labelspec.emit import compile_spec
+    from labelspec.emit.artifact import write_artifacts
+
+    found = find_specs([Path(p) for p in paths])
+    if not found:
+        raise UsageError(Diagnostic("LS501", "no labelspec.yaml found", SourceLocation(", ".join(map(str, paths)))))
+    problems: list[Diagnostic] = []
+    projects: dict[str, tuple[Any, ...]] = {}
+    for path in found:
+        try:
+            spec = load_spec(path, display_path=display(path))
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        projects[spec.project.id] = compile_spec(spec, teaching=teaching_examples(spec))
+    if problems:
+        raise SpecError(problems)
+    return write_artifacts(out, projects, check=check, diff=diff)
+
+
+def teaching_examples(spec: Spec) -> tuple[Any, ...]:
+    """Calibration items the spec marks as teaching examples (shown in guidelines); gold items never are."""
+    from labelspec.check.context import read_items, read_reference
+    from labelspec.emit import TeachingExample
+
+    cal = spec.quality.calibration
+    if cal is None or not cal.teaching_examples:
+        return ()
+    rows = read_reference(spec_dir(spec) / cal.file)
+    rows = rows[rows.get("teaching", "").astype(str).str.lower() == "true"] if "teaching" in rows else rows.iloc[:0]
+    items = read_items(spec_dir(spec) / spec.items.file, spec.items.id) if spec.items else None
+    out = []
+    for r in rows.to_dict("records"):
+        fields = {k: v[r["item"]] for k, v in (items.fields.items() if items else ()) if r["item"] in v}
+        out.append(TeachingExample(item=r["item"], unit=r.get("unit", ""), task=r["task"] or spec.tasks[0].name,
+                                   label=r["label"], why=r.get("why", ""), edge_case=r.get("edge_case", ""),
+                                   fields=tuple(sorted(fields.items()))))
+    return tuple(out)
+
+
+if TYPE_CHECKING:
+    from labelspec.check.calibrate import CalibrationResult
+
+
+def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path], *, roster: str | Path | None = None,
+              dry_run: bool = False) -> CalibrationResult:
+    """Score a calibration round and update the roster (default: the spec's annotators file) atomically.
+
+    Submissions are read like label files, but with no roster in the context: calibration judgments precede
+    calibration, so "not calibrated" or "not in the roster" must not exclude them. The roster is checked
+    before anything is scored; ``dry_run`` leaves it untouched. Returns a CalibrationResult.
+    """
+    from dataclasses import replace
+
+    from labelspec.check.calibrate import score_calibration, update_roster
+    from labelspec.check.runner import read_and_account
+    from labelspec.errors import InputError
+    from labelspec.spec.datafiles import check_roster
+
+    if not isinstance(spec, Spec):
+        spec = load_spec(Path(spec), display_path=display(spec))
+    path = Path(roster) if roster else (spec_dir(spec) / spec.annotators.file if spec.annotators else None)
+    if spec.quality.calibration is None or path is None:
+        missing = "quality.calibration" if spec.quality.calibration is None else "annotators.file (--roster)"
+        raise UsageError(Diagnostic("LS501", f"the spec has no {missing}", SourceLocation(spec.path)))
+    old = path.read_bytes() if path.exists() else None
+    problems = [d for d in check_roster(old, display(path)) if d.severity == "error"] if old else []
+    if problems:
+        raise InputError(problems)
+    files = _label_files(submissions)
+    ctx = replace(load_context(spec, spec_dir(spec)), roster=None)
+    acc = read_and_account(spec, ctx, files, [display(p) for p in files])
+    result = score_calibration(spec, acc, ctx.calibration, files=[display(p) for p in files])
+    text = update_roster(old.decode("utf-8-sig") if old else None, result.annotators, display=display(path))
+    status = "dry-run" if dry_run else "unchanged" if old == text.encode("utf-8") else "written"
+    if status == "written":
+        write_text_atomic(path, text)
+    return replace(result, roster=display(path), roster_status=status)
+
+
+# --- adjudicate and release -----------------------------------------------------------------------------------
+
+
+def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequence[str] = ()) -> tuple[str, ...]:
+    """All or nothing: every file is written and fsynced in a temporary folder inside ``out_dir``, then renamed
+    into place; names in ``remove`` this run did not produce are deleted. A failure before the renames leaves
+    ``out_dir`` as it was (the temporary folder is always removed)."""
+    import shutil
+    import tempfile
+
+    from labelspec.errors import OutputError
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".labelspec-", dir=out_dir))
+    except OSError as exc:
+        raise OutputError(Diagnostic("LS601", f"cannot write {display(out_dir)}: {exc.strerror}",
+                                     SourceLocation(display(out_dir)))) from exc
+    try:
+        for name, data in sorted(files.items()):
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for name in sorted(files):
+            os.replace(tmp / name, out_dir / name)
+        for name in remove:
+            if name not in files:
+                (out_dir / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(Diagnostic("LS601", f"cannot write {display(out_dir)}: {exc.strerror}",
+                                     SourceLocation(display(out_dir)))) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tuple(display(out_dir / name) for name in sorted(files))
+
+
+def _utf8(texts: dict[str, str], out_dir: Path) -> dict[str, bytes]:
+    """Strict UTF-8 before anything is written: a lone surrogate fails here, not half-way through the writes."""
+    from labelspec.errors import OutputError
+
+    try:
+        return {name: text.encode("utf-8") for name, text in texts.items()}
+    except UnicodeEncodeError as exc:
+        raise OutputError(Diagnostic("LS601", f"cannot encode output as UTF-8: {exc.reason}",
+                                     SourceLocation(display(out_dir)))) from exc
+
+
+@dataclass(frozen=True)
+class AdjudicationResult:
+    written: tuple[str, ...]
+    queued: int  # units routed to expert review
+    units: int  # units with a consensus method
+
+
+def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path, gold: str | Path | None = None
+               ) -> AdjudicationResult:
+    """Write the expert-review queue for the label files: review-queue.csv, .jsonl and .labelstudio.json."""
+    from labelspec.check.adjudicate import build_queue, queue_csv, queue_jsonl, queue_labelstudio
+    from labelspec.check.decide import decide_all
+    from labelspec.check.runner import read_and_account
+    from labelspec.emit.labelstudio import labelstudio_xml
+
+    if not isinstance(spec, Spec):
+        spec = load_spec(Path(spec), display_path=display(spec))
+    paths = _label_files(files)
+    ctx = project_context(spec, gold)
+    acc = read_and_account(spec, ctx, paths, [display(p) for p in paths])
+    decisions = decide_all(spec, acc, ctx)
+    queue = build_queue(decisions, acc)
+    texts = {"review-queue.csv": queue_csv(queue), "review-queue.jsonl": queue_jsonl(queue),
+             "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, labelstudio_xml(spec))}
+    return AdjudicationResult(write_files_atomic(out, _utf8(texts, out)), len(queue), len(decisions.units))
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    report: Report
+    refused: tuple[str, ...]  # blocking gates that failed and were not accepted: nothing was written
+    overrides: tuple[dict[str, Any], ...]
+    written: tuple[str, ...] = ()
+    released: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.refused else 0
+
+
+def source_date() -> str | None:
+    """The release date from ``SOURCE_DATE_EPOCH`` (reproducible builds), or None: never the clock."""
+    from datetime import datetime, timezone
+
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise UsageError(Diagnostic("LS501", f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds",
+                                    SourceLocation("<environment>")))
+    return datetime.fromtimestamp(int(raw), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None) -> list[dict[str, Any]]:
+    """sha256 and size of the spec, every file it references and every label file, by display path."""
+    import hashlib
+
+    root = spec_dir(spec)
+    refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
+            spec.quality.calibration.file if spec.quality.calibration else None,
+            None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
+    files = [Path(spec.path), *(root / r for r in refs if r), *([gold] if gold else []), *paths]
+    out = []
+    for p in files:
+        data = p.read_bytes()
+        out.append({"path": display(p), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+    return out
+
+
+def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
+            accept: Sequence[tuple[str, str]] = (), gold: str | Path | None = None, strict: bool = False,
+            bootstrap: int | None = None, progress: Callable[[str], None] | None = None) -> ReleaseResult:
+    """Run every gate; only when each blocking gate passes or is accepted with a reason, write the release.
+
+    Writes dataset.jsonl, dataset.parquet, preference-pairs.jsonl (specs with a pairwise task) and
+    release-manifest.json into ``out``, all or nothing. A refused release writes nothing (exit code 1).
+    """
+    from labelspec import __version__
+    from labelspec.check import release as rel
+    from labelspec.check.decide import decide_all
+
+    if not isinstance(spec, Spec):
+        spec = load_spec(Path(spec), display_path=display(spec))
+    paths = _label_files(files)
+    gold_path = Path(gold) if gold else None
+    released_at = source_date()
+    ctx = project_context(spec, gold_path)
+    report = run_check(spec, ctx, paths, [display(p) for p in paths],
+                       CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress))
+    verdict = rel.resolve_gates(report.gates, accept, strict=strict)
+    if verdict.refused:
+        return ReleaseResult(report, verdict.refused, verdict.overrides)
+    decisions = decide_all(spec, report.accounting, ctx)
+    outputs, counts = rel.build_release(spec, decisions, report.accounting, ctx, gates=report.gates, verdict=verdict,
+                                inputs=_input_hashes(spec, paths, gold_path), released_at=released_at,
+                                tool_version=__version__)
+    written = write_files_atomic(out, outputs, remove=rel.OUTPUT_NAMES)
+    return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]))

@@ -188,7 +188,7 @@ def test_settings_kinds_need_and_ignore(tmp_path: Path) -> None:
         "  why:\n    kind: text\n    question: Why?\n    agreement: {min: 0.5}\n"
     diags = errors(project(tmp_path / "p", spec))
     assert [(d.code, d.pointer, d.message) for d in diags] == [
-        ("LS311", "tasks.best", "a ranking task needs `options`, or a `field` listing each item's option ids"),
+        ("LS311", "tasks.best", "a ranking task needs `options`: the option ids every item offers, in display order"),
         ("LS311", "tasks.pick.labels", "`labels` does not apply to a pairwise task"),
         ("LS311", "tasks.why.agreement", "`agreement` does not apply to a text task"),
     ]

@@ -6,7 +6,6 @@ pair of bincounts. Rolling accuracy (for "recalibrate from here") is computed pe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.context import Context
+from labelspec.check.decide_kinds import canonical
 from labelspec.check.estimate import Estimate
 from labelspec.spec.model import Spec
 
@@ -35,16 +35,6 @@ class GoldScores:
         return int(self.n[i]), int(self.correct[i]), self.accuracy[i]
 
 
-def _canonical(spec: Spec, task: str, value: str) -> str:
-    t = spec.task(task)
-    if t is None or t.kind != "multi_choice":
-        return value
-    try:
-        return json.dumps(sorted(json.loads(value)), separators=(",", ":"), ensure_ascii=False)
-    except (ValueError, TypeError):
-        return value
-
-
 def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0.95) -> GoldScores | None:
     """None when the spec has no gold set; otherwise every annotator who judged a gold item is scored."""
     if spec.quality.gold is None and ctx.gold.empty:
@@ -54,9 +44,11 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
         gold = gold.assign(task=gold["task"].where(gold["task"] != "", spec.tasks[0].name))
     merged = used[["annotator", "item", "unit", "task", "value", "when"]].merge(
         gold, on=["item", "unit", "task"], how="inner")
-    if (merged["task"].map(lambda t: getattr(spec.task(t), "kind", "")) == "multi_choice").any():
-        merged["value"] = [_canonical(spec, t, v) for t, v in zip(merged["task"], merged["value"])]
-        merged["gold"] = [_canonical(spec, t, v) for t, v in zip(merged["task"], merged["gold"])]
+    for task in spec.tasks:  # one meaning, one text: sets, spans and objects compare canonically
+        rows = (merged["task"] == task.name).to_numpy()
+        if rows.any() and (task.is_list or task.kind == "attribution"):
+            merged.loc[rows, "value"] = canonical(task, merged.loc[rows, "value"]).to_numpy()
+            merged.loc[rows, "gold"] = canonical(task, merged.loc[rows, "gold"]).to_numpy()
     merged["correct"] = (merged["value"] == merged["gold"]).to_numpy()
     merged = merged.sort_values(["annotator", "when", "item", "unit", "task"], kind="stable").reset_index(drop=True)
     codes, names = pd.factorize(merged["annotator"], sort=True)

@@ -47,7 +47,7 @@ class Label:
     parent: str | None = None
     examples: tuple[str, ...] = ()
     counterexamples: tuple[Counterexample, ...] = ()
-    review: Literal["always", "never", "auto"] = "auto"
+    review: Literal["always", "auto"] = "auto"
     hotkey: str | None = None
     loc: SourceLocation = _loc()
 

@@ -77,7 +77,7 @@ def agreement_metrics(task: Task) -> tuple[str, ...]:
 def _task_gates(spec: Spec, task: Task) -> list[Gate]:
     q = spec.quality
     gates: list[Gate] = []
-    if q.annotations_per_item is not None and task.kind != "text":
+    if q.annotations_per_item is not None and task.kind != "text" and task.required:
         gates.append(Gate(id=f"coverage.{task.name}", metric="share_units_fully_annotated", comparator=">=",
                           threshold=1.0, task=task.name, loc=q.loc,
                           description=f"every {task.unit} has at least {q.annotations_per_item} judgments"))

@@ -21,7 +21,7 @@ APPLIES_TO: dict[str, frozenset[str]] = {
     "min_choices": frozenset({"multi_choice"}),
     "max_choices": frozenset({"multi_choice"}),
     "scale": frozenset({"rating"}),
-    "field": frozenset({"spans", "ranking"}),
+    "field": frozenset({"spans"}),
     "allow_nesting": frozenset({"spans"}),
     "options": frozenset({"ranking"}),
     "allow_ties": frozenset({"pairwise"}),
@@ -62,8 +62,8 @@ def _missing(raw: dict[str, Any]) -> list[str]:
         needs.append("a spans task needs `field`: the item field the offsets point into")
     if kind == "rating" and "scale" not in raw:
         needs.append("a rating task needs a `scale` with min and max")
-    if kind == "ranking" and "options" not in raw and "field" not in raw:
-        needs.append("a ranking task needs `options`, or a `field` listing each item's option ids")
+    if kind == "ranking" and "options" not in raw:
+        needs.append("a ranking task needs `options`: the option ids every item offers, in display order")
     return needs
 
 

@@ -356,7 +356,7 @@ def _loc(path: str, mark: Mark) -> SourceLocation:
 def walk(root: Node | None, tag_marks: list[Mark], path: str) -> Walked:
     """Walk a document composed by :class:`StrictLoader` once; every problem found is listed, none raised."""
     builder, data = _Builder(path, tag_marks), None
-    hint = "a spec is one YAML mapping, starting with `version: 1`"
+    hint = "a spec is one YAML mapping, starting with `labelspec: 1`"
     if root is None:
         builder.report("LS105", "the file holds no YAML document", Mark(path, 0, 0, 0, None, None), (), hint)
     elif not isinstance(root, MappingNode):
