@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
-from typing import Any
 
 from labelspec.errors import Diagnostic, SourceLocation
 from labelspec.spec.locate import did_you_mean
 from labelspec.spec.model import ItemsSource, Spec, Task
 from labelspec.spec.records import value_problems
+from labelspec.strictjson import plain, strict_decoder
 
 MAX_PROBLEMS = 20
 GOLD_COLUMNS = ("item", "unit", "task", "label")
@@ -219,7 +218,7 @@ def _jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int
         if not line.strip():
             continue
         try:
-            record = json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+            record = plain(strict_decoder().decode(line))
         except ValueError as exc:
             problems.add(number, f"not a JSON object: {exc}")
             continue
@@ -236,16 +235,3 @@ def _jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int
         yield number, ident
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    record = dict(pairs)
-    if len(record) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r}")
-            seen.add(key)
-    return record
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
