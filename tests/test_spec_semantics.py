@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import AGREEING, Run, Tiny
+
 from labelspec.check.context import Context
 from labelspec.check.gold import score_gold
 from labelspec.errors import SpecError

@@ -88,7 +88,7 @@ def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy) -> dict[str
     if counts.shape[1] < 2:
         return {}
     estimates = stats.per_label_alpha(counts)
-    return {label: est for label, est in zip(codes.categories, estimates)}
+    return {label: est for label, est in zip(codes.categories, estimates, strict=True)}
 
 
 def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: BootstrapPolicy

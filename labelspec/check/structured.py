@@ -144,15 +144,15 @@ def _extra_spans(task: Task, frame: pd.DataFrame, lengths: dict[str, int]
     alpha = char_alpha(sset)
     return {
         "span_f1_overlap_pooled": f1.pooled.value,
-        "per_label_char_alpha": {lab: est.value for lab, est in zip(task.label_ids, alpha.per_label)},
+        "per_label_char_alpha": {lab: est.value for lab, est in zip(task.label_ids, alpha.per_label, strict=True)},
         "span_findings": {
             "boundary_disagreements": int(found.boundary_count), "type_disagreements": int(found.type_count),
             "boundary_examples": [str(inp.codes.unit_items[u]) for u in found.boundary_units],
             "type_examples": [str(inp.codes.unit_items[u]) for u in found.type_units],
             "confused_label_pairs": [{"labels": [task.label_ids[a], task.label_ids[b]], "count": int(n)}
-                                     for (a, b), n in zip(found.type_pairs.tolist(), found.type_pair_counts)],
+                                     for (a, b), n in zip(found.type_pairs.tolist(), found.type_pair_counts, strict=True)],
         },
-    }, {lab: est for lab, est in zip(task.label_ids, f1.per_label)}
+    }, {lab: est for lab, est in zip(task.label_ids, f1.per_label, strict=True)}
 
 
 def _taxonomy_extra(task: Task, analysis: TaskAnalysis) -> dict[str, object]:

@@ -94,7 +94,7 @@ def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray) -> tuple[np.n
     if not out:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, empty, empty
-    return tuple(np.concatenate(parts) for parts in zip(*out))
+    return tuple(np.concatenate(parts) for parts in zip(*out, strict=True))
 
 
 def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 100, max_cells: int = 40_000_000) -> PairTables:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from labelspec.spec.model import Spec, Task
@@ -89,7 +89,7 @@ def _spans(task: Task, value: str) -> list[str]:
         spans.append((s[0], s[1]))
     if not task.allow_nesting:
         spans.sort()
-        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)):
             return ["spans overlap (this task does not allow nesting)"]
     return []
 
