@@ -29,8 +29,6 @@ from labelspec.check.read_common import (
     FIELDS,
     MAX_LINE_BYTES,
     ColumnMap,
-    JsonNumber,
-    JsonStrictError,
     Parsed,
     TaskShape,
     canonical_json,
@@ -38,9 +36,9 @@ from labelspec.check.read_common import (
     input_error,
     missing_column_error,
     required_fields,
-    strict_decoder,
 )
 from labelspec.check.read_csv import check_bytes
+from labelspec.strictjson import JsonNumber, JsonStrictError, strict_decoder
 
 _JSON_TYPES = {bool: "boolean", dict: "object", list: "array", JsonNumber: "number", str: "string"}
 _EXPECTED = {

@@ -38,18 +38,15 @@ from labelspec.check.read_common import (
     FIELDS,
     ColumnMap,
     Exclusion,
-    JsonNumber,
-    JsonStrictError,
     Parsed,
     TaskShape,
     canonical_json,
     finish_columns,
     input_error,
-    plain,
-    strict_decoder,
 )
 from labelspec.check.read_csv import check_bytes
 from labelspec.errors import InputError
+from labelspec.strictjson import JsonNumber, JsonStrictError, plain, strict_decoder
 
 _WS = re.compile(r"[ \t\n\r]*")
 _ANNOTATION_KEYS = frozenset({"annotations", "completions"})
