@@ -16,7 +16,7 @@ from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
 from labelspec.check.runner import CheckOptions, run_check
 from labelspec.errors import Diagnostic, InputError, LabelspecError, SourceLocation, SpecError, UsageError
-from labelspec.spec.load import find_specs, load_spec
+from labelspec.spec.load import find_repo_root, find_specs, load_spec, spec_file
 from labelspec.spec.model import Spec
 
 if TYPE_CHECKING:
@@ -154,18 +154,25 @@ def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False
     problems: list[Diagnostic] = []
     projects: dict[str, tuple[Any, ...]] = {}
     for path in found:
-        try:
-            spec = load_spec(path, display_path=display(path))
+        file, _ = spec_file(path)
+        try:  # artefacts name the spec relative to its repository, so output does not depend on the cwd
+            spec = load_spec(file, display_path=repo_display(file))
         except SpecError as exc:
             problems.extend(exc.diagnostics)
             continue
-        projects[spec.project.id] = compile_spec(spec, teaching=teaching_examples(spec))
+        projects[spec.project.id] = compile_spec(spec, teaching=teaching_examples(spec, file.parent))
     if problems:
         raise SpecError(problems)
     return write_artifacts(out, projects, check=check, diff=diff)
 
 
-def teaching_examples(spec: Spec) -> tuple[Any, ...]:
+def repo_display(file: Path) -> str:
+    """A spec file's path relative to its repository root (the folder holding ``.git``), POSIX style."""
+    real = file.resolve()
+    return real.relative_to(find_repo_root(real.parent)).as_posix()
+
+
+def teaching_examples(spec: Spec, folder: Path | None = None) -> tuple[Any, ...]:
     """Calibration items the spec marks as teaching examples (shown in guidelines); gold items never are."""
     from labelspec.check.context import read_items, read_reference
     from labelspec.emit import TeachingExample
@@ -173,9 +180,9 @@ def teaching_examples(spec: Spec) -> tuple[Any, ...]:
     cal = spec.quality.calibration
     if cal is None or not cal.teaching_examples:
         return ()
-    rows = read_reference(spec_dir(spec) / cal.file)
+    rows = read_reference((folder or spec_dir(spec)) / cal.file)
     rows = rows[rows.get("teaching", "").astype(str).str.lower() == "true"] if "teaching" in rows else rows.iloc[:0]
-    items = read_items(spec_dir(spec) / spec.items.file, spec.items.id) if spec.items else None
+    items = read_items((folder or spec_dir(spec)) / spec.items.file, spec.items.id) if spec.items else None
     out = []
     for r in rows.to_dict("records"):
         fields = {k: v[r["item"]] for k, v in (items.fields.items() if items else ()) if r["item"] in v}

@@ -17,7 +17,14 @@ import pandas as pd
 
 from labelspec.check.context import Context
 from labelspec.spec.model import Spec, Task
-from labelspec.spec.records import LEAD_TIME_RE, TIMESTAMP_RE, required_fields, value_problems
+from labelspec.spec.records import (
+    LEAD_TIME_RE,
+    MAX_YEAR,
+    MIN_YEAR,
+    TIMESTAMP_RE,
+    required_fields,
+    value_problems,
+)
 
 #: Exclusion reasons, in report order. Stable strings: reports and tests use them.
 REASONS: tuple[str, ...] = (
@@ -100,7 +107,8 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
     ts = df["timestamp"].astype("string")
     ts_bad = (ts != "") & ~ts.str.fullmatch(TIMESTAMP_RE.pattern).fillna(False)  # `$` alone lets "…Z\n" in
     parsed = pd.to_datetime(ts.where(~ts_bad & (ts != "")), format="ISO8601", utc=True, errors="coerce")
-    ts_bad = ts_bad | ((ts != "") & (parsed.isna() | (parsed.dt.year < 1)))  # pandas takes year 0; datetime not
+    year = parsed.dt.year
+    ts_bad = ts_bad | ((ts != "") & (parsed.isna() | (year < MIN_YEAR) | (year > MAX_YEAR)))
     marker.mark(ts_bad.to_numpy(dtype=bool), "bad_timestamp", "timestamp is not ISO 8601 with a timezone")
     lt = df["lead_time"].astype("string")
     lt_bad = (lt != "") & ~lt.str.fullmatch(LEAD_TIME_RE.pattern).fillna(False)

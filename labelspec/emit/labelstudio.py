@@ -1,0 +1,177 @@
+"""Spec → ``labelstudio.xml``: a Label Studio labeling configuration whose controls are the spec's tasks.
+
+Control names are task names and choice/label values are label ids, so a Label Studio export maps back to the spec
+without a lookup table. Mapping of kinds:
+
+* single_choice / multi_choice → ``Choices`` (``single-radio`` / ``multiple``), or ``Taxonomy`` when labels nest;
+* rating → ``Rating`` for scales starting at 1, otherwise ``Choices`` over the scale points;
+* spans → ``Labels`` on the ``Text`` of the task's field;
+* pairwise → ``Pairwise`` (left = A, right = B) when ties are not allowed, otherwise ``Choices`` A / B / tie,
+  since ``Pairwise`` cannot record a tie;
+* ranking → ``Ranker`` over a ``List`` of the item's options; text → ``TextArea``;
+* step tasks and attribution → ``ParagraphLabels`` on the item's steps (the region is the step).
+
+Built with ElementTree, which escapes every attribute, and re-parsed before it is returned. An id that XML 1.0
+cannot carry is refused (it would come back different); free text shows such characters as U+FFFD. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from labelspec.emit.header import html_comment
+from labelspec.emit.render import visible
+from labelspec.errors import Diagnostic, OutputError
+from labelspec.spec.model import Label, Spec, Task
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_PAIRWISE_HINTS = {"A": "Response A is better", "B": "Response B is better", "tie": "Neither response is better"}
+
+
+def _id(value: str, task: Task) -> str:
+    """A label id as an attribute value: verbatim, or an error when XML 1.0 cannot represent it."""
+    if _XML_ILLEGAL.search(value):
+        raise OutputError(Diagnostic("LS601", f"label id {value!r} of task {task.name!r} contains a character "
+                                              "XML 1.0 cannot represent", loc=task.loc, pointer=f"tasks.{task.name}"))
+    return value
+
+
+def _text(value: str) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", visible(value))
+
+
+def _hint(label: Label) -> str:
+    return _text(label.title + ": " + label.definition)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "_item"
+    taken.add(name)
+    return name
+
+
+def _objects(spec: Spec) -> tuple[dict[str, str], str | None]:
+    """Text field → object tag name (a ``text`` field when the spec names none), and the steps object's name.
+
+    Object names must not collide with control (task) names; a collision gets ``_item`` appended.
+    """
+    fields = spec.items.fields if spec.items is not None else ()
+    taken = set(spec.task_names)
+    texts = {f.name: _unique(f.name, taken) for f in fields if f.type == "text"} or {"text": _unique("text", taken)}
+    needs_steps = any(t.unit == "step" or t.kind == "attribution" for t in spec.tasks)
+    return texts, (_unique("steps", taken) if needs_steps else None)
+
+
+def _steps_field(spec: Spec) -> str:
+    """The item field holding a trajectory's steps: the first list or json field, else ``steps``."""
+    fields = [f.name for f in spec.items.fields if f.type in ("list", "json")] if spec.items is not None else []
+    return fields[0] if fields else "steps"
+
+
+def _pair(objects: dict[str, str]) -> tuple[str, str]:
+    """The two text objects compared by a pairwise task: fields ending in a/b when present, else the last two."""
+    fields = list(objects)
+    ends = {f.rsplit("_", 1)[-1]: f for f in fields}
+    if "a" in ends and "b" in ends:
+        return objects[ends["a"]], objects[ends["b"]]
+    if len(fields) >= 2:
+        return objects[fields[-2]], objects[fields[-1]]
+    return objects[fields[0]], objects[fields[0]]
+
+
+def _choices(parent: ET.Element, task: Task, values: tuple[str, ...], hints: dict[str, str]) -> None:
+    for value in values:
+        attrs = {"value": _id(value, task)}
+        if value in hints:
+            attrs["hint"] = hints[value]
+        label = task.label(value)
+        if label is not None and label.hotkey:
+            attrs["hotkey"] = label.hotkey
+        ET.SubElement(parent, "Choice", attrs)
+
+
+def _taxonomy(parent: ET.Element, task: Task, parent_id: str | None) -> None:
+    for label in task.labels:
+        if label.parent == parent_id:
+            node = ET.SubElement(parent, "Choice", {"value": _id(label.id, task), "hint": _hint(label)})
+            _taxonomy(node, task, label.id)
+
+
+def _control(view: ET.Element, task: Task, to_name: str, objects: dict[str, str]) -> None:
+    hints = {lab.id: _hint(lab) for lab in task.labels}
+    kind, name = task.kind, task.name
+    if task.unit == "step" or kind == "attribution":  # the region marks the step
+        multiple = "multiple" if kind == "multi_choice" else "single"
+        el = ET.SubElement(view, "ParagraphLabels", {"name": name, "toName": to_name, "choice": multiple})
+        for value in task.label_ids:
+            attrs = {"value": _id(value, task)}
+            if value in hints:
+                attrs["hint"] = hints[value]
+            ET.SubElement(el, "Label", attrs)
+    elif kind in ("single_choice", "multi_choice") and task.is_taxonomy:
+        attrs = {"name": name, "toName": to_name, "showFullPath": "true"}
+        limit = 1 if kind == "single_choice" else task.max_choices
+        if limit is not None:
+            attrs["maxUsages"] = str(limit)
+        _taxonomy(ET.SubElement(view, "Taxonomy", attrs), task, None)
+    elif kind == "rating" and task.scale is not None and task.scale.min == 1:
+        ET.SubElement(view, "Rating", {"name": name, "toName": to_name, "maxRating": str(task.scale.max)})
+    elif kind == "pairwise" and not task.allow_ties:
+        left, right = _pair(objects)
+        ET.SubElement(view, "Pairwise", {"name": name, "toName": f"{left},{right}"})
+    elif kind == "spans":
+        el = ET.SubElement(view, "Labels", {"name": name, "toName": to_name})
+        for lab in task.labels:
+            attrs = {"value": _id(lab.id, task), "hint": hints[lab.id]}
+            if lab.hotkey:
+                attrs["hotkey"] = lab.hotkey
+            ET.SubElement(el, "Label", attrs)
+    elif kind == "ranking":
+        ET.SubElement(view, "Ranker", {"name": name, "toName": to_name})
+    elif kind == "text":
+        ET.SubElement(view, "TextArea", {"name": name, "toName": to_name, "maxSubmissions": "1", "rows": "4",
+                                         "editable": "true"})
+    else:  # single/multi choice, ratings not starting at 1, pairwise with ties
+        choice = "multiple" if kind == "multi_choice" else "single-radio"
+        el = ET.SubElement(view, "Choices", {"name": name, "toName": to_name, "choice": choice})
+        _choices(el, task, task.label_ids, _PAIRWISE_HINTS if kind == "pairwise" else hints)
+
+
+def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str | None) -> None:
+    view = ET.SubElement(root, "View")
+    ET.SubElement(view, "Header", {"value": _text(task.question), "size": "5"})
+    if task.scale is not None and task.scale.anchors:
+        scale = " · ".join(str(point) + ": " + anchor for point, anchor in task.scale.anchors)
+        ET.SubElement(view, "Header", {"value": _text(scale), "size": "6"})
+    if steps is not None and (task.unit == "step" or task.kind == "attribution"):
+        to_name = steps
+    elif task.kind == "ranking":
+        to_name = task.name + "_options"
+        ET.SubElement(view, "List", {"name": to_name, "value": "$" + (task.field or "options"), "title": "Options"})
+    elif task.kind == "spans" and task.field in objects:
+        to_name = objects[task.field]
+    elif task.kind == "pairwise":
+        to_name = _pair(objects)[0]
+    else:
+        to_name = next(iter(objects.values()))
+    _control(view, task, to_name, objects)
+
+
+def labelstudio_xml(spec: Spec) -> str:
+    """The labeling configuration as text: a provenance comment, then one ``<View>``; parsed back before return."""
+    objects, steps = _objects(spec)
+    root = ET.Element("View")
+    item = ET.SubElement(root, "View")
+    ET.SubElement(item, "Header", {"value": _text(spec.project.title), "size": "4"})
+    for field, name in objects.items():
+        ET.SubElement(item, "Text", {"name": name, "value": "$" + field})
+    if steps is not None:
+        ET.SubElement(item, "Paragraphs", {"name": steps, "value": "$" + _steps_field(spec)})
+    for task in spec.tasks:
+        _task_view(root, task, objects, steps)
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    ET.fromstring(body)  # a config ElementTree cannot read back is a bug here, not in the spec
+    return html_comment(spec) + "\n" + body + "\n"
