@@ -177,7 +177,7 @@ def test_guidelines_cover_every_part_of_the_issue() -> None:
     for needle in ["## Contents", "What is the customer's primary intent?", "Choose exactly one label.",
                    "Choose at least 1 and at most 2 labels.", "| 1 | Very angry |", "Spans must not overlap",
                    "answer A if A is better", "Order every option from best to worst", "Name the agent responsible",
-                   "Use [Status inquiry (status)](#_label-intent-1) instead, because Asking about",
+                   "Use [Status inquiry (status)](#_label-intent-1) instead. Why: Asking about",
                    '<a id="refund-plus-complaint"></a>refund-plus-complaint',
                    "matches the regular expression “(?i)charge ?back”, the answer must be one of: Dispute (dispute)",
                    "mixed into your work without being marked", "at least 90% of your calibration answers",
