@@ -33,6 +33,7 @@ def test_compile_is_byte_identical_across_processes_and_machines(tmp_path: Path)
     first = _compile(ROOT, tmp_path / "a", PYTHONHASHSEED="1", TZ="UTC", LC_ALL="C.UTF-8")
     elsewhere = tmp_path / "some" / "other checkout"
     shutil.copytree(ROOT / "specs", elsewhere / "specs")
+    (elsewhere / ".git").mkdir()  # another clone: artefacts name the spec relative to its repository
     for path in (elsewhere / "specs").rglob("*"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
     second = _compile(elsewhere, tmp_path / "b", PYTHONHASHSEED="2", TZ="Asia/Kathmandu", LC_ALL="C", LANG="C")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from labelspec.spec.model import Spec, Task
@@ -23,8 +23,6 @@ from labelspec.spec.model import Spec, Task
 #: ISO 8601 date-time with a timezone (``Z`` or ``±HH:MM``); naive times are rejected because order across
 #: annotators in different zones would be ambiguous.
 TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})")
-#: Plausible years for a judgment (in UTC); outside them a timestamp is a typo, not a date.
-MIN_YEAR, MAX_YEAR = 1900, 2200
 #: A non-negative decimal number of seconds.
 LEAD_TIME_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 #: An integer without sign tricks, leading zeros or decimals (``01`` and ``1.0`` are not ratings).
@@ -118,14 +116,14 @@ def _attribution(task: Task, value: str) -> list[str]:
 
 
 def valid_timestamp(text: str) -> bool:
-    """ISO 8601 with a timezone, a real calendar date and time (``2026-02-30`` is not), in UTC years 1900–2200."""
+    """ISO 8601 with a timezone, and a real calendar date and time (``2026-02-30`` is not)."""
     if not TIMESTAMP_RE.fullmatch(text):
         return False
     try:  # the date and time decide validity; sub-microsecond digits (allowed up to 9) cannot make it invalid
-        when = datetime.fromisoformat(re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text.replace("Z", "+00:00")))
+        datetime.fromisoformat(re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text.replace("Z", "+00:00")))
     except ValueError:
         return False
-    return bool(MIN_YEAR <= when.astimezone(timezone.utc).year <= MAX_YEAR)
+    return True
 
 
 def value_problems(task: Task, value: str) -> list[str]:

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The main job on the shipped example projects, end to end: validate → compile → calibrate → check → adjudicate →
+# release. Outputs go to out/ (git-ignored); specs/ and generated/ are left as committed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LS=.venv/bin/labelspec
+OUT=out
+rm -rf "$OUT"; mkdir -p "$OUT"
+export CI="${CI:-}"
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; }
+expect() {  # expect CODE COMMAND...: run, show output, fail the demo if the exit code differs
+  local want=$1; shift
+  "$@"; local got=$?
+  if [ "$got" -ne "$want" ]; then echo "demo: expected exit $want, got $got: $*" >&2; exit 1; fi
+  echo "-> exit $got (expected)"
+}
+
+step "Validate every spec" "$LS validate specs"
+expect 0 $LS validate specs
+
+step "Compile specs into guidelines, validators, gate plans and tool configs" "$LS compile specs --out $OUT/generated"
+expect 0 $LS compile specs --out "$OUT/generated"
+ls "$OUT"/generated/*
+step "generated/ in the repository is fresh" "$LS compile specs --check"
+expect 0 $LS compile specs --check
+
+for p in support-intent clinical-ner rlhf-preference agent-trajectories; do
+  step "Calibration round: $p" "$LS calibrate specs/$p specs/$p/calibration --roster $OUT/$p/annotators.csv"
+  mkdir -p "$OUT/$p"; cp "specs/$p/annotators.csv" "$OUT/$p/annotators.csv"
+  expect 0 $LS calibrate "specs/$p" "specs/$p/calibration" --roster "$OUT/$p/annotators.csv"
+done
+
+step "Release gates that hold (exit 0)" "$LS check specs/support-intent specs/support-intent/labels"
+expect 0 $LS check specs/support-intent specs/support-intent/labels --json "$OUT/support-intent/report.json" \
+  --junit "$OUT/support-intent/report.xml" --markdown "$OUT/support-intent/report.md"
+
+for p in clinical-ner rlhf-preference; do
+  step "Check $p" "$LS check specs/$p specs/$p/labels"
+  expect 0 $LS check "specs/$p" "specs/$p/labels" --json "$OUT/$p/report.json"
+done
+
+step "A blocking gate fails (exit 1)" "$LS check specs/agent-trajectories specs/agent-trajectories/labels"
+expect 1 $LS check specs/agent-trajectories specs/agent-trajectories/labels --json "$OUT/agent-trajectories/report.json"
+
+for p in support-intent clinical-ner rlhf-preference agent-trajectories; do
+  step "Expert-review queue: $p" "$LS adjudicate specs/$p specs/$p/labels --out $OUT/$p/review"
+  expect 0 $LS adjudicate "specs/$p" "specs/$p/labels" --out "$OUT/$p/review"
+done
+
+for p in support-intent clinical-ner rlhf-preference; do
+  step "Release $p" "$LS release specs/$p specs/$p/labels --out $OUT/$p/release"
+  expect 0 $LS release "specs/$p" "specs/$p/labels" --out "$OUT/$p/release"
+done
+
+step "Release refused while a blocking gate fails (exit 1, nothing written)" \
+  "$LS release specs/agent-trajectories specs/agent-trajectories/labels --out $OUT/agent-trajectories/release"
+expect 1 $LS release specs/agent-trajectories specs/agent-trajectories/labels --out "$OUT/agent-trajectories/release"
+test ! -e "$OUT/agent-trajectories/release" || { echo "demo: a refused release wrote files" >&2; exit 1; }
+
+printf '\nDemo complete: reports, review queues and releases are under %s/\n' "$OUT"
