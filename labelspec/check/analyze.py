@@ -16,7 +16,7 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.estimate import Estimate
-from labelspec.check.tables import Codes, annotator_counts, encode, pair_tables, unit_counts
+from labelspec.check.tables import Codes, PairTables, annotator_counts, encode, pair_tables, unit_counts
 from labelspec.spec.model import BootstrapPolicy, Task
 
 #: The coefficients every choice-like task reports, gated or not (the JSON report always has all of them).
@@ -50,8 +50,7 @@ def _with_ci(counts: np.ndarray, fn: stats.CountStatistic, boot: BootstrapPolicy
     return stats.estimate_with_ci(counts, fn, n_boot=boot.replicates, seed=boot.seed, level=boot.level)
 
 
-def _cohen(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy) -> Estimate:
-    tables = pair_tables(codes, mask)
+def _cohen(tables: PairTables, task: Task, boot: BootstrapPolicy) -> Estimate:
     weights = kappa_weights(task)
     point = stats.mean_cohen_kappa(tables.confusions, weights=weights)
     if point.value is None or boot.replicates == 0:
@@ -63,8 +62,25 @@ def _cohen(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy) ->
     return replace(point, ci_low=interval.low, ci_high=interval.high, ci_reason=interval.reason)
 
 
-def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy) -> dict[str, Estimate]:
-    """The six classic coefficients over the units of ``mask`` (choice, pairwise and rating tasks)."""
+def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 10) -> dict[str, object]:
+    """Cohen's κ of every annotator pair, summarised (there may be ~10⁵ pairs): count, spread and the lowest."""
+    estimates = stats.pairwise_cohen_kappa(tables.confusions, weights=kappa_weights(task))
+    values = np.array([np.nan if e.value is None else e.value for e in estimates])
+    defined = np.flatnonzero(~np.isnan(values))
+    worst = defined[np.lexsort((defined, values[defined]))][:lowest]
+    return {
+        "weights": kappa_weights(task), "n_pairs": len(estimates), "n_defined": int(defined.size),
+        "min": float(values[defined].min()) if defined.size else None,
+        "median": float(np.median(values[defined])) if defined.size else None,
+        "max": float(values[defined].max()) if defined.size else None,
+        "lowest": [{"annotators": [str(codes.annotators[tables.pairs[p, 0]]), str(codes.annotators[tables.pairs[p, 1]])],
+                    "kappa": float(values[p]), "n_units": estimates[p].n_units} for p in worst],
+    }
+
+
+def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy,
+                      tables: PairTables) -> dict[str, Estimate]:
+    """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions."""
     counts = unit_counts(codes, mask)
     counts = counts[counts.sum(axis=1) > 0]
     values = np.array([float(c) for c in codes.categories]) if task.kind == "rating" else None
@@ -75,7 +91,7 @@ def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: Bootstra
     return {
         "krippendorff_alpha": _with_ci(counts, alpha, boot),
         "fleiss_kappa": _with_ci(counts, stats.fleiss_kappa, boot),
-        "cohen_kappa": _cohen(codes, mask, task, boot),
+        "cohen_kappa": _cohen(tables, task, boot),
         "scott_pi": _with_ci(counts, stats.scott_pi, boot),
         "gwet_ac1": _with_ci(counts, stats.gwet_ac1, boot),
         "percent_agreement": _with_ci(counts, stats.percent_agreement, boot),
@@ -92,7 +108,7 @@ def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy) -> dict[str
 
 
 def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: BootstrapPolicy
-                  ) -> tuple[Codes, np.ndarray, dict[str, Estimate], dict[str, Estimate]]:
+                  ) -> tuple[Codes, np.ndarray, PairTables, dict[str, Estimate], dict[str, Estimate]]:
     order = {label: i for i, label in enumerate(task.label_ids)}
     parsed = {v: tuple(sorted(json.loads(v), key=order.__getitem__)) for v in frame["value"].unique()}
     canon = frame["value"].map(lambda v: json.dumps(parsed[v], ensure_ascii=False, separators=(",", ":")))
@@ -106,33 +122,35 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
     def masi(c: np.ndarray, *, weights: np.ndarray | None = None) -> Estimate:
         return stats.masi_alpha(c, frozen, weights=weights)
 
-    agreement = {
-        "masi_alpha": _with_ci(counts, masi, boot),
-        "krippendorff_alpha": _with_ci(counts, stats.krippendorff_alpha, boot),
-        "percent_agreement": _with_ci(counts, stats.percent_agreement, boot),
-    }
+    # the classic coefficients treat each distinct label set as one nominal category (exact-set agreement);
+    # MASI α credits partial overlap between sets
+    tables = pair_tables(codes, mask)
+    agreement = {**classic_agreement(codes, mask, task, boot, tables), "masi_alpha": _with_ci(counts, masi, boot)}
     labels: dict[str, Estimate] = {}
     member = np.array([[lab in s for lab in task.label_ids] for s in frozen], dtype=np.int64)  # (S, L)
     for j, lab in enumerate(task.label_ids):  # one binary table per label: a loop over labels, not rows
         has = counts @ member[:, j]
         labels[lab] = stats.krippendorff_alpha(np.stack([counts.sum(axis=1) - has, has], axis=1))
-    return codes, mask, agreement, labels
+    return codes, mask, tables, agreement, labels
 
 
 def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min_per_unit: int | None,
                    boot: BootstrapPolicy) -> TaskAnalysis:
     """Agreement for single_choice, pairwise, rating and multi_choice tasks."""
     if task.kind == "multi_choice":
-        codes, mask, agreement, labels = _multi_choice(frame, task, gold_units, boot)
+        codes, mask, tables, agreement, labels = _multi_choice(frame, task, gold_units, boot)
     else:
         codes = encode(frame, task.label_ids)
         mask = ~np.isin(codes.unit_keys[codes.unit], list(gold_units))
-        agreement = classic_agreement(codes, mask, task, boot)
+        tables = pair_tables(codes, mask)
+        agreement = classic_agreement(codes, mask, task, boot, tables)
         labels = per_label(codes, mask, boot) if task.kind != "rating" else {}
     per_unit = np.bincount(codes.unit[mask], minlength=len(codes.unit_keys))
-    scored_units = np.unique(codes.unit[mask])
-    below = int((per_unit[scored_units] < (min_per_unit or 0)).sum())
-    return TaskAnalysis(task=task.name, n_judgments=int(mask.sum()), n_units=len(scored_units),
-                        n_annotators=len(np.unique(codes.annotator[mask])), agreement=agreement, per_label=labels,
+    scored = per_unit > 0  # bincounts, not np.unique: counting is linear in the judgments
+    below = int((per_unit[scored] < (min_per_unit or 0)).sum())
+    n_annotators = int(np.count_nonzero(np.bincount(codes.annotator[mask], minlength=len(codes.annotators))))
+    return TaskAnalysis(task=task.name, n_judgments=int(mask.sum()), n_units=int(scored.sum()),
+                        n_annotators=n_annotators, agreement=agreement, per_label=labels,
                         units_below_coverage=below, codes=codes, gold_mask=~mask,
-                        extra={"annotator_counts": annotator_counts(codes, mask)})
+                        extra={"annotator_counts": annotator_counts(codes, mask),
+                               "cohen_kappa_pairs": cohen_pairs(codes, tables, task)})
