@@ -199,9 +199,16 @@ def _task(task: Task, teaching: tuple[TeachingExample, ...]) -> TaskCtx:
     )
 
 
+def _task_toc(t: TaskCtx) -> list[TocEntry]:
+    """Every label, edge case and rule of a task, so a reader reaches each from the contents."""
+    return ([TocEntry(anchor=lab["anchor"], title=f"{lab['title']} ({lab['id']})", children=[]) for lab in t["labels"]]
+            + [TocEntry(anchor=c["id"], title=f"Edge case {c['id']}", children=[]) for c in t["edge_cases"]]
+            + [TocEntry(anchor=f"_rule-{r['id']}", title=f"Rule {r['id']}", children=[]) for r in t["rules"]])
+
+
 def _toc(tasks: list[TaskCtx], checks: list[CheckSection], changelog: bool) -> list[TocEntry]:
     entries = [TocEntry(anchor="_tasks", title="Tasks", children=[
-        TocEntry(anchor=t["anchor"], title=t["name"] + ": " + t["kind_title"], children=[]) for t in tasks])]
+        TocEntry(anchor=t["anchor"], title=t["name"] + ": " + t["kind_title"], children=_task_toc(t)) for t in tasks])]
     if checks:
         entries.append(TocEntry(anchor="_checks", title="How your work is checked", children=[]))
     if changelog:
