@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# Label Studio's own config parser, for tests only: the SDK without its heavy client dependencies
 	$(BIN)/python -m pip install --quiet --no-deps 'label-studio-sdk>=1.0'
-	$(BIN)/python -m pip install --quiet xmljson pydantic jsf lxml pyjwt appdirs
+	$(BIN)/python -m pip install --quiet xmljson pydantic jsf lxml 'pyjwt<2.14' appdirs
 	touch $(STAMP)
 
 demo: $(STAMP)

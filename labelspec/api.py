@@ -16,7 +16,7 @@ from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
 from labelspec.check.runner import CheckOptions, run_check
 from labelspec.errors import Diagnostic, InputError, LabelspecError, SourceLocation, SpecError, UsageError
-from labelspec.spec.load import find_repo_root, find_specs, load_spec, spec_file
+from labelspec.spec.load import find_repo_root, find_specs, load_spec, load_spec_with_warnings, spec_file
 from labelspec.spec.model import Spec
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ def validate_paths(paths: Sequence[str | Path]) -> list[ValidationResult]:
     results = []
     for path in found:
         try:
-            spec = load_spec(path, display_path=display(path))
-            results.append(ValidationResult(display(path), spec, ()))
+            loaded = load_spec_with_warnings(path, display_path=display(path))
+            results.append(ValidationResult(display(path), loaded.spec, loaded.warnings))
         except SpecError as exc:
             results.append(ValidationResult(display(path), None, exc.diagnostics))
     return results

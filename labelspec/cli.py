@@ -45,7 +45,10 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
                                for r in results], indent=2, sort_keys=True))
     else:
         for r in results:
-            click.echo(f"{r.path}: ok" if r.ok else render_diagnostics(r.diagnostics), err=not r.ok)
+            if r.diagnostics:
+                click.echo(render_diagnostics(r.diagnostics), err=True)
+            if r.ok:
+                click.echo(f"{r.path}: ok")
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_INPUT)
 
 

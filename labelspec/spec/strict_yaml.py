@@ -215,7 +215,7 @@ class _Builder:
         if not self._tag_ok(node, parts):
             return None
         if isinstance(node, ScalarNode) and node.tag == STR:
-            return str(self._scalar(node, (*parts, node.value)))
+            return str(self._scalar(node, (*parts, node.value), key=True))
         if isinstance(node, ScalarNode):
             kind = {NULL: "null", BOOL: "a boolean", INT: "an integer", FLOAT: "a number"}[node.tag]
             self.report(
@@ -235,11 +235,11 @@ class _Builder:
             )
         return None
 
-    def _scalar(self, node: ScalarNode, parts: PathParts) -> Any:
+    def _scalar(self, node: ScalarNode, parts: PathParts, *, key: bool = False) -> Any:
         tag, value = node.tag, node.value
         try:
             if tag in (STR, MERGE):
-                self._check_string(node, parts)
+                self._check_string(node, parts, warn=not key)
                 return value
             if tag in (INT, FLOAT):
                 return _int(value) if tag == INT else _float(value)
@@ -254,7 +254,9 @@ class _Builder:
             )
             return None
 
-    def _check_string(self, node: ScalarNode, parts: PathParts) -> None:
+    def _check_string(self, node: ScalarNode, parts: PathParts, *, warn: bool = True) -> None:
+        """Lone surrogates are errors; a plain value YAML 1.1 would retype gets LS107 (keys are always strings
+        in a spec, so a key like ``on:`` or ``no:`` is never retyped by labelspec and is not warned about)."""
         if _SURROGATE.search(node.value):
             self.report(
                 "LS101",
@@ -263,7 +265,7 @@ class _Builder:
                 parts,
                 "write the character itself or use an 8-digit \\U escape",
             )
-        if node.style is None and self._tag_mark(node) is None and (message := _retype_message(node.value)):
+        if warn and node.style is None and self._tag_mark(node) is None and (message := _retype_message(node.value)):
             hint = f"quote it: '{_show(node.value)}'"
             self.report("LS107", message, node.start_mark, parts, hint, "warning")
 
