@@ -36,6 +36,7 @@ class TaskAnalysis:
     units_below_coverage: int = 0
     codes: Codes | None = None
     gold_mask: np.ndarray | None = None  # (N,) judgments on gold units
+    pairs: PairTables | None = None  # annotator-pair confusions over the scored units
     extra: dict[str, object] = field(default_factory=dict)  # kind-specific details for reports
 
 
@@ -151,6 +152,6 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
     n_annotators = int(np.count_nonzero(np.bincount(codes.annotator[mask], minlength=len(codes.annotators))))
     return TaskAnalysis(task=task.name, n_judgments=int(mask.sum()), n_units=int(scored.sum()),
                         n_annotators=n_annotators, agreement=agreement, per_label=labels,
-                        units_below_coverage=below, codes=codes, gold_mask=~mask,
+                        units_below_coverage=below, codes=codes, gold_mask=~mask, pairs=tables,
                         extra={"annotator_counts": annotator_counts(codes, mask),
                                "cohen_kappa_pairs": cohen_pairs(codes, tables, task)})

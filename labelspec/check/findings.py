@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis
@@ -19,6 +20,7 @@ from labelspec.check.consensus import majority_vote
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure
 from labelspec.check.gold import GoldScores, rolling_breach
+from labelspec.check.preference import bradley_terry
 from labelspec.check.records import Accounting
 from labelspec.spec.model import Quality, Spec
 from labelspec.spec.plan import Gate
@@ -28,6 +30,8 @@ from labelspec.spec.plan import Gate
 LOO_MARGIN = 0.15
 #: Units need at least this many other judgments for a leave-one-out consensus.
 LOO_MIN_OTHERS = 2
+#: Documented default: Holm-adjusted p below which an annotator's A-over-B asymmetry is reported as position bias.
+POSITION_BIAS_P = 0.05
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,49 @@ def _divergence(spec: Spec, task: str, analysis: TaskAnalysis) -> list[Finding]:
     return out
 
 
+def _position_bias(task: str, analysis: TaskAnalysis) -> list[Finding]:
+    """Pairwise tasks: who answers A (the left response) when co-annotators of the same comparison answer B?
+
+    Every A-vs-B disagreement between two annotators is one "win" for the one who said A. A Bradley–Terry fit over
+    annotators (``preference.bradley_terry``, prior 0.5) gives each a log-strength θ: the tendency to side with A.
+    True quality differences cancel out, because both sides of a disagreement saw the same comparison; and unlike
+    a per-annotator sign test, a biased annotator's partners are not blamed for disagreeing with it. θ is measured
+    from the median annotator's, with the standard error 1/√(Σ_b n_ab p_ab (1 − p_ab)) (the diagonal of the Fisher
+    information), and two-sided p-values are Holm-corrected across annotators. Ties are left out.
+    """
+    tables, codes = analysis.pairs, analysis.codes
+    if tables is None or codes is None or codes.categories[:2] != ("A", "B") or not len(tables.pairs):
+        return []
+    n_ann = len(codes.annotators)
+    lo, hi = tables.pairs[:, 0], tables.pairs[:, 1]
+    lo_a, hi_a = tables.confusions[:, 0, 1], tables.confusions[:, 1, 0]  # lo said A / hi said A in a disagreement
+    winners = np.r_[np.repeat(lo, lo_a), np.repeat(hi, hi_a)]
+    losers = np.r_[np.repeat(hi, lo_a), np.repeat(lo, hi_a)]
+    if winners.size == 0:
+        return []
+    theta = bradley_terry(winners, losers, n_ann, prior=0.5).log_strength
+    n_ab = lo_a + hi_a
+    p = 1.0 / (1.0 + np.exp(theta[hi] - theta[lo]))
+    info = np.bincount(lo, weights=n_ab * p * (1 - p), minlength=n_ann) + \
+        np.bincount(hi, weights=n_ab * p * (1 - p), minlength=n_ann)
+    said_a = np.bincount(winners, minlength=n_ann)
+    n = said_a + np.bincount(losers, minlength=n_ann)
+    z = (theta - np.median(theta[n > 0])) * np.sqrt(info)
+    adjusted = stats.holm(np.where(n > 0, 2 * norm.sf(np.abs(z)), 1.0))
+    out = []
+    for i in np.flatnonzero(adjusted < POSITION_BIAS_P):
+        side = "A" if z[i] > 0 else "B"
+        chose = int(said_a[i]) if side == "A" else int(n[i] - said_a[i])
+        out.append(Finding("position_bias", f"in {int(n[i])} A-vs-B disagreements with co-annotators, chose {side} "
+                           f"{chose} times (Bradley–Terry, Holm-adjusted p = {adjusted[i]:.2g} < {POSITION_BIAS_P:g}): "
+                           f"a preference for the {'left' if side == 'A' else 'right'} response",
+                           annotator=str(codes.annotators[i]), task=task,
+                           evidence={"chose_a": int(said_a[i]), "chose_b": int(n[i] - said_a[i]),
+                                     "log_strength": float(theta[i]), "p_holm": float(adjusted[i]),
+                                     "threshold": POSITION_BIAS_P}))
+    return out
+
+
 def _lead_time(spec: Spec, acc: Accounting) -> list[Finding]:
     lt = spec.quality.lead_time
     if lt.min_seconds is None or lt.max_fast_share is None:
@@ -147,6 +194,8 @@ def annotator_findings(spec: Spec, acc: Accounting, analyses: dict[str, TaskAnal
     out = _gold_findings(spec, gold)
     for task, analysis in analyses.items():
         out += _loo_findings(task, analysis) + _divergence(spec, task, analysis)
+        if getattr(spec.task(task), "kind", None) == "pairwise":
+            out += _position_bias(task, analysis)
     out += _lead_time(spec, acc)
     return sorted(out, key=lambda f: (f.kind, f.annotator or "", f.task or ""))
 

@@ -1,0 +1,226 @@
+"""One measurement in a fresh process: the read-and-encode floor, the whole check, Dawid–Skene or release.
+
+One job: time one operation and report it, with this process's peak RSS, as one JSON line on stdout. ``run.py``
+starts one process per measurement so that peak memory belongs to that measurement alone. Wall time covers the
+operation only; the interpreter start and imports are reported apart (``import_s``).
+
+    python benchmarks/measure.py floor DATA/labels.parquet
+    python benchmarks/measure.py check DATA/labels.parquet [--profile OUT.txt] [--stages]
+    python benchmarks/measure.py dawid_skene DATA/labels.parquet
+    python benchmarks/measure.py release DATA/labels.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+T_START = time.perf_counter()
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+import pyarrow.csv as pacsv  # noqa: E402
+import pyarrow.dataset  # noqa: E402, F401 — pq.read_table imports it on first use; keep that out of the timing
+import pyarrow.parquet as pq  # noqa: E402
+
+#: The columns the check needs from the generated files (the spec maps item_id, annotator_id and label).
+COLUMNS = ("item_id", "annotator_id", "label")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_columns(path: Path) -> pa.Table:
+    """The bare pyarrow read of the needed columns, all as strings (what any reader must at least do)."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path, columns=list(COLUMNS))
+    convert = pacsv.ConvertOptions(include_columns=list(COLUMNS), column_types={c: pa.string() for c in COLUMNS},
+                                   strings_can_be_null=False, null_values=[])
+    return pacsv.read_csv(path, convert_options=convert)
+
+
+def encode(table: pa.Table) -> dict[str, tuple[np.ndarray, pa.Array]]:
+    """Integer codes per column, each column encoded once over all its rows (``dictionary_encode``)."""
+    out = {}
+    for name in table.column_names:
+        enc = pc.dictionary_encode(table.column(name).combine_chunks())
+        out[name] = (enc.indices.to_numpy(zero_copy_only=False), enc.dictionary)
+    return out
+
+
+def floor(path: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    table = read_columns(path)
+    t1 = time.perf_counter()
+    codes = encode(table)
+    t2 = time.perf_counter()
+    return {"seconds": t2 - t0, "read_s": t1 - t0, "encode_s": t2 - t1, "rows": table.num_rows,
+            "distinct": {k: len(v[1]) for k, v in codes.items()}}
+
+
+def _stage_timers() -> dict[str, list[float]]:
+    """Wrap the pipeline's stages (where they exist) to time them inclusively; stages may nest."""
+    import importlib
+
+    targets = [
+        ("labelspec.api", "load_spec"), ("labelspec.api", "load_context"),
+        ("labelspec.check.runner", "read_label_files"), ("labelspec.check.runner", "account"),
+        ("labelspec.check.runner", "analyze_choice"), ("labelspec.check.runner", "analyze_structured"),
+        ("labelspec.check.analyze", "encode"), ("labelspec.check.analyze", "unit_counts"),
+        ("labelspec.check.analyze", "pair_tables"), ("labelspec.check.analyze", "cohen_pairs"),
+        ("labelspec.check.stats", "estimate_with_ci"),
+        ("labelspec.check.stats", "mean_cohen_kappa"), ("labelspec.check.stats", "bootstrap_mean_cohen_kappa"),
+        ("labelspec.check.stats", "per_label_alpha"), ("labelspec.check.runner", "score_gold"),
+        ("labelspec.check.runner", "evaluate_rules"), ("labelspec.check.findings", "annotator_findings"),
+        ("labelspec.check.runner", "plan_gates"), ("labelspec.check.report.Report", "to_dict"),
+        ("labelspec.check.render", "render_json"), ("labelspec.check.decide", "decide_all"),
+        ("labelspec.check.hotspots", "find_hotspots"),
+        ("labelspec.check.decide_kinds", "dawid_skene"), ("labelspec.check.release", "build_release"),
+        ("labelspec.api", "write_files_atomic"),
+    ]
+    timings: dict[str, list[float]] = {}
+    for mod_name, attr in targets:
+        owner: Any
+        try:
+            if mod_name.endswith(".Report"):
+                owner = importlib.import_module(mod_name.rsplit(".", 1)[0]).Report
+            else:
+                owner = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        fn = getattr(owner, attr, None)
+        if fn is None:
+            continue
+        label = f"{mod_name.rsplit('.', 1)[-1]}.{attr}"
+        timings[label] = [0.0, 0]
+        setattr(owner, attr, _timed(fn, timings[label]))
+    return timings
+
+
+def _timed(fn: Any, slot: list[float]) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            slot[0] += time.perf_counter() - t0
+            slot[1] += 1
+
+    return wrapper
+
+
+def check(path: Path, spec: Path, bootstrap: int | None) -> dict[str, Any]:
+    """What ``labelspec check SPEC FILE --json OUT`` does: load, check, build and write the JSON report."""
+    from labelspec import api
+    from labelspec.check import render
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        report = api.check_labels(spec, [path], bootstrap=bootstrap)
+        text = render.render_json(report.to_dict())
+        api.write_text_atomic(Path(tmp) / "report.json", text)
+        seconds = time.perf_counter() - t0
+    d = json.loads(text)
+    cohen = d["tasks"][next(iter(d["tasks"]))]["agreement"].get("cohen_kappa", {}) if d["tasks"] else {}
+    return {"seconds": seconds, "exit_code": report.exit_code, "summary": d["summary"],
+            "rows_used": d["accounting"]["rows_used"], "report_bytes": len(text),
+            "cohen_kappa_ci": [cohen.get("ci_low"), cohen.get("ci_high"), cohen.get("ci_reason")]}
+
+
+def dawid_skene(path: Path, spec: Path) -> dict[str, Any]:
+    """Read and encode (untimed), then Dawid–Skene to convergence or 50 iterations, gold units clamped."""
+    from labelspec.check.dawid_skene import dawid_skene as fit
+
+    codes = encode(read_columns(path))
+    units, items = codes["item_id"]
+    anns, names = codes["annotator_id"]
+    labels, cats = codes["label"]
+    gold = pacsv.read_csv(spec.parent / "gold.csv", convert_options=pacsv.ConvertOptions(
+        column_types={"item": pa.string(), "label": pa.string()}, strings_can_be_null=False))
+    g_unit = pc.index_in(gold.column("item"), value_set=items).to_numpy(zero_copy_only=False)
+    g_label = pc.index_in(gold.column("label"), value_set=cats).to_numpy(zero_copy_only=False)
+    keep = ~(np.isnan(g_unit.astype(float)) | np.isnan(g_label.astype(float)))
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    result = fit(units, anns, labels, n_units=len(items), n_annotators=len(names), n_classes=len(cats),
+                 gold_units=g_unit[keep].astype(np.int64), gold_labels=g_label[keep].astype(np.int64), max_iter=50)
+    return {"seconds": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0, "n_iter": int(result.n_iter),
+            "converged": bool(result.converged)}
+
+
+def release(path: Path, spec: Path) -> dict[str, Any]:
+    """``labelspec release`` of the whole dataset (check, consensus, dataset files, manifest), when it exists.
+
+    Every error gate is accepted with a reason, so the release path is measured even when a gate of the
+    synthetic data fails by chance (small sizes); accepting a passing gate changes nothing.
+    """
+    from labelspec import api
+    from labelspec.spec.plan import plan_gates
+
+    if not hasattr(api, "release"):
+        return {"skipped": "labelspec.api has no release function yet"}
+    loaded = api.load_spec(spec)
+    accept = [(g.id, "benchmark run") for g in plan_gates(loaded) if g.severity == "error"]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = api.release(spec, [path], out=Path(tmp) / "release", accept=accept)
+        seconds = time.perf_counter() - t0
+        sizes = {p.name: p.stat().st_size for p in (Path(tmp) / "release").glob("*")}
+    return {"seconds": seconds, "exit_code": result.exit_code, "refused": list(result.refused),
+            "released": result.released, "written_bytes": sizes,
+            "accepted": [o["gate"] for o in result.overrides if o.get("applied")]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("floor", "check", "dawid_skene", "release"))
+    parser.add_argument("labels", type=Path, help="labels.parquet or labels.csv of a generated project")
+    parser.add_argument("--bootstrap", type=int, default=None, help="override the spec's replicates")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile the operation; write stats here")
+    parser.add_argument("--stages", action="store_true", help="also report inclusive time per pipeline stage")
+    args = parser.parse_args(argv)
+    spec = args.labels.parent / "labelspec.yaml"
+    if args.what in ("check", "release"):
+        import labelspec.api  # noqa: F401 — imports are timed apart from the operation
+    stages = _stage_timers() if args.stages else None
+    import_s = time.perf_counter() - T_START
+    cpu0 = cpu_seconds()
+    ops = {"floor": lambda: floor(args.labels), "check": lambda: check(args.labels, spec, args.bootstrap),
+           "dawid_skene": lambda: dawid_skene(args.labels, spec), "release": lambda: release(args.labels, spec)}
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        result = prof.runcall(ops[args.what])
+        with args.profile.open("w", encoding="utf-8") as fh:
+            pstats.Stats(prof, stream=fh).sort_stats("cumulative").print_stats(60)
+            pstats.Stats(prof, stream=fh).sort_stats("tottime").print_stats(40)
+    else:
+        result = ops[args.what]()
+    result.setdefault("cpu_s", cpu_seconds() - cpu0)
+    result.update(what=args.what, import_s=import_s, peak_rss_mib=peak_rss_mib())
+    if stages is not None:
+        result["stages"] = {k: {"seconds": round(v[0], 3), "calls": int(v[1])} for k, v in stages.items() if v[1]}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Annotator findings computed from count tables, on data built so the right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labelspec.check.analyze import analyze_choice
+from labelspec.check.findings import POSITION_BIAS_P, _position_bias
+from labelspec.spec.model import BootstrapPolicy, Task
+
+PAIR = Task(name="pref", kind="pairwise", question="Which is better?")
+
+
+def _judgments(biased: bool, seed: int = 3) -> pd.DataFrame:
+    """200 comparisons, each judged by two of four raters. Everyone is unsure 20% of the time (r4: 50%) and then
+    answers the wrong side; when ``biased``, an unsure r4 answers A (the left response) whatever the truth."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(200):
+        truth = "A" if i % 2 else "B"
+        for rater in (["r1", "r4"] if i % 3 == 0 else ["r2", "r4"]) if i % 4 else ["r1", "r3"]:
+            unsure = rng.random() < (0.5 if rater == "r4" else 0.2)
+            flip = "B" if truth == "A" else "A"
+            value = ("A" if biased and rater == "r4" else flip) if unsure else truth
+            rows.append((f"c{i}", rater, value))
+    return pd.DataFrame({"item": [r[0] for r in rows], "unit": "", "task": "pref",
+                         "annotator": [r[1] for r in rows], "value": [r[2] for r in rows]})
+
+
+def _flagged(frame: pd.DataFrame) -> list[str]:
+    analysis = analyze_choice(frame, PAIR, gold_units=set(), min_per_unit=2, boot=BootstrapPolicy(replicates=0))
+    return [f.annotator or "" for f in _position_bias("pref", analysis)]
+
+
+def test_an_annotator_who_prefers_the_left_response_is_flagged() -> None:
+    assert _flagged(_judgments(biased=True)) == ["r4"]
+
+
+def test_symmetric_noise_is_not_position_bias() -> None:
+    assert _flagged(_judgments(biased=False)) == []
+    assert 0 < POSITION_BIAS_P < 1
