@@ -16,7 +16,15 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.estimate import Estimate
-from labelspec.check.tables import Codes, PairTables, annotator_counts, encode, pair_tables, unit_counts
+from labelspec.check.tables import (
+    Codes,
+    PairTables,
+    annotator_counts,
+    encode,
+    gold_unit_mask,
+    pair_tables,
+    unit_counts,
+)
 from labelspec.spec.model import BootstrapPolicy, Task
 
 #: The coefficients every choice-like task reports, gated or not (the JSON report always has all of them).
@@ -115,7 +123,7 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
     canon = frame["value"].map(lambda v: json.dumps(parsed[v], ensure_ascii=False, separators=(",", ":")))
     sets = tuple(sorted(set(canon), key=lambda s: (len(json.loads(s)), s)))
     codes = encode(frame.assign(value=canon), sets)
-    mask = ~np.isin(codes.unit_keys[codes.unit], list(gold_units))
+    mask = ~gold_unit_mask(codes, gold_units)
     counts = unit_counts(codes, mask)
     counts = counts[counts.sum(axis=1) > 0]
     frozen = [frozenset(json.loads(s)) for s in sets]
@@ -142,7 +150,7 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
         codes, mask, tables, agreement, labels = _multi_choice(frame, task, gold_units, boot)
     else:
         codes = encode(frame, task.label_ids)
-        mask = ~np.isin(codes.unit_keys[codes.unit], list(gold_units))
+        mask = ~gold_unit_mask(codes, gold_units)
         tables = pair_tables(codes, mask)
         agreement = classic_agreement(codes, mask, task, boot, tables)
         labels = per_label(codes, mask, boot) if task.kind != "rating" else {}

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.context import Context
+from labelspec.check.tables import member
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
     LEAD_TIME_RE,
@@ -84,7 +85,7 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
     task_col = _col(df, "task")
     if len(spec.tasks) == 1:
         task_col = np.where(task_col == "", spec.tasks[0].name, task_col)
-    unknown = ~np.isin(task_col, spec.task_names)
+    unknown = ~member(task_col, spec.task_names)
     detail = np.full(n, "", dtype=object)
     detail[unknown] = [f"unknown task {t!r}" for t in task_col[unknown]]
     marker.mark(unknown, "unknown_task", detail)
@@ -120,13 +121,13 @@ def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, 
     if ctx.roster is None:
         return
     ann = _col(df, "annotator")
-    known = np.isin(ann, list(ctx.roster))
+    known = member(ann, ctx.roster)
     marker.mark(~known & (ann != ""), "annotator_not_in_roster", "annotator is not in the roster")
     if "calibration" not in spec.quality.provenance:
         return
     cal = pd.Series({a: r.calibrated_at for a, r in ctx.roster.items() if r.passed and r.role == "annotator"},
                     dtype="datetime64[ns, UTC]")
-    experts = np.isin(ann, [a for a, r in ctx.roster.items() if r.role == "expert"])
+    experts = member(ann, [a for a, r in ctx.roster.items() if r.role == "expert"])
     passed_at = pd.Series(ann).map(cal)
     marker.mark(known & ~experts & passed_at.isna().to_numpy(), "not_calibrated",
                 "annotator has not passed calibration")
@@ -138,7 +139,7 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
     if ctx.items is None:
         return
     item = _col(df, "item")
-    marker.mark(~np.isin(item, ctx.items.ids) & (item != ""), "unknown_item", "item is not in the items file")
+    marker.mark(~member(item, ctx.items.ids) & (item != ""), "unknown_item", "item is not in the items file")
     for task in spec.tasks:
         if task.kind != "spans" or task.field is None:
             continue
@@ -195,7 +196,7 @@ def _expert_mask(used: pd.DataFrame, ctx: Context) -> np.ndarray:
     if ctx.roster is None:
         return np.zeros(len(used), dtype=bool)
     experts = [a for a, r in ctx.roster.items() if r.role == "expert"]
-    return np.isin(_col(used, "annotator"), experts)
+    return member(_col(used, "annotator"), experts)
 
 
 def count_by(frame: pd.DataFrame, column: str) -> Mapping[str, int]:

@@ -8,6 +8,7 @@ tables are additive: batches, files or partitions combine by summing tables that
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,17 @@ class PairTables:
     pairs: np.ndarray  # (P, 2) annotator codes, lo < hi
     confusions: np.ndarray  # (P, K, K)
     blocks: np.ndarray | None  # (B, P, K, K) or None when too large to keep
+
+
+def member(values: np.ndarray, allowed: Iterable[str]) -> np.ndarray:
+    """``values[i] in allowed`` for text arrays, by hashing. (``np.isin`` compares object arrays pairwise: quadratic.)"""
+    index = pd.Index(list(allowed)).unique()
+    return np.asarray(index.get_indexer(np.asarray(values, dtype=object)) >= 0, dtype=bool)
+
+
+def gold_unit_mask(codes: Codes, gold_units: set[str]) -> np.ndarray:
+    """(N,) True for judgments on gold units: looked up once per unit, then spread by the unit codes."""
+    return member(codes.unit_keys, gold_units)[codes.unit] if len(codes.unit) else np.zeros(0, dtype=bool)
 
 
 def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.ndarray | None = None) -> Codes:
