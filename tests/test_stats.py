@@ -383,23 +383,53 @@ def test_bootstrap_too_many_undefined() -> None:
     assert est.value is not None and est.ci_low is None and est.ci_reason == interval.reason
 
 
-def test_block_bootstrap_mean_kappa() -> None:
-    rng = np.random.default_rng(4)
-    truth = rng.integers(0, 3, size=600)
-    labels = np.where(rng.random((3, 600)) < 0.75, truth, rng.integers(0, 3, size=(3, 600)))
-    block = rng.integers(0, 120, size=600)
+@pytest.mark.parametrize("weights", ["none", "linear", "quadratic"])
+def test_kappa_influence_is_the_derivative(weights: str) -> None:
+    """Checked against finite differences of κ itself, and Euler's identity (κ is scale-free)."""
+    rng = np.random.default_rng(11)
+    conf = rng.integers(1, 30, size=(4, 3, 3))
+    influence = stats.kappa_influence(conf, weights=weights)  # type: ignore[arg-type]
+    scale = 10**7  # κ is scale-free: one more unit at scale s moves κ by (∂κ/∂C) / s
+    for i, j in [(0, 0), (0, 2), (2, 1)]:
+        bumped = conf * scale
+        bumped[:, i, j] += 1
+        before = [stats.cohen_kappa(c, weights=weights).value for c in conf]  # type: ignore[arg-type]
+        after = [stats.cohen_kappa(c, weights=weights).value for c in bumped]  # type: ignore[arg-type]
+        numeric = (np.array(after) - np.array(before)) * scale
+        np.testing.assert_allclose(influence[:, i, j], numeric, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose((conf * influence).sum(axis=(1, 2)), 0.0, atol=1e-12)
+    assert np.abs(influence).max() > 1e-3  # not trivially zero
+
+
+def _pair_observations(labels: np.ndarray, item_block: np.ndarray) -> tuple[np.ndarray, ...]:
     pairs = [(0, 1), (0, 2), (1, 2)]
-    blocks = np.zeros((120, 3, 3, 3), dtype=np.int64)
-    for p, (a, b) in enumerate(pairs):
-        np.add.at(blocks, (block, np.full_like(block, p), labels[a], labels[b]), 1)
-    point = stats.mean_cohen_kappa(blocks.sum(axis=0))
-    interval = stats.bootstrap_mean_cohen_kappa(blocks, n_boot=400)
-    assert interval == stats.bootstrap_mean_cohen_kappa(blocks, n_boot=400)
+    cells = np.concatenate([p * 9 + labels[a] * 3 + labels[b] for p, (a, b) in enumerate(pairs)])
+    blocks = np.tile(item_block, len(pairs))
+    return np.bincount(cells, minlength=27).reshape(3, 3, 3), cells, blocks
+
+
+def test_linearised_bootstrap_of_mean_kappa_matches_the_exact_item_bootstrap() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    truth = rng.integers(0, 3, size=n)
+    labels = np.where(rng.random((3, n)) < 0.75, truth, rng.integers(0, 3, size=(3, n)))
+    conf, cells, _ = _pair_observations(labels, np.arange(n))
+    point = stats.mean_cohen_kappa(conf)
+    interval = stats.bootstrap_mean_cohen_kappa(conf, cells, np.tile(np.arange(n), 3), n, n_boot=2000)
+    assert interval == stats.bootstrap_mean_cohen_kappa(conf, cells, np.tile(np.arange(n), 3), n, n_boot=2000)
+    # independent: resample items and recompute the mean κ from scratch
+    exact = []
+    for _ in range(400):
+        pick = rng.integers(0, n, size=n)
+        c, _, _ = _pair_observations(labels[:, pick], np.arange(n))
+        exact.append(stats.mean_cohen_kappa(c).value)
+    low, high = np.percentile(exact, [2.5, 97.5])
     assert interval.low is not None and interval.high is not None and point.value is not None
     assert interval.low < point.value < interval.high
-    assert interval.high - interval.low < 0.2
-    single = stats.bootstrap_mean_cohen_kappa(blocks.sum(axis=0)[None], n_boot=50)
-    assert single.low == pytest.approx(point.value) and single.high == pytest.approx(point.value)
+    assert interval.low == pytest.approx(low, abs=0.015) and interval.high == pytest.approx(high, abs=0.015)
+    # items grouped into random blocks give nearly the same interval
+    blocked = stats.bootstrap_mean_cohen_kappa(conf, cells, np.tile(rng.integers(0, 100, n), 3), 100, n_boot=2000)
+    assert blocked.low == pytest.approx(interval.low, abs=0.02) and blocked.high == pytest.approx(interval.high, abs=0.02)
 
 
 def test_speed_sanity_large_table_collapses() -> None:

@@ -64,9 +64,8 @@ def _cohen(tables: PairTables, task: Task, boot: BootstrapPolicy) -> Estimate:
     point = stats.mean_cohen_kappa(tables.confusions, weights=weights)
     if point.value is None or boot.replicates == 0:
         return point
-    if tables.blocks is None:
-        return replace(point, ci_reason="too many annotator pairs to bootstrap within the memory budget")
-    interval = stats.bootstrap_mean_cohen_kappa(tables.blocks, weights=weights, n_boot=boot.replicates,
+    interval = stats.bootstrap_mean_cohen_kappa(tables.confusions, tables.observation_cell, tables.observation_block,
+                                                tables.n_blocks, weights=weights, n_boot=boot.replicates,
                                                 seed=boot.seed, level=boot.level)
     return replace(point, ci_low=interval.low, ci_high=interval.high, ci_reason=interval.reason)
 

@@ -1,4 +1,4 @@
-"""Cohen's κ per annotator pair from confusion tables, its mean over pairs, and a block bootstrap for that mean.
+"""Cohen's κ per annotator pair from confusion tables, its mean over pairs, and a bootstrap for that mean.
 
 One job: two-rater κ (Cohen 1960; weighted, Cohen 1968), vectorised over a (P, K, K) stack of confusion
 matrices — one per annotator pair (a < b), rows = a's category, columns = b's. It never sees judgment rows.
@@ -23,10 +23,6 @@ KappaWeights = Literal["none", "linear", "quadratic"]
 EXPECTED_AGREEMENT_ONE = "expected agreement is 1"
 FEWER_THAN_TWO_SHARED = "fewer than 2 units judged by both annotators"
 NO_DEFINED_PAIR = "no annotator pair with a defined kappa"
-
-#: Cap on floats held at once by the block bootstrap (replicates × pairs × K²), to bound memory.
-_CHUNK_FLOATS = 4_000_000
-
 
 def disagreement_weights(n_categories: int, weights: KappaWeights = "none") -> FloatArray:
     """The (K, K) disagreement weights of weighted κ; 0 on the diagonal."""
@@ -98,39 +94,60 @@ def mean_cohen_kappa(confusions: npt.ArrayLike, *, weights: KappaWeights = "none
     return make_estimate(float(kappa[defined].mean()), n_pairs, int(kappa.size) - n_pairs)
 
 
+def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none") -> FloatArray:
+    """(P, K, K) derivative of each pair's κ with respect to one more unit in cell (i, j): its influence function.
+
+    With q_o = Σ w_ij C_ij / N and q_e = Σ r_i w_ij c_j / N², κ = 1 − q_o / q_e, so
+    ∂κ/∂C_ij = −(∂q_o/∂C_ij) / q_e + q_o (∂q_e/∂C_ij) / q_e², where ∂q_o/∂C_ij = (w_ij − q_o) / N and
+    ∂q_e/∂C_ij = (Σ_l w_il c_l + Σ_k r_k w_kj) / N² − 2 q_e / N. κ does not change when every count is scaled, so
+    Σ_ij C_ij ∂κ/∂C_ij = 0 (Euler). Pairs with an undefined κ get 0.
+    """
+    conf = _check_confusions(confusions)
+    w = disagreement_weights(conf.shape[1], weights)
+    kappa, n, _ = _kappa_arrays(conf, w)
+    size = np.where(n > 0, n, 1.0)
+    rows, cols = conf.sum(axis=-1), conf.sum(axis=-2)
+    q_o = np.einsum("pij,ij->p", conf, w) / size
+    q_e = np.einsum("pi,ij,pj->p", rows, w, cols) / size**2
+    q_e = np.where(q_e > 0, q_e, 1.0)
+    d_o = (w[None] - q_o[:, None, None]) / size[:, None, None]
+    d_e = ((cols @ w.T)[:, :, None] + (rows @ w)[:, None, :]) / size[:, None, None] ** 2 \
+        - 2.0 * (q_e / size)[:, None, None]
+    influence = -d_o / q_e[:, None, None] + (q_o / q_e**2)[:, None, None] * d_e
+    return np.where(np.isnan(kappa)[:, None, None], 0.0, influence)
+
+
 def bootstrap_mean_cohen_kappa(
-    block_confusions: npt.ArrayLike,
+    confusions: npt.ArrayLike,
+    observation_cell: npt.ArrayLike,
+    observation_block: npt.ArrayLike,
+    n_blocks: int,
     *,
     weights: KappaWeights = "none",
     n_boot: int = 1000,
     seed: int = 20240101,
     level: float = 0.95,
-    max_undefined: float = 0.05,
 ) -> Interval:
-    """Percentile interval for :func:`mean_cohen_kappa` by resampling blocks of items.
+    """Percentile interval for :func:`mean_cohen_kappa` by a linearised bootstrap over blocks of items.
 
-    Input: (B, P, K, K) confusion tables, one stack per item block, where the table builder assigns every item
-    to one of B blocks by a hash of its id. Why blocks: pairs share items, so a valid bootstrap must resample
-    items jointly for all pairs, and (P, K, K) totals alone cannot be resampled. Blocks of randomly assigned
-    items are i.i.d., so resampling B blocks with replacement is a cluster bootstrap whose replicates are sums
-    of block tables — cost O(n_boot · B · P · K²), independent of the number of items. With one item per
-    block it is the ordinary item bootstrap; with B ≥ 100 blocks the percentile interval is close to it.
-    Each replicate averages the pairs defined in that replicate; replicates with none are undefined.
+    Why linearised: a pair shares only a few units, and κ of a resampled small table is biased, so replicates of
+    the *recomputed* mean over ~10⁵ pairs drift off the estimate (measured: estimate 0.504, interval
+    0.463–0.483). Instead each observation (one unit judged by one pair; ``observation_cell`` indexes the flat
+    (P, K, K) table) contributes its pair's influence :func:`kappa_influence` / (defined pairs) to its item
+    block; a replicate is the estimate plus Σ_b (w_b − 1) L_b with multinomial block weights w. The replicates
+    are centred on the estimate by construction (Σ_b L_b = 0) and cost O(n_boot · n_blocks) after one pass over
+    the observations. Items are assigned to blocks by a hash of their id (steps of an item stay together), so
+    resampling blocks resamples items; with one item per block it is the linearised item bootstrap. Which pairs
+    are defined is held fixed (first order).
     """
-    blocks = as_counts(block_confusions, ndim=4).astype(np.float64, copy=False)
-    n_blocks, n_pairs, k, _ = blocks.shape
-    if n_blocks == 0 or n_pairs == 0:
-        return Interval(None, None, n_boot, n_boot, "no item blocks or no annotator pairs")
-    w = disagreement_weights(k, weights)
-    flat = blocks.reshape(n_blocks, -1)
+    conf = _check_confusions(confusions)
+    point = mean_cohen_kappa(conf, weights=weights)
+    if point.value is None:
+        return Interval(None, None, n_boot, n_boot, point.reason)
+    influence = kappa_influence(conf, weights=weights).reshape(-1) / point.n_units
+    cell = np.asarray(observation_cell, dtype=np.int64)
+    block = np.asarray(observation_block, dtype=np.int64)
+    per_block = np.bincount(block, weights=influence[cell], minlength=n_blocks)
     draws = np.random.default_rng(seed).multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_boot)
-    chunk = max(1, _CHUNK_FLOATS // max(flat.shape[1], 1))
-    means: list[FloatArray] = []
-    for start in range(0, n_boot, chunk):  # loop over replicate chunks only, to bound memory
-        conf = (draws[start : start + chunk].astype(np.float64) @ flat).reshape(-1, n_pairs, k, k)
-        kappa, _, _ = _kappa_arrays(conf, w)
-        defined = ~np.isnan(kappa)
-        total = np.where(defined, kappa, 0.0).sum(axis=1)
-        count = defined.sum(axis=1)
-        means.append(np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0))
-    return percentile_interval(np.concatenate(means), level=level, max_undefined=max_undefined)
+    replicates = point.value + (draws - 1.0) @ per_block
+    return percentile_interval(replicates, level=level)

@@ -66,6 +66,7 @@ from labelspec.check.pairwise import (
     bootstrap_mean_cohen_kappa,
     cohen_kappa,
     disagreement_weights,
+    kappa_influence,
     mean_cohen_kappa,
     pairwise_cohen_kappa,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "alpha_from_counts",
     "bootstrap",
     "bootstrap_mean_cohen_kappa",
+    "kappa_influence",
     "chi_square_gof",
     "chi_square_one_vs_rest",
     "coincidence",

@@ -38,11 +38,14 @@ class Codes:
 @dataclass(frozen=True)
 class PairTables:
     """Annotator-pair confusion counts: ``confusions[p, i, j]`` = units where ``pairs[p, 0]`` said i and
-    ``pairs[p, 1]`` said j; ``blocks`` splits the same counts over random item blocks (for the bootstrap)."""
+    ``pairs[p, 1]`` said j. Each unit judged by a pair is one observation: ``observation_cell`` indexes the flat
+    (P, K, K) table and ``observation_block`` is the random item block of its unit (for the bootstrap)."""
 
     pairs: np.ndarray  # (P, 2) annotator codes, lo < hi
     confusions: np.ndarray  # (P, K, K)
-    blocks: np.ndarray | None  # (B, P, K, K) or None when too large to keep
+    observation_cell: np.ndarray  # (R,)
+    observation_block: np.ndarray  # (R,)
+    n_blocks: int
 
 
 def member(values: np.ndarray, allowed: Iterable[str]) -> np.ndarray:
@@ -109,7 +112,7 @@ def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray) -> tuple[np.n
     return tuple(np.concatenate(parts) for parts in zip(*out, strict=True))
 
 
-def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 100, max_cells: int = 40_000_000) -> PairTables:
+def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> PairTables:
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``)."""
     _, n_ann, k = codes.shape
     unit, lo, hi, c_lo, c_hi = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask])
@@ -118,13 +121,9 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 100, max_cell
     cell = pair_index * k * k + c_lo * k + c_hi
     confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
     pairs = np.stack([pair_code // n_ann, pair_code % n_ann], axis=1) if n_pairs else np.zeros((0, 2), np.int64)
-    blocks_n = min(n_blocks, max(1, max_cells // max(1, n_pairs * k * k)))
-    blocks = None
-    if blocks_n >= 10 and n_pairs:
-        block = _item_block(codes.unit_items, blocks_n)[unit]
-        flat = np.bincount(block * (n_pairs * k * k) + cell, minlength=blocks_n * n_pairs * k * k)
-        blocks = flat.reshape(blocks_n, n_pairs, k, k)
-    return PairTables(pairs=pairs, confusions=confusions, blocks=blocks)
+    block = _item_block(codes.unit_items, n_blocks)[unit] if len(unit) else unit
+    return PairTables(pairs=pairs, confusions=confusions, observation_cell=cell, observation_block=block,
+                      n_blocks=n_blocks)
 
 
 def _item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
