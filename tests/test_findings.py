@@ -40,3 +40,32 @@ def test_an_annotator_who_prefers_the_left_response_is_flagged() -> None:
 def test_symmetric_noise_is_not_position_bias() -> None:
     assert _flagged(_judgments(biased=False)) == []
     assert 0 < POSITION_BIAS_P < 1
+
+
+def test_rolling_gold_accuracy_reports_the_first_breach_and_when() -> None:
+    from labelspec.check.gold import rolling_breach
+
+    correct = [True] * 10 + [False, True, False, False, True, False]  # window 5: 3/5 at the 14th judgment
+    scored = pd.DataFrame({"annotator": "a1", "correct": correct,
+                           "when": pd.date_range("2026-03-01", periods=len(correct), freq="h", tz="UTC")})
+    breach = rolling_breach(scored, "a1", window=5, threshold=0.7)
+    assert breach == (0.6, "2026-03-01 12:00:00+00:00", 13)  # judgments 9–13: T, T, F, T, F
+    assert rolling_breach(scored, "a1", window=5, threshold=0.5) is None  # never below one half
+    assert rolling_breach(scored.head(4), "a1", window=5, threshold=0.99) is None  # no full window yet
+
+
+def test_divergent_annotator_is_named_with_the_label_it_overuses() -> None:
+    from labelspec.check.findings import _divergence
+    from labelspec.spec.model import DistributionPolicy, Label, Quality, Spec
+
+    task = Task(name="t", kind="single_choice", question="?",
+                labels=tuple(Label(id=i, title=i, definition=i) for i in ("x", "y")))
+    spec = Spec(path="s.yaml", root=".", project=None, tasks=(task,),  # type: ignore[arg-type]
+                quality=Quality(distribution=DistributionPolicy(annotator_divergence_p=0.001)))
+    raters = [f"a{k:02d}" for k in range(1, 11)]  # a10 always answers x; the other nine split x / y evenly
+    rows = [(f"i{i}", a, "x" if (i % 2 or a == "a10") else "y") for i in range(200) for a in raters]
+    frame = pd.DataFrame({"item": [r[0] for r in rows], "unit": "", "task": "t", "annotator": [r[1] for r in rows],
+                          "value": [r[2] for r in rows]})
+    analysis = analyze_choice(frame, task, gold_units=set(), min_per_unit=2, boot=BootstrapPolicy(replicates=0))
+    found = _divergence(spec, "t", analysis)
+    assert [(f.annotator, f.evidence["label"]) for f in found] == [("a10", "x")]
