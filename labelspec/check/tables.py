@@ -94,9 +94,9 @@ def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray
     return np.bincount(ann * k + cat, minlength=a * k).reshape(a, k)
 
 
-def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray) -> tuple[np.ndarray, ...]:
+def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, n_ann: int) -> tuple[np.ndarray, ...]:
     """All within-unit annotator pairs (lo, hi) with their categories and unit, one group size at a time."""
-    order = np.lexsort((ann, unit))
+    order = np.argsort(unit * n_ann + ann, kind="stable")  # one int64 key sorts twice as fast as a lexsort
     unit, ann, cat = unit[order], ann[order], cat[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(unit)])
@@ -115,8 +115,8 @@ def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray) -> tuple[np.n
 def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> PairTables:
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``)."""
     _, n_ann, k = codes.shape
-    unit, lo, hi, c_lo, c_hi = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask])
-    pair_code, pair_index = np.unique(lo * n_ann + hi, return_inverse=True) if len(lo) else (lo, lo)
+    unit, lo, hi, c_lo, c_hi = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask], n_ann)
+    pair_code, pair_index = _dense_codes(lo * n_ann + hi, n_ann * n_ann)
     n_pairs = len(pair_code)
     cell = pair_index * k * k + c_lo * k + c_hi
     confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
@@ -124,6 +124,15 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> Pair
     block = _item_block(codes.unit_items, n_blocks)[unit] if len(unit) else unit
     return PairTables(pairs=pairs, confusions=confusions, observation_cell=cell, observation_block=block,
                       n_blocks=n_blocks)
+
+
+def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys in order and each key's rank among them; a bincount when the key space is small."""
+    if key_space > 50_000_000:
+        return np.unique(keys, return_inverse=True)
+    present = np.bincount(keys, minlength=key_space) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[keys]
 
 
 def _item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:

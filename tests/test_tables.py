@@ -1,0 +1,48 @@
+"""Count tables against a plain Python tally of the same judgments (an independent computation)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelspec.check.tables import annotator_counts, encode, member, pair_tables, unit_counts
+
+LABELS = ("x", "y", "z")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 4), st.sampled_from(LABELS)), min_size=1, max_size=60,
+                unique_by=lambda r: (r[0], r[1])))
+def test_tables_equal_a_plain_tally(rows: list[tuple[int, int, str]]) -> None:
+    frame = pd.DataFrame({"item": [f"i{r[0]}" for r in rows], "unit": "", "annotator": [f"a{r[1]}" for r in rows],
+                          "value": [r[2] for r in rows]})
+    codes = encode(frame, LABELS)
+    units, annotators = list(codes.unit_keys), list(codes.annotators)
+    counts = unit_counts(codes)
+    for (item, label), n in Counter((f"i{r[0]}", r[2]) for r in rows).items():
+        assert counts[units.index(item), LABELS.index(label)] == n
+    assert annotator_counts(codes).sum() == len(rows)
+    expected: Counter[tuple[str, str, str, str]] = Counter()
+    by_item: dict[str, list[tuple[str, str]]] = {}
+    for i, a, v in rows:
+        by_item.setdefault(f"i{i}", []).append((f"a{a}", v))
+    for judged in by_item.values():
+        for (a, va), (b, vb) in combinations(sorted(judged), 2):
+            expected[(a, b, va, vb)] += 1
+    tables = pair_tables(codes, np.ones(len(rows), dtype=bool), n_blocks=7)
+    got: Counter[tuple[str, str, str, str]] = Counter()
+    for p, (lo, hi) in enumerate(tables.pairs):
+        for i, j in zip(*np.nonzero(tables.confusions[p]), strict=True):
+            got[(annotators[lo], annotators[hi], LABELS[i], LABELS[j])] = int(tables.confusions[p, i, j])
+    assert got == expected
+    assert len(tables.observation_cell) == sum(expected.values()) and tables.observation_block.max(initial=0) < 7
+
+
+def test_member_is_exact_string_membership() -> None:
+    values = np.array(["a", "01", "1", "NA", "", "b"], dtype=object)
+    assert member(values, ["1", "NA", "b", "b"]).tolist() == [False, False, True, True, False, True]
