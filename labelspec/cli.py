@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,12 @@ def _write_reports(report: Any, json_path: Path | None, junit: Path | None, mark
     from labelspec.check import render
 
     d = report.to_dict()
-    for path, text in ((json_path, lambda: render.render_json(d)), (junit, lambda: render.render_junit(d, strict=report.strict)),
-                       (markdown, lambda: render.render_markdown(d))):
+    renderers: tuple[tuple[Path | None, Callable[[], str]], ...] = (
+        (json_path, lambda: render.render_json(d)),
+        (junit, lambda: render.render_junit(d, strict=report.strict)),
+        (markdown, lambda: render.render_markdown(d)),
+    )
+    for path, text in renderers:
         if path is not None:
             write_text_atomic(path, text())
 

@@ -9,6 +9,7 @@ against the gold label instead, and are often judged by everyone, which would we
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -53,9 +54,9 @@ def kappa_weights(task: Task) -> stats.KappaWeights:
     return {"nominal": "none", "ordinal": "linear"}.get(task.level, "quadratic")  # type: ignore[return-value]
 
 
-def _with_ci(counts: np.ndarray, fn: stats.CountStatistic, boot: BootstrapPolicy) -> Estimate:
+def _with_ci(counts: np.ndarray, fn: Callable[..., Estimate], boot: BootstrapPolicy) -> Estimate:
     if boot.replicates == 0:
-        return fn(counts)  # type: ignore[no-any-return]
+        return fn(counts)
     return stats.estimate_with_ci(counts, fn, n_boot=boot.replicates, seed=boot.seed, level=boot.level)
 
 

@@ -60,7 +60,7 @@ def _as_text(value: object) -> str:
 
 def read_items(path: Path, id_column: str) -> Items:
     if path.suffix == ".csv":
-        rows: list[dict[str, object]] = list(_read_csv(path))
+        rows: list[dict[str, object]] = [dict(r) for r in _read_csv(path)]
     else:
         with path.open(encoding="utf-8-sig") as fh:
             rows = [json.loads(line) for line in fh if line.strip()]

@@ -49,7 +49,7 @@ class Finding:
 
 
 def _gold_findings(spec: Spec, gold: GoldScores | None) -> list[Finding]:
-    q, out = spec.quality, []
+    q, out = spec.quality, list[Finding]()
     if gold is None or q.gold is None:
         return out
     for i, ann in enumerate(gold.annotators):

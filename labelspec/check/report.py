@@ -38,8 +38,9 @@ def clean(value: Any) -> Any:
 
 
 def estimate_dict(est: Estimate) -> dict[str, Any]:
-    return clean({"value": est.value, "ci_low": est.ci_low, "ci_high": est.ci_high, "n_units": est.n_units,
+    out: dict[str, Any] = clean({"value": est.value, "ci_low": est.ci_low, "ci_high": est.ci_high, "n_units": est.n_units,
                   "n_excluded": est.n_excluded, "reason": est.reason, "ci_reason": est.ci_reason})
+    return out
 
 
 def _task_dict(a: TaskAnalysis) -> dict[str, Any]:
@@ -99,7 +100,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         s = self.spec
-        return clean({
+        out: dict[str, Any] = clean({
             "report_version": REPORT_VERSION,
             "tool": "labelspec",
             "spec": {"path": s.path, "project": s.project.id, "version": s.project.version, "digest": s.digest},
@@ -125,3 +126,4 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             **{k: v for k, v in sorted(self.sections.items())},
         })
+        return out

@@ -32,12 +32,16 @@ class RuleResult:
 
 
 def rule_applies(rule: Rule, field: pd.Series) -> np.ndarray:
+    """Which items (the rows of ``field``) the rule's ``when`` selects."""
     text = field.astype(str)
     if rule.op == "matches":
-        return text.str.contains(re.compile(str(rule.operand)), regex=True).to_numpy(dtype=bool)
-    if rule.op == "equals":
-        return (text == rule.operand).to_numpy(dtype=bool)
-    return text.isin(list(rule.operand)).to_numpy(dtype=bool)
+        hit = text.str.contains(re.compile(str(rule.operand)), regex=True)
+    elif rule.op == "equals":
+        hit = text == rule.operand
+    else:
+        hit = text.isin(list(rule.operand))
+    out: np.ndarray = hit.to_numpy(dtype=bool)
+    return out
 
 
 def rule_satisfied(rule: Rule, values: pd.Series, is_list: bool) -> np.ndarray:

@@ -183,11 +183,11 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
     scored = scored.assign(value=canonical(task, scored["value"]))
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
     per_label: dict[str, Estimate] = {}
-    extra: dict[str, object] = {}
+    details: dict[str, object] = {}
     if task.kind == "spans":
         compute = _span_metrics(task, lengths)
         if len(scored):
-            extra, per_label = _extra_spans(task, scored, lengths)
+            details, per_label = _extra_spans(task, scored, lengths)
     elif task.kind == "ranking":
         compute = _ranking_metrics(task)
     else:
@@ -198,7 +198,7 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
     below = int((per_unit < (spec.quality.annotations_per_item or 0)).sum())
     return TaskAnalysis(task=task.name, n_judgments=len(scored), n_units=int(per_unit.size),
                         n_annotators=int(scored["annotator"].nunique()), agreement=agreement, per_label=per_label,
-                        units_below_coverage=below, extra=extra)
+                        units_below_coverage=below, extra=details)
 
 
 def _items(gold_units: set[str]) -> set[str]:

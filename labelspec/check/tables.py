@@ -138,4 +138,5 @@ def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarr
 def _item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
     """A stable pseudo-random block per unit, from a hash of its item id (steps of an item stay together)."""
     hashed = pd.util.hash_array(items.astype(str), categorize=True)
-    return (hashed % np.uint64(n_blocks)).astype(np.int64)
+    blocks: np.ndarray = (hashed % np.uint64(n_blocks)).astype(np.int64)
+    return blocks

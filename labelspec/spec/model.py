@@ -28,7 +28,7 @@ NOWHERE = SourceLocation("<default>", 0, 0)
 
 
 def _loc() -> SourceLocation:
-    return dc_field(default=NOWHERE, compare=False, repr=False)  # type: ignore[return-value]
+    return dc_field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
