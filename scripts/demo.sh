@@ -58,4 +58,12 @@ step "Release refused while a blocking gate fails (exit 1, nothing written)" \
 expect 1 $LS release specs/agent-trajectories specs/agent-trajectories/labels --out "$OUT/agent-trajectories/release"
 test ! -e "$OUT/agent-trajectories/release" || { echo "demo: a refused release wrote files" >&2; exit 1; }
 
+step "An explicit, recorded override releases it anyway (exit 0; the reasons go into the manifest)" \
+  "$LS release specs/agent-trajectories specs/agent-trajectories/labels --out $OUT/agent-trajectories/release-override --accept-failing … --reason …"
+expect 0 $LS release specs/agent-trajectories specs/agent-trajectories/labels \
+  --out "$OUT/agent-trajectories/release-override" \
+  --accept-failing calibration.passed --reason "a8 labels under supervision until calibration round 2 (ticket OPS-311)" \
+  --accept-failing agreement.failure_mode --reason "pilot batch: failure_mode labels go to expert review before training"
+grep -A3 '"overrides"' "$OUT/agent-trajectories/release-override/release-manifest.json" | head -8
+
 printf '\nDemo complete: reports, review queues and releases are under %s/\n' "$OUT"
