@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
 from labelspec.check.runner import CheckOptions, run_check
-from labelspec.errors import Diagnostic, InputError, LabelspecError, SourceLocation, SpecError, UsageError
+from labelspec.errors import Diagnostic, InputError, OutputError, SourceLocation, SpecError, UsageError
 from labelspec.spec.load import find_repo_root, find_specs, load_spec, load_spec_with_warnings, spec_file
 from labelspec.spec.model import Spec
 
@@ -109,20 +109,8 @@ def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: 
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Reports are written like artefacts: a temporary file beside the target, then an atomic rename."""
-    data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise LabelspecError(Diagnostic("LS601", f"cannot write {display(path)}: {exc.strerror}",
-                                        SourceLocation(display(path)))) from exc
+    """Reports are written like artefacts: strict UTF-8, a temporary file beside the target, then a rename."""
+    write_files_atomic(path.parent, _utf8({path.name: text}, path.parent))
 
 
 def init_project(directory: Path, *, kind: str, project_id: str | None = None) -> list[str]:
@@ -242,7 +230,6 @@ def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequen
     import shutil
     import tempfile
 
-    from labelspec.errors import OutputError
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -271,7 +258,6 @@ def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequen
 
 def _utf8(texts: dict[str, str], out_dir: Path) -> dict[str, bytes]:
     """Strict UTF-8 before anything is written: a lone surrogate fails here, not half-way through the writes."""
-    from labelspec.errors import OutputError
 
     try:
         return {name: text.encode("utf-8") for name, text in texts.items()}
