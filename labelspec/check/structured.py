@@ -4,11 +4,12 @@ Wires the coefficient modules (``spans``, ``ranking``, ``taxonomy``, ``trajector
 so gates, reports, adjudication and release treat them like any other task. Values are parsed once per distinct
 canonical value (``decide_kinds.encode_task``), never once per judgment.
 
-Intervals. These coefficients are not functions of one additive count table, so their bootstrap resamples
-*items* (all steps and spans of an item together) and recomputes the coefficient per replicate: exact item
-resampling, at a cost of one full computation per replicate. It runs up to :data:`MAX_REPLICATES` replicates and
-only below :data:`MAX_BOOTSTRAP_ROWS` judgments; above that the interval is ``None`` with a reason (gate on the
-estimate, or sample). The seed and level come from the spec's ``quality.bootstrap``.
+Intervals. Span F1 (exact and overlap) and Kendall's W are built from sums that add up over items, so their
+bootstrap resamples item blocks of those sums (:func:`span_f1_intervals`, :func:`kendall_w_interval`): any size,
+the spec's full replicate count. The other coefficients are not functions of additive tables; their bootstrap
+resamples *items* (all steps and spans of an item together) and recomputes the coefficient per replicate, up to
+:data:`MAX_REPLICATES` replicates and only below :data:`MAX_BOOTSTRAP_ROWS` judgments; above that the interval is
+``None`` with a reason (gate on the estimate, or sample). The seed and level come from ``quality.bootstrap``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from labelspec.check.decide_structured import orders_of, span_set_of
 from labelspec.check.estimate import Estimate
 from labelspec.check.ranking import rank_block, ranking_agreement, ranks_from_order
 from labelspec.check.spans import char_alpha, span_f1, span_findings
+from labelspec.check.tables import item_block
 from labelspec.check.taxonomy import depth_agreement
 from labelspec.check.trajectory import attribution_agreement, first_error_agreement, first_error_steps
 from labelspec.spec.model import Adjudication, BootstrapPolicy, Spec, Task
@@ -52,6 +54,73 @@ def _span_metrics(task: Task, lengths: dict[str, int]) -> Metrics:
         return {"span_f1_exact": span_f1(sset, mode="exact").mean, "span_f1_overlap": span_f1(sset).mean,
                 "span_alpha": char_alpha(sset).nominal}
     return compute
+
+
+#: Item blocks for the additive intervals below (items are hashed into blocks; steps and spans stay together).
+N_BLOCKS = 200
+
+
+def _percentile(point: Estimate, replicates: np.ndarray, boot: BootstrapPolicy) -> Estimate:
+    if point.value is None:
+        return point
+    iv = stats.percentile_interval(replicates, level=boot.level)
+    return dataclasses.replace(point, ci_low=iv.low, ci_high=iv.high, ci_reason=iv.reason)
+
+
+def _draws(boot: BootstrapPolicy, n_blocks: int) -> np.ndarray:
+    rng = np.random.default_rng(boot.seed)
+    return rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=boot.replicates).astype(np.float64)
+
+
+def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], point: dict[str, Estimate],
+                      boot: BootstrapPolicy) -> dict[str, Estimate]:
+    """Intervals for span F1 (mean over annotator pairs) from additive per-block sums, not recomputation.
+
+    A pair's F1 is 2·TP / (|a| + |b|) summed over the units both judged, and matching is per unit, so TP and the
+    denominator of every pair add up over any partition of the items. Each item block is matched once (the
+    blocks together cost one computation); a replicate resamples blocks and recomputes each pair's F1 from the
+    resampled sums, then their mean over pairs, which is exactly the recomputed statistic on the resampled items.
+    """
+    block = item_block(frame["item"].to_numpy(dtype=object), N_BLOCKS)
+    sums: dict[str, dict[tuple[str, str], np.ndarray]] = {"exact": {}, "overlap": {}}
+    for b in np.unique(block):  # a loop over item blocks, each one a vectorised computation
+        sub = frame[block == b]
+        inp = _input(task, sub, lengths)
+        sset = span_set_of(inp)
+        for mode, acc in sums.items():
+            f1 = span_f1(sset, mode=mode)  # type: ignore[arg-type]
+            names = inp.codes.annotators
+            for a, c, tp, den in zip(f1.pair_a, f1.pair_b, f1.pair_tp, f1.pair_spans, strict=True):
+                acc.setdefault((str(names[a]), str(names[c])), np.zeros((N_BLOCKS, 2)))[b] += (tp, den)
+    draws = _draws(boot, N_BLOCKS)
+    out = {}
+    for mode, acc in sums.items():
+        name = f"span_f1_{mode}"
+        if not acc:
+            out[name] = point[name]
+            continue
+        table = np.stack(list(acc.values()), axis=1)  # (B, P, 2)
+        tp, den = np.einsum("rb,bp->rp", draws, table[:, :, 0]), np.einsum("rb,bp->rp", draws, table[:, :, 1])
+        defined = den > 0  # a pair without spans in a replicate is left out of that replicate's mean
+        pair_f1 = np.where(defined, 2 * tp / np.where(defined, den, 1), 0.0)
+        n_pairs = defined.sum(axis=1)
+        replicates = np.where(n_pairs > 0, pair_f1.sum(axis=1) / np.maximum(n_pairs, 1), np.nan)
+        out[name] = _percentile(point[name], replicates, boot)
+    return out
+
+
+def kendall_w_interval(task: Task, frame: pd.DataFrame, point: Estimate, boot: BootstrapPolicy) -> Estimate:
+    """Interval for the mean of per-unit Kendall's W: resample item blocks of the per-unit values (no refit)."""
+    c = encode_task(task, frame)
+    r = ranking_agreement(rank_block(c.unit, c.annotator, ranks_from_order(orders_of(c, task.options))))
+    ok = ~np.isnan(r.w)
+    block = item_block(c.unit_items[r.unit[ok]], N_BLOCKS)
+    total = np.bincount(block, weights=r.w[ok], minlength=N_BLOCKS)
+    count = np.bincount(block, minlength=N_BLOCKS).astype(np.float64)
+    draws = _draws(boot, N_BLOCKS)
+    den = draws @ count
+    replicates = np.where(den > 0, (draws @ total) / np.where(den > 0, den, 1), np.nan)
+    return _percentile(point, replicates, boot)
 
 
 def _ranking_metrics(task: Task) -> Metrics:
@@ -112,26 +181,29 @@ def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return out
 
 
-def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy) -> dict[str, Estimate]:
-    """Point estimates, plus item-resampling percentile intervals when the data is small enough."""
+def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
+                   additive: Callable[[dict[str, Estimate]], dict[str, Estimate]] | None = None
+                   ) -> dict[str, Estimate]:
+    """Point estimates with percentile intervals: additive block sums where a metric has them (any size), else
+    item resampling with recomputation when the data is small enough."""
     point = compute(frame)
     if boot.replicates == 0:
         return point
+    fast = additive(point) if additive is not None else {}
+    point = {k: v for k, v in point.items() if k not in fast}
+    if not point:
+        return fast
     if len(frame) > MAX_BOOTSTRAP_ROWS:
         why = f"intervals are computed up to {MAX_BOOTSTRAP_ROWS} judgments for this kind"
-        return {k: dataclasses.replace(v, ci_reason=why) for k, v in point.items()}
+        return {**{k: dataclasses.replace(v, ci_reason=why) for k, v in point.items()}, **fast}
     rng = np.random.default_rng(boot.seed)
     n = min(boot.replicates, MAX_REPLICATES)
     reps = {k: np.full(n, np.nan) for k in point}
     for r in range(n):  # one full recomputation per replicate (see the module docstring)
         for k, est in compute(_resample(frame, rng)).items():
-            reps[k][r] = np.nan if est.value is None else est.value
-    out = {}
-    for k, est in point.items():
-        iv = stats.percentile_interval(reps[k], level=boot.level)
-        out[k] = est if est.value is None else dataclasses.replace(est, ci_low=iv.low, ci_high=iv.high,
-                                                                   ci_reason=iv.reason)
-    return out
+            if k in reps:  # metrics with additive intervals are not recomputed for their interval
+                reps[k][r] = np.nan if est.value is None else est.value
+    return {**{k: _percentile(est, reps[k], boot) for k, est in point.items()}, **fast}
 
 
 def _extra_spans(task: Task, frame: pd.DataFrame, lengths: dict[str, int]
@@ -184,15 +256,18 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
     per_label: dict[str, Estimate] = {}
     details: dict[str, object] = {}
+    additive: Callable[[dict[str, Estimate]], dict[str, Estimate]] | None = None
     if task.kind == "spans":
         compute = _span_metrics(task, lengths)
+        additive = lambda point: span_f1_intervals(task, scored, lengths, point, boot)  # noqa: E731
         if len(scored):
             details, per_label = _extra_spans(task, scored, lengths)
     elif task.kind == "ranking":
         compute = _ranking_metrics(task)
+        additive = lambda point: {"kendall_w": kendall_w_interval(task, scored, point["kendall_w"], boot)}  # noqa: E731
     else:
         compute = _attribution_metrics(task)
-    agreement = with_intervals(scored, compute, boot) if len(scored) else {}
+    agreement = with_intervals(scored, compute, boot, additive) if len(scored) else {}
     units = scored["item"] + ("\x1f" + scored["unit"] if task.unit == "step" else "")
     per_unit = units.value_counts()
     below = int((per_unit < (spec.quality.annotations_per_item or 0)).sum())

@@ -121,7 +121,7 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> Pair
     cell = pair_index * k * k + c_lo * k + c_hi
     confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
     pairs = np.stack([pair_code // n_ann, pair_code % n_ann], axis=1) if n_pairs else np.zeros((0, 2), np.int64)
-    block = _item_block(codes.unit_items, n_blocks)[unit] if len(unit) else unit
+    block = item_block(codes.unit_items, n_blocks)[unit] if len(unit) else unit
     return PairTables(pairs=pairs, confusions=confusions, observation_cell=cell, observation_block=block,
                       n_blocks=n_blocks)
 
@@ -135,7 +135,7 @@ def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarr
     return np.flatnonzero(present), rank[keys]
 
 
-def _item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
+def item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
     """A stable pseudo-random block per unit, from a hash of its item id (steps of an item stay together)."""
     hashed = pd.util.hash_array(items.astype(str), categorize=True)
     blocks: np.ndarray = (hashed % np.uint64(n_blocks)).astype(np.int64)

@@ -1,0 +1,56 @@
+"""Additive block intervals for span F1 and Kendall's W agree with the item bootstrap that recomputes each replicate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labelspec import api
+from labelspec.check.decide_kinds import canonical
+from labelspec.check.structured import (
+    _ranking_metrics,
+    _span_metrics,
+    kendall_w_interval,
+    span_f1_intervals,
+    with_intervals,
+)
+from labelspec.spec.model import BootstrapPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOT = BootstrapPolicy(replicates=100, seed=5)
+
+
+def _scored(project: str, task_name: str):  # type: ignore[no-untyped-def]
+    spec = api.load_spec(ROOT / "specs" / project)
+    ctx = api.project_context(spec)
+    from labelspec.check.runner import read_and_account
+
+    files = sorted((ROOT / "specs" / project / "labels").iterdir())
+    acc = read_and_account(spec, ctx, files, [f.name for f in files])
+    task = spec.task(task_name)
+    assert task is not None
+    frame = acc.used[acc.used["task"] == task_name]
+    return spec, ctx, task, frame.assign(value=canonical(task, frame["value"]))
+
+
+def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    recomputed = with_intervals(frame, _span_metrics(task, lengths), BOOT)
+    additive = span_f1_intervals(task, frame, lengths, recomputed, BOOT)
+    for name in ("span_f1_exact", "span_f1_overlap"):
+        slow, fast = recomputed[name], additive[name]
+        assert fast.value == slow.value and fast.ci_low is not None and fast.ci_high is not None
+        assert fast.ci_low < fast.value < fast.ci_high  # type: ignore[operator]
+        assert fast.ci_low == pytest.approx(slow.ci_low, abs=0.02) and fast.ci_high == pytest.approx(slow.ci_high, abs=0.02)
+
+
+def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:
+    _, _, task, frame = _scored("rlhf-preference", "ranking")
+    recomputed = with_intervals(frame, _ranking_metrics(task), BOOT)["kendall_w"]
+    fast = kendall_w_interval(task, frame, recomputed, BOOT)
+    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
+    assert fast.ci_low < fast.value < fast.ci_high
+    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.02)
+    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.02)
