@@ -1,4 +1,5 @@
-"""Additive block intervals for span F1 and Kendall's W agree with the item bootstrap that recomputes each replicate."""
+"""Linearised block intervals for span F1 and Kendall's W (used above the recompute limit) are centred on the
+estimate and close to the item bootstrap that recomputes each replicate (used below it)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
         slow, fast = recomputed[name], additive[name]
         assert fast.value == slow.value and fast.ci_low is not None and fast.ci_high is not None
         assert fast.ci_low < fast.value < fast.ci_high  # type: ignore[operator]
-        assert fast.ci_low == pytest.approx(slow.ci_low, abs=0.02) and fast.ci_high == pytest.approx(slow.ci_high, abs=0.02)
+        # first order: symmetric, so it misses some of the small-sample skew the recomputing bootstrap sees
+        assert fast.ci_low == pytest.approx(slow.ci_low, abs=0.03) and fast.ci_high == pytest.approx(slow.ci_high, abs=0.03)
 
 
 def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:

@@ -4,12 +4,12 @@ Wires the coefficient modules (``spans``, ``ranking``, ``taxonomy``, ``trajector
 so gates, reports, adjudication and release treat them like any other task. Values are parsed once per distinct
 canonical value (``decide_kinds.encode_task``), never once per judgment.
 
-Intervals. Span F1 (exact and overlap) and Kendall's W are built from sums that add up over items, so their
-bootstrap resamples item blocks of those sums (:func:`span_f1_intervals`, :func:`kendall_w_interval`): any size,
-the spec's full replicate count. The other coefficients are not functions of additive tables; their bootstrap
-resamples *items* (all steps and spans of an item together) and recomputes the coefficient per replicate, up to
-:data:`MAX_REPLICATES` replicates and only below :data:`MAX_BOOTSTRAP_ROWS` judgments; above that the interval is
-``None`` with a reason (gate on the estimate, or sample). The seed and level come from ``quality.bootstrap``.
+Intervals. Up to :data:`MAX_BOOTSTRAP_ROWS` judgments the bootstrap resamples *items* (all steps and spans of
+an item together) and recomputes every coefficient per replicate (at most :data:`MAX_REPLICATES`). Above that,
+span F1 (exact and overlap) and Kendall's W, which are built from sums that add up over items, get linearised
+item-block intervals (:func:`span_f1_intervals`, :func:`kendall_w_interval`): centred on the estimate, any size,
+the spec's full replicate count. The other coefficients then have no interval (``ci_reason`` says why; gate on
+the estimate, or sample). The seed and level come from ``quality.bootstrap``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from labelspec.spec.model import Adjudication, BootstrapPolicy, Spec, Task
 
 STRUCTURED_KINDS = frozenset({"spans", "ranking", "attribution"})
 MAX_REPLICATES = 100
-MAX_BOOTSTRAP_ROWS = 200_000
+MAX_BOOTSTRAP_ROWS = 50_000
 ITEM_SEP = "\x1e"  # suffix marking a resampled copy of an item
 
 Metrics = Callable[[pd.DataFrame], dict[str, Estimate]]
@@ -78,8 +78,10 @@ def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], 
 
     A pair's F1 is 2·TP / (|a| + |b|) summed over the units both judged, and matching is per unit, so TP and the
     denominator of every pair add up over any partition of the items. Each item block is matched once (the
-    blocks together cost one computation); a replicate resamples blocks and recomputes each pair's F1 from the
-    resampled sums, then their mean over pairs, which is exactly the recomputed statistic on the resampled items.
+    blocks together cost one computation). Pairs often share few units, and a ratio recomputed on a resampled
+    small table is biased (measured: an interval that excluded the estimate), so the mean is linearised as for
+    Cohen's κ: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P, and a replicate is the estimate plus
+    Σ_b (w_b − 1) times that; it is centred on the estimate by construction.
     """
     block = item_block(frame["item"].to_numpy(dtype=object), N_BLOCKS)
     sums: dict[str, dict[tuple[str, str], np.ndarray]] = {"exact": {}, "overlap": {}}
@@ -100,26 +102,28 @@ def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], 
             out[name] = point[name]
             continue
         table = np.stack(list(acc.values()), axis=1)  # (B, P, 2)
-        tp, den = np.einsum("rb,bp->rp", draws, table[:, :, 0]), np.einsum("rb,bp->rp", draws, table[:, :, 1])
-        defined = den > 0  # a pair without spans in a replicate is left out of that replicate's mean
-        pair_f1 = np.where(defined, 2 * tp / np.where(defined, den, 1), 0.0)
-        n_pairs = defined.sum(axis=1)
-        replicates = np.where(n_pairs > 0, pair_f1.sum(axis=1) / np.maximum(n_pairs, 1), np.nan)
-        out[name] = _percentile(point[name], replicates, boot)
+        tp, den = table[:, :, 0].sum(axis=0), table[:, :, 1].sum(axis=0)
+        used = den > 0
+        pair_f1 = 2 * tp[used] / den[used]
+        # linearised: δF1_p ≈ (2 δTP_p − F1_p δD_p) / D_p, averaged over pairs; Σ_b of it is 0 (centred)
+        per_block = ((2 * table[:, used, 0] - pair_f1 * table[:, used, 1]) / den[used]).sum(axis=1) / used.sum()
+        est = point[name]
+        replicates = (est.value if est.value is not None else np.nan) + (draws - 1.0) @ per_block
+        out[name] = _percentile(est, replicates, boot)
     return out
 
 
 def kendall_w_interval(task: Task, frame: pd.DataFrame, point: Estimate, boot: BootstrapPolicy) -> Estimate:
-    """Interval for the mean of per-unit Kendall's W: resample item blocks of the per-unit values (no refit)."""
+    """Interval for the mean of per-unit Kendall's W from item blocks of the per-unit values (no refit)."""
     c = encode_task(task, frame)
     r = ranking_agreement(rank_block(c.unit, c.annotator, ranks_from_order(orders_of(c, task.options))))
     ok = ~np.isnan(r.w)
+    if point.value is None or not ok.any():
+        return point
     block = item_block(c.unit_items[r.unit[ok]], N_BLOCKS)
-    total = np.bincount(block, weights=r.w[ok], minlength=N_BLOCKS)
-    count = np.bincount(block, minlength=N_BLOCKS).astype(np.float64)
-    draws = _draws(boot, N_BLOCKS)
-    den = draws @ count
-    replicates = np.where(den > 0, (draws @ total) / np.where(den > 0, den, 1), np.nan)
+    # linearised mean over units: block b contributes Σ_u∈b (W_u − W̄) / n; centred on the estimate
+    per_block = np.bincount(block, weights=r.w[ok] - point.value, minlength=N_BLOCKS) / ok.sum()
+    replicates = point.value + (_draws(boot, N_BLOCKS) - 1.0) @ per_block
     return _percentile(point, replicates, boot)
 
 
@@ -184,12 +188,13 @@ def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
                    additive: Callable[[dict[str, Estimate]], dict[str, Estimate]] | None = None
                    ) -> dict[str, Estimate]:
-    """Point estimates with percentile intervals: additive block sums where a metric has them (any size), else
-    item resampling with recomputation when the data is small enough."""
+    """Point estimates with percentile intervals: item resampling with recomputation (it keeps the skew of small
+    samples) up to :data:`MAX_BOOTSTRAP_ROWS` judgments; above that the linearised additive intervals for the
+    metrics that have them, and no interval (with a reason) for the rest."""
     point = compute(frame)
     if boot.replicates == 0:
         return point
-    fast = additive(point) if additive is not None else {}
+    fast = additive(point) if additive is not None and len(frame) > MAX_BOOTSTRAP_ROWS else {}
     point = {k: v for k, v in point.items() if k not in fast}
     if not point:
         return fast
