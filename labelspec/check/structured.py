@@ -84,24 +84,27 @@ def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], 
     Σ_b (w_b − 1) times that; it is centred on the estimate by construction.
     """
     block = item_block(frame["item"].to_numpy(dtype=object), N_BLOCKS)
-    sums: dict[str, dict[tuple[str, str], np.ndarray]] = {"exact": {}, "overlap": {}}
+    parts: dict[str, list[pd.DataFrame]] = {"exact": [], "overlap": []}
     for b in np.unique(block):  # a loop over item blocks, each one a vectorised computation
-        sub = frame[block == b]
-        inp = _input(task, sub, lengths)
+        inp = _input(task, frame[block == b], lengths)
         sset = span_set_of(inp)
-        for mode, acc in sums.items():
+        names = inp.codes.annotators
+        for mode, acc in parts.items():
             f1 = span_f1(sset, mode=mode)  # type: ignore[arg-type]
-            names = inp.codes.annotators
-            for a, c, tp, den in zip(f1.pair_a, f1.pair_b, f1.pair_tp, f1.pair_spans, strict=True):
-                acc.setdefault((str(names[a]), str(names[c])), np.zeros((N_BLOCKS, 2)))[b] += (tp, den)
+            acc.append(pd.DataFrame({"a": names[f1.pair_a], "b": names[f1.pair_b], "block": b,
+                                     "tp": f1.pair_tp, "den": f1.pair_spans}))
     draws = _draws(boot, N_BLOCKS)
     out = {}
-    for mode, acc in sums.items():
+    for mode, acc in parts.items():
         name = f"span_f1_{mode}"
-        if not acc:
+        sums = pd.concat(acc, ignore_index=True) if acc else pd.DataFrame()
+        if sums.empty:
             out[name] = point[name]
             continue
-        table = np.stack(list(acc.values()), axis=1)  # (B, P, 2)
+        pair = pd.factorize(sums["a"].astype(str) + "\x1f" + sums["b"].astype(str))[0]
+        table = np.zeros((N_BLOCKS, int(pair.max()) + 1, 2))  # (B, P, 2): TP and |a| + |b| per block and pair
+        np.add.at(table, (sums["block"].to_numpy(), pair, 0), sums["tp"].to_numpy())
+        np.add.at(table, (sums["block"].to_numpy(), pair, 1), sums["den"].to_numpy())
         tp, den = table[:, :, 0].sum(axis=0), table[:, :, 1].sum(axis=0)
         used = den > 0
         pair_f1 = 2 * tp[used] / den[used]
