@@ -136,9 +136,8 @@ def test_adjudicate_command_writes_three_files_deterministically(tmp_path: Path,
 
 def test_labelstudio_import_round_trips_through_the_export_reader(tmp_path: Path) -> None:
     """An expert who accepts each prediction in Label Studio exports judgments labelspec reads back unchanged."""
-    import dataclasses
 
-    from labelspec.check.readers import ColumnMap, TaskShape, read_label_files
+    from labelspec.check.readers import TaskShape, read_label_files
 
     tone = Task(name="tone", kind="rating", question="q", scale=Scale(min=1, max=5))
     ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")), field="body")
@@ -156,6 +155,6 @@ def test_labelstudio_import_round_trips_through_the_export_reader(tmp_path: Path
     path = tmp_path / "export.json"
     path.write_text(json.dumps(export), encoding="utf-8")
     shapes = [TaskShape(name=t.name, kind=t.kind, list_valued=t.is_list) for t in tasks]
-    got = read_label_files([path], columns=ColumnMap(**dataclasses.asdict(spec.columns)), tasks=shapes).frame
+    got = read_label_files([path], columns=spec.columns, tasks=shapes).frame
     read = sorted(zip(got["task"], got["annotator"], got["value"], strict=True))
     assert read == sorted((t, a, v) for _, _, t, a, v in rows)

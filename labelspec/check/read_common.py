@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labelspec.errors import Diagnostic, InputError, SourceLocation
+from labelspec.spec.model import Columns
 from labelspec.strictjson import plain, strict_decoder
 
 #: The canonical fields every reader fills, in output order (DESIGN.md §3).
@@ -28,21 +29,14 @@ LIST_KINDS: frozenset[str] = frozenset({"multi_choice", "spans", "ranking"})
 MAX_LINE_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class ColumnMap:
-    """How a label file names the canonical fields (spec ``input.columns``)."""
+#: How a label file names the canonical fields: the spec model's ``input.columns`` (one definition, one set of
+#: defaults).
+ColumnMap = Columns
 
-    item: str = "item_id"
-    unit: str = "step"
-    task: str = "task"
-    annotator: str = "annotator_id"
-    value: str = "label"
-    timestamp: str = "created_at"
-    lead_time: str = "lead_time_s"
 
-    def mapping(self) -> dict[str, str]:
-        """Canonical field → column name, in :data:`FIELDS` order."""
-        return {f: getattr(self, f) for f in FIELDS}
+def column_mapping(columns: Columns) -> dict[str, str]:
+    """Canonical field → column name, in :data:`FIELDS` order."""
+    return {f: getattr(columns, f) for f in FIELDS}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
+    column_mapping,
     finish_columns,
     input_error,
     line_at,
@@ -42,7 +43,7 @@ def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskSh
         raise input_error("LS401", path, 0, "empty file: no header line")
     check_bytes(data, path)
     names = _header(data, start, path, delimiter)
-    mapping = {f: c for f, c in columns.mapping().items() if c in names}
+    mapping = {f: c for f, c in column_mapping(columns).items() if c in names}
     for fld in required_fields(tasks):
         if fld not in mapping:
             raise missing_column_error(path, 1, getattr(columns, fld), fld, names)

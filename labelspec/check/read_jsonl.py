@@ -32,6 +32,7 @@ from labelspec.check.read_common import (
     Parsed,
     TaskShape,
     canonical_json,
+    column_mapping,
     finish_columns,
     input_error,
     missing_column_error,
@@ -53,7 +54,7 @@ _EXPECTED = {
 def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
     """Read one JSONL file; raise InputError LS401/LS402/LS403/LS404 located at FILE:LINE."""
     check_bytes(data, path)
-    keys = columns.mapping()
+    keys = column_mapping(columns)
     shapes = {t.name: t for t in tasks}
     only = tasks[0] if len(tasks) == 1 else None
     decoder = strict_decoder()

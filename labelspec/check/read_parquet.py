@@ -22,6 +22,7 @@ from labelspec.check.read_common import (
     Parsed,
     TaskShape,
     canonical_json,
+    column_mapping,
     finish_columns,
     input_error,
     missing_column_error,
@@ -39,7 +40,7 @@ def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Ta
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
         raise input_error("LS403", path, 0, f"duplicate column {dups[0]!r}")
-    mapping = {f: c for f, c in columns.mapping().items() if c in names}
+    mapping = {f: c for f, c in column_mapping(columns).items() if c in names}
     for fld in required_fields(tasks):
         if fld not in mapping:
             raise missing_column_error(path, 0, getattr(columns, fld), fld, names)

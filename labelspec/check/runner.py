@@ -6,7 +6,6 @@ the statistics themselves live in ``stats``/``analyze``/``structured``, the find
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from labelspec.check.analyze import TaskAnalysis, analyze_choice
 from labelspec.check.context import Context
 from labelspec.check.gates import GateResult, Measure, evaluate
 from labelspec.check.gold import GoldScores, score_gold
-from labelspec.check.readers import ColumnMap, TaskShape, read_label_files
+from labelspec.check.readers import TaskShape, read_label_files
 from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
@@ -53,7 +52,7 @@ def _task_shapes(spec: Spec) -> list[TaskShape]:
 
 def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
     cols = spec.columns
-    judgments = read_label_files(list(files), columns=ColumnMap(**dataclasses.asdict(cols)), tasks=_task_shapes(spec),
+    judgments = read_label_files(list(files), columns=cols, tasks=_task_shapes(spec),
                                  display_paths=list(display))
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions)
