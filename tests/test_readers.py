@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from labelspec.check.coded import CODED
 from labelspec.check.readers import COLUMNS, ColumnMap, Judgments, TaskShape, read_label_files
 from labelspec.errors import InputError
 
@@ -57,7 +58,7 @@ EXPECTED_ROWS = [
 def test_values_are_kept_exactly_as_written(name: str) -> None:
     j = read([DATA / name])
     f = j.frame
-    assert list(f.columns) == list(COLUMNS)
+    assert list(f.columns) == [*COLUMNS, *CODED.values()]
     got = list(zip(f["item"], f["annotator"], f["value"], f["timestamp"], f["lead_time"], strict=True))
     assert got == EXPECTED_ROWS
     assert f["unit"].tolist() == [""] * 4 and f["task"].tolist() == ["intent"] * 4
@@ -71,6 +72,15 @@ def test_dtypes_are_strings_without_missing_values() -> None:
         assert f[col].dtype == pd.StringDtype("pyarrow"), col
         assert not f[col].isna().any(), col
     assert f["line"].dtype == "int64"
+
+
+def test_codes_decode_to_the_text_and_follow_its_sorted_order() -> None:
+    """The id codes made at read time: each decodes to its row's text; code order is the strings' order."""
+    f = read([DATA / "lossless.csv"]).frame
+    for field, col in CODED.items():
+        cats = f[col].cat.categories
+        assert list(cats) == sorted(set(f[field])), field
+        assert f[col].astype(str).tolist() == f[field].tolist(), field
 
 
 def test_parquet_is_lossless_and_numbers_rows(tmp_path: Path) -> None:
@@ -344,7 +354,7 @@ def test_unreadable_path(tmp_path: Path) -> None:
 
 def test_no_files_and_header_only_files(tmp_path: Path) -> None:
     empty = read([])
-    assert list(empty.frame.columns) == list(COLUMNS) and len(empty.frame) == 0 and empty.rows_read == 0
+    assert list(empty.frame.columns) == [*COLUMNS, *CODED.values()] and len(empty.frame) == 0 and empty.rows_read == 0
     j = read([write(tmp_path, "h.csv", HEADER)])
     assert len(j.frame) == 0 and j.rows_read == 0 and j.files[0].rows == 0
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
+from labelspec.check.coded import codes_of, compact, text_of
 from labelspec.check.estimate import Estimate
 from labelspec.check.tables import (
     Codes,
@@ -119,10 +120,14 @@ def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy) -> dict[str
 def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: BootstrapPolicy
                   ) -> tuple[Codes, np.ndarray, PairTables, dict[str, Estimate], dict[str, Estimate]]:
     order = {label: i for i, label in enumerate(task.label_ids)}
-    parsed = {v: tuple(sorted(json.loads(v), key=order.__getitem__)) for v in frame["value"].unique()}
-    canon = frame["value"].map(lambda v: json.dumps(parsed[v], ensure_ascii=False, separators=(",", ":")))
+    value_code, value_cats = codes_of(frame, "value")
+    present, rank = compact(value_code, len(value_cats))  # each distinct value is parsed once
+    canon = [json.dumps(sorted(json.loads(v), key=order.__getitem__), ensure_ascii=False, separators=(",", ":"))
+             for v in text_of(value_cats, present)]
     sets = tuple(sorted(set(canon), key=lambda s: (len(json.loads(s)), s)))
-    codes = encode(frame.assign(value=canon), sets)
+    position = {s: i for i, s in enumerate(sets)}
+    category = np.array([position[c] for c in canon], dtype=np.int64)
+    codes = encode(frame, sets, category_of=category[rank] if len(rank) else rank)
     mask = ~gold_unit_mask(codes, gold_units)
     counts = unit_counts(codes, mask)
     counts = counts[counts.sum(axis=1) > 0]

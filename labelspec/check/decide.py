@@ -43,6 +43,7 @@ import pandas as pd
 from labelspec.check import decide_kinds as kinds
 from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.coded import equals, select
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
@@ -237,7 +238,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     """
     method = consensus_method(task, spec.adjudication)
     assert method is not None
-    frame = frame.assign(value=kinds.canonical(task, frame["value"]))
+    frame = kinds.canonical_frame(task, frame)
     if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
         codes = kinds.encode_task(task, frame)
     gold = _gold_for(spec, task, ctx)
@@ -281,7 +282,7 @@ def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
         method = consensus_method(task, spec.adjudication)
         if method is None:
             continue
-        used = acc.used.loc[(acc.used["task"] == task.name).to_numpy(), ["item", "unit", "annotator", "value"]]
+        used = select(acc.used, equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"])
         analysis = (analyses or {}).get(task.name)
         units, result = decide_task(spec, task, used, acc.expert, ctx,
                                     codes=analysis.codes if analysis is not None else None)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from labelspec.check.coded import with_text
 from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
@@ -72,9 +73,20 @@ def details(build: Callable[..., dict[str, Any]], *columns: Any) -> Callable[[np
     return at
 
 
+#: Kinds whose values have several texts per meaning (JSON lists and objects).
+CANONICALISED: frozenset[str] = frozenset({"multi_choice", "spans", "ranking", "attribution"})
+
+
+def canonical_frame(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with canonical values; kinds whose text is already canonical keep their column (and codes)."""
+    if task.kind not in CANONICALISED:
+        return frame
+    return with_text(frame, value=canonical(task, frame["value"]))
+
+
 def canonical(task: Task, values: pd.Series) -> pd.Series:
     """One text per meaning: multi_choice sets in spec order, spans sorted, JSON compact; parsed once per value."""
-    if task.kind not in ("multi_choice", "spans", "ranking", "attribution") or values.empty:
+    if task.kind not in CANONICALISED or values.empty:
         return values.astype(object)
     order = {label: i for i, label in enumerate(task.label_ids)}
 

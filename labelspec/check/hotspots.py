@@ -28,6 +28,7 @@ import pandas as pd
 
 from labelspec.check import decide_kinds as kinds
 from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.coded import equals, select
 from labelspec.check.context import Context
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.records import Accounting
@@ -133,7 +134,8 @@ def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, per_u
     out = []
     for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):  # the reported pairs only
         weight = per_unit[:, a] * per_unit[:, b]
-        ex = np.lexsort((codes.unit_keys.astype(str), -weight))[: int((weight > 0).sum())][:max_examples]
+        # ties by unit code, which is the unit keys' sorted order
+        ex = np.argsort(-weight, kind="stable")[: int((weight > 0).sum())][:max_examples]
         examples = [f"{it}/{st}" if st else str(it)
                     for it, st in zip(codes.unit_items[ex], codes.unit_steps[ex], strict=True)]
         cov = coverage(task, labels[a], labels[b])
@@ -146,7 +148,7 @@ def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, per_u
 def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
     h, n = entropy(codes)
     h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
-    top = np.lexsort((codes.unit_keys.astype(str), -n, -h))
+    top = np.lexsort((-n, -h))  # stable: ties stay in unit-code order, the unit keys' sorted order
     top = top[h[top] > 1e-12][:max_items]
     counts = pd.DataFrame({"u": codes.unit, "v": np.asarray(codes.categories, dtype=object)[codes.category]})
     counts = counts[counts["u"].isin(top)].groupby(["u", "v"]).size()
@@ -165,8 +167,8 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
     for task in spec.tasks:  # a loop over tasks
         if task.kind == "text":
             continue
-        frame = acc.used.loc[(acc.used["task"] == task.name).to_numpy(), ["item", "unit", "annotator", "value"]]
-        frame = frame.assign(value=kinds.canonical(task, frame["value"]))
+        frame = select(acc.used, equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"])
+        frame = kinds.canonical_frame(task, frame)
         lent = (analyses or {}).get(task.name)
         codes = lent.codes if lent is not None and lent.codes is not None else None
         if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):

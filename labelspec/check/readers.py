@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from labelspec.check.coded import add_codes
 from labelspec.check.read_common import (
     FIELDS,
     ColumnMap,
@@ -44,9 +45,10 @@ FORMATS: dict[str, str] = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
     ".json": "labelstudio",
 }
-#: The judgment table's columns, in order. All are strings ("" when absent) except ``line`` (int64):
+#: The judgment table's text columns, in order. All are strings ("" when absent) except ``line`` (int64):
 #: the physical line where the record starts (CSV/TSV/JSONL), the 1-based row (Parquet), or the line where the
 #: annotation object starts (Label Studio). ``ground_truth`` is "true" for Label Studio ground-truth annotations.
+#: After them come the dictionary codes of the id columns (``coded.CODED``: ``_item``, ``_unit`` …).
 COLUMNS: tuple[str, ...] = (*FIELDS, "ground_truth", "file", "line")
 EXCLUSION_COLUMNS: tuple[str, ...] = ("file", "line", "reason", "detail")
 
@@ -162,7 +164,7 @@ def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
     empty = pa.schema([*((c, pa.large_string()) for c in COLUMNS[:-1]), ("line", pa.int64())])
     tables = [_table(parsed, info.path) for parsed, info in done]
     table = pa.concat_tables(tables) if tables else empty.empty_table()
-    frame = table.to_pandas(types_mapper={pa.large_string(): _STRING}.get)
+    frame = add_codes(table.to_pandas(types_mapper={pa.large_string(): _STRING}.get), table)
     info: Counter[str] = Counter()
     for parsed, _ in done:
         info.update(parsed.info)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from labelspec.check.coded import CODED, category_mask, codes_of, equals, per_row, replace_category
 from labelspec.check.context import Context
-from labelspec.check.tables import member
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
     LEAD_TIME_RE,
@@ -67,68 +67,81 @@ class _Marker:
         return np.asarray(self.reason == "", dtype=bool)
 
 
-def _col(df: pd.DataFrame, name: str) -> np.ndarray:
-    return np.asarray(df[name].to_numpy(dtype=object, na_value=""), dtype=object)
+def _distinct_problems(task: Task, value_codes: np.ndarray, categories: pd.Index) -> np.ndarray:
+    """Problem text per row ('' when valid), evaluated once per distinct value code."""
+    if len(value_codes) == 0:
+        return np.zeros(0, dtype=object)
+    distinct, inverse = np.unique(value_codes, return_inverse=True)
+    texts = np.asarray(categories.take(distinct), dtype=object)
+    problems = np.array(["; ".join(value_problems(task, str(v))) for v in texts], dtype=object)
+    return problems[inverse]
 
 
-def _check_values(task: Task, values: np.ndarray) -> np.ndarray:
-    """Problem text per value ('' when valid), evaluated once per distinct value (hash-factorised, not sorted)."""
-    codes, uniques = pd.factorize(values)
-    problems = np.array(["; ".join(value_problems(task, str(u))) for u in uniques], dtype=object)
-    return problems[codes] if len(codes) else np.zeros(0, dtype=object)
+def _task_column(df: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Per row: whether its task is known and the task's code; plus the task categories."""
+    codes, cats = codes_of(df, "task")
+    known = category_mask(cats, spec.task_names)
+    return known[codes] if len(codes) else np.zeros(0, bool), codes, cats
 
 
 def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
     n = len(df)
     for name in required_fields(spec):
-        marker.mark(_col(df, name) == "", "missing_field", f"missing {name}")
-    task_col = _col(df, "task")
-    if len(spec.tasks) == 1:
-        task_col = np.where(task_col == "", spec.tasks[0].name, task_col)
-    unknown = ~member(task_col, spec.task_names)
-    detail = np.full(n, "", dtype=object)
-    detail[unknown] = [f"unknown task {t!r}" for t in task_col[unknown]]
-    marker.mark(unknown, "unknown_task", detail)
-    unit = _col(df, "unit")
-    values = _col(df, "value")
+        marker.mark(equals(df, name, ""), "missing_field", f"missing {name}")
+    known, task_codes, task_cats = _task_column(df, spec)
+    named = np.array([f"unknown task {t!r}" for t in np.asarray(task_cats, dtype=object)], dtype=object)
+    marker.mark(~known, "unknown_task", named[task_codes] if n else np.zeros(0, dtype=object))
+    no_unit = equals(df, "unit", "")
+    value_codes, value_cats = codes_of(df, "value")
+    has_value = ~per_row(df, "value", np.asarray(value_cats == "", dtype=bool))
     for task in spec.tasks:
-        rows = task_col == task.name
+        rows = equals(df, "task", task.name)
         if task.unit == "step":
-            marker.mark(rows & (unit == ""), "unit_mismatch", "missing unit (this task is judged per step)")
+            marker.mark(rows & no_unit, "unit_mismatch", "missing unit (this task is judged per step)")
         else:
-            marker.mark(rows & (unit != ""), "unit_mismatch", "unit given for a task judged per item")
-        idx = np.flatnonzero(rows & (values != ""))
-        problems = _check_values(task, values[idx])
+            marker.mark(rows & ~no_unit, "unit_mismatch", "unit given for a task judged per item")
+        idx = np.flatnonzero(rows & has_value)
+        problems = _distinct_problems(task, value_codes[idx], value_cats)
         bad = np.zeros(n, dtype=bool)
         bad[idx] = problems != ""
         detail = np.full(n, "", dtype=object)
         detail[idx] = problems
         marker.mark(bad, "invalid_value", detail)
+    _timestamp_checks(df, marker)
+
+
+def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
     ts = df["timestamp"].astype("string")
     ts_bad = (ts != "") & ~ts.str.fullmatch(TIMESTAMP_RE.pattern).fillna(False)  # `$` alone lets "…Z\n" in
     parsed = pd.to_datetime(ts.where(~ts_bad & (ts != "")), format="ISO8601", utc=True, errors="coerce")
     # pandas' nanosecond range ends in 2262 and it takes year 0: decide those rare rows by the record contract
     unsure = ((ts != "") & ~ts_bad & (parsed.isna() | (parsed.dt.year < 1))).to_numpy(dtype=bool)
     ts_bad = ts_bad.to_numpy(dtype=bool)
-    ts_bad[unsure] = [not valid_timestamp(t) for t in ts.to_numpy(dtype=object)[unsure]]
+    ts_bad[unsure] = [not valid_timestamp(t) for t in ts[unsure].to_numpy(dtype=object)]
     marker.mark(ts_bad, "bad_timestamp", "timestamp is not ISO 8601 with a timezone")
     lt = df["lead_time"].astype("string")
     lt_bad = (lt != "") & ~lt.str.fullmatch(LEAD_TIME_RE.pattern).fillna(False)
     marker.mark(lt_bad.to_numpy(dtype=bool), "bad_lead_time", "lead_time is not a non-negative number")
 
 
+def _annotator_mask(df: pd.DataFrame, allowed: object) -> np.ndarray:
+    _, cats = codes_of(df, "annotator")
+    return per_row(df, "annotator", category_mask(cats, allowed))
+
+
 def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, when: pd.Series) -> None:
     if ctx.roster is None:
         return
-    ann = _col(df, "annotator")
-    known = member(ann, ctx.roster)
-    marker.mark(~known & (ann != ""), "annotator_not_in_roster", "annotator is not in the roster")
+    known = _annotator_mask(df, ctx.roster)
+    marker.mark(~known & ~equals(df, "annotator", ""), "annotator_not_in_roster", "annotator is not in the roster")
     if "calibration" not in spec.quality.provenance:
         return
     cal = pd.Series({a: r.calibrated_at for a, r in ctx.roster.items() if r.passed and r.role == "annotator"},
                     dtype="datetime64[ns, UTC]")
-    experts = member(ann, [a for a, r in ctx.roster.items() if r.role == "expert"])
-    passed_at = pd.Series(ann).map(cal)
+    experts = _annotator_mask(df, [a for a, r in ctx.roster.items() if r.role == "expert"])
+    codes, cats = codes_of(df, "annotator")
+    by_category = cal.reindex(np.asarray(cats, dtype=object))  # one lookup per annotator, spread by codes
+    passed_at = pd.Series(by_category.to_numpy()[codes], index=when.index, dtype=cal.dtype)
     marker.mark(known & ~experts & passed_at.isna().to_numpy(), "not_calibrated",
                 "annotator has not passed calibration")
     before = (when < passed_at).fillna(False).to_numpy(dtype=bool)
@@ -138,34 +151,52 @@ def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, 
 def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
     if ctx.items is None:
         return
-    item = _col(df, "item")
-    marker.mark(~member(item, ctx.items.ids) & (item != ""), "unknown_item", "item is not in the items file")
+    item_codes, item_cats = codes_of(df, "item")
+    known = category_mask(item_cats, ctx.items.ids)
+    marker.mark(~per_row(df, "item", known) & ~equals(df, "item", ""), "unknown_item",
+                "item is not in the items file")
+    value_codes, value_cats = codes_of(df, "value")
     for task in spec.tasks:
         if task.kind != "spans" or task.field is None:
             continue
-        rows = np.flatnonzero(marker.ok & (_col(df, "task") == task.name))
+        rows = np.flatnonzero(marker.ok & equals(df, "task", task.name))
         if rows.size == 0:
             continue
-        lengths = pd.Series(item[rows]).map(ctx.items.text_lengths(task.field)).fillna(-1).to_numpy()
-        ends = np.array([max((s[1] for s in json.loads(v)), default=0) for v in _col(df, "value")[rows]])
+        lengths = pd.Series(np.asarray(item_cats, dtype=object)).map(ctx.items.text_lengths(task.field))
+        length = lengths.fillna(-1).to_numpy()[item_codes[rows]]
+        distinct, inverse = np.unique(value_codes[rows], return_inverse=True)
+        ends = np.array([max((s[1] for s in json.loads(v)), default=0)
+                         for v in np.asarray(value_cats.take(distinct), dtype=object)], dtype=np.int64)
         bad = np.zeros(len(df), dtype=bool)
-        bad[rows] = ends > lengths
+        bad[rows] = ends[inverse] > length
         marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")
 
 
+def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """One int64 per row of ``rows`` that is equal exactly when (annotator, item, unit, task) are."""
+    key = np.zeros(len(rows), dtype=np.int64)
+    for name in ("annotator", "item", "unit", "task"):
+        codes, cats = codes_of(df, name)
+        key = key * max(len(cats), 1) + codes[rows]  # < rows × categories: no overflow below 2^63
+        key = pd.factorize(key)[0].astype(np.int64)
+    return key
+
+
 def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
-    keys = df.loc[marker.ok, ["annotator", "item", "unit", "task"]]
-    dup = keys.duplicated(keep="first")
+    rows = np.flatnonzero(marker.ok)
+    key = _judgment_key(df, rows)
+    first = np.full(int(key.max()) + 1 if len(key) else 0, -1, dtype=np.int64)
+    first[key[::-1]] = rows[::-1]  # the first row of every key wins
+    dup = first[key] != rows
     if not dup.any():
         return
-    first = keys.drop_duplicates(keep="first").assign(_first=lambda f: df.loc[f.index, "file"].astype(str) + ":"
-                                                      + df.loc[f.index, "line"].astype(str))
-    where = keys[dup].merge(first, on=["annotator", "item", "unit", "task"], how="left")["_first"].to_numpy()
+    positions, firsts = rows[dup], first[key[dup]]
+    files = df["file"].iloc[firsts].to_numpy(dtype=object)
+    lines = df["line"].to_numpy()[firsts]
     mask = np.zeros(len(df), dtype=bool)
-    positions = np.flatnonzero(marker.ok)[dup.to_numpy()]
     mask[positions] = True
     detail = np.full(len(df), "", dtype=object)
-    detail[positions] = ["same annotator, item, unit and task as " + w for w in where]
+    detail[positions] = [f"same annotator, item, unit and task as {files[f]}:{lines[f]}" for f in range(len(firsts))]
     marker.mark(mask, "duplicate_judgment", detail)
 
 
@@ -175,6 +206,8 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     df = judgments.reset_index(drop=True)
     if len(spec.tasks) == 1:
         df["task"] = df["task"].where(df["task"] != "", spec.tasks[0].name)
+        if CODED["task"] in df.columns:
+            df[CODED["task"]] = replace_category(df[CODED["task"]], "", spec.tasks[0].name)
     marker = _Marker(len(df))
     _record_checks(spec, df, marker)
     when = pd.to_datetime(df["timestamp"].where(marker.ok & (df["timestamp"] != "").to_numpy()),
@@ -183,7 +216,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     _roster_checks(spec, df, ctx, marker, when)
     _duplicates(df, marker)
     ok = marker.ok
-    excluded = pd.DataFrame({"file": df["file"].to_numpy()[~ok], "line": df["line"].to_numpy()[~ok],
+    excluded = pd.DataFrame({"file": df["file"][~ok].to_numpy(), "line": df["line"].to_numpy()[~ok],
                              "reason": marker.reason[~ok], "detail": marker.detail[~ok]})
     exclusions = pd.concat([reader_exclusions[EXCLUSION_COLUMNS], excluded], ignore_index=True)
     used = df[ok].assign(when=when[ok])
@@ -195,8 +228,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
 def _expert_mask(used: pd.DataFrame, ctx: Context) -> np.ndarray:
     if ctx.roster is None:
         return np.zeros(len(used), dtype=bool)
-    experts = [a for a, r in ctx.roster.items() if r.role == "expert"]
-    return member(_col(used, "annotator"), experts)
+    return _annotator_mask(used, [a for a, r in ctx.roster.items() if r.role == "expert"])
 
 
 def count_by(frame: pd.DataFrame, column: str) -> Mapping[str, int]:

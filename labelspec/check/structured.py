@@ -23,6 +23,7 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
+from labelspec.check.coded import with_text
 from labelspec.check.context import Context
 from labelspec.check.decide_kinds import KindInput, canonical, encode_task
 from labelspec.check.decide_structured import orders_of, span_set_of
@@ -183,9 +184,8 @@ def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     rows = order[np.repeat(start[draw], size[draw]) + np.arange(size[draw].sum())
                  - np.repeat(np.cumsum(size[draw]) - size[draw], size[draw])]
     copy = np.repeat(np.arange(len(draw)), size[draw])
-    out = frame.iloc[rows].copy()
-    out["item"] = out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str)
-    return out
+    out = frame.iloc[rows]
+    return with_text(out, item=out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str))
 
 
 def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
@@ -260,7 +260,7 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)
     scored = frame[~frame["item"].isin(_items(gold_units))]
-    scored = scored.assign(value=canonical(task, scored["value"]))
+    scored = with_text(scored, value=canonical(task, scored["value"]))
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
     per_label: dict[str, Estimate] = {}
     details: dict[str, object] = {}

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from labelspec.check.coded import codes_of, compact, text_of
+
 UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
 
 
@@ -60,23 +62,42 @@ def gold_unit_mask(codes: Codes, gold_units: set[str]) -> np.ndarray:
 
 
 def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.ndarray | None = None) -> Codes:
-    """Integer-code a task's used judgments. ``category_of`` gives category codes when values are not labels."""
-    item = frame["item"].to_numpy(dtype=object)
-    step = frame["unit"].to_numpy(dtype=object)
-    has_step = bool((step != "").any())
-    key = (frame["item"] + UNIT_SEP + frame["unit"]).to_numpy(dtype=object) if has_step else item
-    unit_codes, unit_keys = pd.factorize(key, sort=True)
-    first = np.zeros(len(unit_keys), dtype=np.int64)
-    first[unit_codes[::-1]] = np.arange(len(unit_codes))[::-1]  # first row of each unit
-    ann_codes, annotators = pd.factorize(frame["annotator"].to_numpy(dtype=object), sort=True)
+    """Integer-code a task's used judgments. ``category_of`` gives category codes when values are not labels.
+
+    Works on the codes made when the files were read (``coded``): units, annotators and values are renumbered
+    among those present by a bincount over codes, and only per-unit or per-annotator lists are turned into text.
+    """
+    item_code, item_cats = codes_of(frame, "item")
+    step_code, step_cats = codes_of(frame, "unit")
+    item_pos, item_rank = compact(item_code, len(item_cats))
+    step_pos, step_rank = compact(step_code, len(step_cats))
+    steps = text_of(step_cats, step_pos)
+    if (steps != "").any():  # unit: step — a unit is an (item, step) pair, ordered as its joined text
+        n_steps = len(step_pos)
+        unit_pos, unit_codes = _dense_codes(item_rank * n_steps + step_rank, len(item_pos) * n_steps)
+        unit_items = text_of(item_cats, item_pos[unit_pos // n_steps])
+        unit_steps = steps[unit_pos % n_steps]
+        unit_keys = np.array([f"{i}{UNIT_SEP}{s}" for i, s in zip(unit_items, unit_steps, strict=True)],
+                             dtype=object)
+        order = np.argsort(unit_keys, kind="stable")  # the joined text's order (an id may contain UNIT_SEP)
+        unit_codes = np.argsort(order)[unit_codes]
+        unit_keys, unit_items, unit_steps = unit_keys[order], unit_items[order], unit_steps[order]
+    else:
+        unit_codes = item_rank
+        unit_items = unit_keys = text_of(item_cats, item_pos)
+        unit_steps = np.full(len(item_pos), "", dtype=object)
+    ann_code, ann_cats = codes_of(frame, "annotator")
+    ann_pos, ann_rank = compact(ann_code, len(ann_cats))
     if category_of is None:
-        category_of = pd.Categorical(frame["value"].to_numpy(dtype=object), categories=list(categories)).codes
+        value_code, value_cats = codes_of(frame, "value")
+        value_pos, value_rank = compact(value_code, len(value_cats))  # look up the values present, once each
+        lookup = pd.Index(list(categories), dtype=object).get_indexer(text_of(value_cats, value_pos))
+        category_of = lookup[value_rank] if len(value_rank) else np.zeros(0, np.int64)
     return Codes(
-        unit=unit_codes.astype(np.int64), annotator=ann_codes.astype(np.int64),
+        unit=np.asarray(unit_codes, dtype=np.int64), annotator=ann_rank,
         category=np.asarray(category_of, dtype=np.int64),
-        unit_keys=np.asarray(unit_keys, dtype=object), unit_items=item[first] if len(first) else item[:0],
-        unit_steps=step[first] if len(first) else step[:0], annotators=np.asarray(annotators, dtype=object),
-        categories=categories,
+        unit_keys=unit_keys, unit_items=unit_items, unit_steps=unit_steps,
+        annotators=text_of(ann_cats, ann_pos), categories=categories,
     )
 
 
@@ -137,6 +158,7 @@ def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarr
 
 def item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
     """A stable pseudo-random block per unit, from a hash of its item id (steps of an item stay together)."""
-    hashed = pd.util.hash_array(items.astype(str), categorize=True)
+    text = np.asarray(items, dtype=object)  # hashed as Python strings: same values as the '<U' form, 8x faster
+    hashed = pd.util.hash_array(text, categorize=False) if len(text) else np.zeros(0, np.uint64)
     blocks: np.ndarray = (hashed % np.uint64(n_blocks)).astype(np.int64)
     return blocks

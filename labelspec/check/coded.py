@@ -1,0 +1,113 @@
+"""Dictionary codes of the judgment table's id columns, made once when the files are read (G13).
+
+One job: give every later stage integer codes for ``item``, ``unit``, ``task``, ``annotator`` and ``value``
+without hashing or sorting text again. The readers encode each column once over all files (pyarrow's
+``dictionary_encode``, the benchmark floor), then renumber the codes so that they follow the sorted order of
+the text. A subset's ``numpy.unique`` over codes therefore orders exactly like ``pd.factorize(sort=True)``
+over its strings, so reports do not depend on the order of the input rows.
+
+The codes travel as pandas Categorical columns next to the text (``_item`` beside ``item`` …), so they stay
+aligned with their rows under any filter. Frames built elsewhere (tests, calibration files) have no such
+columns: :func:`codes_of` then encodes on the spot, with the same result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Encoded fields and the frame column holding each one's Categorical.
+CODED: dict[str, str] = {f: f"_{f}" for f in ("item", "unit", "task", "annotator", "value")}
+
+
+def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
+    """One dictionary encoding of ``column``, its categories in sorted (code point) order."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    enc = pc.dictionary_encode(arr)
+    dictionary = enc.dictionary
+    order = pc.array_sort_indices(dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    codes = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
+    categories = pd.Index(dictionary.take(pa.array(order)).to_pandas(types_mapper=_string_type))
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
+def _string_type(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    return pd.StringDtype("pyarrow") if pa.types.is_string(t) or pa.types.is_large_string(t) else None
+
+
+def add_codes(frame: pd.DataFrame, table: pa.Table) -> pd.DataFrame:
+    """``frame`` (made from ``table``) with a sorted-code Categorical beside each of :data:`CODED`'s fields."""
+    extra = {col: sorted_categorical(table.column(f)) for f, col in CODED.items()}
+    return frame.assign(**{col: pd.Series(cat, index=frame.index) for col, cat in extra.items()})
+
+
+def codes_of(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, pd.Index]:
+    """(codes, categories) of ``field``: codes index the sorted categories; all categories may not occur."""
+    col = CODED[field]
+    if col in frame.columns and isinstance(frame[col].dtype, pd.CategoricalDtype):
+        series = frame[col]
+        return series.cat.codes.to_numpy(), series.cat.categories
+    codes, uniques = pd.factorize(frame[field].to_numpy(dtype=object), sort=True)
+    return codes.astype(np.int32), pd.Index(uniques, dtype=object)
+
+
+def compact(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """The categories that occur (sorted, as positions) and each row's rank among them (O(rows + categories))."""
+    if len(codes) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    present = np.bincount(codes, minlength=n_categories) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[codes].astype(np.int64)
+
+
+def category_mask(categories: pd.Index, allowed: object) -> np.ndarray:
+    """(C,) True for the categories in ``allowed`` (any iterable of str), by hashing."""
+    return np.asarray(categories.isin(list(allowed)), dtype=bool)  # type: ignore[call-overload]
+
+
+def per_row(frame: pd.DataFrame, field: str, per_category: np.ndarray) -> np.ndarray:
+    """Spread a value computed once per category of ``field`` to the frame's rows."""
+    codes, _ = codes_of(frame, field)
+    return per_category[codes] if len(codes) else per_category[:0]
+
+
+def equals(frame: pd.DataFrame, field: str, text: str) -> np.ndarray:
+    """(N,) ``frame[field] == text`` as bools: by category for coded fields, in Arrow otherwise."""
+    if field in CODED:
+        _, cats = codes_of(frame, field)
+        return per_row(frame, field, np.asarray(cats == text, dtype=bool))
+    return np.asarray((frame[field] == text).to_numpy(dtype=bool, na_value=False), dtype=bool)
+
+
+def replace_category(series: pd.Series, old: str, new: str) -> pd.Series:
+    """``series`` (a sorted-code Categorical) with the category ``old`` renamed to ``new``, codes kept sorted."""
+    cats = series.cat.categories
+    if old not in cats:
+        return series
+    names = np.asarray(cats, dtype=object)  # few categories: used for the task column only
+    names[names == old] = new
+    merged, inverse = np.unique(names.astype(str), return_inverse=True)
+    codes = inverse.astype(np.int32)[series.cat.codes.to_numpy()]
+    cat = pd.Categorical.from_codes(codes, categories=pd.Index(merged, dtype=cats.dtype), validate=False)
+    return pd.Series(cat, index=series.index)
+
+
+def select(frame: pd.DataFrame, rows: np.ndarray, fields: list[str]) -> pd.DataFrame:
+    """``frame.loc[rows, fields]`` plus the codes of those fields that have them."""
+    cols = [*fields, *(CODED[f] for f in fields if f in CODED and CODED[f] in frame.columns)]
+    return frame.loc[rows, cols]
+
+
+def with_text(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
+    """``frame.assign(**columns)`` minus the codes of the replaced fields (they would no longer match)."""
+    stale = [CODED[f] for f in columns if f in CODED and CODED[f] in frame.columns]
+    return frame.drop(columns=stale).assign(**columns)
+
+
+def text_of(categories: pd.Index, positions: np.ndarray) -> np.ndarray:
+    """The strings at ``positions`` as an object array (only ever called on per-unit or per-annotator lists)."""
+    return np.asarray(categories.take(positions), dtype=object) if len(positions) else np.zeros(0, dtype=object)
