@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
         prof = cProfile.Profile()
         result = prof.runcall(ops[args.what])
+        prof.dump_stats(args.profile.with_suffix(".pstats"))  # for pstats' print_callers
         with args.profile.open("w", encoding="utf-8") as fh:
             pstats.Stats(prof, stream=fh).sort_stats("cumulative").print_stats(60)
             pstats.Stats(prof, stream=fh).sort_stats("tottime").print_stats(40)

@@ -68,9 +68,10 @@ def test_values_are_kept_exactly_as_written(name: str) -> None:
 
 def test_dtypes_are_strings_without_missing_values() -> None:
     f = read([DATA / "lossless.csv"]).frame
-    for col in COLUMNS[:-1]:
+    for col in COLUMNS[:-2]:
         assert f[col].dtype == pd.StringDtype("pyarrow"), col
         assert not f[col].isna().any(), col
+    assert list(f["file"].cat.categories) == ["lossless.csv"] and not f["file"].isna().any()
     assert f["line"].dtype == "int64"
 
 
@@ -366,3 +367,19 @@ def test_column_map_is_honoured(tmp_path: Path) -> None:
     assert f.loc[0, ["item", "unit", "annotator", "value", "timestamp"]].tolist() == [
         "T1", "3", "ann", "yes", "2024-01-01T00:00:00Z"]
     assert f.loc[0, "file"] == str(path)
+
+
+def test_files_with_32_and_64_bit_string_offsets_stack_into_one_table(tmp_path: Path) -> None:
+    """Parquet keeps its 32-bit strings, CSV reads 64-bit ones: read together, the widths are unified."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"item_id": pa.array(["i1", "i2"], pa.string()),
+                             "annotator_id": pa.array(["a1", "a1"], pa.string()),
+                             "label": pa.array(["x", "y"], pa.string())}), tmp_path / "a.parquet")
+    csv = write(tmp_path, "b.csv", "item_id,annotator_id,label\ni1,a2,y\n")
+    j = read([tmp_path / "a.parquet", csv])
+    f = j.frame
+    assert f["item"].tolist() == ["i1", "i2", "i1"] and f["value"].tolist() == ["x", "y", "y"]
+    assert f["file"].astype(str).tolist() == ["a.parquet", "a.parquet", "b.csv"]
+    assert f["_item"].cat.codes.tolist() == [0, 1, 0] and j.rows_read == 3

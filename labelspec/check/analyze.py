@@ -74,17 +74,16 @@ def _cohen(tables: PairTables, task: Task, boot: BootstrapPolicy) -> Estimate:
 
 def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 10) -> dict[str, object]:
     """Cohen's κ of every annotator pair, summarised (there may be ~10⁵ pairs): count, spread and the lowest."""
-    estimates = stats.pairwise_cohen_kappa(tables.confusions, weights=kappa_weights(task))
-    values = np.array([np.nan if e.value is None else e.value for e in estimates])
+    values, sizes = stats.pairwise_kappa_values(tables.confusions, weights=kappa_weights(task))
     defined = np.flatnonzero(~np.isnan(values))
     worst = defined[np.lexsort((defined, values[defined]))][:lowest]
     return {
-        "weights": kappa_weights(task), "n_pairs": len(estimates), "n_defined": int(defined.size),
+        "weights": kappa_weights(task), "n_pairs": len(values), "n_defined": int(defined.size),
         "min": float(values[defined].min()) if defined.size else None,
         "median": float(np.median(values[defined])) if defined.size else None,
         "max": float(values[defined].max()) if defined.size else None,
         "lowest": [{"annotators": [str(codes.annotators[tables.pairs[p, 0]]), str(codes.annotators[tables.pairs[p, 1]])],
-                    "kappa": float(values[p]), "n_units": estimates[p].n_units} for p in worst],
+                    "kappa": float(values[p]), "n_units": int(sizes[p])} for p in worst],
     }
 
 

@@ -25,6 +25,10 @@ CODED: dict[str, str] = {f: f"_{f}" for f in ("item", "unit", "task", "annotator
 def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     """One dictionary encoding of ``column``, its categories in sorted (code point) order."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    low, high = pc.min_max(arr).values()
+    if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
+        return pd.Categorical.from_codes(np.zeros(len(arr), np.int32), validate=False,
+                                         categories=pd.Index([low.as_py()], dtype=pd.StringDtype("pyarrow")))
     enc = pc.dictionary_encode(arr)
     dictionary = enc.dictionary
     order = pc.array_sort_indices(dictionary).to_numpy()

@@ -58,6 +58,14 @@ def _check_confusions(confusions: npt.ArrayLike) -> FloatArray:
     return conf
 
 
+def pairwise_kappa_values(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
+                          ) -> tuple[FloatArray, FloatArray]:
+    """(κ per pair, NaN where undefined; units per pair) as arrays: for summaries over ~10⁵ pairs."""
+    conf = _check_confusions(confusions)
+    kappa, n, _ = _kappa_arrays(conf, disagreement_weights(conf.shape[1], weights))
+    return kappa, n
+
+
 def pairwise_cohen_kappa(
     confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
 ) -> tuple[Estimate, ...]:

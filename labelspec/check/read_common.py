@@ -120,17 +120,20 @@ def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
 
 
 def string_column(values: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """A string Arrow array without nulls (chunks kept: combining or widening them costs seconds at 10M rows)."""
+    """A string Arrow array without nulls. Chunks and the 32/64-bit offset width are kept as read: combining or
+    widening 10M strings costs seconds; ``readers`` promotes widths when files differ."""
     arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.large_string())
-    if arr.type != pa.large_string():
+    if arr.type not in (pa.string(), pa.large_string()):
         arr = arr.cast(pa.large_string())
     return pc.fill_null(arr, "") if arr.null_count else arr
 
 
 def constant_column(text: str, n: int) -> pa.Array:
-    """``n`` copies of ``text``, built from two numpy buffers (``pa.repeat`` is ~10x slower at 10M rows)."""
+    """``n`` copies of ``text``, built from two numpy buffers (``pa.repeat`` is ~10x slower at 10M rows).
+
+    The empty text (absent optional fields) costs no memory to speak of: its offsets are calloc'ed zeros."""
     raw = text.encode("utf-8")
-    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
+    offsets = np.arange(0, (n + 1) * len(raw), len(raw), dtype=np.int64) if raw else np.zeros(n + 1, np.int64)
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)])
 
 
@@ -140,13 +143,13 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     names = [t.name for t in tasks if t.list_valued]
     if not names or len(value) == 0:
         return value
-    mask = pc.is_in(task, value_set=pa.array(names, pa.large_string()))
+    mask = pc.is_in(task, value_set=pa.array(names, task.type))
     if not pc.any(mask).as_py():
         return value
     masked = pc.if_else(mask, value, "")
     uniques = pc.unique(masked)
     decoder = strict_decoder()
-    fixed = pa.array([canonical_list_text(u, decoder) for u in uniques.to_pylist()], pa.large_string())
+    fixed = pa.array([canonical_list_text(u, decoder) for u in uniques.to_pylist()], uniques.type)
     if fixed.equals(uniques):
         return value
     return pc.if_else(mask, pc.take(fixed, pc.index_in(masked, value_set=uniques)), value)

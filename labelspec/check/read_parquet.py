@@ -103,4 +103,4 @@ def _to_text(arr: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     if _is_list(t):
         # One Python call per row, only for list-valued cells (canonical JSON has no vectorised form).
         return pa.array([None if v is None else canonical_json(v) for v in arr.to_pylist()], pa.large_string())
-    return arr.cast(pa.large_string())
+    return arr if t in (pa.string(), pa.large_string()) else arr.cast(pa.large_string())

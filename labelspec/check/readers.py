@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -29,7 +30,6 @@ from labelspec.check.read_common import (
     Exclusion,
     Parsed,
     TaskShape,
-    constant_column,
     input_error,
 )
 from labelspec.check.read_csv import parse_csv
@@ -45,7 +45,8 @@ FORMATS: dict[str, str] = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
     ".json": "labelstudio",
 }
-#: The judgment table's text columns, in order. All are strings ("" when absent) except ``line`` (int64):
+#: The judgment table's text columns, in order. All are strings ("" when absent) except ``file`` (a Categorical:
+#: one entry per file) and ``line`` (int64):
 #: the physical line where the record starts (CSV/TSV/JSONL), the 1-based row (Parquet), or the line where the
 #: annotation object starts (Label Studio). ``ground_truth`` is "true" for Label Studio ground-truth annotations.
 #: After them come the dictionary codes of the id columns (``coded.CODED``: ``_item``, ``_unit`` …).
@@ -144,7 +145,9 @@ def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
 
 def _table(parsed: Parsed, name: str) -> pa.Table:
     cols = {c: parsed.columns[c] for c in (*FIELDS, "ground_truth")}
-    cols["file"] = constant_column(name, parsed.rows)
+    # one dictionary entry per file (a Categorical in pandas): n copies of the path would cost n × its length
+    cols["file"] = pa.DictionaryArray.from_arrays(pa.array(np.zeros(parsed.rows, np.int32)),
+                                                  pa.array([name], pa.large_string()))
     cols["line"] = pa.array(parsed.lines, pa.int64())
     return pa.table(cols)
 
@@ -161,10 +164,13 @@ def _exclusions(done: list[tuple[Parsed, FileInfo]]) -> pd.DataFrame:
 
 
 def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
-    empty = pa.schema([*((c, pa.large_string()) for c in COLUMNS[:-1]), ("line", pa.int64())])
+    empty = pa.schema([*((c, pa.large_string()) for c in COLUMNS[:-2]),
+                       ("file", pa.dictionary(pa.int32(), pa.large_string())), ("line", pa.int64())])
     tables = [_table(parsed, info.path) for parsed, info in done]
-    table = pa.concat_tables(tables) if tables else empty.empty_table()
-    frame = add_codes(table.to_pandas(types_mapper={pa.large_string(): _STRING}.get), table)
+    # files may differ in string offset width: "permissive" widens string to large_string where they do
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else empty.empty_table()
+    text = {pa.large_string(): _STRING, pa.string(): _STRING}
+    frame = add_codes(table.to_pandas(types_mapper=text.get), table)
     info: Counter[str] = Counter()
     for parsed, _ in done:
         info.update(parsed.info)

@@ -111,6 +111,8 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
 
 
 def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
+    if _all_empty(df["timestamp"]) and _all_empty(df["lead_time"]):
+        return
     ts = df["timestamp"].astype("string")
     ts_bad = (ts != "") & ~ts.str.fullmatch(TIMESTAMP_RE.pattern).fillna(False)  # `$` alone lets "…Z\n" in
     parsed = pd.to_datetime(ts.where(~ts_bad & (ts != "")), format="ISO8601", utc=True, errors="coerce")
@@ -122,6 +124,11 @@ def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
     lt = df["lead_time"].astype("string")
     lt_bad = (lt != "") & ~lt.str.fullmatch(LEAD_TIME_RE.pattern).fillna(False)
     marker.mark(lt_bad.to_numpy(dtype=bool), "bad_lead_time", "lead_time is not a non-negative number")
+
+
+def _all_empty(column: pd.Series) -> bool:
+    """No value in the column (absent optional fields): one pass, no hashing, no copy."""
+    return bool(len(column) == 0 or column.str.len().max() == 0)
 
 
 def _annotator_mask(df: pd.DataFrame, allowed: object) -> np.ndarray:
@@ -173,24 +180,36 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
 
 
 def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """One int64 per row of ``rows`` that is equal exactly when (annotator, item, unit, task) are."""
+    """One int64 per row of ``rows`` that is equal exactly when (annotator, item, unit, task) are.
+
+    Mixed-radix over the four codes; when the product of their category counts could overflow, the partial key
+    is renumbered (hashing) before the next field is mixed in.
+    """
     key = np.zeros(len(rows), dtype=np.int64)
+    space = 1
     for name in ("annotator", "item", "unit", "task"):
         codes, cats = codes_of(df, name)
-        key = key * max(len(cats), 1) + codes[rows]  # < rows × categories: no overflow below 2^63
-        key = pd.factorize(key)[0].astype(np.int64)
+        radix = max(len(cats), 1)
+        if space * radix >= 1 << 62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            space = int(key.max()) + 1 if len(key) else 1
+        key = key * radix + codes[rows]
+        space *= radix
     return key
 
 
 def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
     rows = np.flatnonzero(marker.ok)
     key = _judgment_key(df, rows)
-    first = np.full(int(key.max()) + 1 if len(key) else 0, -1, dtype=np.int64)
-    first[key[::-1]] = rows[::-1]  # the first row of every key wins
-    dup = first[key] != rows
-    if not dup.any():
+    ordered = np.sort(key)  # a plain sort finds out whether there is any duplicate at all (rare)
+    if not (ordered[1:] == ordered[:-1]).any():
         return
-    positions, firsts = rows[dup], first[key[dup]]
+    order = np.argsort(key, kind="stable")  # equal keys keep row order: the first is the one kept
+    sorted_key = key[order]
+    starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    first_of = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    dup = ~starts
+    positions, firsts = rows[order[dup]], rows[first_of[dup]]
     files = df["file"].iloc[firsts].to_numpy(dtype=object)
     lines = df["line"].to_numpy()[firsts]
     mask = np.zeros(len(df), dtype=bool)
@@ -210,8 +229,11 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
             df[CODED["task"]] = replace_category(df[CODED["task"]], "", spec.tasks[0].name)
     marker = _Marker(len(df))
     _record_checks(spec, df, marker)
-    when = pd.to_datetime(df["timestamp"].where(marker.ok & (df["timestamp"] != "").to_numpy()),
-                          format="ISO8601", utc=True, errors="coerce")
+    if _all_empty(df["timestamp"]):
+        when = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    else:
+        when = pd.to_datetime(df["timestamp"].where(marker.ok & (df["timestamp"] != "").to_numpy()),
+                              format="ISO8601", utc=True, errors="coerce")
     _item_checks(spec, df, ctx, marker)
     _roster_checks(spec, df, ctx, marker, when)
     _duplicates(df, marker)

@@ -69,6 +69,7 @@ from labelspec.check.pairwise import (
     kappa_influence,
     mean_cohen_kappa,
     pairwise_cohen_kappa,
+    pairwise_kappa_values,
 )
 from labelspec.check.proportions import (
     ChiSquare,
@@ -110,6 +111,7 @@ __all__ = [
     "masi_distance_matrix",
     "mean_cohen_kappa",
     "pairwise_cohen_kappa",
+    "pairwise_kappa_values",
     "per_label_alpha",
     "per_label_binary_alpha",
     "percent_agreement",
