@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labelspec.check.analyze import analyze_choice
 from labelspec.check.findings import _position_bias
@@ -68,3 +70,36 @@ def test_divergent_annotator_is_named_with_the_label_it_overuses() -> None:
     analysis = analyze_choice(frame, task, gold_units=set(), min_per_unit=2, boot=BootstrapPolicy(replicates=0))
     found = _divergence(spec, "t", analysis)
     assert [(f.annotator, f.evidence["label"]) for f in found] == [("a10", "x")]
+
+
+def _loo_reference(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, shape: tuple[int, int, int]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The leave-one-out vote spelled out: each judgment's unit counts minus itself, then a plurality vote."""
+    from labelspec.check.consensus import majority_vote
+    from labelspec.check.findings import LOO_MIN_OTHERS
+
+    n_units, n_ann, k = shape
+    counts = np.bincount(unit * k + cat, minlength=n_units * k).reshape(n_units, k)
+    others = counts[unit].copy()
+    others[np.arange(len(unit)), cat] -= 1
+    usable = others.sum(axis=1) >= LOO_MIN_OTHERS
+    mv = majority_vote(others[usable], min_support=0.0)
+    agree = (mv.winner == cat[usable]) & ~mv.tie
+    n = np.bincount(ann[usable][~mv.tie], minlength=n_ann)
+    hits = np.bincount(ann[usable], weights=agree.astype(float), minlength=n_ann).astype(np.int64)
+    return n, hits
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 6), st.integers(1, 5), st.data())
+def test_loo_agreement_from_top_counts_equals_the_spelled_out_vote(n_units: int, n_ann: int, k: int,
+                                                                   data: st.DataObject) -> None:
+    from labelspec.check.findings import loo_agreement
+
+    rows = data.draw(st.lists(st.tuples(st.integers(0, n_units - 1), st.integers(0, n_ann - 1),
+                                        st.integers(0, k - 1)), max_size=60))
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    shape = (n_units, n_ann, k)
+    got = loo_agreement(arr[:, 0], arr[:, 1], arr[:, 2], shape)
+    want = _loo_reference(arr[:, 0], arr[:, 1], arr[:, 2], shape)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
+from labelspec.check.bootstrap import Patterns, collapse_patterns
 from labelspec.check.coded import codes_of, compact, text_of
 from labelspec.check.estimate import Estimate
 from labelspec.check.tables import (
@@ -55,7 +56,14 @@ def kappa_weights(task: Task) -> stats.KappaWeights:
     return {"nominal": "none", "ordinal": "linear"}.get(task.level, "quadratic")  # type: ignore[return-value]
 
 
-def _with_ci(counts: np.ndarray, fn: Callable[..., Estimate], boot: BootstrapPolicy) -> Estimate:
+def _with_ci(counts: np.ndarray | Patterns, fn: Callable[..., Estimate], boot: BootstrapPolicy) -> Estimate:
+    """``fn`` with its interval; ``counts`` may come collapsed into patterns (then the same patterns serve
+    every coefficient: collapsing a 3.3M-unit table once instead of five times)."""
+    if isinstance(counts, Patterns):
+        if boot.replicates == 0:
+            return fn(counts.rows, weights=counts.multiplicity)
+        return stats.estimate_with_ci(counts.rows, fn, weights=counts.multiplicity, n_boot=boot.replicates,
+                                      seed=boot.seed, level=boot.level)
     if boot.replicates == 0:
         return fn(counts)
     return stats.estimate_with_ci(counts, fn, n_boot=boot.replicates, seed=boot.seed, level=boot.level)
@@ -90,8 +98,8 @@ def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 1
 def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy,
                       tables: PairTables) -> dict[str, Estimate]:
     """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions."""
-    counts = unit_counts(codes, mask)
-    counts = counts[counts.sum(axis=1) > 0]
+    table = unit_counts(codes, mask)
+    counts = collapse_patterns(table[table.sum(axis=1) > 0], keep_empty=True)
     values = np.array([float(c) for c in codes.categories]) if task.kind == "rating" else None
 
     def alpha(c: np.ndarray, *, weights: np.ndarray | None = None) -> Estimate:

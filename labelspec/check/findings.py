@@ -73,21 +73,45 @@ def _gold_findings(spec: Spec, gold: GoldScores | None) -> list[Finding]:
     return out
 
 
+def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray, shape: tuple[int, int, int]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per annotator: judgments scored and how many equal the unit's plurality without that judgment.
+
+    A judgment is scored when the unit's other judgments are at least :data:`LOO_MIN_OTHERS` and their plurality
+    is not tied. From per-unit top counts (the largest, how many categories reach it, the next one and its
+    multiplicity), with no (judgments × categories) table: own = count of its category − 1 and best = the
+    largest count among the other categories; it agrees when own > best, and is tied when own == best or
+    when several other categories share best > own.
+    """
+    n_units, n_ann, k = shape
+    counts = np.bincount(unit * k + category, minlength=n_units * k).reshape(n_units, k)
+    ordered = -np.sort(-counts, axis=1)  # descending per unit
+    m1 = ordered[:, 0] if k else np.zeros(n_units, np.int64)
+    c1 = (counts == m1[:, None]).sum(axis=1)
+    below = np.where(counts < m1[:, None], counts, -1)
+    m2 = below.max(axis=1) if k else m1
+    c2 = (counts == m2[:, None]).sum(axis=1)
+    x = counts[unit, category]
+    on_top = x == m1[unit]
+    sole_top = on_top & (c1[unit] == 1)
+    best = np.where(sole_top, m2[unit], m1[unit])
+    n_best = np.where(sole_top, c2[unit], np.where(on_top, c1[unit] - 1, c1[unit]))
+    own = x - 1
+    usable = np.bincount(unit, minlength=n_units)[unit] - 1 >= LOO_MIN_OTHERS
+    agree = usable & (own > best)
+    scored = agree | (usable & (own < best) & (n_best == 1))
+    n = np.bincount(annotator[scored], minlength=n_ann)
+    hits = np.bincount(annotator[agree], minlength=n_ann)
+    return n, hits
+
+
 def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
     codes, mask = analysis.codes, analysis.gold_mask
     if codes is None or mask is None:
         return []
     keep = ~mask
-    u, a, c = codes.unit[keep], codes.annotator[keep], codes.category[keep]
-    n_units, n_ann, k = codes.shape
-    counts = np.bincount(u * k + c, minlength=n_units * k).reshape(n_units, k)
-    others = counts[u].copy()
-    others[np.arange(len(u)), c] -= 1
-    usable = others.sum(axis=1) >= LOO_MIN_OTHERS
-    mv = majority_vote(others[usable], min_support=0.0)
-    agree = (mv.winner == c[usable]) & ~mv.tie
-    n = np.bincount(a[usable][~mv.tie], minlength=n_ann)
-    hits = np.bincount(a[usable], weights=agree.astype(float), minlength=n_ann)
+    n, hits = loo_agreement(codes.unit[keep], codes.annotator[keep], codes.category[keep], codes.shape)
+    n_ann = codes.shape[1]
     rate = np.divide(hits, n, out=np.full(n_ann, np.nan), where=n > 0)
     if np.isnan(rate).all():
         return []

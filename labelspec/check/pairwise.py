@@ -115,14 +115,21 @@ def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
     kappa, n, _ = _kappa_arrays(conf, w)
     size = np.where(n > 0, n, 1.0)
     rows, cols = conf.sum(axis=-1), conf.sum(axis=-2)
-    q_o = np.einsum("pij,ij->p", conf, w) / size
-    q_e = np.einsum("pi,ij,pj->p", rows, w, cols) / size**2
+    k = conf.shape[1]
+    q_o = conf.reshape(len(conf), -1) @ w.reshape(-1) / size
+    q_e = ((rows @ w) * cols).sum(axis=1) / size**2
     q_e = np.where(q_e > 0, q_e, 1.0)
-    d_o = (w[None] - q_o[:, None, None]) / size[:, None, None]
-    d_e = ((cols @ w.T)[:, :, None] + (rows @ w)[:, None, :]) / size[:, None, None] ** 2 \
-        - 2.0 * (q_e / size)[:, None, None]
-    influence = -d_o / q_e[:, None, None] + (q_o / q_e**2)[:, None, None] * d_e
-    return np.where(np.isnan(kappa)[:, None, None], 0.0, influence)
+    # influence = a·w + b_i + c_j + d per pair (few (P,) and (P, K) arrays, one (P, K, K) result built in place)
+    a = -1.0 / (size * q_e)
+    b_rows = (cols @ w.T) * (q_o / (q_e**2 * size**2))[:, None]
+    c_cols = (rows @ w) * (q_o / (q_e**2 * size**2))[:, None]
+    d = q_o / (size * q_e) - 2.0 * q_o / (q_e * size)
+    influence = np.multiply(a[:, None, None], w[None], out=np.empty((len(conf), k, k)))
+    influence += b_rows[:, :, None]
+    influence += c_cols[:, None, :]
+    influence += d[:, None, None]
+    influence[np.isnan(kappa)] = 0.0
+    return influence
 
 
 def bootstrap_mean_cohen_kappa(

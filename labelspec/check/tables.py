@@ -115,34 +115,40 @@ def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray
     return np.bincount(ann * k + cat, minlength=a * k).reshape(a, k)
 
 
-def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, n_ann: int) -> tuple[np.ndarray, ...]:
-    """All within-unit annotator pairs (lo, hi) with their categories and unit, one group size at a time."""
+def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, n_ann: int, k: int, unit_block: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All within-unit annotator pairs (lo < hi): pair key ``lo·A + hi``, category cell ``c_lo·K + c_hi`` and
+    the unit's item block, one group size at a time, written into arrays allocated once (12M pairs at 10M
+    judgments: per-combination pieces concatenated afterwards would double the peak)."""
     order = np.argsort(unit * n_ann + ann, kind="stable")  # one int64 key sorts twice as fast as a lexsort
     unit, ann, cat = unit[order], ann[order], cat[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(unit)])
-    out: list[tuple[np.ndarray, ...]] = []
+    total = int((sizes * (sizes - 1) // 2).sum())
+    key, cell, block = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int32)
+    pos = 0
     for m in np.unique(sizes[sizes >= 2]):
-        idx = starts[sizes == m][:, None] + np.arange(m)  # (n_m, m) rows of each unit of size m
+        first = starts[sizes == m]
         for i, j in itertools.combinations(range(int(m)), 2):  # m is the number of annotators of one unit
-            a, b = idx[:, i], idx[:, j]
-            out.append((unit[a], ann[a], ann[b], cat[a], cat[b]))
-    if not out:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, empty, empty
-    return tuple(np.concatenate(parts) for parts in zip(*out, strict=True))
+            a, b, end = first + i, first + j, pos + len(first)
+            np.add(ann[a] * n_ann, ann[b], out=key[pos:end])
+            np.add(cat[a] * k, cat[b], out=cell[pos:end])
+            block[pos:end] = unit_block[unit[a]]
+            pos = end
+    return key, cell, block
 
 
 def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> PairTables:
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``)."""
     _, n_ann, k = codes.shape
-    unit, lo, hi, c_lo, c_hi = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask], n_ann)
-    pair_code, pair_index = _dense_codes(lo * n_ann + hi, n_ann * n_ann)
+    unit_block = item_block(codes.unit_items, n_blocks).astype(np.int32)
+    key, cell, block = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask], n_ann, k,
+                                  unit_block)
+    pair_code, pair_index = _dense_codes(key, n_ann * n_ann)
     n_pairs = len(pair_code)
-    cell = pair_index * k * k + c_lo * k + c_hi
+    cell += pair_index * (k * k)
     confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
     pairs = np.stack([pair_code // n_ann, pair_code % n_ann], axis=1) if n_pairs else np.zeros((0, 2), np.int64)
-    block = item_block(codes.unit_items, n_blocks)[unit] if len(unit) else unit
     return PairTables(pairs=pairs, confusions=confusions, observation_cell=cell, observation_block=block,
                       n_blocks=n_blocks)
 
