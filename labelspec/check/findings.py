@@ -84,24 +84,23 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
     when several other categories share best > own.
     """
     n_units, n_ann, k = shape
-    counts = np.bincount(unit * k + category, minlength=n_units * k).reshape(n_units, k)
-    ordered = -np.sort(-counts, axis=1)  # descending per unit
-    m1 = ordered[:, 0] if k else np.zeros(n_units, np.int64)
-    c1 = (counts == m1[:, None]).sum(axis=1)
-    below = np.where(counts < m1[:, None], counts, -1)
-    m2 = below.max(axis=1) if k else m1
-    c2 = (counts == m2[:, None]).sum(axis=1)
-    x = counts[unit, category]
-    on_top = x == m1[unit]
-    sole_top = on_top & (c1[unit] == 1)
-    best = np.where(sole_top, m2[unit], m1[unit])
-    n_best = np.where(sole_top, c2[unit], np.where(on_top, c1[unit] - 1, c1[unit]))
-    own = x - 1
-    usable = np.bincount(unit, minlength=n_units)[unit] - 1 >= LOO_MIN_OTHERS
-    agree = usable & (own > best)
-    scored = agree | (usable & (own < best) & (n_best == 1))
-    n = np.bincount(annotator[scored], minlength=n_ann)
-    hits = np.bincount(annotator[agree], minlength=n_ann)
+    cell = unit * k + category
+    counts = np.bincount(cell, minlength=n_units * k).reshape(n_units, k)
+    # everything below is per (unit, category): (U, K) arrays, then one gather per judgment
+    m1 = counts.max(axis=1, keepdims=True) if k else np.zeros((n_units, 1), np.int64)
+    on_top = counts == m1
+    c1 = on_top.sum(axis=1, keepdims=True)
+    m2 = np.where(on_top, -1, counts).max(axis=1, keepdims=True) if k else m1
+    c2 = (counts == m2).sum(axis=1, keepdims=True)
+    sole_top = on_top & (c1 == 1)
+    best = np.where(sole_top, m2, m1)
+    n_best = np.where(sole_top, c2, np.where(on_top, c1 - 1, c1))
+    own = counts - 1
+    usable = (counts.sum(axis=1, keepdims=True) - 1) >= LOO_MIN_OTHERS
+    agree = (usable & (own > best)).reshape(-1)[cell]
+    scored = agree | (usable & (own < best) & (n_best == 1)).reshape(-1)[cell]
+    n = np.bincount(annotator, weights=scored, minlength=n_ann).astype(np.int64)
+    hits = np.bincount(annotator, weights=agree, minlength=n_ann).astype(np.int64)
     return n, hits
 
 

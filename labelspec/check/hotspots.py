@@ -150,8 +150,12 @@ def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
     h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
     top = np.lexsort((-n, -h))  # stable: ties stay in unit-code order, the unit keys' sorted order
     top = top[h[top] > 1e-12][:max_items]
-    counts = pd.DataFrame({"u": codes.unit, "v": np.asarray(codes.categories, dtype=object)[codes.category]})
-    counts = counts[counts["u"].isin(top)].groupby(["u", "v"]).size()
+    is_top = np.zeros(len(h), dtype=bool)
+    is_top[top] = True
+    rows = is_top[codes.unit]  # the judgments of the listed units only
+    counts = pd.DataFrame({"u": codes.unit[rows],
+                           "v": np.asarray(codes.categories, dtype=object)[codes.category[rows]]})
+    counts = counts.groupby(["u", "v"]).size()
     values = [{str(v): int(c) for v, c in counts.loc[u].items()} for u in top.tolist()]
     return pd.DataFrame({"task": task.name, "item": codes.unit_items[top], "unit": codes.unit_steps[top],
                          "entropy": np.round(h[top], 6), "n_judgments": n[top], "values": values})

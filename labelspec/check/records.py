@@ -15,7 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelspec.check.coded import CODED, category_mask, codes_of, equals, per_row, replace_category
+from labelspec.check.coded import (
+    CODED,
+    category_mask,
+    codes_of,
+    compact,
+    equals,
+    per_row,
+    replace_category,
+    text_of,
+)
 from labelspec.check.context import Context
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
@@ -71,9 +80,9 @@ def _distinct_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
     """Problem text per row ('' when valid), evaluated once per distinct value code."""
     if len(value_codes) == 0:
         return np.zeros(0, dtype=object)
-    distinct, inverse = np.unique(value_codes, return_inverse=True)
-    texts = np.asarray(categories.take(distinct), dtype=object)
-    problems = np.array(["; ".join(value_problems(task, str(v))) for v in texts], dtype=object)
+    distinct, inverse = compact(value_codes, len(categories))
+    problems = np.array(["; ".join(value_problems(task, str(v))) for v in text_of(categories, distinct)],
+                        dtype=object)
     return problems[inverse]
 
 
@@ -171,9 +180,9 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
             continue
         lengths = pd.Series(np.asarray(item_cats, dtype=object)).map(ctx.items.text_lengths(task.field))
         length = lengths.fillna(-1).to_numpy()[item_codes[rows]]
-        distinct, inverse = np.unique(value_codes[rows], return_inverse=True)
-        ends = np.array([max((s[1] for s in json.loads(v)), default=0)
-                         for v in np.asarray(value_cats.take(distinct), dtype=object)], dtype=np.int64)
+        distinct, inverse = compact(value_codes[rows], len(value_cats))
+        ends = np.array([max((s[1] for s in json.loads(v)), default=0) for v in text_of(value_cats, distinct)],
+                        dtype=np.int64)
         bad = np.zeros(len(df), dtype=bool)
         bad[rows] = ends[inverse] > length
         marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")

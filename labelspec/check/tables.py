@@ -56,9 +56,25 @@ def member(values: np.ndarray, allowed: Iterable[str]) -> np.ndarray:
     return np.asarray(index.get_indexer(np.asarray(values, dtype=object)) >= 0, dtype=bool)
 
 
+def find_sorted(sorted_keys: np.ndarray, queries: Iterable[str]) -> np.ndarray:
+    """Position of each query in ``sorted_keys`` (``Codes.unit_keys`` are sorted), ``-1`` when absent.
+
+    Binary search: the few gold or routed keys are looked up without hashing millions of unit keys."""
+    q = np.asarray(list(queries), dtype=object)
+    if len(sorted_keys) == 0 or len(q) == 0:
+        return np.full(len(q), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_keys, q), len(sorted_keys) - 1)
+    return np.where(sorted_keys[pos] == q, pos, -1).astype(np.int64)
+
+
 def gold_unit_mask(codes: Codes, gold_units: set[str]) -> np.ndarray:
-    """(N,) True for judgments on gold units: looked up once per unit, then spread by the unit codes."""
-    return member(codes.unit_keys, gold_units)[codes.unit] if len(codes.unit) else np.zeros(0, dtype=bool)
+    """(N,) True for judgments on gold units: looked up once per gold unit, then spread by the unit codes."""
+    if not len(codes.unit):
+        return np.zeros(0, dtype=bool)
+    found = find_sorted(codes.unit_keys, sorted(gold_units))
+    on_gold = np.zeros(len(codes.unit_keys), dtype=bool)
+    on_gold[found[found >= 0]] = True
+    return on_gold[codes.unit]
 
 
 def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.ndarray | None = None) -> Codes:
