@@ -288,6 +288,7 @@ def test_expert_decisions_override_and_are_not_routed() -> None:
     assert i1["reason_tie"] and not i1["review"]
     i9 = unit(d, "i9")  # only an expert judged it
     assert (i9["value"], i9["decided_by"], i9["n_judgments"]) == ("a", "expert", 0)
+    assert reason_lists(d[d["item"] == "i9"]) == [[]]  # nothing for a reviewer to look at: it was reviewed
 
 
 def test_reason_lists_and_section_summary() -> None:

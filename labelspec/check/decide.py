@@ -47,7 +47,7 @@ from labelspec.check.coded import equals, select
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
-from labelspec.check.tables import UNIT_SEP, Codes
+from labelspec.check.tables import UNIT_SEP, Codes, find_sorted
 from labelspec.spec.model import Adjudication, Spec, Task
 
 REASONS: tuple[str, ...] = ("tie", "low_support", "always_review_labels", "gold_conflict", "rule_violation",
@@ -216,12 +216,18 @@ def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
 
 
 def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> pd.DataFrame:
+    if experts.empty:  # the usual case: no lookups into millions of unit keys
+        units["proposed"] = units["value"]
+        units["expert"] = pd.Series(np.full(len(units), None, dtype=object), index=units.index, dtype=object)
+        return units
     missing = experts.index.difference(units.index)
     if len(missing):
         add = experts.loc[missing, ["item", "unit"]].assign(
             value=None, method=method, support=np.nan, n_judgments=0, tie=False, low_support=False, vote=None,
             span_conflict=False, pos=-1)
         units = pd.concat([units, add[[*kinds.UNIT_COLUMNS, "pos"]]]).sort_index()
+        flags = [f"reason_{r}" for r in REASONS if f"reason_{r}" in units.columns]
+        units[flags] = units[flags].fillna(False).astype(bool)  # an expert-only unit has no review reason
     units["proposed"] = units["value"]
     units["expert"] = pd.Series(experts["annotator"], dtype=object).reindex(units.index)
     decided = units["expert"].notna().to_numpy()
@@ -246,18 +252,40 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     result = DECIDERS[method](kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths))
     units = result.units.assign(pos=np.arange(len(result.units)))
     value = units["value"].to_numpy(dtype=object)
-    units["decided_by"] = np.where(_unanimous(codes, value), "unanimous", method)
+    units["decided_by"] = _texts(units.index, method, _unanimous(codes, value), "unanimous")
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = _always(task, units["value"])
-    units["gold"] = pd.Series(gold, dtype=object).reindex(units.index)
-    units["reason_gold_conflict"] = units["gold"].notna() & (units["vote"] != units["gold"])
+    gold_col, on_gold = _gold_column(codes, gold)
+    units["gold"] = pd.Series(gold_col, index=units.index, dtype=object)
+    conflict = np.zeros(len(units), dtype=bool)
+    conflict[on_gold] = units["vote"].to_numpy(dtype=object)[on_gold] != gold_col[on_gold]
+    units["reason_gold_conflict"] = conflict
     units["reason_rule_violation"] = np.isin(np.arange(len(units)), _rule_units(task, frame, codes, ctx))
     units["reason_span_conflict"] = units["span_conflict"]
     units = _apply_experts(units, _expert(task, expert), method)
-    units["decided_by"] = np.where(units["expert"].notna(), "expert", units["decided_by"].astype(object))
+    by = units["decided_by"].to_numpy(dtype=object).copy()
+    by[units["expert"].notna().to_numpy()] = "expert"
+    units["decided_by"] = pd.Series(by, index=units.index, dtype=object)
     units["decided_by"] = units["decided_by"].where(units["value"].notna(), None)
     return _route(units.assign(task=task.name), spec.adjudication), result
+
+
+def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series:
+    """An object column of ``fill`` with ``text`` where ``mask`` (no fixed-width numpy strings in between)."""
+    out = np.full(len(index), fill, dtype=object)
+    out[mask] = text
+    return pd.Series(out, index=index, dtype=object)
+
+
+def _gold_column(codes: Codes, gold: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """(U,) gold value or None, and the positions that have one: gold keys found in the sorted unit keys."""
+    keys = list(gold)
+    pos = find_sorted(codes.unit_keys, keys)
+    col = np.full(len(codes.unit_keys), None, dtype=object)
+    found = pos >= 0
+    col[pos[found]] = np.array([gold[k] for k, f in zip(keys, found.tolist(), strict=True) if f], dtype=object)
+    return col, np.sort(pos[found])
 
 
 def _route(units: pd.DataFrame, policy: Adjudication) -> pd.DataFrame:

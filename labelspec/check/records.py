@@ -83,7 +83,8 @@ def _distinct_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
     distinct, inverse = compact(value_codes, len(categories))
     problems = np.array(["; ".join(value_problems(task, str(v))) for v in text_of(categories, distinct)],
                         dtype=object)
-    return problems[inverse]
+    out: np.ndarray = problems[inverse]
+    return out
 
 
 def _task_column(df: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, np.ndarray, pd.Index]:

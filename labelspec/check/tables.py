@@ -74,7 +74,8 @@ def gold_unit_mask(codes: Codes, gold_units: set[str]) -> np.ndarray:
     found = find_sorted(codes.unit_keys, sorted(gold_units))
     on_gold = np.zeros(len(codes.unit_keys), dtype=bool)
     on_gold[found[found >= 0]] = True
-    return on_gold[codes.unit]
+    mask: np.ndarray = on_gold[codes.unit]
+    return mask
 
 
 def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.ndarray | None = None) -> Codes:
