@@ -1,0 +1,137 @@
+"""JSON text for whole Arrow columns: the exact bytes ``json.dumps`` writes, without a Python call per value.
+
+One job: turn columns (strings, floats, integers, booleans, lists of JSON texts) into arrays of compact JSON
+texts, and join such arrays element-wise into lines. Every function reproduces what
+``json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)`` writes for one value; only
+rare values (control characters, floats outside [1e-4, 1e9)) fall back to Python, once per distinct value.
+It knows nothing about releases: which columns, in which order, is ``release_jsonl``'s business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Floats Arrow's shortest round-trip cast writes as Python's ``repr`` does (up to a missing ``.0``).
+_FAST_LOW, _FAST_HIGH = 1e-4, 1e9
+Fragment: TypeAlias = pa.Array | pa.ChunkedArray | str
+
+
+def dumps(value: Any) -> str:
+    """The one JSON flavour of a release (compact, sorted keys, UTF-8 text, no NaN); values are trees, so the
+    encoder's cycle check (a tenth of its time) is skipped."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                      check_circular=False)
+
+
+def escaped(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each string escaped as inside a JSON string literal, unquoted; null stays null."""
+    values = _as_array(values, pa.string())
+    special = pc.fill_null(pc.match_substring_regex(values, r'[\x00-\x1f"\\]'), False)
+    if not pc.any(special).as_py():  # the common case: nothing to escape
+        return values
+    out = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+    control = pc.fill_null(pc.match_substring_regex(values, r"[\x00-\x1f]"), False)
+    if pc.any(control).as_py():  # rare: \n, \t … and \u00XX, spelled by json itself once per distinct value
+        encoded = pc.dictionary_encode(values.filter(control))
+        fixed = pa.array([dumps(v)[1:-1] for v in encoded.dictionary.to_pylist()], pa.string())
+        out = pc.replace_with_mask(out, control, fixed.take(encoded.indices))
+    return out
+
+
+def strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each string as a JSON string literal; null as ``null``."""
+    return pc.fill_null(join(['"', escaped(values), '"']), "null")
+
+
+def floats(values: np.ndarray) -> pa.Array:
+    """Each float as Python's ``repr`` writes it; NaN as ``null``; infinity is an error, as in ``json.dumps``."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isinf(values).any():
+        raise ValueError("Out of range float values are not JSON compliant")
+    size = np.abs(values)
+    fast = (size >= _FAST_LOW) & (size < _FAST_HIGH)
+    text = pc.cast(pa.array(values), pa.string())
+    text = pc.if_else(pc.match_substring_regex(text, r"[.e]"), text, pc.binary_join_element_wise(text, ".0", ""))
+    slow = ~fast & ~np.isnan(values)
+    if slow.any():  # zeros, tiny and huge values: Python's repr, once per distinct value
+        bits, codes = np.unique(values[slow].view(np.int64), return_inverse=True)  # by bits: -0.0 is not 0.0
+        fixed = pa.array([repr(v) for v in bits.view(np.float64).tolist()], pa.string()).take(codes.reshape(-1))
+        text = pc.replace_with_mask(text, pa.array(slow), fixed)
+    return pc.if_else(pa.array(np.isnan(values)), "null", text)
+
+
+def integers(values: np.ndarray | pa.Array) -> pa.Array:
+    return pc.cast(pa.array(values, pa.int64()), pa.string())
+
+
+def booleans(values: pa.Array) -> pa.Array:
+    """``true``/``false``; null as ``null``."""
+    return pc.fill_null(pc.if_else(values, "true", "false"), "null")
+
+
+def items(offsets: np.ndarray, texts: pa.Array) -> pa.Array:
+    """``a,b,…`` per row: the JSON texts of all rows' items joined by row (``offsets`` into ``texts``)."""
+    nested = pa.ListArray.from_arrays(pa.array(offsets - offsets[0] if len(offsets) else [0], pa.int64()),
+                                      _as_array(texts, pa.large_string()))
+    return pc.binary_join(nested, pa.scalar(",", pa.large_string()))
+
+
+def lists(offsets: np.ndarray, texts: pa.Array) -> pa.Array:
+    """``[a,b,…]`` per row from the JSON texts of all rows' items and the rows' offsets into them."""
+    return join(["[", items(offsets, texts), "]"])
+
+
+def join(fragments: Sequence[Fragment]) -> pa.Array:
+    """Element-wise concatenation of equally long text arrays and constant texts (adjacent constants merged)."""
+    parts: list[pa.Array | pa.Scalar] = []
+    for f in fragments:
+        if isinstance(f, str) and parts and isinstance(parts[-1], pa.Scalar):
+            parts[-1] = pa.scalar(parts[-1].as_py() + f, pa.large_string())
+        else:
+            parts.append(pa.scalar(f, pa.large_string()) if isinstance(f, str) else _as_array(f, pa.large_string()))
+    return pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+
+
+def text_bytes(lines: pa.Array) -> memoryview:
+    """All texts of a string array, back to back, without copying them (the array's data buffer)."""
+    lines = _as_array(lines, pa.large_string())
+    if len(lines) == 0 or lines.buffers()[2] is None:
+        return memoryview(b"")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])]
+
+
+def dumps_each(values: Sequence[dict[str, Any] | None]) -> list[str | None]:
+    """``dumps`` of each value, in one encoder call over the whole list (split at a marker between values).
+
+    The marker is the JSON list element ``"\\u0000"``; a value holding that very list element would split
+    wrongly, which the count check catches: then each value is dumped on its own.
+    """
+    present = [v for v in values if v is not None]
+    if not present:
+        return [None] * len(values)
+    marked: list[Any] = ["\x00"] * (2 * len(present) - 1)
+    marked[::2] = present
+    texts = dumps(marked)[1:-1].split(',"\\u0000",')
+    if len(texts) != len(present):
+        texts = [dumps(v) for v in present]
+    it = iter(texts)
+    return [None if v is None else next(it) for v in values]
+
+
+def single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array (a one-chunk column's chunk, without a copy)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
+
+
+def _as_array(values: pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array:
+    values = single(values)
+    return values if values.type == kind else values.cast(kind)

@@ -1,0 +1,184 @@
+"""The judgments of the released rows: joined to their row by integer keys, sorted once, coded by distinct value.
+
+One job: find each used judgment's (annotator's or expert's) released row, sort them (row, time, annotator)
+stably, and keep every provenance column as integer codes into its distinct values, with the per-distinct-value
+tables a row needs: the annotator's calibration from the roster, the lead time (parsed as pandas parses the
+released judgments' column, so an all-integer column stays integer), the source file. Nothing here is per
+judgment in Python; building rows and text is ``release_table``'s and ``release_jsonl``'s job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labelspec.check.context import Context
+from labelspec.check.records import Accounting
+
+KEYS = ["task", "item", "unit"]
+JUDGMENT = pa.struct([("annotator", pa.string()), ("role", pa.string()), ("value", pa.string()),
+                      ("timestamp", pa.string()), ("lead_time", pa.float64()), ("source", pa.string()),
+                      ("calibration_score", pa.float64()), ("calibration_passed", pa.bool_()),
+                      ("calibrated_at", pa.string())])
+ROLES = pa.array(["annotator", "expert"], pa.string())
+
+
+def strings(values: pd.Series | pd.Index) -> pa.Array:
+    """A pandas column (object or string dtype) as one Arrow string array, NA as null."""
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column as integer codes (-1: missing) into its distinct values."""
+
+    codes: np.ndarray
+    values: pd.Series
+    missing: bool  # some code is -1
+
+    @classmethod
+    def of(cls, column: pd.Series) -> Coded:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.int32 if len(uniques) < 2 ** 31 else np.int64)  # half the memory
+        return cls(codes, pd.Series(uniques, dtype=column.dtype), bool(codes.size and codes.min() < 0))
+
+    def take(self, table: pa.Array, rows: np.ndarray) -> pa.Array:
+        """``table[code]`` per judgment (``table`` holds one entry per distinct value); a missing value is null."""
+        codes = self.codes[rows]
+        return table.take(pa.array(codes, mask=codes < 0) if self.missing else codes)
+
+
+@dataclass(frozen=True)
+class Judgments:
+    """Annotators' then experts' judgments; released row ``r`` has ``order[offsets[r]:offsets[r + 1]]``."""
+
+    order: np.ndarray
+    offsets: np.ndarray
+    expert: np.ndarray  # int8 per judgment: 1 when from the expert frame
+    annotator: Coded
+    value: Coded
+    timestamp: Coded
+    lead_time: Coded
+    file: Coded
+    line: pd.Series
+
+
+def _key_codes(units: pd.Series, judgments: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of the units' values and of the judgments' (-1: not among the units'), and how many there are."""
+    encoded = pc.dictionary_encode(strings(units))
+    found = pc.index_in(strings(judgments), value_set=encoded.dictionary)
+    return (np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+            np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64),
+            len(encoded.dictionary))
+
+
+def rows_of(units: pd.DataFrame, judgments: pd.DataFrame) -> np.ndarray:
+    """Each judgment's released row (-1: its unit is not released), by one int64 key over (task, item, unit)."""
+    unit_key = np.zeros(len(units), dtype=np.int64)
+    judgment_key = np.zeros(len(judgments), dtype=np.int64)
+    span = 1  # keys so far are below this
+    for col in KEYS:  # three key columns
+        u_code, j_code, n = _key_codes(units[col], judgments[col])
+        if span * max(n, 1) >= 2 ** 62:  # keep far inside int64: number the keys the units have
+            distinct, unit_key = np.unique(unit_key, return_inverse=True)
+            judgment_key, span = np.asarray(pd.Index(distinct).get_indexer(judgment_key)), len(distinct)
+        judgment_key = np.where((judgment_key >= 0) & (j_code >= 0), judgment_key * n + j_code, -1)
+        unit_key, span = unit_key * n + u_code, span * max(n, 1)
+    return np.asarray(pd.Index(unit_key).get_indexer(judgment_key), dtype=np.int64)
+
+
+def _when(column: pd.Series) -> np.ndarray:
+    """Timestamps as int64 microseconds, NaT first (the smallest int64)."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("us")
+    return np.asarray(stamps.asi8, dtype=np.int64)
+
+
+def _name_rank(annotator: Coded) -> np.ndarray:
+    """Each judgment's annotator as its rank in sorted order (-1: missing), for sorting by name."""
+    names = annotator.values.to_numpy(dtype=object, na_value="")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    return np.where(annotator.codes >= 0, rank[np.maximum(annotator.codes, 0)] if len(names) else 0, -1)
+
+
+def order_judgments(units: pd.DataFrame, acc: Accounting) -> Judgments:
+    """Join the judgments to the released rows and sort them (row, time, annotator) once, stably."""
+    cols = [*KEYS, "annotator", "value", "timestamp", "lead_time", "file", "line", "when"]
+    j = pd.concat([acc.used[cols], acc.expert[cols]], ignore_index=True)
+    row = rows_of(units, j)
+    annotator = Coded.of(j["annotator"])
+    keep = np.flatnonzero(row >= 0)
+    order = keep[np.lexsort((_name_rank(annotator)[keep], _when(j["when"])[keep], row[keep]))]
+    offsets = np.searchsorted(row[order], np.arange(len(units) + 1)).astype(np.int64)
+    return Judgments(order=order, offsets=offsets, expert=(np.arange(len(j)) >= len(acc.used)).astype(np.int8),
+                     annotator=annotator, value=Coded.of(j["value"]), timestamp=Coded.of(j["timestamp"]),
+                     lead_time=Coded.of(j["lead_time"]), file=Coded.of(j["file"]), line=j["line"])
+
+
+def lead_times(lead_time: Coded, released: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Lead time per distinct text, as a float (Parquet) and as JSON text, parsed as pandas parses the released
+    judgments' column — all integers stay integers (``"5"`` → ``5``), else floats (``5.0``), blank → null.
+    """
+    codes = lead_time.codes[released]
+    present = np.unique(codes[codes >= 0])
+    sample = lead_time.values.iloc[present]
+    if (codes < 0).any():  # a missing value takes part in the parse, as in the whole column
+        sample = pd.concat([sample, pd.Series([None], dtype=sample.dtype)], ignore_index=True)
+    lead = pd.to_numeric(sample.replace("", None), errors="coerce")
+    values = lead.astype(object).where(lead.notna(), None).tolist()[:len(present)]  # distinct values only
+    at = np.full(len(lead_time.values), -1, dtype=np.int64)
+    at[present] = np.arange(len(present))
+    where = pa.array(at, mask=at < 0)
+    return (pa.array([None if v is None else float(v) for v in values], pa.float64()).take(where),
+            pa.array([json.dumps(v) for v in values], pa.string()).take(where))
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Per distinct value: the strings of the coded columns, the annotator's calibration, the lead time."""
+
+    annotator: pa.Array
+    value: pa.Array
+    timestamp: pa.Array  # blank → null
+    file: pa.Array
+    lead_float: pa.Array
+    lead_json: pa.Array
+    calibration: tuple[pa.Array, pa.Array, pa.Array]  # score, passed, calibrated_at
+
+    @classmethod
+    def of(cls, j: Judgments, ctx: Context) -> Lookups:
+        roster = ctx.roster or {}
+        entries = [roster.get(a) if isinstance(a, str) else None for a in j.annotator.values.tolist()]  # distinct
+        calibration = (pa.array([e.calibration_score if e else None for e in entries], pa.float64()),
+                       pa.array([e.passed if e else None for e in entries], pa.bool_()),
+                       pa.array([e.calibrated_at.isoformat() if e and e.calibrated_at is not None else None
+                                 for e in entries], pa.string()))
+        timestamp = strings(j.timestamp.values)
+        lead_float, lead_json = lead_times(j.lead_time, j.order)
+        return cls(strings(j.annotator.values), strings(j.value.values),
+                   pc.if_else(pc.equal(timestamp, ""), pa.scalar(None, pa.string()), timestamp),
+                   strings(j.file.values), lead_float, lead_json, calibration)
+
+
+def line_text(j: Judgments, rows: np.ndarray) -> pa.Array:
+    """The source line number of each judgment as text."""
+    line = j.line.iloc[rows]
+    if pd.api.types.is_integer_dtype(line):
+        return pc.cast(pa.array(line.to_numpy(), pa.int64()), pa.string())
+    return strings(line.astype(str))
+
+
+def judgment_structs(j: Judgments, look: Lookups, rows: np.ndarray) -> pa.StructArray:
+    """The judgments at ``rows`` (indices into the columns) as :data:`JUDGMENT` structs."""
+    children = [j.annotator.take(look.annotator, rows), ROLES.take(pa.array(j.expert[rows])),
+                j.value.take(look.value, rows), j.timestamp.take(look.timestamp, rows),
+                j.lead_time.take(look.lead_float, rows),
+                pc.binary_join_element_wise(j.file.take(look.file, rows), line_text(j, rows), ":"),
+                *(j.annotator.take(table, rows) for table in look.calibration)]
+    return pa.StructArray.from_arrays(children, fields=list(JUDGMENT))

@@ -1,0 +1,109 @@
+"""The released dataset as Arrow tables: which units, and the columns of each row, a block of rows at a time.
+
+One job: select the units to release and build their rows columnar — unit columns, review reasons from the flag
+matrix, method details as JSON text, the ``judgments`` column as a list of structs from offsets and flat child
+arrays (``release_judgments`` joins and sorts them once) — in blocks of at most :data:`BLOCK_ROWS` rows, one
+Parquet row group each. Text is ``release_jsonl``'s job, files are ``release``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from labelspec.check import release_json as js
+from labelspec.check.context import Context
+from labelspec.check.decide import REASONS, Decisions
+from labelspec.check.records import Accounting
+from labelspec.check.release_judgments import (
+    JUDGMENT,
+    Judgments,
+    Lookups,
+    judgment_structs,
+    order_judgments,
+    strings,
+)
+from labelspec.spec.model import Spec
+
+#: Rows per block: the Parquet writer's default row-group length, so the file is what one ``write_table`` writes.
+BLOCK_ROWS = 1024 * 1024
+#: Rows whose method details exist as Python dicts at once.
+DETAIL_ROWS = 65536
+SCHEMA = pa.schema([
+    ("task", pa.string()), ("item", pa.string()), ("unit", pa.string()), ("label", pa.string()),
+    ("decided_by", pa.string()), ("method", pa.string()), ("support", pa.float64()), ("n_judgments", pa.int64()),
+    ("proposed", pa.string()), ("expert", pa.string()), ("reasons", pa.list_(pa.string())),
+    ("detail", pa.string()), ("judgments", pa.list_(JUDGMENT)), ("spec_id", pa.string()),
+    ("spec_version", pa.string()), ("spec_digest", pa.string()),
+])
+
+
+def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Units to release, and how many were held back per reason (first matching reason wins)."""
+    u = decisions.units
+    held = np.select(
+        [u["item"].isin(ctx.gold["item"]).to_numpy(), u["item"].isin(ctx.calibration["item"]).to_numpy(),
+         u["value"].isna().to_numpy(), u["review"].to_numpy(dtype=bool)],
+        ["gold_item", "calibration_item", "no_consensus", "needs_review"], "")
+    counts = pd.Series(held[held != ""]).value_counts()
+    return u[held == ""].reset_index(drop=True), {str(k): int(v) for k, v in sorted(counts.items())}
+
+
+@dataclass(frozen=True)
+class Block:
+    """Rows of the dataset in :data:`SCHEMA`; row ``r``'s judgments are ``rows[offsets[r]:offsets[r + 1]]``."""
+
+    table: pa.Table
+    rows: np.ndarray  # the judgments' indices into the ``Judgments`` columns
+    offsets: np.ndarray
+
+
+def reason_lists(units: pd.DataFrame) -> pa.Array:
+    """Each row's review reasons, in :data:`REASONS` order, as a list column built from the flag matrix."""
+    flags = units[[f"reason_{r}" for r in REASONS]].to_numpy(dtype=bool)  # as decide.reason_lists reads them
+    offsets = np.concatenate([[0], np.cumsum(flags.sum(axis=1))]).astype(np.int32)
+    names = np.array(REASONS, dtype=object)[np.nonzero(flags)[1]]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names, pa.string()))
+
+
+def detail_texts(decisions: Decisions, units: pd.DataFrame) -> pa.Array:
+    """Method details as JSON text (null when none), a slice of rows at a time (the dicts are built on demand)."""
+    parts = [pa.array(js.dumps_each(decisions.detail(units.iloc[i:i + DETAIL_ROWS])), pa.string())
+             for i in range(0, len(units), DETAIL_ROWS)]  # slices of rows
+    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+
+def block(spec: Spec, decisions: Decisions, units: pd.DataFrame, j: Judgments, look: Lookups, start: int,
+          stop: int) -> Block:
+    """Released rows ``[start, stop)``: unit columns, reasons, details and judgments."""
+    units = units.iloc[start:stop]
+    offsets = j.offsets[start:stop + 1]
+    rows = j.order[offsets[0]:offsets[-1]]
+    offsets = offsets - offsets[0]
+    judgments = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), judgment_structs(j, look, rows))
+    support = units["support"].astype(float).to_numpy()
+    constant = [pa.repeat(pa.scalar(v, pa.string()), len(units))
+                for v in (spec.project.id, spec.project.version, spec.digest)]
+    columns = [strings(units["task"]), strings(units["item"]), strings(units["unit"]), strings(units["value"]),
+               strings(units["decided_by"]), strings(units["method"]),
+               pa.array(support, pa.float64(), mask=np.isnan(support)),
+               pa.array(units["n_judgments"].to_numpy(), pa.int64()), strings(units["proposed"]),
+               strings(units["expert"]), reason_lists(units), detail_texts(decisions, units), judgments, *constant]
+    return Block(pa.Table.from_arrays(columns, schema=SCHEMA), rows, offsets)
+
+
+def blocks(spec: Spec, decisions: Decisions, units: pd.DataFrame, j: Judgments, look: Lookups, *,
+           rows: int = BLOCK_ROWS) -> Iterator[Block]:
+    """The dataset in blocks of ``rows`` rows (one, empty, when nothing is released)."""
+    for start in range(0, max(len(units), 1), rows):
+        yield block(spec, decisions, units, j, look, start, min(start + rows, len(units)))
+
+
+def released_judgments(units: pd.DataFrame, acc: Accounting, ctx: Context) -> tuple[Judgments, Lookups]:
+    """The released rows' judgments, ordered, and their per-distinct-value tables."""
+    j = order_judgments(units, acc)
+    return j, Lookups.of(j, ctx)
