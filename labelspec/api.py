@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
@@ -227,9 +227,20 @@ def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequen
     """All or nothing: every file is written and fsynced in a temporary folder inside ``out_dir``, then renamed
     into place; names in ``remove`` this run did not produce are deleted. A failure before the renames leaves
     ``out_dir`` as it was (the temporary folder is always removed)."""
+
+    def produce(open_output: Callable[[str], IO[bytes]]) -> None:
+        for name, data in sorted(files.items()):
+            open_output(name).write(data)
+
+    return write_streams_atomic(out_dir, produce, remove=remove)
+
+
+def write_streams_atomic(out_dir: Path, produce: Callable[[Callable[[str], IO[bytes]]], object], *,
+                         remove: Sequence[str] = ()) -> tuple[str, ...]:
+    """:func:`write_files_atomic` for output too large to hold in memory: ``produce`` writes each file through
+    the opener it is given (a file in the temporary folder, opened once per name), as it goes."""
     import shutil
     import tempfile
-
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -237,23 +248,33 @@ def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequen
     except OSError as exc:
         raise OutputError(Diagnostic("LS601", f"cannot write {display(out_dir)}: {exc.strerror}",
                                      SourceLocation(display(out_dir)))) from exc
+    handles: dict[str, IO[bytes]] = {}
+
+    def open_output(name: str) -> IO[bytes]:
+        if name not in handles:
+            handles[name] = open(tmp / name, "wb")  # noqa: SIM115 — closed below, after fsync
+        return handles[name]
+
     try:
-        for name, data in sorted(files.items()):
-            with open(tmp / name, "wb") as fh:
-                fh.write(data)
+        try:
+            produce(open_output)
+            for fh in handles.values():
                 fh.flush()
                 os.fsync(fh.fileno())
-        for name in sorted(files):
+        finally:
+            for fh in handles.values():
+                fh.close()
+        for name in sorted(handles):
             os.replace(tmp / name, out_dir / name)
         for name in remove:
-            if name not in files:
+            if name not in handles:
                 (out_dir / name).unlink(missing_ok=True)
     except OSError as exc:
         raise OutputError(Diagnostic("LS601", f"cannot write {display(out_dir)}: {exc.strerror}",
                                      SourceLocation(display(out_dir)))) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return tuple(display(out_dir / name) for name in sorted(files))
+    return tuple(display(out_dir / name) for name in sorted(handles))
 
 
 def _utf8(texts: dict[str, str], out_dir: Path) -> dict[str, bytes]:
@@ -358,9 +379,14 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     verdict = rel.resolve_gates(report.gates, accept, strict=strict)
     if verdict.refused:
         return ReleaseResult(report, verdict.refused, verdict.overrides)
-    decisions = decide_all(spec, report.accounting, ctx)
-    outputs, counts = rel.build_release(spec, decisions, report.accounting, ctx, gates=report.gates, verdict=verdict,
-                                inputs=_input_hashes(spec, paths, gold_path), released_at=released_at,
-                                tool_version=__version__)
-    written = write_files_atomic(out, outputs, remove=rel.OUTPUT_NAMES)
+    decisions = report.decisions if report.decisions is not None else decide_all(spec, report.accounting, ctx)
+    inputs = _input_hashes(spec, paths, gold_path)
+    counts: dict[str, Any] = {}
+
+    def produce(open_output: Callable[[str], IO[bytes]]) -> None:  # streamed: the dataset is never in memory
+        counts.update(rel.write_release(spec, decisions, report.accounting, ctx, open_output, gates=report.gates,
+                                        verdict=verdict, inputs=inputs, released_at=released_at,
+                                        tool_version=__version__))
+
+    written = write_streams_atomic(out, produce, remove=rel.OUTPUT_NAMES)
     return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]))

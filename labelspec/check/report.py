@@ -65,6 +65,7 @@ class Report:
     strict: bool = False
     files: tuple[str, ...] = ()
     sections: dict[str, Any] = field(default_factory=dict)  # consensus, hotspots … added by later stages
+    decisions: Any = None  # the runner's check.decide.Decisions, kept for release (never serialised)
 
     @property
     def blocking(self) -> tuple[GateResult, ...]:

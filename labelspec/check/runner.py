@@ -143,9 +143,10 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     state.rules = evaluate_rules(spec, acc.used, ctx)
     state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
     results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
-    sections = {"consensus": decide.decide_all(spec, acc, ctx, analyses=state.analyses).section(),
+    decisions = decide.decide_all(spec, acc, ctx, analyses=state.analyses)
+    sections = {"consensus": decisions.section(),
                 "hotspots": hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses).section()}
     return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold, gates=tuple(results),
                   findings=tuple(state.findings), rules=state.rules, strict=options.strict,
-                  files=tuple(display), sections=sections)
+                  files=tuple(display), sections=sections, decisions=decisions)
 
