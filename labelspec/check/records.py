@@ -251,10 +251,15 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     excluded = pd.DataFrame({"file": df["file"][~ok].to_numpy(), "line": df["line"].to_numpy()[~ok],
                              "reason": marker.reason[~ok], "detail": marker.detail[~ok]})
     exclusions = pd.concat([reader_exclusions[EXCLUSION_COLUMNS], excluded], ignore_index=True)
-    used = df[ok].assign(when=when[ok])
+    used = _rows(df, ok).assign(when=when[ok].to_numpy())  # a copy only when some rows go (10M rows: ~1 GiB)
     experts = _expert_mask(used, ctx)
-    return Accounting(used=used[~experts].reset_index(drop=True), expert=used[experts].reset_index(drop=True),
+    return Accounting(used=_rows(used, ~experts), expert=used[experts].reset_index(drop=True),
                       exclusions=exclusions, rows_read=rows_read)
+
+
+def _rows(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``df[keep]`` renumbered from 0; the frame itself (no copy under copy-on-write) when every row stays."""
+    return df.reset_index(drop=True) if keep.all() else df[keep].reset_index(drop=True)
 
 
 def _expert_mask(used: pd.DataFrame, ctx: Context) -> np.ndarray:
