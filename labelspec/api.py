@@ -375,7 +375,7 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     released_at = source_date()
     ctx = project_context(spec, gold_path)
     report = run_check(spec, ctx, paths, [display(p) for p in paths],
-                       CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress))
+                       CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress, keep_decisions=True))
     verdict = rel.resolve_gates(report.gates, accept, strict=strict)
     if verdict.refused:
         return ReleaseResult(report, verdict.refused, verdict.overrides)

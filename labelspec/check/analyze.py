@@ -173,6 +173,9 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
         patterns = unit_patterns(codes, mask)
         agreement = classic_agreement(codes, mask, task, boot, tables, patterns)
         labels = per_label(codes, mask, boot, patterns) if task.kind != "rating" else {}
+    # the per-observation arrays served the Cohen interval only; the pair tables stay (findings use them)
+    empty = np.zeros(0, dtype=np.int64)
+    tables = replace(tables, observation_cell=empty, observation_block=empty)
     per_unit = np.bincount(codes.unit[mask], minlength=len(codes.unit_keys))
     scored = per_unit > 0  # bincounts, not np.unique: counting is linear in the judgments
     below = int((per_unit[scored] < (min_per_unit or 0)).sum())

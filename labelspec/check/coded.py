@@ -52,6 +52,7 @@ def add_codes(frame: pd.DataFrame, table: pa.Table) -> pd.DataFrame:
     with ThreadPoolExecutor(max_workers=max(1, min(len(CODED), os.cpu_count() or 1))) as pool:
         done = {col: pool.submit(sorted_categorical, table.column(f)) for f, col in CODED.items()}
         extra = {col: job.result() for col, job in done.items()}
+    pa.default_memory_pool().release_unused()  # the encoders' hash tables: give the memory back
     return frame.assign(**{col: pd.Series(cat, index=frame.index) for col, cat in extra.items()})
 
 

@@ -85,20 +85,23 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
     """
     n_units, n_ann, k = shape
     cell = unit * k + category
-    counts = np.bincount(cell, minlength=n_units * k).reshape(n_units, k)
-    # everything below is per (unit, category): (U, K) arrays, then one gather per judgment
-    m1 = counts.max(axis=1, keepdims=True) if k else np.zeros((n_units, 1), np.int64)
+    counts = np.bincount(cell, minlength=n_units * k).astype(np.int32).reshape(n_units, k)
+    # everything below is per (unit, category): (U, K) int32 arrays, then one gather per judgment
+    m1 = counts.max(axis=1, keepdims=True) if k else np.zeros((n_units, 1), np.int32)
     on_top = counts == m1
-    c1 = on_top.sum(axis=1, keepdims=True)
+    c1 = on_top.sum(axis=1, keepdims=True, dtype=np.int32)
     m2 = np.where(on_top, -1, counts).max(axis=1, keepdims=True) if k else m1
-    c2 = (counts == m2).sum(axis=1, keepdims=True)
+    c2 = (counts == m2).sum(axis=1, keepdims=True, dtype=np.int32)
     sole_top = on_top & (c1 == 1)
     best = np.where(sole_top, m2, m1)
     n_best = np.where(sole_top, c2, np.where(on_top, c1 - 1, c1))
-    own = counts - 1
-    usable = (counts.sum(axis=1, keepdims=True) - 1) >= LOO_MIN_OTHERS
-    agree = (usable & (own > best)).reshape(-1)[cell]
-    scored = agree | (usable & (own < best) & (n_best == 1)).reshape(-1)[cell]
+    counts -= 1  # now: each category's count without one of its own judgments
+    usable = (counts.sum(axis=1, keepdims=True) + (k - 1)) >= LOO_MIN_OTHERS  # = judgments − 1
+    agree_uk = usable & (counts > best)
+    scored_uk = agree_uk | (usable & (counts < best) & (n_best == 1))
+    del counts, best, n_best, on_top, sole_top
+    agree = agree_uk.reshape(-1)[cell]
+    scored = scored_uk.reshape(-1)[cell]
     n = np.bincount(annotator, weights=scored, minlength=n_ann).astype(np.int64)
     hits = np.bincount(annotator, weights=agree, minlength=n_ann).astype(np.int64)
     return n, hits
