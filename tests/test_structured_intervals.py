@@ -9,12 +9,12 @@ import pytest
 
 from labelspec import api
 from labelspec.check.decide_kinds import canonical
-from labelspec.check.structured import (
-    _ranking_metrics,
-    _span_metrics,
+from labelspec.check.structured import with_intervals
+from labelspec.check.structured_metrics import (
     kendall_w_interval,
+    ranking_metrics,
     span_f1_intervals,
-    with_intervals,
+    span_metrics,
 )
 from labelspec.spec.model import BootstrapPolicy
 
@@ -38,7 +38,7 @@ def _scored(project: str, task_name: str):  # type: ignore[no-untyped-def]
 def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
     _, ctx, task, frame = _scored("clinical-ner", "entities")
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
-    recomputed = with_intervals(frame, _span_metrics(task, lengths), BOOT)
+    recomputed = with_intervals(frame, span_metrics(task, lengths), BOOT)
     additive = span_f1_intervals(task, frame, lengths, recomputed, BOOT)
     for name in ("span_f1_exact", "span_f1_overlap"):
         slow, fast = recomputed[name], additive[name]
@@ -50,7 +50,7 @@ def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
 
 def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:
     _, _, task, frame = _scored("rlhf-preference", "ranking")
-    recomputed = with_intervals(frame, _ranking_metrics(task), BOOT)["kendall_w"]
+    recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["kendall_w"]
     fast = kendall_w_interval(task, frame, recomputed, BOOT)
     assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
     assert fast.ci_low < fast.value < fast.ci_high

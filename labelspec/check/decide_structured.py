@@ -1,8 +1,9 @@
 """Consensus of one task's judgments for structured kinds: spans (supported spans) and ranking (Borda + BT).
 
 One job, the same contract as ``decide_kinds``: codes in, one row per unit out (:data:`UNIT_COLUMNS`). Span and
-ranking values are coded by distinct canonical value, parsed once per distinct value and expanded to flat arrays
-by index arithmetic; the statistics come from ``spans`` and ``preference``. No file access, no loops over units.
+ranking values are coded by distinct canonical value (found in Arrow: :func:`encode_values`), parsed once per
+distinct value (``span_table``) and expanded to flat arrays by index arithmetic; the statistics come from ``spans``
+and ``preference``. No file access, no loops over units.
 
 Spans. A consensus span is an overlap cluster (same label) whose share of the unit's annotators reaches
 ``min_support`` (``spans.span_consensus``). The unit's support is its weakest in/out decision over every
@@ -11,7 +12,8 @@ of the annotators is a tie; consensus spans that overlap (or cross, when nesting
 ``span_conflict``.
 
 Ranking. Options are ordered by Borda score, ties broken by Bradley–Terry strength over the pairwise
-comparisons the rankings imply, then by spec order. A tie remains only when both agree two options are equal.
+comparisons the rankings imply (closer than :data:`BT_TIE` counts as equal), then by spec order. A tie remains
+only when both agree two options are equal.
 Support is the share of (ranking, option pair) comparisons that agree with the consensus order.
 """
 
@@ -19,80 +21,89 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from labelspec.check.decide_kinds import KindInput, KindResult, details, unit_frame
+from labelspec.check.decide_kinds import LABEL_CODED, KindInput, KindResult, details, encode_task, unit_frame
 from labelspec.check.preference import borda, bradley_terry
-from labelspec.check.spans import SpanSet, span_consensus, span_set
-from labelspec.check.tables import Codes
+from labelspec.check.span_table import parse_spans, row_spans, spans_text
+from labelspec.check.spans import SpanSet, span_clusters, span_consensus, span_set
+from labelspec.check.tables import Codes, encode
+from labelspec.check.taxonomy import unique_inverse
+from labelspec.spec.model import Task
 
 #: Bradley–Terry log-strengths closer than this do not break a Borda tie.
 BT_TIE = 1e-9
 
 
-def _flat_spans(codes: Codes, labels: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-    """(judgment row, start, end, label code) of every span, from the distinct values parsed once each."""
-    parsed = [json.loads(text) for text in codes.categories]  # distinct values, not judgments
-    col = {label: j for j, label in enumerate(labels)}
-    n_of = np.array([len(p) for p in parsed], dtype=np.int64)
-    flat = np.array([[s[0], s[1], col[s[2]]] for p in parsed for s in p], dtype=np.int64).reshape(-1, 3)
-    first = np.cumsum(n_of) - n_of
-    cnt = n_of[codes.category] if n_of.size else np.zeros(codes.category.size, dtype=np.int64)
-    row = np.repeat(np.arange(cnt.size), cnt)
-    pos = first[codes.category][row] + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    return row, flat[pos, 0], flat[pos, 1], flat[pos, 2]
+def encode_values(task: Task, frame: pd.DataFrame) -> Codes:
+    """``decide_kinds.encode_task`` for value-coded kinds, with the distinct values found and sorted in Arrow.
+
+    Same codes and categories (sorted by code point, as ``np.unique`` sorts them) without building a
+    fixed-width numpy string array of every value (a copy of the column padded to its longest value).
+    """
+    if task.kind in LABEL_CODED:
+        return encode_task(task, frame)
+    try:
+        values = pa.array(frame["value"].to_numpy(dtype=object), type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # values that are not all text: np.unique stringifies them
+        return encode_task(task, frame)
+    enc = pc.dictionary_encode(values)
+    order = pc.array_sort_indices(enc.dictionary).to_numpy()
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    category = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(0, np.int64)
+    return encode(frame, tuple(enc.dictionary.take(pa.array(order)).to_pylist()), category_of=category)
 
 
 def span_set_of(inp: KindInput) -> SpanSet:
     """The task's spans as a ``SpanSet``; a unit's text length is its item field's, or its longest span end."""
     c = inp.codes
-    row, start, end, label = _flat_spans(c, inp.task.label_ids)
+    row, start, end, label = row_spans(c.category, parse_spans(c.categories, inp.task.label_ids))
     n_units = len(c.unit_keys)
-    known = pd.Series(c.unit_items).map(inp.text_length).fillna(0).to_numpy(dtype=np.int64)
+    known = pd.Series(c.unit_items, dtype=object).map(inp.text_length).fillna(0).to_numpy(dtype=np.int64)
     longest = np.zeros(n_units, dtype=np.int64)
     np.maximum.at(longest, c.unit[row], end)
     return span_set(c.unit[row], c.annotator[row], start, end, label, text_len=np.maximum(known, longest),
                     n_labels=len(inp.task.label_ids), judged_unit=c.unit, judged_annotator=c.annotator)
 
 
-def _span_text(u: np.ndarray, s: np.ndarray, e: np.ndarray, lab: np.ndarray, labels: tuple[str, ...],
-               n_units: int) -> np.ndarray:
-    """Consensus spans of each unit as compact JSON ``[[start, end, label], …]``; ``[]`` for none."""
-    out = np.full(n_units, "[]", dtype=object)
-    if u.size:
-        names = np.array(labels, dtype=object)[lab]
-        spans = pd.Series([[a, b, n] for a, b, n in zip(s.tolist(), e.tolist(), names, strict=True)], dtype=object)
-        grouped = spans.groupby(u, sort=True).agg(list)
-        out[grouped.index.to_numpy()] = [json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-                                         for v in grouped.tolist()]
-    return out
+def _support_detail(unit: np.ndarray, support: np.ndarray, n_units: int) -> Callable[[np.ndarray], list[dict[str, Any]]]:
+    """Lazy ``{"span_support": [...]}`` per requested unit from consensus spans sorted by unit."""
+    rounded = np.round(support, 6)
+    lo = np.searchsorted(unit, np.arange(n_units), side="left")
+    hi = np.searchsorted(unit, np.arange(n_units), side="right")
+
+    def at(idx: np.ndarray) -> list[dict[str, Any]]:
+        return [{"span_support": rounded[lo[u]:hi[u]].tolist()} for u in np.asarray(idx).tolist()]
+
+    return at
 
 
 def spans(inp: KindInput) -> KindResult:
     c, pol, task = inp.codes, inp.policy, inp.task
     n_units = len(c.unit_keys)
     sset = span_set_of(inp)
-    every = span_consensus(sset, min_support=0.0, allow_nesting=task.allow_nesting)  # every cluster
-    judges = np.bincount(sset.judged_unit, minlength=n_units)[every.unit]
-    voters = np.rint(every.support * judges)  # back to counts: the in/out split is decided in integers
+    clusters = span_clusters(sset)
+    judges, voters = clusters.judges[clusters.unit], clusters.support  # every cluster, decided in integers
     support = np.ones(n_units)
-    np.minimum.at(support, every.unit, np.maximum(voters, judges - voters) / judges)
+    np.minimum.at(support, clusters.unit, np.maximum(voters, judges - voters) / judges)
     tie = np.zeros(n_units, dtype=bool)
-    tie[every.unit[2 * voters == judges]] = True
-    chosen = span_consensus(sset, min_support=pol.min_support, allow_nesting=task.allow_nesting)
+    tie[clusters.unit[2 * voters == judges]] = True
+    chosen = span_consensus(sset, min_support=pol.min_support, allow_nesting=task.allow_nesting, clusters=clusters)
     conflict = np.zeros(n_units, dtype=bool)
     conflict[chosen.unit[chosen.conflict]] = True
-    per_unit = np.empty(n_units, dtype=object)
-    per_unit[:] = [()] * n_units
-    grouped = pd.Series(np.round(chosen.support, 6).tolist(), dtype=object).groupby(chosen.unit).agg(tuple)
-    per_unit[grouped.index.to_numpy()] = grouped.tolist()
-    value = _span_text(chosen.unit, chosen.start, chosen.end, chosen.label, task.label_ids, n_units)
+    value = spans_text(np.bincount(chosen.unit, minlength=n_units), chosen.start, chosen.end, chosen.label,
+                       task.label_ids)
     n = np.bincount(c.unit, minlength=n_units)
     return KindResult(unit_frame(c, "span_majority", value, support, n, tie, support < pol.min_support,
                                  span_conflict=conflict),
-                      detail=details(lambda s: {"span_support": list(s)}, per_unit))
+                      detail=_support_detail(chosen.unit, chosen.support, n_units))
 
 
 def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
@@ -104,12 +115,18 @@ def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
 
 
 def _consensus_order(score: np.ndarray, strength: np.ndarray, n_units: int, m: int) -> tuple[np.ndarray, ...]:
-    """(U, m) consensus order of option indices and (U,) whether an unbroken tie remains."""
+    """(U, m) consensus order of option indices and (U,) whether an unbroken tie remains.
+
+    Options whose Borda scores are equal and whose strengths differ by less than :data:`BT_TIE` (adjacent in
+    strength order) are tied and keep spec order, so rounding noise in the fit never orders them.
+    """
     unit = np.repeat(np.arange(n_units), m)
     opt = np.tile(np.arange(m), n_units)
-    order = np.lexsort((opt, -strength, -score, unit)).reshape(n_units, m)
-    sc, st = score[order], strength[order]
+    first = np.lexsort((opt, -strength, -score, unit))
+    sc, st = score[first].reshape(n_units, m), strength[first].reshape(n_units, m)
     same = (np.diff(sc, axis=1) == 0) & (np.abs(np.diff(st, axis=1)) < BT_TIE)
+    run = np.cumsum(np.c_[np.ones((n_units, 1), dtype=bool), ~same].reshape(-1))  # tie runs, in unit order
+    order = first[np.lexsort((opt[first], run))].reshape(n_units, m)
     return order - (np.arange(n_units) * m)[:, None], same.any(axis=1)
 
 
@@ -128,6 +145,17 @@ def _agreement(rows: np.ndarray, unit: np.ndarray, order: np.ndarray, n_units: i
     return np.where(n > 0, share, np.nan)
 
 
+def _distinct_rows(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(order, axis=0, return_inverse=True)`` for rows of option indices 0..m−1, by one int key each."""
+    n, m = order.shape
+    if m == 0 or m ** m >= 2 ** 62:
+        rows, inverse = np.unique(order, axis=0, return_inverse=True)
+        return rows, inverse.reshape(-1)
+    keys, inverse = unique_inverse(order @ (m ** np.arange(m - 1, -1, -1, dtype=np.int64)))
+    digits = keys[:, None] // (m ** np.arange(m - 1, -1, -1, dtype=np.int64)) % m
+    return digits.astype(order.dtype), inverse
+
+
 def ranking(inp: KindInput) -> KindResult:
     c, options = inp.codes, inp.task.options
     n_units, m = len(c.unit_keys), len(options)
@@ -142,7 +170,7 @@ def ranking(inp: KindInput) -> KindResult:
     order, tie = _consensus_order(b.score, bt.log_strength, n_units, m)
     support = _agreement(rows, c.unit, order, n_units)
     names = np.array(options, dtype=object)
-    patterns, inverse = np.unique(order, axis=0, return_inverse=True)
+    patterns, inverse = _distinct_rows(order)
     texts = np.array([json.dumps(names[p].tolist(), ensure_ascii=False, separators=(",", ":"))
                       for p in patterns], dtype=object)
     score, strength = b.score.reshape(n_units, m), np.round(bt.log_strength, 6).reshape(n_units, m)

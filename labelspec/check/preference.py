@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from labelspec.check.bradley_terry import BradleyTerryResult, bradley_terry
 from labelspec.check.consensus import BoolArray, FloatArray, IntArray, as_codes
+from labelspec.check.taxonomy import distinct
 
 __all__ = [
     "PREFER_A",
@@ -141,7 +142,7 @@ def borda(
         raise ValueError("ranking_group must have one entry per ranking")
     opts = as_codes(table[listed], n_options, "rankings")
     row = np.nonzero(listed)[0]
-    if np.unique(row * n_options + opts).size != opts.size:
+    if distinct(row * n_options + opts).size != opts.size:
         raise ValueError("an option is listed twice in one ranking")
     n_listed = listed.sum(axis=1)
     points = (n_listed[row] - 1 - np.nonzero(listed)[1]).astype(np.float64)

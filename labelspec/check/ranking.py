@@ -43,7 +43,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 from labelspec.check import stats
 from labelspec.check.estimate import FEWER_THAN_TWO_UNITS, FloatArray, IntArray, make_estimate
@@ -69,6 +68,20 @@ RANK_PROBLEM_TEXT: dict[RankProblem, str] = {
 }
 
 
+def _duplicates(o: IntArray, valid: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Rows listing an option twice: with one bit per option, a row's bit sum exceeds its bit union exactly then
+    (m ≤ 62); otherwise by sorting (row, option) keys."""
+    m = o.shape[1]
+    if m <= 62:
+        bits = np.where(valid, np.left_shift(1, np.where(valid, o, 0)), 0)
+        return np.asarray(bits.sum(axis=1) != np.bitwise_or.reduce(bits, axis=1), dtype=bool)
+    rows, cols = np.nonzero(valid)
+    keys = np.sort(rows * m + o[rows, cols])
+    dup = np.zeros(o.shape[0], dtype=bool)
+    dup[keys[1:][np.diff(keys) == 0] // m] = True
+    return dup
+
+
 def validate_orders(
     order: npt.ArrayLike, *, min_ranked: int | None = None, tier: npt.ArrayLike | None = None
 ) -> IntArray:
@@ -79,9 +92,7 @@ def validate_orders(
     m = o.shape[1]
     listed = o >= 0
     flags = np.where(((o < -1) | (o >= m)).any(axis=1), RankProblem.OUT_OF_RANGE, 0)
-    rows, cols = np.nonzero(listed & (o < m))
-    keys = np.sort(rows * max(m, 1) + o[rows, cols])
-    flags[np.unique(keys[1:][np.diff(keys) == 0] // max(m, 1))] |= RankProblem.DUPLICATE
+    flags[_duplicates(o, listed & (o < m))] |= RankProblem.DUPLICATE
     flags |= np.where((listed[:, 1:] & ~listed[:, :-1]).any(axis=1), RankProblem.GAP, 0)
     flags |= np.where(listed.sum(axis=1) < (m if min_ranked is None else min_ranked), RankProblem.TOO_FEW, 0)
     if tier is not None:
@@ -127,6 +138,18 @@ class RankBlock:
     ranks: FloatArray
 
 
+def _are_midranks(r: FloatArray) -> bool:
+    """``rankdata(r, axis=1) == r`` without ranking every row: each sorted row must equal its own mid-ranks."""
+    n, m = r.shape
+    xs = np.sort(r, axis=1)
+    new = np.ones((n, m), dtype=bool)
+    new[:, 1:] = xs[:, 1:] != xs[:, :-1]  # NaN never equals: it fails the comparison below
+    group = np.cumsum(new.ravel()) - 1
+    start = np.tile(np.arange(m), n)[np.flatnonzero(new.ravel())][group]
+    size = np.bincount(group)[group]
+    return bool(np.array_equal((2 * start + 1 + size).reshape(n, m) / 2.0, xs))
+
+
 def rank_block(unit: npt.ArrayLike, annotator: npt.ArrayLike, ranks: npt.ArrayLike) -> RankBlock:
     """A checked block: one ranking per (unit, annotator), rows are mid-ranks of m options."""
     u = np.asarray(unit, dtype=np.int64)
@@ -134,9 +157,10 @@ def rank_block(unit: npt.ArrayLike, annotator: npt.ArrayLike, ranks: npt.ArrayLi
     r = np.asarray(ranks, dtype=np.float64)
     if r.ndim != 2 or u.shape != (r.shape[0],) or a.shape != u.shape:
         raise ValueError("ranks must be (R, m) with one unit and annotator per row")
-    if r.size and not np.array_equal(rankdata(r, axis=1), r):
+    if r.size and not _are_midranks(r):
         raise ValueError("each row must hold mid-ranks 1..m (use ranks_from_order)")
-    if np.unique(np.stack([u, a], axis=1), axis=0).shape[0] != u.size:
+    o = np.lexsort((a, u))
+    if np.any((u[o][1:] == u[o][:-1]) & (a[o][1:] == a[o][:-1])):
         raise ValueError("one ranking per (unit, annotator) expected")
     return RankBlock(u, a, r)
 

@@ -68,12 +68,13 @@ def sparse_patterns(
     cnt = np.ones(r.size, dtype=np.float64) if count is None else np.asarray(count, dtype=np.float64)
     if r.shape != c.shape or r.shape != cnt.shape or r.ndim != 1:
         raise ValueError("row, col and count must be 1-D arrays of one length")
-    ids, inv = np.unique(r, return_inverse=True)
+    order = np.argsort(r, kind="stable")  # one sort: entries grouped by row id, ids dense in sorted order
+    r, c, cnt = r[order], c[order], cnt[order]
+    new = np.r_[True, r[1:] != r[:-1]] if r.size else np.zeros(0, dtype=bool)
+    ids, inv = r[new], np.cumsum(new) - 1
     weights = np.ones(ids.size) if row_weight is None else np.asarray(row_weight, dtype=np.float64)[ids]
     if ids.size == 0:
         return stats.Patterns(np.zeros((0, n_cols), dtype=np.int64), np.zeros(0, dtype=np.int64))
-    order = np.argsort(inv, kind="stable")
-    inv, c, cnt = inv[order], c[order], cnt[order]
     step = max(1, chunk_cells // max(n_cols, 1))
     rows: list[IntArray] = []
     mult: list[IntArray] = []
@@ -93,6 +94,29 @@ def distinct(values: npt.ArrayLike) -> IntArray:
     """Sorted distinct values by sorting (numpy 2.4's hash-based ``np.unique`` is far slower on millions)."""
     v = np.sort(np.asarray(values, dtype=np.int64).reshape(-1))
     return v[np.r_[True, v[1:] != v[:-1]]] if v.size else v
+
+
+def unique_inverse(values: npt.ArrayLike) -> tuple[IntArray, IntArray]:
+    """Sorted distinct values and each value's index among them, by one sort (see :func:`distinct`).
+
+    When value range × count fits in 62 bits, each value is packed with its position and plain-sorted (about
+    twice as fast as ``argsort``); otherwise a stable ``argsort``.
+    """
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size == 0:
+        return v.copy(), np.zeros(0, dtype=np.int64)
+    lo = int(v.min())
+    bits = max(int(v.size - 1).bit_length(), 1)
+    if int(v.max()) - lo < 1 << (62 - bits):
+        packed = np.sort(((v - lo) << bits) | np.arange(v.size))
+        order, sv = packed & ((1 << bits) - 1), (packed >> bits) + lo
+    else:
+        order = np.argsort(v, kind="stable")
+        sv = v[order]
+    new = np.r_[True, sv[1:] != sv[:-1]]
+    inverse = np.empty(v.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return sv[new], inverse
 
 
 def runs(keys: IntArray) -> tuple[IntArray, IntArray]:

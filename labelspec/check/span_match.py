@@ -1,0 +1,164 @@
+"""One-to-one greedy matching of spans between annotators, and the per-pair sums span F1 is built from.
+
+One job: find the matched span pairs of a :class:`SpanSet` (exact or overlap mode, matching rules in
+:mod:`labelspec.check.spans`) once, and add up true positives and |a| + |b| per (group of units, annotator pair,
+label), so that the point F1, the findings and the item-block intervals all reuse one matching. Fully
+vectorised; it decides nothing and reads no text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from labelspec.check.estimate import IntArray
+from labelspec.check.span_sets import SpanSet
+from labelspec.check.taxonomy import distinct, pairs_within_groups, runs, unique_inverse
+
+BoolArray = npt.NDArray[np.bool_]
+Mode = Literal["exact", "overlap"]
+
+
+def overlap_edges(sp: SpanSet) -> tuple[IntArray, IntArray]:
+    """Every intersecting same-unit, same-label pair of spans by different annotators (output-sensitive)."""
+    n = sp.unit.size
+    order = np.lexsort((np.arange(n), sp.start, sp.label, sp.unit))
+    width = int(sp.end.max(initial=0)) + 1
+    gkey = (sp.unit * max(sp.n_labels, 1) + sp.label)[order] * width
+    hi = np.searchsorted(gkey + sp.start[order], gkey + sp.end[order], side="left")
+    cnt = hi - np.arange(n) - 1  # later spans of the group that start before this one ends
+    p = np.repeat(np.arange(n), cnt)
+    q = p + 1 + np.arange(p.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    p, q = order[p], order[q]
+    keep = sp.annotator[p] != sp.annotator[q]
+    return p[keep], q[keep]
+
+
+def greedy_match(sp: SpanSet, p: IntArray, q: IntArray) -> tuple[IntArray, IntArray, BoolArray]:
+    """Edges (in no particular order) and which of them the one-to-one greedy matching takes.
+
+    A vertex is (span, partner annotator). An edge that is the only edge of both its vertices is always taken
+    (found cheaply first for spans with a single edge); the rest are put in priority order, and greedy matching under a strict total order equals repeatedly
+    taking every edge that is the best remaining edge of both its endpoints (locally dominant), so each round
+    is a few O(edges) array passes over the live edges; rounds ≤ longest chain of competing edges.
+    """
+    touching = np.bincount(np.r_[p, q], minlength=sp.unit.size)  # edges per span, any partner
+    matched = (touching[p] == 1) & (touching[q] == 1)
+    contested = np.flatnonzero(~matched)
+    cp, cq = p[contested], q[contested]
+    n_edges = cp.size
+    _, vert = unique_inverse(np.r_[cp * sp.n_annotators + sp.annotator[cq], cq * sp.n_annotators + sp.annotator[cp]])
+    vu, vv = vert[:n_edges], vert[n_edges:]
+    degree = np.bincount(vert)
+    alone = (degree[vu] == 1) & (degree[vv] == 1)  # the only edge of both its vertices: always taken
+    matched[contested[alone]] = True
+    contested, cp, cq, vu, vv = (x[~alone] for x in (contested, cp, cq, vu, vv))
+    s0, s1, e0, e1 = sp.start[cp], sp.start[cq], sp.end[cp], sp.end[cq]
+    overlap = np.minimum(e0, e1) - np.maximum(s0, s1)
+    pri = np.lexsort((np.maximum(cp, cq), np.minimum(cp, cq), -np.maximum(e0, e1), np.minimum(e0, e1),
+                      np.maximum(s0, s1), np.minimum(s0, s1), -overlap))
+    vu, vv = vu[pri], vv[pri]
+    best = np.full(int(vert.max(initial=-1)) + 1, pri.size, dtype=np.int64)
+    used = np.zeros(best.size, dtype=bool)
+    live = np.arange(pri.size)  # positions in priority order: lower is better
+    while live.size:  # rounds of the matching, not items
+        lu, lv = vu[live], vv[live]
+        best[lu], best[lv] = pri.size, pri.size
+        np.minimum.at(best, lu, live)
+        np.minimum.at(best, lv, live)
+        take = (best[lu] == live) & (best[lv] == live)
+        matched[contested[pri[live[take]]]] = True
+        used[lu[take]], used[lv[take]] = True, True
+        live = live[~(used[lu] | used[lv])]
+    return p, q, matched
+
+
+@dataclass(frozen=True, slots=True)
+class SpanMatches:
+    """The matched span pairs of one mode (indices into the span set; annotators differ)."""
+
+    mode: Mode
+    p: IntArray
+    q: IntArray
+
+
+def _matches(sp: SpanSet, mode: Mode, p: IntArray, q: IntArray) -> SpanMatches:
+    if mode == "exact":
+        same = (sp.start[p] == sp.start[q]) & (sp.end[p] == sp.end[q])
+        p, q = p[same], q[same]
+    p, q, matched = greedy_match(sp, p, q)
+    return SpanMatches(mode, p[matched], q[matched])
+
+
+def span_matches(sp: SpanSet, mode: Mode = "overlap") -> SpanMatches:
+    """Exact: same (start, end, label); overlap: same label, intersecting; one-to-one greedy either way."""
+    return _matches(sp, mode, *overlap_edges(sp))
+
+
+def both_matches(sp: SpanSet) -> tuple[SpanMatches, SpanMatches]:
+    """The exact and the overlap matching, from one search for candidate pairs."""
+    p, q = overlap_edges(sp)
+    return _matches(sp, "exact", p, q), _matches(sp, "overlap", p, q)
+
+
+@dataclass(frozen=True, slots=True)
+class PairSums:
+    """TP and |a| + |b| per key ((group · A² + a · A + b) · K + label, a < b, sorted), over co-judged units.
+
+    ``co_pairs`` holds a · A + b of every pair that judged some unit together (in any group).
+    """
+
+    key: IntArray
+    tp: IntArray
+    den: IntArray
+    co_pairs: IntArray
+    n_annotators: int
+    n_labels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Denominators:
+    """The mode-independent half of :class:`PairSums`, for units grouped by ``group`` (unit → group id)."""
+
+    key: IntArray
+    den: IntArray
+    co_pairs: IntArray
+    group: IntArray
+
+
+def denominators(sp: SpanSet, unit_group: IntArray | None = None) -> Denominators:
+    """|a| + |b| per key over co-judged units (one expansion per span count and co-judge), and co-judging pairs."""
+    A, K = max(sp.n_annotators, 1), max(sp.n_labels, 1)
+    group = np.zeros(sp.text_len.size, dtype=np.int64) if unit_group is None else np.asarray(unit_group, np.int64)
+    marks = np.sort((sp.unit * A + sp.annotator) * K + sp.label)
+    first, cnt = runs(marks)
+    keys = marks[first]
+    j_first, j_size = runs(sp.judged_unit)
+    slot = np.full(sp.text_len.size, -1, dtype=np.int64)
+    slot[sp.judged_unit[j_first]] = np.arange(j_first.size)
+    c_unit, c_ann, c_lab = keys // (A * K), keys // K % A, keys % K
+    rep = j_size[slot[c_unit]]
+    row = np.repeat(np.arange(keys.size), rep)
+    other = sp.judged_annotator[np.repeat(j_first[slot[c_unit]] - (np.cumsum(rep) - rep), rep)
+                                + np.arange(row.size)]
+    a, keep = c_ann[row], other != c_ann[row]
+    row, a, other = row[keep], a[keep], other[keep]
+    full = ((group[c_unit[row]] * A + np.minimum(a, other)) * A + np.maximum(a, other)) * K + c_lab[row]
+    pl, inv = unique_inverse(full)
+    i, j = pairs_within_groups(j_size)
+    co = distinct(np.minimum(sp.judged_annotator[i], sp.judged_annotator[j]) * A
+                  + np.maximum(sp.judged_annotator[i], sp.judged_annotator[j]))
+    return Denominators(pl, np.bincount(inv, weights=cnt[row], minlength=pl.size).astype(np.int64), co, group)
+
+
+def pair_sums(sp: SpanSet, matches: SpanMatches, den: Denominators | None = None) -> PairSums:
+    """TP and denominators per (group of the unit, pair, label); ``den`` defaults to all units in group 0."""
+    A, K = max(sp.n_annotators, 1), max(sp.n_labels, 1)
+    d = denominators(sp) if den is None else den
+    a, b = sp.annotator[matches.p], sp.annotator[matches.q]
+    tp_keys = ((d.group[sp.unit[matches.p]] * A + np.minimum(a, b)) * A + np.maximum(a, b)) * K + sp.label[matches.p]
+    tp = np.bincount(np.searchsorted(d.key, tp_keys), minlength=d.key.size).astype(np.int64)
+    return PairSums(d.key, tp, d.den, d.co_pairs, sp.n_annotators, sp.n_labels)

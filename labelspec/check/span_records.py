@@ -1,0 +1,52 @@
+"""Bulk versions of the per-record span checks: the record contract and the offsets-beyond-text check.
+
+One job: answer, for many distinct span texts at once, what ``spec.records.value_problems`` answers for one
+(the same text for every value: the fast parse accepts the valid canonical ones, every other value is handed
+to ``value_problems`` itself) and how far each value's spans reach (for ``span_out_of_bounds``). It never sees
+rows, files or items; ``check.records`` applies the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from labelspec.check.estimate import IntArray
+from labelspec.check.span_table import Texts, parse_canonical, parse_with_form
+from labelspec.spec.model import Task
+from labelspec.spec.records import value_problems
+
+
+def _text_of_span(count: IntArray) -> IntArray:
+    return np.repeat(np.arange(count.size), count)
+
+
+def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """``"; ".join(value_problems(task, t))`` for every text ('' when valid), the slow way only for the rest."""
+    values = np.asarray(texts, dtype=object)
+    out = np.full(values.size, "", dtype=object)
+    if values.size == 0:
+        return out
+    parsed, fast = parse_canonical(values, task.label_ids)
+    text = _text_of_span(parsed.count)
+    bad_span = (parsed.label < 0) | (parsed.start >= parsed.end)
+    if not task.allow_nesting:  # sorted by (start, end) within a text, a span must start at or after the last end
+        o = np.lexsort((parsed.end, parsed.start, text))
+        t, s, e = text[o], parsed.start[o], parsed.end[o]
+        clash = np.zeros(o.size, dtype=bool)
+        clash[1:] = (t[1:] == t[:-1]) & (s[1:] < e[:-1])
+        bad_span[o[clash]] = True
+    check = ~fast | (np.bincount(text[bad_span], minlength=values.size) > 0)
+    out[check] = ["; ".join(value_problems(task, str(v))) for v in values[check]]
+    return out
+
+
+def span_max_ends(texts: Texts, labels: Sequence[str]) -> IntArray:
+    """The largest span end of every text (0 for a text without spans): ``max((s[1] for s in json.loads(t)),
+    default=0)`` for texts whose ends are not negative (every valid one)."""
+    parsed = parse_with_form(texts, labels)[0]
+    out = np.zeros(parsed.count.size, dtype=np.int64)
+    np.maximum.at(out, _text_of_span(parsed.count), parsed.end)
+    return out

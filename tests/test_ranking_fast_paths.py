@@ -1,0 +1,157 @@
+"""The fast ranking and helper paths equal the ones they replaced.
+
+* Bradley–Terry with stacked dense block solves (and pairs counted into a dense table) against the sparse
+  factorisation over sorted pair keys, on hypothesis-generated comparisons.
+* The ranking consensus with either solver (tied options keep spec order, whatever the rounding).
+* The mid-rank check of ``rank_block`` against ``scipy.stats.rankdata``; distinct ranking rows and the
+  sort-based ``unique_inverse`` against ``np.unique``; ``encode_values`` against ``encode_task``.
+"""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import rankdata
+
+from labelspec.check import bradley_terry as bt
+from labelspec.check.decide_kinds import KindInput, encode_task
+from labelspec.check.decide_structured import _distinct_rows, encode_values, ranking
+from labelspec.check.ranking import RankProblem, _are_midranks, rank_block, validate_orders
+from labelspec.check.taxonomy import unique_inverse
+from labelspec.spec.model import Adjudication, Task
+
+comparisons = st.integers(1, 6).flatmap(lambda g: st.tuples(
+    st.just(g), st.lists(st.integers(2, 5), min_size=g, max_size=g),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 10**6), st.booleans()),
+             min_size=1, max_size=40)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(comparisons, st.sampled_from([0.0, 0.01, 0.5, 2.0]))
+def test_dense_block_solver_equals_sparse(data: tuple[int, list[int], list[tuple[int, int, int, bool]]],
+                                          prior: float) -> None:
+    n_groups, sizes, rows = data
+    offset = np.r_[0, np.cumsum(sizes)]
+    group = np.repeat(np.arange(n_groups), sizes)
+    win, lose, tie = [], [], []
+    for g, x, y, t in rows:
+        g %= n_groups
+        i, j = x % sizes[g], y % sizes[g]
+        if i != j:
+            win.append(offset[g] + i)
+            lose.append(offset[g] + j)
+            tie.append(t)
+    if not win:
+        return
+    args = (np.array(win), np.array(lose), int(offset[-1]))
+    dense = bt.bradley_terry(*args, ties=np.array(tie), group=group, prior=prior)
+    with mock.patch.object(bt, "DENSE_MAX", 0):  # every group "too large": the sparse path
+        sparse = bt.bradley_terry(*args, ties=np.array(tie), group=group, prior=prior)
+    assert dense.converged == sparse.converged
+    if dense.converged:
+        assert abs(dense.n_iter - sparse.n_iter) <= 1
+        assert dense.log_strength == pytest.approx(sparse.log_strength, abs=1e-8)
+
+
+def test_dense_solver_handles_padding_and_chunks() -> None:
+    rng = np.random.default_rng(1)
+    group = np.repeat(np.arange(50), rng.integers(1, 5, 50))  # unequal groups: padded rows
+    a = np.flatnonzero(np.r_[group[1:] == group[:-1], False])
+    b = a + 1
+    lay = bt._layout(group)
+    assert lay is not None
+    h, d, rhs = rng.random(a.size), 3 + rng.random(group.size), rng.normal(size=group.size)
+    with mock.patch.object(bt, "CHUNK_CELLS", 16 * 7):  # several chunks of 7 groups
+        dense = bt._dense_solver(a, b, lay)(h, d, rhs)
+    sparse = bt._sparse_solver(a, b, group.size)(h, d, rhs)
+    assert dense == pytest.approx(sparse, abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0, 4.0, np.nan]), min_size=4, max_size=4),
+                min_size=1, max_size=8))
+def test_midrank_check_equals_rankdata(rows: list[list[float]]) -> None:
+    r = np.array(rows)
+    assert _are_midranks(r) == bool(np.array_equal(rankdata(r, axis=1), r))
+
+
+def test_rank_block_rejects_duplicates_and_bad_ranks() -> None:
+    ok = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
+    assert rank_block([0, 0], [0, 1], ok).ranks.shape == (2, 3)
+    with pytest.raises(ValueError, match="one ranking"):
+        rank_block([0, 0], [1, 1], ok)
+    with pytest.raises(ValueError, match="mid-ranks"):
+        rank_block([0], [0], [[1.0, 1.0, 3.0]])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda m: st.lists(st.permutations(range(m)), min_size=1, max_size=12)))
+def test_distinct_rows_equal_np_unique(rows: list[list[int]]) -> None:
+    order = np.array(rows, dtype=np.int64)
+    got, inv = _distinct_rows(order)
+    expected, exp_inv = np.unique(order, axis=0, return_inverse=True)
+    assert got.tolist() == expected.tolist() and inv.tolist() == exp_inv.reshape(-1).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(2**40), 2**40), max_size=30), st.booleans())
+def test_unique_inverse_equals_np_unique(values: list[int], wide: bool) -> None:
+    v = np.array(values + ([2**62, -(2**62)] if wide else []), dtype=np.int64)  # wide: the argsort branch
+    got, inv = unique_inverse(v)
+    expected, exp_inv = np.unique(v, return_inverse=True)
+    assert got.tolist() == expected.tolist() and inv.tolist() == exp_inv.reshape(-1).tolist()
+
+
+def test_encode_values_equals_encode_task() -> None:
+    task = Task(name="r", kind="ranking", question="?", options=("a", "b", "ü"))
+    values = ['["b","a","ü"]', '["ü","a","b"]', '["a","b","ü"]', '["b","a","ü"]']
+    frame = pd.DataFrame({"item": ["i2", "i1", "i1", "i3"], "unit": [""] * 4, "annotator": ["x", "y", "x", "z"],
+                          "value": pd.Series(values, dtype=object)})
+    got, expected = encode_values(task, frame), encode_task(task, frame)
+    assert got.categories == expected.categories
+    for name in ("unit", "annotator", "category", "unit_keys", "annotators"):
+        assert np.array_equal(getattr(got, name), getattr(expected, name))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.permutations(range(4))), min_size=1, max_size=30))
+def test_ranking_consensus_does_not_depend_on_the_solver(rows: list[tuple[int, list[int]]]) -> None:
+    """Tied options keep spec order whatever the rounding of the fit (dense or sparse Newton solves)."""
+    task = Task(name="r", kind="ranking", question="?", options=("a", "b", "c", "d"))
+    seen: set[tuple[int, int]] = set()
+    recs = []
+    for k, (item, perm) in enumerate(rows):
+        ann = k % 7
+        if (item, ann) not in seen:
+            seen.add((item, ann))
+            recs.append((f"i{item}", f"x{ann}", json.dumps([task.options[p] for p in perm], separators=(",", ":"))))
+    frame = pd.DataFrame(recs, columns=["item", "annotator", "value"]).assign(unit="")
+    inp = KindInput(task, frame, encode_values(task, frame), {}, Adjudication(), {})
+    dense = ranking(inp).units
+    with mock.patch.object(bt, "DENSE_MAX", 0):
+        sparse = ranking(inp).units
+    assert dense["value"].tolist() == sparse["value"].tolist() and dense["tie"].tolist() == sparse["tie"].tolist()
+
+
+def test_exactly_tied_options_keep_spec_order() -> None:
+    task = Task(name="r", kind="ranking", question="?", options=("a", "b", "c"))
+    frame = pd.DataFrame({"item": ["i", "i"], "unit": "", "annotator": ["x", "y"],
+                          "value": ['["c","b","a"]', '["b","c","a"]']})
+    got = ranking(KindInput(task, frame, encode_values(task, frame), {}, Adjudication(), {})).units
+    assert got["value"].tolist() == ['["b","c","a"]'] and got["tie"].tolist() == [True]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda m: st.lists(st.lists(st.integers(-2, m + 1), min_size=m, max_size=m),
+                                                    min_size=1, max_size=10)))
+def test_duplicate_flags_equal_a_loop(rows: list[list[int]]) -> None:
+    m = len(rows[0])
+    flags = validate_orders(np.array(rows), min_ranked=0)
+    expected = [len([v for v in r if 0 <= v < m]) != len({v for v in r if 0 <= v < m}) for r in rows]
+    assert [bool(f & RankProblem.DUPLICATE) for f in flags] == expected
