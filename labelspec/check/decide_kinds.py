@@ -88,6 +88,10 @@ def canonical(task: Task, values: pd.Series) -> pd.Series:
     """One text per meaning: multi_choice sets in spec order, spans sorted, JSON compact; parsed once per value."""
     if task.kind not in CANONICALISED or values.empty:
         return values.astype(object)
+    if task.kind == "spans":  # parsed in bulk (span_table), each value once; same text as below
+        from labelspec.check.span_table import canonical_spans
+
+        return canonical_spans(values, task.label_ids)
     order = {label: i for i, label in enumerate(task.label_ids)}
 
     def one(text: str) -> str:

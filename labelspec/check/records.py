@@ -8,7 +8,6 @@ text. Nothing is dropped silently: each excluded row keeps its file, line, reaso
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from labelspec.check.coded import (
     text_of,
 )
 from labelspec.check.context import Context
+from labelspec.check.span_records import span_max_ends, span_value_problems
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
     LEAD_TIME_RE,
@@ -81,8 +81,11 @@ def _distinct_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
     if len(value_codes) == 0:
         return np.zeros(0, dtype=object)
     distinct, inverse = compact(value_codes, len(categories))
-    problems = np.array(["; ".join(value_problems(task, str(v))) for v in text_of(categories, distinct)],
-                        dtype=object)
+    texts = text_of(categories, distinct)
+    if task.kind == "spans":  # the bulk span parser: same messages as value_problems
+        problems = span_value_problems(task, texts)
+    else:
+        problems = np.array(["; ".join(value_problems(task, str(v))) for v in texts], dtype=object)
     out: np.ndarray = problems[inverse]
     return out
 
@@ -182,8 +185,7 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
         lengths = pd.Series(np.asarray(item_cats, dtype=object)).map(ctx.items.text_lengths(task.field))
         length = lengths.fillna(-1).to_numpy()[item_codes[rows]]
         distinct, inverse = compact(value_codes[rows], len(value_cats))
-        ends = np.array([max((s[1] for s in json.loads(v)), default=0) for v in text_of(value_cats, distinct)],
-                        dtype=np.int64)
+        ends = span_max_ends(text_of(value_cats, distinct), task.label_ids)
         bad = np.zeros(len(df), dtype=bool)
         bad[rows] = ends[inverse] > length
         marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")
