@@ -383,3 +383,29 @@ def test_files_with_32_and_64_bit_string_offsets_stack_into_one_table(tmp_path: 
     assert f["item"].tolist() == ["i1", "i2", "i1"] and f["value"].tolist() == ["x", "y", "y"]
     assert f["file"].astype(str).tolist() == ["a.parquet", "a.parquet", "b.csv"]
     assert f["_item"].cat.codes.tolist() == [0, 1, 0] and j.rows_read == 3
+
+
+_SCALARS = st.one_of(st.integers(-10**6, 10**6), st.text(max_size=6), st.floats(allow_nan=False, allow_infinity=False, width=16),
+                     st.booleans(), st.none())
+_LISTS = st.lists(st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3)), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LISTS, st.sampled_from([(",", ":"), (", ", ": ")]), st.booleans())
+def test_cells_taken_as_canonical_without_parsing_are_canonical(value: list[object], seps: tuple[str, str],
+                                                               ascii_only: bool) -> None:
+    """The regex fast path of list-cell canonicalisation agrees with parsing: a cell it lets through unparsed
+    is exactly its canonical text, and every canonical cell of ints and plain strings is let through."""
+    import pyarrow.compute as pc
+
+    from labelspec.check.read_common import CANONICAL_CELL, canonical_json, canonical_list_text
+    from labelspec.strictjson import strict_decoder
+
+    cell = json.dumps(value, separators=seps, ensure_ascii=ascii_only)
+    matched = pc.match_substring_regex(pa.array([cell]), CANONICAL_CELL)[0].as_py()
+    if matched:
+        assert canonical_list_text(cell, strict_decoder()) == cell
+    text = canonical_json(value)
+    plain = all(isinstance(v, (int, str)) and not isinstance(v, bool) and not any(ord(c) < 32 or c in '"\\' for c in
+                str(v)) for item in value for v in (item if isinstance(item, list) else [item]))
+    assert pc.match_substring_regex(pa.array([text]), CANONICAL_CELL)[0].as_py() == plain
