@@ -43,7 +43,7 @@ import pandas as pd
 from labelspec.check import decide_kinds as kinds
 from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
-from labelspec.check.coded import equals, select
+from labelspec.check.coded import equals, select, with_text
 from labelspec.check.context import Context
 from labelspec.check.decide_structured import encode_values
 from labelspec.check.records import Accounting
@@ -210,8 +210,8 @@ def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
 def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
     """The latest expert judgment per unit: key, value, annotator."""
     rows = expert[expert["task"] == task.name]
-    rows = rows.assign(value=kinds.canonical(task, rows["value"]),
-                       key=rows["item"] + (UNIT_SEP + rows["unit"] if task.unit == "step" else ""))
+    rows = with_text(rows, value=kinds.canonical(task, rows["value"]),
+                     key=rows["item"] + (UNIT_SEP + rows["unit"] if task.unit == "step" else ""))
     rows = rows.sort_values(["key", "when", "annotator"], kind="stable", na_position="first")
     return rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
 

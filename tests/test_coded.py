@@ -1,0 +1,82 @@
+"""The id codes made at read time (``check/coded.py``): sorted, aligned with their rows, never stale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelspec.check.coded import (
+    CODED,
+    codes_of,
+    compact,
+    equals,
+    replace_category,
+    select,
+    sorted_categorical,
+    with_text,
+)
+from labelspec.check.tables import encode, find_sorted
+
+IDS = st.lists(st.sampled_from(["", "a", "b", "B", "é", "a\x1fb", "10", "9", "ä"]), max_size=30)
+
+
+def _frame(items: list[str], annotators: list[str]) -> pd.DataFrame:
+    n = min(len(items), len(annotators))
+    table = pa.table({"item": pa.array(items[:n], pa.large_string()), "unit": pa.array([""] * n, pa.large_string()),
+                      "task": pa.array(["t"] * n, pa.large_string()),
+                      "annotator": pa.array(annotators[:n], pa.large_string()),
+                      "value": pa.array(["x"] * n, pa.large_string())})
+    frame = table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow")}.get)
+    return frame.assign(**{col: pd.Series(sorted_categorical(table.column(f))) for f, col in CODED.items()})
+
+
+@settings(max_examples=100, deadline=None)
+@given(IDS, IDS)
+def test_read_time_codes_equal_a_sorted_factorisation_of_the_text(items: list[str], annotators: list[str]) -> None:
+    frame = _frame(items, annotators)
+    for field in ("item", "annotator"):
+        codes, cats = codes_of(frame, field)
+        want_codes, want_cats = pd.factorize(frame[field].to_numpy(dtype=object), sort=True)
+        assert list(cats) == list(want_cats) and codes.tolist() == want_codes.tolist()
+        plain = codes_of(frame.drop(columns=[CODED[field]]), field)  # frames without codes encode on the spot
+        assert plain[0].tolist() == codes.tolist() and list(plain[1]) == list(cats)
+
+
+@settings(max_examples=50, deadline=None)
+@given(IDS, IDS)
+def test_a_filtered_frame_keeps_row_aligned_codes(items: list[str], annotators: list[str]) -> None:
+    frame = _frame(items, annotators)
+    keep = np.arange(len(frame)) % 2 == 0
+    sub = frame[keep]
+    codes, cats = codes_of(sub, "item")
+    assert [cats[c] for c in codes] == sub["item"].tolist()
+    present, rank = compact(codes, len(cats))
+    assert [cats[p] for p in present] == sorted(set(sub["item"]))
+    assert [cats[present[r]] for r in rank] == sub["item"].tolist()
+
+
+def test_replaced_text_drops_its_codes_and_selection_keeps_them() -> None:
+    frame = _frame(["b", "a", "b"], ["x", "y", "x"])
+    changed = with_text(frame, item=pd.Series(["c", "c", "d"], index=frame.index))
+    assert CODED["item"] not in changed.columns and CODED["annotator"] in changed.columns
+    assert codes_of(changed, "item")[0].tolist() == [0, 0, 1]
+    picked = select(frame, np.array([True, False, True]), ["item", "annotator"])
+    assert list(picked.columns) == ["item", "annotator", CODED["item"], CODED["annotator"]]
+    assert equals(picked, "item", "b").tolist() == [True, True]
+
+
+def test_renaming_the_empty_task_keeps_codes_sorted_and_merged() -> None:
+    s = pd.Series(sorted_categorical(pa.array(["", "zeta", "", "alpha"])))
+    renamed = replace_category(s, "", "zeta")
+    assert list(renamed.cat.categories) == ["alpha", "zeta"]
+    assert renamed.astype(str).tolist() == ["zeta", "zeta", "zeta", "alpha"]
+
+
+def test_unit_keys_are_sorted_so_binary_search_finds_gold_units() -> None:
+    frame = _frame(["i10", "i2", "i1", "i2"], ["a", "b", "a", "a"])
+    codes = encode(frame, ("x",))
+    assert codes.unit_keys.tolist() == ["i1", "i10", "i2"]
+    assert find_sorted(codes.unit_keys, ["i2", "i3", "i1"]).tolist() == [2, -1, 0]
