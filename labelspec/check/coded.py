@@ -60,8 +60,8 @@ def codes_of(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, pd.Index]:
     """(codes, categories) of ``field``: codes index the sorted categories; all categories may not occur."""
     col = CODED[field]
     if col in frame.columns and isinstance(frame[col].dtype, pd.CategoricalDtype):
-        series = frame[col]
-        return series.cat.codes.to_numpy(), series.cat.categories
+        cat = frame[col].array  # the Categorical itself: its codes without a copy
+        return np.asarray(cat.codes), cat.categories
     codes, uniques = pd.factorize(frame[field].to_numpy(dtype=object), sort=True)
     return codes.astype(np.int32), pd.Index(uniques, dtype=object)
 

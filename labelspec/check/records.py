@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from labelspec.check.coded import (
     CODED,
@@ -60,20 +62,38 @@ class Accounting:
 
 
 class _Marker:
-    """Collects the first exclusion reason of each row (later checks never overwrite an earlier reason)."""
+    """Collects the first exclusion reason of each row (later checks never overwrite an earlier reason).
+
+    One int8 per row (0: used) and, per mark, only the rows it excluded with their details: no per-row text."""
 
     def __init__(self, n: int) -> None:
-        self.reason = np.full(n, "", dtype=object)
-        self.detail = np.full(n, "", dtype=object)
+        self.code = np.zeros(n, dtype=np.int8)
+        self.reasons: list[str] = [""]
+        self.rows: list[np.ndarray] = []
+        self.details: list[np.ndarray] = []
 
     def mark(self, mask: np.ndarray, reason: str, detail: np.ndarray | str) -> None:
-        fresh = mask & (self.reason == "")
-        self.reason[fresh] = reason
-        self.detail[fresh] = detail[fresh] if isinstance(detail, np.ndarray) else detail
+        rows = np.flatnonzero(mask & (self.code == 0))
+        if rows.size == 0:
+            return
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        self.code[rows] = self.reasons.index(reason)
+        self.rows.append(rows)
+        self.details.append(detail[rows] if isinstance(detail, np.ndarray) else np.full(rows.size, detail, object))
 
     @property
     def ok(self) -> np.ndarray:
-        return np.asarray(self.reason == "", dtype=bool)
+        return np.asarray(self.code == 0, dtype=bool)
+
+    def excluded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, reasons, details) of the excluded rows, in row order."""
+        if not self.rows:
+            return np.zeros(0, np.int64), np.zeros(0, dtype=object), np.zeros(0, dtype=object)
+        rows = np.concatenate(self.rows)
+        order = np.argsort(rows, kind="stable")
+        names = np.array(self.reasons, dtype=object)
+        return rows[order], names[self.code[rows[order]]], np.concatenate(self.details)[order]
 
 
 def _distinct_problems(task: Task, value_codes: np.ndarray, categories: pd.Index) -> np.ndarray:
@@ -141,7 +161,10 @@ def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
 
 def _all_empty(column: pd.Series) -> bool:
     """No value in the column (absent optional fields): one pass, no hashing, no copy."""
-    return bool(len(column) == 0 or column.str.len().max() == 0)
+    if len(column) == 0:
+        return True
+    longest = pc.max(pc.binary_length(pa.array(column)))  # Arrow's kernel on the column's own buffers
+    return bool(longest.as_py() == 0)
 
 
 def _annotator_mask(df: pd.DataFrame, allowed: object) -> np.ndarray:
@@ -250,10 +273,11 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     _roster_checks(spec, df, ctx, marker, when)
     _duplicates(df, marker)
     ok = marker.ok
-    excluded = pd.DataFrame({"file": df["file"][~ok].to_numpy(), "line": df["line"].to_numpy()[~ok],
-                             "reason": marker.reason[~ok], "detail": marker.detail[~ok]})
+    rows, reasons, details = marker.excluded()
+    excluded = pd.DataFrame({"file": df["file"].iloc[rows].to_numpy(), "line": df["line"].to_numpy()[rows],
+                             "reason": reasons, "detail": details})
     exclusions = pd.concat([reader_exclusions[EXCLUSION_COLUMNS], excluded], ignore_index=True)
-    used = _rows(df, ok).assign(when=when[ok].to_numpy())  # a copy only when some rows go (10M rows: ~1 GiB)
+    used = _rows(df, ok).assign(when=when.array[ok])  # a copy only when some rows go (10M rows: ~1 GiB)
     experts = _expert_mask(used, ctx)
     return Accounting(used=_rows(used, ~experts), expert=used[experts].reset_index(drop=True),
                       exclusions=exclusions, rows_read=rows_read)
