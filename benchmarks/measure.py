@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     spec = args.labels.parent / "labelspec.yaml"
     if args.what in ("check", "release"):
         import labelspec.api  # noqa: F401 — imports are timed apart from the operation
+        from labelspec.runtime import configure_arrow
+
+        configure_arrow()  # as the `labelspec` command does
     stages = _stage_timers() if args.stages else None
     import_s = time.perf_counter() - T_START
     cpu0 = cpu_seconds()

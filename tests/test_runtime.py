@@ -1,0 +1,33 @@
+"""The CLI's Arrow memory pool choice (labelspec/runtime.py): jemalloc unless the user chose a pool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = "from labelspec.runtime import configure_arrow; print(configure_arrow())"
+
+
+def _pool(env_pool: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if env_pool is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = env_pool
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_user_choice_of_pool_wins() -> None:
+    assert _pool("system") == "system"
+
+
+def test_jemalloc_is_chosen_when_arrow_has_it() -> None:
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pytest.skip("this pyarrow build has no jemalloc")
+    assert _pool(None) == "jemalloc"
