@@ -177,3 +177,25 @@ def test_release_is_byte_identical_and_carries_provenance(tmp_path: Path, monkey
     m = json.loads(trees[0][MANIFEST])
     assert m["released_at"] == "2026-03-02T00:00:00Z"
     assert m["rows"] == {"released": 2, "preference_pairs": 0, "held_back": {"gold_item": 1, "needs_review": 1}}
+
+
+def test_a_release_that_fails_while_streaming_leaves_the_previous_release(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The dataset is streamed into a temporary folder: a disk that fills up half-way leaves the last release
+    exactly as it was and exits 2 with the folder named."""
+    import labelspec.check.release as rel
+
+    write_project(tmp_path / "proj", expert=True)
+    monkeypatch.chdir(tmp_path)
+    args = ["release", "proj/labelspec.yaml", "proj/labels", "--out", "rel", "--bootstrap", "0"]
+    assert _run(args) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "rel").iterdir()}
+
+    def half_then_full(*a: object, **k: object) -> None:
+        k["jsonl"].write(b'{"half": ')  # type: ignore[union-attr]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rel, "write_dataset", half_then_full)
+    assert _run(args) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "rel").iterdir()} == before  # no temp folder left either
