@@ -144,3 +144,12 @@ def test_gold_override_scores_against_the_given_file(tiny_project, tmp_path: Pat
     report = api.check_labels(p.root, [p.labels], gold=better)
     (g,) = [g for g in report.gates if g.gate.id == "gold.accuracy"]
     assert (g.status, g.measure.value) == ("pass", 1.0)
+
+
+def test_a_gate_detail_names_at_most_ten_annotators() -> None:
+    """At scale hundreds of annotators may be flagged: the gate line names ten and points to the findings."""
+    from labelspec.check.runner import _names
+
+    names = [f"a{i:02d}" for i in range(12)]
+    assert _names(names) == ", ".join(names[:10]) + ", … (+2 more, listed under findings)"
+    assert _names(names[:3]) == "a00, a01, a02"

@@ -102,8 +102,14 @@ def _measure(gate: Gate, state: _State) -> Measure:
     if gate.metric in ("annotators_below_rolling_gold", "annotators_divergent", "annotators_too_fast"):
         flagged = [f for f in state.findings if f.gate == gate.id]
         return Measure(float(len(flagged)), n=len(acc.used["annotator"].unique()),
-                       detail=", ".join(sorted({f.annotator or "" for f in flagged})))
+                       detail=_names(sorted({f.annotator or "" for f in flagged})))
     return _task_measure(gate, state)
+
+
+def _names(names: list[str], most: int = 10) -> str:
+    """A gate's detail names at most ``most`` annotators (each one is listed under the findings)."""
+    more = f", … (+{len(names) - most} more, listed under findings)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def _task_measure(gate: Gate, state: _State) -> Measure:
