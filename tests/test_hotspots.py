@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import entropy as scipy_entropy
 from test_decide import accounting, lab, make_spec, votes
 
@@ -96,3 +98,13 @@ def test_max_pairs_and_max_items_bound_the_output() -> None:
     h = find_hotspots(make_spec(INTENT), accounting(votes("intent", table)), Context(), max_items=7, max_pairs=2)
     assert len(h.items) == 7 and len(h.pairs) == 2
     assert h.pairs["splits"].tolist() == sorted(h.pairs["splits"].tolist(), reverse=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=40), st.integers(1, 6))
+def test_top_units_equal_a_stable_sort_by_weight(weights: list[int], k: int) -> None:
+    from labelspec.check.hotspots import top_units
+
+    w = np.array(weights, dtype=np.float64)
+    want = np.argsort(-w, kind="stable")[: int((w > 0).sum())][:k]
+    assert top_units(w, k).tolist() == want.tolist()

@@ -123,6 +123,20 @@ def _span_splits(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return splits, present.T @ present, per_unit.astype(np.float64)
 
 
+def top_units(weight: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` units of largest positive weight, ties by unit code (the unit keys' sorted order).
+
+    Equal to ``np.argsort(-weight, kind="stable")`` cut to the positive weights and to ``k``, without sorting
+    millions of units: a partition finds the k-th weight, and only the units at or above it are sorted."""
+    pos = np.flatnonzero(weight > 0)
+    if pos.size > k:
+        w = weight[pos]
+        kth = np.partition(w, w.size - k)[w.size - k]
+        above, at = pos[w > kth], pos[w == kth]
+        pos = np.r_[above, at[: k - above.size]]
+    return pos[np.lexsort((pos, -weight[pos]))][:k]
+
+
 def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, per_unit: np.ndarray, *,
            max_pairs: int, max_examples: int) -> list[dict[str, Any]]:
     labels = task.label_ids
@@ -133,9 +147,7 @@ def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, per_u
     total = float(np.triu(splits, 1).sum())
     out = []
     for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):  # the reported pairs only
-        weight = per_unit[:, a] * per_unit[:, b]
-        # ties by unit code, which is the unit keys' sorted order
-        ex = np.argsort(-weight, kind="stable")[: int((weight > 0).sum())][:max_examples]
+        ex = top_units(per_unit[:, a] * per_unit[:, b], max_examples)
         examples = [f"{it}/{st}" if st else str(it)
                     for it, st in zip(codes.unit_items[ex], codes.unit_steps[ex], strict=True)]
         cov = coverage(task, labels[a], labels[b])
