@@ -43,7 +43,7 @@ import pandas as pd
 from labelspec.check import decide_kinds as kinds
 from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
-from labelspec.check.coded import equals, select, with_text
+from labelspec.check.coded import equals, repeated, select, with_text
 from labelspec.check.context import Context
 from labelspec.check.decide_structured import encode_values
 from labelspec.check.records import Accounting
@@ -274,7 +274,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
 
 def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series:
     """An object column of ``fill`` with ``text`` where ``mask`` (no fixed-width numpy strings in between)."""
-    out = np.full(len(index), fill, dtype=object)
+    out = repeated(len(index), fill)
     out[mask] = text
     return pd.Series(out, index=index, dtype=object)
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from labelspec.check.coded import with_text
+from labelspec.check.coded import repeated, with_text
 from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
@@ -136,7 +136,7 @@ def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray
 
     cols: dict[str, Any] = {
         "item": text(codes.unit_items), "unit": text(codes.unit_steps), "value": text(value),
-        "method": np.full(u, method, dtype=object), "support": np.asarray(support, dtype=np.float64),
+        "method": repeated(u, method), "support": np.asarray(support, dtype=np.float64),
         "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
         "low_support": np.asarray(low, dtype=bool), "vote": text(value),
         "span_conflict": np.zeros(u, dtype=bool),

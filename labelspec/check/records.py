@@ -23,6 +23,7 @@ from labelspec.check.coded import (
     compact,
     equals,
     per_row,
+    repeated,
     replace_category,
     text_of,
 )
@@ -80,7 +81,7 @@ class _Marker:
             self.reasons.append(reason)
         self.code[rows] = self.reasons.index(reason)
         self.rows.append(rows)
-        self.details.append(detail[rows] if isinstance(detail, np.ndarray) else np.full(rows.size, detail, object))
+        self.details.append(detail[rows] if isinstance(detail, np.ndarray) else repeated(rows.size, detail))
 
     @property
     def ok(self) -> np.ndarray:
@@ -137,7 +138,7 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
         problems = _distinct_problems(task, value_codes[idx], value_cats)
         bad = np.zeros(n, dtype=bool)
         bad[idx] = problems != ""
-        detail = np.full(n, "", dtype=object)
+        detail = repeated(n, "")
         detail[idx] = problems
         marker.mark(bad, "invalid_value", detail)
     _timestamp_checks(df, marker)
@@ -249,7 +250,7 @@ def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
     lines = df["line"].to_numpy()[firsts]
     mask = np.zeros(len(df), dtype=bool)
     mask[positions] = True
-    detail = np.full(len(df), "", dtype=object)
+    detail = repeated(len(df), "")
     detail[positions] = [f"same annotator, item, unit and task as {files[f]}:{lines[f]}" for f in range(len(firsts))]
     marker.mark(mask, "duplicate_judgment", detail)
 

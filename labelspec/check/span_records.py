@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from labelspec.check.coded import repeated
 from labelspec.check.estimate import IntArray
 from labelspec.check.span_table import Texts, parse_canonical, parse_with_form
 from labelspec.spec.model import Task
@@ -26,7 +27,7 @@ def _text_of_span(count: IntArray) -> IntArray:
 def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     """``"; ".join(value_problems(task, t))`` for every text ('' when valid), the slow way only for the rest."""
     values = np.asarray(texts, dtype=object)
-    out = np.full(values.size, "", dtype=object)
+    out = repeated(values.size, "")
     if values.size == 0:
         return out
     parsed, fast = parse_canonical(values, task.label_ids)

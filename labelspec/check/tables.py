@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelspec.check.coded import codes_of, compact, text_of
+from labelspec.check.coded import codes_of, compact, repeated, text_of
 
 UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
 
@@ -102,7 +102,7 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
     else:
         unit_codes = item_rank
         unit_items = unit_keys = text_of(item_cats, item_pos)
-        unit_steps = np.full(len(item_pos), "", dtype=object)
+        unit_steps = repeated(len(item_pos), "")
     ann_code, ann_cats = codes_of(frame, "annotator")
     ann_pos, ann_rank = compact(ann_code, len(ann_cats))
     if category_of is None:
