@@ -4,7 +4,7 @@
   factorisation over sorted pair keys, on hypothesis-generated comparisons.
 * The ranking consensus with either solver (tied options keep spec order, whatever the rounding).
 * The mid-rank check of ``rank_block`` against ``scipy.stats.rankdata``; distinct ranking rows and the
-  sort-based ``unique_inverse`` against ``np.unique``; ``encode_values`` against ``encode_task``.
+  sort-based ``unique_inverse`` against ``np.unique``; ``encode_task`` (Arrow) against ``np.unique``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from scipy.stats import rankdata
 
 from labelspec.check import bradley_terry as bt
 from labelspec.check.decide_kinds import KindInput, encode_task
-from labelspec.check.decide_structured import _distinct_rows, encode_values, ranking
+from labelspec.check.decide_structured import _distinct_rows, ranking
 from labelspec.check.ranking import RankProblem, _are_midranks, rank_block, validate_orders
 from labelspec.check.taxonomy import unique_inverse
 from labelspec.spec.model import Adjudication, Task
@@ -108,15 +108,16 @@ def test_unique_inverse_equals_np_unique(values: list[int], wide: bool) -> None:
     assert got.tolist() == expected.tolist() and inv.tolist() == exp_inv.reshape(-1).tolist()
 
 
-def test_encode_values_equals_encode_task() -> None:
+def test_value_codes_equal_np_unique_of_the_values() -> None:
+    """Value-coded kinds are encoded in Arrow: same categories and codes as numpy's sorted unique values."""
     task = Task(name="r", kind="ranking", question="?", options=("a", "b", "ü"))
     values = ['["b","a","ü"]', '["ü","a","b"]', '["a","b","ü"]', '["b","a","ü"]']
     frame = pd.DataFrame({"item": ["i2", "i1", "i1", "i3"], "unit": [""] * 4, "annotator": ["x", "y", "x", "z"],
                           "value": pd.Series(values, dtype=object)})
-    got, expected = encode_values(task, frame), encode_task(task, frame)
-    assert got.categories == expected.categories
-    for name in ("unit", "annotator", "category", "unit_keys", "annotators"):
-        assert np.array_equal(getattr(got, name), getattr(expected, name))
+    got = encode_task(task, frame)
+    cats, inverse = np.unique(np.array(values, dtype=str), return_inverse=True)
+    assert got.categories == tuple(cats.tolist())
+    assert got.category.tolist() == inverse.tolist() and got.unit_keys.tolist() == ["i1", "i2", "i3"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -132,7 +133,7 @@ def test_ranking_consensus_does_not_depend_on_the_solver(rows: list[tuple[int, l
             seen.add((item, ann))
             recs.append((f"i{item}", f"x{ann}", json.dumps([task.options[p] for p in perm], separators=(",", ":"))))
     frame = pd.DataFrame(recs, columns=["item", "annotator", "value"]).assign(unit="")
-    inp = KindInput(task, frame, encode_values(task, frame), {}, Adjudication(), {})
+    inp = KindInput(task, frame, encode_task(task, frame), {}, Adjudication(), {})
     dense = ranking(inp).units
     with mock.patch.object(bt, "DENSE_MAX", 0):
         sparse = ranking(inp).units
@@ -143,7 +144,7 @@ def test_exactly_tied_options_keep_spec_order() -> None:
     task = Task(name="r", kind="ranking", question="?", options=("a", "b", "c"))
     frame = pd.DataFrame({"item": ["i", "i"], "unit": "", "annotator": ["x", "y"],
                           "value": ['["c","b","a"]', '["b","c","a"]']})
-    got = ranking(KindInput(task, frame, encode_values(task, frame), {}, Adjudication(), {})).units
+    got = ranking(KindInput(task, frame, encode_task(task, frame), {}, Adjudication(), {})).units
     assert got["value"].tolist() == ['["b","c","a"]'] and got["tie"].tolist() == [True]
 
 

@@ -113,6 +113,22 @@ def majority_vote(
     return MajorityResult(winner, support, n, tie, low)
 
 
+def sparse_plurality(unit: IntArray, category: IntArray, count: IntArray, n_units: int
+                     ) -> tuple[IntArray, IntArray, IntArray]:
+    """Plurality from distinct (unit, category) pairs and their counts, without a (U, K) table.
+
+    Returns per unit the top count, how many categories reach it, and one category that does (``-1`` for a
+    unit without judgments); what a shared top means (a tie, or the next level up) is the caller's decision.
+    """
+    top = np.zeros(n_units, dtype=np.int64)
+    np.maximum.at(top, unit, count)
+    at_top = count == top[unit]
+    n_top = np.bincount(unit[at_top], minlength=n_units)
+    winner = np.full(n_units, -1, dtype=np.int64)
+    winner[unit[at_top]] = category[at_top]
+    return top, n_top, winner
+
+
 @dataclass(frozen=True, slots=True)
 class MultiLabelResult:
     """Per-label majority for multi_choice tasks; every array is (U, L).

@@ -45,7 +45,6 @@ from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import equals, repeated, select, with_text
 from labelspec.check.context import Context
-from labelspec.check.decide_structured import encode_values
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
 from labelspec.check.tables import UNIT_SEP, Codes, find_sorted
@@ -247,7 +246,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     assert method is not None
     frame = kinds.canonical_frame(task, frame)
     if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
-        codes = encode_values(task, frame)
+        codes = kinds.encode_task(task, frame)
     gold = _gold_for(spec, task, ctx)
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
     result = DECIDERS[method](kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths))

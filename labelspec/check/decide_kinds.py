@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 
-from labelspec.check.coded import repeated, with_text
-from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority
+from labelspec.check.coded import repeated, sorted_categorical, with_text
+from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority, sparse_plurality
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
 from labelspec.check.tables import Codes, encode, find_sorted, unit_counts
@@ -123,8 +124,10 @@ def encode_task(task: Task, frame: pd.DataFrame) -> Codes:
     """Codes by label id (label-coded kinds) or by distinct canonical value (sorted, so codes are stable)."""
     if task.kind in LABEL_CODED:
         return encode(frame, task.label_ids)
-    cats, inverse = np.unique(frame["value"].to_numpy(dtype=str), return_inverse=True)
-    return encode(frame, tuple(str(c) for c in cats), category_of=inverse.reshape(-1))
+    # encoded and sorted in Arrow, as the readers encode ids (no fixed-width numpy copy of every value)
+    values = pa.array(frame["value"].astype(str).to_numpy(dtype=object), pa.large_string())
+    cat = sorted_categorical(values)
+    return encode(frame, tuple(str(c) for c in cat.categories), category_of=np.asarray(cat.codes, dtype=np.int64))
 
 
 def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray, n: np.ndarray,
@@ -285,13 +288,7 @@ def exact(inp: KindInput) -> KindResult:
     c = inp.codes
     n_units, _, k = c.shape
     keys, counts = key_counts(c.unit * max(k, 1) + c.category)
-    ku, kc = keys // max(k, 1), keys % max(k, 1)
-    top = np.zeros(n_units, dtype=np.int64)
-    np.maximum.at(top, ku, counts)
-    at_top = counts == top[ku]
-    n_top = np.bincount(ku[at_top], minlength=n_units)
-    winner = np.full(n_units, -1, dtype=np.int64)
-    winner[ku[at_top]] = kc[at_top]
+    top, n_top, winner = sparse_plurality(keys // max(k, 1), keys % max(k, 1), counts, n_units)
     n = np.bincount(c.unit, minlength=n_units)
     tie = n_top > 1
     support = np.where(n > 0, top / np.maximum(n, 1), np.nan)

@@ -1,7 +1,7 @@
 """Consensus of one task's judgments for structured kinds: spans (supported spans) and ranking (Borda + BT).
 
 One job, the same contract as ``decide_kinds``: codes in, one row per unit out (:data:`UNIT_COLUMNS`). Span and
-ranking values are coded by distinct canonical value (found in Arrow: :func:`encode_values`), parsed once per
+ranking values are coded by distinct canonical value (found in Arrow: ``decide_kinds.encode_task``), parsed once per
 distinct value (``span_table``) and expanded to flat arrays by index arithmetic; the statistics come from ``spans``
 and ``preference``. No file access, no loops over units.
 
@@ -26,39 +26,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from labelspec.check.decide_kinds import LABEL_CODED, KindInput, KindResult, details, encode_task, unit_frame
+from labelspec.check.decide_kinds import KindInput, KindResult, details, unit_frame
 from labelspec.check.preference import borda, bradley_terry
 from labelspec.check.span_table import parse_spans, row_spans, spans_text
 from labelspec.check.spans import SpanSet, span_clusters, span_consensus, span_set
-from labelspec.check.tables import Codes, encode
+from labelspec.check.tables import Codes
 from labelspec.check.taxonomy import unique_inverse
-from labelspec.spec.model import Task
 
 #: Bradley–Terry log-strengths closer than this do not break a Borda tie.
 BT_TIE = 1e-9
-
-
-def encode_values(task: Task, frame: pd.DataFrame) -> Codes:
-    """``decide_kinds.encode_task`` for value-coded kinds, with the distinct values found and sorted in Arrow.
-
-    Same codes and categories (sorted by code point, as ``np.unique`` sorts them) without building a
-    fixed-width numpy string array of every value (a copy of the column padded to its longest value).
-    """
-    if task.kind in LABEL_CODED:
-        return encode_task(task, frame)
-    try:
-        values = pa.array(frame["value"].to_numpy(dtype=object), type=pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # values that are not all text: np.unique stringifies them
-        return encode_task(task, frame)
-    enc = pc.dictionary_encode(values)
-    order = pc.array_sort_indices(enc.dictionary).to_numpy()
-    rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    category = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(0, np.int64)
-    return encode(frame, tuple(enc.dictionary.take(pa.array(order)).to_pylist()), category_of=category)
 
 
 def span_set_of(inp: KindInput) -> SpanSet:

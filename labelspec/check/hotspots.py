@@ -30,7 +30,7 @@ from labelspec.check import decide_kinds as kinds
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import equals, select
 from labelspec.check.context import Context
-from labelspec.check.decide_structured import encode_values, span_set_of
+from labelspec.check.decide_structured import span_set_of
 from labelspec.check.records import Accounting
 from labelspec.check.spans import span_findings
 from labelspec.check.tables import Codes, unit_counts
@@ -188,7 +188,7 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         lent = (analyses or {}).get(task.name)
         codes = lent.codes if lent is not None and lent.codes is not None else None
         if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
-            codes = encode_values(task, frame)
+            codes = kinds.encode_task(task, frame)
         item_frames.append(_task_items(task, codes, max_items))
         if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
             continue

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
-from labelspec.check.decide_kinds import KindInput, canonical
-from labelspec.check.decide_structured import encode_values, orders_of, span_set_of
+from labelspec.check.decide_kinds import KindInput, canonical, encode_task
+from labelspec.check.decide_structured import orders_of, span_set_of
 from labelspec.check.estimate import Estimate
 from labelspec.check.ranking import RankingAgreement, rank_block, ranking_agreement, ranks_from_order
 from labelspec.check.span_match import Denominators, SpanMatches, both_matches, denominators, pair_sums
@@ -47,7 +47,7 @@ def canonical_values(task: Task, values: pd.Series) -> pd.Series:
 
 def task_input(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> KindInput:
     """``frame`` values are already canonical (done once, before any bootstrap replicate)."""
-    return KindInput(task=task, frame=frame, codes=encode_values(task, frame), gold={}, policy=Adjudication(),
+    return KindInput(task=task, frame=frame, codes=encode_task(task, frame), gold={}, policy=Adjudication(),
                      text_length=lengths)
 
 
@@ -140,7 +140,7 @@ class RankWork:
 
 
 def rank_work(task: Task, frame: pd.DataFrame) -> RankWork:
-    c = encode_values(task, frame)
+    c = encode_task(task, frame)
     return RankWork(c, ranking_agreement(rank_block(c.unit, c.annotator, ranks_from_order(orders_of(c, task.options)))))
 
 

@@ -50,12 +50,6 @@ class PairTables:
     n_blocks: int
 
 
-def member(values: np.ndarray, allowed: Iterable[str]) -> np.ndarray:
-    """``values[i] in allowed`` for text arrays, by hashing. (``np.isin`` compares object arrays pairwise: quadratic.)"""
-    index = pd.Index(list(allowed)).unique()
-    return np.asarray(index.get_indexer(np.asarray(values, dtype=object)) >= 0, dtype=bool)
-
-
 def find_sorted(sorted_keys: np.ndarray, queries: Iterable[str]) -> np.ndarray:
     """Position of each query in ``sorted_keys`` (``Codes.unit_keys`` are sorted), ``-1`` when absent.
 
@@ -171,12 +165,11 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> Pair
 
 
 def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys in order and each key's rank among them; a bincount when the key space is small."""
+    """The distinct keys in order and each key's rank among them; a bincount (``coded.compact``) when the key
+    space is small, a sort otherwise."""
     if key_space > 50_000_000:
         return np.unique(keys, return_inverse=True)
-    present = np.bincount(keys, minlength=key_space) > 0
-    rank = np.cumsum(present) - 1
-    return np.flatnonzero(present), rank[keys]
+    return compact(keys, key_space)
 
 
 def item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:

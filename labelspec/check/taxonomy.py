@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labelspec.check import stats
+from labelspec.check.consensus import sparse_plurality
 from labelspec.check.estimate import IntArray
 
 #: Dense cells per chunk when collapsing a sparse table (bounds peak memory to ~32 MiB of int64 per chunk).
@@ -226,13 +227,7 @@ def deepest_consensus(
     support = np.full(n_units, np.nan)
     for d in range(int(label_depths(par).max(initial=0)), -1, -1):  # deepest level first
         keys, cnt = np.unique(u * k + ancestors_at(par, d)[lab], return_counts=True)
-        ku, kl = keys // k, keys % k
-        top = np.zeros(n_units, dtype=np.int64)
-        np.maximum.at(top, ku, cnt)
-        is_top = cnt == top[ku]
-        n_top = np.bincount(ku[is_top], minlength=n_units)
-        winner = np.full(n_units, -1, dtype=np.int64)
-        winner[ku[is_top]] = kl[is_top]
+        top, n_top, winner = sparse_plurality(keys // k, keys % k, cnt, n_units)
         ok = (n_top == 1) & (top >= min_support * n_u - 1e-9) & (n_u > 0) & (out_depth < 0)
         out_label[ok], out_depth[ok] = winner[ok], d
         support[ok] = top[ok] / n_u[ok]
