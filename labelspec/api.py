@@ -366,7 +366,6 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     """
     from labelspec import __version__
     from labelspec.check import release as rel
-    from labelspec.check.decide import decide_all
 
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
@@ -379,7 +378,8 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     verdict = rel.resolve_gates(report.gates, accept, strict=strict)
     if verdict.refused:
         return ReleaseResult(report, verdict.refused, verdict.overrides)
-    decisions = report.decisions if report.decisions is not None else decide_all(spec, report.accounting, ctx)
+    decisions = report.decisions
+    assert decisions is not None  # keep_decisions=True above
     inputs = _input_hashes(spec, paths, gold_path)
     counts: dict[str, Any] = {}
 

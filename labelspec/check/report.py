@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.decide import Decisions
 from labelspec.check.estimate import Estimate
 from labelspec.check.gates import GateResult
 from labelspec.check.gold import GoldScores
@@ -65,7 +66,7 @@ class Report:
     strict: bool = False
     files: tuple[str, ...] = ()
     sections: dict[str, Any] = field(default_factory=dict)  # consensus, hotspots … added by later stages
-    decisions: Any = None  # the runner's check.decide.Decisions, kept for release (never serialised)
+    decisions: Decisions | None = None  # kept for release (CheckOptions.keep_decisions); never serialised
 
     @property
     def blocking(self) -> tuple[GateResult, ...]:

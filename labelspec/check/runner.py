@@ -150,14 +150,13 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     state.rules = evaluate_rules(spec, acc.used, ctx)
     state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
     results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
-    decisions: decide.Decisions | None = decide.decide_all(spec, acc, ctx, analyses=state.analyses)
-    assert decisions is not None
+    decisions = decide.decide_all(spec, acc, ctx, analyses=state.analyses)
     sections = {"consensus": decisions.section()}
-    if not options.keep_decisions:
-        decisions = None  # ~600 MiB of per-unit rows at 10M judgments, not needed by the hotspots
+    kept = decisions if options.keep_decisions else None
+    del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed before the hotspots unless kept
     sections["hotspots"] = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses).section()
     return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold, gates=tuple(results),
                   findings=tuple(state.findings), rules=state.rules, strict=options.strict,
                   files=tuple(display), sections=sections,
-                  decisions=decisions if options.keep_decisions else None)
+                  decisions=kept)
 
