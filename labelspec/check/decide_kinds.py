@@ -125,7 +125,10 @@ def encode_task(task: Task, frame: pd.DataFrame) -> Codes:
     if task.kind in LABEL_CODED:
         return encode(frame, task.label_ids)
     # encoded and sorted in Arrow, as the readers encode ids (no fixed-width numpy copy of every value)
-    values = pa.array(frame["value"].astype(str).to_numpy(dtype=object), pa.large_string())
+    try:
+        values = pa.array(frame["value"].to_numpy(dtype=object), pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text (hand-built frames): compare as text
+        values = pa.array(frame["value"].astype(str).to_numpy(dtype=object), pa.large_string())
     cat = sorted_categorical(values)
     return encode(frame, tuple(str(c) for c in cat.categories), category_of=np.asarray(cat.codes, dtype=np.int64))
 
