@@ -80,3 +80,22 @@ def test_unit_keys_are_sorted_so_binary_search_finds_gold_units() -> None:
     codes = encode(frame, ("x",))
     assert codes.unit_keys.tolist() == ["i1", "i10", "i2"]
     assert find_sorted(codes.unit_keys, ["i2", "i3", "i1"]).tolist() == [2, -1, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=10), unique=True, max_size=40), st.booleans(), st.integers(0, 3))
+def test_dictionary_order_is_the_strings_sorted_order(texts: list[str], large: bool, skip: int) -> None:
+    """Packed short ids (≤ 8 bytes, no NUL) and the Arrow fallback both order like Python's sorted()."""
+    from labelspec.check.coded import _dictionary_order
+
+    arr = pa.array(["pad"] * skip + texts, pa.large_string() if large else pa.string()).slice(skip)
+    order = _dictionary_order(arr)
+    assert [texts[i] for i in order] == sorted(texts)
+
+
+def test_short_ids_take_the_packed_path() -> None:
+    from labelspec.check.coded import _packed_short
+
+    assert _packed_short(pa.array(["i0000002", "i0000001", "a", ""])) is not None
+    assert _packed_short(pa.array(["a\x00", "a"])) is None  # a NUL byte: the padding would be ambiguous
+    assert _packed_short(pa.array(["123456789"])) is None

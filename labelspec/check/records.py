@@ -8,7 +8,7 @@ text. Nothing is dropped silently: each excluded row keeps its file, line, reaso
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,7 @@ from labelspec.check.coded import (
     text_of,
 )
 from labelspec.check.context import Context
+from labelspec.check.ordering import stable_order
 from labelspec.check.span_records import span_max_ends, span_value_problems
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
@@ -73,7 +74,10 @@ class _Marker:
         self.rows: list[np.ndarray] = []
         self.details: list[np.ndarray] = []
 
-    def mark(self, mask: np.ndarray, reason: str, detail: np.ndarray | str) -> None:
+    def mark(self, mask: np.ndarray, reason: str, detail: np.ndarray | str | Callable[[np.ndarray], np.ndarray]
+             ) -> None:
+        """Exclude the rows of ``mask`` not excluded yet; ``detail`` is one text, one per row, or a function
+        giving the texts of the excluded rows (so that nothing per row is built for the valid ones)."""
         rows = np.flatnonzero(mask & (self.code == 0))
         if rows.size == 0:
             return
@@ -81,7 +85,10 @@ class _Marker:
             self.reasons.append(reason)
         self.code[rows] = self.reasons.index(reason)
         self.rows.append(rows)
-        self.details.append(detail[rows] if isinstance(detail, np.ndarray) else repeated(rows.size, detail))
+        if isinstance(detail, str):
+            self.details.append(repeated(rows.size, detail))
+        else:
+            self.details.append(detail(rows) if callable(detail) else detail[rows])
 
     @property
     def ok(self) -> np.ndarray:
@@ -97,18 +104,23 @@ class _Marker:
         return rows[order], names[self.code[rows[order]]], np.concatenate(self.details)[order]
 
 
-def _distinct_problems(task: Task, value_codes: np.ndarray, categories: pd.Index) -> np.ndarray:
-    """Problem text per row ('' when valid), evaluated once per distinct value code."""
+def _category_problems(task: Task, value_codes: np.ndarray, categories: pd.Index) -> np.ndarray:
+    """Problem text per value category ('' when valid or unused), evaluated once per category in use."""
+    out = repeated(len(categories), "")
     if len(value_codes) == 0:
-        return np.zeros(0, dtype=object)
-    distinct, inverse = compact(value_codes, len(categories))
+        return out
+    distinct, _ = compact(value_codes, len(categories))
     texts = text_of(categories, distinct)
     if task.kind == "spans":  # the bulk span parser: same messages as value_problems
-        problems = span_value_problems(task, texts)
+        out[distinct] = span_value_problems(task, texts)
     else:
-        problems = np.array(["; ".join(value_problems(task, str(v))) for v in texts], dtype=object)
-    out: np.ndarray = problems[inverse]
+        out[distinct] = ["; ".join(value_problems(task, str(v))) for v in texts]
     return out
+
+
+def _problems_of(per_category: np.ndarray, codes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The details of excluded rows, looked up by their category only when :meth:`_Marker.mark` needs them."""
+    return lambda rows: per_category[codes[rows]]
 
 
 def _task_column(df: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -134,13 +146,10 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
             marker.mark(rows & no_unit, "unit_mismatch", "missing unit (this task is judged per step)")
         else:
             marker.mark(rows & ~no_unit, "unit_mismatch", "unit given for a task judged per item")
-        idx = np.flatnonzero(rows & has_value)
-        problems = _distinct_problems(task, value_codes[idx], value_cats)
-        bad = np.zeros(n, dtype=bool)
-        bad[idx] = problems != ""
-        detail = repeated(n, "")
-        detail[idx] = problems
-        marker.mark(bad, "invalid_value", detail)
+        rows &= has_value
+        problems = _category_problems(task, value_codes[rows], value_cats)
+        bad = rows & (problems != "")[value_codes] if n else rows
+        marker.mark(bad, "invalid_value", _problems_of(problems, value_codes))
     _timestamp_checks(df, marker)
 
 
@@ -215,8 +224,9 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
         marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")
 
 
-def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """One int64 per row of ``rows`` that is equal exactly when (annotator, item, unit, task) are.
+def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """One int64 per row of ``rows`` that is equal exactly when (annotator, item, unit, task) are, and the
+    key space (all keys are below it).
 
     Mixed-radix over the four codes; when the product of their category counts could overflow, the partial key
     is renumbered (hashing) before the next field is mixed in.
@@ -231,18 +241,17 @@ def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
             space = int(key.max()) + 1 if len(key) else 1
         key = key * radix + codes[rows]
         space *= radix
-    return key
+    return key, space
 
 
 def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
     rows = np.flatnonzero(marker.ok)
-    key = _judgment_key(df, rows)
-    ordered = np.sort(key)  # a plain sort finds out whether there is any duplicate at all (rare)
-    if not (ordered[1:] == ordered[:-1]).any():
-        return
-    order = np.argsort(key, kind="stable")  # equal keys keep row order: the first is the one kept
+    key, space = _judgment_key(df, rows)
+    order = stable_order(key, space)  # equal keys keep row order: the first is the one kept
     sorted_key = key[order]
     starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    if starts.all():  # no duplicate (the usual case)
+        return
     first_of = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     dup = ~starts
     positions, firsts = rows[order[dup]], rows[first_of[dup]]
