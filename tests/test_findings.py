@@ -103,3 +103,18 @@ def test_loo_agreement_from_top_counts_equals_the_spelled_out_vote(n_units: int,
     got = loo_agreement(arr[:, 0], arr[:, 1], arr[:, 2], shape)
     want = _loo_reference(arr[:, 0], arr[:, 1], arr[:, 2], shape)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+def test_loo_agreement_with_a_wide_count_space_takes_the_sorting_path() -> None:
+    """Units with many judgments per label make the pattern codes exceed the dense range (np.unique path)."""
+    from labelspec.check.findings import loo_agreement
+
+    rng = np.random.default_rng(7)
+    n_units, n_ann, k = 40, 50, 6
+    unit = np.r_[np.zeros(300, np.int64), rng.integers(1, n_units, 400)]
+    ann, cat = rng.integers(0, n_ann, unit.size), rng.integers(0, k, unit.size)
+    cat[:300] = np.arange(300) % k  # one unit with 50 judgments of every label: base 51**6 > 2**24
+    got = loo_agreement(unit, ann, cat, (n_units, n_ann, k))
+    want = _loo_reference(unit, ann, cat, (n_units, n_ann, k))
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    assert got[0].sum() > 0

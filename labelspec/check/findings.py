@@ -7,6 +7,7 @@ scores, never by re-reading rows per annotator.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from scipy.stats import norm
 
 from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis
+from labelspec.check.coded import compact
 from labelspec.check.consensus import majority_vote
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure
@@ -78,33 +80,50 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
     """Per annotator: judgments scored and how many equal the unit's plurality without that judgment.
 
     A judgment is scored when the unit's other judgments are at least :data:`LOO_MIN_OTHERS` and their plurality
-    is not tied. From per-unit top counts (the largest, how many categories reach it, the next one and its
-    multiplicity), with no (judgments × categories) table: own = count of its category − 1 and best = the
-    largest count among the other categories; it agrees when own > best, and is tied when own == best or
-    when several other categories share best > own.
+    is not tied. Whether a judgment agrees depends only on its unit's count row and its own category, so the
+    units are collapsed to their distinct count rows (a few hundred at 10M judgments) and the vote is decided
+    once per (row pattern, category) by :func:`_loo_state`; each judgment then looks its state up.
     """
     n_units, n_ann, k = shape
-    cell = unit * k + category
-    counts = np.bincount(cell, minlength=n_units * k).astype(np.int32).reshape(n_units, k)
-    # everything below is per (unit, category): (U, K) int32 arrays, then one gather per judgment
-    m1 = counts.max(axis=1, keepdims=True) if k else np.zeros((n_units, 1), np.int32)
+    if k == 0 or unit.size == 0:
+        return np.zeros(n_ann, np.int64), np.zeros(n_ann, np.int64)
+    counts = np.bincount(unit * k + category, minlength=n_units * k).reshape(n_units, k)
+    base = counts.max(axis=0) + 1
+    if math.prod(int(b) for b in base) >= 1 << 62:  # cannot happen below ~2**15 judgments per unit and label
+        pattern_of, rows = np.arange(n_units), counts
+    else:
+        strides = np.concatenate(([1], np.cumprod(base[:-1]))).astype(np.int64)
+        code = counts @ strides
+        present, pattern_of = np.unique(code, return_inverse=True) if code.max() >= 1 << 24 else compact(
+            code, int(code.max()) + 1)
+        rows = (present[:, None] // strides[None, :]) % base[None, :]
+    state = _loo_state(rows.astype(np.int64)).reshape(-1)  # (P·K): 0 not scored, 1 disagrees, 2 agrees
+    per_judgment = state[pattern_of[unit] * k + category]
+    tally = np.bincount(annotator * 3 + per_judgment, minlength=n_ann * 3).reshape(n_ann, 3)
+    return tally[:, 1] + tally[:, 2], tally[:, 2].copy()
+
+
+def _loo_state(counts: np.ndarray) -> np.ndarray:
+    """(P, K) int8 for count rows (P, K): 2 when a judgment of that category agrees with the plurality of the
+    row's other judgments, 1 when it is scored but disagrees, 0 when not scored (too few others, or a tie).
+
+    From the top counts: own = count of its category − 1, best = the largest count among the other categories;
+    it agrees when own > best, and is tied when own == best or when several other categories share best > own.
+    """
+    k = counts.shape[1]
+    m1 = counts.max(axis=1, keepdims=True)
     on_top = counts == m1
-    c1 = on_top.sum(axis=1, keepdims=True, dtype=np.int32)
-    m2 = np.where(on_top, -1, counts).max(axis=1, keepdims=True) if k else m1
-    c2 = (counts == m2).sum(axis=1, keepdims=True, dtype=np.int32)
+    c1 = on_top.sum(axis=1, keepdims=True)
+    m2 = np.where(on_top, -1, counts).max(axis=1, keepdims=True)
+    c2 = (counts == m2).sum(axis=1, keepdims=True)
     sole_top = on_top & (c1 == 1)
     best = np.where(sole_top, m2, m1)
     n_best = np.where(sole_top, c2, np.where(on_top, c1 - 1, c1))
-    counts -= 1  # now: each category's count without one of its own judgments
-    usable = (counts.sum(axis=1, keepdims=True) + (k - 1)) >= LOO_MIN_OTHERS  # = judgments − 1
-    agree_uk = usable & (counts > best)
-    scored_uk = agree_uk | (usable & (counts < best) & (n_best == 1))
-    del counts, best, n_best, on_top, sole_top
-    agree = agree_uk.reshape(-1)[cell]
-    scored = scored_uk.reshape(-1)[cell]
-    n = np.bincount(annotator, weights=scored, minlength=n_ann).astype(np.int64)
-    hits = np.bincount(annotator, weights=agree, minlength=n_ann).astype(np.int64)
-    return n, hits
+    own = counts - 1  # each category's count without one of its own judgments
+    usable = (own.sum(axis=1, keepdims=True) + (k - 1)) >= LOO_MIN_OTHERS  # = judgments − 1
+    agree = usable & (own > best)
+    scored = agree | (usable & (own < best) & (n_best == 1))
+    return (scored.astype(np.int8) + agree.astype(np.int8)).astype(np.int8)
 
 
 def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
