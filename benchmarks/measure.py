@@ -109,19 +109,24 @@ def _stage_timers() -> dict[str, list[float]]:
         if fn is None:
             continue
         label = f"{mod_name.rsplit('.', 1)[-1]}.{attr}"
-        timings[label] = [0.0, 0]
+        timings[label] = [0.0, 0, 0.0, 0.0]
         setattr(owner, attr, _timed(fn, timings[label]))
     return timings
 
 
 def _timed(fn: Any, slot: list[float]) -> Any:
+    """Time ``fn`` into ``slot`` [seconds, calls, peak RSS MiB before its first call, after its last one]: a
+    stage whose 'after' exceeds its 'before' set a new high-water mark of the process."""
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
+        if not slot[1]:
+            slot[2] = peak_rss_mib()
         try:
             return fn(*args, **kwargs)
         finally:
             slot[0] += time.perf_counter() - t0
             slot[1] += 1
+            slot[3] = peak_rss_mib()
 
     return wrapper
 
@@ -221,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     result.setdefault("cpu_s", cpu_seconds() - cpu0)
     result.update(what=args.what, import_s=import_s, peak_rss_mib=peak_rss_mib())
     if stages is not None:
-        result["stages"] = {k: {"seconds": round(v[0], 3), "calls": int(v[1])} for k, v in stages.items() if v[1]}
+        result["stages"] = {k: {"seconds": round(v[0], 3), "calls": int(v[1]), "peak_mib_before": round(v[2]),
+                                "peak_mib_after": round(v[3])} for k, v in stages.items() if v[1]}
     print(json.dumps(result))
     return 0
 

@@ -108,9 +108,9 @@ def compact(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarra
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     present = np.bincount(codes, minlength=n_categories) > 0
     if present.all():  # the usual case (no row filtered out): codes are already ranks, no gather needed
-        return np.arange(n_categories, dtype=np.int64), codes.astype(np.int64)
+        return np.arange(n_categories, dtype=np.int64), codes.astype(np.int64, copy=False)
     rank = np.cumsum(present) - 1
-    return np.flatnonzero(present), rank[codes].astype(np.int64)
+    return np.flatnonzero(present), rank[codes].astype(np.int64, copy=False)
 
 
 def category_mask(categories: pd.Index, allowed: object) -> np.ndarray:

@@ -127,13 +127,17 @@ def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray
     return np.bincount(ann * k + cat, minlength=a * k).reshape(a, k)
 
 
-def _pair_rows(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, n_ann: int, k: int, unit_block: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All within-unit annotator pairs (lo < hi): pair key ``lo·A + hi``, category cell ``c_lo·K + c_hi`` and
-    the unit's item block, one group size at a time, written into arrays allocated once (12M pairs at 10M
-    judgments: per-combination pieces concatenated afterwards would double the peak)."""
-    order = stable_order(unit * n_ann + ann, len(unit_block) * n_ann)  # one key: a radix sort, not a lexsort
-    unit, ann, cat = unit[order], ann[order], cat[order]
+def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All within-unit annotator pairs (lo < hi) among the rows in ``mask``: pair key ``lo·A + hi``, category
+    cell ``c_lo·K + c_hi`` and the unit's item block, one group size at a time, written into arrays allocated
+    once (12M pairs at 10M judgments: per-combination pieces concatenated afterwards would double the peak)."""
+    _, n_ann, k = codes.shape
+    space = len(unit_block) * n_ann
+    key = codes.unit * n_ann + codes.annotator
+    key[~mask] = space  # rows left out sort last and are cut off: no masked copies of three columns
+    order = stable_order(key, space + 1)[: int(np.count_nonzero(mask))]  # one key: a radix sort, not a lexsort
+    del key
+    unit, ann, cat = codes.unit[order], codes.annotator[order], codes.category[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(unit)])
     total = int((sizes * (sizes - 1) // 2).sum())
@@ -154,8 +158,7 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> Pair
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``)."""
     _, n_ann, k = codes.shape
     unit_block = item_block(codes.unit_items, n_blocks).astype(np.int32)
-    key, cell, block = _pair_rows(codes.unit[mask], codes.annotator[mask], codes.category[mask], n_ann, k,
-                                  unit_block)
+    key, cell, block = _pair_rows(codes, mask, unit_block)
     pair_code, pair_index = _dense_codes(key, n_ann * n_ann)
     n_pairs = len(pair_code)
     cell += pair_index * (k * k)
