@@ -231,15 +231,19 @@ def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
     Mixed-radix over the four codes; when the product of their category counts could overflow, the partial key
     is renumbered (hashing) before the next field is mixed in.
     """
+    every = len(rows) == len(df)  # rows are all rows (nothing excluded yet): no gathers
     key = np.zeros(len(rows), dtype=np.int64)
     space = 1
     for name in ("annotator", "item", "unit", "task"):
         codes, cats = codes_of(df, name)
         radix = max(len(cats), 1)
+        if radix == 1:  # one category (an absent unit column, the only task): adds nothing to the key
+            continue
         if space * radix >= 1 << 62:
             key = pd.factorize(key)[0].astype(np.int64)
             space = int(key.max()) + 1 if len(key) else 1
-        key = key * radix + codes[rows]
+        key *= radix  # in place: each new 10M-row array is memory the system must hand out again
+        key += codes if every else codes[rows]
         space *= radix
     return key, space
 
