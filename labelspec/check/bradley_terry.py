@@ -26,7 +26,7 @@ from scipy.special import expit
 from labelspec.check.consensus import FloatArray, IntArray, as_codes
 from labelspec.check.taxonomy import CHUNK_CELLS, unique_inverse
 
-__all__ = ["BradleyTerryResult", "bradley_terry"]
+__all__ = ["BradleyTerryResult", "bradley_terry", "bradley_terry_counts"]
 
 #: Added to the Hessian diagonal: with ``prior = 0`` each group's likelihood is flat along a common shift.
 _RIDGE = 1e-10
@@ -244,6 +244,34 @@ def bradley_terry(
     if prior < 0 or tol <= 0 or max_iter < 1:
         raise ValueError("prior must be >= 0, tol > 0 and max_iter >= 1")
     pairs, grp = _inputs(winners, losers, n_items, ties, group)
+    return _fit(pairs, grp, prior, max_iter, tol)
+
+
+def bradley_terry_counts(first: npt.ArrayLike, second: npt.ArrayLike, n: npt.ArrayLike, wins: npt.ArrayLike,
+                         n_items: int, *, group: npt.ArrayLike, prior: float = 0.5, max_iter: int = 100,
+                         tol: float = 1e-10) -> BradleyTerryResult:
+    """:func:`bradley_terry` from comparisons already counted per distinct pair: ``first[i] < second[i]`` met
+    ``n[i]`` times and ``first[i]`` won ``wins[i]`` of them (ties as halves), pairs sorted by (first, second)
+    and each listed once with ``n > 0`` — exactly what :func:`bradley_terry` collapses its comparisons into,
+    so both give the same fit. For callers that can count without listing every comparison (rankings)."""
+    if prior < 0 or tol <= 0 or max_iter < 1:
+        raise ValueError("prior must be >= 0, tol > 0 and max_iter >= 1")
+    a, b = as_codes(first, n_items, "first"), as_codes(second, n_items, "second")
+    cnt, won = np.asarray(n, dtype=np.float64), np.asarray(wins, dtype=np.float64)
+    grp = as_codes(group, n_items, "group")
+    if not (a.shape == b.shape == cnt.shape == won.shape) or grp.shape != (n_items,):
+        raise ValueError("one first, second, n and wins per pair and one group per option are required")
+    key = a * n_items + b
+    if np.any(a >= b) or np.any(key[1:] <= key[:-1]) or np.any(cnt <= 0) or np.any(grp[a] != grp[b]):
+        raise ValueError("pairs must be distinct, sorted, first < second, counted and within one group")
+    lay = _layout(grp)
+    solve = _dense_solver(a, b, lay) if lay is not None else _sparse_solver(a, b, n_items)
+    return _fit(_Pairs(a, b, cnt, won, n_items, solve), grp, prior, max_iter, tol)
+
+
+def _fit(pairs: _Pairs, grp: IntArray, prior: float, max_iter: int, tol: float) -> BradleyTerryResult:
+    """Newton's method with step halving from all strengths equal, then centred per group."""
+    n_items = pairs.n_items
     theta = np.zeros(n_items)
     value = _objective(theta, pairs, prior)
     converged, n_iter = False, 0

@@ -48,6 +48,7 @@ from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
 from labelspec.check.tables import UNIT_SEP, Codes, find_sorted
+from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.spec.model import Adjudication, Spec, Task
 
 REASONS: tuple[str, ...] = ("tie", "low_support", "always_review_labels", "gold_conflict", "rule_violation",
@@ -236,20 +237,26 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
 
 
 def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
-                codes: Codes | None = None) -> tuple[pd.DataFrame, kinds.KindResult]:
+                codes: Codes | None = None, parses: TaskParses | None = None
+                ) -> tuple[pd.DataFrame, kinds.KindResult]:
     """One task's units with value, evidence, reasons and routing (see the module docstring).
 
     ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
-    the judgments are not encoded twice.
+    the judgments are not encoded twice; ``parses`` (the check run's) does so for spans and ranking tasks.
     """
     method = consensus_method(task, spec.adjudication)
     assert method is not None
-    frame = kinds.canonical_frame(task, frame)
-    if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
-        codes = kinds.encode_task(task, frame)
-    gold = _gold_for(spec, task, ctx)
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
-    result = DECIDERS[method](kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths))
+    spans = None
+    if task.kind in PARSED_KINDS:
+        parsed = (parses or TaskParses()).get(task, frame, lengths)
+        frame, codes, spans = parsed.frame, parsed.codes, parsed.spans
+    else:
+        frame = kinds.canonical_frame(task, frame)
+        if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
+            codes = kinds.encode_task(task, frame)
+    gold = _gold_for(spec, task, ctx)
+    result = DECIDERS[method](kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans))
     units = result.units.assign(pos=np.arange(len(result.units)))
     value = units["value"].to_numpy(dtype=object)
     units["decided_by"] = _texts(units.index, method, _unanimous(codes, value), "unanimous")
@@ -300,10 +307,11 @@ def _route(units: pd.DataFrame, policy: Adjudication) -> pd.DataFrame:
 
 
 def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
-               analyses: Mapping[str, TaskAnalysis] | None = None) -> Decisions:
+               analyses: Mapping[str, TaskAnalysis] | None = None, parses: TaskParses | None = None) -> Decisions:
     """Consensus, reasons and routing for every task with a consensus method (loops over tasks only).
 
-    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks.
+    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks, ``parses`` its parsed
+    spans and ranking tasks.
     """
     frames, methods, models, details = [], {}, {}, {}
     for task in spec.tasks:
@@ -313,7 +321,7 @@ def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
         used = select(acc.used, equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"])
         analysis = (analyses or {}).get(task.name)
         units, result = decide_task(spec, task, used, acc.expert, ctx,
-                                    codes=analysis.codes if analysis is not None else None)
+                                    codes=analysis.codes if analysis is not None else None, parses=parses)
         frames.append(units.reset_index(names="key"))
         methods[task.name], models[task.name], details[task.name] = method, result.model, result.detail
     routing, default = review_reasons(spec.adjudication)

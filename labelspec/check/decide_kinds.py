@@ -28,6 +28,7 @@ from labelspec.check.coded import repeated, sorted_categorical, with_text
 from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority, sparse_plurality
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
+from labelspec.check.span_sets import SpanSet
 from labelspec.check.tables import Codes, encode, find_sorted, unit_counts
 from labelspec.check.taxonomy import ancestors_at, deepest_consensus
 from labelspec.spec.model import Adjudication, Task
@@ -50,6 +51,7 @@ class KindInput:
     gold: dict[str, str]  # unit key → canonical gold value
     policy: Adjudication
     text_length: dict[str, int] = field(default_factory=dict)  # item → length of the task's text field
+    spans: SpanSet | None = None  # spans tasks: the span set of these rows, when the check has built it already
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,13 @@ def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray
         "item": text(codes.unit_items), "unit": text(codes.unit_steps), "value": text(value),
         "method": repeated(u, method), "support": np.asarray(support, dtype=np.float64),
         "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
-        "low_support": np.asarray(low, dtype=bool), "vote": text(value),
+        "low_support": np.asarray(low, dtype=bool), "vote": text(np.array(value, dtype=object)),
         "span_conflict": np.zeros(u, dtype=bool),
     }
     cols.update({name: text(v) if name == "vote" else v for name, v in extra.items()})
-    frame = pd.DataFrame(cols, columns=list(UNIT_COLUMNS))
+    # not copied again (3.3M units × 10 columns); every column has its own array (``vote`` is a copy of
+    # ``value``, which ``decide`` overwrites with expert decisions)
+    frame = pd.DataFrame(cols, columns=list(UNIT_COLUMNS), copy=False)
     frame.index = pd.Index(codes.unit_keys, dtype=object, name="key")
     return frame
 

@@ -3,7 +3,8 @@
 One job, the same contract as ``decide_kinds``: codes in, one row per unit out (:data:`UNIT_COLUMNS`). Span and
 ranking values are coded by distinct canonical value (found in Arrow: ``decide_kinds.encode_task``), parsed once per
 distinct value (``span_table``) and expanded to flat arrays by index arithmetic; the statistics come from ``spans``
-and ``preference``. No file access, no loops over units.
+and ``bradley_terry`` (fed with comparisons counted per option pair; Borda points of full rankings are summed
+here). No file access, no loops over units.
 
 Spans. A consensus span is an overlap cluster (same label) whose share of the unit's annotators reaches
 ``min_support`` (``spans.span_consensus``). The unit's support is its weakest in/out decision over every
@@ -27,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelspec.check.bradley_terry import bradley_terry_counts
 from labelspec.check.decide_kinds import KindInput, KindResult, details, unit_frame
-from labelspec.check.preference import borda, bradley_terry
-from labelspec.check.span_table import parse_spans, row_spans, spans_text
+from labelspec.check.span_table import ParsedSpans, parse_spans, row_spans, spans_text
 from labelspec.check.spans import SpanSet, span_clusters, span_consensus, span_set
 from labelspec.check.tables import Codes
 from labelspec.check.taxonomy import unique_inverse
@@ -38,10 +39,13 @@ from labelspec.check.taxonomy import unique_inverse
 BT_TIE = 1e-9
 
 
-def span_set_of(inp: KindInput) -> SpanSet:
-    """The task's spans as a ``SpanSet``; a unit's text length is its item field's, or its longest span end."""
+def span_set_of(inp: KindInput, parsed: ParsedSpans | None = None) -> SpanSet:
+    """The task's spans as a ``SpanSet``; a unit's text length is its item field's, or its longest span end.
+
+    ``parsed`` (the spans of ``inp.codes.categories``, when the caller has them) saves parsing them again."""
     c = inp.codes
-    row, start, end, label = row_spans(c.category, parse_spans(c.categories, inp.task.label_ids))
+    parsed = parse_spans(c.categories, inp.task.label_ids) if parsed is None else parsed
+    row, start, end, label = row_spans(c.category, parsed)
     n_units = len(c.unit_keys)
     known = pd.Series(c.unit_items, dtype=object).map(inp.text_length).fillna(0).to_numpy(dtype=np.int64)
     longest = np.zeros(n_units, dtype=np.int64)
@@ -65,7 +69,7 @@ def _support_detail(unit: np.ndarray, support: np.ndarray, n_units: int) -> Call
 def spans(inp: KindInput) -> KindResult:
     c, pol, task = inp.codes, inp.policy, inp.task
     n_units = len(c.unit_keys)
-    sset = span_set_of(inp)
+    sset = span_set_of(inp) if inp.spans is None else inp.spans
     clusters = span_clusters(sset)
     judges, voters = clusters.judges[clusters.unit], clusters.support  # every cluster, decided in integers
     support = np.ones(n_units)
@@ -83,12 +87,36 @@ def spans(inp: KindInput) -> KindResult:
                       detail=_support_detail(chosen.unit, chosen.support, n_units))
 
 
-def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
-    """(N, m) option indices of each judgment, best first (full rankings, as the record contract requires)."""
+def category_orders(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
+    """(D, m) option indices of each distinct ranking (category), best first."""
     col = {o: j for j, o in enumerate(options)}
     table = np.array([[col[o] for o in json.loads(t)] for t in codes.categories], dtype=np.int64)
-    rows: np.ndarray = table.reshape(len(codes.categories), len(options))[codes.category]
+    return table.reshape(len(codes.categories), len(options))
+
+
+def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
+    """(N, m) option indices of each judgment, best first (full rankings, as the record contract requires)."""
+    rows: np.ndarray = category_orders(codes, options)[codes.category]
     return rows
+
+
+def _pair_counts(rows: np.ndarray, unit: np.ndarray, n_units: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bradley–Terry input counted per (unit, option pair j < k) in that order: the pairs, how many rankings
+    compared them (every full ranking of the unit) and how many put j first — what ``bradley_terry``
+    collapses the N · m(m − 1)/2 listed comparisons into, counted without listing them."""
+    m = rows.shape[1]
+    pos = np.empty_like(rows)
+    np.put_along_axis(pos, rows, np.arange(m)[None, :].repeat(rows.shape[0], axis=0), axis=1)
+    j, k = np.triu_indices(m, 1)
+    wins = np.zeros((n_units, j.size))
+    for p, (a, b) in enumerate(zip(j.tolist(), k.tolist(), strict=True)):  # a loop over option pairs
+        wins[:, p] = np.bincount(unit, weights=pos[:, a] < pos[:, b], minlength=n_units)
+    n = np.bincount(unit, minlength=n_units).astype(np.float64)
+    judged = n > 0
+    base = (np.arange(n_units) * m)[judged, None]
+    first, second = (base + j[None, :]).ravel(), (base + k[None, :]).ravel()
+    return first, second, np.repeat(n[judged], j.size), wins[judged].ravel()
 
 
 def _consensus_order(score: np.ndarray, strength: np.ndarray, n_units: int, m: int) -> tuple[np.ndarray, ...]:
@@ -139,18 +167,16 @@ def ranking(inp: KindInput) -> KindResult:
     rows = orders_of(c, options)
     glob = c.unit[:, None] * m + rows
     groups = np.repeat(np.arange(n_units), m)
-    b = borda(glob, c.unit, n_units * m, option_group=groups)
-    pairs = list(itertools.combinations(range(m), 2))
-    win = np.concatenate([glob[:, p] for p, _ in pairs]) if pairs else np.zeros(0, dtype=np.int64)
-    lose = np.concatenate([glob[:, q] for _, q in pairs]) if pairs else np.zeros(0, dtype=np.int64)
-    bt = bradley_terry(win, lose, n_units * m, group=groups)
-    order, tie = _consensus_order(b.score, bt.log_strength, n_units, m)
+    points = np.broadcast_to(np.arange(m - 1, -1, -1, dtype=np.float64), glob.shape)  # full rankings
+    borda_score = np.bincount(glob.ravel(), weights=points.ravel(), minlength=n_units * m).astype(np.float64)
+    bt = bradley_terry_counts(*_pair_counts(rows, c.unit, n_units), n_units * m, group=groups)
+    order, tie = _consensus_order(borda_score, bt.log_strength, n_units, m)
     support = _agreement(rows, c.unit, order, n_units)
     names = np.array(options, dtype=object)
     patterns, inverse = _distinct_rows(order)
     texts = np.array([json.dumps(names[p].tolist(), ensure_ascii=False, separators=(",", ":"))
                       for p in patterns], dtype=object)
-    score, strength = b.score.reshape(n_units, m), np.round(bt.log_strength, 6).reshape(n_units, m)
+    score, strength = borda_score.reshape(n_units, m), np.round(bt.log_strength, 6).reshape(n_units, m)
     n = np.bincount(c.unit, minlength=n_units)
     model = {"bradley_terry_converged": bt.converged, "bradley_terry_iterations": bt.n_iter}
     return KindResult(unit_frame(c, "borda", texts[inverse.reshape(-1)] if n_units else texts, support, n, tie,

@@ -123,7 +123,8 @@ def _loo_state(counts: np.ndarray) -> np.ndarray:
     usable = (own.sum(axis=1, keepdims=True) + (k - 1)) >= LOO_MIN_OTHERS  # = judgments − 1
     agree = usable & (own > best)
     scored = agree | (usable & (own < best) & (n_best == 1))
-    return (scored.astype(np.int8) + agree.astype(np.int8)).astype(np.int8)
+    state: np.ndarray = scored.astype(np.int8) + agree.astype(np.int8)
+    return state
 
 
 def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:

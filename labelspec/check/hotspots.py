@@ -30,10 +30,10 @@ from labelspec.check import decide_kinds as kinds
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import equals, select
 from labelspec.check.context import Context
-from labelspec.check.decide_structured import span_set_of
 from labelspec.check.records import Accounting
-from labelspec.check.spans import span_findings
+from labelspec.check.spans import summarize_findings
 from labelspec.check.tables import Codes, unit_counts
+from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses
 from labelspec.spec.model import Spec, Task
 
 GUIDELINES = "guidelines.html"
@@ -111,10 +111,11 @@ def _multi_splits(task: Task, codes: Codes) -> tuple[np.ndarray, np.ndarray, np.
     return splits, both, per_unit
 
 
-def _span_splits(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sset = span_set_of(inp)
-    n_lab, n_units = len(inp.task.label_ids), len(inp.codes.unit_keys)
-    f = span_findings(sset)
+def _span_splits(task: Task, parsed: ParsedTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sset = parsed.spans
+    assert sset is not None
+    n_lab, n_units = len(task.label_ids), len(parsed.codes.unit_keys)
+    f = summarize_findings(parsed.findings())  # matched and found once per check
     splits = np.zeros((n_lab, n_lab))
     splits[f.type_pairs[:, 0], f.type_pairs[:, 1]] = f.type_pair_counts
     splits = splits + splits.T
@@ -174,21 +175,29 @@ def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
 
 
 def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mapping[str, TaskAnalysis] | None = None,
-                  max_items: int = 20, max_pairs: int = 10, max_examples: int = 3) -> Hotspots:
+                  max_items: int = 20, max_pairs: int = 10, max_examples: int = 3,
+                  parses: TaskParses | None = None) -> Hotspots:
     """Disputed units across tasks (top ``max_items``) and confused label pairs per task, linked or flagged.
 
-    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks.
+    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks, ``parses`` its parsed
+    spans and ranking tasks.
     """
     item_frames, pairs = [], []
     for task in spec.tasks:  # a loop over tasks
         if task.kind == "text":
             continue
         frame = select(acc.used, equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"])
-        frame = kinds.canonical_frame(task, frame)
-        lent = (analyses or {}).get(task.name)
-        codes = lent.codes if lent is not None and lent.codes is not None else None
-        if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
-            codes = kinds.encode_task(task, frame)
+        parsed = None
+        if task.kind in PARSED_KINDS:  # spans and ranking: parsed once per check run
+            lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+            parsed = (parses or TaskParses()).get(task, frame, lengths)
+            frame, codes = parsed.frame, parsed.codes
+        else:
+            frame = kinds.canonical_frame(task, frame)
+            lent = (analyses or {}).get(task.name)
+            lent_codes = lent.codes if lent is not None else None
+            fits = lent_codes is not None and task.kind in kinds.LABEL_CODED and len(lent_codes.unit) == len(frame)
+            codes = lent_codes if fits and lent_codes is not None else kinds.encode_task(task, frame)
         item_frames.append(_task_items(task, codes, max_items))
         if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
             continue
@@ -197,8 +206,8 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         elif task.kind == "multi_choice":
             tables = _multi_splits(task, codes)
         else:
-            lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
-            tables = _span_splits(kinds.KindInput(task, frame, codes, {}, spec.adjudication, lengths))
+            assert parsed is not None
+            tables = _span_splits(task, parsed)
         pairs += _pairs(task, codes, *tables, max_pairs=max_pairs, max_examples=max_examples)
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame(
         columns=["task", "item", "unit", "entropy", "n_judgments", "values"])

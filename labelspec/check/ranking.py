@@ -165,6 +165,30 @@ def rank_block(unit: npt.ArrayLike, annotator: npt.ArrayLike, ranks: npt.ArrayLi
     return RankBlock(u, a, r)
 
 
+def rank_block_of_codes(unit: npt.ArrayLike, annotator: npt.ArrayLike, category: npt.ArrayLike,
+                        table: npt.ArrayLike) -> RankBlock:
+    """:func:`rank_block` of ``table[category]`` for rows coded by distinct ranking: ``table`` (D, m) holds the
+    mid-ranks of each distinct ranking, checked once per distinct ranking instead of once per row."""
+    u, a, c = (np.asarray(x, dtype=np.int64) for x in (unit, annotator, category))
+    t = np.asarray(table, dtype=np.float64)
+    if t.ndim != 2 or u.shape != c.shape or a.shape != u.shape or u.ndim != 1:
+        raise ValueError("table must be (D, m) with one unit, annotator and category per row")
+    if np.any((c < 0) | (c >= t.shape[0])) or np.any((u < 0) | (a < 0)):
+        raise ValueError("codes must be non-negative and categories index the table")
+    if t.size and not _are_midranks(t):
+        raise ValueError("each row must hold mid-ranks 1..m (use ranks_from_order)")
+    width = int(a.max(initial=0)) + 1
+    if (int(u.max(initial=0)) + 1) * width < 1 << 62:
+        key = np.sort(u * width + a)
+        twice = bool(np.any(key[1:] == key[:-1]))
+    else:
+        o = np.lexsort((a, u))
+        twice = bool(np.any((u[o][1:] == u[o][:-1]) & (a[o][1:] == a[o][:-1])))
+    if twice:
+        raise ValueError("one ranking per (unit, annotator) expected")
+    return RankBlock(u, a, t[c])
+
+
 @dataclass(frozen=True, slots=True)
 class RankingAgreement:
     """Pooled estimates and per-unit values (``unit`` sorted; NaN where undefined)."""

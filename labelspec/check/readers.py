@@ -115,7 +115,10 @@ def read_label_files(paths: Sequence[Path], *, columns: ColumnMap, tasks: Sequen
             problems.extend(exc.diagnostics)
     if problems:
         raise InputError(problems)
-    return _assemble(done)
+    judgments = _assemble(done)
+    done.clear()  # the parsed Arrow columns: what the frame does not share goes back to the system now
+    pa.default_memory_pool().release_unused()
+    return judgments
 
 
 def _format_of(path: Path, name: str, fmt: str | None) -> str:

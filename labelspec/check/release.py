@@ -1,8 +1,9 @@
 """The release: consensus dataset rows with provenance, preference pairs, gate overrides and the manifest.
 
 One job: from the decisions, the used judgments and the gate results, write every release file — to sinks the
-caller opens (:func:`write_release`, a block of rows at a time, hashing as it goes) or into memory
-(:func:`build_release`). Pure: no clock, no filesystem; ``api.release`` hashes the inputs, reads
+caller opens (:func:`write_release`, a block of rows at a time; ``release_output`` hashes and writes the bytes
+on a background thread, a block's Parquet row group is encoded on another while its JSON lines are built) or
+into memory (:func:`build_release`). Pure: no clock, no filesystem; ``api.release`` hashes the inputs, reads
 ``SOURCE_DATE_EPOCH`` and writes. The rows are built columnar (``release_judgments``, ``release_table``) and
 turned into text column by column (``release_jsonl``, ``release_json``): no row is a Python dict.
 
@@ -19,14 +20,15 @@ integer when every released lead time is one (as pandas parses the column), else
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from labelspec.check.context import Context
@@ -34,6 +36,7 @@ from labelspec.check.decide import Decisions
 from labelspec.check.gates import GateResult
 from labelspec.check.records import Accounting
 from labelspec.check.release_jsonl import JudgmentJson, dataset_lines, preference_lines
+from labelspec.check.release_output import Output, Writers
 from labelspec.check.release_table import BLOCK_ROWS, SCHEMA, blocks, released_judgments, select_units
 from labelspec.errors import Diagnostic, SourceLocation, UsageError
 from labelspec.spec.model import Spec
@@ -46,6 +49,8 @@ OUTPUT_NAMES = (DATASET_JSONL, DATASET_PARQUET, PAIRS_JSONL, MANIFEST)
 #: Fixed Parquet writer options (no pandas metadata, no statistics), so the bytes are stable.
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": False,
                                    "write_statistics": False, "version": "2.6", "data_page_version": "1.0"}
+#: The Parquet writer's bytes are gathered in Arrow memory up to this size before they reach Python (``Output``).
+PARQUET_BUFFER = 8 << 20
 #: Opens a release file for writing by name (``api.release``: a file in its temporary folder).
 Opener = Callable[[str], IO[bytes]]
 
@@ -88,30 +93,6 @@ def resolve_gates(results: Sequence[GateResult], accepted: Sequence[tuple[str, s
     return GateVerdict(refused, overrides)
 
 
-class Output:
-    """A release file being written: bytes go on to ``sink``; their sha256 and count are kept for the manifest."""
-
-    closed = False
-
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.sink, self.size, self._sha = sink, 0, hashlib.sha256()
-
-    def write(self, data: bytes | memoryview) -> int:
-        self._sha.update(data)
-        self.size += len(data)
-        self.sink.write(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        self.sink.flush()
-
-    def entry(self, name: str) -> dict[str, Any]:
-        return {"path": name, "sha256": self._sha.hexdigest(), "bytes": self.size}
-
-
 def manifest(spec: Spec, *, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]],
              gates: Sequence[GateResult], verdict: GateVerdict, counts: dict[str, Any], routing: Sequence[str],
              released_at: str | None, tool_version: str) -> bytes:
@@ -128,34 +109,51 @@ def manifest(spec: Spec, *, inputs: Sequence[dict[str, Any]], outputs: Sequence[
 
 def write_dataset(spec: Spec, decisions: Decisions, units: pd.DataFrame, acc: Accounting, ctx: Context, *,
                   jsonl: Output, parquet: Output, block_rows: int = BLOCK_ROWS) -> None:
-    """dataset.jsonl and dataset.parquet, block by block (one Parquet row group per block of ``block_rows``)."""
+    """dataset.jsonl and dataset.parquet, block by block (one Parquet row group per block of ``block_rows``).
+
+    A block's Parquet row group is encoded and compressed on a thread of its own while its JSON lines are built
+    (both are Arrow work that releases the GIL).
+    """
     judgments, lookups = released_judgments(units, acc, ctx)
     text = JudgmentJson.of(lookups)
-    with pq.ParquetWriter(parquet, SCHEMA, **PARQUET_OPTIONS) as writer:
-        for block in blocks(spec, decisions, units, judgments, lookups, rows=block_rows):
-            writer.write_table(block.table)
-            for lines in dataset_lines(block, judgments, text):
-                jsonl.write(lines)
+    buffered = pa.BufferedOutputStream(pa.PythonFile(parquet, mode="w"), PARQUET_BUFFER)
+    try:
+        with pq.ParquetWriter(buffered, SCHEMA, **PARQUET_OPTIONS) as writer, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-release-parquet") as pool:
+            for block in blocks(spec, decisions, units, judgments, lookups, rows=block_rows):
+                encoded = pool.submit(writer.write_table, block.table)
+                try:
+                    for lines in dataset_lines(block, judgments, text):
+                        jsonl.write(lines)
+                except BaseException:
+                    wait([encoded])  # the writer is not left working on a block; the first error is raised
+                    raise
+                encoded.result()
+    finally:
+        buffered.detach()  # the rest of the buffer goes to ``parquet``, which stays open
 
 
 def write_release(spec: Spec, decisions: Decisions, acc: Accounting, ctx: Context, open_output: Opener, *,
                   gates: Sequence[GateResult], verdict: GateVerdict, inputs: Sequence[dict[str, Any]],
                   released_at: str | None, tool_version: str, block_rows: int = BLOCK_ROWS) -> dict[str, Any]:
     """Write every release file to ``open_output(name)`` (the caller opens, syncs and closes them), the manifest
-    last; returns the row counts. The dataset goes out a block at a time, so memory does not grow with it."""
+    last; returns the row counts. The dataset goes out a block at a time, so memory does not grow with it; the
+    bytes are hashed and written on a background thread, all of them before this returns (or raises)."""
     units, held = select_units(decisions, ctx)
-    outputs = {name: Output(open_output(name)) for name in (DATASET_JSONL, DATASET_PARQUET)}
-    write_dataset(spec, decisions, units, acc, ctx, jsonl=outputs[DATASET_JSONL], parquet=outputs[DATASET_PARQUET],
-                  block_rows=block_rows)
-    n_pairs = 0
-    if any(t.kind == "pairwise" for t in spec.tasks):
-        outputs[PAIRS_JSONL] = Output(open_output(PAIRS_JSONL))
-        for lines, n in preference_lines(spec, units, ctx):
-            outputs[PAIRS_JSONL].write(lines)
-            n_pairs += n
+    with Writers() as writers:
+        outputs = {name: Output(open_output(name), writers) for name in (DATASET_JSONL, DATASET_PARQUET)}
+        write_dataset(spec, decisions, units, acc, ctx, jsonl=outputs[DATASET_JSONL],
+                      parquet=outputs[DATASET_PARQUET], block_rows=block_rows)
+        n_pairs = 0
+        if any(t.kind == "pairwise" for t in spec.tasks):
+            outputs[PAIRS_JSONL] = Output(open_output(PAIRS_JSONL), writers)
+            for lines, n in preference_lines(spec, units, ctx):
+                outputs[PAIRS_JSONL].write(lines)
+                n_pairs += n
+        entries = [o.entry(name) for name, o in outputs.items()]
     counts = {"released": len(units), "preference_pairs": n_pairs, "held_back": held}
     open_output(MANIFEST).write(manifest(
-        spec, inputs=inputs, outputs=[o.entry(name) for name, o in outputs.items()], gates=gates, verdict=verdict,
+        spec, inputs=inputs, outputs=entries, gates=gates, verdict=verdict,
         counts=counts, routing=decisions.routing, released_at=released_at, tool_version=tool_version))
     return counts
 

@@ -49,6 +49,19 @@ def strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.fill_null(join(['"', escaped(values), '"']), "null")
 
 
+def string_parts(values: pa.Array | pa.ChunkedArray) -> list[Fragment]:
+    """:func:`strings` as fragments for :func:`join`: without nulls, the quotes are constants (merged with their
+    neighbours, so the texts are copied once less)."""
+    values = _as_array(values, pa.string())
+    return ['"', escaped(values), '"'] if values.null_count == 0 else [strings(values)]
+
+
+def repeated_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`strings` for a column of few distinct values: each distinct value escaped once, then taken."""
+    encoded = pc.dictionary_encode(_as_array(values, pa.string()), null_encoding="encode")
+    return as_large(strings(encoded.dictionary)).take(encoded.indices)
+
+
 def floats(values: np.ndarray) -> pa.Array:
     """Each float as Python's ``repr`` writes it; NaN as ``null``; infinity is an error, as in ``json.dumps``."""
     values = np.asarray(values, dtype=np.float64)
@@ -57,13 +70,16 @@ def floats(values: np.ndarray) -> pa.Array:
     size = np.abs(values)
     fast = (size >= _FAST_LOW) & (size < _FAST_HIGH)
     text = pc.cast(pa.array(values), pa.string())
-    text = pc.if_else(pc.match_substring_regex(text, r"[.e]"), text, pc.binary_join_element_wise(text, ".0", ""))
-    slow = ~fast & ~np.isnan(values)
+    bare = pc.and_not(pa.array(fast), pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))
+    if pc.any(bare).as_py():  # whole numbers: Arrow writes "5", Python "5.0"
+        text = pc.replace_with_mask(text, bare, pc.binary_join_element_wise(text.filter(bare), ".0", ""))
+    nan = np.isnan(values)
+    slow = ~fast & ~nan
     if slow.any():  # zeros, tiny and huge values: Python's repr, once per distinct value
         bits, codes = np.unique(values[slow].view(np.int64), return_inverse=True)  # by bits: -0.0 is not 0.0
         fixed = pa.array([repr(v) for v in bits.view(np.float64).tolist()], pa.string()).take(codes.reshape(-1))
         text = pc.replace_with_mask(text, pa.array(slow), fixed)
-    return pc.if_else(pa.array(np.isnan(values)), "null", text)
+    return pc.if_else(pa.array(nan), "null", text) if nan.any() else text
 
 
 def integers(values: np.ndarray | pa.Array) -> pa.Array:
@@ -80,6 +96,20 @@ def items(offsets: np.ndarray, texts: pa.Array) -> pa.Array:
     nested = pa.ListArray.from_arrays(pa.array(offsets - offsets[0] if len(offsets) else [0], pa.int64()),
                                       _as_array(texts, pa.large_string()))
     return pc.binary_join(nested, pa.scalar(",", pa.large_string()))
+
+
+def runs(texts: pa.Array, offsets: np.ndarray) -> pa.Array:
+    """Row ``r``'s texts ``offsets[r]:offsets[r + 1]`` back to back (the caller put any separators in the texts):
+    a view of the texts' data, no byte copied. A null text would read as empty, so it is an error."""
+    texts = _as_array(texts, pa.large_string())
+    if texts.null_count:
+        raise ValueError(f"{texts.null_count} missing texts in runs of JSON texts")
+    if len(offsets) == 0:
+        return pa.array([], pa.large_string())
+    ends = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+    data = texts.buffers()[2] if texts.buffers()[2] is not None else pa.py_buffer(b"")
+    bounds = pa.py_buffer(np.ascontiguousarray(ends[np.asarray(offsets, dtype=np.int64)]))
+    return pa.LargeStringArray.from_buffers(len(offsets) - 1, bounds, data)
 
 
 def lists(offsets: np.ndarray, texts: pa.Array) -> pa.Array:
@@ -130,6 +160,11 @@ def single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     return values
+
+
+def as_large(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One large-string array (the type :func:`join` works in)."""
+    return _as_array(values, pa.large_string())
 
 
 def _as_array(values: pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array:

@@ -2,8 +2,9 @@
 
 One job: write each row as ``json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))`` would,
 plus a newline, but from whole columns: every field becomes an array of JSON texts (``release_json``) — taken
-by code from the JSON of each distinct value where the column is coded — a row's judgments are joined from
-their texts by offsets, and a line is the element-wise join of its fields in sorted key order. It builds no row
+by code from the JSON of each distinct value where the column is coded — a judgment is five such texts (keys
+and punctuation included) and its line number, a row's judgments are a view of their texts' bytes (each but the
+last ends in a comma), and a line is the element-wise join of its fields in sorted key order. It builds no row
 as a dict.
 """
 
@@ -44,40 +45,71 @@ def objects(fields: Mapping[str, Field], end: str = "}") -> pa.Array:
     return rows
 
 
+def _or_null(texts: pa.Array) -> pa.Array:
+    """``texts`` and ``null`` after them: the text of a missing value (code -1, taken as code ``len(texts)``)."""
+    return pa.concat_arrays([js.as_large(texts), pa.array(["null"], pa.large_string())])
+
+
+def _code(coded: Coded, rows: np.ndarray, missing: int) -> np.ndarray:
+    """The codes of the judgments at ``rows``, a missing value's as ``missing``."""
+    codes = coded.codes[rows]
+    return np.where(codes < 0, missing, codes) if coded.missing else codes
+
+
 @dataclass(frozen=True)
 class JudgmentJson:
-    """JSON text per distinct value of each coded judgment column (escaped once, taken per judgment)."""
+    """A judgment's JSON object as five texts taken by code — each the JSON of a coded column's distinct value
+    with the keys and punctuation around it — and its line number: few, long pieces joined per judgment.
 
-    annotator: pa.Array
+    ``head``: ``{"annotator":…,"calibrated_at":…,"calibration_passed":…,"calibration_score":…,"lead_time":``
+    per annotator; ``lead``: the lead time; ``source``: ``,"role":…,"source":"FILE:`` per (file, role) at
+    ``2 * file + expert``; ``stamp``: ``","timestamp":…,"value":`` per timestamp; ``value``: ``VALUE}`` and
+    ``VALUE},`` at ``2 * value + comma`` (a comma after all but a row's last judgment, so a row's judgments are
+    its slice of the texts' data). The last entries are a missing value's (``null``; a missing file is a null
+    text, which ``release_json.runs`` refuses).
+    """
+
+    head: pa.Array
+    lead: pa.Array
+    source: pa.Array
+    stamp: pa.Array
     value: pa.Array
-    timestamp: pa.Array
-    file: pa.Array  # escaped, unquoted: the source is "file:line"
-    lead_time: pa.Array
-    calibration: tuple[pa.Array, pa.Array, pa.Array]
-    role: pa.Array
 
     @classmethod
     def of(cls, look: Lookups) -> JudgmentJson:
         score, passed, at = look.calibration
-        return cls(js.strings(look.annotator), js.strings(look.value), js.strings(look.timestamp),
-                   js.escaped(look.file), look.lead_json,
-                   (js.floats(score.to_numpy(zero_copy_only=False)), js.booleans(passed), js.strings(at)),
-                   js.strings(ROLES))
+        null = pa.scalar(None, pa.large_string())
+        head = js.join(['{"annotator":', _or_null(js.strings(look.annotator)), ',"calibrated_at":',
+                        _or_null(js.strings(at)), ',"calibration_passed":', _or_null(js.booleans(passed)),
+                        ',"calibration_score":', _or_null(js.floats(score.to_numpy(zero_copy_only=False))),
+                        ',"lead_time":'])
+        files = js.as_large(js.escaped(look.file))
+        n_files = len(files)
+        source = js.join([',"role":', js.strings(ROLES).take(pa.array(np.tile([0, 1], n_files + 1))),
+                          ',"source":"', pa.concat_arrays([files.take(pa.array(np.repeat(np.arange(n_files), 2))),
+                                                           pa.array([null, null], pa.large_string())]), ":"])
+        return cls(head, _or_null(pc.fill_null(look.lead_json, "null")), source,
+                   js.join(['","timestamp":', _or_null(js.strings(look.timestamp)), ',"value":']),
+                   _twice(_or_null(js.strings(look.value)), "}", "},"))
 
 
-def judgment_texts(j: Judgments, text: JudgmentJson, rows: np.ndarray) -> pa.Array:
-    """One JSON object per judgment at ``rows`` (indices into the judgment columns); a missing value is null."""
-    score, passed, at = text.calibration
+def _twice(texts: pa.Array, first: str, second: str) -> pa.Array:
+    """Each text followed by ``first``, then by ``second`` (entry ``2 * i + k``)."""
+    ends = pa.array([first, second] * len(texts), pa.large_string())
+    return js.join([texts.take(pa.array(np.repeat(np.arange(len(texts)), 2))), ends])
 
-    def json(coded: Coded, table: pa.Array) -> pa.Array:
-        return pc.fill_null(coded.take(table, rows), "null")
 
-    return objects({
-        "annotator": json(j.annotator, text.annotator), "calibrated_at": json(j.annotator, at),
-        "calibration_passed": json(j.annotator, passed), "calibration_score": json(j.annotator, score),
-        "lead_time": json(j.lead_time, text.lead_time), "role": text.role.take(pa.array(j.expert[rows])),
-        "source": ['"', j.file.take(text.file, rows), ":", line_text(j, rows), '"'],
-        "timestamp": json(j.timestamp, text.timestamp), "value": json(j.value, text.value)})
+def judgment_texts(j: Judgments, text: JudgmentJson, rows: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    """One JSON object per judgment at ``rows`` (indices into the judgment columns), followed by a comma unless it
+    is the last of its row (row ``r`` has ``rows[offsets[r]:offsets[r + 1]]``, ``offsets[0] == 0``)."""
+    file = _code(j.file, rows, len(text.source) // 2 - 1)
+    comma = np.ones(len(rows), dtype=np.int64)
+    comma[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = 0
+    return js.join([text.head.take(_code(j.annotator, rows, len(text.head) - 1)),
+                    text.lead.take(_code(j.lead_time, rows, len(text.lead) - 1)),
+                    text.source.take(2 * file.astype(np.int64) + j.expert[rows]), line_text(j, rows),
+                    text.stamp.take(_code(j.timestamp, rows, len(text.stamp) - 1)),
+                    text.value.take(2 * _code(j.value, rows, len(text.value) // 2 - 1).astype(np.int64) + comma)])
 
 
 def _offsets(lists: pa.Array) -> np.ndarray:
@@ -88,8 +120,9 @@ def _offsets(lists: pa.Array) -> np.ndarray:
 def unit_fields(table: pa.Table) -> dict[str, Field]:
     """JSON text of every field of the rows but their judgments."""
     col = {name: js.single(table.column(name)) for name in table.column_names if name != "judgments"}
-    fields: dict[str, Field] = {name: js.strings(col[name]) for name in (
-        "task", "item", "unit", "label", "decided_by", "method", "proposed", "expert")}
+    fields: dict[str, Field] = {name: js.string_parts(col[name]) for name in ("item", "unit")}
+    fields.update({name: js.repeated_strings(col[name]) for name in (  # a task's labels, methods …
+        "task", "label", "decided_by", "method", "proposed", "expert")})
     for name in ("spec_id", "spec_version", "spec_digest"):  # one value per release
         fields[name] = js.dumps(col[name][0].as_py()) if len(col[name]) else "null"
     fields["support"] = js.floats(col["support"].to_numpy(zero_copy_only=False))
@@ -107,8 +140,9 @@ def dataset_lines(block: Block, j: Judgments, text: JudgmentJson, *, rows: int =
         stop = min(start + rows, block.table.num_rows)
         lo, hi = int(block.offsets[start]), int(block.offsets[stop])
         fields = unit_fields(block.table.slice(start, stop - start))
-        texts = judgment_texts(j, text, block.rows[lo:hi])
-        fields["judgments"] = ["[", js.items(block.offsets[start:stop + 1], texts), "]"]  # no copy for brackets
+        offsets = block.offsets[start:stop + 1] - lo
+        texts = judgment_texts(j, text, block.rows[lo:hi], offsets)
+        fields["judgments"] = ["[", js.runs(texts, offsets), "]"]
         yield js.text_bytes(objects(fields, end="}\n"))
 
 

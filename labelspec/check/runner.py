@@ -21,6 +21,7 @@ from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
 from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
+from labelspec.check.task_parse import TaskParses
 from labelspec.spec.model import Spec
 from labelspec.spec.plan import Gate, plan_gates
 
@@ -45,6 +46,7 @@ class _State:
     gold: GoldScores | None = None
     rules: dict[str, RuleResult] = field(default_factory=dict)
     findings: list[findings_mod.Finding] = field(default_factory=list)
+    parses: TaskParses = field(default_factory=TaskParses)  # spans/ranking parsed once for every stage
 
 
 def _task_shapes(spec: Spec) -> list[TaskShape]:
@@ -75,7 +77,7 @@ def _analyze(state: _State, options: CheckOptions) -> None:
         gold_units = set(g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else ""))
         if task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
             state.analyses[task.name] = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units,
-                                                           boot=boot)
+                                                           boot=boot, parses=state.parses)
         else:
             state.analyses[task.name] = analyze_choice(frame, task, gold_units=gold_units,
                                                        min_per_unit=spec.quality.annotations_per_item, boot=boot)
@@ -150,11 +152,13 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     state.rules = evaluate_rules(spec, acc.used, ctx)
     state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
     results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
-    decisions = decide.decide_all(spec, acc, ctx, analyses=state.analyses)
+    decisions = decide.decide_all(spec, acc, ctx, analyses=state.analyses, parses=state.parses)
     sections = {"consensus": decisions.section()}
     kept = decisions if options.keep_decisions else None
     del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed before the hotspots unless kept
-    sections["hotspots"] = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses).section()
+    sections["hotspots"] = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses,
+                                                   parses=state.parses).section()
+    state.parses = TaskParses()  # the parsed tasks are not needed by the report
     return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold, gates=tuple(results),
                   findings=tuple(state.findings), rules=state.rules, strict=options.strict,
                   files=tuple(display), sections=sections,

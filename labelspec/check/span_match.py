@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from labelspec.check.estimate import IntArray
 from labelspec.check.span_sets import SpanSet
-from labelspec.check.taxonomy import distinct, pairs_within_groups, runs, unique_inverse
+from labelspec.check.taxonomy import distinct, lex_order, pairs_within_groups, runs, unique_inverse
 
 BoolArray = npt.NDArray[np.bool_]
 Mode = Literal["exact", "overlap"]
@@ -25,7 +25,7 @@ Mode = Literal["exact", "overlap"]
 def overlap_edges(sp: SpanSet) -> tuple[IntArray, IntArray]:
     """Every intersecting same-unit, same-label pair of spans by different annotators (output-sensitive)."""
     n = sp.unit.size
-    order = np.lexsort((np.arange(n), sp.start, sp.label, sp.unit))
+    order = lex_order(sp.unit, sp.label, sp.start)  # stable: ties keep span order
     width = int(sp.end.max(initial=0)) + 1
     gkey = (sp.unit * max(sp.n_labels, 1) + sp.label)[order] * width
     hi = np.searchsorted(gkey + sp.start[order], gkey + sp.end[order], side="left")
@@ -152,6 +152,23 @@ def denominators(sp: SpanSet, unit_group: IntArray | None = None) -> Denominator
     co = distinct(np.minimum(sp.judged_annotator[i], sp.judged_annotator[j]) * A
                   + np.maximum(sp.judged_annotator[i], sp.judged_annotator[j]))
     return Denominators(pl, np.bincount(inv, weights=cnt[row], minlength=pl.size).astype(np.int64), co, group)
+
+
+def ungrouped(d: Denominators, n_annotators: int, n_labels: int) -> Denominators:
+    """``denominators(sp)`` (every unit in group 0) from ``denominators(sp, unit_group)``: the groups' sums of
+    each (pair, label) added up (whole numbers, so exactly), without expanding the spans again."""
+    A, K = max(n_annotators, 1), max(n_labels, 1)
+    key, inv = unique_inverse(d.key % (A * A * K))
+    den = np.bincount(inv, weights=d.den, minlength=key.size).astype(np.int64)
+    return Denominators(key, den, d.co_pairs, np.zeros(d.group.size, dtype=np.int64))
+
+
+def ungrouped_sums(sums: PairSums, den: Denominators) -> PairSums:
+    """``pair_sums`` over ``den`` (from :func:`ungrouped`) out of the per-group sums: TP added up over groups."""
+    A, K = max(sums.n_annotators, 1), max(sums.n_labels, 1)
+    at = np.searchsorted(den.key, sums.key % (A * A * K))
+    tp = np.bincount(at, weights=sums.tp, minlength=den.key.size).astype(np.int64)
+    return PairSums(den.key, tp, den.den, den.co_pairs, sums.n_annotators, sums.n_labels)
 
 
 def pair_sums(sp: SpanSet, matches: SpanMatches, den: Denominators | None = None) -> PairSums:

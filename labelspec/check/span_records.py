@@ -16,6 +16,7 @@ import numpy.typing as npt
 from labelspec.check.coded import repeated
 from labelspec.check.estimate import IntArray
 from labelspec.check.span_table import Texts, parse_canonical, parse_with_form
+from labelspec.check.taxonomy import lex_order
 from labelspec.spec.model import Task
 from labelspec.spec.records import value_problems
 
@@ -34,7 +35,7 @@ def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object
     text = _text_of_span(parsed.count)
     bad_span = (parsed.label < 0) | (parsed.start >= parsed.end)
     if not task.allow_nesting:  # sorted by (start, end) within a text, a span must start at or after the last end
-        o = np.lexsort((parsed.end, parsed.start, text))
+        o = lex_order(text, parsed.start, parsed.end)
         t, s, e = text[o], parsed.start[o], parsed.end[o]
         clash = np.zeros(o.size, dtype=bool)
         clash[1:] = (t[1:] == t[:-1]) & (s[1:] < e[:-1])

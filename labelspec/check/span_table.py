@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labelspec.check.estimate import IntArray
+from labelspec.check.taxonomy import lex_order
 
 BoolArray = npt.NDArray[np.bool_]
 Texts: TypeAlias = Sequence[str] | npt.NDArray[Any] | pa.Array | pa.ChunkedArray
@@ -201,25 +202,39 @@ def _canonical_one(text: str, order: dict[str, int]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+def canonical_span_array(distinct: pa.Array, labels: Sequence[str]) -> tuple[pa.Array, ParsedSpans | None]:
+    """``decide_kinds.canonical`` of each of the distinct span texts, parsed once, only unsorted or non-canonical
+    ones rewritten; when every text is canonical already the result is ``distinct`` itself (as large strings),
+    returned with its parse, else the parse is ``None``."""
+    parsed, fast = parse_with_form(distinct, labels)
+    text_of = np.repeat(np.arange(parsed.count.size), parsed.count)
+    order = lex_order(text_of, parsed.start, parsed.end, parsed.label)
+    moved = np.bincount(text_of[order != np.arange(order.size)], minlength=fast.size) > 0
+    rewrite, slow = np.flatnonzero(moved & fast), np.flatnonzero(~fast)
+    arr = distinct if distinct.type == pa.large_string() else distinct.cast(pa.large_string())
+    if not rewrite.size and not slow.size:
+        return arr, parsed
+    out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    if rewrite.size:
+        keep = np.isin(text_of[order], rewrite)
+        o = order[keep]
+        out[rewrite] = spans_text(parsed.count[rewrite], parsed.start[o], parsed.end[o], parsed.label[o], labels)
+    index = {lab: k for k, lab in enumerate(labels)}
+    out[slow] = [_canonical_one(str(t), index) for t in out[slow]]
+    return pa.array(out, type=pa.large_string()), None
+
+
+def canonical_span_texts(distinct: pa.Array, labels: Sequence[str]) -> npt.NDArray[np.object_]:
+    """:func:`canonical_span_array` as Python strings."""
+    return np.asarray(canonical_span_array(distinct, labels)[0].to_numpy(zero_copy_only=False), dtype=object)
+
+
 def canonical_spans(values: pd.Series, labels: Sequence[str]) -> pd.Series:
     """``decide_kinds.canonical`` for a spans task (spans sorted by start, end, label order; compact JSON), equal
     text for text, each distinct value parsed once and only unsorted or non-canonical ones rewritten."""
     if values.empty:
         return values.astype(object)
     enc = pc.dictionary_encode(pa.array(values.to_numpy(dtype=object), type=pa.large_string()))
-    distinct = enc.dictionary
-    parsed, fast = parse_with_form(distinct, labels)
-    out = np.asarray(distinct.to_numpy(zero_copy_only=False), dtype=object)
-    text_of = np.repeat(np.arange(parsed.count.size), parsed.count)
-    order = np.lexsort((parsed.label, parsed.end, parsed.start, text_of))
-    moved = np.bincount(text_of[order != np.arange(order.size)], minlength=out.size) > 0
-    rewrite = np.flatnonzero(moved & fast)
-    if rewrite.size:
-        keep = np.isin(text_of[order], rewrite)
-        o = order[keep]
-        out[rewrite] = spans_text(parsed.count[rewrite], parsed.start[o], parsed.end[o], parsed.label[o], labels)
-    slow = np.flatnonzero(~fast)
-    index = {lab: k for k, lab in enumerate(labels)}
-    out[slow] = [_canonical_one(str(t), index) for t in out[slow]]
+    out = canonical_span_texts(enc.dictionary, labels)
     codes = enc.indices.to_numpy(zero_copy_only=False)
     return pd.Series(out[codes], index=values.index, dtype=object)

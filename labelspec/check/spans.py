@@ -58,7 +58,14 @@ from labelspec.check.span_validate import (
     overlap_flags,
     validate_spans,
 )
-from labelspec.check.taxonomy import distinct, pairs_within_groups, runs, sparse_patterns, unique_inverse
+from labelspec.check.taxonomy import (
+    CHUNK_CELLS,
+    distinct,
+    lex_order,
+    pairs_within_groups,
+    runs,
+    unique_inverse,
+)
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -128,6 +135,30 @@ def _innermost_order(who: IntArray, length: IntArray, label: IntArray, n_labels:
     return np.lexsort((label, length, who))
 
 
+def _segment_patterns(in_seg: IntArray, in_lab: IntArray, segs: IntArray, outside: IntArray, seg_len: IntArray,
+                      n_labels: int) -> stats.Patterns:
+    """Collapsed (segment × label + outside) count table, segment-length weighted: what ``sparse_patterns`` of
+    these entries gives, filled chunk by chunk of segments without sorting (``in_seg`` and ``segs`` are sorted).
+    Rows of absent or zero-length segments are empty or weightless and drop out in ``collapse_patterns``."""
+    n_cols, n_rows = n_labels + 1, seg_len.size
+    step = max(1, CHUNK_CELLS // n_cols)
+    rows: list[IntArray] = []
+    mult: list[IntArray] = []
+    for r0 in range(0, n_rows, step):  # a loop over memory-sized blocks of segments
+        r1 = min(n_rows, r0 + step)
+        a0, a1 = np.searchsorted(in_seg, [r0, r1])
+        b0, b1 = np.searchsorted(segs, [r0, r1])
+        flat = (in_seg[a0:a1] - r0) * n_cols + in_lab[a0:a1]
+        table = np.bincount(flat, minlength=(r1 - r0) * n_cols).reshape(r1 - r0, n_cols)
+        table[segs[b0:b1] - r0, n_labels] += outside[b0:b1]
+        part = stats.collapse_patterns(table, seg_len[r0:r1])
+        rows.append(part.rows)
+        mult.append(part.multiplicity)
+    if not rows:
+        return stats.Patterns(np.zeros((0, n_cols), dtype=np.int64), np.zeros(0, dtype=np.int64))
+    return stats.collapse_patterns(np.concatenate(rows), np.concatenate(mult))
+
+
 def char_alpha(sp: SpanSet) -> CharAlpha:
     """α over the characters of units judged by ≥ 2 annotators (see Definitions), segment-weighted."""
     A, K = max(sp.n_annotators, 1), sp.n_labels
@@ -152,8 +183,7 @@ def char_alpha(sp: SpanSet) -> CharAlpha:
     head, _ = runs((seg * A + ann)[o])
     in_seg, in_lab = seg[o][head], lab_r[o][head]
     outside = seg_judges - np.bincount(in_seg, minlength=bounds.size)
-    p = sparse_patterns(np.r_[in_seg, segs], np.r_[in_lab, np.full(segs.size, K)], n_cols=K + 1,
-                        count=np.r_[np.ones(in_seg.size), outside[segs]], row_weight=seg_len)
+    p = _segment_patterns(in_seg, in_lab, segs, outside[segs], seg_len, K)
     nominal = stats.krippendorff_alpha(p.rows, weights=p.multiplicity)
     covered = distinct((seg * max(K, 1) + lab_r) * A + ann) // A  # (seg, label) once per annotator
     per_label: list[stats.Estimate] = []
@@ -176,11 +206,23 @@ class SpanFindings:
     type_pair_counts: IntArray
 
 
-def span_findings(sp: SpanSet, *, max_examples: int = 5, matches: SpanMatches | None = None) -> SpanFindings:
-    """Where annotators disagree on extent (same label) or on type (same extent), see Definitions.
+@dataclass(frozen=True, slots=True)
+class FindingParts:
+    """The disagreements behind :class:`SpanFindings`, one entry each, with the unit they are on."""
 
-    ``matches`` (overlap mode, from :func:`span_matches`) saves matching again.
-    """
+    boundary_unit: IntArray  # per overlap-matched pair with different extents
+    type_unit: IntArray  # per same-extent pair of different annotators and labels
+    type_key: IntArray  # its label pair, lo · K + hi
+    n_labels: int
+
+    def restrict(self, unit_new: IntArray) -> FindingParts:
+        """The parts on kept units, renumbered by ``unit_new`` (old unit → new unit, −1 for dropped)."""
+        b, t = unit_new[self.boundary_unit], unit_new[self.type_unit]
+        return FindingParts(b[b >= 0], t[t >= 0], self.type_key[t >= 0], self.n_labels)
+
+
+def finding_parts(sp: SpanSet, *, matches: SpanMatches | None = None) -> FindingParts:
+    """Every boundary and type disagreement (see Definitions); ``matches`` (overlap mode) saves matching again."""
     m = matches if matches is not None else span_matches(sp, "overlap")
     if m.mode != "overlap":
         raise ValueError("span findings use the overlap matching")
@@ -197,12 +239,27 @@ def span_findings(sp: SpanSet, *, max_examples: int = 5, matches: SpanMatches | 
     typ = (sp.annotator[i] != sp.annotator[j]) & (sp.label[i] != sp.label[j])
     i, j = i[typ], j[typ]
     K = max(sp.n_labels, 1)
-    keys = np.sort(np.minimum(sp.label[i], sp.label[j]) * K + np.maximum(sp.label[i], sp.label[j]))
+    key = np.minimum(sp.label[i], sp.label[j]) * K + np.maximum(sp.label[i], sp.label[j])
+    return FindingParts(sp.unit[p[boundary]], sp.unit[i], key, sp.n_labels)
+
+
+def summarize_findings(parts: FindingParts, *, max_examples: int = 5) -> SpanFindings:
+    """Counts, example units (smallest ids) and confused label pairs of the disagreements."""
+    K = max(parts.n_labels, 1)
+    keys = np.sort(parts.type_key)
     first, counts = runs(keys)
     pairs = np.stack([keys[first] // K, keys[first] % K], axis=1)
-    return SpanFindings(int(boundary.sum()), distinct(sp.unit[p[boundary]])[:max_examples],
-                        int(typ.sum()), distinct(sp.unit[i])[:max_examples], pairs.reshape(-1, 2),
+    return SpanFindings(int(parts.boundary_unit.size), distinct(parts.boundary_unit)[:max_examples],
+                        int(parts.type_unit.size), distinct(parts.type_unit)[:max_examples], pairs.reshape(-1, 2),
                         counts.astype(np.int64))
+
+
+def span_findings(sp: SpanSet, *, max_examples: int = 5, matches: SpanMatches | None = None) -> SpanFindings:
+    """Where annotators disagree on extent (same label) or on type (same extent), see Definitions.
+
+    ``matches`` (overlap mode, from :func:`span_matches`) saves matching again.
+    """
+    return summarize_findings(finding_parts(sp, matches=matches), max_examples=max_examples)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +292,7 @@ class SpanClusters:
 def span_clusters(sp: SpanSet) -> SpanClusters:
     """Same-label extents that overlap (transitively), each with the extent of most exact support."""
     judges = np.bincount(sp.judged_unit, minlength=sp.text_len.size)
-    order = np.lexsort((sp.annotator, sp.end, sp.start, sp.label, sp.unit))
+    order = lex_order(sp.unit, sp.label, sp.start, sp.end, sp.annotator)
     u, lab, s, e, a = (x[order] for x in (sp.unit, sp.label, sp.start, sp.end, sp.annotator))
     other = (u[1:] != u[:-1]) | (lab[1:] != lab[:-1]) | (s[1:] != s[:-1]) | (e[1:] != e[:-1])
     keep = np.r_[True, other | (a[1:] != a[:-1])] if u.size else np.zeros(0, dtype=bool)  # one mark each
@@ -252,7 +309,7 @@ def span_clusters(sp: SpanSet) -> SpanClusters:
     cluster = np.cumsum(new) - 1
     n_ann = max(sp.n_annotators, 1)
     support = np.bincount(distinct(cluster[ext_of] * n_ann + a) // n_ann, minlength=int(new.sum()))
-    best = np.lexsort((ee, es, -n_ext, cluster))
+    best = lex_order(cluster, int(n_ext.max(initial=0)) - n_ext, es, ee)
     head, _ = runs(cluster[best])
     rep = best[head]  # one extent per cluster, in cluster order
     return SpanClusters(eu[rep], el[rep], es[rep], ee[rep], support, n_ext[rep], judges)

@@ -26,7 +26,7 @@ from labelspec.check.analyze import TaskAnalysis, analyze_choice
 from labelspec.check.coded import with_text
 from labelspec.check.context import Context
 from labelspec.check.estimate import Estimate
-from labelspec.check.spans import span_findings
+from labelspec.check.spans import span_findings, summarize_findings
 from labelspec.check.structured_metrics import (
     Metrics,
     SpanWork,
@@ -41,6 +41,7 @@ from labelspec.check.structured_metrics import (
     span_work,
     w_interval,
 )
+from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses, restrict
 from labelspec.check.taxonomy import depth_agreement
 from labelspec.check.trajectory import attribution_agreement, first_error_agreement, first_error_steps
 from labelspec.spec.model import BootstrapPolicy, Spec, Task
@@ -125,10 +126,14 @@ def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
     return {**{k: percentile(est, reps[k], boot) for k, est in point.items()}, **fast}
 
 
-def _extra_spans(task: Task, work: SpanWork) -> tuple[dict[str, object], dict[str, Estimate]]:
+def _extra_spans(task: Task, work: SpanWork, parsed: ParsedTask | None) -> tuple[dict[str, object],
+                                                                                dict[str, Estimate]]:
     """Pooled F1, per-label character α and boundary-vs-type findings (with example items)."""
     f1, alpha, items = work.f1_overlap, work.alpha, work.inp.codes.unit_items
-    found = span_findings(work.sset, matches=work.overlap)
+    if parsed is not None and parsed.spans is not None:
+        found = summarize_findings(parsed.findings())
+    else:
+        found = span_findings(work.sset, matches=work.overlap)
     return {
         "span_f1_overlap_pooled": f1.pooled.value,
         "per_label_char_alpha": {lab: est.value for lab, est in zip(task.label_ids, alpha.per_label, strict=True)},
@@ -153,11 +158,13 @@ def _taxonomy_extra(task: Task, analysis: TaskAnalysis) -> dict[str, object]:
                                     "percent": d.percent.value} for d in depths]}
 
 
-def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, int], boot: BootstrapPolicy
+def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, int], boot: BootstrapPolicy,
+                          parsed: ParsedTask | None = None
                           ) -> tuple[dict[str, Estimate], dict[str, Estimate], dict[str, object]]:
     """Agreement (with intervals), per-label estimates and details of a spans, ranking or attribution task.
 
-    Spans and rankings are parsed, matched and measured once; the bootstrap below 50k rows recomputes.
+    Spans and rankings are parsed, matched and measured once (``parsed``: the scored rows, parsed already); the
+    bootstrap below 50k rows recomputes.
     """
     per_label: dict[str, Estimate] = {}
     details: dict[str, object] = {}
@@ -165,13 +172,13 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
     point: dict[str, Estimate] | None = None
     if task.kind == "spans":
         compute = span_metrics(task, lengths)
-        work = span_work(task, scored, lengths)
+        work = span_work(task, scored, lengths, parsed)
         point = span_point(work)
         additive = lambda p: span_intervals(work, p, boot)  # noqa: E731
-        details, per_label = _extra_spans(task, work)
+        details, per_label = _extra_spans(task, work, parsed)
     elif task.kind == "ranking":
         compute = ranking_metrics(task)
-        ranked = rank_work(task, scored)
+        ranked = rank_work(task, scored, parsed)
         point = ranking_point(ranked)
         additive = lambda p: {"kendall_w": w_interval(ranked, p["kendall_w"], boot)}  # noqa: E731
     else:
@@ -179,9 +186,26 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
     return with_intervals(scored, compute, boot, additive, point=point), per_label, details
 
 
+def _scored(task: Task, frame: pd.DataFrame, gold_units: set[str], lengths: dict[str, int],
+            parses: TaskParses | None) -> tuple[pd.DataFrame, ParsedTask | None]:
+    """The judgments agreement is measured on (gold items left out), values canonical, and (spans and ranking)
+    their parse: the whole task's (shared with the check's other stages through ``parses``), restricted."""
+    if task.kind not in PARSED_KINDS:
+        scored = frame[~frame["item"].isin(_items(gold_units))]
+        return with_text(scored, value=canonical_values(task, scored["value"])), None
+    whole = (parses or TaskParses()).get(task, frame, lengths)
+    if whole.spans is not None:
+        whole.findings()  # matched once over all units: the hotspots use them, agreement restricts them
+    keep = ~pd.Series(whole.codes.unit_items, dtype=object).isin(_items(gold_units)).to_numpy(dtype=bool)
+    parsed = restrict(whole, keep)
+    return parsed.frame, parsed
+
+
 def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Context, gold_units: set[str],
-                       boot: BootstrapPolicy) -> TaskAnalysis:
-    """Agreement for structured kinds, and the extra coefficients of step chains and taxonomies."""
+                       boot: BootstrapPolicy, parses: TaskParses | None = None) -> TaskAnalysis:
+    """Agreement for structured kinds, and the extra coefficients of step chains and taxonomies.
+
+    ``parses`` (the check run's) shares the parse of spans and ranking tasks with consensus and hotspots."""
     if task.kind not in STRUCTURED_KINDS:
         base = analyze_choice(frame, task, gold_units=gold_units, min_per_unit=spec.quality.annotations_per_item,
                               boot=boot)
@@ -192,15 +216,18 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
         if task.is_taxonomy:
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)
-    scored = frame[~frame["item"].isin(_items(gold_units))]
-    scored = with_text(scored, value=canonical_values(task, scored["value"]))
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
-    agreement, per_label, details = _structured_agreement(task, scored, lengths, boot) if len(scored) else ({}, {}, {})
-    units = scored["item"] + ("\x1f" + scored["unit"] if task.unit == "step" else "")
-    per_unit = units.value_counts()
+    scored, parsed = _scored(task, frame, gold_units, lengths, parses)
+    agreement, per_label, details = _structured_agreement(task, scored, lengths, boot, parsed) if len(scored) else (
+        {}, {}, {})
+    if parsed is not None and task.unit != "step":  # one unit per item: the codes count them already
+        per_unit, n_annotators = np.bincount(parsed.codes.unit), len(parsed.codes.annotators)
+    else:
+        units = scored["item"] + ("\x1f" + scored["unit"] if task.unit == "step" else "")
+        per_unit, n_annotators = units.value_counts().to_numpy(), int(scored["annotator"].nunique())
     below = int((per_unit < (spec.quality.annotations_per_item or 0)).sum())
     return TaskAnalysis(task=task.name, n_judgments=len(scored), n_units=int(per_unit.size),
-                        n_annotators=int(scored["annotator"].nunique()), agreement=agreement, per_label=per_label,
+                        n_annotators=n_annotators, agreement=agreement, per_label=per_label,
                         units_below_coverage=below, extra=details)
 
 

@@ -25,13 +25,23 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.decide_kinds import KindInput, canonical, encode_task
-from labelspec.check.decide_structured import orders_of, span_set_of
+from labelspec.check.decide_structured import category_orders, span_set_of
 from labelspec.check.estimate import Estimate
-from labelspec.check.ranking import RankingAgreement, rank_block, ranking_agreement, ranks_from_order
-from labelspec.check.span_match import Denominators, SpanMatches, both_matches, denominators, pair_sums
+from labelspec.check.ranking import RankingAgreement, rank_block_of_codes, ranking_agreement, ranks_from_order
+from labelspec.check.span_match import (
+    Denominators,
+    PairSums,
+    SpanMatches,
+    both_matches,
+    denominators,
+    pair_sums,
+    ungrouped,
+    ungrouped_sums,
+)
 from labelspec.check.span_table import canonical_spans
 from labelspec.check.spans import CharAlpha, SpanF1, SpanSet, char_alpha, f1_of_sums
 from labelspec.check.tables import Codes, item_block
+from labelspec.check.task_parse import ParsedTask
 from labelspec.check.taxonomy import unique_inverse
 from labelspec.spec.model import Adjudication, BootstrapPolicy, Task
 
@@ -74,15 +84,31 @@ class SpanWork:
     f1_exact: SpanF1
     f1_overlap: SpanF1
     alpha: CharAlpha
+    block_den: Denominators | None = None  # the denominators per item block (N_BLOCKS), when already built
+    block_sums: tuple[PairSums, PairSums] | None = None  # exact and overlap sums per item block, likewise
 
 
-def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> SpanWork:
-    inp = task_input(task, frame, lengths)
-    sset = span_set_of(inp)
-    exact, overlap = both_matches(sset)
-    den = denominators(sset)
-    return SpanWork(inp, sset, exact, overlap, f1_of_sums(pair_sums(sset, exact, den)),
-                    f1_of_sums(pair_sums(sset, overlap, den)), char_alpha(sset))
+def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: ParsedTask | None = None
+              ) -> SpanWork:
+    """``parsed`` (``frame`` parsed once for the whole check) supplies the codes, span set and matchings."""
+    if parsed is None or parsed.spans is None:
+        inp = task_input(task, frame, lengths)
+        sset = span_set_of(inp)
+        exact, overlap = both_matches(sset)
+    else:
+        inp = KindInput(task=task, frame=parsed.frame, codes=parsed.codes, gold={}, policy=Adjudication(),
+                        text_length=lengths)
+        sset, (exact, overlap) = parsed.spans, parsed.matches()
+    if parsed is None:
+        den = denominators(sset)
+        sums = pair_sums(sset, exact, den), pair_sums(sset, overlap, den)
+        return SpanWork(inp, sset, exact, overlap, f1_of_sums(sums[0]), f1_of_sums(sums[1]), char_alpha(sset))
+    # the whole check's path builds the interval's per-block sums first and adds them up for the point F1
+    block_den = denominators(sset, item_block(inp.codes.unit_items, N_BLOCKS))
+    den = ungrouped(block_den, sset.n_annotators, sset.n_labels)
+    blocks = pair_sums(sset, exact, block_den), pair_sums(sset, overlap, block_den)
+    return SpanWork(inp, sset, exact, overlap, f1_of_sums(ungrouped_sums(blocks[0], den)),
+                    f1_of_sums(ungrouped_sums(blocks[1], den)), char_alpha(sset), block_den, blocks)
 
 
 def span_point(work: SpanWork) -> dict[str, Estimate]:
@@ -94,9 +120,8 @@ def span_metrics(task: Task, lengths: dict[str, int]) -> Metrics:
     return lambda frame: span_point(span_work(task, frame, lengths))
 
 
-def _per_block(work: SpanWork, matches: SpanMatches, den: Denominators) -> np.ndarray | None:
+def _per_block(work: SpanWork, sums: PairSums) -> np.ndarray | None:
     """(N_BLOCKS,) each item block's linearised contribution to the mean pair F1; ``None`` without pairs."""
-    sums = pair_sums(work.sset, matches, den)
     a2 = max(work.sset.n_annotators, 1) ** 2
     keys, inv = unique_inverse(sums.key // max(work.sset.n_labels, 1))  # (block, pair), labels summed
     if keys.size == 0:
@@ -113,12 +138,15 @@ def _per_block(work: SpanWork, matches: SpanMatches, den: Denominators) -> np.nd
 
 def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPolicy) -> dict[str, Estimate]:
     """Intervals for span F1 (mean over annotator pairs) from additive per-block sums (module docstring)."""
-    den = denominators(work.sset, item_block(work.inp.codes.unit_items, N_BLOCKS))
+    blocks = work.block_sums
+    if blocks is None:
+        den = denominators(work.sset, item_block(work.inp.codes.unit_items, N_BLOCKS))
+        blocks = pair_sums(work.sset, work.exact, den), pair_sums(work.sset, work.overlap, den)
     draws = _draws(boot, N_BLOCKS)
     out = {}
-    for mode, matches in (("exact", work.exact), ("overlap", work.overlap)):
+    for mode, sums in zip(("exact", "overlap"), blocks, strict=True):
         name, est = f"span_f1_{mode}", point[f"span_f1_{mode}"]
-        per_block = _per_block(work, matches, den)
+        per_block = _per_block(work, sums)
         if per_block is None:
             out[name] = est
             continue
@@ -139,9 +167,10 @@ class RankWork:
     agreement: RankingAgreement
 
 
-def rank_work(task: Task, frame: pd.DataFrame) -> RankWork:
-    c = encode_task(task, frame)
-    return RankWork(c, ranking_agreement(rank_block(c.unit, c.annotator, ranks_from_order(orders_of(c, task.options)))))
+def rank_work(task: Task, frame: pd.DataFrame, parsed: ParsedTask | None = None) -> RankWork:
+    c = encode_task(task, frame) if parsed is None else parsed.codes
+    table = ranks_from_order(category_orders(c, task.options))  # once per distinct ranking
+    return RankWork(c, ranking_agreement(rank_block_of_codes(c.unit, c.annotator, c.category, table)))
 
 
 def ranking_point(work: RankWork) -> dict[str, Estimate]:

@@ -4,7 +4,7 @@ One job: map integer-coded judgments through the label tree given by parent poin
 unit × category counts to the α / percent-agreement code in :mod:`labelspec.check.stats`. It never reads
 files, never sees label names or DataFrames, and computes no coefficient itself. It also hosts the small
 grouping helpers the other structured-task modules (spans, ranking, trajectory) share: :func:`sparse_patterns`
-(a memory-bounded builder of collapsed count tables), :func:`runs`, :func:`distinct` and
+(a memory-bounded builder of collapsed count tables), :func:`runs`, :func:`distinct`, :func:`lex_order` and
 :func:`pairs_within_groups`.
 
 Definitions
@@ -35,6 +35,7 @@ pair count.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,20 @@ def unique_inverse(values: npt.ArrayLike) -> tuple[IntArray, IntArray]:
     inverse = np.empty(v.size, dtype=np.int64)
     inverse[order] = np.cumsum(new) - 1
     return sv[new], inverse
+
+
+def lex_order(*keys: IntArray) -> IntArray:
+    """``np.lexsort(keys[::-1])`` (first key primary) for non-negative integer keys: one stable argsort of the
+    keys packed into one int64 when their ranges fit in 62 bits, else the lexsort itself."""
+    if not keys or keys[0].size == 0:
+        return np.zeros(0, dtype=np.int64)
+    radix = [int(k.max()) + 1 for k in keys]
+    if min(int(k.min()) for k in keys) < 0 or math.prod(radix) >= 1 << 62:
+        return np.lexsort(keys[::-1])
+    packed = np.zeros(keys[0].size, dtype=np.int64)
+    for k, r in zip(keys, radix, strict=True):  # a loop over the few keys
+        packed = packed * r + k
+    return np.argsort(packed, kind="stable")
 
 
 def runs(keys: IntArray) -> tuple[IntArray, IntArray]:

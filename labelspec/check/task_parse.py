@@ -1,0 +1,174 @@
+"""One spans or ranking task's judgments canonicalised, coded and (spans) parsed once per check run.
+
+One job: turn a structured task's used rows into canonical values, integer codes and, for spans, the span set
+and both matchings, once, and hand the same :class:`ParsedTask` to agreement, consensus and hotspots through
+:class:`TaskParses`, which one check run owns and passes along explicitly. Each distinct value is
+canonicalised once, starting from the value codes the readers made. The gold-free rows that agreement measures
+are a restriction of the whole task (:func:`restrict`), equal array for array to parsing those rows alone.
+It computes no statistic and decides nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labelspec.check.coded import CODED, codes_of, compact, with_text
+from labelspec.check.decide_kinds import KindInput, canonical, canonical_frame, encode_task
+from labelspec.check.decide_structured import span_set_of
+from labelspec.check.span_match import SpanMatches, both_matches
+from labelspec.check.span_sets import SpanSet
+from labelspec.check.span_table import ParsedSpans, canonical_span_array, parse_spans
+from labelspec.check.spans import FindingParts, finding_parts
+from labelspec.check.tables import Codes, encode
+from labelspec.spec.model import Adjudication, Task
+
+#: Kinds whose judgments are parsed once per check through this module.
+PARSED_KINDS = frozenset({"spans", "ranking"})
+#: The judgment fields the stages read from a parsed task's frame.
+FIELDS = ("item", "unit", "annotator", "value")
+
+
+@dataclass
+class ParsedTask:
+    """A task's rows with canonical values, their codes and (spans tasks) every valid span of every row."""
+
+    frame: pd.DataFrame  # the task's rows; ``value`` canonical (its reader codes dropped: they no longer match)
+    codes: Codes
+    spans: SpanSet | None = None
+    _matches: tuple[SpanMatches, SpanMatches] | None = field(default=None, repr=False)
+    _findings: FindingParts | None = field(default=None, repr=False)
+
+    def matches(self) -> tuple[SpanMatches, SpanMatches]:
+        """The exact and the overlap matching of :attr:`spans`, found on first use and kept."""
+        if self.spans is None:
+            raise ValueError("only a spans task has span matchings")
+        if self._matches is None:
+            self._matches = both_matches(self.spans)
+        return self._matches
+
+    def findings(self) -> FindingParts:
+        """The boundary and type disagreements of :attr:`spans` (overlap matching), found on first use."""
+        if self.spans is None:
+            raise ValueError("only a spans task has span findings")
+        if self._findings is None:
+            self._findings = finding_parts(self.spans, matches=self.matches()[1])
+        return self._findings
+
+
+def _canonical_codes(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, pa.Array, ParsedSpans | None]:
+    """(N,) code of each row's canonical value among the sorted distinct canonical values, those values and
+    (spans, when every value was canonical already) their parse."""
+    value_codes, value_cats = codes_of(frame, "value")
+    present, rank = compact(value_codes, len(value_cats))
+    raw = pa.array(np.asarray(value_cats.take(present), dtype=object), type=pa.large_string())
+    if task.kind == "spans":
+        canon, parsed = canonical_span_array(raw, task.label_ids)
+        if parsed is not None:  # the value categories are sorted and distinct: so are these, unchanged
+            return rank, canon, parsed
+    else:
+        obj = raw.to_numpy(zero_copy_only=False)
+        canon = pa.array(canonical(task, pd.Series(obj, dtype=object)).to_numpy(dtype=object), pa.large_string())
+    enc = pc.dictionary_encode(canon)
+    order = pc.array_sort_indices(enc.dictionary).to_numpy()  # code point order, as ``encode_task`` sorts
+    sorted_rank = np.empty(order.size, dtype=np.int64)
+    sorted_rank[order] = np.arange(order.size)
+    return sorted_rank[enc.indices.to_numpy(zero_copy_only=False)][rank], enc.dictionary.take(pa.array(order)), None
+
+
+def parse_task(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
+    """What ``canonical_frame`` + ``encode_task`` (+ ``span_set_of``) give, each distinct value handled once.
+
+    Only the columns the stages read are kept (item, unit, annotator, value and the codes of the first three)."""
+    frame = frame[[c for c in (*FIELDS, *(CODED[f] for f in FIELDS)) if c in frame.columns]]
+    if frame.empty:
+        canon = canonical_frame(task, frame)
+        codes = encode_task(task, canon)
+        categories, parsed = pa.array(list(codes.categories), type=pa.large_string()), None
+    else:
+        category, categories, parsed = _canonical_codes(task, frame)
+        names = categories.to_pylist()
+        text = np.asarray(names, dtype=object)[category] if names else np.zeros(0, dtype=object)
+        canon = with_text(frame, value=pd.Series(text, index=frame.index, dtype=object))
+        codes = encode(canon, tuple(names), category_of=category)
+    if task.kind != "spans":
+        return ParsedTask(canon, codes)
+    inp = KindInput(task, canon, codes, {}, Adjudication(), lengths)
+    parsed = parse_spans(categories, task.label_ids) if parsed is None else parsed
+    return ParsedTask(canon, codes, span_set_of(inp, parsed))
+
+
+def _ranks(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The codes that occur (sorted) and a (size,) map from old code to new code (−1: gone)."""
+    present = np.flatnonzero(np.bincount(values, minlength=size) > 0)
+    new = np.full(size, -1, dtype=np.int64)
+    new[present] = np.arange(present.size)
+    return present, new
+
+
+def _restrict_codes(codes: Codes, keep_unit: np.ndarray) -> tuple[Codes, np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the rows of the kept units, renumbered among what they use (as encoding them alone would)."""
+    rows = keep_unit[codes.unit]
+    n_units, n_ann, n_cat = codes.shape
+    units, unit_new = _ranks(codes.unit[rows], n_units)
+    anns, ann_new = _ranks(codes.annotator[rows], n_ann)
+    cats, cat_new = _ranks(codes.category[rows], n_cat)
+    names = np.asarray(codes.categories, dtype=object)[cats].tolist() if n_cat else []
+    out = Codes(unit=unit_new[codes.unit[rows]], annotator=ann_new[codes.annotator[rows]],
+                category=cat_new[codes.category[rows]], unit_keys=codes.unit_keys[units],
+                unit_items=codes.unit_items[units], unit_steps=codes.unit_steps[units],
+                annotators=codes.annotators[anns], categories=tuple(names))
+    return out, rows, unit_new, ann_new
+
+
+def _restrict_spans(sp: SpanSet, unit_new: np.ndarray, ann_new: np.ndarray) -> tuple[SpanSet, np.ndarray]:
+    """The spans of the kept units (unit and annotator renumbered; order kept) and which spans stayed."""
+    stay = unit_new[sp.unit] >= 0
+    judged = unit_new[sp.judged_unit] >= 0
+    n_ann = int(ann_new.max(initial=-1)) + 1
+    kept_units = np.flatnonzero(unit_new >= 0)
+    out = SpanSet(unit_new[sp.unit[stay]], ann_new[sp.annotator[stay]], sp.start[stay], sp.end[stay],
+                  sp.label[stay], sp.text_len[kept_units], unit_new[sp.judged_unit[judged]],
+                  ann_new[sp.judged_annotator[judged]], sp.n_labels, n_ann)
+    return out, stay
+
+
+def _restrict_matches(m: SpanMatches, stay: np.ndarray) -> SpanMatches:
+    """Matches of kept spans (a matching never crosses units, so it is the kept units' own matching)."""
+    new = np.cumsum(stay) - 1
+    ok = stay[m.p]
+    return SpanMatches(m.mode, new[m.p[ok]], new[m.q[ok]])
+
+
+def restrict(parsed: ParsedTask, keep_unit: np.ndarray) -> ParsedTask:
+    """The task restricted to the units ``keep_unit`` (U,) marks: equal to :func:`parse_task` of their rows."""
+    codes, rows, unit_new, ann_new = _restrict_codes(parsed.codes, np.asarray(keep_unit, dtype=bool))
+    frame = parsed.frame[rows]
+    if parsed.spans is None:
+        return ParsedTask(frame, codes)
+    sset, stay = _restrict_spans(parsed.spans, unit_new, ann_new)
+    matches = None
+    if parsed._matches is not None:
+        matches = (_restrict_matches(parsed._matches[0], stay), _restrict_matches(parsed._matches[1], stay))
+    found = parsed._findings.restrict(unit_new) if parsed._findings is not None else None
+    return ParsedTask(frame, codes, sset, matches, found)
+
+
+class TaskParses:
+    """The parsed spans and ranking tasks of one check run: created by the run, handed to its stages.
+
+    A task is parsed on first request; a later request with other rows (another length or index) parses anew.
+    """
+
+    def __init__(self) -> None:
+        self._by_task: dict[str, ParsedTask] = {}
+
+    def get(self, task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
+        got = self._by_task.get(task.name)
+        if got is None or len(got.frame) != len(frame) or not got.frame.index.equals(frame.index):
+            got = self._by_task[task.name] = parse_task(task, frame, lengths)
+        return got
