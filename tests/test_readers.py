@@ -58,7 +58,7 @@ EXPECTED_ROWS = [
 def test_values_are_kept_exactly_as_written(name: str) -> None:
     j = read([DATA / name])
     f = j.frame
-    assert list(f.columns) == [*COLUMNS, *CODED.values()]
+    assert list(f.columns) == list(COLUMNS)
     got = list(zip(f["item"], f["annotator"], f["value"], f["timestamp"], f["lead_time"], strict=True))
     assert got == EXPECTED_ROWS
     assert f["unit"].tolist() == [""] * 4 and f["task"].tolist() == ["intent"] * 4
@@ -67,9 +67,15 @@ def test_values_are_kept_exactly_as_written(name: str) -> None:
 
 
 def test_dtypes_are_strings_without_missing_values() -> None:
+    """Id columns are Categoricals of strings (codes in sorted order, each text once); the rest are strings."""
     f = read([DATA / "lossless.csv"]).frame
     for col in COLUMNS[:-2]:
-        assert f[col].dtype == pd.StringDtype("pyarrow"), col
+        if col in CODED:
+            assert isinstance(f[col].dtype, pd.CategoricalDtype), col
+            assert f[col].cat.categories.dtype == pd.StringDtype("pyarrow"), col
+            assert list(f[col].cat.categories) == sorted(f[col].cat.categories), col
+        else:
+            assert f[col].dtype == pd.StringDtype("pyarrow"), col
         assert not f[col].isna().any(), col
     assert list(f["file"].cat.categories) == ["lossless.csv"] and not f["file"].isna().any()
     assert f["line"].dtype == "int64"
@@ -78,10 +84,12 @@ def test_dtypes_are_strings_without_missing_values() -> None:
 def test_codes_decode_to_the_text_and_follow_its_sorted_order() -> None:
     """The id codes made at read time: each decodes to its row's text; code order is the strings' order."""
     f = read([DATA / "lossless.csv"]).frame
-    for field, col in CODED.items():
-        cats = f[col].cat.categories
-        assert list(cats) == sorted(set(f[field])), field
-        assert f[col].astype(str).tolist() == f[field].tolist(), field
+    raw = pd.read_csv(DATA / "lossless.csv", dtype=str, keep_default_na=False)
+    for field, column in (("item", "item_id"), ("annotator", "annotator_id"), ("value", "label")):
+        cats = f[field].cat.categories
+        assert list(cats) == sorted(set(raw[column])), field
+        assert f[field].astype(str).tolist() == raw[column].tolist(), field
+        assert [cats[c] for c in f[field].cat.codes] == raw[column].tolist(), field
 
 
 def test_parquet_is_lossless_and_numbers_rows(tmp_path: Path) -> None:
@@ -355,7 +363,7 @@ def test_unreadable_path(tmp_path: Path) -> None:
 
 def test_no_files_and_header_only_files(tmp_path: Path) -> None:
     empty = read([])
-    assert list(empty.frame.columns) == [*COLUMNS, *CODED.values()] and len(empty.frame) == 0 and empty.rows_read == 0
+    assert list(empty.frame.columns) == list(COLUMNS) and len(empty.frame) == 0 and empty.rows_read == 0
     j = read([write(tmp_path, "h.csv", HEADER)])
     assert len(j.frame) == 0 and j.rows_read == 0 and j.files[0].rows == 0
 
@@ -382,7 +390,7 @@ def test_files_with_32_and_64_bit_string_offsets_stack_into_one_table(tmp_path: 
     f = j.frame
     assert f["item"].tolist() == ["i1", "i2", "i1"] and f["value"].tolist() == ["x", "y", "y"]
     assert f["file"].astype(str).tolist() == ["a.parquet", "a.parquet", "b.csv"]
-    assert f["_item"].cat.codes.tolist() == [0, 1, 0] and j.rows_read == 3
+    assert f["item"].cat.codes.tolist() == [0, 1, 0] and j.rows_read == 3
 
 
 _SCALARS = st.one_of(st.integers(-10**6, 10**6), st.text(max_size=6), st.floats(allow_nan=False, allow_infinity=False, width=16),

@@ -211,7 +211,7 @@ def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
     """The latest expert judgment per unit: key, value, annotator."""
     rows = expert[expert["task"] == task.name]
     rows = with_text(rows, value=kinds.canonical(task, rows["value"]),
-                     key=rows["item"] + (UNIT_SEP + rows["unit"] if task.unit == "step" else ""))
+                     key=rows["item"].astype(str) + (UNIT_SEP + rows["unit"].astype(str) if task.unit == "step" else ""))
     rows = rows.sort_values(["key", "when", "annotator"], kind="stable", na_position="first")
     return rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from labelspec.check.coded import add_codes
+from labelspec.check.coded import CODED, add_codes
 from labelspec.check.read_common import (
     FIELDS,
     ColumnMap,
@@ -49,7 +49,8 @@ FORMATS: dict[str, str] = {
 #: one entry per file) and ``line`` (int64):
 #: the physical line where the record starts (CSV/TSV/JSONL), the 1-based row (Parquet), or the line where the
 #: annotation object starts (Label Studio). ``ground_truth`` is "true" for Label Studio ground-truth annotations.
-#: After them come the dictionary codes of the id columns (``coded.CODED``: ``_item``, ``_unit`` …).
+#: The id columns (``coded.CODED``: item, unit, task, annotator, value) hold their strings as sorted-code
+#: Categoricals (each distinct text once).
 COLUMNS: tuple[str, ...] = (*FIELDS, "ground_truth", "file", "line")
 EXCLUSION_COLUMNS: tuple[str, ...] = ("file", "line", "reason", "detail")
 
@@ -173,7 +174,8 @@ def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
     # files may differ in string offset width: "permissive" widens string to large_string where they do
     table = pa.concat_tables(tables, promote_options="permissive") if tables else empty.empty_table()
     text = {pa.large_string(): _STRING, pa.string(): _STRING}
-    frame = add_codes(table.to_pandas(types_mapper=text.get), table)
+    rest = table.drop_columns([f for f in CODED if f in table.column_names])  # their text lives in categories
+    frame = add_codes(rest.to_pandas(types_mapper=text.get), table)[list(COLUMNS)]
     info: Counter[str] = Counter()
     for parsed, _ in done:
         info.update(parsed.info)

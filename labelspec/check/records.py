@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labelspec.check.coded import (
-    CODED,
     category_mask,
     codes_of,
     compact,
@@ -273,9 +272,10 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     """Split judgments into used rows and located exclusions; ``rows_read`` is what the readers saw."""
     df = judgments.reset_index(drop=True)
     if len(spec.tasks) == 1:
-        df["task"] = df["task"].where(df["task"] != "", spec.tasks[0].name)
-        if CODED["task"] in df.columns:
-            df[CODED["task"]] = replace_category(df[CODED["task"]], "", spec.tasks[0].name)
+        if isinstance(df["task"].dtype, pd.CategoricalDtype):
+            df["task"] = replace_category(df["task"], "", spec.tasks[0].name)
+        else:
+            df["task"] = df["task"].where(df["task"] != "", spec.tasks[0].name)
     marker = _Marker(len(df))
     _record_checks(spec, df, marker)
     if _all_empty(df["timestamp"]):

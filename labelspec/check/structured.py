@@ -223,7 +223,8 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
     if parsed is not None and task.unit != "step":  # one unit per item: the codes count them already
         per_unit, n_annotators = np.bincount(parsed.codes.unit), len(parsed.codes.annotators)
     else:
-        units = scored["item"] + ("\x1f" + scored["unit"] if task.unit == "step" else "")
+        item, step = scored["item"].astype(str), scored["unit"].astype(str)  # coded columns: to text first
+        units = item + ("\x1f" + step if task.unit == "step" else "")
         per_unit, n_annotators = units.value_counts().to_numpy(), int(scored["annotator"].nunique())
     below = int((per_unit < (spec.quality.annotations_per_item or 0)).sum())
     return TaskAnalysis(task=task.name, n_judgments=len(scored), n_units=int(per_unit.size),

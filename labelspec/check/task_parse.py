@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.coded import CODED, codes_of, compact, with_text
+from labelspec.check.coded import codes_of, compact, with_text
 from labelspec.check.decide_kinds import KindInput, canonical, canonical_frame, encode_task
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import SpanMatches, both_matches
@@ -83,8 +83,8 @@ def _canonical_codes(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, pa.Ar
 def parse_task(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
     """What ``canonical_frame`` + ``encode_task`` (+ ``span_set_of``) give, each distinct value handled once.
 
-    Only the columns the stages read are kept (item, unit, annotator, value and the codes of the first three)."""
-    frame = frame[[c for c in (*FIELDS, *(CODED[f] for f in FIELDS)) if c in frame.columns]]
+    Only the columns the stages read are kept (item, unit, annotator, value: coded as read)."""
+    frame = frame[[c for c in FIELDS if c in frame.columns]]
     if frame.empty:
         canon = canonical_frame(task, frame)
         codes = encode_task(task, canon)
