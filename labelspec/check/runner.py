@@ -7,7 +7,7 @@ the statistics themselves live in ``stats``/``analyze``/``structured``, the find
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from labelspec.check import decide, hotspots
@@ -152,6 +152,8 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     state.rules = evaluate_rules(spec, acc.used, ctx)
     state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
     results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
+    # the pair confusions served the findings only: freed before consensus, the check's high-water mark
+    state.analyses = {name: replace(a, pairs=None) for name, a in state.analyses.items()}
     decisions = decide.decide_all(spec, acc, ctx, analyses=state.analyses, parses=state.parses)
     sections = {"consensus": decisions.section()}
     kept = decisions if options.keep_decisions else None
