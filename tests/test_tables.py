@@ -51,3 +51,32 @@ def test_tables_equal_a_plain_tally(rows: list[tuple[int, int, str]], data: st.D
 def test_category_mask_is_exact_string_membership() -> None:
     values = pd.Index(["a", "01", "1", "NA", "", "b"], dtype=pd.StringDtype("pyarrow"))
     assert category_mask(values, ["1", "NA", "b", "b"]).tolist() == [False, False, True, True, False, True]
+
+
+def test_pair_tables_with_a_wide_annotator_space_match_the_narrow_one() -> None:
+    """50,000 annotators: pair keys no longer fit int32 and pairs are found by sorting; same confusions."""
+    from labelspec.check.tables import Codes
+
+    rng = np.random.default_rng(3)
+    n_units, n = 40, 150
+    unit = rng.integers(0, n_units, n)
+    ann = rng.integers(0, 6, n)
+    keep = np.unique(unit * 6 + ann, return_index=True)[1]  # one judgment per (unit, annotator)
+    unit, ann, cat = unit[keep], ann[keep], rng.integers(0, 3, keep.size)
+    spread = np.array([0, 7, 1_000, 20_000, 45_000, 49_999])  # the same six annotators, far apart
+    items = np.array([f"i{u}" for u in range(n_units)], dtype=object)
+
+    def codes(annotator: np.ndarray, n_ann: int) -> Codes:
+        return Codes(unit=unit, annotator=annotator, category=cat, unit_keys=items, unit_items=items,
+                     unit_steps=np.full(n_units, "", dtype=object),
+                     annotators=np.array([f"a{i}" for i in range(n_ann)], dtype=object), categories=LABELS)
+
+    mask = rng.random(unit.size) < 0.9
+    narrow = pair_tables(codes(ann, 6), mask, n_blocks=5)
+    wide = pair_tables(codes(spread[ann], 50_000), mask, n_blocks=5)
+    assert np.array_equal(wide.confusions, narrow.confusions) and narrow.confusions.sum() > 0
+    assert np.array_equal(wide.pairs, spread[narrow.pairs])
+    assert np.array_equal(wide.observation_block, narrow.observation_block)
+    pair_of = lambda t: t.observation_cell // 9  # noqa: E731 - the pair index of each observation
+    assert np.array_equal(wide.observation_cell % 9, narrow.observation_cell % 9)
+    assert np.array_equal(pair_of(wide), pair_of(narrow))

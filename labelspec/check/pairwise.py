@@ -160,8 +160,7 @@ def bootstrap_mean_cohen_kappa(
     if point.value is None:
         return Interval(None, None, n_boot, n_boot, point.reason)
     influence = kappa_influence(conf, weights=weights).reshape(-1) / point.n_units
-    cell = np.asarray(observation_cell, dtype=np.int64)
-    block = np.asarray(observation_block, dtype=np.int64)
+    cell, block = np.asarray(observation_cell), np.asarray(observation_block)  # integer codes, any width
     per_block = np.bincount(block, weights=influence[cell], minlength=n_blocks)
     draws = np.random.default_rng(seed).multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_boot)
     replicates = point.value + (draws - 1.0) @ per_block

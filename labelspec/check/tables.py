@@ -130,18 +130,24 @@ def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray
 def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All within-unit annotator pairs (lo < hi) among the rows in ``mask``: pair key ``lo·A + hi``, category
     cell ``c_lo·K + c_hi`` and the unit's item block, one group size at a time, written into arrays allocated
-    once (12M pairs at 10M judgments: per-combination pieces concatenated afterwards would double the peak)."""
+    once (12M pairs at 10M judgments: per-combination pieces concatenated afterwards would double the peak).
+    Keys and cells are int32 whenever their range allows (half the memory traffic of int64)."""
     _, n_ann, k = codes.shape
     space = len(unit_block) * n_ann
     key = codes.unit * n_ann + codes.annotator
     key[~mask] = space  # rows left out sort last and are cut off: no masked copies of three columns
-    order = stable_order(key, space + 1)[: int(np.count_nonzero(mask))]  # one key: a radix sort, not a lexsort
+    n = int(np.count_nonzero(mask))
+    order = stable_order(key, space + 1)[:n]  # one key: a radix sort, not a lexsort
     del key
-    unit, ann, cat = codes.unit[order], codes.annotator[order], codes.category[order]
+    key_type, cell_type = _int_for(n_ann * n_ann), _int_for(n_ann * n_ann * k * k)
+    unit = np.take(codes.unit, order, out=np.empty(n, _int_for(len(unit_block))))
+    ann = np.take(codes.annotator, order, out=np.empty(n, key_type))  # ann·A + ann in the key's type
+    cat = np.take(codes.category, order, out=np.empty(n, cell_type))
+    del order
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(unit)])
     total = int((sizes * (sizes - 1) // 2).sum())
-    key, cell, block = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int32)
+    key, cell, block = np.empty(total, key_type), np.empty(total, cell_type), np.empty(total, np.int32)
     pos = 0
     for m in np.unique(sizes[sizes >= 2]):
         first = starts[sizes == m]
@@ -154,14 +160,26 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[
     return key, cell, block
 
 
+def _int_for(space: int) -> type[np.signedinteger]:
+    """The narrower integer type that holds every value below ``space`` (and that value times nothing more)."""
+    return np.int32 if space < 1 << 31 else np.int64
+
+
 def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> PairTables:
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``)."""
     _, n_ann, k = codes.shape
     unit_block = item_block(codes.unit_items, n_blocks).astype(np.int32)
     key, cell, block = _pair_rows(codes, mask, unit_block)
-    pair_code, pair_index = _dense_codes(key, n_ann * n_ann)
+    if n_ann * n_ann > 50_000_000:  # very many annotators: the pairs that occur, by sorting
+        pair_code, pair_index = np.unique(key, return_inverse=True)
+        cell += (pair_index * (k * k)).astype(cell.dtype, copy=False)
+    else:  # by counting: each pair's rank among those that occur, looked up per observation
+        present = np.bincount(key, minlength=n_ann * n_ann) > 0
+        pair_code = np.flatnonzero(present)
+        offset = ((np.cumsum(present) - 1) * (k * k)).astype(cell.dtype)
+        cell += offset[key]
+    del key
     n_pairs = len(pair_code)
-    cell += pair_index * (k * k)
     confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
     pairs = np.stack([pair_code // n_ann, pair_code % n_ann], axis=1) if n_pairs else np.zeros((0, 2), np.int64)
     return PairTables(pairs=pairs, confusions=confusions, observation_cell=cell, observation_block=block,
