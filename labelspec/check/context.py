@@ -59,11 +59,13 @@ def _as_text(value: object) -> str:
 
 
 def read_items(path: Path, id_column: str) -> Items:
-    if path.suffix == ".csv":
-        rows: list[dict[str, object]] = [dict(r) for r in _read_csv(path)]
-    else:
-        with path.open(encoding="utf-8-sig") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
+    if path.suffix == ".csv":  # validated at spec load (header, ragged rows, unique ids): pandas' C parser
+        table = pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+        ids = table[id_column].to_numpy(dtype=object)
+        names = sorted(c for c in table.columns if c != id_column)
+        return Items(ids=ids, fields={n: dict(zip(ids.tolist(), table[n].tolist(), strict=True)) for n in names})
+    with path.open(encoding="utf-8-sig") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
     ids = np.array([_as_text(r[id_column]) for r in rows], dtype=object)
     names = sorted({k for r in rows for k in r if k != id_column})
     fields = {n: {_as_text(r[id_column]): _as_text(r[n]) for r in rows if n in r} for n in names}
