@@ -36,9 +36,14 @@ class Items:
 
     ids: np.ndarray
     fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    _lengths: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def text_lengths(self, name: str) -> dict[str, int]:
-        return {k: len(v) for k, v in self.fields.get(name, {}).items()}
+        """Item id → length of its ``name`` field; built once per field (accounting, agreement, consensus and
+        hotspots all ask; treat the result as read-only)."""
+        if name not in self._lengths:
+            self._lengths[name] = {k: len(v) for k, v in self.fields.get(name, {}).items()}
+        return self._lengths[name]
 
 
 @dataclass(frozen=True)
