@@ -24,7 +24,7 @@ from labelspec import api
 from labelspec.check.decide_kinds import canonical
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import span_matches
-from labelspec.check.span_records import span_max_ends, span_value_problems
+from labelspec.check.span_records import span_max_ends, span_value_checks, span_value_problems
 from labelspec.check.span_table import canonical_spans, parse_spans, row_spans, spans_text
 from labelspec.check.span_validate import crossing_flags, overlap_flags
 from labelspec.check.spans import SpanSet, span_consensus, span_f1, span_findings, span_set
@@ -263,3 +263,7 @@ def test_span_record_checks_equal_value_problems(values: list[tuple[list[tuple[i
     ok = [t for t in texts if not value_problems(task, t)]
     ends = span_max_ends(ok, task.label_ids)
     assert ends.tolist() == [max((s[1] for s in json.loads(t)), default=0) for t in ok]
+    problems, reach = span_value_checks(task, texts)  # one parse for both: the same answers
+    assert problems.tolist() == got.tolist()
+    assert reach.tolist() == [0 if p else max((s[1] for s in json.loads(t)), default=0)
+                              for t, p in zip(texts, got.tolist(), strict=True)]

@@ -28,7 +28,7 @@ from labelspec.check.coded import (
 )
 from labelspec.check.context import Context
 from labelspec.check.ordering import stable_order
-from labelspec.check.span_records import span_max_ends, span_value_problems
+from labelspec.check.span_records import span_value_checks
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
     LEAD_TIME_RE,
@@ -103,18 +103,21 @@ class _Marker:
         return rows[order], names[self.code[rows[order]]], np.concatenate(self.details)[order]
 
 
-def _category_problems(task: Task, value_codes: np.ndarray, categories: pd.Index) -> np.ndarray:
-    """Problem text per value category ('' when valid or unused), evaluated once per category in use."""
+def _category_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Problem text per value category ('' when valid or unused), evaluated once per category in use; for spans
+    also how far each valid category's spans reach (for ``span_out_of_bounds``), from the same parse."""
     out = repeated(len(categories), "")
+    reach = np.zeros(len(categories), dtype=np.int64) if task.kind == "spans" else None
     if len(value_codes) == 0:
-        return out
+        return out, reach
     distinct, _ = compact(value_codes, len(categories))
     texts = text_of(categories, distinct)
-    if task.kind == "spans":  # the bulk span parser: same messages as value_problems
-        out[distinct] = span_value_problems(task, texts)
+    if reach is not None:  # the bulk span parser: same messages as value_problems
+        out[distinct], reach[distinct] = span_value_checks(task, texts)
     else:
         out[distinct] = ["; ".join(value_problems(task, str(v))) for v in texts]
-    return out
+    return out, reach
 
 
 def _problems_of(per_category: np.ndarray, codes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -129,8 +132,10 @@ def _task_column(df: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, np.ndarray, 
     return known[codes] if len(codes) else np.zeros(0, bool), codes, cats
 
 
-def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
+def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> dict[str, np.ndarray]:
+    """The record contract; returns, per spans task, how far each value category's spans reach."""
     n = len(df)
+    reaches: dict[str, np.ndarray] = {}
     for name in required_fields(spec):
         marker.mark(equals(df, name, ""), "missing_field", f"missing {name}")
     known, task_codes, task_cats = _task_column(df, spec)
@@ -146,10 +151,13 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> None:
         else:
             marker.mark(rows & ~no_unit, "unit_mismatch", "unit given for a task judged per item")
         rows &= has_value
-        problems = _category_problems(task, value_codes[rows], value_cats)
+        problems, reach = _category_problems(task, value_codes[rows], value_cats)
         bad = rows & (problems != "")[value_codes] if n else rows
         marker.mark(bad, "invalid_value", _problems_of(problems, value_codes))
+        if reach is not None:
+            reaches[task.name] = reach
     _timestamp_checks(df, marker)
+    return reaches
 
 
 def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
@@ -200,14 +208,16 @@ def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, 
     marker.mark(before & ~experts, "before_calibration", "judged before the annotator passed calibration")
 
 
-def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
+def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, reaches: dict[str, np.ndarray]
+                 ) -> None:
+    """Unknown items; spans reaching beyond their item's text (``reaches``: from :func:`_record_checks`)."""
     if ctx.items is None:
         return
     item_codes, item_cats = codes_of(df, "item")
     known = category_mask(item_cats, ctx.items.ids)
     marker.mark(~per_row(df, "item", known) & ~equals(df, "item", ""), "unknown_item",
                 "item is not in the items file")
-    value_codes, value_cats = codes_of(df, "value")
+    value_codes, _ = codes_of(df, "value")
     for task in spec.tasks:
         if task.kind != "spans" or task.field is None:
             continue
@@ -216,10 +226,8 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
             continue
         lengths = pd.Series(np.asarray(item_cats, dtype=object)).map(ctx.items.text_lengths(task.field))
         length = lengths.fillna(-1).to_numpy()[item_codes[rows]]
-        distinct, inverse = compact(value_codes[rows], len(value_cats))
-        ends = span_max_ends(text_of(value_cats, distinct), task.label_ids)
         bad = np.zeros(len(df), dtype=bool)
-        bad[rows] = ends[inverse] > length
+        bad[rows] = reaches[task.name][value_codes[rows]] > length
         marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")
 
 
@@ -277,13 +285,13 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
         else:
             df["task"] = df["task"].where(df["task"] != "", spec.tasks[0].name)
     marker = _Marker(len(df))
-    _record_checks(spec, df, marker)
+    reaches = _record_checks(spec, df, marker)
     if _all_empty(df["timestamp"]):
         when = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
     else:
         when = pd.to_datetime(df["timestamp"].where(marker.ok & (df["timestamp"] != "").to_numpy()),
                               format="ISO8601", utc=True, errors="coerce")
-    _item_checks(spec, df, ctx, marker)
+    _item_checks(spec, df, ctx, marker, reaches)
     _roster_checks(spec, df, ctx, marker, when)
     _duplicates(df, marker)
     ok = marker.ok

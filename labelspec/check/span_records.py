@@ -27,11 +27,20 @@ def _text_of_span(count: IntArray) -> IntArray:
 
 def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
     """``"; ".join(value_problems(task, t))`` for every text ('' when valid), the slow way only for the rest."""
+    return span_value_checks(task, texts)[0]
+
+
+def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]
+                      ) -> tuple[npt.NDArray[np.object_], IntArray]:
+    """:func:`span_value_problems` and, for the valid texts, :func:`span_max_ends` (0 for the invalid ones),
+    from one parse: the readers hand over canonical list cells, so the fast parse usually covers every text."""
     values = np.asarray(texts, dtype=object)
     out = repeated(values.size, "")
     if values.size == 0:
-        return out
+        return out, np.zeros(0, dtype=np.int64)
     parsed, fast = parse_canonical(values, task.label_ids)
+    ends = np.zeros(values.size, dtype=np.int64)
+    np.maximum.at(ends, _text_of_span(parsed.count), parsed.end)
     text = _text_of_span(parsed.count)
     bad_span = (parsed.label < 0) | (parsed.start >= parsed.end)
     if not task.allow_nesting:  # sorted by (start, end) within a text, a span must start at or after the last end
@@ -42,7 +51,11 @@ def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object
         bad_span[o[clash]] = True
     check = ~fast | (np.bincount(text[bad_span], minlength=values.size) > 0)
     out[check] = ["; ".join(value_problems(task, str(v))) for v in values[check]]
-    return out
+    ends[check] = 0
+    odd = np.flatnonzero(check & (out == ""))  # valid, not in canonical form: read the slow way
+    if odd.size:
+        ends[odd] = span_max_ends(values[odd], task.label_ids)
+    return out, ends
 
 
 def span_max_ends(texts: Texts, labels: Sequence[str]) -> IntArray:
