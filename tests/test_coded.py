@@ -14,9 +14,7 @@ from labelspec.check.coded import (
     compact,
     equals,
     replace_category,
-    select,
     sorted_categorical,
-    with_text,
 )
 from labelspec.check.tables import encode, find_sorted
 
@@ -59,11 +57,11 @@ def test_a_filtered_frame_keeps_row_aligned_codes(items: list[str], annotators: 
 
 def test_replaced_text_gets_new_codes_and_selection_keeps_them() -> None:
     frame = _frame(["b", "a", "b"], ["x", "y", "x"])
-    changed = with_text(frame, item=pd.Series(["c", "c", "d"], index=frame.index))
+    changed = frame.assign(item=pd.Series(["c", "c", "d"], index=frame.index))
     assert not isinstance(changed["item"].dtype, pd.CategoricalDtype)
     assert isinstance(changed["annotator"].dtype, pd.CategoricalDtype)
     assert codes_of(changed, "item")[0].tolist() == [0, 0, 1]
-    picked = select(frame, np.array([True, False, True]), ["item", "annotator"])
+    picked = frame.loc[np.array([True, False, True]), ["item", "annotator"]]
     assert list(picked.columns) == ["item", "annotator"]
     assert isinstance(picked["item"].dtype, pd.CategoricalDtype)
     assert equals(picked, "item", "b").tolist() == [True, True]

@@ -148,16 +148,6 @@ def replace_category(series: pd.Series, old: str, new: str) -> pd.Series:
     return pd.Series(cat, index=series.index)
 
 
-def select(frame: pd.DataFrame, rows: np.ndarray, fields: list[str]) -> pd.DataFrame:
-    """``frame.loc[rows, fields]``: coded fields stay Categoricals, so only codes are copied."""
-    return frame.loc[rows, fields]
-
-
-def with_text(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
-    """``frame.assign(**columns)``: a replaced field holds its new text (:func:`codes_of` encodes it anew)."""
-    return frame.assign(**columns)
-
-
 def repeated(n: int, text: str | None) -> np.ndarray:
     """An object array of ``n`` references to one text (``np.full`` with a str fill is ~25x slower)."""
     out = np.empty(n, dtype=object)

@@ -43,7 +43,7 @@ import pandas as pd
 from labelspec.check import decide_kinds as kinds
 from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
-from labelspec.check.coded import equals, repeated, select, with_text
+from labelspec.check.coded import equals, repeated
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
@@ -210,7 +210,7 @@ def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
 def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
     """The latest expert judgment per unit: key, value, annotator."""
     rows = expert[expert["task"] == task.name]
-    rows = with_text(rows, value=kinds.canonical(task, rows["value"]),
+    rows = rows.assign(value=kinds.canonical(task, rows["value"]),
                      key=rows["item"].astype(str) + (UNIT_SEP + rows["unit"].astype(str) if task.unit == "step" else ""))
     rows = rows.sort_values(["key", "when", "annotator"], kind="stable", na_position="first")
     return rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
@@ -318,7 +318,7 @@ def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
         method = consensus_method(task, spec.adjudication)
         if method is None:
             continue
-        used = select(acc.used, equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"])
+        used = acc.used.loc[equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"]]
         analysis = (analyses or {}).get(task.name)
         units, result = decide_task(spec, task, used, acc.expert, ctx,
                                     codes=analysis.codes if analysis is not None else None, parses=parses)

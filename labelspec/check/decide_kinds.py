@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
-from labelspec.check.coded import repeated, sorted_categorical, with_text
+from labelspec.check.coded import repeated, sorted_categorical
 from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority, sparse_plurality
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
@@ -84,7 +84,7 @@ def canonical_frame(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with canonical values; kinds whose text is already canonical keep their column (and codes)."""
     if task.kind not in CANONICALISED:
         return frame
-    return with_text(frame, value=canonical(task, frame["value"]))
+    return frame.assign(value=canonical(task, frame["value"]))
 
 
 def canonical(task: Task, values: pd.Series) -> pd.Series:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from labelspec.check import decide_kinds as kinds
 from labelspec.check.analyze import TaskAnalysis
-from labelspec.check.coded import equals, select
+from labelspec.check.coded import equals
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.spans import summarize_findings
@@ -186,7 +186,7 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
     for task in spec.tasks:  # a loop over tasks
         if task.kind == "text":
             continue
-        frame = select(acc.used, equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"])
+        frame = acc.used.loc[equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"]]
         parsed = None
         if task.kind in PARSED_KINDS:  # spans and ranking: parsed once per check run
             lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
-from labelspec.check.coded import with_text
 from labelspec.check.context import Context
 from labelspec.check.estimate import Estimate
 from labelspec.check.spans import span_findings, summarize_findings
@@ -96,7 +95,7 @@ def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                  - np.repeat(np.cumsum(size[draw]) - size[draw], size[draw])]
     copy = np.repeat(np.arange(len(draw)), size[draw])
     out = frame.iloc[rows]
-    return with_text(out, item=out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str))
+    return out.assign(item=out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str))
 
 
 def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
@@ -192,7 +191,7 @@ def _scored(task: Task, frame: pd.DataFrame, gold_units: set[str], lengths: dict
     their parse: the whole task's (shared with the check's other stages through ``parses``), restricted."""
     if task.kind not in PARSED_KINDS:
         scored = frame[~frame["item"].isin(_items(gold_units))]
-        return with_text(scored, value=canonical_values(task, scored["value"])), None
+        return scored.assign(value=canonical_values(task, scored["value"])), None
     whole = (parses or TaskParses()).get(task, frame, lengths)
     if whole.spans is not None:
         whole.findings()  # matched once over all units: the hotspots use them, agreement restricts them

@@ -17,6 +17,8 @@ import pandas as pd
 from labelspec.check.coded import codes_of, compact, repeated, text_of
 from labelspec.check.ordering import stable_order
 
+#: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
+_DENSE_KEYS = 50_000_000
 UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
 
 
@@ -161,7 +163,7 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[
 
 
 def _int_for(space: int) -> type[np.signedinteger]:
-    """The narrower integer type that holds every value below ``space`` (and that value times nothing more)."""
+    """int32 when every value below ``space`` fits in it, else int64."""
     return np.int32 if space < 1 << 31 else np.int64
 
 
@@ -170,7 +172,7 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> Pair
     _, n_ann, k = codes.shape
     unit_block = item_block(codes.unit_items, n_blocks).astype(np.int32)
     key, cell, block = _pair_rows(codes, mask, unit_block)
-    if n_ann * n_ann > 50_000_000:  # very many annotators: the pairs that occur, by sorting
+    if n_ann * n_ann > _DENSE_KEYS:  # very many annotators: the pairs that occur, by sorting
         pair_code, pair_index = np.unique(key, return_inverse=True)
         cell += (pair_index * (k * k)).astype(cell.dtype, copy=False)
     else:  # by counting: each pair's rank among those that occur, looked up per observation
@@ -189,7 +191,7 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000) -> Pair
 def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct keys in order and each key's rank among them; a bincount (``coded.compact``) when the key
     space is small, a sort otherwise."""
-    if key_space > 50_000_000:
+    if key_space > _DENSE_KEYS:
         return np.unique(keys, return_inverse=True)
     return compact(keys, key_space)
 

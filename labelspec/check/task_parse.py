@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.coded import codes_of, compact, with_text
+from labelspec.check.coded import codes_of, compact
 from labelspec.check.decide_kinds import KindInput, canonical, canonical_frame, encode_task
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import SpanMatches, both_matches
@@ -93,7 +93,7 @@ def parse_task(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> Pars
         category, categories, parsed = _canonical_codes(task, frame)
         names = categories.to_pylist()
         text = np.asarray(names, dtype=object)[category] if names else np.zeros(0, dtype=object)
-        canon = with_text(frame, value=pd.Series(text, index=frame.index, dtype=object))
+        canon = frame.assign(value=pd.Series(text, index=frame.index, dtype=object))
         codes = encode(canon, tuple(names), category_of=category)
     if task.kind != "spans":
         return ParsedTask(canon, codes)
