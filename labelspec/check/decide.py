@@ -47,7 +47,7 @@ from labelspec.check.coded import equals, repeated
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
-from labelspec.check.tables import UNIT_SEP, Codes, find_sorted
+from labelspec.check.tables import UNIT_SEP, Codes
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.spec.model import Adjudication, Spec, Task
 
@@ -210,8 +210,8 @@ def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
 def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
     """The latest expert judgment per unit: key, value, annotator."""
     rows = expert[expert["task"] == task.name]
-    rows = rows.assign(value=kinds.canonical(task, rows["value"]),
-                     key=rows["item"].astype(str) + (UNIT_SEP + rows["unit"].astype(str) if task.unit == "step" else ""))
+    key = rows["item"].astype(str) + (UNIT_SEP + rows["unit"].astype(str) if task.unit == "step" else "")
+    rows = rows.assign(value=kinds.canonical(task, rows["value"]), key=key)
     rows = rows.sort_values(["key", "when", "annotator"], kind="stable", na_position="first")
     return rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
 
@@ -256,14 +256,15 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
         if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
             codes = kinds.encode_task(task, frame)
     gold = _gold_for(spec, task, ctx)
-    result = DECIDERS[method](kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans))
+    inp = kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans)
+    result = DECIDERS[method](inp)
     units = result.units.assign(pos=np.arange(len(result.units)))
     value = units["value"].to_numpy(dtype=object)
     units["decided_by"] = _texts(units.index, method, _unanimous(codes, value), "unanimous")
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = _always(task, units["value"])
-    gold_col, on_gold = _gold_column(codes, gold)
+    gold_col, on_gold = _gold_column(inp)
     units["gold"] = pd.Series(gold_col, index=units.index, dtype=object)
     conflict = np.zeros(len(units), dtype=bool)
     conflict[on_gold] = units["vote"].to_numpy(dtype=object)[on_gold] != gold_col[on_gold]
@@ -285,13 +286,12 @@ def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series
     return pd.Series(out, index=index, dtype=object)
 
 
-def _gold_column(codes: Codes, gold: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def _gold_column(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray]:
     """(U,) gold value or None, and the positions that have one: gold keys found in the sorted unit keys."""
-    keys = list(gold)
-    pos = find_sorted(codes.unit_keys, keys)
-    col = np.full(len(codes.unit_keys), None, dtype=object)
+    pos = inp.gold_positions
+    col = np.full(len(inp.codes.unit_keys), None, dtype=object)
     found = pos >= 0
-    col[pos[found]] = np.array([gold[k] for k, f in zip(keys, found.tolist(), strict=True) if f], dtype=object)
+    col[pos[found]] = np.array(list(inp.gold.values()), dtype=object)[found] if found.any() else []
     return col, np.sort(pos[found])
 
 

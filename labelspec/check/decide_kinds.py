@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,12 @@ class KindInput:
     policy: Adjudication
     text_length: dict[str, int] = field(default_factory=dict)  # item → length of the task's text field
     spans: SpanSet | None = None  # spans tasks: the span set of these rows, when the check has built it already
+
+    @cached_property
+    def gold_positions(self) -> np.ndarray:
+        """(G,) position of each key of ``gold`` (in its order) among the sorted unit keys, -1 when not judged:
+        looked up once, for the decider (Dawid–Skene clamps gold units) and for ``decide``'s gold column."""
+        return find_sorted(self.codes.unit_keys, list(self.gold))
 
 
 @dataclass(frozen=True)
@@ -181,10 +188,9 @@ def majority(inp: KindInput) -> KindResult:
 
 def _gold_codes(inp: KindInput) -> tuple[np.ndarray, np.ndarray]:
     """Unit and category codes of the task's gold labels that name a judged unit and a known label."""
-    keys = list(inp.gold)
-    units = find_sorted(inp.codes.unit_keys, keys)
+    units = inp.gold_positions
     cat_of = {c: i for i, c in enumerate(inp.codes.categories)}
-    cats = np.array([cat_of.get(inp.gold[k], -1) for k in keys], dtype=np.int64)  # a loop over gold units
+    cats = np.array([cat_of.get(v, -1) for v in inp.gold.values()], dtype=np.int64)  # a loop over gold units
     ok = (units >= 0) & (cats >= 0)
     return units[ok], cats[ok]
 
