@@ -37,7 +37,7 @@ FIELDS = ("item", "unit", "annotator", "value")
 class ParsedTask:
     """A task's rows with canonical values, their codes and (spans tasks) every valid span of every row."""
 
-    frame: pd.DataFrame  # the task's rows; ``value`` canonical (its reader codes dropped: they no longer match)
+    frame: pd.DataFrame  # the task's rows; ``value`` holds the canonical text (no longer the reader's codes)
     codes: Codes
     spans: SpanSet | None = None
     _matches: tuple[SpanMatches, SpanMatches] | None = field(default=None, repr=False)
