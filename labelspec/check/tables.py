@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.coded import codes_of, compact, repeated, text_of
-from labelspec.check.ordering import stable_order
+from labelspec.check.ordering import group_order
 
 #: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
 _DENSE_KEYS = 50_000_000
@@ -130,34 +130,39 @@ def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray
 
 
 def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All within-unit annotator pairs (lo < hi) among the rows in ``mask``: pair key ``lo·A + hi``, category
-    cell ``c_lo·K + c_hi`` and the unit's item block, one group size at a time, written into arrays allocated
-    once (12M pairs at 10M judgments: per-combination pieces concatenated afterwards would double the peak).
-    Keys and cells are int32 whenever their range allows (half the memory traffic of int64)."""
-    _, n_ann, k = codes.shape
-    space = len(unit_block) * n_ann
-    key = codes.unit * n_ann + codes.annotator
-    key[~mask] = space  # rows left out sort last and are cut off: no masked copies of three columns
-    n = int(np.count_nonzero(mask))
-    order = stable_order(key, space + 1)[:n]  # one key: a radix sort, not a lexsort
-    del key
+    """All within-unit annotator pairs among the rows in ``mask``: pair key ``lo·A + hi`` (lo < hi, the
+    annotators' codes), category cell ``c_lo·K + c_hi`` and the unit's item block, one group size at a time,
+    written into arrays allocated once (12M pairs at 10M judgments: per-combination pieces concatenated
+    afterwards would double the peak). Keys and cells are int32 whenever their range allows (half the memory
+    traffic of int64).
+
+    The rows are grouped by unit with one counting sort (linear; no sort by annotator within the unit): each
+    pair is put in (lo, hi) order as it is formed."""
+    n_units, n_ann, k = codes.shape
+    unit = codes.unit.astype(np.int32)
+    unit[~mask] = n_units  # rows left out form a last group, never paired: no masked copies of three columns
+    order, offsets = group_order(unit, n_units + 1)
+    del unit
+    n = int(offsets[n_units])
     key_type, cell_type = _int_for(n_ann * n_ann), _int_for(n_ann * n_ann * k * k)
-    unit = np.take(codes.unit, order, out=np.empty(n, _int_for(len(unit_block))))
-    ann = np.take(codes.annotator, order, out=np.empty(n, key_type))  # ann·A + ann in the key's type
-    cat = np.take(codes.category, order, out=np.empty(n, cell_type))
+    ann = np.take(codes.annotator, order[:n], out=np.empty(n, key_type))  # ann·A + ann in the key's type
+    cat = np.take(codes.category, order[:n], out=np.empty(n, cell_type))
     del order
-    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype=np.int64)
-    sizes = np.diff(np.r_[starts, len(unit)])
+    starts = offsets[:n_units]
+    sizes = np.diff(offsets[:n_units + 1])
     total = int((sizes * (sizes - 1) // 2).sum())
     key, cell, block = np.empty(total, key_type), np.empty(total, cell_type), np.empty(total, np.int32)
     pos = 0
     for m in np.unique(sizes[sizes >= 2]):
-        first = starts[sizes == m]
+        of_size = np.flatnonzero(sizes == m)
+        first, blocks = starts[of_size], unit_block[of_size]
         for i, j in itertools.combinations(range(int(m)), 2):  # m is the number of annotators of one unit
             a, b, end = first + i, first + j, pos + len(first)
-            np.add(ann[a] * n_ann, ann[b], out=key[pos:end])
-            np.add(cat[a] * k, cat[b], out=cell[pos:end])
-            block[pos:end] = unit_block[unit[a]]
+            ann_a, ann_b, cat_a, cat_b = ann[a], ann[b], cat[a], cat[b]
+            swap = ann_a > ann_b
+            np.add(np.minimum(ann_a, ann_b) * n_ann, np.maximum(ann_a, ann_b), out=key[pos:end])
+            np.add(np.where(swap, cat_b, cat_a) * k, np.where(swap, cat_a, cat_b), out=cell[pos:end])
+            block[pos:end] = blocks
             pos = end
     return key, cell, block
 
