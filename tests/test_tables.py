@@ -80,3 +80,18 @@ def test_pair_tables_with_a_wide_annotator_space_match_the_narrow_one() -> None:
     pair_of = lambda t: t.observation_cell // 9  # noqa: E731 - the pair index of each observation
     assert np.array_equal(wide.observation_cell % 9, narrow.observation_cell % 9)
     assert np.array_equal(pair_of(wide), pair_of(narrow))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.booleans()), max_size=50))
+def test_count_cells_with_a_mask_count_only_the_kept_rows(rows: list[tuple[int, int, bool]]) -> None:
+    from labelspec.check.tables import count_cells
+
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    keep = arr[:, 2].astype(bool)
+    want = np.zeros((7, 4), dtype=np.int64)
+    for u, c, kept in rows:
+        want[u, c] += kept
+    assert np.array_equal(count_cells(arr[:, 0], arr[:, 1], (7, 4), keep), want)
+    assert np.array_equal(count_cells(arr[:, 0], arr[:, 1], (7, 4)), want + count_cells(
+        arr[~keep, 0], arr[~keep, 1], (7, 4)))

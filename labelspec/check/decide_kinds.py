@@ -30,7 +30,7 @@ from labelspec.check.consensus import majority_vote, median_consensus, per_label
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
 from labelspec.check.span_sets import SpanSet
-from labelspec.check.tables import Codes, encode, find_sorted, unit_counts
+from labelspec.check.tables import Codes, cell_keys, encode, find_sorted, unit_counts
 from labelspec.check.taxonomy import ancestors_at, deepest_consensus
 from labelspec.spec.model import Adjudication, Task
 
@@ -300,7 +300,7 @@ def exact(inp: KindInput) -> KindResult:
     """Majority over whole canonical values (attribution and any kind without a finer method)."""
     c = inp.codes
     n_units, _, k = c.shape
-    keys, counts = key_counts(c.unit * max(k, 1) + c.category)
+    keys, counts = key_counts(cell_keys(c.unit, c.category, max(k, 1)))
     top, n_top, winner = sparse_plurality(keys // max(k, 1), keys % max(k, 1), counts, n_units)
     n = np.bincount(c.unit, minlength=n_units)
     tie = n_top > 1

@@ -24,6 +24,7 @@ from labelspec.check.gates import Measure
 from labelspec.check.gold import GoldScores, rolling_breach
 from labelspec.check.preference import bradley_terry
 from labelspec.check.records import Accounting
+from labelspec.check.tables import cell_keys, count_cells
 from labelspec.spec.model import Quality, Spec
 from labelspec.spec.plan import Gate
 
@@ -75,9 +76,10 @@ def _gold_findings(spec: Spec, gold: GoldScores | None) -> list[Finding]:
     return out
 
 
-def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray, shape: tuple[int, int, int]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Per annotator: judgments scored and how many equal the unit's plurality without that judgment.
+def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray, shape: tuple[int, int, int],
+                  mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per annotator: judgments scored and how many equal the unit's plurality without that judgment (over the
+    rows in ``mask``, all by default; the others are neither counted nor scored).
 
     A judgment is scored when the unit's other judgments are at least :data:`LOO_MIN_OTHERS` and their plurality
     is not tied. Whether a judgment agrees depends only on its unit's count row and its own category, so the
@@ -87,7 +89,7 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
     n_units, n_ann, k = shape
     if k == 0 or unit.size == 0:
         return np.zeros(n_ann, np.int64), np.zeros(n_ann, np.int64)
-    counts = np.bincount(unit * k + category, minlength=n_units * k).reshape(n_units, k)
+    counts = count_cells(unit, category, (n_units, k), mask)
     base = counts.max(axis=0) + 1
     if math.prod(int(b) for b in base) >= 1 << 62:  # cannot happen below ~2**15 judgments per unit and label
         pattern_of, rows = np.arange(n_units), counts
@@ -98,9 +100,10 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
             code, int(code.max()) + 1)
         rows = (present[:, None] // strides[None, :]) % base[None, :]
     state = _loo_state(rows.astype(np.int64)).reshape(-1)  # (P·K): 0 not scored, 1 disagrees, 2 agrees
-    per_judgment = state[pattern_of[unit] * k + category]
-    tally = np.bincount(annotator * 3 + per_judgment, minlength=n_ann * 3).reshape(n_ann, 3)
-    return tally[:, 1] + tally[:, 2], tally[:, 2].copy()
+    per_judgment = state[cell_keys(pattern_of[unit], category, k)]
+    tally = cell_keys(annotator, per_judgment, 3, mask, left_out=n_ann * 3)
+    counted = np.bincount(tally, minlength=n_ann * 3 + 1)[:n_ann * 3].reshape(n_ann, 3)
+    return counted[:, 1] + counted[:, 2], counted[:, 2].copy()
 
 
 def _loo_state(counts: np.ndarray) -> np.ndarray:
@@ -132,7 +135,7 @@ def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
     if codes is None or mask is None:
         return []
     keep = ~mask
-    n, hits = loo_agreement(codes.unit[keep], codes.annotator[keep], codes.category[keep], codes.shape)
+    n, hits = loo_agreement(codes.unit, codes.annotator, codes.category, codes.shape, keep)
     n_ann = codes.shape[1]
     rate = np.divide(hits, n, out=np.full(n_ann, np.nan), where=n > 0)
     if np.isnan(rate).all():

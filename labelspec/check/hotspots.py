@@ -32,7 +32,7 @@ from labelspec.check.coded import equals
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.spans import summarize_findings
-from labelspec.check.tables import Codes, unit_counts
+from labelspec.check.tables import Codes, cell_keys, unit_counts
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses
 from labelspec.spec.model import Spec, Task
 
@@ -71,7 +71,7 @@ def _pair_line(p: dict[str, Any]) -> str:
 def entropy(codes: Codes) -> tuple[np.ndarray, np.ndarray]:
     """(U,) entropy in bits of each unit's judgments, and (U,) judgments per unit (sparse: no U × K table)."""
     n_units, _, k = codes.shape
-    keys, counts = kinds.key_counts(codes.unit * max(k, 1) + codes.category)
+    keys, counts = kinds.key_counts(cell_keys(codes.unit, codes.category, max(k, 1)))
     unit = keys // max(k, 1)
     n = np.bincount(codes.unit, minlength=n_units)
     p = counts / n[unit]
