@@ -74,11 +74,14 @@ Decider = Callable[[KindInput], KindResult]
 
 
 def details(build: Callable[..., dict[str, Any]], *columns: Any) -> Callable[[np.ndarray], list[dict[str, Any]]]:
-    """A lazy detail function: ``build(*row)`` for each requested unit, from per-unit arrays or lists."""
-    arrays = [col if isinstance(col, np.ndarray) else np.asarray(col, dtype=object) for col in columns]
+    """A lazy detail function: ``build(*row)`` for each requested unit, from per-unit arrays or lists, or from
+    functions of the requested positions (a column worth computing only for the units asked for)."""
+    arrays = [col if callable(col) or isinstance(col, np.ndarray) else np.asarray(col, dtype=object)
+              for col in columns]
 
     def at(idx: np.ndarray) -> list[dict[str, Any]]:
-        return [build(*row) for row in zip(*(a[idx].tolist() for a in arrays), strict=True)]
+        rows = ((a(idx) if callable(a) else a[idx]).tolist() for a in arrays)
+        return [build(*row) for row in zip(*rows, strict=True)]
 
     return at
 
@@ -219,8 +222,12 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
         "tolerance": pol.tolerance, "gold_units_clamped": int(gold_u.size),
         "log_likelihood": float(r.log_likelihood[-1]) if r.log_likelihood.size else None,
     }
-    post = np.round(r.posterior, 6)
-    return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, post))
+
+    def posterior(idx: np.ndarray) -> np.ndarray:  # rounded for the units asked for only (a check asks for none)
+        rounded: np.ndarray = np.round(r.posterior[idx], 6)
+        return rounded
+
+    return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, posterior))
 
 
 def median(inp: KindInput) -> KindResult:
