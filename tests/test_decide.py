@@ -289,6 +289,10 @@ def test_expert_decisions_override_and_are_not_routed() -> None:
     i9 = unit(d, "i9")  # only an expert judged it
     assert (i9["value"], i9["decided_by"], i9["n_judgments"]) == ("a", "expert", 0)
     assert reason_lists(d[d["item"] == "i9"]) == [[]]  # nothing for a reviewer to look at: it was reviewed
+    for col in ("value", "proposed", "decided_by", "vote", "gold", "expert"):  # None, never NaN, in text columns
+        assert all(v is None or isinstance(v, str) for v in d[col]), col
+    i2 = unit(d, "i2")  # no expert: the reindexed columns hold None
+    assert (i2["expert"], i2["gold"], i2["value"]) == (None, None, "a")
 
 
 def test_reason_lists_and_section_summary() -> None:

@@ -51,6 +51,10 @@ def test_tables_equal_a_plain_tally(rows: list[tuple[int, int, str]], data: st.D
 def test_category_mask_is_exact_string_membership() -> None:
     values = pd.Index(["a", "01", "1", "NA", "", "b"], dtype=pd.StringDtype("pyarrow"))
     assert category_mask(values, ["1", "NA", "b", "b"]).tolist() == [False, False, True, True, False, True]
+    plain = pd.Index(["a", "01", "1", "NA", "", "b"], dtype=object)  # categories of hand-built frames
+    assert category_mask(plain, iter(["1", "NA", "b"])).tolist() == [False, False, True, True, False, True]
+    assert category_mask(values, []).tolist() == [False] * 6
+    assert category_mask(values, ["b", 1]).tolist() == [False, False, False, False, False, True]  # not all text
 
 
 def test_pair_tables_with_a_wide_annotator_space_match_the_narrow_one() -> None:

@@ -117,8 +117,17 @@ def compact(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarra
 
 
 def category_mask(categories: pd.Index, allowed: object) -> np.ndarray:
-    """(C,) True for the categories in ``allowed`` (any iterable of str), by hashing."""
-    return np.asarray(categories.isin(list(allowed)), dtype=bool)  # type: ignore[call-overload]
+    """(C,) True for the categories in ``allowed`` (any iterable of str), by hashing.
+
+    In Arrow (``is_in``): pandas' ``isin`` on Arrow strings first makes an Arrow scalar of every allowed value,
+    4x slower for the 66k gold items against 3.3M item ids of the 10M benchmark."""
+    values = list(allowed)  # type: ignore[call-overload]
+    try:
+        texts = pa.array(categories.array)  # zero-copy for the readers' Arrow-backed categories
+        found = pc.is_in(texts, value_set=pa.array(values, texts.type))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # not all text: pandas compares
+        return np.asarray(categories.isin(values), dtype=bool)
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def per_row(frame: pd.DataFrame, field: str, per_category: np.ndarray) -> np.ndarray:

@@ -237,6 +237,9 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
     units["expert"] = pd.Series(experts["annotator"], dtype=object).reindex(units.index)
     decided = units["expert"].notna().to_numpy()
     units.loc[decided, "value"] = experts["value"].reindex(units.index)[decided]
+    # reindexing and expert-only rows leave NaN in text columns: None, never NaN (the deciders write None)
+    for col in ("value", "proposed", "vote", "gold", "expert"):
+        units[col] = units[col].astype(object).where(units[col].notna(), None)
     return units
 
 
@@ -336,8 +339,6 @@ def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
         units = frames[0][columns]
     else:
         units = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    for col in ("value", "proposed", "decided_by", "vote", "gold", "expert"):  # None, never NaN
-        units[col] = units[col].astype(object).where(units[col].notna(), None)
     # order: spec task order (the loop), then unit key (sorted codes), which orders by item, then step
     units["pos"] = units["pos"].astype(np.int64)
     return Decisions(units=units, methods=methods, models=models, routing=routing, routing_is_default=default,
