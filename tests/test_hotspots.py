@@ -108,3 +108,36 @@ def test_top_units_equal_a_stable_sort_by_weight(weights: list[int], k: int) -> 
     w = np.array(weights, dtype=np.float64)
     want = np.argsort(-w, kind="stable")[: int((w > 0).sum())][:k]
     assert top_units(w, k).tolist() == want.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 5), st.data())
+def test_entropy_and_unanimity_from_the_table_equal_the_sparse_pairs_bit_for_bit(n_units: int, k: int,
+                                                                                  data: st.DataObject) -> None:
+    """Label tasks count a U × K table; structured ones count the (unit, category) pairs that occur."""
+    from labelspec.check import decide, hotspots
+    from labelspec.check.tables import Codes
+
+    rows = data.draw(st.lists(st.tuples(st.integers(0, n_units - 1), st.integers(0, k - 1)), max_size=40))
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    keys = np.array([f"i{u}" for u in range(n_units)], dtype=object)
+    cats = tuple(f"c{c}" for c in range(k))
+    codes = Codes(unit=arr[:, 0], annotator=np.arange(len(arr)), category=arr[:, 1], unit_keys=keys,
+                  unit_items=keys, unit_steps=np.full(n_units, "", dtype=object),
+                  annotators=np.array([f"a{i}" for i in range(len(arr))], dtype=object), categories=cats)
+    value = np.array(data.draw(st.lists(st.sampled_from([*cats, None]), min_size=n_units, max_size=n_units)),
+                     dtype=object)
+    dense_h, dense_n = hotspots.entropy(codes)
+    dense_u = decide._unanimous(codes, value)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hotspots, "dense_units", lambda c: False)
+        mp.setattr(decide, "dense_units", lambda c: False)
+        sparse_h, sparse_n = hotspots.entropy(codes)
+        sparse_u = decide._unanimous(codes, value)
+    assert dense_h.tobytes() == sparse_h.tobytes() and dense_n.tolist() == sparse_n.tolist()
+    assert dense_u.tolist() == sparse_u.tolist()
+    for u in range(n_units):
+        got = arr[arr[:, 0] == u, 1].tolist()
+        want = scipy_entropy([got.count(c) for c in set(got)], base=2) if got else 0.0
+        assert dense_h[u] == pytest.approx(want, abs=1e-12)
+        assert dense_u[u] == (len(got) >= 2 and len(set(got)) == 1 and value[u] == cats[got[0]])

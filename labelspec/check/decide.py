@@ -47,7 +47,7 @@ from labelspec.check.coded import equals, repeated
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
-from labelspec.check.tables import UNIT_SEP, Codes, cell_keys
+from labelspec.check.tables import UNIT_SEP, Codes, cell_keys, dense_units, unit_counts
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.spec.model import Adjudication, Spec, Task
 
@@ -201,11 +201,15 @@ def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> 
 def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
     """Every judgment of the unit (two or more) gave the proposed value."""
     n_units, _, k = codes.shape
-    pairs, _ = kinds.key_counts(cell_keys(codes.unit, codes.category, max(k, 1)))
-    distinct = np.bincount(pairs // max(k, 1), minlength=n_units)
-    only = np.full(n_units, -1, dtype=np.int64)
-    only[pairs // max(k, 1)] = pairs % max(k, 1)
-    n = np.bincount(codes.unit, minlength=n_units)
+    if dense_units(codes) and k:  # labels: one count table
+        table = unit_counts(codes)
+        distinct, only, n = (table > 0).sum(axis=1), table.argmax(axis=1), table.sum(axis=1)
+    else:  # a category per distinct value: the (unit, category) pairs that occur
+        pairs, _ = kinds.key_counts(cell_keys(codes.unit, codes.category, max(k, 1)))
+        distinct = np.bincount(pairs // max(k, 1), minlength=n_units)
+        only = np.full(n_units, -1, dtype=np.int64)
+        only[pairs // max(k, 1)] = pairs % max(k, 1)
+        n = np.bincount(codes.unit, minlength=n_units)
     same = kinds.pick(codes.categories, np.where(distinct == 1, only, -1)) == value
     out: np.ndarray = (distinct == 1) & (n >= 2) & same
     return out

@@ -32,7 +32,7 @@ from labelspec.check.coded import equals
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.spans import summarize_findings
-from labelspec.check.tables import Codes, cell_keys, unit_counts
+from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses
 from labelspec.spec.model import Spec, Task
 
@@ -69,8 +69,18 @@ def _pair_line(p: dict[str, Any]) -> str:
 
 
 def entropy(codes: Codes) -> tuple[np.ndarray, np.ndarray]:
-    """(U,) entropy in bits of each unit's judgments, and (U,) judgments per unit (sparse: no U × K table)."""
+    """(U,) entropy in bits of each unit's judgments, and (U,) judgments per unit (sparse unless the U × K table
+    is small). Both ways add a unit's terms in category order, so they give the same bits."""
     n_units, _, k = codes.shape
+    if dense_units(codes) and k:
+        table = unit_counts(codes)
+        n = table.sum(axis=1)
+        total = np.zeros(n_units)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for c in range(k):  # a loop over categories: column by column, in the sparse way's order
+                p = table[:, c] / n
+                total += np.where(table[:, c] > 0, -p * np.log2(p), 0.0)
+        return total + 0.0, n
     keys, counts = kinds.key_counts(cell_keys(codes.unit, codes.category, max(k, 1)))
     unit = keys // max(k, 1)
     n = np.bincount(codes.unit, minlength=n_units)

@@ -136,6 +136,13 @@ def count_cells(unit: np.ndarray, category: np.ndarray, shape: tuple[int, int], 
     return counts[:u * k].reshape(u, k)
 
 
+def dense_units(codes: Codes) -> bool:
+    """Whether the (U, K) unit × category table is small next to the judgments (labels: yes; structured
+    values, one category per distinct value: no), the rule ``decide_kinds.key_counts`` also follows."""
+    n_units, _, k = codes.shape
+    return n_units * max(k, 1) <= max(4 * len(codes.unit), 1 << 20)
+
+
 def unit_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray:
     """(U, K) judgments per unit and category (rows outside ``mask`` are left out; units keep their index)."""
     u, _, k = codes.shape
