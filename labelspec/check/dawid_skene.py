@@ -118,15 +118,16 @@ def _clamp(post: FloatArray, p: _Problem) -> FloatArray:
     return post
 
 
-def _m_step(post: FloatArray, p: _Problem, smoothing: float, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _m_step(post: FloatArray, p: _Problem, smoothing: float, unit_major: FloatArray
+            ) -> tuple[FloatArray, FloatArray]:
     """Priors (K,) and confusion (A, K, K) from the class-major posterior, plus ``smoothing`` pseudo-counts.
 
-    ``rows`` is a (U, K) C-ordered buffer for the posterior's transpose: the sparse product needs its dense
+    ``unit_major`` is a (U, K) C-ordered buffer for the posterior's transpose: the sparse product needs its dense
     operand in that layout, and would otherwise copy it into fresh memory every iteration (106 MB at 3.3M units).
     """
     k = p.n_classes
-    np.copyto(rows, post.T)
-    expected = np.asarray(p.counts_t @ rows).T  # (K_true, A·K_label): expected judgment counts
+    np.copyto(unit_major, post.T)
+    expected = np.asarray(p.counts_t @ unit_major).T  # (K_true, A·K_label): expected judgment counts
     conf = expected.reshape(k, p.n_annotators, k).transpose(1, 0, 2) + smoothing
     rows = conf.sum(axis=2, keepdims=True)
     empty = rows[..., 0] <= 0
@@ -208,9 +209,9 @@ def dawid_skene(
     trace: list[float] = []
     prev: tuple[FloatArray, FloatArray] | None = None
     converged = False
-    rows = np.empty((n_units, n_classes), dtype=np.float64)
+    unit_major = np.empty((n_units, n_classes), dtype=np.float64)
     for _ in range(max_iter):
-        priors, conf = _m_step(post, p, smoothing, rows)
+        priors, conf = _m_step(post, p, smoothing, unit_major)
         ll = _e_step(p, priors, conf, post)  # overwrites the posterior the M-step just used
         trace.append(ll)
         if prev is not None:
