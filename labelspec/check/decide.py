@@ -48,7 +48,7 @@ from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
 from labelspec.check.tables import UNIT_SEP, Codes, cell_keys, dense_units, unit_counts
-from labelspec.check.task_parse import PARSED_KINDS, TaskParses
+from labelspec.check.task_parse import TaskParses, task_codes
 from labelspec.spec.model import Adjudication, Spec, Task
 
 REASONS: tuple[str, ...] = ("tie", "low_support", "always_review_labels", "gold_conflict", "rule_violation",
@@ -201,7 +201,7 @@ def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> 
 def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
     """Every judgment of the unit (two or more) gave the proposed value."""
     n_units, _, k = codes.shape
-    if dense_units(codes) and k:  # labels: one count table
+    if dense_units(codes):  # labels: one count table
         table = unit_counts(codes)
         distinct, only, n = (table > 0).sum(axis=1), table.argmax(axis=1), table.sum(axis=1)
     else:  # a category per distinct value: the (unit, category) pairs that occur
@@ -258,14 +258,8 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     method = consensus_method(task, spec.adjudication)
     assert method is not None
     lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
-    spans = None
-    if task.kind in PARSED_KINDS:
-        parsed = (parses or TaskParses()).get(task, frame, lengths)
-        frame, codes, spans = parsed.frame, parsed.codes, parsed.spans
-    else:
-        frame = kinds.canonical_frame(task, frame)
-        if codes is None or task.kind not in kinds.LABEL_CODED or len(codes.unit) != len(frame):
-            codes = kinds.encode_task(task, frame)
+    coded = task_codes(task, frame, lengths, parses, codes)
+    frame, codes, spans = coded.frame, coded.codes, coded.spans
     gold = _gold_for(spec, task, ctx)
     inp = kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans)
     result = DECIDERS[method](inp)

@@ -30,7 +30,7 @@ from labelspec.check.consensus import majority_vote, median_consensus, per_label
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
 from labelspec.check.span_sets import SpanSet
-from labelspec.check.tables import Codes, cell_keys, encode, find_sorted, unit_counts
+from labelspec.check.tables import Codes, cell_keys, counting_fits, encode, find_sorted, unit_counts
 from labelspec.check.taxonomy import ancestors_at, deepest_consensus
 from labelspec.spec.model import Adjudication, Task
 
@@ -123,7 +123,7 @@ def key_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct non-negative integer keys in order and how often each occurs: a bincount when the key space is
     at most a few times the number of keys (unit × category for labels), else one sort (not ``np.unique``)."""
     space = int(keys.max()) + 1 if keys.size else 0
-    if keys.size and space <= max(4 * keys.size, 1 << 20):
+    if keys.size and counting_fits(space, keys.size):
         dense = np.bincount(keys, minlength=space)
         present = np.flatnonzero(dense)
         return present, dense[present].astype(np.int64)

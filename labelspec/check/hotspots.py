@@ -33,7 +33,7 @@ from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.spans import summarize_findings
 from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts
-from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses
+from labelspec.check.task_parse import ParsedTask, TaskParses, task_codes
 from labelspec.spec.model import Spec, Task
 
 GUIDELINES = "guidelines.html"
@@ -72,7 +72,7 @@ def entropy(codes: Codes) -> tuple[np.ndarray, np.ndarray]:
     """(U,) entropy in bits of each unit's judgments, and (U,) judgments per unit (sparse unless the U × K table
     is small). Both ways add a unit's terms in category order, so they give the same bits."""
     n_units, _, k = codes.shape
-    if dense_units(codes) and k:
+    if dense_units(codes):
         table = unit_counts(codes)
         n = table.sum(axis=1)
         total = np.zeros(n_units)
@@ -197,17 +197,10 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         if task.kind == "text":
             continue
         frame = acc.used.loc[equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"]]
-        parsed = None
-        if task.kind in PARSED_KINDS:  # spans and ranking: parsed once per check run
-            lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
-            parsed = (parses or TaskParses()).get(task, frame, lengths)
-            frame, codes = parsed.frame, parsed.codes
-        else:
-            frame = kinds.canonical_frame(task, frame)
-            lent = (analyses or {}).get(task.name)
-            lent_codes = lent.codes if lent is not None else None
-            fits = lent_codes is not None and task.kind in kinds.LABEL_CODED and len(lent_codes.unit) == len(frame)
-            codes = lent_codes if fits and lent_codes is not None else kinds.encode_task(task, frame)
+        lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+        lent = (analyses or {}).get(task.name)
+        parsed = task_codes(task, frame, lengths, parses, lent.codes if lent is not None else None)
+        frame, codes = parsed.frame, parsed.codes
         item_frames.append(_task_items(task, codes, max_items))
         if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
             continue
@@ -216,7 +209,6 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         elif task.kind == "multi_choice":
             tables = _multi_splits(task, codes)
         else:
-            assert parsed is not None
             tables = _span_splits(task, parsed)
         pairs += _pairs(task, codes, *tables, max_pairs=max_pairs, max_examples=max_examples)
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame(

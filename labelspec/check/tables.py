@@ -136,11 +136,17 @@ def count_cells(unit: np.ndarray, category: np.ndarray, shape: tuple[int, int], 
     return counts[:u * k].reshape(u, k)
 
 
+def counting_fits(space: int, n: int) -> bool:
+    """Whether ``n`` keys below ``space`` are better counted into a dense array than sorted: the array is at
+    most a few times the keys (or small anyway)."""
+    return space <= max(4 * n, 1 << 20)
+
+
 def dense_units(codes: Codes) -> bool:
-    """Whether the (U, K) unit × category table is small next to the judgments (labels: yes; structured
-    values, one category per distinct value: no), the rule ``decide_kinds.key_counts`` also follows."""
+    """Whether the (U, K) unit × category table is worth building (labels: yes; structured values, one category
+    per distinct value: no)."""
     n_units, _, k = codes.shape
-    return n_units * max(k, 1) <= max(4 * len(codes.unit), 1 << 20)
+    return k > 0 and counting_fits(n_units * k, len(codes.unit))
 
 
 def unit_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray:

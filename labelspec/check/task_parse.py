@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from labelspec.check.coded import codes_of, compact
-from labelspec.check.decide_kinds import KindInput, canonical, canonical_frame, encode_task
+from labelspec.check.coded import codes_of, compact, sorted_categorical
+from labelspec.check.decide_kinds import LABEL_CODED, KindInput, canonical, canonical_frame, encode_task
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import SpanMatches, both_matches
 from labelspec.check.span_sets import SpanSet
@@ -73,11 +72,9 @@ def _canonical_codes(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, pa.Ar
     else:
         obj = raw.to_numpy(zero_copy_only=False)
         canon = pa.array(canonical(task, pd.Series(obj, dtype=object)).to_numpy(dtype=object), pa.large_string())
-    enc = pc.dictionary_encode(canon)
-    order = pc.array_sort_indices(enc.dictionary).to_numpy()  # code point order, as ``encode_task`` sorts
-    sorted_rank = np.empty(order.size, dtype=np.int64)
-    sorted_rank[order] = np.arange(order.size)
-    return sorted_rank[enc.indices.to_numpy(zero_copy_only=False)][rank], enc.dictionary.take(pa.array(order)), None
+    cat = sorted_categorical(canon)  # code point order, as ``encode_task`` sorts
+    names = pa.array(np.asarray(cat.categories, dtype=object), pa.large_string())
+    return np.asarray(cat.codes, dtype=np.int64)[rank], names, None
 
 
 def parse_task(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
@@ -156,6 +153,18 @@ def restrict(parsed: ParsedTask, keep_unit: np.ndarray) -> ParsedTask:
         matches = (_restrict_matches(parsed._matches[0], stay), _restrict_matches(parsed._matches[1], stay))
     found = parsed._findings.restrict(unit_new) if parsed._findings is not None else None
     return ParsedTask(frame, codes, sset, matches, found)
+
+
+def task_codes(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parses: TaskParses | None = None,
+               lent: Codes | None = None) -> ParsedTask:
+    """A task's rows with canonical values and their codes, for consensus and hotspots: spans and ranking tasks
+    from ``parses`` (parsed once per check run), others canonicalised here and coded by ``lent`` (the task's
+    label codes from its analysis, when they fit these rows) or anew."""
+    if task.kind in PARSED_KINDS:
+        return (parses or TaskParses()).get(task, frame, lengths)
+    frame = canonical_frame(task, frame)
+    fits = lent is not None and task.kind in LABEL_CODED and len(lent.unit) == len(frame)
+    return ParsedTask(frame, lent if fits and lent is not None else encode_task(task, frame))
 
 
 class TaskParses:
