@@ -39,9 +39,9 @@ def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]
     if values.size == 0:
         return out, np.zeros(0, dtype=np.int64)
     parsed, fast = parse_canonical(values, task.label_ids)
-    ends = np.zeros(values.size, dtype=np.int64)
-    np.maximum.at(ends, _text_of_span(parsed.count), parsed.end)
     text = _text_of_span(parsed.count)
+    ends = np.zeros(values.size, dtype=np.int64)
+    np.maximum.at(ends, text, parsed.end)
     bad_span = (parsed.label < 0) | (parsed.start >= parsed.end)
     if not task.allow_nesting:  # sorted by (start, end) within a text, a span must start at or after the last end
         o = lex_order(text, parsed.start, parsed.end)

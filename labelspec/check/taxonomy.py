@@ -44,6 +44,7 @@ import numpy.typing as npt
 from labelspec.check import stats
 from labelspec.check.consensus import sparse_plurality
 from labelspec.check.estimate import IntArray
+from labelspec.check.ordering import stable_order
 
 #: Dense cells per chunk when collapsing a sparse table (bounds peak memory to ~32 MiB of int64 per chunk).
 CHUNK_CELLS = 1 << 22
@@ -122,8 +123,9 @@ def unique_inverse(values: npt.ArrayLike) -> tuple[IntArray, IntArray]:
 
 
 def lex_order(*keys: IntArray) -> IntArray:
-    """``np.lexsort(keys[::-1])`` (first key primary) for non-negative integer keys: one stable argsort of the
-    keys packed into one int64 when their ranges fit in 62 bits, else the lexsort itself."""
+    """``np.lexsort(keys[::-1])`` (first key primary) for non-negative integer keys: one stable ordering
+    (``ordering.stable_order``) of the keys packed into one int64 when their ranges fit in 62 bits, else the
+    lexsort itself."""
     if not keys or keys[0].size == 0:
         return np.zeros(0, dtype=np.int64)
     radix = [int(k.max()) + 1 for k in keys]
@@ -132,7 +134,8 @@ def lex_order(*keys: IntArray) -> IntArray:
     packed = np.zeros(keys[0].size, dtype=np.int64)
     for k, r in zip(keys, radix, strict=True):  # a loop over the few keys
         packed = packed * r + k
-    return np.argsort(packed, kind="stable")
+    order: IntArray = stable_order(packed, math.prod(radix))
+    return order
 
 
 def runs(keys: IntArray) -> tuple[IntArray, IntArray]:
