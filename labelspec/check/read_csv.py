@@ -29,10 +29,10 @@ from labelspec.check.read_common import (
     missing_column_error,
     required_fields,
 )
+from labelspec.csvscan import physical_lines, quotes_well_formed
 
 _BOM = b"\xef\xbb\xbf"
 _BLANK = re.compile(rb"[ \t\r\n]*\Z")
-_CHUNK = 1 << 24  # bytes per step of the vectorised quote check (bounds its memory)
 _MAX_HEADER = 1 << 20
 
 
@@ -51,8 +51,8 @@ def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskSh
     keep = list(dict.fromkeys(mapping.values()))
     with ThreadPoolExecutor(max_workers=1) as pool:  # pyarrow parses without the GIL while the checks run
         parsing = pool.submit(_pyarrow_read, data, path, delimiter, keep, len(names), quoted=quoted)
-        suspicious = quoted and not _quotes_well_formed(data, start, ord(delimiter))
-        physical = _physical_lines(data)
+        suspicious = quoted and not quotes_well_formed(data, start, ord(delimiter))
+        physical = physical_lines(data)
         table = parsing.result()
     n = table.num_rows
     # Each record takes at least one line, so equality means one line per record: line = row + 2. Otherwise
@@ -89,14 +89,6 @@ def check_bytes(data: bytes, path: str) -> None:
         raise input_error("LS402", path, line_at(data, nul), "NUL byte in a label file", column=col)
 
 
-def _physical_lines(data: bytes) -> int:
-    """Lines as editors and the csv module count them: ``\n``, ``\r\n`` and a lone ``\r`` each end one."""
-    breaks = data.count(b"\n")
-    if data.find(b"\r") >= 0:
-        breaks += data.count(b"\r") - data.count(b"\r\n")
-    return breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
-
-
 def _header(data: bytes, start: int, path: str, delimiter: str) -> list[str]:
     """Column names from the first record (which may span lines when a quoted name holds a newline)."""
     end = data.find(b"\n", start)
@@ -115,36 +107,6 @@ def _header(data: bytes, start: int, path: str, delimiter: str) -> list[str]:
             raise input_error("LS403", path, 1, f"duplicate column {name!r} (columns {seen[name]} and {i})")
         seen[name] = i
     return names
-
-
-def _quotes_well_formed(data: bytes, start: int, delim: int) -> bool:
-    """True when every quote follows RFC 4180 (opens a field, closes one, or is doubled) and all are closed.
-
-    Quotes alternate open/close, so a quote's role is the parity of its index; that makes the check
-    vectorised. False does not mean broken: a literal quote inside an unquoted field (``5" screen``) is fine,
-    and the stdlib scan decides.
-    """
-    arr = np.frombuffer(data, np.uint8)
-    last = len(arr) - 1
-    edge = np.zeros(256, bool)
-    edge[[delim, 10, 13, 34]] = True  # what may stand before an opening quote or after a closing one
-    seen = 0
-    for s in range(start, len(arr), _CHUNK):
-        qp = np.flatnonzero(arr[s:s + _CHUNK] == 34)
-        if not qp.size:
-            continue
-        qp += s
-        opens, closes = qp[seen & 1::2], qp[1 - (seen & 1)::2]
-        ok_open = edge[arr[opens - 1]]
-        ok_close = edge[arr[np.minimum(closes + 1, last)]]
-        if opens.size and opens[0] == start:
-            ok_open[0] = True
-        if closes.size and closes[-1] == last:
-            ok_close[-1] = True
-        if not (ok_open.all() and ok_close.all()):
-            return False
-        seen += qp.size
-    return seen % 2 == 0
 
 
 def _csv_message(exc: csv.Error) -> str:

@@ -1,7 +1,8 @@
 """Check the content of the small data files a spec references: gold, calibration, items, roster (LS312).
 
 Each is decoded as strict UTF-8 (a BOM is allowed) and read with the stdlib ``csv``/``json`` as strings only, so
-``NA`` or ``01`` stay what they are. Problems point at ``FILE:LINE`` (the physical line a record starts on). At most
+``NA`` or ``01`` stay what they are; a large items CSV is first tried with pyarrow, and read by the stdlib only
+when pyarrow cannot vouch that it has no problem. Problems point at ``FILE:LINE`` (the physical line a record starts on). At most
 :data:`MAX_PROBLEMS` are listed per file, then one line says how many more there were. Pure: bytes in, diagnostics
 out; it never opens files (``resolve_files`` does, after the path checks).
 """
@@ -12,6 +13,11 @@ import csv
 import io
 from collections.abc import Iterator
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from labelspec.csvscan import physical_lines, quotes_well_formed
 from labelspec.errors import Diagnostic, SourceLocation
 from labelspec.spec.locate import did_you_mean
 from labelspec.spec.model import ItemsSource, Spec, Task
@@ -200,6 +206,8 @@ def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnosti
     if text is None:
         return problems.result()
     if items_format(items.file) == "csv":
+        if _clean_csv_ids(data, items.id):
+            return []
         header, records = read_table(text, problems, (items.id,), None, keep=(items.id,))
         ids = [(line, rec[items.id]) for line, rec in records] if items.id in header else []
     else:
@@ -210,6 +218,30 @@ def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnosti
         for line, ident in ids:
             _unique_id(ident, line, seen, problems, "item")
     return problems.result()
+
+
+def _clean_csv_ids(data: bytes, id_column: str) -> bool:
+    """True when an items CSV certainly has no problem to report, decided by pyarrow at C speed (0.1 s for
+    333k items against 2.4 s for the stdlib pass). It must be read alike by pyarrow and the stdlib (a plain
+    header naming the id column once, RFC 4180 quotes, one physical line per record), parse, and hold unique,
+    non-empty ids. Anything else goes to the stdlib pass, which locates the problems or finds there are none."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    end = data.find(b"\n", start)
+    header = data[start:end if end >= 0 else len(data)].removesuffix(b"\r")
+    names = header.decode("utf-8").split(",")
+    if b'"' in header or b"\r" in header or names.count(id_column) != 1 or len(set(names)) != len(names):
+        return False
+    body = memoryview(data)[start:]
+    if data.find(b'"', start) >= 0 and not quotes_well_formed(data, start, ord(",")):
+        return False
+    try:
+        ids = pacsv.read_csv(pa.py_buffer(body), convert_options=pacsv.ConvertOptions(
+            column_types={id_column: pa.large_string()}, include_columns=[id_column], strings_can_be_null=False,
+            quoted_strings_can_be_null=False, null_values=[], check_utf8=False)).column(id_column)
+    except pa.ArrowInvalid:
+        return False
+    return (physical_lines(data[start:]) == len(ids) + 1 and pc.count_distinct(ids).as_py() == len(ids)
+            and not pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py())
 
 
 def items_format(path: str) -> str | None:
