@@ -47,7 +47,7 @@ CODES: dict[str, str] = {
     "LS308": "path is absolute, escapes the spec folder, or is not a regular file",
     "LS309": "extends cycle or conflicting definition across extends",
     "LS310": "unknown task, field or gate",
-    "LS311": "setting that does not apply to this task kind",
+    "LS311": "setting that does not apply to this task kind or field type",
     "LS312": "referenced data file is invalid (gold, calibration, items, roster)",
     "LS313": "invalid regular expression",
     # LS4xx: label files (input to check, calibrate, adjudicate, release)

@@ -158,3 +158,43 @@ def test_labelstudio_import_round_trips_through_the_export_reader(tmp_path: Path
     got = read_label_files([path], columns=spec.columns, tasks=shapes).frame
     read = sorted(zip(got["task"], got["annotator"], got["value"], strict=True))
     assert read == sorted((t, a, v) for _, _, t, a, v in rows)
+
+
+def test_step_tasks_round_trip_as_paragraph_regions(tmp_path: Path) -> None:
+    """Step i of the item (numbered from 1) is paragraph i - 1, spanning its text; the reader maps it back."""
+    import dataclasses
+
+    from labelspec.check.readers import read_label_files
+    from labelspec.check.runner import task_shapes
+    from labelspec.spec.model import ItemField, ItemsSource
+
+    call = Task(name="call", kind="single_choice", question="q", unit="step", labels=(lab("ok"), lab("bad")))
+    flags = Task(name="flags", kind="multi_choice", question="q", unit="step", labels=(lab("x"), lab("y")))
+    blame = Task(name="blame", kind="attribution", question="q", labels=(lab("coder"), lab("planner")))
+    rows = votes("call", {"r1": ["ok", "bad"]}, unit="2") + votes("call", {"r1": ["bad", "ok"]}, unit="3")
+    rows += votes("flags", {"r1": ['["x"]', '["x","y"]']}, unit="1")
+    rows += votes("blame", {"r1": ['{"agent":"coder","step":2}', '{"agent":"planner","step":1}']})
+    spec, q = _queue((call, flags, blame), rows)
+    steps_field = ItemField(name="steps", type="json", name_key="agent", text_key="thought")
+    spec = dataclasses.replace(spec, items=ItemsSource(file="items.jsonl", fields=(steps_field,)))
+    steps = [{"step": 1, "agent": "planner", "thought": "Plan it"}, {"step": 2, "agent": "coder", "thought": "Read"},
+             {"step": 3, "agent": "coder", "thought": "Edit the file"}]
+    items = Items(ids=np.array(["r1"], dtype=object), fields={"steps": {"r1": json.dumps(steps)}})
+    config = labelstudio_xml(spec)
+    assert '<Paragraphs name="steps" value="$steps" nameKey="agent" textKey="thought" />' in config
+    doc = json.loads(queue_labelstudio(q, spec, items, config))
+    regions = {(t["data"]["labelspec_task"], t["data"].get("step", "")): [r["value"] for p in t["predictions"]
+                                                                           for r in p["result"]] for t in doc}
+    assert regions[("call", "2")][0] == {"start": "1", "end": "1", "startOffset": 0, "endOffset": 4, "text": "Read",
+                                         "paragraphlabels": ["ok"]}
+    assert regions[("call", "3")][1]["text"] == "Edit the file" and regions[("call", "3")][1]["endOffset"] == 13
+    assert [r["start"] for r in regions[("blame", "")]] == ["1", "0"]
+    assert [r["paragraphlabels"] for r in regions[("flags", "1")]] == [["x"], ["x", "y"]]
+    export = [{"id": k + 1, "data": t["data"], "annotations": [
+        {"id": 100 * k + j, "completed_by": p["model_version"], "result": p["result"]}
+        for j, p in enumerate(t["predictions"])]} for k, t in enumerate(doc)]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    got = read_label_files([path], columns=spec.columns, tasks=task_shapes(spec)).frame
+    assert sorted(zip(got["item"], got["unit"], got["task"], got["annotator"], got["value"], strict=True)) == sorted(
+        rows)

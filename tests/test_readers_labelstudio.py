@@ -179,3 +179,41 @@ def test_empty_array_and_bom(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf [ ] \n")
     j = read(path)
     assert len(j.frame) == 0 and j.rows_read == 0 and j.info == {"drafts": 0, "predictions": 0, "tasks": 0}
+
+
+STEP_TASKS = [TaskShape("call", "single_choice", False, per_step=True), TaskShape("flags", "multi_choice", True,
+                                                                                  per_step=True),
+              TaskShape("blame", "attribution", True)]
+
+
+def region(name: str, start: Any, end: Any, *labels: str) -> dict[str, Any]:
+    return {"from_name": name, "to_name": "steps", "type": "paragraphlabels",
+            "value": {"start": start, "end": end, "startOffset": 0, "endOffset": 3, "paragraphlabels": list(labels)}}
+
+
+def read_steps(tmp_path: Path, results: list[dict[str, Any]]) -> Judgments:
+    tasks = [{"id": 1, "data": {"item_id": "r1"}, "annotations": [{"id": 7, "completed_by": 3, "result": results}]}]
+    return read_label_files([export(tmp_path, tasks)], columns=ColumnMap(), tasks=STEP_TASKS)
+
+
+def test_paragraph_regions_become_one_judgment_per_step(tmp_path: Path) -> None:
+    j = read_steps(tmp_path, [region("call", "0", "0", "ok"), region("call", 2, 3, "bad"),  # indices as numbers too
+                              region("flags", "1", "1", "x", "y"), region("flags", "1", "1", "z"),
+                              region("blame", "4", "4", "coder")])
+    got = j.frame[["unit", "task", "value"]].values.tolist()
+    assert got == [["1", "call", "ok"], ["3", "call", "bad"], ["4", "call", "bad"], ["2", "flags", '["x","y","z"]'],
+                   ["", "blame", '{"agent":"coder","step":5}']]
+    assert j.rows_read == 5 and not j.excluded
+
+
+def test_paragraph_regions_that_cannot_be_steps_are_excluded(tmp_path: Path) -> None:
+    j = read_steps(tmp_path, [region("call", "/p[1]", "/p[1]", "ok"), region("flags", "3", "1", "x"),
+                              region("blame", "0", "100000", "coder")])
+    assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 3}
+
+
+def test_ambiguous_paragraph_answers_reach_the_content_check(tmp_path: Path) -> None:
+    """Two labels on one step of a single-choice task, or two blamed steps: kept as a list, which is invalid."""
+    j = read_steps(tmp_path, [region("call", "0", "0", "ok"), region("call", "0", "0", "bad"),
+                              region("blame", "0", "1", "coder")])
+    assert j.frame["value"].tolist() == ['["ok","bad"]', '[{"agent":"coder","step":1},{"agent":"coder","step":2}]']

@@ -387,3 +387,17 @@ def test_path_text_is_refused_before_touching_the_filesystem(text: str, problem:
 def test_nul_in_a_spec_path_is_ls308(tmp_path: Path) -> None:
     (d,) = errors(project(tmp_path / "p", HEAD + 'annotators: {file: "a\\0.csv"}\ntasks:\n' + INTENT))
     assert (d.code, d.pointer) == ("LS308", "annotators.file")
+
+
+def test_step_display_keys_apply_to_list_and_json_fields(tmp_path: Path) -> None:
+    items = "items:\n  file: items.jsonl\n  fields:\n    body: {type: text, text_key: body}\n" \
+        "    steps: {type: json, name_key: agent, text_key: thought}\n"
+    spec = HEAD + items + "tasks:\n" + INTENT
+    diags = errors(project(tmp_path / "p", spec, **{"items.jsonl": '{"item_id": "t1", "body": "x", "steps": []}\n'}))
+    assert [(d.code, d.pointer, d.message) for d in diags] == [
+        ("LS311", "items.fields.body.text_key", "`text_key` applies to list or json fields (the steps), not to a text "
+                                                "field")]
+    fixed = project(tmp_path / "q", spec.replace(", text_key: body", ""),
+                    **{"items.jsonl": '{"item_id": "t1", "body": "x", "steps": []}\n'})
+    field = load_spec(fixed).steps_field
+    assert (field.name, field.name_key, field.text_key) == ("steps", "agent", "thought")

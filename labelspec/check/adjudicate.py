@@ -110,15 +110,39 @@ def _value(task: Task, tag: str, value: str, text: str) -> list[dict[str, Any]]:
     return []
 
 
-def _paragraph(task: Task, unit: str, value: str) -> list[dict[str, Any]]:
-    """ParagraphLabels: the step is the region (``start``/``end`` are paragraph indices)."""
+def step_index(step: Any) -> int | None:
+    """The paragraph index of a step: steps are numbered from 1, paragraphs from 0; None when it has no paragraph."""
+    text = str(step)
+    return int(text) - 1 if text.isascii() and text.isdigit() and int(text) >= 1 else None
+
+
+def _region(index: int | None, steps: list[Any], text_key: str, labels: list[str]) -> list[dict[str, Any]]:
+    """One ParagraphLabels region over the whole of paragraph ``index``, or none when it has no paragraph."""
+    if index is None or (steps and index >= len(steps)):
+        return []
+    step = steps[index] if steps else None
+    text = step.get(text_key) if isinstance(step, dict) else None
+    text = text if isinstance(text, str) else ""
+    return [{"start": str(index), "end": str(index), "startOffset": 0, "endOffset": len(text), "text": text,
+             "paragraphlabels": labels}]
+
+
+def _paragraph(task: Task, unit: str, value: str, steps: list[Any], text_key: str) -> list[dict[str, Any]]:
+    """ParagraphLabels: the region is the step (``start``/``end`` are paragraph indices, as strings)."""
     data: Any = json.loads(value) if task.kind in ("multi_choice", "attribution") else value
     if task.kind == "attribution":
-        step = data["step"]
-        return [] if step is None else [{"start": str(step), "end": str(step), "startOffset": 0, "endOffset": 0,
-                                         "paragraphlabels": [data["agent"]]}]
-    labels = data if isinstance(data, list) else [data]
-    return [{"start": unit, "end": unit, "startOffset": 0, "endOffset": 0, "paragraphlabels": labels}]
+        return _region(None if data["step"] is None else step_index(data["step"]), steps, text_key, [data["agent"]])
+    return _region(step_index(unit), steps, text_key, data if isinstance(data, list) else [data])
+
+
+def _steps(items: Items | None, field: str, item: str) -> list[Any]:
+    """The item's steps as a list (empty when the items file or the field is absent or not a JSON list)."""
+    text = items.fields.get(field, {}).get(item) if items is not None else None
+    try:
+        steps = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return steps if isinstance(steps, list) else []
 
 
 def _typed(text: str) -> Any:
@@ -147,16 +171,19 @@ def _data(spec: Spec, items: Items | None, row: dict[str, Any]) -> dict[str, Any
 def queue_labelstudio(queue: pd.DataFrame, spec: Spec, items: Items | None, config_xml: str) -> str:
     """A Label Studio task import: ``data`` + one prediction per annotator (``model_version`` = annotator)."""
     ctl = controls(config_xml)
+    field = spec.steps_field
+    text_key = field.text_key or "text"
     tasks = []
     for row in queue.to_dict("records"):  # output rows
         task = spec.task(row["task"])
         assert task is not None
         tag, to_name = ctl.get(task.name, ("choices", "text"))
         text = items.fields.get(task.field or "", {}).get(row["item"], "") if items is not None else ""
+        steps = _steps(items, field.name, row["item"]) if tag == "paragraphlabels" else []
         preds = []
         for ann, value in row["judgments"].items():
-            values = _paragraph(task, row["unit"], value) if tag == "paragraphlabels" else _value(task, tag, value,
-                                                                                                   text)
+            values = (_paragraph(task, row["unit"], value, steps, text_key) if tag == "paragraphlabels"
+                      else _value(task, tag, value, text))
             result = [{"id": f"r{k}", "from_name": task.name, "to_name": to_name, "type": tag, "value": v}
                       for k, v in enumerate(values)]
             preds.append({"model_version": ann, "result": result})

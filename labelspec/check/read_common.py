@@ -44,8 +44,9 @@ class TaskShape:
     """What a reader must know of one spec task: its name and how its values are shaped."""
 
     name: str
-    kind: str  # single_choice | multi_choice | rating | spans | pairwise | ranking | text
-    list_valued: bool  # multi_choice, spans, ranking
+    kind: str  # single_choice | multi_choice | rating | spans | pairwise | ranking | text | attribution
+    list_valued: bool  # multi_choice, spans, ranking, attribution
+    per_step: bool = False  # unit: step
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
   JSON list of ids: the list itself, the only bucket, or the buckets concatenated in export order without the
   unranked "_" bucket; text ``text`` → the one string (several → JSON list). Results of one ``from_name`` in an
   annotation are merged.
+* Step tasks and attribution labelled with ``ParagraphLabels`` (the compiled config): paragraph *i* (``start`` /
+  ``end``, counted from 0) is the step numbered *i* + 1, so one annotation gives one judgment per labelled step,
+  with that step as its unit; a region over paragraphs *a*..*b* labels each of them (at most
+  :data:`MAX_REGION_STEPS`). Attribution → ``{"agent": label, "step": i + 1}`` under the task's own unit.
 * ``line`` is the physical line where the annotation object starts (exports written on one line give 1:
   exclusions name the task and annotation ids).
 
@@ -50,6 +54,7 @@ from labelspec.strictjson import JsonNumber, JsonStrictError, plain, strict_deco
 
 _WS = re.compile(r"[ \t\n\r]*")
 _ANNOTATION_KEYS = frozenset({"annotations", "completions"})
+MAX_REGION_STEPS = 10_000  # a ParagraphLabels region over more paragraphs than this is not a step selection
 _Located = tuple[int, Any]  # (character offset, decoded value)
 
 
@@ -243,15 +248,19 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
     }
     for name, results in groups.items():
         shape = shapes.get(name)
-        value = None if shape is None else _value(shape, results)
         if shape is None:
             acc.exclude(line, "unknown_task", f"from_name {name!r} ({where})")
-        elif value is None:
+            continue
+        paragraphs = (shape.per_step or shape.kind == "attribution") and all(
+            "paragraphlabels" in r["value"] for r in results)
+        values = _paragraph_values(shape, results, unit) if paragraphs else _unit_value(shape, results, unit)
+        if values is None:
             kinds = sorted({str(r.get("type")) for r in results})
             acc.exclude(line, "result_kind_mismatch",
                         f"{name!r} is {shape.kind}, result type {', '.join(kinds)} ({where})")
-        else:
-            acc.row(line, task=name, value=value, **common)
+            continue
+        for step, value in values:
+            acc.row(line, task=name, value=value, **{**common, "unit": step})
 
 
 # --- values by task kind -----------------------------------------------------------------------------------
@@ -297,6 +306,40 @@ _EXTRACT: dict[str, Callable[[dict[str, Any]], list[Any] | None]] = {
     "single_choice": _choices, "multi_choice": _choices, "rating": _rating, "spans": _spans,
     "pairwise": _pairwise, "ranking": _ranking, "text": _textarea,
 }
+
+
+def _unit_value(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]] | None:
+    value = _value(shape, results)
+    return None if value is None else [(unit, value)]
+
+
+def _paragraph(index: Any) -> int | None:
+    """A ParagraphLabels ``start``/``end``: a paragraph index, written as a string (or a number)."""
+    text = str(index) if isinstance(index, str) else ""  # JsonNumber is a str
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]] | None:
+    """ParagraphLabels regions → (unit, value) per step: paragraph *i* is step ``str(i + 1)``.
+
+    A region over paragraphs *a*..*b* labels each of those steps. For a step task, the labels a step received form
+    its value (one label → the id; several → a JSON list, which the content check judges). For attribution, the
+    value is ``{"agent": label, "step": i + 1}`` under the task's own unit; several make a JSON list (rejected).
+    """
+    by_step: dict[int, list[str]] = {}
+    for r in results:
+        start, end, labels = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end")), \
+            r["value"].get("paragraphlabels")
+        if start is None or end is None or not 0 <= end - start < MAX_REGION_STEPS or not isinstance(
+                labels, list) or not all(isinstance(lab, str) for lab in labels):
+            return None
+        for index in range(start, end + 1):
+            by_step.setdefault(index, []).extend(labels)
+    if shape.kind == "attribution":
+        found = [{"agent": lab, "step": i + 1} for i in sorted(by_step) for lab in by_step[i]]
+        return [(unit, canonical_json(found[0] if len(found) == 1 else found))]
+    return [(str(i + 1), labels[0] if len(labels) == 1 and not shape.list_valued else canonical_json(labels))
+            for i, labels in sorted(by_step.items())]
 
 
 def _span_key(span: list[Any]) -> tuple[float, float, str]:

@@ -49,13 +49,14 @@ class _State:
     parses: TaskParses = field(default_factory=TaskParses)  # spans/ranking parsed once for every stage
 
 
-def _task_shapes(spec: Spec) -> list[TaskShape]:
-    return [TaskShape(name=t.name, kind=t.kind, list_valued=t.is_list or t.kind == "attribution") for t in spec.tasks]
+def task_shapes(spec: Spec) -> list[TaskShape]:
+    return [TaskShape(name=t.name, kind=t.kind, list_valued=t.is_list or t.kind == "attribution",
+                      per_step=t.unit == "step") for t in spec.tasks]
 
 
 def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
     cols = spec.columns
-    judgments = read_label_files(list(files), columns=cols, tasks=_task_shapes(spec),
+    judgments = read_label_files(list(files), columns=cols, tasks=task_shapes(spec),
                                  display_paths=list(display))
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions)

@@ -9,7 +9,9 @@ without a lookup table. Mapping of kinds:
 * pairwise → ``Pairwise`` (left = A, right = B) when ties are not allowed, otherwise ``Choices`` A / B / tie,
   since ``Pairwise`` cannot record a tie;
 * ranking → ``Ranker`` over a ``List`` of the item's options; text → ``TextArea``;
-* step tasks and attribution → ``ParagraphLabels`` on the item's steps (the region is the step).
+* step tasks and attribution → ``ParagraphLabels`` on the item's steps (the region is the step; paragraph *i*,
+  counted from 0, is the step numbered *i* + 1; ``name_key``/``text_key`` of the steps field become the
+  ``Paragraphs``' ``nameKey``/``textKey``).
 
 Built with ElementTree, which escapes every attribute, and re-parsed before it is returned. An id that XML 1.0
 cannot carry is refused (it would come back different); free text shows such characters as U+FFFD. Pure: no I/O.
@@ -62,12 +64,6 @@ def _objects(spec: Spec) -> tuple[dict[str, str], str | None]:
     texts = {f.name: _unique(f.name, taken) for f in fields if f.type == "text"} or {"text": _unique("text", taken)}
     needs_steps = any(t.unit == "step" or t.kind == "attribution" for t in spec.tasks)
     return texts, (_unique("steps", taken) if needs_steps else None)
-
-
-def _steps_field(spec: Spec) -> str:
-    """The item field holding a trajectory's steps: the first list or json field, else ``steps``."""
-    fields = [f.name for f in spec.items.fields if f.type in ("list", "json")] if spec.items is not None else []
-    return fields[0] if fields else "steps"
 
 
 def _pair(objects: dict[str, str]) -> tuple[str, str]:
@@ -168,7 +164,13 @@ def labelstudio_xml(spec: Spec) -> str:
     for field, name in objects.items():
         ET.SubElement(item, "Text", {"name": name, "value": "$" + field})
     if steps is not None:
-        ET.SubElement(item, "Paragraphs", {"name": steps, "value": "$" + _steps_field(spec)})
+        source = spec.steps_field
+        attrs = {"name": steps, "value": "$" + source.name}
+        if source.name_key is not None:
+            attrs["nameKey"] = source.name_key
+        if source.text_key is not None:
+            attrs["textKey"] = source.text_key
+        ET.SubElement(item, "Paragraphs", attrs)
     for task in spec.tasks:
         _task_view(root, task, objects, steps)
     ET.indent(root, space="  ")

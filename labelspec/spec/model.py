@@ -169,6 +169,8 @@ class ItemField:
     type: Literal["text", "category", "number", "list", "json"]
     values: tuple[str, ...] = ()
     description: str | None = None
+    name_key: str | None = None  # list/json steps: the key Label Studio shows as each step's speaker
+    text_key: str | None = None  # … and as its text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -303,3 +305,13 @@ class Spec:
     @property
     def task_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tasks)
+
+    @property
+    def steps_field(self) -> ItemField:
+        """The item field holding a trajectory's steps: the first list or json field, else a json field ``steps``.
+
+        In Label Studio, step *i* (0-based) is paragraph *i*, and its unit is ``str(i + 1)``: steps are numbered
+        from 1 in list order, in the compiled config, in the review queue's import and in the export reader.
+        """
+        fields = [f for f in self.items.fields if f.type in ("list", "json")] if self.items is not None else []
+        return fields[0] if fields else ItemField(name="steps", type="json")

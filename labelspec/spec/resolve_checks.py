@@ -53,6 +53,7 @@ def check_meaning(checker: Checker) -> None:
         check_fields(checker, base, raw)
     check_quality_thresholds(checker)
     check_other_ids(checker)
+    check_step_keys(checker)
 
 
 def answers_of(task: Task) -> tuple[str, ...]:
@@ -287,3 +288,13 @@ def check_fields(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) 
         if name not in fields:
             hint = did_you_mean(name, fields) or ("declared fields: " + ", ".join(fields) if fields else None)
             checker.add("LS310", parts, f"unknown item field {name!r}", hint=hint)
+
+
+def check_step_keys(checker: Checker) -> None:
+    """LS311: ``name_key``/``text_key`` say how Label Studio shows a step, so only list and json fields take them."""
+    for name, field in checker.data.get("items", {}).get("fields", {}).items():
+        for key in ("name_key", "text_key"):
+            if key in field and field["type"] not in ("list", "json"):
+                checker.add("LS311", ("items", "fields", name, key),
+                            f"`{key}` applies to list or json fields (the steps), not to a {field['type']} field",
+                            key=True)

@@ -70,7 +70,8 @@ def _project(p: Data) -> Project:
 
 def _items(items: Data, loc: Locator) -> ItemsSource:
     fields = tuple(ItemField(name=name, type=f["type"], values=tuple(f.get("values", [])),
-                             description=f.get("description")) for name, f in items.get("fields", {}).items())
+                             description=f.get("description"), name_key=f.get("name_key"),
+                             text_key=f.get("text_key")) for name, f in items.get("fields", {}).items())
     return ItemsSource(file=items["file"], id=items.get("id", "item_id"), fields=fields, loc=loc.at(["items"], key=True))
 
 
