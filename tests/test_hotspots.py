@@ -92,6 +92,20 @@ def test_multi_choice_and_span_pairs() -> None:
     assert pairs["ner"]["splits"] == 2 and pairs["ner"]["labels"] == ["PER", "ORG"]  # same extent, other label
 
 
+def test_pair_units_and_examples_are_where_the_split_happened() -> None:
+    """A unit where both labels occur without a split (spans in different places, both tags from one
+    annotator) is neither counted in ``units`` nor an example."""
+    tags = Task(name="tags", kind="multi_choice", question="q", labels=(lab("x"), lab("y")))
+    ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")))
+    rows = votes("tags", {"a": ['["x","y"]', '["x","y"]'], "b": ['["x"]', '["y"]', '["y"]'], "c": ['["x"]', '["y"]']})
+    rows += votes("ner", {"a": ['[[0,4,"PER"]]', '[[5,9,"ORG"]]'], "b": ['[[0,4,"PER"]]', '[[0,4,"ORG"]]'],
+                          "c": ['[[0,4,"PER"],[5,9,"ORG"]]', '[[0,4,"ORG"],[5,9,"PER"]]']})
+    pairs = {p["task"]: p for p in find_hotspots(make_spec(tags, ner), accounting(rows), Context())
+             .section()["label_pairs"]}
+    assert (pairs["tags"]["splits"], pairs["tags"]["units"], pairs["tags"]["examples"]) == (3, 2, ["b", "c"])
+    assert (pairs["ner"]["splits"], pairs["ner"]["units"], pairs["ner"]["examples"]) == (3, 2, ["c", "b"])
+
+
 def test_max_pairs_and_max_items_bound_the_output() -> None:
     rng = np.random.default_rng(3)
     table = {f"i{i:03d}": list(rng.choice(["refund", "status", "dispute", "other"], size=3)) for i in range(300)}

@@ -8,8 +8,8 @@ settled it, or flag it as a guideline gap. It reads no files and decides no gate
 * A label pair's ``splits`` counts pairs of judgments on the same unit where one annotator chose one label
   and another annotator the other: Σ_u n_ua · n_ub for single_choice (the off-diagonal of the unit × label
   count table's Gram matrix), Σ_u #(a, not b) · #(b, not a) for multi_choice, and same-extent spans with
-  different labels for spans. ``units`` counts the units where both were chosen. Pairs are kept per task, most
-  splits first, at most ``max_pairs``.
+  different labels for spans. ``units`` counts the units with at least one such split; the example items are
+  the units with the most. Pairs are kept per task, most splits first, at most ``max_pairs``.
 * A pair is covered by an edge case whose ``label`` is one of the two and whose ``instead_of`` holds the other
   (linked as ``guidelines.html#<edge-case id>``), or by a counterexample on one label whose ``use`` is the
   other (linked to that label's section). An uncovered pair is a **guideline gap**; the gaps, with example
@@ -19,7 +19,7 @@ settled it, or flag it as a guideline gap. It reads no files and decides no gate
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +31,9 @@ from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import equals
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
-from labelspec.check.spans import summarize_findings
 from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts
 from labelspec.check.task_parse import ParsedTask, TaskParses, task_codes
+from labelspec.check.taxonomy import distinct
 from labelspec.spec.model import Spec, Task
 
 GUIDELINES = "guidelines.html"
@@ -100,38 +100,67 @@ def coverage(task: Task, a: str, b: str) -> list[dict[str, str]]:
     return out
 
 
-def _choice_splits(codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(K, K) splits and units-with-both, and the (U, K) table the examples come from."""
+SplitWeight = Callable[[int, int], np.ndarray]  # (a, b) → (U,) splits between labels a and b on each unit
+
+
+def _choice_splits(codes: Codes) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+    """(K, K) splits and units-with-both, and each unit's splits for one pair (the examples come from it)."""
     counts = unit_counts(codes).astype(np.float64)
     present = (counts > 0).astype(np.float64)
-    return counts.T @ counts, present.T @ present, counts
+    return counts.T @ counts, present.T @ present, lambda a, b: counts[:, a] * counts[:, b]
 
 
-def _multi_splits(task: Task, codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _multi_splits(task: Task, codes: Codes) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
     member = kinds.membership(task, codes.categories)[codes.category].astype(bool)  # (N, L)
     n_units, n_lab = len(codes.unit_keys), len(task.label_ids)
     splits, both = np.zeros((n_lab, n_lab)), np.zeros((n_lab, n_lab))
-    per_unit = np.stack([np.bincount(codes.unit, weights=member[:, j], minlength=n_units) for j in range(n_lab)],
-                        axis=1) if n_lab else np.zeros((n_units, 0))
-    for i, j in itertools.combinations(range(n_lab), 2):  # label pairs: a handful
+
+    def per_unit(i: int, j: int) -> np.ndarray:
         a = np.bincount(codes.unit, weights=member[:, i] & ~member[:, j], minlength=n_units)
         b = np.bincount(codes.unit, weights=member[:, j] & ~member[:, i], minlength=n_units)
-        splits[i, j] = splits[j, i] = float(a @ b)
-        both[i, j] = both[j, i] = float(((a > 0) & (b > 0)).sum())
+        return a * b
+
+    for i, j in itertools.combinations(range(n_lab), 2):  # label pairs: a handful
+        w = per_unit(i, j)
+        splits[i, j] = splits[j, i] = float(w.sum())
+        both[i, j] = both[j, i] = float((w > 0).sum())
     return splits, both, per_unit
 
 
-def _span_splits(task: Task, parsed: ParsedTask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sset = parsed.spans
-    assert sset is not None
+def _span_splits(task: Task, parsed: ParsedTask) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+    """Type disagreements (same extent, different labels) per label pair, and the units they occur on."""
     n_lab, n_units = len(task.label_ids), len(parsed.codes.unit_keys)
-    f = summarize_findings(parsed.findings())  # matched and found once per check
-    splits = np.zeros((n_lab, n_lab))
-    splits[f.type_pairs[:, 0], f.type_pairs[:, 1]] = f.type_pair_counts
-    splits = splits + splits.T
-    per_unit = np.bincount(sset.unit * n_lab + sset.label, minlength=n_units * n_lab).reshape(n_units, n_lab)
-    present = (per_unit > 0).astype(np.float64)
-    return splits, present.T @ present, per_unit.astype(np.float64)
+    parts = parsed.findings()  # matched and found once per check
+    assert parts.n_labels == n_lab
+    key = parts.type_key  # label_lo * K + label_hi, one per type disagreement
+    splits = np.bincount(key, minlength=n_lab * n_lab).reshape(n_lab, n_lab).astype(np.float64)
+    on_units = np.bincount(distinct(key * max(n_units, 1) + parts.type_unit) // max(n_units, 1),
+                           minlength=n_lab * n_lab).reshape(n_lab, n_lab).astype(np.float64)
+
+    def per_unit(a: int, b: int) -> np.ndarray:
+        return np.bincount(parts.type_unit[key == min(a, b) * n_lab + max(a, b)], minlength=n_units)
+
+    return splits + splits.T, on_units + on_units.T, per_unit
+
+
+def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weight: SplitWeight, *,
+           max_pairs: int, max_examples: int) -> list[dict[str, Any]]:
+    labels = task.label_ids
+    i, j = np.triu_indices(len(labels), 1)
+    keep = splits[i, j] > 0
+    i, j = i[keep], j[keep]
+    order = np.lexsort((j, i, -splits[i, j]))[:max_pairs]
+    total = float(np.triu(splits, 1).sum())
+    out = []
+    for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):  # the reported pairs only
+        ex = top_units(weight(a, b), max_examples)
+        examples = [f"{it}/{st}" if st else str(it)
+                    for it, st in zip(codes.unit_items[ex], codes.unit_steps[ex], strict=True)]
+        cov = coverage(task, labels[a], labels[b])
+        out.append({"task": task.name, "labels": [labels[a], labels[b]], "splits": int(splits[a, b]),
+                    "units": int(both[a, b]), "share": float(splits[a, b]) / total, "covered_by": cov,
+                    "gap": not cov, "examples": examples})
+    return out
 
 
 def top_units(weight: np.ndarray, k: int) -> np.ndarray:
@@ -146,26 +175,6 @@ def top_units(weight: np.ndarray, k: int) -> np.ndarray:
         above, at = pos[w > kth], pos[w == kth]
         pos = np.r_[above, at[: k - above.size]]
     return pos[np.lexsort((pos, -weight[pos]))][:k]
-
-
-def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, per_unit: np.ndarray, *,
-           max_pairs: int, max_examples: int) -> list[dict[str, Any]]:
-    labels = task.label_ids
-    i, j = np.triu_indices(len(labels), 1)
-    keep = splits[i, j] > 0
-    i, j = i[keep], j[keep]
-    order = np.lexsort((j, i, -splits[i, j]))[:max_pairs]
-    total = float(np.triu(splits, 1).sum())
-    out = []
-    for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):  # the reported pairs only
-        ex = top_units(per_unit[:, a] * per_unit[:, b], max_examples)
-        examples = [f"{it}/{st}" if st else str(it)
-                    for it, st in zip(codes.unit_items[ex], codes.unit_steps[ex], strict=True)]
-        cov = coverage(task, labels[a], labels[b])
-        out.append({"task": task.name, "labels": [labels[a], labels[b]], "splits": int(splits[a, b]),
-                    "units": int(both[a, b]), "share": float(splits[a, b]) / total, "covered_by": cov,
-                    "gap": not cov, "examples": examples})
-    return out
 
 
 def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
