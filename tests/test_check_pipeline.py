@@ -48,6 +48,16 @@ def test_the_example_finds_the_speeder_and_the_biased_annotator(example: Report)
     assert (gates["annotators.divergence"].status, gates["annotators.divergence"].measure.detail) == ("fail", "13")
 
 
+def test_annotator_gates_count_annotators_not_findings() -> None:
+    """In agent-trajectories, a3 and a4 diverge on two tasks each: four findings, two annotators of eight."""
+    project = REPO / "specs" / "agent-trajectories"
+    report = api.check_labels(project, [project / "labels"])
+    divergent = [f for f in report.findings if f.kind == "distribution_divergence"]
+    assert len(divergent) == 4 and {f.annotator for f in divergent} == {"a3", "a4"}
+    (gate,) = [g for g in report.gates if g.gate.id == "annotators.divergence"]
+    assert (gate.measure.value, gate.measure.n, gate.measure.detail) == (2.0, 8, "a3, a4")
+
+
 def test_the_uncalibrated_annotator_is_a_warning_the_spec_chose(example: Report) -> None:
     (cal,) = [g for g in example.gates if g.gate.id == "calibration.passed"]
     assert (cal.status, cal.gate.severity, cal.blocking()) == ("fail", "warn", False)

@@ -103,9 +103,9 @@ def _measure(gate: Gate, state: _State) -> Measure:
             return Measure(None, reason="rule could not be evaluated (no items file)")
         return Measure(float(rule.violations), n=rule.checked, detail=rule.summary())
     if gate.metric in ("annotators_below_rolling_gold", "annotators_divergent", "annotators_too_fast"):
-        flagged = [f for f in state.findings if f.gate == gate.id]
-        return Measure(float(len(flagged)), n=len(acc.used["annotator"].unique()),
-                       detail=_names(sorted({f.annotator or "" for f in flagged})))
+        # annotators, not findings: one annotator flagged on two tasks counts once, as ``n`` counts annotators
+        flagged = sorted({f.annotator or "" for f in state.findings if f.gate == gate.id})
+        return Measure(float(len(flagged)), n=len(acc.used["annotator"].unique()), detail=_names(flagged))
     return _task_measure(gate, state)
 
 
