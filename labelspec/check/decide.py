@@ -198,11 +198,11 @@ def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> 
     return np.unique(codes.unit[bad])
 
 
-def _unanimous(codes: Codes, value: np.ndarray) -> np.ndarray:
-    """Every judgment of the unit (two or more) gave the proposed value."""
+def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """Every judgment of the unit (two or more) gave the proposed value (``counts``: the decider's unit table)."""
     n_units, _, k = codes.shape
     if dense_units(codes):  # labels: one count table
-        table = unit_counts(codes)
+        table = unit_counts(codes) if counts is None else counts
         distinct, only, n = (table > 0).sum(axis=1), table.argmax(axis=1), table.sum(axis=1)
     else:  # a category per distinct value: the (unit, category) pairs that occur
         pairs, _ = kinds.key_counts(cell_keys(codes.unit, codes.category, max(k, 1)))
@@ -265,7 +265,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     result = DECIDERS[method](inp)
     units = result.units.assign(pos=np.arange(len(result.units)))
     value = units["value"].to_numpy(dtype=object)
-    units["decided_by"] = _texts(units.index, method, _unanimous(codes, value), "unanimous")
+    units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts), "unanimous")
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = _always(task, units["value"])

@@ -68,6 +68,8 @@ class KindResult:
     #: Per-unit details (posterior, Borda scores …) for the units at the given positions, built only on request:
     #: a check needs none of them, a release needs them for its rows only.
     detail: Callable[[np.ndarray], list[dict[str, Any]]] | None = None
+    #: The (U, K) unit × category count table, when the decider built one (reused for unanimity).
+    counts: np.ndarray | None = None
 
 
 Decider = Callable[[KindInput], KindResult]
@@ -184,9 +186,11 @@ def number_text(x: np.ndarray) -> np.ndarray:
 
 def majority(inp: KindInput) -> KindResult:
     """Plurality vote; ties are never broken (winner ``None``), support is the winner's share of the votes."""
-    r = majority_vote(unit_counts(inp.codes), min_support=inp.policy.min_support)
+    counts = unit_counts(inp.codes)
+    r = majority_vote(counts, min_support=inp.policy.min_support)
     value = pick(inp.codes.categories, r.winner)
-    return KindResult(unit_frame(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support))
+    return KindResult(unit_frame(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support),
+                      counts=counts)
 
 
 def _gold_codes(inp: KindInput) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +231,8 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
         rounded: np.ndarray = np.round(r.posterior[idx], 6)
         return rounded
 
-    return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, posterior))
+    return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, posterior),
+                      counts=counts)
 
 
 def median(inp: KindInput) -> KindResult:
