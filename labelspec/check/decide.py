@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import compress
 from typing import Any
 
@@ -266,6 +266,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     units = result.units.assign(pos=np.arange(len(result.units)))
     value = units["value"].to_numpy(dtype=object)
     units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts), "unanimous")
+    result = replace(result, counts=None)  # the (U, K) table is not kept past this point (G13's memory bound)
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = _always(task, units["value"])
