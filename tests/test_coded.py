@@ -98,3 +98,19 @@ def test_short_ids_take_the_packed_path() -> None:
     assert _packed_short(pa.array(["i0000002", "i0000001", "a", ""])) is not None
     assert _packed_short(pa.array(["a\x00", "a"])) is None  # a NUL byte: the padding would be ambiguous
     assert _packed_short(pa.array(["123456789"])) is None
+
+
+def test_sorted_categorical_keeps_no_python_copy_of_its_categories() -> None:
+    """The distinct ids live once, in Arrow: no hashed object copy for a uniqueness check (G13's memory)."""
+    import tracemalloc
+
+    ids = pa.array([f"i{i:07d}" for i in range(200_000)][::-1])
+    tracemalloc.start()
+    try:
+        cat = sorted_categorical(ids)
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert kept < 2_000_000  # the int32 codes (0.8 MB); 200k Python strings would be ~12 MB
+    assert cat.categories.is_unique and cat.categories[0] == "i0000000" and cat.codes[0] == 199_999
+    assert pd.Categorical(np.asarray(ids), categories=cat.categories).codes.tolist() == cat.codes.tolist()

@@ -42,7 +42,19 @@ def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     rank[order] = np.arange(len(order), dtype=np.int32)
     codes = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
     categories = pd.Index(dictionary.take(pa.array(order)).to_pandas(types_mapper=_string_type))
-    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    return distinct_categorical(codes, categories)
+
+
+def distinct_categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """``Categorical.from_codes`` for categories known to be distinct (a dictionary's), trusted as such.
+
+    pandas would check uniqueness by hashing every category as a Python string, and its index keeps that object
+    copy for as long as the categories live: for 10M judgments' 3.3M item ids, ~200 MB of the check's peak and
+    ~1 s. ``CategoricalDtype._from_fastpath`` skips the check (private, so the public constructor is the
+    fallback should pandas drop it)."""
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    dtype = fast(categories, ordered=False) if fast is not None else pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _dictionary_order(dictionary: pa.Array) -> np.ndarray:
