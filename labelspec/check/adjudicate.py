@@ -110,7 +110,7 @@ def _value(task: Task, tag: str, value: str, text: str) -> list[dict[str, Any]]:
     return []
 
 
-def step_index(step: Any) -> int | None:
+def _step_index(step: Any) -> int | None:
     """The paragraph index of a step: steps are numbered from 1, paragraphs from 0; None when it has no paragraph."""
     text = str(step)
     return int(text) - 1 if text.isascii() and text.isdigit() and int(text) >= 1 else None
@@ -131,8 +131,8 @@ def _paragraph(task: Task, unit: str, value: str, steps: list[Any], text_key: st
     """ParagraphLabels: the region is the step (``start``/``end`` are paragraph indices, as strings)."""
     data: Any = json.loads(value) if task.kind in ("multi_choice", "attribution") else value
     if task.kind == "attribution":
-        return _region(None if data["step"] is None else step_index(data["step"]), steps, text_key, [data["agent"]])
-    return _region(step_index(unit), steps, text_key, data if isinstance(data, list) else [data])
+        return _region(None if data["step"] is None else _step_index(data["step"]), steps, text_key, [data["agent"]])
+    return _region(_step_index(unit), steps, text_key, data if isinstance(data, list) else [data])
 
 
 def _steps(items: Items | None, field: str, item: str) -> list[Any]:

@@ -143,6 +143,20 @@ def _span_splits(task: Task, parsed: ParsedTask) -> tuple[np.ndarray, np.ndarray
     return splits + splits.T, on_units + on_units.T, per_unit
 
 
+def top_units(weight: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` units of largest positive weight, ties by unit code (the unit keys' sorted order).
+
+    Equal to ``np.argsort(-weight, kind="stable")`` cut to the positive weights and to ``k``, without sorting
+    millions of units: a partition finds the k-th weight, and only the units at or above it are sorted."""
+    pos = np.flatnonzero(weight > 0)
+    if pos.size > k:
+        w = weight[pos]
+        kth = np.partition(w, w.size - k)[w.size - k]
+        above, at = pos[w > kth], pos[w == kth]
+        pos = np.r_[above, at[: k - above.size]]
+    return pos[np.lexsort((pos, -weight[pos]))][:k]
+
+
 def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weight: SplitWeight, *,
            max_pairs: int, max_examples: int) -> list[dict[str, Any]]:
     labels = task.label_ids
@@ -161,20 +175,6 @@ def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weigh
                     "units": int(both[a, b]), "share": float(splits[a, b]) / total, "covered_by": cov,
                     "gap": not cov, "examples": examples})
     return out
-
-
-def top_units(weight: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` units of largest positive weight, ties by unit code (the unit keys' sorted order).
-
-    Equal to ``np.argsort(-weight, kind="stable")`` cut to the positive weights and to ``k``, without sorting
-    millions of units: a partition finds the k-th weight, and only the units at or above it are sorted."""
-    pos = np.flatnonzero(weight > 0)
-    if pos.size > k:
-        w = weight[pos]
-        kth = np.partition(w, w.size - k)[w.size - k]
-        above, at = pos[w > kth], pos[w == kth]
-        pos = np.r_[above, at[: k - above.size]]
-    return pos[np.lexsort((pos, -weight[pos]))][:k]
 
 
 def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
