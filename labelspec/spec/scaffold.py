@@ -193,7 +193,7 @@ _KINDS: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "attribution": (
         "Name the agent (and step) responsible for each failed multi-agent run.",
-        "    trajectory: {type: json}\n",
+        "    trajectory: {type: json, name_key: agent}  # steps numbered from 1, shown as agent: text\n",
         """\
   culprit:
     kind: attribution
@@ -203,8 +203,9 @@ _KINDS: dict[str, tuple[str, str, str, str, str]] = {
       coder: {title: Coder, definition: The code did not do what the plan said.}
       verifier: {title: Verifier, definition: A wrong result was accepted.}
 """,
-        '{"item_id": "run1", "trajectory": [{"agent": "planner"}, {"agent": "coder"}]}\n',
-        'run1,,culprit,"{""agent"": ""coder"", ""step"": 1}",\n',
+        '{"item_id": "run1", "trajectory": [{"agent": "planner", "text": "Plan: fix the failing test."}, '
+        '{"agent": "coder", "text": "Deleted the failing test."}]}\n',
+        'run1,,culprit,"{""agent"": ""coder"", ""step"": 2}",\n',
     ),
 }
 KINDS: tuple[str, ...] = tuple(_KINDS)
