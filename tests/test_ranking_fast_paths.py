@@ -110,6 +110,14 @@ def test_unique_inverse_equals_np_unique(values: list[int], wide: bool) -> None:
     assert got.tolist() == expected.tolist() and inv.tolist() == exp_inv.reshape(-1).tolist()
 
 
+@pytest.mark.parametrize("high", [1_000, 2**33, 2**61])
+def test_unique_inverse_equals_np_unique_on_the_radix_path(high: int) -> None:
+    v = np.random.default_rng(high % 97).integers(-high, high, 200_000, dtype=np.int64)  # ≥ 2^16: radix passes
+    got, inv = unique_inverse(v)
+    expected, exp_inv = np.unique(v, return_inverse=True)
+    assert np.array_equal(got, expected) and np.array_equal(inv, exp_inv.reshape(-1))
+
+
 def test_value_codes_equal_np_unique_of_the_values() -> None:
     """Value-coded kinds are encoded in Arrow: same categories and codes as numpy's sorted unique values."""
     task = Task(name="r", kind="ranking", question="?", options=("a", "b", "ü"))
