@@ -169,3 +169,23 @@ def test_the_collector_is_paused_while_details_are_built_and_left_as_it_was() ->
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["i1", "i2", "i3", "x9", None]), min_size=1, max_size=12),
+       st.lists(st.sampled_from(["", "s1", "s2"]), min_size=1, max_size=12))
+def test_judgment_rows_from_categorical_columns_equal_rows_from_text(items: list[str | None], steps: list[str]) -> None:
+    """Categorical key columns (the readers') are looked up per category; plain text per row: same rows."""
+    import pandas as pd
+
+    from labelspec.check.release_judgments import rows_of
+
+    units = pd.DataFrame({"task": ["t", "t", "t", "u"], "item": ["i1", "i2", "i3", "i1"], "unit": ["", "s1", "", ""]})
+    n = min(len(items), len(steps))
+    text = pd.DataFrame({"task": ["t"] * n, "item": pd.Series(items[:n], dtype=object), "unit": steps[:n]})
+    coded = text.astype({"task": "category", "item": pd.CategoricalDtype(["i1", "i2", "i3", "x9", "zz"]),
+                         "unit": "category"})
+    expected = rows_of(units, text)
+    assert rows_of(units, coded).tolist() == expected.tolist()
+    want = {("t", "i1", ""): 0, ("t", "i2", "s1"): 1, ("t", "i3", ""): 2}
+    assert expected.tolist() == [want.get(("t", i, s), -1) for i, s in zip(items[:n], steps[:n], strict=True)]

@@ -70,12 +70,22 @@ class Judgments:
 
 
 def _key_codes(units: pd.Series, judgments: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
-    """Codes of the units' values and of the judgments' (-1: not among the units'), and how many there are."""
+    """Codes of the units' values and of the judgments' (-1: not among the units'), and how many there are.
+
+    A Categorical judgment column (the readers' id columns) is looked up once per category, not per row."""
     encoded = pc.dictionary_encode(strings(units))
-    found = pc.index_in(strings(judgments), value_set=encoded.dictionary)
-    return (np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
-            np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64),
-            len(encoded.dictionary))
+
+    def lookup(values: pd.Series | pd.Index) -> np.ndarray:
+        found = pc.fill_null(pc.index_in(strings(values), value_set=encoded.dictionary), -1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    if isinstance(judgments.dtype, pd.CategoricalDtype):
+        codes = np.asarray(judgments.cat.codes, dtype=np.int64)
+        of_category = np.append(lookup(judgments.cat.categories), -1)  # code -1 (missing) → -1
+        found = of_category[codes]
+    else:
+        found = lookup(judgments)
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64), found, len(encoded.dictionary)
 
 
 def rows_of(units: pd.DataFrame, judgments: pd.DataFrame) -> np.ndarray:
