@@ -155,3 +155,16 @@ def test_entropy_and_unanimity_from_the_table_equal_the_sparse_pairs_bit_for_bit
         want = scipy_entropy([got.count(c) for c in set(got)], base=2) if got else 0.0
         assert dense_h[u] == pytest.approx(want, abs=1e-12)
         assert dense_u[u] == (len(got) >= 2 and len(set(got)) == 1 and value[u] == cats[got[0]])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 1e-13, 0.5, 0.918295834, 1.0, 1.584962501]),
+                          st.integers(1, 4)), max_size=60), st.integers(0, 8))
+def test_top_disputed_equals_the_full_lexsort(units: list[tuple[float, int]], k: int) -> None:
+    from labelspec.check.hotspots import top_disputed
+
+    h = np.array([u[0] for u in units], dtype=np.float64)
+    n = np.array([u[1] for u in units], dtype=np.int64)
+    full = np.lexsort((-n, -h))
+    expected = full[h[full] > 1e-12][:k]
+    assert top_disputed(h, n, k).tolist() == expected.tolist()

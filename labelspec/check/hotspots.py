@@ -177,11 +177,22 @@ def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weigh
     return out
 
 
+def top_disputed(h: np.ndarray, n: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` units of highest entropy ``h`` (above 1e-12), more judgments ``n`` first, then unit code.
+
+    Equal to ``np.lexsort((-n, -h))`` cut to positive entropy and to ``k``, without sorting millions of units:
+    a partition finds the k-th entropy, and only the units at or above it are ordered."""
+    pos = np.flatnonzero(h > 1e-12)
+    if pos.size > k > 0:
+        kth = np.partition(h[pos], pos.size - k)[pos.size - k]
+        pos = pos[h[pos] >= kth]
+    return pos[np.lexsort((pos, -n[pos], -h[pos]))][:k]
+
+
 def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
     h, n = entropy(codes)
     h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
-    top = np.lexsort((-n, -h))  # stable: ties stay in unit-code order, the unit keys' sorted order
-    top = top[h[top] > 1e-12][:max_items]
+    top = top_disputed(h, n, max_items)
     is_top = np.zeros(len(h), dtype=bool)
     is_top[top] = True
     rows = is_top[codes.unit]  # the judgments of the listed units only
