@@ -8,6 +8,7 @@ simulates no annotators (``examples_agents.py`` does).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +58,11 @@ class Run:
 
     def add(self, agent: str, thought: str, tool: str, args: dict[str, Any], observation: str,
             tool_label: str = "correct", reason_label: str = "correct") -> int:
+        # ``text``: the step as one paragraph, for tools that show one text per step (Label Studio's Paragraphs)
+        call = json.dumps(args, ensure_ascii=False, separators=(", ", ": "))
         self.steps.append({"step": len(self.steps) + 1, "agent": agent, "thought": thought, "tool": tool,
-                           "args": args, "observation": observation})
+                           "args": args, "observation": observation,
+                           "text": f"{thought}\n→ {tool}({call})\n← {observation}"})
         self.tool_truth.append(tool_label)
         self.reason_truth.append(reason_label)
         return len(self.steps)
