@@ -328,10 +328,11 @@ def _paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str
     """
     by_step: dict[int, list[str]] = {}
     for r in results:
-        start, end, labels = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end")), \
-            r["value"].get("paragraphlabels")
-        if start is None or end is None or not 0 <= end - start < MAX_REGION_STEPS or not isinstance(
-                labels, list) or not all(isinstance(lab, str) for lab in labels):
+        start, end = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end"))
+        labels = r["value"].get("paragraphlabels")
+        if start is None or end is None or not 0 <= end - start < MAX_REGION_STEPS:
+            return None
+        if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
             return None
         for index in range(start, end + 1):
             by_step.setdefault(index, []).extend(labels)

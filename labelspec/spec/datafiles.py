@@ -221,7 +221,7 @@ def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnosti
 
 
 def _clean_csv_ids(data: bytes, id_column: str) -> bool:
-    """True when an items CSV certainly has no problem to report, decided by pyarrow at C speed (0.1 s for
+    """True when an items CSV certainly has no problem to report, decided by pyarrow at C speed (~0.3 s for
     333k items against 2.4 s for the stdlib pass). It must be read alike by pyarrow and the stdlib (a plain
     header naming the id column once, RFC 4180 quotes, one physical line per record), parse, and hold unique,
     non-empty ids. Anything else goes to the stdlib pass, which locates the problems or finds there are none."""
