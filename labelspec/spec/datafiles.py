@@ -240,7 +240,8 @@ def _clean_csv_ids(data: bytes, id_column: str) -> bool:
             quoted_strings_can_be_null=False, null_values=[], check_utf8=False)).column(id_column)
     except pa.ArrowInvalid:
         return False
-    return (physical_lines(data[start:]) == len(ids) + 1 and pc.count_distinct(ids).as_py() == len(ids)
+    # a BOM holds no line break: the lines of ``data`` are those of the text after it (no 70 MB slice)
+    return (physical_lines(data) == len(ids) + 1 and pc.count_distinct(ids).as_py() == len(ids)
             and not pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py())
 
 
