@@ -117,6 +117,12 @@ def codes_of(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int32), pd.Index(uniques, dtype=object)
 
 
+def present(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """The categories that occur, sorted, as positions (the first half of :func:`compact`, without a per-row
+    array)."""
+    return np.flatnonzero(np.bincount(codes, minlength=n_categories) > 0) if len(codes) else np.zeros(0, np.int64)
+
+
 def compact(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
     """The categories that occur (sorted, as positions) and each row's rank among them (O(rows + categories))."""
     if len(codes) == 0:

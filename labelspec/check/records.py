@@ -27,7 +27,7 @@ from labelspec.check.coded import (
     text_of,
 )
 from labelspec.check.context import Context
-from labelspec.check.ordering import stable_order
+from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.span_records import span_value_checks
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
@@ -255,9 +255,30 @@ def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
     return key, space
 
 
+#: Items judged at most this many times are searched for duplicates by comparing neighbours within the item.
+_SMALL_ITEM = 8
+
+
+def _surely_unique(df: pd.DataFrame, rows: np.ndarray, key: np.ndarray) -> bool:
+    """True when no two of ``rows`` share a judgment key, proved without sorting the keys (the usual case).
+
+    Equal keys share an item, so the rows are grouped by item (one counting pass) and, when every item has at
+    most :data:`_SMALL_ITEM` rows, each row is compared with the few before it in its item. False means
+    "maybe": the full sort decides (and also says which rows are the duplicates)."""
+    item = codes_of(df, "item")[0]
+    item = item if len(rows) == len(df) else item[rows]
+    order, offsets = group_order(item, len(codes_of(df, "item")[1]))
+    if len(order) == 0 or int(np.diff(offsets).max()) > _SMALL_ITEM:
+        return False
+    grouped = key[order]
+    return not any(bool((grouped[j:] == grouped[:-j]).any()) for j in range(1, _SMALL_ITEM))
+
+
 def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
     rows = np.flatnonzero(marker.ok)
     key, space = _judgment_key(df, rows)
+    if _surely_unique(df, rows, key):
+        return
     order = stable_order(key, space)  # equal keys keep row order: the first is the one kept
     sorted_key = key[order]
     starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]

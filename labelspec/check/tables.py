@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelspec.check.coded import codes_of, compact, repeated, text_of
+from labelspec.check.coded import codes_of, compact, present, repeated, text_of
 from labelspec.check.ordering import group_order
 
 #: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
@@ -84,9 +84,10 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
     item_code, item_cats = codes_of(frame, "item")
     step_code, step_cats = codes_of(frame, "unit")
     item_pos, item_rank = compact(item_code, len(item_cats))
-    step_pos, step_rank = compact(step_code, len(step_cats))
+    step_pos = present(step_code, len(step_cats))
     steps = text_of(step_cats, step_pos)
     if (steps != "").any():  # unit: step — a unit is an (item, step) pair, ordered as its joined text
+        _, step_rank = compact(step_code, len(step_cats))
         n_steps = len(step_pos)
         unit_pos, unit_codes = _dense_codes(item_rank * n_steps + step_rank, len(item_pos) * n_steps)
         unit_items = text_of(item_cats, item_pos[unit_pos // n_steps])
@@ -104,9 +105,10 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
     ann_pos, ann_rank = compact(ann_code, len(ann_cats))
     if category_of is None:
         value_code, value_cats = codes_of(frame, "value")
-        value_pos, value_rank = compact(value_code, len(value_cats))  # look up the values present, once each
-        lookup = pd.Index(list(categories), dtype=object).get_indexer(text_of(value_cats, value_pos))
-        category_of = lookup[value_rank] if len(value_rank) else np.zeros(0, np.int64)
+        value_pos = present(value_code, len(value_cats))  # look up the values present, once each
+        lookup = np.full(len(value_cats), -1, dtype=np.int64)
+        lookup[value_pos] = pd.Index(list(categories), dtype=object).get_indexer(text_of(value_cats, value_pos))
+        category_of = lookup[value_code]  # one gather from the read codes (no per-row rank array in between)
     return Codes(
         unit=np.asarray(unit_codes, dtype=np.int64), annotator=ann_rank,
         category=np.asarray(category_of, dtype=np.int64),
