@@ -1,13 +1,18 @@
 """Byte-level facts about a CSV file that decide whether the fast parser (pyarrow) reads it as the stdlib would.
 
-Shared by the label-file reader and the items-file check: when every quote follows RFC 4180 and each record
-takes one physical line, pyarrow and Python's ``csv`` module see the same records, so the slow, line-numbering
-stdlib pass is only needed to locate a problem.
+Shared by the label-file reader and the checks and readers of the spec's data files: when every quote follows
+RFC 4180 and each record takes one physical line, pyarrow and Python's ``csv`` module see the same records, so
+the slow, line-numbering stdlib pass is only needed to locate a problem. :func:`plain_columns` is that fast
+read for the small data files (gold, calibration, items, roster).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 _CHUNK = 1 << 24  # bytes per step of the vectorised quote check (bounds its memory)
 
@@ -48,3 +53,32 @@ def quotes_well_formed(data: bytes, start: int, delim: int) -> bool:
             return False
         seen += qp.size
     return seen % 2 == 0
+
+
+def plain_columns(data: bytes, columns: Sequence[str] | None = None) -> dict[str, pa.Array] | None:
+    """The named columns (default: all, in header order) as exact strings, read by pyarrow, or None when
+    pyarrow cannot vouch that the stdlib ``csv`` module would read the same records from ``data``.
+
+    Vouching needs a plain header (no quote or carriage return, each name once, every requested name present),
+    RFC 4180 quotes, one physical line per record (no blank line, no line break inside a field) and the same
+    number of fields on every line. Nothing is converted: ``NA`` and ``01`` stay text, empty fields stay "".
+    The bytes are taken as UTF-8 unchecked: callers have decoded them strictly already."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    end = data.find(b"\n", start)
+    header = data[start:end if end >= 0 else len(data)].removesuffix(b"\r")
+    names = header.decode("utf-8").split(",")
+    wanted = list(names if columns is None else columns)
+    if b'"' in header or b"\r" in header or len(set(names)) != len(names) or not set(wanted) <= set(names):
+        return None
+    if data.find(b'"', start) >= 0 and not quotes_well_formed(data, start, ord(",")):
+        return None
+    try:
+        table = pacsv.read_csv(pa.py_buffer(memoryview(data)[start:]), convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.large_string() for n in wanted}, include_columns=wanted,
+            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[], check_utf8=False))
+    except pa.ArrowInvalid:  # ragged rows among others: the stdlib pass reports them
+        return None
+    # a BOM holds no line break: the lines of ``data`` are those of the text after it (no slice copied)
+    if physical_lines(data) != table.num_rows + 1:
+        return None
+    return {n: table.column(n).combine_chunks() for n in wanted}

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from labelspec.csvscan import plain_columns
 from labelspec.spec.model import Spec
 
 GOLD_COLUMNS = ["item", "unit", "task", "label", "why"]
@@ -99,8 +100,13 @@ def read_roster(path: Path) -> dict[str, RosterEntry]:
 
 
 def read_reference(path: Path) -> pd.DataFrame:
-    """A gold or calibration set: item, unit, task, label (+ why, edge_case, teaching) as strings."""
-    frame = pd.DataFrame(_read_csv(path), dtype=object)
+    """A gold or calibration set: item, unit, task, label (+ why, edge_case, teaching) as strings.
+
+    Read by pyarrow when it reads the file as the stdlib would (``csvscan.plain_columns``; the spec loader has
+    checked the file already), else by the stdlib: the same strings either way."""
+    cols = plain_columns(path.read_bytes())
+    frame = (pd.DataFrame({n: np.asarray(c.to_numpy(zero_copy_only=False), dtype=object) for n, c in cols.items()})
+             if cols is not None else pd.DataFrame(_read_csv(path), dtype=object))
     for col in GOLD_COLUMNS:
         if col not in frame:
             frame[col] = ""

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from labelspec.csvscan import physical_lines, quotes_well_formed
+from labelspec.csvscan import plain_columns
 from labelspec.errors import Diagnostic, SourceLocation
 from labelspec.spec.locate import did_you_mean
 from labelspec.spec.model import ItemsSource, Spec, Task
@@ -117,6 +116,8 @@ def check_gold(data: bytes, display: str, spec: Spec, *, calibration: bool) -> l
     text = decode(data, problems)
     if text is None:
         return problems.result()
+    if _clean_gold(data, spec, calibration=calibration):
+        return []
     header, records = read_table(text, problems, GOLD_COLUMNS, CALIBRATION_OPTIONAL if calibration else GOLD_OPTIONAL)
     if any(c not in header for c in GOLD_COLUMNS):
         return problems.result()
@@ -135,6 +136,39 @@ def check_gold(data: bytes, display: str, spec: Spec, *, calibration: bool) -> l
         if calibration:
             _check_calibration_record(task, rec, line, problems)
     return problems.result()
+
+
+def _clean_gold(data: bytes, spec: Spec, *, calibration: bool) -> bool:
+    """True when a gold or calibration CSV certainly has no problem to report, decided column by column over
+    pyarrow's read (``csvscan.plain_columns``): each distinct (task, label) is validated once, so 66k gold
+    answers cost ~0.05 s instead of ~1 s per record. False sends the file to the per-record pass."""
+    optional = CALIBRATION_OPTIONAL if calibration else GOLD_OPTIONAL
+    cols = plain_columns(data)
+    if cols is None or not set(GOLD_COLUMNS) <= cols.keys() <= {*GOLD_COLUMNS, *optional}:
+        return False
+    task_col = cols["task"]
+    if not pc.all(pc.is_in(task_col, value_set=pa.array(spec.task_names, task_col.type))).as_py() or any(
+            pc.any(pc.equal(pc.utf8_length(cols[c]), 0)).as_py() for c in ("item", "label")):
+        return False
+    sep = pa.scalar("\x1f", pa.large_string())  # equal (item, unit, task) triples give equal keys
+    keys = pc.binary_join_element_wise(cols["item"], cols["unit"], task_col, sep)
+    if pc.count_distinct(keys).as_py() != len(keys):
+        return False
+    return all(_clean_gold_task(task, {n: c.filter(pc.equal(task_col, task.name)) for n, c in cols.items()})
+               for task in spec.tasks)
+
+
+def _clean_gold_task(task: Task, cols: dict[str, pa.Array]) -> bool:
+    """One task's gold rows: units as the task needs them, every distinct answer (and edge case) valid."""
+    unit_empty = pc.equal(pc.utf8_length(cols["unit"]), 0)
+    wanted = unit_empty if task.unit == "item" else pc.invert(unit_empty)
+    if not pc.all(wanted, min_count=0).as_py():  # a task without gold rows passes (``all`` of nothing)
+        return False
+    if any(value_problems(task, label) for label in pc.unique(cols["label"]).to_pylist()):
+        return False
+    edges = set(pc.unique(cols["edge_case"]).to_pylist()) if "edge_case" in cols else set()
+    teaching = set(pc.unique(cols["teaching"]).to_pylist()) if "teaching" in cols else set()
+    return edges <= {"", *(e.id for e in task.edge_cases)} and teaching <= {"", "true", "false"}
 
 
 def _gold_task(spec: Spec, rec: dict[str, str], line: int, problems: Problems) -> Task | None:
@@ -222,27 +256,13 @@ def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnosti
 
 def _clean_csv_ids(data: bytes, id_column: str) -> bool:
     """True when an items CSV certainly has no problem to report, decided by pyarrow at C speed (~0.3 s for
-    333k items against 2.4 s for the stdlib pass). It must be read alike by pyarrow and the stdlib (a plain
-    header naming the id column once, RFC 4180 quotes, one physical line per record), parse, and hold unique,
+    333k items against 2.4 s for the stdlib pass): read alike by both (``csvscan.plain_columns``), with unique,
     non-empty ids. Anything else goes to the stdlib pass, which locates the problems or finds there are none."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    end = data.find(b"\n", start)
-    header = data[start:end if end >= 0 else len(data)].removesuffix(b"\r")
-    names = header.decode("utf-8").split(",")
-    if b'"' in header or b"\r" in header or names.count(id_column) != 1 or len(set(names)) != len(names):
+    cols = plain_columns(data, [id_column])
+    if cols is None:
         return False
-    body = memoryview(data)[start:]
-    if data.find(b'"', start) >= 0 and not quotes_well_formed(data, start, ord(",")):
-        return False
-    try:
-        ids = pacsv.read_csv(pa.py_buffer(body), convert_options=pacsv.ConvertOptions(
-            column_types={id_column: pa.large_string()}, include_columns=[id_column], strings_can_be_null=False,
-            quoted_strings_can_be_null=False, null_values=[], check_utf8=False)).column(id_column)
-    except pa.ArrowInvalid:
-        return False
-    # a BOM holds no line break: the lines of ``data`` are those of the text after it (no 70 MB slice)
-    return (physical_lines(data) == len(ids) + 1 and pc.count_distinct(ids).as_py() == len(ids)
-            and not pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py())
+    ids = cols[id_column]
+    return pc.count_distinct(ids).as_py() == len(ids) and not pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py()
 
 
 def items_format(path: str) -> str | None:
