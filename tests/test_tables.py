@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelspec.check.coded import category_mask
-from labelspec.check.tables import annotator_counts, encode, pair_tables, unit_counts
+from labelspec.check.tables import (
+    annotator_counts,
+    encode,
+    find_sorted,
+    pair_tables,
+    unit_counts,
+    unit_positions,
+)
 
 LABELS = ("x", "y", "z")
 
@@ -99,3 +106,17 @@ def test_count_cells_with_a_mask_count_only_the_kept_rows(rows: list[tuple[int, 
     assert np.array_equal(count_cells(arr[:, 0], arr[:, 1], (7, 4), keep), want)
     assert np.array_equal(count_cells(arr[:, 0], arr[:, 1], (7, 4)), want + count_cells(
         arr[~keep, 0], arr[~keep, 1], (7, 4)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["i1", "i2", "i10", "NA", "", "é", "i1 "]), min_size=1, max_size=30),
+       st.lists(st.sampled_from(["i1", "i2", "i3", "NA", "", "é", "x"]), unique=True, max_size=6),
+       st.booleans())
+def test_unit_positions_by_hashing_equal_the_binary_search(items: list[str], keys: list[str], arrow: bool) -> None:
+    """The Arrow lookup of unit keys and the binary search over the sorted Python strings give the same
+    positions, for read-time (Arrow-backed) and plain text item columns alike."""
+    dtype = pd.StringDtype("pyarrow") if arrow else object
+    frame = pd.DataFrame({"item": pd.array(items, dtype=dtype), "unit": "", "annotator": "a", "value": "x"})
+    codes = encode(frame, ("x",))
+    assert codes.unit_lookup is not None
+    assert unit_positions(codes, keys).tolist() == find_sorted(codes.unit_keys, keys).tolist()

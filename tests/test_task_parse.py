@@ -35,6 +35,7 @@ from labelspec.check.ranking import rank_block, rank_block_of_codes, ranking_agr
 from labelspec.check.span_match import both_matches, denominators, pair_sums, ungrouped, ungrouped_sums
 from labelspec.check.spans import span_findings, summarize_findings
 from labelspec.check.structured_metrics import rank_work
+from labelspec.check.tables import find_sorted, unit_positions
 from labelspec.check.task_parse import TaskParses, parse_task, restrict
 from labelspec.check.taxonomy import lex_order, sparse_patterns
 from labelspec.spec.model import Adjudication, Label, Task
@@ -77,6 +78,9 @@ def _assert_codes_equal(got: object, want: object) -> None:
     for name in ("unit", "annotator", "category", "unit_keys", "unit_items", "unit_steps", "annotators"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
     assert got.categories == want.categories  # type: ignore[attr-defined]
+    keys = sorted({*map(str, got.unit_keys), "i0", "i1", "absent"})  # type: ignore[attr-defined]
+    for codes in (got, want):  # the unit lookup (restricted or not) finds what the binary search finds
+        assert unit_positions(codes, keys).tolist() == find_sorted(codes.unit_keys, keys).tolist()  # type: ignore
 
 
 def _assert_spans_equal(got: object, want: object) -> None:

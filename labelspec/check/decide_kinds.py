@@ -30,7 +30,7 @@ from labelspec.check.consensus import majority_vote, median_consensus, per_label
 from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.preference import pairwise_choice
 from labelspec.check.span_sets import SpanSet
-from labelspec.check.tables import Codes, cell_keys, counting_fits, encode, find_sorted, unit_counts
+from labelspec.check.tables import Codes, cell_keys, counting_fits, encode, unit_counts, unit_positions
 from labelspec.check.taxonomy import ancestors_at, deepest_consensus
 from labelspec.spec.model import Adjudication, Task
 
@@ -58,7 +58,7 @@ class KindInput:
     def gold_positions(self) -> np.ndarray:
         """(G,) position of each key of ``gold`` (in its order) among the sorted unit keys, -1 when not judged:
         looked up once, for the decider (Dawid–Skene clamps gold units) and for ``decide``'s gold column."""
-        return find_sorted(self.codes.unit_keys, list(self.gold))
+        return unit_positions(self.codes, self.gold)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from labelspec.check.coded import codes_of, compact, present, repeated, text_of
 from labelspec.check.ordering import group_order
@@ -34,6 +36,10 @@ class Codes:
     unit_steps: np.ndarray  # (U,) object ('' for unit: item)
     annotators: np.ndarray  # (A,) object
     categories: tuple[str, ...]
+    #: When units are items: the read-time item categories (Arrow strings, shared with the judgment table) and
+    #: each category's unit code (-1: no unit), so that ``unit_positions`` looks keys up by hashing in C, not by
+    #: binary search over Python strings. None otherwise.
+    unit_lookup: tuple[pa.Array, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -64,11 +70,28 @@ def find_sorted(sorted_keys: np.ndarray, queries: Iterable[str]) -> np.ndarray:
     return np.where(sorted_keys[pos] == q, pos, -1).astype(np.int64)
 
 
+def unit_positions(codes: Codes, keys: Iterable[str]) -> np.ndarray:
+    """Position of each of the distinct ``keys`` among the unit keys, ``-1`` when absent.
+
+    With the units' Arrow texts, the unit keys are probed against a hash table of the few keys (~0.1 s for 3.3M
+    units, against ~0.3 s of binary search comparing Python strings); otherwise :func:`find_sorted`."""
+    q = list(keys)
+    if codes.unit_lookup is None or not q or not len(codes.unit_keys):
+        return find_sorted(codes.unit_keys, q)
+    texts, unit_of = codes.unit_lookup
+    wanted = pa.array(q, texts.type)
+    hit = np.flatnonzero(pc.is_in(texts, value_set=wanted).to_numpy(zero_copy_only=False))  # bits, then bools
+    which = pc.index_in(texts.take(pa.array(hit)), value_set=wanted).to_numpy(zero_copy_only=False)
+    out = np.full(len(q), -1, dtype=np.int64)
+    out[np.asarray(which, dtype=np.int64)] = unit_of[hit]
+    return out
+
+
 def gold_unit_mask(codes: Codes, gold_units: set[str]) -> np.ndarray:
     """(N,) True for judgments on gold units: looked up once per gold unit, then spread by the unit codes."""
     if not len(codes.unit):
         return np.zeros(0, dtype=bool)
-    found = find_sorted(codes.unit_keys, sorted(gold_units))
+    found = unit_positions(codes, sorted(gold_units))
     on_gold = np.zeros(len(codes.unit_keys), dtype=bool)
     on_gold[found[found >= 0]] = True
     mask: np.ndarray = on_gold[codes.unit]
@@ -97,10 +120,12 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         order = np.argsort(unit_keys, kind="stable")  # the joined text's order (an id may contain UNIT_SEP)
         unit_codes = np.argsort(order)[unit_codes]
         unit_keys, unit_items, unit_steps = unit_keys[order], unit_items[order], unit_steps[order]
+        unit_lookup = None
     else:
         unit_codes = item_rank
         unit_items = unit_keys = text_of(item_cats, item_pos)
         unit_steps = repeated(len(item_pos), "")
+        unit_lookup = _lookup(item_cats, item_pos)
     ann_code, ann_cats = codes_of(frame, "annotator")
     ann_pos, ann_rank = compact(ann_code, len(ann_cats))
     if category_of is None:
@@ -113,8 +138,22 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         unit=np.asarray(unit_codes, dtype=np.int64), annotator=ann_rank,
         category=np.asarray(category_of, dtype=np.int64),
         unit_keys=unit_keys, unit_items=unit_items, unit_steps=unit_steps,
-        annotators=text_of(ann_cats, ann_pos), categories=categories,
+        annotators=text_of(ann_cats, ann_pos), categories=categories, unit_lookup=unit_lookup,
     )
+
+
+def _lookup(categories: pd.Index, positions: np.ndarray) -> tuple[pa.Array, np.ndarray] | None:
+    """``Codes.unit_lookup`` for units that are the categories at ``positions``: the categories as Arrow strings
+    (zero-copy for the readers' Arrow-backed ones) and each one's unit code; None when they are not all text."""
+    try:
+        texts = pa.array(categories.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)) or texts.null_count:
+        return None
+    unit_of = np.full(len(texts), -1, dtype=np.int32 if len(positions) < 1 << 31 else np.int64)
+    unit_of[positions] = np.arange(len(positions))
+    return texts, unit_of
 
 
 def cell_keys(unit: np.ndarray, category: np.ndarray, k: int, mask: np.ndarray | None = None,

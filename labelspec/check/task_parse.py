@@ -118,8 +118,16 @@ def _restrict_codes(codes: Codes, keep_unit: np.ndarray) -> tuple[Codes, np.ndar
     out = Codes(unit=unit_new[codes.unit[rows]], annotator=ann_new[codes.annotator[rows]],
                 category=cat_new[codes.category[rows]], unit_keys=codes.unit_keys[units],
                 unit_items=codes.unit_items[units], unit_steps=codes.unit_steps[units],
-                annotators=codes.annotators[anns], categories=tuple(names))
+                annotators=codes.annotators[anns], categories=tuple(names), unit_lookup=_restrict_lookup(codes, unit_new))
     return out, rows, unit_new, ann_new
+
+
+def _restrict_lookup(codes: Codes, unit_new: np.ndarray) -> tuple[pa.Array, np.ndarray] | None:
+    """The item lookup of restricted codes: the same categories, each pointing at its renumbered unit."""
+    if codes.unit_lookup is None:
+        return None
+    texts, unit_of = codes.unit_lookup
+    return texts, np.where(unit_of >= 0, unit_new[np.maximum(unit_of, 0)], -1).astype(unit_of.dtype)
 
 
 def _restrict_spans(sp: SpanSet, unit_new: np.ndarray, ann_new: np.ndarray) -> tuple[SpanSet, np.ndarray]:

@@ -1,10 +1,11 @@
 """Check the content of the small data files a spec references: gold, calibration, items, roster (LS312).
 
 Each is decoded as strict UTF-8 (a BOM is allowed) and read with the stdlib ``csv``/``json`` as strings only, so
-``NA`` or ``01`` stay what they are; an items CSV is first tried with pyarrow, and read by the stdlib only when
-pyarrow cannot vouch that it has no problem. Problems point at ``FILE:LINE`` (the physical line a record starts
-on). At most :data:`MAX_PROBLEMS` are listed per file, then one line says how many more there were. Pure: bytes
-in, diagnostics out; it never opens files (``resolve_files`` does, after the path checks).
+``NA`` or ``01`` stay what they are; items, gold and calibration CSVs are first checked over pyarrow's read, and
+read by the stdlib only when pyarrow cannot vouch that they have no problem. Problems point at ``FILE:LINE``
+(the physical line a record starts on). At most :data:`MAX_PROBLEMS` are listed per file, then one line says how
+many more there were. Pure: bytes in, diagnostics out; it never opens files (``resolve_files`` does, after the
+path checks).
 """
 
 from __future__ import annotations
