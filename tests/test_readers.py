@@ -417,3 +417,36 @@ def test_cells_taken_as_canonical_without_parsing_are_canonical(value: list[obje
     plain = all(isinstance(v, (int, str)) and not isinstance(v, bool) and not any(ord(c) < 32 or c in '"\\' for c in
                 str(v)) for item in value for v in (item if isinstance(item, list) else [item]))
     assert pc.match_substring_regex(pa.array([text]), CANONICAL_CELL)[0].as_py() == plain
+
+
+# --- the only task's name --------------------------------------------------------------------------------
+
+
+def test_files_without_a_task_column_name_the_only_task_at_no_cost_per_row(tmp_path: Path) -> None:
+    """Without a task column every row names the only task: a one-entry dictionary (zero codes), not 10M
+    copies of its name; mixed with files that hold the column as text, the two concatenate."""
+    bare = write(tmp_path, "bare.csv", "item_id,annotator_id,label\ni1,a1,yes\ni2,a1,no\n")
+    jsonl = write(tmp_path, "bare.jsonl", '{"item_id":"i3","annotator_id":"a2","label":"yes"}\n')
+    full = write(tmp_path, "full.csv", HEADER + "i4,intent,a3,no\ni5,,a3,yes\n")
+    alone = read([bare, jsonl]).frame["task"]
+    assert alone.tolist() == ["intent"] * 3
+    assert list(alone.cat.categories) == ["intent"] and set(alone.cat.codes) == {0}
+    mixed = read([bare, full, jsonl]).frame["task"]
+    assert mixed.tolist() == ["intent", "intent", "intent", "", "intent"]
+    assert list(mixed.cat.categories) == ["", "intent"]
+
+
+def test_one_entry_dictionaries_of_different_texts_are_encoded_as_text() -> None:
+    from labelspec.check.coded import sorted_categorical
+    from labelspec.check.read_common import constant_dictionary
+
+    column = pa.chunked_array([constant_dictionary("b", 2), constant_dictionary("a", 1)])
+    cat = sorted_categorical(column)
+    assert list(cat.categories) == ["a", "b"] and cat.codes.tolist() == [1, 1, 0]
+
+
+def test_the_only_task_list_valued_without_a_task_column_is_canonicalised(tmp_path: Path) -> None:
+    """The one-entry dictionary of a list-valued only task still selects its cells for canonical JSON."""
+    bare = write(tmp_path, "bare.csv", 'item_id,annotator_id,label\ni1,a1,"[ ""b"",  ""a"" ]"\n')
+    frame = read([bare], [TaskShape("tags", "multi_choice", True)]).frame
+    assert frame["value"].tolist() == ['["b","a"]'] and frame["task"].tolist() == ["tags"]

@@ -30,6 +30,12 @@ CODED: tuple[str, ...] = ("item", "unit", "task", "annotator", "value")
 
 def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     """One dictionary encoding of ``column``, its categories in sorted (code point) order."""
+    constant = _one_entry(column)
+    if constant is not None:  # the only task, as the readers code it: nothing to hash, nothing to read
+        return pd.Categorical.from_codes(np.zeros(len(column), np.int32), validate=False,
+                                         categories=pd.Index([constant], dtype=pd.StringDtype("pyarrow")))
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     low, high = pc.min_max(arr).values()
     if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
@@ -43,6 +49,15 @@ def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     codes = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
     categories = pd.Index(dictionary.take(pa.array(order)).to_pandas(types_mapper=_string_type))
     return distinct_categorical(codes, categories)
+
+
+def _one_entry(column: pa.Array | pa.ChunkedArray) -> str | None:
+    """The text of a column made of one-entry dictionaries of the same text, without nulls; else None."""
+    if not pa.types.is_dictionary(column.type) or column.null_count or not len(column):
+        return None
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    texts = {c.dictionary[0].as_py() if len(c.dictionary) == 1 else None for c in chunks if len(c)}
+    return texts.pop() if len(texts) == 1 and None not in texts else None
 
 
 def distinct_categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:

@@ -138,6 +138,13 @@ def constant_column(text: str, n: int) -> pa.Array:
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)])
 
 
+def constant_dictionary(text: str, n: int) -> pa.DictionaryArray:
+    """``n`` copies of ``text`` as a one-entry dictionary: its codes are calloc'ed zeros, so the only task's
+    name costs no memory per row (as text: 17 bytes per row, 170 MB and ~0.6 s at 10M rows). ``readers``
+    decodes it when another file has the column as text; the sorted encoding of the column takes it as is."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([text], pa.large_string()))
+
+
 _INT = r'(?:0|-?[1-9][0-9]*)'
 _STR = r'"[^"\\\x00-\x1f]*"'
 _SCALAR = f"(?:{_INT}|{_STR})"
@@ -154,7 +161,8 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     names = [t.name for t in tasks if t.list_valued]
     if not names or len(value) == 0:
         return value
-    mask = pc.is_in(task, value_set=pa.array(names, task.type))
+    text_type = task.type.value_type if pa.types.is_dictionary(task.type) else task.type  # the only task's name
+    mask = pc.is_in(task, value_set=pa.array(names, text_type))
     if not pc.any(mask).as_py():
         return value
     masked = pc.if_else(mask, value, "")
@@ -184,7 +192,7 @@ def finish_columns(found: Mapping[str, Any], n: int,
         if f in found:
             cols[f] = string_column(found[f])
         elif f == "task" and len(tasks) == 1:
-            cols[f] = constant_column(tasks[0].name, n)
+            cols[f] = constant_dictionary(tasks[0].name, n)
         else:
             cols[f] = constant_column("", n)
     cols["value"] = normalise_list_cells(cols["value"], cols["task"], tasks)

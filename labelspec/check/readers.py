@@ -156,6 +156,20 @@ def _table(parsed: Parsed, name: str) -> pa.Table:
     return pa.table(cols)
 
 
+def _same_task_type(tables: list[pa.Table]) -> list[pa.Table]:
+    """The only task's name is a one-entry dictionary in files without a task column; where other files hold
+    the column as text, those dictionaries are decoded so that the tables concatenate (rare: mixed files)."""
+    if len({t.schema.field("task").type for t in tables}) <= 1:
+        return tables
+    out = []
+    for t in tables:
+        col = t.column("task")
+        if pa.types.is_dictionary(col.type):
+            t = t.set_column(t.schema.get_field_index("task"), "task", col.cast(pa.large_string()))
+        out.append(t)
+    return out
+
+
 def _exclusions(done: list[tuple[Parsed, FileInfo]]) -> pd.DataFrame:
     rows: list[tuple[str, Exclusion]] = [(info.path, e) for parsed, info in done for e in parsed.exclusions]
     frame = pd.DataFrame({
@@ -170,7 +184,7 @@ def _exclusions(done: list[tuple[Parsed, FileInfo]]) -> pd.DataFrame:
 def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
     empty = pa.schema([*((c, pa.large_string()) for c in COLUMNS[:-2]),
                        ("file", pa.dictionary(pa.int32(), pa.large_string())), ("line", pa.int64())])
-    tables = [_table(parsed, info.path) for parsed, info in done]
+    tables = _same_task_type([_table(parsed, info.path) for parsed, info in done])
     # files may differ in string offset width: "permissive" widens string to large_string where they do
     table = pa.concat_tables(tables, promote_options="permissive") if tables else empty.empty_table()
     text = {pa.large_string(): _STRING, pa.string(): _STRING}
