@@ -38,6 +38,7 @@ class Items:
     ids: np.ndarray
     fields: dict[str, dict[str, str]] = field(default_factory=dict)
     _lengths: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lists: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def text_lengths(self, name: str) -> dict[str, int]:
         """Item id → length of its ``name`` field; built once per field (accounting, agreement, consensus and
@@ -45,6 +46,25 @@ class Items:
         if name not in self._lengths:
             self._lengths[name] = {k: len(v) for k, v in self.fields.get(name, {}).items()}
         return self._lengths[name]
+
+    def list_lengths(self, name: str) -> dict[str, int]:
+        """Item id → number of elements of its ``name`` field when that holds a JSON array (a trajectory's steps);
+        items whose value is not a JSON array are absent. Parsed once per field (treat as read-only)."""
+        if name not in self._lists:
+            found = ((k, _json_list(v)) for k, v in self.fields.get(name, {}).items())
+            self._lists[name] = {k: len(v) for k, v in found if v is not None}
+        return self._lists[name]
+
+
+def _json_list(text: str) -> list[object] | None:
+    """``text`` parsed when it is a JSON array, else None (only texts opening with ``[`` are parsed)."""
+    if not text.lstrip().startswith("["):
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # a CSV cell may hold anything, nested past Python's stack
+        return None
+    return data if isinstance(data, list) else None
 
 
 @dataclass(frozen=True)

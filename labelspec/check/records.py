@@ -3,7 +3,8 @@
 Applies the per-record contract of ``spec/records.py`` to every row, vectorised (choice values by set membership,
 structured values once per distinct value), then the dataset-level checks a single record cannot know: unknown item,
 duplicate judgment, annotator not in the roster, judged before passing calibration, span offsets beyond the item
-text. Nothing is dropped silently: each excluded row keeps its file, line, reason and detail.
+text, a step the item's trajectory does not have. Nothing is dropped silently: each excluded row keeps its file,
+line, reason and detail.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from labelspec.check.coded import (
 from labelspec.check.context import Context
 from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.span_records import span_value_checks
+from labelspec.check.step_records import step_out_of_range
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
     LEAD_TIME_RE,
@@ -42,7 +44,7 @@ from labelspec.spec.records import (
 REASONS: tuple[str, ...] = (
     "missing_field", "unknown_task", "unit_mismatch", "invalid_value", "bad_timestamp", "bad_lead_time",
     "unknown_item", "annotator_not_in_roster", "not_calibrated", "before_calibration", "span_out_of_bounds",
-    "duplicate_judgment",
+    "step_out_of_range", "duplicate_judgment",
 )
 EXCLUSION_COLUMNS = ["file", "line", "reason", "detail"]
 
@@ -208,15 +210,22 @@ def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, 
     marker.mark(before & ~experts, "before_calibration", "judged before the annotator passed calibration")
 
 
-def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, reaches: dict[str, np.ndarray]
-                 ) -> None:
-    """Unknown items; spans reaching beyond their item's text (``reaches``: from :func:`_record_checks`)."""
+def _item_checks(df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
+    """Items that are not in the items file."""
     if ctx.items is None:
         return
-    item_codes, item_cats = codes_of(df, "item")
+    _, item_cats = codes_of(df, "item")
     known = category_mask(item_cats, ctx.items.ids)
     marker.mark(~per_row(df, "item", known) & ~equals(df, "item", ""), "unknown_item",
                 "item is not in the items file")
+
+
+def _span_bounds(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, reaches: dict[str, np.ndarray]
+                 ) -> None:
+    """Spans reaching beyond their item's text (``reaches``: from :func:`_record_checks`)."""
+    if ctx.items is None:
+        return
+    item_codes, item_cats = codes_of(df, "item")
     value_codes, _ = codes_of(df, "value")
     for task in spec.tasks:
         if task.kind != "spans" or task.field is None:
@@ -229,6 +238,14 @@ def _item_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, re
         bad = np.zeros(len(df), dtype=bool)
         bad[rows] = reaches[task.name][value_codes[rows]] > length
         marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")
+
+
+def _step_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
+    """Per-step units and attribution steps outside 1..N of the item's steps list (``check.step_records``)."""
+    if ctx.items is None:
+        return
+    for bad, details in step_out_of_range(spec, df, ctx.items, marker.ok):
+        marker.mark(bad, "step_out_of_range", details)
 
 
 def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
@@ -312,8 +329,11 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     else:
         when = pd.to_datetime(df["timestamp"].where(marker.ok & (df["timestamp"] != "").to_numpy()),
                               format="ISO8601", utc=True, errors="coerce")
-    _item_checks(spec, df, ctx, marker, reaches)
+    # in the order of REASONS: a row gets the first reason that applies (docs/diagnostics.md)
+    _item_checks(df, ctx, marker)
     _roster_checks(spec, df, ctx, marker, when)
+    _span_bounds(spec, df, ctx, marker, reaches)
+    _step_checks(spec, df, ctx, marker)
     _duplicates(df, marker)
     ok = marker.ok
     rows, reasons, details = marker.excluded()
