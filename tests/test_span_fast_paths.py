@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -263,7 +264,8 @@ def test_span_record_checks_equal_value_problems(values: list[tuple[list[tuple[i
     ok = [t for t in texts if not value_problems(task, t)]
     ends = span_max_ends(ok, task.label_ids)
     assert ends.tolist() == [max((s[1] for s in json.loads(t)), default=0) for t in ok]
-    problems, reach = span_value_checks(task, texts)  # one parse for both: the same answers
-    assert problems.tolist() == got.tolist()
-    assert reach.tolist() == [0 if p else max((s[1] for s in json.loads(t)), default=0)
-                              for t, p in zip(texts, got.tolist(), strict=True)]
+    for given_texts in (texts, pa.array(texts, pa.large_string())):  # Python strings, or Arrow as records passes
+        problems, reach = span_value_checks(task, given_texts)  # one parse for both: the same answers
+        assert problems.tolist() == got.tolist()
+        assert reach.tolist() == [0 if p else max((s[1] for s in json.loads(t)), default=0)
+                                  for t, p in zip(texts, got.tolist(), strict=True)]

@@ -197,6 +197,24 @@ def repeated(n: int, text: str | None) -> np.ndarray:
     return out
 
 
+def arrow_texts(categories: pd.Index) -> pa.Array | None:
+    """The categories as Arrow strings (zero-copy for the readers' Arrow-backed ones); None unless all text."""
+    try:
+        texts = pa.array(categories.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)) or texts.null_count:
+        return None
+    return texts
+
+
+def arrow_take(categories: pd.Index, positions: np.ndarray) -> pa.Array | np.ndarray:
+    """The strings at ``positions`` as Arrow strings when the categories are text (no Python string per value),
+    else as :func:`text_of` gives them."""
+    texts = arrow_texts(categories)
+    return text_of(categories, positions) if texts is None else texts.take(pa.array(positions, pa.int64()))
+
+
 def text_of(categories: pd.Index, positions: np.ndarray) -> np.ndarray:
     """The strings at ``positions`` as an object array (only ever called on per-unit or per-annotator lists)."""
     return np.asarray(categories.take(positions), dtype=object) if len(positions) else np.zeros(0, dtype=object)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labelspec.check.coded import (
+    arrow_take,
     category_mask,
     codes_of,
     compact,
@@ -114,11 +115,10 @@ def _category_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
     if len(value_codes) == 0:
         return out, reach
     distinct, _ = compact(value_codes, len(categories))
-    texts = text_of(categories, distinct)
-    if reach is not None:  # the bulk span parser: same messages as value_problems
-        out[distinct], reach[distinct] = span_value_checks(task, texts)
+    if reach is not None:  # the bulk span parser (same messages as value_problems), on the Arrow texts
+        out[distinct], reach[distinct] = span_value_checks(task, arrow_take(categories, distinct))
     else:
-        out[distinct] = ["; ".join(value_problems(task, str(v))) for v in texts]
+        out[distinct] = ["; ".join(value_problems(task, str(v))) for v in text_of(categories, distinct)]
     return out, reach
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from labelspec.check.coded import repeated
 from labelspec.check.estimate import IntArray
@@ -30,17 +31,19 @@ def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object
     return span_value_checks(task, texts)[0]
 
 
-def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]
+def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_] | pa.Array
                       ) -> tuple[npt.NDArray[np.object_], IntArray]:
     """:func:`span_value_problems` and, for the valid texts, :func:`span_max_ends` (0 for the invalid ones),
-    from one parse: the readers hand over canonical list cells, so the fast parse usually covers every text."""
-    values = np.asarray(texts, dtype=object)
-    out = repeated(values.size, "")
-    if values.size == 0:
+    from one parse: the readers hand over canonical list cells, so the fast parse usually covers every text.
+    Arrow texts are parsed from their buffers; only the texts that need the slow path become Python strings."""
+    arrow = isinstance(texts, pa.Array)
+    n = len(texts)
+    out = repeated(n, "")
+    if n == 0:
         return out, np.zeros(0, dtype=np.int64)
-    parsed, fast = parse_canonical(values, task.label_ids)
+    parsed, fast = parse_canonical(texts if arrow else np.asarray(texts, dtype=object), task.label_ids)
     text = _text_of_span(parsed.count)
-    ends = np.zeros(values.size, dtype=np.int64)
+    ends = np.zeros(n, dtype=np.int64)
     np.maximum.at(ends, text, parsed.end)
     bad_span = (parsed.label < 0) | (parsed.start >= parsed.end)
     if not task.allow_nesting:  # sorted by (start, end) within a text, a span must start at or after the last end
@@ -49,12 +52,14 @@ def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]
         clash = np.zeros(o.size, dtype=bool)
         clash[1:] = (t[1:] == t[:-1]) & (s[1:] < e[:-1])
         bad_span[o[clash]] = True
-    check = ~fast | (np.bincount(text[bad_span], minlength=values.size) > 0)
-    out[check] = ["; ".join(value_problems(task, str(v))) for v in values[check]]
+    check = np.flatnonzero(~fast | (np.bincount(text[bad_span], minlength=n) > 0))
+    slow = (np.asarray(texts.take(pa.array(check)).to_pylist(), dtype=object) if arrow
+            else np.asarray(texts, dtype=object)[check])
+    out[check] = ["; ".join(value_problems(task, str(v))) for v in slow]
     ends[check] = 0
-    odd = np.flatnonzero(check & (out == ""))  # valid, not in canonical form: read the slow way
-    if odd.size:
-        ends[odd] = span_max_ends(values[odd], task.label_ids)
+    odd = out[check] == ""  # valid, not in canonical form: read the slow way
+    if odd.any():
+        ends[check[odd]] = span_max_ends(slow[odd], task.label_ids)
     return out, ends
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.coded import codes_of, compact, present, repeated, text_of
+from labelspec.check.coded import arrow_texts, codes_of, compact, present, repeated, text_of
 from labelspec.check.ordering import group_order
 
 #: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
@@ -145,11 +145,8 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
 def _lookup(categories: pd.Index, positions: np.ndarray) -> tuple[pa.Array, np.ndarray] | None:
     """``Codes.unit_lookup`` for units that are the categories at ``positions``: the categories as Arrow strings
     (zero-copy for the readers' Arrow-backed ones) and each one's unit code; None when they are not all text."""
-    try:
-        texts = pa.array(categories.array)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)) or texts.null_count:
+    texts = arrow_texts(categories)
+    if texts is None:
         return None
     unit_of = np.full(len(texts), -1, dtype=np.int32 if len(positions) < 1 << 31 else np.int64)
     unit_of[positions] = np.arange(len(positions))
