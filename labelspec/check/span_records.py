@@ -53,8 +53,11 @@ def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]
         clash[1:] = (t[1:] == t[:-1]) & (s[1:] < e[:-1])
         bad_span[o[clash]] = True
     check = np.flatnonzero(~fast | (np.bincount(text[bad_span], minlength=n) > 0))
-    slow = (np.asarray(texts.take(pa.array(check)).to_pylist(), dtype=object) if arrow
-            else np.asarray(texts, dtype=object)[check])
+    if isinstance(texts, pa.Array):
+        slow: npt.NDArray[np.object_] = np.empty(check.size, dtype=object)
+        slow[:] = texts.take(pa.array(check)).to_pylist()
+    else:
+        slow = np.asarray(texts, dtype=object)[check]
     out[check] = ["; ".join(value_problems(task, str(v))) for v in slow]
     ends[check] = 0
     odd = out[check] == ""  # valid, not in canonical form: read the slow way
