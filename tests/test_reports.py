@@ -217,3 +217,18 @@ def test_a_clean_run_renders_the_same_verdict_everywhere(tiny_project) -> None:
     assert "✅ release may go" in render_markdown(d)
     assert ET.fromstring(render_junit(d).split("\n", 1)[1]).get("failures") == "0"
     assert render_github(d) == ""
+
+
+@pytest.mark.parametrize(("value", "threshold", "shown"), [
+    (1 / 3493, 0.0, "0.000286"),  # rounded to 0.000 it would seem to meet "<= 0" on a failing gate
+    (0.69996, 0.7, "0.69996"),  # 0.700 would seem to meet ">= 0.7"; 3 or 4 significant digits round up too
+    (0.7712, 0.7, "0.771"),
+    (0.7, 0.7, "0.700"),
+])
+def test_a_gate_value_never_rounds_onto_the_other_side_of_its_threshold(value: float, threshold: float,
+                                                                        shown: str) -> None:
+    from labelspec.check.render import _value
+
+    text = _value({"metric": "krippendorff_alpha", "value": value, "threshold": threshold})
+    assert text == shown
+    assert (float(text) > threshold) - (float(text) < threshold) == (value > threshold) - (value < threshold)

@@ -32,8 +32,20 @@ COUNT_METRICS = frozenset({"rule_violations", "rows_missing_provenance", "annota
 
 
 def _value(g: dict[str, Any]) -> str:
+    """The measured value: 3 decimals, or as many significant digits as it takes for the text to stand on the
+    same side of the threshold as the value (1 excluded row of 3,493 is 0.000286, not "0.000 <= 0" on a FAIL)."""
     v = g["value"]
-    return str(int(v)) if g["metric"] in COUNT_METRICS and isinstance(v, float) else fmt(v)
+    if g["metric"] in COUNT_METRICS and isinstance(v, float):
+        return str(int(v))
+    text = fmt(v)
+    t = g.get("threshold")
+    if not isinstance(v, float) or not isinstance(t, (int, float)):
+        return text
+    side = (v > t) - (v < t)
+    digits = 3
+    while (float(text) > t) - (float(text) < t) != side and digits < 17:
+        text, digits = f"{v:.{digits}g}", digits + 1
+    return text
 
 
 def _gate_line(g: dict[str, Any]) -> str:
