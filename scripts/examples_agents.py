@@ -8,7 +8,9 @@ Designed outcome (the demo's exit 1): ``failure_mode`` agreement falls below its
 executor ignores a failing test and the verifier then reports success are split between ``ignored_error`` and
 ``false_success`` — no edge case says which to pick (a guideline gap) — and an uncalibrated evaluator (a8)
 contributed judgments. Covered confusions (bad_decomposition/missed_constraint, tool_misuse/ignored_error,
-false_success/skipped_check) stay low. a3 is lenient (over-uses ``none`` and ``correct``), a4 speeds.
+false_success/skipped_check) stay low. a3 is lenient (over-uses ``none`` and ``correct``), a4 speeds. One
+judgment in batch 3 is stale (:func:`_stale_step`): it names a step the run no longer has, and ``check``
+excludes it as ``step_out_of_range``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from examples_common import (
     DAY,
     EPOCH_2026_03_02,
     Annotator,
+    Judgments,
     Pending,
     Project,
     assign,
@@ -175,11 +178,24 @@ def build(rng: np.random.Generator) -> Project:
         name="agent-trajectories", id_field="run_id", items=items,
         kinds={"tool_call": "single_choice", "reasoning_step": "single_choice", "failure_mode": "single_choice",
                "attribution": "attribution"},
-        annotators=ANNOTATORS, production=production.finish(rng, ANNOTATORS, START),
+        annotators=ANNOTATORS, production=_stale_step(production.finish(rng, ANNOTATORS, START), runs, items),
         calibration_round=round1.finish(rng, ANNOTATORS, START),
         gold=[row for u in gold_idx for row in _reference(items[u]["run_id"], runs[u], modes[u], steps=True)],
         calibration=[row | _teaching(row, modes[u], i) for i, u in enumerate(cal_units)
                      for row in _reference(items[u]["run_id"], runs[u], modes[u], steps=False)])
+
+
+def _stale_step(j: Judgments, runs: list[Run], items: list[dict[str, Any]]) -> Judgments:
+    """Add one stale judgment: the evaluator of batch 3's first tool-call judgment also judged a step past the end
+    of that run, left over from before the run was re-executed with one step fewer (labelling tools keep such rows
+    when an item's text is replaced). Added after scheduling, so every other row stays as simulated."""
+    i = next(k for k in range(len(j)) if j.batch[k] == 3 and j.task[k] == "tool_call")
+    run = runs[[it["run_id"] for it in items].index(j.item[i])]
+    for name, value in (("item", j.item[i]), ("unit", str(len(run.steps) + 1)), ("task", "tool_call"),
+                        ("annotator", j.annotator[i]), ("value", "correct"), ("time", j.time[i] + 41),
+                        ("lead", 12.5), ("batch", 3)):
+        getattr(j, name).append(value)
+    return j
 
 
 WHY_MODE = {

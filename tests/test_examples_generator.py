@@ -149,16 +149,20 @@ def test_every_judgment_is_a_declared_answer_about_a_known_unit(project: str) ->
     items = _items(project, spec)
     rows = _judgments(project, spec) + _judgments(project, spec, "calibration")
     assert 400 <= len(rows) <= 5000
+    stale = []
     for r in rows:
         task = spec.task(r["task"])
         assert task is not None and r["item"] in items, r
         item = items[r["item"]]
         if task.unit == "step":
-            assert 1 <= int(r["unit"]) <= len(item["steps"]), r
+            if not 1 <= int(r["unit"]) <= len(item["steps"]):
+                stale.append(int(r["unit"]) - len(item["steps"]))
         else:
             assert r["unit"] == "", r
         assert _value_ok(task.kind, task.label_ids, r["value"], item, task.field), r
         assert r["when"].endswith("Z") and float(r["lead"]) > 0, r
+    # by design, one judgment of agent-trajectories names the step after a run's last (``_stale_step``)
+    assert stale == ([1] if project == "agent-trajectories" else [])
 
 
 @pytest.mark.parametrize("project", PROJECTS)
