@@ -285,10 +285,11 @@ def _surely_unique(df: pd.DataFrame, rows: np.ndarray, key: np.ndarray) -> bool:
     item = codes_of(df, "item")[0]
     item = item if len(rows) == len(df) else item[rows]
     order, offsets = group_order(item, len(codes_of(df, "item")[1]))
-    if len(order) == 0 or int(np.diff(offsets).max()) > _SMALL_ITEM:
+    largest = int(np.diff(offsets).max()) if len(order) else 0
+    if len(order) == 0 or largest > _SMALL_ITEM:
         return False
     grouped = key[order]
-    return not any(bool((grouped[j:] == grouped[:-j]).any()) for j in range(1, _SMALL_ITEM))
+    return not any(bool((grouped[j:] == grouped[:-j]).any()) for j in range(1, largest))
 
 
 def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
