@@ -257,3 +257,17 @@ def test_a_row_gets_the_first_reason_in_reasons_order() -> None:
     acc = account(spec, frame_of([row]), ctx, rows_read=1, reader_exclusions=empty)
     assert acc.exclusions["reason"].tolist() == ["annotator_not_in_roster"]
     assert REASONS.index("annotator_not_in_roster") < REASONS.index("span_out_of_bounds")
+
+
+def test_jsonl_items_give_their_arrays_as_read(tmp_path: Path) -> None:
+    """A JSONL items file's arrays are counted while it is read; a string that looks like an array stays a
+    string, and a CSV cell (always text) is parsed."""
+    from labelspec.check.context import read_items
+
+    jsonl = tmp_path / "items.jsonl"
+    jsonl.write_text('{"id": "a", "steps": [{"t": 1}, {"t": 2}]}\n{"id": "b", "steps": "[1, 2, 3]"}\n'
+                     '{"id": "c", "steps": {"t": 1}}\n{"id": "d"}\n', encoding="utf-8")
+    assert read_items(jsonl, "id").list_lengths("steps") == {"a": 2}
+    csv_items = tmp_path / "items.csv"
+    csv_items.write_text('id,steps\na,"[1, 2]"\nb,x\n', encoding="utf-8")
+    assert read_items(csv_items, "id").list_lengths("steps") == {"a": 2}

@@ -49,7 +49,8 @@ class Items:
 
     def list_lengths(self, name: str) -> dict[str, int]:
         """Item id → number of elements of its ``name`` field when that holds a JSON array (a trajectory's steps);
-        items whose value is not a JSON array are absent. Parsed once per field (treat as read-only)."""
+        items whose value is not a JSON array are absent. A JSONL items file gives them as it is read (a string
+        that looks like an array is a string there); a CSV cell is parsed, once per field (treat as read-only)."""
         if name not in self._lists:
             found = ((k, _json_list(v)) for k, v in self.fields.get(name, {}).items())
             self._lists[name] = {k: len(v) for k, v in found if v is not None}
@@ -95,7 +96,10 @@ def read_items(path: Path, id_column: str) -> Items:
     ids = np.array([_as_text(r[id_column]) for r in rows], dtype=object)
     names = sorted({k for r in rows for k in r if k != id_column})
     fields = {n: {_as_text(r[id_column]): _as_text(r[n]) for r in rows if n in r} for n in names}
-    return Items(ids=ids, fields=fields)
+    items = Items(ids=ids, fields=fields)
+    for n in names:  # arrays are known while the records are parsed: list_lengths need not parse their text again
+        items._lists[n] = {_as_text(r[id_column]): len(r[n]) for r in rows if isinstance(r.get(n), list)}
+    return items
 
 
 def _timestamp(text: str) -> pd.Timestamp | None:
