@@ -411,3 +411,30 @@ def test_sections_render_in_the_check_report(tmp_path: Path) -> None:
     text = render_text(d)
     assert "\nConsensus\n  intent: 4 units by majority; 2 to expert review" in text
     assert "\nHotspots\n  intent: refund ↔ status split 2× on 1 unit(s) — guideline gap" in text
+
+
+def test_unanimity_by_winner_codes_equals_by_texts() -> None:
+    """The deciders' winner codes give the same unanimous units as comparing the value texts (random units with
+    1–4 judgments of 3 labels, winners that agree with the unit, differ from it, or are none)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from labelspec.check import decide_kinds as kinds
+    from labelspec.check.decide import _unanimous
+    from labelspec.check.tables import encode, unit_counts
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), min_size=1, max_size=30), st.data())
+    def check(rows: list[tuple[int, int]], data: st.DataObject) -> None:
+        labels = ("a", "b", "c")
+        frame = pd.DataFrame({"item": [f"i{u}" for u, _ in rows], "unit": "",
+                              "annotator": [f"x{i}" for i in range(len(rows))],
+                              "value": [labels[v] for _, v in rows]})
+        codes = encode(frame, labels)
+        n_units = len(codes.unit_keys)
+        winner = np.array(data.draw(st.lists(st.integers(-1, 2), min_size=n_units, max_size=n_units)))
+        value = kinds.pick(codes.categories, winner)
+        counts = unit_counts(codes)
+        assert _unanimous(codes, value, counts, winner).tolist() == _unanimous(codes, value, counts).tolist()
+
+    check()

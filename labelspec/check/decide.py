@@ -198,8 +198,10 @@ def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> 
     return np.unique(codes.unit[bad])
 
 
-def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-    """Every judgment of the unit (two or more) gave the proposed value (``counts``: the decider's unit table)."""
+def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None,
+               winner: np.ndarray | None = None) -> np.ndarray:
+    """Every judgment of the unit (two or more) gave the proposed value (``counts``: the decider's unit table;
+    ``winner``: the value's category codes, compared instead of the texts)."""
     n_units, _, k = codes.shape
     if dense_units(codes):  # labels: one count table
         table = unit_counts(codes) if counts is None else counts
@@ -210,7 +212,10 @@ def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None
         only = np.full(n_units, -1, dtype=np.int64)
         only[pairs // max(k, 1)] = pairs % max(k, 1)
         n = np.bincount(codes.unit, minlength=n_units)
-    same = kinds.pick(codes.categories, np.where(distinct == 1, only, -1)) == value
+    if winner is not None:
+        same = only == winner
+    else:
+        same = kinds.pick(codes.categories, np.where(distinct == 1, only, -1)) == value
     out: np.ndarray = (distinct == 1) & (n >= 2) & same
     return out
 
@@ -265,8 +270,9 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     result = DECIDERS[method](inp)
     units = result.units.assign(pos=np.arange(len(result.units)))
     value = units["value"].to_numpy(dtype=object)
-    units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts), "unanimous")
-    result = replace(result, counts=None)  # the (U, K) table is not kept past this point (G13's memory bound)
+    units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts, result.winner),
+                                 "unanimous")
+    result = replace(result, counts=None, winner=None)  # not kept past this point (G13's memory bound)
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = _always(task, units["value"])

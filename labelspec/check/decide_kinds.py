@@ -70,6 +70,9 @@ class KindResult:
     detail: Callable[[np.ndarray], list[dict[str, Any]]] | None = None
     #: The (U, K) unit × category count table, when the decider built one (reused for unanimity).
     counts: np.ndarray | None = None
+    #: (U,) category code of each unit's value (-1: none), when the value is a category: unanimity compares
+    #: codes instead of 3.3M texts.
+    winner: np.ndarray | None = None
 
 
 Decider = Callable[[KindInput], KindResult]
@@ -158,7 +161,8 @@ def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray
         "item": text(codes.unit_items), "unit": text(codes.unit_steps), "value": text(value),
         "method": repeated(u, method), "support": np.asarray(support, dtype=np.float64),
         "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
-        "low_support": np.asarray(low, dtype=bool), "vote": text(np.array(value, dtype=object)),
+        "low_support": np.asarray(low, dtype=bool),
+        "vote": None if "vote" in extra else text(np.array(value, dtype=object)),  # given: no copy of value
         "span_conflict": np.zeros(u, dtype=bool),
     }
     cols.update({name: text(v) if name == "vote" else v for name, v in extra.items()})
@@ -190,7 +194,7 @@ def majority(inp: KindInput) -> KindResult:
     r = majority_vote(counts, min_support=inp.policy.min_support)
     value = pick(inp.codes.categories, r.winner)
     return KindResult(unit_frame(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support),
-                      counts=counts)
+                      counts=counts, winner=r.winner)
 
 
 def _gold_codes(inp: KindInput) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +236,7 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
         return rounded
 
     return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, posterior),
-                      counts=counts)
+                      counts=counts, winner=r.winner)
 
 
 def median(inp: KindInput) -> KindResult:

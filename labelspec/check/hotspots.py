@@ -68,12 +68,13 @@ def _pair_line(p: dict[str, Any]) -> str:
     return head + " — settled by " + ", ".join(f"{c['kind']} {c['id']} ({c['link']})" for c in p["covered_by"])
 
 
-def entropy(codes: Codes) -> tuple[np.ndarray, np.ndarray]:
+def entropy(codes: Codes, table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(U,) entropy in bits of each unit's judgments, and (U,) judgments per unit (sparse unless the U × K table
-    is small). Both ways add a unit's terms in category order, so they give the same bits."""
+    is small; ``table``: that table when the caller has it). Both ways add a unit's terms in category order, so
+    they give the same bits."""
     n_units, _, k = codes.shape
     if dense_units(codes):
-        table = unit_counts(codes)
+        table = unit_counts(codes) if table is None else table
         n = table.sum(axis=1)
         total = np.zeros(n_units)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -103,9 +104,9 @@ def coverage(task: Task, a: str, b: str) -> list[dict[str, str]]:
 SplitWeight = Callable[[int, int], np.ndarray]  # (a, b) → (U,) splits between labels a and b on each unit
 
 
-def _choice_splits(codes: Codes) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+def _choice_splits(codes: Codes, table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
     """(K, K) splits and units-with-both, and each unit's splits for one pair (the examples come from it)."""
-    counts = unit_counts(codes).astype(np.float64)
+    counts = (unit_counts(codes) if table is None else table).astype(np.float64)
     present = (counts > 0).astype(np.float64)
     return counts.T @ counts, present.T @ present, lambda a, b: counts[:, a] * counts[:, b]
 
@@ -189,8 +190,8 @@ def top_disputed(h: np.ndarray, n: np.ndarray, k: int) -> np.ndarray:
     return pos[np.lexsort((pos, -n[pos], -h[pos]))][:k]
 
 
-def _task_items(task: Task, codes: Codes, max_items: int) -> pd.DataFrame:
-    h, n = entropy(codes)
+def _task_items(task: Task, codes: Codes, max_items: int, table: np.ndarray | None = None) -> pd.DataFrame:
+    h, n = entropy(codes, table)
     h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
     top = top_disputed(h, n, max_items)
     is_top = np.zeros(len(h), dtype=bool)
@@ -216,16 +217,20 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
     for task in spec.tasks:  # a loop over tasks
         if task.kind == "text":
             continue
-        frame = acc.used.loc[equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"]]
+        mine = equals(acc.used, "task", task.name)
+        columns = ["item", "unit", "annotator", "value"]
+        frame = acc.used[columns] if mine.all() else acc.used.loc[mine, columns]  # one task: no copy
         lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
         lent = (analyses or {}).get(task.name)
         parsed = task_codes(task, frame, lengths, parses, lent.codes if lent is not None else None)
         frame, codes = parsed.frame, parsed.codes
-        item_frames.append(_task_items(task, codes, max_items))
+        # single_choice: one unit × category table serves the entropies and the label pairs
+        table = unit_counts(codes) if task.kind == "single_choice" and dense_units(codes) else None
+        item_frames.append(_task_items(task, codes, max_items, table))
         if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
             continue
         if task.kind == "single_choice":
-            tables = _choice_splits(codes)
+            tables = _choice_splits(codes, table)
         elif task.kind == "multi_choice":
             tables = _multi_splits(task, codes)
         else:
