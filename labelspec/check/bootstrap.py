@@ -127,7 +127,8 @@ def bootstrap(
 
 
 def _resample(
-    patterns: Patterns, stat_fn: CountStatistic, n_boot: int, seed: int, level: float, max_undefined: float
+    patterns: Patterns, stat_fn: CountStatistic, n_boot: int, seed: int, level: float, max_undefined: float,
+    replicates_fn: Callable[[npt.ArrayLike, npt.ArrayLike], FloatArray] | None = None,
 ) -> Interval:
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
@@ -136,8 +137,10 @@ def _resample(
         return Interval(None, None, n_boot, n_boot, "no units to resample")
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(total, patterns.multiplicity / total, size=n_boot)
-    # one call per replicate (not per unit): each sees the small (S, K) pattern table
-    replicates = np.array([_value(stat_fn(patterns.rows, weights=draw)) for draw in draws], dtype=np.float64)
+    if replicates_fn is not None:  # every replicate in one product over the (B, S) draws (``check.replicates``)
+        replicates = np.asarray(replicates_fn(patterns.rows, draws), dtype=np.float64)
+    else:  # one call per replicate (not per unit): each sees the small (S, K) pattern table
+        replicates = np.array([_value(stat_fn(patterns.rows, weights=draw)) for draw in draws], dtype=np.float64)
     return percentile_interval(replicates, level=level, max_undefined=max_undefined)
 
 
@@ -150,11 +153,13 @@ def estimate_with_ci(
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
     max_undefined: float = 0.05,
+    replicates: Callable[[npt.ArrayLike, npt.ArrayLike], FloatArray] | None = None,
 ) -> Estimate:
     """The point estimate of ``stat_fn`` with its bootstrap interval, both from one pattern collapse.
 
     The point estimate is computed on the collapsed table (equal to the direct call up to float rounding), so
-    a 3.3M-unit table is touched once. ``weights`` must be whole-number multiplicities.
+    a 3.3M-unit table is touched once. ``weights`` must be whole-number multiplicities. ``replicates``, when
+    given, evaluates ``stat_fn`` for all draws at once ((rows, (B, S) weights) → (B,), NaN where undefined).
     """
     patterns = collapse_patterns(counts, weights, keep_empty=True)
     point = stat_fn(patterns.rows, weights=patterns.multiplicity)
@@ -162,5 +167,5 @@ def estimate_with_ci(
         return point
     units = patterns.rows.sum(axis=1) > 0
     nonempty = Patterns(patterns.rows[units], patterns.multiplicity[units])
-    interval = _resample(nonempty, stat_fn, n_boot, seed, level, max_undefined)
+    interval = _resample(nonempty, stat_fn, n_boot, seed, level, max_undefined, replicates)
     return dataclasses.replace(point, ci_low=interval.low, ci_high=interval.high, ci_reason=interval.reason)
