@@ -1,5 +1,6 @@
-"""Linearised block intervals for span F1 and Kendall's W (used above the recompute limit) are centred on the
-estimate and close to the item bootstrap that recomputes each replicate (used below it)."""
+"""Block intervals used above the recompute limit (linearised for span F1 and Kendall's W, exact re-evaluation
+from block coincidences for character α) are close to the item bootstrap that recomputes each replicate (used
+below it)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,34 @@ def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:
     assert fast.ci_low < fast.value < fast.ci_high
     assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.02)
     assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.02)
+
+
+def test_char_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    recomputed = with_intervals(frame, span_metrics(task, lengths), BOOT)["span_alpha"]
+    fast = span_f1_intervals(task, frame, lengths, {**span_metrics(task, lengths)(frame)}, BOOT)["span_alpha"]
+    assert fast.value == recomputed.value and fast.ci_low is not None and fast.ci_high is not None
+    assert fast.ci_low < fast.value < fast.ci_high  # type: ignore[operator]
+    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
+    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)
+
+
+def test_block_coincidences_add_up_to_the_character_alpha() -> None:
+    """Summed over blocks, the coincidences give char_alpha's nominal α (any blocking, one block per unit too)."""
+    import numpy as np
+
+    from labelspec.check.char_alpha import block_coincidences, char_alpha
+    from labelspec.check.decide_structured import span_set_of
+    from labelspec.check.replicates import alpha_of_coincidences
+    from labelspec.check.structured_metrics import task_input
+
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    sset = span_set_of(task_input(task, frame, lengths))
+    want = char_alpha(sset).nominal.value
+    n_units = sset.text_len.size
+    for blocks in (np.zeros(n_units, dtype=np.int64), np.arange(n_units) % 7, np.arange(n_units)):
+        per_block = block_coincidences(sset, blocks, int(blocks.max()) + 1)
+        got = alpha_of_coincidences(per_block.sum(axis=0)[None])[0]
+        assert got == pytest.approx(want, abs=1e-12)

@@ -9,7 +9,7 @@
   comparison, and the ranking consensus against the Borda + Bradley–Terry calls it replaced: equal bit for bit;
   ranking agreement from ranks checked once per distinct ranking against ``rank_block`` of every row.
 * ``taxonomy.lex_order`` against ``np.lexsort``; ``span_match.ungrouped`` and ``ungrouped_sums`` against
-  ``denominators`` and ``pair_sums`` of one group; ``spans._segment_patterns`` against ``sparse_patterns``.
+  ``denominators`` and ``pair_sums`` of one group; ``char_alpha._segment_patterns`` against ``sparse_patterns``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelspec.check import spans as spans_mod
+from labelspec.check import char_alpha as char_alpha_mod
 from labelspec.check.bradley_terry import bradley_terry, bradley_terry_counts
 from labelspec.check.coded import add_codes
 from labelspec.check.decide_kinds import KindInput, canonical_frame, encode_task
@@ -259,8 +259,8 @@ def test_segment_patterns_equal_sparse_patterns(data: tuple[int, list[tuple[int,
     segs = np.array(sorted(x for x in seg_set if x < n_rows), dtype=np.int64)
     outside = (segs * 7) % 3
     seg_len = np.array(lengths, dtype=np.int64)
-    with mock.patch.object(spans_mod, "CHUNK_CELLS", chunk):
-        got = spans_mod._segment_patterns(in_seg, in_lab, segs, outside, seg_len, 3)
+    with mock.patch.object(char_alpha_mod, "CHUNK_CELLS", chunk):
+        got = char_alpha_mod._segment_patterns(in_seg, in_lab, segs, outside, seg_len, 3)
     want = sparse_patterns(np.r_[in_seg, segs], np.r_[in_lab, np.full(segs.size, 3)], n_cols=4,
                            count=np.r_[np.ones(in_seg.size), outside], row_weight=seg_len)
     np.testing.assert_array_equal(got.rows, want.rows)

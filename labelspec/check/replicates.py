@@ -22,8 +22,8 @@ FloatArray = npt.NDArray[np.float64]
 #: (rows (P, K), weights (B, P)) → (B,) values, NaN where undefined.
 Replicates = Callable[[npt.ArrayLike, npt.ArrayLike], FloatArray]
 
-__all__ = ["Replicates", "alpha_replicates", "fleiss_replicates", "gwet_replicates", "percent_replicates",
-           "scott_replicates"]
+__all__ = ["Replicates", "alpha_of_coincidences", "alpha_replicates", "fleiss_replicates", "gwet_replicates",
+           "percent_replicates", "scott_replicates"]
 
 
 class _Parts:
@@ -113,17 +113,26 @@ def alpha_replicates(level: Level = "nominal", values: npt.ArrayLike | None = No
         per_row = counts[:, :, None] * counts[:, None, :]
         per_row[:, np.arange(k), np.arange(k)] -= counts
         o = (parts.w @ (per_row * factor[:, None, None]).reshape(len(counts), k * k)).reshape(-1, k, k)
-        n_c = o.sum(axis=2)
-        if level == "ordinal":
-            d2 = np.stack([distance_matrix(level, values, n, k=k) for n in n_c])
-        else:
-            d2 = np.broadcast_to(distance_matrix(level, values, n_c[0] if len(n_c) else None, k=k), o.shape)
-        expected = np.einsum("bi,bij,bj->b", n_c, d2, n_c)
-        observed = (o * d2).sum(axis=(1, 2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            value: FloatArray = 1.0 - (n_c.sum(axis=1) - 1.0) * observed / expected
-        bad = parts.undefined(2) | (np.count_nonzero(n_c > 0, axis=1) < 2) | ~(expected > 0.0) | ~np.isfinite(value)
-        value[bad] = np.nan
+        value = alpha_of_coincidences(o, level, values)
+        value[parts.undefined(2)] = np.nan
         return value
 
     return replicates
+
+
+def alpha_of_coincidences(o: FloatArray, level: Level = "nominal", values: npt.ArrayLike | None = None
+                          ) -> FloatArray:
+    """α of each of B coincidence matrices (B, K, K), NaN where ``alpha._alpha`` returns no value for lack of
+    two categories or of expected disagreement (the caller checks its units)."""
+    k = o.shape[1]
+    n_c = o.sum(axis=2)
+    if level == "ordinal":
+        d2 = np.stack([distance_matrix(level, values, n, k=k) for n in n_c])
+    else:
+        d2 = np.broadcast_to(distance_matrix(level, values, n_c[0] if len(n_c) else None, k=k), o.shape)
+    expected = np.einsum("bi,bij,bj->b", n_c, d2, n_c)
+    observed = (o * d2).sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value: FloatArray = 1.0 - (n_c.sum(axis=1) - 1.0) * observed / expected
+    value[(np.count_nonzero(n_c > 0, axis=1) < 2) | ~(expected > 0.0) | ~np.isfinite(value)] = np.nan
+    return value

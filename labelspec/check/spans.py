@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labelspec.check import stats
+from labelspec.check.char_alpha import CharAlpha, char_alpha
 from labelspec.check.estimate import FloatArray, IntArray, make_estimate
 from labelspec.check.span_match import PairSums, SpanMatches, both_matches, pair_sums, span_matches
 from labelspec.check.span_sets import SpanSet, span_set
@@ -59,7 +60,6 @@ from labelspec.check.span_validate import (
     validate_spans,
 )
 from labelspec.check.taxonomy import (
-    CHUNK_CELLS,
     distinct,
     lex_order,
     pairs_within_groups,
@@ -116,82 +116,6 @@ def span_f1(sp: SpanSet, *, mode: Literal["exact", "overlap"] = "overlap",
     if m.mode != mode:
         raise ValueError(f"matches are for mode {m.mode!r}, not {mode!r}")
     return f1_of_sums(pair_sums(sp, m))
-
-
-@dataclass(frozen=True, slots=True)
-class CharAlpha:
-    """Character-level α: nominal over labels + outside (innermost span wins) and binary per label."""
-
-    nominal: stats.Estimate
-    per_label: tuple[stats.Estimate, ...]
-    n_positions: int
-
-
-def _innermost_order(who: IntArray, length: IntArray, label: IntArray, n_labels: int) -> IntArray:
-    """Order by (segment · A + annotator, length, label): one int64 key when it fits, else a lexsort."""
-    span = (int(length.max(initial=0)) + 1) * n_labels
-    if (int(who.max(initial=0)) + 1) * span < 1 << 62:
-        return np.argsort(who * span + length * n_labels + label, kind="stable")
-    return np.lexsort((label, length, who))
-
-
-def _segment_patterns(in_seg: IntArray, in_lab: IntArray, segs: IntArray, outside: IntArray, seg_len: IntArray,
-                      n_labels: int) -> stats.Patterns:
-    """Collapsed (segment × label + outside) count table, segment-length weighted: what ``sparse_patterns`` of
-    these entries gives, filled chunk by chunk of segments without sorting (``in_seg`` and ``segs`` are sorted).
-    Rows of absent or zero-length segments are empty or weightless and drop out in ``collapse_patterns``."""
-    n_cols, n_rows = n_labels + 1, seg_len.size
-    step = max(1, CHUNK_CELLS // n_cols)
-    rows: list[IntArray] = []
-    mult: list[IntArray] = []
-    for r0 in range(0, n_rows, step):  # a loop over memory-sized blocks of segments
-        r1 = min(n_rows, r0 + step)
-        a0, a1 = np.searchsorted(in_seg, [r0, r1])
-        b0, b1 = np.searchsorted(segs, [r0, r1])
-        flat = (in_seg[a0:a1] - r0) * n_cols + in_lab[a0:a1]
-        table = np.bincount(flat, minlength=(r1 - r0) * n_cols).reshape(r1 - r0, n_cols)
-        table[segs[b0:b1] - r0, n_labels] += outside[b0:b1]
-        part = stats.collapse_patterns(table, seg_len[r0:r1])
-        rows.append(part.rows)
-        mult.append(part.multiplicity)
-    if not rows:
-        return stats.Patterns(np.zeros((0, n_cols), dtype=np.int64), np.zeros(0, dtype=np.int64))
-    return stats.collapse_patterns(np.concatenate(rows), np.concatenate(mult))
-
-
-def char_alpha(sp: SpanSet) -> CharAlpha:
-    """α over the characters of units judged by ≥ 2 annotators (see Definitions), segment-weighted."""
-    A, K = max(sp.n_annotators, 1), sp.n_labels
-    judges = np.bincount(sp.judged_unit, minlength=sp.text_len.size)
-    ok_mask = (judges >= 2) & (sp.text_len > 0)
-    ok_unit = np.flatnonzero(ok_mask)
-    keep = ok_mask[sp.unit]
-    u, a, s, e, lab = sp.unit[keep], sp.annotator[keep], sp.start[keep], sp.end[keep], sp.label[keep]
-    width = int(sp.text_len.max(initial=0)) + 1
-    n_ok, n = ok_unit.size, u.size
-    bounds, at = unique_inverse(np.r_[ok_unit * width, ok_unit * width + sp.text_len[ok_unit], u * width + s,
-                                      u * width + e])
-    b_unit = bounds // width
-    seg_ok = np.r_[b_unit[1:] == b_unit[:-1], False]  # segment i runs from boundary i to boundary i + 1
-    seg_len = np.where(seg_ok, np.diff(np.r_[bounds, 0]), 0)
-    segs, seg_judges = np.flatnonzero(seg_ok), judges[b_unit]
-    first = at[2 * n_ok:2 * n_ok + n]  # the boundary index of each span's start, and its segments
-    cnt = at[2 * n_ok + n:] - first
-    seg = np.repeat(first, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    ann, lab_r, length = np.repeat(a, cnt), np.repeat(lab, cnt), np.repeat(e - s, cnt)
-    o = _innermost_order(seg * A + ann, length, lab_r, max(K, 1))
-    head, _ = runs((seg * A + ann)[o])
-    in_seg, in_lab = seg[o][head], lab_r[o][head]
-    outside = seg_judges - np.bincount(in_seg, minlength=bounds.size)
-    p = _segment_patterns(in_seg, in_lab, segs, outside[segs], seg_len, K)
-    nominal = stats.krippendorff_alpha(p.rows, weights=p.multiplicity)
-    covered = distinct((seg * max(K, 1) + lab_r) * A + ann) // A  # (seg, label) once per annotator
-    per_label: list[stats.Estimate] = []
-    for k in range(K):  # a loop over labels
-        c = np.bincount(covered[covered % K == k] // K, minlength=bounds.size)[segs]
-        binary = stats.collapse_patterns(np.stack([seg_judges[segs] - c, c], axis=1), seg_len[segs])
-        per_label.append(stats.krippendorff_alpha(binary.rows, weights=binary.multiplicity))
-    return CharAlpha(nominal, tuple(per_label), int(seg_len.sum()))
 
 
 @dataclass(frozen=True, slots=True)

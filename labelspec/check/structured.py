@@ -9,8 +9,9 @@ Intervals. Up to :data:`MAX_BOOTSTRAP_ROWS` judgments the bootstrap resamples *i
 an item together) and recomputes every coefficient per replicate (at most :data:`MAX_REPLICATES`). Above that,
 span F1 (exact and overlap) and Kendall's W, which are built from sums that add up over items, get linearised
 item-block intervals (``structured_metrics.span_intervals``, ``w_interval``): centred on the estimate, any size,
-the spec's full replicate count. The other coefficients then have no interval (``ci_reason`` says why; gate on
-the estimate, or sample). The seed and level come from ``quality.bootstrap``.
+the spec's full replicate count; character α is re-evaluated exactly from the item blocks' coincidences. The
+other coefficients then have no interval (``ci_reason`` says why; gate on the estimate, or sample). The seed
+and level come from ``quality.bootstrap``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ summed per (item block, pair), gives every block's contribution (:func:`span_int
 units, and a ratio recomputed on a resampled small table is biased (measured: an interval that excluded the
 estimate), so the mean is linearised as for Cohen's κ: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P,
 and a replicate is the estimate plus Σ_b (w_b − 1) times that; it is centred on the estimate by construction.
-Kendall's W is a mean of per-unit values and is linearised the same way (:func:`w_interval`).
+Kendall's W is a mean of per-unit values and is linearised the same way (:func:`w_interval`). Character α
+pools its coincidences over all characters, so each resample of blocks re-evaluates it exactly from the
+blocks' coincidence matrices (``char_alpha.block_coincidences``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
+from labelspec.check.char_alpha import block_coincidences
 from labelspec.check.decide_kinds import KindInput, canonical, encode_task
 from labelspec.check.decide_structured import category_orders, span_set_of
 from labelspec.check.estimate import Estimate
 from labelspec.check.ranking import RankingAgreement, rank_block_of_codes, ranking_agreement, ranks_from_order
+from labelspec.check.replicates import alpha_of_coincidences
 from labelspec.check.span_match import (
     Denominators,
     PairSums,
@@ -104,11 +108,13 @@ def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: 
         sums = pair_sums(sset, exact, den), pair_sums(sset, overlap, den)
         return SpanWork(inp, sset, exact, overlap, f1_of_sums(sums[0]), f1_of_sums(sums[1]), char_alpha(sset))
     # the whole check's path builds the interval's per-block sums first and adds them up for the point F1
-    block_den = denominators(sset, item_block(inp.codes.unit_items, N_BLOCKS))
+    unit_block = item_block(inp.codes.unit_items, N_BLOCKS)
+    block_den = denominators(sset, unit_block)
     den = ungrouped(block_den, sset.n_annotators, sset.n_labels)
     blocks = pair_sums(sset, exact, block_den), pair_sums(sset, overlap, block_den)
     return SpanWork(inp, sset, exact, overlap, f1_of_sums(ungrouped_sums(blocks[0], den)),
-                    f1_of_sums(ungrouped_sums(blocks[1], den)), char_alpha(sset), block_den, blocks)
+                    f1_of_sums(ungrouped_sums(blocks[1], den)), char_alpha(sset, unit_block, N_BLOCKS), block_den,
+                    blocks)
 
 
 def span_point(work: SpanWork) -> dict[str, Estimate]:
@@ -137,13 +143,16 @@ def _per_block(work: SpanWork, sums: PairSums) -> np.ndarray | None:
 
 
 def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPolicy) -> dict[str, Estimate]:
-    """Intervals for span F1 (mean over annotator pairs) from additive per-block sums (module docstring)."""
+    """Intervals for span F1 (mean over annotator pairs) from additive per-block sums, and for character α from
+    per-block coincidences (module docstring)."""
     blocks = work.block_sums
+    unit_block = item_block(work.inp.codes.unit_items, N_BLOCKS)
     if blocks is None:
-        den = denominators(work.sset, item_block(work.inp.codes.unit_items, N_BLOCKS))
+        den = denominators(work.sset, unit_block)
         blocks = pair_sums(work.sset, work.exact, den), pair_sums(work.sset, work.overlap, den)
     draws = _draws(boot, N_BLOCKS)
-    out = {}
+    out = {} if "span_alpha" not in point else {
+        "span_alpha": _alpha_interval(work, point["span_alpha"], unit_block, draws, boot)}
     for mode, sums in zip(("exact", "overlap"), blocks, strict=True):
         name, est = f"span_f1_{mode}", point[f"span_f1_{mode}"]
         per_block = _per_block(work, sums)
@@ -153,6 +162,17 @@ def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPo
         replicates = (est.value if est.value is not None else np.nan) + (draws - 1.0) @ per_block
         out[name] = percentile(est, replicates, boot)
     return out
+
+
+def _alpha_interval(work: SpanWork, est: Estimate, unit_block: np.ndarray, draws: np.ndarray,
+                    boot: BootstrapPolicy) -> Estimate:
+    """Character α re-evaluated exactly for each resample of item blocks, from the blocks' coincidences."""
+    if est.value is None:
+        return est
+    per_block = work.alpha.blocks if work.alpha.blocks is not None else block_coincidences(work.sset, unit_block,
+                                                                                             N_BLOCKS)
+    replicates = alpha_of_coincidences(np.einsum("bn,nij->bij", draws, per_block))
+    return percentile(est, replicates, boot)
 
 
 def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], point: dict[str, Estimate],

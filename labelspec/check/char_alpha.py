@@ -1,0 +1,147 @@
+"""Character-level Krippendorff α of span annotations, and its per-block coincidences for intervals at any size.
+
+One job: unitise every unit judged by ≥ 2 annotators into segments between span boundaries (each character of a
+segment gets, from each judging annotator, the label of the innermost span covering it, or "outside"), then
+compute nominal α over labels + outside and binary α per label, with segment lengths as multiplicities (see the
+Definitions in :mod:`labelspec.check.spans`). :func:`block_coincidences` gives the same coincidences split by
+item block, so that a bootstrap over blocks of items re-evaluates α exactly from their sums. It never sees
+text or label names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelspec.check import stats
+from labelspec.check.estimate import IntArray
+from labelspec.check.span_sets import SpanSet
+from labelspec.check.taxonomy import CHUNK_CELLS, distinct, runs, unique_inverse
+
+__all__ = ["CharAlpha", "block_coincidences", "char_alpha"]
+
+
+@dataclass(frozen=True, slots=True)
+class CharAlpha:
+    """Character-level α: nominal over labels + outside (innermost span wins) and binary per label."""
+
+    nominal: stats.Estimate
+    per_label: tuple[stats.Estimate, ...]
+    n_positions: int
+    blocks: np.ndarray | None = None  # (n_blocks, K + 1, K + 1) coincidences per item block, when asked for
+
+
+@dataclass(frozen=True, slots=True)
+class _Segments:
+    """The unitised characters: segment s runs from boundary s to s + 1 (``segs`` lists the real ones)."""
+
+    b_unit: IntArray  # (S,) unit of each boundary
+    segs: IntArray  # segments of positive length
+    seg_len: IntArray  # (S,) characters per segment (0 for non-segments)
+    seg_judges: IntArray  # (S,) annotators judging the boundary's unit
+    in_seg: IntArray  # one entry per (segment, annotator) covered: the innermost label
+    in_lab: IntArray
+    outside: IntArray  # (S,) judging annotators with no span over the segment
+    covered: IntArray  # (segment, label) once per annotator covering it at any depth, as segment · K + label
+    n_bounds: int
+
+
+def _innermost_order(who: IntArray, length: IntArray, label: IntArray, n_labels: int) -> IntArray:
+    """Order by (segment · A + annotator, length, label): one int64 key when it fits, else a lexsort."""
+    span = (int(length.max(initial=0)) + 1) * n_labels
+    if (int(who.max(initial=0)) + 1) * span < 1 << 62:
+        return np.argsort(who * span + length * n_labels + label, kind="stable")
+    return np.lexsort((label, length, who))
+
+
+def _segments(sp: SpanSet) -> _Segments:
+    A, K = max(sp.n_annotators, 1), sp.n_labels
+    judges = np.bincount(sp.judged_unit, minlength=sp.text_len.size)
+    ok_mask = (judges >= 2) & (sp.text_len > 0)
+    ok_unit = np.flatnonzero(ok_mask)
+    keep = ok_mask[sp.unit]
+    u, a, s, e, lab = sp.unit[keep], sp.annotator[keep], sp.start[keep], sp.end[keep], sp.label[keep]
+    width = int(sp.text_len.max(initial=0)) + 1
+    n_ok, n = ok_unit.size, u.size
+    bounds, at = unique_inverse(np.r_[ok_unit * width, ok_unit * width + sp.text_len[ok_unit], u * width + s,
+                                      u * width + e])
+    b_unit = bounds // width
+    seg_ok = np.r_[b_unit[1:] == b_unit[:-1], False]  # segment i runs from boundary i to boundary i + 1
+    seg_len = np.where(seg_ok, np.diff(np.r_[bounds, 0]), 0)
+    segs, seg_judges = np.flatnonzero(seg_ok), judges[b_unit]
+    first = at[2 * n_ok:2 * n_ok + n]  # the boundary index of each span's start, and its segments
+    cnt = at[2 * n_ok + n:] - first
+    seg = np.repeat(first, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ann, lab_r, length = np.repeat(a, cnt), np.repeat(lab, cnt), np.repeat(e - s, cnt)
+    o = _innermost_order(seg * A + ann, length, lab_r, max(K, 1))
+    head, _ = runs((seg * A + ann)[o])
+    in_seg, in_lab = seg[o][head], lab_r[o][head]
+    outside = seg_judges - np.bincount(in_seg, minlength=bounds.size)
+    covered = distinct((seg * max(K, 1) + lab_r) * A + ann) // A  # (seg, label) once per annotator
+    return _Segments(b_unit, segs, seg_len, seg_judges, in_seg, in_lab, outside, covered, bounds.size)
+
+
+def _segment_patterns(in_seg: IntArray, in_lab: IntArray, segs: IntArray, outside: IntArray, seg_len: IntArray,
+                      n_labels: int) -> stats.Patterns:
+    """Collapsed (segment × label + outside) count table, segment-length weighted: what ``sparse_patterns`` of
+    these entries gives, filled chunk by chunk of segments without sorting (``in_seg`` and ``segs`` are sorted).
+    Rows of absent or zero-length segments are empty or weightless and drop out in ``collapse_patterns``."""
+    n_cols, n_rows = n_labels + 1, seg_len.size
+    step = max(1, CHUNK_CELLS // n_cols)
+    rows: list[IntArray] = []
+    mult: list[IntArray] = []
+    for r0 in range(0, n_rows, step):  # a loop over memory-sized blocks of segments
+        r1 = min(n_rows, r0 + step)
+        a0, a1 = np.searchsorted(in_seg, [r0, r1])
+        b0, b1 = np.searchsorted(segs, [r0, r1])
+        flat = (in_seg[a0:a1] - r0) * n_cols + in_lab[a0:a1]
+        table = np.bincount(flat, minlength=(r1 - r0) * n_cols).reshape(r1 - r0, n_cols)
+        table[segs[b0:b1] - r0, n_labels] += outside[b0:b1]
+        part = stats.collapse_patterns(table, seg_len[r0:r1])
+        rows.append(part.rows)
+        mult.append(part.multiplicity)
+    if not rows:
+        return stats.Patterns(np.zeros((0, n_cols), dtype=np.int64), np.zeros(0, dtype=np.int64))
+    return stats.collapse_patterns(np.concatenate(rows), np.concatenate(mult))
+
+
+def char_alpha(sp: SpanSet, unit_block: IntArray | None = None, n_blocks: int = 0) -> CharAlpha:
+    """α over the characters of units judged by ≥ 2 annotators (see Definitions), segment-weighted; with
+    ``unit_block`` (unit → block) also each block's coincidences, from the same unitisation."""
+    K = sp.n_labels
+    g = _segments(sp)
+    p = _segment_patterns(g.in_seg, g.in_lab, g.segs, g.outside[g.segs], g.seg_len, K)
+    nominal = stats.krippendorff_alpha(p.rows, weights=p.multiplicity)
+    per_label: list[stats.Estimate] = []
+    for k in range(K):  # a loop over labels
+        c = np.bincount(g.covered[g.covered % K == k] // K, minlength=g.n_bounds)[g.segs]
+        binary = stats.collapse_patterns(np.stack([g.seg_judges[g.segs] - c, c], axis=1), g.seg_len[g.segs])
+        per_label.append(stats.krippendorff_alpha(binary.rows, weights=binary.multiplicity))
+    blocks = None if unit_block is None else _block_coincidences(g, K + 1, unit_block, n_blocks)
+    return CharAlpha(nominal, tuple(per_label), int(g.seg_len.sum()), blocks)
+
+
+def block_coincidences(sp: SpanSet, unit_block: IntArray, n_blocks: int) -> np.ndarray:
+    """(n_blocks, K + 1, K + 1) nominal coincidences of the characters of each block's units (``unit_block``:
+    unit → block): their sum is the coincidence matrix :func:`char_alpha`'s nominal α is computed from, so α of
+    any weighted sum of blocks is α of that resample of item blocks."""
+    return _block_coincidences(_segments(sp), sp.n_labels + 1, unit_block, n_blocks)
+
+
+def _block_coincidences(g: _Segments, k1: int, unit_block: IntArray, n_blocks: int) -> np.ndarray:
+    seg_block = np.asarray(unit_block, dtype=np.int64)[g.b_unit[g.segs]]
+    # per segment: label counts (innermost labels, then outside), its length and its judges
+    table = np.zeros((g.segs.size, k1), dtype=np.int64)
+    row = np.searchsorted(g.segs, g.in_seg)
+    np.add.at(table, (row, g.in_lab), 1)
+    table[:, -1] += g.outside[g.segs]
+    keyed = stats.collapse_patterns(np.c_[table, seg_block], g.seg_len[g.segs])  # patterns within each block
+    counts, block = keyed.rows[:, :-1].astype(np.float64), keyed.rows[:, -1]
+    m = counts.sum(axis=1)
+    factor = np.divide(keyed.multiplicity, m - 1, out=np.zeros_like(m), where=m >= 2)
+    per_row = counts[:, :, None] * counts[:, None, :]
+    per_row[:, np.arange(k1), np.arange(k1)] -= counts
+    out = np.zeros((n_blocks, k1 * k1))
+    np.add.at(out, block, (per_row * factor[:, None, None]).reshape(-1, k1 * k1))
+    return out.reshape(n_blocks, k1, k1)
