@@ -13,9 +13,11 @@ from labelspec.check.decide_kinds import canonical
 from labelspec.check.structured import with_intervals
 from labelspec.check.structured_metrics import (
     kendall_w_interval,
+    rank_work,
     ranking_metrics,
     span_f1_intervals,
     span_metrics,
+    tau_interval,
 )
 from labelspec.spec.model import BootstrapPolicy
 
@@ -88,3 +90,17 @@ def test_block_coincidences_add_up_to_the_character_alpha() -> None:
         per_block = block_coincidences(sset, blocks, int(blocks.max()) + 1)
         got = alpha_of_coincidences(per_block.sum(axis=0)[None])[0]
         assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_kendall_tau_block_interval_matches_the_recomputing_bootstrap() -> None:
+    """Mean τ-b is a ratio of sums over units: each resample of item blocks re-evaluates it exactly."""
+    _, _, task, frame = _scored("rlhf-preference", "ranking")
+    recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["kendall_tau"]
+    work = rank_work(task, frame)
+    assert work.agreement.tau_sum is not None and work.agreement.tau_pairs is not None
+    assert work.agreement.tau_sum.sum() / work.agreement.tau_pairs.sum() == pytest.approx(recomputed.value, abs=1e-12)
+    fast = tau_interval(work, recomputed, BOOT)
+    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
+    assert fast.ci_low < fast.value < fast.ci_high
+    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
+    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)

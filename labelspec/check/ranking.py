@@ -200,6 +200,10 @@ class RankingAgreement:
     unit: IntArray
     w: FloatArray
     tau_b: FloatArray
+    #: per unit: Σ of τ-b over its pairs of rankings, and the number of those pairs (τ-b's mean is their ratio
+    #: of sums, so sums over item blocks re-evaluate it exactly)
+    tau_sum: FloatArray | None = None
+    tau_pairs: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +294,8 @@ def ranking_agreement(blocks: RankBlock | Sequence[RankBlock]) -> RankingAgreeme
         unit=unit,
         w=w,
         tau_b=tau,
+        tau_sum=tau_sum,
+        tau_pairs=tau_pairs,
     )
 
 

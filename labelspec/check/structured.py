@@ -9,7 +9,7 @@ Intervals. Up to :data:`MAX_BOOTSTRAP_ROWS` judgments the bootstrap resamples *i
 an item together) and recomputes every coefficient per replicate (at most :data:`MAX_REPLICATES`). Above that,
 span F1 (exact and overlap) and Kendall's W, which are built from sums that add up over items, get linearised
 item-block intervals (``structured_metrics.span_intervals``, ``w_interval``): centred on the estimate, any size,
-the spec's full replicate count; character α is re-evaluated exactly from the item blocks' coincidences. The
+the spec's full replicate count; character α and the mean τ-b are re-evaluated exactly from item blocks' sums. The
 other coefficients then have no interval (``ci_reason`` says why; gate on the estimate, or sample). The seed
 and level come from ``quality.bootstrap``.
 """
@@ -39,6 +39,7 @@ from labelspec.check.structured_metrics import (
     span_metrics,
     span_point,
     span_work,
+    tau_interval,
     w_interval,
 )
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses, restrict
@@ -180,7 +181,8 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
         compute = ranking_metrics(task)
         ranked = rank_work(task, scored, parsed)
         point = ranking_point(ranked)
-        additive = lambda p: {"kendall_w": w_interval(ranked, p["kendall_w"], boot)}  # noqa: E731
+        additive = lambda p: {"kendall_w": w_interval(ranked, p["kendall_w"], boot),  # noqa: E731
+                              "kendall_tau": tau_interval(ranked, p["kendall_tau"], boot)}
     else:
         compute = _attribution_metrics(task)
     return with_intervals(scored, compute, boot, additive, point=point), per_label, details

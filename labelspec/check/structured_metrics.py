@@ -215,6 +215,21 @@ def w_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estima
     return percentile(point, replicates, boot)
 
 
+def tau_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estimate:
+    """Interval for the mean pairwise τ-b (Σ τ / Σ pairs over units), re-evaluated exactly for each resample of
+    item blocks from the blocks' sums."""
+    r = work.agreement
+    if point.value is None or r.tau_sum is None or r.tau_pairs is None:
+        return point
+    block = item_block(work.codes.unit_items[r.unit], N_BLOCKS)
+    sums = np.bincount(block, weights=r.tau_sum, minlength=N_BLOCKS)
+    pairs = np.bincount(block, weights=r.tau_pairs, minlength=N_BLOCKS)
+    draws = _draws(boot, N_BLOCKS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        replicates = (draws @ sums) / (draws @ pairs)  # no pair drawn: NaN, counted as undefined
+    return percentile(point, replicates, boot)
+
+
 def kendall_w_interval(task: Task, frame: pd.DataFrame, point: Estimate, boot: BootstrapPolicy) -> Estimate:
     """:func:`w_interval` for judgments not yet encoded."""
     return w_interval(rank_work(task, frame), point, boot)
