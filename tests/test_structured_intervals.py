@@ -13,6 +13,7 @@ from labelspec.check.decide_kinds import canonical
 from labelspec.check.structured import with_intervals
 from labelspec.check.structured_metrics import (
     kendall_w_interval,
+    preference_alpha_interval,
     rank_work,
     ranking_metrics,
     span_f1_intervals,
@@ -104,3 +105,23 @@ def test_kendall_tau_block_interval_matches_the_recomputing_bootstrap() -> None:
     assert fast.ci_low < fast.value < fast.ci_high
     assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
     assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)
+
+
+def test_preference_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
+    """The blocks' coincidences add up to the point α; each resample of blocks re-evaluates it exactly."""
+    import numpy as np
+
+    from labelspec.check.replicates import alpha_of_coincidences
+
+    _, _, task, frame = _scored("rlhf-preference", "ranking")
+    recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["preference_alpha"]
+    work = rank_work(task, frame)
+    assert work.agreement.pair_blocks is not None
+    total = alpha_of_coincidences(work.agreement.pair_blocks.sum(axis=0)[None])[0]
+    assert total == pytest.approx(recomputed.value, abs=1e-12)
+    fast = preference_alpha_interval(work, recomputed, BOOT)
+    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
+    assert fast.ci_low < fast.value < fast.ci_high
+    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
+    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)
+    assert np.all(work.agreement.pair_blocks >= 0)

@@ -16,6 +16,7 @@ import numpy as np
 
 from labelspec.check import stats
 from labelspec.check.estimate import IntArray
+from labelspec.check.replicates import coincidences_by_block
 from labelspec.check.span_sets import SpanSet
 from labelspec.check.taxonomy import CHUNK_CELLS, distinct, runs, unique_inverse
 
@@ -137,11 +138,4 @@ def _block_coincidences(g: _Segments, k1: int, unit_block: IntArray, n_blocks: i
     np.add.at(table, (row, g.in_lab), 1)
     table[:, -1] += g.outside[g.segs]
     keyed = stats.collapse_patterns(np.c_[table, seg_block], g.seg_len[g.segs])  # patterns within each block
-    counts, block = keyed.rows[:, :-1].astype(np.float64), keyed.rows[:, -1]
-    m = counts.sum(axis=1)
-    factor = np.divide(keyed.multiplicity, m - 1, out=np.zeros_like(m), where=m >= 2)
-    per_row = counts[:, :, None] * counts[:, None, :]
-    per_row[:, np.arange(k1), np.arange(k1)] -= counts
-    out = np.zeros((n_blocks, k1 * k1))
-    np.add.at(out, block, (per_row * factor[:, None, None]).reshape(-1, k1 * k1))
-    return out.reshape(n_blocks, k1, k1)
+    return coincidences_by_block(keyed.rows[:, :-1], keyed.rows[:, -1], keyed.multiplicity, n_blocks)

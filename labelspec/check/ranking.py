@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from labelspec.check import stats
 from labelspec.check.estimate import FEWER_THAN_TWO_UNITS, FloatArray, IntArray, make_estimate
+from labelspec.check.replicates import coincidences_by_block
 from labelspec.check.taxonomy import CHUNK_CELLS
 
 
@@ -204,6 +205,8 @@ class RankingAgreement:
     #: of sums, so sums over item blocks re-evaluate it exactly)
     tau_sum: FloatArray | None = None
     tau_pairs: FloatArray | None = None
+    #: (n_blocks, 3, 3) coincidences of the preference α per item block, when ``unit_block`` was given
+    pair_blocks: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,7 @@ class _Parts:
     tau_sum: FloatArray
     tau_pairs: FloatArray
     patterns: stats.Patterns
+    block_patterns: stats.Patterns | None = None  # the same rows with their unit's block as a last column
 
 
 def _tie_sums(x: FloatArray) -> FloatArray:
@@ -231,7 +235,7 @@ def _tie_sums(x: FloatArray) -> FloatArray:
     return np.bincount(row_of_run, weights=length**3 - length, minlength=n).astype(np.float64)
 
 
-def _chunk_parts(unit: IntArray, x: FloatArray, starts: IntArray) -> _Parts:
+def _chunk_parts(unit: IntArray, x: FloatArray, starts: IntArray, unit_block: IntArray | None = None) -> _Parts:
     n_rows, m = x.shape
     n = np.diff(np.r_[starts, n_rows])
     rank_sum = np.add.reduceat(x, starts, axis=0)
@@ -245,11 +249,16 @@ def _chunk_parts(unit: IntArray, x: FloatArray, starts: IntArray) -> _Parts:
     tau_sum = ((np.add.reduceat(t, starts, axis=0) ** 2).sum(axis=1) - valid) / 2.0
     votes = np.stack([np.add.reduceat((sign == v).astype(np.int64), starts, axis=0).ravel()
                       for v in (-1, 1, 0)], axis=1)
-    patterns = stats.collapse_patterns(np.r_[votes, votes[:, [1, 0, 2]]])  # both orientations, weight ½
-    return _Parts(unit[starts], 12.0 * s, den, n, tau_sum, valid * (valid - 1) / 2.0, patterns)
+    both = np.r_[votes, votes[:, [1, 0, 2]]]
+    patterns = stats.collapse_patterns(both)  # both orientations, weight ½
+    blocks = None
+    if unit_block is not None:  # rows are unit-major: each unit's option pairs in order
+        block = np.repeat(np.asarray(unit_block, dtype=np.int64)[unit[starts]], k.size)
+        blocks = stats.collapse_patterns(np.c_[both, np.r_[block, block]])
+    return _Parts(unit[starts], 12.0 * s, den, n, tau_sum, valid * (valid - 1) / 2.0, patterns, blocks)
 
 
-def _block_parts(block: RankBlock) -> list[_Parts]:
+def _block_parts(block: RankBlock, unit_block: IntArray | None = None) -> list[_Parts]:
     order = np.argsort(block.unit, kind="stable")
     unit, x = block.unit[order], block.ranks[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if unit.size else np.zeros(0, dtype=np.int64)
@@ -261,13 +270,15 @@ def _block_parts(block: RankBlock) -> list[_Parts]:
     out: list[_Parts] = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):  # a loop over memory-sized blocks
         r0, r1 = bounds[c0], bounds[c1]
-        out.append(_chunk_parts(unit[r0:r1], x[r0:r1], starts[c0:c1] - r0))
+        out.append(_chunk_parts(unit[r0:r1], x[r0:r1], starts[c0:c1] - r0, unit_block))
     return out
 
 
-def ranking_agreement(blocks: RankBlock | Sequence[RankBlock]) -> RankingAgreement:
-    """Kendall's W (mean and pooled), mean pairwise τ-b and preference α over all blocks (see Definitions)."""
-    parts = [p for b in ([blocks] if isinstance(blocks, RankBlock) else blocks) for p in _block_parts(b)]
+def ranking_agreement(blocks: RankBlock | Sequence[RankBlock], *, unit_block: IntArray | None = None,
+                      n_blocks: int = 0) -> RankingAgreement:
+    """Kendall's W (mean and pooled), mean pairwise τ-b and preference α over all blocks (see Definitions); with
+    ``unit_block`` (unit → item block) also the preference α's coincidences per item block."""
+    parts = [p for b in ([blocks] if isinstance(blocks, RankBlock) else blocks) for p in _block_parts(b, unit_block)]
     cat = {f: np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)
            for f in ("unit", "w_num", "w_den", "n", "tau_sum", "tau_pairs")}
     order = np.argsort(cat["unit"], kind="stable")
@@ -296,7 +307,18 @@ def ranking_agreement(blocks: RankBlock | Sequence[RankBlock]) -> RankingAgreeme
         tau_b=tau,
         tau_sum=tau_sum,
         tau_pairs=tau_pairs,
+        pair_blocks=_pair_blocks(parts, n_blocks) if unit_block is not None else None,
     )
+
+
+def _pair_blocks(parts: list[_Parts], n_blocks: int) -> FloatArray:
+    """The preference α's coincidences per item block (each orientation weighs ½, as in the point estimate)."""
+    found = [p.block_patterns for p in parts if p.block_patterns is not None]
+    if not found:
+        return np.zeros((n_blocks, 3, 3))
+    rows = np.concatenate([f.rows for f in found])
+    mult = np.concatenate([f.multiplicity for f in found])
+    return coincidences_by_block(rows[:, :-1], rows[:, -1], mult / 2.0, n_blocks)
 
 
 def _tau_estimate(tau_sum: FloatArray, tau_pairs: FloatArray) -> stats.Estimate:

@@ -22,8 +22,8 @@ FloatArray = npt.NDArray[np.float64]
 #: (rows (P, K), weights (B, P)) → (B,) values, NaN where undefined.
 Replicates = Callable[[npt.ArrayLike, npt.ArrayLike], FloatArray]
 
-__all__ = ["Replicates", "alpha_of_coincidences", "alpha_replicates", "fleiss_replicates", "gwet_replicates",
-           "percent_replicates", "scott_replicates"]
+__all__ = ["Replicates", "alpha_of_coincidences", "alpha_replicates", "coincidences_by_block", "fleiss_replicates",
+           "gwet_replicates", "percent_replicates", "scott_replicates"]
 
 
 class _Parts:
@@ -136,3 +136,18 @@ def alpha_of_coincidences(o: FloatArray, level: Level = "nominal", values: npt.A
         value: FloatArray = 1.0 - (n_c.sum(axis=1) - 1.0) * observed / expected
     value[(np.count_nonzero(n_c > 0, axis=1) < 2) | ~(expected > 0.0) | ~np.isfinite(value)] = np.nan
     return value
+
+
+def coincidences_by_block(rows: npt.ArrayLike, block: npt.ArrayLike, weights: npt.ArrayLike, n_blocks: int
+                          ) -> FloatArray:
+    """(n_blocks, K, K) coincidences of weighted count rows (P, K), summed per block: what ``alpha`` builds
+    from the rows of each block alone, so that α of a weighted sum of blocks is α of that resample of blocks."""
+    counts = np.asarray(rows, dtype=np.float64)
+    k = counts.shape[1]
+    m = counts.sum(axis=1)
+    factor = np.divide(np.asarray(weights, dtype=np.float64), m - 1, out=np.zeros_like(m), where=m >= 2)
+    per_row = counts[:, :, None] * counts[:, None, :]
+    per_row[:, np.arange(k), np.arange(k)] -= counts
+    out = np.zeros((n_blocks, k * k))
+    np.add.at(out, np.asarray(block, dtype=np.int64), (per_row * factor[:, None, None]).reshape(-1, k * k))
+    return out.reshape(n_blocks, k, k)

@@ -9,9 +9,9 @@ Intervals. Up to :data:`MAX_BOOTSTRAP_ROWS` judgments the bootstrap resamples *i
 an item together) and recomputes every coefficient per replicate (at most :data:`MAX_REPLICATES`). Above that,
 span F1 (exact and overlap) and Kendall's W, which are built from sums that add up over items, get linearised
 item-block intervals (``structured_metrics.span_intervals``, ``w_interval``): centred on the estimate, any size,
-the spec's full replicate count; character α and the mean τ-b are re-evaluated exactly from item blocks' sums. The
-other coefficients then have no interval (``ci_reason`` says why; gate on the estimate, or sample). The seed
-and level come from ``quality.bootstrap``.
+the spec's full replicate count; character α, the mean τ-b and the preference α are re-evaluated exactly from
+item blocks' sums. The other coefficients then have no interval (``ci_reason`` says why; gate on the estimate,
+or sample). The seed and level come from ``quality.bootstrap``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from labelspec.check.structured_metrics import (
     SpanWork,
     canonical_values,
     percentile,
+    preference_alpha_interval,
     rank_work,
     ranking_metrics,
     ranking_point,
@@ -182,7 +183,8 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
         ranked = rank_work(task, scored, parsed)
         point = ranking_point(ranked)
         additive = lambda p: {"kendall_w": w_interval(ranked, p["kendall_w"], boot),  # noqa: E731
-                              "kendall_tau": tau_interval(ranked, p["kendall_tau"], boot)}
+                              "kendall_tau": tau_interval(ranked, p["kendall_tau"], boot),
+                              "preference_alpha": preference_alpha_interval(ranked, p["preference_alpha"], boot)}
     else:
         compute = _attribution_metrics(task)
     return with_intervals(scored, compute, boot, additive, point=point), per_label, details

@@ -190,7 +190,8 @@ class RankWork:
 def rank_work(task: Task, frame: pd.DataFrame, parsed: ParsedTask | None = None) -> RankWork:
     c = encode_task(task, frame) if parsed is None else parsed.codes
     table = ranks_from_order(category_orders(c, task.options))  # once per distinct ranking
-    return RankWork(c, ranking_agreement(rank_block_of_codes(c.unit, c.annotator, c.category, table)))
+    block = rank_block_of_codes(c.unit, c.annotator, c.category, table)
+    return RankWork(c, ranking_agreement(block, unit_block=item_block(c.unit_items, N_BLOCKS), n_blocks=N_BLOCKS))
 
 
 def ranking_point(work: RankWork) -> dict[str, Estimate]:
@@ -228,6 +229,16 @@ def tau_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Esti
     with np.errstate(invalid="ignore", divide="ignore"):
         replicates = (draws @ sums) / (draws @ pairs)  # no pair drawn: NaN, counted as undefined
     return percentile(point, replicates, boot)
+
+
+def preference_alpha_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estimate:
+    """Interval for the preference α, re-evaluated exactly for each resample of item blocks from the blocks'
+    coincidences (as for character α)."""
+    per_block = work.agreement.pair_blocks
+    if point.value is None or per_block is None:
+        return point
+    return percentile(point, alpha_of_coincidences(np.einsum("bn,nij->bij", _draws(boot, N_BLOCKS), per_block)),
+                      boot)
 
 
 def kendall_w_interval(task: Task, frame: pd.DataFrame, point: Estimate, boot: BootstrapPolicy) -> Estimate:
