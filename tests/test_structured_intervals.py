@@ -10,6 +10,7 @@ import pytest
 
 from labelspec import api
 from labelspec.check.decide_kinds import canonical
+from labelspec.check.estimate import Estimate
 from labelspec.check.structured import with_intervals
 from labelspec.check.structured_metrics import (
     kendall_w_interval,
@@ -39,6 +40,14 @@ def _scored(project: str, task_name: str):  # type: ignore[no-untyped-def]
     return spec, ctx, task, frame.assign(value=canonical(task, frame["value"]))
 
 
+def _close(fast: Estimate, slow: Estimate, tol: float) -> None:
+    """A block interval around the same estimate, near the recomputing bootstrap's."""
+    assert fast.value == pytest.approx(slow.value, abs=1e-12)
+    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
+    assert fast.ci_low < fast.value < fast.ci_high
+    assert fast.ci_low == pytest.approx(slow.ci_low, abs=tol) and fast.ci_high == pytest.approx(slow.ci_high, abs=tol)
+
+
 def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
     _, ctx, task, frame = _scored("clinical-ner", "entities")
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
@@ -55,11 +64,7 @@ def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
 def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:
     _, _, task, frame = _scored("rlhf-preference", "ranking")
     recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["kendall_w"]
-    fast = kendall_w_interval(task, frame, recomputed, BOOT)
-    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
-    assert fast.ci_low < fast.value < fast.ci_high
-    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.02)
-    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.02)
+    _close(kendall_w_interval(task, frame, recomputed, BOOT), recomputed, 0.02)
 
 
 def test_char_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
@@ -67,10 +72,7 @@ def test_char_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
     recomputed = with_intervals(frame, span_metrics(task, lengths), BOOT)["span_alpha"]
     fast = span_f1_intervals(task, frame, lengths, {**span_metrics(task, lengths)(frame)}, BOOT)["span_alpha"]
-    assert fast.value == recomputed.value and fast.ci_low is not None and fast.ci_high is not None
-    assert fast.ci_low < fast.value < fast.ci_high  # type: ignore[operator]
-    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
-    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)
+    _close(fast, recomputed, 0.03)
 
 
 def test_block_coincidences_add_up_to_the_character_alpha() -> None:
@@ -100,11 +102,7 @@ def test_kendall_tau_block_interval_matches_the_recomputing_bootstrap() -> None:
     work = rank_work(task, frame)
     assert work.agreement.tau_sum is not None and work.agreement.tau_pairs is not None
     assert work.agreement.tau_sum.sum() / work.agreement.tau_pairs.sum() == pytest.approx(recomputed.value, abs=1e-12)
-    fast = tau_interval(work, recomputed, BOOT)
-    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
-    assert fast.ci_low < fast.value < fast.ci_high
-    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
-    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)
+    _close(tau_interval(work, recomputed, BOOT), recomputed, 0.03)
 
 
 def test_preference_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
@@ -119,9 +117,5 @@ def test_preference_alpha_block_interval_matches_the_recomputing_bootstrap() -> 
     assert work.agreement.pair_blocks is not None
     total = alpha_of_coincidences(work.agreement.pair_blocks.sum(axis=0)[None])[0]
     assert total == pytest.approx(recomputed.value, abs=1e-12)
-    fast = preference_alpha_interval(work, recomputed, BOOT)
-    assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
-    assert fast.ci_low < fast.value < fast.ci_high
-    assert fast.ci_low == pytest.approx(recomputed.ci_low, abs=0.03)
-    assert fast.ci_high == pytest.approx(recomputed.ci_high, abs=0.03)
+    _close(preference_alpha_interval(work, recomputed, BOOT), recomputed, 0.03)
     assert np.all(work.agreement.pair_blocks >= 0)
