@@ -6,7 +6,9 @@ vectors at once, as matrix products over the (B, P) weights. Each function gives
 single-table function returns no value, for the same reasons (fewer than 1 or 2 pairable units, one category,
 no expected disagreement, a non-finite result). The values equal the single-table ones up to float rounding
 (the sums run in another order); ``tests/test_replicates.py`` holds them to 1e-12. A thousand replicates cost one
-product instead of a thousand calls (~50 µs each: 0.25 s per task for the five coefficients).
+product instead of a thousand calls (~50 µs each: 0.25 s per task for the five coefficients). The same α from
+coincidence matrices (:func:`alpha_of_coincidences`), with coincidences summed per block of items
+(:func:`coincidences_by_block`), serves the block bootstraps of character α and preference α.
 """
 
 from __future__ import annotations
