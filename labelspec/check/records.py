@@ -282,9 +282,9 @@ def _surely_unique(df: pd.DataFrame, rows: np.ndarray, key: np.ndarray) -> bool:
     Equal keys share an item, so the rows are grouped by item (one counting pass) and, when every item has at
     most :data:`_SMALL_ITEM` rows, each row is compared with the few before it in its item. False means
     "maybe": the full sort decides (and also says which rows are the duplicates)."""
-    item = codes_of(df, "item")[0]
+    item, item_cats = codes_of(df, "item")
     item = item if len(rows) == len(df) else item[rows]
-    order, offsets = group_order(item, len(codes_of(df, "item")[1]))
+    order, offsets = group_order(item, len(item_cats))
     largest = int(np.diff(offsets).max()) if len(order) else 0
     if len(order) == 0 or largest > _SMALL_ITEM:
         return False

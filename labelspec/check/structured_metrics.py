@@ -90,6 +90,7 @@ class SpanWork:
     alpha: CharAlpha
     block_den: Denominators | None = None  # the denominators per item block (N_BLOCKS), when already built
     block_sums: tuple[PairSums, PairSums] | None = None  # exact and overlap sums per item block, likewise
+    unit_block: np.ndarray | None = None  # each unit's item block, likewise
 
 
 def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: ParsedTask | None = None
@@ -114,7 +115,7 @@ def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: 
     blocks = pair_sums(sset, exact, block_den), pair_sums(sset, overlap, block_den)
     return SpanWork(inp, sset, exact, overlap, f1_of_sums(ungrouped_sums(blocks[0], den)),
                     f1_of_sums(ungrouped_sums(blocks[1], den)), char_alpha(sset, unit_block, N_BLOCKS), block_den,
-                    blocks)
+                    blocks, unit_block)
 
 
 def span_point(work: SpanWork) -> dict[str, Estimate]:
@@ -146,7 +147,7 @@ def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPo
     """Intervals for span F1 (mean over annotator pairs) from additive per-block sums, and for character α from
     per-block coincidences (module docstring)."""
     blocks = work.block_sums
-    unit_block = item_block(work.inp.codes.unit_items, N_BLOCKS)
+    unit_block = work.unit_block if work.unit_block is not None else item_block(work.inp.codes.unit_items, N_BLOCKS)
     if blocks is None:
         den = denominators(work.sset, unit_block)
         blocks = pair_sums(work.sset, work.exact, den), pair_sums(work.sset, work.overlap, den)
@@ -185,13 +186,15 @@ def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], 
 class RankWork:
     codes: Codes
     agreement: RankingAgreement
+    unit_block: np.ndarray  # each unit's item block (N_BLOCKS), for the intervals
 
 
 def rank_work(task: Task, frame: pd.DataFrame, parsed: ParsedTask | None = None) -> RankWork:
     c = encode_task(task, frame) if parsed is None else parsed.codes
     table = ranks_from_order(category_orders(c, task.options))  # once per distinct ranking
     block = rank_block_of_codes(c.unit, c.annotator, c.category, table)
-    return RankWork(c, ranking_agreement(block, unit_block=item_block(c.unit_items, N_BLOCKS), n_blocks=N_BLOCKS))
+    unit_block = item_block(c.unit_items, N_BLOCKS)
+    return RankWork(c, ranking_agreement(block, unit_block=unit_block, n_blocks=N_BLOCKS), unit_block)
 
 
 def ranking_point(work: RankWork) -> dict[str, Estimate]:
@@ -209,7 +212,7 @@ def w_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estima
     ok = ~np.isnan(r.w)
     if point.value is None or not ok.any():
         return point
-    block = item_block(work.codes.unit_items[r.unit[ok]], N_BLOCKS)
+    block = work.unit_block[r.unit[ok]]
     # linearised mean over units: block b contributes Σ_u∈b (W_u − W̄) / n; centred on the estimate
     per_block = np.bincount(block, weights=r.w[ok] - point.value, minlength=N_BLOCKS) / ok.sum()
     replicates = point.value + (_draws(boot, N_BLOCKS) - 1.0) @ per_block
@@ -222,7 +225,7 @@ def tau_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Esti
     r = work.agreement
     if point.value is None or r.tau_sum is None or r.tau_pairs is None:
         return point
-    block = item_block(work.codes.unit_items[r.unit], N_BLOCKS)
+    block = work.unit_block[r.unit]
     sums = np.bincount(block, weights=r.tau_sum, minlength=N_BLOCKS)
     pairs = np.bincount(block, weights=r.tau_pairs, minlength=N_BLOCKS)
     draws = _draws(boot, N_BLOCKS)
