@@ -114,3 +114,38 @@ def test_sorted_categorical_keeps_no_python_copy_of_its_categories() -> None:
     assert kept < 2_000_000  # the int32 codes (0.8 MB); 200k Python strings would be ~12 MB
     assert cat.categories.is_unique and cat.categories[0] == "i0000000" and cat.codes[0] == 199_999
     assert pd.Categorical(np.asarray(ids), categories=cat.categories).codes.tolist() == cat.codes.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.lists(st.integers(0, 5), min_size=1, max_size=40), st.booleans(), st.integers(0, 3),
+       st.sampled_from(["ascii", "utf8", "nul"]))
+def test_fixed_width_ids_encode_like_text(width: int, picks: list[int], large: bool, skip: int, alphabet: str
+                                          ) -> None:
+    """Ids of one byte width, hashed as integers or fixed-size binary, give Arrow's text encoding exactly: the same
+    first-seen dictionary of the same strings and the same indices (sliced, large, multi-byte and NUL included)."""
+    import pyarrow.compute as pc
+
+    from labelspec.check.coded import _fixed_width_encode
+
+    chars = {"ascii": "ab", "utf8": "aé", "nul": "a\x00"}[alphabet]
+    pool = ["".join(chars[(v >> b) & 1] for b in range(width)) for v in range(6)]
+    pool = [t for t in pool if len(t.encode()) == len(pool[0].encode())]  # one byte width ('é' is two bytes)
+    texts = [pool[p % len(pool)] for p in picks]
+    arr = pa.array(["#" * len(pool[0].encode())] * skip + texts, pa.large_string() if large else pa.string())
+    arr = arr.slice(skip)
+    got = _fixed_width_encode(arr)
+    assert got is not None
+    want = pc.dictionary_encode(arr)
+    assert got[1].type == arr.type and got[1].to_pylist() == want.dictionary.to_pylist()
+    assert got[0].to_pylist() == want.indices.to_pylist()
+
+
+def test_ids_of_several_widths_keep_the_text_encoding() -> None:
+    from labelspec.check.coded import _fixed_width_encode
+
+    assert _fixed_width_encode(pa.array(["i1", "i22"])) is None
+    assert _fixed_width_encode(pa.array(["a", "abc"])) is None  # 4 bytes over 2 ids, yet not of width 2
+    assert _fixed_width_encode(pa.array(["ab", None])) is None
+    assert _fixed_width_encode(pa.array(["", ""])) is None  # width 0: a constant column, handled before
+    cat = sorted_categorical(pa.array(["i0000003", "i0000001", "i0000003", "i0000002"]))
+    assert list(cat.categories) == ["i0000001", "i0000002", "i0000003"] and cat.codes.tolist() == [2, 0, 2, 1]

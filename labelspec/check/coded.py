@@ -41,14 +41,46 @@ def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
         return pd.Categorical.from_codes(np.zeros(len(arr), np.int32), validate=False,
                                          categories=pd.Index([low.as_py()], dtype=pd.StringDtype("pyarrow")))
-    enc = pc.dictionary_encode(arr)
-    dictionary = enc.dictionary
+    indices, dictionary = _fixed_width_encode(arr) or _text_encode(arr)
     order = _dictionary_order(dictionary)
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
-    codes = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
+    codes = rank[indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
     categories = pd.Index(dictionary.take(pa.array(order)).to_pandas(types_mapper=_string_type))
     return distinct_categorical(codes, categories)
+
+
+def _text_encode(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    enc = pc.dictionary_encode(arr)
+    return enc.indices, enc.dictionary
+
+
+def _fixed_width_encode(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """``dictionary_encode`` of ids that all have one byte width W (zero-padded numbers, UUIDs, hashes), hashed
+    as W-byte values: unsigned integers for W = 1, 2, 4, 8, fixed-size binary otherwise. Arrow hashes those 2-3x
+    faster than strings (3.3M distinct 8-byte ids in 10M rows: ~1.2 s against ~3 s). The values are views of the
+    strings' data, and the dictionary is turned back into the same strings, in the same first-seen order.
+    None when the ids are not all of one width (or not plain non-null text)."""
+    if not len(arr) or arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    offset_bytes = 8 if pa.types.is_large_string(arr.type) else 4
+    _, offset_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offset_buf, dtype=f"<i{offset_bytes}", count=len(arr) + 1,
+                            offset=arr.offset * offset_bytes)
+    start, end = int(offsets[0]), int(offsets[-1])
+    width, rest = divmod(end - start, len(arr))
+    if rest or width == 0 or not (np.diff(offsets) == width).all():
+        return None
+    data = data_buf.slice(start, end - start)
+    aligned = {1: pa.uint8(), 2: pa.uint16(), 4: pa.uint32(), 8: pa.uint64()}.get(width)
+    as_type = aligned if aligned is not None and data.address % width == 0 else pa.binary(width)
+    enc = pc.dictionary_encode(pa.Array.from_buffers(as_type, len(arr), [None, data]))
+    values = enc.dictionary
+    n = len(values)
+    text_offsets = np.arange(n + 1, dtype=f"<i{offset_bytes}") * width
+    text_data = values.buffers()[1].slice(values.offset * width, n * width)
+    texts = pa.Array.from_buffers(arr.type, n, [None, pa.py_buffer(text_offsets), text_data])
+    return enc.indices, texts
 
 
 def _one_entry(column: pa.Array | pa.ChunkedArray) -> str | None:
