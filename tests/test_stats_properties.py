@@ -263,3 +263,23 @@ def test_pairwise_kappa_fails_closed(confusions: CountArray) -> None:
             assert est.value is None or -1.0 - 1e-12 <= est.value <= 1.0 + 1e-12
         mean = stats.mean_cohen_kappa(confusions, weights=weights)
         assert mean.n_units + mean.n_excluded == len(confusions)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), shape=st.sampled_from([(0, 3), (5, 0), (12, 1), (20, 4), (20, 4), (15, 12)]),
+       high=st.sampled_from([0, 2, 60, 70]))
+def test_unit_table_patterns_equal_collapsing_the_judged_rows(data: st.DataObject, shape: tuple[int, int],
+                                                               high: int) -> None:
+    """Each unit's pattern, and the patterns themselves, whichever path codes the rows: counted (small codes),
+    sorted (codes beyond 2**22: 61**4) or compared as rows (beyond 2**62: 71**12)."""
+    from labelspec.check.bootstrap import unit_table_patterns
+
+    table = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, high)))
+    table[: shape[0] // 3] = 0  # units without judgments
+    got = unit_table_patterns(table)
+    judged = table.sum(axis=1) > 0
+    want = stats.collapse_patterns(table[judged], keep_empty=True)
+    np.testing.assert_array_equal(got.patterns.rows, want.rows)
+    np.testing.assert_array_equal(got.patterns.multiplicity, want.multiplicity)
+    assert (got.of_unit[~judged] == -1).all()
+    np.testing.assert_array_equal(got.patterns.rows[got.of_unit[judged]], table[judged])

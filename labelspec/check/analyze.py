@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
-from labelspec.check.bootstrap import Patterns, collapse_patterns
+from labelspec.check.bootstrap import Patterns, UnitPatterns, unit_table_patterns
 from labelspec.check.coded import codes_of, compact, text_of
 from labelspec.check.estimate import Estimate
 from labelspec.check.replicates import (
@@ -56,6 +56,7 @@ class TaskAnalysis:
     codes: Codes | None = None
     gold_mask: np.ndarray | None = None  # (N,) judgments on gold units
     pairs: PairTables | None = None  # annotator-pair confusions over the scored units
+    patterns: UnitPatterns | None = None  # the scored units' count rows, collapsed (label-coded tasks)
     extra: dict[str, object] = field(default_factory=dict)  # kind-specific details for reports
 
 
@@ -105,17 +106,16 @@ def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 1
     }
 
 
-def unit_patterns(codes: Codes, mask: np.ndarray) -> Patterns:
+def unit_patterns(codes: Codes, mask: np.ndarray) -> UnitPatterns:
     """The (units × categories) table of ``mask``'s units, collapsed into distinct rows once for every
-    coefficient that needs it (3.3M units at 10M judgments collapse to a few hundred patterns)."""
-    table = unit_counts(codes, mask)
-    return collapse_patterns(table[table.sum(axis=1) > 0], keep_empty=True)
+    coefficient, finding and gate that needs it (3.3M units at 10M judgments collapse to a few hundred)."""
+    return unit_table_patterns(unit_counts(codes, mask))
 
 
 def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy,
                       tables: PairTables, patterns: Patterns | None = None) -> dict[str, Estimate]:
     """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions."""
-    counts = unit_patterns(codes, mask) if patterns is None else patterns
+    counts = unit_patterns(codes, mask).patterns if patterns is None else patterns
     values = np.array([float(c) for c in codes.categories]) if task.kind == "rating" else None
 
     def alpha(c: np.ndarray, *, weights: np.ndarray | None = None) -> Estimate:
@@ -133,7 +133,7 @@ def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: Bootstra
 
 def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy, patterns: Patterns | None = None
               ) -> dict[str, Estimate]:
-    p = unit_patterns(codes, mask) if patterns is None else patterns
+    p = unit_patterns(codes, mask).patterns if patterns is None else patterns
     if p.rows.shape[1] < 2:
         return {}
     estimates = stats.per_label_alpha(p.rows, weights=p.multiplicity)
@@ -141,7 +141,7 @@ def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy, patterns: P
 
 
 def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: BootstrapPolicy
-                  ) -> tuple[Codes, np.ndarray, PairTables, dict[str, Estimate], dict[str, Estimate]]:
+                  ) -> tuple[Codes, np.ndarray, PairTables, UnitPatterns, dict[str, Estimate], dict[str, Estimate]]:
     order = {label: i for i, label in enumerate(task.label_ids)}
     value_code, value_cats = codes_of(frame, "value")
     present, rank = compact(value_code, len(value_cats))  # each distinct value is parsed once
@@ -153,6 +153,7 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
     codes = encode(frame, sets, category_of=category[rank] if len(rank) else rank)
     mask = ~gold_unit_mask(codes, gold_units)
     counts = unit_counts(codes, mask)
+    collapsed = unit_table_patterns(counts)
     counts = counts[counts.sum(axis=1) > 0]
     frozen = [frozenset(json.loads(s)) for s in sets]
 
@@ -162,36 +163,36 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
     # the classic coefficients treat each distinct label set as one nominal category (exact-set agreement);
     # MASI α credits partial overlap between sets
     tables = pair_tables(codes, mask)
-    agreement = {**classic_agreement(codes, mask, task, boot, tables), "masi_alpha": _with_ci(counts, masi, boot)}
+    agreement = {**classic_agreement(codes, mask, task, boot, tables, collapsed.patterns),
+                 "masi_alpha": _with_ci(counts, masi, boot)}
     labels: dict[str, Estimate] = {}
     member = np.array([[lab in s for lab in task.label_ids] for s in frozen], dtype=np.int64)  # (S, L)
     for j, lab in enumerate(task.label_ids):  # one binary table per label: a loop over labels, not rows
         has = counts @ member[:, j]
         labels[lab] = stats.krippendorff_alpha(np.stack([counts.sum(axis=1) - has, has], axis=1))
-    return codes, mask, tables, agreement, labels
+    return codes, mask, tables, collapsed, agreement, labels
 
 
 def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min_per_unit: int | None,
                    boot: BootstrapPolicy) -> TaskAnalysis:
     """Agreement for single_choice, pairwise, rating and multi_choice tasks."""
     if task.kind == "multi_choice":
-        codes, mask, tables, agreement, labels = _multi_choice(frame, task, gold_units, boot)
+        codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot)
     else:
         codes = encode(frame, task.label_ids)
         mask = ~gold_unit_mask(codes, gold_units)
         tables = pair_tables(codes, mask)
-        patterns = unit_patterns(codes, mask)
-        agreement = classic_agreement(codes, mask, task, boot, tables, patterns)
-        labels = per_label(codes, mask, boot, patterns) if task.kind != "rating" else {}
+        collapsed = unit_patterns(codes, mask)
+        agreement = classic_agreement(codes, mask, task, boot, tables, collapsed.patterns)
+        labels = per_label(codes, mask, boot, collapsed.patterns) if task.kind != "rating" else {}
     # the per-observation arrays served the Cohen interval only; the pair tables stay (findings use them)
     empty = np.zeros(0, dtype=np.int64)
     tables = replace(tables, observation_cell=empty, observation_block=empty)
-    per_unit = np.bincount(codes.unit[mask], minlength=len(codes.unit_keys))
-    scored = per_unit > 0  # bincounts, not np.unique: counting is linear in the judgments
-    below = int((per_unit[scored] < (min_per_unit or 0)).sum())
-    n_annotators = int(np.count_nonzero(np.bincount(codes.annotator[mask], minlength=len(codes.annotators))))
-    return TaskAnalysis(task=task.name, n_judgments=int(mask.sum()), n_units=int(scored.sum()),
-                        n_annotators=n_annotators, agreement=agreement, per_label=labels,
-                        units_below_coverage=below, codes=codes, gold_mask=~mask, pairs=tables,
-                        extra={"annotator_counts": annotator_counts(codes, mask),
-                               "cohen_kappa_pairs": cohen_pairs(codes, tables, task)})
+    # coverage from the collapsed rows (a unit's judgments are its row's sum), annotators from their table
+    judged, units = collapsed.patterns.rows.sum(axis=1), collapsed.patterns.multiplicity
+    by_annotator = annotator_counts(codes, mask)
+    return TaskAnalysis(task=task.name, n_judgments=int(mask.sum()), n_units=int(units.sum()),
+                        n_annotators=int(np.count_nonzero(by_annotator.sum(axis=1))), agreement=agreement,
+                        per_label=labels, units_below_coverage=int(units[judged < (min_per_unit or 0)].sum()),
+                        codes=codes, gold_mask=~mask, pairs=tables, patterns=collapsed,
+                        extra={"annotator_counts": by_annotator, "cohen_kappa_pairs": cohen_pairs(codes, tables, task)})

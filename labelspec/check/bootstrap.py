@@ -76,6 +76,55 @@ def collapse_patterns(
     return Patterns(rows.astype(np.int64), mult)
 
 
+@dataclass(frozen=True, slots=True)
+class UnitPatterns:
+    """A unit table collapsed into its distinct non-empty rows, and each unit's row among them (``-1``: a unit
+    without judgments). Kept by the analysis, so that every later stage reads the patterns (a few hundred rows)
+    instead of counting the judgments into a (U, K) table again."""
+
+    patterns: Patterns
+    of_unit: npt.NDArray[np.integer[Any]]  # (U,) int32 when the patterns were counted, else int64
+
+
+def unit_table_patterns(table: npt.ArrayLike) -> UnitPatterns:
+    """``collapse_patterns(table[non-empty rows], keep_empty=True)`` plus each row's pattern.
+
+    The mixed-radix code of a row is built column by column (K passes over U, never an int64 matrix product), so
+    an empty row has code 0 and is dropped by zeroing one count."""
+    arr = as_counts(table)
+    u, k = arr.shape
+    base = arr.max(axis=0).astype(np.int64) + 1 if u else np.ones(k, dtype=np.int64)
+    space = math.prod(int(b) for b in base)
+    if k == 0 or space >= 1 << 62:  # no categories, or codes that would overflow: rows compared as rows
+        non_empty = arr.sum(axis=1) > 0
+        of_unit: npt.NDArray[np.integer[Any]] = np.full(u, -1, dtype=np.int64)
+        if k == 0 or not non_empty.any():
+            return UnitPatterns(collapse_patterns(arr[non_empty], keep_empty=True), of_unit)
+        rows, inverse = np.unique(arr[non_empty], axis=0, return_inverse=True)  # as collapse_patterns does
+        of_unit[non_empty] = inverse.reshape(-1)
+        return UnitPatterns(Patterns(rows.astype(np.int64), np.bincount(of_unit[non_empty]).astype(np.int64)),
+                            of_unit)
+    strides = np.concatenate(([1], np.cumprod(base[:-1]))).astype(np.int64)
+    code = arr[:, 0].astype(np.int64)
+    for j in range(1, k):  # a loop over categories
+        code += arr[:, j] * strides[j]
+    if space <= _DENSE_CODES:
+        dense = np.bincount(code, minlength=space)
+        dense[0] = 0
+        present = np.flatnonzero(dense)
+        lookup = np.full(space, -1, dtype=np.int32)
+        lookup[present] = np.arange(present.size, dtype=np.int32)
+        of_unit, mult = lookup[code], dense[present]
+    else:
+        present, inverse = np.unique(code, return_inverse=True)
+        of_unit = inverse.reshape(-1)
+        if present.size and present[0] == 0:
+            present, of_unit = present[1:], of_unit - 1
+        mult = np.bincount(of_unit[of_unit >= 0], minlength=present.size)
+    rows = (present[:, None] // strides[None, :]) % base[None, :]
+    return UnitPatterns(Patterns(rows.astype(np.int64), mult.astype(np.int64)), of_unit)
+
+
 def _tally(index: npt.NDArray[Any], weights: FloatArray, size: int) -> IntArray:
     return np.rint(np.bincount(index, weights=weights, minlength=size)).astype(np.int64)
 

@@ -7,7 +7,6 @@ scores, never by re-reading rows per annotator.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ from scipy.stats import norm
 
 from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis, unit_patterns
-from labelspec.check.coded import compact
+from labelspec.check.bootstrap import UnitPatterns, unit_table_patterns
 from labelspec.check.consensus import majority_vote
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure
@@ -77,7 +76,8 @@ def _gold_findings(spec: Spec, gold: GoldScores | None) -> list[Finding]:
 
 
 def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray, shape: tuple[int, int, int],
-                  mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  mask: np.ndarray | None = None, collapsed: UnitPatterns | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per annotator: judgments scored and how many equal the unit's plurality without that judgment (over the
     rows in ``mask``, all by default; the others are neither counted nor scored).
 
@@ -85,21 +85,17 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
     is not tied. Whether a judgment agrees depends only on its unit's count row and its own category, so the
     units are collapsed to their distinct count rows (a few hundred at 10M judgments) and the vote is decided
     once per (row pattern, category) by :func:`_loo_state`; each judgment then looks its state up.
+    ``collapsed`` (the analysis's, of the same rows in ``mask``) saves counting them again.
     """
     n_units, n_ann, k = shape
     if k == 0 or unit.size == 0:
         return np.zeros(n_ann, np.int64), np.zeros(n_ann, np.int64)
-    counts = count_cells(unit, category, (n_units, k), mask)
-    base = counts.max(axis=0) + 1
-    if math.prod(int(b) for b in base) >= 1 << 62:  # cannot happen below ~2**15 judgments per unit and label
-        pattern_of, rows = np.arange(n_units), counts
-    else:
-        strides = np.concatenate(([1], np.cumprod(base[:-1]))).astype(np.int64)
-        code = counts @ strides
-        present, pattern_of = np.unique(code, return_inverse=True) if code.max() >= 1 << 24 else compact(
-            code, int(code.max()) + 1)
-        rows = (present[:, None] // strides[None, :]) % base[None, :]
-    state = _loo_state(rows.astype(np.int64)).reshape(-1)  # (P·K): 0 not scored, 1 disagrees, 2 agrees
+    if collapsed is None:
+        collapsed = unit_table_patterns(count_cells(unit, category, (n_units, k), mask))
+    n_rows = collapsed.patterns.rows.shape[0]
+    rows = np.vstack([collapsed.patterns.rows, np.zeros((1, k), dtype=np.int64)])  # units without judgments
+    pattern_of = np.where(collapsed.of_unit < 0, n_rows, collapsed.of_unit)  # get that never-scored last row
+    state = _loo_state(rows).reshape(-1)  # (P·K): 0 not scored, 1 disagrees, 2 agrees
     per_judgment = state[cell_keys(pattern_of[unit], category, k)]
     tally = cell_keys(annotator, per_judgment, 3, mask, left_out=n_ann * 3)
     counted = np.bincount(tally, minlength=n_ann * 3 + 1)[:n_ann * 3].reshape(n_ann, 3)
@@ -135,7 +131,7 @@ def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
     if codes is None or mask is None:
         return []
     keep = ~mask
-    n, hits = loo_agreement(codes.unit, codes.annotator, codes.category, codes.shape, keep)
+    n, hits = loo_agreement(codes.unit, codes.annotator, codes.category, codes.shape, keep, analysis.patterns)
     n_ann = codes.shape[1]
     rate = np.divide(hits, n, out=np.full(n_ann, np.nan), where=n > 0)
     if np.isnan(rate).all():
@@ -279,7 +275,8 @@ def distribution_measure(gate: Gate, spec: Spec, analysis: TaskAnalysis) -> Meas
     k = codes.shape[2]
     # units with the same counts vote alike: the vote runs once per distinct count row (a few hundred at 10M
     # judgments), weighted by how many units share it, from a table built without masked copies of the codes
-    patterns = unit_patterns(codes, ~analysis.gold_mask)
+    collapsed = analysis.patterns if analysis.patterns is not None else unit_patterns(codes, ~analysis.gold_mask)
+    patterns = collapsed.patterns
     mv = majority_vote(patterns.rows, min_support=0.0)
     decided = (mv.winner >= 0) & (patterns.multiplicity > 0)  # a tie has no winner
     if not decided.any():
