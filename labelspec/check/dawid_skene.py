@@ -18,6 +18,7 @@ several times slower than column-wise ones; the public ``posterior`` is its (U, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +74,7 @@ def _problem(
     sizes: tuple[int, int, int],
     gold_units: npt.ArrayLike | None,
     gold_labels: npt.ArrayLike | None,
+    by_unit: tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None = None,
 ) -> _Problem:
     n_units, n_ann, n_cls = sizes
     if min(sizes) < 1:
@@ -92,8 +94,12 @@ def _problem(
         raise ValueError("a unit appears twice in gold")
     flat = anns * n_cls + labels  # column of (annotator, label)
     data = np.ones(units.size, dtype=np.float64)
-    counts = sp.csr_matrix((data, (units, flat)), shape=(n_units, n_ann * n_cls))
-    counts.sum_duplicates()
+    if by_unit is None:
+        counts = sp.csr_matrix((data, (units, flat)), shape=(n_units, n_ann * n_cls))
+    else:  # rows already grouped by unit: the CSR arrays directly, without converting from coordinates
+        order, offsets = by_unit
+        counts = sp.csr_matrix((data, flat[order], offsets), shape=(n_units, n_ann * n_cls))
+    counts.sum_duplicates()  # canonical either way: columns ascending within a row, duplicates summed
     return _Problem(counts, counts.T, n_units, n_ann, n_cls, g_units, g_labels)
 
 
@@ -191,6 +197,7 @@ def dawid_skene(
     tol: float = 1e-6,
     max_iter: int = 50,
     smoothing: float = 0.01,
+    by_unit: tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None = None,
 ) -> DawidSkeneResult:
     """Fit Dawid–Skene by EM from the soft majority vote; deterministic (no random start).
 
@@ -199,11 +206,12 @@ def dawid_skene(
     of the paper. Converged when, between two iterations, every prior and confusion entry moves by less than
     ``tol`` or the log-likelihood changes by at most ``tol * |log-likelihood|``; otherwise EM stops after
     ``max_iter`` iterations with ``converged = False``. Gold units count towards priors and confusions.
+    ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them.
     """
     if smoothing < 0 or tol <= 0 or max_iter < 1:
         raise ValueError("smoothing must be >= 0, tol > 0 and max_iter >= 1")
     p = _problem(
-        unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels
+        unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels, by_unit
     )
     post = _initial_posterior(p)
     trace: list[float] = []

@@ -214,7 +214,8 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
         return majority(inp)
     gold_u, gold_l = _gold_codes(inp)
     r = dawid_skene(c.unit, c.annotator, c.category, n_units=n_units, n_annotators=n_ann, n_classes=n_cls,
-                    gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations)
+                    gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations,
+                    by_unit=c.by_unit)
     counts = unit_counts(c)
     vote = majority_vote(counts)
     support = np.where(r.winner >= 0, r.posterior_max, np.nan)

@@ -7,6 +7,7 @@ tables are additive: batches, files or partitions combine by summing tables that
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,6 +45,13 @@ class Codes:
     @property
     def shape(self) -> tuple[int, int, int]:
         return len(self.unit_keys), len(self.annotators), len(self.categories)
+
+    @functools.cached_property
+    def by_unit(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows grouped by unit, in row order within each unit, and the (U + 1,) offsets of the units in that
+        order (``ordering.group_order``): one counting sort of the judgments, shared by the annotator pairs of
+        the analysis and by Dawid–Skene's sparse matrix in the consensus (each was a sort of 10M rows)."""
+        return group_order(self.unit, len(self.unit_keys))
 
 
 @dataclass(frozen=True)
@@ -209,14 +217,15 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[
     The rows are grouped by unit with one counting sort (linear; no sort by annotator within the unit): each
     pair is put in (lo, hi) order as it is formed."""
     n_units, n_ann, k = codes.shape
-    unit = codes.unit.astype(np.int32)
-    unit[~mask] = n_units  # rows left out form a last group, never paired: no masked copies of three columns
-    order, offsets = group_order(unit, n_units + 1)
-    del unit
-    n = int(offsets[n_units])
+    grouped, unit_offsets = codes.by_unit
+    kept = mask[grouped]  # the rows of ``mask``, still grouped by unit: no masked copies of three columns
+    order = grouped[kept]
+    offsets = np.concatenate(([0], np.cumsum(kept, dtype=np.int64)))[unit_offsets]
+    del kept
+    n = len(order)
     key_type, cell_type = _int_for(n_ann * n_ann), _int_for(n_ann * n_ann * k * k)
-    ann = np.take(codes.annotator, order[:n], out=np.empty(n, key_type))  # ann·A + ann in the key's type
-    cat = np.take(codes.category, order[:n], out=np.empty(n, cell_type))
+    ann = np.take(codes.annotator, order, out=np.empty(n, key_type))  # ann·A + ann in the key's type
+    cat = np.take(codes.category, order, out=np.empty(n, cell_type))
     del order
     starts = offsets[:n_units]
     sizes = np.diff(offsets[:n_units + 1])
