@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from labelspec.check.coded import repeated, sorted_categorical
 from labelspec.check.consensus import majority_vote, median_consensus, per_label_majority, sparse_plurality
 from labelspec.check.dawid_skene import dawid_skene
+from labelspec.check.float_detail import FloatDetail
 from labelspec.check.preference import pairwise_choice
 from labelspec.check.span_sets import SpanSet
 from labelspec.check.tables import Codes, cell_keys, counting_fits, encode, unit_counts, unit_positions
@@ -236,8 +237,8 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
         rounded: np.ndarray = np.round(r.posterior[idx], 6)
         return rounded
 
-    return KindResult(units, model, details(lambda row: {"posterior": dict(zip(cats, row, strict=True))}, posterior),
-                      counts=counts, winner=r.winner)
+    return KindResult(units, model, FloatDetail((("posterior", tuple(cats), posterior),)), counts=counts,
+                      winner=r.winner)
 
 
 def median(inp: KindInput) -> KindResult:

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.bradley_terry import bradley_terry_counts
-from labelspec.check.decide_kinds import KindInput, KindResult, details, unit_frame
+from labelspec.check.decide_kinds import KindInput, KindResult, unit_frame
+from labelspec.check.float_detail import FloatDetail
 from labelspec.check.span_table import ParsedSpans, parse_spans, row_spans, spans_text
 from labelspec.check.spans import SpanSet, span_clusters, span_consensus, span_set
 from labelspec.check.tables import Codes
@@ -181,5 +182,5 @@ def ranking(inp: KindInput) -> KindResult:
     model = {"bradley_terry_converged": bt.converged, "bradley_terry_iterations": bt.n_iter}
     return KindResult(unit_frame(c, "borda", texts[inverse.reshape(-1)] if n_units else texts, support, n, tie,
                                  ~(support >= inp.policy.min_support)), model,
-                      details(lambda s, t: {"borda": dict(zip(options, s, strict=True)),
-                                            "bradley_terry": dict(zip(options, t, strict=True))}, score, strength))
+                      FloatDetail((("borda", tuple(options), score.__getitem__),
+                                   ("bradley_terry", tuple(options), strength.__getitem__))))

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from labelspec.check.context import Context
 from labelspec.check.decide import REASONS, Decisions
+from labelspec.check.float_detail import FloatDetail
 from labelspec.check.records import Accounting
 from labelspec.check.release_judgments import (
     JUDGMENT,
@@ -87,11 +88,25 @@ def cycles_uncollected() -> Iterator[None]:
 
 
 def detail_texts(decisions: Decisions, units: pd.DataFrame) -> pa.Array:
-    """Method details as JSON text (null when none), a slice of rows at a time (the dicts are built on demand)."""
-    with cycles_uncollected():
-        parts = [records_json(decisions.detail(units.iloc[i:i + DETAIL_ROWS])).cast(pa.string())
-                 for i in range(0, len(units), DETAIL_ROWS)]  # slices of rows
-    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    """Method details as JSON text (null when none), task by task: column by column when the decider gives them
+    so (``FloatDetail``: no dict per unit), else from dicts built on demand, a slice of rows at a time."""
+    pos = units["pos"].to_numpy(dtype=np.int64)
+    tasks = units["task"].to_numpy(dtype=object)
+    parts: list[pa.Array] = []
+    at = np.full(len(units), -1, dtype=np.int64)  # each row's text among the parts' (-1: null)
+    for name, build in decisions.details.items():  # a loop over tasks
+        where = np.flatnonzero((tasks == name) & (pos >= 0))
+        if build is None or not where.size:
+            continue
+        at[where] = sum(map(len, parts)) + np.arange(where.size)
+        if isinstance(build, FloatDetail):
+            parts.append(build.json(pos[where]).cast(pa.string()))
+            continue
+        with cycles_uncollected():
+            parts += [records_json(build(pos[where[i:i + DETAIL_ROWS]])).cast(pa.string())
+                      for i in range(0, where.size, DETAIL_ROWS)]  # slices of rows
+    texts = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    return texts.take(pa.array(at, mask=at < 0))
 
 
 def block(spec: Spec, decisions: Decisions, units: pd.DataFrame, j: Judgments, look: Lookups, start: int,
