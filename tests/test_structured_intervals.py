@@ -119,3 +119,87 @@ def test_preference_alpha_block_interval_matches_the_recomputing_bootstrap() -> 
     assert total == pytest.approx(recomputed.value, abs=1e-12)
     _close(preference_alpha_interval(work, recomputed, BOOT), recomputed, 0.03)
     assert np.all(work.agreement.pair_blocks >= 0)
+
+
+def _trajectory_point_and_recomputed(task_name: str):  # type: ignore[no-untyped-def]
+    from labelspec.check import structured
+
+    _, _, task, frame = _scored("agent-trajectories", task_name)
+    if task.kind == "attribution":
+        compute, frame = structured._attribution_metrics(task), frame
+    else:
+        compute = structured._first_error_metrics(task)
+    return task, frame, compute(frame), with_intervals(frame, compute, BOOTSTRAP_1000)
+
+
+BOOTSTRAP_1000 = BootstrapPolicy(replicates=1000, seed=5)
+
+
+@pytest.mark.parametrize("task_name", ["tool_call", "reasoning_step"])
+def test_first_error_intervals_match_the_recomputing_bootstrap(task_name: str) -> None:
+    """Exact item resampling from count rows: the same distribution as recomputing on resampled items (here
+    with 1000 replicates each way), at any size."""
+    from labelspec.check.structured import _first_errors
+    from labelspec.check.trajectory_intervals import first_error_intervals
+
+    task, frame, point, slow = _trajectory_point_and_recomputed(task_name)
+    fast = first_error_intervals(_first_errors(task, frame), point, BOOTSTRAP_1000)
+    assert set(fast) == set(point)
+    for name in fast:
+        _close(fast[name], slow[name], 0.03)
+
+
+def test_attribution_intervals_match_the_recomputing_bootstrap() -> None:
+    from labelspec.check.structured import _attribution_arrays
+    from labelspec.check.trajectory_intervals import attribution_intervals
+
+    task, frame, point, slow = _trajectory_point_and_recomputed("attribution")
+    item, _, agent, step = _attribution_arrays(task, frame)
+    fast = attribution_intervals(item, agent, step, point, BOOTSTRAP_1000)
+    assert set(fast) == set(point)
+    for name in fast:
+        _close(fast[name], slow[name], 0.03)
+
+
+def test_one_replicate_of_the_observed_rows_is_the_estimate() -> None:
+    """A replicate that draws every count row as often as observed reproduces the point estimate exactly."""
+    import numpy as np
+
+    from labelspec.check.replicates import alpha_replicates
+    from labelspec.check.taxonomy import sparse_patterns
+    from labelspec.check.trajectory import pairwise_rates
+    from labelspec.check.trajectory_intervals import pair_rate_replicates
+
+    rng = np.random.default_rng(1)
+    item, value = rng.integers(0, 40, 300), rng.integers(0, 6, 300)
+    p = sparse_patterns(item, value, n_cols=8)
+    for within in (0, 1):
+        rate = pair_rate_replicates(p.rows, p.multiplicity[None, :], within=within)
+        assert rate[0] == pytest.approx(pairwise_rates(item, value, within=within).value, abs=1e-12)
+    alpha = alpha_replicates("interval", np.arange(8.0))(p.rows, p.multiplicity[None, :])
+    from labelspec.check import stats
+
+    want = stats.alpha_from_counts(p.rows, stats.distance_matrix("interval", values=np.arange(8)),
+                                   weights=p.multiplicity)
+    assert alpha[0] == pytest.approx(want.value, abs=1e-12)
+
+
+def test_above_the_recompute_limit_trajectory_coefficients_keep_an_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a gate ``on: ci_low`` reads on a large trajectory project: an interval, not a reason to fail."""
+    from labelspec.check import structured
+
+    monkeypatch.setattr(structured, "MAX_BOOTSTRAP_ROWS", 10)
+    spec = api.load_spec(ROOT / "specs" / "agent-trajectories")
+    files = sorted((ROOT / "specs" / "agent-trajectories" / "labels").iterdir())
+    report = api.check_labels(ROOT / "specs" / "agent-trajectories", files)
+    assert spec.task("attribution") is not None
+    agreement = {t: report.analyses[t].agreement for t in ("attribution", "tool_call", "reasoning_step")}
+    names = {"attribution": ["attribution_agent_alpha", "percent_agreement", "attribution_agent_step_alpha",
+                             "attribution_agent_step_percent"],
+             "tool_call": ["first_error_exact", "first_error_within_one", "first_error_alpha"],
+             "reasoning_step": ["first_error_exact", "first_error_within_one", "first_error_alpha"]}
+    for task, metrics in names.items():
+        for m in metrics:
+            est = agreement[task][m]
+            assert est.ci_reason is None and est.ci_low is not None and est.ci_high is not None, (task, m)
+            assert est.ci_low <= est.value <= est.ci_high, (task, m)  # type: ignore[operator]

@@ -10,8 +10,9 @@ an item together) and recomputes every coefficient per replicate (at most :data:
 span F1 (exact and overlap) and Kendall's W, which are built from sums that add up over items, get linearised
 item-block intervals (``structured_metrics.span_intervals``, ``w_interval``): centred on the estimate, any size,
 the spec's full replicate count; character α, the mean τ-b and the preference α are re-evaluated exactly from
-item blocks' sums. The other coefficients then have no interval (``ci_reason`` says why; gate on the estimate,
-or sample). The seed and level come from ``quality.bootstrap``.
+item blocks' sums; first-error and attribution agreement are resampled exactly as items from their distinct
+count rows (``trajectory_intervals``). The other coefficients then have no interval (``ci_reason`` says why;
+gate on the estimate, or sample). The seed and level come from ``quality.bootstrap``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ from labelspec.check.structured_metrics import (
 )
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses, restrict
 from labelspec.check.taxonomy import depth_agreement
-from labelspec.check.trajectory import attribution_agreement, first_error_agreement, first_error_steps
+from labelspec.check.trajectory import (
+    FirstErrors,
+    attribution_agreement,
+    first_error_agreement,
+    first_error_steps,
+)
+from labelspec.check.trajectory_intervals import attribution_intervals, first_error_intervals
 from labelspec.spec.model import BootstrapPolicy, Spec, Task
 
 STRUCTURED_KINDS = frozenset({"spans", "ranking", "attribution"})
@@ -72,16 +79,19 @@ def _attribution_metrics(task: Task) -> Metrics:
     return compute
 
 
+def _first_errors(task: Task, frame: pd.DataFrame) -> FirstErrors:
+    step = pd.to_numeric(frame["unit"], errors="coerce")
+    ok = step.notna().to_numpy()
+    f = frame[ok]
+    # steps as 0-based dense positions within their item, whatever the numbering (1-based, gaps)
+    position = step[ok].groupby(f["item"].to_numpy()).rank(method="dense").to_numpy(dtype=np.int64) - 1
+    return first_error_steps(pd.factorize(f["item"])[0], pd.factorize(f["annotator"])[0], position,
+                             ~f["value"].isin(task.error_labels).to_numpy())
+
+
 def _first_error_metrics(task: Task) -> Metrics:
     def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
-        step = pd.to_numeric(frame["unit"], errors="coerce")
-        ok = step.notna().to_numpy()
-        f = frame[ok]
-        # steps as 0-based dense positions within their item, whatever the numbering (1-based, gaps)
-        position = step[ok].groupby(f["item"].to_numpy()).rank(method="dense").to_numpy(dtype=np.int64) - 1
-        errors = first_error_steps(pd.factorize(f["item"])[0], pd.factorize(f["annotator"])[0], position,
-                                   ~f["value"].isin(task.error_labels).to_numpy())
-        r = first_error_agreement(errors)
+        r = first_error_agreement(_first_errors(task, frame))
         return {"first_error_exact": r.exact, "first_error_within_one": r.within_one,
                 "first_error_alpha": r.alpha_interval}
     return compute
@@ -187,7 +197,14 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
                               "preference_alpha": preference_alpha_interval(ranked, p["preference_alpha"], boot)}
     else:
         compute = _attribution_metrics(task)
+        additive = lambda p: _attribution_intervals(task, scored, p, boot)  # noqa: E731
     return with_intervals(scored, compute, boot, additive, point=point), per_label, details
+
+
+def _attribution_intervals(task: Task, frame: pd.DataFrame, point: dict[str, Estimate], boot: BootstrapPolicy
+                           ) -> dict[str, Estimate]:
+    item, _, agent, step = _attribution_arrays(task, frame)
+    return attribution_intervals(item, agent, step, point, boot)
 
 
 def _scored(task: Task, frame: pd.DataFrame, gold_units: set[str], lengths: dict[str, int],
@@ -215,8 +232,9 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
                               boot=boot)
         agreement, extra = dict(base.agreement), dict(base.extra)
         if task.error_labels:
-            agreement.update(with_intervals(frame[~frame["item"].isin(_items(gold_units))],
-                                            _first_error_metrics(task), boot))
+            chains = frame[~frame["item"].isin(_items(gold_units))]
+            agreement.update(with_intervals(chains, _first_error_metrics(task), boot, lambda p: first_error_intervals(
+                _first_errors(task, chains), p, boot)))
         if task.is_taxonomy:
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)
