@@ -11,7 +11,7 @@ span F1 (exact and overlap) and Kendall's W, which are built from sums that add 
 item-block intervals (``structured_metrics.span_intervals``, ``w_interval``): centred on the estimate, any size,
 the spec's full replicate count; character α, the mean τ-b and the preference α are re-evaluated exactly from
 item blocks' sums; first-error and attribution agreement are resampled exactly as items from their distinct
-count rows (``trajectory_intervals``). The other coefficients then have no interval (``ci_reason`` says why;
+count rows (``trajectory_intervals``). A coefficient without such a form would have no interval (``ci_reason``;
 gate on the estimate, or sample). The seed and level come from ``quality.bootstrap``.
 """
 
