@@ -283,3 +283,19 @@ def test_unit_table_patterns_equal_collapsing_the_judged_rows(data: st.DataObjec
     np.testing.assert_array_equal(got.patterns.multiplicity, want.multiplicity)
     assert (got.of_unit[~judged] == -1).all()
     np.testing.assert_array_equal(got.patterns.rows[got.of_unit[judged]], table[judged])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), shape=st.sampled_from([(1, 1), (12, 1), (20, 3), (20, 4), (15, 12)]),
+       high=st.sampled_from([0, 2, 60, 70]), keep_empty=st.booleans())
+def test_unweighted_collapse_counts_like_the_weighted_path(data: st.DataObject, shape: tuple[int, int], high: int,
+                                                            keep_empty: bool) -> None:
+    """Without weights rows are counted as integers (dense or sorted codes); the result is the weighted path's,
+    empty rows and the row-comparing fallback (71**12 > 2**62) included."""
+    table = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, high)))
+    table[: shape[0] // 3] = 0
+    fast = stats.collapse_patterns(table, keep_empty=keep_empty)
+    slow = stats.collapse_patterns(table, np.ones(shape[0]), keep_empty=keep_empty)
+    np.testing.assert_array_equal(fast.rows, slow.rows)
+    np.testing.assert_array_equal(fast.multiplicity, slow.multiplicity)
+    assert fast.rows.dtype == slow.rows.dtype == np.int64 and fast.multiplicity.dtype == np.int64

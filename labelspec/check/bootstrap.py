@@ -50,6 +50,10 @@ def collapse_patterns(
     the code space is small or ``np.unique`` otherwise; ``np.unique(axis=0)`` only when codes would overflow.
     """
     arr = as_counts(counts).astype(np.int64, copy=False)
+    if weights is None and arr.shape[0] and arr.shape[1]:
+        fast = _count_patterns(arr, keep_empty)
+        if fast is not None:
+            return fast
     w = check_weights(weights, arr.shape[0])
     if np.any(w != np.round(w)):
         raise ValueError("bootstrap weights must be whole-number multiplicities")
@@ -74,6 +78,38 @@ def collapse_patterns(
         mult = _tally(inverse, w, uniq.shape[0])
     rows = (uniq[:, None] // strides[None, :]) % base[None, :]
     return Patterns(rows.astype(np.int64), mult)
+
+
+def _row_codes(arr: IntArray, base: IntArray) -> tuple[IntArray, IntArray]:
+    """Each row's mixed-radix code (column 0 the lowest digit) and the strides, built column by column: K passes
+    over the rows instead of an int64 matrix product, which numpy runs without BLAS. An empty row has code 0."""
+    strides = np.concatenate(([1], np.cumprod(base[:-1]))).astype(np.int64)
+    code = arr[:, 0].astype(np.int64)
+    for j in range(1, arr.shape[1]):  # a loop over categories
+        code += arr[:, j] * strides[j]
+    return code, strides
+
+
+def _count_patterns(arr: IntArray, keep_empty: bool) -> Patterns | None:
+    """:func:`collapse_patterns` of an unweighted, non-empty table by integer counting (no float weights, no
+    filtered copy of the table); None when codes would overflow (the caller compares rows instead)."""
+    base = arr.max(axis=0).astype(np.int64) + 1  # empty rows add nothing to a column's maximum
+    space = math.prod(int(b) for b in base)
+    if space >= 1 << 62:
+        return None
+    code, strides = _row_codes(arr, base)
+    if space <= _DENSE_CODES:
+        dense = np.bincount(code, minlength=space)
+        if not keep_empty:
+            dense[0] = 0
+        uniq = np.flatnonzero(dense)
+        mult = dense[uniq]
+    else:
+        uniq, mult = np.unique(code, return_counts=True)
+        if not keep_empty and uniq.size and uniq[0] == 0:
+            uniq, mult = uniq[1:], mult[1:]
+    rows = (uniq[:, None] // strides[None, :]) % base[None, :]
+    return Patterns(rows.astype(np.int64), mult.astype(np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +140,7 @@ def unit_table_patterns(table: npt.ArrayLike) -> UnitPatterns:
         of_unit[non_empty] = inverse.reshape(-1)
         return UnitPatterns(Patterns(rows.astype(np.int64), np.bincount(of_unit[non_empty]).astype(np.int64)),
                             of_unit)
-    strides = np.concatenate(([1], np.cumprod(base[:-1]))).astype(np.int64)
-    code = arr[:, 0].astype(np.int64)
-    for j in range(1, k):  # a loop over categories
-        code += arr[:, j] * strides[j]
+    code, strides = _row_codes(arr, base)
     if space <= _DENSE_CODES:
         dense = np.bincount(code, minlength=space)
         dense[0] = 0
