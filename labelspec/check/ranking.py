@@ -249,13 +249,22 @@ def _chunk_parts(unit: IntArray, x: FloatArray, starts: IntArray, unit_block: In
     tau_sum = ((np.add.reduceat(t, starts, axis=0) ** 2).sum(axis=1) - valid) / 2.0
     votes = np.stack([np.add.reduceat((sign == v).astype(np.int64), starts, axis=0).ravel()
                       for v in (-1, 1, 0)], axis=1)
-    both = np.r_[votes, votes[:, [1, 0, 2]]]
-    patterns = stats.collapse_patterns(both)  # both orientations, weight ½
+    patterns = _both_orientations(votes)  # weight ½ each
     blocks = None
     if unit_block is not None:  # rows are unit-major: each unit's option pairs in order
         block = np.repeat(np.asarray(unit_block, dtype=np.int64)[unit[starts]], k.size)
-        blocks = stats.collapse_patterns(np.c_[both, np.r_[block, block]])
+        blocks = _both_orientations(np.column_stack([votes, block]))
     return _Parts(unit[starts], 12.0 * s, den, n, tau_sum, valid * (valid - 1) / 2.0, patterns, blocks)
+
+
+def _both_orientations(table: IntArray) -> stats.Patterns:
+    """The patterns of ``table`` stacked on itself with its first two columns swapped (every option pair counted
+    as (k, l) and as (l, k)), merged from the collapsed table: no stacked copy of millions of rows."""
+    half = stats.collapse_patterns(table)
+    flipped = half.rows.copy()
+    flipped[:, [0, 1]] = half.rows[:, [1, 0]]
+    return stats.collapse_patterns(np.concatenate([half.rows, flipped]),
+                                   np.concatenate([half.multiplicity, half.multiplicity]))
 
 
 def _block_parts(block: RankBlock, unit_block: IntArray | None = None) -> list[_Parts]:
