@@ -51,9 +51,9 @@ def collapse_patterns(
     """
     arr = as_counts(counts).astype(np.int64, copy=False)
     if weights is None and arr.shape[0] and arr.shape[1]:
-        fast = _count_patterns(arr, keep_empty)
-        if fast is not None:
-            return fast
+        counted = _count_patterns(arr, keep_empty)
+        if counted is not None:
+            return counted[0]
     w = check_weights(weights, arr.shape[0])
     if np.any(w != np.round(w)):
         raise ValueError("bootstrap weights must be whole-number multiplicities")
@@ -67,8 +67,7 @@ def collapse_patterns(
     if space >= 1 << 62:
         rows, inverse = np.unique(arr, axis=0, return_inverse=True)
         return Patterns(rows, _tally(inverse.reshape(-1), w, rows.shape[0]))
-    strides = np.concatenate(([1], np.cumprod(base[:-1]))).astype(np.int64)
-    codes = arr @ strides
+    codes, strides = _row_codes(arr, base)
     if space <= _DENSE_CODES:
         dense = _tally(codes, w, space)
         uniq = np.flatnonzero(dense)
@@ -90,26 +89,38 @@ def _row_codes(arr: IntArray, base: IntArray) -> tuple[IntArray, IntArray]:
     return code, strides
 
 
-def _count_patterns(arr: IntArray, keep_empty: bool) -> Patterns | None:
+def _count_patterns(arr: IntArray, keep_empty: bool, *, index: bool = False
+                    ) -> tuple[Patterns, npt.NDArray[np.integer[Any]] | None] | None:
     """:func:`collapse_patterns` of an unweighted, non-empty table by integer counting (no float weights, no
-    filtered copy of the table); None when codes would overflow (the caller compares rows instead)."""
+    filtered copy of the table), and with ``index`` each row's pattern (``-1``: an empty row left out); None when
+    codes would overflow (the caller compares rows instead)."""
     base = arr.max(axis=0).astype(np.int64) + 1  # empty rows add nothing to a column's maximum
     space = math.prod(int(b) for b in base)
     if space >= 1 << 62:
         return None
     code, strides = _row_codes(arr, base)
+    of_row: npt.NDArray[np.integer[Any]] | None = None
     if space <= _DENSE_CODES:
         dense = np.bincount(code, minlength=space)
         if not keep_empty:
             dense[0] = 0
         uniq = np.flatnonzero(dense)
         mult = dense[uniq]
+        if index:
+            lookup = np.full(space, -1, dtype=np.int32)
+            lookup[uniq] = np.arange(uniq.size, dtype=np.int32)
+            of_row = lookup[code]
     else:
-        uniq, mult = np.unique(code, return_counts=True)
-        if not keep_empty and uniq.size and uniq[0] == 0:
-            uniq, mult = uniq[1:], mult[1:]
+        if index:
+            uniq, inverse, mult = np.unique(code, return_inverse=True, return_counts=True)
+        else:
+            uniq, mult = np.unique(code, return_counts=True)
+        shift = int(not keep_empty and uniq.size > 0 and uniq[0] == 0)  # the empty rows' code, left out
+        uniq, mult = uniq[shift:], mult[shift:]
+        if index:
+            of_row = inverse.reshape(-1) - shift
     rows = (uniq[:, None] // strides[None, :]) % base[None, :]
-    return Patterns(rows.astype(np.int64), mult.astype(np.int64))
+    return Patterns(rows.astype(np.int64), mult.astype(np.int64)), of_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,39 +134,20 @@ class UnitPatterns:
 
 
 def unit_table_patterns(table: npt.ArrayLike) -> UnitPatterns:
-    """``collapse_patterns(table[non-empty rows], keep_empty=True)`` plus each row's pattern.
-
-    The mixed-radix code of a row is built column by column (K passes over U, never an int64 matrix product), so
-    an empty row has code 0 and is dropped by zeroing one count."""
-    arr = as_counts(table)
-    u, k = arr.shape
-    base = arr.max(axis=0).astype(np.int64) + 1 if u else np.ones(k, dtype=np.int64)
-    space = math.prod(int(b) for b in base)
-    if k == 0 or space >= 1 << 62:  # no categories, or codes that would overflow: rows compared as rows
-        non_empty = arr.sum(axis=1) > 0
-        of_unit: npt.NDArray[np.integer[Any]] = np.full(u, -1, dtype=np.int64)
-        if k == 0 or not non_empty.any():
-            return UnitPatterns(collapse_patterns(arr[non_empty], keep_empty=True), of_unit)
-        rows, inverse = np.unique(arr[non_empty], axis=0, return_inverse=True)  # as collapse_patterns does
-        of_unit[non_empty] = inverse.reshape(-1)
-        return UnitPatterns(Patterns(rows.astype(np.int64), np.bincount(of_unit[non_empty]).astype(np.int64)),
-                            of_unit)
-    code, strides = _row_codes(arr, base)
-    if space <= _DENSE_CODES:
-        dense = np.bincount(code, minlength=space)
-        dense[0] = 0
-        present = np.flatnonzero(dense)
-        lookup = np.full(space, -1, dtype=np.int32)
-        lookup[present] = np.arange(present.size, dtype=np.int32)
-        of_unit, mult = lookup[code], dense[present]
-    else:
-        present, inverse = np.unique(code, return_inverse=True)
-        of_unit = inverse.reshape(-1)
-        if present.size and present[0] == 0:
-            present, of_unit = present[1:], of_unit - 1
-        mult = np.bincount(of_unit[of_unit >= 0], minlength=present.size)
-    rows = (present[:, None] // strides[None, :]) % base[None, :]
-    return UnitPatterns(Patterns(rows.astype(np.int64), mult.astype(np.int64)), of_unit)
+    """``collapse_patterns(table[non-empty rows], keep_empty=True)`` plus each row's pattern, counted as
+    :func:`collapse_patterns` counts an unweighted table."""
+    arr = as_counts(table).astype(np.int64, copy=False)
+    if arr.shape[0] and arr.shape[1]:
+        counted = _count_patterns(arr, keep_empty=False, index=True)
+        if counted is not None and counted[1] is not None:
+            return UnitPatterns(counted[0], counted[1])
+    non_empty = arr.sum(axis=1) > 0  # no units, no categories, or codes that would overflow: rows compared
+    of_unit = np.full(arr.shape[0], -1, dtype=np.int64)
+    if arr.shape[1] == 0 or not non_empty.any():
+        return UnitPatterns(collapse_patterns(arr[non_empty], keep_empty=True), of_unit)
+    rows, inverse = np.unique(arr[non_empty], axis=0, return_inverse=True)  # as collapse_patterns does
+    of_unit[non_empty] = inverse.reshape(-1)
+    return UnitPatterns(Patterns(rows.astype(np.int64), np.bincount(of_unit[non_empty]).astype(np.int64)), of_unit)
 
 
 def _tally(index: npt.NDArray[Any], weights: FloatArray, size: int) -> IntArray:
@@ -208,17 +200,25 @@ def bootstrap(
     return _resample(collapse_patterns(counts, weights), stat_fn, n_boot, seed, level, max_undefined)
 
 
+def pattern_draws(patterns: Patterns, n_boot: int, seed: int) -> IntArray:
+    """(n_boot, S): how often each distinct row is drawn when the units are resampled with replacement (see the
+    module docstring); all zero when there are no units."""
+    total = int(patterns.multiplicity.sum())
+    if total == 0:
+        return np.zeros((n_boot, patterns.multiplicity.size), dtype=np.int64)
+    draws: IntArray = np.random.default_rng(seed).multinomial(total, patterns.multiplicity / total, size=n_boot)
+    return draws
+
+
 def _resample(
     patterns: Patterns, stat_fn: CountStatistic, n_boot: int, seed: int, level: float, max_undefined: float,
     replicates_fn: Callable[[npt.ArrayLike, npt.ArrayLike], FloatArray] | None = None,
 ) -> Interval:
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
-    total = int(patterns.multiplicity.sum())
-    if total == 0:
+    if int(patterns.multiplicity.sum()) == 0:
         return Interval(None, None, n_boot, n_boot, "no units to resample")
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(total, patterns.multiplicity / total, size=n_boot)
+    draws = pattern_draws(patterns, n_boot, seed)
     if replicates_fn is not None:  # every replicate in one product over the (B, S) draws (``check.replicates``)
         replicates = np.asarray(replicates_fn(patterns.rows, draws), dtype=np.float64)
     else:  # one call per replicate (not per unit): each sees the small (S, K) pattern table

@@ -12,27 +12,18 @@ spec's seed and replicate count. Point estimates are not touched.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import numpy.typing as npt
 
-from labelspec.check import stats
+from labelspec.check.bootstrap import pattern_draws
 from labelspec.check.estimate import Estimate
 from labelspec.check.replicates import alpha_replicates
+from labelspec.check.structured_metrics import percentile
 from labelspec.check.taxonomy import sparse_patterns
 from labelspec.check.trajectory import FirstErrors
 from labelspec.spec.model import BootstrapPolicy
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def _draws(p: stats.Patterns, boot: BootstrapPolicy) -> npt.NDArray[np.int64]:
-    """(B, S) how often each distinct row is drawn when the items are resampled, B = the spec's replicates."""
-    total = int(p.multiplicity.sum())
-    rng = np.random.default_rng(boot.seed)
-    draws: npt.NDArray[np.int64] = rng.multinomial(total, p.multiplicity / max(total, 1), size=boot.replicates)
-    return draws
 
 
 def pair_rate_replicates(rows: npt.ArrayLike, draws: npt.ArrayLike, *, within: int = 0) -> FloatArray:
@@ -52,17 +43,11 @@ def pair_rate_replicates(rows: npt.ArrayLike, draws: npt.ArrayLike, *, within: i
     return out
 
 
-def _with(point: Estimate, replicates: FloatArray, boot: BootstrapPolicy) -> Estimate:
-    if point.value is None:
-        return point
-    iv = stats.percentile_interval(replicates, level=boot.level)
-    return dataclasses.replace(point, ci_low=iv.low, ci_high=iv.high, ci_reason=iv.reason)
-
-
 def _rate(item: npt.NDArray[np.int64], value: npt.NDArray[np.int64], point: Estimate, boot: BootstrapPolicy,
           within: int = 0) -> Estimate:
     p = sparse_patterns(item, value, n_cols=int(value.max(initial=0)) + 2)  # + 2: ``pairwise_rates``' width
-    return _with(point, pair_rate_replicates(p.rows, _draws(p, boot), within=within), boot)
+    draws = pattern_draws(p, boot.replicates, boot.seed)
+    return percentile(point, pair_rate_replicates(p.rows, draws, within=within), boot)
 
 
 def _alpha(item: npt.NDArray[np.int64], value: npt.NDArray[np.int64], point: Estimate, boot: BootstrapPolicy,
@@ -71,7 +56,7 @@ def _alpha(item: npt.NDArray[np.int64], value: npt.NDArray[np.int64], point: Est
     p = sparse_patterns(item, value, n_cols=width)
     values = np.arange(width, dtype=np.float64) if level == "interval" else None
     fn = alpha_replicates("interval" if level == "interval" else "nominal", values)
-    return _with(point, fn(p.rows, _draws(p, boot)), boot)
+    return percentile(point, fn(p.rows, pattern_draws(p, boot.replicates, boot.seed)), boot)
 
 
 def first_error_intervals(errors: FirstErrors, point: dict[str, Estimate], boot: BootstrapPolicy
