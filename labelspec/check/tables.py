@@ -214,36 +214,64 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[
     afterwards would double the peak). Keys and cells are int32 whenever their range allows (half the memory
     traffic of int64).
 
-    The rows are grouped by unit with one counting sort (linear; no sort by annotator within the unit): each
-    pair is put in (lo, hi) order as it is formed."""
+    The rows are grouped by unit with one counting sort (linear; no sort by annotator within the unit). Each
+    row's annotator and category travel as one integer ``annotator << s | category``, so ordering two rows of
+    a unit by it orders them by annotator (a unit has each annotator once: duplicates are excluded rows). The
+    units of one size m are gathered once into (m, units) arrays, so that each of the m(m-1)/2 combinations
+    reads two contiguous rows. A mask that keeps or drops whole units (gold units) keeps the grouping as is."""
     n_units, n_ann, k = codes.shape
     grouped, unit_offsets = codes.by_unit
-    kept = mask[grouped]  # the rows of ``mask``, still grouped by unit: no masked copies of three columns
-    order = grouped[kept]
-    offsets = np.concatenate(([0], np.cumsum(kept, dtype=np.int64)))[unit_offsets]
-    del kept
-    n = len(order)
+    starts, sizes = unit_offsets[:-1], np.diff(unit_offsets)
+    kept_units = _whole_units(codes.unit, mask, grouped, starts, sizes)
+    if kept_units is not None:
+        order, sizes = grouped, np.where(kept_units, sizes, 0)
+    else:  # rows dropped within units: the kept rows, still grouped (no masked copies of three columns)
+        kept = mask[grouped]
+        order = grouped[kept]
+        offsets = np.concatenate(([0], np.cumsum(kept, dtype=np.int64)))[unit_offsets]
+        del kept
+        starts, sizes = offsets[:-1], np.diff(offsets)
+    shift = max(k - 1, 0).bit_length()
     key_type, cell_type = _int_for(n_ann * n_ann), _int_for(n_ann * n_ann * k * k)
-    ann = np.take(codes.annotator, order, out=np.empty(n, key_type))  # ann·A + ann in the key's type
-    cat = np.take(codes.category, order, out=np.empty(n, cell_type))
+    packed_type = _int_for(n_ann << shift)
+    packed = np.left_shift(codes.annotator, shift, out=np.empty(len(codes.annotator), packed_type),
+                           casting="unsafe")
+    packed |= codes.category
+    packed = np.take(packed, order)
     del order
-    starts = offsets[:n_units]
-    sizes = np.diff(offsets[:n_units + 1])
+    low = (1 << shift) - 1
     total = int((sizes * (sizes - 1) // 2).sum())
     key, cell, block = np.empty(total, key_type), np.empty(total, cell_type), np.empty(total, np.int32)
     pos = 0
     for m in np.unique(sizes[sizes >= 2]):
         of_size = np.flatnonzero(sizes == m)
-        first, blocks = starts[of_size], unit_block[of_size]
+        rows = packed[starts[of_size] + np.arange(int(m), dtype=starts.dtype)[:, None]]  # (m, units)
+        blocks = unit_block[of_size]
         for i, j in itertools.combinations(range(int(m)), 2):  # m is the number of annotators of one unit
-            a, b, end = first + i, first + j, pos + len(first)
-            ann_a, ann_b, cat_a, cat_b = ann[a], ann[b], cat[a], cat[b]
-            swap = ann_a > ann_b
-            np.add(np.minimum(ann_a, ann_b) * n_ann, np.maximum(ann_a, ann_b), out=key[pos:end])
-            np.add(np.where(swap, cat_b, cat_a) * k, np.where(swap, cat_a, cat_b), out=cell[pos:end])
+            end = pos + len(of_size)
+            lo, hi = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
+            out = key[pos:end]
+            np.right_shift(lo, shift, out=out, casting="unsafe")
+            out *= n_ann
+            out += hi >> shift
+            out = cell[pos:end]
+            np.bitwise_and(lo, low, out=out, casting="unsafe")
+            out *= k
+            out += hi & low
             block[pos:end] = blocks
             pos = end
     return key, cell, block
+
+
+def _whole_units(unit: np.ndarray, mask: np.ndarray, grouped: np.ndarray, starts: np.ndarray,
+                 sizes: np.ndarray) -> np.ndarray | None:
+    """(U,) whether each unit is kept, when ``mask`` keeps or drops whole units (as the gold-unit masks of the
+    analysis do); None when it splits a unit."""
+    if len(unit) == 0:
+        return None
+    first = grouped[np.minimum(starts, len(grouped) - 1)]
+    kept_units: np.ndarray = mask[first] & (sizes > 0)
+    return kept_units if bool((kept_units[unit] == mask).all()) else None
 
 
 def _int_for(space: int) -> type[np.signedinteger]:
