@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -294,6 +294,18 @@ class AdjudicationResult:
     units: int  # units with a consensus method
 
 
+def _relative_spec(spec: Spec) -> Spec:
+    """The spec as a header names it: a header never carries an absolute path (``emit.header``), so a spec
+    outside the working directory is named relative to it (``../``), or by its file name across drives."""
+    if not Path(spec.path).is_absolute():
+        return spec
+    try:
+        relative = os.path.relpath(spec.path)
+    except ValueError:  # another drive (Windows): no relative path exists
+        relative = Path(spec.path).name
+    return replace(spec, path=Path(relative).as_posix())
+
+
 def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path, gold: str | Path | None = None
                ) -> AdjudicationResult:
     """Write the expert-review queue for the label files: review-queue.csv, .jsonl and .labelstudio.json."""
@@ -309,8 +321,9 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Pat
     acc = read_and_account(spec, ctx, paths, [display(p) for p in paths])
     decisions = decide_all(spec, acc, ctx)
     queue = build_queue(decisions, acc)
+    config = labelstudio_xml(_relative_spec(spec))
     texts = {"review-queue.csv": queue_csv(queue), "review-queue.jsonl": queue_jsonl(queue),
-             "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, labelstudio_xml(spec))}
+             "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, config)}
     return AdjudicationResult(write_files_atomic(out, _utf8(texts, out)), len(queue), len(decisions.units))
 
 

@@ -163,3 +163,25 @@ def test_a_gate_detail_names_at_most_ten_annotators() -> None:
     names = [f"a{i:02d}" for i in range(12)]
     assert _names(names) == ", ".join(names[:10]) + ", … (+2 more, listed under findings)"
     assert _names(names[:3]) == "a00, a01, a02"
+
+
+@pytest.mark.parametrize(("project", "drop"), [("rlhf-preference", ",ranking,"), ("clinical-ner", ",entities,")])
+def test_a_structured_task_without_usable_judgments_is_undefined_not_a_crash(project: str, drop: str,
+                                                                            tmp_path: Path) -> None:
+    """A batch without the ranking (or spans) task's rows, or with only unusable ones: its gates are undefined
+    ("no usable judgments"), every row accounted; the restricted item lookup of zero units used to IndexError."""
+    from labelspec import api
+
+    spec = REPO / "specs" / project
+    lines = (spec / "labels" / "batch-01.csv").read_text("utf-8").splitlines(keepends=True)
+    kept = [lines[0], *(line for line in lines[1:] if drop not in line)]
+    garbage = lines[1].split(",")
+    if project == "clinical-ner":  # one row left for the task, and its value is not spans
+        kept.append(",".join([*garbage[:4], "garbage", *garbage[-2:]]))
+    path = tmp_path / "batch.csv"
+    path.write_text("".join(kept), "utf-8")
+    report = api.check_labels(spec, [path])
+    task = "ranking" if project == "rlhf-preference" else "entities"
+    gate = next(g for g in report.gates if g.gate.id == f"agreement.{task}")
+    assert gate.status == "undefined" and "no usable judgments" in (gate.measure.reason or "")
+    assert report.accounting.rows_read == len(kept) - 1

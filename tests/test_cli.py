@@ -366,6 +366,18 @@ def test_adjudicate_exits_0_and_writes_the_queue(run_cli, tiny_project, tmp_path
     assert (out / "review-queue.csv").is_file()
 
 
+def test_adjudicate_takes_a_spec_outside_the_working_directory(run_cli, tiny_project, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An absolute spec path elsewhere (the queue's Label Studio config used to refuse it: LS601)."""
+    p = tiny_project(DISAGREEING)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    r = run_cli("adjudicate", "--out", str(tmp_path / "review"), str(p.root.resolve()), str(p.labels.resolve()))
+    assert r.code == 0 and r.out.startswith("6 of 6 units need expert review"), r.err
+    assert (tmp_path / "review" / "review-queue.labelstudio.json").is_file()
+
+
 def test_adjudicate_bad_input_exits_2_and_writes_nothing(run_cli, tiny_project, tmp_path: Path) -> None:
     p = tiny_project(labels_text="item_id,annotator_id,label\ni1,a1\n")
     r = run_cli("adjudicate", "--out", str(tmp_path / "review"), str(p.root), str(p.labels))

@@ -134,6 +134,8 @@ def _task_measure(gate: Gate, state: _State) -> Measure:
         return Measure(defined[worst], n=analysis.n_units, detail=f"lowest: {worst}")
     if gate.id.startswith("agreement."):
         est = analysis.agreement.get(gate.metric)
+        if est is None and analysis.n_judgments == 0:
+            return Measure(None, n=0, reason=f"no usable judgments for task {gate.task!r}")
         if est is None:
             return Measure(None, reason=f"{gate.metric} is not computed for this task")
         return Measure(est.value, est.ci_low, est.ci_high, est.n_units, est.reason or est.ci_reason)

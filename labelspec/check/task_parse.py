@@ -127,6 +127,8 @@ def _restrict_lookup(codes: Codes, unit_new: np.ndarray) -> tuple[pa.Array, np.n
     if codes.unit_lookup is None:
         return None
     texts, unit_of = codes.unit_lookup
+    if unit_new.size == 0:  # no units (a task without a usable judgment): every category points nowhere
+        return texts, np.full(len(unit_of), -1, dtype=unit_of.dtype)
     return texts, np.where(unit_of >= 0, unit_new[np.maximum(unit_of, 0)], -1).astype(unit_of.dtype)
 
 
