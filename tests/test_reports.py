@@ -151,7 +151,8 @@ def test_text_escapes_bidi_controls() -> None:
     from labelspec.check.render import safe
 
     assert safe("a\u202eb\u2066c\x9bd\x7f") == "a\\u202eb\\u2066c\\x9bd\\x7f"
-    assert safe("tab\tand\nnewline") == "tab\tand\nnewline"
+    # a newline in data would start a line of its own: a forged report line or a GitHub ``::`` workflow command
+    assert safe("tab\tand\nnewline\r") == "tab\tand\\x0anewline\\x0d"
 
 
 # --- Markdown ---------------------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def test_github_annotations_are_one_line_each_and_escape_data(hostile: Report) -
     out = render_github(d)
     lines = out.splitlines()
     assert [line.split(" ", 1)[0] for line in lines] == ["::warning", "::error"]
-    assert "\x1b" not in out and "line one%0Aline two\\x0d%25" in out
+    assert "\x1b" not in out and "line one\\x0aline two\\x0d%25" in out
 
 
 def test_github_annotation_properties_escape_separators(hostile: Report) -> None:
