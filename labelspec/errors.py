@@ -43,7 +43,7 @@ CODES: dict[str, str] = {
     "LS304": "invisible or control character in an id",
     "LS305": "expected distribution does not sum to 1",
     "LS306": "threshold out of range or inconsistent with another threshold",
-    "LS307": "cycle in label parents",
+    "LS307": "cycle in label parents, or a taxonomy too deep",
     "LS308": "path is absolute, escapes the spec folder, or is not a regular file",
     "LS309": "extends cycle or conflicting definition across extends",
     "LS310": "unknown task, field or gate",

@@ -183,16 +183,23 @@ def check_other_ids(checker: Checker) -> None:
         _check_text(checker, ("input", "columns", key), column, "column name")
 
 
+#: The deepest label taxonomy accepted (ICD-10 has 7 levels); the guidelines render the tree level by level.
+MAX_TAXONOMY_DEPTH = 32
+
+
 def check_parent_cycles(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
-    """LS307: following ``parent`` from any label must end at a root; each cycle is reported once."""
+    """LS307: following ``parent`` from any label must end at a root within :data:`MAX_TAXONOMY_DEPTH` levels;
+    each cycle is reported once, a too-deep tree once (at its deepest label)."""
     parents = {lid: lab.get("parent") for lid, lab in raw.get("labels", {}).items()}
     reported: set[str] = set()
+    deepest: tuple[int, str] = (0, "")
     for start in parents:
         chain, node = [start], parents[start]
         while node is not None and node in parents and node not in chain:
             chain.append(node)
             node = parents[node]
         if node is None or node not in chain:
+            deepest = max(deepest, (len(chain), start))
             continue
         cycle = chain[chain.index(node):]
         if reported.isdisjoint(cycle):
@@ -200,6 +207,11 @@ def check_parent_cycles(checker: Checker, base: tuple[Part, ...], raw: dict[str,
             shown = " → ".join([*cycle, node])
             checker.add("LS307", (*base, "labels", cycle[0], "parent"), f"cycle in label parents: {shown}",
                         hint="a taxonomy is a tree: remove one `parent` of the cycle")
+    depth, label = deepest
+    if depth > MAX_TAXONOMY_DEPTH:
+        checker.add("LS307", (*base, "labels", label, "parent"),
+                    f"label {label!r} is {depth} levels deep; a taxonomy may have at most {MAX_TAXONOMY_DEPTH}",
+                    hint="annotators cannot tell that many nested levels apart: flatten the tree")
 
 
 def check_distribution(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any], task: Task) -> None:
