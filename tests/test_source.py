@@ -125,6 +125,16 @@ def test_aliases_under_the_budget_expand_to_independent_copies() -> None:
     assert raw.data["b"][0] == raw.data["a"] and raw.data["b"][0] is not raw.data["a"]
 
 
+def test_aliases_repeating_long_text_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few nodes, much text: 60 copies of a 100 KB string (6 MB from a 100 KB spec) stop at the alias that
+    crosses the text budget (QA: 400 KB of spec reached 2 GB of guidelines)."""
+    text = f'n: &n "{"x" * 100_000}"\ncopies: [' + ", ".join(["*n"] * 60) + "]\n"
+    assert problems(text) == [("LS104", 2, 10 + 4 * 41)]  # the 42nd alias: 4.2 MB > 4 MiB
+    assert messages(text) == ["aliases repeat over 4 MiB of text"]
+    monkeypatch.setattr(strict_yaml, "MAX_ALIAS_CHARS", 7_000_000)
+    assert len(load(text).data["copies"]) == 60
+
+
 def test_plain_node_count_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     # without aliases, pure-Python PyYAML needs ~5 s to compose 100k nodes, so the cap is lowered here
     monkeypatch.setattr(strict_yaml, "MAX_NODES", 1000)

@@ -30,6 +30,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from labelspec.errors import Diagnostic, SourceLocation, SpecError
 
 MAX_NODES = 100_000
+MAX_ALIAS_CHARS = 4 << 20  # text that aliases repeat: 400 KB of spec must not become 2 GB of guidelines
 MAX_DEPTH = 64  # nested collections, the top-level mapping included
 
 _T = "tag:yaml.org,2002:"
@@ -83,9 +84,10 @@ class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
 
     def __init__(self, text: str, path: str) -> None:
         super().__init__(text)
-        self.path, self.expanded, self.depth = path, 0, 0
+        self.path, self.expanded, self.depth, self.repeated = path, 0, 0, 0
         self.tag_marks: list[Mark] = []
-        self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded node count, collection height)
+        # id(node) -> (expanded node count, collection height, expanded scalar characters)
+        self.sizes: dict[int, tuple[int, int, int]] = {}
 
     def scan_tag(self) -> Any:
         token = super().scan_tag()
@@ -103,9 +105,11 @@ class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
             target = super().compose_node(parent, index)
             self._check(id(target) not in self.sizes, "alias refers to a node that contains it", mark)
             node: Node = _Alias(target, mark)
-            size, height = self.sizes[id(node)] = self.sizes[id(target)]
-            self.expanded += size
+            size, height, chars = self.sizes[id(node)] = self.sizes[id(target)]
+            self.expanded, self.repeated = self.expanded + size, self.repeated + chars
             self._check(self.expanded > MAX_NODES, f"aliases expand to over {MAX_NODES} nodes", mark)
+            self._check(self.repeated > MAX_ALIAS_CHARS,
+                        f"aliases repeat over {MAX_ALIAS_CHARS >> 20} MiB of text", mark)
             self._check(self.depth + height > MAX_DEPTH, f"alias nests deeper than {MAX_DEPTH} levels", mark)
             return node
         nested = not self.check_event(ScalarEvent)
@@ -119,6 +123,7 @@ class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
         self.sizes[id(node)] = (
             1 + sum(self.sizes[id(k)][0] for k in kids),
             nested + max((self.sizes[id(k)][1] for k in kids), default=0),
+            len(node.value) if isinstance(node, ScalarNode) else sum(self.sizes[id(k)][2] for k in kids),
         )
         return node
 
