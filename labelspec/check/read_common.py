@@ -1,5 +1,5 @@
 """Shared pieces of the label-file readers: the column map, task shapes, the per-file parse result, located
-input errors, strict JSON decoding and the canonical text of list values.
+input errors, strict JSON decoding, the canonical text of list values and the Arrow columns built from them.
 
 It must not touch the filesystem (``readers.py`` reads the bytes) and must not judge content: unknown labels,
 duplicates and rosters are checked later on the readers' output.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 
 from labelspec.errors import Diagnostic, InputError, SourceLocation
 from labelspec.spec.model import Columns
-from labelspec.strictjson import plain, strict_decoder
+from labelspec.strictjson import JsonNumber, plain, strict_decoder
 
 #: The canonical fields every reader fills, in output order (DESIGN.md §3).
 FIELDS: tuple[str, ...] = ("item", "unit", "task", "annotator", "value", "timestamp", "lead_time")
@@ -27,6 +28,10 @@ FIELDS: tuple[str, ...] = ("item", "unit", "task", "annotator", "value", "timest
 LIST_KINDS: frozenset[str] = frozenset({"multi_choice", "spans", "ranking"})
 #: Longest accepted JSONL line, in bytes (G13: per-line length limits).
 MAX_LINE_BYTES = 1 << 20
+_JSON_TYPES = {bool: "boolean", dict: "object", list: "array", JsonNumber: "number", str: "string"}
+#: What a decoded JSON string holds when its text had a ``\\uD800``-style escape with no partner: json pairs valid
+#: surrogate escapes into one character, so any surrogate left is unpaired (and cannot be encoded as UTF-8).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 #: How a label file names the canonical fields: the spec model's ``input.columns`` (one definition, one set of
@@ -73,9 +78,43 @@ class Parsed:
         return len(self.lines)
 
 
+@dataclass(frozen=True, eq=False)
+class Where:
+    """Where a file's rows were read: its path, each row's line and each field's name in the file, so that
+    problems found after parsing (when the columns are built) are still reported at FILE:LINE."""
+
+    path: str
+    lines: np.ndarray  # int64, one per row
+    names: Mapping[str, str]  # canonical field → how the file names it (a column, a JSON key, a path)
+
+    def unpaired(self, fld: str, row: int, text: str) -> InputError:
+        found = _SURROGATE.search(text)
+        code = f"\\u{ord(found.group()):04x}" if found else "\\ud800-\\udfff"
+        return input_error("LS401", self.path, int(self.lines[row]),
+                           f"{self.names.get(fld, fld)} holds a JSON string with an unpaired surrogate ({code}), "
+                           "which is not text", hint="a character outside the BMP is written as a pair of escapes "
+                           "(\\ud83d\\ude00) or as itself")
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (from JSON escapes) written as ``\\udXXX``: messages must encode as UTF-8."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def input_error(code: str, path: str, line: int, message: str, *, column: int = 0, hint: str | None = None) -> InputError:
     """An :class:`InputError` located at ``path:line[:column]`` (line 0 = the whole file)."""
-    return InputError(Diagnostic(code, message, SourceLocation(path, line, column), hint=hint))
+    return InputError(Diagnostic(code, printable(message), SourceLocation(path, line, column), hint=hint))
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def json_shown(value: Any) -> str:
+    """A decoded value as JSON text, for messages: its type and at most 60 characters."""
+    text = "true" if value is True else "false" if value is False else canonical_json(value)
+    return json_type(value) if value is None else f"{json_type(value)} {text[:60]}"
 
 
 def line_at(data: bytes, offset: int) -> int:
@@ -156,7 +195,7 @@ CANONICAL_CELL = rf"^\[(?:{_ELEMENT}(?:,{_ELEMENT})*)?\]$"
 
 
 def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.ChunkedArray,
-                         tasks: Sequence[TaskShape]) -> pa.Array | pa.ChunkedArray:
+                         tasks: Sequence[TaskShape], where: Where) -> pa.Array | pa.ChunkedArray:
     """Canonicalise the JSON-array cells of list-valued tasks; each distinct cell is parsed once."""
     names = [t.name for t in tasks if t.list_valued]
     if not names or len(value) == 0:
@@ -175,26 +214,43 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     redone = [canonical_list_text(u, decoder) for u in uniques.take(pa.array(todo)).to_pylist()]
     texts = np.asarray(uniques.to_numpy(zero_copy_only=False), dtype=object)
     texts[todo] = redone
-    fixed = pa.array(texts, uniques.type)
+    try:
+        fixed = pa.array(texts, uniques.type)
+    except UnicodeEncodeError:  # a cell's JSON escapes decode to a lone surrogate: find its first row
+        bad = next(i for i in todo if _SURROGATE.search(texts[i]))
+        row = pc.index(masked, uniques[int(bad)]).as_py()
+        raise where.unpaired("value", row, texts[bad]) from None
     if fixed.equals(uniques):
         return value
     return pc.if_else(mask, pc.take(fixed, pc.index_in(masked, value_set=uniques)), value)
 
 
-def finish_columns(found: Mapping[str, Any], n: int,
-                   tasks: Sequence[TaskShape]) -> dict[str, pa.Array | pa.ChunkedArray]:
+def _text_column(values: Sequence[str] | pa.Array | pa.ChunkedArray, fld: str,
+                 where: Where) -> pa.Array | pa.ChunkedArray:
+    """:func:`string_column`, with strings decoded from JSON: Arrow refuses a lone surrogate once for the whole
+    column, and only then are its strings searched for the first bad row (no per-string check on the fast path)."""
+    try:
+        return string_column(values)
+    except UnicodeEncodeError:
+        row = next(i for i, v in enumerate(values) if isinstance(v, str) and _SURROGATE.search(v))
+        raise where.unpaired(fld, row, str(values[row])) from None
+
+
+def finish_columns(found: Mapping[str, Any], tasks: Sequence[TaskShape],
+                   where: Where) -> dict[str, pa.Array | pa.ChunkedArray]:
     """Fill absent optional fields with "" (task: the only task's name), canonicalise list values.
 
-    Required fields must already be present (each reader reports them missing at its own location).
+    Required fields must already be present (each reader reports them missing at its own location). One row per
+    line of ``where``; text that cannot be stored (a lone surrogate) is an InputError at its row's line.
     """
+    n = len(where.lines)
     cols: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for f in FIELDS:
+    for f in (*FIELDS, "ground_truth"):
         if f in found:
-            cols[f] = string_column(found[f])
+            cols[f] = _text_column(found[f], f, where)
         elif f == "task" and len(tasks) == 1:
             cols[f] = constant_dictionary(tasks[0].name, n)
         else:
             cols[f] = constant_column("", n)
-    cols["value"] = normalise_list_cells(cols["value"], cols["task"], tasks)
-    cols["ground_truth"] = string_column(found["ground_truth"]) if "ground_truth" in found else constant_column("", n)
+    cols["value"] = normalise_list_cells(cols["value"], cols["task"], tasks, where)
     return cols

@@ -22,6 +22,7 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
+    Where,
     column_mapping,
     finish_columns,
     input_error,
@@ -42,11 +43,13 @@ def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskSh
     if _BLANK.match(data, start):
         raise input_error("LS401", path, 0, "empty file: no header line")
     check_bytes(data, path)
-    names = _header(data, start, path, delimiter)
+    names, body = _header(data, start, path, delimiter)
     mapping = {f: c for f, c in column_mapping(columns).items() if c in names}
     for fld in required_fields(tasks):
         if fld not in mapping:
             raise missing_column_error(path, 1, getattr(columns, fld), fld, names)
+    if body == len(data) and not data.endswith(b"\n"):
+        data += b"\n"  # the header alone, unterminated: pyarrow finds an "Empty CSV file" (the copy is one line)
     quoted = data.find(b'"', start) >= 0
     keep = list(dict.fromkeys(mapping.values()))
     with ThreadPoolExecutor(max_workers=1) as pool:  # pyarrow parses without the GIL while the checks run
@@ -65,7 +68,8 @@ def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskSh
         raise input_error("LS402", path, 0, f"ambiguous CSV structure: {n} records by one parser, "
                                             f"{len(starts)} by another; check the quoting")
     found = {f: table.column(c) for f, c in mapping.items()}
-    return Parsed(finish_columns(found, n, tasks), starts, format="tsv" if delimiter == "\t" else "csv")
+    where = Where(path, starts, {f: repr(c) for f, c in mapping.items()})
+    return Parsed(finish_columns(found, tasks, where), starts, format="tsv" if delimiter == "\t" else "csv")
 
 
 def check_bytes(data: bytes, path: str) -> None:
@@ -89,8 +93,9 @@ def check_bytes(data: bytes, path: str) -> None:
         raise input_error("LS402", path, line_at(data, nul), "NUL byte in a label file", column=col)
 
 
-def _header(data: bytes, start: int, path: str, delimiter: str) -> list[str]:
-    """Column names from the first record (which may span lines when a quoted name holds a newline)."""
+def _header(data: bytes, start: int, path: str, delimiter: str) -> tuple[list[str], int]:
+    """Column names from the first record (which may span lines when a quoted name holds a newline), and the
+    offset where the records after it begin (``len(data)`` when the header ends the file)."""
     end = data.find(b"\n", start)
     while end >= 0 and data.count(b'"', start, end) % 2 and end - start < _MAX_HEADER:
         end = data.find(b"\n", end + 1)
@@ -106,7 +111,7 @@ def _header(data: bytes, start: int, path: str, delimiter: str) -> list[str]:
         if name in seen:
             raise input_error("LS403", path, 1, f"duplicate column {name!r} (columns {seen[name]} and {i})")
         seen[name] = i
-    return names
+    return names, start + len(prefix)
 
 
 def _csv_message(exc: csv.Error) -> str:

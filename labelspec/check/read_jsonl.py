@@ -12,6 +12,7 @@ Field rules (anything else is LS404 at FILE:LINE, naming the key):
   JSON text); a JSON object for attribution tasks (canonical JSON text). For a task the spec does not know,
   any string, number or array is kept (the content check reports the task);
 * ``task``, ``timestamp``: strings only. Booleans and objects are never accepted.
+* a string with an unpaired surrogate escape (``"\\ud800"``: no Unicode text) is LS401 at its line.
 
 The loop over lines is the parsing itself; everything after it is vectorised. Must not touch the filesystem.
 """
@@ -31,17 +32,19 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
+    Where,
     canonical_json,
     column_mapping,
     finish_columns,
     input_error,
+    json_shown,
+    json_type,
     missing_column_error,
     required_fields,
 )
 from labelspec.check.read_csv import check_bytes
 from labelspec.strictjson import JsonNumber, JsonStrictError, strict_decoder
 
-_JSON_TYPES = {bool: "boolean", dict: "object", list: "array", JsonNumber: "number", str: "string"}
 _EXPECTED = {
     "value": "a string (a number for rating tasks, an array for list-valued tasks)",
     "lead_time": "a string or a number",
@@ -79,7 +82,8 @@ def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Task
         if keys[fld] not in seen and lines:
             raise missing_column_error(path, 0, keys[fld], fld, sorted(seen))
     found = {f: out[f] for f in FIELDS if keys[f] in seen}
-    return Parsed(finish_columns(found, len(lines), tasks), np.array(lines, dtype=np.int64), format="jsonl")
+    where = Where(path, np.array(lines, dtype=np.int64), {f: repr(k) for f, k in keys.items()})
+    return Parsed(finish_columns(found, tasks, where), where.lines, format="jsonl")
 
 
 def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int) -> dict[str, Any]:
@@ -90,12 +94,8 @@ def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int) -
     except (JsonStrictError, RecursionError) as exc:
         raise input_error("LS402", path, number, f"invalid JSON: {exc}") from None
     if not isinstance(record, dict):
-        raise input_error("LS402", path, number, f"expected a JSON object, found {_json_type(record)}")
+        raise input_error("LS402", path, number, f"expected a JSON object, found {json_type(record)}")
     return record
-
-
-def _json_type(value: Any) -> str:
-    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def _field(record: dict[str, Any], key: str, fld: str, shape: TaskShape | None, path: str, number: int) -> str:
@@ -109,9 +109,7 @@ def _field(record: dict[str, Any], key: str, fld: str, shape: TaskShape | None, 
         return canonical_json(v)
     if isinstance(v, dict) and fld == "value" and shape is not None and shape.kind == "attribution":
         return canonical_json(v)
-    what = _EXPECTED.get(fld, "a string")
-    shown = canonical_json(v) if not isinstance(v, bool) else ("true" if v else "false")
-    raise input_error("LS404", path, number, f"{key!r} must be {what}; found {_json_type(v)} {shown[:60]}")
+    raise input_error("LS404", path, number, f"{key!r} must be {_EXPECTED.get(fld, 'a string')}; found {json_shown(v)}")
 
 
 def _number_ok(v: JsonNumber, fld: str, shape: TaskShape | None) -> bool:

@@ -4,27 +4,33 @@ with a reason and counted, never dropped silently (G10).
 Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
 
 * item = ``data[input.columns.item]`` when the task data has it, else the task ``id`` as text; unit =
-  ``data[input.columns.unit]`` or "". task = the result's ``from_name`` (it must be a spec task name).
-* Annotations come from ``annotations`` and the legacy ``completions``. ``predictions`` and ``drafts`` are never
-  judgments: only their number is reported (``info``).
-* annotator = ``completed_by`` as text when it is a number, or the object's ``email`` (else its ``id``).
+  ``data[input.columns.unit]`` or "". task = the result's ``from_name`` (a JSON string; it must be a spec task
+  name).
+* Annotations come from ``annotations`` and the legacy ``completions`` (each a JSON array, else LS406).
+  ``predictions`` and ``drafts`` are never judgments: only their number is counted (``info``).
+* annotator = ``completed_by`` as text when it is a number, or the object's ``email`` (a string; else its ``id``).
   timestamp = ``created_at``; lead_time = ``lead_time`` as written; ground_truth = "true" or "".
+  ``was_cancelled`` and ``ground_truth`` are ``true``/``false`` (absent or null: false); anything else is LS404.
 * ``was_cancelled`` → excluded "cancelled_annotation"; no result → "empty_annotation"; a ``from_name`` that is
-  no spec task → "unknown_task"; a result whose value has no field for the task's kind → "result_kind_mismatch".
-  Each exclusion counts one record, like each judgment, so rows_read = rows + exclusions.
-* Values by kind: single_choice → the one choice (several or none → canonical JSON list, which the content
-  check rejects); multi_choice → JSON list; rating (``rating`` or ``number``) → the number as written; spans →
-  JSON list of [start, end, label] over every ``labels`` result, sorted; pairwise ``selected`` left/right →
-  "A"/"B" (Label Studio removes the result when nothing is selected, so it has no tie); ranking ``ranker`` →
-  JSON list of ids: the list itself, the only bucket, or the buckets concatenated in export order without the
-  unranked "_" bucket; text ``text`` → the one string (several → JSON list). Results of one ``from_name`` in an
+  no spec task → "unknown_task"; a result whose value does not give the task's kind of value →
+  "result_kind_mismatch", whose detail says what was expected. Each exclusion counts one record, like each
+  judgment, so rows_read = rows + exclusions.
+* Values by kind (``read_labelstudio_values``): single_choice → the one choice (several or none → canonical JSON
+  list, which the content check rejects); multi_choice → JSON list; rating (``rating`` or ``number``) → the number
+  as written; spans → JSON list of [start, end, label] over every ``labels`` result, sorted; pairwise ``selected``
+  left/right → "A"/"B" (Label Studio removes the result when nothing is selected, so it has no tie); ranking
+  ``ranker`` → JSON list of ids: the list itself, or the buckets concatenated in export order. The "_" bucket
+  holds the items nobody placed (Label Studio's Ranker keeps the original List there when no Bucket is the
+  default) and is never ranked: a result with only "_" is an empty ranking, which the content check rejects like
+  any incomplete one. text ``text`` → the one string (several → JSON list). Results of one ``from_name`` in an
   annotation are merged.
 * Step tasks and attribution labelled with ``ParagraphLabels`` (the compiled config): paragraph *i* (``start`` /
   ``end``, counted from 0) is the step numbered *i* + 1, so one annotation gives one judgment per labelled step,
   with that step as its unit; a region over paragraphs *a*..*b* labels each of them (at most
-  :data:`MAX_REGION_STEPS`). Attribution → ``{"agent": label, "step": i + 1}`` under the task's own unit.
+  ``MAX_REGION_STEPS``). Attribution → ``{"agent": label, "step": i + 1}`` under the task's own unit.
 * ``line`` is the physical line where the annotation object starts (exports written on one line give 1:
-  exclusions name the task and annotation ids).
+  exclusions name the task and annotation ids). A JSON string with an unpaired surrogate escape (``"\\ud800"``)
+  in a field that is read is LS401 at that line.
 
 Must not touch the filesystem.
 """
@@ -33,7 +39,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,17 +50,26 @@ from labelspec.check.read_common import (
     Exclusion,
     Parsed,
     TaskShape,
+    Where,
     canonical_json,
     finish_columns,
     input_error,
+    json_shown,
+    json_type,
+    printable,
 )
 from labelspec.check.read_csv import check_bytes
+from labelspec.check.read_labelstudio_values import (
+    RESULT_TYPES,
+    Mismatch,
+    paragraph_values,
+    unit_value,
+)
 from labelspec.errors import InputError
-from labelspec.strictjson import JsonNumber, JsonStrictError, plain, strict_decoder
+from labelspec.strictjson import JsonStrictError, strict_decoder
 
 _WS = re.compile(r"[ \t\n\r]*")
 _ANNOTATION_KEYS = frozenset({"annotations", "completions"})
-MAX_REGION_STEPS = 10_000  # a ParagraphLabels region over more paragraphs than this is not a step selection
 _Located = tuple[int, Any]  # (character offset, decoded value)
 
 
@@ -104,7 +119,7 @@ class _Walker:
         if self.text[i:i + 1] != "[":
             value, _ = self._value(i)
             raise self.fail("LS406", i, f"expected a JSON array of tasks (Label Studio JSON export), found "
-                                        f"{type(value).__name__}")
+                                        f"{json_type(value)}")
         i = self._ws(i + 1)
         more = self.text[i:i + 1] != "]"
         i = i if more else self._ws(i + 1)
@@ -136,7 +151,11 @@ class _Walker:
             if self.text[i:i + 1] != ":":
                 raise self.fail("LS402", i, "invalid JSON: expecting ':'")
             i = self._ws(i + 1)
-            if key in _ANNOTATION_KEYS and self.text[i:i + 1] == "[":
+            if key in _ANNOTATION_KEYS:
+                if self.text[i:i + 1] != "[":
+                    value, _ = self._value(i)
+                    raise self.fail("LS406", i, f"task {key!r} must be a JSON array of annotations; found "
+                                                f"{json_shown(value)}")
                 fields[key], i = self._array(i, anns)
             else:
                 fields[key], i = self._value(i)
@@ -171,7 +190,7 @@ class _Collector:
         self.lines.append(line)
 
     def exclude(self, line: int, reason: str, detail: str) -> None:
-        self.exclusions.append(Exclusion(line, reason, detail))
+        self.exclusions.append(Exclusion(line, reason, printable(detail)))  # ids may hold lone surrogates
 
 
 def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
@@ -199,9 +218,11 @@ def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequenc
     if acc.info["tasks"] and not annotated:
         raise input_error("LS406", path, 0, "no task has 'annotations': not a Label Studio JSON export "
                                             "(JSON-MIN and CSV exports are not supported; export as JSON)")
-    found = {f: acc.out[f] for f in acc.out}
-    cols = finish_columns(found, len(acc.lines), tasks)
-    return Parsed(cols, np.array(acc.lines, dtype=np.int64), tuple(acc.exclusions), acc.info, format="labelstudio")
+    names = {"item": f"data.{columns.item} (or the task id)", "unit": f"data.{columns.unit}", "task": "from_name",
+             "annotator": "completed_by", "value": "the result value", "timestamp": "created_at"}
+    where = Where(path, np.array(acc.lines, dtype=np.int64), names)
+    cols = finish_columns(acc.out, tasks, where)
+    return Parsed(cols, where.lines, tuple(acc.exclusions), acc.info, format="labelstudio")
 
 
 def _text(value: Any, what: str, path: str, line: int) -> str:
@@ -215,8 +236,18 @@ def _text(value: Any, what: str, path: str, line: int) -> str:
 def _annotator(value: Any, path: str, line: int) -> str:
     if isinstance(value, dict):
         email = value.get("email")
-        return email if isinstance(email, str) and email else _text(value.get("id"), "completed_by.id", path, line)
+        if email is not None and type(email) is not str:  # a JsonNumber is a str subclass: "5" is no address
+            raise input_error("LS404", path, line, f"completed_by.email must be a string; found {json_shown(email)}")
+        return email if email else _text(value.get("id"), "completed_by.id", path, line)
     return _text(value, "completed_by", path, line)
+
+
+def _flag(ann: dict[str, Any], key: str, path: str, line: int) -> bool:
+    """A boolean annotation field; absent or null is false. ``"true"`` is not guessed at: it is an error."""
+    value = ann.get(key)
+    if value is None or isinstance(value, bool):
+        return value is True
+    raise input_error("LS404", path, line, f"{key!r} must be true or false; found {json_shown(value)}")
 
 
 def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any], shapes: dict[str, TaskShape],
@@ -226,25 +257,19 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
     item, unit, task_id = task
     where = f"task {task_id}, annotation {ann.get('id')}"
     result = ann.get("result")
-    if ann.get("was_cancelled") is True:
+    cancelled, ground_truth = _flag(ann, "was_cancelled", path, line), _flag(ann, "ground_truth", path, line)
+    if cancelled:
         acc.exclude(line, "cancelled_annotation", where)
         return
     if result is None or result == []:
         acc.exclude(line, "empty_annotation", where)
         return
-    if not isinstance(result, list):
-        raise input_error("LS406", path, line, f"annotation 'result' must be a JSON array ({where})")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in result:
-        if not (isinstance(r, dict) and isinstance(r.get("from_name"), str) and isinstance(r.get("value"), dict)):
-            raise input_error("LS406", path, line, f"each result needs a string 'from_name' and an object 'value' "
-                                                   f"({where})")
-        groups.setdefault(r["from_name"], []).append(r)
+    groups = _groups(result, where, path, line)
     common = {
         "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), path, line),
         "timestamp": _text(ann.get("created_at"), "created_at", path, line),
         "lead_time": _text(ann.get("lead_time"), "lead_time", path, line),
-        "ground_truth": "true" if ann.get("ground_truth") is True else "",
+        "ground_truth": "true" if ground_truth else "",
     }
     for name, results in groups.items():
         shape = shapes.get(name)
@@ -253,112 +278,37 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
             continue
         paragraphs = (shape.per_step or shape.kind == "attribution") and all(
             "paragraphlabels" in r["value"] for r in results)
-        values = _paragraph_values(shape, results, unit) if paragraphs else _unit_value(shape, results, unit)
-        if values is None:
-            kinds = sorted({str(r.get("type")) for r in results})
-            acc.exclude(line, "result_kind_mismatch",
-                        f"{name!r} is {shape.kind}, result type {', '.join(kinds)} ({where})")
+        try:
+            values = paragraph_values(shape, results, unit) if paragraphs else unit_value(shape, results, unit)
+        except Mismatch as why:
+            acc.exclude(line, "result_kind_mismatch", _mismatch(name, shape, results, why, where))
             continue
         for step, value in values:
             acc.row(line, task=name, value=value, **{**common, "unit": step})
 
 
-# --- values by task kind -----------------------------------------------------------------------------------
+def _groups(result: Any, where: str, path: str, line: int) -> dict[str, list[dict[str, Any]]]:
+    """The annotation's results by ``from_name``: results of one task in one annotation are merged."""
+    if not isinstance(result, list):
+        raise input_error("LS406", path, line, f"annotation 'result' must be a JSON array ({where})")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in result:
+        if not (isinstance(r, dict) and r.get("from_name") is not None and isinstance(r.get("value"), dict)):
+            raise input_error("LS406", path, line, f"each result needs a string 'from_name' and an object 'value' "
+                                                   f"({where})")
+        if type(r["from_name"]) is not str:  # a JsonNumber is a str subclass: 5 is not the name "5"
+            raise input_error("LS404", path, line, f"result 'from_name' must be a string; found "
+                                                   f"{json_shown(r['from_name'])} ({where})")
+        groups.setdefault(r["from_name"], []).append(r)
+    return groups
 
 
-def _choices(v: dict[str, Any]) -> list[Any] | None:
-    return v["choices"] if isinstance(v.get("choices"), list) else None
-
-
-def _rating(v: dict[str, Any]) -> list[Any] | None:
-    got = v.get("rating", v.get("number"))
-    return [got] if isinstance(got, str) else None  # JsonNumber is a str
-
-
-def _spans(v: dict[str, Any]) -> list[Any] | None:
-    start, end, labels = v.get("start"), v.get("end"), v.get("labels")
-    if not (isinstance(start, JsonNumber) and isinstance(end, JsonNumber) and isinstance(labels, list)):
-        return None
-    return [[start, end, label] for label in labels]
-
-
-def _pairwise(v: dict[str, Any]) -> list[Any] | None:
-    side = {"left": "A", "right": "B"}.get(v.get("selected"))  # type: ignore[arg-type]
-    return [side] if side else None
-
-
-def _ranking(v: dict[str, Any]) -> list[Any] | None:
-    ranker = v.get("ranker")
-    if isinstance(ranker, dict):
-        buckets = list(ranker.values()) if len(ranker) == 1 else [b for k, b in ranker.items() if k != "_"]
-        if all(isinstance(b, list) for b in buckets):
-            return [i for b in buckets for i in b]
-        return None
-    return ranker if isinstance(ranker, list) else None
-
-
-def _textarea(v: dict[str, Any]) -> list[Any] | None:
-    got = v.get("text")
-    return [got] if isinstance(got, str) else (got if isinstance(got, list) else None)
-
-
-_EXTRACT: dict[str, Callable[[dict[str, Any]], list[Any] | None]] = {
-    "single_choice": _choices, "multi_choice": _choices, "rating": _rating, "spans": _spans,
-    "pairwise": _pairwise, "ranking": _ranking, "text": _textarea,
-}
-
-
-def _unit_value(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]] | None:
-    value = _value(shape, results)
-    return None if value is None else [(unit, value)]
-
-
-def _paragraph(index: Any) -> int | None:
-    """A ParagraphLabels ``start``/``end``: a paragraph index, written as a string (or a number)."""
-    text = str(index) if isinstance(index, str) else ""  # JsonNumber is a str
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]] | None:
-    """ParagraphLabels regions → (unit, value) per step: paragraph *i* is step ``str(i + 1)``.
-
-    A region over paragraphs *a*..*b* labels each of those steps. For a step task, the labels a step received form
-    its value (one label → the id; several → a JSON list, which the content check judges). For attribution, the
-    value is ``{"agent": label, "step": i + 1}`` under the task's own unit; several make a JSON list (rejected).
-    """
-    by_step: dict[int, list[str]] = {}
-    for r in results:
-        start, end = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end"))
-        labels = r["value"].get("paragraphlabels")
-        if start is None or end is None or not 0 <= end - start < MAX_REGION_STEPS:
-            return None
-        if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
-            return None
-        for index in range(start, end + 1):
-            by_step.setdefault(index, []).extend(labels)
-    if shape.kind == "attribution":
-        found = [{"agent": lab, "step": i + 1} for i in sorted(by_step) for lab in by_step[i]]
-        return [(unit, canonical_json(found[0] if len(found) == 1 else found))]
-    return [(str(i + 1), labels[0] if len(labels) == 1 and not shape.list_valued else canonical_json(labels))
-            for i, labels in sorted(by_step.items())]
-
-
-def _span_key(span: list[Any]) -> tuple[float, float, str]:
-    start, end, label = plain(span)
-    return (float(start), float(end), str(label))
-
-
-def _value(shape: TaskShape, results: list[dict[str, Any]]) -> str | None:
-    """The canonical value of one task in one annotation, or None when a result has no field for its kind."""
-    extract = _EXTRACT.get(shape.kind)
-    parts: list[Any] = []
-    for r in results:
-        got = extract(r["value"]) if extract else None
-        if got is None:
-            return None
-        parts.extend(got)
-    if shape.kind == "spans":
-        parts.sort(key=_span_key)
-    if not shape.list_valued and len(parts) == 1 and isinstance(parts[0], str):
-        return str(parts[0])
-    return canonical_json(parts)
+def _mismatch(name: str, shape: TaskShape, results: list[dict[str, Any]], why: Mismatch, where: str) -> str:
+    """The exclusion detail. A result of a type that never gives the task's kind (``choices`` for a rating task)
+    explains itself; otherwise the detail also says what the value lacked or held instead."""
+    fits = {*RESULT_TYPES.get(shape.kind, ())}
+    if shape.per_step or shape.kind == "attribution":
+        fits.add("paragraphlabels")
+    odd = any(isinstance(r.get("type"), str) and r["type"] not in fits for r in results)
+    types = ", ".join(sorted({str(r.get("type")) for r in results}))
+    return f"{name!r} is {shape.kind}, result type {types}{'' if odd else f': {why}'} ({where})"

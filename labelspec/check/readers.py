@@ -1,9 +1,9 @@
 """Label files → the canonical judgment table (DESIGN.md §3), read losslessly (G10) and fast (G13).
 
 The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
-bytes once (hashing them for provenance), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` /
-``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels,
-duplicates, rosters and the like are checked later on its output.
+bytes once (regular files only; hashing them for provenance), picks the format, hands the bytes to ``read_csv`` /
+``read_jsonl`` / ``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only:
+unknown labels, duplicates, rosters and the like are checked later on its output.
 
 Row accounting: ``rows_read`` counts every data record seen (CSV/TSV data rows, non-blank JSONL lines, Parquet
 rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations), so that
@@ -13,6 +13,8 @@ rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -135,16 +137,37 @@ def _format_of(path: Path, name: str, fmt: str | None) -> str:
 def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
               tasks: Sequence[TaskShape]) -> tuple[Parsed, FileInfo]:
     kind = _format_of(path, name, fmt)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise input_error("LS401", name, 0, f"cannot read the file: {exc.strerror or exc}") from None
+    data = _read_bytes(path, name)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash while parsing: hashlib releases the GIL
         digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
         parsed = _PARSERS[kind](data, name, columns, tasks)
         sha256 = digest.result()
     seen = parsed.rows + len(parsed.exclusions)
     return parsed, FileInfo(name, kind, seen, sha256)
+
+
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    """The bytes of a regular file (symlinks followed). The file is opened without blocking and checked with
+    fstat before any read: a FIFO would wait forever for a writer, a device such as /dev/zero never ends."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise input_error("LS401", name, 0, f"cannot read the file: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = next((text for test, text in _NOT_REGULAR if test(mode)), "a special file")
+        raise input_error("LS401", name, 0, f"not a regular file: the path is {what}; a label file must be a "
+                                            "regular file (or a symlink to one)")
+    with open(fd, "rb") as handle:  # closes fd
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise input_error("LS401", name, 0, f"cannot read the file: {exc.strerror or exc}") from None
 
 
 def _table(parsed: Parsed, name: str) -> pa.Table:

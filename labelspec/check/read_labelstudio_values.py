@@ -1,0 +1,143 @@
+"""Label Studio result values → the canonical value of a judgment, by task kind (the rules are listed in
+``read_labelstudio``'s docstring). A result that does not give its task's kind of value raises :class:`Mismatch`,
+whose message says what was expected; the reader excludes that judgment. Pure: no I/O, no located errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from labelspec.check.read_common import TaskShape, canonical_json, json_shown
+from labelspec.strictjson import JsonNumber, plain
+
+__all__ = ["MAX_REGION_STEPS", "RESULT_TYPES", "Mismatch", "paragraph_values", "unit_value"]
+
+MAX_REGION_STEPS = 10_000  # a ParagraphLabels region over more paragraphs than this is not a step selection
+#: The result types Label Studio writes for each kind: a result of another type explains itself.
+RESULT_TYPES = {"single_choice": ("choices",), "multi_choice": ("choices",), "rating": ("rating", "number"),
+                "spans": ("labels",), "pairwise": ("pairwise",), "ranking": ("ranker",), "text": ("textarea",)}
+
+
+class Mismatch(Exception):
+    """A result whose value does not give its task's kind of value; the message says what was expected."""
+
+
+def _key(v: dict[str, Any], key: str) -> Any:
+    if key not in v:
+        raise Mismatch(f"the value has no {key!r} key")
+    return v[key]
+
+
+def _choices(v: dict[str, Any]) -> list[Any]:
+    got = _key(v, "choices")
+    if isinstance(got, list) and all(type(c) is str for c in got):  # a JsonNumber is a str subclass: 5 is no id
+        return got
+    raise Mismatch(f"value.choices must be an array of strings; found {json_shown(got)}")
+
+
+def _rating(v: dict[str, Any]) -> list[Any]:
+    key = "number" if "number" in v and "rating" not in v else "rating"
+    got = _key(v, key)
+    if isinstance(got, str):  # JsonNumber is a str (a string rating is kept as written, as in CSV)
+        return [got]
+    raise Mismatch(f"value.{key} must be a number; found {json_shown(got)}")
+
+
+def _spans(v: dict[str, Any]) -> list[Any]:
+    start, end, labels = v.get("start"), v.get("end"), v.get("labels")
+    if not (isinstance(start, JsonNumber) and isinstance(end, JsonNumber) and isinstance(labels, list)):
+        raise Mismatch("the value needs numbers 'start' and 'end' and an array 'labels'")
+    return [[start, end, label] for label in labels]
+
+
+def _pairwise(v: dict[str, Any]) -> list[Any]:
+    got = _key(v, "selected")
+    side = {"left": "A", "right": "B"}.get(got) if type(got) is str else None
+    if side:
+        return [side]
+    raise Mismatch(f'value.selected must be "left" or "right"; found {json_shown(got)}')
+
+
+def _ranking(v: dict[str, Any]) -> list[Any]:
+    """The ids in order: the list itself (List + Ranker), else the buckets in export order. "_" is the column of
+    the List's items nobody placed in a bucket (ORIGINAL_ITEMS_KEY in Label Studio's Ranker): never ranked."""
+    ranker = _key(v, "ranker")
+    if isinstance(ranker, list):
+        return ranker
+    if isinstance(ranker, dict):
+        buckets = [b for k, b in ranker.items() if k != "_"]
+        if all(isinstance(b, list) for b in buckets):
+            return [i for b in buckets for i in b]
+    raise Mismatch(f"value.ranker must be an array of ids or an object of arrays (buckets); "
+                     f"found {json_shown(ranker)}")
+
+
+def _textarea(v: dict[str, Any]) -> list[Any]:
+    got = _key(v, "text")
+    if type(got) is str:
+        return [got]
+    if isinstance(got, list) and all(type(t) is str for t in got):
+        return got
+    raise Mismatch(f"value.text must be a string or an array of strings; found {json_shown(got)}")
+
+
+_EXTRACT: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
+    "single_choice": _choices, "multi_choice": _choices, "rating": _rating, "spans": _spans,
+    "pairwise": _pairwise, "ranking": _ranking, "text": _textarea,
+}
+
+
+def unit_value(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]]:
+    return [(unit, _value(shape, results))]
+
+
+def _paragraph(index: Any) -> int | None:
+    """A ParagraphLabels ``start``/``end``: a paragraph index, written as a string (or a number)."""
+    text = str(index) if isinstance(index, str) else ""  # JsonNumber is a str
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]]:
+    """ParagraphLabels regions → (unit, value) per step: paragraph *i* is step ``str(i + 1)``.
+
+    A region over paragraphs *a*..*b* labels each of those steps. For a step task, the labels a step received form
+    its value (one label → the id; several → a JSON list, which the content check judges). For attribution, the
+    value is ``{"agent": label, "step": i + 1}`` under the task's own unit; several make a JSON list (rejected).
+    """
+    by_step: dict[int, list[str]] = {}
+    for r in results:
+        start, end = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end"))
+        labels = r["value"].get("paragraphlabels")
+        if start is None or end is None or not 0 <= end - start < MAX_REGION_STEPS:
+            raise Mismatch(f"value.start and value.end must be paragraph indices, start <= end, at most "
+                            f"{MAX_REGION_STEPS} apart")
+        if not isinstance(labels, list) or not all(type(lab) is str for lab in labels):
+            raise Mismatch("value.paragraphlabels must be an array of strings")
+        for index in range(start, end + 1):
+            by_step.setdefault(index, []).extend(labels)
+    if shape.kind == "attribution":
+        found = [{"agent": lab, "step": i + 1} for i in sorted(by_step) for lab in by_step[i]]
+        return [(unit, canonical_json(found[0] if len(found) == 1 else found))]
+    return [(str(i + 1), labels[0] if len(labels) == 1 and not shape.list_valued else canonical_json(labels))
+            for i, labels in sorted(by_step.items())]
+
+
+def _span_key(span: list[Any]) -> tuple[float, float, str]:
+    start, end, label = plain(span)
+    return (float(start), float(end), str(label))
+
+
+def _value(shape: TaskShape, results: list[dict[str, Any]]) -> str:
+    """The canonical value of one task in one annotation; :class:`Mismatch` when a result does not give one."""
+    extract = _EXTRACT.get(shape.kind)
+    parts: list[Any] = []
+    for r in results:
+        if extract is None:
+            raise Mismatch(f"a {shape.kind} task is labelled with ParagraphLabels regions")
+        parts.extend(extract(r["value"]))
+    if shape.kind == "spans":
+        parts.sort(key=_span_key)
+    if not shape.list_valued and len(parts) == 1 and isinstance(parts[0], str):
+        return str(parts[0])
+    return canonical_json(parts)
