@@ -351,3 +351,42 @@ def test_numbers_in_result_values_are_not_text(tmp_path: Path, result: dict[str,
     j = read(one(tmp_path, {"completed_by": 1, "result": [result]}), tasks)
     assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 1}
     assert said in j.exclusions["detail"].iloc[0]
+
+
+# --- numbers a list value cannot carry -----------------------------------------------------------------------
+
+RANKING = [TaskShape("order", "ranking", True)]
+HUGE = "1" * 5000  # over Python's 4300-digit conversion limit
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", HUGE])
+def test_jsonl_list_value_with_an_unwritable_number_is_located(tmp_path: Path, number: str) -> None:
+    ok = '{"item_id": "i1", "task": "order", "annotator_id": "a", "label": ["r1", "r2"]}\n'
+    bad = f'{{"item_id": "i1", "task": "order", "annotator_id": "b", "label": [{number}, "r2"]}}\n'
+    diag = diagnostic(write(tmp_path, "x.jsonl", ok + bad), RANKING)
+    assert diag.check_tuple()[:3] == ("LS404", 2, 0)
+    assert diag.message == "'label' holds a number JSON cannot carry (NaN, infinity or over 4300 digits)"
+
+
+def test_csv_list_cell_with_an_unwritable_number_is_located(tmp_path: Path) -> None:
+    text = 'item_id,task,annotator_id,label\ni1,order,a,"[""r1"",""r2""]"\ni1,order,b,"[1e999,""r2""]"\n'
+    diag = diagnostic(write(tmp_path, "x.csv", text), RANKING)
+    assert diag.check_tuple()[:2] == ("LS404", 3) and "cannot carry" in diag.message
+
+
+def test_parquet_list_with_nan_is_located(tmp_path: Path) -> None:
+    table = pa.table({"item_id": ["i1", "i1"], "task": ["order", "order"], "annotator_id": ["a", "b"],
+                      "label": pa.array([[1.0, 2.0], [float("nan"), 2.0]], pa.list_(pa.float64()))})
+    pq.write_table(table, tmp_path / "x.parquet")
+    diag = diagnostic(tmp_path / "x.parquet", RANKING)
+    assert diag.check_tuple()[:2] == ("LS404", 2) and diag.message.startswith("column 'label' holds a number")
+
+
+def test_labelstudio_span_with_an_unwritable_offset_is_excluded(tmp_path: Path) -> None:
+    result = {"from_name": "ents", "to_name": "text", "type": "labels",
+              "value": {"start": 123456789, "end": 5, "labels": ["X"]}}
+    path = one(tmp_path, {"completed_by": 1, "result": [result]})
+    path.write_text(path.read_text("utf-8").replace("123456789", "1e999"), "utf-8")
+    j = read(path, [TaskShape("ents", "spans", True)])
+    assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 1}
+    assert "cannot carry" in j.exclusions["detail"].iloc[0]

@@ -141,8 +141,18 @@ def missing_column_error(path: str, line: int, column: str, fld: str, found: Seq
 
 
 def canonical_json(value: Any) -> str:
-    """The one text form of a list value: compact separators, UTF-8 kept, element order kept."""
-    return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """The one text form of a list value: compact separators, UTF-8 kept, element order kept.
+
+    :class:`UnwritableNumber` when a number in it has no JSON text (NaN or infinity, e.g. ``1e999`` or a
+    Parquet NaN; an integer of more than 4300 digits, Python's conversion limit): callers locate the row."""
+    try:
+        return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise UnwritableNumber("holds a number JSON cannot carry (NaN, infinity or over 4300 digits)") from None
+
+
+class UnwritableNumber(ValueError):
+    """A list value holds a number without JSON text (see :func:`canonical_json`)."""
 
 
 def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
@@ -154,6 +164,14 @@ def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
     except (ValueError, RecursionError):  # JSONDecodeError and JsonStrictError are ValueErrors
         return cell
     return canonical_json(value) if isinstance(value, list) else cell
+
+
+def _unwritable(cell: str, decoder: json.JSONDecoder) -> bool:
+    try:
+        canonical_list_text(cell, decoder)
+    except UnwritableNumber:
+        return True
+    return False
 
 
 # --- columns -----------------------------------------------------------------------------------------------
@@ -211,7 +229,14 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     if todo.size == 0:
         return value
     decoder = strict_decoder()
-    redone = [canonical_list_text(u, decoder) for u in uniques.take(pa.array(todo)).to_pylist()]
+    cells = uniques.take(pa.array(todo)).to_pylist()
+    try:
+        redone = [canonical_list_text(u, decoder) for u in cells]
+    except UnwritableNumber as exc:  # found again cell by cell, only now: its first row gets the error
+        bad = next(i for i, u in zip(todo, cells, strict=True) if _unwritable(u, decoder))
+        row = pc.index(masked, uniques[int(bad)]).as_py()
+        raise input_error("LS404", where.path, int(where.lines[row]), f"{where.names.get('value', 'value')} {exc}"
+                          ) from None
     texts = np.asarray(uniques.to_numpy(zero_copy_only=False), dtype=object)
     texts[todo] = redone
     try:

@@ -32,6 +32,7 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
+    UnwritableNumber,
     Where,
     canonical_json,
     column_mapping,
@@ -105,10 +106,12 @@ def _field(record: dict[str, Any], key: str, fld: str, shape: TaskShape | None, 
         return v or ""
     if isinstance(v, JsonNumber) and _number_ok(v, fld, shape):
         return str(v)
-    if isinstance(v, list) and fld == "value" and (shape is None or shape.list_valued):
-        return canonical_json(v)
-    if isinstance(v, dict) and fld == "value" and shape is not None and shape.kind == "attribution":
-        return canonical_json(v)
+    listed = isinstance(v, list) and (shape is None or shape.list_valued)
+    if fld == "value" and (listed or isinstance(v, dict) and shape is not None and shape.kind == "attribution"):
+        try:
+            return canonical_json(v)
+        except UnwritableNumber as exc:
+            raise input_error("LS404", path, number, f"{key!r} {exc}") from None
     raise input_error("LS404", path, number, f"{key!r} must be {_EXPECTED.get(fld, 'a string')}; found {json_shown(v)}")
 
 

@@ -50,6 +50,7 @@ from labelspec.check.read_common import (
     Exclusion,
     Parsed,
     TaskShape,
+    UnwritableNumber,
     Where,
     canonical_json,
     finish_columns,
@@ -282,6 +283,9 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
             values = paragraph_values(shape, results, unit) if paragraphs else unit_value(shape, results, unit)
         except Mismatch as why:
             acc.exclude(line, "result_kind_mismatch", _mismatch(name, shape, results, why, where))
+            continue
+        except UnwritableNumber as exc:  # e.g. choices [1e999]: a value no label file could hold
+            acc.exclude(line, "result_kind_mismatch", f"{name!r}: the value {exc} ({where})")
             continue
         for step, value in values:
             acc.row(line, task=name, value=value, **{**common, "unit": step})

@@ -12,6 +12,7 @@ strings are UTF-8, so text columns are validated here (LS401 at the first bad ro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,7 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
+    UnwritableNumber,
     Where,
     canonical_json,
     column_mapping,
@@ -105,7 +107,12 @@ def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.
     if _is_list(t):
         _valid_utf8(arr, path, col)
         # One Python call per row, only for list-valued cells (canonical JSON has no vectorised form).
-        return pa.array([None if v is None else canonical_json(v) for v in arr.to_pylist()], pa.large_string())
+        cells = arr.to_pylist()
+        try:
+            return pa.array([None if v is None else canonical_json(v) for v in cells], pa.large_string())
+        except UnwritableNumber as exc:
+            row = next(i for i, v in enumerate(cells) if v is not None and _unwritable(v))
+            raise input_error("LS404", path, row + 1, f"column {col!r} {exc}") from None
     return _valid_utf8(arr, path, col) if _is_text(t) else arr.cast(pa.large_string())
 
 
@@ -139,3 +146,11 @@ def _first_invalid(strings: pa.Array) -> int:
         except pa.ArrowInvalid:
             hi = mid
     return lo
+
+
+def _unwritable(cell: list[Any]) -> bool:
+    try:
+        canonical_json(cell)
+    except UnwritableNumber:
+        return True
+    return False
