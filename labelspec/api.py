@@ -131,7 +131,9 @@ def init_project(directory: Path, *, kind: str, project_id: str | None = None) -
 def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False, diff: bool = False) -> WriteResult:
     """Load every spec under ``paths``, render all artefacts in memory, then write (or compare) them at once.
 
-    Every spec must load before anything is written: one invalid spec leaves ``out`` untouched.
+    Every spec must load before anything is written: one invalid spec, or two specs sharing a ``project.id``
+    (LS302: both would write ``out/<id>/``), leaves ``out`` untouched. So does an ``out`` whose project folder
+    would be, contain or be inside a spec folder being compiled (LS601, ``write_artifacts``).
     """
     from labelspec.emit import compile_spec
     from labelspec.emit.artifact import write_artifacts
@@ -141,6 +143,7 @@ def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False
         raise UsageError(Diagnostic("LS501", "no labelspec.yaml found", SourceLocation(", ".join(map(str, paths)))))
     problems: list[Diagnostic] = []
     projects: dict[str, tuple[Any, ...]] = {}
+    sources: dict[str, Path] = {}  # project id → the spec file that claimed it first
     for path in found:
         file, _ = spec_file(path)
         try:  # artefacts name the spec relative to its repository, so output does not depend on the cwd
@@ -148,10 +151,16 @@ def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False
         except SpecError as exc:
             problems.extend(exc.diagnostics)
             continue
-        projects[spec.project.id] = compile_spec(spec, teaching=teaching_examples(spec, file.parent))
+        pid, first = spec.project.id, sources.setdefault(spec.project.id, file)
+        if first.resolve() != file.resolve():
+            problems.append(Diagnostic("LS302", f"project id {pid!r} is also the id of {display(first)}; both "
+                                                f"would compile into {display(out / pid)}/",
+                                       SourceLocation(display(file)), "project.id", "give each spec its own id"))
+        elif pid not in projects:  # the same spec named twice is compiled once
+            projects[pid] = compile_spec(spec, teaching=teaching_examples(spec, file.parent))
     if problems:
         raise SpecError(problems)
-    return write_artifacts(out, projects, check=check, diff=diff)
+    return write_artifacts(out, projects, check=check, diff=diff, protect=[f.parent for f in sources.values()])
 
 
 def repo_display(file: Path) -> str:

@@ -7,6 +7,7 @@ for byte what it was, with no temporary folder left behind.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def out(tmp_path: Path) -> Path:
     return out
 
 
+def list_in_manifest(project: Path, name: str) -> None:
+    """Record ``name`` as written by compile, as an older compile that still produced it would have."""
+    doc = json.loads((project / "manifest.json").read_text())
+    doc["files"].append({"path": name, "sha256": "0" * 64, "bytes": 4})
+    (project / "manifest.json").write_text(json.dumps(doc))
+
+
 def test_first_write_and_rewrite(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     projects = _projects()
@@ -68,20 +76,23 @@ def test_check_reports_stale_missing_extra_and_writes_nothing(out: Path) -> None
     (out / "alpha" / "gates.json").write_text("{}\n")
     (out / "alpha" / "guidelines.md").unlink()
     (out / "alpha" / "notes.txt").write_text("old\n")
-    (out / "beta" / "old-dir").mkdir()
+    list_in_manifest(out / "alpha", "notes.txt")  # a generated file compile no longer produces
+    (out / "beta" / "old-dir").mkdir()  # no compile wrote it: left alone, not drift
     before = tree(out)
     result = write_artifacts(out, _projects(), check=True, diff=True)
     assert tree(out) == before
-    assert result.stale == ("alpha/gates.json",)
+    assert result.stale == ("alpha/gates.json", "alpha/manifest.json")
     assert result.missing == ("alpha/guidelines.md",)
-    assert result.extra == ("alpha/notes.txt", "beta/old-dir/")
+    assert result.extra == ("alpha/notes.txt",) and result.kept == ("beta/old-dir/",)
     assert result.drift and result.checked
     assert "--- a/alpha/gates.json\n+++ b/alpha/gates.json\n" in result.diff
     assert "--- /dev/null\n+++ b/alpha/guidelines.md\n" in result.diff
     assert "--- a/alpha/notes.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-old\n" in result.diff
-    assert "Only in beta/old-dir/: directory would be removed" in result.diff
+    assert "old-dir" not in result.diff
     summary = result.summary()
-    assert "stale   alpha/gates.json\n" in summary and summary.endswith("4 file(s) out of date; run labelspec compile\n")
+    assert "stale   alpha/gates.json\n" in summary
+    assert "left alone: beta/old-dir/ (not written by labelspec)\n" in summary
+    assert summary.endswith("4 file(s) out of date; run labelspec compile\n")
     clean = write_artifacts(out, _projects(), check=True, diff=False)
     assert clean.drift  # checking again changes nothing
 
@@ -89,13 +100,14 @@ def test_check_reports_stale_missing_extra_and_writes_nothing(out: Path) -> None
 def test_write_replaces_stale_removes_extra_and_leaves_others_alone(out: Path) -> None:
     (out / "alpha" / "gates.json").write_text("{}\n")
     (out / "alpha" / "notes.txt").write_text("old\n")
+    list_in_manifest(out / "alpha", "notes.txt")
     (out / "alpha" / "sub").mkdir()
     (out / "alpha" / "sub" / "x").write_text("x")
     beta_before = {k: v for k, v in tree(out).items() if k.startswith("beta")}
     result = write_artifacts(out, _projects(), check=False, diff=False)
-    assert result.written == ("alpha/gates.json",)
-    assert result.removed == ("alpha/notes.txt", "alpha/sub/")
-    assert not (out / "alpha" / "notes.txt").exists() and not (out / "alpha" / "sub").exists()
+    assert result.written == ("alpha/gates.json", "alpha/manifest.json")
+    assert result.removed == ("alpha/notes.txt",) and result.kept == ("alpha/sub/",)
+    assert not (out / "alpha" / "notes.txt").exists() and (out / "alpha" / "sub" / "x").read_text() == "x"
     assert (out / "gamma" / "keep.txt").read_text() == "not ours\n"
     assert (out / "README.md").read_text() == "hand-written\n"
     assert {k: v for k, v in tree(out).items() if k.startswith("beta")} == beta_before

@@ -1,10 +1,13 @@
 """Put compiled artefacts on disk all or nothing, or compare them with what is there (``compile --check``).
 
-``write_artifacts`` owns ``<out>/<project>/`` for every project it is given, and nothing else under ``<out>``:
-files it did not produce are removed, other folders are never touched. A project whose files already match is left
-alone. Otherwise the new folder is written in a temporary directory beside it (same filesystem), every file and
-directory is fsynced, and the folders are swapped in with ``rename``; if anything fails before the last swap, the
-swaps already made are rolled back, so ``<out>`` is as it was. This is the only module of ``emit`` that touches the
+``write_artifacts`` writes ``<out>/<project>/`` for every project it is given, and nothing else under ``<out>``.
+It removes only what a previous compile wrote: the names listed in the folder's ``manifest.json`` (and the manifest
+itself). Anything else in the folder is left alone and reported. It refuses a project folder that is, contains or
+is inside a spec folder (one being compiled, or any folder holding a ``labelspec.yaml``). A project whose files
+already match is left alone. Otherwise the new folder is written in a temporary directory beside it (same
+filesystem), the entries left alone are hard-linked (copied across filesystems) into it, every file and directory
+is fsynced, and the folders are swapped in with ``rename``; if anything fails before the last swap, the swaps
+already made are rolled back, so ``<out>`` is as it was. This is the only module of ``emit`` that touches the
 filesystem.
 """
 
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +29,9 @@ from labelspec.errors import Diagnostic, OutputError
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_MANIFEST = "manifest.json"  # the record of what a compile wrote (emit.manifest)
+_SPEC_FILE = "labelspec.yaml"  # spec.load.SPEC_FILE; emit never reads specs, it only keeps away from them
+_AWAY = "choose an --out outside every spec folder (the default is generated)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,7 @@ class WriteResult:
     stale: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()  # entries of a project folder that no compile wrote: never removed
     diff: str = ""
     checked: bool = False  # True for --check: nothing was written
 
@@ -64,6 +73,8 @@ class WriteResult:
             lines = [f"{word:<8}{p}" for word, paths in (("wrote", self.written), ("removed", self.removed))
                      for p in paths]
             last = f"{len(self.written)} written, {len(self.removed)} removed, {len(self.unchanged)} unchanged"
+            last += f", {len(self.kept)} left alone" if self.kept else ""
+        lines += [f"left alone: {p} (not written by labelspec)" for p in self.kept]
         return "".join(line + "\n" for line in lines) + self.diff + last + "\n"
 
 
@@ -72,6 +83,8 @@ class _Survey:
     stale: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    clash: list[str] = field(default_factory=list)  # produced names taken by a directory compile did not write
     unchanged: list[str] = field(default_factory=list)
     old: dict[str, bytes | None] = field(default_factory=dict)
 
@@ -115,10 +128,55 @@ def _existing(folder: Path, project: str) -> list[str]:
     return out
 
 
+def _owned(folder: Path) -> frozenset[str]:
+    """The names the last compile wrote into ``folder``: its manifest's ``files`` and the manifest itself.
+
+    Empty when there is no readable labelspec manifest: then nothing in the folder is known to be ours, and nothing
+    is removed. A file compile never wrote is never deleted.
+    """
+    data = _read_regular(folder / _MANIFEST)
+    try:
+        doc = json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8): no record
+        return frozenset()
+    files = doc.get("files") if isinstance(doc, dict) and doc.get("generator") == "labelspec" else None
+    if not isinstance(files, list):
+        return frozenset()
+    names = {f.get("path") for f in files if isinstance(f, dict)}
+    return frozenset({_MANIFEST, *(n for n in names if isinstance(n, str) and _NAME.fullmatch(n))})
+
+
+def _overlap(target: Path, spec: Path) -> str | None:
+    """How the project folder ``target`` overlaps the spec folder ``spec`` (after symlinks), or None."""
+    real, folder = target.resolve(), spec.resolve()
+    if real == folder:
+        return "is"
+    return "is inside" if real.is_relative_to(folder) else "contains" if folder.is_relative_to(real) else None
+
+
+def _guard(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], protect: Sequence[Path]) -> None:
+    """Refuse a project folder that is, holds or sits in a spec folder: compile replaces what is in it."""
+    for project in sorted(projects):
+        target = out_dir / project
+        for spec in protect:
+            relation = _overlap(target, spec)
+            if relation:
+                raise _error(f"output folder {target} {relation} the spec folder {spec}", _AWAY)
+        # a spec folder not being compiled may still sit in the output folder; above it is harmless, since
+        # compile only ever removes files its own manifest lists
+        real = target.resolve()
+        holder = next((Path(d) for d, _, names in os.walk(real) if _SPEC_FILE in names), None)
+        if holder is not None:
+            relation = "is" if holder == real else "contains"
+            raise _error(f"output folder {target} {relation} {holder}, a folder holding {_SPEC_FILE}", _AWAY)
+
+
 def _survey(out_dir: Path, projects: dict[str, tuple[Artifact, ...]]) -> _Survey:
+    """Sort each project folder's entries: unchanged, stale, missing, extra (ours, no longer produced), kept."""
     survey = _Survey()
     for project in sorted(projects):
         existing = _existing(out_dir / project, project)  # first: refuses a symlinked or non-folder project path
+        owned = _owned(out_dir / project) if existing else frozenset()
         produced = {a.path: a.content for a in projects[project]}
         for path in sorted(produced):
             old = _read_regular(out_dir / path) if existing else None
@@ -127,7 +185,11 @@ def _survey(out_dir: Path, projects: dict[str, tuple[Artifact, ...]]) -> _Survey
                 survey.unchanged.append(path)
             else:
                 (survey.stale if path in existing or path + "/" in existing else survey.missing).append(path)
-        survey.extra.extend(p for p in existing if p not in produced)
+            survey.clash.extend([path] if path + "/" in existing else [])
+        for path in existing:
+            if path not in produced and path.rstrip("/") not in produced:
+                ours = not path.endswith("/") and path.partition("/")[2] in owned
+                (survey.extra if ours else survey.kept).append(path)
     return survey
 
 
@@ -140,9 +202,6 @@ def _diff(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], survey: _Sur
     new = {a.path: a.content for arts in projects.values() for a in arts}
     chunks = []
     for path in sorted([*survey.stale, *survey.missing, *survey.extra]):
-        if path.endswith("/"):
-            chunks.append(f"Only in {path}: directory would be removed\n")
-            continue
         before = _text(survey.old.get(path) if path in new else _read_regular(out_dir / path))
         after = _text(new.get(path))
         a = f"a/{path}" if path not in survey.missing else "/dev/null"
@@ -155,7 +214,8 @@ class _RollbackFailed(Exception):
     """A swap failed and so did putting the previous folders back; they are still in the temporary folder."""
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_path(path: Path) -> None:
+    """fsync a folder (its entries) or a file (its bytes), by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -171,7 +231,27 @@ def _stage(staging: Path, artifacts: tuple[Artifact, ...]) -> None:
             fh.write(art.content)
             fh.flush()
             os.fsync(fh.fileno())
-    _fsync_dir(staging)
+    _fsync_path(staging)
+
+
+def _carry(src: Path, dst: Path) -> None:
+    """Recreate ``src`` (an entry compile leaves alone) at ``dst`` without changing it: a hard link to the same
+    file (a copy across filesystems), the same symlink, or a folder rebuilt entry by entry."""
+    mode = src.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        os.symlink(os.readlink(src), dst)
+    elif stat.S_ISDIR(mode):
+        dst.mkdir()
+        for child in sorted(src.iterdir()):
+            _carry(child, dst / child.name)
+        shutil.copystat(src, dst, follow_symlinks=False)
+        _fsync_path(dst)
+    else:
+        try:
+            os.link(src, dst, follow_symlinks=False)
+        except OSError:  # another filesystem, or links not supported: a copy (a FIFO or device fails here)
+            shutil.copy2(src, dst, follow_symlinks=False)
+            _fsync_path(dst)
 
 
 def _swap(out_dir: Path, tmp: Path, swap: list[str]) -> None:
@@ -185,7 +265,7 @@ def _swap(out_dir: Path, tmp: Path, swap: list[str]) -> None:
                 moves.append((target, tmp / f"old-{project}"))
             os.rename(tmp / project, target)
             moves.append((tmp / project, target))
-        _fsync_dir(out_dir)
+        _fsync_path(out_dir)
     except BaseException as exc:
         try:
             for src, dst in reversed(moves):
@@ -195,8 +275,9 @@ def _swap(out_dir: Path, tmp: Path, swap: list[str]) -> None:
         raise
 
 
-def _replace(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], swap: list[str]) -> None:
-    """Stage the changed projects beside ``out_dir``'s folders and swap them in; all or nothing."""
+def _replace(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], swap: list[str], kept: list[str]) -> None:
+    """Stage the changed projects beside ``out_dir``'s folders, with the ``kept`` entries (output-relative) carried
+    over, and swap them in; all or nothing. The old folders stay untouched until the last swap."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".labelspec-", dir=out_dir))
@@ -206,6 +287,11 @@ def _replace(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], swap: lis
     try:
         for project in swap:
             _stage(tmp / project, projects[project])
+            carried = [p.rstrip("/") for p in kept if p.partition("/")[0] == project]
+            for path in carried:
+                _carry(out_dir / path, tmp / path)
+            if carried:
+                _fsync_path(tmp / project)
         _swap(out_dir, tmp, swap)
     except _RollbackFailed as err:
         keep = True  # the only copy of the previous files is in tmp: never delete it
@@ -218,24 +304,31 @@ def _replace(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], swap: lis
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_artifacts(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], *, check: bool,
-                    diff: bool) -> WriteResult:
-    """Make ``out_dir/<project>/`` hold exactly each project's artifacts, or (``check``) report how it differs.
+def write_artifacts(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], *, check: bool, diff: bool,
+                    protect: Sequence[Path] = ()) -> WriteResult:
+    """Make ``out_dir/<project>/`` hold each project's artifacts, or (``check``) report how it differs.
 
-    With ``check`` nothing is written. ``diff`` adds a unified diff of every difference. Raises ``OutputError``
-    (LS601) when the folders cannot be written; the output folder is then unchanged.
+    Files the folder's manifest lists and compile no longer produces are removed; entries no compile wrote are
+    left alone (``kept``). With ``check`` nothing is written. ``diff`` adds a unified diff of every difference.
+    ``protect`` names the folders of the specs being compiled. Raises ``OutputError`` (LS601), with the output
+    folder unchanged, when a project folder is, contains or is inside one of them (or any folder holding a
+    ``labelspec.yaml``), or when the folders cannot be written.
     """
     _validate(projects)
     try:
+        _guard(out_dir, projects, protect)
         survey = _survey(out_dir, projects)
-    except OSError as err:
-        raise _error(f"cannot read {out_dir}: {err.strerror or err}") from err
+    except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop, for Path.resolve before Python 3.13
+        raise _error(f"cannot read {out_dir}: {getattr(err, 'strerror', None) or err}") from err
     result = WriteResult(unchanged=tuple(survey.unchanged), stale=tuple(survey.stale),
-                         missing=tuple(survey.missing), extra=tuple(survey.extra),
+                         missing=tuple(survey.missing), extra=tuple(survey.extra), kept=tuple(survey.kept),
                          diff=_diff(out_dir, projects, survey) if diff else "", checked=check)
     swap = sorted({p.partition("/")[0] for p in [*survey.stale, *survey.missing, *survey.extra]})
     if check or not swap:
         return result
-    _replace(out_dir, projects, swap)
+    if survey.clash:
+        raise _error(f"{out_dir / survey.clash[0]} is a folder compile did not write; it writes a file there",
+                     "move the folder away")
+    _replace(out_dir, projects, swap, survey.kept)
     return dataclasses.replace(result, written=tuple(sorted([*survey.stale, *survey.missing])),
                                removed=result.extra)
