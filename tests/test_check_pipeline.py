@@ -13,7 +13,7 @@ import pytest
 from conftest import AGREEING, DISAGREEING
 
 from labelspec import api
-from labelspec.check.render import render_json
+from labelspec.check.render import render_json, render_text
 from labelspec.check.report import Report
 
 REPO = Path(__file__).resolve().parent.parent
@@ -185,3 +185,22 @@ def test_a_structured_task_without_usable_judgments_is_undefined_not_a_crash(pro
     gate = next(g for g in report.gates if g.gate.id == f"agreement.{task}")
     assert gate.status == "undefined" and "no usable judgments" in (gate.measure.reason or "")
     assert report.accounting.rows_read == len(kept) - 1
+
+
+def test_labelstudio_predictions_and_drafts_are_reported_not_read(tiny_project, tmp_path: Path) -> None:
+    """They are never judgments, and every report says how many were seen (the reader counted them unseen)."""
+    p = tiny_project()
+    result = [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
+    tasks = [{"id": n, "data": {"item_id": f"i{n}"},
+              "annotations": [{"id": 10 * n + k, "completed_by": k, "result": result} for k in (1, 2, 3)],
+              "predictions": [{"result": result}] * (n % 2), "drafts": [{"result": result}] if n == 1 else []}
+             for n in range(1, 7)]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks), "utf-8")
+    (p.root / "annotators.csv").write_text("id,role\n1,annotator\n2,annotator\n3,annotator\n", "utf-8")
+    report = api.check_labels(p.root, [export])
+    acc = report.to_dict()["accounting"]
+    assert acc["rows_read"] == 18 and acc["not_judgments"] == {"drafts": 1, "predictions": 3}
+    assert "  not read as judgments: drafts 1, predictions 3" in render_text(report.to_dict()).splitlines()
+    plain = api.check_labels(p.root, [p.labels]).to_dict()["accounting"]
+    assert plain["not_judgments"] == {}

@@ -10,7 +10,7 @@ line, reason and detail.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,8 @@ class Accounting:
     expert: pd.DataFrame
     exclusions: pd.DataFrame
     rows_read: int
+    #: Records the readers saw and never read as judgments, by kind (Label Studio predictions and drafts).
+    not_judgments: dict[str, int] = field(default_factory=dict)
 
     @property
     def excluded_by_reason(self) -> dict[str, int]:
@@ -315,7 +317,7 @@ def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
 
 
 def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int,
-            reader_exclusions: pd.DataFrame) -> Accounting:
+            reader_exclusions: pd.DataFrame, not_judgments: dict[str, int] | None = None) -> Accounting:
     """Split judgments into used rows and located exclusions; ``rows_read`` is what the readers saw."""
     df = judgments.reset_index(drop=True)
     if len(spec.tasks) == 1:
@@ -344,7 +346,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     used = _rows(df, ok).assign(when=when.array[ok])  # a copy only when some rows go (10M rows: ~1 GiB)
     experts = _expert_mask(used, ctx)
     return Accounting(used=_rows(used, ~experts), expert=used[experts].reset_index(drop=True),
-                      exclusions=exclusions, rows_read=rows_read)
+                      exclusions=exclusions, rows_read=rows_read, not_judgments=dict(not_judgments or {}))
 
 
 def _rows(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:

@@ -89,6 +89,9 @@ def render_text(d: dict[str, Any], *, color: bool = False) -> str:
     lines += ["    " + safe(f"{e['file']}:{e['line']}: {e['reason']}: {e['detail']}") for e in acc["exclusions"][:10]]
     if len(acc["exclusions"]) > 10 or acc["exclusions_truncated"]:
         lines.append(f"    … {acc['rows_excluded'] - 10} more (see --json)")
+    if acc.get("not_judgments"):
+        seen = ", ".join(f"{k} {n}" for k, n in acc["not_judgments"].items())
+        lines.append(f"  not read as judgments: {seen}")
     s = d["summary"]
     verdict = "release blocked" if d["exit_code"] else "release may go"
     lines += ["", f"{s['passed']} passed, {s['failed']} failed, {s['undefined']} undefined, {s['warnings']} warnings: "

@@ -92,6 +92,7 @@ class Report:
             "exclusions": [{"file": str(f), "line": int(ln), "reason": str(r), "detail": str(d)}
                            for f, ln, r, d in listed[["file", "line", "reason", "detail"]].itertuples(index=False)],
             "exclusions_truncated": max(0, len(excl) - len(listed)),
+            "not_judgments": dict(sorted(acc.not_judgments.items())),
         }
 
     def gold_dict(self) -> dict[str, Any] | None:

@@ -59,8 +59,9 @@ def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: S
     cols = spec.columns
     judgments = read_label_files(list(files), columns=cols, tasks=task_shapes(spec),
                                  display_paths=list(display))
+    not_judgments = {k: n for k, n in judgments.info.items() if k in ("predictions", "drafts") and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
-                   reader_exclusions=judgments.exclusions)
+                   reader_exclusions=judgments.exclusions, not_judgments=not_judgments)
 
 
 def _analyze(state: _State, options: CheckOptions) -> None:
