@@ -109,8 +109,22 @@ def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: 
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Reports are written like artefacts: strict UTF-8, a temporary file beside the target, then a rename."""
-    write_files_atomic(path.parent, _utf8({path.name: text}, path.parent))
+    """Reports are written like artefacts: strict UTF-8, a temporary file beside the target, then a rename.
+
+    A symlink is followed: its target is replaced and the link stays. A path that is a device or a pipe
+    (``/dev/null``, ``/dev/stdout``, a FIFO) is written to directly: there is no file to replace, and a rename
+    would put a regular file where the device was."""
+    data = _utf8({path.name: text}, path.parent)[path.name]
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with open(path, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise OutputError(Diagnostic("LS601", f"cannot write {display(path)}: {exc.strerror}",
+                                         SourceLocation(display(path)))) from exc
+        return
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    write_files_atomic(target.parent, {target.name: data})
 
 
 def init_project(directory: Path, *, kind: str, project_id: str | None = None) -> list[str]:

@@ -91,6 +91,18 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
     sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)
 
 
+def _distinct_outputs(**paths: Path | None) -> None:
+    """Two report options naming one file would leave only the last report: a usage error, before any work."""
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None or str(path) == "-":
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise click.UsageError(f"--{seen[key]} and --{option} name the same file {path}")
+        seen[key] = option
+
+
 def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None) -> None:
     from labelspec.api import write_text_atomic
     from labelspec.check import render
@@ -122,6 +134,7 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
     from labelspec import api
     from labelspec.check import render
 
+    _distinct_outputs(json=json_path, junit=junit, markdown=markdown)
     report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
                               progress=stderr_progress(quiet))
     to_stdout = json_path is not None and str(json_path) == "-"

@@ -7,6 +7,7 @@ A crash must never exit 1: CI would read it as "data not releasable".
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -404,3 +405,26 @@ def test_release_accept_without_reason_is_a_usage_error(run_cli, tiny_project, t
                 str(p.labels))
     assert r.code == 2 and "Traceback" not in r.err
     assert not (tmp_path / "x").exists()
+
+
+def test_report_paths_keep_their_links_and_devices(run_cli, tiny_project, tmp_path: Path) -> None:
+    """A report path that is a symlink replaces the link's target (the link stays); one that is a device is
+    written to, never replaced by a regular file (as root, `--json /dev/null` would have replaced /dev/null)."""
+    p = tiny_project()
+    target = tmp_path / "reports" / "report.json"
+    target.parent.mkdir()
+    target.write_text("old", "utf-8")
+    link, null = tmp_path / "latest.json", tmp_path / "null.xml"
+    link.symlink_to(target)
+    null.symlink_to(os.devnull)
+    r = run_cli("check", "-q", str(p.root), str(p.labels), "--json", str(link), "--junit", str(null))
+    assert r.code == 0, r.err
+    assert link.is_symlink() and json.loads(target.read_text("utf-8"))["spec"]["project"] == "tiny"
+    assert null.is_symlink() and not Path(os.devnull).is_file()
+
+
+def test_two_reports_on_one_path_are_a_usage_error(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project()
+    out = tmp_path / "r.json"
+    r = run_cli("check", str(p.root), str(p.labels), "--json", str(out), "--markdown", str(out))
+    assert r.code == 2 and "--json and --markdown name the same file" in r.err and not out.exists()
