@@ -217,6 +217,15 @@ def test_items_file_must_be_jsonl_or_csv(tmp_path: Path) -> None:
     assert d.check_tuple() == ("LS312", 3, 15) and d.pointer == "items.file"
 
 
+def test_items_jsonl_with_a_lone_surrogate_escape_is_located(tmp_path: Path) -> None:
+    """A lone \\ud800 decodes to text that cannot be written: found at validate time, not as a crash in check
+    or a compile error without a location; a proper pair (an emoji) is fine."""
+    spec = HEAD + "items: {file: items.jsonl, id: item_id}\ntasks:\n" + INTENT
+    items = '{"item_id": "t1", "text": "\\ud83d\\ude00 ok"}\n{"item_id": "t2", "text": "\\ud800 hi"}\n'
+    (d,) = errors(project(tmp_path / "p", spec, **{"items.jsonl": items}))
+    assert (d.code, str(d.loc)) == ("LS312", "items.jsonl:2") and "unpaired surrogate" in d.message
+
+
 # --- paths ----------------------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -272,6 +274,19 @@ def items_format(path: str) -> str | None:
     return suffix if suffix in ("jsonl", "csv") else None
 
 
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # the escape that can decode to a lone surrogate
+
+
+def _is_text(record: object) -> bool:
+    """Whether every string in a decoded record can be written as UTF-8 (json decodes a lone escape to a lone
+    surrogate, which later fails wherever the text is encoded)."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -283,6 +298,10 @@ def _jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int
             continue
         if not isinstance(record, dict):
             problems.add(number, "each line must be a JSON object")
+            continue
+        if _SURROGATE.search(line) and not _is_text(record):
+            problems.add(number, "a JSON string holds an unpaired surrogate escape (\\udXXX), which is not text",
+                         hint="a character outside the BMP is written as a pair of escapes or as itself")
             continue
         ident = record.get(id_key)
         if isinstance(ident, int) and not isinstance(ident, bool):
