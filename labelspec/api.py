@@ -76,6 +76,13 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
             out.append(p)
     if not out:
         raise UsageError(Diagnostic("LS501", "no label files given", SourceLocation("<command line>")))
+    seen: dict[str, Path] = {}
+    for p in out:  # read twice, every judgment would be its own duplicate
+        first = seen.setdefault(os.path.realpath(p), p)
+        if first is not p:
+            same = "" if display(first) == display(p) else f" (as {display(first)})"
+            raise UsageError(Diagnostic("LS501", f"label file {display(p)} is given twice{same}",
+                                        SourceLocation("<command line>"), hint="name each file once"))
     return out
 
 

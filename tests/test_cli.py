@@ -428,3 +428,10 @@ def test_two_reports_on_one_path_are_a_usage_error(run_cli, tiny_project, tmp_pa
     out = tmp_path / "r.json"
     r = run_cli("check", str(p.root), str(p.labels), "--json", str(out), "--markdown", str(out))
     assert r.code == 2 and "--json and --markdown name the same file" in r.err and not out.exists()
+
+
+def test_a_label_file_given_twice_is_a_usage_error(run_cli, tiny_project) -> None:
+    """Read twice, each of its judgments would be reported as a duplicate of itself."""
+    p = tiny_project()
+    r = run_cli("check", str(p.root), str(p.labels), str(p.labels.parent / "." / p.labels.name))
+    assert r.code == 2 and "LS501" in r.err and "is given twice" in r.err
