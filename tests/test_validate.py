@@ -199,3 +199,21 @@ def test_label_ids_as_keys_obey_the_label_id_limits() -> None:
     assert (d.code, d.pointer, d.hint) == ("LS201", 'tasks.intent.labels[""]', "must not be empty")
     (d,) = shape(HEAD + TASK + f"    expected_distribution: {{{'x' * 201}: 1.0}}\n")
     assert d.code == "LS201" and d.hint == "must be at most 200 characters long"
+
+
+@pytest.mark.parametrize(("written", "hint"), [
+    ("1e-1", "write it in plain decimal digits: 0.1 (YAML versions disagree on 1e-1)"),
+    ("0.5e0", "write it in plain decimal digits: 0.5 (YAML versions disagree on 0.5e0)"),
+    ('"0.5"', "write the number without quotes"),
+])
+def test_numbers_yaml_versions_read_differently_get_one_hint(tmp_path: Path, written: str, hint: str) -> None:
+    """``1e-1`` stays text (YAML 1.1 reads it so); the error says what to write, and no LS107 "quote it" beside
+    it contradicts that."""
+    from labelspec.errors import SpecError
+    from labelspec.spec.load import load_spec
+
+    (tmp_path / "labelspec.yaml").write_text(HEAD + TASK + f"quality: {{agreement: {{min: {written}}}}}\n", "utf-8")
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    (d,) = info.value.diagnostics
+    assert d.code == "LS203" and d.hint == hint

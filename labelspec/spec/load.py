@@ -39,13 +39,20 @@ def load_spec_with_warnings(path: str | Path, *, display_path: str | None = None
     raw = read_yaml_file(file, shown)
     shape = validate_shape(raw)
     if shape:
-        raise SpecError([*shape, *raw.warnings])
+        raise SpecError([*shape, *_unanswered(raw.warnings, shape)])
     spec_dir = file.parent
     try:
         resolved = resolve_spec(raw, spec_path_display=shown, spec_dir=spec_dir, repo_root=find_repo_root(spec_dir))
     except SpecError as exc:
         raise SpecError([*exc.diagnostics, *raw.warnings]) from None
     return LoadResult(resolved.spec, (*raw.warnings, *resolved.warnings))
+
+
+def _unanswered(warnings: tuple[Diagnostic, ...], errors: list[Diagnostic]) -> list[Diagnostic]:
+    """The warnings not at the place of an error: an LS107 "quote it" beside an LS203 "expected a number" for
+    the same ``1e-1`` would give two contradicting hints; the error's hint says what to write."""
+    taken = {(e.loc.path, e.loc.line, e.loc.column) for e in errors if e.loc is not None}
+    return [w for w in warnings if w.loc is None or (w.loc.path, w.loc.line, w.loc.column) not in taken]
 
 
 def spec_file(path: str | Path, display_path: str | None = None) -> tuple[Path, str]:

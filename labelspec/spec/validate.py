@@ -164,12 +164,27 @@ def _type_hint(names: list[str], got: Any, loc: Locator, parts: list[Part]) -> s
             shown = text or repr(got)
             return f"{shown} was read as a number; quote it: '{shown}'"
     if ("integer" in names or "number" in names) and isinstance(got, str):
+        if text is not None and text == got:  # written plain, yet text: a form YAML 1.1 and 1.2 read differently
+            return _plain_number_hint(got)
         return "write the number without quotes"
     if "integer" in names and isinstance(got, float):
         return "use a whole number"
     if "boolean" in names and isinstance(got, str):
         return "only true and false are booleans"
     return None
+
+
+def _plain_number_hint(text: str) -> str:
+    """For ``1e-1``, ``0.5e0``, ``1_0``, ``0o1``: numbers to one YAML version and text to the other, so specs
+    keep them as text (LS107); the hint names the spelling both read as the number."""
+    try:
+        value = float(text.replace("_", "")) if not text.lower().startswith(("0o", "+0o", "-0o")) else None
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return "write the number in plain decimal digits (e.g. 0.1 or 10)"
+    plain = str(int(value)) if value.is_integer() and "." not in text and "e" not in text.lower() else repr(value)
+    return f"write it in plain decimal digits: {plain} (YAML versions disagree on {text})"
 
 
 def _source_text(loc: Locator, parts: list[Part]) -> str | None:
