@@ -103,31 +103,11 @@ def read_yaml_text(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) 
             )
         )
     text = (_decode(text, path) if isinstance(text, bytes) else text).removeprefix("\ufeff")
-    _refuse_hidden_breaks(text, path)
     walked = walk(*_compose(text, path), path)
     diags = sorted_unique(walked.diagnostics)
     if any(d.severity == "error" for d in diags):
         raise SpecError(diags)
     return RawSpec(walked.data, SourceMap(path, walked.where, tuple(LINE_BREAK.split(text))), diags)
-
-
-_HIDDEN_BREAK = re.compile("[\x85\u2028\u2029]")
-_BREAK_NAMES = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
-
-
-def _refuse_hidden_breaks(text: str, path: str) -> None:
-    """LS101 for a raw U+0085, U+2028 or U+2029: YAML reads each as a line break (it folds them inside quoted
-    strings and numbers every later line one higher than editors and grep do); the escape keeps the character."""
-    found = _HIDDEN_BREAK.search(text)
-    if found is None:
-        return
-    at = found.start()
-    line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
-    char = found.group()
-    raise SpecError(Diagnostic(
-        "LS101", f"character U+{ord(char):04X} ({_BREAK_NAMES[char]}) is not allowed as written: YAML reads it as "
-        "a line break, editors do not", SourceLocation(path, line, column),
-        hint=f'write it as the escape "\\u{ord(char):04x}" inside a double-quoted string'))
 
 
 def _compose(text: str, path: str) -> tuple[Node | None, list[Mark]]:
