@@ -25,7 +25,7 @@ def render_diagnostic(d: Diagnostic) -> str:
     pointer = f" {d.pointer}:" if d.pointer else ""
     lines = [safe(f"{where}{level}{d.code}{pointer} {d.message}")]
     if d.excerpt:
-        lines.extend(safe(line) for line in d.excerpt.rstrip("\n").splitlines())
+        lines.extend(safe(line) for line in d.excerpt.rstrip("\n").split("\n"))  # not at U+2028: data
     if d.hint:
         lines.append(safe(f"  hint: {d.hint}"))
     return "\n".join(lines)

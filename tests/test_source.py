@@ -44,6 +44,18 @@ def test_duplicate_key_names_both_lines() -> None:
     assert messages(text) == ["duplicate key 'name' (first defined at line 2)"]
 
 
+@pytest.mark.parametrize("hidden", ["\u2028", "\u2029", "\x85"])
+def test_lines_are_counted_as_editors_count_them(hidden: str) -> None:
+    """PyYAML also breaks lines at U+2028, U+2029 and U+0085; grep and editors do not, and neither do we."""
+    text = f'a: "x{hidden}y{hidden}z"\nb: 1\nb: 2\n'
+    assert problems(text)[0] == ("LS102", 3, 1)
+    assert messages(text)[0] == "duplicate key 'b' (first defined at line 2)"
+    raw = load(f'a: "x{hidden}y"\nb: [1, 2]\n')
+    assert raw.source.locate(("b",)).line == 2 and raw.source.line_text(2) == "b: [1, 2]"
+    # the text is YAML 1.1's: U+2028 and U+2029 are kept; NEL in a quoted string folds like a line break
+    assert raw.data["a"] == (f"x{hidden}y" if hidden != "\x85" else "x y")
+
+
 def test_duplicate_key_spelled_differently_is_still_duplicate() -> None:
     assert problems("outer:\n  a: 1\n  'a': 2\n") == [("LS102", 3, 3)]
 

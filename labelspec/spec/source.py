@@ -24,7 +24,7 @@ from yaml.error import Mark
 from yaml.nodes import Node
 
 from labelspec.errors import Diagnostic, SourceLocation, SpecError, sorted_unique
-from labelspec.spec.strict_yaml import MAX_DEPTH, MAX_NODES, PathParts, StrictLoader, walk
+from labelspec.spec.strict_yaml import MAX_DEPTH, MAX_NODES, PathParts, StrictLoader, loc, walk
 
 __all__ = [
     "LINE_BREAK",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 MAX_BYTES = 1 << 20
-LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # PyYAML's line breaks, so marks and lines agree
+LINE_BREAK = re.compile("\r\n|[\r\n]")  # lines as editors count them (``strict_yaml.loc`` maps PyYAML's marks)
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _FILE_KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -122,7 +122,7 @@ def _compose(text: str, path: str) -> tuple[Node | None, list[Mark]]:
         diag = Diagnostic("LS101", message, offset_location(path, text, exc.position), hint="remove it")
     except yaml.MarkedYAMLError as exc:
         where = _mark_location(path, exc.problem_mark or exc.context_mark)
-        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context_mark else ""
+        context = f" ({exc.context} at line {_mark_location(path, exc.context_mark).line})" if exc.context_mark else ""
         if exc.context == "expected a single document in the stream":
             diag = Diagnostic("LS105", "a second YAML document starts here; a spec is one document", where)
         else:
@@ -140,11 +140,11 @@ def _compose(text: str, path: str) -> tuple[Node | None, list[Mark]]:
 
 
 def _mark_location(path: str, mark: Mark | None) -> SourceLocation:
-    return SourceLocation(path, mark.line + 1, mark.column + 1) if mark else SourceLocation(path, 1, 1)
+    return loc(path, mark) if mark else SourceLocation(path, 1, 1)
 
 
 def offset_location(path: str, text: str, offset: int) -> SourceLocation:
-    """1-based line:col of a character offset, counted the way PyYAML's marks count (BOMs take no column)."""
+    """1-based line:col of a character offset, as editors count lines (BOMs take no column)."""
     line, start = 1, 0
     for match in LINE_BREAK.finditer(text, 0, offset):
         line, start = line + 1, match.end()

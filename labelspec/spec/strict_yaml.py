@@ -96,8 +96,7 @@ class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
 
     def _check(self, failed: bool, message: str, mark: Mark) -> None:
         if failed:
-            loc = _loc(self.path, mark)
-            raise SpecError(Diagnostic("LS104", message, loc, hint="reuse less or flatten the spec"))
+            raise SpecError(Diagnostic("LS104", message, loc(self.path, mark), hint="reuse less or flatten the spec"))
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         mark = self.peek_event().start_mark
@@ -144,10 +143,10 @@ class _Builder:
     def report(
         self, code: str, message: str, mark: Mark, parts: PathParts, hint: str, severity: str = "error"
     ) -> None:
-        self.diags.append(Diagnostic(code, message, _loc(self.path, mark), _pointer(parts), hint, severity))
+        self.diags.append(Diagnostic(code, message, loc(self.path, mark), _pointer(parts), hint, severity))
 
     def build(self, node: Node, parts: PathParts, key_mark: Mark | None = None) -> Any:
-        start, key = _loc(self.path, node.start_mark), _loc(self.path, key_mark or node.start_mark)
+        start, key = loc(self.path, node.start_mark), loc(self.path, key_mark or node.start_mark)
         self.where[parts] = (start.line, start.column, key.line, key.column)
         node = _unalias(node)
         if not self._tag_ok(node, parts):
@@ -167,7 +166,7 @@ class _Builder:
             if key is None and _unalias(key_node).tag != MERGE:
                 continue
             if key in first:
-                line = first[key].start_mark.line + 1
+                line = loc(self.path, first[key].start_mark).line
                 self.report(
                     "LS102",
                     f"duplicate key '{_show(key or '<<')}' (first defined at line {line})",
@@ -356,7 +355,22 @@ def _pointer(parts: PathParts) -> str:
     return out
 
 
-def _loc(path: str, mark: Mark) -> SourceLocation:
+_HIDDEN_BREAK = re.compile("[\x85\u2028\u2029]")
+_hidden: list[Any] = [None, []]  # the last buffer seen and where its hidden breaks are (one spec at a time)
+
+
+def loc(path: str, mark: Mark) -> SourceLocation:
+    """1-based line:column as editors and grep count them. PyYAML also breaks lines at U+0085, U+2028 and U+2029;
+    after one of those its mark is counted again from the physical line (rare: only then is the text searched)."""
+    buffer = mark.buffer
+    if isinstance(buffer, str):
+        if _hidden[0] is not buffer:
+            _hidden[:] = [buffer, [m.start() for m in _HIDDEN_BREAK.finditer(buffer)]]
+        before = bisect.bisect_left(_hidden[1], mark.index)
+        if before:
+            start = max(buffer.rfind("\n", 0, mark.index), buffer.rfind("\r", 0, mark.index)) + 1
+            column = mark.index - start - buffer.count("\ufeff", start, mark.index) + 1
+            return SourceLocation(path, mark.line + 1 - before, column)
     return SourceLocation(path, mark.line + 1, mark.column + 1)
 
 
