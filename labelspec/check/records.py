@@ -197,7 +197,8 @@ def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, 
     if ctx.roster is None:
         return
     known = _annotator_mask(df, ctx.roster)
-    marker.mark(~known & ~equals(df, "annotator", ""), "annotator_not_in_roster", "annotator is not in the roster")
+    marker.mark(~known & ~equals(df, "annotator", ""), "annotator_not_in_roster",
+                _naming(df, "annotator", "annotator {} is not in the roster"))
     if "calibration" not in spec.quality.provenance:
         return
     cal = pd.Series({a: r.calibrated_at for a, r in ctx.roster.items() if r.passed and r.role == "annotator"},
@@ -219,7 +220,21 @@ def _item_checks(df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
     _, item_cats = codes_of(df, "item")
     known = category_mask(item_cats, ctx.items.ids)
     marker.mark(~per_row(df, "item", known) & ~equals(df, "item", ""), "unknown_item",
-                "item is not in the items file")
+                _naming(df, "item", "item {} is not in the items file"))
+
+
+def _naming(df: pd.DataFrame, name: str, template: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Details naming each excluded row's ``name`` (a roster or items file may miss thousands: text is built once
+    per distinct id, and only for the excluded rows)."""
+
+    def detail(rows: np.ndarray) -> np.ndarray:
+        codes, cats = codes_of(df, name)
+        distinct, back = np.unique(codes[rows], return_inverse=True)
+        texts = np.array([template.format(repr(str(v))) for v in text_of(cats, distinct)], dtype=object)
+        out: np.ndarray = texts[back]
+        return out
+
+    return detail
 
 
 def _span_bounds(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, reaches: dict[str, np.ndarray]
