@@ -1,6 +1,10 @@
 """Spec → ``validate_<project>.py``: a standalone, standard-library-only validator of judgment records.
 
-The generated module restates ``spec.records`` over the submitted record form that ``label.schema.json`` describes.
+The generated module restates how ``check`` reads one JSONL line (which JSON types each field may hold, numbers kept
+as written, null as an absent field, blank lines skipped: ``check/read_jsonl.py``) and then ``spec.records`` on the
+text it reads: the record form that ``label.schema.json`` describes. It must not import ``check`` (layering), so the
+reader's line limit is restated here and a test keeps the two equal.
+
 Spec values reach it only as literals made by ``pyrepr`` inside data structures (``COLUMNS``, ``TASKS``,
 ``LABELS``): never in comments, docstrings, identifiers or f-strings. The source is parsed and compiled (not run)
 before it is returned; it is never imported or executed during compile.
@@ -19,6 +23,8 @@ from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import MAX_TEXT_LENGTH, required_fields
 
 _END = r"(?![\s\S])"
+#: The longest JSONL line ``check`` reads, in bytes, line end included (``check.read_common.MAX_LINE_BYTES``).
+MAX_LINE_BYTES = 1 << 20
 
 
 class ValidatorContext(TypedDict):
@@ -31,6 +37,7 @@ class ValidatorContext(TypedDict):
     default_task: str | None
     tasks: dict[str, dict[str, Any]]
     labels: dict[str, tuple[str, ...]]
+    max_line_bytes: int
     timestamp_pattern: str
     lead_time_pattern: str
 
@@ -54,7 +61,7 @@ def validator_context(spec: Spec) -> ValidatorContext:
         version=spec.project.version, columns=columns(spec), required=required_fields(spec),
         default_task=spec.tasks[0].name if len(spec.tasks) == 1 else None,
         tasks={t.name: _task(t) for t in spec.tasks}, labels={t.name: t.label_ids for t in spec.tasks},
-        timestamp_pattern=f"^(?:{TIMESTAMP}){_END}", lead_time_pattern=f"^(?:{LEAD_TIME}){_END}",
+        max_line_bytes=MAX_LINE_BYTES, timestamp_pattern=f"^(?:{TIMESTAMP}){_END}", lead_time_pattern=f"^(?:{LEAD_TIME}){_END}",
     )
 
 

@@ -5,12 +5,21 @@ Use it in a labeling pipeline before records are submitted:
 
     python validate_support_intent.py FILE.jsonl [FILE.jsonl ...]
 
-Each problem is printed as FILE:LINE: message. Exit code 0 means every record is valid, 1 means at least one
-problem was found, 2 means a file could not be read. From Python, validate_record(record) returns the problems of
-one record (a dict parsed from one JSONL line) as a list of messages; an empty list means the record is valid.
+Each problem is printed as FILE:LINE: message; blank lines are skipped. Exit code 0 means every record is valid,
+1 means at least one problem was found, 2 means a file could not be read.
+
+A record is valid when `labelspec check` reads it from a JSONL file and uses it, judged on its own: ids (item,
+unit, annotator) are strings or integers, lead_time a string or a number, a rating a string or an integer, a list
+value a JSON array or a string holding one, an attribution a JSON object or a string holding one, and null is the
+same as an absent field. Numbers count as written: 2.0 is not the rating 2 and 12.0 is not the item 12.
+
+From Python: parse_record(line) parses one JSONL line as check does (numbers kept as written; duplicate keys and
+NaN raise ValueError) and validate_record(record) returns the problems of one record as a list of messages (empty
+when it is valid). A record from json.loads works too; its floats are then judged by Python's text of them.
+line_problems(raw) does both for one line of a file, as bytes.
 
 Checks that need other records or files (unknown items, duplicate judgments, the annotator roster, span offsets
-beyond the item text) are made by `labelspec check`, not here.
+beyond the item text, steps beyond the item's trajectory) are made by `labelspec check`, not here.
 """
 
 import json
@@ -84,19 +93,148 @@ LABELS = {
 }
 
 LIST_KINDS = ("multi_choice", "spans", "ranking")
+#: The longest line labelspec check reads, in bytes (line end included).
+MAX_LINE_BYTES = 1048576
 TIMESTAMP = re.compile('^(?:(?:(?!0000)[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?!0000)(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:Z|[+-](?:(?:[01][0-9]|2[0-2]):[0-9]{2}|23:[0-5][0-9])))(?![\\s\\S])')
 LEAD_TIME = re.compile('^(?:[0-9]+(?:\\.[0-9]+)?)(?![\\s\\S])')
+#: A UTF-16 surrogate left alone by a JSON escape such as \ud800: not text, refused by labelspec check.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+#: What a field may hold besides a string and null, for messages.
+EXPECTED = {
+    "item": "a string or an integer",
+    "unit": "a string or an integer",
+    "annotator": "a string or an integer",
+    "task": "a string",
+    "timestamp": "a string",
+    "lead_time": "a string or a number",
+}
+#: What a value may hold, by task kind (a string for the kinds not named).
+EXPECTED_VALUE = {
+    "rating": "a string or an integer",
+    "multi_choice": "a JSON array or a string holding one",
+    "spans": "a JSON array or a string holding one",
+    "ranking": "a JSON array or a string holding one",
+    "attribution": "a JSON object or a string holding one",
+}
+
+
+class Number(str):
+    """A JSON number kept as the text it was written with, as labelspec check keeps it (1.0 stays "1.0")."""
+
+    __slots__ = ()
+
+
+# --- reading a record as labelspec check reads a JSONL line ---------------------------------------------------
+
+
+def _integer_text(text):
+    return not any(c in text for c in ".eE")
+
+
+def _number_text(value):
+    """The text of a JSON number (None for anything else; booleans are not numbers)."""
+    if isinstance(value, Number):
+        return str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return repr(value)
+
+
+def _plain(value):
+    """Numbers kept as text turned back into int and float, recursively."""
+    if isinstance(value, Number):
+        return int(value) if _integer_text(value) else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _canonical(value):
+    """The one text of a list or object value: compact, UTF-8 kept, order kept (ValueError: not JSON)."""
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _text(field, value, kind):
+    """The text labelspec check reads from one field ("" for null), or None when it refuses the field's type.
+
+    kind is the kind of the record's task (None when the task is unknown)."""
+    if value is None:
+        return ""
+    number = _number_text(value)
+    if number is not None:
+        if field in ("item", "unit", "annotator"):
+            return number if _integer_text(number) else None
+        return number if field == "lead_time" or (field == "value" and kind in ("rating", None)) else None
+    if isinstance(value, str):
+        return str(value)
+    if field == "value" and isinstance(value, list) and kind in (*LIST_KINDS, "attribution", None):
+        return _canonical(value)
+    if field == "value" and isinstance(value, dict) and kind == "attribution":
+        return _canonical(value)
+    return None
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if _number_text(value) is not None:
+        return "a number"
+    names = {str: "a string", list: "an array", dict: "an object"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def _fields(record):
+    """The text of every field as labelspec check reads it (None where it refuses the field), and the problems."""
+    task = _text("task", record.get(COLUMNS["task"]), None)
+    name = task or DEFAULT_TASK
+    kind = TASKS[name]["kind"] if name in TASKS else None
+    fields, problems = {}, []
+    for field, column in COLUMNS.items():
+        value = record.get(column)
+        try:
+            text = _text(field, value, kind)
+        except ValueError:  # 1e400 or a 5000-digit integer inside a list: not a number JSON text can hold
+            text = None
+            problems.append(f"{column} holds a number that is out of range")
+        except RecursionError:
+            text = None
+            problems.append(f"{column} is nested too deeply")
+        else:
+            if text is None:
+                expected = EXPECTED_VALUE.get(kind, "a string") if field == "value" else EXPECTED[field]
+                problems.append(f"{column} must be {expected} or null; found {_json_type(value)}")
+            elif SURROGATE.search(text):
+                text = None
+                problems.append(f"{column} holds an unpaired surrogate escape (\\ud800-\\udfff), which is not text")
+        fields[field] = text
+    return fields, problems
+
+
+# --- the record contract (labelspec's spec/records.py) ---------------------------------------------------------
+
+
+_INVALID = object()
+
+
+def _json(text):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _INVALID
 
 
 def _is_int(value):
-    """A JSON integer (1.0 is the integer 1 in JSON's data model); booleans are not integers."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    """A JSON integer written as one (1.0 is not); booleans are not integers."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _choices(task, data):
-    spec = TASKS[task]
+def _choices(task, text):
+    spec, data = TASKS[task], _json(text)
     if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
         return ["value must be a JSON array of label ids"]
     problems = [f"unknown label {v!r}" for v in data if v not in LABELS[task]]
@@ -109,7 +247,8 @@ def _choices(task, data):
     return problems
 
 
-def _spans(task, data):
+def _spans(task, text):
+    data = _json(text)
     if not isinstance(data, list):
         return ["value must be a JSON array of [start, end, label] spans"]
     spans = []
@@ -117,12 +256,11 @@ def _spans(task, data):
         if not (isinstance(span, list) and len(span) == 3 and _is_int(span[0]) and _is_int(span[1])
                 and isinstance(span[2], str)):
             return ["each span must be [start, end, label] with integer offsets"]
-        start, end = int(span[0]), int(span[1])
-        if not 0 <= start < end:
-            return [f"span [{start}, {end}] must have 0 <= start < end"]
+        if not 0 <= span[0] < span[1]:
+            return [f"span [{span[0]}, {span[1]}] must have 0 <= start < end"]
         if span[2] not in LABELS[task]:
             return [f"unknown label {span[2]!r}"]
-        spans.append((start, end))
+        spans.append((span[0], span[1]))
     if not TASKS[task]["allow_nesting"]:
         spans.sort()
         if any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)):
@@ -130,7 +268,8 @@ def _spans(task, data):
     return []
 
 
-def _ranking(task, data):
+def _ranking(task, text):
+    data = _json(text)
     if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
         return ["value must be a JSON array of option ids"]
     options = LABELS[task]
@@ -139,7 +278,8 @@ def _ranking(task, data):
     return []
 
 
-def _attribution(task, data):
+def _attribution(task, text):
+    data = _json(text)
     if not isinstance(data, dict) or set(data) != {"agent", "step"}:
         return ['value must be a JSON object {"agent": <label id>, "step": <step index or null>}']
     agent, step = data["agent"], data["step"]
@@ -150,36 +290,22 @@ def _attribution(task, data):
     return []
 
 
-LIST_CHECKS = {"multi_choice": _choices, "spans": _spans, "ranking": _ranking, "attribution": _attribution}
+STRUCTURED = {"multi_choice": _choices, "spans": _spans, "ranking": _ranking, "attribution": _attribution}
 
 
-def value_problems(task, value):
-    """Why value is not a valid answer to task (an empty list when it is)."""
+def value_problems(task, text):
+    """Why the value text (as labelspec check reads it) is not a valid answer to task (an empty list when it is)."""
     kind = TASKS[task]["kind"]
-    if kind in LIST_KINDS or kind == "attribution":
-        return LIST_CHECKS[kind](task, value)
-    if not isinstance(value, str):
-        return [f"{COLUMNS['value']} must be a string"]
+    if kind in STRUCTURED:
+        return STRUCTURED[kind](task, text)
     if kind == "text":
         limit = TASKS[task]["max_length"]
-        return [] if len(value) <= limit else [f"text longer than {limit} characters"]
-    if value in LABELS[task]:
+        return [] if len(text) <= limit else [f"text longer than {limit} characters"]
+    if text in LABELS[task]:
         return []
     if kind == "rating":
-        return [f"rating {value!r} is not an integer on the scale"]
-    return [f"unknown label {value!r}"]
-
-
-def _fields(record):
-    """The record's fields by canonical name, and the problems of fields that are not strings."""
-    fields, problems = {}, []
-    for field, column in COLUMNS.items():
-        value = record.get(column, "")
-        if field != "value" and not isinstance(value, str):
-            problems.append(f"{column} must be a string")
-            value = None
-        fields[field] = value
-    return fields, problems
+        return [f"rating {text!r} is not an integer on the scale"]
+    return [f"unknown label {text!r}"]
 
 
 def validate_record(record):
@@ -188,6 +314,8 @@ def validate_record(record):
         return ["a record must be a JSON object"]
     fields, problems = _fields(record)
     problems += [f"missing {COLUMNS[name]}" for name in REQUIRED if fields[name] == ""]
+    if fields["task"] is None:
+        return problems
     task = fields["task"] or DEFAULT_TASK
     if task not in TASKS:
         if task:
@@ -198,7 +326,7 @@ def validate_record(record):
         problems.append(f"missing {COLUMNS['unit']} (this task is judged per step)")
     if TASKS[task]["unit"] == "item" and unit:
         problems.append(f"{COLUMNS['unit']} given for a task judged per item")
-    if fields["value"] != "":
+    if fields["value"]:
         problems += value_problems(task, fields["value"])
     timestamp = fields["timestamp"]
     if timestamp and not TIMESTAMP.match(timestamp):
@@ -209,34 +337,48 @@ def validate_record(record):
     return problems
 
 
+# --- JSONL files ---------------------------------------------------------------------------------------------
+
+
 def _no_duplicates(pairs):
-    keys = [key for key, _ in pairs]
-    duplicated = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicated:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        keys = [key for key, _ in pairs]
+        duplicated = sorted({key for key in keys if keys.count(key) > 1})
         raise ValueError("duplicate key " + ", ".join(repr(key) for key in duplicated))
-    return dict(pairs)
+    return record
 
 
 def _no_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _parse(line):
+def parse_record(line):
+    """One JSONL line parsed as labelspec check parses it: numbers kept as written (Number), duplicate keys and
+    NaN/Infinity refused (ValueError)."""
     try:
-        return json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant), None
-    except ValueError as error:
-        return None, f"not valid JSON: {error}"
+        return json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                          parse_int=Number, parse_float=Number)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
-def _line_problems(raw, first):
+def line_problems(raw, first=False):
+    """The problems of one line of a JSONL file (bytes, line end included); first: the file's first line (which
+    may open with a UTF-8 byte order mark)."""
+    if len(raw) > MAX_LINE_BYTES:
+        return [f"line longer than {MAX_LINE_BYTES} bytes"]
     try:
-        line = raw.decode("utf-8-sig" if first else "utf-8")
+        line = raw.decode("utf-8-sig" if first else "utf-8").strip(" \t\r\n")
     except UnicodeDecodeError as error:
         return [f"not valid UTF-8: {error}"]
-    if not line.strip():
-        return ["empty line"]
-    record, error = _parse(line)
-    return [error] if error is not None else validate_record(record)
+    if not line:  # blank lines are skipped, as labelspec check skips them
+        return []
+    try:
+        record = parse_record(line)
+    except ValueError as error:
+        return [f"not valid JSON: {error}"]
+    return validate_record(record)
 
 
 def validate_file(path):
@@ -244,7 +386,7 @@ def validate_file(path):
     problems = []
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            problems.extend((number, message) for message in _line_problems(raw, number == 1))
+            problems.extend((number, message) for message in line_problems(raw, number == 1))
     return problems
 
 
