@@ -222,3 +222,13 @@ def test_known_parity_edges(record: dict[str, str]) -> None:
     full = {f: record.get(f, "") for f in FIELDS}
     spec = SPECS["records"]
     assert record_level_invalid(spec, [full]) == [bool(record_problems(spec, full))] == [True]
+
+
+def test_a_value_nested_deeper_than_the_stack_is_invalid_not_a_crash() -> None:
+    """json.loads raises RecursionError, not ValueError, on ~5000 nested brackets (found by the validator tests)."""
+    from labelspec.spec.load import load_spec
+    from labelspec.spec.records import value_problems
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "specs" / "rlhf-preference")
+    ranking = next(t for t in spec.tasks if t.kind == "ranking")
+    assert value_problems(ranking, "[" * 5000 + "]" * 5000) != []

@@ -47,7 +47,7 @@ def required_fields(spec: Spec) -> tuple[str, ...]:
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than Python's stack is not a value either
         return _INVALID
 
 
