@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from labelspec.errors import Diagnostic, sorted_unique
@@ -55,9 +55,17 @@ def policy_schema() -> dict[str, Any]:
     return schema
 
 
+#: JSON Schema counts 3.0 as an integer; a spec's ``3.0`` is a float the author wrote, and silently reading it as
+#: 3 would retype it (G3e): only ints (never bools) are integers here.
+_STRICT_TYPES = Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+_Validator = validators.extend(Draft202012Validator, type_checker=_STRICT_TYPES)
+
+
 @functools.cache
 def _validator(policy: bool) -> Draft202012Validator:
-    return Draft202012Validator(policy_schema() if policy else spec_schema())
+    validator: Draft202012Validator = _Validator(policy_schema() if policy else spec_schema())
+    return validator
 
 
 def validate_shape(raw: RawSpec) -> list[Diagnostic]:
