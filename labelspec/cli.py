@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="labelspec", standalone_mode=False)
     except LabelspecError as exc:
         click.echo(render_diagnostics(exc.diagnostics), err=True)
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # the same problems on the lines of the pull request
+            from labelspec.check.render import github_diagnostics
+
+            click.echo(github_diagnostics(exc.diagnostics), nl=False, err=True)
         sys.exit(EXIT_INPUT)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)

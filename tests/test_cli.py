@@ -435,3 +435,16 @@ def test_a_label_file_given_twice_is_a_usage_error(run_cli, tiny_project) -> Non
     p = tiny_project()
     r = run_cli("check", str(p.root), str(p.labels), str(p.labels.parent / "." / p.labels.name))
     assert r.code == 2 and "LS501" in r.err and "is given twice" in r.err
+
+
+def test_input_errors_are_annotated_on_github(run_cli, tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 2 problems also become ``::error`` workflow commands at their file and line (gates already did)."""
+    p = tiny_project(labels_text="item_id,annotator_id,label\ni1,a1\n")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    r = run_cli("check", str(p.root), str(p.labels))
+    commands = [line for line in r.err.splitlines() if line.startswith("::")]
+    assert r.code == 2 and len(commands) == 1
+    path = p.labels.as_posix().replace(":", "%3A").replace(",", "%2C")
+    assert commands[0].startswith(f"::error file={path},line=2,") and "title=labelspec LS402::LS402 " in commands[0]
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    assert "::error" not in run_cli("check", str(p.root), str(p.labels)).err

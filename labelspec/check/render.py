@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from typing import Any
+
+from labelspec.errors import Diagnostic
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -169,6 +172,23 @@ def _gh_escape(text: str) -> str:
 def _gh_property(text: Any) -> str:
     """Values of ``file=…,title=…`` also escape the property separators."""
     return _gh_escape(safe(text)).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
+    """``::error`` / ``::warning`` workflow commands for diagnostics (bad input, spec or usage: exit 2), each
+    located at its file, line and column when it has them, so the pull request shows them on the line."""
+    out = []
+    for d in diagnostics:
+        loc = d.loc
+        where = ""
+        if loc is not None and loc.path and not loc.path.startswith("<"):
+            where = f"file={_gh_property(loc.path)}" + (f",line={loc.line}" if loc.line else "") + (
+                f",col={loc.column}" if loc.line and loc.column else "") + ","
+        level = "warning" if d.severity == "warning" else "error"
+        pointer = f" {d.pointer}:" if d.pointer else ""
+        out.append(f"::{level} {where}title={_gh_property('labelspec ' + d.code)}::"
+                   f"{_gh_escape(safe(d.code + pointer + ' ' + d.message))}")
+    return "\n".join(out) + ("\n" if out else "")
 
 
 def render_github(d: dict[str, Any]) -> str:
