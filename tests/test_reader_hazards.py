@@ -390,3 +390,12 @@ def test_labelstudio_span_with_an_unwritable_offset_is_excluded(tmp_path: Path) 
     j = read(path, [TaskShape("ents", "spans", True)])
     assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 1}
     assert "cannot carry" in j.exclusions["detail"].iloc[0]
+
+
+def test_parquet_string_view_columns_are_text(tmp_path: Path) -> None:
+    """Arrow's string_view layout (polars writes it) is text like string and large_string."""
+    table = pa.table({"item_id": pa.array(["i1", "i2"], pa.string_view()), "annotator_id": ["a", "b"],
+                      "label": pa.array(["x", "y"], pa.string_view())})
+    pq.write_table(table, tmp_path / "v.parquet")
+    j = read(tmp_path / "v.parquet")
+    assert j.frame["item"].astype(str).tolist() == ["i1", "i2"] and j.frame["value"].astype(str).tolist() == ["x", "y"]

@@ -62,7 +62,7 @@ def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Ta
 def _is_text(t: pa.DataType) -> bool:
     if pa.types.is_dictionary(t):
         t = t.value_type
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 def _is_list(t: pa.DataType) -> bool:
@@ -113,6 +113,8 @@ def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.
         except UnwritableNumber as exc:
             row = next(i for i, v in enumerate(cells) if v is not None and _unwritable(v))
             raise input_error("LS404", path, row + 1, f"column {col!r} {exc}") from None
+    if pa.types.is_string_view(t):  # Arrow's newer string layout (polars writes it): the readers' layout
+        arr = arr.cast(pa.large_string())
     return _valid_utf8(arr, path, col) if _is_text(t) else arr.cast(pa.large_string())
 
 
