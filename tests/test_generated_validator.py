@@ -636,3 +636,16 @@ def test_records_attribution_with_a_list_agent_is_a_problem_not_a_crash() -> Non
     spec = SPECS["steps-and-attribution"]
     record = {"item": "1", "annotator": "a", "task": "blame", "value": '{"agent": [], "step": 0}'}
     assert record_problems(spec, record)
+
+
+def test_several_labels_for_a_single_choice_task_are_named_as_such(checkers: Checkers) -> None:
+    """A CSV cell '["refund","fraud"]' is not an unknown label: it is a list where one label belongs (the same
+    message from check and from the validator)."""
+    from labelspec.spec.records import value_problems
+
+    v, spec = checkers.validators["single-intent"], checkers.specs["single-intent"]
+    task = next(t for t in spec.tasks if t.kind == "single_choice")
+    said = ['a single_choice task takes one label; found a list ["refund","fraud"]']
+    assert value_problems(task, '["refund","fraud"]') == said
+    assert v.validate_record({"id": "1", "who": "a", "answer": '["refund","fraud"]', "secs": "2"}) == said
+    assert value_problems(task, "[refund") == ["unknown label '[refund'"]

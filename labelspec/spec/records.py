@@ -129,7 +129,11 @@ def valid_timestamp(text: str) -> bool:
 def value_problems(task: Task, value: str) -> list[str]:
     """Why ``value`` is not a valid answer to ``task`` (empty list when it is)."""
     if task.kind in ("single_choice", "pairwise"):
-        return [] if value in set(task.label_ids) else [f"unknown label {value!r}"]
+        if value in set(task.label_ids):
+            return []
+        if task.kind == "single_choice" and isinstance(_json(value), list):
+            return [f"a single_choice task takes one label; found a list {value}"]
+        return [f"unknown label {value!r}"]
     if task.kind == "rating":
         return [] if value in set(task.label_ids) else [f"rating {value!r} is not an integer on the scale"]
     if task.kind == "multi_choice":
