@@ -71,7 +71,14 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
     for f in files:
         p = Path(f)
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")))
+            found = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+            if not found:  # only subfolders, or nothing: say so rather than "no label files given"
+                inner = sorted(q.name for q in p.iterdir() if q.is_dir() and not q.name.startswith("."))
+                more = f"; its subfolders are not read ({', '.join(inner[:5])})" if inner else ""
+                raise UsageError(Diagnostic("LS501", f"folder {display(p)} holds no label files{more}",
+                                            SourceLocation("<command line>"),
+                                            hint="name the files, or the folders that hold them" if inner else None))
+            out.extend(found)
         else:
             out.append(p)
     if not out:

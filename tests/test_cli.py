@@ -448,3 +448,11 @@ def test_input_errors_are_annotated_on_github(run_cli, tiny_project, monkeypatch
     assert commands[0].startswith(f"::error file={path},line=2,") and "title=labelspec LS402::LS402 " in commands[0]
     monkeypatch.delenv("GITHUB_ACTIONS")
     assert "::error" not in run_cli("check", str(p.root), str(p.labels)).err
+
+
+def test_a_folder_with_only_subfolders_says_so(run_cli, tiny_project, tmp_path: Path) -> None:
+    """Folders are read one level deep; one holding only subfolders names them instead of "no label files"."""
+    p = tiny_project()
+    (tmp_path / "batches" / "week-1").mkdir(parents=True)
+    r = run_cli("check", str(p.root), str(tmp_path / "batches"))
+    assert r.code == 2 and "holds no label files; its subfolders are not read (week-1)" in r.err
