@@ -1,7 +1,8 @@
-"""Shared fixtures: run the CLI in-process, and write a tiny valid project to a temporary folder."""
+"""Shared fixtures: run the CLI in-process, write a tiny valid project to a temporary folder, snapshot a tree."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,15 @@ def tiny_project(tmp_path: Path) -> Callable[..., Tiny]:
         return Tiny(root, labels)
 
     return make
+
+
+def tree(root: Path) -> dict[str, bytes | str]:
+    """Every entry under root: files by content, directories and symlinks by kind."""
+    out: dict[str, bytes | str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            out[rel] = ("link:" + os.readlink(path) if path.is_symlink() else "dir" if path.is_dir()
+                        else path.read_bytes())
+    return out

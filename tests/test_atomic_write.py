@@ -12,24 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import tree
 from emit_snapshot import intent_task, sample_spec
 
 import labelspec.emit.artifact as artifact
 from labelspec.emit import Artifact, compile_spec, write_artifacts
 from labelspec.errors import OutputError
 from labelspec.spec.model import Project
-
-
-def tree(root: Path) -> dict[str, bytes | str]:
-    """Every entry under root: files by content, directories and symlinks by kind."""
-    out: dict[str, bytes | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            out[rel] = ("link:" + os.readlink(path) if path.is_symlink() else "dir" if path.is_dir()
-                        else path.read_bytes())
-    return out
 
 
 def _projects(version: str = "1.3.0") -> dict[str, tuple[Artifact, ...]]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Run
+from conftest import Run, tree
 from emit_snapshot import intent_task, sample_spec
 
 import labelspec.emit.artifact as artifact
@@ -25,18 +25,6 @@ from labelspec.spec.model import Project
 
 CLI = Callable[..., Run]
 STARTER = ["annotators.csv", "gold.csv", "items.jsonl", "labelspec.yaml"]
-
-
-def tree(root: Path) -> dict[str, bytes | str]:
-    """Every entry under root: files by content, directories and symlinks by kind."""
-    out: dict[str, bytes | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            out[rel] = ("link:" + os.readlink(path) if path.is_symlink() else "dir" if path.is_dir()
-                        else path.read_bytes())
-    return out
 
 
 @pytest.fixture
