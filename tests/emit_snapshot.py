@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
+from labelspec.emit import Artifact, compile_spec
 from labelspec.errors import SourceLocation
 from labelspec.spec.model import (
     AgreementPolicy,
@@ -144,3 +145,10 @@ def sample_spec(tasks: tuple[Task, ...] | None = None, **changes: object) -> Spe
     )
     fields.update(changes)
     return Spec(**fields)  # type: ignore[arg-type]
+
+
+def two_projects(version: str = "1.3.0") -> dict[str, tuple[Artifact, ...]]:
+    """Two compiled projects, alpha and beta, as ``write_artifacts`` takes them."""
+    a = sample_spec(project=Project(id="alpha", title="Alpha", version=version))
+    b = sample_spec(project=Project(id="beta", title="Beta", version=version), tasks=(intent_task(),))
+    return {"alpha": compile_spec(a), "beta": compile_spec(b)}

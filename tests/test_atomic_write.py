@@ -13,25 +13,18 @@ from pathlib import Path
 
 import pytest
 from conftest import tree
-from emit_snapshot import intent_task, sample_spec
+from emit_snapshot import intent_task, sample_spec, two_projects
 
 import labelspec.emit.artifact as artifact
 from labelspec.emit import Artifact, compile_spec, write_artifacts
 from labelspec.errors import OutputError
-from labelspec.spec.model import Project
-
-
-def _projects(version: str = "1.3.0") -> dict[str, tuple[Artifact, ...]]:
-    a = sample_spec(project=Project(id="alpha", title="Alpha", version=version))
-    b = sample_spec(project=Project(id="beta", title="Beta", version=version), tasks=(intent_task(),))
-    return {"alpha": compile_spec(a), "beta": compile_spec(b)}
 
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     """An output folder with a first compile, a foreign project and a file compile does not own."""
     out = tmp_path / "generated"
-    write_artifacts(out, _projects(), check=False, diff=False)
+    write_artifacts(out, two_projects(), check=False, diff=False)
     (out / "gamma").mkdir()
     (out / "gamma" / "keep.txt").write_text("not ours\n")
     (out / "README.md").write_text("hand-written\n")
@@ -47,7 +40,7 @@ def list_in_manifest(project: Path, name: str) -> None:
 
 def test_first_write_and_rewrite(tmp_path: Path) -> None:
     out = tmp_path / "generated"
-    projects = _projects()
+    projects = two_projects()
     first = write_artifacts(out, projects, check=False, diff=False)
     expected = sorted(a.path for arts in projects.values() for a in arts)
     assert list(first.written) == expected and first.missing == first.written and not first.removed
@@ -68,7 +61,7 @@ def test_check_reports_stale_missing_extra_and_writes_nothing(out: Path) -> None
     list_in_manifest(out / "alpha", "notes.txt")  # a generated file compile no longer produces
     (out / "beta" / "old-dir").mkdir()  # no compile wrote it: left alone, not drift
     before = tree(out)
-    result = write_artifacts(out, _projects(), check=True, diff=True)
+    result = write_artifacts(out, two_projects(), check=True, diff=True)
     assert tree(out) == before
     assert result.stale == ("alpha/gates.json", "alpha/manifest.json")
     assert result.missing == ("alpha/guidelines.md",)
@@ -82,7 +75,7 @@ def test_check_reports_stale_missing_extra_and_writes_nothing(out: Path) -> None
     assert "stale   alpha/gates.json\n" in summary
     assert "left alone: beta/old-dir/ (not written by labelspec)\n" in summary
     assert summary.endswith("4 file(s) out of date; run labelspec compile\n")
-    clean = write_artifacts(out, _projects(), check=True, diff=False)
+    clean = write_artifacts(out, two_projects(), check=True, diff=False)
     assert clean.drift  # checking again changes nothing
 
 
@@ -93,14 +86,14 @@ def test_write_replaces_stale_removes_extra_and_leaves_others_alone(out: Path) -
     (out / "alpha" / "sub").mkdir()
     (out / "alpha" / "sub" / "x").write_text("x")
     beta_before = {k: v for k, v in tree(out).items() if k.startswith("beta")}
-    result = write_artifacts(out, _projects(), check=False, diff=False)
+    result = write_artifacts(out, two_projects(), check=False, diff=False)
     assert result.written == ("alpha/gates.json", "alpha/manifest.json")
     assert result.removed == ("alpha/notes.txt",) and result.kept == ("alpha/sub/",)
     assert not (out / "alpha" / "notes.txt").exists() and (out / "alpha" / "sub" / "x").read_text() == "x"
     assert (out / "gamma" / "keep.txt").read_text() == "not ours\n"
     assert (out / "README.md").read_text() == "hand-written\n"
     assert {k: v for k, v in tree(out).items() if k.startswith("beta")} == beta_before
-    assert not write_artifacts(out, _projects(), check=True, diff=False).drift
+    assert not write_artifacts(out, two_projects(), check=True, diff=False).drift
     assert not [p for p in out.iterdir() if p.name.startswith(".labelspec-")]
 
 
@@ -117,7 +110,7 @@ def test_failure_while_staging_leaves_everything_as_it_was(out: Path, monkeypatc
 
     monkeypatch.setattr(artifact, "_stage", stage)
     with pytest.raises(OutputError) as err:
-        write_artifacts(out, _projects("2.0.0"), check=False, diff=False)
+        write_artifacts(out, two_projects("2.0.0"), check=False, diff=False)
     assert err.value.diagnostics[0].code == "LS601" and "No space left" in err.value.diagnostics[0].message
     assert calls == ["alpha", "beta"]
     assert tree(out) == before
@@ -140,7 +133,7 @@ def test_failure_between_swaps_is_rolled_back(out: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(artifact.os, "rename", rename)
     with pytest.raises(OutputError if isinstance(exc, OSError) else KeyboardInterrupt):
-        write_artifacts(out, _projects("2.0.0"), check=False, diff=False)
+        write_artifacts(out, two_projects("2.0.0"), check=False, diff=False)
     monkeypatch.setattr(artifact.os, "rename", real_rename)
     assert tree(out) == before
 
@@ -159,7 +152,7 @@ def test_half_written_file_never_reaches_the_folder(out: Path, monkeypatch: pyte
 
     monkeypatch.setattr(artifact.os, "fsync", fsync)
     with pytest.raises(OutputError):
-        write_artifacts(out, _projects("2.0.0"), check=False, diff=False)
+        write_artifacts(out, two_projects("2.0.0"), check=False, diff=False)
     assert tree(out) == before
 
 
@@ -171,12 +164,12 @@ def test_symlinked_or_file_project_folder_is_refused(tmp_path: Path) -> None:
     out.mkdir()
     (out / "alpha").symlink_to(outside, target_is_directory=True)
     with pytest.raises(OutputError):
-        write_artifacts(out, _projects(), check=False, diff=False)
+        write_artifacts(out, two_projects(), check=False, diff=False)
     assert tree(outside) == {"precious.txt": b"keep\n"}
     (out / "alpha").unlink()
     (out / "alpha").write_text("a file\n")
     with pytest.raises(OutputError):
-        write_artifacts(out, _projects(), check=True, diff=False)
+        write_artifacts(out, two_projects(), check=True, diff=False)
 
 
 @pytest.mark.parametrize("path", ["alpha/../x", "alpha/sub/x.md", "alpha/.hidden", "beta/x.md", "alpha/", "x"])
@@ -208,7 +201,7 @@ def test_failed_rollback_keeps_the_previous_files(out: Path, monkeypatch: pytest
 
     monkeypatch.setattr(artifact.os, "rename", rename)
     with pytest.raises(OutputError) as err:
-        write_artifacts(out, _projects("2.0.0"), check=False, diff=False)
+        write_artifacts(out, two_projects("2.0.0"), check=False, diff=False)
     monkeypatch.setattr(artifact.os, "rename", real_rename)
     kept = [p for p in out.iterdir() if p.name.startswith(".labelspec-")]
     assert len(kept) == 1 and str(kept[0]) in err.value.diagnostics[0].message

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 from conftest import Run, tree
-from emit_snapshot import intent_task, sample_spec
+from emit_snapshot import two_projects
 
 import labelspec.emit.artifact as artifact
 from labelspec.api import compile_paths
-from labelspec.emit import Artifact, compile_spec, write_artifacts
+from labelspec.emit import write_artifacts
 from labelspec.errors import OutputError, SpecError
-from labelspec.spec.model import Project
 
 CLI = Callable[..., Run]
 STARTER = ["annotators.csv", "gold.csv", "items.jsonl", "labelspec.yaml"]
@@ -147,16 +146,10 @@ def test_hand_edited_and_deleted_generated_files_are_still_drift(run_cli: CLI, b
 
 # --- carrying foreign entries keeps the write all or nothing --------------------------------------------------
 
-def _projects(version: str = "1.3.0") -> dict[str, tuple[Artifact, ...]]:
-    a = sample_spec(project=Project(id="alpha", title="Alpha", version=version))
-    b = sample_spec(project=Project(id="beta", title="Beta", version=version), tasks=(intent_task(),))
-    return {"alpha": compile_spec(a), "beta": compile_spec(b)}
-
-
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     out = tmp_path / "generated"
-    write_artifacts(out, _projects(), check=False, diff=False)
+    write_artifacts(out, two_projects(), check=False, diff=False)
     (out / "alpha" / "notes.txt").write_text("mine\n")
     (out / "alpha" / "sub").mkdir()
     (out / "alpha" / "sub" / "x.txt").write_text("x\n")
@@ -178,7 +171,7 @@ def test_failed_swap_with_carried_entries_is_rolled_back(out: Path, monkeypatch:
 
     monkeypatch.setattr(artifact.os, "rename", rename)
     with pytest.raises(OutputError):
-        write_artifacts(out, _projects("2.0.0"), check=False, diff=False)
+        write_artifacts(out, two_projects("2.0.0"), check=False, diff=False)
     monkeypatch.setattr(artifact.os, "rename", real_rename)
     assert tree(out) == before
 
@@ -188,7 +181,7 @@ def test_foreign_files_are_copied_when_they_cannot_be_linked(out: Path, monkeypa
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(artifact.os, "link", no_link)
-    result = write_artifacts(out, _projects("2.0.0"), check=False, diff=False)
+    result = write_artifacts(out, two_projects("2.0.0"), check=False, diff=False)
     assert result.kept == ("alpha/notes.txt", "alpha/sub/") and result.removed == ()
     assert (out / "alpha" / "notes.txt").read_text() == "mine\n" and (out / "alpha" / "sub" / "x.txt").is_file()
 
@@ -198,7 +191,7 @@ def test_foreign_files_are_copied_when_they_cannot_be_linked(out: Path, monkeypa
     before = tree(out)
     monkeypatch.setattr(artifact.shutil, "copy2", no_copy)
     with pytest.raises(OutputError, match="No space left"):
-        write_artifacts(out, _projects("3.0.0"), check=False, diff=False)
+        write_artifacts(out, two_projects("3.0.0"), check=False, diff=False)
     assert tree(out) == before
 
 
@@ -207,9 +200,9 @@ def test_a_folder_where_compile_writes_a_file_is_refused(out: Path) -> None:
     (out / "beta" / "gates.json").mkdir(parents=True)
     (out / "beta" / "gates.json" / "precious.txt").write_text("keep\n")
     before = tree(out)
-    assert write_artifacts(out, _projects(), check=True, diff=False).stale == ("beta/gates.json",)
+    assert write_artifacts(out, two_projects(), check=True, diff=False).stale == ("beta/gates.json",)
     with pytest.raises(OutputError, match="is a folder compile did not write"):
-        write_artifacts(out, _projects(), check=False, diff=False)
+        write_artifacts(out, two_projects(), check=False, diff=False)
     assert tree(out) == before
 
 
