@@ -3,8 +3,8 @@
 ``write_artifacts`` writes ``<out>/<project>/`` for every project it is given, and nothing else under ``<out>``.
 It removes only what a previous compile wrote: the names listed in the folder's ``manifest.json`` (and the manifest
 itself). Anything else in the folder is left alone and reported. It refuses a project folder that is, contains or
-is inside a spec folder (one being compiled, or any folder holding a ``labelspec.yaml``). A project whose files
-already match is left alone. Otherwise the new folder is written in a temporary directory beside it (same
+is inside a spec folder being compiled, or that is or contains any folder holding a ``labelspec.yaml``. A project
+whose files already match is left alone. Otherwise the new folder is written in a temporary directory beside it (same
 filesystem), the entries left alone are hard-linked (copied across filesystems) into it, every file and directory
 is fsynced, and the folders are swapped in with ``rename``; if anything fails before the last swap, the swaps
 already made are rolled back, so ``<out>`` is as it was. This is the only module of ``emit`` that touches the
@@ -155,7 +155,8 @@ def _overlap(target: Path, spec: Path) -> str | None:
 
 
 def _guard(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], protect: Sequence[Path]) -> None:
-    """Refuse a project folder that is, holds or sits in a spec folder: compile replaces what is in it."""
+    """Refuse a project folder that is, holds or sits in a spec folder being compiled, or is or holds any other
+    spec folder: compile replaces what is in it."""
     for project in sorted(projects):
         target = out_dir / project
         for spec in protect:
@@ -311,8 +312,8 @@ def write_artifacts(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], *,
     Files the folder's manifest lists and compile no longer produces are removed; entries no compile wrote are
     left alone (``kept``). With ``check`` nothing is written. ``diff`` adds a unified diff of every difference.
     ``protect`` names the folders of the specs being compiled. Raises ``OutputError`` (LS601), with the output
-    folder unchanged, when a project folder is, contains or is inside one of them (or any folder holding a
-    ``labelspec.yaml``), or when the folders cannot be written.
+    folder unchanged, when a project folder is, contains or is inside one of them, is or contains any folder
+    holding a ``labelspec.yaml``, or cannot be written.
     """
     _validate(projects)
     try:
