@@ -16,6 +16,7 @@ from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
 from labelspec.check.runner import CheckOptions, run_check
 from labelspec.errors import Diagnostic, InputError, OutputError, SourceLocation, SpecError, UsageError
+from labelspec.source_date import source_date
 from labelspec.spec.load import find_repo_root, find_specs, load_spec, load_spec_with_warnings, spec_file
 from labelspec.spec.model import Spec
 
@@ -375,19 +376,6 @@ class ReleaseResult:
     @property
     def exit_code(self) -> int:
         return 1 if self.refused else 0
-
-
-def source_date() -> str | None:
-    """The release date from ``SOURCE_DATE_EPOCH`` (reproducible builds), or None: never the clock."""
-    from datetime import datetime, timezone
-
-    raw = os.environ.get("SOURCE_DATE_EPOCH")
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise UsageError(Diagnostic("LS501", f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds",
-                                    SourceLocation("<environment>")))
-    return datetime.fromtimestamp(int(raw), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None) -> list[dict[str, Any]]:

@@ -230,6 +230,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every outcome to the documented exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
+        if "SOURCE_DATE_EPOCH" in os.environ:  # before numpy reads it (as scipy is imported) and fails on it
+            from labelspec.source_date import check_source_date_epoch
+
+            check_source_date_epoch(os.environ["SOURCE_DATE_EPOCH"])
         cli.main(args=argv, prog_name="labelspec", standalone_mode=False)
     except LabelspecError as exc:
         click.echo(render_diagnostics(exc.diagnostics), err=True)

@@ -456,3 +456,14 @@ def test_a_folder_with_only_subfolders_says_so(run_cli, tiny_project, tmp_path: 
     (tmp_path / "batches" / "week-1").mkdir(parents=True)
     r = run_cli("check", str(p.root), str(tmp_path / "batches"))
     assert r.code == 2 and "holds no label files; its subfolders are not read (week-1)" in r.err
+
+
+@pytest.mark.parametrize("value", ["abc", "", "1.5", "-5", "99999999999999", "١٢"])
+def test_a_bad_source_date_epoch_is_a_usage_error_in_every_command(value: str, tiny_project) -> None:
+    """In a fresh process: numpy parses SOURCE_DATE_EPOCH as scipy is imported and raised a bare ValueError
+    (exit 3) before labelspec looked at it."""
+    p = tiny_project()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": value}
+    r = subprocess.run([sys.executable, "-m", "labelspec", "check", "-q", str(p.root), str(p.labels)],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 2 and "LS501 SOURCE_DATE_EPOCH=" in r.stderr and "internal error" not in r.stderr
