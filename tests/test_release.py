@@ -199,3 +199,19 @@ def test_a_release_that_fails_while_streaming_leaves_the_previous_release(
     assert _run(args) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in (tmp_path / "rel").iterdir()} == before  # no temp folder left either
+
+
+def test_a_gold_override_never_releases_the_specs_own_gold_items(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--gold` replaces the gold file for scoring; the spec's hidden gold items stay hidden (QA: a smaller
+    --gold file released them)."""
+    write_project(tmp_path / "proj", expert=True)
+    (tmp_path / "other-gold.csv").write_text("item,unit,task,label\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    args = ["release", "proj/labelspec.yaml", "proj/labels", "--out", "rel", "--bootstrap", "0", "--gold",
+            "other-gold.csv", "--accept-failing", "gold.accuracy", "--reason", "no gold this round"]
+    assert _run(args) == 0
+    rows = [json.loads(line) for line in (tmp_path / "rel" / DATASET_JSONL).read_text().splitlines()]
+    assert "g1" not in {r["item"] for r in rows} and {r["item"] for r in rows} == {"a1", "a3"}
+    m = json.loads((tmp_path / "rel" / MANIFEST).read_text())
+    assert m["rows"]["held_back"]["gold_item"] == 1

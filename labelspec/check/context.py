@@ -74,6 +74,8 @@ class Context:
     roster: dict[str, RosterEntry] | None = None
     gold: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS, dtype=str))
     calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS, dtype=str))
+    #: Items of the spec's own gold file when ``--gold`` replaced it for scoring: never released either.
+    hidden_gold_items: frozenset[str] = frozenset()
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -141,11 +143,14 @@ def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = Non
     """Everything the spec references, read relative to the spec's folder."""
     items = read_items(spec_dir / spec.items.file, spec.items.id) if spec.items else None
     roster = read_roster(spec_dir / spec.annotators.file) if spec.annotators else None
-    gold_path = gold_override or (spec_dir / spec.quality.gold.file if spec.quality.gold else None)
+    spec_gold = spec_dir / spec.quality.gold.file if spec.quality.gold else None
+    gold_path = gold_override or spec_gold
     cal = spec.quality.calibration
+    hidden = frozenset(read_reference(spec_gold)["item"]) if gold_override and spec_gold else frozenset()
     return Context(
         items=items,
         roster=roster,
         gold=read_reference(gold_path) if gold_path else Context().gold,
         calibration=read_reference(spec_dir / cal.file) if cal else Context().calibration,
+        hidden_gold_items=hidden,
     )

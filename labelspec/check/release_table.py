@@ -46,10 +46,12 @@ SCHEMA = pa.schema([
 
 
 def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Units to release, and how many were held back per reason (first matching reason wins)."""
+    """Units to release, and how many were held back per reason (first matching reason wins). Gold items are those
+    of the gold file in use and, when ``--gold`` replaced it, of the spec's own: neither is ever released."""
     u = decisions.units
+    gold_items = ctx.gold["item"] if not ctx.hidden_gold_items else [*ctx.gold["item"], *ctx.hidden_gold_items]
     held = np.select(
-        [u["item"].isin(ctx.gold["item"]).to_numpy(), u["item"].isin(ctx.calibration["item"]).to_numpy(),
+        [u["item"].isin(gold_items).to_numpy(), u["item"].isin(ctx.calibration["item"]).to_numpy(),
          u["value"].isna().to_numpy(), u["review"].to_numpy(dtype=bool)],
         ["gold_item", "calibration_item", "no_consensus", "needs_review"], "")
     counts = pd.Series(held[held != ""]).value_counts()
