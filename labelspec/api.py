@@ -6,6 +6,7 @@ subclasses carrying located diagnostics.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -408,6 +409,7 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
     paths = _label_files(files)
+    _refuse_release_folder(out, spec, [Path(f) for f in files])
     gold_path = Path(gold) if gold else None
     released_at = source_date()
     ctx = project_context(spec, gold_path)
@@ -426,5 +428,29 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
                                         verdict=verdict, inputs=inputs, released_at=released_at,
                                         tool_version=__version__))
 
-    written = write_streams_atomic(out, produce, remove=rel.OUTPUT_NAMES)
+    written = write_streams_atomic(out, produce, remove=_previous_outputs(out, rel.OUTPUT_NAMES, rel.MANIFEST))
     return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]))
+
+
+def _refuse_release_folder(out: Path, spec: Spec, given: Sequence[Path]) -> None:
+    """A release is not written into the spec folder or a folder of label files: the next check would read the
+    dataset and the manifest as label files."""
+    target = out.resolve()
+    folders = [Path(spec.root), *(g if g.is_dir() else g.parent for g in given)]
+    for folder in folders:
+        if target == folder.resolve():
+            raise UsageError(Diagnostic("LS501", f"--out {display(out)} is the folder of the spec or of label files",
+                                        SourceLocation("<command line>"),
+                                        hint="write the release to a folder of its own, e.g. releases/<version>"))
+
+
+def _previous_outputs(out: Path, names: Sequence[str], manifest: str) -> list[str]:
+    """The release files the previous release in ``out`` wrote, from its manifest: only those may be removed
+    when this release does not write them again (a file of that name labelspec did not write stays)."""
+    try:
+        doc = json.loads((out / manifest).read_text("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return []
+    listed = doc.get("outputs") if isinstance(doc, dict) and doc.get("tool") == "labelspec" else None
+    paths = {o.get("path") for o in listed if isinstance(o, dict)} if isinstance(listed, list) else set()
+    return [n for n in names if n in paths]

@@ -215,3 +215,29 @@ def test_a_gold_override_never_releases_the_specs_own_gold_items(tmp_path: Path,
     assert "g1" not in {r["item"] for r in rows} and {r["item"] for r in rows} == {"a1", "a3"}
     m = json.loads((tmp_path / "rel" / MANIFEST).read_text())
     assert m["rows"]["held_back"]["gold_item"] == 1
+
+
+def test_release_removes_only_release_files_it_wrote_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preference-pairs.jsonl no release wrote stays; one the previous release's manifest lists, and this one
+    does not write again, goes (QA: a user's file of that name was deleted)."""
+    write_project(tmp_path / "proj", expert=True)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel").mkdir()
+    (tmp_path / "rel" / "preference-pairs.jsonl").write_text("mine\n", "utf-8")
+    args = ["release", "proj/labelspec.yaml", "proj/labels", "--out", "rel", "--bootstrap", "0"]
+    assert _run(args) == 0
+    assert (tmp_path / "rel" / "preference-pairs.jsonl").read_text("utf-8") == "mine\n"
+    manifest = json.loads((tmp_path / "rel" / MANIFEST).read_text())
+    manifest["outputs"].append({"path": "preference-pairs.jsonl", "sha256": "0" * 64, "bytes": 5})
+    (tmp_path / "rel" / MANIFEST).write_text(json.dumps(manifest))
+    assert _run(args) == 0 and not (tmp_path / "rel" / "preference-pairs.jsonl").exists()
+
+
+@pytest.mark.parametrize("out", ["proj", "proj/labels"])
+def test_release_is_not_written_among_the_spec_or_label_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              out: str) -> None:
+    write_project(tmp_path / "proj", expert=True)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in (tmp_path / out).iterdir())
+    assert _run(["release", "proj/labelspec.yaml", "proj/labels", "--out", out, "--bootstrap", "0"]) == 2
+    assert sorted(p.name for p in (tmp_path / out).iterdir()) == before
