@@ -92,7 +92,9 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
 
 
 def _distinct_outputs(**paths: Path | None) -> None:
-    """Two report options naming one file would leave only the last report: a usage error, before any work."""
+    """Report paths checked before any work (a command that fails on one must not have written anything else, such
+    as calibrate's roster): two options naming one file would keep only the last report, and a file where a folder
+    of the path should be cannot be written through (click already refuses a folder as the path)."""
     seen: dict[str, str] = {}
     for option, path in paths.items():
         if path is None or str(path) == "-":
@@ -101,6 +103,9 @@ def _distinct_outputs(**paths: Path | None) -> None:
         if key in seen:
             raise click.UsageError(f"--{seen[key]} and --{option} name the same file {path}")
         seen[key] = option
+        above = next((a for a in path.absolute().parents if a.exists()), None)
+        if above is not None and not above.is_dir():
+            raise click.UsageError(f"--{option} {path} cannot be written: {above} is a file, not a folder")
 
 
 def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None) -> None:
@@ -167,6 +172,7 @@ def calibrate(spec: Path, submissions: tuple[Path, ...], roster: Path | None, js
     from labelspec.check import calibrate as cal
     from labelspec.check import render
 
+    _distinct_outputs(json=json_path)
     result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run)
     d = result.to_dict()
     if json_path is not None and str(json_path) != "-":

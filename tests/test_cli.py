@@ -467,3 +467,18 @@ def test_a_bad_source_date_epoch_is_a_usage_error_in_every_command(value: str, t
     r = subprocess.run([sys.executable, "-m", "labelspec", "check", "-q", str(p.root), str(p.labels)],
                        capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 2 and "LS501 SOURCE_DATE_EPOCH=" in r.stderr and "internal error" not in r.stderr
+
+
+def test_calibrate_with_an_unwritable_report_writes_nothing(run_cli, tmp_path: Path) -> None:
+    """The report path is checked before the roster is rewritten (QA: exit 2 after the roster had changed)."""
+    import shutil
+
+    spec = tmp_path / "si"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "specs" / "support-intent", spec)
+    roster = spec / "annotators.csv"
+    roster.write_text(roster.read_text("utf-8").replace("0.9167", "0.1111"), "utf-8")
+    before = roster.read_bytes()
+    (tmp_path / "afile").write_text("x", "utf-8")
+    r = run_cli("calibrate", str(spec), str(spec / "calibration"), "--json", str(tmp_path / "afile" / "r.json"))
+    assert r.code == 2 and "is a file, not a folder" in r.err
+    assert roster.read_bytes() == before
