@@ -379,19 +379,20 @@ class ReleaseResult:
         return 1 if self.refused else 0
 
 
-def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None) -> list[dict[str, Any]]:
-    """sha256 and size of the spec, every file it references and every label file, by display path."""
+def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display
+                  ) -> list[dict[str, Any]]:
+    """sha256 and size of the spec, every file it references and every label file, by ``shown`` path."""
     import hashlib
 
     root = spec_dir(spec)
     refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
             spec.quality.calibration.file if spec.quality.calibration else None,
             None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
-    files = [Path(spec.path), *(root / r for r in refs if r), *([gold] if gold else []), *paths]
+    files = [root / Path(spec.path).name, *(root / r for r in refs if r), *([gold] if gold else []), *paths]
     out = []
     for p in files:
         data = p.read_bytes()
-        out.append({"path": display(p), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+        out.append({"path": shown(p), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
     return out
 
 
@@ -406,21 +407,22 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     from labelspec import __version__
     from labelspec.check import release as rel
 
-    if not isinstance(spec, Spec):
-        spec = load_spec(Path(spec), display_path=display(spec))
+    shown: Callable[[Path], str] = display
+    if not isinstance(spec, Spec):  # named from its repository, so a release is the same from any folder
+        spec, shown = _repository_spec(Path(spec))
     paths = _label_files(files)
     _refuse_release_folder(out, spec, [Path(f) for f in files])
     gold_path = Path(gold) if gold else None
     released_at = source_date()
     ctx = project_context(spec, gold_path)
-    report = run_check(spec, ctx, paths, [display(p) for p in paths],
+    report = run_check(spec, ctx, paths, [shown(p) for p in paths],
                        CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress, keep_decisions=True))
     verdict = rel.resolve_gates(report.gates, accept, strict=strict)
     if verdict.refused:
         return ReleaseResult(report, verdict.refused, verdict.overrides)
     decisions = report.decisions
     assert decisions is not None  # keep_decisions=True above
-    inputs = _input_hashes(spec, paths, gold_path)
+    inputs = _input_hashes(spec, paths, gold_path, shown)
     counts: dict[str, Any] = {}
 
     def produce(open_output: Callable[[str], IO[bytes]]) -> None:  # streamed: the dataset is never in memory
@@ -430,6 +432,24 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
 
     written = write_streams_atomic(out, produce, remove=_previous_outputs(out, rel.OUTPUT_NAMES, rel.MANIFEST))
     return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]))
+
+
+def _repository_spec(path: Path) -> tuple[Spec, Callable[[Path], str]]:
+    """The spec loaded with its path relative to its repository root (the folder holding ``.git``, as compile
+    names it), and the function that names every other file the same way: a release then holds no absolute path
+    and the same bytes from any working directory. Files outside the repository are named with ``..``."""
+    file, _ = spec_file(path)
+    folder = file.resolve().parent
+    repo = find_repo_root(folder)
+
+    def shown(p: Path) -> str:
+        try:
+            return Path(os.path.relpath(Path(p).resolve(), repo)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists
+            return Path(p).resolve().as_posix()
+
+    spec = load_spec(file, display_path=shown(file))
+    return replace(spec, root=str(folder)), shown  # its files are read from where they are
 
 
 def _refuse_release_folder(out: Path, spec: Spec, given: Sequence[Path]) -> None:

@@ -241,3 +241,24 @@ def test_release_is_not_written_among_the_spec_or_label_files(tmp_path: Path, mo
     before = sorted(p.name for p in (tmp_path / out).iterdir())
     assert _run(["release", "proj/labelspec.yaml", "proj/labels", "--out", out, "--bootstrap", "0"]) == 2
     assert sorted(p.name for p in (tmp_path / out).iterdir()) == before
+
+
+def test_release_bytes_do_not_depend_on_the_working_directory(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths in the release are named from the spec's repository (as compile names them), never from the working
+    directory and never absolute (QA: `../proj/...`, `tmp/...` or `/tmp/...` depending on where it ran)."""
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    write_project(tmp_path / "repo" / "proj", expert=True)
+    (tmp_path / "repo" / "sub").mkdir()
+    trees = []
+    for cwd, prefix in ((tmp_path / "repo", ""), (tmp_path / "repo" / "sub", "../"), (tmp_path, "repo/"),
+                        (Path("/"), str(tmp_path / "repo") + "/")):
+        monkeypatch.chdir(cwd)
+        out = tmp_path / f"rel-{len(trees)}"
+        assert _run(["release", prefix + "proj", prefix + "proj/labels", "--out", str(out), "--bootstrap", "0"]) == 0
+        trees.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert all(t == trees[0] for t in trees[1:])
+    manifest = json.loads(trees[0][MANIFEST])
+    assert manifest["spec"]["path"] == "proj/labelspec.yaml"
+    assert [i["path"] for i in manifest["inputs"]][-2:] == ["proj/labels/batch.csv", "proj/labels/expert.csv"]
+    assert str(tmp_path) not in trees[0][DATASET_JSONL].decode()
