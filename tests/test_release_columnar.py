@@ -61,7 +61,8 @@ def reference_rows(decisions: Decisions, acc: Accounting, ctx: Context, spec: An
                 "timestamp": r["timestamp"] or None, "lead_time": lead[r["lead_time"]],
                 "source": f"{r['file']}:{r['line']}", "calibration_score": e.calibration_score if e else None,
                 "calibration_passed": e.passed if e else None,
-                "calibrated_at": e.calibrated_at.isoformat() if e and e.calibrated_at is not None else None})
+                "calibrated_at": e.calibrated_at.isoformat().replace("+00:00", "Z")  # as the roster writes it
+                if e and e.calibrated_at is not None else None})
         rows.append({"task": u.task, "item": u.item, "unit": u.unit, "label": u.value, "decided_by": u.decided_by,
                      "method": u.method, "support": None if pd.isna(u.support) else float(u.support),
                      "n_judgments": int(u.n_judgments), "proposed": u.proposed, "expert": u.expert,

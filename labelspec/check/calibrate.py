@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
+from labelspec.check.context import iso_utc
 from labelspec.check.estimate import Estimate
 from labelspec.check.records import Accounting
 from labelspec.check.render import fmt, safe
@@ -226,12 +227,6 @@ def _edge_wrong(spec: Spec, rows: pd.DataFrame, kinds: np.ndarray, scored: _Rows
     return wrong
 
 
-def _iso(ts: Any) -> str:
-    if ts is None or pd.isna(ts):
-        return ""
-    t = pd.Timestamp(ts).tz_convert("UTC")
-    frac = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
-    return str(t.strftime("%Y-%m-%dT%H:%M:%S")) + frac + "Z"
 
 
 def _per_annotator(frame: pd.DataFrame, names: list[str], columns: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -295,7 +290,7 @@ def score_calibration(spec: Spec, acc: Accounting, reference: pd.DataFrame, *, f
         why = _fail_reason(k, est.value, min_items, threshold)
         out.append(AnnotatorScore(annotator=a, n=k, score=est, passed=not why, fail_reason=why,
                                   missing=len(ref) - k, wrong_edge_cases=edges[a], confusion=confusion[a],
-                                  calibrated_at=_iso(latest.iloc[i])))
+                                  calibrated_at=iso_utc(latest.iloc[i])))
     return CalibrationResult(spec=spec, reference_rows=len(ref), min_accuracy=threshold, min_items=min_items,
                              annotators=tuple(out), ignored=ignored, accounting=acc, files=tuple(files))
 

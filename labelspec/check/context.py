@@ -10,6 +10,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,13 @@ def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = Non
         calibration=read_reference(spec_dir / cal.file) if cal else Context().calibration,
         hidden_gold_items=hidden,
     )
+
+
+def iso_utc(ts: Any) -> str:
+    """A timestamp as the roster and label files write it: UTC, ``Z``, fraction only when there is one ("" for
+    none)."""
+    if ts is None or pd.isna(ts):
+        return ""
+    t = pd.Timestamp(ts).tz_convert("UTC")
+    frac = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
+    return str(t.strftime("%Y-%m-%dT%H:%M:%S")) + frac + "Z"

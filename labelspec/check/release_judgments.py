@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.context import Context
+from labelspec.check.context import Context, iso_utc
 from labelspec.check.records import Accounting
 
 KEYS = ["task", "item", "unit"]
@@ -167,7 +167,7 @@ class Lookups:
         entries = [roster.get(a) if isinstance(a, str) else None for a in j.annotator.values.tolist()]  # distinct
         calibration = (pa.array([e.calibration_score if e else None for e in entries], pa.float64()),
                        pa.array([e.passed if e else None for e in entries], pa.bool_()),
-                       pa.array([e.calibrated_at.isoformat() if e and e.calibrated_at is not None else None
+                       pa.array([iso_utc(e.calibrated_at) if e and e.calibrated_at is not None else None
                                  for e in entries], pa.string()))
         timestamp = strings(j.timestamp.values)
         lead_float, lead_json = lead_times(j.lead_time, j.order)
