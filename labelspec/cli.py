@@ -223,8 +223,9 @@ def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[
                          bootstrap=bootstrap, progress=stderr_progress(False))
     for gate in result.refused:
         click.echo(f"release refused: blocking gate {gate} failed (nothing written)", err=True)
-    for o in result.overrides:
-        click.echo(f"accepted {o['gate']} ({o['status']}): {o['reason']}", err=True)
+    for o in result.overrides:  # an override of a gate that passed is recorded, not applied
+        said = "accepted" if o["applied"] else "not needed, the gate did not fail:"
+        click.echo(f"{said} {o['gate']} ({o['status']}): {o['reason']}", err=True)
     for path in result.written:
         click.echo(f"wrote {path}")
     if not result.refused:

@@ -262,3 +262,16 @@ def test_release_bytes_do_not_depend_on_the_working_directory(tmp_path: Path,
     assert manifest["spec"]["path"] == "proj/labelspec.yaml"
     assert [i["path"] for i in manifest["inputs"]][-2:] == ["proj/labels/batch.csv", "proj/labels/expert.csv"]
     assert str(tmp_path) not in trees[0][DATASET_JSONL].decode()
+
+
+def test_an_override_of_a_passing_gate_is_not_printed_as_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path / "proj", expert=True)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    args = ["release", "proj/labelspec.yaml", "proj/labels", "--out", "rel", "--bootstrap", "0",
+            "--accept-failing", "gold.accuracy", "--reason", "just in case"]
+    assert _run(args) == 0
+    err = capsys.readouterr().err
+    assert "not needed, the gate did not fail: gold.accuracy (pass): just in case" in err and "accepted" not in err
+    assert json.loads((tmp_path / "rel" / MANIFEST).read_text())["overrides"][0]["applied"] is False
