@@ -482,3 +482,16 @@ def test_calibrate_with_an_unwritable_report_writes_nothing(run_cli, tmp_path: P
     r = run_cli("calibrate", str(spec), str(spec / "calibration"), "--json", str(tmp_path / "afile" / "r.json"))
     assert r.code == 2 and "is a file, not a folder" in r.err
     assert roster.read_bytes() == before
+
+
+def test_calibration_items_are_not_queued_for_review(run_cli, tiny_project, tmp_path: Path) -> None:
+    """Calibration items are test material, never released: a disputed one is not an expert's work (QA pass)."""
+    from conftest import DISAGREEING
+
+    files = {"calibration.csv": "item,unit,task,label,why\ni1,,sentiment,pos,\n"}
+    p = tiny_project(DISAGREEING, extra=CALIBRATION, files=files)
+    r = run_cli("adjudicate", "--out", str(tmp_path / "q"), str(p.root), str(p.labels))
+    assert r.code == 0, r.err
+    queued = (tmp_path / "q" / "review-queue.csv").read_text("utf-8").splitlines()[1:]
+    assert queued and not any(line.startswith("i1,") for line in queued)
+    assert {line.split(",")[0] for line in queued} == {"i2", "i3", "i4", "i5", "i6"}
