@@ -409,7 +409,12 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
 
     shown: Callable[[Path], str] = display
     if not isinstance(spec, Spec):  # named from its repository, so a release is the same from any folder
-        spec, shown = _repository_spec(Path(spec))
+        given = spec
+        try:
+            spec, shown = _repository_spec(Path(given))
+        except SpecError:  # problems are shown at the path as the user wrote it
+            load_spec(Path(given), display_path=display(given))
+            raise
     paths = _label_files(files)
     _refuse_release_folder(out, spec, [Path(f) for f in files])
     gold_path = Path(gold) if gold else None
