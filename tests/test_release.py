@@ -275,3 +275,16 @@ def test_an_override_of_a_passing_gate_is_not_printed_as_accepted(tmp_path: Path
     err = capsys.readouterr().err
     assert "not needed, the gate did not fail: gold.accuracy (pass): just in case" in err and "accepted" not in err
     assert json.loads((tmp_path / "rel" / MANIFEST).read_text())["overrides"][0]["applied"] is False
+
+
+def test_release_shows_spec_problems_at_the_path_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    write_project(tmp_path / "repo" / "proj")
+    spec = tmp_path / "repo" / "proj" / "labelspec.yaml"
+    spec.write_text(spec.read_text("utf-8") + "bogus: 1\n", "utf-8")
+    (tmp_path / "repo" / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "repo" / "sub")
+    capsys.readouterr()
+    assert _run(["release", "../proj", "../proj/labels", "--out", "../rel"]) == 2
+    assert "../proj/labelspec.yaml:" in capsys.readouterr().err
