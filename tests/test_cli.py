@@ -495,3 +495,15 @@ def test_calibration_items_are_not_queued_for_review(run_cli, tiny_project, tmp_
     queued = (tmp_path / "q" / "review-queue.csv").read_text("utf-8").splitlines()[1:]
     assert queued and not any(line.startswith("i1,") for line in queued)
     assert {line.split(",")[0] for line in queued} == {"i2", "i3", "i4", "i5", "i6"}
+
+
+def test_a_parquet_gold_file_is_named_as_binary(run_cli, tiny_project, tmp_path: Path) -> None:
+    """Gold and calibration files are CSV text; a Parquet one gets a hint that says so, not just 'not UTF-8'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tiny_project()
+    gold = tmp_path / "gold.parquet"
+    pq.write_table(pa.table({"item": ["i1"], "unit": [""], "task": ["sentiment"], "label": ["pos"]}), gold)
+    r = run_cli("check", str(p.root), str(p.labels), "--gold", str(gold))
+    assert r.code == 2 and "LS312 not valid UTF-8" in r.err and "binary file (Parquet or a spreadsheet?)" in r.err

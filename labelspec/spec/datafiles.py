@@ -61,8 +61,10 @@ def decode(data: bytes, problems: Problems) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        binary = data.startswith((b"PAR1", b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))  # Parquet, xlsx/zip, xls
         problems.add(data[: exc.start].count(b"\n") + 1, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})",
-                     hint="save the file as UTF-8")
+                     hint="this is a binary file (Parquet or a spreadsheet?): these files are CSV text"
+                     if binary else "save the file as UTF-8")
         return None
 
 
