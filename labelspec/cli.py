@@ -53,7 +53,16 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
                 click.echo(render_diagnostics(r.diagnostics), err=True)
             if r.ok:
                 click.echo(f"{r.path}: ok")
+    _github_annotations([d for r in results for d in r.diagnostics])
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_INPUT)
+
+
+def _github_annotations(diagnostics: list[Any]) -> None:
+    """Under GitHub Actions, problems are also workflow commands at their file and line (stderr)."""
+    if diagnostics and os.environ.get("GITHUB_ACTIONS") == "true":
+        from labelspec.check.render import github_diagnostics
+
+        click.echo(github_diagnostics(diagnostics), nl=False, err=True)
 
 
 @cli.command()
@@ -244,10 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="labelspec", standalone_mode=False)
     except LabelspecError as exc:
         click.echo(render_diagnostics(exc.diagnostics), err=True)
-        if os.environ.get("GITHUB_ACTIONS") == "true":  # the same problems on the lines of the pull request
-            from labelspec.check.render import github_diagnostics
-
-            click.echo(github_diagnostics(exc.diagnostics), nl=False, err=True)
+        _github_annotations(list(exc.diagnostics))  # the same problems on the lines of the pull request
         sys.exit(EXIT_INPUT)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)

@@ -507,3 +507,14 @@ def test_a_parquet_gold_file_is_named_as_binary(run_cli, tiny_project, tmp_path:
     pq.write_table(pa.table({"item": ["i1"], "unit": [""], "task": ["sentiment"], "label": ["pos"]}), gold)
     r = run_cli("check", str(p.root), str(p.labels), "--gold", str(gold))
     assert r.code == 2 and "LS312 not valid UTF-8" in r.err and "binary file (Parquet or a spreadsheet?)" in r.err
+
+
+def test_validate_annotates_spec_problems_on_github(run_cli, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate prints its problems itself (it goes on to the next spec), so it annotates them itself too."""
+    spec = tmp_path / "s" / "labelspec.yaml"
+    spec.parent.mkdir()
+    spec.write_text("labelspec: 1\nproject: {id: demo, title: Demo, version: 1.0.0}\ntasks: {}\n", "utf-8")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    r = run_cli("validate", str(spec.parent))
+    assert r.code == 2 and any(line.startswith("::error file=") and ",line=3," in line for line in r.err.splitlines())
