@@ -18,7 +18,7 @@ import click
 
 from labelspec import __version__
 from labelspec.console import render_diagnostics, stderr_progress
-from labelspec.errors import LabelspecError
+from labelspec.errors import Diagnostic, LabelspecError
 
 EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 KINDS = ["single_choice", "multi_choice", "rating", "spans", "pairwise", "ranking", "text", "attribution"]
@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
+        _github_annotations([Diagnostic("LS501", exc.format_message())])  # a usage problem has no file
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

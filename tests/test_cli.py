@@ -518,3 +518,9 @@ def test_validate_annotates_spec_problems_on_github(run_cli, tmp_path: Path,
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     r = run_cli("validate", str(spec.parent))
     assert r.code == 2 and any(line.startswith("::error file=") and ",line=3," in line for line in r.err.splitlines())
+
+
+def test_click_usage_errors_are_annotated_on_github_too(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    r = run_cli("check", "--no-such-option")
+    assert r.code == 2 and any(line.startswith("::error title=labelspec LS501::") for line in r.err.splitlines())
