@@ -333,25 +333,13 @@ class AdjudicationResult:
     units: int  # units with a consensus method
 
 
-def _relative_spec(spec: Spec) -> Spec:
-    """The spec as a header names it: a header never carries an absolute path (``emit.header``), so a spec
-    outside the working directory is named relative to it (``../``), or by its file name across drives."""
-    if not Path(spec.path).is_absolute():
-        return spec
-    try:
-        relative = os.path.relpath(spec.path)
-    except ValueError:  # another drive (Windows): no relative path exists
-        relative = Path(spec.path).name
-    return replace(spec, path=Path(relative).as_posix())
-
-
 def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path, gold: str | Path | None = None
                ) -> AdjudicationResult:
     """Write the expert-review queue for the label files: review-queue.csv, .jsonl and .labelstudio.json."""
     from labelspec.check.adjudicate import build_queue, queue_csv, queue_jsonl, queue_labelstudio
     from labelspec.check.decide import decide_all
     from labelspec.check.runner import read_and_account
-    from labelspec.emit.labelstudio import labelstudio_xml
+    from labelspec.emit.labelstudio import labelstudio_view
 
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
@@ -360,7 +348,7 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Pat
     acc = read_and_account(spec, ctx, paths, [display(p) for p in paths])
     decisions = decide_all(spec, acc, ctx)
     queue = build_queue(decisions, acc, skip_items=ctx.calibration["item"].tolist())
-    config = labelstudio_xml(_relative_spec(spec))
+    config = labelstudio_view(spec)  # only its control names are read: no header naming the spec's path
     texts = {"review-queue.csv": queue_csv(queue), "review-queue.jsonl": queue_jsonl(queue),
              "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, config)}
     return AdjudicationResult(write_files_atomic(out, _utf8(texts, out)), len(queue), len(decisions.units))

@@ -100,7 +100,7 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
     sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)
 
 
-def _distinct_outputs(**paths: Path | None) -> None:
+def _check_report_paths(**paths: Path | None) -> None:
     """Report paths checked before any work (a command that fails on one must not have written anything else, such
     as calibrate's roster): two options naming one file would keep only the last report, and a file where a folder
     of the path should be cannot be written through (click already refuses a folder as the path)."""
@@ -148,7 +148,7 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
     from labelspec import api
     from labelspec.check import render
 
-    _distinct_outputs(json=json_path, junit=junit, markdown=markdown)
+    _check_report_paths(json=json_path, junit=junit, markdown=markdown)
     report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
                               progress=stderr_progress(quiet))
     to_stdout = json_path is not None and str(json_path) == "-"
@@ -181,7 +181,7 @@ def calibrate(spec: Path, submissions: tuple[Path, ...], roster: Path | None, js
     from labelspec.check import calibrate as cal
     from labelspec.check import render
 
-    _distinct_outputs(json=json_path)
+    _check_report_paths(json=json_path)
     result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run)
     d = result.to_dict()
     if json_path is not None and str(json_path) != "-":

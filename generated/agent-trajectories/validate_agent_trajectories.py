@@ -337,17 +337,9 @@ def value_problems(task, text):
         return []
     if kind == "rating":
         return [f"rating {text!r} is not an integer on the scale"]
-    if kind == "single_choice" and isinstance(_json_list(text), list):
+    if kind == "single_choice" and isinstance(_json(text), list):
         return [f"a single_choice task takes one label; found a list {text}"]
     return [f"unknown label {text!r}"]
-
-
-def _json_list(text):
-    """The decoded text when it is JSON, else None (a single_choice given several labels)."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
 
 
 def validate_record(record):

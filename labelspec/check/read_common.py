@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,12 +166,15 @@ def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
     return canonical_json(value) if isinstance(value, list) else cell
 
 
-def _unwritable(cell: str, decoder: json.JSONDecoder) -> bool:
-    try:
-        canonical_list_text(cell, decoder)
-    except UnwritableNumber:
-        return True
-    return False
+def first_unwritable(values: Sequence[Any], text: Callable[[Any], object]) -> int:
+    """Index of the first value ``text`` refuses with :class:`UnwritableNumber`: searched only after converting
+    the whole batch failed, so the fast path converts each value once."""
+    for i, value in enumerate(values):
+        try:
+            text(value)
+        except UnwritableNumber:
+            return i
+    raise ValueError("no value is unwritable")
 
 
 # --- columns -----------------------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     try:
         redone = [canonical_list_text(u, decoder) for u in cells]
     except UnwritableNumber as exc:  # found again cell by cell, only now: its first row gets the error
-        bad = next(i for i, u in zip(todo, cells, strict=True) if _unwritable(u, decoder))
+        bad = todo[first_unwritable(cells, lambda u: canonical_list_text(u, decoder))]
         row = pc.index(masked, uniques[int(bad)]).as_py()
         raise input_error("LS404", where.path, int(where.lines[row]), f"{where.names.get('value', 'value')} {exc}"
                           ) from None

@@ -12,7 +12,6 @@ strings are UTF-8, so text columns are validated here (LS401 at the first bad ro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +27,7 @@ from labelspec.check.read_common import (
     canonical_json,
     column_mapping,
     finish_columns,
+    first_unwritable,
     input_error,
     missing_column_error,
     required_fields,
@@ -111,7 +111,7 @@ def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.
         try:
             return pa.array([None if v is None else canonical_json(v) for v in cells], pa.large_string())
         except UnwritableNumber as exc:
-            row = next(i for i, v in enumerate(cells) if v is not None and _unwritable(v))
+            row = first_unwritable(cells, lambda v: v is not None and canonical_json(v))
             raise input_error("LS404", path, row + 1, f"column {col!r} {exc}") from None
     if pa.types.is_string_view(t):  # Arrow's newer string layout (polars writes it): the readers' layout
         arr = arr.cast(pa.large_string())
@@ -148,11 +148,3 @@ def _first_invalid(strings: pa.Array) -> int:
         except pa.ArrowInvalid:
             hi = mid
     return lo
-
-
-def _unwritable(cell: list[Any]) -> bool:
-    try:
-        canonical_json(cell)
-    except UnwritableNumber:
-        return True
-    return False

@@ -157,6 +157,11 @@ def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str
 
 def labelstudio_xml(spec: Spec) -> str:
     """The labeling configuration as text: a provenance comment, then one ``<View>``; parsed back before return."""
+    return html_comment(spec) + "\n" + labelstudio_view(spec) + "\n"
+
+
+def labelstudio_view(spec: Spec) -> str:
+    """The ``<View>`` alone, for uses that name no spec path (the review queue reads its control names)."""
     objects, steps = _objects(spec)
     root = ET.Element("View")
     item = ET.SubElement(root, "View")
@@ -176,4 +181,4 @@ def labelstudio_xml(spec: Spec) -> str:
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     ET.fromstring(body)  # a config ElementTree cannot read back is a bug here, not in the spec
-    return html_comment(spec) + "\n" + body + "\n"
+    return body
