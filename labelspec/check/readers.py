@@ -13,8 +13,6 @@ rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +37,7 @@ from labelspec.check.read_jsonl import parse_jsonl
 from labelspec.check.read_labelstudio import parse_labelstudio
 from labelspec.check.read_parquet import parse_parquet
 from labelspec.errors import Diagnostic, InputError
+from labelspec.regular_file import FileProblem, read_regular
 
 __all__ = ["COLUMNS", "FORMATS", "ColumnMap", "FileInfo", "Judgments", "TaskShape", "read_label_files"]
 
@@ -146,28 +145,14 @@ def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
     return parsed, FileInfo(name, kind, seen, sha256)
 
 
-_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
 def _read_bytes(path: Path, name: str) -> bytes:
-    """The bytes of a regular file (symlinks followed). The file is opened without blocking and checked with
-    fstat before any read: a FIFO would wait forever for a writer, a device such as /dev/zero never ends."""
+    """The bytes of a regular file (symlinks followed; a FIFO or a device such as /dev/zero is refused, never
+    read: ``regular_file``)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise input_error("LS401", name, 0, f"cannot read the file: {exc.strerror or exc}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        what = next((text for test, text in _NOT_REGULAR if test(mode)), "a special file")
-        raise input_error("LS401", name, 0, f"not a regular file: the path is {what}; a label file must be a "
-                                            "regular file (or a symlink to one)")
-    with open(fd, "rb") as handle:  # closes fd
-        try:
-            return handle.read()
-        except OSError as exc:
-            raise input_error("LS401", name, 0, f"cannot read the file: {exc.strerror or exc}") from None
+        return read_regular(path)
+    except FileProblem as exc:
+        extra = "" if exc.io else "; a label file must be a regular file (or a symlink to one)"
+        raise input_error("LS401", name, 0, exc.message + extra) from None
 
 
 def _table(parsed: Parsed, name: str) -> pa.Table:

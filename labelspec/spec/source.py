@@ -11,10 +11,8 @@ spec's shape (``validate``) or judge where paths in the spec lead (``resolve``).
 from __future__ import annotations
 
 import codecs
-import os
 import pathlib
 import re
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +22,7 @@ from yaml.error import Mark
 from yaml.nodes import Node
 
 from labelspec.errors import Diagnostic, SourceLocation, SpecError, sorted_unique
+from labelspec.regular_file import FileProblem, read_regular
 from labelspec.spec.strict_yaml import MAX_DEPTH, MAX_NODES, PathParts, StrictLoader, loc, walk
 
 __all__ = [
@@ -42,13 +41,6 @@ __all__ = [
 MAX_BYTES = 1 << 20
 LINE_BREAK = re.compile("\r\n|[\r\n]")  # lines as editors count them (``strict_yaml.loc`` maps PyYAML's marks)
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 
 
 @dataclass(frozen=True)
@@ -177,49 +169,12 @@ def read_yaml_file(
     return read_yaml_text(_read_regular_file(path, shown, max_bytes), shown, max_bytes=max_bytes)
 
 
-def _file_problem(st: os.stat_result, max_bytes: int) -> str | None:
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file: " + next(
-            (name for is_kind, name in _FILE_KINDS if is_kind(st.st_mode)), "a special file"
-        )
-    return f"file is {st.st_size} bytes; the limit is {max_bytes}" if st.st_size > max_bytes else None
-
-
 def _read_regular_file(path: pathlib.Path, shown: str, max_bytes: int) -> bytes:
-    def fail(message: str | None) -> None:
-        if message:
-            raise SpecError(
-                Diagnostic("LS100", message, SourceLocation(shown), hint="name a regular spec file")
-            )
-
     try:
-        before = os.stat(path)
-        fail(_file_problem(before, max_bytes))
-        flags = (
-            os.O_RDONLY
-            | getattr(os, "O_NONBLOCK", 0)
-            | getattr(os, "O_NOCTTY", 0)
-            | getattr(os, "O_CLOEXEC", 0)
-        )
-        with open(
-            os.open(path, flags), "rb"
-        ) as handle:  # O_NONBLOCK: a FIFO swapped in cannot block the open
-            after = os.fstat(handle.fileno())
-            fail(_file_problem(after, max_bytes))
-            same = (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
-            fail(None if same else "the file was replaced while it was being opened")
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise SpecError(
-            Diagnostic(
-                "LS100",
-                f"cannot read the file: {exc.strerror or exc}",
-                SourceLocation(shown),
-                hint="check the path and its permissions",
-            )
-        ) from None
-    fail(f"file is larger than the limit of {max_bytes} bytes" if len(data) > max_bytes else None)
-    return data
+        return read_regular(path, max_bytes)
+    except FileProblem as exc:
+        hint = "check the path and its permissions" if exc.io else "name a regular spec file"
+        raise SpecError(Diagnostic("LS100", exc.message, SourceLocation(shown), hint=hint)) from None
 
 
 def excerpt(source: SourceMap, loc: SourceLocation) -> str:
