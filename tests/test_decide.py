@@ -438,3 +438,25 @@ def test_unanimity_by_winner_codes_equals_by_texts() -> None:
         assert _unanimous(codes, value, counts, winner).tolist() == _unanimous(codes, value, counts).tolist()
 
     check()
+
+
+EXAMPLE_PROJECTS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*/labelspec.yaml"))
+
+
+@pytest.mark.parametrize("spec_file", EXAMPLE_PROJECTS, ids=[p.parent.name for p in EXAMPLE_PROJECTS])
+def test_the_checks_consensus_task_by_task_equals_deciding_afterwards(spec_file: Path) -> None:
+    """``check`` (and ``release``) start each task's consensus on a second core as soon as its codes exist, in
+    the middle of the agreement; ``adjudicate`` decides after reading. Both give the same units, methods and
+    models on every example project (one task and several; choice, spans, ranking and step tasks)."""
+    from labelspec import api
+    from labelspec.check.runner import CheckOptions, read_and_account, run_check
+
+    spec = api.load_spec(spec_file)
+    ctx = api.project_context(spec, None)
+    files = sorted((spec_file.parent / "labels").iterdir())
+    shown = [str(f) for f in files]
+    during = run_check(spec, ctx, files, shown, CheckOptions(bootstrap=0, keep_decisions=True)).decisions
+    after = decide_all(spec, read_and_account(spec, ctx, files, shown), ctx)
+    assert during is not None and len(during.methods) >= 1
+    pd.testing.assert_frame_equal(during.units, after.units)
+    assert (during.methods, during.models) == (after.methods, after.models)

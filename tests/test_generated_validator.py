@@ -449,7 +449,9 @@ def test_generated_records_are_often_valid(checkers: Checkers) -> None:
     verdicts: dict[tuple[str, str], set[bool]] = {}
     pairs = [(key, t) for key in sorted(SPECS) for t in SPECS[key].task_names]
 
-    @settings(max_examples=600, deadline=None, database=None, phases=[Phase.generate])
+    # derandomized: whether 600 random draws happen to hit both verdicts of every task is luck (it failed once
+    # in a few hundred runs); a fixed sequence makes the check of the strategy itself reproducible
+    @settings(max_examples=600, deadline=None, database=None, phases=[Phase.generate], derandomize=True)
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
         key, task = data.draw(st.sampled_from(pairs))

@@ -432,6 +432,24 @@ def test_linearised_bootstrap_of_mean_kappa_matches_the_exact_item_bootstrap() -
     assert blocked.low == pytest.approx(interval.low, abs=0.02) and blocked.high == pytest.approx(interval.high, abs=0.02)
 
 
+def test_kappa_bootstrap_sums_its_observations_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The influence sums run over slices of the observations (bounded temporaries at 12M observations): any
+    slice size gives the interval of one whole-array pass, up to rounding."""
+    from labelspec.check import pairwise
+
+    rng = np.random.default_rng(9)
+    n = 300
+    labels = np.where(rng.random((3, n)) < 0.7, rng.integers(0, 3, size=n), rng.integers(0, 3, size=(3, n)))
+    conf, cells, _ = _pair_observations(labels, np.arange(n))
+    blocks = np.tile(rng.integers(0, 50, n), 3)
+    whole = stats.bootstrap_mean_cohen_kappa(conf, cells, blocks, 50, n_boot=500)
+    for size in (1, 7, 256, 899):
+        monkeypatch.setattr(pairwise, "_SLICE", size)
+        sliced = stats.bootstrap_mean_cohen_kappa(conf, cells, blocks, 50, n_boot=500)
+        assert sliced.low == pytest.approx(whole.low, rel=1e-12) and sliced.high == pytest.approx(whole.high, rel=1e-12)
+        assert sliced.low != pytest.approx(whole.high)  # a real interval, not a point
+
+
 def test_speed_sanity_large_table_collapses() -> None:
     """Not timed: a 500k-unit table collapses to few patterns and every coefficient gets an interval."""
     rng = np.random.default_rng(1)

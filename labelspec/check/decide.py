@@ -32,7 +32,7 @@ several, the latest (by timestamp, then annotator id) wins. An expert-decided un
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from typing import Any
@@ -43,7 +43,7 @@ import pandas as pd
 from labelspec.check import decide_kinds as kinds
 from labelspec.check import decide_structured as structured
 from labelspec.check.analyze import TaskAnalysis
-from labelspec.check.coded import equals, repeated
+from labelspec.check.coded import repeated, task_rows
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.rules import rule_applies, rule_satisfied
@@ -318,33 +318,55 @@ def _route(units: pd.DataFrame, policy: Adjudication) -> pd.DataFrame:
     return units.assign(review=routed & units["expert"].isna().to_numpy())
 
 
-def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
-               analyses: Mapping[str, TaskAnalysis] | None = None, parses: TaskParses | None = None) -> Decisions:
-    """Consensus, reasons and routing for every task with a consensus method (loops over tasks only).
+@dataclass(frozen=True)
+class TaskDecision:
+    """One task's share of :class:`Decisions` (its units numbered from 0), as :func:`decide_one` returns it."""
 
-    ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks, ``parses`` its parsed
-    spans and ranking tasks.
-    """
-    frames, methods, models, details = [], {}, {}, {}
-    for task in spec.tasks:
-        method = consensus_method(task, spec.adjudication)
-        if method is None:
-            continue
-        used = acc.used.loc[equals(acc.used, "task", task.name), ["item", "unit", "annotator", "value"]]
-        analysis = (analyses or {}).get(task.name)
-        units, result = decide_task(spec, task, used, acc.expert, ctx,
-                                    codes=analysis.codes if analysis is not None else None, parses=parses)
-        frames.append(units.reset_index(names="key"))
-        methods[task.name], models[task.name], details[task.name] = method, result.model, result.detail
+    task: str
+    units: pd.DataFrame
+    method: str
+    model: dict[str, Any]
+    detail: Callable[[np.ndarray], list[dict[str, Any]]] | None
+
+
+def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: Codes | None = None,
+               parses: TaskParses | None = None) -> TaskDecision | None:
+    """One task's consensus, reasons and routing (``None`` for a task without a consensus method): the runner
+    calls it as soon as the task's codes exist, on a second core, while the agreement of the task goes on."""
+    method = consensus_method(task, spec.adjudication)
+    if method is None:
+        return None
+    used = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
+    units, result = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses)
+    return TaskDecision(task.name, units.reset_index(names="key"), method, result.model, result.detail)
+
+
+def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
+    """The tasks' decisions as one :class:`Decisions`, in the order given (the spec's task order)."""
+    done = [p for p in parts if p is not None]
     routing, default = review_reasons(spec.adjudication)
     columns = ["task", "item", "unit", "key", "value", "proposed", "decided_by", "method", "support",
                "n_judgments", "tie", "low_support", "vote", "gold", "expert", "span_conflict", "pos",
                *[f"reason_{r}" for r in REASONS], "review"]
-    if len(frames) == 1:  # one task (frames[0] is numbered from 0): no copy of 3.3M unit rows at 10M judgments
-        units = frames[0][columns]
+    if len(done) == 1:  # one task (numbered from 0): no copy of 3.3M unit rows at 10M judgments
+        units = done[0].units[columns]
     else:
-        units = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    # order: spec task order (the loop), then unit key (sorted codes), which orders by item, then step
+        units = (pd.concat([p.units for p in done], ignore_index=True)[columns] if done
+                 else pd.DataFrame(columns=columns))
+    # order: spec task order, then unit key (sorted codes), which orders by item, then step
     units["pos"] = units["pos"].astype(np.int64)
-    return Decisions(units=units, methods=methods, models=models, routing=routing, routing_is_default=default,
-                     details=details)
+    return Decisions(units=units, methods={p.task: p.method for p in done},
+                     models={p.task: p.model for p in done}, routing=routing, routing_is_default=default,
+                     details={p.task: p.detail for p in done})
+
+
+def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
+               analyses: Mapping[str, TaskAnalysis] | None = None, parses: TaskParses | None = None) -> Decisions:
+    """Consensus, reasons and routing for every task with a consensus method (loops over tasks only).
+
+    ``analyses`` (optional) lends its integer codes to label-coded tasks, ``parses`` its parsed spans and
+    ranking tasks.
+    """
+    lent = {name: a.codes for name, a in (analyses or {}).items()}
+    return combine(spec, [decide_one(spec, task, acc, ctx, codes=lent.get(task.name), parses=parses)
+                          for task in spec.tasks])

@@ -28,7 +28,7 @@ import pandas as pd
 
 from labelspec.check import decide_kinds as kinds
 from labelspec.check.analyze import TaskAnalysis
-from labelspec.check.coded import equals
+from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts
@@ -217,9 +217,7 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
     for task in spec.tasks:  # a loop over tasks
         if task.kind == "text":
             continue
-        mine = equals(acc.used, "task", task.name)
-        columns = ["item", "unit", "annotator", "value"]
-        frame = acc.used[columns] if mine.all() else acc.used.loc[mine, columns]  # one task: no copy
+        frame = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
         lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
         lent = (analyses or {}).get(task.name)
         parsed = task_codes(task, frame, lengths, parses, lent.codes if lent is not None else None)

@@ -132,6 +132,9 @@ def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
     return influence
 
 
+_SLICE = 1 << 20  # observations per slice of the bootstrap's influence sums
+
+
 def bootstrap_mean_cohen_kappa(
     confusions: npt.ArrayLike,
     observation_cell: npt.ArrayLike,
@@ -161,7 +164,10 @@ def bootstrap_mean_cohen_kappa(
         return Interval(None, None, n_boot, n_boot, point.reason)
     influence = kappa_influence(conf, weights=weights).reshape(-1) / point.n_units
     cell, block = np.asarray(observation_cell), np.asarray(observation_block)  # integer codes, any width
-    per_block = np.bincount(block, weights=influence[cell], minlength=n_blocks)
+    per_block = np.zeros(n_blocks)
+    for start in range(0, cell.size, _SLICE):  # whole-array gathers: ~300 MB of temporaries at 12M observations
+        end = start + _SLICE
+        per_block += np.bincount(block[start:end], weights=influence[cell[start:end]], minlength=n_blocks)
     draws = np.random.default_rng(seed).multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_boot)
     replicates = point.value + (draws - 1.0) @ per_block
     return percentile_interval(replicates, level=level)

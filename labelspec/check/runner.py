@@ -7,13 +7,15 @@ the statistics themselves live in ``stats``/``analyze``/``structured``, the find
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from labelspec.check import decide, hotspots
 from labelspec.check import findings as findings_mod
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
+from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
 from labelspec.check.gates import GateResult, Measure, evaluate
 from labelspec.check.gold import GoldScores, score_gold
@@ -22,8 +24,9 @@ from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
 from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
+from labelspec.check.tables import Codes
 from labelspec.check.task_parse import TaskParses
-from labelspec.spec.model import Spec
+from labelspec.spec.model import Spec, Task
 from labelspec.spec.plan import Gate, plan_gates
 
 Progress = Callable[[str], None]
@@ -64,7 +67,8 @@ def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: S
                    reader_exclusions=judgments.exclusions, not_judgments=not_judgments)
 
 
-def _analyze(state: _State, options: CheckOptions) -> None:
+def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:
+    """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist."""
     spec, used = state.spec, state.acc.used
     gold_keys = state.ctx.gold
     boot = spec.quality.bootstrap
@@ -75,15 +79,18 @@ def _analyze(state: _State, options: CheckOptions) -> None:
             continue
         if options.progress:
             options.progress(f"agreement for task {task.name}")
-        frame = used[used["task"] == task.name]
+        frame = task_rows(used, task.name)
         g = gold_keys[gold_keys["task"] == task.name]
         gold_units = set(g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else ""))
         if task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
-            state.analyses[task.name] = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units,
-                                                           boot=boot, parses=state.parses)
+            analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
+                                          parses=state.parses)
+            consensus(task, analysis.codes)  # its codes and parses exist now
         else:
-            state.analyses[task.name] = analyze_choice(frame, task, gold_units=gold_units,
-                                                       min_per_unit=spec.quality.annotations_per_item, boot=boot)
+            analysis = analyze_choice(frame, task, gold_units=gold_units, boot=boot,
+                                      min_per_unit=spec.quality.annotations_per_item,
+                                      coded=partial(consensus, task))
+        state.analyses[task.name] = analysis
 
 
 def _measure(gate: Gate, state: _State) -> Measure:
@@ -157,21 +164,25 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
         options.progress(f"reading {len(files)} label file(s)")
     acc = read_and_account(spec, ctx, files, display)
     state = _State(spec=spec, ctx=ctx, acc=acc)
-    _analyze(state, options)
-    # Consensus runs on a second core meanwhile: it reads the analyses' codes and the parsed tasks (read-only,
-    # both complete by now) and its heavy parts (Dawid–Skene's sparse products, numpy) release the GIL. The
-    # stages below it are the light ones, so the two together stay under G13's memory bound (10M judgments:
-    # +60 MiB of peak, -1 to -3 s).
+    # Consensus runs on a second core, task by task, as soon as a task's codes exist (choice tasks: once their
+    # annotator-pair tables are built, the analysis's memory peak; the others: after their analysis, when their
+    # parses exist). It reads only codes, parses and the accounting, none of which change afterwards; its heavy
+    # parts (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the
+    # bootstraps, gold, findings and hotspots (-2 s on Parquet) within G13's 2 GiB (benchmarks/README.md).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
-        consensus = pool.submit(decide.decide_all, spec, acc, ctx, analyses=_without_pairs(state.analyses),
-                                parses=state.parses)
+        jobs: list[Future[decide.TaskDecision | None]] = []
+
+        def consensus(task: Task, codes: Codes | None) -> None:
+            jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses))
+
+        _analyze(state, options, consensus)
         state.gold = score_gold(spec, acc.used, ctx)
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
         results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
         state.analyses = _without_pairs(state.analyses)
         spots = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses, parses=state.parses).section()
-        decisions = consensus.result()
+        decisions = decide.combine(spec, [job.result() for job in jobs])
     sections = {"consensus": decisions.section(), "hotspots": spots}
     kept = decisions if options.keep_decisions else None
     del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed here unless the release keeps them
