@@ -293,6 +293,22 @@ def test_expert_decisions_override_and_are_not_routed() -> None:
         assert all(v is None or isinstance(v, str) for v in d[col]), col
     i2 = unit(d, "i2")  # no expert: the reindexed columns hold None
     assert (i2["expert"], i2["gold"], i2["value"]) == (None, None, "a")
+    # e1 said b, e2 said c: the latest stands, and the disagreement is counted, not hidden
+    assert (i1["expert_conflict"], i9["expert_conflict"], i2["expert_conflict"]) == (True, False, False)
+
+
+def test_expert_conflicts_are_counted_in_the_section() -> None:
+    rows = votes("intent", {"i1": "ab", "i2": "aa", "i3": "bb"})
+    agree = [("i2", "", "intent", "e1", "a"), ("i2", "", "intent", "e2", "a")]  # two experts, one value
+    differ = [("i1", "", "intent", "e1", "b"), ("i1", "", "intent", "e2", "c")]
+    quiet = decide_all(make_spec(INTENT), accounting(rows, expert=agree), Context()).section()
+    assert quiet["tasks"]["intent"]["expert_conflicts"] == 0
+    assert quiet["summary"][0].endswith("; 1 decided by experts")
+    loud = decide_all(make_spec(INTENT), accounting(rows, expert=agree + differ), Context()).section()
+    assert loud["tasks"]["intent"]["expert_conflicts"] == 1
+    assert loud["summary"][0].endswith("; 2 decided by experts (1 where experts disagree: the latest decision stands)")
+    none = decide_all(make_spec(INTENT), accounting(rows), Context()).section()
+    assert none["tasks"]["intent"]["expert_conflicts"] == 0 and "experts" not in none["summary"][0]
 
 
 def test_reason_lists_and_section_summary() -> None:

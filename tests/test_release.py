@@ -73,7 +73,8 @@ def test_dataset_rows_provenance_and_held_back_units() -> None:
     rows = [json.loads(line) for line in files[DATASET_JSONL].decode().splitlines()]
     assert [(r["item"], r["label"], r["decided_by"]) for r in rows] == [
         ("i1", "a", "majority"), ("i2", "b", "expert"), ("i3", "c", "unanimous")]
-    assert counts == {"released": 3, "preference_pairs": 0, "held_back": {"calibration_item": 1, "gold_item": 1}}
+    assert counts == {"released": 3, "expert_conflicts": 0, "preference_pairs": 0,
+                      "held_back": {"calibration_item": 1, "gold_item": 1}}
     for r in rows:
         assert (r["spec_id"], r["spec_version"], r["spec_digest"]) == ("t", "1.0.0", "sha256:" + "0" * 64)
         assert r["judgments"] and all(j["timestamp"] and j["source"].startswith("l.csv:") for j in r["judgments"])
@@ -107,6 +108,19 @@ def test_manifest_hashes_outputs_and_records_overrides() -> None:
 
 def test_release_bytes_are_identical_across_builds() -> None:
     assert _release()[0] == _release()[0]
+
+
+def test_units_whose_experts_disagree_are_counted_in_the_manifest() -> None:
+    rows = votes("intent", {"i1": "aab", "i2": "ab"})
+    spec = make_spec(INTENT, min_support=0.6)
+    experts = [("i2", "", "intent", "ex", "b"), ("i2", "", "intent", "ey", "c"),  # disagree: the latest stands
+               ("i1", "", "intent", "ex", "a"), ("i1", "", "intent", "ey", "a")]  # agree
+    acc = accounting(rows, expert=experts)
+    ctx = Context(roster=ROSTER)
+    files, counts = build_release(spec, decide_all(spec, acc, ctx), acc, ctx, gates=(),
+                                  verdict=resolve_gates((), []), inputs=[], released_at=None, tool_version="0")
+    assert counts["released"] == 2 and counts["expert_conflicts"] == 1
+    assert json.loads(files[MANIFEST])["rows"]["expert_conflicts"] == 1
 
 
 def test_preference_pairs_with_support_and_texts() -> None:
@@ -176,7 +190,8 @@ def test_release_is_byte_identical_and_carries_provenance(tmp_path: Path, monkey
     assert all(j["calibration_score"] is not None for r in rows for j in r["judgments"] if j["role"] == "annotator")
     m = json.loads(trees[0][MANIFEST])
     assert m["released_at"] == "2026-03-02T00:00:00Z"
-    assert m["rows"] == {"released": 2, "preference_pairs": 0, "held_back": {"gold_item": 1, "needs_review": 1}}
+    assert m["rows"] == {"released": 2, "expert_conflicts": 0, "preference_pairs": 0,
+                         "held_back": {"gold_item": 1, "needs_review": 1}}
 
 
 def test_a_release_that_fails_while_streaming_leaves_the_previous_release(

@@ -26,7 +26,8 @@ Only reasons listed in ``adjudication.expert_review`` route a unit to the queue;
 :data:`DEFAULT_REVIEW` (tie, low_support, always_review_labels) applies. A gold unit (its answer is known) is
 routed only for ``gold_conflict``. Expert decisions: the judgments of
 roster annotators with role ``expert`` (``Accounting.expert``) override the consensus of their unit; with
-several, the latest (by timestamp, then annotator id) wins. An expert-decided unit is never routed again.
+several, the latest (by timestamp, then annotator id) wins, and a unit whose experts gave different values is
+marked ``expert_conflict`` (counted in the report). An expert-decided unit is never routed again.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class Decisions:
         lines: list[str] = []
         # only the columns the counts read (3.3M units at 10M judgments: a filtered copy of every column
         # was the check's high-water mark), and no filtered copy at all when the spec has one task
-        used = self.units[["task", "decided_by", "value", "review", *(f"reason_{r}" for r in REASONS)]]
+        used = self.units[["task", "decided_by", "value", "review", "expert_conflict",
+                           *(f"reason_{r}" for r in REASONS)]]
         for name, method in self.methods.items():  # a loop over tasks
             mine = (used["task"] == name).to_numpy(dtype=bool)
             g = used if mine.all() else used[mine]
@@ -128,9 +130,10 @@ def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any]
     by = g["decided_by"].fillna("undecided").value_counts()
     reasons = {r: int(g[f"reason_{r}"].sum()) for r in REASONS}
     routed, experts = int(g["review"].sum()), int((g["decided_by"] == "expert").sum())
+    conflicts = int(g["expert_conflict"].sum())
     d = {"method": method, "units": len(g), "decided": int(g["value"].notna().sum()),
          "decided_by": {str(k): int(v) for k, v in sorted(by.items())}, "reasons": reasons,
-         "routed_to_review": routed, "model": model}
+         "routed_to_review": routed, "expert_conflicts": conflicts, "model": model}
     fit = ""
     if "converged" in model:
         state = "converged" if model["converged"] else "did not converge"
@@ -138,7 +141,8 @@ def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any]
     why = ", ".join(f"{r} {reasons[r]}" for r in routing if reasons[r])
     units = f"{len(g)} unit{'' if len(g) == 1 else 's'}"
     line = (f"{name}: {units} by {method}{fit}; {routed} to expert review" + (f" ({why})" if why else "")
-            + (f"; {experts} decided by experts" if experts else ""))
+            + (f"; {experts} decided by experts" if experts else "")
+            + (f" ({conflicts} where experts disagree: the latest decision stands)" if conflicts else ""))
     return d, line
 
 
@@ -221,18 +225,22 @@ def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None
 
 
 def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
-    """The latest expert judgment per unit: key, value, annotator."""
+    """The latest expert judgment per unit: key, value, annotator, and whether the unit's experts disagree
+    (``conflict``: two or more distinct canonical values)."""
     rows = expert[expert["task"] == task.name]
     key = rows["item"].astype(str) + (UNIT_SEP + rows["unit"].astype(str) if task.unit == "step" else "")
     rows = rows.assign(value=kinds.canonical(task, rows["value"]), key=key)
     rows = rows.sort_values(["key", "when", "annotator"], kind="stable", na_position="first")
-    return rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
+    conflict = rows.groupby("key", sort=False)["value"].nunique() > 1
+    latest = rows.drop_duplicates("key", keep="last").set_index("key")[["item", "unit", "value", "annotator"]]
+    return latest.assign(conflict=conflict.reindex(latest.index).to_numpy(dtype=bool))
 
 
 def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> pd.DataFrame:
     if experts.empty:  # the usual case: no lookups into millions of unit keys
         units["proposed"] = units["value"]
         units["expert"] = pd.Series(np.full(len(units), None, dtype=object), index=units.index, dtype=object)
+        units["expert_conflict"] = False
         return units
     missing = experts.index.difference(units.index)
     if len(missing):
@@ -244,6 +252,7 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
         units[flags] = units[flags].fillna(False).astype(bool)  # an expert-only unit has no review reason
     units["proposed"] = units["value"]
     units["expert"] = pd.Series(experts["annotator"], dtype=object).reindex(units.index)
+    units["expert_conflict"] = experts["conflict"].reindex(units.index, fill_value=False).to_numpy(dtype=bool)
     decided = units["expert"].notna().to_numpy()
     units.loc[decided, "value"] = experts["value"].reindex(units.index)[decided]
     # reindexing and expert-only rows leave NaN in text columns: None, never NaN (the deciders write None)
@@ -346,7 +355,7 @@ def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
     done = [p for p in parts if p is not None]
     routing, default = review_reasons(spec.adjudication)
     columns = ["task", "item", "unit", "key", "value", "proposed", "decided_by", "method", "support",
-               "n_judgments", "tie", "low_support", "vote", "gold", "expert", "span_conflict", "pos",
+               "n_judgments", "tie", "low_support", "vote", "gold", "expert", "expert_conflict", "span_conflict", "pos",
                *[f"reason_{r}" for r in REASONS], "review"]
     if len(done) == 1:  # one task (numbered from 0): no copy of 3.3M unit rows at 10M judgments
         units = done[0].units[columns]

@@ -151,7 +151,8 @@ def write_release(spec: Spec, decisions: Decisions, acc: Accounting, ctx: Contex
                 outputs[PAIRS_JSONL].write(lines)
                 n_pairs += n
         entries = [o.entry(name) for name, o in outputs.items()]
-    counts = {"released": len(units), "preference_pairs": n_pairs, "held_back": held}
+    counts = {"released": len(units), "expert_conflicts": int(units["expert_conflict"].sum()),
+              "preference_pairs": n_pairs, "held_back": held}
     open_output(MANIFEST).write(manifest(
         spec, inputs=inputs, outputs=entries, gates=gates, verdict=verdict,
         counts=counts, routing=decisions.routing, released_at=released_at, tool_version=tool_version))
