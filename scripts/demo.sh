@@ -53,6 +53,14 @@ for p in support-intent clinical-ner rlhf-preference; do
   expect 0 $LS release "specs/$p" "specs/$p/labels" --out "$OUT/$p/release"
 done
 
+step "The expert settles the queue; her decisions override the consensus (the queue shrinks, more is released)" \
+  "$LS adjudicate specs/support-intent specs/support-intent/labels specs/support-intent/review --out $OUT/support-intent/review-2"
+expect 0 $LS adjudicate specs/support-intent specs/support-intent/labels specs/support-intent/review \
+  --out "$OUT/support-intent/review-2"
+expect 0 $LS release specs/support-intent specs/support-intent/labels specs/support-intent/review \
+  --out "$OUT/support-intent/release-reviewed"
+grep -A7 '"rows"' "$OUT/support-intent/release-reviewed/release-manifest.json"
+
 step "Release refused while a blocking gate fails (exit 1, nothing written)" \
   "$LS release specs/agent-trajectories specs/agent-trajectories/labels --out $OUT/agent-trajectories/release"
 expect 1 $LS release specs/agent-trajectories specs/agent-trajectories/labels --out "$OUT/agent-trajectories/release"

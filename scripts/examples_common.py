@@ -76,6 +76,8 @@ class Project:
     gold: list[dict[str, str]]
     calibration: list[dict[str, str]]
     item_column: str = "item_id"
+    #: An expert's decisions on units of the review queue (``review/expert-round-1.csv``), when the project has one.
+    expert_round: Judgments | None = None
 
 
 # --- randomness ------------------------------------------------------------------------------------------

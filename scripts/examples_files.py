@@ -103,3 +103,5 @@ def write_project(root: Path, p: Project, min_accuracy: float, third_writer: Any
         write_label_parquet(base / "labels" / "batch-03.parquet", b3, p.kinds, p.item_column)
     else:
         third_writer(base / "labels", b3, p)
+    if p.expert_round is not None:
+        write_label_csv(base / "review" / "expert-round-1.csv", p.expert_round, p.kinds, p.item_column)

@@ -17,6 +17,7 @@ from examples_common import (
     DAY,
     EPOCH_2026_03_02,
     Annotator,
+    Judgments,
     Pending,
     Project,
     assign,
@@ -235,16 +236,35 @@ def build(rng: np.random.Generator) -> Project:
     round1 = Pending()
     _judge(rng, items, tone, cu, ca, np.zeros(len(cu), dtype=np.int64), True, round1)
     gold_idx = np.sort(rng.choice(N_ITEMS, size=N_GOLD, replace=False))
+    production_judgments = production.finish(rng, ANNOTATORS, START)
     return Project(
         name="support-intent", id_field="ticket_id", items=[_public(it) for it in items],
         kinds={"intent": "single_choice", "tone": "rating"}, annotators=ANNOTATORS,
-        production=production.finish(rng, ANNOTATORS, START), calibration_round=round1.finish(rng, ANNOTATORS, START),
+        production=production_judgments, calibration_round=round1.finish(rng, ANNOTATORS, START),
         gold=[row for u in gold_idx for row in _reference(items[u], int(tone[u]), fams[u], tone_too=False)],
         calibration=[row | {"edge_case": FAMILIES[items[u]["family"]][2] if row["task"] == "intent" else "",
                             "teaching": "true" if i < 5 else "false"}
                      for i, u in enumerate(cal_units)
                      for row in _reference(items[u], int(tone[u]), items[u]["family"], tone_too=i % 2 == 0)],
-        item_column="ticket_id")
+        item_column="ticket_id",
+        expert_round=_expert_round(items[:N_ITEMS], production_judgments, {items[u]["ticket_id"] for u in gold_idx}))
+
+
+def _expert_round(items: list[dict[str, Any]], production: Judgments, gold: set[str]) -> Judgments:
+    """Helena Okafor (role expert) settles the intent of the tickets her review queue holds, the day after batch 3:
+    every non-gold ticket whose annotators did not all give one intent, or that any of them called a dispute or
+    fraud (``review: always``). She gives the intent of the ticket's family (the truth of this simulation), one
+    ticket a minute in ticket order. No randomness: the other files' bytes do not depend on this round."""
+    given: dict[str, set[str]] = {}
+    for item, task, value in zip(production.item, production.task, production.value, strict=True):
+        if task == "intent":
+            given.setdefault(item, set()).add(str(value))
+    truth = {it["ticket_id"]: FAMILIES[it["family"]][0] for it in items}
+    queue = sorted(t for t, seen in given.items() if t not in gold and (len(seen) > 1 or {"dispute", "fraud"} & seen))
+    begin = int(START[-1] + DAY)  # Friday morning
+    return Judgments(item=queue, unit=[""] * len(queue), task=["intent"] * len(queue), annotator=["20"] * len(queue),
+                     value=[truth[t] for t in queue], time=[begin + 60 * i for i in range(len(queue))],
+                     lead=[round(35.0 + (i * 7) % 50, 1) for i in range(len(queue))], batch=[0] * len(queue))
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

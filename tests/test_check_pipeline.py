@@ -204,3 +204,16 @@ def test_labelstudio_predictions_and_drafts_are_reported_not_read(tiny_project, 
     assert "  not read as judgments: drafts 1, predictions 3" in render_text(report.to_dict()).splitlines()
     plain = api.check_labels(p.root, [p.labels]).to_dict()["accounting"]
     assert plain["not_judgments"] == {}
+
+
+def test_the_experts_review_round_settles_the_queue_it_was_given() -> None:
+    """support-intent ships an expert's decisions (review/): with them, her units are decided by her and leave
+    the queue; without them, the same units wait for review. Her decisions are not counted as agreement."""
+    without = api.check_labels(EXAMPLE, [EXAMPLE / "labels"]).to_dict()
+    with_review = api.check_labels(EXAMPLE, [EXAMPLE / "labels", EXAMPLE / "review"]).to_dict()
+    before, after = without["consensus"]["tasks"]["intent"], with_review["consensus"]["tasks"]["intent"]
+    experts = len((EXAMPLE / "review" / "expert-round-1.csv").read_text(encoding="utf-8").splitlines()) - 1
+    assert before["decided_by"].get("expert", 0) == 0 and after["decided_by"]["expert"] == experts > 100
+    assert after["routed_to_review"] < before["routed_to_review"] and after["expert_conflicts"] == 0
+    assert with_review["accounting"]["rows_used_expert"] == experts
+    assert with_review["tasks"]["intent"]["agreement"] == without["tasks"]["intent"]["agreement"]
