@@ -60,6 +60,7 @@ expect 0 $LS adjudicate specs/support-intent specs/support-intent/labels specs/s
 expect 0 $LS release specs/support-intent specs/support-intent/labels specs/support-intent/review \
   --out "$OUT/support-intent/release-reviewed"
 grep -A7 '"rows"' "$OUT/support-intent/release-reviewed/release-manifest.json"
+$LS check specs/support-intent specs/support-intent/labels specs/support-intent/review 2>/dev/null | grep "decided by experts"
 
 step "Release refused while a blocking gate fails (exit 1, nothing written)" \
   "$LS release specs/agent-trajectories specs/agent-trajectories/labels --out $OUT/agent-trajectories/release"

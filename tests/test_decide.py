@@ -309,6 +309,13 @@ def test_expert_conflicts_are_counted_in_the_section() -> None:
     assert loud["summary"][0].endswith("; 2 decided by experts (1 where experts disagree: the latest decision stands)")
     none = decide_all(make_spec(INTENT), accounting(rows), Context()).section()
     assert none["tasks"]["intent"]["expert_conflicts"] == 0 and "experts" not in none["summary"][0]
+    # i2 (consensus a, experts a) and i1 (a tie: no consensus) changed nothing; an expert saying c on i3 (bb) did
+    assert (quiet["tasks"]["intent"]["expert_changed"], loud["tasks"]["intent"]["expert_changed"]) == (0, 0)
+    changed = decide_all(make_spec(INTENT), accounting(rows, expert=differ + [("i3", "", "intent", "e1", "c")]),
+                         Context()).section()
+    assert changed["tasks"]["intent"]["expert_changed"] == 1
+    assert changed["summary"][0].endswith(
+        "; 2 decided by experts (1 changed the consensus; 1 where experts disagree: the latest decision stands)")
 
 
 def test_reason_lists_and_section_summary() -> None:
