@@ -23,6 +23,7 @@ from labelspec.spec.model import Spec
 
 if TYPE_CHECKING:
     from labelspec.emit.artifact import WriteResult
+    from labelspec.spec.diff import SpecDiff
 
 __all__ = ["ValidationResult", "check_labels", "load_spec", "spec_dir", "validate_paths", "display"]
 
@@ -156,6 +157,27 @@ def init_project(directory: Path, *, kind: str, project_id: str | None = None) -
     for name, text in sorted(files.items()):
         write_text_atomic(directory / name, text)
     return [display(directory / name) for name in sorted(files)]
+
+
+def diff_specs(old: str | Path, new: str | Path) -> SpecDiff:
+    """What changed from the spec ``old`` to ``new`` (files or folders), and whether ``project.version`` was
+    bumped enough (``labelspec.spec.diff``)."""
+    from labelspec.spec.diff import data_files
+    from labelspec.spec.diff import diff_specs as compare
+
+    before, after = load_spec(Path(old), display_path=display(old)), load_spec(Path(new), display_path=display(new))
+
+    def contents(spec: Spec) -> dict[str, bytes | None]:
+        return {key: _bytes_or_none(spec_dir(spec) / rel) for key, rel in data_files(spec).items()}
+
+    return compare(before, after, contents=(contents(before), contents(after)))
+
+
+def _bytes_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:  # the loader has read it a moment ago: only a race makes this None, which then differs
+        return None
 
 
 def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False, diff: bool = False) -> WriteResult:

@@ -86,6 +86,23 @@ def init(kind: str, project_id: str | None, directory: Path) -> None:
         click.echo(f"wrote {path}")
 
 
+@cli.command()
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def diff(old: Path, new: Path, as_json: bool) -> None:
+    """What changed from spec OLD to spec NEW (files or folders), and whether NEW's version bump fits the
+    changes. Exit 0 when it does, 1 when it does not."""
+    from labelspec import api
+
+    result = api.diff_specs(old, new)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    else:
+        click.echo(result.summary(), nl=False)
+    sys.exit(EXIT_OK if result.ok else EXIT_GATE)
+
+
 @cli.command("compile")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True)

@@ -25,6 +25,27 @@ ls "$OUT"/generated/*
 step "generated/ in the repository is fresh" "$LS compile specs --check"
 expect 0 $LS compile specs --check
 
+step "A spec change needs a version bump: a stricter gate in the same version (exit 1), then bumped (exit 0)" \
+  "$LS diff specs/support-intent $OUT/support-intent-next"
+mkdir -p "$OUT"; cp -R specs/support-intent "$OUT/support-intent-next"
+.venv/bin/python - "$OUT/support-intent-next/labelspec.yaml" <<'PY'
+import sys
+from pathlib import Path
+spec = Path(sys.argv[1])
+spec.write_text(spec.read_text(encoding="utf-8").replace("max_excluded_share: 0.01 ", "max_excluded_share: 0.005"),
+                encoding="utf-8")
+PY
+expect 1 $LS diff specs/support-intent "$OUT/support-intent-next"
+.venv/bin/python - "$OUT/support-intent-next/labelspec.yaml" <<'PY'
+import sys
+from pathlib import Path
+spec = Path(sys.argv[1])
+text = spec.read_text(encoding="utf-8").replace("  version: 1.4.0\n", "  version: 1.4.1\n", 1)
+entry = '  changelog:\n    - version: 1.4.1\n      changes: ["At most 0.5 % of rows may be excluded."]\n'
+spec.write_text(text.replace("  changelog:\n", entry, 1), encoding="utf-8")
+PY
+expect 0 $LS diff specs/support-intent "$OUT/support-intent-next"
+
 for p in support-intent clinical-ner rlhf-preference agent-trajectories; do
   step "Calibration round: $p" "$LS calibrate specs/$p specs/$p/calibration --roster $OUT/$p/annotators.csv"
   mkdir -p "$OUT/$p"; cp "specs/$p/annotators.csv" "$OUT/$p/annotators.csv"
