@@ -174,9 +174,11 @@ def diff_specs(old: str | Path, new: str | Path) -> SpecDiff:
 
 
 def _bytes_or_none(path: Path) -> bytes | None:
+    from labelspec.regular_file import FileProblem, read_regular
+
     try:
-        return path.read_bytes()
-    except OSError:  # the loader has read it a moment ago: only a race makes this None, which then differs
+        return read_regular(path)  # the one reader of user files (no FIFOs or devices)
+    except FileProblem:  # the loader has read it a moment ago: only a race makes this None, which then differs
         return None
 
 
