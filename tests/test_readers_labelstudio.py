@@ -165,6 +165,8 @@ GOOD_TASK = '{"id": 1, "data": {}, "annotations": [{"completed_by": 1, "result":
     ('[{"id": 1, "annotations": [{"result": {"from_name": "intent"}}]}]', ("LS406", 1, 0)),
     ('[{"id": 1, "annotations": ["x"]}]', ("LS406", 1, 0)),
     ('[{"data": {}, "annotations": []}]', ("LS406", 1, 0)),  # no item id at all
+    ('[\n{"id": 1, "annotations": [], "predictions": {"result": []}}\n]', ("LS406", 2, 0)),  # not counted: error
+    ('[{"id": 1, "annotations": [], "drafts": 3}]', ("LS406", 1, 0)),
     ('[{"id": 1, "annotations": [{"completed_by": true, "result": [{"from_name": "intent", "value": {}}]}]}]',
      ("LS404", 1, 0)),
     ('[{"id": 1, "data": {"item_id": [1]}, "annotations": []}]', ("LS404", 1, 0)),

@@ -205,8 +205,12 @@ def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequenc
         line = walker.line(offset)
         acc.info["tasks"] += 1
         annotated = annotated or bool(_ANNOTATION_KEYS.intersection(task))
-        for key in ("predictions", "drafts"):
-            acc.info[key] += len(task[key]) if isinstance(task.get(key), list) else 0
+        for key in ("predictions", "drafts"):  # counted, never read; a shape that cannot be counted is an error
+            found = task.get(key)
+            if found is not None and not isinstance(found, list):
+                raise input_error("LS406", path, line, f"task '{key}' must be a JSON array, "
+                                                       f"not {type(found).__name__}")
+            acc.info[key] += len(found or ())
         data_obj = task.get("data", {})
         if not isinstance(data_obj, dict):
             raise input_error("LS406", path, line, "task 'data' must be a JSON object")
