@@ -124,6 +124,21 @@ def test_changed_data_files_are_revisions(tmp_path: Path) -> None:
     assert [(c.path, c.impact) for c in d.changes] == [("quality.gold.file:content", "revision")]
 
 
+def test_an_inherited_agreement_threshold_is_listed_once_where_it_is_declared(tmp_path: Path) -> None:
+    old, new = _project(tmp_path, "old"), _project(tmp_path, "new")
+    text = (new / "labelspec.yaml").read_text(encoding="utf-8")
+    (new / "labelspec.yaml").write_text(text.replace("    min: 0.70 ", "    min: 0.72 ", 1), encoding="utf-8")
+    # intent takes quality.agreement as it is; tone declares its own, unchanged
+    assert [(c.path, c.old, c.new) for c in api.diff_specs(old, new).changes] == [
+        ("quality.agreement.min", 0.7, 0.72)]
+
+
+def test_a_task_that_stops_inheriting_its_threshold_is_listed(spec: Spec) -> None:
+    own = replace(intent(spec).agreement, min=0.9)
+    paths = [c.path for c in diff_specs(spec, with_task(spec, "intent", agreement=own)).changes]
+    assert paths == ["tasks.intent.agreement.min"]
+
+
 def test_cli_exit_codes_and_json(tmp_path: Path, run_cli) -> None:
     old, new = _project(tmp_path, "old"), _project(tmp_path, "new")
     assert run_cli("diff", str(old), str(new)).code == 0

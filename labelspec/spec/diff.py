@@ -99,7 +99,9 @@ def diff_specs(old: Spec, new: Spec, *, contents: tuple[dict[str, bytes | None],
                ) -> SpecDiff:
     """Every change from ``old`` to ``new`` and whether ``project.version`` was bumped enough. ``contents``: the
     bytes of each spec's :func:`data_files` (read by the caller; a file left out is not compared)."""
-    changes = [*_walk(old, new, ""), *_gate_overrides(old, new), *_contents(*contents)]
+    inherited = _inherited_agreement(old, new)
+    changes = [c for c in (*_walk(old, new, ""), *_gate_overrides(old, new), *_contents(*contents))
+               if not c.path.startswith(inherited)]
     needed: Bump = max((_NEEDS[c.impact] for c in changes), key=_ORDER.__getitem__, default="none")
     bumped = _bump(old.project.version, new.project.version)
     problems = []
@@ -115,6 +117,14 @@ def diff_specs(old: Spec, new: Spec, *, contents: tuple[dict[str, bytes | None],
         problems.append(f"project.changelog has no entry for version {new.project.version}")
     return SpecDiff(old.project.version, new.project.version, tuple(changes), needed, bumped or "none",
                     tuple(problems))
+
+
+def _inherited_agreement(old: Spec, new: Spec) -> tuple[str, ...]:
+    """``tasks.<name>.agreement.`` of every task that takes ``quality.agreement`` as it is in both versions: a
+    change there is the quality section's, listed once under ``quality.agreement``."""
+    before = {t.name: t.agreement == old.quality.agreement for t in old.tasks}
+    return tuple(f"tasks.{t.name}.agreement." for t in new.tasks
+                 if before.get(t.name) and t.agreement == new.quality.agreement)
 
 
 def _bump(old: str, new: str) -> Bump | None:
