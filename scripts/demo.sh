@@ -40,8 +40,8 @@ expect 1 $LS diff specs/support-intent "$OUT/support-intent-next"
 import sys
 from pathlib import Path
 spec = Path(sys.argv[1])
-text = spec.read_text(encoding="utf-8").replace("  version: 1.4.0\n", "  version: 1.4.1\n", 1)
-entry = '  changelog:\n    - version: 1.4.1\n      changes: ["At most 0.5 % of rows may be excluded."]\n'
+text = spec.read_text(encoding="utf-8").replace("  version: 1.4.1\n", "  version: 1.4.2\n", 1)
+entry = '  changelog:\n    - version: 1.4.2\n      changes: ["At most 0.5 % of rows may be excluded."]\n'
 spec.write_text(text.replace("  changelog:\n", entry, 1), encoding="utf-8")
 PY
 expect 0 $LS diff specs/support-intent "$OUT/support-intent-next"

@@ -50,9 +50,9 @@ def test_a_definition_change_needs_a_patch_bump(spec: Spec) -> None:
     assert [(c.path, c.what, c.impact) for c in same.changes] == [
         (f"tasks.intent.labels.{refund.id}.definition", "changed", "revision")]
     assert not same.ok and same.needed == "patch" and "is unchanged" in same.problems[0]
-    assert diff_specs(spec, versioned(edited, "1.4.1")).ok
+    assert diff_specs(spec, versioned(edited, "1.4.2")).ok
     assert diff_specs(spec, versioned(edited, "2.0.0")).ok  # more than needed is fine
-    text = diff_specs(spec, versioned(edited, "1.4.1")).summary()
+    text = diff_specs(spec, versioned(edited, "1.4.2")).summary()
     assert "text changed (" in text and text.endswith("ok: the changes need a patch bump; this is a patch bump\n")
     titled = with_task(spec, "intent", labels=(replace(refund, title="Money back"), *intent(spec).labels[1:]))
     assert [c.path for c in diff_specs(spec, titled).changes] == [f"tasks.intent.labels.{refund.id}.title"]
@@ -70,7 +70,7 @@ def test_removing_a_label_is_breaking_and_adding_one_is_additive(spec: Spec) -> 
     assert "is a minor bump" in d.problems[0] and "needs a major bump" in d.problems[0]
     assert diff_specs(spec, versioned(fewer, "2.0.0")).ok
     more = with_task(spec, "intent", labels=(*labels, replace(labels[0], id="refund_partial")))
-    added = diff_specs(spec, versioned(more, "1.4.1"))
+    added = diff_specs(spec, versioned(more, "1.4.2"))
     assert added.needed == "minor" and not added.ok
     assert [(c.path, c.what) for c in added.changes] == [("tasks.intent.labels.refund_partial", "added")]
     assert diff_specs(spec, versioned(more, "1.5.0")).ok
@@ -106,8 +106,8 @@ def test_a_stricter_gate_and_a_new_edge_case(spec: Spec) -> None:
 
 def test_the_new_version_needs_a_changelog_entry_when_the_spec_keeps_one(spec: Spec) -> None:
     stricter = replace(spec, quality=replace(spec.quality, max_excluded_share=0.001))
-    bare = replace(stricter, project=replace(stricter.project, version="1.4.1"))
-    assert diff_specs(spec, bare).problems == ("project.changelog has no entry for version 1.4.1",)
+    bare = replace(stricter, project=replace(stricter.project, version="1.4.2"))
+    assert diff_specs(spec, bare).problems == ("project.changelog has no entry for version 1.4.2",)
 
 
 def _project(tmp_path: Path, name: str) -> Path:
@@ -148,7 +148,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path, run_cli) -> None:
     r = run_cli("diff", str(old), str(new))
     assert r.code == 1
     assert "revision  quality.max_excluded_share  0.01 → 0.02" in r.out
-    assert "problem: 1.4.0 → 1.4.0 is unchanged, but quality.max_excluded_share (changed)" in r.out
+    assert "problem: 1.4.1 → 1.4.1 is unchanged, but quality.max_excluded_share (changed)" in r.out
     data = json.loads(run_cli("diff", str(old), str(new), "--json").out)
     assert data["needed"] == "patch" and not data["ok"]
     assert data["changes"] == [{"path": "quality.max_excluded_share", "what": "changed", "impact": "revision",
