@@ -138,7 +138,8 @@ def test_dawid_skene_overrules_the_vote_of_a_systematically_wrong_annotator() ->
     spec = make_spec(INTENT, method="dawid_skene", min_support=0.6)
     dec = decide_all(spec, accounting(_ds_rows()), Context())
     x = unit(dec, "x")
-    assert x["vote"] == "b" and x["value"] == "a" and x["decided_by"] == "dawid_skene"
+    # the plain vote on x is b (n1, n2); EM trusts n0 and n1 and knows n2 swaps a and b
+    assert x["value"] == "a" and x["decided_by"] == "dawid_skene" and "vote" not in dec.units.columns
     posterior = x["detail"]["posterior"]
     assert sum(posterior.values()) == pytest.approx(1.0, abs=1e-5)
     assert x["support"] == pytest.approx(max(posterior.values()), abs=1e-6)
@@ -154,7 +155,7 @@ def test_dawid_skene_clamps_gold_units_and_reports_the_conflict() -> None:
     spec = make_spec(INTENT, method="dawid_skene", min_support=0.6, expert_review=("gold_conflict",))
     dec = decide_all(spec, accounting(rows), Context(gold=gold([("g1", "intent", "b")])))
     g1 = unit(dec.units, "g1")
-    assert g1["value"] == "b" and g1["vote"] == "a" and g1["gold"] == "b"  # held at gold; the vote disagrees
+    assert g1["value"] == "b" and g1["gold"] == "b"  # held at gold; the plain vote (a) disagrees:
     assert g1["reason_gold_conflict"] and g1["review"]
     assert dec.models["intent"]["gold_units_clamped"] == 1
 
@@ -289,7 +290,7 @@ def test_expert_decisions_override_and_are_not_routed() -> None:
     i9 = unit(d, "i9")  # only an expert judged it
     assert (i9["value"], i9["decided_by"], i9["n_judgments"]) == ("a", "expert", 0)
     assert reason_lists(d[d["item"] == "i9"]) == [[]]  # nothing for a reviewer to look at: it was reviewed
-    for col in ("value", "proposed", "decided_by", "vote", "gold", "expert"):  # None, never NaN, in text columns
+    for col in ("value", "proposed", "decided_by", "gold", "expert"):  # None, never NaN, in text columns
         assert all(v is None or isinstance(v, str) for v in d[col]), col
     i2 = unit(d, "i2")  # no expert: the reindexed columns hold None
     assert (i2["expert"], i2["gold"], i2["value"]) == (None, None, "a")

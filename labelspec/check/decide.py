@@ -18,7 +18,7 @@ Review reasons (:data:`REASONS`), each a boolean column ``reason_<name>``:
 * ``always_review_labels`` — the proposed value is (or contains) a label with ``review: always``, or a
   descendant of one; the compiled guidelines promise annotators exactly this;
 * ``gold_conflict`` — on a gold unit, the annotators' vote differs from the gold label (for Dawid–Skene the
-  plain vote, since EM holds gold units at their gold label);
+  plain vote, computed for gold units only, since EM holds gold units at their gold label);
 * ``rule_violation`` — a judgment on the unit breaks one of the task's rules (any severity);
 * ``span_conflict`` — consensus spans of the unit overlap (or cross, when nesting is allowed).
 
@@ -252,7 +252,7 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
     missing = experts.index.difference(units.index)
     if len(missing):
         add = experts.loc[missing, ["item", "unit"]].assign(
-            value=None, method=method, support=np.nan, n_judgments=0, tie=False, low_support=False, vote=None,
+            value=None, method=method, support=np.nan, n_judgments=0, tie=False, low_support=False,
             span_conflict=False, pos=-1)
         units = pd.concat([units, add[[*kinds.UNIT_COLUMNS, "pos"]]]).sort_index()
         flags = [f"reason_{r}" for r in REASONS if f"reason_{r}" in units.columns]
@@ -263,7 +263,7 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
     decided = units["expert"].notna().to_numpy()
     units.loc[decided, "value"] = experts["value"].reindex(units.index)[decided]
     # reindexing and expert-only rows leave NaN in text columns: None, never NaN (the deciders write None)
-    for col in ("value", "proposed", "vote", "gold", "expert"):
+    for col in ("value", "proposed", "gold", "expert"):
         units[col] = units[col].astype(object).where(units[col].notna(), None)
     return units
 
@@ -288,14 +288,15 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     value = units["value"].to_numpy(dtype=object)
     units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts, result.winner),
                                  "unanimous")
-    result = replace(result, counts=None, winner=None)  # not kept past this point (G13's memory bound)
+    gold_col, on_gold = _gold_column(inp)
+    vote = value[on_gold] if result.vote is None else result.vote(on_gold)
+    result = replace(result, counts=None, winner=None, vote=None)  # not kept past here (G13's memory bound)
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = _always(task, units["value"])
-    gold_col, on_gold = _gold_column(inp)
     units["gold"] = pd.Series(gold_col, index=units.index, dtype=object)
     conflict = np.zeros(len(units), dtype=bool)
-    conflict[on_gold] = units["vote"].to_numpy(dtype=object)[on_gold] != gold_col[on_gold]
+    conflict[on_gold] = vote != gold_col[on_gold]
     units["reason_gold_conflict"] = conflict
     units["reason_rule_violation"] = np.isin(np.arange(len(units)), _rule_units(task, frame, codes, ctx))
     units["reason_span_conflict"] = units["span_conflict"]
@@ -362,7 +363,7 @@ def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
     done = [p for p in parts if p is not None]
     routing, default = review_reasons(spec.adjudication)
     columns = ["task", "item", "unit", "key", "value", "proposed", "decided_by", "method", "support",
-               "n_judgments", "tie", "low_support", "vote", "gold", "expert", "expert_conflict", "span_conflict", "pos",
+               "n_judgments", "tie", "low_support", "gold", "expert", "expert_conflict", "span_conflict", "pos",
                *[f"reason_{r}" for r in REASONS], "review"]
     if len(done) == 1:  # one task (numbered from 0): no copy of 3.3M unit rows at 10M judgments
         units = done[0].units[columns]

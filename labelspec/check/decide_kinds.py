@@ -35,10 +35,8 @@ from labelspec.check.tables import Codes, cell_keys, counting_fits, encode, unit
 from labelspec.check.taxonomy import ancestors_at, deepest_consensus
 from labelspec.spec.model import Adjudication, Task
 
-#: Columns of every decider's per-unit frame. ``vote`` is the plain vote of the annotators where the method's
-#: own value can differ from it by construction (Dawid–Skene clamps gold units); ``decide`` compares it to gold.
-UNIT_COLUMNS = ("item", "unit", "value", "method", "support", "n_judgments", "tie", "low_support", "vote",
-                "span_conflict")
+#: Columns of every decider's per-unit frame.
+UNIT_COLUMNS = ("item", "unit", "value", "method", "support", "n_judgments", "tie", "low_support", "span_conflict")
 #: Kinds whose judgments are coded by label id; the others are coded by distinct canonical value.
 LABEL_CODED = frozenset({"single_choice", "pairwise", "rating"})
 
@@ -74,6 +72,10 @@ class KindResult:
     #: (U,) category code of each unit's value (-1: none), when the value is a category: unanimity compares
     #: codes instead of 3.3M texts.
     winner: np.ndarray | None = None
+    #: The annotators' plain vote at the given unit positions, when the method's value can differ from it by
+    #: construction (Dawid–Skene clamps gold units): ``decide`` compares it with gold, on gold units only.
+    #: ``None``: the value is the vote.
+    vote: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 Decider = Callable[[KindInput], KindResult]
@@ -163,12 +165,10 @@ def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray
         "method": repeated(u, method), "support": np.asarray(support, dtype=np.float64),
         "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
         "low_support": np.asarray(low, dtype=bool),
-        "vote": None if "vote" in extra else text(np.array(value, dtype=object)),  # given: no copy of value
         "span_conflict": np.zeros(u, dtype=bool),
     }
-    cols.update({name: text(v) if name == "vote" else v for name, v in extra.items()})
-    # not copied again (3.3M units × 10 columns); every column has its own array (``vote`` is a copy of
-    # ``value``, which ``decide`` overwrites with expert decisions)
+    cols.update(extra)
+    # not copied again (3.3M units × 9 columns); every column has its own array
     frame = pd.DataFrame(cols, columns=list(UNIT_COLUMNS), copy=False)
     frame.index = pd.Index(codes.unit_keys, dtype=object, name="key")
     return frame
@@ -218,12 +218,10 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
                     gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations,
                     by_unit=c.by_unit)
     counts = unit_counts(c)
-    vote = majority_vote(counts)
     support = np.where(r.winner >= 0, r.posterior_max, np.nan)
     low = (r.winner < 0) | ~(r.posterior_max >= pol.min_support)
     cats = list(c.categories)
-    units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, counts.sum(axis=1), r.tie, low,
-                       vote=pick(c.categories, vote.winner))
+    units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, counts.sum(axis=1), r.tie, low)
     model = {
         "labels": cats,
         "priors": dict(zip(cats, np.round(r.priors, 6).tolist(), strict=True)),
@@ -237,8 +235,11 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
         rounded: np.ndarray = np.round(r.posterior[idx], 6)
         return rounded
 
+    def plain_vote(pos: np.ndarray) -> np.ndarray:  # gold units only (row-wise: a subset votes as the whole)
+        return pick(c.categories, majority_vote(counts[pos]).winner)
+
     return KindResult(units, model, FloatDetail((("posterior", tuple(cats), posterior),)), counts=counts,
-                      winner=r.winner)
+                      winner=r.winner, vote=plain_vote)
 
 
 def median(inp: KindInput) -> KindResult:
