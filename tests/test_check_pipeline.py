@@ -34,6 +34,13 @@ def test_the_example_may_be_released(example: Report) -> None:
                                              "annotators.lead_time", "annotators.divergence", "calibration.passed"}
 
 
+def test_the_report_keeps_estimates_not_the_tables_behind_them(example: Report) -> None:
+    """Codes, gold masks, pair tables and patterns are ~300 MiB at 10M judgments; a release would carry them."""
+    assert example.analyses and all(a.codes is None and a.gold_mask is None and a.pairs is None
+                                    and a.patterns is None for a in example.analyses.values())
+    assert example.analyses["intent"].agreement["krippendorff_alpha"].value is not None
+
+
 def test_the_example_finds_the_speeder_and_the_biased_annotator(example: Report) -> None:
     flagged = {(f.kind, f.annotator, f.task) for f in example.findings}
     assert {k for k in flagged if k[0] == "lead_time"} == {("lead_time", "14", None)}

@@ -157,6 +157,13 @@ def _without_pairs(analyses: dict[str, TaskAnalysis]) -> dict[str, TaskAnalysis]
     return {name: replace(a, pairs=None) for name, a in analyses.items()}
 
 
+def _estimates_only(analyses: dict[str, TaskAnalysis]) -> dict[str, TaskAnalysis]:
+    """The analyses without their tables, once the hotspots have read them: the report needs the estimates only,
+    and the codes alone are ~300 MiB at 10M judgments that a release would otherwise carry along (the
+    consensus holds its own reference while it runs)."""
+    return {name: replace(a, codes=None, gold_mask=None, pairs=None, patterns=None) for name, a in analyses.items()}
+
+
 def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str],
               options: CheckOptions = CheckOptions()) -> Report:
     """Everything ``labelspec check`` does, without printing: the report owns the exit code."""
@@ -182,6 +189,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
         results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
         state.analyses = _without_pairs(state.analyses)
         spots = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses, parses=state.parses).section()
+        state.analyses = _estimates_only(state.analyses)
         decisions = decide.combine(spec, [job.result() for job in jobs])
     sections = {"consensus": decisions.section(), "hotspots": spots}
     kept = decisions if options.keep_decisions else None
