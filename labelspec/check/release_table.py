@@ -45,9 +45,15 @@ SCHEMA = pa.schema([
 ])
 
 
+#: The decisions' columns a release reads (the released rows are a copy: of these only, 3.1M rows at 10M).
+RELEASED_COLUMNS = ["task", "item", "unit", "value", "proposed", "decided_by", "method", "support", "n_judgments",
+                    "expert", "expert_conflict", "pos", *(f"reason_{r}" for r in REASONS)]
+
+
 def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Units to release, and how many were held back per reason (first matching reason wins). Gold items are those
-    of the gold file in use and, when ``--gold`` replaced it, of the spec's own: neither is ever released."""
+    """Units to release (:data:`RELEASED_COLUMNS`), and how many were held back per reason (first matching reason
+    wins). Gold items are those of the gold file in use and, when ``--gold`` replaced it, of the spec's own:
+    neither is ever released."""
     u = decisions.units
     gold_items = ctx.gold["item"] if not ctx.hidden_gold_items else [*ctx.gold["item"], *ctx.hidden_gold_items]
     held = np.select(
@@ -55,7 +61,8 @@ def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict
          u["value"].isna().to_numpy(), u["review"].to_numpy(dtype=bool)],
         ["gold_item", "calibration_item", "no_consensus", "needs_review"], "")
     counts = pd.Series(held[held != ""]).value_counts()
-    return u[held == ""].reset_index(drop=True), {str(k): int(v) for k, v in sorted(counts.items())}
+    return (u.loc[held == "", RELEASED_COLUMNS].reset_index(drop=True),
+            {str(k): int(v) for k, v in sorted(counts.items())})
 
 
 @dataclass(frozen=True)
