@@ -44,6 +44,18 @@ def test_duplicate_key_names_both_lines() -> None:
     assert messages(text) == ["duplicate key 'name' (first defined at line 2)"]
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    ("version: 1\nname: a\nname: b\n", ">   3 | name: b"),  # duplicate key (LS102)
+    ("version: 1\nname: [a\n", ">   3 |"),  # syntax (LS101), at the end of the text
+    ("version: 1\nname: !!python/name:os.system x\n", ">   2 | name: !!python/name:os.system x"),  # LS103
+])
+def test_yaml_level_errors_show_their_line_like_the_others(text: str, shown: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load(text)
+    assert [d.excerpt.splitlines()[-2 if d.loc.column else -1] for d in info.value.diagnostics  # type: ignore[union-attr]
+            ] == [shown]
+
+
 @pytest.mark.parametrize("hidden", ["\u2028", "\u2029", "\x85"])
 def test_lines_are_counted_as_editors_count_them(hidden: str) -> None:
     """PyYAML also breaks lines at U+2028, U+2029 and U+0085; grep and editors do not, and neither do we."""

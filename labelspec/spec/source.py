@@ -14,7 +14,7 @@ import codecs
 import pathlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -95,11 +95,21 @@ def read_yaml_text(text: str | bytes, path: str, *, max_bytes: int = MAX_BYTES) 
             )
         )
     text = (_decode(text, path) if isinstance(text, bytes) else text).removeprefix("\ufeff")
-    walked = walk(*_compose(text, path), path)
-    diags = sorted_unique(walked.diagnostics)
+    lines = SourceMap(path, lines=tuple(LINE_BREAK.split(text)))
+    try:
+        walked = walk(*_compose(text, path), path)
+    except SpecError as exc:  # YAML syntax, duplicate keys, tags, aliases …: shown on their line, as the rest
+        raise SpecError(_with_excerpts(exc.diagnostics, lines)) from None
+    diags = sorted_unique(_with_excerpts(walked.diagnostics, lines))
     if any(d.severity == "error" for d in diags):
         raise SpecError(diags)
-    return RawSpec(walked.data, SourceMap(path, walked.where, tuple(LINE_BREAK.split(text))), diags)
+    return RawSpec(walked.data, SourceMap(path, walked.where, lines.lines), diags)
+
+
+def _with_excerpts(diags: Sequence[Diagnostic], source: SourceMap) -> tuple[Diagnostic, ...]:
+    """Each diagnostic at a line of ``source`` with the excerpt of that line (unless it has one)."""
+    return tuple(d if d.excerpt or d.loc is None or d.loc.path != source.path or d.loc.line < 1
+                 else replace(d, excerpt=excerpt(source, d.loc) or None) for d in diags)
 
 
 def _compose(text: str, path: str) -> tuple[Node | None, list[Mark]]:
