@@ -15,11 +15,11 @@ from emit_snapshot import DIGEST, EXTENSIONS, SPEC_PATH, intent_task, sample_spe
 from labelspec.emit import EMITTERS, OUTPUT_FORMAT, Artifact, TeachingExample, compile_spec
 from labelspec.emit.gate_plan import gate_plan
 from labelspec.emit.header import relative_path
-from labelspec.emit.render import environment, md_block, md_inline, pct
 from labelspec.errors import OutputError, SpecError
 from labelspec.spec.load import load_spec
 from labelspec.spec.model import CalibrationPolicy, Label, Project, Task
 from labelspec.spec.plan import plan_gates
+from labelspec.templating import environment, md_block, md_inline, pct
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "specs").glob("*/labelspec.yaml"))

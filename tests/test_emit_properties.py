@@ -4,7 +4,7 @@ Quotes, backslashes, newlines, Jinja syntax, ``</script>``, ``<!--``, ``]]>``, N
 go into every free-text field and (without controls) into label ids. Every output must stay well formed (HTML parses
 with only labelspec's own tags, XML parses, JSON loads, Python parses and its LABELS equal the spec's when run in a
 subprocess) and every text must appear verbatim after the output's own unescaping. Human-readable outputs show
-control characters as U+FFFD (documented in ``emit.render``).
+control characters as U+FFFD (documented in ``labelspec.templating``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labelspec.emit import TeachingExample, compile_spec
-from labelspec.emit.render import paragraphs, visible
 from labelspec.spec.model import (
     CalibrationPolicy,
     ChangelogEntry,
@@ -41,6 +40,7 @@ from labelspec.spec.model import (
     Spec,
     Task,
 )
+from labelspec.templating import paragraphs, visible
 
 NASTY = ['"', "'", "\\", "\n", "\n\n", "{{ x }}", "{% if %}", "</script>", "<script>", "<!--", "-->", "]]>", "\x00",
          "|", "*", "_", "`", "# ", "- ", "1. ", "<br>", "&amp;", "&", "<", ">", "\r", "\t", "\u2028", "$text", "    ",

@@ -54,7 +54,7 @@ def keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 def test_the_scan_covers_the_package() -> None:
     names = {r for r, _ in parsed()}
-    assert {"labelspec/spec/source.py", "labelspec/emit/render.py", "labelspec/cli.py"} <= names
+    assert {"labelspec/spec/source.py", "labelspec/templating.py", "labelspec/cli.py"} <= names
     assert len(TEMPLATES) >= 3
 
 
@@ -149,7 +149,7 @@ def test_every_jinja_environment_sets_autoescape_and_html_sets_it_true() -> None
 
 
 def test_the_html_environment_escapes_and_is_strict() -> None:
-    from labelspec.emit.render import environment
+    from labelspec.templating import environment
 
     env = environment("html")
     assert env.autoescape is True and env.undefined is jinja2.StrictUndefined and env.keep_trailing_newline

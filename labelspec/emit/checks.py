@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TypedDict
 
 from labelspec.emit.explain import COMPARED_TITLE, LEVEL_WORDS, METRIC_WORDS, threshold_words
-from labelspec.emit.render import number, pct
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.plan import Gate, plan_gates
+from labelspec.templating import number, pct
 
 #: Metrics every annotator of a kind should understand, whether or not they are gated.
 _KIND_METRICS: dict[str, tuple[str, ...]] = {

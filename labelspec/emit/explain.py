@@ -7,8 +7,8 @@ guidelines only as separate template variables, escaped where they are written. 
 
 from __future__ import annotations
 
-from labelspec.emit.render import number
 from labelspec.spec.model import Task
+from labelspec.templating import number
 
 #: What each agreement metric measures, in words an annotator can act on.
 METRIC_WORDS: dict[str, str] = {

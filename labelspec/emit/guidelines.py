@@ -15,9 +15,9 @@ from markupsafe import Markup
 from labelspec.emit.checks import CheckSection, check_sections
 from labelspec.emit.explain import applies_to, record_steps
 from labelspec.emit.header import html_comment
-from labelspec.emit.render import MdText, number, render
 from labelspec.emit.teaching import TeachingExample
 from labelspec.spec.model import EdgeCase, Label, Rule, Spec, Task
+from labelspec.templating import MdText, number, render
 
 KIND_TITLES = {"single_choice": "Single choice", "multi_choice": "Multiple choice", "rating": "Rating",
                "spans": "Spans", "pairwise": "Pairwise comparison", "ranking": "Ranking", "text": "Free text",

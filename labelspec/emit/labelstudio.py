@@ -23,9 +23,9 @@ import re
 import xml.etree.ElementTree as ET
 
 from labelspec.emit.header import html_comment
-from labelspec.emit.render import visible
 from labelspec.errors import Diagnostic, OutputError
 from labelspec.spec.model import Label, Spec, Task
+from labelspec.templating import visible
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PAIRWISE_HINTS = {"A": "Response A is better", "B": "Response B is better", "tie": "Neither response is better"}

@@ -17,10 +17,10 @@ from typing import Any, TypedDict
 
 from labelspec.emit.header import hash_comment
 from labelspec.emit.label_schema import LEAD_TIME, TIMESTAMP, columns
-from labelspec.emit.render import PyCode, py_ident, render
 from labelspec.errors import Diagnostic, OutputError
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import MAX_TEXT_LENGTH, required_fields
+from labelspec.templating import PyCode, py_ident, render
 
 _END = r"(?![\s\S])"
 #: The longest JSONL line ``check`` reads, in bytes, line end included (``check.read_common.MAX_LINE_BYTES``).

@@ -9,8 +9,9 @@ One factory, :func:`environment`, builds the only environments labelspec uses; t
 * ``py``: an expression must be a :class:`PyCode` made by the ``pyrepr`` or ``py_ident`` filter; anything else is
   an error, so spec text can reach generated Python only as a literal.
 
-Spec text is always a template *variable*: this module never compiles a template from a string. It does no I/O
-beyond the package loader.
+Spec and label text is always a template *variable*: this module never compiles a template from a string. It does
+no I/O beyond the package loader. It sits beside ``emit/`` and ``check/`` (which may not import each other) because
+both render with it: the compiled guidelines and the check's HTML report.
 """
 
 from __future__ import annotations
