@@ -197,6 +197,16 @@ def test_roster_without_calibration_columns_gets_them_appended(tmp_path: Path) -
         "new9,annotator,,1.0000,3,false,2026-03-01T08:03:00Z"]
 
 
+def test_an_annotator_id_with_a_carriage_return_survives_the_roster(tmp_path: Path) -> None:
+    """Quoted when written, so the roster stays readable (unquoted, the row split in two: LS312 on the next run)."""
+    round_ = ROUND.replace(",new9,", ',"new\r9",')
+    root = _project(tmp_path / "p", CHOICE_SPEC, CHOICE_CALIBRATION, round_)
+    api.calibrate(root, [root / "round.csv"])
+    assert '"new\r9","annotator"' in (root / "annotators.csv").read_bytes().decode("utf-8")
+    assert "new\r9" in read_roster(root / "annotators.csv")
+    api.calibrate(root, [root / "round.csv"])  # and reads it back
+
+
 def test_a_new_roster_is_started_when_none_exists(choice: Path, tmp_path: Path) -> None:
     target = tmp_path / "out" / "roster.csv"
     api.calibrate(choice, [choice / "round.csv"], roster=target)

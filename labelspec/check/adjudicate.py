@@ -10,17 +10,16 @@ annotators sorted by id. Pure: the caller (``api``) writes the files.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pandas as pd
 
 from labelspec.check.context import Items
+from labelspec.check.csv_text import csv_text
 from labelspec.check.decide import Decisions, reason_lists
 from labelspec.check.records import Accounting
 from labelspec.spec.model import Spec, Task
@@ -60,15 +59,13 @@ def _json(value: Any) -> str:
 
 def queue_csv(queue: pd.DataFrame) -> str:
     """The queue as CSV; judgments as a JSON object text, reasons joined by ``;``."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[Sequence[str]] = [CSV_COLUMNS]
     for row in queue.to_dict("records"):  # output rows
         cells = {**row, "support": "" if row["support"] is None else repr(row["support"]),
                  "reasons": ";".join(row["reasons"]), "judgments": _json(row["judgments"]),
                  "proposed": row["proposed"] or "", "gold": row["gold"] or ""}
-        writer.writerow([escape_cell(str(cells[c])) for c in CSV_COLUMNS])
-    return buf.getvalue()
+        rows.append([escape_cell(str(cells[c])) for c in CSV_COLUMNS])
+    return csv_text(rows)
 
 
 def queue_jsonl(queue: pd.DataFrame) -> str:

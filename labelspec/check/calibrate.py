@@ -51,6 +51,7 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.context import iso_utc
+from labelspec.check.csv_text import csv_text
 from labelspec.check.estimate import Estimate
 from labelspec.check.records import Accounting
 from labelspec.check.render import fmt, safe
@@ -328,11 +329,12 @@ def update_roster(text: str | None, scores: Sequence[AnnotatorScore], *, display
     known = {row["id"] for row in rows}
     rows += [{"id": a, "role": "annotator", **_roster_cells(s)}
              for a, s in sorted(by_id.items()) if a not in known]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, header, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    return csv_text([header, *([_cell(row.get(c)) for c in header] for row in rows)])
+
+
+def _cell(value: Any) -> str:
+    """As ``csv.writer`` writes a value: ``None`` as an empty cell."""
+    return "" if value is None else str(value)
 
 
 def render_text(d: dict[str, Any]) -> str:
