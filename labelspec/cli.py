@@ -134,15 +134,17 @@ def _check_report_paths(**paths: Path | None) -> None:
             raise click.UsageError(f"--{option} {path} cannot be written: {above} is a file, not a folder")
 
 
-def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None) -> None:
+def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None,
+                   html: Path | None) -> None:
     from labelspec.api import write_text_atomic
-    from labelspec.check import render
+    from labelspec.check import render, render_html
 
     d = report.to_dict()
     renderers: tuple[tuple[Path | None, Callable[[], str]], ...] = (
         (json_path, lambda: render.render_json(d)),
         (junit, lambda: render.render_junit(d, strict=report.strict)),
         (markdown, lambda: render.render_markdown(d)),
+        (html, lambda: render_html.render_html(d)),
     )
     for path, text in renderers:
         if path is not None:
@@ -156,20 +158,22 @@ def _write_reports(report: Any, json_path: Path | None, junit: Path | None, mark
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here ('-' for stdout).")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report (one test per gate).")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML report (tables and plots, no script).")
 @click.option("--strict", is_flag=True, help="Warnings block the release too.")
 @click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, help="Bootstrap replicates (0: no intervals).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
 def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_path: Path | None, junit: Path | None,
-          markdown: Path | None, strict: bool, bootstrap: int | None, quiet: bool) -> None:
+          markdown: Path | None, html: Path | None, strict: bool, bootstrap: int | None, quiet: bool) -> None:
     """Check LABEL_FILES against SPEC's release gates. Exit 0 release may go, 1 a blocking gate failed."""
     from labelspec import api
     from labelspec.check import render
 
-    _check_report_paths(json=json_path, junit=junit, markdown=markdown)
+    _check_report_paths(json=json_path, junit=junit, markdown=markdown, html=html)
     report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
                               progress=stderr_progress(quiet))
     to_stdout = json_path is not None and str(json_path) == "-"
-    _write_reports(report, None if to_stdout else json_path, junit, markdown)
+    _write_reports(report, None if to_stdout else json_path, junit, markdown, html)
     d = report.to_dict()
     if to_stdout:
         click.echo(render.render_json(d), nl=False)

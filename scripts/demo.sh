@@ -54,7 +54,8 @@ done
 
 step "Release gates that hold (exit 0)" "$LS check specs/support-intent specs/support-intent/labels"
 expect 0 $LS check specs/support-intent specs/support-intent/labels --json "$OUT/support-intent/report.json" \
-  --junit "$OUT/support-intent/report.xml" --markdown "$OUT/support-intent/report.md"
+  --junit "$OUT/support-intent/report.xml" --markdown "$OUT/support-intent/report.md" \
+  --html "$OUT/support-intent/report.html"
 
 for p in clinical-ner rlhf-preference; do
   step "Check $p" "$LS check specs/$p specs/$p/labels"

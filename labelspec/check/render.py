@@ -34,7 +34,7 @@ COUNT_METRICS = frozenset({"rule_violations", "rows_missing_provenance", "annota
                            "annotators_divergent", "annotators_too_fast"})
 
 
-def _value(g: dict[str, Any]) -> str:
+def gate_value(g: dict[str, Any]) -> str:
     """The measured value: 3 decimals, or as many significant digits as it takes for the text to stand on the
     same side of the threshold as the value (1 excluded row of 3,493 is 0.000286, not "0.000 <= 0" on a FAIL)."""
     v = g["value"]
@@ -61,7 +61,7 @@ def _gate_line(g: dict[str, Any]) -> str:
     loc = g["declared_at"]
     where = f"  {loc['path']}:{loc['line']}:{loc['column']}" if loc["line"] else ""
     detail = f"  ({g['detail']})" if g.get("detail") else ""
-    return (f"{status:<9} {g['id']}  {g['metric']} = {_value(g)}{ci} {g['comparator']} {g['threshold']:g}"
+    return (f"{status:<9} {g['id']}  {g['metric']} = {gate_value(g)}{ci} {g['comparator']} {g['threshold']:g}"
             f"{basis}, n={g['n']}{why}{detail}{where}")
 
 
@@ -117,7 +117,7 @@ def render_markdown(d: dict[str, Any]) -> str:
     for g in d["gates"]:
         mark = "⚠️" if g["severity"] == "warn" and g["status"] != "pass" else icon[g["status"]]
         ci = f"{fmt(g['ci_low'])}–{fmt(g['ci_high'])}" if g["ci_low"] is not None else ""
-        value = _value(g) if g["value"] is not None else f"— ({g['reason']})"
+        value = gate_value(g) if g["value"] is not None else f"— ({g['reason']})"
         out.append(f"| {mark} | `{md_cell(g['id'])}` | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
                    f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']} | {g['severity']} |")
     if d["findings"]:
