@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -115,33 +115,193 @@ def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
 
 def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: str | Path | None = None,
                  strict: bool = False, bootstrap: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Report:
-    """Run every gate of ``spec`` over the label files (folders are expanded, sorted); returns the report."""
+                 progress: Callable[[str], None] | None = None, reports: Outputs | None = None,
+                 refuse_bootstrap_off: bool = False) -> Report:
+    """Run every gate of ``spec`` over the label files (folders are expanded, sorted); returns the report.
+
+    Usage errors found before any label is read: ``reports``, the files the caller will write the report to, when
+    one would overwrite an input (:func:`refuse_overwriting_inputs`); with ``refuse_bootstrap_off`` (the command
+    line), ``bootstrap=0`` while a gate compares on an interval bound."""
+    given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
+    if refuse_bootstrap_off:
+        _refuse_bootstrap_off(spec, bootstrap)
+    if reports is not None:
+        refuse_overwriting_inputs(spec, files, reports, spec_arg=given,
+                                  extra=[(Path(gold), "the gold file")] if gold else [])
     paths = _label_files(files)
     ctx = project_context(spec, gold)
     options = CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress)
     return run_check(spec, ctx, paths, [display(p) for p in paths], options)
 
 
+def _refuse_bootstrap_off(spec: Spec, bootstrap: int | None) -> None:
+    """``--bootstrap 0`` with a gate compared on an interval bound: the gate could only come out undefined (and
+    block), the same contradiction the spec itself gets LS306 for. A usage error before any label is read. (Only
+    on request: API callers may turn the bootstrap off for speed and accept those gates as undefined.)"""
+    if bootstrap != 0:
+        return
+    from labelspec.spec.plan import plan_gates
+
+    on_ci = [g.id for g in plan_gates(spec) if g.on != "estimate"]
+    if on_ci:
+        raise _usage(f"--bootstrap 0 turns confidence intervals off, but gate(s) {', '.join(on_ci)} compare on an "
+                     "interval bound", "drop --bootstrap 0, or give replicates (e.g. --bootstrap 1000)")
+
+
+def _spec_inputs(spec: Spec) -> list[tuple[Path, str]]:
+    """The spec file, the policy files it extends and the data files it references, each with what it is."""
+    root = spec_dir(spec)
+    refs = [(spec.items.file if spec.items else None, "the items file"),
+            (spec.annotators.file if spec.annotators else None, "the roster"),
+            (spec.quality.calibration.file if spec.quality.calibration else None, "the calibration set"),
+            (spec.quality.gold.file if spec.quality.gold else None, "the gold file")]
+    repo = find_repo_root(root.resolve()) if spec.extends else root
+    return [(root / Path(spec.path).name, "the spec"), *((repo / e, "a policy file of the spec") for e in spec.extends),
+            *((root / ref, what) for ref, what in refs if ref)]
+
+
+def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
+    """A path's real path, and its (device, inode) when it exists: a hard link is the same file by another name."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path), None
+    return os.path.realpath(path), (st.st_dev, st.st_ino)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a command will write, for :func:`refuse_overwriting_inputs`. ``files``: option → file (``-`` and None
+    skipped); ``folder``: (option, the folder written into); ``updates``: option → the kind of input it rewrites
+    by design (calibrate's ``--roster``: the roster, which may sit in the spec folder)."""
+
+    files: Mapping[str, Path | None] = field(default_factory=dict)
+    folder: tuple[str, Path] | None = None
+    updates: Mapping[str, str] = field(default_factory=dict)
+
+    def targets(self) -> list[tuple[str, Path]]:
+        return [(o, Path(p)) for o, p in self.files.items() if p is not None and str(p) != "-"]
+
+
+def refuse_overwriting_inputs(spec: Spec, labels: Sequence[str | Path], outputs: Outputs, *,
+                              spec_arg: str | Path | None = None, extra: Sequence[tuple[Path, str]] = ()) -> None:
+    """Usage error, before any work, when an output would replace an input (the spec, a file it references, a
+    label file, ``extra``: gold, roster) or land directly in a folder given as input (``spec_arg`` or a folder
+    of ``labels``: the next run would read it as input). Real paths are compared, and device and inode for
+    existing files (hard links)."""
+    index: dict[object, set[str]] = {}
+    for path, what in [*_spec_inputs(spec), *extra, *((p, "a label file") for p in _label_files(labels))]:
+        real, inode = _identity(path)
+        for key in (real, inode):
+            if key is not None:
+                index.setdefault(key, set()).add(what)
+    folders: dict[str, tuple[Path, bool]] = {}  # real path → (as given, is it the spec's folder)
+    for arg, is_spec in [*((a, False) for a in labels), (spec_arg, True)]:
+        if arg is not None and Path(arg).is_dir():
+            folders.setdefault(os.path.realpath(arg), (Path(arg), is_spec))
+    if outputs.folder is not None:
+        _refuse_input_folder(outputs.folder[0], outputs.folder[1], spec, [Path(a) for a in labels])
+    for option, path in outputs.targets():
+        real, inode = _identity(path)
+        clash = (index.get(real, set()) | index.get(inode, set())) - {outputs.updates.get(option)}
+        if clash:
+            raise _usage(f"{option} {display(path)} is {sorted(clash)[0]}, an input of this command; writing it "
+                         "would overwrite it", "write outputs to files of their own")
+        folder, is_spec = folders.get(os.path.dirname(real), (None, False))
+        if folder is not None and not (is_spec and option in outputs.updates):
+            raise _usage(f"{option} {display(path)} is inside {display(folder)}, a folder given as input; the next "
+                         "run would read it as input", "write it elsewhere, e.g. into reports/")
+
+
+def _usage(message: str, hint: str | None = None) -> UsageError:
+    return UsageError(Diagnostic("LS501", message, SourceLocation("<command line>"), hint=hint))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Reports are written like artefacts: strict UTF-8, a temporary file beside the target, then a rename.
+    """One report, written as :func:`write_texts_atomic` writes several."""
+    write_texts_atomic([(path, text)])
+
+
+def write_texts_atomic(targets: Sequence[tuple[Path, str]]) -> None:
+    """Reports are written like artefacts, all or nothing: each text is encoded (strict UTF-8), written to a
+    temporary file beside its target and fsynced; only when every one is staged are they renamed into place. A
+    failure while staging removes the temporary files (and folders made for them): every target stays as it was.
 
     A symlink is followed: its target is replaced and the link stays. A path that is a device or a pipe
     (``/dev/null``, ``/dev/stdout``, a FIFO) is written to directly: there is no file to replace, and a rename
-    would put a regular file where the device was."""
-    data = _utf8({path.name: text}, path.parent)[path.name]
-    if path.exists() and not path.is_file() and not path.is_dir():
-        try:
-            with open(path, "wb") as fh:
+    would put a regular file where the device was. Devices are written after the files are staged and before
+    they are renamed, so a device that fails (``/dev/full``) also leaves every file as it was."""
+    encoded = [(path, _utf8({path.name: text}, path.parent)[path.name]) for path, text in targets]
+    devices = [(p, data) for p, data in encoded if _is_device(p)]
+    files = [(Path(os.path.realpath(p)) if p.is_symlink() else p, data) for p, data in encoded if not _is_device(p)]
+    staged, created = _stage_files(files)
+    target = Path()
+    try:
+        for target, data in devices:
+            with open(target, "wb") as fh:
                 fh.write(data)
-        except OSError as exc:
-            raise OutputError(Diagnostic("LS601", f"cannot write {display(path)}: {exc.strerror}",
-                                         SourceLocation(display(path)))) from exc
-        return
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    write_files_atomic(target.parent, {target.name: data})
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        _remove_empty(created)  # only folders left empty: those of files that were not written
+
+
+def _is_device(path: Path) -> bool:
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def _stage_files(files: Sequence[tuple[Path, bytes]]) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Each file's bytes in a fsynced temporary file beside it: (temporary, target) pairs, and the folders made
+    for them. All or nothing: on any failure or interrupt, what was staged and the folders made are removed."""
+    import secrets
+
+    staged: list[tuple[Path, Path]] = []
+    created: list[Path] = []
+    target = Path()
+    try:
+        for target, data in files:
+            created += _make_folder(target.parent)
+            tmp = target.parent / f".labelspec-{secrets.token_hex(6)}.tmp"
+            staged.append((tmp, target))
+            with open(tmp, "xb") as fh:  # the umask applies, as to any file the user writes
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        _remove_empty(created)
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, exc) from exc
+        raise
+    return staged, created
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """``mkdir -p``; returns the folders it created, so a command that ends up writing nothing can remove them."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the folders this command created that are still empty, deepest first (others are left alone)."""
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(Diagnostic("LS601", f"cannot write {display(path)}: {exc.strerror}",
+                                  SourceLocation(display(path))))
 
 
 def init_project(directory: Path, *, kind: str, project_id: str | None = None) -> list[str]:
@@ -154,8 +314,7 @@ def init_project(directory: Path, *, kind: str, project_id: str | None = None) -
     if existing:
         raise UsageError(Diagnostic("LS501", f"{display(directory / existing[0])} already exists; not overwriting",
                                     SourceLocation(display(directory / existing[0]))))
-    for name, text in sorted(files.items()):
-        write_text_atomic(directory / name, text)
+    write_texts_atomic([(directory / name, text) for name, text in sorted(files.items())])  # all or none
     return [display(directory / name) for name in sorted(files)]
 
 
@@ -248,26 +407,26 @@ if TYPE_CHECKING:
 
 
 def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path], *, roster: str | Path | None = None,
-              dry_run: bool = False) -> CalibrationResult:
+              dry_run: bool = False, report: Path | None = None) -> CalibrationResult:
     """Score a calibration round and update the roster (default: the spec's annotators file) atomically.
 
     Submissions are read like label files, but with no roster in the context: calibration judgments precede
     calibration, so "not calibrated" or "not in the roster" must not exclude them. The roster is checked
-    before anything is scored; ``dry_run`` leaves it untouched. Returns a CalibrationResult.
+    before anything is scored; ``dry_run`` leaves it untouched. ``report``: also write the result as JSON there,
+    together with the roster, all or nothing. Returns a CalibrationResult.
     """
     from dataclasses import replace
 
     from labelspec.check.calibrate import score_calibration, update_roster
+    from labelspec.check.render import render_json
     from labelspec.check.runner import read_and_account
     from labelspec.errors import InputError
     from labelspec.spec.datafiles import check_roster
 
+    given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
-    path = Path(roster) if roster else (spec_dir(spec) / spec.annotators.file if spec.annotators else None)
-    if spec.quality.calibration is None or path is None:
-        missing = "quality.calibration" if spec.quality.calibration is None else "annotators.file (--roster)"
-        raise UsageError(Diagnostic("LS501", f"the spec has no {missing}", SourceLocation(spec.path)))
+    path = _calibration_roster(spec, roster, submissions, given=given, report=report, dry_run=dry_run)
     old = path.read_bytes() if path.exists() else None
     problems = [d for d in check_roster(old, display(path)) if d.severity == "error"] if old else []
     if problems:
@@ -278,9 +437,26 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path], *, ros
     result = score_calibration(spec, acc, ctx.calibration, files=[display(p) for p in files])
     text = update_roster(old.decode("utf-8-sig") if old else None, result.annotators, display=display(path))
     status = "dry-run" if dry_run else "unchanged" if old == text.encode("utf-8") else "written"
-    if status == "written":
-        write_text_atomic(path, text)
-    return replace(result, roster=display(path), roster_status=status)
+    result = replace(result, roster=display(path), roster_status=status)
+    targets = [(path, text)] if status == "written" else []
+    if report is not None and str(report) != "-":
+        targets.append((report, render_json(result.to_dict())))
+    write_texts_atomic(targets)
+    return result
+
+
+def _calibration_roster(spec: Spec, roster: str | Path | None, submissions: Sequence[str | Path], *,
+                        given: str | Path | None, report: Path | None, dry_run: bool) -> Path:
+    """The roster calibrate updates; a usage error when there is none, or when it or the report would overwrite
+    another input (the roster itself may be rewritten: that is calibrate's job)."""
+    path = Path(roster) if roster else (spec_dir(spec) / spec.annotators.file if spec.annotators else None)
+    if spec.quality.calibration is None or path is None:
+        missing = "quality.calibration" if spec.quality.calibration is None else "annotators.file (--roster)"
+        raise UsageError(Diagnostic("LS501", f"the spec has no {missing}", SourceLocation(spec.path)))
+    written = {"--json": report, "--roster": None if dry_run else path}
+    refuse_overwriting_inputs(spec, submissions, Outputs(files=written, updates={"--roster": "the roster"}),
+                              spec_arg=given, extra=[(path, "the roster")])
+    return path
 
 
 # --- adjudicate and release -----------------------------------------------------------------------------------
@@ -301,16 +477,16 @@ def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequen
 def write_streams_atomic(out_dir: Path, produce: Callable[[Callable[[str], IO[bytes]]], object], *,
                          remove: Sequence[str] = ()) -> tuple[str, ...]:
     """:func:`write_files_atomic` for output too large to hold in memory: ``produce`` writes each file through
-    the opener it is given (a file in the temporary folder, opened once per name), as it goes."""
+    the opener it is given (a file in the temporary folder, opened once per name), as it goes. On a failure or an
+    interrupt (Ctrl-C, SIGTERM), the temporary folder and the folders this call created are removed."""
     import shutil
     import tempfile
 
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        created = _make_folder(out_dir)
         tmp = Path(tempfile.mkdtemp(prefix=".labelspec-", dir=out_dir))
     except OSError as exc:
-        raise OutputError(Diagnostic("LS601", f"cannot write {display(out_dir)}: {exc.strerror}",
-                                     SourceLocation(display(out_dir)))) from exc
+        raise _cannot_write(out_dir, exc) from exc
     handles: dict[str, IO[bytes]] = {}
 
     def open_output(name: str) -> IO[bytes]:
@@ -320,24 +496,33 @@ def write_streams_atomic(out_dir: Path, produce: Callable[[Callable[[str], IO[by
 
     try:
         try:
-            produce(open_output)
-            for fh in handles.values():
-                fh.flush()
-                os.fsync(fh.fileno())
+            _produce_synced(produce, open_output, handles)
+            for name in sorted(handles):
+                os.replace(tmp / name, out_dir / name)
+            for name in remove:
+                if name not in handles:
+                    (out_dir / name).unlink(missing_ok=True)
         finally:
-            for fh in handles.values():
-                fh.close()
-        for name in sorted(handles):
-            os.replace(tmp / name, out_dir / name)
-        for name in remove:
-            if name not in handles:
-                (out_dir / name).unlink(missing_ok=True)
-    except OSError as exc:
-        raise OutputError(Diagnostic("LS601", f"cannot write {display(out_dir)}: {exc.strerror}",
-                                     SourceLocation(display(out_dir)))) from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        _remove_empty(created)  # a folder this run made and wrote nothing into does not stay behind
+        if isinstance(exc, OSError):
+            raise _cannot_write(out_dir, exc) from exc
+        raise
     return tuple(display(out_dir / name) for name in sorted(handles))
+
+
+def _produce_synced(produce: Callable[[Callable[[str], IO[bytes]]], object], open_output: Callable[[str], IO[bytes]],
+                    handles: dict[str, IO[bytes]]) -> None:
+    """Run ``produce``, then fsync every file it opened; the files are closed whatever happens."""
+    try:
+        produce(open_output)
+        for fh in handles.values():
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        for fh in handles.values():
+            fh.close()
 
 
 def _utf8(texts: dict[str, str], out_dir: Path) -> dict[str, bytes]:
@@ -365,8 +550,11 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Pat
     from labelspec.check.runner import read_and_account
     from labelspec.emit.labelstudio import labelstudio_view
 
+    given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
+    refuse_overwriting_inputs(spec, files, Outputs(folder=("--out", out)), spec_arg=given,
+                              extra=[(Path(gold), "the gold file")] if gold else [])
     paths = _label_files(files)
     ctx = project_context(spec, gold)
     acc = read_and_account(spec, ctx, paths, [display(p) for p in paths])
@@ -410,26 +598,35 @@ def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: C
 
 def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
             accept: Sequence[tuple[str, str]] = (), gold: str | Path | None = None, strict: bool = False,
-            bootstrap: int | None = None, progress: Callable[[str], None] | None = None) -> ReleaseResult:
+            bootstrap: int | None = None, progress: Callable[[str], None] | None = None,
+            refuse_bootstrap_off: bool = False) -> ReleaseResult:
     """Run every gate; only when each blocking gate passes or is accepted with a reason, write the release.
 
     Writes dataset.jsonl, dataset.parquet, preference-pairs.jsonl (specs with a pairwise task) and
-    release-manifest.json into ``out``, all or nothing. A refused release writes nothing (exit code 1).
+    release-manifest.json into ``out``, all or nothing. A refused release writes nothing (exit code 1). Before any
+    label is read: ``accept`` is checked against the gate plan, ``out`` against the inputs, and ``bootstrap``
+    as :func:`check_labels` does with ``refuse_bootstrap_off``.
     """
     from labelspec import __version__
     from labelspec.check import release as rel
+    from labelspec.spec.plan import plan_gates
 
     shown: Callable[[Path], str] = display
+    given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):  # named from its repository, so a release is the same from any folder
-        given = spec
+        source = spec
         try:
-            spec, shown = _repository_spec(Path(given))
+            spec, shown = _repository_spec(Path(source))
         except SpecError:  # problems are shown at the path as the user wrote it
-            load_spec(Path(given), display_path=display(given))
+            load_spec(Path(source), display_path=display(source))
             raise
-    paths = _label_files(files)
-    _refuse_release_folder(out, spec, [Path(f) for f in files])
+    if refuse_bootstrap_off:
+        _refuse_bootstrap_off(spec, bootstrap)
+    rel.check_overrides([g.id for g in plan_gates(spec)], accept)  # before minutes of statistics, not after
     gold_path = Path(gold) if gold else None
+    refuse_overwriting_inputs(spec, files, Outputs(folder=("--out", out)), spec_arg=given,
+                              extra=[(gold_path, "the gold file")] if gold_path else [])
+    paths = _label_files(files)
     released_at = source_date()
     ctx = project_context(spec, gold_path)
     report = run_check(spec, ctx, paths, [shown(p) for p in paths],
@@ -469,16 +666,15 @@ def _repository_spec(path: Path) -> tuple[Spec, Callable[[Path], str]]:
     return replace(spec, root=str(folder)), shown  # its files are read from where they are
 
 
-def _refuse_release_folder(out: Path, spec: Spec, given: Sequence[Path]) -> None:
-    """A release is not written into the spec folder or a folder of label files: the next check would read the
-    dataset and the manifest as label files."""
+def _refuse_input_folder(option: str, out: Path, spec: Spec, given: Sequence[Path]) -> None:
+    """An output folder is not the spec folder or a folder of label files: the next check would read the files
+    written there (a release's dataset and manifest, a review queue) as label files."""
     target = out.resolve()
     folders = [Path(spec.root), *(g if g.is_dir() else g.parent for g in given)]
     for folder in folders:
         if target == folder.resolve():
-            raise UsageError(Diagnostic("LS501", f"--out {display(out)} is the folder of the spec or of label files",
-                                        SourceLocation("<command line>"),
-                                        hint="write the release to a folder of its own, e.g. releases/<version>"))
+            raise _usage(f"{option} {display(out)} is the folder of the spec or of label files",
+                         "write to a folder of its own, e.g. releases/<version>")
 
 
 def _previous_outputs(out: Path, names: Sequence[str], manifest: str) -> list[str]:

@@ -1,14 +1,16 @@
 """The command line: parse options, call the API, render, exit. The only module that imports click.
 
 Exit codes, the same for every command: 0 success, 1 a blocking gate failed or drift found, 2 bad usage, spec or
-input, 3 internal error (a bug), 130 interrupted. A crash never exits 1.
+input, 3 internal error (a bug), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A crash never exits 1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +19,11 @@ from typing import Any
 import click
 
 from labelspec import __version__
+from labelspec.check.render import safe
 from labelspec.console import render_diagnostics, stderr_progress
 from labelspec.errors import Diagnostic, LabelspecError
 
-EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 KINDS = ["single_choice", "multi_choice", "rating", "spans", "pairwise", "ranking", "text", "attribution"]
 
 
@@ -52,7 +55,7 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
             if r.diagnostics:
                 click.echo(render_diagnostics(r.diagnostics), err=True)
             if r.ok:
-                click.echo(f"{r.path}: ok")
+                click.echo(safe(f"{r.path}: ok"))
     _github_annotations([d for r in results for d in r.diagnostics])
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_INPUT)
 
@@ -83,7 +86,7 @@ def init(kind: str, project_id: str | None, directory: Path) -> None:
 
     written = api.init_project(directory, kind=kind, project_id=project_id)
     for path in written:
-        click.echo(f"wrote {path}")
+        click.echo(safe(f"wrote {path}"))
 
 
 @cli.command()
@@ -119,24 +122,28 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
 
 def _check_report_paths(**paths: Path | None) -> None:
     """Report paths checked before any work (a command that fails on one must not have written anything else, such
-    as calibrate's roster): two options naming one file would keep only the last report, and a file where a folder
-    of the path should be cannot be written through (click already refuses a folder as the path)."""
+    as calibrate's roster): only ``--json`` writes to stdout as ``-``; two options naming one file would keep only
+    the last report; a file where a folder of the path should be cannot be written through (click already refuses
+    a folder as the path). Paths that would overwrite an input are refused by the API, which knows the inputs."""
     seen: dict[str, str] = {}
     for option, path in paths.items():
+        if path is not None and str(path) == "-" and option != "json":
+            raise click.UsageError(f"--{option} cannot write to stdout ('-'): only --json can; name a file")
         if path is None or str(path) == "-":
             continue
         key = os.path.realpath(path)
         if key in seen:
-            raise click.UsageError(f"--{seen[key]} and --{option} name the same file {path}")
+            raise click.UsageError(safe(f"--{seen[key]} and --{option} name the same file {path}"))
         seen[key] = option
         above = next((a for a in path.absolute().parents if a.exists()), None)
         if above is not None and not above.is_dir():
-            raise click.UsageError(f"--{option} {path} cannot be written: {above} is a file, not a folder")
+            raise click.UsageError(safe(f"--{option} {path} cannot be written: {above} is a file, not a folder"))
 
 
 def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None,
                    html: Path | None) -> None:
-    from labelspec.api import write_text_atomic
+    """Every report is rendered first, then all are written at once: all or nothing (``write_texts_atomic``)."""
+    from labelspec.api import write_texts_atomic
     from labelspec.check import render, render_html
 
     d = report.to_dict()
@@ -146,9 +153,7 @@ def _write_reports(report: Any, json_path: Path | None, junit: Path | None, mark
         (markdown, lambda: render.render_markdown(d)),
         (html, lambda: render_html.render_html(d)),
     )
-    for path, text in renderers:
-        if path is not None:
-            write_text_atomic(path, text())
+    write_texts_atomic([(path, text()) for path, text in renderers if path is not None])
 
 
 @cli.command()
@@ -170,8 +175,9 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
     from labelspec.check import render
 
     _check_report_paths(json=json_path, junit=junit, markdown=markdown, html=html)
+    reports = api.Outputs(files={"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html})
     report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
-                              progress=stderr_progress(quiet))
+                              progress=stderr_progress(quiet), reports=reports, refuse_bootstrap_off=True)
     to_stdout = json_path is not None and str(json_path) == "-"
     _write_reports(report, None if to_stdout else json_path, junit, markdown, html)
     d = report.to_dict()
@@ -203,10 +209,8 @@ def calibrate(spec: Path, submissions: tuple[Path, ...], roster: Path | None, js
     from labelspec.check import render
 
     _check_report_paths(json=json_path)
-    result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run)
+    result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run, report=json_path)  # writes both
     d = result.to_dict()
-    if json_path is not None and str(json_path) != "-":
-        api.write_text_atomic(json_path, render.render_json(d))
     click.echo(render.render_json(d) if str(json_path) == "-" else cal.render_text(d), nl=False)
     sys.exit(result.exit_code(require_all=require_all))
 
@@ -228,7 +232,7 @@ def adjudicate(spec: Path, label_files: tuple[Path, ...], out: Path, gold: Path 
     result = api.adjudicate(spec, label_files, out=out, gold=gold)
     click.echo(f"{result.queued} of {result.units} units need expert review")
     for path in result.written:
-        click.echo(f"wrote {path}")
+        click.echo(safe(f"wrote {path}"))
     sys.exit(EXIT_OK)
 
 
@@ -250,22 +254,54 @@ def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[
     if len(accept) != len(reasons):
         raise click.UsageError("give exactly one --reason per --accept-failing")
     result = api.release(spec, label_files, out=out, accept=list(zip(accept, reasons, strict=True)), gold=gold, strict=strict,
-                         bootstrap=bootstrap, progress=stderr_progress(False))
+                         bootstrap=bootstrap, progress=stderr_progress(False), refuse_bootstrap_off=True)
     for gate in result.refused:
-        click.echo(f"release refused: blocking gate {gate} failed (nothing written)", err=True)
-    for o in result.overrides:  # an override of a gate that passed is recorded, not applied
-        said = "accepted" if o["applied"] else "not needed, the gate did not fail:"
-        click.echo(f"{said} {o['gate']} ({o['status']}): {o['reason']}", err=True)
+        click.echo(safe(f"release refused: blocking gate {gate} failed (nothing written)"), err=True)
+    for o in result.overrides:  # an override of a gate that does not block is recorded, not applied
+        click.echo(safe(f"{_override_said(o, result.report.gates)} {o['gate']} ({o['status']}): {o['reason']}"),
+                   err=True)
     for path in result.written:
-        click.echo(f"wrote {path}")
+        click.echo(safe(f"wrote {path}"))
     if not result.refused:
         click.echo(f"released {result.released} rows")
     sys.exit(result.exit_code)
 
 
+def _override_said(override: dict[str, Any], gates: Any) -> str:
+    """How an ``--accept-failing`` came out: applied, or not needed because the gate passed, or because it is a
+    warning (which blocks only under ``--strict``) that failed."""
+    if override["applied"]:
+        return "accepted"
+    if override["status"] == "pass":
+        return "not needed, the gate did not fail:"
+    severity = next((g.gate.severity for g in gates if g.gate.id == override["gate"]), "warn")
+    return f"not needed, a {severity} gate blocks only with --strict:"
+
+
+class Terminated(BaseException):
+    """SIGTERM (``timeout``, a cancelled CI job), raised in the main thread so that ``finally`` blocks remove
+    temporary files as on Ctrl-C. A BaseException, like KeyboardInterrupt: ``except Exception`` does not stop it."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not interrupt the cleanup
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every outcome to the documented exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        _run(argv, debug)
+    finally:
+        if main_thread:  # in-process callers (tests, embedding) get their handler back
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _run(argv: list[str] | None, debug: bool) -> None:
+    """Run the command line and map every outcome to the documented exit codes."""
     try:
         if "SOURCE_DATE_EPOCH" in os.environ:  # before numpy reads it (as scipy is imported) and fails on it
             from labelspec.source_date import check_source_date_epoch
@@ -286,10 +322,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(EXIT_TERMINATED)
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 — the contract: a bug exits 3, never 1
-        click.echo(f"labelspec: internal error ({type(exc).__name__}: {exc}). This is a bug; please report it "
+        click.echo(f"labelspec: internal error ({type(exc).__name__}: {safe(exc)}). This is a bug; please report it "
                    "with the command you ran." + ("" if debug else " Run with --debug for the traceback."), err=True)
         if debug:
             traceback.print_exc()

@@ -228,8 +228,8 @@ def test_a_clean_run_renders_the_same_verdict_everywhere(tiny_project) -> None:
 ])
 def test_a_gate_value_never_rounds_onto_the_other_side_of_its_threshold(value: float, threshold: float,
                                                                         shown: str) -> None:
-    from labelspec.check.render import _value
+    from labelspec.check.render import gate_value
 
-    text = _value({"metric": "krippendorff_alpha", "value": value, "threshold": threshold})
+    text = gate_value({"metric": "krippendorff_alpha", "value": value, "threshold": threshold})
     assert text == shown
     assert (float(text) > threshold) - (float(text) < threshold) == (value > threshold) - (value < threshold)

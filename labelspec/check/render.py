@@ -103,9 +103,23 @@ def render_text(d: dict[str, Any], *, color: bool = False) -> str:
 
 
 def md_cell(text: Any) -> str:
-    s = safe(fmt(text) if not isinstance(text, str) else text)  # a .md file is also read with `cat`
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-    return s.replace("\r", " ").replace("\n", " ")
+    """Data as inert Markdown on one line (a table cell, a list item): control characters and newlines as escapes
+    (a .md file is also read with `cat`), raw HTML as entities, and emphasis, link, image, code and table syntax
+    and line-start markers backslash-escaped, so a summary shows data and never loads an image or a link."""
+    # imported here: it imports Jinja, which the CLI should not load on every start (console imports this module)
+    from labelspec.templating import md_inline
+
+    return str(md_inline(safe(fmt(text) if not isinstance(text, str) else text)))
+
+
+def md_code(text: Any) -> str:
+    """Data as a Markdown code span (gate ids): inside one only a backtick or a table pipe means anything, so the
+    fence is longer than any backtick run in the text, and pipes are escaped (GitHub tables split cells first)."""
+    s = safe(text).replace("|", "\\|")
+    runs = [len(r) for r in re.findall("`+", s)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def render_markdown(d: dict[str, Any]) -> str:
@@ -118,7 +132,7 @@ def render_markdown(d: dict[str, Any]) -> str:
         mark = "⚠️" if g["severity"] == "warn" and g["status"] != "pass" else icon[g["status"]]
         ci = f"{fmt(g['ci_low'])}–{fmt(g['ci_high'])}" if g["ci_low"] is not None else ""
         value = gate_value(g) if g["value"] is not None else f"— ({g['reason']})"
-        out.append(f"| {mark} | `{md_cell(g['id'])}` | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
+        out.append(f"| {mark} | {md_code(g['id'])} | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
                    f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']} | {g['severity']} |")
     if d["findings"]:
         out += ["", "### Findings", ""]
@@ -170,8 +184,9 @@ def _gh_escape(text: str) -> str:
 
 
 def _gh_property(text: Any) -> str:
-    """Values of ``file=…,title=…`` also escape the property separators."""
-    return _gh_escape(safe(text)).replace(":", "%3A").replace(",", "%2C")
+    """Values of ``file=…,title=…`` also escape the property separators. Newlines are escaped first, as GitHub
+    documents (``%0A``), so a path holding one still names its file; other controls are shown as escapes."""
+    return safe(_gh_escape(str(text)).replace(":", "%3A").replace(",", "%2C"))
 
 
 def github_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
