@@ -74,7 +74,8 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
     for f in files:
         p = Path(f)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+            # every visible entry but subfolders: a FIFO or a dangling link is an error, never skipped in silence
+            found = sorted(q for q in p.iterdir() if not q.name.startswith(".") and not q.is_dir())
             if not found:  # only subfolders, or nothing: say so rather than "no label files given"
                 inner = sorted(q.name for q in p.iterdir() if q.is_dir() and not q.name.startswith("."))
                 more = f"; its subfolders are not read ({', '.join(inner[:5])})" if inner else ""

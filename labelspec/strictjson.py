@@ -1,13 +1,19 @@
 """Strict JSON decoding shared by every reader of JSON text (label files, items files).
 
 Python's ``json`` accepts duplicate keys (the last wins) and ``NaN``/``Infinity``; labelspec rejects both, and keeps
-numbers as the exact text they were written with, so ``1.0`` never silently becomes ``1``. Pure: no I/O.
+numbers as the exact text they were written with, so ``1.0`` never silently becomes ``1``. json's C parser
+nests ~1000 levels deep, but a recursive walk in Python (:func:`plain`) spends two frames per level and hit the
+recursion limit near 500: :func:`plain` refuses values deeper than :data:`MAX_DEPTH` instead (checked during the
+walk it does anyway, so ordinary values cost nothing more). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+#: Deepest nesting of arrays and objects :func:`plain` accepts (the spec's own YAML limit): label values need 3.
+MAX_DEPTH = 64
 
 
 class JsonNumber(str):
@@ -45,12 +51,20 @@ def strict_decoder() -> json.JSONDecoder:
                             parse_constant=_no_constant)
 
 
-def plain(value: Any) -> Any:
-    """Turn :class:`JsonNumber` back into int/float (recursively) so the value can be dumped as JSON."""
+class TooDeep(JsonStrictError):
+    """A decoded value nesting arrays or objects deeper than :data:`MAX_DEPTH` (see the module docstring)."""
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """Turn :class:`JsonNumber` back into int/float (recursively) so the value can be dumped as JSON.
+
+    :class:`TooDeep` past :data:`MAX_DEPTH` levels; ``ValueError`` for an integer of more than 4300 digits."""
     if isinstance(value, JsonNumber):
         return int(value) if value.is_integer else float(value)
+    if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
+        raise TooDeep(f"arrays or objects nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [plain(v) for v in value]
+        return [plain(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v, depth + 1) for k, v in value.items()}
     return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from labelspec.errors import Diagnostic, InputError, SourceLocation
 from labelspec.spec.model import Columns
-from labelspec.strictjson import JsonNumber, plain, strict_decoder
+from labelspec.strictjson import MAX_DEPTH, JsonNumber, TooDeep, plain, strict_decoder
 
 #: The canonical fields every reader fills, in output order (DESIGN.md §3).
 FIELDS: tuple[str, ...] = ("item", "unit", "task", "annotator", "value", "timestamp", "lead_time")
@@ -28,7 +28,12 @@ FIELDS: tuple[str, ...] = ("item", "unit", "task", "annotator", "value", "timest
 LIST_KINDS: frozenset[str] = frozenset({"multi_choice", "spans", "ranking"})
 #: Longest accepted JSONL line, in bytes (G13: per-line length limits).
 MAX_LINE_BYTES = 1 << 20
-_JSON_TYPES = {bool: "boolean", dict: "object", list: "array", JsonNumber: "number", str: "string"}
+#: Longest value text an exclusion detail or a message shows; the rest is counted, not printed.
+MAX_SHOWN = 200
+#: JSON type names by Python class, in test order (bool before int, JsonNumber before str: they subclass them).
+_JSON_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "boolean"), (JsonNumber, "number"), (str, "string"), ((int, float), "number"), (list, "array"),
+    (dict, "object"))
 #: What a decoded JSON string holds when its text had a ``\\uD800``-style escape with no partner: json pairs valid
 #: surrogate escapes into one character, so any surrogate left is unpaired (and cannot be encoded as UTF-8).
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -108,13 +113,110 @@ def input_error(code: str, path: str, line: int, message: str, *, column: int = 
 
 def json_type(value: Any) -> str:
     """The JSON name of a decoded value's type, for messages."""
-    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "a value of no JSON type")
 
 
-def json_shown(value: Any) -> str:
-    """A decoded value as JSON text, for messages: its type and at most 60 characters."""
-    text = "true" if value is True else "false" if value is False else canonical_json(value)
-    return json_type(value) if value is None else f"{json_type(value)} {text[:60]}"
+def json_shown(value: Any, limit: int = 60) -> str:
+    """A decoded value as JSON text, for messages: its type and at most ``limit`` characters.
+
+    Never fails, however odd the value: messages are built for values that broke a rule, such as ``1e999`` (no
+    float can hold it) or a 5000-digit integer (past ``int``'s text limit), so numbers are shown as written and
+    only the first ``limit`` characters are produced (iteratively: depth costs no recursion)."""
+    if value is None:
+        return "null"
+    text, size = [], 0
+    for piece in _json_pieces(value):
+        text.append(piece[:limit - size + 1])
+        size += len(text[-1])
+        if size > limit:
+            break
+    shown = "".join(text)
+    return f"{json_type(value)} {shown if size <= limit else shown[:limit] + '…'}"
+
+
+def _json_pieces(value: Any) -> Iterator[str]:
+    """The compact JSON text of a decoded value, piece by piece (an explicit stack instead of recursion)."""
+    stack: list[Iterator[Any]] = [iter((value,))]
+    while stack:
+        v = next(stack[-1], _END)
+        if v is _END:
+            stack.pop()
+        elif isinstance(v, _Raw):
+            yield v.text
+        elif isinstance(v, list):
+            yield "["
+            stack.append(_items(v))
+        elif isinstance(v, dict):
+            yield "{"
+            stack.append(_members(v))
+        else:
+            yield _scalar_text(v)
+
+
+class _Raw:
+    """Punctuation between the values of :func:`_json_pieces`."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_END = _Raw("")
+
+
+def _items(values: list[Any]) -> Iterator[Any]:
+    for i, v in enumerate(values):
+        if i:
+            yield _Raw(",")
+        yield v
+    yield _Raw("]")
+
+
+def _members(values: dict[str, Any]) -> Iterator[Any]:
+    for i, (k, v) in enumerate(values.items()):
+        yield _Raw(("," if i else "") + _scalar_text(k) + ":")
+        yield v
+    yield _Raw("}")
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, JsonNumber):
+        return str.__str__(value)
+    if isinstance(value, str):
+        return json.dumps(value[:MAX_SHOWN], ensure_ascii=False)
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # NaN, infinity, an integer past the text conversion limit
+        return f"<{type(value).__name__} without JSON text>"
+
+
+def clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was: an exclusion's detail quotes the value, and
+    a 200 KB label must not fill the terminal and the report (the row is still excluded and counted)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def clip_texts(texts: np.ndarray) -> np.ndarray:
+    """:func:`clip` over an object array of texts, vectorised (Arrow's string kernels); the array itself when
+    nothing is long."""
+    try:
+        arr = pa.array(texts, pa.large_string())
+    except (pa.ArrowException, TypeError, UnicodeEncodeError):  # not all text (or a lone surrogate): one by one
+        return np.array([clip(t) if isinstance(t, str) else t for t in texts], dtype=object)
+    lengths = pc.utf8_length(arr)
+    long = pc.greater(lengths, MAX_SHOWN)
+    if not pc.any(long).as_py():
+        return texts
+    text = pa.large_string()
+    said = pc.binary_join_element_wise(pa.scalar("… (", text), lengths.cast(text), pa.scalar(" characters)", text),
+                                       pa.scalar("", text))
+    cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, MAX_SHOWN), said, pa.scalar("", text))
+    return np.asarray(pc.if_else(long, cut, arr).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def line_at(data: bytes, offset: int) -> int:
@@ -143,16 +245,24 @@ def missing_column_error(path: str, line: int, column: str, fld: str, found: Seq
 def canonical_json(value: Any) -> str:
     """The one text form of a list value: compact separators, UTF-8 kept, element order kept.
 
-    :class:`UnwritableNumber` when a number in it has no JSON text (NaN or infinity, e.g. ``1e999`` or a
-    Parquet NaN; an integer of more than 4300 digits, Python's conversion limit): callers locate the row."""
+    :class:`UnwritableValue` when a number in it has no JSON text (NaN or infinity, e.g. ``1e999`` or a
+    Parquet NaN; an integer of more than 4300 digits, Python's conversion limit), :class:`NestedTooDeep` when it
+    nests deeper than ``strictjson.MAX_DEPTH``: callers locate the row."""
     try:
         return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except TooDeep:
+        raise NestedTooDeep(f"nests arrays or objects deeper than {MAX_DEPTH} levels") from None
     except ValueError:
-        raise UnwritableNumber("holds a number JSON cannot carry (NaN, infinity or over 4300 digits)") from None
+        raise UnwritableValue("holds a number JSON cannot carry (NaN, infinity or over 4300 digits)") from None
 
 
-class UnwritableNumber(ValueError):
-    """A list value holds a number without JSON text (see :func:`canonical_json`)."""
+class UnwritableValue(ValueError):
+    """A list value without canonical JSON text (see :func:`canonical_json`); the message completes "'key' …"."""
+
+
+class NestedTooDeep(UnwritableValue):
+    """A list value nesting deeper than ``strictjson.MAX_DEPTH``: no label value does, and a recursive walk of
+    one ~500 levels deep would exhaust Python's stack."""
 
 
 def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
@@ -163,16 +273,21 @@ def canonical_list_text(cell: str, decoder: json.JSONDecoder) -> str:
         value = decoder.decode(cell)
     except (ValueError, RecursionError):  # JSONDecodeError and JsonStrictError are ValueErrors
         return cell
-    return canonical_json(value) if isinstance(value, list) else cell
+    if not isinstance(value, list):
+        return cell
+    try:
+        return canonical_json(value)
+    except NestedTooDeep:  # kept as written, as ~1000 levels (undecodable) are: the content check excludes it
+        return cell
 
 
 def first_unwritable(values: Sequence[Any], text: Callable[[Any], object]) -> int:
-    """Index of the first value ``text`` refuses with :class:`UnwritableNumber`: searched only after converting
+    """Index of the first value ``text`` refuses with :class:`UnwritableValue`: searched only after converting
     the whole batch failed, so the fast path converts each value once."""
     for i, value in enumerate(values):
         try:
             text(value)
-        except UnwritableNumber:
+        except UnwritableValue:
             return i
     raise ValueError("no value is unwritable")
 
@@ -235,7 +350,7 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     cells = uniques.take(pa.array(todo)).to_pylist()
     try:
         redone = [canonical_list_text(u, decoder) for u in cells]
-    except UnwritableNumber as exc:  # found again cell by cell, only now: its first row gets the error
+    except UnwritableValue as exc:  # found again cell by cell, only now: its first row gets the error
         bad = todo[first_unwritable(cells, lambda u: canonical_list_text(u, decoder))]
         row = pc.index(masked, uniques[int(bad)]).as_py()
         raise input_error("LS404", where.path, int(where.lines[row]), f"{where.names.get('value', 'value')} {exc}"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -101,7 +102,9 @@ def _header(data: bytes, start: int, path: str, delimiter: str) -> tuple[list[st
         end = data.find(b"\n", end + 1)
     prefix = data[start:] if end < 0 else data[start:end + 1]
     try:
-        names = next(csv.reader(io.StringIO(prefix.decode("utf-8"), newline=""), delimiter=delimiter, strict=True))
+        with _no_field_limit(prefix):
+            names = next(csv.reader(io.StringIO(prefix.decode("utf-8"), newline=""), delimiter=delimiter,
+                                    strict=True))
     except (csv.Error, StopIteration) as exc:
         raise input_error("LS402", path, 1, f"unreadable header line: {exc}") from None
     if not names:
@@ -114,14 +117,25 @@ def _header(data: bytes, start: int, path: str, delimiter: str) -> tuple[list[st
     return names, start + len(prefix)
 
 
+@contextmanager
+def _no_field_limit(data: bytes) -> Iterator[None]:
+    """Lift the ``csv`` module's field length limit (131072 characters) for a file whose fields cannot be longer
+    than ``len(data)``: pyarrow, the fast path, has no such limit, and whether a file is read must not depend on
+    which path a blank line or a quoted line break sends it down. The limit is process-wide: restored after."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, len(data) + 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
 def _csv_message(exc: csv.Error) -> str:
     text = str(exc)
     if "unexpected end of data" in text:
         return "unbalanced quote: a quoted field that starts in this record is never closed"
     if "expected after" in text:
         return "unexpected character after a closing quote (quote the whole field and double inner quotes)"
-    if "field larger than field limit" in text:
-        return f"field longer than {csv.field_size_limit()} characters (unbalanced quote?)"
     return f"malformed record: {text}"
 
 
@@ -132,12 +146,13 @@ def _scan(data: bytes, path: str, delimiter: str, ncols: int) -> np.ndarray:
     starts: list[int] = []
     prev = 0
     try:
-        for row in reader:
-            start, prev = prev + 1, reader.line_num
-            if row and start > 1 and len(row) != ncols:
-                raise input_error("LS402", path, start, f"ragged row: {len(row)} fields, the header has {ncols}")
-            if row:
-                starts.append(start)
+        with _no_field_limit(data):
+            for row in reader:
+                start, prev = prev + 1, reader.line_num
+                if row and start > 1 and len(row) != ncols:
+                    raise input_error("LS402", path, start, f"ragged row: {len(row)} fields, the header has {ncols}")
+                if row:
+                    starts.append(start)
     except csv.Error as exc:
         raise input_error("LS402", path, prev + 1, _csv_message(exc)) from None
     return np.array(starts[1:], dtype=np.int64)  # the first record is the header

@@ -32,7 +32,7 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
-    UnwritableNumber,
+    UnwritableValue,
     Where,
     canonical_json,
     column_mapping,
@@ -110,7 +110,7 @@ def _field(record: dict[str, Any], key: str, fld: str, shape: TaskShape | None, 
     if fld == "value" and (listed or isinstance(v, dict) and shape is not None and shape.kind == "attribution"):
         try:
             return canonical_json(v)
-        except UnwritableNumber as exc:
+        except UnwritableValue as exc:
             raise input_error("LS404", path, number, f"{key!r} {exc}") from None
     raise input_error("LS404", path, number, f"{key!r} must be {_EXPECTED.get(fld, 'a string')}; found {json_shown(v)}")
 

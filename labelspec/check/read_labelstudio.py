@@ -50,9 +50,9 @@ from labelspec.check.read_common import (
     Exclusion,
     Parsed,
     TaskShape,
-    UnwritableNumber,
+    UnwritableValue,
     Where,
-    canonical_json,
+    clip,
     finish_columns,
     input_error,
     json_shown,
@@ -191,7 +191,7 @@ class _Collector:
         self.lines.append(line)
 
     def exclude(self, line: int, reason: str, detail: str) -> None:
-        self.exclusions.append(Exclusion(line, reason, printable(detail)))  # ids may hold lone surrogates
+        self.exclusions.append(Exclusion(line, reason, printable(clip(detail))))  # ids may hold lone surrogates
 
 
 def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
@@ -208,8 +208,8 @@ def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequenc
         for key in ("predictions", "drafts"):  # counted, never read; a shape that cannot be counted is an error
             found = task.get(key)
             if found is not None and not isinstance(found, list):
-                raise input_error("LS406", path, line, f"task '{key}' must be a JSON array, "
-                                                       f"not {type(found).__name__}")
+                raise input_error("LS406", path, line, f"task '{key}' must be a JSON array; found "
+                                                       f"{json_shown(found)}")
             acc.info[key] += len(found or ())
         data_obj = task.get("data", {})
         if not isinstance(data_obj, dict):
@@ -235,7 +235,13 @@ def _text(value: Any, what: str, path: str, line: int) -> str:
         return ""
     if isinstance(value, str):  # JsonNumber too: its exact text
         return str(value)
-    raise input_error("LS404", path, line, f"{what} must be a string or a number; found {canonical_json(value)[:60]}")
+    raise input_error("LS404", path, line, f"{what} must be a string or a number; found {json_shown(value)}")
+
+
+def _id_text(value: Any) -> str:
+    """A task or annotation id for an exclusion's detail: as written, or (not a string or number) shown briefly,
+    so that an id of any size or depth costs no more than its first characters."""
+    return str(value) if value is None or isinstance(value, str) else json_shown(value)
 
 
 def _annotator(value: Any, path: str, line: int) -> str:
@@ -260,7 +266,7 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
     if not isinstance(ann, dict):
         raise input_error("LS406", path, line, "an annotation must be a JSON object")
     item, unit, task_id = task
-    where = f"task {task_id}, annotation {ann.get('id')}"
+    where = f"task {_id_text(task_id)}, annotation {_id_text(ann.get('id'))}"
     result = ann.get("result")
     cancelled, ground_truth = _flag(ann, "was_cancelled", path, line), _flag(ann, "ground_truth", path, line)
     if cancelled:
@@ -288,7 +294,7 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
         except Mismatch as why:
             acc.exclude(line, "result_kind_mismatch", _mismatch(name, shape, results, why, where))
             continue
-        except UnwritableNumber as exc:  # e.g. choices [1e999]: a value no label file could hold
+        except UnwritableValue as exc:  # e.g. choices [1e999]: a value no label file could hold
             acc.exclude(line, "result_kind_mismatch", f"{name!r}: the value {exc} ({where})")
             continue
         for step, value in values:

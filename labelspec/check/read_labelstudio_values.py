@@ -9,11 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from labelspec.check.read_common import TaskShape, canonical_json, json_shown
-from labelspec.strictjson import JsonNumber, plain
+from labelspec.strictjson import JsonNumber
 
-__all__ = ["MAX_REGION_STEPS", "RESULT_TYPES", "Mismatch", "paragraph_values", "unit_value"]
+__all__ = ["MAX_INDEX_DIGITS", "MAX_REGION_STEPS", "RESULT_TYPES", "Mismatch", "paragraph_values", "unit_value"]
 
 MAX_REGION_STEPS = 10_000  # a ParagraphLabels region over more paragraphs than this is not a step selection
+MAX_INDEX_DIGITS = 18  # a paragraph index (and its step number, index + 1) fits in an int64
 #: The result types Label Studio writes for each kind: a result of another type explains itself.
 RESULT_TYPES = {"single_choice": ("choices",), "multi_choice": ("choices",), "rating": ("rating", "number"),
                 "spans": ("labels",), "pairwise": ("pairwise",), "ranking": ("ranker",), "text": ("textarea",)}
@@ -93,9 +94,11 @@ def unit_value(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> li
 
 
 def _paragraph(index: Any) -> int | None:
-    """A ParagraphLabels ``start``/``end``: a paragraph index, written as a string (or a number)."""
+    """A ParagraphLabels ``start``/``end``: a paragraph index, written as a string (or a number). At most
+    :data:`MAX_INDEX_DIGITS` digits: ``int`` refuses text past 4300 digits, and no step number needs more."""
     text = str(index) if isinstance(index, str) else ""  # JsonNumber is a str
-    return int(text) if text.isascii() and text.isdigit() else None
+    ok = text.isascii() and text.isdigit() and len(text) <= MAX_INDEX_DIGITS
+    return int(text) if ok else None
 
 
 def paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]]:
@@ -110,8 +113,8 @@ def paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str)
         start, end = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end"))
         labels = r["value"].get("paragraphlabels")
         if start is None or end is None or not 0 <= end - start < MAX_REGION_STEPS:
-            raise Mismatch(f"value.start and value.end must be paragraph indices, start <= end, at most "
-                            f"{MAX_REGION_STEPS} apart")
+            raise Mismatch(f"value.start and value.end must be paragraph indices (at most {MAX_INDEX_DIGITS} "
+                           f"digits), start <= end, at most {MAX_REGION_STEPS} apart")
         if not isinstance(labels, list) or not all(type(lab) is str for lab in labels):
             raise Mismatch("value.paragraphlabels must be an array of strings")
         for index in range(start, end + 1):
@@ -124,8 +127,10 @@ def paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str)
 
 
 def _span_key(span: list[Any]) -> tuple[float, float, str]:
-    start, end, label = plain(span)
-    return (float(start), float(end), str(label))
+    """Offsets are JSON numbers (``float`` takes any of them: ``int`` refuses 4300 digits); a label that is not
+    text sorts first and is never walked (it may nest hundreds deep): the content check rejects it."""
+    start, end, label = span
+    return (float(start), float(end), str(label) if isinstance(label, str) else "")
 
 
 def _value(shape: TaskShape, results: list[dict[str, Any]]) -> str:

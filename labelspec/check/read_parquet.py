@@ -3,7 +3,7 @@
 Types are checked, never guessed: mapped columns must hold strings (plain, large or dictionary-encoded).
 Exceptions, each exact: integer ids (item, unit, annotator); integer or float ``lead_time``; integer or float
 ``value`` when every task is a rating; a timestamp column for ``timestamp`` (ISO 8601 text, in UTC with ``Z``
-when the column has a time zone, without offset otherwise); ``list<string>`` (or list of numbers) ``value`` when some task is list-valued
+when the column has a time zone, without offset otherwise; a time outside years 1–9999 gives text saying so); ``list<string>`` (or list of numbers) ``value`` when some task is list-valued
 (canonical JSON text, nulls inside kept as ``null``). Anything else is LS404. Nulls become "". Floats are
 written as Arrow formats them (shortest round-trip text, ``1.0`` → "1"). Arrow does not check that Parquet
 strings are UTF-8, so text columns are validated here (LS401 at the first bad row). Must not touch the filesystem.
@@ -22,7 +22,7 @@ from labelspec.check.read_common import (
     ColumnMap,
     Parsed,
     TaskShape,
-    UnwritableNumber,
+    UnwritableValue,
     Where,
     canonical_json,
     column_mapping,
@@ -32,6 +32,9 @@ from labelspec.check.read_common import (
     missing_column_error,
     required_fields,
 )
+
+#: Seconds from 1970-01-01 to 0001-01-01 and to 10000-01-01 (UTC): the years ISO 8601 text can be read in.
+_YEAR_1, _YEAR_10000 = -62_135_596_800, 253_402_300_800
 
 
 def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
@@ -100,22 +103,47 @@ def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.
     if pa.types.is_dictionary(t):
         return _valid_utf8(arr.cast(pa.large_string()), path, col)
     if pa.types.is_timestamp(t):
-        if not t.tz:
-            return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%S")
-        utc = pc.strftime(arr.cast(pa.timestamp(t.unit, "UTC")), format="%Y-%m-%dT%H:%M:%S")
-        return pc.binary_join_element_wise(utc, "Z", "")
+        return _timestamp_text(arr)
     if _is_list(t):
         _valid_utf8(arr, path, col)
         # One Python call per row, only for list-valued cells (canonical JSON has no vectorised form).
         cells = arr.to_pylist()
         try:
             return pa.array([None if v is None else canonical_json(v) for v in cells], pa.large_string())
-        except UnwritableNumber as exc:
+        except UnwritableValue as exc:
             row = first_unwritable(cells, lambda v: v is not None and canonical_json(v))
             raise input_error("LS404", path, row + 1, f"column {col!r} {exc}") from None
     if pa.types.is_string_view(t):  # Arrow's newer string layout (polars writes it): the readers' layout
         arr = arr.cast(pa.large_string())
     return _valid_utf8(arr, path, col) if _is_text(t) else arr.cast(pa.large_string())
+
+
+def _timestamp_text(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    """ISO 8601 text of a timestamp column. A time outside years 1–9999, which ``strftime`` would wrap into a
+    plausible date (-6e16 ms gave year 1189), becomes text saying so: the record check excludes it as
+    ``bad_timestamp``, as it does the same time written as text."""
+    t = arr.type
+    raw = arr.cast(pa.int64())
+    out = _out_of_range(raw, t.unit)
+    if out is not None:
+        arr = pc.if_else(out, pa.scalar(0, t), arr)  # formatted below, then replaced
+    text = pc.strftime(arr if not t.tz else arr.cast(pa.timestamp(t.unit, "UTC")), format="%Y-%m-%dT%H:%M:%S")
+    if t.tz:
+        text = pc.binary_join_element_wise(text, "Z", "")
+    if out is None:
+        return text
+    said = pc.binary_join_element_wise(raw.cast(pa.string()), f" {t.unit} from 1970-01-01, outside years 1-9999", "")
+    return pc.if_else(out, said, text)
+
+
+def _out_of_range(raw: pa.ChunkedArray, unit: str) -> pa.ChunkedArray | None:
+    """Which times (as int64 counts of ``unit``) fall outside years 1–9999; None when none does (nanoseconds in
+    an int64 never do: they span 1677–2262)."""
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6}.get(unit)
+    if per_second is None:
+        return None
+    out = pc.or_(pc.less(raw, _YEAR_1 * per_second), pc.greater_equal(raw, _YEAR_10000 * per_second))
+    return out if pc.any(out).as_py() else None
 
 
 def _valid_utf8(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray:

@@ -152,6 +152,8 @@ def _read_bytes(path: Path, name: str) -> bytes:
         return read_regular(path)
     except FileProblem as exc:
         extra = "" if exc.io else "; a label file must be a regular file (or a symlink to one)"
+        if exc.io and path.is_symlink() and not path.exists():
+            extra = " (a symbolic link whose target does not exist)"
         raise input_error("LS401", name, 0, exc.message + extra) from None
 
 

@@ -30,6 +30,7 @@ from labelspec.check.coded import (
 )
 from labelspec.check.context import Context
 from labelspec.check.ordering import group_order, stable_order
+from labelspec.check.read_common import clip, clip_texts
 from labelspec.check.span_records import span_value_checks
 from labelspec.check.step_records import step_out_of_range
 from labelspec.spec.model import Spec, Task
@@ -121,6 +122,7 @@ def _category_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
         out[distinct], reach[distinct] = span_value_checks(task, arrow_take(categories, distinct))
     else:
         out[distinct] = ["; ".join(value_problems(task, str(v))) for v in text_of(categories, distinct)]
+    out[distinct] = clip_texts(out[distinct])  # a detail quoting a 200 KB label is cut: counted, not printed
     return out, reach
 
 
@@ -143,7 +145,7 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> dict[str, n
     for name in required_fields(spec):
         marker.mark(equals(df, name, ""), "missing_field", f"missing {name}")
     known, task_codes, task_cats = _task_column(df, spec)
-    named = np.array([f"unknown task {t!r}" for t in np.asarray(task_cats, dtype=object)], dtype=object)
+    named = np.array([clip(f"unknown task {t!r}") for t in np.asarray(task_cats, dtype=object)], dtype=object)
     marker.mark(~known, "unknown_task", named[task_codes] if n else np.zeros(0, dtype=object))
     no_unit = equals(df, "unit", "")
     value_codes, value_cats = codes_of(df, "value")
@@ -230,7 +232,7 @@ def _naming(df: pd.DataFrame, name: str, template: str) -> Callable[[np.ndarray]
     def detail(rows: np.ndarray) -> np.ndarray:
         codes, cats = codes_of(df, name)
         distinct, back = np.unique(codes[rows], return_inverse=True)
-        texts = np.array([template.format(repr(str(v))) for v in text_of(cats, distinct)], dtype=object)
+        texts = np.array([clip(template.format(repr(str(v)))) for v in text_of(cats, distinct)], dtype=object)
         out: np.ndarray = texts[back]
         return out
 
