@@ -157,3 +157,39 @@ def test_cli_exit_codes_and_json(tmp_path: Path, run_cli) -> None:
     broken.write_text("labelspec: 1\n", encoding="utf-8")
     bad = run_cli("diff", str(old), str(broken))
     assert bad.code == 2 and "broken.yaml" in bad.err
+
+
+def at(s: Spec, version: str) -> Spec:
+    """``s`` at ``version``, changelog untouched (a lower version needs no new entry to be wrong)."""
+    return replace(s, project=replace(s.project, version=version))
+
+
+@pytest.mark.parametrize("lower", ["0.0.1", "1.4.0", "1.3.9", "1.4.1-rc.1"])
+def test_a_version_that_goes_down_is_a_problem_even_without_changes(spec: Spec, lower: str) -> None:
+    d = diff_specs(spec, at(spec, lower))
+    assert d.changes == () and not d.ok
+    assert d.problems == (f"version goes down from 1.4.1 to {lower}: a new version must be higher than the old "
+                          "one",)
+    assert "ok:" not in d.summary()
+
+
+def test_a_lower_version_with_a_change_says_it_goes_down_not_that_it_is_unchanged(spec: Spec) -> None:
+    stricter = replace(spec, quality=replace(spec.quality, max_excluded_share=0.001))
+    d = diff_specs(spec, at(stricter, "1.4.0"))
+    assert len(d.problems) == 1 and "goes down from 1.4.1 to 1.4.0" in d.problems[0]
+
+
+@pytest.mark.parametrize(("old", "new"), [("1.4.1-rc.1", "1.4.1-rc.2"), ("1.4.1-rc.2", "1.4.1-rc.10"),
+                                          ("1.4.1-1", "1.4.1-alpha"), ("1.4.1-alpha", "1.4.1-alpha.1"),
+                                          ("1.4.1-rc.1", "1.4.1")])
+def test_pre_releases_follow_semver_precedence(spec: Spec, old: str, new: str) -> None:
+    assert diff_specs(at(spec, old), at(spec, new)).ok
+    assert "goes down" in diff_specs(at(spec, new), at(spec, old)).problems[0]
+
+
+def test_cli_exits_1_when_the_version_goes_down(tmp_path: Path, run_cli) -> None:
+    old, new = _project(tmp_path, "old"), _project(tmp_path, "new")
+    text = (new / "labelspec.yaml").read_text(encoding="utf-8")
+    (new / "labelspec.yaml").write_text(text.replace("  version: 1.4.1", "  version: 0.0.1", 1), encoding="utf-8")
+    r = run_cli("diff", str(old), str(new))
+    assert r.code == 1 and "problem: version goes down from 1.4.1 to 0.0.1" in r.out

@@ -54,16 +54,21 @@ def _unique(name: str, taken: set[str]) -> str:
     return name
 
 
-def _objects(spec: Spec) -> tuple[dict[str, str], str | None]:
-    """Text field → object tag name (a ``text`` field when the spec names none), and the steps object's name.
+def _objects(spec: Spec) -> tuple[dict[str, str], str | None, dict[str, str]]:
+    """Text field → object tag name (a ``text`` field when the spec names none), the steps object's name, and
+    ranking task → the name of its options ``List``.
 
-    Object names must not collide with control (task) names; a collision gets ``_item`` appended.
+    Every name in a config must be unique, and control (task) names are fixed; so each object name (the
+    generated ``<task>_options`` too) gets ``_item`` appended while it collides with a name already taken.
     """
     fields = spec.items.fields if spec.items is not None else ()
     taken = set(spec.task_names)
     texts = {f.name: _unique(f.name, taken) for f in fields if f.type == "text"} or {"text": _unique("text", taken)}
     needs_steps = any(t.unit == "step" or t.kind == "attribution" for t in spec.tasks)
-    return texts, (_unique("steps", taken) if needs_steps else None)
+    steps = _unique("steps", taken) if needs_steps else None
+    lists = {t.name: _unique(t.name + "_options", taken) for t in spec.tasks
+             if t.kind == "ranking" and not (steps is not None and t.unit == "step")}
+    return texts, steps, lists
 
 
 def _pair(objects: dict[str, str]) -> tuple[str, str]:
@@ -135,7 +140,8 @@ def _control(view: ET.Element, task: Task, to_name: str, objects: dict[str, str]
         _choices(el, task, task.label_ids, _PAIRWISE_HINTS if kind == "pairwise" else hints)
 
 
-def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str | None) -> None:
+def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str | None,
+               lists: dict[str, str]) -> None:
     view = ET.SubElement(root, "View")
     ET.SubElement(view, "Header", {"value": _text(task.question), "size": "5"})
     if task.scale is not None and task.scale.anchors:
@@ -144,7 +150,7 @@ def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str
     if steps is not None and (task.unit == "step" or task.kind == "attribution"):
         to_name = steps
     elif task.kind == "ranking":
-        to_name = task.name + "_options"
+        to_name = lists[task.name]
         ET.SubElement(view, "List", {"name": to_name, "value": "$" + (task.field or "options"), "title": "Options"})
     elif task.kind == "spans" and task.field in objects:
         to_name = objects[task.field]
@@ -162,7 +168,7 @@ def labelstudio_xml(spec: Spec) -> str:
 
 def labelstudio_view(spec: Spec) -> str:
     """The ``<View>`` alone, for uses that name no spec path (the review queue reads its control names)."""
-    objects, steps = _objects(spec)
+    objects, steps, lists = _objects(spec)
     root = ET.Element("View")
     item = ET.SubElement(root, "View")
     ET.SubElement(item, "Header", {"value": _text(spec.project.title), "size": "4"})
@@ -177,7 +183,7 @@ def labelstudio_view(spec: Spec) -> str:
             attrs["textKey"] = source.text_key
         ET.SubElement(item, "Paragraphs", attrs)
     for task in spec.tasks:
-        _task_view(root, task, objects, steps)
+        _task_view(root, task, objects, steps, lists)
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     ET.fromstring(body)  # a config ElementTree cannot read back is a bug here, not in the spec

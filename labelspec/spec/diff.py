@@ -37,9 +37,9 @@ _SKIP = {"loc", "path", "root", "digest", "extends", "annotators", "gate_overrid
 #: The project's fields that document it (a label's title, by contrast, is what annotators see).
 _PROJECT_TEXT = {"version", "changelog", "title", "summary", "owners", "domain"}
 #: Changes that invalidate judgments made under the old spec (besides removals of tasks, labels and options).
-_BREAKING = re.compile(r"^(tasks\.[^.]+\.(kind|unit|field|scale)(\.|$)|tasks\.[^.]+\.labels\..+\.parent$"
-                       r"|columns\.|items\.id$|project\.id$)")
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+_BREAKING = re.compile(r"^(tasks\.[^.]+\.(kind|unit|field|scale)(\.|\Z)|tasks\.[^.]+\.labels\..+\.parent\Z"
+                       r"|columns\.|items\.id\Z|project\.id\Z)")
+_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z.-]+))?\Z")
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,9 @@ def diff_specs(old: Spec, new: Spec, *, contents: tuple[dict[str, bytes | None],
     problems = []
     if bumped is None:
         problems.append(f"version {new.project.version!r} or {old.project.version!r} is not MAJOR.MINOR.PATCH")
+    elif _goes_down(old.project.version, new.project.version):
+        problems.append(f"version goes down from {old.project.version} to {new.project.version}: a new version "
+                        "must be higher than the old one")
     elif _ORDER[bumped] < _ORDER[needed]:
         strongest = next(c for c in changes if _NEEDS[c.impact] == needed)
         got = "is unchanged" if bumped == "none" else f"is a {bumped} bump"
@@ -131,10 +134,26 @@ def _bump(old: str, new: str) -> Bump | None:
     a, b = _SEMVER.match(old), _SEMVER.match(new)
     if a is None or b is None:
         return None
-    x, y = tuple(int(g) for g in a.groups()), tuple(int(g) for g in b.groups())
+    x, y = tuple(int(g) for g in a.groups()[:3]), tuple(int(g) for g in b.groups()[:3])
     if y <= x:
         return "none"
     return "major" if y[0] > x[0] else "minor" if y[1] > x[1] else "patch"
+
+
+def _goes_down(old: str, new: str) -> bool:
+    """Whether ``new`` precedes ``old`` in semantic-version order (``1.4.1`` → ``1.4.0``, or → ``1.4.1-rc.1``)."""
+    a, b = _SEMVER.match(old), _SEMVER.match(new)
+    return a is not None and b is not None and _precedence(b) < _precedence(a)
+
+
+def _precedence(version: re.Match[str]) -> tuple[tuple[int, ...], int, tuple[tuple[int, int, str], ...]]:
+    """A sort key in semver 2.0.0 order: a pre-release sorts before its release; its dot-separated identifiers
+    compare numerically when they are digits (and then before text), otherwise in ASCII order."""
+    core = tuple(int(g) for g in version.groups()[:3])
+    pre = version.group(4)
+    if pre is None:
+        return core, 1, ()
+    return core, 0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
 
 
 def _walk(old: Any, new: Any, path: str) -> Iterator[Change]:

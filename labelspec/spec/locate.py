@@ -18,7 +18,7 @@ from labelspec.errors import Diagnostic, SourceLocation
 from labelspec.spec.source import RawSpec, excerpt
 
 Part = str | int
-_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")  # \Z: `$` would let "a\n" pass as plain
 
 
 def pointer(parts: Sequence[Part]) -> str:

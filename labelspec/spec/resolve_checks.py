@@ -43,6 +43,7 @@ def check_meaning(checker: Checker) -> None:
     """Every meaning check of this module, in a fixed order (the output is sorted by location anyway)."""
     check_unique_ids(checker)
     for base, raw, task in checker.tasks():
+        check_unique_keys(checker, base, raw)
         check_label_refs(checker, base, raw, task)
         check_id_text(checker, base, raw)
         check_collisions(checker, base, raw)
@@ -116,10 +117,30 @@ def check_unique_ids(checker: Checker) -> None:
             _once(checker, options, option, (*base, "options", i), "option")
 
 
-def _once(checker: Checker, first: dict[str, tuple[Part, ...]], ident: str, parts: tuple[Part, ...], what: str) -> None:
+def check_unique_keys(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS302: one hotkey per label of a task (Label Studio would bind one key twice), and one anchor per scale
+    point (``"-0"`` and ``"0"``, ``"01"`` and ``"1"`` are one point: the guidelines would keep only one)."""
+    hotkeys: dict[str, tuple[Part, ...]] = {}
+    for lid, lab in raw.get("labels", {}).items():
+        if "hotkey" in lab:
+            _once(checker, hotkeys, lab["hotkey"], (*base, "labels", lid, "hotkey"), "hotkey",
+                  hint="give each label of the task its own hotkey, or none")
+    points: dict[int, str] = {}
+    for point in (raw.get("scale") or {}).get("anchors", {}):
+        first = points.setdefault(int(point), point)
+        if first != point:
+            where = checker.loc.at((*base, "scale", "anchors", first), key=True)
+            checker.add("LS302", (*base, "scale", "anchors", point), f"anchor {point!r} is scale point {int(point)}, "
+                        f"like anchor {first!r} at {where}", hint="write each point of the scale once, as a plain "
+                        "integer", key=True)
+
+
+def _once(checker: Checker, first: dict[str, tuple[Part, ...]], ident: str, parts: tuple[Part, ...], what: str,
+          *, hint: str | None = None) -> None:
     if ident in first:
-        checker.add("LS302", parts, f"duplicate {what} id {ident!r}; first defined at {checker.loc.at(first[ident])}",
-                    hint=f"give each {what} its own id")
+        noun = what if hint else f"{what} id"
+        checker.add("LS302", parts, f"duplicate {noun} {ident!r}; first defined at {checker.loc.at(first[ident])}",
+                    hint=hint or f"give each {what} its own id")
     else:
         first[ident] = parts
 
@@ -147,8 +168,11 @@ def check_collisions(checker: Checker, base: tuple[Part, ...], raw: dict[str, An
 
 
 def invisible(text: str) -> str | None:
-    """Why an id would look the same as another (control, format, bidi, zero-width, separator, end whitespace)."""
+    """Why an id would look the same as another (control, format, bidi, zero-width, separator, end whitespace),
+    or could not be written at all (U+FFFE and U+FFFF, which XML 1.0 cannot carry)."""
     for ch in text:
+        if ch in "\ufffe\uffff":
+            return f"U+{ord(ch):04X} a noncharacter"
         if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
             return f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character')}"
     if text != text.strip():
@@ -179,6 +203,9 @@ def check_other_ids(checker: Checker) -> None:
     for name, f in items.get("fields", {}).items():
         for i, value in enumerate(f.get("values", [])):
             _check_text(checker, ("items", "fields", name, "values", i), value, "category value")
+        for key in ("name_key", "text_key"):  # Label Studio XML attributes, and the keys steps are read by
+            if key in f:
+                _check_text(checker, ("items", "fields", name, key), f[key], f"step key `{key}`")
     for key, column in checker.data.get("input", {}).get("columns", {}).items():
         _check_text(checker, ("input", "columns", key), column, "column name")
 

@@ -12,7 +12,7 @@ import re
 from labelspec.errors import Diagnostic, UsageError
 
 SCHEMA_URL = "https://labelspec.dev/schemas/spec-v1.schema.json"
-_PROJECT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")  # \Z, not $: "id\n" is no project id
 
 _HEADER = """\
 # yaml-language-server: $schema={schema}

@@ -9,12 +9,13 @@ Errors come from ``Draft202012Validator.iter_errors`` (all at once) and are mapp
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 import importlib.resources
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
@@ -59,7 +60,55 @@ def policy_schema() -> dict[str, Any]:
 #: 3 would retype it (G3e): only ints (never bools) are integers here.
 _STRICT_TYPES = Draft202012Validator.TYPE_CHECKER.redefine(
     "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
-_Validator = validators.extend(Draft202012Validator, type_checker=_STRICT_TYPES)
+_TRAILING_DOLLAR = re.compile(r"(?<!\\)(?:\\\\)*\$\Z")  # a final `$` after an even number of backslashes
+
+
+@functools.cache
+def anchored(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with a final unescaped ``$`` read as ``\\Z``.
+
+    The schema stays ECMA-262 (editors use it), where ``$`` ends the text; Python's ``$`` also matches before a
+    final newline, so ``"base\\n"`` would pass ``^[a-z0-9-]+$`` and break every output named after it.
+    """
+    if _TRAILING_DOLLAR.search(pattern):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not anchored(patrn).search(instance):
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+                        ) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "object"):
+        for patrn, subschema in patterns.items():
+            for key, value in instance.items():
+                if anchored(patrn).search(key):
+                    yield from validator.descend(value, subschema, path=key, schema_path=patrn)
+
+
+def extra_keys(instance: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """The keys neither ``properties`` nor (anchored) ``patternProperties`` of ``schema`` cover."""
+    named, patterns = schema.get("properties", {}), [anchored(p) for p in schema.get("patternProperties", {})]
+    return [k for k in instance if k not in named and not any(p.search(str(k)) for p in patterns)]
+
+
+def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: dict[str, Any]
+                           ) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = extra_keys(instance, schema)
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        yield ValidationError(f"unexpected keys: {', '.join(map(repr, extras))}")
+
+
+_Validator = validators.extend(Draft202012Validator, type_checker=_STRICT_TYPES, validators={
+    "pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties})
 
 
 @functools.cache
@@ -86,10 +135,41 @@ def _validate(raw: RawSpec, *, policy: bool) -> list[Diagnostic]:
         # another language version: the rest of the file would only produce noise against the v1 schema
         return [loc.diag("LS200", ["labelspec"], f"spec-language version {data['labelspec']!r} is not supported",
                          hint=f"this labelspec reads version {LANGUAGE_VERSION}")]
-    diags = non_finite(data, loc)
+    diags = [*non_finite(data, loc), *_version_spelling(data, loc), *_calendar_dates(data, loc)]
     for error in _validator(policy).iter_errors(data):
         diags.extend(map_error(error, loc))
     return list(sorted_unique(diags))
+
+
+def _version_spelling(data: Any, loc: Locator) -> list[Diagnostic]:
+    """LS203 for ``labelspec: 1.0`` or ``0x1``: JSON Schema's ``const`` finds them equal to 1, yet the version is
+    the integer 1 as written, as every other integer refuses ``3.0``."""
+    value = data.get("labelspec") if isinstance(data, dict) else None
+    if value != LANGUAGE_VERSION or isinstance(value, bool):
+        return []  # another version is LS200, a bool or a string LS203 (from the schema)
+    written = (_source_text(loc, ["labelspec"]) or "").split()
+    text = written[-1] if written else ""  # after an anchor or a tag
+    if isinstance(value, int) and text in ("", str(LANGUAGE_VERSION)) or text.startswith("*"):
+        return []
+    return [loc.diag("LS203", ["labelspec"], f"expected the integer {LANGUAGE_VERSION}, got {text or repr(value)}",
+                     hint=f"write `labelspec: {LANGUAGE_VERSION}`")]
+
+
+def _calendar_dates(data: Any, loc: Locator) -> list[Diagnostic]:
+    """LS204 for a changelog ``date`` of the form YYYY-MM-DD that is no day of the calendar (``2024-02-30``)."""
+    project = data.get("project") if isinstance(data, dict) else None
+    entries = project.get("changelog") if isinstance(project, dict) else None
+    out = []
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        date = entry.get("date") if isinstance(entry, dict) else None
+        if not isinstance(date, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date):
+            continue  # the schema reports the shape
+        try:
+            datetime.date.fromisoformat(date)
+        except ValueError:
+            out.append(loc.diag("LS204", ["project", "changelog", i, "date"], f"{date!r} is not a calendar date",
+                                hint="write a real day as YYYY-MM-DD"))
+    return out
 
 
 def non_finite(data: Any, loc: Locator, parts: tuple[Part, ...] = ()) -> list[Diagnostic]:
@@ -119,8 +199,8 @@ def _unknown_keys(error: ValidationError, parts: list[Part], loc: Locator) -> li
     if not isinstance(error.instance, dict) or not isinstance(error.schema, dict):
         return []
     allowed = sorted(error.schema.get("properties", {}))
-    patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
-    extras = [k for k in error.instance if k not in allowed and not any(p.search(str(k)) for p in patterns)]
+    patterns = list(error.schema.get("patternProperties", {}))
+    extras = extra_keys(error.instance, error.schema)
     where = f" in {pointer(parts)}" if parts else ""
     out = []
     for key in extras:
@@ -139,7 +219,7 @@ def _bad_key_name(error: ValidationError, parts: list[Part], loc: Locator) -> Di
     rule = str(schema.get("description") or _describe_constraint(error)).rstrip(".")
     suggestion = re.sub(r"[^a-z0-9_]+", "_", str(key).strip().lower()).strip("_")
     hint = rule
-    if suggestion and suggestion != key and schema.get("pattern") and re.match(schema["pattern"], suggestion):
+    if suggestion and suggestion != key and schema.get("pattern") and anchored(schema["pattern"]).search(suggestion):
         hint = f"{rule}; e.g. {suggestion!r}"
     return loc.diag("LS201", [*parts, key], f"key {key!r} is not a valid name here", hint=hint, key=True)
 
@@ -247,7 +327,7 @@ def _pattern_hint(value: str, pattern: str, description: str | None) -> str | No
     lower = value.strip().lower()
     candidates = (lower, re.sub(r"[^a-z0-9]+", "-", lower).strip("-"), re.sub(r"[^a-z0-9]+", "_", lower).strip("_"),
                   value + ".0", value + ".0.0")
-    fixed = next((c for c in candidates if c != value and re.fullmatch(pattern, c)), None)
+    fixed = next((c for c in candidates if c != value and anchored(pattern).search(c)), None)
     return f"did you mean {fixed!r}?" if fixed else description
 
 
