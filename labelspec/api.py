@@ -13,10 +13,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from labelspec.atomic_write import (
+    display,
+    utf8,
+    write_files_atomic,
+    write_streams_atomic,
+    write_text_atomic,
+    write_texts_atomic,
+)
 from labelspec.check.context import Context, load_context
 from labelspec.check.report import Report
 from labelspec.check.runner import CheckOptions, run_check
-from labelspec.errors import Diagnostic, InputError, OutputError, SourceLocation, SpecError, UsageError
+from labelspec.errors import Diagnostic, InputError, SourceLocation, SpecError, UsageError
 from labelspec.source_date import source_date
 from labelspec.spec.load import find_repo_root, find_specs, load_spec, load_spec_with_warnings, spec_file
 from labelspec.spec.model import Spec
@@ -25,18 +33,8 @@ if TYPE_CHECKING:
     from labelspec.emit.artifact import WriteResult
     from labelspec.spec.diff import SpecDiff
 
-__all__ = ["ValidationResult", "check_labels", "load_spec", "spec_dir", "validate_paths", "display"]
-
-
-def display(path: Path | str) -> str:
-    """A path as users should see it: relative to the working directory when inside it, never absolutised."""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    try:
-        return p.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return p.as_posix()
+__all__ = ["ValidationResult", "check_labels", "display", "load_spec", "spec_dir", "validate_paths",
+           "write_files_atomic", "write_streams_atomic", "write_text_atomic", "write_texts_atomic"]
 
 
 def spec_dir(spec: Spec) -> Path:
@@ -220,91 +218,6 @@ def _usage(message: str, hint: str | None = None) -> UsageError:
     return UsageError(Diagnostic("LS501", message, SourceLocation("<command line>"), hint=hint))
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """One report, written as :func:`write_texts_atomic` writes several."""
-    write_texts_atomic([(path, text)])
-
-
-def write_texts_atomic(targets: Sequence[tuple[Path, str]]) -> None:
-    """Reports are written like artefacts, all or nothing: each text is encoded (strict UTF-8), written to a
-    temporary file beside its target and fsynced; only when every one is staged are they renamed into place. A
-    failure while staging removes the temporary files (and folders made for them): every target stays as it was.
-
-    A symlink is followed: its target is replaced and the link stays. A path that is a device or a pipe
-    (``/dev/null``, ``/dev/stdout``, a FIFO) is written to directly: there is no file to replace, and a rename
-    would put a regular file where the device was. Devices are written after the files are staged and before
-    they are renamed, so a device that fails (``/dev/full``) also leaves every file as it was."""
-    encoded = [(path, _utf8({path.name: text}, path.parent)[path.name]) for path, text in targets]
-    devices = [(p, data) for p, data in encoded if _is_device(p)]
-    files = [(Path(os.path.realpath(p)) if p.is_symlink() else p, data) for p, data in encoded if not _is_device(p)]
-    staged, created = _stage_files(files)
-    target = Path()
-    try:
-        for target, data in devices:
-            with open(target, "wb") as fh:
-                fh.write(data)
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    except OSError as exc:
-        raise _cannot_write(target, exc) from exc
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        _remove_empty(created)  # only folders left empty: those of files that were not written
-
-
-def _is_device(path: Path) -> bool:
-    return path.exists() and not path.is_file() and not path.is_dir()
-
-
-def _stage_files(files: Sequence[tuple[Path, bytes]]) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """Each file's bytes in a fsynced temporary file beside it: (temporary, target) pairs, and the folders made
-    for them. All or nothing: on any failure or interrupt, what was staged and the folders made are removed."""
-    import secrets
-
-    staged: list[tuple[Path, Path]] = []
-    created: list[Path] = []
-    target = Path()
-    try:
-        for target, data in files:
-            created += _make_folder(target.parent)
-            tmp = target.parent / f".labelspec-{secrets.token_hex(6)}.tmp"
-            staged.append((tmp, target))
-            with open(tmp, "xb") as fh:  # the umask applies, as to any file the user writes
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-    except BaseException as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        _remove_empty(created)
-        if isinstance(exc, OSError):
-            raise _cannot_write(target, exc) from exc
-        raise
-    return staged, created
-
-
-def _make_folder(folder: Path) -> list[Path]:
-    """``mkdir -p``; returns the folders it created, so a command that ends up writing nothing can remove them."""
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
-    return missing
-
-
-def _remove_empty(folders: Sequence[Path]) -> None:
-    """Remove the folders this command created that are still empty, deepest first (others are left alone)."""
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-
-
-def _cannot_write(path: Path, exc: OSError) -> OutputError:
-    return OutputError(Diagnostic("LS601", f"cannot write {display(path)}: {exc.strerror}",
-                                  SourceLocation(display(path))))
-
-
 def init_project(directory: Path, *, kind: str, project_id: str | None = None) -> list[str]:
     """Scaffold a starter project; refuses to overwrite existing files (nothing is written then)."""
     from labelspec.spec.scaffold import scaffold
@@ -463,79 +376,6 @@ def _calibration_roster(spec: Spec, roster: str | Path | None, submissions: Sequ
 # --- adjudicate and release -----------------------------------------------------------------------------------
 
 
-def write_files_atomic(out_dir: Path, files: dict[str, bytes], *, remove: Sequence[str] = ()) -> tuple[str, ...]:
-    """All or nothing: every file is written and fsynced in a temporary folder inside ``out_dir``, then renamed
-    into place; names in ``remove`` this run did not produce are deleted. A failure before the renames leaves
-    ``out_dir`` as it was (the temporary folder is always removed)."""
-
-    def produce(open_output: Callable[[str], IO[bytes]]) -> None:
-        for name, data in sorted(files.items()):
-            open_output(name).write(data)
-
-    return write_streams_atomic(out_dir, produce, remove=remove)
-
-
-def write_streams_atomic(out_dir: Path, produce: Callable[[Callable[[str], IO[bytes]]], object], *,
-                         remove: Sequence[str] = ()) -> tuple[str, ...]:
-    """:func:`write_files_atomic` for output too large to hold in memory: ``produce`` writes each file through
-    the opener it is given (a file in the temporary folder, opened once per name), as it goes. On a failure or an
-    interrupt (Ctrl-C, SIGTERM), the temporary folder and the folders this call created are removed."""
-    import shutil
-    import tempfile
-
-    try:
-        created = _make_folder(out_dir)
-        tmp = Path(tempfile.mkdtemp(prefix=".labelspec-", dir=out_dir))
-    except OSError as exc:
-        raise _cannot_write(out_dir, exc) from exc
-    handles: dict[str, IO[bytes]] = {}
-
-    def open_output(name: str) -> IO[bytes]:
-        if name not in handles:
-            handles[name] = open(tmp / name, "wb")  # noqa: SIM115 — closed below, after fsync
-        return handles[name]
-
-    try:
-        try:
-            _produce_synced(produce, open_output, handles)
-            for name in sorted(handles):
-                os.replace(tmp / name, out_dir / name)
-            for name in remove:
-                if name not in handles:
-                    (out_dir / name).unlink(missing_ok=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException as exc:
-        _remove_empty(created)  # a folder this run made and wrote nothing into does not stay behind
-        if isinstance(exc, OSError):
-            raise _cannot_write(out_dir, exc) from exc
-        raise
-    return tuple(display(out_dir / name) for name in sorted(handles))
-
-
-def _produce_synced(produce: Callable[[Callable[[str], IO[bytes]]], object], open_output: Callable[[str], IO[bytes]],
-                    handles: dict[str, IO[bytes]]) -> None:
-    """Run ``produce``, then fsync every file it opened; the files are closed whatever happens."""
-    try:
-        produce(open_output)
-        for fh in handles.values():
-            fh.flush()
-            os.fsync(fh.fileno())
-    finally:
-        for fh in handles.values():
-            fh.close()
-
-
-def _utf8(texts: dict[str, str], out_dir: Path) -> dict[str, bytes]:
-    """Strict UTF-8 before anything is written: a lone surrogate fails here, not half-way through the writes."""
-
-    try:
-        return {name: text.encode("utf-8") for name, text in texts.items()}
-    except UnicodeEncodeError as exc:
-        raise OutputError(Diagnostic("LS601", f"cannot encode output as UTF-8: {exc.reason}",
-                                     SourceLocation(display(out_dir)))) from exc
-
-
 @dataclass(frozen=True)
 class AdjudicationResult:
     written: tuple[str, ...]
@@ -564,7 +404,7 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Pat
     config = labelstudio_view(spec)  # only its control names are read: no header naming the spec's path
     texts = {"review-queue.csv": queue_csv(queue), "review-queue.jsonl": queue_jsonl(queue),
              "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, config)}
-    return AdjudicationResult(write_files_atomic(out, _utf8(texts, out)), len(queue), len(decisions.units))
+    return AdjudicationResult(write_files_atomic(out, utf8(texts, out)), len(queue), len(decisions.units))
 
 
 @dataclass(frozen=True)

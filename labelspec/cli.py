@@ -143,7 +143,7 @@ def _check_report_paths(**paths: Path | None) -> None:
 def _write_reports(report: Any, json_path: Path | None, junit: Path | None, markdown: Path | None,
                    html: Path | None) -> None:
     """Every report is rendered first, then all are written at once: all or nothing (``write_texts_atomic``)."""
-    from labelspec.api import write_texts_atomic
+    from labelspec.atomic_write import write_texts_atomic
     from labelspec.check import render, render_html
 
     d = report.to_dict()

@@ -17,7 +17,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 
 #: Modules allowed to open, read or write files (plus package-data reads through importlib.resources).
 FILESYSTEM_MODULES = {
-    "labelspec.api",
+    "labelspec.api", "labelspec.atomic_write",
     "labelspec.spec.source", "labelspec.spec.paths", "labelspec.spec.extends", "labelspec.spec.load",
     "labelspec.spec.datafiles",
     "labelspec.check.readers", "labelspec.check.context",
