@@ -437,6 +437,14 @@ def test_a_label_file_given_twice_is_a_usage_error(run_cli, tiny_project) -> Non
     assert r.code == 2 and "LS501" in r.err and "is given twice" in r.err
 
 
+def test_a_hard_link_to_a_label_file_is_the_file_given_twice(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project()
+    link = tmp_path / "again.csv"
+    os.link(p.labels, link)
+    r = run_cli("check", str(p.root), str(p.labels), str(link))
+    assert r.code == 2 and "is given twice" in r.err
+
+
 def test_input_errors_are_annotated_on_github(run_cli, tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
     """Exit 2 problems also become ``::error`` workflow commands at their file and line (gates already did)."""
     p = tiny_project(labels_text="item_id,annotator_id,label\ni1,a1\n")
