@@ -121,6 +121,14 @@ def test_parquet_allowed_non_string_types(tmp_path: Path) -> None:
     assert f["task"].tolist() == ["tone", "tone"]
 
 
+def test_parquet_column_of_arrow_null_type_is_all_missing_like_an_all_null_string_column(tmp_path: Path) -> None:
+    table = pa.table({"item_id": ["i1", "i2"], "annotator_id": ["a", "b"], "label": ["x", "y"],
+                      "created_at": pa.nulls(2)})  # pandas and polars write an all-None column so
+    pq.write_table(table, tmp_path / "r.parquet")
+    f = read([tmp_path / "r.parquet"]).frame
+    assert f["timestamp"].tolist() == ["", ""] and f["line"].tolist() == [1, 2]
+
+
 def test_parquet_list_values_become_canonical_json(tmp_path: Path) -> None:
     table = pa.table({"item_id": ["1", "2"], "task": ["tags", "tags"], "annotator_id": ["a", "b"],
                       "label": pa.array([["x", "ü"], []], pa.list_(pa.string()))})

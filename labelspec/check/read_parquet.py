@@ -77,7 +77,7 @@ def _is_number(t: pa.DataType) -> bool:
 
 
 def _allowed(fld: str, t: pa.DataType, tasks: Sequence[TaskShape]) -> bool:
-    if _is_text(t):
+    if _is_text(t) or pa.types.is_null(t):  # Arrow's null type: a column whose every value is missing
         return True
     if fld in ("item", "unit", "annotator"):
         return bool(pa.types.is_integer(t))
