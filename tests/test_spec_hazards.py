@@ -144,3 +144,13 @@ def test_a_changelog_date_is_a_day_of_the_calendar(date: str, ok: bool) -> None:
                         "changes: [c]}]}") + TASK
     diags = shape(text)
     assert [(d.code, d.pointer) for d in diags] == ([] if ok else [("LS204", "project.changelog[0].date")])
+
+
+@pytest.mark.parametrize("blank", ['"   "', '"\\n\\n"', '"\\t"'])
+def test_blank_text_is_no_title_or_definition(blank: str) -> None:
+    """Text annotators read (titles, definitions, questions) needs a visible character, not only spaces."""
+    diags = shape(HEAD.replace("title: Demo", f"title: {blank}") + TASK.replace("Money back.", blank))
+    assert {(d.code, d.pointer, d.message.split(": ", 1)[-1]) for d in diags} == {
+        ("LS204", "project.title", "must not be blank"),
+        ("LS204", "tasks.intent.labels.refund.definition", "must not be blank")}
+    assert {d.hint for d in diags} == {"write the text annotators should read"}

@@ -314,7 +314,9 @@ def _value_not_allowed(error: ValidationError, parts: list[Part], loc: Locator) 
         return [loc.diag("LS204", parts, _EXACTLY_ONE[str(parts[-1])])]
     message = f"{describe(error.instance)} is not allowed here: {_describe_constraint(error)}"
     hint = None
-    if error.validator == "pattern" and isinstance(error.instance, str):
+    if error.validator == "pattern" and error.validator_value == r"\S":  # text: spaces are no definition
+        hint = "write the text annotators should read"
+    elif error.validator == "pattern" and isinstance(error.instance, str):
         hint = _pattern_hint(error.instance, str(error.validator_value), schema.get("description"))
     elif error.validator in ("maximum", "exclusiveMaximum") and error.validator_value == 1 \
             and _is_number(error.instance) and 1 < error.instance <= 100:
@@ -336,7 +338,7 @@ def _describe_constraint(error: ValidationError) -> str:
     if v in _RANGE:
         return f"must be {_RANGE[v]} {value}"
     messages = {
-        "pattern": f"must match {value}",
+        "pattern": "must not be blank" if value == r"\S" else f"must match {value}",
         "minLength": "must not be empty" if value == 1 else f"must be at least {value} characters long",
         "maxLength": f"must be at most {value} characters long",
         "minItems": f"needs at least {value} entries",
