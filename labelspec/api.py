@@ -87,22 +87,13 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
         raise UsageError(Diagnostic("LS501", "no label files given", SourceLocation("<command line>")))
     seen: dict[object, Path] = {}
     for p in out:  # read twice, every judgment would be its own duplicate
-        first = seen.setdefault(_same_file_key(p), p)
+        real, inode = _identity(p)  # a hard link is the same file by another name
+        first = seen.setdefault(inode or real, p)
         if first is not p:
             same = "" if display(first) == display(p) else f" (as {display(first)})"
             raise UsageError(Diagnostic("LS501", f"label file {display(p)} is given twice{same}",
                                         SourceLocation("<command line>"), hint="name each file once"))
     return out
-
-
-def _same_file_key(path: Path) -> object:
-    """What makes two names one file: device and inode (a hard link too), else the real path (a missing file,
-    reported by its reader)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return os.path.realpath(path)
-    return (st.st_dev, st.st_ino)
 
 
 def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
