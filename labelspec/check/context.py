@@ -78,6 +78,10 @@ class Context:
     #: Items of the spec's own gold file when ``--gold`` replaced it for scoring: never released either.
     hidden_gold_items: frozenset[str] = frozenset()
 
+    def field_lengths(self, name: str | None) -> dict[str, int]:
+        """Item id → length of its ``name`` field (a spans task's text); empty without items or a field."""
+        return self.items.text_lengths(name) if self.items is not None and name else {}
+
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:

@@ -284,7 +284,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     """
     method = consensus_method(task, spec.adjudication)
     assert method is not None
-    lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+    lengths = ctx.field_lengths(task.field)
     coded = task_codes(task, frame, lengths, parses, codes)
     frame, codes, spans = coded.frame, coded.codes, coded.spans
     gold = _gold_for(spec, task, ctx)

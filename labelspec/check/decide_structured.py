@@ -126,14 +126,13 @@ def _consensus_order(score: np.ndarray, strength: np.ndarray, n_units: int, m: i
     Options whose Borda scores are equal and whose strengths differ by less than :data:`BT_TIE` (adjacent in
     strength order) are tied and keep spec order, so rounding noise in the fit never orders them.
     """
-    unit = np.repeat(np.arange(n_units), m)
-    opt = np.tile(np.arange(m), n_units)
-    first = np.lexsort((opt, -strength, -score, unit))
-    sc, st = score[first].reshape(n_units, m), strength[first].reshape(n_units, m)
+    sc, st = score.reshape(n_units, m), strength.reshape(n_units, m)
+    opt = np.broadcast_to(np.arange(m), (n_units, m))
+    first = np.lexsort((opt, -st, -sc), axis=-1)  # each unit's row sorted on its own: no sort of all options
+    sc, st = np.take_along_axis(sc, first, axis=1), np.take_along_axis(st, first, axis=1)
     same = (np.diff(sc, axis=1) == 0) & (np.abs(np.diff(st, axis=1)) < BT_TIE)
-    run = np.cumsum(np.c_[np.ones((n_units, 1), dtype=bool), ~same].reshape(-1))  # tie runs, in unit order
-    order = first[np.lexsort((opt[first], run))].reshape(n_units, m)
-    return order - (np.arange(n_units) * m)[:, None], same.any(axis=1)
+    run = np.cumsum(np.c_[np.ones((n_units, 1), dtype=bool), ~same], axis=1)  # tie runs within the unit
+    return np.take_along_axis(first, np.lexsort((first, run), axis=-1), axis=1), same.any(axis=1)
 
 
 def _agreement(rows: np.ndarray, unit: np.ndarray, order: np.ndarray, n_units: int) -> np.ndarray:
@@ -141,9 +140,10 @@ def _agreement(rows: np.ndarray, unit: np.ndarray, order: np.ndarray, n_units: i
     m = rows.shape[1]
     pos = np.empty_like(order)
     np.put_along_axis(pos, order, np.arange(m)[None, :].repeat(n_units, axis=0), axis=1)
+    at = pos.reshape(-1)[unit[:, None] * m + rows]  # (N, m) consensus position of each judgment's k-th option
     agree = np.zeros(unit.size)
     for p, q in itertools.combinations(range(m), 2):  # pairs of positions: m is the number of options
-        agree += pos[unit, rows[:, p]] < pos[unit, rows[:, q]]
+        agree += at[:, p] < at[:, q]
     pairs = m * (m - 1) / 2
     n = np.bincount(unit, minlength=n_units)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -218,7 +218,7 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         if task.kind == "text":
             continue
         frame = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
-        lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+        lengths = ctx.field_lengths(task.field)
         lent = (analyses or {}).get(task.name)
         parsed = task_codes(task, frame, lengths, parses, lent.codes if lent is not None else None)
         frame, codes = parsed.frame, parsed.codes

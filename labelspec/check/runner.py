@@ -25,7 +25,8 @@ from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
 from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
 from labelspec.check.tables import Codes
-from labelspec.check.task_parse import TaskParses
+from labelspec.check.task_parse import FIELDS as PARSE_FIELDS
+from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.plan import Gate, plan_gates
 
@@ -82,10 +83,16 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
         frame = task_rows(used, task.name)
         g = gold_keys[gold_keys["task"] == task.name]
         gold_units = set(g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else ""))
-        if task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
+        if task.kind in PARSED_KINDS:
+            # parsed first, so that the consensus (Bradley–Terry, span support) runs beside the agreement
+            state.parses.get(task, frame[list(PARSE_FIELDS)], state.ctx.field_lengths(task.field))
+            consensus(task, None)
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
-            consensus(task, analysis.codes)  # its codes and parses exist now
+        elif task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
+            analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
+                                          parses=state.parses)
+            consensus(task, analysis.codes)  # its codes exist now
         else:
             analysis = analyze_choice(frame, task, gold_units=gold_units, boot=boot,
                                       min_per_unit=spec.quality.annotations_per_item,

@@ -238,7 +238,7 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
         if task.is_taxonomy:
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)
-    lengths = ctx.items.text_lengths(task.field) if ctx.items is not None and task.field else {}
+    lengths = ctx.field_lengths(task.field)
     scored, parsed = _scored(task, frame, gold_units, lengths, parses)
     agreement, per_label, details = _structured_agreement(task, scored, lengths, boot, parsed) if len(scored) else (
         {}, {}, {})
