@@ -122,6 +122,24 @@ def test_a_duplicate_across_files_names_the_first_file_and_line(tiny_project, tm
     assert acc.rows_read == 20 and len(acc.used) == 18
 
 
+def test_one_line_label_studio_rows_excluded_later_name_their_task_and_annotation(tiny_project) -> None:
+    """A Label Studio export is often one line: FILE:1 alone would not locate an unknown label or a duplicate."""
+    def ann(ann_id: int, who: str, label: str) -> dict[str, object]:
+        return {"id": ann_id, "completed_by": who, "result": [
+            {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]}
+    tasks = [{"id": 7, "data": {"item_id": "i1"}, "annotations": [ann(70, "a1", "pos"), ann(71, "a2", "bogus")]},
+             {"id": 8, "data": {"item_id": "i2"}, "annotations": [ann(80, "a1", "neg"), ann(81, "a1", "neu")]}]
+    p = tiny_project(labels_text=json.dumps(tasks), name="export.json")
+    acc = api.check_labels(p.root, [p.labels]).accounting
+    at = api.display(p.labels)
+    assert acc.exclusions[["line", "reason", "detail"]].values.tolist() == [
+        [1, "invalid_value", "unknown label 'bogus' (task 7, annotation 71)"],
+        [1, "duplicate_judgment", f"same annotator, item, unit and task as {at}:1, task 8, annotation 80 "
+                                  "(task 8, annotation 81)"],
+    ]
+    assert acc.rows_read == 4 and len(acc.used) == 2
+
+
 def test_lines_are_physical_lines_where_a_record_starts(tiny_project) -> None:
     text = 'item_id,annotator_id,label\ni1,a1,"po\ns"\ni1,a2,pos\n'
     p = tiny_project(labels_text=text)

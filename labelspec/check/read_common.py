@@ -77,6 +77,9 @@ class Parsed:
     exclusions: tuple[Exclusion, ...] = ()
     info: Mapping[str, int] = field(default_factory=dict)
     format: str = ""
+    #: (rows,) object: where a row came from when its line does not say (Label Studio exports are often one
+    #: line: "task 7001, annotation 30001"); ``None`` when the line says it all
+    origins: np.ndarray | None = None
 
     @property
     def rows(self) -> int:

@@ -29,7 +29,8 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
   with that step as its unit; a region over paragraphs *a*..*b* labels each of them (at most
   ``MAX_REGION_STEPS``). Attribution → ``{"agent": label, "step": i + 1}`` under the task's own unit.
 * ``line`` is the physical line where the annotation object starts (exports written on one line give 1:
-  exclusions name the task and annotation ids). A JSON string with an unpaired surrogate escape (``"\\ud800"``)
+  exclusions name the task and annotation ids, those the later content checks make too, through each row's
+  ``origins``). A JSON string with an unpaired surrogate escape (``"\\ud800"``)
   in a field that is read is LS401 at that line.
 
 Must not touch the filesystem.
@@ -182,13 +183,15 @@ class _Collector:
     def __init__(self) -> None:
         self.out: dict[str, list[str]] = {f: [] for f in (*FIELDS, "ground_truth")}
         self.lines: list[int] = []
+        self.origins: list[str] = []
         self.exclusions: list[Exclusion] = []
         self.info = {"tasks": 0, "predictions": 0, "drafts": 0}
 
-    def row(self, line: int, **values: str) -> None:
+    def row(self, line: int, origin: str, **values: str) -> None:
         for f, v in values.items():
             self.out[f].append(v)
         self.lines.append(line)
+        self.origins.append(origin)
 
     def exclude(self, line: int, reason: str, detail: str) -> None:
         self.exclusions.append(Exclusion(line, reason, printable(clip(detail))))  # ids may hold lone surrogates
@@ -227,7 +230,8 @@ def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequenc
              "annotator": "completed_by", "value": "the result value", "timestamp": "created_at"}
     where = Where(path, np.array(acc.lines, dtype=np.int64), names)
     cols = finish_columns(acc.out, tasks, where)
-    return Parsed(cols, where.lines, tuple(acc.exclusions), acc.info, format="labelstudio")
+    origins = np.array([printable(o) for o in acc.origins], dtype=object)
+    return Parsed(cols, where.lines, tuple(acc.exclusions), acc.info, format="labelstudio", origins=origins)
 
 
 def _text(value: Any, what: str, path: str, line: int) -> str:
@@ -298,7 +302,7 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
             acc.exclude(line, "result_kind_mismatch", f"{name!r}: the value {exc} ({where})")
             continue
         for step, value in values:
-            acc.row(line, task=name, value=value, **{**common, "unit": step})
+            acc.row(line, where, task=name, value=value, **{**common, "unit": step})
 
 
 def _groups(result: Any, where: str, path: str, line: int) -> dict[str, list[dict[str, Any]]]:

@@ -82,7 +82,8 @@ class Judgments:
 
     ``frame`` has exactly :data:`COLUMNS`; ``exclusions`` lists the records read but not used
     (:data:`EXCLUSION_COLUMNS`); ``info`` counts things seen that are never judgments (Label Studio tasks,
-    predictions, drafts).
+    predictions, drafts); ``origins`` (one text per row of ``frame``, "" where the line says it all) names
+    where a Label Studio row came from, and is ``None`` when no file needs it.
     """
 
     frame: pd.DataFrame
@@ -90,6 +91,7 @@ class Judgments:
     files: tuple[FileInfo, ...]
     exclusions: pd.DataFrame
     info: Mapping[str, int] = field(default_factory=dict)
+    origins: np.ndarray | None = None
 
     @property
     def excluded(self) -> dict[str, int]:
@@ -209,4 +211,12 @@ def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
         files=tuple(f for _, f in done),
         exclusions=_exclusions(done),
         info=dict(sorted(info.items())),
+        origins=_origins([parsed for parsed, _ in done]),
     )
+
+
+def _origins(parts: list[Parsed]) -> np.ndarray | None:
+    if all(p.origins is None for p in parts):
+        return None
+    return np.concatenate([p.origins if p.origins is not None else np.full(p.rows, "", dtype=object)
+                           for p in parts])

@@ -311,7 +311,7 @@ def _surely_unique(df: pd.DataFrame, rows: np.ndarray, key: np.ndarray) -> bool:
     return not any(bool((grouped[j:] == grouped[:-j]).any()) for j in range(1, largest))
 
 
-def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
+def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None) -> None:
     rows = np.flatnonzero(marker.ok)
     key, space = _judgment_key(df, rows)
     if _surely_unique(df, rows, key):
@@ -329,13 +329,19 @@ def _duplicates(df: pd.DataFrame, marker: _Marker) -> None:
     mask = np.zeros(len(df), dtype=bool)
     mask[positions] = True
     detail = repeated(len(df), "")
-    detail[positions] = [f"same annotator, item, unit and task as {files[f]}:{lines[f]}" for f in range(len(firsts))]
+    first = [f"{files[f]}:{lines[f]}" for f in range(len(firsts))]
+    if origins is not None:
+        first = [f"{at}, {o}" if o else at for at, o in zip(first, origins[firsts], strict=True)]
+    detail[positions] = [f"same annotator, item, unit and task as {at}" for at in first]
     marker.mark(mask, "duplicate_judgment", detail)
 
 
 def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int,
-            reader_exclusions: pd.DataFrame, not_judgments: dict[str, int] | None = None) -> Accounting:
-    """Split judgments into used rows and located exclusions; ``rows_read`` is what the readers saw."""
+            reader_exclusions: pd.DataFrame, not_judgments: dict[str, int] | None = None,
+            origins: np.ndarray | None = None) -> Accounting:
+    """Split judgments into used rows and located exclusions; ``rows_read`` is what the readers saw.
+    ``origins`` (one text per row, "" for none) is added to the detail of each row excluded here, and names
+    the first of duplicates, where a line alone does not locate a row (a one-line Label Studio export)."""
     df = judgments.reset_index(drop=True)
     if len(spec.tasks) == 1:
         if isinstance(df["task"].dtype, pd.CategoricalDtype):
@@ -354,9 +360,12 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     _roster_checks(spec, df, ctx, marker, when)
     _span_bounds(spec, df, ctx, marker, reaches)
     _step_checks(spec, df, ctx, marker)
-    _duplicates(df, marker)
+    _duplicates(df, marker, origins)
     ok = marker.ok
     rows, reasons, details = marker.excluded()
+    if origins is not None and rows.size:
+        details = np.array([f"{d} ({o})" if o else d for d, o in zip(details, origins[rows], strict=True)],
+                           dtype=object)
     excluded = pd.DataFrame({"file": df["file"].iloc[rows].to_numpy(), "line": df["line"].to_numpy()[rows],
                              "reason": reasons, "detail": details})
     exclusions = pd.concat([reader_exclusions[EXCLUSION_COLUMNS], excluded], ignore_index=True)

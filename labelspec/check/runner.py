@@ -65,7 +65,7 @@ def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: S
                                  display_paths=list(display))
     not_judgments = {k: n for k, n in judgments.info.items() if k in ("predictions", "drafts") and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
-                   reader_exclusions=judgments.exclusions, not_judgments=not_judgments)
+                   reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins)
 
 
 def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:
