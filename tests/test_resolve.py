@@ -239,6 +239,13 @@ def test_symlink_pointing_outside_the_spec_folder_is_refused(tmp_path: Path) -> 
     assert str(tmp_path) not in d.message
 
 
+def test_a_missing_path_outside_the_spec_folder_says_it_leads_outside(tmp_path: Path) -> None:
+    """Creating the file would not help: the path itself is refused, and the message says so."""
+    path = project(tmp_path / "p", HEAD + "tasks:\n" + INTENT + "quality: {gold: {file: sub/../../gold.csv}}\n")
+    (d,) = errors(path)
+    assert (d.code, d.message) == ("LS308", "path 'sub/../../gold.csv' leads outside the spec's folder")
+
+
 def test_symlink_inside_the_spec_folder_is_followed(tmp_path: Path) -> None:
     path = project(tmp_path / "p", HEAD + "tasks:\n" + INTENT + "quality: {gold: {file: gold.csv}}\n",
                    **{"data__gold-v2.csv": GOLD})

@@ -115,6 +115,18 @@ def test_scalars_yaml_typed_where_text_was_expected_say_how_they_were_read(value
     assert d.hint == hint
 
 
+@pytest.mark.parametrize(("field", "value", "hint"), [
+    ("summary", "!!int 5", "the tag !!int makes it a number; remove the tag"),
+    ("summary", "!!bool true", "the tag !!bool makes it a boolean; remove the tag"),
+])
+def test_an_explicit_yaml_tag_is_named_instead_of_asking_to_quote_it(field: str, value: str, hint: str) -> None:
+    """Quoting '!!int 5' would make the text "!!int 5": the tag itself is what to remove."""
+    (d,) = shape(HEAD.replace("title: Demo", f"title: Demo, {field}: {value}") + TASK)
+    assert d.code == "LS203" and d.hint == hint
+    (d,) = shape(HEAD + TASK + "    min_choices: !!str 2\n")
+    assert d.message == "expected an integer, got '2'" and d.hint == "the tag !!str makes it text; remove the tag"
+
+
 def test_wrong_type_messages_name_expected_and_found_in_yaml_terms() -> None:
     (d,) = shape(HEAD + TASK + "    min_choices: '2'\n")
     assert d.message == "expected an integer, got '2'" and d.hint == "write the number without quotes"

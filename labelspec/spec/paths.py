@@ -66,6 +66,8 @@ def approve(text: str, *, base: Path, root: Path, root_name: str,
     try:
         real = (base / text).resolve(strict=True)
     except FileNotFoundError:
+        if not Path(posixpath.normpath(posixpath.join(base.resolve().as_posix(), text))).is_relative_to(real_root):
+            return PathProblem(f"path {text!r} leads outside {root_name}", f"keep referenced files inside {root_name}")
         return PathProblem(f"file {text!r} does not exist", f"paths are relative to {root_name}")
     except (OSError, RuntimeError) as exc:  # symlink loops, permissions, names too long
         return PathProblem(f"cannot resolve {text!r}: {getattr(exc, 'strerror', None) or exc}", "fix the path")

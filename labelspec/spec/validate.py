@@ -243,6 +243,10 @@ def _wrong_type(error: ValidationError, parts: list[Part], loc: Locator) -> list
 
 def _type_hint(names: list[str], got: Any, loc: Locator, parts: list[Part]) -> str | None:
     text = _source_text(loc, parts)
+    if text is not None and text.startswith("!"):  # an explicit YAML tag (!!int 5) chose the type on purpose
+        made = ("a boolean" if isinstance(got, bool) else "null" if got is None else "a number"
+                if isinstance(got, (int, float)) else "text" if isinstance(got, str) else "a collection")
+        return f"the tag {text.split(maxsplit=1)[0]} makes it {made}; remove the tag"
     if "string" in names:
         if isinstance(got, bool):
             return f"'{text or str(got).lower()}' was read as boolean {str(got).lower()}; quote it"
