@@ -22,11 +22,12 @@ _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 class FileProblem(Exception):
-    """Why the file was not read; ``io`` is True when the system refused (a missing file, a permission)."""
+    """Why the file was not read; ``io`` is True when the system refused (a missing file, a permission),
+    ``too_large`` when the file is over the size limit."""
 
-    def __init__(self, message: str, *, io: bool = False) -> None:
+    def __init__(self, message: str, *, io: bool = False, too_large: bool = False) -> None:
         super().__init__(message)
-        self.message, self.io = message, io
+        self.message, self.io, self.too_large = message, io, too_large
 
 
 def _problem(st: os.stat_result, max_bytes: int | None) -> str | None:
@@ -41,21 +42,21 @@ def _problem(st: os.stat_result, max_bytes: int | None) -> str | None:
 def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of the regular file at ``path`` (symlinks followed), at most ``max_bytes``; else FileProblem."""
 
-    def fail(message: str | None) -> None:
+    def fail(message: str | None, too_large: bool = False) -> None:
         if message:
-            raise FileProblem(message)
+            raise FileProblem(message, too_large=too_large)
 
     try:
         before = os.stat(path)
-        fail(_problem(before, max_bytes))
+        fail(_problem(before, max_bytes), stat.S_ISREG(before.st_mode))  # a regular file fails on size only
         with open(os.open(path, _FLAGS), "rb") as handle:  # O_NONBLOCK: a FIFO swapped in cannot block the open
             after = os.fstat(handle.fileno())
-            fail(_problem(after, max_bytes))
+            fail(_problem(after, max_bytes), stat.S_ISREG(after.st_mode))
             same = (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
             fail(None if same else "the file was replaced while it was being opened")
             data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
     except OSError as exc:
         raise FileProblem(f"cannot read the file: {exc.strerror or exc}", io=True) from None
     fail(f"file is larger than the limit of {max_bytes} bytes" if max_bytes is not None and len(data) > max_bytes
-         else None)
+         else None, too_large=True)
     return data

@@ -551,6 +551,12 @@ def test_file_over_the_size_cap_is_refused_before_reading(tmp_path: pathlib.Path
         "shown.yaml",
         "file is 103 bytes; the limit is 50",
     )
+    with pytest.raises(SpecError) as info:
+        read_yaml_file(spec, max_bytes=50)
+    assert info.value.diagnostics[0].hint == "keep items, gold and long examples in the data files the spec names"
+    with pytest.raises(SpecError) as info:
+        read_yaml_file(tmp_path)
+    assert info.value.diagnostics[0].hint == "name a regular spec file"
 
 
 def test_the_open_file_is_checked_again_with_fstat(

@@ -183,7 +183,8 @@ def _read_regular_file(path: pathlib.Path, shown: str, max_bytes: int) -> bytes:
     try:
         return read_regular(path, max_bytes)
     except FileProblem as exc:
-        hint = "check the path and its permissions" if exc.io else "name a regular spec file"
+        hint = ("check the path and its permissions" if exc.io else "keep items, gold and long examples in the "
+                "data files the spec names" if exc.too_large else "name a regular spec file")
         raise SpecError(Diagnostic("LS100", exc.message, SourceLocation(shown), hint=hint)) from None
 
 
