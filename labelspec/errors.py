@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "LS311": "setting that does not apply to this task kind or field type",
     "LS312": "referenced data file is invalid (gold, calibration, items, roster)",
     "LS313": "invalid regular expression",
+    "LS314": "changelog entry for a version after the project's, or for a version listed twice",
     # LS4xx: label files (input to check, calibrate, adjudicate, release)
     "LS401": "label file cannot be read or decoded",
     "LS402": "structural damage in a label file (ragged row, bad quote, NUL, bad JSON line)",

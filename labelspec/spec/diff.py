@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Literal
 
 from labelspec.spec.model import Spec
+from labelspec.spec.semver import core, precedence
 
 Impact = Literal["breaking", "additive", "revision"]
 Bump = Literal["major", "minor", "patch", "none"]
@@ -39,7 +40,6 @@ _PROJECT_TEXT = {"version", "changelog", "title", "summary", "owners", "domain"}
 #: Changes that invalidate judgments made under the old spec (besides removals of tasks, labels and options).
 _BREAKING = re.compile(r"^(tasks\.[^.]+\.(kind|unit|field|scale)(\.|\Z)|tasks\.[^.]+\.labels\..+\.parent\Z"
                        r"|columns\.|items\.id\Z|project\.id\Z)")
-_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z.-]+))?\Z")
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,9 @@ def _inherited_agreement(old: Spec, new: Spec) -> tuple[str, ...]:
 
 
 def _bump(old: str, new: str) -> Bump | None:
-    a, b = _SEMVER.match(old), _SEMVER.match(new)
-    if a is None or b is None:
+    x, y = core(old), core(new)
+    if x is None or y is None:
         return None
-    x, y = tuple(int(g) for g in a.groups()[:3]), tuple(int(g) for g in b.groups()[:3])
     if y <= x:
         return "none"
     return "major" if y[0] > x[0] else "minor" if y[1] > x[1] else "patch"
@@ -142,18 +141,8 @@ def _bump(old: str, new: str) -> Bump | None:
 
 def _goes_down(old: str, new: str) -> bool:
     """Whether ``new`` precedes ``old`` in semantic-version order (``1.4.1`` → ``1.4.0``, or → ``1.4.1-rc.1``)."""
-    a, b = _SEMVER.match(old), _SEMVER.match(new)
-    return a is not None and b is not None and _precedence(b) < _precedence(a)
-
-
-def _precedence(version: re.Match[str]) -> tuple[tuple[int, ...], int, tuple[tuple[int, int, str], ...]]:
-    """A sort key in semver 2.0.0 order: a pre-release sorts before its release; its dot-separated identifiers
-    compare numerically when they are digits (and then before text), otherwise in ASCII order."""
-    core = tuple(int(g) for g in version.groups()[:3])
-    pre = version.group(4)
-    if pre is None:
-        return core, 1, ()
-    return core, 0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    a, b = precedence(old), precedence(new)
+    return a is not None and b is not None and b < a
 
 
 def _walk(old: Any, new: Any, path: str) -> Iterator[Change]:

@@ -1,4 +1,5 @@
-"""Meaning checks on a schema-valid spec, all at once: references, ids, thresholds, regexes (LS301–LS307, LS310, LS313).
+"""Meaning checks on a schema-valid spec, all at once: references, ids, thresholds, regexes, the changelog
+(LS301–LS307, LS310, LS313, LS314).
 
 Each check reads the merged spec data (for locations) and the built model (for derived facts such as a task's
 answers) and appends located diagnostics; none raises or stops early. Settings that do not fit a task kind and gate
@@ -16,6 +17,7 @@ from typing import Any
 from labelspec.errors import Diagnostic
 from labelspec.spec.locate import Locator, Part, did_you_mean
 from labelspec.spec.model import Spec, Task
+from labelspec.spec.semver import precedence
 
 MAX_REGEX_LENGTH = 1000
 MAX_SCALE_POINTS = 1001
@@ -53,6 +55,7 @@ def check_meaning(checker: Checker) -> None:
         check_regexes(checker, base, raw)
         check_fields(checker, base, raw)
     check_quality_thresholds(checker)
+    check_changelog(checker)
     check_other_ids(checker)
     check_step_keys(checker)
 
@@ -292,6 +295,25 @@ def check_quality_thresholds(checker: Checker) -> None:
     if any(t.agreement.on == "ci_low" for t in gated) and q.get("bootstrap", {}).get("replicates") == 0:
         checker.add("LS306", ("quality", "bootstrap", "replicates"), "bootstrap replicates is 0 but a gate is on "
                     "ci_low", hint="the interval needs replicates; use e.g. 1000")
+
+
+def check_changelog(checker: Checker) -> None:
+    """LS314: no changelog entry for a version after ``project.version`` (the version was not bumped: released
+    labels would be stamped with the old one while the guidelines list the new), none listed twice."""
+    project = checker.data.get("project", {})
+    current = precedence(str(project.get("version", "")))
+    seen: set[str] = set()
+    for i, entry in enumerate(project.get("changelog", [])):
+        version = str(entry.get("version", ""))
+        parts = ("project", "changelog", i, "version")
+        if version in seen:
+            checker.add("LS314", parts, f"version {version} has two changelog entries",
+                        hint="list each version's changes in one entry")
+        seen.add(version)
+        after = precedence(version)
+        if current is not None and after is not None and after > current:
+            checker.add("LS314", parts, f"changelog entry for {version}, after project.version "
+                        f"{project['version']}", hint=f"bump project.version to {version}, or fix the entry's version")
 
 
 def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
