@@ -166,22 +166,23 @@ def test_regex_longer_than_the_limit_is_ls313_even_without_the_schema(tmp_path: 
         ("LS313", "pattern is 1001 characters; the limit is 1000")]
 
 
-@pytest.mark.parametrize(("entries", "expected"), [
-    ("[{version: 1.0.0, changes: [a]}, {version: 0.9.0, changes: [b]}]", []),
-    ("[{version: 1.0.0-rc.2, changes: [a]}]", []),  # a pre-release comes before its release
-    ("[{version: 1.1.0, changes: [a]}, {version: 1.0.0, changes: [b]}]",
+@pytest.mark.parametrize(("version", "entries", "expected"), [
+    ("1.0.0", "[{version: 1.0.0, changes: [a]}, {version: 0.9.0, changes: [b]}]", []),
+    ("1.0.0", "[{version: 1.0.0-rc.2, changes: [a]}]", []),  # a pre-release comes before its release
+    ("1.0.0-rc.1", "[{version: 1.0.0, changes: [a]}]", []),  # the release's entry, written at its pre-release
+    ("1.0.0", "[{version: 1.1.0, changes: [a]}, {version: 1.0.0, changes: [b]}]",
      [(0, "changelog entry for 1.1.0, after project.version 1.0.0")]),
-    ("[{version: 1.0.0, changes: [a]}, {version: 1.0.0, changes: [b]}]",
+    ("1.0.0", "[{version: 1.0.0, changes: [a]}, {version: 1.0.0, changes: [b]}]",
      [(1, "version 1.0.0 has two changelog entries")]),
 ])
-def test_the_changelog_cannot_run_ahead_of_the_version_or_repeat_one(tmp_path: Path, entries: str,
+def test_the_changelog_cannot_run_ahead_of_the_version_or_repeat_one(tmp_path: Path, version: str, entries: str,
                                                                       expected: list[tuple[int, str]]) -> None:
     """An entry for 1.1.0 in a spec still at 1.0.0: the version was not bumped, and released labels would be
     stamped 1.0.0 while the guidelines list 1.1.0's changes."""
-    spec = HEAD.replace("version: 1.0.0}", f"version: 1.0.0, changelog: {entries}}}") + "tasks:\n" + INTENT
+    spec = HEAD.replace("version: 1.0.0}", f"version: {version}, changelog: {entries}}}") + "tasks:\n" + INTENT
     path = project(tmp_path / "p", spec)
     if not expected:
-        assert load_spec(path).project.version == "1.0.0"
+        assert load_spec(path).project.version == version
         return
     diags = errors(path)
     assert [(d.code, d.pointer, d.message) for d in diags] == [

@@ -183,13 +183,25 @@ def test_a_lower_version_with_a_change_says_it_goes_down_not_that_it_is_unchange
                                           ("1.4.1-1", "1.4.1-alpha"), ("1.4.1-alpha", "1.4.1-alpha.1"),
                                           ("1.4.1-rc.1", "1.4.1")])
 def test_pre_releases_follow_semver_precedence(spec: Spec, old: str, new: str) -> None:
-    assert diff_specs(at(spec, old), at(spec, new)).ok
+    assert diff_specs(at(spec, old), versioned(spec, new)).ok
     assert "goes down" in diff_specs(at(spec, new), at(spec, old)).problems[0]
+
+
+@pytest.mark.parametrize(("old", "new"), [("1.5.0-rc.1", "1.5.0"), ("1.5.0-rc.1", "1.5.0-rc.2")])
+def test_a_step_within_pre_releases_fits_any_change(spec: Spec, old: str, new: str) -> None:
+    """Not "unchanged": 1.5.0-rc.1 → 1.5.0 is a new version, and a pre-release promises no compatibility."""
+    without = replace(spec, tasks=tuple(t for t in spec.tasks if t.name != "intent"))
+    d = diff_specs(at(spec, old), versioned(without, new))
+    assert (d.needed, d.bumped, d.ok) == ("major", "prerelease", True)
+    assert d.summary().endswith("ok: the changes need a major bump; this is a prerelease bump\n")
+    assert diff_specs(at(spec, old), at(spec, new)).problems == (f"project.changelog has no entry for version {new}",)
+    listed = versioned(spec, "1.5.0")  # a pre-release may be listed under its release
+    assert diff_specs(at(spec, old), at(listed, new)).ok
 
 
 def test_cli_exits_1_when_the_version_goes_down(tmp_path: Path, run_cli) -> None:
     old, new = _project(tmp_path, "old"), _project(tmp_path, "new")
-    text = (new / "labelspec.yaml").read_text(encoding="utf-8")
-    (new / "labelspec.yaml").write_text(text.replace("  version: 1.4.1", "  version: 0.0.1", 1), encoding="utf-8")
+    text = (old / "labelspec.yaml").read_text(encoding="utf-8")
+    (old / "labelspec.yaml").write_text(text.replace("  version: 1.4.1", "  version: 2.0.0", 1), encoding="utf-8")
     r = run_cli("diff", str(old), str(new))
-    assert r.code == 1 and "problem: version goes down from 1.4.1 to 0.0.1" in r.out
+    assert r.code == 1 and "problem: version goes down from 2.0.0 to 1.4.1" in r.out

@@ -27,9 +27,11 @@ from labelspec.spec.model import Spec
 from labelspec.spec.semver import core, precedence
 
 Impact = Literal["breaking", "additive", "revision"]
-Bump = Literal["major", "minor", "patch", "none"]
+Bump = Literal["major", "minor", "patch", "prerelease", "none"]
 
-_ORDER: dict[str, int] = {"none": 0, "patch": 1, "minor": 2, "major": 3}
+#: A step within one version's pre-releases (1.5.0-rc.1 → rc.2, or → 1.5.0) fits any change: a pre-release
+#: promises no compatibility, and the step from the last release is judged by a diff against that release.
+_ORDER: dict[str, int] = {"none": 0, "patch": 1, "minor": 2, "major": 3, "prerelease": 4}
 _NEEDS: dict[Impact, Bump] = {"breaking": "major", "additive": "minor", "revision": "patch"}
 #: Tuples of dataclasses compared as mappings, by this field.
 _KEYS = {"tasks": "name", "labels": "id", "edge_cases": "id", "rules": "id", "rubric": "id", "fields": "name"}
@@ -115,8 +117,10 @@ def diff_specs(old: Spec, new: Spec, *, contents: tuple[dict[str, bytes | None],
         got = "is unchanged" if bumped == "none" else f"is a {bumped} bump"
         problems.append(f"{old.project.version} → {new.project.version} {got}, but {strongest.path} "
                         f"({strongest.what}) is a {strongest.impact} change: it needs a {needed} bump")
+    # a pre-release may share its release's entry (1.5.0-rc.2 is listed under 1.5.0)
+    entries = {new.project.version, ".".join(map(str, core(new.project.version) or ()))}
     if new.project.changelog and bumped not in (None, "none") and not any(
-            e.version == new.project.version for e in new.project.changelog):
+            e.version in entries for e in new.project.changelog):
         problems.append(f"project.changelog has no entry for version {new.project.version}")
     return SpecDiff(old.project.version, new.project.version, tuple(changes), needed, bumped or "none",
                     tuple(problems))
@@ -134,6 +138,8 @@ def _bump(old: str, new: str) -> Bump | None:
     x, y = core(old), core(new)
     if x is None or y is None:
         return None
+    if y == x and (precedence(new) or ()) > (precedence(old) or ()):
+        return "prerelease"
     if y <= x:
         return "none"
     return "major" if y[0] > x[0] else "minor" if y[1] > x[1] else "patch"

@@ -17,7 +17,7 @@ from typing import Any
 from labelspec.errors import Diagnostic
 from labelspec.spec.locate import Locator, Part, did_you_mean
 from labelspec.spec.model import Spec, Task
-from labelspec.spec.semver import precedence
+from labelspec.spec.semver import core
 
 MAX_REGEX_LENGTH = 1000
 MAX_SCALE_POINTS = 1001
@@ -299,9 +299,10 @@ def check_quality_thresholds(checker: Checker) -> None:
 
 def check_changelog(checker: Checker) -> None:
     """LS314: no changelog entry for a version after ``project.version`` (the version was not bumped: released
-    labels would be stamped with the old one while the guidelines list the new), none listed twice."""
+    labels would be stamped with the old one while the guidelines list the new), none listed twice. Versions
+    compare by MAJOR.MINOR.PATCH: at 1.5.0-rc.1 the entry for 1.5.0 may be written already."""
     project = checker.data.get("project", {})
-    current = precedence(str(project.get("version", "")))
+    current = core(str(project.get("version", "")))
     seen: set[str] = set()
     for i, entry in enumerate(project.get("changelog", [])):
         version = str(entry.get("version", ""))
@@ -310,7 +311,7 @@ def check_changelog(checker: Checker) -> None:
             checker.add("LS314", parts, f"version {version} has two changelog entries",
                         hint="list each version's changes in one entry")
         seen.add(version)
-        after = precedence(version)
+        after = core(version)
         if current is not None and after is not None and after > current:
             checker.add("LS314", parts, f"changelog entry for {version}, after project.version "
                         f"{project['version']}", hint=f"bump project.version to {version}, or fix the entry's version")
