@@ -6,12 +6,15 @@ the equivalent reliability data; hypothesis checks annotator-relabelling invaria
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import krippendorff
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labelspec import api
 from labelspec.check.trajectory import (
     attribution_agreement,
     first_error_agreement,
@@ -155,3 +158,23 @@ def test_empty_input_fails_closed() -> None:
     agree = first_error_agreement(first_error_steps(empty, empty, empty, np.zeros(0, dtype=bool)))
     assert agree.exact.value is None and agree.alpha_interval.value is None and agree.alpha_interval.reason
     assert attribution_agreement(empty, empty, empty, empty).agent_alpha.value is None
+
+
+def test_gold_attribution_written_with_spaces_is_scored_canonically(tmp_path: Path) -> None:
+    """'{"agent": "planner", "step": 1}' is the gold answer written another way: correct, not a crash (the
+    canonical text was not a category of the value column, and pandas refused to store it)."""
+    (tmp_path / "labelspec.yaml").write_text(
+        "labelspec: 1\nproject: {id: t, title: T, version: 0.1.0}\nitems: {file: items.jsonl, id: run_id}\n"
+        "tasks:\n  attribution:\n    kind: attribution\n    question: Who?\n    labels:\n"
+        "      planner: {title: P, definition: Plans.}\n      coder: {title: C, definition: Codes.}\n"
+        "quality:\n  annotations_per_item: 2\n  gold: {file: gold.csv, min_accuracy: 0.5, min_judgments: 1}\n",
+        encoding="utf-8")
+    (tmp_path / "items.jsonl").write_text('{"run_id": "r1"}\n{"run_id": "r2"}\n', encoding="utf-8")
+    (tmp_path / "gold.csv").write_text('item,unit,task,label\nr1,,attribution,"{""agent"":""planner"",""step"":1}"\n',
+                                       encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_text('item_id,annotator_id,label\nr1,a,"{""agent"": ""planner"", ""step"": 1}"\n'
+                      'r1,b,"{""agent"":""coder"",""step"":1}"\nr2,a,"{""agent"":""coder"",""step"":1}"\n'
+                      'r2,b,"{""agent"":""coder"",""step"":1}"\n', encoding="utf-8")
+    gold = api.check_labels(tmp_path, [labels]).gold
+    assert gold is not None and gold.of("a")[:2] == (1, 1) and gold.of("b")[:2] == (1, 0)
