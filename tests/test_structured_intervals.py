@@ -11,7 +11,7 @@ import pytest
 from labelspec import api
 from labelspec.check.decide_kinds import canonical
 from labelspec.check.estimate import Estimate
-from labelspec.check.structured import with_intervals
+from labelspec.check.structured import ITEM_SEP, copies_keep_lengths, with_intervals
 from labelspec.check.structured_metrics import (
     kendall_w_interval,
     preference_alpha_interval,
@@ -70,9 +70,21 @@ def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:
 def test_char_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
     _, ctx, task, frame = _scored("clinical-ner", "entities")
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
-    recomputed = with_intervals(frame, span_metrics(task, lengths), BOOT)["span_alpha"]
+    recomputed = with_intervals(frame, copies_keep_lengths(task, lengths), BOOT)["span_alpha"]
     fast = span_f1_intervals(task, frame, lengths, {**span_metrics(task, lengths)(frame)}, BOOT)["span_alpha"]
     _close(fast, recomputed, 0.03)
+
+
+def test_a_resampled_copy_of_an_item_keeps_its_text_length() -> None:
+    """The recomputing bootstrap renames each copy of an item; measured under the new name, its text must keep
+    its length, or character α would lose the "outside" characters after the last span (found by an audit:
+    an interval that did not contain its own estimate)."""
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    point = span_metrics(task, lengths)(frame)["span_alpha"]
+    renamed = frame.assign(item=frame["item"].astype(str) + ITEM_SEP + "0")
+    assert copies_keep_lengths(task, lengths)(renamed)["span_alpha"] == point
+    assert span_metrics(task, lengths)(renamed)["span_alpha"].n_units < point.n_units  # what went wrong
 
 
 def test_block_coincidences_add_up_to_the_character_alpha() -> None:

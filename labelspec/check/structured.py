@@ -183,7 +183,7 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
     additive: Callable[[dict[str, Estimate]], dict[str, Estimate]] | None = None
     point: dict[str, Estimate] | None = None
     if task.kind == "spans":
-        compute = span_metrics(task, lengths)
+        compute = copies_keep_lengths(task, lengths)
         work = span_work(task, scored, lengths, parsed)
         point = span_point(work)
         additive = lambda p: span_intervals(work, p, boot)  # noqa: E731
@@ -199,6 +199,19 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
         compute = _attribution_metrics(task)
         additive = lambda p: _attribution_intervals(task, scored, p, boot)  # noqa: E731
     return with_intervals(scored, compute, boot, additive, point=point), per_label, details
+
+
+def copies_keep_lengths(task: Task, lengths: dict[str, int]) -> Metrics:
+    """:func:`span_metrics` that also knows the text length of each resampled copy of an item (``_resample``
+    names a copy ``item + ITEM_SEP + n``): without it a copy's text would end at its last span, and character α
+    would be measured on cut texts, losing the "outside" characters after the spans."""
+    plain = span_metrics(task, lengths)
+
+    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
+        copies = [i for i in frame["item"].astype(str).unique() if ITEM_SEP in i]
+        known = {i: lengths[b] for i in copies if (b := i.split(ITEM_SEP, 1)[0]) in lengths}
+        return span_metrics(task, {**lengths, **known})(frame) if known else plain(frame)
+    return compute
 
 
 def _attribution_intervals(task: Task, frame: pd.DataFrame, point: dict[str, Estimate], boot: BootstrapPolicy
