@@ -117,6 +117,17 @@ def test_char_alpha_by_hand() -> None:
     assert nested.per_label[1].value == pytest.approx(0.0)
 
 
+def test_characters_of_a_unit_judged_once_are_counted_as_excluded() -> None:
+    """As units with one judgment are for choice tasks (docs/statistics.md, Edge cases): unit 1 (30 characters)
+    judged by annotator 0 alone adds 30 to ``n_excluded`` and nothing to the value or ``n_units``."""
+    pair = [(0, 0, 0, 2, PER), (0, 1, 0, 3, PER)]
+    alone = char_alpha(make([*pair, (1, 0, 5, 9, PER)], [4, 30], k=1))
+    assert alone.nominal.value == pytest.approx(16 / 30) and alone.nominal.n_excluded == 30
+    assert alone.nominal.n_units == char_alpha(make(pair, [4], k=1)).nominal.n_units
+    assert alone.per_label[0].n_excluded == 30
+    assert char_alpha(make(pair, [4], k=1)).nominal.n_excluded == 0
+
+
 def _reference_char_data(spans: list[Span], text_len: list[int], judged: set[tuple[int, int]], k: int,
                          label: int | None) -> np.ndarray:
     anns = sorted({a for _, a in judged})

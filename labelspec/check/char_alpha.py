@@ -10,6 +10,7 @@ text or label names.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,14 +114,20 @@ def char_alpha(sp: SpanSet, unit_block: IntArray | None = None, n_blocks: int = 
     K = sp.n_labels
     g = _segments(sp)
     p = _segment_patterns(g.in_seg, g.in_lab, g.segs, g.outside[g.segs], g.seg_len, K)
-    nominal = stats.krippendorff_alpha(p.rows, weights=p.multiplicity)
+    # the characters of units judged by one annotator cannot be paired: counted as excluded, like such units
+    lone = int(sp.text_len[np.bincount(sp.judged_unit, minlength=sp.text_len.size) == 1].sum())
+    nominal = _excluding(stats.krippendorff_alpha(p.rows, weights=p.multiplicity), lone)
     per_label: list[stats.Estimate] = []
     for k in range(K):  # a loop over labels
         c = np.bincount(g.covered[g.covered % K == k] // K, minlength=g.n_bounds)[g.segs]
         binary = stats.collapse_patterns(np.stack([g.seg_judges[g.segs] - c, c], axis=1), g.seg_len[g.segs])
-        per_label.append(stats.krippendorff_alpha(binary.rows, weights=binary.multiplicity))
+        per_label.append(_excluding(stats.krippendorff_alpha(binary.rows, weights=binary.multiplicity), lone))
     blocks = None if unit_block is None else _block_coincidences(g, K + 1, unit_block, n_blocks)
     return CharAlpha(nominal, tuple(per_label), int(g.seg_len.sum()), blocks)
+
+
+def _excluding(est: stats.Estimate, characters: int) -> stats.Estimate:
+    return dataclasses.replace(est, n_excluded=est.n_excluded + characters) if characters else est
 
 
 def block_coincidences(sp: SpanSet, unit_block: IntArray, n_blocks: int) -> np.ndarray:
