@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelspec import api
+from labelspec.check import stats
 from labelspec.check.trajectory import (
     attribution_agreement,
     first_error_agreement,
@@ -91,16 +92,30 @@ def test_interval_alpha_by_hand() -> None:
     assert first_error_agreement(fe).alpha_interval.value == pytest.approx(16 / 22)
 
 
+def test_per_unit_rates_equal_the_choice_percent_agreement() -> None:
+    """The same definition under the same name: attribution's percent agreement is what a single_choice task's
+    percent agreement gives on the same count table, and the pooled rate is Σ agreeing / Σ pairs."""
+    rng = np.random.default_rng(3)
+    item = np.repeat(np.arange(40), rng.integers(1, 5, 40))
+    value = rng.integers(0, 3, item.size)
+    table = np.zeros((40, 3), dtype=np.int64)
+    np.add.at(table, (item, value), 1)
+    assert pairwise_rates(item, value, per_unit=True).value == pytest.approx(stats.percent_agreement(table).value)
+    pairs = (table.sum(1) * (table.sum(1) - 1)).sum()
+    assert pairwise_rates(item, value).value == pytest.approx((table * (table - 1)).sum() / pairs)
+
+
 def test_attribution_by_hand() -> None:
     item = [0, 0, 0, 1, 1, 2, 2]
     ann = [0, 1, 2, 0, 1, 0, 1]
     agent = [1, 1, 2, 0, -1, 1, 1]
     step = [3, 4, 3, 2, -1, 1, 1]
     got = attribution_agreement(item, ann, agent, step)
-    # agent: item 0 pairs (1,1) ✓ (1,2) ✗ (1,2) ✗; item 1 (0,−1) ✗; item 2 (1,1) ✓ → 2/5
-    assert got.agent_percent.value == pytest.approx(2 / 5)
-    # (agent, step): only item 2 agrees → 1/5
-    assert got.agent_step_percent.value == pytest.approx(1 / 5)
+    # agent: item 0 pairs (1,1) ✓ (1,2) ✗ (1,2) ✗ → 1/3; item 1 (0,−1) ✗ → 0; item 2 (1,1) ✓ → 1. Percent
+    # agreement averages the items, each counting once, as for every task: (1/3 + 0 + 1)/3 = 4/9 (pooled: 2/5)
+    assert got.agent_percent.value == pytest.approx(4 / 9)
+    # (agent, step): only item 2 agrees → (0 + 0 + 1)/3
+    assert got.agent_step_percent.value == pytest.approx(1 / 3)
     # coincidences: item 0 (m=3) o11 = 1, o12 = o21 = 1; item 1 o(0,−1) = o(−1,0) = 1; item 2 o11 = 2
     # n1 = 4, n2 = n0 = n−1 = 1, n = 7; α = 1 − 6·4 / (49 − 19) = 0.2
     assert got.agent_alpha.value == pytest.approx(0.2)

@@ -100,24 +100,30 @@ def first_error_steps(
     return FirstErrors(g_item, keys % n_ann, first, has_error, seen == first, length)
 
 
-def pairwise_rates(group: IntArray, value: IntArray, *, within: int = 0) -> stats.Estimate:
-    """Share of annotator pairs of the same group whose values differ by at most ``within`` (0 or 1), pooled.
+def pairwise_rates(group: IntArray, value: IntArray, *, within: int = 0, per_unit: bool = False) -> stats.Estimate:
+    """Share of annotator pairs of the same group whose values differ by at most ``within`` (0 or 1): pooled
+    over groups (Σ agreeing pairs / Σ pairs), or with ``per_unit`` the mean of each pairable group's share, every
+    group counting once (percent agreement, docs/statistics.md).
 
     Counted from (group, value) tallies: Σ c(c − 1)/2 equal pairs plus Σ c_v · c_{v+1} adjacent ones, over
     Σ n_g(n_g − 1)/2 pairs, so no pair of judgments is ever materialised.
     """
-    width = int(value.max(initial=0)) + 2
+    width = int(value.max(initial=0)) + 2  # value + 1 stays inside its group's codes
     code, cnt = np.unique(group * width + value, return_counts=True)
     n_g = np.bincount(group, minlength=int(group.max(initial=-1)) + 1)
-    total = float((n_g * (n_g - 1)).sum()) / 2.0
+    pairs = n_g * (n_g - 1) / 2.0
     n_units, n_excl = int((n_g >= 2).sum()), int((n_g == 1).sum())
-    if total == 0:
+    if n_units == 0:
         return make_estimate(None, 0, n_excl, NO_PAIRABLE_UNITS)
-    agree = float((cnt * (cnt - 1)).sum()) / 2.0
+    agreeing = cnt * (cnt - 1) / 2.0
     if within >= 1:
         nxt = np.searchsorted(code, code + 1).clip(max=max(code.size - 1, 0))
-        agree += float((cnt * np.where(code[nxt] == code + 1, cnt[nxt], 0)).sum())
-    return make_estimate(agree / total, n_units, n_excl)
+        agreeing = agreeing + cnt * np.where(code[nxt] == code + 1, cnt[nxt], 0)
+    if not per_unit:
+        return make_estimate(float(agreeing.sum()) / float(pairs.sum()), n_units, n_excl)
+    agree = np.bincount(code // width, weights=agreeing, minlength=n_g.size)
+    pairable = pairs > 0
+    return make_estimate(float((agree[pairable] / pairs[pairable]).mean()), n_units, n_excl)
 
 
 def _nominal_alpha(group: IntArray, code: IntArray) -> stats.Estimate:
@@ -181,7 +187,7 @@ def attribution_agreement(
     pair_code = np.unique(np.stack([ag, st], axis=1), axis=0, return_inverse=True)[1].reshape(-1)
     return AttributionAgreement(
         agent_alpha=_nominal_alpha(it, agent_code),
-        agent_percent=pairwise_rates(it, agent_code),
+        agent_percent=pairwise_rates(it, agent_code, per_unit=True),
         agent_step_alpha=_nominal_alpha(it, pair_code),
-        agent_step_percent=pairwise_rates(it, pair_code),
+        agent_step_percent=pairwise_rates(it, pair_code, per_unit=True),
     )

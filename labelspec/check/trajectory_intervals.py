@@ -2,8 +2,8 @@
 
 One job: the percentile intervals of the trajectory coefficients (``trajectory``) when there are too many
 judgments for the recomputing item bootstrap of ``structured``. Every one of them is a function of the items'
-count rows (how many annotators gave each answer on the item): nominal and interval α, and the pooled pairwise
-rates Σ agreeing pairs / Σ pairs. Resampling items with replacement is then exactly a multinomial draw of how
+count rows (how many annotators gave each answer on the item): nominal and interval α, the pooled pairwise
+rates Σ agreeing pairs / Σ pairs, and the per-item mean of the items' shares (attribution's percent agreement). Resampling items with replacement is then exactly a multinomial draw of how
 often each distinct count row is picked (``bootstrap``'s module docstring), and a replicate is re-evaluated from
 those counts: α by ``replicates.alpha_replicates``, a rate as (draws @ agreeing pairs) / (draws @ pairs). This is
 the item bootstrap itself, not an approximation of it; each coefficient draws from its own table, with the
@@ -26,16 +26,20 @@ from labelspec.spec.model import BootstrapPolicy
 FloatArray = npt.NDArray[np.float64]
 
 
-def pair_rate_replicates(rows: npt.ArrayLike, draws: npt.ArrayLike, *, within: int = 0) -> FloatArray:
+def pair_rate_replicates(rows: npt.ArrayLike, draws: npt.ArrayLike, *, within: int = 0,
+                         per_unit: bool = False) -> FloatArray:
     """``trajectory.pairwise_rates`` of each weighting of the (S, V) count rows over answer values 0..V−1:
-    Σ c(c − 1)/2 equal pairs (plus Σ c_v c_{v+1} adjacent ones when ``within`` is 1) over Σ n(n − 1)/2 pairs.
-    NaN where a replicate has no pair."""
+    Σ c(c − 1)/2 equal pairs (plus Σ c_v c_{v+1} adjacent ones when ``within`` is 1) over Σ n(n − 1)/2 pairs,
+    or with ``per_unit`` the weighted mean of the pairable rows' shares. NaN where a replicate has no pair."""
     r = np.asarray(rows, dtype=np.float64)
     agree = (r * (r - 1.0)).sum(axis=1) / 2.0
     if within >= 1 and r.shape[1] > 1:
         agree += (r[:, :-1] * r[:, 1:]).sum(axis=1)
     n = r.sum(axis=1)
     pairs = n * (n - 1.0) / 2.0
+    if per_unit:  # each row's share, and a weight of one per pairable unit
+        pairable = pairs > 0
+        agree, pairs = np.where(pairable, agree / np.where(pairable, pairs, 1.0), 0.0), pairable.astype(np.float64)
     w = np.asarray(draws, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out: FloatArray = (w @ agree) / (w @ pairs)
@@ -44,10 +48,10 @@ def pair_rate_replicates(rows: npt.ArrayLike, draws: npt.ArrayLike, *, within: i
 
 
 def _rate(item: npt.NDArray[np.int64], value: npt.NDArray[np.int64], point: Estimate, boot: BootstrapPolicy,
-          within: int = 0) -> Estimate:
+          within: int = 0, per_unit: bool = False) -> Estimate:
     p = sparse_patterns(item, value, n_cols=int(value.max(initial=0)) + 2)  # + 2: ``pairwise_rates``' width
     draws = pattern_draws(p, boot.replicates, boot.seed)
-    return percentile(point, pair_rate_replicates(p.rows, draws, within=within), boot)
+    return percentile(point, pair_rate_replicates(p.rows, draws, within=within, per_unit=per_unit), boot)
 
 
 def _alpha(item: npt.NDArray[np.int64], value: npt.NDArray[np.int64], point: Estimate, boot: BootstrapPolicy,
@@ -77,6 +81,7 @@ def attribution_intervals(item: npt.NDArray[np.int64], agent: npt.NDArray[np.int
     agent_code = agent + 1
     pair_code = np.unique(np.stack([agent, step], axis=1), axis=0, return_inverse=True)[1].reshape(-1)
     return {"attribution_agent_alpha": _alpha(item, agent_code, point["attribution_agent_alpha"], boot),
-            "percent_agreement": _rate(item, agent_code, point["percent_agreement"], boot),
+            "percent_agreement": _rate(item, agent_code, point["percent_agreement"], boot, per_unit=True),
             "attribution_agent_step_alpha": _alpha(item, pair_code, point["attribution_agent_step_alpha"], boot),
-            "attribution_agent_step_percent": _rate(item, pair_code, point["attribution_agent_step_percent"], boot)}
+            "attribution_agent_step_percent": _rate(item, pair_code, point["attribution_agent_step_percent"], boot,
+                                                    per_unit=True)}
