@@ -136,12 +136,14 @@ def test_preference_alpha_block_interval_matches_the_recomputing_bootstrap() -> 
 def _trajectory_point_and_recomputed(task_name: str):  # type: ignore[no-untyped-def]
     from labelspec.check import structured
 
-    _, _, task, frame = _scored("agent-trajectories", task_name)
+    spec, ctx, task, frame = _scored("agent-trajectories", task_name)
+    steps = ctx.items.list_lengths(spec.steps_field.name) if ctx.items else {}
+    assert steps  # the example's items hold their steps: first errors are positions in those lists
     if task.kind == "attribution":
         compute, frame = structured._attribution_metrics(task), frame
     else:
-        compute = structured._first_error_metrics(task)
-    return task, frame, compute(frame), with_intervals(frame, compute, BOOTSTRAP_1000)
+        compute = structured._first_error_metrics(task, steps)
+    return task, frame, compute(frame), with_intervals(frame, compute, BOOTSTRAP_1000), steps
 
 
 BOOTSTRAP_1000 = BootstrapPolicy(replicates=1000, seed=5)
@@ -154,8 +156,8 @@ def test_first_error_intervals_match_the_recomputing_bootstrap(task_name: str) -
     from labelspec.check.structured import _first_errors
     from labelspec.check.trajectory_intervals import first_error_intervals
 
-    task, frame, point, slow = _trajectory_point_and_recomputed(task_name)
-    fast = first_error_intervals(_first_errors(task, frame), point, BOOTSTRAP_1000)
+    task, frame, point, slow, steps = _trajectory_point_and_recomputed(task_name)
+    fast = first_error_intervals(_first_errors(task, frame, steps), point, BOOTSTRAP_1000)
     assert set(fast) == set(point)
     for name in fast:
         _close(fast[name], slow[name], 0.03)
@@ -165,7 +167,7 @@ def test_attribution_intervals_match_the_recomputing_bootstrap() -> None:
     from labelspec.check.structured import _attribution_arrays
     from labelspec.check.trajectory_intervals import attribution_intervals
 
-    task, frame, point, slow = _trajectory_point_and_recomputed("attribution")
+    task, frame, point, slow, _ = _trajectory_point_and_recomputed("attribution")
     item, _, agent, step = _attribution_arrays(task, frame)
     fast = attribution_intervals(item, agent, step, point, BOOTSTRAP_1000)
     assert set(fast) == set(point)

@@ -6,6 +6,7 @@ the equivalent reliability data; hypothesis checks annotator-relabelling invaria
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import krippendorff
@@ -193,3 +194,42 @@ def test_gold_attribution_written_with_spaces_is_scored_canonically(tmp_path: Pa
                       'r2,b,"{""agent"":""coder"",""step"":1}"\n', encoding="utf-8")
     gold = api.check_labels(tmp_path, [labels]).gold
     assert gold is not None and gold.of("a")[:2] == (1, 1) and gold.of("b")[:2] == (1, 0)
+
+
+def _chain_project(tmp_path: Path, n_steps: int) -> Path:
+    tmp_path.mkdir()
+    steps = json.dumps([{"agent": "x", "text": f"step {i}"} for i in range(1, n_steps + 1)])
+    (tmp_path / "labelspec.yaml").write_text(
+        "labelspec: 1\nproject: {id: t, title: T, version: 0.1.0}\n"
+        "items: {file: items.jsonl, id: run_id, fields: {steps: {type: json}}}\n"
+        "tasks:\n  tool_call:\n    kind: single_choice\n    unit: step\n    question: Right call?\n    labels:\n"
+        "      correct: {title: C, definition: Right.}\n      wrong: {title: W, definition: Wrong.}\n"
+        "    error_labels: [wrong]\nquality:\n  annotations_per_item: 2\n", encoding="utf-8")
+    (tmp_path / "items.jsonl").write_text("".join(f'{{"run_id": "r{i}", "steps": {steps}}}\n' for i in (1, 2)),
+                                          encoding="utf-8")
+    return tmp_path
+
+
+def _first_error_values(tmp_path: Path, rows: list[tuple[str, int, str, str]]) -> dict[str, float | None]:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item_id,step,annotator_id,label\n" + "".join(f"{i},{s},{a},{v}\n" for i, s, a, v in rows),
+                      encoding="utf-8")
+    got = api.check_labels(tmp_path, [labels]).analyses["tool_call"].agreement
+    return {k: got[k].value for k in ("first_error_exact", "first_error_within_one", "first_error_alpha")}
+
+
+def test_first_errors_are_positions_in_the_items_steps_list(tmp_path: Path) -> None:
+    """With the items' steps lists (6 steps), "no error" after judging steps 1–3 only is not determined (it was
+    read as "none" before), and a step nobody judged is still a step: an error after it is not determined."""
+    prefix = [(i, s, "a", "correct") for i in ("r1", "r2") for s in (1, 2, 3)]
+    prefix += [("r1", 1, "b", "correct"), ("r1", 2, "b", "wrong"), ("r1", 3, "b", "correct")]
+    prefix += [("r2", 1, "b", "correct"), ("r2", 2, "b", "correct"), ("r2", 3, "b", "wrong")]
+    assert _first_error_values(_chain_project(tmp_path / "six", 6), prefix) == {
+        "first_error_exact": None, "first_error_within_one": None, "first_error_alpha": None}
+    # the same judgments on 3-step items: every answer is determined; a says none, b names a step: no pair agrees
+    three = _first_error_values(_chain_project(tmp_path / "three", 3), prefix)
+    assert three["first_error_exact"] == 0.0 and three["first_error_within_one"] == 0.0
+    # nobody judged step 3: b's error at step 4 is not determined (it was "within one" of a's error at step 2)
+    gap = [(i, s, a, "wrong" if s == w else "correct") for i in ("r1", "r2") for a, w in (("a", 2), ("b", 4))
+           for s in (1, 2, 4)]
+    assert _first_error_values(_chain_project(tmp_path / "gap", 4), gap)["first_error_within_one"] is None

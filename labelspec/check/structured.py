@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
+from labelspec.check.coded import codes_of
 from labelspec.check.context import Context
 from labelspec.check.estimate import Estimate
 from labelspec.check.spans import span_findings, summarize_findings
+from labelspec.check.step_records import unit_steps
 from labelspec.check.structured_metrics import (
     Metrics,
     SpanWork,
@@ -79,19 +81,33 @@ def _attribution_metrics(task: Task) -> Metrics:
     return compute
 
 
-def _first_errors(task: Task, frame: pd.DataFrame) -> FirstErrors:
-    step = pd.to_numeric(frame["unit"], errors="coerce")
-    ok = step.notna().to_numpy()
+def _first_errors(task: Task, frame: pd.DataFrame, steps: dict[str, int]) -> FirstErrors:
+    """Each (item, annotator)'s first error. ``steps`` (item → N, the length of its steps list): on such an item
+    a unit that is a plain integer is the step's position 1..N (other units are left out) and "none" needs all N
+    steps judged; other items number the steps judged, in the order of their numeric units (docs/statistics.md).
+    A resampled copy of an item (``_resample``) has its item's list."""
+    base = frame["item"].astype(str).str.split(ITEM_SEP, n=1).str[0]
+    n_list = base.map(steps).to_numpy(dtype=np.float64, na_value=np.nan) if steps else np.full(len(frame), np.nan)
+    listed = ~np.isnan(n_list)
+    codes, cats = codes_of(frame, "unit")
+    plain = unit_steps(np.asarray(cats, dtype=object))[0][codes] if len(cats) else np.zeros(0, np.int64)
+    numeric = pd.to_numeric(frame["unit"].astype(str), errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.where(listed, (plain >= 1) & (plain <= np.nan_to_num(n_list)), ~np.isnan(numeric))
     f = frame[ok]
-    # steps as 0-based dense positions within their item, whatever the numbering (1-based, gaps)
-    position = step[ok].groupby(f["item"].to_numpy()).rank(method="dense").to_numpy(dtype=np.int64) - 1
-    return first_error_steps(pd.factorize(f["item"])[0], pd.factorize(f["annotator"])[0], position,
-                             ~f["value"].isin(task.error_labels).to_numpy())
+    item = pd.factorize(f["item"])[0]
+    # unlisted items: 0-based dense positions within the item, whatever the numbering (1-based, gaps)
+    dense = pd.Series(numeric[ok]).groupby(item).rank(method="dense").to_numpy(dtype=np.float64) - 1
+    position = np.where(listed[ok], plain[ok] - 1, dense).astype(np.int64)
+    length = np.zeros(int(item.max(initial=-1)) + 1, dtype=np.int64)
+    np.maximum.at(length, item, position + 1)
+    length[item[listed[ok]]] = n_list[ok][listed[ok]].astype(np.int64)
+    return first_error_steps(item, pd.factorize(f["annotator"])[0], position,
+                             ~f["value"].isin(task.error_labels).to_numpy(), n_steps=length)
 
 
-def _first_error_metrics(task: Task) -> Metrics:
+def _first_error_metrics(task: Task, steps: dict[str, int]) -> Metrics:
     def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
-        r = first_error_agreement(_first_errors(task, frame))
+        r = first_error_agreement(_first_errors(task, frame, steps))
         return {"first_error_exact": r.exact, "first_error_within_one": r.within_one,
                 "first_error_alpha": r.alpha_interval}
     return compute
@@ -246,8 +262,9 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
         agreement, extra = dict(base.agreement), dict(base.extra)
         if task.error_labels:
             chains = frame[~frame["item"].isin(_items(gold_units))]
-            agreement.update(with_intervals(chains, _first_error_metrics(task), boot, lambda p: first_error_intervals(
-                _first_errors(task, chains), p, boot)))
+            steps = ctx.items.list_lengths(spec.steps_field.name) if ctx.items is not None else {}
+            agreement.update(with_intervals(chains, _first_error_metrics(task, steps), boot, lambda p: (
+                first_error_intervals(_first_errors(task, chains, steps), p, boot))))
         if task.is_taxonomy:
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)
