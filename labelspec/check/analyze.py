@@ -9,8 +9,10 @@ against the gold label instead, and are often judged by everyone, which would we
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -112,6 +114,18 @@ def unit_patterns(codes: Codes, mask: np.ndarray) -> UnitPatterns:
     return unit_table_patterns(unit_counts(codes, mask))
 
 
+def choosable(task: Task) -> float | None:
+    """The categories AC1's chance term counts when the table's columns are not all of them: for multi_choice,
+    every label set a judgment may select (sizes ``min_choices``..``max_choices``), used or not; the columns
+    are the sets observed, which would make K depend on the data (gold units included). None otherwise."""
+    if task.kind != "multi_choice":
+        return None
+    n = len(task.label_ids)
+    lo, hi = task.min_choices or 0, n if task.max_choices is None else min(task.max_choices, n)
+    sets = sum(math.comb(n, k) for k in range(lo, hi + 1))
+    return float(sets) if sets.bit_length() < 1000 else math.inf  # then p_e = 0: AC1 = p_a
+
+
 def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy,
                       tables: PairTables, patterns: Patterns | None = None) -> dict[str, Estimate]:
     """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions."""
@@ -126,7 +140,8 @@ def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: Bootstra
         "fleiss_kappa": _with_ci(counts, stats.fleiss_kappa, boot, fleiss_replicates),
         "cohen_kappa": _cohen(tables, task, boot),
         "scott_pi": _with_ci(counts, stats.scott_pi, boot, scott_replicates),
-        "gwet_ac1": _with_ci(counts, stats.gwet_ac1, boot, gwet_replicates),
+        "gwet_ac1": _with_ci(counts, partial(stats.gwet_ac1, n_categories=choosable(task)), boot,
+                             partial(gwet_replicates, n_categories=choosable(task))),
         "percent_agreement": _with_ci(counts, stats.percent_agreement, boot, percent_replicates),
     }
 
@@ -169,7 +184,8 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
     agreement = {**classic_agreement(codes, mask, task, boot, tables, collapsed.patterns),
                  "masi_alpha": _with_ci(counts, masi, boot)}
     labels: dict[str, Estimate] = {}
-    member = np.array([[lab in s for lab in task.label_ids] for s in frozen], dtype=np.int64)  # (S, L)
+    member = np.array([[lab in s for lab in task.label_ids] for s in frozen], dtype=np.int64).reshape(
+        len(frozen), len(task.label_ids))  # (S, L); S is 0 when the task has no judgment
     for j, lab in enumerate(task.label_ids):  # one binary table per label: a loop over labels, not rows
         has = counts @ member[:, j]
         labels[lab] = stats.krippendorff_alpha(np.stack([counts.sum(axis=1) - has, has], axis=1))

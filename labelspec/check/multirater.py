@@ -107,18 +107,20 @@ def scott_pi(counts: npt.ArrayLike, *, weights: npt.ArrayLike | None = None) -> 
     return _chance_corrected(table, p_a, float(shares @ shares))
 
 
-def gwet_ac1(counts: npt.ArrayLike, *, weights: npt.ArrayLike | None = None) -> Estimate:
+def gwet_ac1(counts: npt.ArrayLike, *, weights: npt.ArrayLike | None = None,
+             n_categories: float | None = None) -> Estimate:
     """Gwet's AC1 (Gwet 2008; multi-rater with missing ratings as in Gwet 2014).
 
-    p_e = Σ_k π_k (1 − π_k) / (K − 1), where K is the number of columns: the categories the annotators could
-    choose, used or not (declare every category, as Gwet advises). Unlike κ and α it stays defined when a
+    p_e = Σ_k π_k (1 − π_k) / (K − 1), where K is the number of categories the annotators could choose, used or
+    not (declare every category, as Gwet advises): the columns, unless ``n_categories`` says more (a
+    multi_choice task's admissible label sets, which no table lists). Unlike κ and α it stays defined when a
     single category was observed (p_e = 0, AC1 = p_a); it needs K ≥ 2.
     """
     table = count_table(counts, weights)
     undefined = _undefined(table, min_units=2)
     if undefined is not None:
         return undefined
-    n_categories = table.counts.shape[1]
+    n_categories = table.counts.shape[1] if n_categories is None else n_categories
     if n_categories < 2:
         return make_estimate(None, table.n_pairable(), table.n_excluded(), "fewer than 2 categories")
     p_a, pi = _agreement_parts(table)

@@ -93,10 +93,10 @@ def scott_replicates(rows: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
     return _chance_corrected(parts.p_a(), (shares * shares).sum(axis=1), parts.undefined(2) | one_category)
 
 
-def gwet_replicates(rows: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
+def gwet_replicates(rows: npt.ArrayLike, weights: npt.ArrayLike, n_categories: float | None = None) -> FloatArray:
     """``multirater.gwet_ac1`` per weighting."""
     parts = _Parts(rows, weights)
-    k = parts.counts.shape[1]
+    k = parts.counts.shape[1] if n_categories is None else n_categories
     if k < 2:
         return np.full(parts.w.shape[0], np.nan)
     pi = parts.pi()
