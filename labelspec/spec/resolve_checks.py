@@ -271,6 +271,9 @@ def check_task_thresholds(checker: Checker, base: tuple[Part, ...], raw: dict[st
             if not lo <= int(point) <= hi:
                 checker.add("LS306", (*base, "scale", "anchors", point), f"anchor {point} is outside the scale "
                             f"{lo}–{hi}", key=True)
+        if task.level == "ratio" and lo < 0:  # ratio distances need a true zero: every check would fail
+            checker.add("LS306", (*base, "scale", "min"), f"scale min {lo} is negative, but level ratio needs values "
+                        "of 0 or more (a true zero)", hint="use level: interval, or a scale that starts at 0")
     lo_c, hi_c, n = raw.get("min_choices"), raw.get("max_choices"), len(raw.get("labels", {}))
     if lo_c is not None and hi_c is not None and lo_c > hi_c:
         checker.add("LS306", (*base, "min_choices"), f"min_choices {lo_c} is greater than max_choices {hi_c}")
