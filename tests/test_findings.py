@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,6 +71,34 @@ def test_divergent_annotator_is_named_with_the_label_it_overuses() -> None:
     analysis = analyze_choice(frame, task, gold_units=set(), min_per_unit=2, boot=BootstrapPolicy(replicates=0))
     found = _divergence(spec, "t", analysis)
     assert [(f.annotator, f.evidence["label"]) for f in found] == [("a10", "x")]
+
+
+def test_an_annotator_who_judged_only_gold_units_is_not_in_the_holm_family() -> None:
+    """u4 judged only the gold unit g1: its zero row (p = 1) must not enter Holm's correction. Reference: Pearson
+    χ² one-vs-rest (scipy, no continuity correction) and statsmodels' Holm over u1–u3 (found by an audit)."""
+    from scipy.stats import chi2_contingency
+    from statsmodels.stats.multitest import multipletests
+
+    from labelspec.check.findings import _divergence
+    from labelspec.spec.model import DistributionPolicy, Label, Quality, Spec
+
+    task = Task(name="t", kind="single_choice", question="?",
+                labels=tuple(Label(id=i, title=i, definition=i) for i in ("a", "b")))
+    spec = Spec(path="s.yaml", root=".", project=None, tasks=(task,),  # type: ignore[arg-type]
+                quality=Quality(distribution=DistributionPolicy(annotator_divergence_p=0.9)))
+    said = {"u1": "aaaa", "u2": "bbab", "u3": "abab"}
+    rows = [(f"i{i + 1}", a, v) for a, values in said.items() for i, v in enumerate(values)] + [("g1", "u4", "a")]
+    frame = pd.DataFrame({"item": [r[0] for r in rows], "unit": "", "task": "t", "annotator": [r[1] for r in rows],
+                          "value": [r[2] for r in rows]})
+    analysis = analyze_choice(frame, task, gold_units={"g1"}, min_per_unit=2, boot=BootstrapPolicy(replicates=0))
+    found = {f.annotator: f.evidence["p_holm"] for f in _divergence(spec, "t", analysis)}
+    table = np.array([[v.count("a"), v.count("b")] for v in said.values()])
+    raw = [chi2_contingency(np.stack([table[i], table.sum(axis=0) - table[i]]), correction=False)[1]
+           for i in range(3)]
+    expected = dict(zip(said, multipletests(raw, method="holm")[1], strict=True))
+    assert found.keys() == expected.keys()
+    for name, p in expected.items():
+        assert found[name] == pytest.approx(p, rel=1e-9)
 
 
 def _loo_reference(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, shape: tuple[int, int, int]

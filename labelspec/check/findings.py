@@ -149,14 +149,20 @@ def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
 
 def _divergence(spec: Spec, task: str, analysis: TaskAnalysis) -> list[Finding]:
     p_max = spec.quality.distribution.annotator_divergence_p
-    table = analysis.extra.get("annotator_counts")
-    if p_max is None or not isinstance(table, np.ndarray) or table.shape[0] < 3 or analysis.codes is None:
+    counts = analysis.extra.get("annotator_counts")
+    if p_max is None or not isinstance(counts, np.ndarray) or analysis.codes is None:
         return []
+    # the family is the annotators with judgments here: one who judged only gold units has a row of zeros, and
+    # counting it (p = 1) in Holm's correction and in the three needed would weaken every other test
+    tested = np.flatnonzero(counts.sum(axis=1) > 0)
+    if tested.size < 3:
+        return []
+    table = counts[tested]
     tests = stats.chi_square_one_vs_rest(table)
     adjusted = stats.holm([t.p_value if t.p_value is not None else 1.0 for t in tests])
     out = []
     for i, p in enumerate(adjusted):
-        if p < p_max and table[i].sum() > 0:
+        if p < p_max:
             share = table[i] / table[i].sum()
             rest = table.sum(axis=0) - table[i]
             rest_share = rest / max(rest.sum(), 1)
@@ -164,7 +170,7 @@ def _divergence(spec: Spec, task: str, analysis: TaskAnalysis) -> list[Finding]:
             label = analysis.codes.categories[j]
             out.append(Finding("distribution_divergence", f"label distribution differs from the other annotators "
                                f"(Holm-adjusted p = {p:.2g} < {p_max:g}); over-uses {label!r}: {share[j]:.1%} vs "
-                               f"{rest_share[j]:.1%}", annotator=str(analysis.codes.annotators[i]), task=task,
+                               f"{rest_share[j]:.1%}", annotator=str(analysis.codes.annotators[tested[i]]), task=task,
                                gate="annotators.divergence",
                                evidence={"p_holm": float(p), "label": label, "share": float(share[j]),
                                          "others_share": float(rest_share[j])}))
@@ -199,7 +205,8 @@ def _position_bias(task: str, analysis: TaskAnalysis) -> list[Finding]:
     said_a = np.bincount(winners, minlength=n_ann)
     n = said_a + np.bincount(losers, minlength=n_ann)
     z = (theta - np.median(theta[n > 0])) * np.sqrt(info)
-    adjusted = stats.holm(np.where(n > 0, 2 * norm.sf(np.abs(z)), 1.0))
+    adjusted = np.ones(n_ann)  # Holm over the annotators with a disagreement: the others have nothing to test
+    adjusted[n > 0] = stats.holm(2 * norm.sf(np.abs(z[n > 0])))
     out = []
     for i in np.flatnonzero(adjusted < POSITION_BIAS_P):
         side = "A" if z[i] > 0 else "B"
