@@ -450,6 +450,19 @@ def test_kappa_bootstrap_sums_its_observations_in_slices(monkeypatch: pytest.Mon
         assert sliced.low != pytest.approx(whole.high)  # a real interval, not a point
 
 
+def test_the_mean_kappa_interval_stays_within_kappas_range() -> None:
+    """Two annotators agreeing on 9 of 10 items: the first-order replicates reached 1.056 (an audit's case)."""
+    a = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    b = a.copy()
+    b[0] = 1
+    cells = a * 2 + b
+    conf = np.bincount(cells, minlength=4).reshape(1, 2, 2)
+    interval = stats.bootstrap_mean_cohen_kappa(conf, cells, np.arange(10), 10, n_boot=2000, seed=7)
+    point = stats.mean_cohen_kappa(conf).value
+    assert interval.low is not None and interval.high is not None and point is not None
+    assert -1.0 <= interval.low < point < interval.high == 1.0
+
+
 def test_speed_sanity_large_table_collapses() -> None:
     """Not timed: a 500k-unit table collapses to few patterns and every coefficient gets an interval."""
     rng = np.random.default_rng(1)
