@@ -77,22 +77,20 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
             if not found:  # only subfolders, or nothing: say so rather than "no label files given"
                 inner = sorted(q.name for q in p.iterdir() if q.is_dir() and not q.name.startswith("."))
                 more = f"; its subfolders are not read ({', '.join(inner[:5])})" if inner else ""
-                raise UsageError(Diagnostic("LS501", f"folder {display(p)} holds no label files{more}",
-                                            SourceLocation("<command line>"),
-                                            hint="name the files, or the folders that hold them" if inner else None))
+                raise _usage(f"folder {display(p)} holds no label files{more}",
+                             "name the files, or the folders that hold them" if inner else None)
             out.extend(found)
         else:
             out.append(p)
     if not out:
-        raise UsageError(Diagnostic("LS501", "no label files given", SourceLocation("<command line>")))
+        raise _usage("no label files given")
     seen: dict[object, Path] = {}
     for p in out:  # read twice, every judgment would be its own duplicate
         real, inode = _identity(p)  # a hard link is the same file by another name
         first = seen.setdefault(inode or real, p)
         if first is not p:
             same = "" if display(first) == display(p) else f" (as {display(first)})"
-            raise UsageError(Diagnostic("LS501", f"label file {display(p)} is given twice{same}",
-                                        SourceLocation("<command line>"), hint="name each file once"))
+            raise _usage(f"label file {display(p)} is given twice{same}", "name each file once")
     return out
 
 
