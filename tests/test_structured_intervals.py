@@ -11,7 +11,7 @@ import pytest
 from labelspec import api
 from labelspec.check.decide_kinds import canonical
 from labelspec.check.estimate import Estimate
-from labelspec.check.structured import ITEM_SEP, copies_keep_lengths, with_intervals
+from labelspec.check.structured import ITEM_SEP, SOURCE_ITEM, copies_keep_lengths, with_intervals
 from labelspec.check.structured_metrics import (
     kendall_w_interval,
     preference_alpha_interval,
@@ -82,7 +82,7 @@ def test_a_resampled_copy_of_an_item_keeps_its_text_length() -> None:
     _, ctx, task, frame = _scored("clinical-ner", "entities")
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
     point = span_metrics(task, lengths)(frame)["span_alpha"]
-    renamed = frame.assign(item=frame["item"].astype(str) + ITEM_SEP + "0")
+    renamed = frame.assign(item=frame["item"].astype(str) + ITEM_SEP + "0", **{SOURCE_ITEM: frame["item"]})
     assert copies_keep_lengths(task, lengths)(renamed)["span_alpha"] == point
     assert span_metrics(task, lengths)(renamed)["span_alpha"].n_units < point.n_units  # what went wrong
 
@@ -147,6 +147,18 @@ def _trajectory_point_and_recomputed(task_name: str):  # type: ignore[no-untyped
 
 
 BOOTSTRAP_1000 = BootstrapPolicy(replicates=1000, seed=5)
+
+
+def test_a_resampled_copy_of_a_chain_keeps_its_steps_list() -> None:
+    """Renamed as the recomputing bootstrap renames copies, the chains measure the same: each copy still has its
+    item's N steps (without them a prefix judged correct would count as "no error")."""
+    from labelspec.check import structured
+
+    spec, ctx, task, frame = _scored("agent-trajectories", "tool_call")
+    steps = ctx.items.list_lengths(spec.steps_field.name) if ctx.items else {}
+    compute = structured._first_error_metrics(task, steps)
+    renamed = frame.assign(item=frame["item"].astype(str) + ITEM_SEP + "0", **{SOURCE_ITEM: frame["item"]})
+    assert compute(renamed) == compute(frame)
 
 
 @pytest.mark.parametrize("task_name", ["tool_call", "reasoning_step"])

@@ -61,6 +61,7 @@ STRUCTURED_KINDS = frozenset({"spans", "ranking", "attribution"})
 MAX_REPLICATES = 100
 MAX_BOOTSTRAP_ROWS = 50_000
 ITEM_SEP = "\x1e"  # suffix marking a resampled copy of an item
+SOURCE_ITEM = "source_item"  # the column of a resampled frame naming each copy's item (its text, its steps)
 
 def _attribution_arrays(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
     parsed = {v: json.loads(v) for v in frame["value"].unique()}
@@ -86,21 +87,26 @@ def _first_errors(task: Task, frame: pd.DataFrame, steps: dict[str, int]) -> Fir
     a unit that is a plain integer is the step's position 1..N (other units are left out) and "none" needs all N
     steps judged; other items number the steps judged, in the order of their numeric units (docs/statistics.md).
     A resampled copy of an item (``_resample``) has its item's list."""
-    base = frame["item"].astype(str).str.split(ITEM_SEP, n=1).str[0]
-    n_list = base.map(steps).to_numpy(dtype=np.float64, na_value=np.nan) if steps else np.full(len(frame), np.nan)
+    item, names = pd.factorize(frame["item"])
+    source = frame[SOURCE_ITEM] if SOURCE_ITEM in frame.columns else None  # a copy's item, for its list
+    sources = names if source is None else pd.Index(source.to_numpy()[np.unique(item, return_index=True)[1]])
+    per_item = (pd.Series(np.asarray(sources, dtype=object)).map(steps).to_numpy(dtype=np.float64, na_value=np.nan)
+                if steps else np.full(len(names), np.nan))
+    n_list = per_item[item]
     listed = ~np.isnan(n_list)
-    codes, cats = codes_of(frame, "unit")
-    plain = unit_steps(np.asarray(cats, dtype=object))[0][codes] if len(cats) else np.zeros(0, np.int64)
-    numeric = pd.to_numeric(frame["unit"].astype(str), errors="coerce").to_numpy(dtype=np.float64)
+    codes, cats = codes_of(frame, "unit")  # each distinct unit read once: as a position, as a number
+    texts = np.asarray(cats, dtype=object)
+    plain = unit_steps(texts)[0][codes] if len(texts) else np.zeros(0, np.int64)
+    numeric = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(dtype=np.float64)[codes]
     ok = np.where(listed, (plain >= 1) & (plain <= np.nan_to_num(n_list)), ~np.isnan(numeric))
-    f = frame[ok]
-    item = pd.factorize(f["item"])[0]
+    item, listed, n_list = pd.factorize(item[ok])[0], listed[ok], n_list[ok]
     # unlisted items: 0-based dense positions within the item, whatever the numbering (1-based, gaps)
     dense = pd.Series(numeric[ok]).groupby(item).rank(method="dense").to_numpy(dtype=np.float64) - 1
-    position = np.where(listed[ok], plain[ok] - 1, dense).astype(np.int64)
+    position = np.where(listed, plain[ok] - 1, dense).astype(np.int64)
     length = np.zeros(int(item.max(initial=-1)) + 1, dtype=np.int64)
     np.maximum.at(length, item, position + 1)
-    length[item[listed[ok]]] = n_list[ok][listed[ok]].astype(np.int64)
+    length[item[listed]] = n_list[listed].astype(np.int64)
+    f = frame[ok]
     return first_error_steps(item, pd.factorize(f["annotator"])[0], position,
                              ~f["value"].isin(task.error_labels).to_numpy(), n_steps=length)
 
@@ -124,7 +130,8 @@ def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                  - np.repeat(np.cumsum(size[draw]) - size[draw], size[draw])]
     copy = np.repeat(np.arange(len(draw)), size[draw])
     out = frame.iloc[rows]
-    return out.assign(item=out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str))
+    return out.assign(item=out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str),
+                      **{SOURCE_ITEM: out["item"]})
 
 
 def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
@@ -219,14 +226,16 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
 
 def copies_keep_lengths(task: Task, lengths: dict[str, int]) -> Metrics:
     """:func:`span_metrics` that also knows the text length of each resampled copy of an item (``_resample``
-    names a copy ``item + ITEM_SEP + n``): without it a copy's text would end at its last span, and character α
-    would be measured on cut texts, losing the "outside" characters after the spans."""
+    renames a copy and records its item in :data:`SOURCE_ITEM`): without it a copy's text would end at its last
+    span, and character α would be measured on cut texts, losing the "outside" characters after the spans."""
     plain = span_metrics(task, lengths)
 
     def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
-        copies = [i for i in frame["item"].astype(str).unique() if ITEM_SEP in i]
-        known = {i: lengths[b] for i in copies if (b := i.split(ITEM_SEP, 1)[0]) in lengths}
-        return span_metrics(task, {**lengths, **known})(frame) if known else plain(frame)
+        if SOURCE_ITEM not in frame.columns or not lengths:
+            return plain(frame)
+        pairs = frame[["item", SOURCE_ITEM]].astype(str).drop_duplicates()
+        known = {c: lengths[s] for c, s in zip(pairs["item"], pairs[SOURCE_ITEM], strict=True) if s in lengths}
+        return span_metrics(task, {**lengths, **known})(frame)
     return compute
 
 
