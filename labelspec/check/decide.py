@@ -188,6 +188,8 @@ def _always(task: Task, values: pd.Series) -> np.ndarray:
             return bool(review & set(json.loads(text)))
         if task.kind == "spans":
             return any(s[2] in review for s in json.loads(text))
+        if task.kind == "attribution":  # {"agent": label, "step": n}: the agent is the label
+            return json.loads(text).get("agent") in review
         return text in review
 
     flagged = [u for u in values.dropna().unique() if hit(str(u))]
@@ -291,6 +293,11 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     inp = kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans)
     result = DECIDERS[method](inp)
     units = result.units.assign(pos=np.arange(len(result.units)))
+    # a tied unit has no value until an expert decides it, whatever the kind: a median between two scale points,
+    # a label or span cluster chosen by exactly half, options nobody ordered would otherwise be released
+    tied = units["tie"].to_numpy(dtype=bool)
+    if tied.any():
+        units["value"] = units["value"].astype(object).where(~tied, None)
     value = units["value"].to_numpy(dtype=object)
     units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts, result.winner),
                                  "unanimous")
