@@ -255,6 +255,8 @@ def test_consensus_by_hand() -> None:
     # 2 of 3 is below 0.67 (same rule as majority_vote): the clusters still qualify, their extents not exactly
     strict = span_consensus(make(spans, [30, 30]), min_support=0.67)
     assert strict.exact.tolist() == [False, False, True, True]
+    assert span_consensus(make(spans, [30, 30]), min_support=0.6666666667).exact.tolist() == [False, False, True,
+                                                                                                True]
     # overlap-only consensus: three different extents of one PER mention
     three = [(0, 0, 0, 5, PER), (0, 1, 1, 5, PER), (0, 2, 0, 6, PER)]
     fuzzy = span_consensus(make(three, [10]), min_support=1)

@@ -83,6 +83,13 @@ def test_deepest_consensus() -> None:
     assert np.isnan(got.support[3:]).all()
 
 
+def test_deepest_consensus_compares_shares_exactly() -> None:
+    """2 of 3 meets 2/3 and misses 0.6666666667, as the majority vote decides (it had a 1e-9 slack)."""
+    unit, label = [0, 0, 0], [2, 2, 3]  # two leaves under 0: 2 of 3 at the leaves, 3 of 3 at their parent
+    assert deepest_consensus(unit, label, PARENT, min_support=2 / 3, n_units=1).depth.tolist() == [2]
+    assert deepest_consensus(unit, label, PARENT, min_support=0.6666666667, n_units=1).depth.tolist() == [0]
+
+
 def test_tie_at_top_is_no_consensus() -> None:
     got = deepest_consensus([0, 0], [2, 3], PARENT, min_support=0.5, n_units=1)
     # at depths 1 and 2 the two leaves tie 1–1 (share 0.5 each): no winner; at depth 0 both are "0"

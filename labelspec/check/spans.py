@@ -246,7 +246,8 @@ def span_consensus(sp: SpanSet, *, min_support: float, allow_nesting: bool = Fal
     ``clusters`` (from :func:`span_clusters` of the same span set) saves clustering again.
     """
     c = clusters if clusters is not None else span_clusters(sp)
-    idx = np.flatnonzero(c.support >= min_support * c.judges[c.unit] - 1e-9)
+    # shares against min_support as the majority vote compares them (2 of 3 meets 2/3, not 0.67)
+    idx = np.flatnonzero(c.support / c.judges[c.unit] >= min_support)
     idx = idx[np.lexsort((c.label[idx], c.end[idx], c.start[idx], c.unit[idx]))]
     u, lab, s, e = c.unit[idx], c.label[idx], c.start[idx], c.end[idx]
     if allow_nesting:
@@ -256,4 +257,4 @@ def span_consensus(sp: SpanSet, *, min_support: float, allow_nesting: bool = Fal
         conflict = overlap_flags(u, s, e)
     n_u = c.judges[u].astype(np.float64)
     return ConsensusSpans(u, s, e, lab, c.support[idx] / n_u, c.exact[idx] / n_u,
-                          c.exact[idx] >= min_support * c.judges[u] - 1e-9, conflict)
+                          c.exact[idx] / n_u >= min_support, conflict)

@@ -238,7 +238,9 @@ def deepest_consensus(
     for d in range(int(label_depths(par).max(initial=0)), -1, -1):  # deepest level first
         keys, cnt = np.unique(u * k + ancestors_at(par, d)[lab], return_counts=True)
         top, n_top, winner = sparse_plurality(keys // k, keys % k, cnt, n_units)
-        ok = (n_top == 1) & (top >= min_support * n_u - 1e-9) & (n_u > 0) & (out_depth < 0)
+        # the share itself against min_support, as the majority vote compares it: 2 of 3 meets 2/3, not 0.67
+        share = np.divide(top, n_u, out=np.zeros(n_units), where=n_u > 0)
+        ok = (n_top == 1) & (share >= min_support) & (n_u > 0) & (out_depth < 0)
         out_label[ok], out_depth[ok] = winner[ok], d
         support[ok] = top[ok] / n_u[ok]
     return TaxonomyConsensus(out_label, out_depth, support)
