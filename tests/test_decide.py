@@ -258,6 +258,18 @@ def test_always_review_labels_include_descendants() -> None:
     assert not unit(d, "i2", "risk")["review"]
 
 
+def test_units_no_release_publishes_are_not_routed() -> None:
+    """A tie on another task's gold item, or on a calibration item, is never released: no expert's time for it
+    (the review queue had such units, and the check counted calibration units that adjudicate skipped)."""
+    tone = Task(name="tone", kind="single_choice", question="q", labels=(lab("a"), lab("b")))
+    rows = [*votes("intent", {"g1": "aab"}), *votes("tone", {"g1": "ab", "k1": "ab", "u1": "ab"})]
+    ctx = Context(gold=gold([("g1", "intent", "b")]), calibration=gold([("k1", "tone", "a")]))
+    d = decide_all(make_spec(INTENT, tone, expert_review=("tie", "gold_conflict")), accounting(rows), ctx).units
+    assert [unit(d, i, "tone")["reason_tie"] for i in ("g1", "k1", "u1")] == [True, True, True]
+    assert [unit(d, i, "tone")["review"] for i in ("g1", "k1", "u1")] == [False, False, True]
+    assert unit(d, "g1", "intent")["review"]  # the gold unit itself: routed for its conflict with gold
+
+
 def test_always_review_applies_to_an_attributions_agent() -> None:
     """The value is {"agent": label, "step": n}: the agent is the label that ``review: always`` names (the whole
     JSON text was compared with the label ids, so it never matched; found by an audit)."""

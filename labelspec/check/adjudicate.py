@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -29,11 +29,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _KEYS = ["task", "item", "unit"]
 
 
-def build_queue(decisions: Decisions, acc: Accounting, *, skip_items: Collection[str] = ()) -> pd.DataFrame:
+def build_queue(decisions: Decisions, acc: Accounting) -> pd.DataFrame:
     """One row per routed unit: its judgments ``{annotator: value}``, proposal, support, method and reasons.
-    Units of ``skip_items`` (the calibration items: test material, never released) are not queued."""
-    routed = decisions.routed
-    routed = routed[~routed["item"].isin(list(skip_items))].reset_index(drop=True)
+    (Units no release would publish, such as calibration items', are never routed: ``decide``.)"""
+    routed = decisions.routed.reset_index(drop=True)
     judged = acc.used[[*_KEYS, "annotator", "value"]].merge(routed[_KEYS], on=_KEYS, how="inner")
     judged = judged.sort_values([*_KEYS, "annotator"], kind="stable")
     by_unit = {k: dict(zip(g["annotator"].astype(str), g["value"].astype(str), strict=True))

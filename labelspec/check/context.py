@@ -78,6 +78,11 @@ class Context:
     #: Items of the spec's own gold file when ``--gold`` replaced it for scoring: never released either.
     hidden_gold_items: frozenset[str] = frozenset()
 
+    def never_released(self) -> list[str]:
+        """Items no release publishes: the gold items (of the gold file in use and, when ``--gold`` replaced it,
+        of the spec's own) and the calibration items."""
+        return [*self.gold["item"], *self.hidden_gold_items, *self.calibration["item"]]
+
     def field_lengths(self, name: str | None) -> dict[str, int]:
         """Item id → length of its ``name`` field (a spans task's text); empty without items or a field."""
         return self.items.text_lengths(name) if self.items is not None and name else {}

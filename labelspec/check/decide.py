@@ -24,7 +24,8 @@ Review reasons (:data:`REASONS`), each a boolean column ``reason_<name>``:
 
 Only reasons listed in ``adjudication.expert_review`` route a unit to the queue; when that list is empty,
 :data:`DEFAULT_REVIEW` (tie, low_support, always_review_labels) applies. A gold unit (its answer is known) is
-routed only for ``gold_conflict``. Expert decisions: the judgments of
+routed only for ``gold_conflict``; a unit no release publishes (another task's unit on a gold item, a
+calibration item's) is never routed. Expert decisions: the judgments of
 roster annotators with role ``expert`` (``Accounting.expert``) override the consensus of their unit; with
 several, the latest (by timestamp, then annotator id) wins, and a unit whose experts gave different values is
 marked ``expert_conflict`` (counted in the report). An expert-decided unit is never routed again.
@@ -318,7 +319,8 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     by[units["expert"].notna().to_numpy()] = "expert"
     units["decided_by"] = pd.Series(by, index=units.index, dtype=object)
     units["decided_by"] = units["decided_by"].where(units["value"].notna(), None)
-    return _route(units.assign(task=task.name), spec.adjudication), result
+    unreleased = units["item"].isin(ctx.never_released()).to_numpy() & units["gold"].isna().to_numpy()
+    return _route(units.assign(task=task.name), spec.adjudication, unreleased), result
 
 
 def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series:
@@ -337,7 +339,9 @@ def _gold_column(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray]:
     return col, np.sort(pos[found])
 
 
-def _route(units: pd.DataFrame, policy: Adjudication) -> pd.DataFrame:
+def _route(units: pd.DataFrame, policy: Adjudication, unreleased: np.ndarray) -> pd.DataFrame:
+    """``review`` per unit. ``unreleased`` marks units that are not gold units but no release publishes (another
+    task's unit on a gold item, a calibration item's): an expert's decision there would never be used."""
     routing, _ = review_reasons(policy)
     flags = units[[f"reason_{r}" for r in REASONS]].fillna(False).to_numpy(dtype=bool)
     routed = flags[:, [REASONS.index(r) for r in routing]].any(axis=1)
@@ -345,7 +349,7 @@ def _route(units: pd.DataFrame, policy: Adjudication) -> pd.DataFrame:
     # a gold unit's answer is known: only a conflict with it is worth an expert's time
     routed = np.where(on_gold, routed & flags[:, REASONS.index("gold_conflict")] & ("gold_conflict" in routing),
                       routed)
-    return units.assign(review=routed & units["expert"].isna().to_numpy())
+    return units.assign(review=routed & ~unreleased & units["expert"].isna().to_numpy())
 
 
 @dataclass(frozen=True)
