@@ -18,15 +18,9 @@ import pytest
 
 from labelspec.check.consensus import majority_vote
 from labelspec.check.context import Context, Items, RosterEntry
-from labelspec.check.decide import (
-    DEFAULT_REVIEW,
-    REASONS,
-    Decisions,
-    consensus_method,
-    decide_all,
-    reason_lists,
-)
+from labelspec.check.decide import Decisions, consensus_method, decide_all, reason_lists
 from labelspec.check.records import EXCLUSION_COLUMNS, Accounting
+from labelspec.check.review_routing import DEFAULT_REVIEW, REASONS
 from labelspec.spec.model import (
     Adjudication,
     Label,

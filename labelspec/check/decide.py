@@ -23,17 +23,16 @@ Review reasons (:data:`REASONS`), each a boolean column ``reason_<name>``:
 * ``span_conflict`` — consensus spans of the unit overlap (or cross, when nesting is allowed).
 
 Only reasons listed in ``adjudication.expert_review`` route a unit to the queue; when that list is empty,
-:data:`DEFAULT_REVIEW` (tie, low_support, always_review_labels) applies. A gold unit (its answer is known) is
-routed only for ``gold_conflict``; a unit no release publishes (another task's unit on a gold item, a
-calibration item's) is never routed. Expert decisions: the judgments of
-roster annotators with role ``expert`` (``Accounting.expert``) override the consensus of their unit; with
+:data:`review_routing.DEFAULT_REVIEW` (tie, low_support, always_review_labels) applies. A gold unit (its answer
+is known) is routed only for ``gold_conflict``; a unit no release publishes (another task's unit on a gold item,
+a calibration item's) is never routed (``review_routing``). Expert decisions: the judgments of roster annotators
+with role ``expert`` (``Accounting.expert``) override the consensus of their unit; with
 several, the latest (by timestamp, then annotator id) wins, and a unit whose experts gave different values is
 marked ``expert_conflict`` (counted in the report). An expert-decided unit is never routed again.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
@@ -48,14 +47,18 @@ from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import repeated, task_rows
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
-from labelspec.check.rules import rule_applies, rule_satisfied
+from labelspec.check.review_routing import (
+    REASONS,
+    always_review,
+    review_reasons,
+    route,
+    rule_units,
+    unreleased_units,
+)
 from labelspec.check.tables import UNIT_SEP, Codes, cell_keys, dense_units, unit_counts
 from labelspec.check.task_parse import TaskParses, task_codes
 from labelspec.spec.model import Adjudication, Spec, Task
 
-REASONS: tuple[str, ...] = ("tie", "low_support", "always_review_labels", "gold_conflict", "rule_violation",
-                            "span_conflict")
-DEFAULT_REVIEW: tuple[str, ...] = ("tie", "low_support", "always_review_labels")
 DECIDERS: dict[str, kinds.Decider] = {
     "majority": kinds.majority, "dawid_skene": kinds.dawid_skene_consensus, "median": kinds.median,
     "per_label_majority": kinds.per_label, "pairwise": kinds.pairwise, "deepest_level": kinds.taxonomy,
@@ -73,11 +76,6 @@ def consensus_method(task: Task, policy: Adjudication) -> str | None:
         return "deepest_level" if task.is_taxonomy else ("dawid_skene" if policy.method == "dawid_skene"
                                                          else "majority")
     return _BY_KIND.get(task.kind, "exact_majority")
-
-
-def review_reasons(policy: Adjudication) -> tuple[tuple[str, ...], bool]:
-    """The reasons that route a unit to expert review, and whether they are the default."""
-    return (tuple(policy.expert_review), False) if policy.expert_review else (DEFAULT_REVIEW, True)
 
 
 @dataclass(frozen=True)
@@ -166,50 +164,6 @@ def _gold_for(spec: Spec, task: Task, ctx: Context) -> dict[str, str]:
     g = g[name == task.name]
     key = g["item"] + (UNIT_SEP + g["unit"] if task.unit == "step" else "")
     return dict(zip(key, kinds.canonical(task, g["label"].astype(str)), strict=True))
-
-
-def _review_labels(task: Task) -> set[str]:
-    """Labels with ``review: always`` and their descendants (a loop over the task's labels)."""
-    marked = {lab.id for lab in task.labels if lab.review == "always"}
-    grew = True
-    while grew:
-        more = {lab.id for lab in task.labels if lab.parent in marked} - marked
-        marked |= more
-        grew = bool(more)
-    return marked
-
-
-def _always(task: Task, values: pd.Series) -> np.ndarray:
-    review = _review_labels(task)
-    if not review:
-        return np.zeros(len(values), dtype=bool)
-
-    def hit(text: str) -> bool:  # once per distinct value
-        if task.kind == "multi_choice":
-            return bool(review & set(json.loads(text)))
-        if task.kind == "spans":
-            return any(s[2] in review for s in json.loads(text))
-        if task.kind == "attribution":  # {"agent": label, "step": n}: the agent is the label
-            return json.loads(text).get("agent") in review
-        return text in review
-
-    flagged = [u for u in values.dropna().unique() if hit(str(u))]
-    out: np.ndarray = values.isin(flagged).to_numpy(dtype=bool)
-    return out
-
-
-def _rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> np.ndarray:
-    """Unit codes with at least one judgment that breaks a rule of the task (rules need the items file)."""
-    if ctx.items is None or not task.rules:
-        return np.zeros(0, dtype=np.int64)
-    bad = np.zeros(len(frame), dtype=bool)
-    for rule in task.rules:  # a handful of rules; each is vectorised over judgments
-        field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
-        matching = field.index[rule_applies(rule, field)] if len(field) else []
-        on = np.flatnonzero(frame["item"].isin(matching).to_numpy())
-        ok = rule_satisfied(rule, frame["value"].iloc[on], task.kind == "multi_choice")
-        bad[on[~ok]] = True
-    return np.unique(codes.unit[bad])
 
 
 def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None,
@@ -307,20 +261,20 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     result = replace(result, counts=None, winner=None, vote=None)  # not kept past here (G13's memory bound)
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
-    units["reason_always_review_labels"] = _always(task, units["value"])
+    units["reason_always_review_labels"] = always_review(task, units["value"])
     units["gold"] = pd.Series(gold_col, index=units.index, dtype=object)
     conflict = np.zeros(len(units), dtype=bool)
     conflict[on_gold] = vote != gold_col[on_gold]
     units["reason_gold_conflict"] = conflict
-    units["reason_rule_violation"] = np.isin(np.arange(len(units)), _rule_units(task, frame, codes, ctx))
+    units["reason_rule_violation"] = np.isin(np.arange(len(units)), rule_units(task, frame, codes, ctx))
     units["reason_span_conflict"] = units["span_conflict"]
     units = _apply_experts(units, _expert(task, expert), method)
     by = units["decided_by"].to_numpy(dtype=object).copy()
     by[units["expert"].notna().to_numpy()] = "expert"
     units["decided_by"] = pd.Series(by, index=units.index, dtype=object)
     units["decided_by"] = units["decided_by"].where(units["value"].notna(), None)
-    unreleased = units["item"].isin(ctx.never_released()).to_numpy() & units["gold"].isna().to_numpy()
-    return _route(units.assign(task=task.name), spec.adjudication, unreleased), result
+    unreleased = unreleased_units(codes, units, ctx) & units["gold"].isna().to_numpy()
+    return route(units.assign(task=task.name), spec.adjudication, unreleased), result
 
 
 def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series:
@@ -337,19 +291,6 @@ def _gold_column(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray]:
     found = pos >= 0
     col[pos[found]] = np.array(list(inp.gold.values()), dtype=object)[found] if found.any() else []
     return col, np.sort(pos[found])
-
-
-def _route(units: pd.DataFrame, policy: Adjudication, unreleased: np.ndarray) -> pd.DataFrame:
-    """``review`` per unit. ``unreleased`` marks units that are not gold units but no release publishes (another
-    task's unit on a gold item, a calibration item's): an expert's decision there would never be used."""
-    routing, _ = review_reasons(policy)
-    flags = units[[f"reason_{r}" for r in REASONS]].fillna(False).to_numpy(dtype=bool)
-    routed = flags[:, [REASONS.index(r) for r in routing]].any(axis=1)
-    on_gold = units["gold"].notna().to_numpy()
-    # a gold unit's answer is known: only a conflict with it is worth an expert's time
-    routed = np.where(on_gold, routed & flags[:, REASONS.index("gold_conflict")] & ("gold_conflict" in routing),
-                      routed)
-    return units.assign(review=routed & ~unreleased & units["expert"].isna().to_numpy())
 
 
 @dataclass(frozen=True)

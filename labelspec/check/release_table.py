@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from labelspec.check.context import Context
-from labelspec.check.decide import REASONS, Decisions
+from labelspec.check.decide import Decisions
 from labelspec.check.float_detail import FloatDetail
 from labelspec.check.records import Accounting
 from labelspec.check.release_judgments import (
@@ -30,6 +30,7 @@ from labelspec.check.release_judgments import (
     strings,
 )
 from labelspec.check.release_records import records_json
+from labelspec.check.review_routing import REASONS
 from labelspec.spec.model import Spec
 
 #: Rows per block: the Parquet writer's default row-group length, so the file is what one ``write_table`` writes.
