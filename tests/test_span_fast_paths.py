@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from labelspec import api
@@ -180,9 +180,16 @@ def _old_consensus(sp: SpanSet, min_support: float, allow_nesting: bool) -> tupl
             n_ext[rep] >= min_support * judges[u] - 1e-9, conflict)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(spans_st, st.sampled_from([0.0, 0.5, 2 / 3, 0.67, 1.0]), st.booleans())
 def test_consensus_equals_previous_implementation(spans: list[Span], share: float, nesting: bool) -> None:
+    """Equal wherever the previous implementation was right: it merged a span nested in another of the same
+    label by the same annotator into one cluster (see the nested test in test_spans.py)."""
+    by_hand: dict[tuple[int, int, int], list[tuple[int, int]]] = {(u, a, lab): [] for u, a, _, _, lab in spans}
+    for u, a, s, e, lab in spans:
+        by_hand[(u, a, lab)].append((s, e))
+    assume(not nesting or not any(s1 < e2 and s2 < e1 for marks in by_hand.values()
+                                  for (s1, e1), (s2, e2) in itertools.combinations(set(marks), 2)))
     sp = _make(spans)
     got = span_consensus(sp, min_support=share, allow_nesting=nesting)
     fields = (got.unit, got.start, got.end, got.label, got.support, got.exact_support, got.exact, got.conflict)

@@ -117,6 +117,23 @@ def test_char_alpha_by_hand() -> None:
     assert nested.per_label[1].value == pytest.approx(0.0)
 
 
+def test_nested_spans_of_one_label_stay_two_mentions_in_the_consensus() -> None:
+    """With nesting, a span inside another of the same label, marked by everyone, is kept (overlap clusters held
+    the two together and only the outer one was released; found by an audit). A boundary disagreement, where
+    nobody marked both extents, stays one span."""
+    nested = [(0, a, 0, 10, PER) for a in (0, 1)] + [(0, a, 2, 5, PER) for a in (0, 1)]
+    got = span_consensus(make(nested, [30]), min_support=0.5, allow_nesting=True)
+    assert list(zip(got.start.tolist(), got.end.tolist(), got.exact.tolist(), got.conflict.tolist(),
+                    strict=True)) == [(0, 10, True, False), (2, 5, True, False)]
+    assert got.support.tolist() == [1.0, 1.0]
+    boundary = [(0, 0, 0, 10, PER), (0, 1, 0, 9, PER)]
+    one = span_consensus(make(boundary, [30]), min_support=0.5, allow_nesting=True)
+    assert (one.start.tolist(), one.end.tolist(), one.support.tolist()) == ([0], [9], [1.0])
+    # one of three nests: the inner span has 1/3 exact support, below 1/2
+    partly = [*nested[:3], (0, 2, 0, 10, PER)]
+    assert span_consensus(make(partly, [30]), min_support=0.5, allow_nesting=True).start.tolist() == [0]
+
+
 def test_characters_of_a_unit_judged_once_are_counted_as_excluded() -> None:
     """As units with one judgment are for choice tasks (docs/statistics.md, Edge cases): unit 1 (30 characters)
     judged by annotator 0 alone adds 30 to ``n_excluded`` and nothing to the value or ``n_units``."""

@@ -211,6 +211,9 @@ class SpanClusters:
     support: IntArray  # distinct annotators with a span in the cluster
     exact: IntArray  # distinct annotators with the representative extent
     judges: IntArray  # (units,) annotators who judged each unit
+    #: every distinct extent that some annotator marked beside their cluster's representative (a span nested in
+    #: or around another of the same label, by the same hand): unit, label, start, end, annotators who marked it
+    nested: tuple[IntArray, IntArray, IntArray, IntArray, IntArray] | None = None
 
 
 def span_clusters(sp: SpanSet) -> SpanClusters:
@@ -236,7 +239,32 @@ def span_clusters(sp: SpanSet) -> SpanClusters:
     best = lex_order(cluster, int(n_ext.max(initial=0)) - n_ext, es, ee)
     head, _ = runs(cluster[best])
     rep = best[head]  # one extent per cluster, in cluster order
-    return SpanClusters(eu[rep], el[rep], es[rep], ee[rep], support, n_ext[rep], judges)
+    # extents an annotator marked together with the representative of their cluster: distinct mentions to them
+    on_rep = np.zeros(eu.size, dtype=bool)
+    on_rep[rep] = True
+    rep_marks = cluster[ext_of[on_rep[ext_of]]] * n_ann + a[on_rep[ext_of]]
+    other = np.flatnonzero(~on_rep[ext_of])
+    beside = other[np.isin(cluster[ext_of[other]] * n_ann + a[other], rep_marks)]
+    ext = np.unique(ext_of[beside])
+    return SpanClusters(eu[rep], el[rep], es[rep], ee[rep], support, n_ext[rep], judges,
+                        (eu[ext], el[ext], es[ext], ee[ext], n_ext[ext]))
+
+
+def _with_nested_extents(c: SpanClusters, min_support: float) -> SpanClusters:
+    """The clusters plus the nested extents (:attr:`SpanClusters.nested`) marked exactly by ``min_support`` of
+    their unit's annotators: overlap clusters hold a span and the same-label span nested in it together, though
+    the annotators who marked both meant two mentions. Such an extent's support is its exact share; clusters
+    keep theirs. Two annotators who disagree on one mention's boundary mark one extent each, neither beside the
+    other: their cluster stays one span."""
+    assert c.nested is not None
+    eu, el, es, ee, n = c.nested
+    strong = n / c.judges[eu] >= min_support
+    if not strong.any():
+        return c
+    return SpanClusters(unit=np.r_[c.unit, eu[strong]], label=np.r_[c.label, el[strong]],
+                        start=np.r_[c.start, es[strong]], end=np.r_[c.end, ee[strong]],
+                        support=np.r_[c.support, n[strong]], exact=np.r_[c.exact, n[strong]], judges=c.judges,
+                        nested=c.nested)
 
 
 def span_consensus(sp: SpanSet, *, min_support: float, allow_nesting: bool = False,
@@ -246,6 +274,8 @@ def span_consensus(sp: SpanSet, *, min_support: float, allow_nesting: bool = Fal
     ``clusters`` (from :func:`span_clusters` of the same span set) saves clustering again.
     """
     c = clusters if clusters is not None else span_clusters(sp)
+    if allow_nesting and c.nested is not None:
+        c = _with_nested_extents(c, min_support)
     # shares against min_support as the majority vote compares them (2 of 3 meets 2/3, not 0.67)
     idx = np.flatnonzero(c.support / c.judges[c.unit] >= min_support)
     idx = idx[np.lexsort((c.label[idx], c.end[idx], c.start[idx], c.unit[idx]))]
