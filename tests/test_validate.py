@@ -216,6 +216,7 @@ def test_label_ids_as_keys_obey_the_label_id_limits() -> None:
 @pytest.mark.parametrize(("written", "hint"), [
     ("1e-1", "write it in plain decimal digits: 0.1 (YAML versions disagree on 1e-1)"),
     ("0.5e0", "write it in plain decimal digits: 0.5 (YAML versions disagree on 0.5e0)"),
+    ("1e-6", "write it in plain decimal digits: 0.000001 (YAML versions disagree on 1e-6)"),  # not 1e-06 again
     ('"0.5"', "write the number without quotes"),
 ])
 def test_numbers_yaml_versions_read_differently_get_one_hint(tmp_path: Path, written: str, hint: str) -> None:

@@ -16,6 +16,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
@@ -275,7 +276,9 @@ def _plain_number_hint(text: str) -> str:
         value = None
     if value is None or value != value or value in (float("inf"), float("-inf")):
         return "write the number in plain decimal digits (e.g. 0.1 or 10)"
-    plain = str(int(value)) if value.is_integer() and "." not in text and "e" not in text.lower() else repr(value)
+    # positional digits, never an exponent again (repr(1e-06) is '1e-06', which the same rule rejects)
+    plain = str(int(value)) if value.is_integer() and "." not in text and "e" not in text.lower() else format(
+        Decimal(repr(value)), "f")
     return f"write it in plain decimal digits: {plain} (YAML versions disagree on {text})"
 
 
