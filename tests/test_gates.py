@@ -156,3 +156,16 @@ def test_the_spec_can_demote_an_undefined_gate_to_a_warning(tiny_project) -> Non
     assert _gates(report)["agreement.sentiment"][0] == "undefined"
     assert report.exit_code == 0
     assert api.check_labels(p.root, [p.labels], strict=True).exit_code == 1
+
+
+def test_a_share_deviation_exactly_at_the_threshold_passes(tiny_project) -> None:
+    """3 of 10 against an expected 0.4 deviates by exactly 0.1: "<= 0.1" passes (in floating point the
+    difference was 0.10000000000000003, printed as 0.1 beside a FAIL; found by an audit)."""
+    labels = ["pos"] * 3 + ["neg"] * 3 + ["neu"] * 4
+    rows = [(f"i{i}", a, lab) for i, lab in enumerate(labels, 1) for a in ("a1", "a2", "a3")]
+    items = "".join(f'{{"item_id": "i{i}", "text": "text {i}"}}\n' for i in range(1, 11))
+    p = tiny_project(rows, files={"items.jsonl": items}, extra="  distribution: {max_deviation: 0.1}\n",
+                     extra_labels="    expected_distribution: {pos: 0.4, neg: 0.3, neu: 0.3}\n")
+    gate = next(g for g in api.check_labels(p.root, [p.labels]).gates
+                if g.gate.id == "distribution.sentiment.max_deviation")
+    assert (gate.status, gate.compared) == ("pass", 0.1)

@@ -225,6 +225,7 @@ def test_a_clean_run_renders_the_same_verdict_everywhere(tiny_project) -> None:
     (0.69996, 0.7, "0.69996"),  # 0.700 would seem to meet ">= 0.7"; 3 or 4 significant digits round up too
     (0.7712, 0.7, "0.771"),
     (0.7, 0.7, "0.700"),
+    (0.1 + 2 ** -56, 0.1, "0.10000000000000002"),  # 17 significant digits: 16 would print "0.1" beside a FAIL
 ])
 def test_a_gate_value_never_rounds_onto_the_other_side_of_its_threshold(value: float, threshold: float,
                                                                         shown: str) -> None:

@@ -8,6 +8,7 @@ scores, never by re-reading rows per annotator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -293,7 +294,10 @@ def distribution_measure(gate: Gate, spec: Spec, analysis: TaskAnalysis) -> Meas
     if gate.metric == "max_share_deviation":
         dev = np.abs(observed / observed.sum() - expected)
         j = int(np.argmax(dev))
-        return Measure(float(dev[j]), n=int(observed.sum()),
+        # the largest deviation once more in exact arithmetic (the count's share against the decimal the spec
+        # wrote): 3 of 10 against 0.4 is 0.1, not 0.10000000000000003, so "<= 0.1" passes as written
+        exact = abs(Fraction(int(observed[j]), int(observed.sum())) - Fraction(repr(float(expected[j]))))
+        return Measure(float(exact), n=int(observed.sum()),
                        detail=f"{codes.categories[j]}: {observed[j] / observed.sum():.1%} vs expected {expected[j]:.1%}")
     gof = stats.chi_square_gof(observed, expected)
     return Measure(gof.p_value, n=int(observed.sum()), reason=None if gof.p_value is not None else "test undefined",

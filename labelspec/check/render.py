@@ -46,7 +46,7 @@ def gate_value(g: dict[str, Any]) -> str:
         return text
     side = (v > t) - (v < t)
     digits = 3
-    while (float(text) > t) - (float(text) < t) != side and digits < 17:
+    while (float(text) > t) - (float(text) < t) != side and digits <= 17:  # 17 digits always round-trip
         text, digits = f"{v:.{digits}g}", digits + 1
     return text
 
