@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from labelspec import api
 from labelspec.check.gates import GateResult, Measure, evaluate
 from labelspec.check.render import render_json
 from labelspec.spec.plan import Gate
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "specs"
 
 AT_LEAST = Gate(id="agreement.intent", metric="krippendorff_alpha", comparator=">=", threshold=0.7, task="intent")
 AT_MOST = Gate(id="records.valid", metric="excluded_share", comparator="<=", threshold=0.01)
@@ -169,3 +172,19 @@ def test_a_share_deviation_exactly_at_the_threshold_passes(tiny_project) -> None
     gate = next(g for g in api.check_labels(p.root, [p.labels]).gates
                 if g.gate.id == "distribution.sentiment.max_deviation")
     assert (gate.status, gate.compared) == ("pass", 0.1)
+
+
+def test_annotator_gates_without_evidence_are_undefined_not_passed(tiny_project) -> None:
+    """No lead time in the files, two annotators where the divergence test needs three, no annotator with a full
+    window of gold judgments: nothing could be flagged, and "0 flagged" passed (found by an audit)."""
+    rows = [(f"i{i}", a, lab) for i, lab in enumerate(["pos", "neg", "neu", "pos", "neg", "neu"], 1) for a in ("a1", "a2")]
+    p = tiny_project(rows, extra="  lead_time: {min_seconds: 2, max_fast_share: 0.2}\n"
+                                  "  distribution: {annotator_divergence_p: 0.01}\n")
+    gates = {g.gate.id: g for g in api.check_labels(p.root, [p.labels]).gates}
+    assert (gates["annotators.lead_time"].status, gates["annotators.lead_time"].measure.reason) == (
+        "undefined", "no judgment has a lead time")
+    assert gates["annotators.divergence"].status == "undefined"
+    drift = {g.gate.id: g for g in api.check_labels(EXAMPLES / "support-intent",
+                                                    [EXAMPLES / "support-intent" / "labels"]).gates}
+    assert (drift["calibration.drift"].status, drift["calibration.drift"].measure.reason) == (
+        "undefined", "no annotator has 30 gold judgments (one full window)")  # the most any annotator has is 24

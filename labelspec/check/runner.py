@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from labelspec.check import decide, hotspots
 from labelspec.check import findings as findings_mod
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
@@ -119,10 +121,29 @@ def _measure(gate: Gate, state: _State) -> Measure:
             return Measure(None, reason="rule could not be evaluated (no items file)")
         return Measure(float(rule.violations), n=rule.checked, detail=rule.summary())
     if gate.metric in ("annotators_below_rolling_gold", "annotators_divergent", "annotators_too_fast"):
+        missing = _no_evidence(gate, state)
+        if missing is not None:  # nobody could be flagged: no evidence is not a pass (fail closed)
+            return Measure(None, n=0, reason=missing)
         # annotators, not findings: one annotator flagged on two tasks counts once, as ``n`` counts annotators
         flagged = sorted({f.annotator or "" for f in state.findings if f.gate == gate.id})
         return Measure(float(len(flagged)), n=len(acc.used["annotator"].unique()), detail=_names(flagged))
     return _task_measure(gate, state)
+
+
+def _no_evidence(gate: Gate, state: _State) -> str | None:
+    """Why an annotator gate has nothing to test, or None: no lead time at all, no task with the three
+    annotators the divergence test needs, no annotator with a full window of gold judgments."""
+    if gate.metric == "annotators_too_fast":
+        return None if (state.acc.used["lead_time"] != "").any() else "no judgment has a lead time"
+    if gate.metric == "annotators_divergent":
+        tables = [a.extra.get("annotator_counts") for a in state.analyses.values()]
+        tested = [int((t.sum(axis=1) > 0).sum()) for t in tables if isinstance(t, np.ndarray)]
+        return None if max(tested, default=0) >= 3 else "no task has 3 annotators to compare (outside gold units)"
+    cal = state.spec.quality.calibration
+    window = cal.window if cal is not None else 0
+    if state.gold is None or not (state.gold.n >= window).any():
+        return f"no annotator has {window} gold judgments (one full window)"
+    return None
 
 
 def _names(names: list[str], most: int = 10) -> str:
