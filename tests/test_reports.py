@@ -234,3 +234,18 @@ def test_a_gate_value_never_rounds_onto_the_other_side_of_its_threshold(value: f
     text = gate_value({"metric": "krippendorff_alpha", "value": value, "threshold": threshold})
     assert text == shown
     assert (float(text) > threshold) - (float(text) < threshold) == (value > threshold) - (value < threshold)
+
+
+def test_intervals_are_labelled_at_the_specs_bootstrap_level(tiny_project) -> None:
+    """quality.bootstrap.level 0.8 gives 80% intervals: every format said "95% CI" (found by an audit)."""
+    from labelspec.check.render import render_markdown, render_text
+    from labelspec.check.render_html import render_html
+
+    p = tiny_project()
+    d = api.check_labels(p.root, [p.labels]).to_dict()
+    assert d["ci_level"] == 0.95 and "| 95% CI |" in render_markdown(d)
+    d = {**d, "ci_level": 0.8, "gates": [{**g, "ci_low": 0.5, "ci_high": 0.9} for g in d["gates"]]}
+    assert "| 80% CI |" in render_markdown(d) and "95%" not in render_markdown(d)
+    assert "(80% CI 0.500–0.900)" in render_text(d) and "95% CI" not in render_text(d)
+    html = render_html(d)
+    assert re.search(r"<th[^>]*>80% CI</th>", html) and "95% CI" not in html

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from labelspec.errors import Diagnostic
+from labelspec.spec.plan import level_text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -51,11 +52,16 @@ def gate_value(g: dict[str, Any]) -> str:
     return text
 
 
-def _gate_line(g: dict[str, Any]) -> str:
+def ci_label(d: dict[str, Any] | Mapping[str, Any]) -> str:
+    """"95% CI", at the report's bootstrap level (``quality.bootstrap.level``)."""
+    return f"{level_text(float(d.get('ci_level', 0.95)))} CI"
+
+
+def _gate_line(g: dict[str, Any], ci: str = "95% CI") -> str:
     status = {"pass": "PASS", "fail": "FAIL", "undefined": "UNDEFINED"}[g["status"]]
     if g["severity"] == "warn" and g["status"] != "pass":
         status = "WARN" if g["status"] == "fail" else "WARN-UNDEFINED"
-    ci = f" (95% CI {fmt(g['ci_low'])}–{fmt(g['ci_high'])})" if g["ci_low"] is not None else ""
+    ci = f" ({ci} {fmt(g['ci_low'])}–{fmt(g['ci_high'])})" if g["ci_low"] is not None else ""
     basis = "" if g["on"] == "estimate" else f" on {g['on']}"
     why = f"  [{g['reason']}]" if g["reason"] else ""
     loc = g["declared_at"]
@@ -76,7 +82,7 @@ def render_text(d: dict[str, Any], *, color: bool = False) -> str:
     paint = {"PASS": "32", "FAIL": "31", "UNDEFINED": "31", "WARN": "33", "WARN-UNDEFINED": "33"}
     lines = [f"labelspec check: {d['spec']['project']} {d['spec']['version']} ({d['spec']['path']})", "", "Gates"]
     for g in d["gates"]:
-        line = safe(_gate_line(g))
+        line = safe(_gate_line(g, ci_label(d)))
         word = line.split(" ", 1)[0]
         lines.append("  " + (f"\x1b[{paint[word]}m{line}\x1b[0m" if color else line))
     if d["findings"]:
@@ -127,7 +133,7 @@ def render_markdown(d: dict[str, Any]) -> str:
     icon = {"pass": "✅", "fail": "❌", "undefined": "❌"}
     verdict = "❌ release blocked" if d["exit_code"] else "✅ release may go"
     out = [f"## labelspec check: {md_cell(d['spec']['project'])} {md_cell(d['spec']['version'])} — {verdict}", "",
-           "| | gate | value | 95% CI | threshold | n | severity |", "|---|---|---|---|---|---|---|"]
+           f"| | gate | value | {ci_label(d)} | threshold | n | severity |", "|---|---|---|---|---|---|---|"]
     for g in d["gates"]:
         mark = "⚠️" if g["severity"] == "warn" and g["status"] != "pass" else icon[g["status"]]
         ci = f"{fmt(g['ci_low'])}–{fmt(g['ci_high'])}" if g["ci_low"] is not None else ""
@@ -158,7 +164,7 @@ def render_junit(d: dict[str, Any], *, strict: bool = False) -> str:
     for g in d["gates"]:
         case = ET.SubElement(suite, "testcase", classname=_xml_text(f"labelspec.{d['spec']['project']}"),
                              name=_xml_text(g["id"]))
-        text = _xml_text(_gate_line(g))
+        text = _xml_text(_gate_line(g, ci_label(d)))
         if g["status"] != "pass" and (g["severity"] == "error" or strict):
             failures += 1
             ET.SubElement(case, "failure", message=text).text = text
@@ -216,5 +222,5 @@ def render_github(d: dict[str, Any]) -> str:
         loc = g["declared_at"]
         where = f"file={_gh_property(loc['path'])},line={loc['line']},col={loc['column']}," if loc["line"] else ""
         out.append(f"::{level} {where}title={_gh_property('labelspec gate ' + g['id'])}::"
-                   f"{_gh_escape(safe(_gate_line(g)))}")
+                   f"{_gh_escape(safe(_gate_line(g, ci_label(d))))}")
     return "\n".join(out) + ("\n" if out else "")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from labelspec.check.render import fmt, gate_value
+from labelspec.check.render import ci_label, fmt, gate_value
 from labelspec.templating import number, pct, render
 
 #: SVG geometry, in viewBox units: label column, plot area, value column, row height, axis band.
@@ -115,11 +115,11 @@ def _x(v: float, lower: float) -> float:
     return PLOT_X0 + t * (PLOT_X1 - PLOT_X0)
 
 
-def _mark(p: Point, i: int, lower: float) -> Mark:
+def _mark(p: Point, i: int, lower: float, ci: str) -> Mark:
     y = TOP + ROW_H * i + ROW_H / 2
     v, lo, hi, t = _finite(p.value), _finite(p.low), _finite(p.high), _finite(p.threshold)
     has_ci = lo is not None and hi is not None
-    title = f"{p.name}: {num(p.value)}" + (f" (95% CI {interval(p.low, p.high)})" if has_ci else "")
+    title = f"{p.name}: {num(p.value)}" + (f" ({ci} {interval(p.low, p.high)})" if has_ci else "")
     return Mark(label=_short(p.name), text=p.text or num(p.value), title=title, y=_c(y), text_y=_c(y + 4),
                 cx=_c(_x(v, lower)) if v is not None else "",
                 x1=_c(_x(lo, lower)) if has_ci and lo is not None else "",
@@ -133,20 +133,21 @@ def _lower(points: list[Point], unit: bool) -> float:
     return 0.0 if unit or all(x is None or x >= 0 for x in numbers) else -1.0
 
 
-def forest_plot(title: str, points: list[Point], lower: float) -> Plot:
+def forest_plot(title: str, points: list[Point], lower: float, ci: str = "95% CI") -> Plot:
     """A dot per estimate and a line for its interval on a fixed ``lower…1`` axis (``lower`` is −1 or 0)."""
     drawn = points[:MAX_ROWS]
     height = TOP + ROW_H * len(drawn) + AXIS_H
     axis_y = TOP + ROW_H * len(drawn)
     steps = [lower + k * (1.0 - lower) / 4 for k in range(5)]
-    desc = (f"Axis from {number(lower)} to 1. Dots are estimates, lines their 95% intervals, red marks the gate "
+    desc = (f"Axis from {number(lower)} to 1. Dots are estimates, lines their {ci.removesuffix(' CI')} intervals, "
+            "red marks the gate "
             "threshold. An estimate beyond the axis is drawn hollow at its end; intervals are cut at its ends.")
     return Plot(title=title, desc=desc, width=WIDTH, height=height, view_box=f"0 0 {WIDTH} {height}",
                 x0=_c(PLOT_X0), x1=_c(PLOT_X1), label_x=_c(LABEL_END), text_x=_c(TEXT_X), axis_y=_c(axis_y),
                 tick_y=_c(axis_y + 18),
                 zero_x=_c(_x(0.0, lower)) if lower < 0 else "",
                 ticks=[Tick(x=_c(_x(s, lower)), label=number(s)) for s in steps],
-                marks=[_mark(p, i, lower) for i, p in enumerate(drawn)],
+                marks=[_mark(p, i, lower, ci) for i, p in enumerate(drawn)],
                 more=f"{len(points) - len(drawn)} more not drawn" if len(points) > len(drawn) else "")
 
 
@@ -184,7 +185,7 @@ def _gates(d: Mapping[str, Any]) -> Table:
     statuses = [_gate_status(g, blocking) for g in d["gates"]]
     spec_dir = str(d["spec"].get("path") or "").rpartition("/")[0]
     spec_dir = spec_dir + "/" if spec_dir else ""
-    return _table(["status", "gate", "measured", "95% CI", "threshold", "n", "severity", "note", "declared at"],
+    return _table(["status", "gate", "measured", ci_label(d), "threshold", "n", "severity", "note", "declared at"],
                   ([s[0], *_gate_row(g, spec_dir)] for s, g in zip(statuses, d["gates"], strict=True)), "...n.n.tp",
                   (s[1] for s in statuses))
 
@@ -221,7 +222,7 @@ def _task_notes(t: Mapping[str, Any]) -> list[str]:
     return notes
 
 
-def _per_label(name: str, t: Mapping[str, Any], threshold: Any) -> tuple[Table | None, Plot | None]:
+def _per_label(name: str, t: Mapping[str, Any], threshold: Any, ci: str) -> tuple[Table | None, Plot | None]:
     labels = t.get("per_label") or {}
     if not labels:
         return None, None
@@ -234,20 +235,22 @@ def _per_label(name: str, t: Mapping[str, Any], threshold: Any) -> tuple[Table |
                                                    _finite(kv[1].get("value")) or 0.0, kv[0]))
     points = [Point(str(k), e.get("value"), threshold=threshold) for k, e in order]
     title = f"Per-label agreement of task {name}, lowest first"
-    return _table(head, rows, ".nnn"), forest_plot(title, points, _lower(points, spans))
+    return _table(head, rows, ".nnn"), forest_plot(title, points, _lower(points, spans), ci)
 
 
 def _task(i: int, d: Mapping[str, Any], name: str, t: Mapping[str, Any]) -> TaskCtx:
     agreement = t.get("agreement") or {}
     limits = _thresholds(d, name)
-    table = _table(["coefficient", "value", "95% CI", "n units", "note"],
+    table = _table(["coefficient", "value", ci_label(d), "n units", "note"],
                    ([str(k), num(e.get("value")), interval(e.get("ci_low"), e.get("ci_high")), num(e.get("n_units")),
                      _estimate_note(e)] for k, e in agreement.items()), ".nnnt")
     points = [Point(str(k), e.get("value"), e.get("ci_low"), e.get("ci_high"), limits.get(k))
               for k, e in agreement.items()]
     lower = _lower(points, all(k in UNIT_METRICS for k in agreement))
-    plot = forest_plot(f"Agreement of task {name} with 95% intervals", points, lower) if points else None
-    per_label, per_label_plot = _per_label(name, t, limits.get("min_per_label_alpha"))
+    ci = ci_label(d)
+    plot = (forest_plot(f"Agreement of task {name} with {ci.removesuffix(' CI')} intervals", points, lower, ci)
+            if points else None)
+    per_label, per_label_plot = _per_label(name, t, limits.get("min_per_label_alpha"), ci)
     depth = t.get("agreement_by_depth") or []
     counts = (f"{num(t.get('n_judgments'))} judgments on {num(t.get('n_units'))} units by "
               f"{num(t.get('n_annotators'))} annotators; {num(t.get('units_below_coverage'))} units below coverage")

@@ -107,6 +107,7 @@ class Report:
             "report_version": REPORT_VERSION,
             "tool": "labelspec",
             "spec": {"path": s.path, "project": s.project.id, "version": s.project.version, "digest": s.digest},
+            "ci_level": s.quality.bootstrap.level,
             "files": list(self.files),
             "exit_code": self.exit_code,
             "strict": self.strict,

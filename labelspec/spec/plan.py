@@ -39,6 +39,11 @@ METRICS_BY_KIND: dict[str, tuple[str, ...]] = {
 STEP_METRICS: tuple[str, ...] = ("first_error_exact", "first_error_within_one")
 
 
+def level_text(level: float) -> str:
+    """A confidence level as people write it: 0.95 → "95%", 0.975 → "97.5%"."""
+    return f"{level * 100:g}%"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Gate:
     """One release gate. ``value comparator threshold`` must hold for the gate to pass."""
@@ -86,7 +91,8 @@ def _task_gates(spec: Spec, task: Task) -> list[Gate]:
     if pol.min is not None:
         gates.append(Gate(id=f"agreement.{task.name}", metric=pol.metric, comparator=">=", threshold=pol.min,
                           task=task.name, on=pol.on, severity=pol.severity, loc=pol.loc,
-                          description=f"{pol.metric} on {'the 95% CI lower bound' if pol.on == 'ci_low' else 'the estimate'}"))
+                          description=f"{pol.metric} on " + (f"the {level_text(q.bootstrap.level)} CI lower bound"
+                                                             if pol.on == "ci_low" else "the estimate")))
     if pol.min_per_label is not None and task.kind in ("single_choice", "multi_choice", "spans", "pairwise"):
         gates.append(Gate(id=f"agreement.{task.name}.per_label", metric="min_per_label_alpha", comparator=">=",
                           threshold=pol.min_per_label, task=task.name, severity=pol.severity, loc=pol.loc,
