@@ -188,3 +188,21 @@ def test_annotator_gates_without_evidence_are_undefined_not_passed(tiny_project)
                                                     [EXAMPLES / "support-intent" / "labels"]).gates}
     assert (drift["calibration.drift"].status, drift["calibration.drift"].measure.reason) == (
         "undefined", "no annotator has 30 gold judgments (one full window)")  # the most any annotator has is 24
+
+
+def test_a_decided_gate_carries_no_reason() -> None:
+    """The JSON's ``reason`` says why a gate is undefined: a gate on the estimate that passed had the missing
+    interval's reason (found by an audit)."""
+    g = Gate(id="agreement.t", metric="krippendorff_alpha", comparator=">=", threshold=0.5)
+    passed = evaluate(g, Measure(0.8, reason="67 of 200 bootstrap replicates undefined"))
+    assert passed.status == "pass" and passed.to_dict()["reason"] is None
+    assert evaluate(g, Measure(None, reason="only one category observed")).to_dict()["reason"] == (
+        "only one category observed")
+
+
+def test_a_bad_lead_time_is_missing_provenance_when_lead_times_are_required(tiny_project) -> None:
+    text = "item_id,annotator_id,label,lead_time_s\n" + "".join(
+        f"{i},{a},{lab},{'NaN' if (i, a) == ('i1', 'a1') else '12'}\n" for i, a, lab in AGREEING)
+    p = tiny_project(labels_text=text, extra="  provenance: {require: [lead_time]}\n")
+    gates = {r.gate.id: r for r in api.check_labels(p.root, [p.labels]).gates}
+    assert (gates["provenance.complete"].status, gates["provenance.complete"].compared) == ("fail", 1.0)

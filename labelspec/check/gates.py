@@ -44,7 +44,10 @@ class GateResult:
             "id": g.id, "metric": g.metric, "task": g.task, "comparator": g.comparator, "threshold": g.threshold,
             "on": g.on, "severity": g.severity, "status": self.status, "value": _num(self.measure.value),
             "ci_low": _num(self.measure.ci_low), "ci_high": _num(self.measure.ci_high),
-            "compared": _num(self.compared), "n": self.measure.n, "reason": self.measure.reason,
+            "compared": _num(self.compared), "n": self.measure.n,
+            # why the gate is undefined; a decided gate has none (a missing interval is no reason for a gate on
+            # the estimate)
+            "reason": self.measure.reason if self.status == "undefined" else None,
             "detail": self.measure.detail, "description": g.description,
             "declared_at": {"path": g.loc.path, "line": g.loc.line, "column": g.loc.column},
         }

@@ -110,7 +110,8 @@ def _measure(gate: Gate, state: _State) -> Measure:
             return Measure(None, n=0, reason="no judgment rows were read")
         return Measure(excluded / acc.rows_read, n=acc.rows_read, detail=f"{excluded} of {acc.rows_read} rows excluded")
     if gate.id == "provenance.complete":
-        bad = acc.exclusions["reason"].isin(PROVENANCE_REASONS) | acc.exclusions["detail"].isin(
+        reasons = PROVENANCE_REASONS | ({"bad_lead_time"} if "lead_time" in q.provenance else set())
+        bad = acc.exclusions["reason"].isin(reasons) | acc.exclusions["detail"].isin(
             [f"missing {f}" for f in q.provenance])
         return Measure(float(bad.sum()), n=acc.rows_read)
     if gate.metric in ("min_annotator_gold_accuracy", "share_annotators_calibrated"):
