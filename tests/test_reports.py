@@ -249,3 +249,22 @@ def test_intervals_are_labelled_at_the_specs_bootstrap_level(tiny_project) -> No
     assert "(80% CI 0.500–0.900)" in render_text(d) and "95% CI" not in render_text(d)
     html = render_html(d)
     assert re.search(r"<th[^>]*>80% CI</th>", html) and "95% CI" not in html
+
+
+def test_markdown_and_github_say_undefined_and_strict_blocking_alike() -> None:
+    """An undefined gate with a value reads as undefined with its reason, not as a failed comparison; under
+    --strict a failing warning blocks, and Markdown and GitHub mark it as an error like JUnit does."""
+    from labelspec.check.render import render_github, render_markdown
+
+    gate = {"id": "agreement.t", "metric": "krippendorff_alpha", "task": "t", "comparator": ">=", "threshold": 0.5,
+            "on": "ci_low", "severity": "warn", "status": "undefined", "value": 1.0, "ci_low": None, "ci_high": None,
+            "compared": None, "n": 10, "reason": "67 of 200 bootstrap replicates undefined", "detail": "",
+            "description": "", "declared_at": {"path": "s.yaml", "line": 3, "column": 5}}
+    d = {"spec": {"project": "p", "version": "1"}, "exit_code": 1, "ci_level": 0.95, "gates": [gate],
+         "summary": {"blocking": ["agreement.t"]}, "findings": [],
+         "accounting": {"rows_read": 0, "rows_used": 0, "rows_excluded": 0, "excluded_by_reason": {}}}
+    md = render_markdown(d)
+    assert "| ❌ | `agreement.t` | 1.000 (undefined: 67 of 200 bootstrap replicates undefined) |" in md
+    assert render_github(d).startswith("::error ")
+    relaxed = {**d, "exit_code": 0, "summary": {"blocking": []}}
+    assert "| ⚠️ |" in render_markdown(relaxed) and render_github(relaxed).startswith("::warning ")

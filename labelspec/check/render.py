@@ -131,13 +131,17 @@ def md_code(text: Any) -> str:
 def render_markdown(d: dict[str, Any]) -> str:
     """For pull-request comments and $GITHUB_STEP_SUMMARY."""
     icon = {"pass": "✅", "fail": "❌", "undefined": "❌"}
+    blocking = set(d["summary"].get("blocking", []))  # under --strict a warning blocks: ❌ like an error
     verdict = "❌ release blocked" if d["exit_code"] else "✅ release may go"
     out = [f"## labelspec check: {md_cell(d['spec']['project'])} {md_cell(d['spec']['version'])} — {verdict}", "",
            f"| | gate | value | {ci_label(d)} | threshold | n | severity |", "|---|---|---|---|---|---|---|"]
     for g in d["gates"]:
-        mark = "⚠️" if g["severity"] == "warn" and g["status"] != "pass" else icon[g["status"]]
+        warn = g["severity"] == "warn" and g["status"] != "pass" and g["id"] not in blocking
+        mark = "⚠️" if warn else icon[g["status"]]
         ci = f"{fmt(g['ci_low'])}–{fmt(g['ci_high'])}" if g["ci_low"] is not None else ""
-        value = gate_value(g) if g["value"] is not None else f"— ({g['reason']})"
+        value = gate_value(g) if g["value"] is not None else "—"
+        if g["status"] == "undefined":  # not a failed comparison: say so, and why (the value may be shown)
+            value += f" (undefined: {g['reason']})"
         out.append(f"| {mark} | {md_code(g['id'])} | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
                    f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']} | {g['severity']} |")
     if d["findings"]:
@@ -215,10 +219,11 @@ def github_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
 def render_github(d: dict[str, Any]) -> str:
     """``::error`` / ``::warning`` workflow commands for gates that did not pass, located at the spec line."""
     out = []
+    blocking = set(d["summary"].get("blocking", []))  # under --strict a warning blocks: an error, as in JUnit
     for g in d["gates"]:
         if g["status"] == "pass":
             continue
-        level = "error" if g["severity"] == "error" else "warning"
+        level = "error" if g["severity"] == "error" or g["id"] in blocking else "warning"
         loc = g["declared_at"]
         where = f"file={_gh_property(loc['path'])},line={loc['line']},col={loc['column']}," if loc["line"] else ""
         out.append(f"::{level} {where}title={_gh_property('labelspec gate ' + g['id'])}::"
