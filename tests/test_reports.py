@@ -268,3 +268,18 @@ def test_markdown_and_github_say_undefined_and_strict_blocking_alike() -> None:
     assert render_github(d).startswith("::error ")
     relaxed = {**d, "exit_code": 0, "summary": {"blocking": []}}
     assert "| ⚠️ |" in render_markdown(relaxed) and render_github(relaxed).startswith("::warning ")
+
+
+def test_bidi_overrides_and_line_breaks_in_data_do_not_reach_html_or_junit(tiny_project) -> None:
+    """An annotator id with U+202E (right-to-left override) or a line break can make a page lie about what it
+    shows: HTML and JUnit print U+FFFD for them, as the terminal escapes them (found by an audit)."""
+    from labelspec.check.render import render_junit
+    from labelspec.check.render_html import render_html
+
+    p = tiny_project(rows=[(i, "a1\u202egnp.exe" if a == "a1" else a, lab) for i, a, lab in AGREEING])
+    d = api.check_labels(p.root, [p.labels]).to_dict()
+    d["gates"][0]["detail"] = "first line\nsecond \u2066line"
+    html, junit = render_html(d), render_junit(d)
+    for text in (html, junit):
+        assert "\u202e" not in text and "\u2066" not in text
+    assert "first line\ufffdsecond \ufffdline" in html and "first line\ufffdsecond \ufffdline" in junit

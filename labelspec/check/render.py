@@ -18,6 +18,9 @@ from labelspec.spec.plan import level_text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: Characters that make text lie about itself in a page (bidi overrides, line breaks inside a name): data from
+#: label files shows them as U+FFFD in HTML and JUnit, as the terminal shows them escaped.
+UNSEEN = re.compile("[\n\r\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def safe(text: Any) -> str:
@@ -155,7 +158,7 @@ def render_markdown(d: dict[str, Any]) -> str:
 
 
 def _xml_text(text: Any) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", str(text))
+    return UNSEEN.sub("\ufffd", _XML_ILLEGAL.sub("\ufffd", str(text)))
 
 
 def render_junit(d: dict[str, Any], *, strict: bool = False) -> str:

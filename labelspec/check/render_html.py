@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from labelspec.check.render import ci_label, fmt, gate_value
+from labelspec.check.render import UNSEEN, ci_label, fmt, gate_value
 from labelspec.templating import number, pct, render
 
 #: SVG geometry, in viewBox units: label column, plot area, value column, row height, axis band.
@@ -387,4 +387,15 @@ def report_context(d: Mapping[str, Any]) -> ReportContext:
 
 def render_html(d: dict[str, Any]) -> str:
     """The HTML report (``--html``): one page, no script, no external resource, readable printed and in dark mode."""
-    return render("html", "report/report.html.j2", report_context(d))
+    return render("html", "report/report.html.j2", report_context(_seen(d)))
+
+
+def _seen(value: Any) -> Any:
+    """``value`` with every string's bidi overrides and line breaks shown as U+FFFD (:data:`render.UNSEEN`)."""
+    if isinstance(value, str):
+        return UNSEEN.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {k: _seen(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_seen(v) for v in value]
+    return value
