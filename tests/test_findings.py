@@ -51,9 +51,32 @@ def test_rolling_gold_accuracy_reports_the_first_breach_and_when() -> None:
     scored = pd.DataFrame({"annotator": "a1", "correct": correct,
                            "when": pd.date_range("2026-03-01", periods=len(correct), freq="h", tz="UTC")})
     breach = rolling_breach(scored, "a1", window=5, threshold=0.7)
-    assert breach == (0.6, "2026-03-01 12:00:00+00:00", 13)  # judgments 9–13: T, T, F, T, F
+    assert breach == (0.6, "2026-03-01T12:00:00Z", 13)  # judgments 9–13: T, T, F, T, F
     assert rolling_breach(scored, "a1", window=5, threshold=0.4) is None  # never below 2 of 5
     assert rolling_breach(scored.head(4), "a1", window=5, threshold=0.99) is None  # no full window yet
+
+
+def test_gold_judgments_without_a_timestamp_are_not_placed_last_in_the_drift_window() -> None:
+    """A gold judgment with no time has no place in time: it was sorted last and reported breaches "at NaT"."""
+    from labelspec.check.gold import rolling_breach
+
+    when = list(pd.date_range("2026-03-01", periods=6, freq="h", tz="UTC")) + [pd.NaT]
+    scored = pd.DataFrame({"annotator": "a1", "correct": [True] * 6 + [False], "when": when})
+    assert rolling_breach(scored, "a1", window=3, threshold=0.7) is None
+
+
+def test_an_annotator_exactly_the_margin_below_the_median_is_not_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"More than 0.15 below": 0.45 − 0.30 is 0.15000000000000002 in floating point and was flagged."""
+    from types import SimpleNamespace
+
+    from labelspec.check import findings
+
+    monkeypatch.setattr(findings, "loo_agreement", lambda *a: (np.array([20, 20, 20, 20, 100]),
+                                                                np.array([6, 9, 9, 9, 29])))  # median 0.45
+    codes = SimpleNamespace(unit=None, annotator=None, category=None, shape=(1, 5, 2),
+                            annotators=np.array(["A", "B", "C", "E", "D"], dtype=object))
+    analysis = SimpleNamespace(codes=codes, gold_mask=np.zeros(0, dtype=bool), patterns=None)
+    assert [f.annotator for f in findings._loo_findings("t", analysis)] == ["D"]  # type: ignore[arg-type]
 
 
 def test_divergent_annotator_is_named_with_the_label_it_overuses() -> None:

@@ -139,7 +139,8 @@ def _loo_findings(task: str, analysis: TaskAnalysis) -> list[Finding]:
         return []
     median = float(np.nanmedian(rate))
     out = []
-    for i in np.flatnonzero(rate < median - LOO_MARGIN):
+    # "more than 0.15 below": the gap rounded to 12 decimals, so 0.45 − 0.30 (0.15000000000000002) is not flagged
+    for i in np.flatnonzero(np.round(median - rate, 12) > LOO_MARGIN):
         out.append(Finding("consensus_agreement", f"agrees with the leave-one-out majority on {rate[i]:.3f} of "
                            f"{int(n[i])} judgments, {median - rate[i]:.3f} below the median annotator ({median:.3f})",
                            annotator=str(codes.annotators[i]), task=task,

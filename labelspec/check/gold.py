@@ -13,7 +13,7 @@ import pandas as pd
 
 from labelspec.check import stats
 from labelspec.check.coded import category_mask, codes_of, per_row
-from labelspec.check.context import Context
+from labelspec.check.context import Context, iso_utc
 from labelspec.check.decide_kinds import canonical
 from labelspec.check.estimate import Estimate
 from labelspec.spec.model import Spec
@@ -68,10 +68,11 @@ def rolling_breach(scored: pd.DataFrame, annotator: str, window: int, threshold:
                    ) -> tuple[float, str, int] | None:
     """First point where the accuracy over the last ``window`` gold judgments falls below ``threshold``.
 
-    Returns (rolling accuracy, timestamp, index of the gold judgment) or None. Only full windows count: fewer than
-    ``window`` gold judgments are not evidence of drift.
+    Returns (rolling accuracy, timestamp as the label files write it, index of the gold judgment among the
+    annotator's timed ones) or None. Only full windows count: fewer than ``window`` gold judgments are not
+    evidence of drift. A judgment without a timestamp has no place in time and is left out.
     """
-    rows = scored[scored["annotator"] == annotator]
+    rows = scored[(scored["annotator"] == annotator).to_numpy() & scored["when"].notna().to_numpy()]
     if len(rows) < window:
         return None
     acc = rows["correct"].astype(float).rolling(window).mean().to_numpy()
@@ -79,4 +80,4 @@ def rolling_breach(scored: pd.DataFrame, annotator: str, window: int, threshold:
     if below.size == 0:
         return None
     i = int(below[0])
-    return float(acc[i]), str(rows["when"].iloc[i]), i + 1
+    return float(acc[i]), iso_utc(rows["when"].iloc[i]), i + 1
