@@ -250,3 +250,21 @@ def test_a_value_nested_deeper_than_the_stack_is_invalid_not_a_crash() -> None:
     spec = load_spec(Path(__file__).resolve().parent.parent / "specs" / "rlhf-preference")
     ranking = next(t for t in spec.tasks if t.kind == "ranking")
     assert value_problems(ranking, "[" * 5000 + "]" * 5000) != []
+
+
+def test_calibration_provenance_needs_a_time_on_both_sides(tiny_project) -> None:
+    """Under provenance.require: [calibration], a judgment with no timestamp cannot be shown to come after the
+    calibration, and a pass with no calibrated_at has no time to compare with: neither is taken on trust, and
+    each says why (found by an audit: the first was kept, the second read "has not passed")."""
+    roster = ("id,role,calibration_score,calibration_n,calibration_passed,calibrated_at\n"
+              "a1,annotator,1.0,10,true,2026-03-01T00:00:00Z\na2,annotator,1.0,10,true,\na3,annotator,0.5,10,false,"
+              "2026-03-01T00:00:00Z\n")
+    text = "item_id,annotator_id,label,created_at\ni1,a1,pos,2026-03-02T00:00:00Z\ni2,a1,neg,\ni1,a2,pos,2026-03-02T00:00:00Z\n"
+    p = tiny_project(labels_text=text, files={"annotators.csv": roster},
+                     extra="  provenance: {require: [calibration]}\n")
+    acc = api.check_labels(p.root, [p.labels]).accounting
+    assert acc.exclusions[["line", "reason", "detail"]].values.tolist() == [
+        [3, "before_calibration", "no timestamp: not shown to be after the annotator's calibration"],
+        [4, "not_calibrated", "the roster records a pass without calibrated_at: when it happened is unknown"],
+    ]
+    assert acc.used["line"].tolist() == [2]

@@ -203,16 +203,22 @@ def _roster_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, 
                 _naming(df, "annotator", "annotator {} is not in the roster"))
     if "calibration" not in spec.quality.provenance:
         return
-    cal = pd.Series({a: r.calibrated_at for a, r in ctx.roster.items() if r.passed and r.role == "annotator"},
-                    dtype="datetime64[ns, UTC]")
+    passed = [a for a, r in ctx.roster.items() if r.passed and r.role == "annotator"]
+    cal = pd.Series({a: ctx.roster[a].calibrated_at for a in passed}, dtype="datetime64[ns, UTC]")
     experts = _annotator_mask(df, [a for a, r in ctx.roster.items() if r.role == "expert"])
     codes, cats = codes_of(df, "annotator")
     by_category = cal.reindex(np.asarray(cats, dtype=object))  # one lookup per annotator, spread by codes
     passed_at = pd.Series(by_category.to_numpy()[codes], index=when.index, dtype=cal.dtype)
+    undated = _annotator_mask(df, [a for a in passed if ctx.roster[a].calibrated_at is None])
+    marker.mark(known & ~experts & undated, "not_calibrated",
+                "the roster records a pass without calibrated_at: when it happened is unknown")
     marker.mark(known & ~experts & passed_at.isna().to_numpy(), "not_calibrated",
                 "annotator has not passed calibration")
     before = (when < passed_at).fillna(False).to_numpy(dtype=bool)
     marker.mark(before & ~experts, "before_calibration", "judged before the annotator passed calibration")
+    # a judgment without a time cannot be shown to come after the calibration: not taken on trust
+    marker.mark(when.isna().to_numpy() & ~experts, "before_calibration",
+                "no timestamp: not shown to be after the annotator's calibration")
 
 
 def _item_checks(df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
