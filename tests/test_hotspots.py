@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import entropy as scipy_entropy
-from test_decide import accounting, lab, make_spec, votes
+from test_decide import accounting, gold, lab, make_spec, votes
 
 from labelspec.check.context import Context
 from labelspec.check.hotspots import coverage, find_hotspots
@@ -52,6 +52,17 @@ def test_pair_splits_count_judgment_pairs_on_the_same_unit() -> None:
     assert pairs[("refund", "dispute")]["share"] == pytest.approx(3 / 8)
     assert ("status", "dispute") not in pairs  # never split: not a hotspot
     assert pairs[("status", "other")]["examples"] == ["i4", "i3"]  # most splits first
+
+
+def test_gold_items_are_not_hotspots() -> None:
+    """Gold items are left out as agreement leaves them out: often judged by everyone, their splits (n_a · n_b)
+    would outweigh the work itself (an audit found gold items as the top disputed units and the only evidence
+    of guideline gaps)."""
+    h = find_hotspots(make_spec(INTENT), accounting(votes("intent", TABLE)),
+                      Context(gold=gold([("i3", "intent", "status")])))
+    assert h.items["item"].tolist() == ["i2", "i1", "i4"]
+    pairs = {tuple(p["labels"]): p for p in h.section()["label_pairs"]}
+    assert ("refund", "status") not in pairs and pairs[("status", "other")]["splits"] == 2  # i4 only
 
 
 def test_covered_pair_links_the_edge_case_and_gap_is_flagged() -> None:

@@ -31,7 +31,7 @@ from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
-from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts
+from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts, units_on_items
 from labelspec.check.task_parse import ParsedTask, TaskParses, task_codes
 from labelspec.check.taxonomy import distinct
 from labelspec.spec.model import Spec, Task
@@ -104,15 +104,20 @@ def coverage(task: Task, a: str, b: str) -> list[dict[str, str]]:
 SplitWeight = Callable[[int, int], np.ndarray]  # (a, b) → (U,) splits between labels a and b on each unit
 
 
-def _choice_splits(codes: Codes, table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
-    """(K, K) splits and units-with-both, and each unit's splits for one pair (the examples come from it)."""
+def _choice_splits(codes: Codes, table: np.ndarray | None = None, gold: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+    """(K, K) splits and units-with-both, and each unit's splits for one pair (the examples come from it);
+    ``gold`` (U,) units count no split."""
     counts = (unit_counts(codes) if table is None else table).astype(np.float64)
+    if gold is not None and gold.any():
+        counts[gold] = 0.0
     present = (counts > 0).astype(np.float64)
     return counts.T @ counts, present.T @ present, lambda a, b: counts[:, a] * counts[:, b]
 
 
-def _multi_splits(task: Task, codes: Codes) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+def _multi_splits(task: Task, codes: Codes, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
     member = kinds.membership(task, codes.categories)[codes.category].astype(bool)  # (N, L)
+    member[gold[codes.unit]] = False  # judgments on gold units choose nothing here
     n_units, n_lab = len(codes.unit_keys), len(task.label_ids)
     splits, both = np.zeros((n_lab, n_lab)), np.zeros((n_lab, n_lab))
 
@@ -128,18 +133,20 @@ def _multi_splits(task: Task, codes: Codes) -> tuple[np.ndarray, np.ndarray, Spl
     return splits, both, per_unit
 
 
-def _span_splits(task: Task, parsed: ParsedTask) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
-    """Type disagreements (same extent, different labels) per label pair, and the units they occur on."""
+def _span_splits(task: Task, parsed: ParsedTask, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+    """Type disagreements (same extent, different labels) per label pair, and the units they occur on (gold
+    units left out)."""
     n_lab, n_units = len(task.label_ids), len(parsed.codes.unit_keys)
     parts = parsed.findings()  # matched and found once per check
     assert parts.n_labels == n_lab
-    key = parts.type_key  # label_lo * K + label_hi, one per type disagreement
+    kept = ~gold[parts.type_unit]
+    key, type_unit = parts.type_key[kept], parts.type_unit[kept]  # label_lo * K + label_hi per disagreement
     splits = np.bincount(key, minlength=n_lab * n_lab).reshape(n_lab, n_lab).astype(np.float64)
-    on_units = np.bincount(distinct(key * max(n_units, 1) + parts.type_unit) // max(n_units, 1),
+    on_units = np.bincount(distinct(key * max(n_units, 1) + type_unit) // max(n_units, 1),
                            minlength=n_lab * n_lab).reshape(n_lab, n_lab).astype(np.float64)
 
     def per_unit(a: int, b: int) -> np.ndarray:
-        return np.bincount(parts.type_unit[key == min(a, b) * n_lab + max(a, b)], minlength=n_units)
+        return np.bincount(type_unit[key == min(a, b) * n_lab + max(a, b)], minlength=n_units)
 
     return splits + splits.T, on_units + on_units.T, per_unit
 
@@ -190,9 +197,11 @@ def top_disputed(h: np.ndarray, n: np.ndarray, k: int) -> np.ndarray:
     return pos[np.lexsort((pos, -n[pos], -h[pos]))][:k]
 
 
-def _task_items(task: Task, codes: Codes, max_items: int, table: np.ndarray | None = None) -> pd.DataFrame:
+def _task_items(task: Task, codes: Codes, max_items: int, table: np.ndarray | None, gold: np.ndarray
+                ) -> pd.DataFrame:
     h, n = entropy(codes, table)
     h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
+    h[gold] = 0.0  # gold units are not disputed work: their answer is known (and everyone may have judged them)
     top = top_disputed(h, n, max_items)
     is_top = np.zeros(len(h), dtype=bool)
     is_top[top] = True
@@ -224,15 +233,17 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         frame, codes = parsed.frame, parsed.codes
         # single_choice: one unit × category table serves the entropies and the label pairs
         table = unit_counts(codes) if task.kind == "single_choice" and dense_units(codes) else None
-        item_frames.append(_task_items(task, codes, max_items, table))
+        # gold items are left out as agreement leaves them out (spans, ranking, attribution: every unit of one)
+        gold = units_on_items(codes, ctx.gold.loc[ctx.gold["task"].isin(["", task.name]), "item"])
+        item_frames.append(_task_items(task, codes, max_items, table, gold))
         if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
             continue
         if task.kind == "single_choice":
-            tables = _choice_splits(codes, table)
+            tables = _choice_splits(codes, table, gold)
         elif task.kind == "multi_choice":
-            tables = _multi_splits(task, codes)
+            tables = _multi_splits(task, codes, gold)
         else:
-            tables = _span_splits(task, parsed)
+            tables = _span_splits(task, parsed, gold)
         pairs += _pairs(task, codes, *tables, max_pairs=max_pairs, max_examples=max_examples)
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame(
         columns=["task", "item", "unit", "entropy", "n_judgments", "values"])
