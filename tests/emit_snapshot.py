@@ -89,7 +89,7 @@ def intent_task() -> Task:
                 rules=(Rule(id="chargeback-is-dispute", field="body", op="matches", operand="(?i)charge ?back",
                             expect="label_in", labels=("dispute",), loc=_at(40)),),
                 agreement=AgreementPolicy(metric="krippendorff_alpha", min=0.8, min_per_label=0.67, on="ci_low",
-                                          loc=_at(60)),
+                                          loc=_at(60), per_label_loc=_at(61)),
                 loc=_at(12))
 
 

@@ -206,3 +206,27 @@ def test_a_bad_lead_time_is_missing_provenance_when_lead_times_are_required(tiny
     p = tiny_project(labels_text=text, extra="  provenance: {require: [lead_time]}\n")
     gates = {r.gate.id: r for r in api.check_labels(p.root, [p.labels]).gates}
     assert (gates["provenance.complete"].status, gates["provenance.complete"].compared) == ("fail", 1.0)
+
+
+def test_each_gate_points_at_the_key_that_declared_it() -> None:
+    """declared_at (the GitHub annotation's line) is the threshold's own key, not its section (found by an
+    audit: records.valid and coverage pointed at `quality:`, drift at min_accuracy, divergence at
+    `distribution:`, per-label agreement at `min`)."""
+    from labelspec.spec.plan import plan_gates
+
+    path = EXAMPLES / "support-intent" / "labelspec.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def line_of(key: str, after: str = "quality:") -> int:
+        start = lines.index(after)
+        return next(i for i, text in enumerate(lines[start:], start + 1) if text.strip().startswith(key + ":"))
+
+    located = {g.id: g.loc.line for g in plan_gates(api.load_spec(path))}
+    assert located["records.valid"] == line_of("max_excluded_share")
+    assert located["coverage.intent"] == line_of("annotations_per_item")
+    assert located["provenance.complete"] == line_of("require")
+    assert located["calibration.drift"] == line_of("recalibrate_below")
+    assert located["annotators.divergence"] == line_of("annotator_divergence_p")
+    assert located["distribution.intent.max_deviation"] == line_of("max_deviation")
+    assert located["distribution.intent.goodness_of_fit"] == line_of("min_gof_p")
+    assert located["agreement.intent.per_label"] == line_of("min_per_label")

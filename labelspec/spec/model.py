@@ -104,6 +104,7 @@ class AgreementPolicy:
     on: Literal["estimate", "ci_low"] = "estimate"
     severity: Literal["error", "warn"] = "error"
     loc: SourceLocation = _loc()
+    per_label_loc: SourceLocation = _loc()  # where min_per_label was written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,6 +242,13 @@ class Quality:
     provenance: tuple[str, ...] = ()
     bootstrap: BootstrapPolicy = dc_field(default_factory=BootstrapPolicy)
     loc: SourceLocation = _loc()
+    #: where each gate-declaring key was written (dotted under ``quality``: ``max_excluded_share``,
+    #: ``distribution.max_deviation``, …), in whichever file declared it (the spec or an ``extends`` policy)
+    key_locs: tuple[tuple[str, SourceLocation], ...] = ()
+
+    def key_loc(self, key: str, fallback: SourceLocation | None = None) -> SourceLocation:
+        """Where ``key`` was written; ``fallback`` (else the section) when it was not (a default applies)."""
+        return dict(self.key_locs).get(key, fallback if fallback is not None else self.loc)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

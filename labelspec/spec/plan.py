@@ -85,7 +85,7 @@ def _task_gates(spec: Spec, task: Task) -> list[Gate]:
     gates: list[Gate] = []
     if q.annotations_per_item is not None and task.kind != "text" and task.required:
         gates.append(Gate(id=f"coverage.{task.name}", metric="share_units_fully_annotated", comparator=">=",
-                          threshold=1.0, task=task.name, loc=q.loc,
+                          threshold=1.0, task=task.name, loc=q.key_loc("annotations_per_item"),
                           description=f"every {task.unit} has at least {q.annotations_per_item} judgments"))
     pol = task.agreement
     if pol.min is not None:
@@ -95,16 +95,17 @@ def _task_gates(spec: Spec, task: Task) -> list[Gate]:
                                                              if pol.on == "ci_low" else "the estimate")))
     if pol.min_per_label is not None and task.kind in ("single_choice", "multi_choice", "spans", "pairwise"):
         gates.append(Gate(id=f"agreement.{task.name}.per_label", metric="min_per_label_alpha", comparator=">=",
-                          threshold=pol.min_per_label, task=task.name, severity=pol.severity, loc=pol.loc,
+                          threshold=pol.min_per_label, task=task.name, severity=pol.severity, loc=pol.per_label_loc,
                           description="the lowest one-vs-rest agreement of any label"))
     dist = q.distribution
     if task.expected_distribution and dist.max_deviation is not None:
         gates.append(Gate(id=f"distribution.{task.name}.max_deviation", metric="max_share_deviation", comparator="<=",
-                          threshold=dist.max_deviation, task=task.name, loc=dist.loc,
+                          threshold=dist.max_deviation, task=task.name,
+                          loc=q.key_loc("distribution.max_deviation", dist.loc),
                           description="largest |observed − expected| share of any label in the consensus"))
     if task.expected_distribution and dist.min_gof_p is not None:
         gates.append(Gate(id=f"distribution.{task.name}.goodness_of_fit", metric="chi_square_gof_p", comparator=">=",
-                          threshold=dist.min_gof_p, task=task.name, loc=dist.loc,
+                          threshold=dist.min_gof_p, task=task.name, loc=q.key_loc("distribution.min_gof_p", dist.loc),
                           description="chi-square goodness of fit of the consensus balance to expected_distribution"))
     for rule in task.rules:
         gates.append(Gate(id=f"rules.{rule.id}", metric="rule_violations", comparator="<=", threshold=0.0,
@@ -116,10 +117,10 @@ def _task_gates(spec: Spec, task: Task) -> list[Gate]:
 def _dataset_gates(spec: Spec) -> list[Gate]:
     q = spec.quality
     gates = [Gate(id="records.valid", metric="excluded_share", comparator="<=", threshold=q.max_excluded_share,
-                  loc=q.loc, description="share of judgment rows excluded as invalid")]
+                  loc=q.key_loc("max_excluded_share"), description="share of judgment rows excluded as invalid")]
     if q.provenance:
         gates.append(Gate(id="provenance.complete", metric="rows_missing_provenance", comparator="<=", threshold=0.0,
-                          loc=q.loc, description="judgments lacking " + ", ".join(q.provenance)))
+                          loc=q.key_loc("provenance.require"), description="judgments lacking " + ", ".join(q.provenance)))
     if q.gold is not None and q.gold.min_accuracy is not None:
         gates.append(Gate(id="gold.accuracy", metric="min_annotator_gold_accuracy", comparator=">=",
                           threshold=q.gold.min_accuracy, loc=q.gold.loc,
@@ -130,11 +131,11 @@ def _dataset_gates(spec: Spec) -> list[Gate]:
                           threshold=1.0, loc=cal.loc, description="every contributing annotator passed calibration"))
     if cal is not None and cal.recalibrate_below is not None:
         gates.append(Gate(id="calibration.drift", metric="annotators_below_rolling_gold", comparator="<=",
-                          threshold=0.0, severity="warn", loc=cal.loc,
+                          threshold=0.0, severity="warn", loc=q.key_loc("calibration.recalibrate_below", cal.loc),
                           description=f"rolling gold accuracy over the last {cal.window} gold judgments"))
     if q.distribution.annotator_divergence_p is not None:
         gates.append(Gate(id="annotators.divergence", metric="annotators_divergent", comparator="<=", threshold=0.0,
-                          severity="warn", loc=q.distribution.loc,
+                          severity="warn", loc=q.key_loc("distribution.annotator_divergence_p", q.distribution.loc),
                           description="annotators whose label distribution differs from the others (Holm-corrected)"))
     lt = q.lead_time
     if lt.min_seconds is not None and lt.max_fast_share is not None:

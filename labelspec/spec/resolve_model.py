@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from labelspec.errors import SourceLocation
-from labelspec.spec.locate import Locator, Part
+from labelspec.spec.locate import Locator, Part, walk
 from labelspec.spec.model import (
     Adjudication,
     AgreementPolicy,
@@ -142,10 +142,13 @@ def _agreement(kind: str, own: Data | None, inherited: Data, base: tuple[Part, .
         where = own_parts
     elif inherited:
         where = ("quality", "agreement")
+    per_label = ((*own_parts, "min_per_label") if "min_per_label" in own else ("quality", "agreement", "min_per_label")
+                 if "min_per_label" in inherited else where)
     return AgreementPolicy(
         metric=merged.get("metric", DEFAULT_METRIC.get(kind, "krippendorff_alpha")),
         min=_opt_float(merged.get("min")), min_per_label=_opt_float(merged.get("min_per_label")),
-        on=merged.get("on", "estimate"), severity=merged.get("severity", "error"), loc=loc.at(where, key=True))
+        on=merged.get("on", "estimate"), severity=merged.get("severity", "error"), loc=loc.at(where, key=True),
+        per_label_loc=loc.at(per_label, key=True))
 
 
 def _quality(q: Data, loc: Locator, path: str) -> Quality:
@@ -174,7 +177,14 @@ def _quality(q: Data, loc: Locator, path: str) -> Quality:
         bootstrap=BootstrapPolicy(replicates=int(boot.get("replicates", 1000)), seed=int(boot.get("seed", 20240101)),
                                   level=float(boot.get("level", 0.95))),
         loc=loc.at(("quality",), key=True) if q else SourceLocation(path),
+        key_locs=tuple((key, loc.at(("quality", *key.split(".")), key=True)) for key in _GATE_KEYS
+                       if walk(q, key.split("."))[0]),
     )
+
+
+#: Keys under ``quality`` whose line a gate points at (``declared_at``).
+_GATE_KEYS = ("annotations_per_item", "max_excluded_share", "provenance.require", "calibration.recalibrate_below",
+              "distribution.max_deviation", "distribution.min_gof_p", "distribution.annotator_divergence_p")
 
 
 def _adjudication(a: Data | None, loc: Locator) -> Adjudication:
