@@ -230,3 +230,11 @@ def test_each_gate_points_at_the_key_that_declared_it() -> None:
     assert located["distribution.intent.max_deviation"] == line_of("max_deviation")
     assert located["distribution.intent.goodness_of_fit"] == line_of("min_gof_p")
     assert located["agreement.intent.per_label"] == line_of("min_per_label")
+
+
+def test_rule_violations_per_annotator_list_only_who_broke_the_rule(tiny_project) -> None:
+    rows = [("i1", "a1", "neg"), ("i1", "a2", "pos"), ("i1", "a3", "pos"), *AGREEING[3:]]
+    p = tiny_project(rows, extra_labels="    rules: [{id: r, when: {field: text, matches: 'text 1$'}, "
+                                        "expect: {label_in: [neg]}, severity: warn}]\n")
+    rule = api.check_labels(p.root, [p.labels]).rules["r"]
+    assert (rule.checked, rule.violations, rule.by_annotator) == (3, 2, {"a2": 1, "a3": 1})  # a1 listed 0 before

@@ -68,6 +68,6 @@ def evaluate_rules(spec: Spec, used: pd.DataFrame, ctx: Context) -> dict[str, Ru
             examples = tuple((str(a), str(i), str(f), int(ln)) for a, i, f, ln in
                              bad[["annotator", "item", "file", "line"]].head(5).itertuples(index=False))
             results[rule.id] = RuleResult(rule=rule, checked=len(rows), violations=len(bad), examples=examples,
-                                          by_annotator={str(k): int(v) for k, v in
-                                                        sorted(bad["annotator"].value_counts().items())})
+                                          by_annotator={str(k): int(v) for k, v in  # annotators who broke it
+                                                        sorted(bad["annotator"].value_counts().items()) if v})
     return results

@@ -176,8 +176,10 @@ def _extra_spans(task: Task, work: SpanWork, parsed: ParsedTask | None) -> tuple
             "boundary_disagreements": int(found.boundary_count), "type_disagreements": int(found.type_count),
             "boundary_examples": [str(items[u]) for u in found.boundary_units],
             "type_examples": [str(items[u]) for u in found.type_units],
-            "confused_label_pairs": [{"labels": [task.label_ids[a], task.label_ids[b]], "count": int(n)}
-                                     for (a, b), n in zip(found.type_pairs.tolist(), found.type_pair_counts, strict=True)],
+            "confused_label_pairs": [  # most confused first, then label order
+                {"labels": [task.label_ids[a], task.label_ids[b]], "count": int(n)} for n, a, b in sorted(
+                    ((int(n), a, b) for (a, b), n in zip(found.type_pairs.tolist(), found.type_pair_counts,
+                                                         strict=True)), key=lambda t: (-t[0], t[1], t[2]))],
         },
     }, {lab: est for lab, est in zip(task.label_ids, f1.per_label, strict=True)}
 
