@@ -251,10 +251,16 @@ def _calibration_rows(spec: Spec, acc: Accounting, ref: pd.DataFrame, files: Seq
                ("text_not_scored", int((in_set & text).sum())))
     rows = merged[in_set & ~text].reset_index(drop=True)
     if rows.empty:
+        excluded = acc.exclusions["reason"].value_counts()
+        why = ""
+        if len(excluded) and judged.empty:  # every row was excluded: say what excluded them
+            top = ", ".join(f"{n} {reason}" for reason, n in excluded.head(3).items())
+            why = f" (every row was excluded: {top})"
+        hint = ("calibration items must be in the items file too (unknown_item)" if "unknown_item" in excluded.index
+                and judged.empty else "pass the calibration round's label files; check item ids and tasks")
         raise UsageError(Diagnostic(
-            "LS501", "no judgment in the submissions answers a row of the calibration set",
-            SourceLocation(", ".join(files) or "<submissions>"),
-            hint="pass the calibration round's label files; check item ids and tasks"))
+            "LS501", f"no judgment in the submissions answers a row of the calibration set{why}",
+            SourceLocation(", ".join(files) or "<submissions>"), hint=hint))
     rows["kind"] = rows["task"].map(kind_of)
     return rows, sorted(judged["annotator"].astype(str).unique().tolist()), ignored
 
