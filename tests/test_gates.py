@@ -187,7 +187,7 @@ def test_annotator_gates_without_evidence_are_undefined_not_passed(tiny_project)
     drift = {g.gate.id: g for g in api.check_labels(EXAMPLES / "support-intent",
                                                     [EXAMPLES / "support-intent" / "labels"]).gates}
     assert (drift["calibration.drift"].status, drift["calibration.drift"].measure.reason) == (
-        "undefined", "no annotator has 30 gold judgments (one full window)")  # the most any annotator has is 24
+        "undefined", "no annotator has 30 gold judgments with a timestamp (one full window)")  # the most is 24
 
 
 def test_a_decided_gate_carries_no_reason() -> None:

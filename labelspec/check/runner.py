@@ -142,8 +142,10 @@ def _no_evidence(gate: Gate, state: _State) -> str | None:
         return None if max(tested, default=0) >= 3 else "no task has 3 annotators to compare (outside gold units)"
     cal = state.spec.quality.calibration
     window = cal.window if cal is not None else 0
-    if state.gold is None or not (state.gold.n >= window).any():
-        return f"no annotator has {window} gold judgments (one full window)"
+    scored = state.gold.scored if state.gold is not None else None
+    timed = scored.loc[scored["when"].notna(), "annotator"].value_counts() if scored is not None else None
+    if timed is None or timed.empty or int(timed.max()) < window:  # untimed ones have no place in the window
+        return f"no annotator has {window} gold judgments with a timestamp (one full window)"
     return None
 
 
