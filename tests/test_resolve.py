@@ -440,3 +440,31 @@ def test_step_display_keys_apply_to_list_and_json_fields(tmp_path: Path) -> None
                     **{"items.jsonl": '{"item_id": "t1", "body": "x", "steps": []}\n'})
     field = load_spec(fixed).steps_field
     assert (field.name, field.name_key, field.text_key) == ("steps", "agent", "thought")
+
+
+@pytest.mark.parametrize(("items_file", "items"), [
+    ("items.jsonl", '{"item_id": "t1"}\n{"item_id": 2}\n'),
+    ("items.csv", "item_id,text\nt1,a\n2,b\n"),
+    ("items.csv", 'item_id,text\nt1,"a\nb"\n2,c\n'),  # a line break in a field: the stdlib path
+])
+def test_gold_and_calibration_rows_must_name_items_of_the_items_file(tmp_path: Path, items_file: str,
+                                                                     items: str) -> None:
+    """A gold or calibration row about an unknown item can never be scored (check excludes its judgments as
+    unknown_item): validate says so at its line (found by an audit: calibrate then failed without saying why)."""
+    spec = (HEAD + f"items: {{file: {items_file}, id: item_id}}\ntasks:\n" + INTENT +
+            "quality:\n  gold: {file: gold.csv}\n  calibration: {file: calibration.csv, min_accuracy: 0.5}\n")
+    gold = GOLD + "t9,,intent,status\n2,,intent,status\n"
+    calibration = "item,unit,task,label\nc1,,intent,refund\n"
+    diags = errors(project(tmp_path / "p", spec, **{items_file: items, "gold.csv": gold,
+                                                     "calibration.csv": calibration}))
+    assert [(d.code, str(d.loc), d.message) for d in diags] == [  # sorted by file
+        ("LS312", "calibration.csv:2", f"calibration item 'c1' is not in the items file '{items_file}'"),
+        ("LS312", "gold.csv:3", f"gold item 't9' is not in the items file '{items_file}'"),
+    ]
+
+
+def test_unknown_gold_items_are_located_when_a_field_spans_lines(tmp_path: Path) -> None:
+    spec = HEAD + "items: {file: items.jsonl, id: item_id}\ntasks:\n" + INTENT + "quality:\n  gold: {file: gold.csv}\n"
+    gold = 'item,unit,task,label,why\nt1,,intent,refund,"two\nlines"\nt9,,intent,status,x\n'
+    (d,) = errors(project(tmp_path / "p", spec, **{"items.jsonl": '{"item_id": "t1"}\n', "gold.csv": gold}))
+    assert (str(d.loc), d.message) == ("gold.csv:4", "gold item 't9' is not in the items file 'items.jsonl'")

@@ -250,7 +250,7 @@ def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnosti
         header, records = read_table(text, problems, (items.id,), None, keep=(items.id,))
         ids = [(line, rec[items.id]) for line, rec in records] if items.id in header else []
     else:
-        ids = list(_jsonl_ids(text, items.id, problems))
+        ids = list(jsonl_ids(text, items.id, problems))
     values = {ident for _, ident in ids}
     if len(values) != len(ids) or "" in values:  # rare: find the lines (a loop over ~10⁵ items costs ~0.5 s)
         seen: dict[str, int] = {}
@@ -289,7 +289,7 @@ def _is_text(record: object) -> bool:
     return True
 
 
-def _jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int, str]]:
+def jsonl_ids(text: str, id_key: str, problems: Problems) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue

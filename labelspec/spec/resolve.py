@@ -25,6 +25,7 @@ from typing import Any
 from labelspec.errors import Diagnostic, SpecError
 from labelspec.spec.datafiles import check_gold, check_items, check_roster, items_format
 from labelspec.spec.extends import load_chain
+from labelspec.spec.item_refs import unknown_item_refs
 from labelspec.spec.locate import Locator, Part
 from labelspec.spec.model import Spec
 from labelspec.spec.paths import ApprovedFile, PathProblem, approve, display_join, read_approved
@@ -72,6 +73,9 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
     files = _read_files(checker, spec_dir)
     if not checker.diags:
         checker.diags.extend(_check_contents(files, spec))
+    if not checker.diags:  # each file is sound: do the gold and calibration rows name known items?
+        shown = {parts: (display_join(spec.path, found.written), data) for parts, (found, data) in files.items()}
+        checker.diags.extend(unknown_item_refs(shown, spec))
     if checker.diags:
         raise SpecError([*checker.diags, *warnings])
     digest = spec_digest(chain.merged, {f.rel: data for f, data in files.values()})
