@@ -130,6 +130,7 @@ def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: Bootstra
                       tables: PairTables, patterns: Patterns | None = None) -> dict[str, Estimate]:
     """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions."""
     counts = unit_patterns(codes, mask).patterns if patterns is None else patterns
+    k = choosable(task)  # AC1's K when the columns are not every category (multi_choice)
     values = np.array([float(c) for c in codes.categories]) if task.kind == "rating" else None
 
     def alpha(c: np.ndarray, *, weights: np.ndarray | None = None) -> Estimate:
@@ -140,8 +141,8 @@ def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: Bootstra
         "fleiss_kappa": _with_ci(counts, stats.fleiss_kappa, boot, fleiss_replicates),
         "cohen_kappa": _cohen(tables, task, boot),
         "scott_pi": _with_ci(counts, stats.scott_pi, boot, scott_replicates),
-        "gwet_ac1": _with_ci(counts, partial(stats.gwet_ac1, n_categories=choosable(task)), boot,
-                             partial(gwet_replicates, n_categories=choosable(task))),
+        "gwet_ac1": _with_ci(counts, partial(stats.gwet_ac1, n_categories=k), boot,
+                             partial(gwet_replicates, n_categories=k)),
         "percent_agreement": _with_ci(counts, stats.percent_agreement, boot, percent_replicates),
     }
 

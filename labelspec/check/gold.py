@@ -47,12 +47,13 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
     on_gold = per_row(used, "item", category_mask(items, gold["item"].unique()))  # the merge stays small
     merged = used.loc[on_gold, ["annotator", "item", "unit", "task", "value", "when"]].merge(
         gold, on=["item", "unit", "task"], how="inner")
-    for task in spec.tasks:  # one meaning, one text: sets, spans and objects compare canonically
+    structured = [t for t in spec.tasks if t.is_list or t.kind == "attribution"]
+    if structured:  # as text first: a canonical form (compact JSON of '{"agent": "x"}') need not be one of the
+        # value column's read-time categories
+        merged = merged.assign(value=merged["value"].astype(object), gold=merged["gold"].astype(object))
+    for task in structured:  # one meaning, one text: sets, spans and objects compare canonically
         rows = (merged["task"] == task.name).to_numpy()
-        if rows.any() and (task.is_list or task.kind == "attribution"):
-            # as text first: a canonical form (compact JSON of '{"agent": "x"}') need not be one of the
-            # value column's read-time categories
-            merged = merged.assign(value=merged["value"].astype(object), gold=merged["gold"].astype(object))
+        if rows.any():
             merged.loc[rows, "value"] = canonical(task, merged.loc[rows, "value"]).to_numpy()
             merged.loc[rows, "gold"] = canonical(task, merged.loc[rows, "gold"]).to_numpy()
     merged["correct"] = (merged["value"] == merged["gold"]).to_numpy()

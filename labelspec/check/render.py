@@ -55,7 +55,7 @@ def gate_value(g: dict[str, Any]) -> str:
     return text
 
 
-def ci_label(d: dict[str, Any] | Mapping[str, Any]) -> str:
+def ci_label(d: Mapping[str, Any]) -> str:
     """"95% CI", at the report's bootstrap level (``quality.bootstrap.level``)."""
     return f"{level_text(float(d.get('ci_level', 0.95)))} CI"
 
