@@ -129,6 +129,9 @@ def test_nested_spans_of_one_label_stay_two_mentions_in_the_consensus() -> None:
     boundary = [(0, 0, 0, 10, PER), (0, 1, 0, 9, PER)]
     one = span_consensus(make(boundary, [30]), min_support=0.5, allow_nesting=True)
     assert (one.start.tolist(), one.end.tolist(), one.support.tolist()) == ([0], [9], [1.0])
+    # one annotator splits a mention in two side by side ([0,1) + [1,2)), the other marks [0,2): one span, not two
+    split = [(0, 0, 0, 1, PER), (0, 0, 1, 2, PER), (0, 1, 0, 2, PER)]
+    assert span_consensus(make(split, [30]), min_support=0.0, allow_nesting=True).start.size == 1
     # one of three nests: the inner span has 1/3 exact support, below 1/2
     partly = [*nested[:3], (0, 2, 0, 10, PER)]
     assert span_consensus(make(partly, [30]), min_support=0.5, allow_nesting=True).start.tolist() == [0]

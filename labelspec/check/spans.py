@@ -239,11 +239,14 @@ def span_clusters(sp: SpanSet) -> SpanClusters:
     best = lex_order(cluster, int(n_ext.max(initial=0)) - n_ext, es, ee)
     head, _ = runs(cluster[best])
     rep = best[head]  # one extent per cluster, in cluster order
-    # extents an annotator marked together with the representative of their cluster: distinct mentions to them
+    # extents nested in (or around) their cluster's representative that an annotator marked together with it:
+    # two mentions to that annotator (two spans side by side are one mention split differently: not these)
     on_rep = np.zeros(eu.size, dtype=bool)
     on_rep[rep] = True
+    rs, re = es[rep][cluster], ee[rep][cluster]  # each extent's cluster representative
+    nests = ~on_rep & (((es >= rs) & (ee <= re)) | ((es <= rs) & (ee >= re)))
     rep_marks = cluster[ext_of[on_rep[ext_of]]] * n_ann + a[on_rep[ext_of]]
-    other = np.flatnonzero(~on_rep[ext_of])
+    other = np.flatnonzero(nests[ext_of])
     beside = other[np.isin(cluster[ext_of[other]] * n_ann + a[other], rep_marks)]
     ext = np.unique(ext_of[beside])
     return SpanClusters(eu[rep], el[rep], es[rep], ee[rep], support, n_ext[rep], judges,
