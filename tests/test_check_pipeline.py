@@ -224,3 +224,41 @@ def test_the_experts_review_round_settles_the_queue_it_was_given() -> None:
     assert after["routed_to_review"] < before["routed_to_review"] and after["expert_conflicts"] == 0
     assert with_review["accounting"]["rows_used_expert"] == experts
     assert with_review["tasks"]["intent"]["agreement"] == without["tasks"]["intent"]["agreement"]
+
+
+TAXONOMY_SPEC = """\
+labelspec: 1
+project:
+  id: topics
+  title: Nested topics
+  version: 1.0.0
+tasks:
+  topic:
+    kind: {kind}
+    question: Which topic?
+    labels:
+      a: {{title: A, definition: a}}
+      a1: {{title: A1, definition: a1, parent: a}}
+      a2: {{title: A2, definition: a2, parent: a}}
+      b: {{title: B, definition: b}}
+"""
+
+
+@pytest.mark.parametrize(("kind", "values", "depth0", "depth1"), [
+    # single labels: i1 a1/a2 agree at depth 0 only; i2 agree at both; i3 b/a at neither
+    ("single_choice", ["a1", "a2", "a1", "a1", "b", "a"], (2 / 3, 2), (1 / 3, 4)),
+    # label sets, coarsened label by label: {a} vs {a, b} on i1 disagree at depth 0 ({a}, {a, b}, {b}: 3 sets)
+    ("multi_choice", ['["a1"]', '["a2","b"]', '["a1"]', '["a1"]', '["b"]', '["a"]'], (1 / 3, 3), (1 / 3, 4)),
+])
+def test_agreement_by_depth_reads_the_labels_of_each_kind(tmp_path: Path, kind: str, values: list[str],
+                                                          depth0: tuple[float, int], depth1: tuple[float, int]
+                                                          ) -> None:
+    """A multi_choice task's categories are label *sets*: read as labels of the tree they gave nonsense depths
+    (2 categories at depth 0 where there are 3 sets)."""
+    (tmp_path / "labelspec.yaml").write_text(TAXONOMY_SPEC.format(kind=kind), "utf-8")
+    rows = zip(["i1", "i1", "i2", "i2", "i3", "i3"], ["x", "y"] * 3, values, strict=True)
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps({"item_id": i, "annotator_id": a, "label": v}) + "\n"
+                                                   for i, a, v in rows), "utf-8")
+    depths = api.check_labels(tmp_path, [tmp_path / "labels.jsonl"]).to_dict()["tasks"]["topic"]["agreement_by_depth"]
+    assert [(d["percent"], d["categories"]) for d in depths] == [
+        (pytest.approx(depth0[0]), depth0[1]), (pytest.approx(depth1[0]), depth1[1])]

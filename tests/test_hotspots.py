@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -179,3 +181,40 @@ def test_top_disputed_equals_the_full_lexsort(units: list[tuple[float, int]], k:
     full = np.lexsort((-n, -h))
     expected = full[h[full] > 1e-12][:k]
     assert top_disputed(h, n, k).tolist() == expected.tolist()
+
+
+NESTED = Task(
+    name="cause", kind="single_choice", question="q",
+    labels=(lab("a"), lab("a1", parent="a"), lab("a2", parent="a"), lab("b")),
+    edge_cases=(EdgeCase(id="a1-not-a2", when="w", label="a1", why="y", instead_of=("a2",)),),
+)
+NESTED_TABLE = {
+    "i1": ["a1", "a2", "a2"],  # 3 pairs under a, 2 split a1/a2
+    "i2": ["a", "a1"],  # 1 pair under a, split parent/child
+    "i3": ["a1", "b"],  # one judgment under a: no pair
+    "i4": ["a2", "a2"],  # 1 pair under a, not split
+}
+
+
+def test_taxonomy_subtrees_count_the_splits_between_children() -> None:
+    sub = find_hotspots(make_spec(NESTED), accounting(votes("cause", NESTED_TABLE)), Context()).section()["subtrees"]
+    assert sub == [{"task": "cause", "parent": "a", "depth": 0, "pairs": 5, "splits": 3, "share": 0.6,
+                    "top_split": {"labels": ["a1", "a2"], "splits": 2, "gap": False, "examples": ["i1"],
+                                  "covered_by": [{"kind": "edge_case", "id": "a1-not-a2",
+                                                  "link": "guidelines.html#a1-not-a2"}]}}]
+    text = find_hotspots(make_spec(NESTED), accounting(votes("cause", NESTED_TABLE)), Context()).section()["summary"]
+    assert ("cause: under a, 3 of 5 pairs of judgments split between its children (60%); most often a1 ↔ a2 (2×) "
+            "— settled by a1-not-a2") in text
+
+
+def test_taxonomy_subtrees_leave_gold_out_and_flag_gaps() -> None:
+    spec = make_spec(dataclasses.replace(NESTED, edge_cases=()))
+    h = find_hotspots(spec, accounting(votes("cause", NESTED_TABLE)), Context(gold=gold([("i1", "cause", "a1")])))
+    (sub,) = h.section()["subtrees"]
+    assert (sub["pairs"], sub["splits"]) == (2, 1)  # i2 and i4 only
+    assert sub["top_split"]["labels"] == ["a", "a1"] and sub["top_split"]["gap"] is True
+
+
+def test_subtrees_are_for_single_choice_taxonomies_only() -> None:
+    flat = find_hotspots(make_spec(INTENT), accounting(votes("intent", TABLE)), Context()).section()
+    assert flat["subtrees"] == []

@@ -21,6 +21,7 @@ from labelspec.check.taxonomy import (
     label_depths,
     pairs_within_groups,
     runs,
+    set_depth_agreement,
     sparse_patterns,
     subtree_hotspots,
 )
@@ -167,3 +168,39 @@ def test_empty_input_fails_closed() -> None:
     assert all(d.alpha.value is None and d.alpha.reason for d in depth_agreement(empty, empty, PARENT))
     assert subtree_hotspots(empty, empty, PARENT) == ()
     assert deepest_consensus(empty, empty, PARENT, min_support=0.5, n_units=2).label.tolist() == [-1, -1]
+
+
+def test_label_sets_are_coarsened_label_by_label() -> None:
+    """multi_choice with ``parent:``: each set's labels become their ancestors, duplicates merge. Values (rows of
+    ``member``): 0 {math}, 1 {logic, ok}, 2 {ok}, 3 {error}, 4 {algebra, logic}."""
+    member = np.zeros((5, 5), dtype=int)
+    for v, labels in enumerate([[2], [3, 1], [1], [0], [4, 3]]):
+        member[v, labels] = 1
+    unit = np.array([0, 0, 1, 1, 2, 2])
+    value = np.array([0, 4, 1, 2, 3, 0])
+    d0, d1, d2 = set_depth_agreement(unit, value, member, PARENT)
+    # depth 0: {error} {error} | {error, ok} {ok} | {error} {error}: 2 of 3 units agree; 3 distinct sets
+    assert (d0.percent.value, d0.n_categories) == (pytest.approx(2 / 3), 3)
+    # depth 1: {math} {math, logic} | {logic, ok} {ok} | {error} {math}: none agree
+    assert (d1.percent.value, d1.n_categories) == (0.0, 5)
+    assert d2.percent.value == 0.0
+    # α on the coarsened sets as categories, against the independent package
+    for d in (d0, d1, d2):
+        anc = ancestors_at(PARENT, d.depth)
+        keys = [tuple(sorted({int(anc[k]) for k in np.flatnonzero(member[v])})) for v in value]
+        codes = {k: i for i, k in enumerate(sorted(set(keys)))}
+        data = np.array([codes[k] for k in keys], dtype=float).reshape(3, 2).T
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+        assert d.alpha.value == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(judgments)
+def test_singleton_sets_agree_with_single_labels(rows: list[tuple[int, int]]) -> None:
+    """A set of one label is that label: the set version gives what :func:`depth_agreement` gives."""
+    unit = np.array([r[0] for r in rows])
+    label = np.array([r[1] for r in rows])
+    a = depth_agreement(unit, label, PARENT)
+    b = set_depth_agreement(unit, label, np.eye(PARENT.size, dtype=int), PARENT)
+    assert [x.n_categories for x in a] == [y.n_categories for y in b]
+    assert all(_same(x.alpha, y.alpha) and _same(x.percent, y.percent) for x, y in zip(a, b, strict=True))

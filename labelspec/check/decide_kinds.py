@@ -305,8 +305,7 @@ def pairwise(inp: KindInput) -> KindResult:
 def taxonomy(inp: KindInput) -> KindResult:
     """Deepest level of the label tree at which ``min_support`` of the judgments agree; none → no consensus."""
     c, task = inp.codes, inp.task
-    ids = [lab.id for lab in task.labels]
-    parent = np.array([ids.index(lab.parent) if lab.parent in ids else -1 for lab in task.labels], dtype=np.int64)
+    parent = np.array(task.parent_codes, dtype=np.int64)
     n_units = len(c.unit_keys)
     r = deepest_consensus(c.unit, c.category, parent, min_support=inp.policy.min_support, n_units=n_units)
     roots = majority_vote(unit_counts(replace(c, category=ancestors_at(parent, 0)[c.category])))

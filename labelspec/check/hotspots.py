@@ -14,6 +14,10 @@ settled it, or flag it as a guideline gap. It reads no files and decides no gate
   (linked as ``guidelines.html#<edge-case id>``), or by a counterexample on one label whose ``use`` is the
   other (linked to that label's section). An uncovered pair is a **guideline gap**; the gaps, with example
   items, are the suggested guideline fixes.
+* For a single_choice taxonomy (labels with ``parent:``), each label with children is a **subtree**: the pairs
+  of judgments on one unit that both lie under it, how many of them split between its children (or the
+  label itself and a child), and the most frequent such split with its coverage and example units
+  (:func:`labelspec.check.taxonomy.subtree_hotspots`; gold units left out).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from labelspec.check.context import Context
 from labelspec.check.records import Accounting
 from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts, units_on_items
 from labelspec.check.task_parse import ParsedTask, TaskParses, task_codes
-from labelspec.check.taxonomy import distinct
+from labelspec.check.taxonomy import ancestors_at, distinct, subtree_hotspots
 from labelspec.spec.model import Spec, Task
 
 GUIDELINES = "guidelines.html"
@@ -44,6 +48,7 @@ PAIR_KINDS = frozenset({"single_choice", "multi_choice", "spans"})
 class Hotspots:
     items: pd.DataFrame  # task, item, unit, entropy, n_judgments, values
     pairs: pd.DataFrame  # task, labels, splits, units, share, covered_by, gap, examples
+    subtrees: tuple[dict[str, Any], ...] = ()  # taxonomy tasks: task, parent, depth, pairs, splits, share, top_split
 
     def section(self) -> dict[str, Any]:
         """The ``hotspots`` section of the check report, with a text summary."""
@@ -52,13 +57,14 @@ class Hotspots:
         fixes = [{"task": p["task"], "labels": p["labels"], "splits": p["splits"], "examples": p["examples"],
                   "suggestion": f"add an edge case to task {p['task']!r} saying when {p['labels'][0]!r} applies "
                                 f"instead of {p['labels'][1]!r} (or the reverse)"} for p in pairs if p["gap"]]
-        lines = [_pair_line(p) for p in pairs]
+        lines = [_pair_line(p) for p in pairs] + [_subtree_line(t) for t in self.subtrees]
         if items:
             top = ", ".join(f"{i['item']}{'/' + i['unit'] if i['unit'] else ''} ({i['task']}, {i['entropy']:.2f} bits)"
                             for i in items[:5])
             lines.append(f"most disputed units: {top}")
         lines += [f"suggested fix: {f['suggestion']}; e.g. {', '.join(f['examples'])}" for f in fixes]
-        return {"items": items, "label_pairs": pairs, "suggested_fixes": fixes, "summary": lines}
+        return {"items": items, "label_pairs": pairs, "subtrees": list(self.subtrees), "suggested_fixes": fixes,
+                "summary": lines}
 
 
 def _pair_line(p: dict[str, Any]) -> str:
@@ -66,6 +72,16 @@ def _pair_line(p: dict[str, Any]) -> str:
     if p["gap"]:
         return head + " — guideline gap: no edge case or counterexample settles it"
     return head + " — settled by " + ", ".join(f"{c['kind']} {c['id']} ({c['link']})" for c in p["covered_by"])
+
+
+def _subtree_line(t: dict[str, Any]) -> str:
+    head = (f"{t['task']}: under {t['parent']}, {t['splits']} of {t['pairs']} pairs of judgments split between "
+            f"its children ({t['share']:.0%})")
+    top = t["top_split"]
+    if top is None:
+        return head
+    how = " — guideline gap" if top["gap"] else " — settled by " + ", ".join(c["id"] for c in top["covered_by"])
+    return f"{head}; most often {top['labels'][0]} ↔ {top['labels'][1]} ({top['splits']}×){how}"
 
 
 def entropy(codes: Codes, table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -165,6 +181,11 @@ def top_units(weight: np.ndarray, k: int) -> np.ndarray:
     return pos[np.lexsort((pos, -weight[pos]))][:k]
 
 
+def _unit_names(codes: Codes, units: np.ndarray) -> list[str]:
+    return [f"{it}/{st}" if st else str(it) for it, st in zip(codes.unit_items[units], codes.unit_steps[units],
+                                                                 strict=True)]
+
+
 def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weight: SplitWeight, *,
            max_pairs: int, max_examples: int) -> list[dict[str, Any]]:
     labels = task.label_ids
@@ -175,13 +196,34 @@ def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weigh
     total = float(np.triu(splits, 1).sum())
     out = []
     for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):  # the reported pairs only
-        ex = top_units(weight(a, b), max_examples)
-        examples = [f"{it}/{st}" if st else str(it)
-                    for it, st in zip(codes.unit_items[ex], codes.unit_steps[ex], strict=True)]
+        examples = _unit_names(codes, top_units(weight(a, b), max_examples))
         cov = coverage(task, labels[a], labels[b])
         out.append({"task": task.name, "labels": [labels[a], labels[b]], "splits": int(splits[a, b]),
                     "units": int(both[a, b]), "share": float(splits[a, b]) / total, "covered_by": cov,
                     "gap": not cov, "examples": examples})
+    return out
+
+
+def _subtrees(task: Task, codes: Codes, gold: np.ndarray, max_examples: int) -> list[dict[str, Any]]:
+    """Each label with children of a single_choice taxonomy, most split first (see the module docstring)."""
+    labels, parent = task.label_ids, np.array(task.parent_codes, dtype=np.int64)
+    keep = ~gold[codes.unit]
+    unit, label = codes.unit[keep], codes.category[keep]
+    out = []
+    for h in subtree_hotspots(unit, label, parent):  # one per label with children
+        top = None
+        if h.top_pair is not None:
+            a, b = h.top_pair
+            under = ancestors_at(parent, h.depth + 1)[label]  # each judgment's label at the children's depth
+            n_units = len(codes.unit_keys)
+            weight = (np.bincount(unit[under == a], minlength=n_units)
+                      * np.bincount(unit[under == b], minlength=n_units))
+            ex = top_units(weight, max_examples)
+            cov = coverage(task, labels[a], labels[b])
+            top = {"labels": [labels[a], labels[b]], "splits": h.top_pair_count, "covered_by": cov, "gap": not cov,
+                   "examples": _unit_names(codes, ex)}
+        out.append({"task": task.name, "parent": labels[h.parent], "depth": h.depth, "pairs": h.n_pairs,
+                    "splits": h.n_confused, "share": h.rate, "top_split": top})
     return out
 
 
@@ -222,7 +264,9 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
     ``analyses`` (the runner's, optional) lends its integer codes to label-coded tasks, ``parses`` its parsed
     spans and ranking tasks.
     """
-    item_frames, pairs = [], []
+    item_frames: list[pd.DataFrame] = []
+    pairs: list[dict[str, Any]] = []
+    subtrees: list[dict[str, Any]] = []
     for task in spec.tasks:  # a loop over tasks
         if task.kind == "text":
             continue
@@ -236,6 +280,8 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         # gold items are left out as agreement leaves them out (spans, ranking, attribution: every unit of one)
         gold = units_on_items(codes, ctx.gold.loc[ctx.gold["task"].isin(["", task.name]), "item"])
         item_frames.append(_task_items(task, codes, max_items, table, gold))
+        if task.kind == "single_choice" and task.is_taxonomy:  # categories are the labels the tree nests
+            subtrees += _subtrees(task, codes, gold, max_examples)
         if task.kind not in PAIR_KINDS or len(task.label_ids) < 2 or frame.empty:
             continue
         if task.kind == "single_choice":
@@ -250,5 +296,5 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
     items = items.sort_values(["entropy", "n_judgments", "task", "item", "unit"],
                               ascending=[False, False, True, True, True], kind="stable").head(max_items)
     return Hotspots(items=items.reset_index(drop=True), pairs=pd.DataFrame(pairs, columns=[
-        "task", "labels", "splits", "units", "share", "covered_by", "gap", "examples"]))
+        "task", "labels", "splits", "units", "share", "covered_by", "gap", "examples"]), subtrees=tuple(subtrees))
 

@@ -297,18 +297,29 @@ def _hotspots(d: Mapping[str, Any]) -> tuple[list[tuple[str, Table]], list[str]]
             ["task", "item", "unit", "entropy (bits)", "judgments", "values"],
             ([str(u.get("task")), str(u.get("item")), str(u.get("unit") or "—"), num(u.get("entropy")),
               num(u.get("n_judgments")), _counts(u.get("values") or {})] for u in items), "...nnt")))
-    if pairs := h.get("label_pairs"):
-        def settled(p: Mapping[str, Any]) -> str:
-            cover = ", ".join(f"{c.get('id')} ({str(c.get('kind')).replace('_', ' ')})"
-                              for c in p.get("covered_by", []))
-            return "guideline gap" if p.get("gap") else cover or "—"
+    def settled(p: Mapping[str, Any]) -> str:
+        cover = ", ".join(f"{c.get('id')} ({str(c.get('kind')).replace('_', ' ')})" for c in p.get("covered_by", []))
+        return "guideline gap" if p.get("gap") else cover or "—"
 
+    if pairs := h.get("label_pairs"):
         out.append(("Label pairs annotators split between", _table(
             ["task", "labels", "splits", "units", "share", "settled by", "examples"],
             ([str(p.get("task")), " ↔ ".join(map(str, p.get("labels", []))), num(p.get("splits")),
               num(p.get("units")), _pct(p.get("share")), settled(p), ", ".join(map(str, p.get("examples", []))) or "—"]
              for p in pairs),
             "..nnntp", ("warn" if p.get("gap") else "" for p in pairs))))
+    if subtrees := h.get("subtrees"):
+        def row(t: Mapping[str, Any]) -> list[str]:
+            split = t.get("top_split") or {}
+            most = f"{' ↔ '.join(map(str, split.get('labels', [])))} ({num(split.get('splits'))}×)" if split else "—"
+            return [str(t.get("task")), str(t.get("parent")), num(t.get("pairs")), num(t.get("splits")),
+                    _pct(t.get("share")), most, settled(split) if split else "—",
+                    ", ".join(map(str, split.get("examples", []))) or "—"]
+
+        out.append(("Splits under each parent label (taxonomies)", _table(
+            ["task", "parent", "pairs under it", "split between children", "share", "most often", "settled by",
+             "examples"], (row(t) for t in subtrees), "..nnn.tp",
+            ("warn" if (t.get("top_split") or {}).get("gap") else "" for t in subtrees))))
     return out, [str(f.get("suggestion")) for f in h.get("suggested_fixes") or []]
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
 from labelspec.check.coded import codes_of
 from labelspec.check.context import Context
+from labelspec.check.decide_kinds import membership
 from labelspec.check.estimate import Estimate
 from labelspec.check.spans import span_findings, summarize_findings
 from labelspec.check.step_records import unit_steps
@@ -47,7 +48,7 @@ from labelspec.check.structured_metrics import (
     w_interval,
 )
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses, restrict
-from labelspec.check.taxonomy import depth_agreement
+from labelspec.check.taxonomy import depth_agreement, set_depth_agreement
 from labelspec.check.trajectory import (
     FirstErrors,
     attribution_agreement,
@@ -188,9 +189,13 @@ def _taxonomy_extra(task: Task, analysis: TaskAnalysis) -> dict[str, object]:
     c, keep = analysis.codes, ~analysis.gold_mask if analysis.gold_mask is not None else None
     if c is None or keep is None:
         return {}
-    index = {lab: i for i, lab in enumerate(task.label_ids)}
-    parent = np.array([index[lab.parent] if lab.parent else -1 for lab in task.labels], dtype=np.int64)
-    depths = depth_agreement(c.unit[keep], c.category[keep], parent)
+    parent = np.array(task.parent_codes, dtype=np.int64)
+    if task.kind == "multi_choice":  # categories are label sets: each set coarsened label by label
+        depths = set_depth_agreement(c.unit[keep], c.category[keep], membership(task, c.categories), parent)
+    elif task.kind == "single_choice":  # categories are the labels themselves
+        depths = depth_agreement(c.unit[keep], c.category[keep], parent)
+    else:  # other kinds' answers are not the labels the tree nests
+        return {}
     return {"agreement_by_depth": [{"depth": d.depth, "categories": d.n_categories, "alpha": d.alpha.value,
                                     "percent": d.percent.value} for d in depths]}
 

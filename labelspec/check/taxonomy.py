@@ -206,14 +206,38 @@ def depth_agreement(
 ) -> tuple[DepthAgreement, ...]:
     """Nominal α and percent agreement at every depth 0..max depth (one judgment per row)."""
     u, lab, par = _checked(unit, label, parent)
-    out: list[DepthAgreement] = []
+    return tuple(_nominal_at(d, u, *_at_depth(lab, par, d)) for d in range(int(label_depths(par).max(initial=0)) + 1))
+
+
+def set_depth_agreement(
+    unit: npt.ArrayLike, value: npt.ArrayLike, member: npt.ArrayLike, parent: npt.ArrayLike
+) -> tuple[DepthAgreement, ...]:
+    """:func:`depth_agreement` for judgments that choose a set of labels (multi_choice): ``value`` codes rows of
+    the (V, K) 0/1 ``member`` matrix (the labels each distinct value selects). At depth d every label of a set
+    becomes anc_d(label) and the set the distinct ones among them; two judgments agree when their coarsened
+    sets are equal (nominal, as α over label sets is for the task itself). With one label per set this is
+    :func:`depth_agreement` of those labels."""
+    sel, par = np.asarray(member, dtype=bool), np.asarray(parent, dtype=np.int64)
+    if sel.ndim != 2 or sel.shape[1] != par.size:
+        raise ValueError("member must be a (values, labels) matrix with one column per label")
+    u, val, _ = _checked(unit, value, np.full(sel.shape[0], -1))  # value codes must index member's rows
+    out = []
     for d in range(int(label_depths(par).max(initial=0)) + 1):  # a loop over tree levels
-        code, cats = _at_depth(lab, par, d)
-        p = sparse_patterns(u, code, n_cols=max(cats.size, 1))
-        alpha = stats.krippendorff_alpha(p.rows, weights=p.multiplicity)
-        percent = stats.percent_agreement(p.rows, weights=p.multiplicity)
-        out.append(DepthAgreement(d, alpha, percent, cats.size))
+        coarse = np.zeros(sel.shape, dtype=bool)
+        anc = ancestors_at(par, d)
+        for k in range(par.size):  # a loop over labels: OR each label's column into its ancestor's
+            coarse[:, anc[k]] |= sel[:, k]
+        _, of_value = np.unique(coarse, axis=0, return_inverse=True)
+        used, code = np.unique(of_value.reshape(-1)[val], return_inverse=True)
+        out.append(_nominal_at(d, u, code.reshape(-1), used))
     return tuple(out)
+
+
+def _nominal_at(depth: int, u: IntArray, code: IntArray, cats: IntArray) -> DepthAgreement:
+    p = sparse_patterns(u, code, n_cols=max(cats.size, 1))
+    alpha = stats.krippendorff_alpha(p.rows, weights=p.multiplicity)
+    percent = stats.percent_agreement(p.rows, weights=p.multiplicity)
+    return DepthAgreement(depth, alpha, percent, cats.size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,12 @@ class Task:
     def is_taxonomy(self) -> bool:
         return any(lab.parent is not None for lab in self.labels)
 
+    @property
+    def parent_codes(self) -> tuple[int, ...]:
+        """Each label's parent as a position in ``label_ids``, −1 for a root: the tree the taxonomy code reads."""
+        ids = [lab.id for lab in self.labels]
+        return tuple(ids.index(lab.parent) if lab.parent in ids else -1 for lab in self.labels)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemField:
