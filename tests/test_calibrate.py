@@ -305,6 +305,11 @@ def test_cli_usage_errors_exit_2(choice: Path, capsys: pytest.CaptureFixture[str
                      "c1,sentiment,ann1,nonsense,2026-03-01T10:00:00Z\n", encoding="utf-8")
     assert _run(["calibrate", str(choice), str(stray)]) == 2
     assert "(every row was excluded: 1 invalid_value)" in capsys.readouterr().err  # says what excluded them
+    stray.write_text("item_id,task,annotator_id,label,created_at\n"
+                     "zz,sentiment,ann1,positive,2026-03-01T10:00:00Z\n", encoding="utf-8")
+    assert _run(["calibrate", str(choice), str(stray)]) == 2
+    err = capsys.readouterr().err  # the submissions' items are unknown, not the calibration set's (LS312 at validate)
+    assert "(every row was excluded: 1 unknown_item)" in err and "hint: the submitted items are not in the items" in err
     no_cal = choice.parent / "nocal"
     _project(no_cal, CHOICE_SPEC.replace("  calibration: {file: calibration.csv, min_accuracy: 0.75}\n", ""),
              CHOICE_CALIBRATION, ROUND)

@@ -256,8 +256,10 @@ def _calibration_rows(spec: Spec, acc: Accounting, ref: pd.DataFrame, files: Seq
         if len(excluded) and judged.empty:  # every row was excluded: say what excluded them
             top = ", ".join(f"{n} {reason}" for reason, n in excluded.head(3).items())
             why = f" (every row was excluded: {top})"
-        hint = ("calibration items must be in the items file too (unknown_item)" if "unknown_item" in excluded.index
-                and judged.empty else "pass the calibration round's label files; check item ids and tasks")
+        # the calibration set's own items are in the items file (validate, LS312): the submissions' are not
+        hint = ("the submitted items are not in the items file (unknown_item): pass the calibration round's label "
+                "files, or add their items to the items file" if "unknown_item" in excluded.index and judged.empty
+                else "pass the calibration round's label files; check item ids and tasks")
         raise UsageError(Diagnostic(
             "LS501", f"no judgment in the submissions answers a row of the calibration set{why}",
             SourceLocation(", ".join(files) or "<submissions>"), hint=hint))
