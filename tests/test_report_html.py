@@ -160,6 +160,17 @@ def test_without_bootstrap_intervals_show_a_dash_never_none_or_nan() -> None:
     assert "release blocked by agreement.intent" in text
 
 
+def test_a_taxonomy_shows_the_splits_under_each_parent_label(reports: dict[str, dict[str, Any]]) -> None:
+    d = reports["agent-trajectories"]
+    text = html.unescape("".join(parse(render_html(d)).text))
+    assert "Splits under each parent label (taxonomies)" in text
+    for t in d["hotspots"]["subtrees"]:
+        split = t["top_split"]
+        assert f"{split['labels'][0]} ↔ {split['labels'][1]} ({split['splits']}×)" in text
+    assert "Splits under each parent label" not in html.unescape("".join(parse(render_html(
+        reports["support-intent"])).text))  # no taxonomy, no table
+
+
 def test_null_values_render_as_a_dash(reports: dict[str, dict[str, Any]]) -> None:
     d = copy.deepcopy(reports["rlhf-preference"])
     g = d["gates"][0]
@@ -204,6 +215,9 @@ def poison(d: dict[str, Any]) -> dict[str, Any]:
                     covered_by=[{"id": EVIL, "kind": "edge_case", "link": EVIL}])
     for fix in d["hotspots"]["suggested_fixes"]:
         fix["suggestion"] = EVIL
+    d["hotspots"]["subtrees"] = [{"task": EVIL, "parent": EVIL, "depth": 0, "pairs": 3, "splits": 1, "share": 1 / 3,
+                                  "top_split": {"labels": [EVIL, EVIL], "splits": 1, "gap": False, "examples": [EVIL],
+                                                "covered_by": [{"id": EVIL, "kind": "edge_case", "link": EVIL}]}}]
     d["consensus"]["tasks"] = {names[k]: {**c, "method": EVIL, "decided_by": {EVIL: 1}}
                                for k, c in d["consensus"]["tasks"].items()}
     d["consensus"]["review_reasons"] = [EVIL]
