@@ -154,6 +154,19 @@ def test_dawid_skene_clamps_gold_units_and_reports_the_conflict() -> None:
     assert dec.models["intent"]["gold_units_clamped"] == 1
 
 
+def test_dawid_skene_never_settles_a_label_no_judgment_chose() -> None:
+    """Every unit judged once: EM cannot tell annotators apart and turned single judgments into labels nobody gave
+    (released as decided; found by an audit). Such a winner goes to review as low_support."""
+    rows = votes("intent", {"i1": "b"}) + votes("intent", {f"u{i}": "a" for i in range(6)}) + [
+        ("i2", "", "intent", "n1", "c"), ("i3", "", "intent", "n2", "b")]
+    dec = decide_all(make_spec(INTENT, method="dawid_skene", min_support=0.0), accounting(rows), Context())
+    chosen = {u: set(v) for u, v in pd.DataFrame(rows).groupby(0)[4]}
+    for _, row in dec.units.iterrows():
+        if row["value"] is not None and row["value"] not in chosen[row["item"]]:
+            assert row["reason_low_support"] and row["review"], row["item"]
+    assert dec.units["reason_low_support"].any()  # the case arises here
+
+
 def test_dawid_skene_iteration_cap_and_tolerance_come_from_the_spec() -> None:
     spec = make_spec(INTENT, method="dawid_skene", max_iterations=1, tolerance=1e-3)
     model = decide_all(spec, accounting(_ds_rows()), Context()).models["intent"]

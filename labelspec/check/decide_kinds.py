@@ -219,7 +219,10 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
                     by_unit=c.by_unit)
     counts = unit_counts(c)
     support = np.where(r.winner >= 0, r.posterior_max, np.nan)
-    low = (r.winner < 0) | ~(r.posterior_max >= pol.min_support)
+    # a label no judgment of the unit chose is the model's guess, never settled by the crowd: it goes to review
+    # (with every unit judged once the model cannot be identified, and EM turns single judgments into others)
+    unchosen = (r.winner >= 0) & (np.take_along_axis(counts, np.maximum(r.winner, 0)[:, None], 1)[:, 0] == 0)
+    low = (r.winner < 0) | ~(r.posterior_max >= pol.min_support) | unchosen
     cats = list(c.categories)
     units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, counts.sum(axis=1), r.tie, low)
     model = {

@@ -7,13 +7,11 @@ reasons the spec's ``adjudication.expert_review`` lists. It decides no value: ``
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from labelspec.check.context import Context
-from labelspec.check.rules import rule_applies, rule_satisfied
+from labelspec.check.rules import rule_applies, rule_satisfied, value_labels
 from labelspec.check.tables import Codes, units_on_items
 from labelspec.spec.model import Adjudication, Task
 
@@ -45,16 +43,7 @@ def always_review(task: Task, values: pd.Series) -> np.ndarray:
     if not review:
         return np.zeros(len(values), dtype=bool)
 
-    def hit(text: str) -> bool:  # once per distinct value
-        if task.kind == "multi_choice":
-            return bool(review & set(json.loads(text)))
-        if task.kind == "spans":
-            return any(s[2] in review for s in json.loads(text))
-        if task.kind == "attribution":  # {"agent": label, "step": n}: the agent is the label
-            return json.loads(text).get("agent") in review
-        return text in review
-
-    flagged = [u for u in values.dropna().unique() if hit(str(u))]
+    flagged = [u for u in values.dropna().unique() if review & value_labels(task.kind, str(u))]  # distinct values
     out: np.ndarray = values.isin(flagged).to_numpy(dtype=bool)
     return out
 
@@ -68,7 +57,7 @@ def rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> n
         field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
         matching = field.index[rule_applies(rule, field)] if len(field) else []
         on = np.flatnonzero(frame["item"].isin(matching).to_numpy())
-        ok = rule_satisfied(rule, frame["value"].iloc[on], task.kind == "multi_choice")
+        ok = rule_satisfied(rule, frame["value"].iloc[on], task.kind)
         bad[on[~ok]] = True
     return np.unique(codes.unit[bad])
 

@@ -44,12 +44,25 @@ def rule_applies(rule: Rule, field: pd.Series) -> np.ndarray:
     return out
 
 
-def rule_satisfied(rule: Rule, values: pd.Series, is_list: bool) -> np.ndarray:
+def value_labels(kind: str, text: str) -> frozenset[str]:
+    """The labels one judgment carries: its set (multi_choice), its spans' labels (spans), its agent
+    (attribution; none when the agent is null), else the value itself."""
+    if kind not in ("multi_choice", "spans", "attribution"):
+        return frozenset((text,))
+    data = json.loads(text)
+    if kind == "multi_choice":
+        return frozenset(map(str, data))
+    if kind == "spans":
+        return frozenset(str(span[2]) for span in data)
+    return frozenset(() if data.get("agent") is None else (str(data["agent"]),))
+
+
+def rule_satisfied(rule: Rule, values: pd.Series, kind: str) -> np.ndarray:
+    """Per judgment: ``label_in`` holds when it carries any listed label, ``label_not_in`` when it carries none.
+    Values are parsed once per distinct value."""
     allowed = set(rule.labels)
-    if is_list:
-        hit = np.array([bool(allowed & set(map(str, json.loads(v)))) for v in values], dtype=bool)
-    else:
-        hit = values.isin(list(allowed)).to_numpy(dtype=bool)
+    codes, distinct = pd.factorize(values.astype(str), sort=False)
+    hit = np.array([bool(allowed & value_labels(kind, v)) for v in distinct], dtype=bool)[codes]
     return hit if rule.expect == "label_in" else ~hit
 
 
@@ -64,7 +77,7 @@ def evaluate_rules(spec: Spec, used: pd.DataFrame, ctx: Context) -> dict[str, Ru
             field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
             matching = set(field.index[rule_applies(rule, field)]) if len(field) else set()
             rows = frame[frame["item"].isin(matching)]
-            bad = rows[~rule_satisfied(rule, rows["value"], task.kind == "multi_choice")]
+            bad = rows[~rule_satisfied(rule, rows["value"], task.kind)]
             examples = tuple((str(a), str(i), str(f), int(ln)) for a, i, f, ln in
                              bad[["annotator", "item", "file", "line"]].head(5).itertuples(index=False))
             results[rule.id] = RuleResult(rule=rule, checked=len(rows), violations=len(bad), examples=examples,
