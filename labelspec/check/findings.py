@@ -8,7 +8,6 @@ scores, never by re-reading rows per annotator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -16,9 +15,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from labelspec.check import stats
-from labelspec.check.analyze import TaskAnalysis, unit_patterns
+from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.bootstrap import UnitPatterns, unit_table_patterns
-from labelspec.check.consensus import majority_vote
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure
 from labelspec.check.gold import GoldScores, rolling_breach
@@ -274,32 +272,3 @@ def annotator_measure(gate: Gate, gold: GoldScores | None, ctx: Context, acc: Ac
     missing = [a for a in contributing if a not in passed]
     return Measure(len(passed) / len(contributing), n=len(contributing),
                    detail="not calibrated: " + ", ".join(missing) if missing else "")
-
-
-def distribution_measure(gate: Gate, spec: Spec, analysis: TaskAnalysis) -> Measure:
-    task = spec.task(gate.task or "")
-    codes = analysis.codes
-    if task is None or codes is None or analysis.gold_mask is None:
-        return Measure(None, reason="no consensus labels")
-    k = codes.shape[2]
-    # units with the same counts vote alike: the vote runs once per distinct count row (a few hundred at 10M
-    # judgments), weighted by how many units share it, from a table built without masked copies of the codes
-    collapsed = analysis.patterns if analysis.patterns is not None else unit_patterns(codes, ~analysis.gold_mask)
-    patterns = collapsed.patterns
-    mv = majority_vote(patterns.rows, min_support=0.0)
-    decided = (mv.winner >= 0) & (patterns.multiplicity > 0)  # a tie has no winner
-    if not decided.any():
-        return Measure(None, reason="no unit has a consensus label")
-    observed = np.bincount(mv.winner[decided], weights=patterns.multiplicity[decided], minlength=k).astype(float)
-    expected = np.array([dict(task.expected_distribution).get(c, 0.0) for c in codes.categories])
-    if gate.metric == "max_share_deviation":
-        dev = np.abs(observed / observed.sum() - expected)
-        j = int(np.argmax(dev))
-        # the largest deviation once more in exact arithmetic (the count's share against the decimal the spec
-        # wrote): 3 of 10 against 0.4 is 0.1, not 0.10000000000000003, so "<= 0.1" passes as written
-        exact = abs(Fraction(int(observed[j]), int(observed.sum())) - Fraction(repr(float(expected[j]))))
-        return Measure(float(exact), n=int(observed.sum()),
-                       detail=f"{codes.categories[j]}: {observed[j] / observed.sum():.1%} vs expected {expected[j]:.1%}")
-    gof = stats.chi_square_gof(observed, expected)
-    return Measure(gof.p_value, n=int(observed.sum()), reason=None if gof.p_value is not None else "test undefined",
-                   detail=f"chi-square {gof.statistic:.2f}, df {gof.dof}" if gof.statistic is not None else "")

@@ -62,7 +62,7 @@ def rule_satisfied(rule: Rule, values: pd.Series, kind: str) -> np.ndarray:
     Values are parsed once per distinct value."""
     allowed = set(rule.labels)
     codes, distinct = pd.factorize(values.astype(str), sort=False)
-    hit = np.array([bool(allowed & value_labels(kind, v)) for v in distinct], dtype=bool)[codes]
+    hit: np.ndarray = np.array([bool(allowed & value_labels(kind, v)) for v in distinct], dtype=bool)[codes]
     return hit if rule.expect == "label_in" else ~hit
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from labelspec.check import decide, hotspots
+from labelspec.check import decide, distribution, hotspots
 from labelspec.check import findings as findings_mod
 from labelspec.check.analyze import TaskAnalysis, analyze_choice
 from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
-from labelspec.check.gates import GateResult, Measure, evaluate
+from labelspec.check.gates import Measure, evaluate
 from labelspec.check.gold import GoldScores, score_gold
 from labelspec.check.readers import TaskShape, read_label_files
 from labelspec.check.records import Accounting, account
@@ -178,9 +178,15 @@ def _task_measure(gate: Gate, state: _State) -> Measure:
         if est is None:
             return Measure(None, reason=f"{gate.metric} is not computed for this task")
         return Measure(est.value, est.ci_low, est.ci_high, est.n_units, est.reason or est.ci_reason)
-    if gate.id.startswith("distribution."):
-        return findings_mod.distribution_measure(gate, state.spec, analysis)
+    task = state.spec.task(gate.task or "")
+    if gate.id.startswith("distribution.") and task is not None:
+        return distribution.analysis_measure(gate, task, analysis)
     return Measure(None, reason=f"no measurement for gate {gate.id}")
+
+
+def _after_consensus(gate: Gate, spec: Spec) -> bool:
+    task = spec.task(gate.task or "")
+    return gate.id.startswith("distribution.") and task is not None and task.kind in distribution.AFTER_CONSENSUS
 
 
 def _without_pairs(analyses: dict[str, TaskAnalysis]) -> dict[str, TaskAnalysis]:
@@ -217,16 +223,23 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
         state.gold = score_gold(spec, acc.used, ctx)
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
-        results: list[GateResult] = [evaluate(g, _measure(g, state)) for g in plan_gates(spec)]
+        gates = plan_gates(spec)
+        later = [g for g in gates if _after_consensus(g, spec)]
+        results = {g.id: evaluate(g, _measure(g, state)) for g in gates if g not in later}
         state.analyses = _without_pairs(state.analyses)
         spots = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses, parses=state.parses).section()
         state.analyses = _estimates_only(state.analyses)
         decisions = decide.combine(spec, [job.result() for job in jobs])
+    for g in later:  # spans and attribution: their distribution is their consensus's
+        task = spec.task(g.task or "")
+        assert task is not None  # _after_consensus found it
+        results[g.id] = evaluate(g, distribution.consensus_measure(g, task, decisions.units))
     sections = {"consensus": decisions.section(), "hotspots": spots}
     kept = decisions if options.keep_decisions else None
     del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed here unless the release keeps them
     state.parses = TaskParses()  # the parsed tasks are not needed by the report
-    return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold, gates=tuple(results),
+    return Report(spec=spec, accounting=acc, analyses=state.analyses, gold=state.gold,
+                  gates=tuple(results[g.id] for g in gates),
                   findings=tuple(state.findings), rules=state.rules, strict=options.strict,
                   files=tuple(display), sections=sections,
                   decisions=kept)
