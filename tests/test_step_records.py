@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from labelspec import api
 from labelspec.check.context import Context, Items
 from labelspec.check.records import REASONS, account
-from labelspec.check.step_records import NO_STEP, attribution_steps, unit_steps
+from labelspec.check.step_records import LEADING_ZERO, NO_STEP, attribution_steps, unit_steps
 from labelspec.spec.load import load_spec
 from labelspec.spec.model import Spec
 from labelspec.spec.records import FIELDS
@@ -97,7 +97,7 @@ def test_items_list_lengths_only_for_json_arrays() -> None:
 
 def test_unit_steps_reads_plain_integers_only() -> None:
     steps, shown = unit_steps(np.array(["1", "06", "0", "s3", "1.0", "-1", " 2", "٣", "9" * 30], dtype=object))
-    assert steps[:7].tolist() == [1, 6, 0, NO_STEP, NO_STEP, NO_STEP, NO_STEP]
+    assert steps[:7].tolist() == [1, LEADING_ZERO, 0, NO_STEP, NO_STEP, NO_STEP, NO_STEP]
     assert steps[7] == NO_STEP  # an Arabic-Indic digit is no plain integer
     assert steps[8] == np.iinfo(np.int64).max  # beyond int64: beyond every list
     assert shown.tolist()[-1] == "9" * 30
@@ -118,6 +118,8 @@ def test_per_step_units_must_be_positions_of_the_list(tmp_path: Path) -> None:
         [2, "step_out_of_range", DETAIL.format(0, 6)],
         [5, "step_out_of_range", DETAIL.format(7, 6)],
         [10, "step_out_of_range", DETAIL.format(2, 1)],
+        # 0006 would be a second unit for step 6 (two consensus rows for one step; found by an audit)
+        [11, "step_out_of_range", DETAIL.format("0006", 6).replace("from 1)", "from 1, written without leading zeros)")],
         [12, "step_out_of_range", DETAIL.format("99999999999999999999", 6)],
     ]
 
@@ -184,6 +186,8 @@ def reference(rows: list[dict[str, str]]) -> list[bool]:
         n = LENGTHS.get(r["item"])
         if r["task"] == "tool_call":
             step = int(r["unit"]) if r["unit"].isascii() and r["unit"].isdigit() else None
+            if step is not None and len(r["unit"]) > 1 and r["unit"].startswith("0"):
+                step = -1  # a leading zero names no step: out of every list
         else:
             step = json.loads(r["value"])["step"]
         out.append(n is not None and step is not None and not 1 <= step <= n)

@@ -1,8 +1,9 @@
 """Judgments that name a step their trajectory does not have: the rows of ``step_out_of_range``.
 
 One job: among the rows still used, find those whose step lies outside 1..N, N the length of the item's steps list
-(the JSON array in the item field ``Spec.steps_field``): the unit of a per-step task when it is a plain integer,
-and the ``step`` of an attribution value when it is not null. Steps are numbered from 1 in list order, as in the
+(the JSON array in the item field ``Spec.steps_field``): the unit of a per-step task when it is a plain integer
+(with a leading zero, ``02``, it is no step: the same position must not be two units), and the ``step`` of an
+attribution value when it is not null. Steps are numbered from 1 in list order, as in the
 compiled Label Studio config, the review queue and the export reader. Unit texts and attribution values are read
 once per distinct category and item lists once per item in use; rows are only indexed. Items without such a list,
 and units that are not integers (step ids, which no position can match), are left alone. It never opens files and
@@ -24,6 +25,9 @@ from labelspec.spec.model import Spec
 #: A unit read as a step position: digits only (``-1``, ``1.0``, ``s3`` are step ids, not positions).
 STEP_UNIT_RE = r"[0-9]+"
 NO_STEP = -1  # not a position (a step id, a null step): nothing to check
+#: Digits with a leading zero (``02``): the position 2 written so that its unit differs from ``2``'s, which would
+#: make one step two units (two consensus rows for one step); excluded where the item has a steps list.
+LEADING_ZERO = -2
 _HUGE = int(np.iinfo(np.int64).max)  # a step too large for int64 is beyond every list
 _MAX_DIGITS = 18  # every integer of up to 18 digits fits in int64
 
@@ -40,6 +44,8 @@ def unit_steps(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     steps = np.full(len(s), NO_STEP, dtype=np.int64)
     steps[digits] = _HUGE
     steps[short] = s[short].astype("int64").to_numpy()
+    steps[digits & (s.str.len().to_numpy(dtype=np.int64, na_value=0) > 1) & s.str.startswith("0").to_numpy(
+        dtype=bool, na_value=False)] = LEADING_ZERO
     return steps, np.asarray(texts, dtype=object)
 
 
@@ -98,14 +104,15 @@ def _out_of_range(df: pd.DataFrame, rows: np.ndarray, column: str, read: StepRea
     if not bad.any():
         return None
     bad_rows = rows[bad]
-    bad_shown, bad_length = shown[rank[bad]], length[bad]
+    bad_shown, bad_length, zero = shown[rank[bad]], length[bad], step[bad] == LEADING_ZERO
     mask = np.zeros(len(df), dtype=bool)
     mask[bad_rows] = True
 
     def details(excluded: np.ndarray) -> np.ndarray:
         at = np.searchsorted(bad_rows, excluded)  # the marker passes a sorted subset of ``bad_rows``
         text = ("step " + pd.Series(bad_shown[at], dtype=object) + " is not one of the "
-                + pd.Series(bad_length[at]).astype(str) + f" steps of item field {field!r} (numbered from 1)")
+                + pd.Series(bad_length[at]).astype(str) + f" steps of item field {field!r} (numbered from 1"
+                + pd.Series(np.where(zero[at], ", written without leading zeros)", ")"), dtype=object))
         return np.asarray(text.to_numpy(dtype=object), dtype=object)
 
     return mask, details
