@@ -86,6 +86,18 @@ def test_dataset_rows_provenance_and_held_back_units() -> None:
     assert rows[1]["expert"] == "ex" and rows[1]["proposed"] is None
 
 
+def test_text_task_units_are_counted_as_held_back() -> None:
+    """Free text has no consensus to release: its units are counted (they left the manifest unaccounted for)."""
+    note = Task(name="note", kind="text", question="q")
+    rows = [*votes("intent", {"i1": "aaa"}), *votes("note", {"i1": ["x", "y"], "i2": ["z"], "g1": ["w"]})]
+    spec = make_spec(INTENT, note)
+    acc = accounting(rows)
+    ctx = Context(gold=gold([("g1", "intent", "b")]))
+    _, counts = build_release(spec, decide_all(spec, acc, ctx), acc, ctx, gates=(), verdict=resolve_gates((), []),
+                              inputs=[], released_at=None, tool_version="0")
+    assert counts["released"] == 1 and counts["held_back"] == {"free_text": 2}  # i1 and i2; g1 is a gold item
+
+
 def test_parquet_holds_the_same_rows_as_jsonl() -> None:
     files, _ = _release("dawid_skene")
     table = pq.read_table(io.BytesIO(files[DATASET_PARQUET])).to_pylist()

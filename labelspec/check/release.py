@@ -37,7 +37,14 @@ from labelspec.check.gates import GateResult
 from labelspec.check.records import Accounting
 from labelspec.check.release_jsonl import JudgmentJson, dataset_lines, preference_lines
 from labelspec.check.release_output import Output, Writers
-from labelspec.check.release_table import BLOCK_ROWS, SCHEMA, blocks, released_judgments, select_units
+from labelspec.check.release_table import (
+    BLOCK_ROWS,
+    SCHEMA,
+    blocks,
+    free_text_units,
+    released_judgments,
+    select_units,
+)
 from labelspec.errors import Diagnostic, SourceLocation, UsageError
 from labelspec.spec.model import Spec
 
@@ -146,6 +153,7 @@ def write_release(spec: Spec, decisions: Decisions, acc: Accounting, ctx: Contex
     last; returns the row counts. The dataset goes out a block at a time, so memory does not grow with it; the
     bytes are hashed and written on a background thread, all of them before this returns (or raises)."""
     units, held = select_units(decisions, ctx)
+    held = dict(sorted({**held, **free_text_units(spec, acc, ctx)}.items()))
     with Writers() as writers:
         outputs = {name: Output(open_output(name), writers) for name in (DATASET_JSONL, DATASET_PARQUET)}
         write_dataset(spec, decisions, units, acc, ctx, jsonl=outputs[DATASET_JSONL],

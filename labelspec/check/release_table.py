@@ -66,6 +66,19 @@ def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict
             {str(k): int(v) for k, v in sorted(counts.items())})
 
 
+def free_text_units(spec: Spec, acc: Accounting, ctx: Context) -> dict[str, int]:
+    """``{"free_text": n}``: the units of text tasks outside gold and calibration items, which have no consensus
+    to release (counted so that no judged unit leaves the manifest unaccounted for); ``{}`` without any."""
+    names = [t.name for t in spec.tasks if t.kind == "text"]
+    if not names:
+        return {}
+    rows = acc.used[acc.used["task"].isin(names).to_numpy(dtype=bool)]
+    test_items = {*ctx.gold["item"], *ctx.hidden_gold_items, *ctx.calibration["item"]}
+    rows = rows[~rows["item"].isin(test_items).to_numpy(dtype=bool)]
+    n = len(rows[["task", "item", "unit"]].astype(str).drop_duplicates())
+    return {"free_text": n} if n else {}
+
+
 @dataclass(frozen=True)
 class Block:
     """Rows of the dataset in :data:`SCHEMA`; row ``r``'s judgments are ``rows[offsets[r]:offsets[r + 1]]``."""
