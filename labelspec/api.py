@@ -52,8 +52,20 @@ class ValidationResult:
         return not any(d.severity == "error" for d in self.diagnostics)
 
 
-def validate_paths(paths: Sequence[str | Path]) -> list[ValidationResult]:
+def _as_list(paths: Sequence[str | Path] | str | Path) -> list[str | Path]:
+    """One path where a list is expected is that one path: a string is not a sequence of file names."""
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def _check_replicates(bootstrap: int | None) -> None:
+    if bootstrap is not None and (isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0):
+        raise _usage(f"bootstrap must be a whole number of replicates ≥ 0, got {bootstrap!r}",
+                     "0 turns intervals off; None uses the spec's bootstrap.replicates")
+
+
+def validate_paths(paths: Sequence[str | Path] | str | Path) -> list[ValidationResult]:
     """Validate every spec found under ``paths`` (files or folders); all problems of all specs are collected."""
+    paths = _as_list(paths)
     found = find_specs([Path(p) for p in paths])
     if not found:
         raise UsageError(Diagnostic("LS501", "no labelspec.yaml found", SourceLocation(", ".join(map(str, paths)))))
@@ -111,7 +123,7 @@ def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
     return load_context(spec, spec_dir(spec), gold_override=Path(gold) if gold else None)
 
 
-def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: str | Path | None = None,
+def check_labels(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *, gold: str | Path | None = None,
                  strict: bool = False, bootstrap: int | None = None,
                  progress: Callable[[str], None] | None = None, reports: Outputs | None = None,
                  refuse_bootstrap_off: bool = False) -> Report:
@@ -120,6 +132,8 @@ def check_labels(spec: Spec | str | Path, files: Sequence[str | Path], *, gold: 
     Usage errors found before any label is read: ``reports``, the files the caller will write the report to, when
     one would overwrite an input (:func:`refuse_overwriting_inputs`); with ``refuse_bootstrap_off`` (the command
     line), ``bootstrap=0`` while a gate compares on an interval bound."""
+    files = _as_list(files)
+    _check_replicates(bootstrap)
     given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
@@ -217,13 +231,15 @@ def _usage(message: str, hint: str | None = None) -> UsageError:
     return UsageError(Diagnostic("LS501", message, SourceLocation("<command line>"), hint=hint))
 
 
-def init_project(directory: Path, *, kind: str, project_id: str | None = None) -> list[str]:
-    """Scaffold a starter project; refuses to overwrite existing files (nothing is written then)."""
+def init_project(directory: str | Path, *, kind: str, project_id: str | None = None) -> list[str]:
+    """Scaffold a starter project; refuses to overwrite existing files (nothing is written then), and a name
+    that is a symbolic link, even a dangling one: the write would follow it out of the folder."""
     from labelspec.spec.scaffold import scaffold
 
+    directory = Path(directory)
     pid = project_id or directory.resolve().name.lower().replace("_", "-").replace(" ", "-")
     files = scaffold(kind, pid)
-    existing = [name for name in files if (directory / name).exists()]
+    existing = [name for name in files if os.path.lexists(directory / name)]
     if existing:
         raise UsageError(Diagnostic("LS501", f"{display(directory / existing[0])} already exists; not overwriting",
                                     SourceLocation(display(directory / existing[0]))))
@@ -254,7 +270,8 @@ def _bytes_or_none(path: Path) -> bytes | None:
         return None
 
 
-def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False, diff: bool = False) -> WriteResult:
+def compile_paths(paths: Sequence[str | Path] | str | Path, *, out: str | Path, check: bool = False,
+                  diff: bool = False) -> WriteResult:
     """Load every spec under ``paths``, render all artefacts in memory, then write (or compare) them at once.
 
     Every spec must load before anything is written: one invalid spec, or two specs sharing a ``project.id``
@@ -264,6 +281,7 @@ def compile_paths(paths: Sequence[str | Path], *, out: Path, check: bool = False
     from labelspec.emit import compile_spec
     from labelspec.emit.artifact import write_artifacts
 
+    paths, out = _as_list(paths), Path(out)
     found = find_specs([Path(p) for p in paths])
     if not found:
         raise UsageError(Diagnostic("LS501", "no labelspec.yaml found", SourceLocation(", ".join(map(str, paths)))))
@@ -319,8 +337,9 @@ if TYPE_CHECKING:
     from labelspec.check.calibrate import CalibrationResult
 
 
-def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path], *, roster: str | Path | None = None,
-              dry_run: bool = False, report: Path | None = None) -> CalibrationResult:
+def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path] | str | Path, *,
+              roster: str | Path | None = None, dry_run: bool = False, report: str | Path | None = None
+              ) -> CalibrationResult:
     """Score a calibration round and update the roster (default: the spec's annotators file) atomically.
 
     Submissions are read like label files, but with no roster in the context: calibration judgments precede
@@ -336,10 +355,12 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path], *, ros
     from labelspec.errors import InputError
     from labelspec.spec.datafiles import check_roster
 
+    submissions = _as_list(submissions)
+    report_file = None if report is None or str(report) == "-" else Path(report)  # "-": the caller prints it
     given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
-    path = _calibration_roster(spec, roster, submissions, given=given, report=report, dry_run=dry_run)
+    path = _calibration_roster(spec, roster, submissions, given=given, report=report_file, dry_run=dry_run)
     old = path.read_bytes() if path.exists() else None
     problems = [d for d in check_roster(old, display(path)) if d.severity == "error"] if old else []
     if problems:
@@ -349,11 +370,12 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path], *, ros
     acc = read_and_account(spec, ctx, files, [display(p) for p in files])
     result = score_calibration(spec, acc, ctx.calibration, files=[display(p) for p in files])
     text = update_roster(old.decode("utf-8-sig") if old else None, result.annotators, display=display(path))
-    status = "dry-run" if dry_run else "unchanged" if old == text.encode("utf-8") else "written"
+    status = ("dry-run" if dry_run else "unchanged" if old == text.encode("utf-8") else
+              "written" if old is not None else "created")  # created: a new file with the scored annotators only
     result = replace(result, roster=display(path), roster_status=status)
-    targets = [(path, text)] if status == "written" else []
-    if report is not None and str(report) != "-":
-        targets.append((report, render_json(result.to_dict())))
+    targets = [(path, text)] if status in ("written", "created") else []
+    if report_file is not None:
+        targets.append((report_file, render_json(result.to_dict())))
     write_texts_atomic(targets)
     return result
 
@@ -362,6 +384,9 @@ def _calibration_roster(spec: Spec, roster: str | Path | None, submissions: Sequ
                         given: str | Path | None, report: Path | None, dry_run: bool) -> Path:
     """The roster calibrate updates; a usage error when there is none, or when it or the report would overwrite
     another input (the roster itself may be rewritten: that is calibrate's job)."""
+    if roster is not None and str(roster) == "-":
+        raise _usage("--roster - : the roster is a file calibrate rewrites, not standard output",
+                     "name a file, or leave --roster out to update the spec's annotators file")
     path = Path(roster) if roster else (spec_dir(spec) / spec.annotators.file if spec.annotators else None)
     if spec.quality.calibration is None or path is None:
         missing = "quality.calibration" if spec.quality.calibration is None else "annotators.file (--roster)"
@@ -382,14 +407,15 @@ class AdjudicationResult:
     units: int  # units with a consensus method
 
 
-def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path, gold: str | Path | None = None
-               ) -> AdjudicationResult:
+def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *, out: str | Path,
+               gold: str | Path | None = None) -> AdjudicationResult:
     """Write the expert-review queue for the label files: review-queue.csv, .jsonl and .labelstudio.json."""
     from labelspec.check.adjudicate import build_queue, queue_csv, queue_jsonl, queue_labelstudio
     from labelspec.check.decide import decide_all
     from labelspec.check.runner import read_and_account
     from labelspec.emit.labelstudio import labelstudio_view
 
+    files, out = _as_list(files), Path(out)
     given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):
         spec = load_spec(Path(spec), display_path=display(spec))
@@ -436,7 +462,7 @@ def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: C
     return out
 
 
-def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
+def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *, out: str | Path,
             accept: Sequence[tuple[str, str]] = (), gold: str | Path | None = None, strict: bool = False,
             bootstrap: int | None = None, progress: Callable[[str], None] | None = None,
             refuse_bootstrap_off: bool = False) -> ReleaseResult:
@@ -451,6 +477,8 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path], *, out: Path,
     from labelspec.check import release as rel
     from labelspec.spec.plan import plan_gates
 
+    files, out = _as_list(files), Path(out)
+    _check_replicates(bootstrap)
     shown: Callable[[Path], str] = display
     given = None if isinstance(spec, Spec) else spec
     if not isinstance(spec, Spec):  # named from its repository, so a release is the same from any folder

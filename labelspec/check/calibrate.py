@@ -107,7 +107,7 @@ class CalibrationResult:
     accounting: Accounting
     files: tuple[str, ...] = ()
     roster: str = ""
-    roster_status: str = ""  # written | unchanged | dry-run
+    roster_status: str = ""  # written | created (a new file: the scored annotators only) | unchanged | dry-run
 
     @property
     def failed(self) -> tuple[str, ...]:
