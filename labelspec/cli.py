@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from labelspec import __version__
-from labelspec.check.render import safe
+from labelspec.check.render import render_json, safe, safe_lines
 from labelspec.console import render_diagnostics, stderr_progress
 from labelspec.errors import Diagnostic, LabelspecError
 
@@ -100,9 +100,9 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
 
     result = api.diff_specs(old, new)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str))
+        click.echo(render_json(json.loads(json.dumps(result.to_dict(), default=str))), nl=False)
     else:
-        click.echo(result.summary(), nl=False)
+        click.echo(safe_lines(result.summary()), nl=False)
     sys.exit(EXIT_OK if result.ok else EXIT_GATE)
 
 
@@ -116,7 +116,7 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
     from labelspec import api
 
     result = api.compile_paths(paths or (Path("specs"),), out=out, check=check_only, diff=diff)
-    click.echo(result.summary(), nl=False)
+    click.echo(safe_lines(result.summary()), nl=False)
     sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)
 
 

@@ -29,6 +29,12 @@ def safe(text: Any) -> str:
                         str(text))
 
 
+def safe_lines(text: str) -> str:
+    """:func:`safe` line by line: the line breaks of a summary stay, every other control or bidi character from
+    spec text or data is shown escaped (``diff`` and ``compile --diff`` print spec text)."""
+    return "\n".join(safe(line) for line in text.split("\n"))
+
+
 def fmt(x: Any) -> str:
     return "—" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
 
