@@ -326,8 +326,12 @@ def test_extends_chain_deeper_than_16_is_ls309(tmp_path: Path) -> None:
     for i in range(20):
         (tmp_path / f"p{i}.yaml").write_text(f"extends: p{i + 1}.yaml\n" if i < 19 else "quality: {}\n")
     (d,) = errors(project(tmp_path, HEAD + "extends: p0.yaml\ntasks:\n" + INTENT))
-    assert d.code == "LS309" and d.loc is not None and d.loc.path == "p15.yaml"
+    # the spec and p0…p14 are 16 files: p14's extends would make 17 (an audit found 17 accepted)
+    assert d.code == "LS309" and d.loc is not None and d.loc.path == "p14.yaml"
     assert d.message.startswith("extends chain is deeper than 16 files: labelspec.yaml → p0.yaml → p1.yaml")
+    assert d.message.endswith("p14.yaml → p15.yaml")
+    (tmp_path / "p14.yaml").write_text("quality: {}\n")  # 16 files: allowed
+    assert load_spec(project(tmp_path, HEAD + "extends: p0.yaml\ntasks:\n" + INTENT)).tasks
 
 
 def test_problems_in_a_policy_file_are_located_in_it(tmp_path: Path) -> None:

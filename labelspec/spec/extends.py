@@ -76,8 +76,8 @@ def _follow(current: RawSpec, folder: Path, repo_root: Path,
     """Approve the ``extends`` target of ``current``: inside the repository, no cycle, not too deep."""
     here = Locator([current])
     text = current.data["extends"]
-    if len(visited) > MAX_EXTENDS_DEPTH:
-        chain = " → ".join(shown for _, shown in visited)
+    if len(visited) >= MAX_EXTENDS_DEPTH:  # following this ``extends`` would make the chain one file longer
+        chain = " → ".join([*(shown for _, shown in visited), str(text)])
         return here.diag("LS309", ["extends"], f"extends chain is deeper than {MAX_EXTENDS_DEPTH} files: {chain}",
                          hint="flatten the policy files")
     found = approve(text, base=folder, root=repo_root, root_name="the repository")
