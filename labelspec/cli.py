@@ -184,7 +184,8 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
     if to_stdout:
         click.echo(render.render_json(d), nl=False)
     else:
-        text = render.render_text(d, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        # no-color.org: NO_COLOR set to a non-empty value turns colour off
+        text = render.render_text(d, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
         click.echo(text.splitlines()[-1] if quiet else text, nl=quiet)
     if os.environ.get("GITHUB_ACTIONS") == "true":  # the runner reads workflow commands from stdout and stderr
         click.echo(render.render_github(d), nl=False, err=to_stdout)  # keep `--json -` parseable
@@ -330,7 +331,7 @@ def _run(argv: list[str] | None, debug: bool) -> None:
     except BaseException as exc:  # noqa: BLE001 — the contract: a bug exits 3, never 1
         click.echo(f"labelspec: internal error ({type(exc).__name__}: {safe(exc)}). This is a bug; please report it "
                    "with the command you ran." + ("" if debug else " Run with --debug for the traceback."), err=True)
-        if debug:
-            traceback.print_exc()
+        if debug:  # the traceback quotes data (messages, values) too: escaped like every other line
+            click.echo(safe_lines("".join(traceback.format_exception(exc))), err=True, nl=False)
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)

@@ -283,13 +283,14 @@ def test_unexpected_exception_exits_3_not_1(run_cli, tiny_project, monkeypatch: 
 
 def test_debug_shows_the_traceback(run_cli, tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom")
+        raise RuntimeError("boom \x1b[2J")
 
     monkeypatch.setattr(api, "validate_paths", explode)
     p = tiny_project()
     r = run_cli("--debug", "validate", str(p.root))
     assert r.code == 3
-    assert "Traceback (most recent call last)" in r.err and "RuntimeError: boom" in r.err
+    assert "Traceback (most recent call last)" in r.err and "RuntimeError: boom \\x1b[2J" in r.err
+    assert "\x1b" not in r.err  # the traceback quotes data: escaped like every other line (G12)
 
 
 @pytest.mark.parametrize("command", ["check", "validate"])
