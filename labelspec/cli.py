@@ -41,7 +41,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
 def validate(paths: tuple[Path, ...], fmt: str) -> None:
     """Validate spec files or folders (searched for labelspec.yaml). Exit 0 valid, 2 invalid."""
     from labelspec import api
@@ -77,7 +78,8 @@ def schema() -> None:
 
 
 @cli.command()
-@click.option("--kind", type=click.Choice(KINDS), default="single_choice", show_default=True)
+@click.option("--kind", type=click.Choice(KINDS), default="single_choice", show_default=True,
+              help="The kind of the starter task.")
 @click.option("--id", "project_id", default=None, help="Project id (default: the folder name).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(kind: str, project_id: str | None, directory: Path) -> None:
@@ -108,7 +110,8 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
 
 @cli.command("compile")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True,
+              help="Folder of the generated artefacts (one subfolder per project).")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if generated files are stale.")
 @click.option("--diff", is_flag=True, help="With --check: show a unified diff of what would change.")
 def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool) -> None:
@@ -166,7 +169,8 @@ def _write_reports(report: Any, json_path: Path | None, junit: Path | None, mark
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML report (tables and plots, no script).")
 @click.option("--strict", is_flag=True, help="Warnings block the release too.")
-@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, help="Bootstrap replicates (0: no intervals).")
+@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None,
+              help="Bootstrap replicates (0: no intervals)  [default: the spec's bootstrap.replicates]")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
 def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_path: Path | None, junit: Path | None,
           markdown: Path | None, html: Path | None, strict: bool, bootstrap: int | None, quiet: bool) -> None:
@@ -246,16 +250,18 @@ def adjudicate(spec: Path, label_files: tuple[Path, ...], out: Path, gold: Path 
 @click.option("--reason", "reasons", multiple=True, metavar="TEXT", help="Why the gate is accepted (recorded).")
 @click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Gold file (overrides the spec's).")
 @click.option("--strict", is_flag=True, help="Warnings block the release too.")
-@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None, help="Bootstrap replicates (0: no intervals).")
+@click.option("--bootstrap", type=click.IntRange(0, 100000), default=None,
+              help="Bootstrap replicates (0: no intervals)  [default: the spec's bootstrap.replicates]")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[str, ...], reasons: tuple[str, ...],
-            gold: Path | None, strict: bool, bootstrap: int | None) -> None:
+            gold: Path | None, strict: bool, bootstrap: int | None, quiet: bool) -> None:
     """Run the gates; only when every blocking gate passes (or is accepted) write the consensus dataset."""
     from labelspec import api
 
     if len(accept) != len(reasons):
         raise click.UsageError("give exactly one --reason per --accept-failing")
     result = api.release(spec, label_files, out=out, accept=list(zip(accept, reasons, strict=True)), gold=gold, strict=strict,
-                         bootstrap=bootstrap, progress=stderr_progress(False), refuse_bootstrap_off=True)
+                         bootstrap=bootstrap, progress=stderr_progress(quiet), refuse_bootstrap_off=True)
     for gate in result.refused:
         click.echo(safe(f"release refused: blocking gate {gate} failed (nothing written)"), err=True)
     for o in result.overrides:  # an override of a gate that does not block is recorded, not applied

@@ -533,3 +533,11 @@ def test_click_usage_errors_are_annotated_on_github_too(run_cli, monkeypatch: py
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     r = run_cli("check", "--no-such-option")
     assert r.code == 2 and any(line.startswith("::error title=labelspec LS501::") for line in r.err.splitlines())
+
+
+def test_release_is_quiet_with_q(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)  # CI=true silences progress anyway
+    args = ["specs/support-intent", "specs/support-intent/labels", "--out", str(tmp_path / "rel")]
+    assert "] reading 3 label file(s)" in run_cli("release", *args).err
+    r = run_cli("release", "-q", *args)
+    assert r.code == 0 and r.out.endswith("rows\n") and "reading" not in r.err
