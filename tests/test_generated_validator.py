@@ -626,6 +626,10 @@ def test_cli_reports_file_line_and_exit_codes(tmp_path: Path) -> None:
     assert len(out) == 5
     assert _run(script).returncode == 2
     assert _run(script, str(tmp_path / "missing.jsonl")).returncode == 2
+    for flag in ("-h", "--help"):  # was read as a file name: "cannot read", exit 2 (audit)
+        helped = _run(script, flag)
+        assert helped.returncode == 0 and helped.stdout.startswith("usage: python ")
+        assert "Exit code 0 means every record is valid" in helped.stdout
 
 
 @pytest.mark.parametrize("lead_time", ["12\n", "١٢", "1٫5"])
