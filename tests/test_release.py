@@ -86,6 +86,19 @@ def test_dataset_rows_provenance_and_held_back_units() -> None:
     assert rows[1]["expert"] == "ex" and rows[1]["proposed"] is None
 
 
+def test_an_annotator_never_calibrated_has_no_calibration_verdict() -> None:
+    """Without a calibration in the roster, "passed: false" would read as a failed calibration (audit)."""
+    rows = votes("intent", {"i1": "aab"})
+    roster = {**ROSTER, "n2": RosterEntry(id="n2", role="annotator"),
+              "n1": RosterEntry(id="n1", role="annotator", calibration_score=0.5, passed=False)}
+    spec, acc, ctx = make_spec(INTENT), accounting(rows), Context(roster=roster)
+    files, _ = build_release(spec, decide_all(spec, acc, ctx), acc, ctx, gates=(), verdict=resolve_gates((), []),
+                             inputs=[], released_at=None, tool_version="0")
+    (row,) = [json.loads(line) for line in files[DATASET_JSONL].decode().splitlines()]
+    assert [(j["annotator"], j["calibration_passed"]) for j in row["judgments"]] == [
+        ("n0", True), ("n1", False), ("n2", None)]
+
+
 def test_text_task_units_are_counted_as_held_back() -> None:
     """Free text has no consensus to release: its units are counted (they left the manifest unaccounted for)."""
     note = Task(name="note", kind="text", question="q")

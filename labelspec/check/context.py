@@ -31,6 +31,12 @@ class RosterEntry:
     passed: bool = False
     calibrated_at: pd.Timestamp | None = None
 
+    @property
+    def calibration_recorded(self) -> bool:
+        """Whether the roster holds a calibration for the annotator at all: without one, ``passed`` is False
+        for "never calibrated" as much as for "failed", and provenance says unknown (null) instead."""
+        return self.passed or self.calibration_score is not None or self.calibrated_at is not None
+
 
 @dataclass(frozen=True)
 class Items:

@@ -192,7 +192,7 @@ class Lookups:
         roster = ctx.roster or {}
         entries = [roster.get(a) if isinstance(a, str) else None for a in j.annotator.values.tolist()]  # distinct
         calibration = (pa.array([e.calibration_score if e else None for e in entries], pa.float64()),
-                       pa.array([e.passed if e else None for e in entries], pa.bool_()),
+                       pa.array([e.passed if e and e.calibration_recorded else None for e in entries], pa.bool_()),
                        pa.array([iso_utc(e.calibrated_at) if e and e.calibrated_at is not None else None
                                  for e in entries], pa.string()))
         timestamp = strings(j.timestamp.values)
