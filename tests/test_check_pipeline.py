@@ -262,3 +262,21 @@ def test_agreement_by_depth_reads_the_labels_of_each_kind(tmp_path: Path, kind: 
     depths = api.check_labels(tmp_path, [tmp_path / "labels.jsonl"]).to_dict()["tasks"]["topic"]["agreement_by_depth"]
     assert [(d["percent"], d["categories"]) for d in depths] == [
         (pytest.approx(depth0[0]), depth0[1]), (pytest.approx(depth1[0]), depth1[1])]
+
+
+def test_gold_rows_of_a_text_task_are_not_scored() -> None:
+    """Free text is not scored (docs): a gold row of a text task compared exactly made "Hello" ≠ "hello" an error
+    (audit)."""
+    import pandas as pd
+
+    from labelspec.check.context import Context
+    from labelspec.check.gold import score_gold
+    from labelspec.spec.model import Task
+    from test_decide import gold, lab, make_spec
+
+    spec = make_spec(Task(name="note", kind="text", question="q"),
+                     Task(name="ok", kind="single_choice", question="q", labels=(lab("y"), lab("n"))))
+    used = pd.DataFrame({"annotator": ["a", "a"], "item": ["g1", "g1"], "unit": ["", ""], "task": ["note", "ok"],
+                         "value": ["Hello", "y"], "when": pd.to_datetime(["2026-01-01T00:00:00Z"] * 2)})
+    scores = score_gold(spec, used, Context(gold=gold([("g1", "note", "hello"), ("g1", "ok", "y")])))
+    assert scores is not None and scores.of("a")[:2] == (1, 1)  # the choice only

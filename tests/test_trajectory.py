@@ -233,3 +233,17 @@ def test_first_errors_are_positions_in_the_items_steps_list(tmp_path: Path) -> N
     gap = [(i, s, a, "wrong" if s == w else "correct") for i in ("r1", "r2") for a, w in (("a", 2), ("b", 4))
            for s in (1, 2, 4)]
     assert _first_error_values(_chain_project(tmp_path / "gap", 4), gap)["first_error_within_one"] is None
+
+
+def test_a_label_nested_under_an_error_label_is_an_error(tmp_path: Path) -> None:
+    """``fatal`` under ``wrong``: naming ``wrong`` an error label names its subtypes too, as ``review: always``
+    does (an audit found fatal steps read as correct)."""
+    root = _chain_project(tmp_path / "nested", 3)
+    spec = root / "labelspec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace(
+        "      wrong: {title: W, definition: Wrong.}\n",
+        "      wrong: {title: W, definition: Wrong.}\n      fatal: {title: F, definition: Fatal., parent: wrong}\n"),
+        encoding="utf-8")
+    rows = [(i, s, a, {"a": "fatal", "b": "wrong"}[a] if s == 2 else "correct")
+            for i in ("r1", "r2") for a in ("a", "b") for s in (1, 2, 3)]
+    assert _first_error_values(root, rows)["first_error_exact"] == 1.0  # both at step 2 (a's was "none" before)

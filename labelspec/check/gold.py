@@ -47,6 +47,9 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
     on_gold = per_row(used, "item", category_mask(items, gold["item"].unique()))  # the merge stays small
     merged = used.loc[on_gold, ["annotator", "item", "unit", "task", "value", "when"]].merge(
         gold, on=["item", "unit", "task"], how="inner")
+    free_text = [t.name for t in spec.tasks if t.kind == "text"]
+    if free_text:  # free text is not scored (docs): "Hello" against "hello" is no error
+        merged = merged[~merged["task"].isin(free_text).to_numpy(dtype=bool)]
     structured = [t for t in spec.tasks if t.is_list or t.kind == "attribution"]
     if structured:  # as text first: a canonical form (compact JSON of '{"agent": "x"}') need not be one of the
         # value column's read-time categories

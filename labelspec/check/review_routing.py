@@ -25,15 +25,9 @@ def review_reasons(policy: Adjudication) -> tuple[tuple[str, ...], bool]:
     return (tuple(policy.expert_review), False) if policy.expert_review else (DEFAULT_REVIEW, True)
 
 
-def review_labels(task: Task) -> set[str]:
-    """Labels with ``review: always`` and their descendants (a loop over the task's labels)."""
-    marked = {lab.id for lab in task.labels if lab.review == "always"}
-    grew = True
-    while grew:
-        more = {lab.id for lab in task.labels if lab.parent in marked} - marked
-        marked |= more
-        grew = bool(more)
-    return marked
+def review_labels(task: Task) -> frozenset[str]:
+    """Labels with ``review: always`` and their descendants."""
+    return task.with_descendants(lab.id for lab in task.labels if lab.review == "always")
 
 
 def always_review(task: Task, values: pd.Series) -> np.ndarray:

@@ -109,7 +109,7 @@ def _first_errors(task: Task, frame: pd.DataFrame, steps: dict[str, int]) -> Fir
     length[item[listed]] = n_list[listed].astype(np.int64)
     f = frame[ok]
     return first_error_steps(item, pd.factorize(f["annotator"])[0], position,
-                             ~f["value"].isin(task.error_labels).to_numpy(), n_steps=length)
+                             ~f["value"].isin(sorted(task.with_descendants(task.error_labels))).to_numpy(), n_steps=length)
 
 
 def _first_error_metrics(task: Task, steps: dict[str, int]) -> Metrics:

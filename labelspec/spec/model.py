@@ -7,6 +7,7 @@ does no I/O and imports only the standard library (and labelspec.errors for the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Literal
@@ -162,6 +163,17 @@ class Task:
     @property
     def is_taxonomy(self) -> bool:
         return any(lab.parent is not None for lab in self.labels)
+
+    def with_descendants(self, ids: Iterable[str]) -> frozenset[str]:
+        """``ids`` and every label below them in the taxonomy: what names a label names its subtypes too
+        (``review: always``, ``error_labels``)."""
+        marked = set(ids)
+        grew = True
+        while grew:  # one pass per tree level
+            more = {lab.id for lab in self.labels if lab.parent in marked} - marked
+            marked |= more
+            grew = bool(more)
+        return frozenset(marked)
 
     @property
     def parent_codes(self) -> tuple[int, ...]:
