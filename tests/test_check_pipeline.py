@@ -268,11 +268,11 @@ def test_gold_rows_of_a_text_task_are_not_scored() -> None:
     """Free text is not scored (docs): a gold row of a text task compared exactly made "Hello" ≠ "hello" an error
     (audit)."""
     import pandas as pd
+    from test_decide import gold, lab, make_spec
 
     from labelspec.check.context import Context
     from labelspec.check.gold import score_gold
     from labelspec.spec.model import Task
-    from test_decide import gold, lab, make_spec
 
     spec = make_spec(Task(name="note", kind="text", question="q"),
                      Task(name="ok", kind="single_choice", question="q", labels=(lab("y"), lab("n"))))

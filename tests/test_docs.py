@@ -24,7 +24,7 @@ from labelspec.cli import EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
 from labelspec.errors import CODES
 from labelspec.spec.load import load_spec
 from labelspec.spec.model import Adjudication, BootstrapPolicy, Columns
-from labelspec.spec.plan import DEFAULT_METRIC, METRICS_BY_KIND, STEP_METRICS, candidate_gates
+from labelspec.spec.plan import DEFAULT_METRIC, METRICS_BY_KIND, STEP_METRICS, candidate_gates, plan_gates
 from labelspec.spec.resolve_kinds import APPLIES_TO
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,6 +168,23 @@ def test_first_spec_example_validates(tmp_path: Path) -> None:
     (tmp_path / "labelspec.yaml").write_text(yaml_text.group(1), encoding="utf-8")
     spec = load_spec(tmp_path)
     assert spec.project.id == "toxicity" and spec.tasks[0].agreement.min == 0.70
+
+
+def test_extends_example_validates(tmp_path: Path) -> None:
+    """The two files of the `extends` example, written where their first-line comments say, load as one spec."""
+    section = _sections(read("docs/spec-language.md"))["extends"]
+    blocks = re.findall(r"```yaml\n# (\S+)\n(.*?)```", section, flags=re.S)
+    assert [name for name, _ in blocks] == ["policies/base-quality.yaml", "specs/toxicity/labelspec.yaml"]
+    (tmp_path / ".git").mkdir()  # the repository root, which `extends` may not leave
+    for name, text in blocks:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    spec = load_spec(tmp_path / "specs" / "toxicity")
+    policy = spec.tasks[0].agreement
+    assert (policy.min, policy.metric, policy.on) == (0.70, "krippendorff_alpha", "ci_low")
+    assert spec.quality.annotations_per_item == 3 and spec.adjudication.min_support == 0.67
+    assert [(g.id, g.severity) for g in plan_gates(spec) if g.id == "annotators.lead_time"] == [
+        ("annotators.lead_time", "error")]
 
 
 # --- commands ------------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ METRICS_BY_KIND: dict[str, tuple[str, ...]] = {
     "text": (),
 }
 STEP_METRICS: tuple[str, ...] = ("first_error_exact", "first_error_within_one")
+#: Kinds with one-vs-rest agreement per label, so an ``agreement.<task>.per_label`` gate (``min_per_label``).
+PER_LABEL_KINDS: frozenset[str] = frozenset({"single_choice", "multi_choice", "spans", "pairwise"})
 
 
 def level_text(level: float) -> str:
@@ -93,7 +95,7 @@ def _task_gates(spec: Spec, task: Task) -> list[Gate]:
                           task=task.name, on=pol.on, severity=pol.severity, loc=pol.loc,
                           description=f"{pol.metric} on " + (f"the {level_text(q.bootstrap.level)} CI lower bound"
                                                              if pol.on == "ci_low" else "the estimate")))
-    if pol.min_per_label is not None and task.kind in ("single_choice", "multi_choice", "spans", "pairwise"):
+    if pol.min_per_label is not None and task.kind in PER_LABEL_KINDS:
         gates.append(Gate(id=f"agreement.{task.name}.per_label", metric="min_per_label_alpha", comparator=">=",
                           threshold=pol.min_per_label, task=task.name, severity=pol.severity, loc=pol.per_label_loc,
                           description="the lowest one-vs-rest agreement of any label"))

@@ -17,6 +17,7 @@ from typing import Any
 from labelspec.errors import Diagnostic
 from labelspec.spec.locate import Locator, Part, did_you_mean
 from labelspec.spec.model import Spec, Task
+from labelspec.spec.plan import PER_LABEL_KINDS
 from labelspec.spec.semver import core
 
 MAX_REGEX_LENGTH = 1000
@@ -291,7 +292,8 @@ def check_quality_thresholds(checker: Checker) -> None:
         checker.add("LS306", ("quality", "calibration", "recalibrate_below"),
                     f"recalibrate_below {cal['recalibrate_below']} is above min_accuracy {cal['min_accuracy']}",
                     hint="annotators who just passed calibration would be flagged at once; lower recalibrate_below")
-    gated = [t for t in checker.spec.tasks if t.agreement.min is not None or t.agreement.min_per_label is not None]
+    gated = [t for t in checker.spec.tasks if t.agreement.min is not None
+             or t.agreement.min_per_label is not None and t.kind in PER_LABEL_KINDS]
     if q.get("annotations_per_item") == 1 and gated:
         checker.add("LS306", ("quality", "annotations_per_item"), "annotations_per_item is 1 but agreement is gated "
                     f"for task {gated[0].name!r}", hint="agreement needs at least 2 annotations per item")
@@ -341,13 +343,14 @@ def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any])
 
 
 def check_fields(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
-    """LS310: item fields named by rules, spans and rankings exist, when ``items.fields`` declares them."""
+    """LS310: item fields named by rules and by a spans task's ``field`` exist, when ``items.fields`` declares them
+    (``field`` on any other kind is LS311 in ``resolve_kinds``, and reported once)."""
     items = checker.data.get("items", {})
     if "fields" not in items:
         return
     fields = list(items["fields"])
     named = [((*base, "rules", i, "when", "field"), r["when"]["field"]) for i, r in enumerate(raw.get("rules", []))]
-    if "field" in raw:
+    if "field" in raw and raw["kind"] == "spans":
         named.append(((*base, "field"), raw["field"]))
     for parts, name in named:
         if name not in fields:

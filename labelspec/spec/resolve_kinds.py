@@ -2,7 +2,9 @@
 
 The table :data:`APPLIES_TO` is the single statement of which task setting means something for which kind; the
 guidelines and the docs can read it. The agreement metric a task is gated on must be one its kind can compute
-(``plan.METRICS_BY_KIND``, plus ``plan.STEP_METRICS`` for step tasks with error labels). No I/O.
+(``plan.METRICS_BY_KIND``, plus ``plan.STEP_METRICS`` for step tasks with error labels). A few settings apply to a
+kind only with some values (``unit: step``) or only where the task writes them (its own ``min_per_label``, never an
+inherited project-wide default); they are checked here too. No I/O.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelspec.spec.locate import Part, did_you_mean
-from labelspec.spec.plan import METRICS_BY_KIND, STEP_METRICS, candidate_gates
+from labelspec.spec.plan import METRICS_BY_KIND, PER_LABEL_KINDS, STEP_METRICS, candidate_gates
 from labelspec.spec.resolve_checks import Checker
 
 _CHOICE = frozenset({"single_choice", "multi_choice", "spans", "attribution"})
@@ -34,6 +36,8 @@ APPLIES_TO: dict[str, frozenset[str]] = {
 }
 #: Kinds that cannot be answered without labels.
 NEEDS_LABELS = _CHOICE
+#: Kinds judged once per item: the judgment names the step itself (an attribution's ``step``).
+ITEM_ONLY = frozenset({"attribution"})
 
 
 def check_kinds(checker: Checker) -> None:
@@ -42,22 +46,43 @@ def check_kinds(checker: Checker) -> None:
         kind = raw["kind"]
         for key, kinds in APPLIES_TO.items():
             if key in raw and kind not in kinds:
-                checker.add("LS311", (*base, key), f"`{key}` does not apply to a {kind} task",
+                checker.add("LS311", (*base, key), f"`{key}` does not apply to {_a(kind)} task",
                             hint=f"`{key}` applies to: {', '.join(sorted(kinds))}", key=True)
         for message in _missing(raw):
             checker.add("LS311", base, message, key=True)
-        if "error_labels" in raw and kind == "single_choice" and raw.get("unit", "item") != "step":
-            checker.add("LS311", (*base, "error_labels"), "`error_labels` needs `unit: step`",
-                        hint="error labels mark erroneous steps of a trajectory", key=True)
+        _check_values(checker, base, raw)
         if kind != "text":
             _check_metric(checker, base, raw, task.agreement.metric)
+
+
+def _check_values(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
+    """LS311 for settings that fit the kind only with some values, or only where the task itself writes them."""
+    kind = raw["kind"]
+    if "error_labels" in raw and kind == "single_choice" and raw.get("unit", "item") != "step":
+        checker.add("LS311", (*base, "error_labels"), "`error_labels` needs `unit: step`",
+                    hint="error labels mark erroneous steps of a trajectory", key=True)
+    if kind in ITEM_ONLY and raw.get("unit") == "step":
+        checker.add("LS311", (*base, "unit"), f"`unit: step` does not apply to {_a(kind)} task",
+                    hint="an attribution names the failing step in its value: one judgment per item, "
+                         "so leave `unit` out or write `unit: item`")
+    own = raw.get("agreement", {})
+    if "min_per_label" in own and kind in APPLIES_TO["agreement"] and kind not in PER_LABEL_KINDS:
+        checker.add("LS311", (*base, "agreement", "min_per_label"),
+                    f"`min_per_label` does not apply to {_a(kind)} task: it has no per-label agreement",
+                    hint=f"`min_per_label` applies to: {', '.join(sorted(PER_LABEL_KINDS))}; "
+                         "gate this task with `agreement.min`", key=True)
+
+
+def _a(kind: str) -> str:
+    """The kind with its article: "a rating", "an attribution"."""
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _missing(raw: dict[str, Any]) -> list[str]:
     kind = raw["kind"]
     needs = []
     if kind in NEEDS_LABELS and not raw.get("labels"):
-        needs.append(f"a {kind} task needs `labels`")
+        needs.append(f"{_a(kind)} task needs `labels`")
     if kind == "spans" and "field" not in raw:
         needs.append("a spans task needs `field`: the item field the offsets point into")
     if kind == "rating" and "scale" not in raw:
