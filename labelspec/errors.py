@@ -40,7 +40,7 @@ CODES: dict[str, str] = {
     "LS301": "unknown label",
     "LS302": "duplicate id",
     "LS303": "ids that collide after case folding, Unicode NFKC or whitespace trimming",
-    "LS304": "invisible or control character in an id",
+    "LS304": "invisible or control character in an id, or a bidirectional control in spec text",
     "LS305": "expected distribution does not sum to 1",
     "LS306": "threshold out of range or inconsistent with another threshold",
     "LS307": "cycle in label parents, or a taxonomy too deep",

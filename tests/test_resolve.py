@@ -157,6 +157,38 @@ def test_invisible_characters_in_column_names_and_item_id(tmp_path: Path) -> Non
     assert "leading or trailing whitespace" in diags[0].message and "ZERO WIDTH JOINER" in diags[1].message
 
 
+@pytest.mark.parametrize(("char", "why"), [
+    ("\\u3164", "HANGUL FILLER"), ("\\u2800", "BRAILLE PATTERN BLANK"), ("\\ufdd0", "a noncharacter"),
+    ("\\U0010ffff", "a noncharacter"), ("\\ue000", "a private-use character"),
+])
+def test_blank_letters_noncharacters_and_private_use_in_ids(tmp_path: Path, char: str, why: str) -> None:
+    """Ids that render as nothing, or should not be exchanged at all, were accepted (audit)."""
+    spec = HEAD + "tasks:\n" + INTENT + f'      "x{char}": {{title: X, definition: x.}}\n'
+    (d,) = errors(project(tmp_path / "p", spec))
+    assert d.code == "LS304" and why in d.message
+
+
+def test_a_lone_combining_mark_is_no_id(tmp_path: Path) -> None:
+    spec = HEAD + "tasks:\n" + INTENT + '      "\\ufe0f": {title: X, definition: x.}\n'
+    (d,) = errors(project(tmp_path / "p", spec))
+    assert d.code == "LS304" and "with nothing before it to combine with" in d.message
+
+
+def test_bidirectional_controls_in_spec_text_are_ls304(tmp_path: Path) -> None:
+    """A right-to-left override displays a definition in another order than it is stored (guidelines, reports,
+    the labeling tool): the audit rendered a title as reversed text. Each text is reported once."""
+    spec = HEAD + "tasks:\n" + INTENT.replace("definition: Money back.", 'definition: "Money \\u202eback"') + \
+        '    instructions: "Read \\u2067twice\\u2069."\n'
+    diags = errors(project(tmp_path / "p", spec))
+    assert [(d.code, d.pointer) for d in diags] == [("LS304", "tasks.intent.labels.refund.definition"),
+                                                     ("LS304", "tasks.intent.instructions")]
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in diags[0].message and "U+2067" in diags[1].message
+    option = HEAD + "tasks:\n  rank:\n    kind: ranking\n    question: Order?\n" + \
+        '    options: [a, "b\\u202e"]\n'
+    (d,) = errors(project(tmp_path / "q", option))  # the id check says it; the text check does not repeat it
+    assert d.pointer == "tasks.rank.options[1]" and "option id" in d.message
+
+
 def test_regex_longer_than_the_limit_is_ls313_even_without_the_schema(tmp_path: Path) -> None:
     text = HEAD + "tasks:\n" + INTENT + f"    rules: [{{id: r, when: {{field: b, matches: '{'a' * 1001}'}}, " \
         "expect: {label_in: [refund]}}]\n"

@@ -19,11 +19,12 @@ from labelspec.spec.locate import Locator, Part, did_you_mean
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.plan import PER_LABEL_KINDS
 from labelspec.spec.semver import core
+from labelspec.spec.visible_text import check_bidi_text, check_id_text, check_other_ids
+from labelspec.spec.visible_text import invisible as invisible  # re-exported: the readers check column names
 
 MAX_REGEX_LENGTH = 1000
 MAX_SCALE_POINTS = 1001
 SUM_TOLERANCE = 1e-6
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
 
 
 class Checker:
@@ -59,6 +60,7 @@ def check_meaning(checker: Checker) -> None:
     check_changelog(checker)
     check_other_ids(checker)
     check_step_keys(checker)
+    check_bidi_text(checker)
 
 
 def answers_of(task: Task) -> tuple[str, ...]:
@@ -169,49 +171,6 @@ def check_collisions(checker: Checker, base: tuple[Part, ...], raw: dict[str, An
                 where = checker.loc.at(prior[1], key=prior[2])
                 checker.add("LS303", parts, f"id {ident!r} collides with {prior[0]!r} (defined at {where}) after "
                             "case folding, Unicode NFKC and trimming", hint="merge the two or rename one", key=key)
-
-
-def invisible(text: str) -> str | None:
-    """Why an id would look the same as another (control, format, bidi, zero-width, separator, end whitespace),
-    or could not be written at all (U+FFFE and U+FFFF, which XML 1.0 cannot carry)."""
-    for ch in text:
-        if ch in "\ufffe\uffff":
-            return f"U+{ord(ch):04X} a noncharacter"
-        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
-            return f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character')}"
-    if text != text.strip():
-        return "leading or trailing whitespace"
-    return None
-
-
-def _check_text(checker: Checker, parts: tuple[Part, ...], text: str, what: str, *, key: bool = False) -> None:
-    problem = invisible(text)
-    if problem:
-        checker.add("LS304", parts, f"{what} {text!r} contains {problem}", key=key,
-                    hint="ids must be visible and unambiguous: remove the character")
-
-
-def check_id_text(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
-    """LS304 on the ids of a task: label ids and option ids."""
-    for lid in raw.get("labels", {}):
-        _check_text(checker, (*base, "labels", lid), lid, "label id", key=True)
-    for i, option in enumerate(raw.get("options", [])):
-        _check_text(checker, (*base, "options", i), option, "option id")
-
-
-def check_other_ids(checker: Checker) -> None:
-    """LS304 on the names a spec matches data against: the item id column, column names, category values."""
-    items = checker.data.get("items", {})
-    if "id" in items:
-        _check_text(checker, ("items", "id"), items["id"], "item id column")
-    for name, f in items.get("fields", {}).items():
-        for i, value in enumerate(f.get("values", [])):
-            _check_text(checker, ("items", "fields", name, "values", i), value, "category value")
-        for key in ("name_key", "text_key"):  # Label Studio XML attributes, and the keys steps are read by
-            if key in f:
-                _check_text(checker, ("items", "fields", name, key), f[key], f"step key `{key}`")
-    for key, column in checker.data.get("input", {}).get("columns", {}).items():
-        _check_text(checker, ("input", "columns", key), column, "column name")
 
 
 #: The deepest label taxonomy accepted (ICD-10 has 7 levels); the guidelines render the tree level by level.
