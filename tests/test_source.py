@@ -577,3 +577,17 @@ def test_decode_error_in_a_file_is_located(tmp_path: pathlib.Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_bytes(b"a: 1\nb: \xc3\x28\n")
     assert _file_problem(spec)[0] == ("LS100", 2, 4)
+
+
+@pytest.mark.parametrize(("text", "code", "hint"), [
+    ("a: 1\n\tb: 2\n", "LS101", "YAML indents with spaces only: replace the tab"),
+    ("a: 1\n---\nb: 2\n", "LS105", "remove the `---` line and what follows, or move it into its own spec"),
+    ("a: " + "[" * 70 + "]" * 70 + "\n", "LS104", "flatten the spec: fewer nested lists and mappings"),
+])
+def test_yaml_errors_carry_a_hint_that_fits(text: str, code: str, hint: str) -> None:
+    """G2: every spec error has a fix hint (an audit found none for a tab or a second document, and "reuse less"
+    for deep nesting without a single alias)."""
+    with pytest.raises(SpecError) as info:
+        read_yaml_text(text, "s.yaml")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.hint) == (code, hint)

@@ -126,11 +126,14 @@ def _compose(text: str, path: str) -> tuple[Node | None, list[Mark]]:
         where = _mark_location(path, exc.problem_mark or exc.context_mark)
         context = f" ({exc.context} at line {_mark_location(path, exc.context_mark).line})" if exc.context_mark else ""
         if exc.context == "expected a single document in the stream":
-            diag = Diagnostic("LS105", "a second YAML document starts here; a spec is one document", where)
+            diag = Diagnostic("LS105", "a second YAML document starts here; a spec is one document", where,
+                              hint="remove the `---` line and what follows, or move it into its own spec")
         else:
-            diag = Diagnostic(
-                "LS101", (exc.problem or "invalid YAML") + (context if exc.context else ""), where
-            )
+            problem = exc.problem or "invalid YAML"
+            hint = ("YAML indents with spaces only: replace the tab" if "'\\t'" in problem else
+                    "check the indentation and quoting around here; quote text that holds `: ` or starts with a "
+                    "special character")
+            diag = Diagnostic("LS101", problem + (context if exc.context else ""), where, hint=hint)
     except (RecursionError, ValueError, UnicodeError, yaml.YAMLError) as exc:
         code = "LS104" if isinstance(exc, RecursionError) else "LS101"
         message = f"the YAML loader failed: {type(exc).__name__}: {str(exc)[:200]}"

@@ -96,7 +96,9 @@ class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
 
     def _check(self, failed: bool, message: str, mark: Mark) -> None:
         if failed:
-            raise SpecError(Diagnostic("LS104", message, loc(self.path, mark), hint="reuse less or flatten the spec"))
+            hint = ("flatten the spec: fewer nested lists and mappings" if "nesting" in message else
+                    "reuse less (fewer anchors and aliases) or flatten the spec")
+            raise SpecError(Diagnostic("LS104", message, loc(self.path, mark), hint=hint))
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         mark = self.peek_event().start_mark
