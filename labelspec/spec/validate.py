@@ -264,6 +264,10 @@ def _type_hint(names: list[str], got: Any, loc: Locator, parts: list[Part]) -> s
         return "use a whole number"
     if "boolean" in names and isinstance(got, str):
         return "only true and false are booleans"
+    if "object" in names:
+        return "write a mapping: `key: value` lines indented below, or {key: value}"
+    if "array" in names:
+        return "write a list: `- item` lines indented below, or [a, b]"
     return None
 
 
@@ -299,8 +303,9 @@ def _const(error: ValidationError, parts: list[Part], loc: Locator) -> list[Diag
         if _is_number(error.instance):
             return [loc.diag("LS200", parts, f"spec-language version {error.instance!r} is not supported",
                              hint=f"this labelspec reads version {LANGUAGE_VERSION}")]
+        quoted = (_source_text(loc, parts) or "").startswith(("'", '"'))
         return [loc.diag("LS203", parts, f"expected the integer {LANGUAGE_VERSION}, got {describe(error.instance)}",
-                         hint=f"write `labelspec: {LANGUAGE_VERSION}` without quotes")]
+                         hint=f"write `labelspec: {LANGUAGE_VERSION}`" + (" without quotes" if quoted else ""))]
     return [loc.diag("LS204", parts, f"{describe(error.instance)} is not allowed here; expected "
                      f"{error.validator_value!r}")]
 
@@ -328,7 +333,13 @@ def _value_not_allowed(error: ValidationError, parts: list[Part], loc: Locator) 
     elif error.validator in ("maximum", "exclusiveMaximum") and error.validator_value == 1 \
             and _is_number(error.instance) and 1 < error.instance <= 100:
         hint = f"write a fraction of 1: {error.instance}% is {error.instance / 100:g}"
-    return [loc.diag("LS204", parts, message, hint=hint)]
+    elif error.validator == "uniqueItems":
+        hint = "list each value once"
+    elif error.validator == "minLength":
+        hint = "write a value (an empty text is none)"
+    elif error.validator == "minItems":
+        hint = f"give at least {error.validator_value}"
+    return [loc.diag("LS204", parts, message, hint=hint or schema.get("description"))]
 
 
 def _pattern_hint(value: str, pattern: str, description: str | None) -> str | None:
