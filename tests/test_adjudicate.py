@@ -6,17 +6,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace as dataclasses_replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from label_studio_sdk.label_interface import LabelInterface
 from test_decide import Row, accounting, lab, make_spec, votes, write_project
 
 from labelspec.check.adjudicate import (
     build_queue,
     controls,
     escape_cell,
+    list_keys,
     queue_csv,
     queue_jsonl,
     queue_labelstudio,
@@ -83,15 +87,17 @@ def test_labelstudio_import_uses_the_compiled_config_shapes() -> None:
     items = Items(ids=np.array(["i1"], dtype=object), fields={"body": {"i1": "Anna went home"}})
     config = labelstudio_xml(spec)
     doc = json.loads(queue_labelstudio(q, spec, items, config))
-    ctl = controls(config)
+    ctl, interface = controls(config), LabelInterface(config)
     by_task = {t["data"]["labelspec_task"]: t for t in doc}
     assert set(by_task) == {"intent", "tone", "ner", "rank", "pref"}
     for name, task in by_task.items():
         assert task["data"]["item_id"] == "i1" and task["data"]["body"] == "Anna went home"
         assert [p["model_version"] for p in task["predictions"]] == ["n0", "n1"]
         for p in task["predictions"]:
+            assert interface.validate_prediction(p, return_errors=True) == []  # Label Studio's SDK accepts it
             for r in p["result"]:
-                assert (r["from_name"], r["type"], r["to_name"]) == (name, *ctl[name])
+                assert (r["from_name"], r["type"]) == (name, ctl[name][0])
+                assert r["to_name"] == ctl[name][1].split(",")[0]  # Pairwise toName="text,text": a result names one
     value = {name: [r["value"] for p in t["predictions"] for r in p["result"]] for name, t in by_task.items()}
     assert value["intent"] == [{"choices": ["a"]}, {"choices": ["b"]}]
     assert value["tone"] == [{"rating": 2}, {"rating": 4}]
@@ -198,3 +204,77 @@ def test_step_tasks_round_trip_as_paragraph_regions(tmp_path: Path) -> None:
     got = read_label_files([path], columns=spec.columns, tasks=task_shapes(spec)).frame
     assert sorted(zip(got["item"], got["unit"], got["task"], got["annotator"], got["value"], strict=True)) == sorted(
         rows)
+
+
+def _export(doc: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The queue as an expert would export it after accepting every prediction (one annotation each)."""
+    return [{"id": k + 1, "data": t["data"], "annotations": [
+        {"id": 100 * k + j, "completed_by": p["model_version"], "result": p["result"]}
+        for j, p in enumerate(t["predictions"])]} for k, t in enumerate(doc)]
+
+
+def test_every_queued_shape_reads_back_as_an_expert_export(tmp_path: Path) -> None:
+    """Choices for pairwise with ties and for a 0..3 rating, Taxonomy (single and multi), attribution with and
+    without a step: predictions Label Studio's SDK accepts, read back as the queued values."""
+    import dataclasses
+
+    from labelspec.check.readers import read_label_files
+    from labelspec.check.runner import task_shapes
+    from labelspec.spec.model import ItemField, ItemsSource
+
+    tree = (lab("planning"), lab("bad_decomposition", parent="planning"), lab("none"))
+    tasks = (Task(name="pref", kind="pairwise", question="q"),
+             Task(name="sev", kind="rating", question="q", scale=Scale(min=0, max=3)),
+             Task(name="cat", kind="single_choice", question="q", labels=tree),
+             Task(name="modes", kind="multi_choice", question="q", labels=tree),
+             Task(name="blame", kind="attribution", question="q", labels=(lab("coder"), lab("none"))))
+    rows = votes("pref", {"i1": ["A", "tie", "B"]}) + votes("sev", {"i1": "013"})
+    rows += votes("cat", {"i1": ["bad_decomposition", "planning", "none"]})
+    rows += votes("modes", {"i1": ['["bad_decomposition","none"]', '["planning"]', '["none"]']})
+    rows += votes("blame", {"i1": ['{"agent":"none","step":null}', '{"agent":"coder","step":2}',
+                                   '{"agent":"coder","step":null}']})
+    spec, q = _queue(tasks, rows, min_support=0.9)
+    spec = dataclasses.replace(spec, items=ItemsSource(file="items.jsonl", fields=(
+        ItemField(name="text", type="text"), ItemField(name="steps", type="json"))))
+    steps = [{"text": "plan"}, {"text": "edit"}]
+    items = Items(ids=np.array(["i1"], dtype=object), fields={"steps": {"i1": json.dumps(steps)}})
+    config = labelstudio_xml(spec)
+    doc = json.loads(queue_labelstudio(q, spec, items, config))
+    assert sorted(t["data"]["labelspec_task"] for t in doc) == sorted(t.name for t in tasks)  # every unit queued
+    interface = LabelInterface(config)
+    assert all(interface.validate_prediction(p, return_errors=True) == [] for t in doc for p in t["predictions"])
+    shown = {t["data"]["labelspec_task"]: [r for p in t["predictions"] for r in p["result"]] for t in doc}
+    assert [(r["type"], r["value"]) for r in shown["pref"]] == [("choices", {"choices": [v]}) for v in "A tie B".split()]
+    assert [r["value"] for r in shown["sev"]] == [{"choices": ["0"]}, {"choices": ["1"]}, {"choices": ["3"]}]
+    assert [r["value"] for r in shown["modes"]] == [{"taxonomy": [["planning", "bad_decomposition"], ["none"]]},
+                                                    {"taxonomy": [["planning"]]}, {"taxonomy": [["none"]]}]
+    assert [(r["from_name"], r["type"], r["value"].get("choices", r["value"].get("start"))) for r in shown["blame"]
+            ] == [("blame-no-step", "choices", ["none"]), ("blame", "paragraphlabels", "1"),
+                  ("blame-no-step", "choices", ["coder"])]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(_export(doc)), encoding="utf-8")
+    got = read_label_files([path], columns=spec.columns, tasks=task_shapes(spec))
+    assert not got.excluded
+    read = sorted(zip(got.frame["task"], got.frame["annotator"], got.frame["value"], strict=True))
+    assert read == sorted((t, a, v) for _, _, t, a, v in rows)
+
+
+def test_ranking_data_carries_its_list_items() -> None:
+    """The compiled List reads ``data.<task>_options``: the queue writes the options there, with each option's
+    text when an item field holds one per option (``responses: {r1: …}``), else the ids alone."""
+    from labelspec.spec.model import ItemField, ItemsSource
+
+    rank = Task(name="rank", kind="ranking", question="q", options=("r1", "r2"))
+    spec, q = _queue((rank,), votes("rank", {"i1": ['["r1","r2"]', '["r2","r1"]'],
+                                             "i2": ['["r1","r2"]', '["r2","r1"]']}))
+    spec = dataclasses_replace(spec, items=ItemsSource(file="items.jsonl", fields=(
+        ItemField(name="prompt", type="text"), ItemField(name="responses", type="json"))))
+    config = labelstudio_xml(spec)
+    assert '<List name="rank_options" value="$rank_options" title="Options" />' in config
+    items = Items(ids=np.array(["i1", "i2"], dtype=object), fields={
+        "responses": {"i1": json.dumps({"r1": "Yes.", "r2": "No.", "r9": "?"}), "i2": json.dumps({"r1": "Yes."})}})
+    doc = json.loads(queue_labelstudio(q, spec, items, config))
+    assert [t["data"]["rank_options"] for t in doc] == [
+        [{"id": "r1", "title": "r1", "body": "Yes."}, {"id": "r2", "title": "r2", "body": "No."}],
+        [{"id": "r1", "title": "r1"}, {"id": "r2", "title": "r2"}]]  # i2's field lacks r2: no texts
+    assert list_keys(config) == {"rank": "rank_options"}

@@ -7,6 +7,7 @@ lets through: every control is a task, every value is a label id, every toName n
 from __future__ import annotations
 
 import dataclasses
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 from emit_snapshot import all_kinds_tasks, intent_task, sample_spec
 from label_studio_sdk.label_interface import LabelInterface
 
-from labelspec.emit.labelstudio import labelstudio_xml
+from labelspec.check.read_labelstudio_values import NO_STEP_SUFFIX as READER_NO_STEP_SUFFIX
+from labelspec.emit.labelstudio import NO_STEP_SUFFIX, labelstudio_xml
 from labelspec.errors import OutputError
 from labelspec.spec.load import load_spec
 from labelspec.spec.model import Label, Scale, Spec, Task
@@ -28,7 +30,13 @@ VALUE_TAGS = {"Choice", "Label"}
 
 
 def _values(control: ET.Element) -> list[str]:
-    return [el.attrib["value"] for el in control.iter() if el.tag in VALUE_TAGS]
+    """The label ids a control exports: a Choice or Label's ``alias`` when it has one, else its ``value``."""
+    return [el.attrib.get("alias", el.attrib["value"]) for el in control.iter() if el.tag in VALUE_TAGS]
+
+
+def control_names(spec: Spec) -> list[str]:
+    """The config's controls: one per task, named for it, and an attribution's ``<task>-no-step`` after it."""
+    return [n for t in spec.tasks for n in (t.name, *([t.name + NO_STEP_SUFFIX] if t.kind == "attribution" else []))]
 
 
 def structure(spec: Spec, xml: str) -> dict[str, ET.Element]:
@@ -40,7 +48,7 @@ def structure(spec: Spec, xml: str) -> dict[str, ET.Element]:
     controls = {el.attrib["name"]: el for el in root.iter() if el.tag in CONTROL_TAGS}
     names = [el.attrib["name"] for el in root.iter() if "name" in el.attrib]
     assert len(names) == len(set(names)), "names must be unique"
-    assert list(controls) == list(spec.task_names)
+    assert list(controls) == control_names(spec)
     for task in spec.tasks:
         control = controls[task.name]
         for target in control.attrib["toName"].split(","):
@@ -54,7 +62,12 @@ def structure(spec: Spec, xml: str) -> dict[str, ET.Element]:
         elif control.tag == "Pairwise":
             assert task.kind == "pairwise" and not task.allow_ties
         elif control.tag == "Ranker":
-            assert objects[control.attrib["toName"]].tag == "List"
+            listed = objects[control.attrib["toName"]]
+            assert listed.tag == "List" and listed.attrib["value"] == "$" + listed.attrib["name"]
+        if task.kind == "attribution":  # the agent with no step: same labels, same object as the regions
+            no_step = controls[task.name + NO_STEP_SUFFIX]
+            assert no_step.tag == "Choices" and _values(no_step) == list(task.label_ids)
+            assert no_step.attrib["toName"] == control.attrib["toName"] and no_step.attrib["choice"] == "single"
     for obj in objects.values():
         assert obj.attrib["value"].startswith("$")
     return controls
@@ -65,7 +78,7 @@ def label_studio(spec: Spec, xml: str) -> None:
     interface = LabelInterface(xml)
     interface.validate()
     parsed = {c.name: c for c in interface.controls}
-    assert sorted(parsed) == sorted(spec.task_names)
+    assert sorted(parsed) == sorted(control_names(spec))
     for task in spec.tasks:
         control = parsed[task.name]
         if control.tag in ("Choices", "Labels", "Taxonomy", "ParagraphLabels"):
@@ -87,7 +100,8 @@ def test_every_kind_maps_to_its_control() -> None:
     label_studio(spec, xml)
     assert {name: c.tag for name, c in controls.items()} == {
         "intent": "Choices", "topics": "Taxonomy", "tone": "Rating", "entities": "Labels", "preference": "Choices",
-        "order": "Ranker", "note": "TextArea", "step_ok": "ParagraphLabels", "blame": "ParagraphLabels"}
+        "order": "Ranker", "note": "TextArea", "step_ok": "ParagraphLabels", "blame": "ParagraphLabels",
+        "blame-no-step": "Choices"}
     assert controls["intent"].attrib["choice"] == "single-radio"
     assert controls["topics"].attrib["maxUsages"] == "2"
     assert controls["entities"].attrib["toName"] == "body"
@@ -141,6 +155,25 @@ def test_label_ids_round_trip_exactly(label_id: str) -> None:
     assert list(LabelInterface(xml).get_control("t").labels) == [label_id, "plain"]
 
 
+@pytest.mark.parametrize("kind", ["single_choice", "multi_choice", "spans"])
+def test_a_dollar_in_spec_text_is_never_a_data_reference(kind: str) -> None:
+    """Label Studio reads ``$word`` in a ``value`` as the task's data field: the label ``$100+`` was exported as
+    ``undefined+`` and the question showed "undefined" (audit). Shown text gets a zero-width space after the
+    ``$``; a label id is exported exactly through ``alias``."""
+    labels = (Label(id="$100+", title="Over $100", definition="More than $limit."),
+              Label(id="small", title="Small", definition="Less."))
+    task = Task(name="t", kind=kind, question="Above $limit?", labels=labels,  # type: ignore[arg-type]
+                field="body" if kind == "spans" else None)
+    spec = sample_spec(tasks=(task,))
+    xml = labelstudio_xml(spec)
+    root = ET.fromstring(xml)
+    shown = [v for el in root.iter() for k, v in el.attrib.items() if k in ("value", "hint") and el.tag != "Text"]
+    assert not any(re.search(r"\$[\w\[\].{}]", v) for v in shown), shown
+    assert "Above $\u200blimit?" in shown
+    assert _values(structure(spec, xml)["t"]) == ["$100+", "small"]
+    assert list(LabelInterface(xml).get_control("t").labels)  # Label Studio's own parser takes it
+
+
 def test_characters_xml_cannot_carry() -> None:
     bad = (Label(id="a\x01b", title="t", definition="d"), Label(id="ok", title="t", definition="d"))
     with pytest.raises(OutputError):
@@ -149,3 +182,25 @@ def test_characters_xml_cannot_carry() -> None:
     xml = labelstudio_xml(sample_spec(tasks=(task,)))
     headers = [h.attrib["value"] for h in ET.fromstring(xml).iter("Header")]
     assert "nul\ufffd and \ufffd[31m" in headers
+
+
+def test_no_step_control_name_is_the_one_the_reader_maps_back() -> None:
+    """``-`` is in no task or field name (``^[a-z][a-z0-9_]*$``), so ``<task>-no-step`` never collides."""
+    assert NO_STEP_SUFFIX == READER_NO_STEP_SUFFIX == "-no-step"
+
+
+def test_ranking_list_reads_its_own_data_key_never_an_item_field() -> None:
+    """The spec names no item field for a ranking's options, so the List reads ``<task>_options``; an item field
+    of that name (of any type) moves the List's name and key along."""
+    from labelspec.spec.model import ItemField, ItemsSource
+
+    rank = Task(name="rank", kind="ranking", question="Rank.", options=("r1", "r2"))
+    items = ItemsSource(file="items.jsonl", fields=(ItemField(name="prompt", type="text"),
+                                                     ItemField(name="rank_options", type="json")))
+    for source, name in ((None, "rank_options"), (items, "rank_options_item")):
+        spec = sample_spec(tasks=(rank,), items=source)
+        xml = labelstudio_xml(spec)
+        structure(spec, xml)
+        label_studio(spec, xml)
+        (listed,) = ET.fromstring(xml).iter("List")
+        assert (listed.attrib["name"], listed.attrib["value"]) == (name, "$" + name)

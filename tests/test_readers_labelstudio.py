@@ -99,13 +99,19 @@ def test_ranker_shapes(tmp_path: Path, value: Any, expected: str) -> None:
 def test_results_that_do_not_fit_the_task_kind_are_excluded(tmp_path: Path) -> None:
     results = [
         {"from_name": "pref", "type": "pairwise", "value": {"selected": "none"}},
-        {"from_name": "tone", "type": "choices", "value": {"choices": ["4"]}},
+        {"from_name": "tone", "type": "taxonomy", "value": {"taxonomy": [["4"]]}},
         ranker("not a list"),
+        {"from_name": "intent", "type": "choices", "value": {"choices": "refund"}},
     ]
     j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": [{"id": 9, "completed_by": 1, "result": results}]}]))
-    assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 3}
-    assert j.exclusions["detail"].tolist()[1] == "'tone' is rating, result type choices (task 1, annotation 9)"
-    assert j.rows_read == 3
+    assert len(j.frame) == 0 and j.excluded == {"result_kind_mismatch": 4}
+    assert j.exclusions["detail"].tolist()[1:] == [
+        "'tone' is rating, result type taxonomy (task 1, annotation 9)",  # no rating control writes a taxonomy
+        "'order' is ranking, result type ranker: value.ranker must be an array of ids or an object of arrays "
+        "(buckets); found string \"not a list\" (task 1, annotation 9)",
+        "'intent' is single_choice, result type choices: value.choices must be an array of strings; found string "
+        "\"refund\" (task 1, annotation 9)"]
+    assert j.rows_read == 4
 
 
 def test_spans_from_several_results_are_merged_and_sorted(tmp_path: Path) -> None:
@@ -219,3 +225,121 @@ def test_ambiguous_paragraph_answers_reach_the_content_check(tmp_path: Path) -> 
     j = read_steps(tmp_path, [region("call", "0", "0", "ok"), region("call", "0", "0", "bad"),
                               region("blame", "0", "1", "coder")])
     assert j.frame["value"].tolist() == ['["ok","bad"]', '[{"agent":"coder","step":1},{"agent":"coder","step":2}]']
+
+
+def test_attribution_without_a_step_is_the_no_step_choice(tmp_path: Path) -> None:
+    """``blame-no-step`` (the compiled Choices) gives the agent with ``"step": null``; with a region as well, the
+    two answers make a JSON list, which the content check rejects like two regions."""
+    no_step = {"from_name": "blame-no-step", "to_name": "steps", "type": "choices", "value": {"choices": ["none"]}}
+    j = read_steps(tmp_path, [no_step])
+    assert j.frame[["unit", "task", "value"]].values.tolist() == [["", "blame", '{"agent":"none","step":null}']]
+    j = read_steps(tmp_path, [region("blame", "2", "2", "coder"), no_step])
+    assert j.frame["value"].tolist() == ['[{"agent":"coder","step":3},{"agent":"none","step":null}]']
+    j = read_steps(tmp_path, [{"from_name": "call-no-step", "type": "choices", "value": {"choices": ["ok"]}},
+                              {"from_name": "blame-no-step", "type": "choices", "value": {"text": ["x"]}}])
+    assert j.excluded == {"result_kind_mismatch": 1, "unknown_task": 1}  # only attribution tasks have the control
+    assert j.exclusions["detail"].tolist() == [
+        "from_name 'call-no-step' (task 1, annotation 7)",
+        "'blame' is attribution, result type choices: the value has neither 'paragraphlabels' (a step) nor "
+        "'choices' (no step) (task 1, annotation 7)"]
+
+
+def test_taxonomy_paths_must_be_arrays_of_label_ids(tmp_path: Path) -> None:
+    bad = [[], [["a", 1]], "refund", [[]]]
+    tasks = [{"id": k, "data": {}, "annotations": [{"id": k, "completed_by": 1, "result": [
+        {"from_name": "intent", "type": "taxonomy", "value": {"taxonomy": v}}]}]} for k, v in enumerate(bad)]
+    j = read(export(tmp_path, tasks))
+    # [] is an empty answer (kept as an empty list: the content check rejects it); the others are no paths
+    assert j.frame["value"].tolist() == ["[]"] and j.excluded == {"result_kind_mismatch": 3}
+    assert j.exclusions["detail"].tolist()[0] == (
+        "'intent' is single_choice, result type taxonomy: value.taxonomy must be an array of paths (non-empty "
+        'arrays of label ids); found array [["a",1]] (task 1, annotation 1)')
+
+
+def _every_control_spec() -> Any:
+    """A spec with a task for every control the compiler writes (``emit.labelstudio``'s mapping of kinds)."""
+    from emit_snapshot import sample_spec
+
+    from labelspec.spec.model import ItemField, ItemsSource, Label, Scale, Task
+
+    def labels(*pairs: tuple[str, str | None]) -> tuple[Label, ...]:
+        return tuple(Label(id=i, title=i.title(), definition="d", parent=p) for i, p in pairs)
+
+    tree = labels(("planning", None), ("bad_decomposition", "planning"), ("none", None))
+    tasks = (
+        Task(name="pref_ties", kind="pairwise", question="q"),  # Choices A / B / tie
+        Task(name="pref_strict", kind="pairwise", question="q", allow_ties=False),  # Pairwise
+        Task(name="sev", kind="rating", question="q", scale=Scale(min=0, max=3)),  # Choices over 0..3
+        Task(name="tone", kind="rating", question="q", scale=Scale(min=1, max=5)),  # Rating
+        Task(name="cat", kind="single_choice", question="q", labels=tree),  # Taxonomy
+        Task(name="modes", kind="multi_choice", question="q", labels=tree),  # Taxonomy
+        Task(name="intent", kind="single_choice", question="q", labels=labels(("refund", None), ("other", None))),
+        Task(name="tags", kind="multi_choice", question="q", labels=labels(("a", None), ("b", None))),
+        Task(name="ents", kind="spans", question="q", field="body", labels=labels(("PER", None))),
+        Task(name="order", kind="ranking", question="q", options=("r1", "r2", "r3")),
+        Task(name="note", kind="text", question="q"),
+        Task(name="step_ok", kind="single_choice", unit="step", question="q", labels=labels(("ok", None),
+                                                                                           ("bad", None))),
+        Task(name="blame", kind="attribution", question="q", labels=labels(("coder", None), ("none", None))),
+    )
+    fields = (ItemField(name="body", type="text"), ItemField(name="response_a", type="text"),
+              ItemField(name="response_b", type="text"), ItemField(name="steps", type="json"))
+    return sample_spec(tasks=tasks, items=ItemsSource(file="items.jsonl", fields=fields))
+
+
+def _paragraph(index: int, label: str) -> dict[str, Any]:
+    return {"start": str(index), "end": str(index), "startOffset": 0, "endOffset": 2, "paragraphlabels": [label]}
+
+
+#: (from_name, result value as Label Studio writes it for the compiled control, the CSV cell, the CSV unit)
+EVERY_CONTROL = [
+    ("pref_ties", {"choices": ["tie"]}, "tie", ""),
+    ("pref_ties", {"choices": ["A"]}, "A", ""),
+    ("pref_strict", {"selected": "right"}, "B", ""),
+    ("sev", {"choices": ["0"]}, "0", ""),
+    ("sev", {"choices": ["3"]}, "3", ""),
+    ("tone", {"rating": 4}, "4", ""),
+    ("cat", {"taxonomy": [["planning", "bad_decomposition"]]}, "bad_decomposition", ""),
+    ("cat", {"taxonomy": [["planning"]]}, "planning", ""),  # a parent label is an answer too
+    ("modes", {"taxonomy": [["planning", "bad_decomposition"], ["none"]]}, '["bad_decomposition","none"]', ""),
+    ("intent", {"choices": ["refund"]}, "refund", ""),
+    ("tags", {"choices": ["b", "a"]}, '["b","a"]', ""),
+    ("ents", {"start": 0, "end": 4, "text": "Anna", "labels": ["PER"]}, '[[0,4,"PER"]]', ""),
+    ("order", {"ranker": {"order": ["r2", "r1", "r3"]}}, '["r2","r1","r3"]', ""),
+    ("note", {"text": ["free text"]}, "free text", ""),
+    ("step_ok", _paragraph(1, "bad"), "bad", "2"),
+    ("blame", _paragraph(2, "coder"), '{"agent":"coder","step":3}', ""),
+    ("blame-no-step", {"choices": ["none"]}, '{"agent":"none","step":null}', ""),
+]
+
+
+def test_every_compiled_control_round_trips_to_the_csv_value(tmp_path: Path) -> None:
+    """A result of each compiled control (valid for the config by Label Studio's own SDK) reads as the value the
+    same judgment has in a CSV label file."""
+    import csv
+
+    from label_studio_sdk.label_interface import LabelInterface
+
+    from labelspec.check.adjudicate import controls
+    from labelspec.check.runner import task_shapes
+    from labelspec.emit.labelstudio import labelstudio_xml
+
+    spec = _every_control_spec()
+    config = labelstudio_xml(spec)
+    ctl, interface = controls(config), LabelInterface(config)
+    assert {name for name, _, _, _ in EVERY_CONTROL} == set(ctl)  # every control of the config is exercised
+    tasks, lines = [], []
+    for k, (name, value, cell, unit) in enumerate(EVERY_CONTROL):
+        result = {"from_name": name, "to_name": ctl[name][1].split(",")[0], "type": ctl[name][0], "value": value}
+        assert interface.validate_prediction({"result": [result]}, return_errors=True) == [], name
+        tasks.append({"id": k, "data": {"item_id": f"i{k}"}, "annotations": [{"completed_by": 1, "result": [result]}]})
+        lines.append([f"i{k}", unit, name.removesuffix("-no-step"), "1", cell])
+    csv_path = tmp_path / "labels.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["item_id", "step", "task", "annotator_id", "label"], *lines])
+    shapes = task_shapes(spec)
+    cols = ["item", "unit", "task", "value"]
+    from_ls = read_label_files([export(tmp_path, tasks)], columns=spec.columns, tasks=shapes)
+    from_csv = read_label_files([csv_path], columns=spec.columns, tasks=shapes)
+    assert not from_ls.excluded and len(from_ls.frame) == len(EVERY_CONTROL)
+    assert from_ls.frame[cols].values.tolist() == from_csv.frame[cols].values.tolist()

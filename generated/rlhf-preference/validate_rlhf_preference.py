@@ -389,8 +389,12 @@ def validate_file(path):
 
 def main(argv=None):
     paths = sys.argv[1:] if argv is None else argv
+    usage = f"usage: python {sys.argv[0]} FILE.jsonl [FILE.jsonl ...]   (a file named -h: ./-h)"
+    if paths in (["-h"], ["--help"]):
+        print(usage + "\n\n" + __doc__.strip())
+        return 0
     if not paths:
-        print(f"usage: python {sys.argv[0]} FILE.jsonl [FILE.jsonl ...]", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:

@@ -4,8 +4,10 @@ One job: turn :class:`~labelspec.check.decide.Decisions` and the used judgments 
 text: CSV (spreadsheets; cells starting with ``= + - @ \\t \\r`` get a leading ``'``, OWASP's defence against
 formula injection), JSONL (one unit per line) and a Label Studio import (one task per unit; the annotators'
 judgments are ``predictions`` whose ``model_version`` is the annotator id, in the result shapes of the compiled
-``labelstudio.xml``, whose control names are task names). Order is fixed: spec task order, then item, then unit;
-annotators sorted by id. Pure: the caller (``api``) writes the files.
+``labelstudio.xml``, whose control names are task names, so that an expert's export reads back as the same values;
+an attribution with no step is a choice of its ``<task>-no-step`` control, and a ranking task's data carries the
+items of its ``List``). Order is fixed: spec task order, then item, then unit; annotators sorted by id. Pure: the
+caller (``api``) writes the files.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 from labelspec.check.context import Items
 from labelspec.check.csv_text import csv_text
 from labelspec.check.decide import Decisions, reason_lists
+from labelspec.check.read_labelstudio_values import NO_STEP_SUFFIX
 from labelspec.check.records import Accounting
 from labelspec.spec.model import Spec, Task
 
@@ -74,9 +77,21 @@ def queue_jsonl(queue: pd.DataFrame) -> str:
 
 def controls(config_xml: str) -> dict[str, tuple[str, str]]:
     """Control name → (result type, toName) from a Label Studio labeling config (our compiled one)."""
-    root = ET.fromstring(config_xml[config_xml.index("<View"):] if "<View" in config_xml else config_xml)
+    root = _root(config_xml)
     return {el.attrib["name"]: (el.tag.lower(), el.attrib.get("toName", "")) for el in root.iter()
             if "name" in el.attrib and "toName" in el.attrib}
+
+
+def _root(config_xml: str) -> ET.Element:
+    return ET.fromstring(config_xml[config_xml.index("<View"):] if "<View" in config_xml else config_xml)
+
+
+def list_keys(config_xml: str) -> dict[str, str]:
+    """Ranker (task) name → the task data key its ``List`` reads (``value="$key"``)."""
+    root = _root(config_xml)
+    objects = {el.attrib["name"]: el.attrib.get("value", "") for el in root.iter("List") if "name" in el.attrib}
+    return {el.attrib["name"]: objects[el.attrib["toName"]].removeprefix("$") for el in root.iter("Ranker")
+            if objects.get(el.attrib.get("toName", ""), "").startswith("$")}
 
 
 def _path(task: Task, label: str) -> list[str]:
@@ -90,7 +105,7 @@ def _path(task: Task, label: str) -> list[str]:
 
 def _value(task: Task, tag: str, value: str, text: str) -> list[dict[str, Any]]:
     """The ``value`` objects of one judgment for a control of type ``tag`` (empty when it cannot be shown)."""
-    data: Any = json.loads(value) if task.kind in ("multi_choice", "spans", "ranking", "attribution") else value
+    data: Any = json.loads(value) if task.kind in ("multi_choice", "spans", "ranking") else value
     if tag == "choices":
         return [{"choices": data if isinstance(data, list) else [data]}]
     if tag == "rating":
@@ -128,10 +143,26 @@ def _region(index: int | None, steps: list[Any], text_key: str, labels: list[str
 
 def _paragraph(task: Task, unit: str, value: str, steps: list[Any], text_key: str) -> list[dict[str, Any]]:
     """ParagraphLabels: the region is the step (``start``/``end`` are paragraph indices, as strings)."""
-    data: Any = json.loads(value) if task.kind in ("multi_choice", "attribution") else value
-    if task.kind == "attribution":
-        return _region(None if data["step"] is None else _step_index(data["step"]), steps, text_key, [data["agent"]])
+    data: Any = json.loads(value) if task.kind == "multi_choice" else value
     return _region(_step_index(unit), steps, text_key, data if isinstance(data, list) else [data])
+
+
+def _attribution(task: Task, value: str, ctl: dict[str, tuple[str, str]], steps: list[Any],
+                 text_key: str) -> list[dict[str, Any]]:
+    """An attribution: a region over its step, or (``"step": null``) the agent chosen in ``<task>-no-step``."""
+    data = json.loads(value)
+    if data["step"] is not None:
+        return [_result(task.name, ctl, v)
+                for v in _region(_step_index(data["step"]), steps, text_key, [data["agent"]])]
+    name = task.name + NO_STEP_SUFFIX
+    return [_result(name, ctl, {"choices": [data["agent"]]})] if name in ctl else []
+
+
+def _result(name: str, ctl: dict[str, tuple[str, str]], value: dict[str, Any]) -> dict[str, Any]:
+    """One result of control ``name``. Its ``to_name`` is one object: the first of a ``Pairwise``'s two, as
+    Label Studio's SDK labels (and validates) it."""
+    tag, to_name = ctl.get(name, ("choices", "text"))
+    return {"from_name": name, "to_name": to_name.split(",")[0], "type": tag, "value": value}
 
 
 def _steps(items: Items | None, field: str, item: str) -> list[Any]:
@@ -151,13 +182,17 @@ def _typed(text: str) -> Any:
         return text
 
 
-def _data(spec: Spec, items: Items | None, row: dict[str, Any]) -> dict[str, Any]:
-    """Task data: the item's fields (typed fields parsed back from JSON), the id columns, the queue context."""
+def _data(spec: Spec, items: Items | None, row: dict[str, Any], lists: dict[str, str]) -> dict[str, Any]:
+    """Task data: the item's fields (typed fields parsed back from JSON), the id columns, a ranking task's
+    ``List`` items, the queue context."""
     typed = {f.name for f in spec.items.fields if f.type in ("number", "list", "json")} if spec.items else set()
     fields: dict[str, Any] = {}
     for name, values in (items.fields.items() if items is not None else ()):
         if row["item"] in values:
             fields[name] = _typed(values[row["item"]]) if name in typed else values[row["item"]]
+    task = spec.task(row["task"])
+    if task is not None and task.name in lists:
+        fields.setdefault(lists[task.name], _list_items(task.options, fields))
     cols = spec.columns
     fields[cols.item] = row["item"]
     if row["unit"]:
@@ -167,24 +202,40 @@ def _data(spec: Spec, items: Items | None, row: dict[str, Any]) -> dict[str, Any
     return fields
 
 
+def _list_items(options: tuple[str, ...], fields: dict[str, Any]) -> list[dict[str, str]]:
+    """Label Studio ``List`` items for a ranking's options: ``id`` and ``title`` are the option id; ``body`` is its
+    text when an item field is an object holding a text for every option (``responses: {r1: …, r2: …}``)."""
+    texts = next((v for v in fields.values() if isinstance(v, dict) and options
+                  and all(isinstance(v.get(o), str) for o in options)), {})
+    return [{"id": o, "title": o, **({"body": texts[o]} if o in texts else {})} for o in options]
+
+
+def _results(task: Task, value: str, unit: str, ctl: dict[str, tuple[str, str]], text: str, steps: list[Any],
+             text_key: str) -> list[dict[str, Any]]:
+    """The results showing one judgment, in the shapes of the compiled config's controls."""
+    tag = ctl.get(task.name, ("choices", "text"))[0]
+    if task.kind == "attribution":
+        return _attribution(task, value, ctl, steps, text_key)
+    if tag == "paragraphlabels":
+        return [_result(task.name, ctl, v) for v in _paragraph(task, unit, value, steps, text_key)]
+    return [_result(task.name, ctl, v) for v in _value(task, tag, value, text)]
+
+
 def queue_labelstudio(queue: pd.DataFrame, spec: Spec, items: Items | None, config_xml: str) -> str:
     """A Label Studio task import: ``data`` + one prediction per annotator (``model_version`` = annotator)."""
-    ctl = controls(config_xml)
+    ctl, lists = controls(config_xml), list_keys(config_xml)
     field = spec.steps_field
     text_key = field.text_key or "text"
     tasks = []
     for row in queue.to_dict("records"):  # output rows
         task = spec.task(row["task"])
         assert task is not None
-        tag, to_name = ctl.get(task.name, ("choices", "text"))
         text = items.fields.get(task.field or "", {}).get(row["item"], "") if items is not None else ""
-        steps = _steps(items, field.name, row["item"]) if tag == "paragraphlabels" else []
+        paragraphs = ctl.get(task.name, ("", ""))[0] == "paragraphlabels"
+        steps = _steps(items, field.name, row["item"]) if paragraphs else []
         preds = []
         for ann, value in row["judgments"].items():
-            values = (_paragraph(task, row["unit"], value, steps, text_key) if tag == "paragraphlabels"
-                      else _value(task, tag, value, text))
-            result = [{"id": f"r{k}", "from_name": task.name, "to_name": to_name, "type": tag, "value": v}
-                      for k, v in enumerate(values)]
-            preds.append({"model_version": ann, "result": result})
-        tasks.append({"data": _data(spec, items, row), "predictions": preds})
+            results = _results(task, value, row["unit"], ctl, text, steps, text_key)
+            preds.append({"model_version": ann, "result": [{"id": f"r{k}", **r} for k, r in enumerate(results)]})
+        tasks.append({"data": _data(spec, items, row, lists), "predictions": preds})
     return json.dumps(tasks, ensure_ascii=False, sort_keys=True, indent=2, allow_nan=False) + "\n"

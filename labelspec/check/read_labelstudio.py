@@ -5,7 +5,7 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
 
 * item = ``data[input.columns.item]`` when the task data has it, else the task ``id`` as text; unit =
   ``data[input.columns.unit]`` or "". task = the result's ``from_name`` (a JSON string; it must be a spec task
-  name).
+  name, or ``<task>-no-step``, the second control the compiled config gives an attribution task).
 * Annotations come from ``annotations`` and the legacy ``completions`` (each a JSON array, else LS406).
   ``predictions`` and ``drafts`` are never judgments: only their number is counted (``info``).
 * annotator = ``completed_by`` as text when it is a number, or the object's ``email`` (a string; else its ``id``).
@@ -15,19 +15,22 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
   no spec task → "unknown_task"; a result whose value does not give the task's kind of value →
   "result_kind_mismatch", whose detail says what was expected. Each exclusion counts one record, like each
   judgment, so rows_read = rows + exclusions.
-* Values by kind (``read_labelstudio_values``): single_choice → the one choice (several or none → canonical JSON
-  list, which the content check rejects); multi_choice → JSON list; rating (``rating`` or ``number``) → the number
-  as written; spans → JSON list of [start, end, label] over every ``labels`` result, sorted; pairwise ``selected``
-  left/right → "A"/"B" (Label Studio removes the result when nothing is selected, so it has no tie); ranking
-  ``ranker`` → JSON list of ids: the list itself, or the buckets concatenated in export order. The "_" bucket
-  holds the items nobody placed (Label Studio's Ranker keeps the original List there when no Bucket is the
-  default) and is never ranked: a result with only "_" is an empty ranking, which the content check rejects like
-  any incomplete one. text ``text`` → the one string (several → JSON list). Results of one ``from_name`` in an
-  annotation are merged.
-* Step tasks and attribution labelled with ``ParagraphLabels`` (the compiled config): paragraph *i* (``start`` /
-  ``end``, counted from 0) is the step numbered *i* + 1, so one annotation gives one judgment per labelled step,
-  with that step as its unit; a region over paragraphs *a*..*b* labels each of them (at most
-  ``MAX_REGION_STEPS``). Attribution → ``{"agent": label, "step": i + 1}`` under the task's own unit.
+* Values by kind (``read_labelstudio_values``), for every control ``emit.labelstudio`` compiles, giving the value
+  a CSV file holds: single_choice → the one choice (several or none → canonical JSON list, which the content
+  check rejects); multi_choice → JSON list; a ``Taxonomy`` (labels with parents) selects paths from the root, and
+  each path gives its last id; rating (``rating`` or ``number``) → the number as written, or the one choice of the
+  ``Choices`` of a scale not starting at 1; spans → JSON list of [start, end, label] over every ``labels`` result,
+  sorted; pairwise ``selected`` left/right → "A"/"B" (``Pairwise``, no ties), or the one choice A / B / tie
+  (``Choices``, ties allowed); ranking ``ranker`` → JSON list of ids: the list itself, or the buckets
+  concatenated in export order. The "_" bucket holds the items nobody placed (Label Studio's Ranker keeps the
+  original List there when no Bucket is the default) and is never ranked: a result with only "_" is an empty
+  ranking, which the content check rejects like any incomplete one. text ``text`` → the one string (several →
+  JSON list). Results of one task in an annotation are merged.
+* Step tasks labelled with ``ParagraphLabels`` (the compiled config): paragraph *i* (``start`` / ``end``,
+  counted from 0) is the step numbered *i* + 1, so one annotation gives one judgment per labelled step, with that
+  step as its unit; a region over paragraphs *a*..*b* labels each of them (at most ``MAX_REGION_STEPS``).
+  Attribution → one judgment under the task's own unit: ``{"agent": label, "step": i + 1}`` per region label,
+  ``{"agent": label, "step": null}`` per choice of ``<task>-no-step``; one answer is the value, several a list.
 * ``line`` is the physical line where the annotation object starts (exports written on one line give 1:
   exclusions name the task and annotation ids, those the later content checks make too, through each row's
   ``origins``). A JSON string with an unpaired surrogate escape (``"\\ud800"``)
@@ -64,8 +67,8 @@ from labelspec.check.read_csv import check_bytes
 from labelspec.check.read_labelstudio_values import (
     RESULT_TYPES,
     Mismatch,
-    paragraph_values,
-    unit_value,
+    judgment_values,
+    task_of,
 )
 from labelspec.errors import InputError
 from labelspec.strictjson import JsonStrictError, strict_decoder
@@ -279,7 +282,7 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
     if result is None or result == []:
         acc.exclude(line, "empty_annotation", where)
         return
-    groups = _groups(result, where, path, line)
+    groups = _groups(result, where, path, line, shapes)
     common = {
         "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), path, line),
         "timestamp": _text(ann.get("created_at"), "created_at", path, line),
@@ -291,10 +294,8 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
         if shape is None:
             acc.exclude(line, "unknown_task", f"from_name {name!r} ({where})")
             continue
-        paragraphs = (shape.per_step or shape.kind == "attribution") and all(
-            "paragraphlabels" in r["value"] for r in results)
         try:
-            values = paragraph_values(shape, results, unit) if paragraphs else unit_value(shape, results, unit)
+            values = judgment_values(shape, results, unit)
         except Mismatch as why:
             acc.exclude(line, "result_kind_mismatch", _mismatch(name, shape, results, why, where))
             continue
@@ -305,8 +306,10 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
             acc.row(line, where, task=name, value=value, **{**common, "unit": step})
 
 
-def _groups(result: Any, where: str, path: str, line: int) -> dict[str, list[dict[str, Any]]]:
-    """The annotation's results by ``from_name``: results of one task in one annotation are merged."""
+def _groups(result: Any, where: str, path: str, line: int, shapes: dict[str, TaskShape]
+            ) -> dict[str, list[dict[str, Any]]]:
+    """The annotation's results by task (``from_name``, or the attribution task of a ``<task>-no-step``
+    control): results of one task in one annotation are merged."""
     if not isinstance(result, list):
         raise input_error("LS406", path, line, f"annotation 'result' must be a JSON array ({where})")
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -317,7 +320,7 @@ def _groups(result: Any, where: str, path: str, line: int) -> dict[str, list[dic
         if type(r["from_name"]) is not str:  # a JsonNumber is a str subclass: 5 is not the name "5"
             raise input_error("LS404", path, line, f"result 'from_name' must be a string; found "
                                                    f"{json_shown(r['from_name'])} ({where})")
-        groups.setdefault(r["from_name"], []).append(r)
+        groups.setdefault(task_of(r["from_name"], shapes), []).append(r)
     return groups
 
 
@@ -325,7 +328,7 @@ def _mismatch(name: str, shape: TaskShape, results: list[dict[str, Any]], why: M
     """The exclusion detail. A result of a type that never gives the task's kind (``choices`` for a rating task)
     explains itself; otherwise the detail also says what the value lacked or held instead."""
     fits = {*RESULT_TYPES.get(shape.kind, ())}
-    if shape.per_step or shape.kind == "attribution":
+    if shape.per_step:
         fits.add("paragraphlabels")
     odd = any(isinstance(r.get("type"), str) and r["type"] not in fits for r in results)
     types = ", ".join(sorted({str(r.get("type")) for r in results}))

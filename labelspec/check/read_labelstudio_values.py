@@ -11,13 +11,18 @@ from typing import Any
 from labelspec.check.read_common import TaskShape, canonical_json, json_shown
 from labelspec.strictjson import JsonNumber
 
-__all__ = ["MAX_INDEX_DIGITS", "MAX_REGION_STEPS", "RESULT_TYPES", "Mismatch", "paragraph_values", "unit_value"]
+__all__ = ["MAX_INDEX_DIGITS", "MAX_REGION_STEPS", "NO_STEP_SUFFIX", "RESULT_TYPES", "Mismatch", "judgment_values",
+           "task_of"]
 
 MAX_REGION_STEPS = 10_000  # a ParagraphLabels region over more paragraphs than this is not a step selection
 MAX_INDEX_DIGITS = 18  # a paragraph index (and its step number, index + 1) fits in an int64
-#: The result types Label Studio writes for each kind: a result of another type explains itself.
-RESULT_TYPES = {"single_choice": ("choices",), "multi_choice": ("choices",), "rating": ("rating", "number"),
-                "spans": ("labels",), "pairwise": ("pairwise",), "ranking": ("ranker",), "text": ("textarea",)}
+#: The compiled config's second control of an attribution task, ``<task>-no-step``: a ``Choices`` of the agent
+#: with no step. "-" is in no task or field name, so the name is never taken (``emit.labelstudio`` has the same).
+NO_STEP_SUFFIX = "-no-step"
+#: The result types of the controls compiled for each kind (``emit.labelstudio``): others explain themselves.
+RESULT_TYPES = {"single_choice": ("choices", "taxonomy"), "multi_choice": ("choices", "taxonomy"),
+                "rating": ("rating", "number", "choices"), "spans": ("labels",), "pairwise": ("pairwise", "choices"),
+                "ranking": ("ranker",), "text": ("textarea",), "attribution": ("paragraphlabels", "choices")}
 
 
 class Mismatch(Exception):
@@ -35,6 +40,17 @@ def _choices(v: dict[str, Any]) -> list[Any]:
     if isinstance(got, list) and all(type(c) is str for c in got):  # a JsonNumber is a str subclass: 5 is no id
         return got
     raise Mismatch(f"value.choices must be an array of strings; found {json_shown(got)}")
+
+
+def _taxonomy(v: dict[str, Any]) -> list[Any]:
+    """``Taxonomy``: each selection is its path from the root (``[["planning", "bad_decomposition"]]``); the label
+    chosen is the path's last id, the id a CSV file holds."""
+    got = _key(v, "taxonomy")
+    if isinstance(got, list) and all(isinstance(path, list) and path and all(type(i) is str for i in path)
+                                     for path in got):
+        return [path[-1] for path in got]
+    raise Mismatch(f"value.taxonomy must be an array of paths (non-empty arrays of label ids); "
+                   f"found {json_shown(got)}")
 
 
 def _rating(v: dict[str, Any]) -> list[Any]:
@@ -83,13 +99,41 @@ def _textarea(v: dict[str, Any]) -> list[Any]:
     raise Mismatch(f"value.text must be a string or an array of strings; found {json_shown(got)}")
 
 
+def _choice_kind(v: dict[str, Any]) -> list[Any]:
+    """single_choice / multi_choice: ``Choices``, or ``Taxonomy`` when the labels nest."""
+    return _taxonomy(v) if "taxonomy" in v and "choices" not in v else _choices(v)
+
+
+def _rating_kind(v: dict[str, Any]) -> list[Any]:
+    """rating: ``Rating`` (or a ``Number``), or ``Choices`` over the scale points (scales not starting at 1)."""
+    return _choices(v) if "choices" in v else _rating(v)
+
+
+def _pairwise_kind(v: dict[str, Any]) -> list[Any]:
+    """pairwise: ``Pairwise`` (no ties), or ``Choices`` A / B / tie (ties allowed: ``Pairwise`` has no tie)."""
+    return _choices(v) if "choices" in v else _pairwise(v)
+
+
 _EXTRACT: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
-    "single_choice": _choices, "multi_choice": _choices, "rating": _rating, "spans": _spans,
-    "pairwise": _pairwise, "ranking": _ranking, "text": _textarea,
+    "single_choice": _choice_kind, "multi_choice": _choice_kind, "rating": _rating_kind, "spans": _spans,
+    "pairwise": _pairwise_kind, "ranking": _ranking, "text": _textarea,
 }
 
 
-def unit_value(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]]:
+def task_of(name: str, shapes: dict[str, TaskShape]) -> str:
+    """The task a ``from_name`` answers: itself, or for ``<task>-no-step`` its attribution task."""
+    base = name.removesuffix(NO_STEP_SUFFIX)
+    shape = shapes.get(base) if name not in shapes and base != name else None
+    return base if shape is not None and shape.kind == "attribution" else name
+
+
+def judgment_values(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]]:
+    """(unit, canonical value) of each judgment one annotation's results of one task give; :class:`Mismatch`
+    when a result does not give the task's kind of value."""
+    if shape.kind == "attribution":
+        return [(unit, _attribution(results))]
+    if shape.per_step and all("paragraphlabels" in r["value"] for r in results):
+        return _step_values(shape, results)
     return [(unit, _value(shape, results))]
 
 
@@ -101,14 +145,9 @@ def _paragraph(index: Any) -> int | None:
     return int(text) if ok else None
 
 
-def paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str) -> list[tuple[str, str]]:
-    """ParagraphLabels regions → (unit, value) per step: paragraph *i* is step ``str(i + 1)``.
-
-    A region over paragraphs *a*..*b* labels each of those steps. For a step task, the labels a step received form
-    its value (one label → the id; several → a JSON list, which the content check judges). For attribution, the
-    value is ``{"agent": label, "step": i + 1}`` under the task's own unit; several make a JSON list (rejected).
-    """
-    by_step: dict[int, list[str]] = {}
+def _regions(results: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """ParagraphLabels regions → the labels of each paragraph index; a region over *a*..*b* labels each."""
+    by_index: dict[int, list[str]] = {}
     for r in results:
         start, end = _paragraph(r["value"].get("start")), _paragraph(r["value"].get("end"))
         labels = r["value"].get("paragraphlabels")
@@ -118,12 +157,31 @@ def paragraph_values(shape: TaskShape, results: list[dict[str, Any]], unit: str)
         if not isinstance(labels, list) or not all(type(lab) is str for lab in labels):
             raise Mismatch("value.paragraphlabels must be an array of strings")
         for index in range(start, end + 1):
-            by_step.setdefault(index, []).extend(labels)
-    if shape.kind == "attribution":
-        found = [{"agent": lab, "step": i + 1} for i in sorted(by_step) for lab in by_step[i]]
-        return [(unit, canonical_json(found[0] if len(found) == 1 else found))]
+            by_index.setdefault(index, []).extend(labels)
+    return by_index
+
+
+def _step_values(shape: TaskShape, results: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """A step task's regions → (step, value) per labelled step: paragraph *i* is step ``str(i + 1)``. The labels
+    a step received form its value (one label → the id; several → a JSON list, which the content check judges)."""
     return [(str(i + 1), labels[0] if len(labels) == 1 and not shape.list_valued else canonical_json(labels))
-            for i, labels in sorted(by_step.items())]
+            for i, labels in sorted(_regions(results).items())]
+
+
+def _attribution(results: list[dict[str, Any]]) -> str:
+    """``{"agent": label, "step": i + 1}`` per label of a region on paragraph *i*, then ``{"agent": label,
+    "step": null}`` per choice of the ``<task>-no-step`` control. One answer is the value; several (or none)
+    make a JSON list, which the content check rejects."""
+    regions = [r for r in results if "paragraphlabels" in r["value"]]
+    found: list[Any] = [{"agent": lab, "step": i + 1} for i, labs in sorted(_regions(regions).items())
+                        for lab in labs]
+    for r in results:
+        if "paragraphlabels" in r["value"]:
+            continue
+        if "choices" not in r["value"]:
+            raise Mismatch("the value has neither 'paragraphlabels' (a step) nor 'choices' (no step)")
+        found.extend({"agent": agent, "step": None} for agent in _choices(r["value"]))
+    return canonical_json(found[0] if len(found) == 1 else found)
 
 
 def _span_key(span: list[Any]) -> tuple[float, float, str]:
@@ -136,10 +194,10 @@ def _span_key(span: list[Any]) -> tuple[float, float, str]:
 def _value(shape: TaskShape, results: list[dict[str, Any]]) -> str:
     """The canonical value of one task in one annotation; :class:`Mismatch` when a result does not give one."""
     extract = _EXTRACT.get(shape.kind)
+    if extract is None:
+        raise Mismatch(f"no Label Studio result gives a {shape.kind} value")
     parts: list[Any] = []
     for r in results:
-        if extract is None:
-            raise Mismatch(f"a {shape.kind} task is labelled with ParagraphLabels regions")
         parts.extend(extract(r["value"]))
     if shape.kind == "spans":
         parts.sort(key=_span_key)

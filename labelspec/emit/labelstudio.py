@@ -8,10 +8,13 @@ without a lookup table. Mapping of kinds:
 * spans → ``Labels`` on the ``Text`` of the task's field;
 * pairwise → ``Pairwise`` (left = A, right = B) when ties are not allowed, otherwise ``Choices`` A / B / tie,
   since ``Pairwise`` cannot record a tie;
-* ranking → ``Ranker`` over a ``List`` of the item's options; text → ``TextArea``;
+* ranking → ``Ranker`` over a ``List`` named ``<task>_options`` that reads the task data's ``<task>_options``
+  (Label Studio's List items, ``[{"id", "title", "body"}]``; the spec names no item field for them); text →
+  ``TextArea``;
 * step tasks and attribution → ``ParagraphLabels`` on the item's steps (the region is the step; paragraph *i*,
   counted from 0, is the step numbered *i* + 1; ``name_key``/``text_key`` of the steps field become the
-  ``Paragraphs``' ``nameKey``/``textKey``).
+  ``Paragraphs``' ``nameKey``/``textKey``). An attribution also gets ``Choices`` named ``<task>-no-step`` over
+  the same labels: the agent with no step (``"step": null``), which a region cannot express.
 
 Built with ElementTree, which escapes every attribute, and re-parsed before it is returned. An id that XML 1.0
 cannot carry is refused (it would come back different); free text shows such characters as U+FFFD. Pure: no I/O.
@@ -28,19 +31,30 @@ from labelspec.spec.model import Label, Spec, Task
 from labelspec.templating import visible
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: A ``$`` Label Studio would read as the start of a data reference (``$text``, ``$a.b``, ``$x[0]``).
+_TEMPLATE = re.compile(r"\$(?=[\w\[\].{}])")
 _PAIRWISE_HINTS = {"A": "Response A is better", "B": "Response B is better", "tie": "Neither response is better"}
+#: ``<task>-no-step``: an attribution's step-less answers. "-" is in no task or field name, so no name collides;
+#: the Label Studio reader (``check.read_labelstudio_values.NO_STEP_SUFFIX``) maps it back to the task.
+NO_STEP_SUFFIX = "-no-step"
+_NO_STEP_HEADER = "Without a step: choose here instead of marking a step (for example, when no step failed)."
 
 
-def _id(value: str, task: Task) -> str:
-    """A label id as an attribute value: verbatim, or an error when XML 1.0 cannot represent it."""
+def _id(value: str, task: Task) -> dict[str, str]:
+    """A label id as the attributes of its Choice or Label: ``value`` verbatim, or an error when XML 1.0 cannot
+    represent it. Label Studio reads ``$name`` in a ``value`` as the task's data field ``name``: an id holding one
+    is shown with a zero-width space after the ``$`` and exported through ``alias``, which Label Studio writes
+    into results as it is."""
     if _XML_ILLEGAL.search(value):
         raise OutputError(Diagnostic("LS601", f"label id {value!r} of task {task.name!r} contains a character "
                                               "XML 1.0 cannot represent", loc=task.loc, pointer=f"tasks.{task.name}"))
-    return value
+    shown = _TEMPLATE.sub("$\u200b", value)
+    return {"value": value} if shown == value else {"value": shown, "alias": value}
 
 
 def _text(value: str) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", visible(value))
+    """Spec text shown in Label Studio: visible, XML-safe, and never a ``$field`` reference."""
+    return _TEMPLATE.sub("$\u200b", _XML_ILLEGAL.sub("\ufffd", visible(value)))
 
 
 def _hint(label: Label) -> str:
@@ -56,16 +70,18 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _objects(spec: Spec) -> tuple[dict[str, str], str | None, dict[str, str]]:
     """Text field → object tag name (a ``text`` field when the spec names none), the steps object's name, and
-    ranking task → the name of its options ``List``.
+    ranking task → the name of its options ``List`` (also the data key it reads).
 
     Every name in a config must be unique, and control (task) names are fixed; so each object name (the
-    generated ``<task>_options`` too) gets ``_item`` appended while it collides with a name already taken.
+    generated ``<task>_options`` too) gets ``_item`` appended while it collides with a name already taken. A
+    ``List``'s name is not an item field's either, so the data key it reads is not an item's field.
     """
     fields = spec.items.fields if spec.items is not None else ()
     taken = set(spec.task_names)
     texts = {f.name: _unique(f.name, taken) for f in fields if f.type == "text"} or {"text": _unique("text", taken)}
     needs_steps = any(t.unit == "step" or t.kind == "attribution" for t in spec.tasks)
     steps = _unique("steps", taken) if needs_steps else None
+    taken.update(f.name for f in fields)
     lists = {t.name: _unique(t.name + "_options", taken) for t in spec.tasks
              if t.kind == "ranking" and not (steps is not None and t.unit == "step")}
     return texts, steps, lists
@@ -84,7 +100,7 @@ def _pair(objects: dict[str, str]) -> tuple[str, str]:
 
 def _choices(parent: ET.Element, task: Task, values: tuple[str, ...], hints: dict[str, str]) -> None:
     for value in values:
-        attrs = {"value": _id(value, task)}
+        attrs = _id(value, task)
         if value in hints:
             attrs["hint"] = hints[value]
         label = task.label(value)
@@ -96,21 +112,32 @@ def _choices(parent: ET.Element, task: Task, values: tuple[str, ...], hints: dic
 def _taxonomy(parent: ET.Element, task: Task, parent_id: str | None) -> None:
     for label in task.labels:
         if label.parent == parent_id:
-            node = ET.SubElement(parent, "Choice", {"value": _id(label.id, task), "hint": _hint(label)})
+            node = ET.SubElement(parent, "Choice", {**_id(label.id, task), "hint": _hint(label)})
             _taxonomy(node, task, label.id)
+
+
+def _paragraph_labels(view: ET.Element, task: Task, to_name: str, hints: dict[str, str]) -> None:
+    """A step task's or an attribution's regions; an attribution's ``<task>-no-step`` choices after them."""
+    multiple = "multiple" if task.kind == "multi_choice" else "single"
+    el = ET.SubElement(view, "ParagraphLabels", {"name": task.name, "toName": to_name, "choice": multiple})
+    for value in task.label_ids:
+        attrs = _id(value, task)
+        if value in hints:
+            attrs["hint"] = hints[value]
+        ET.SubElement(el, "Label", attrs)
+    if task.kind == "attribution":
+        ET.SubElement(view, "Header", {"value": _NO_STEP_HEADER, "size": "6"})
+        el = ET.SubElement(view, "Choices", {"name": task.name + NO_STEP_SUFFIX, "toName": to_name,
+                                             "choice": "single"})
+        for value in task.label_ids:
+            ET.SubElement(el, "Choice", {**_id(value, task), "hint": hints[value]})
 
 
 def _control(view: ET.Element, task: Task, to_name: str, objects: dict[str, str]) -> None:
     hints = {lab.id: _hint(lab) for lab in task.labels}
     kind, name = task.kind, task.name
     if task.unit == "step" or kind == "attribution":  # the region marks the step
-        multiple = "multiple" if kind == "multi_choice" else "single"
-        el = ET.SubElement(view, "ParagraphLabels", {"name": name, "toName": to_name, "choice": multiple})
-        for value in task.label_ids:
-            attrs = {"value": _id(value, task)}
-            if value in hints:
-                attrs["hint"] = hints[value]
-            ET.SubElement(el, "Label", attrs)
+        _paragraph_labels(view, task, to_name, hints)
     elif kind in ("single_choice", "multi_choice") and task.is_taxonomy:
         attrs = {"name": name, "toName": to_name, "showFullPath": "true"}
         limit = 1 if kind == "single_choice" else task.max_choices
@@ -125,7 +152,7 @@ def _control(view: ET.Element, task: Task, to_name: str, objects: dict[str, str]
     elif kind == "spans":
         el = ET.SubElement(view, "Labels", {"name": name, "toName": to_name})
         for lab in task.labels:
-            attrs = {"value": _id(lab.id, task), "hint": hints[lab.id]}
+            attrs = {**_id(lab.id, task), "hint": hints[lab.id]}
             if lab.hotkey:
                 attrs["hotkey"] = lab.hotkey
             ET.SubElement(el, "Label", attrs)
@@ -151,7 +178,7 @@ def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str
         to_name = steps
     elif task.kind == "ranking":
         to_name = lists[task.name]
-        ET.SubElement(view, "List", {"name": to_name, "value": "$" + (task.field or "options"), "title": "Options"})
+        ET.SubElement(view, "List", {"name": to_name, "value": "$" + to_name, "title": "Options"})
     elif task.kind == "spans" and task.field in objects:
         to_name = objects[task.field]
     elif task.kind == "pairwise":
