@@ -138,13 +138,14 @@ def _timed(fn: Any, slot: list[float]) -> Any:
 def check(path: Path, spec: Path, bootstrap: int | None) -> dict[str, Any]:
     """What ``labelspec check SPEC FILE --json OUT`` does: load, check, build and write the JSON report."""
     from labelspec import api
+    from labelspec.atomic_write import write_text_atomic
     from labelspec.check import render
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         report = api.check_labels(spec, [path], bootstrap=bootstrap)
         text = render.render_json(report.to_dict())
-        api.write_text_atomic(Path(tmp) / "report.json", text)
+        write_text_atomic(Path(tmp) / "report.json", text)
         seconds = time.perf_counter() - t0
     d = json.loads(text)
     cohen = d["tasks"][next(iter(d["tasks"]))]["agreement"].get("cohen_kappa", {}) if d["tasks"] else {}

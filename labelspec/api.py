@@ -18,7 +18,6 @@ from labelspec.atomic_write import (
     utf8,
     write_files_atomic,
     write_streams_atomic,
-    write_text_atomic,
     write_texts_atomic,
 )
 from labelspec.check.context import Context, load_context
@@ -33,8 +32,8 @@ if TYPE_CHECKING:
     from labelspec.emit.artifact import WriteResult
     from labelspec.spec.diff import SpecDiff
 
-__all__ = ["ValidationResult", "check_labels", "display", "load_spec", "spec_dir", "validate_paths",
-           "write_files_atomic", "write_streams_atomic", "write_text_atomic", "write_texts_atomic"]
+__all__ = ["AdjudicationResult", "ReleaseResult", "Report", "Spec", "ValidationResult", "adjudicate", "calibrate",
+           "check_labels", "compile_paths", "diff_specs", "init_project", "load_spec", "release", "validate_paths"]
 
 
 def spec_dir(spec: Spec) -> Path:
