@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from labelspec.check.readers import ColumnMap, Judgments, TaskShape, read_label_files
-from labelspec.errors import InputError
+from labelspec.errors import Diagnostic, InputError
 
 EXPORT = Path(__file__).parent / "data" / "readers" / "labelstudio_export.json"
 KINDS = {"intent": "single_choice", "tags": "multi_choice", "tone": "rating", "ents": "spans", "pref": "pairwise",
@@ -56,7 +56,7 @@ def test_fixture_export_accounting() -> None:
                                                "from_name 'sentiment' (task 202, annotation 5)"]
     assert j.excluded == {"cancelled_annotation": 1, "empty_annotation": 1, "unknown_task": 1}
     assert j.rows_read == 16 == len(j.frame) + sum(j.excluded.values())
-    assert j.info == {"drafts": 1, "predictions": 3, "tasks": 4}  # never judgments, only counted
+    assert j.info == {"drafts": 1, "predictions": 3, "relations": 0, "tasks": 4}  # never judgments, only counted
     assert j.files[0].format == "labelstudio" and j.files[0].rows == 16
 
 
@@ -146,12 +146,16 @@ def test_single_line_export_has_line_one_and_ids_in_details(tmp_path: Path) -> N
     assert j.exclusions["detail"].tolist() == ["task 7, annotation 70"]
 
 
-def error_of(tmp_path: Path, text: str) -> tuple[str, int, int]:
+def diagnostic_of(tmp_path: Path, text: str) -> Diagnostic:
     path = tmp_path / "bad.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as info:
         read(path)
-    return info.value.diagnostics[0].check_tuple()
+    return info.value.diagnostics[0]
+
+
+def error_of(tmp_path: Path, text: str) -> tuple[str, int, int]:
+    return diagnostic_of(tmp_path, text).check_tuple()
 
 
 GOOD_TASK = '{"id": 1, "data": {}, "annotations": [{"completed_by": 1, "result": []}]}'
@@ -163,19 +167,20 @@ GOOD_TASK = '{"id": 1, "data": {}, "annotations": [{"completed_by": 1, "result":
     (f"[\n{GOOD_TASK},\n  {{\"id\": 2, \"data\": {{}}, \"annotations\": [\n", ("LS402", 4, 1)),  # truncated
     (f"[\n{GOOD_TASK},\n]", ("LS402", 3, 1)),  # trailing comma
     ('[\n{"id": 1, "id": 2, "annotations": []}\n]', ("LS402", 2, 11)),  # duplicate task key
-    ('[\n{"id": 1, "annotations": [\n {"completed_by": 1, "completed_by": 2}]}\n]', ("LS402", 3, 2)),
-    ('[\n{"id": 1, "annotations": [{"lead_time": NaN}]}\n]', ("LS402", 2, 27)),  # at the enclosing value
+    ('[\n{"id": 1, "annotations": [\n {"completed_by": 1, "completed_by": 2}]}\n]', ("LS402", 3, 22)),  # the key
+    ('[\n{"id": 1, "annotations": [{"lead_time": NaN}]}\n]', ("LS402", 2, 41)),  # the value
     (f"[{GOOD_TASK}] extra", ("LS402", 1, 77)),
-    ('[{"id": 1, "data": [], "annotations": []}]', ("LS406", 1, 0)),
-    ('[{"id": 1, "annotations": [{"result": [{"value": {}}]}]}]', ("LS406", 1, 0)),  # result without from_name
-    ('[{"id": 1, "annotations": [{"result": {"from_name": "intent"}}]}]', ("LS406", 1, 0)),
-    ('[{"id": 1, "annotations": ["x"]}]', ("LS406", 1, 0)),
-    ('[{"data": {}, "annotations": []}]', ("LS406", 1, 0)),  # no item id at all
-    ('[\n{"id": 1, "annotations": [], "predictions": {"result": []}}\n]', ("LS406", 2, 0)),  # not counted: error
-    ('[{"id": 1, "annotations": [], "drafts": 3}]', ("LS406", 1, 0)),
+    # a field of the wrong shape: at the line and column where its task or annotation starts
+    ('[{"id": 1, "data": [], "annotations": []}]', ("LS406", 1, 2)),
+    ('[{"id": 1, "annotations": [{"result": [{"value": {}}]}]}]', ("LS406", 1, 28)),  # result without from_name
+    ('[{"id": 1, "annotations": [{"result": {"from_name": "intent"}}]}]', ("LS406", 1, 28)),
+    ('[{"id": 1, "annotations": ["x"]}]', ("LS406", 1, 28)),
+    ('[{"data": {}, "annotations": []}]', ("LS406", 1, 2)),  # no item id at all
+    ('[\n{"id": 1, "annotations": [], "predictions": {"result": []}}\n]', ("LS406", 2, 1)),  # not counted: error
+    ('[{"id": 1, "annotations": [], "drafts": 3}]', ("LS406", 1, 2)),
     ('[{"id": 1, "annotations": [{"completed_by": true, "result": [{"from_name": "intent", "value": {}}]}]}]',
-     ("LS404", 1, 0)),
-    ('[{"id": 1, "data": {"item_id": [1]}, "annotations": []}]', ("LS404", 1, 0)),
+     ("LS404", 1, 28)),
+    ('[{"id": 1, "data": {"item_id": [1]}, "annotations": []}]', ("LS404", 1, 2)),
     ('[{"id": 1, "data": {"text": "JSON-MIN"}, "intent": "x", "annotator": 3}]', ("LS406", 0, 0)),
 ])
 def test_structural_errors_are_located(tmp_path: Path, text: str, expected: tuple[str, int, int]) -> None:
@@ -186,7 +191,8 @@ def test_empty_array_and_bom(tmp_path: Path) -> None:
     path = tmp_path / "e.json"
     path.write_bytes(b"\xef\xbb\xbf [ ] \n")
     j = read(path)
-    assert len(j.frame) == 0 and j.rows_read == 0 and j.info == {"drafts": 0, "predictions": 0, "tasks": 0}
+    assert len(j.frame) == 0 and j.rows_read == 0 and j.info == {"drafts": 0, "predictions": 0, "relations": 0,
+                                                                 "tasks": 0}
 
 
 STEP_TASKS = [TaskShape("call", "single_choice", False, per_step=True), TaskShape("flags", "multi_choice", True,
@@ -295,6 +301,7 @@ def _paragraph(index: int, label: str) -> dict[str, Any]:
 EVERY_CONTROL = [
     ("pref_ties", {"choices": ["tie"]}, "tie", ""),
     ("pref_ties", {"choices": ["A"]}, "A", ""),
+    ("pref_ties", {"choices": ["B"]}, "B", ""),  # as `labelspec adjudicate` writes it, and an expert exports it
     ("pref_strict", {"selected": "right"}, "B", ""),
     ("sev", {"choices": ["0"]}, "0", ""),
     ("sev", {"choices": ["3"]}, "3", ""),
@@ -343,3 +350,121 @@ def test_every_compiled_control_round_trips_to_the_csv_value(tmp_path: Path) -> 
     from_csv = read_label_files([csv_path], columns=spec.columns, tasks=shapes)
     assert not from_ls.excluded and len(from_ls.frame) == len(EVERY_CONTROL)
     assert from_ls.frame[cols].values.tolist() == from_csv.frame[cols].values.tolist()
+
+
+# --- relations, the item from the spec's items.id, located errors ------------------------------------------
+
+
+def test_relations_are_counted_never_read(tmp_path: Path) -> None:
+    """Label Studio's relation results (no from_name, no value) join two regions: no judgment of any task."""
+    def span(rid: str, start: int, end: int, label: str) -> dict[str, Any]:
+        return {"id": rid, "from_name": "ents", "to_name": "text", "type": "labels",
+                "value": {"start": start, "end": end, "labels": [label]}}
+
+    relation = {"from_id": "s1", "to_id": "s2", "type": "relation", "direction": "right", "labels": ["treats"]}
+    tasks = [{"id": 1, "data": {"item_id": "n1"}, "annotations": [
+        {"id": 11, "completed_by": 1, "result": [span("s1", 0, 4, "PER"), span("s2", 5, 9, "PER"), relation,
+                                                 {**relation, "labels": []}]},
+        {"id": 12, "completed_by": 2, "result": [relation]}]}]
+    j = read(export(tmp_path, tasks, indent=1))
+    assert j.frame[["annotator", "value"]].values.tolist() == [["1", '[[0,4,"PER"],[5,9,"PER"]]']]
+    assert j.info["relations"] == 3 and j.excluded == {"empty_annotation": 1}
+    assert j.exclusions["detail"].tolist() == ["task 1, annotation 12: relations only"]
+    assert j.rows_read == 2 == len(j.frame) + sum(j.excluded.values())
+
+
+def parse(tmp_path: Path, data: dict[str, Any], items_id: str | None) -> tuple[list[str], list[str]]:
+    """(items, origins) of one annotation of one task with ``data``, read with the spec's ``items.id``."""
+    from labelspec.check.read_labelstudio import parse_labelstudio
+
+    tasks = [{"id": 100, "data": data, "annotations": [{"id": 500, "completed_by": 1,
+                                                        "result": [choice("intent", "x")]}]}]
+    parsed = parse_labelstudio(json.dumps(tasks).encode(), "e.json", ColumnMap(), TASKS, items_id=items_id)
+    assert parsed.origins is not None
+    return parsed.columns["item"].to_pylist(), parsed.origins.tolist()
+
+
+def test_item_is_the_column_then_the_items_id_then_the_task_id(tmp_path: Path) -> None:
+    assert parse(tmp_path, {"item_id": "a", "comparison_id": "b"}, "comparison_id") == (
+        ["a"], ["task 100, annotation 500"])  # input.columns.item first
+    assert parse(tmp_path, {"comparison_id": 7}, "comparison_id") == (["7"], ["task 100, annotation 500"])
+    assert parse(tmp_path, {"prompt": "p"}, "comparison_id") == (["100"], [
+        "task 100, annotation 500; the item is the task id: its data has no 'item_id' or 'comparison_id'"])
+    assert parse(tmp_path, {"prompt": "p"}, "item_id") == (["100"], [
+        "task 100, annotation 500; the item is the task id: its data has no 'item_id'"])
+    # no items file: the task id is the item (no unknown_item can follow), and no note is needed
+    assert parse(tmp_path, {"comparison_id": "b"}, None) == (["100"], ["task 100, annotation 500"])
+
+
+def test_task_data_under_the_items_id_must_be_text(tmp_path: Path) -> None:
+    from labelspec.check.read_labelstudio import parse_labelstudio
+
+    text = '[{"id": 3, "data": {"comparison_id": {"x": 1}}, "annotations": []}]'
+    with pytest.raises(InputError) as info:
+        parse_labelstudio(text.encode(), "e.json", ColumnMap(), TASKS, items_id="comparison_id")
+    diag = info.value.diagnostics[0]
+    assert diag.check_tuple() == ("LS404", 1, 2)
+    assert diag.message == 'data.comparison_id must be a string or a number; found object {"x":1} (task 3)'
+
+
+ONE_LINE = {"id": 909, "completed_by": 11, "result": [choice("intent", "x")], "was_cancelled": False,
+            "ground_truth": False, "created_at": "2026-03-05T09:08:04Z", "lead_time": 24.8}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"completed_by": {"email": 7}}, "completed_by.email must be a string; found number 7"),
+    ({"completed_by": {"id": [7]}}, "completed_by.id must be a string or a number; found array [7]"),
+    ({"completed_by": True}, "completed_by must be a string or a number; found boolean true"),
+    ({"was_cancelled": "no"}, "'was_cancelled' must be true or false; found string \"no\""),
+    ({"ground_truth": 1}, "'ground_truth' must be true or false; found number 1"),
+    ({"created_at": 1741165684}, None),  # a number is kept as written (the content check judges timestamps)
+    ({"created_at": {}}, "created_at must be a string or a number; found object {}"),
+    ({"lead_time": [24.8]}, "lead_time must be a string or a number; found array [24.8]"),
+    ({"result": [{**choice("intent", "x"), "from_name": 5}]}, "result 'from_name' must be a string; found number 5"),
+])
+def test_one_line_export_errors_name_the_task_annotation_and_column(tmp_path: Path, change: dict[str, Any],
+                                                                   message: str | None) -> None:
+    good = {"id": 1, "data": {"item_id": "T-1"}, "annotations": [{**ONE_LINE, "id": 101}]}
+    bad = {"id": 9, "data": {"item_id": "T-9"}, "annotations": [{**ONE_LINE, **change}]}
+    text = json.dumps([good, bad])
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    if message is None:
+        assert read(path).frame["timestamp"].tolist()[1] == "1741165684"
+        return
+    with pytest.raises(InputError) as info:
+        read(path)
+    diag = info.value.diagnostics[0]
+    column = text.index('{"id": 909') + 1  # where the annotation starts
+    assert diag.check_tuple() == ("LS404", 1, column) and diag.message == f"{message} (task 9, annotation 909)"
+
+
+def test_one_line_task_errors_name_the_task(tmp_path: Path) -> None:
+    text = '[{"id": 1, "data": {"item_id": "a"}, "annotations": []}, {"id": 9, "data": {"item_id": true}}]'
+    diag = diagnostic_of(tmp_path, text)
+    assert diag.check_tuple() == ("LS404", 1, text.index('{"id": 9') + 1)
+    assert diag.message == "data.item_id must be a string or a number; found boolean true (task 9)"
+
+
+@pytest.mark.parametrize(("inner", "token", "message"), [
+    ('{"choices": ["a"], "x": {"k": 1, "k": 2}}', '"k": 2', "duplicate key 'k'"),
+    ('{"choices": ["a"], "choices": ["b"]}', '"choices": ["b"]', "duplicate key 'choices'"),
+    ('{"choices": ["a"], "n": [1, [2, -Infinity]]}', "-Infinity", "-Infinity is not valid JSON"),
+    ('{"choices": ["a"], "n": [[], {}, NaN]}', "NaN", "NaN is not valid JSON"),
+    ('{"k\\u0061": 1, "ka": 2}', '"ka"', "duplicate key 'ka'"),  # the same key, written two ways
+    ('{"a": {"k": 1}, "b": {"k": 2}, "a": 3}', '"a": 3', "duplicate key 'a'"),  # equal keys in other objects: fine
+])
+def test_duplicate_key_or_nan_is_located_where_it_is(tmp_path: Path, inner: str, token: str, message: str) -> None:
+    ann = json.dumps({"id": 5, "completed_by": 1, "result": [choice("intent", "x")]}, indent=2)
+    text = '[\n {"id": 1, "data": {}, "annotations": [\n' + ann.replace('{\n        "choices": [\n          "x"\n'
+                                                                       '        ]\n      }', inner) + "]}\n]\n"
+    assert inner in text
+    at = text.index(token, text.index(inner))
+    line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    diag = diagnostic_of(tmp_path, text)
+    assert diag.check_tuple() == ("LS402", line, column) and diag.message == f"invalid JSON: {message}"
+
+
+def test_duplicate_key_in_task_data_is_located_where_it_is(tmp_path: Path) -> None:
+    text = '[{"id": 1, "data": {"item_id": "a",\n  "item_id": "b"}, "annotations": []}]'
+    assert diagnostic_of(tmp_path, text).check_tuple() == ("LS402", 2, 3)

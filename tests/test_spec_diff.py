@@ -208,14 +208,15 @@ def test_cli_exits_1_when_the_version_goes_down(tmp_path: Path, run_cli) -> None
 
 
 def test_spec_text_is_printed_with_its_controls_escaped(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    """C1 controls (CSI U+009B, NEL) and bidi overrides from spec text reached the terminal raw (audit, G12)."""
+    """C1 controls (CSI U+009B, NEL) from spec text reached the terminal raw (audit, G12). (Bidi controls are
+    LS304 in spec text now, so no spec holding one loads.)"""
     old, new = _project(tmp_path, "old"), _project(tmp_path, "new")
     spec = new / "labelspec.yaml"
     text = spec.read_text(encoding="utf-8").replace("question: What is the customer's primary intent?",
-                                                    'question: "Q \\x9b31m red \\x85 \\u202e evil"')
+                                                    'question: "Q \\x9b31m red \\x85 evil"')
     spec.write_text(text, encoding="utf-8")
     out = run_cli("diff", str(old), str(new)).out
-    assert "\\x9b31m red \\x85 \\u202e evil" in out and not any(c in out for c in "\x9b\x85\u202e")
+    assert "\\x9b31m red \\x85 evil" in out and not any(c in out for c in "\x9b\x85")
     data = run_cli("diff", "--json", str(old), str(new)).out
-    assert "\\u009b" in data and not any(c in data for c in "\x9b\x85\u202e")
+    assert "\\u009b" in data and not any(c in data for c in "\x9b\x85")
     assert json.loads(data)["changes"]

@@ -3,9 +3,12 @@ with a reason and counted, never dropped silently (G10).
 
 Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
 
-* item = ``data[input.columns.item]`` when the task data has it, else the task ``id`` as text; unit =
-  ``data[input.columns.unit]`` or "". task = the result's ``from_name`` (a JSON string; it must be a spec task
-  name, or ``<task>-no-step``, the second control the compiled config gives an attribution task).
+* item = the first the task data has of ``data[input.columns.item]`` and ``data[items.id]`` (a project that
+  imports its items file), else the task ``id`` as text: then, when the spec has an items file, each row's origin
+  says so (an ``unknown_item`` detail shows why). unit = ``data[input.columns.unit]`` or "". task = the result's
+  ``from_name`` (a JSON string; it must be a spec task name, or ``<task>-no-step``, the second control the
+  compiled config gives an attribution task). Relation results (``"type": "relation"``, no ``from_name``) are no
+  judgment: only their number is counted (``info["relations"]``); an annotation holding nothing else is empty.
 * Annotations come from ``annotations`` and the legacy ``completions`` (each a JSON array, else LS406).
   ``predictions`` and ``drafts`` are never judgments: only their number is counted (``info``).
 * annotator = ``completed_by`` as text when it is a number, or the object's ``email`` (a string; else its ``id``).
@@ -15,17 +18,7 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
   no spec task → "unknown_task"; a result whose value does not give the task's kind of value →
   "result_kind_mismatch", whose detail says what was expected. Each exclusion counts one record, like each
   judgment, so rows_read = rows + exclusions.
-* Values by kind (``read_labelstudio_values``), for every control ``emit.labelstudio`` compiles, giving the value
-  a CSV file holds: single_choice → the one choice (several or none → canonical JSON list, which the content
-  check rejects); multi_choice → JSON list; a ``Taxonomy`` (labels with parents) selects paths from the root, and
-  each path gives its last id; rating (``rating`` or ``number``) → the number as written, or the one choice of the
-  ``Choices`` of a scale not starting at 1; spans → JSON list of [start, end, label] over every ``labels`` result,
-  sorted; pairwise ``selected`` left/right → "A"/"B" (``Pairwise``, no ties), or the one choice A / B / tie
-  (``Choices``, ties allowed); ranking ``ranker`` → JSON list of ids: the list itself, or the buckets
-  concatenated in export order. The "_" bucket holds the items nobody placed (Label Studio's Ranker keeps the
-  original List there when no Bucket is the default) and is never ranked: a result with only "_" is an empty
-  ranking, which the content check rejects like any incomplete one. text ``text`` → the one string (several →
-  JSON list). Results of one task in an annotation are merged.
+* Values by kind: see ``read_labelstudio_values``. Results of one task in an annotation are merged.
 * Step tasks labelled with ``ParagraphLabels`` (the compiled config): paragraph *i* (``start`` / ``end``,
   counted from 0) is the step numbered *i* + 1, so one annotation gives one judgment per labelled step, with that
   step as its unit; a region over paragraphs *a*..*b* labels each of them (at most ``MAX_REGION_STEPS``).
@@ -33,8 +26,9 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
   ``{"agent": label, "step": null}`` per choice of ``<task>-no-step``; one answer is the value, several a list.
 * ``line`` is the physical line where the annotation object starts (exports written on one line give 1:
   exclusions name the task and annotation ids, those the later content checks make too, through each row's
-  ``origins``). A JSON string with an unpaired surrogate escape (``"\\ud800"``)
-  in a field that is read is LS401 at that line.
+  ``origins``). A field of the wrong shape is LS404/LS406 at the line:column where its task or annotation starts,
+  naming the task and annotation ids; a duplicate key or NaN is LS402 at its own line:column. A JSON string with
+  an unpaired surrogate escape (``"\\ud800"``) in a field that is read is LS401 at that line.
 
 Must not touch the filesystem.
 """
@@ -44,6 +38,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -64,15 +59,14 @@ from labelspec.check.read_common import (
     printable,
 )
 from labelspec.check.read_csv import check_bytes
-from labelspec.check.read_labelstudio_values import (
-    RESULT_TYPES,
-    Mismatch,
-    judgment_values,
-    task_of,
-)
+from labelspec.check.read_labelstudio_values import Mismatch, judgment_values, mismatch_detail, task_of
 from labelspec.errors import InputError
 from labelspec.strictjson import JsonStrictError, strict_decoder
 
+__all__ = ["NOT_JUDGMENTS", "parse_labelstudio"]
+
+#: What ``info`` counts that is never a judgment, for the report's ``not_judgments``.
+NOT_JUDGMENTS: tuple[str, ...] = ("predictions", "drafts", "relations")
 _WS = re.compile(r"[ \t\n\r]*")
 _ANNOTATION_KEYS = frozenset({"annotations", "completions"})
 _Located = tuple[int, Any]  # (character offset, decoded value)
@@ -107,8 +101,48 @@ class _Walker:
             return self.decoder.raw_decode(self.text, i)
         except json.JSONDecodeError as exc:
             raise input_error("LS402", self.path, exc.lineno, f"invalid JSON: {exc.msg}", column=exc.colno) from None
-        except (JsonStrictError, RecursionError) as exc:
+        except JsonStrictError as exc:
+            at, why = self._strict_at(i) or (i, str(exc))
+            raise self.fail("LS402", at, f"invalid JSON: {why}") from None
+        except RecursionError as exc:
             raise self.fail("LS402", i, f"invalid JSON: {exc}") from None
+
+    def _strict_at(self, i: int) -> tuple[int, str] | None:
+        """Only when decoding failed: walk the value at ``i`` by hand, in text order and without recursion, to the
+        offset of its first duplicate key or NaN/Infinity (json's hooks are not told where they are)."""
+        text = self.text
+        stack: list[set[str] | None] = []  # per open container: the keys seen, or None (an array)
+        try:
+            while True:
+                i = self._ws(i)
+                if stack and stack[-1] is not None:  # an object member: its key, then ':'
+                    key, end = self.decoder.raw_decode(text, i)
+                    if key in stack[-1]:
+                        return i, f"duplicate key {key!r}"
+                    stack[-1].add(key)
+                    i = self._ws(self._ws(end) + 1)
+                opener = text[i:i + 1]
+                if opener in ("{", "["):
+                    j = self._ws(i + 1)
+                    if text[j:j + 1] not in ("}", "]"):
+                        stack.append(set() if opener == "{" else None)
+                        i = j
+                        continue
+                    i = j + 1
+                else:
+                    _, i = self.decoder.raw_decode(text, i)  # NaN and Infinity fail here, where they are
+                while stack:  # after a value: the next member, or the end of its container
+                    i = self._ws(i)
+                    i, sep = i + 1, text[i]
+                    if sep == ",":
+                        break
+                    stack.pop()
+                else:
+                    return None
+        except JsonStrictError as exc:
+            return i, str(exc)
+        except (ValueError, IndexError):  # damage after the violation json found: not reached when it is first
+            return None
 
     def _next(self, i: int, closer: str) -> tuple[bool, int]:
         """After a member: skip ``,`` (True) or the closing bracket (False)."""
@@ -188,7 +222,7 @@ class _Collector:
         self.lines: list[int] = []
         self.origins: list[str] = []
         self.exclusions: list[Exclusion] = []
-        self.info = {"tasks": 0, "predictions": 0, "drafts": 0}
+        self.info = {"tasks": 0, **dict.fromkeys(NOT_JUDGMENTS, 0)}
 
     def row(self, line: int, origin: str, **values: str) -> None:
         for f, v in values.items():
@@ -200,49 +234,81 @@ class _Collector:
         self.exclusions.append(Exclusion(line, reason, printable(clip(detail))))  # ids may hold lone surrogates
 
 
-def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
-    """Read one Label Studio JSON export; structural problems raise InputError LS401/LS402/LS404/LS406."""
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A task or an annotation: where it starts and its ids. A field of the wrong shape is reported there (the
+    line where the record starts, G2) with the column (a one-line export has every record on line 1)."""
+
+    walker: _Walker
+    offset: int
+    line: int
+    ids: str  # "task 9" or "task 9, annotation 909"
+
+    def error(self, code: str, message: str) -> InputError:
+        return self.walker.fail(code, self.offset, f"{message} ({self.ids})")
+
+
+def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape], *,
+                      items_id: str | None = None) -> Parsed:
+    """Read one Label Studio JSON export; structural problems raise InputError LS401/LS402/LS404/LS406.
+    ``items_id`` is the spec's ``items.id`` (None: no items file), the second task data key naming the item."""
     check_bytes(data, path)
     walker = _Walker(data.decode("utf-8-sig"), path)
     shapes = {t.name: t for t in tasks}
+    keys = tuple(dict.fromkeys((columns.item, items_id or columns.item)))
     acc = _Collector()
     annotated = False
     for offset, task, anns in walker.tasks():
-        line = walker.line(offset)
+        at = _Record(walker, offset, walker.line(offset), f"task {_id_text(task.get('id'))}")
         acc.info["tasks"] += 1
         annotated = annotated or bool(_ANNOTATION_KEYS.intersection(task))
         for key in ("predictions", "drafts"):  # counted, never read; a shape that cannot be counted is an error
             found = task.get(key)
             if found is not None and not isinstance(found, list):
-                raise input_error("LS406", path, line, f"task '{key}' must be a JSON array; found "
-                                                       f"{json_shown(found)}")
+                raise walker.fail("LS406", offset, f"task '{key}' must be a JSON array; found {json_shown(found)}")
             acc.info[key] += len(found or ())
         data_obj = task.get("data", {})
         if not isinstance(data_obj, dict):
-            raise input_error("LS406", path, line, "task 'data' must be a JSON object")
-        if columns.item not in data_obj and task.get("id") is None:
-            raise input_error("LS406", path, line, f"task has neither data.{columns.item} nor an id")
-        item = _text(data_obj.get(columns.item, task.get("id")), f"data.{columns.item} or id", path, line)
-        unit = _text(data_obj.get(columns.unit), f"data.{columns.unit}", path, line)
+            raise at.error("LS406", "task 'data' must be a JSON object")
+        item, note = _item(task, data_obj, keys, at, items_id is not None)
+        unit = _text(data_obj.get(columns.unit), f"data.{columns.unit}", at)
         for ann_offset, ann in anns:
-            _annotation(acc, walker.line(ann_offset), ann, (item, unit, task.get("id")), shapes, path)
+            if not isinstance(ann, dict):
+                raise walker.fail("LS406", ann_offset, f"an annotation must be a JSON object ({at.ids})")
+            ann_at = _Record(walker, ann_offset, walker.line(ann_offset), f"{at.ids}, annotation "
+                                                                          f"{_id_text(ann.get('id'))}")
+            _annotation(acc, ann_at, ann, (item, unit, note), shapes)
     if acc.info["tasks"] and not annotated:
         raise input_error("LS406", path, 0, "no task has 'annotations': not a Label Studio JSON export "
                                             "(JSON-MIN and CSV exports are not supported; export as JSON)")
-    names = {"item": f"data.{columns.item} (or the task id)", "unit": f"data.{columns.unit}", "task": "from_name",
-             "annotator": "completed_by", "value": "the result value", "timestamp": "created_at"}
+    names = {"item": f"{' or '.join(f'data.{k}' for k in keys)} (or the task id)", "unit": f"data.{columns.unit}",
+             "task": "from_name", "annotator": "completed_by", "value": "the result value", "timestamp": "created_at"}
     where = Where(path, np.array(acc.lines, dtype=np.int64), names)
     cols = finish_columns(acc.out, tasks, where)
     origins = np.array([printable(o) for o in acc.origins], dtype=object)
     return Parsed(cols, where.lines, tuple(acc.exclusions), acc.info, format="labelstudio", origins=origins)
 
 
-def _text(value: Any, what: str, path: str, line: int) -> str:
+def _item(task: dict[str, Any], data_obj: dict[str, Any], keys: tuple[str, ...], at: _Record,
+          has_items: bool) -> tuple[str, str]:
+    """The task's item: the first of ``keys`` its data has, else its id; and the note a row's origin then carries
+    when the spec has an items file (where an id Label Studio gave is an ``unknown_item``)."""
+    for key in keys:
+        if key in data_obj:
+            return _text(data_obj[key], f"data.{key}", at), ""
+    if task.get("id") is None:
+        raise at.error("LS406", f"task has neither {' nor '.join(f'data.{k}' for k in keys)} nor an id")
+    shown = " or ".join(repr(k) for k in keys)
+    note = f"; the item is the task id: its data has no {shown}" if has_items else ""
+    return _text(task["id"], "the task id", at), note
+
+
+def _text(value: Any, what: str, at: _Record) -> str:
     if value is None:
         return ""
     if isinstance(value, str):  # JsonNumber too: its exact text
         return str(value)
-    raise input_error("LS404", path, line, f"{what} must be a string or a number; found {json_shown(value)}")
+    raise at.error("LS404", f"{what} must be a string or a number; found {json_shown(value)}")
 
 
 def _id_text(value: Any) -> str:
@@ -251,42 +317,40 @@ def _id_text(value: Any) -> str:
     return str(value) if value is None or isinstance(value, str) else json_shown(value)
 
 
-def _annotator(value: Any, path: str, line: int) -> str:
+def _annotator(value: Any, at: _Record) -> str:
     if isinstance(value, dict):
         email = value.get("email")
         if email is not None and type(email) is not str:  # a JsonNumber is a str subclass: "5" is no address
-            raise input_error("LS404", path, line, f"completed_by.email must be a string; found {json_shown(email)}")
-        return email if email else _text(value.get("id"), "completed_by.id", path, line)
-    return _text(value, "completed_by", path, line)
+            raise at.error("LS404", f"completed_by.email must be a string; found {json_shown(email)}")
+        return email if email else _text(value.get("id"), "completed_by.id", at)
+    return _text(value, "completed_by", at)
 
 
-def _flag(ann: dict[str, Any], key: str, path: str, line: int) -> bool:
+def _flag(ann: dict[str, Any], key: str, at: _Record) -> bool:
     """A boolean annotation field; absent or null is false. ``"true"`` is not guessed at: it is an error."""
     value = ann.get(key)
     if value is None or isinstance(value, bool):
         return value is True
-    raise input_error("LS404", path, line, f"{key!r} must be true or false; found {json_shown(value)}")
+    raise at.error("LS404", f"{key!r} must be true or false; found {json_shown(value)}")
 
 
-def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any], shapes: dict[str, TaskShape],
-                path: str) -> None:
-    if not isinstance(ann, dict):
-        raise input_error("LS406", path, line, "an annotation must be a JSON object")
-    item, unit, task_id = task
-    where = f"task {_id_text(task_id)}, annotation {_id_text(ann.get('id'))}"
+def _annotation(acc: _Collector, at: _Record, ann: dict[str, Any], task: tuple[str, str, str],
+                shapes: dict[str, TaskShape]) -> None:
+    item, unit, note = task
+    line, where = at.line, at.ids
     result = ann.get("result")
-    cancelled, ground_truth = _flag(ann, "was_cancelled", path, line), _flag(ann, "ground_truth", path, line)
+    cancelled, ground_truth = _flag(ann, "was_cancelled", at), _flag(ann, "ground_truth", at)
     if cancelled:
         acc.exclude(line, "cancelled_annotation", where)
         return
-    if result is None or result == []:
-        acc.exclude(line, "empty_annotation", where)
+    groups = _groups(acc, result, at, shapes) if result is not None else {}
+    if not groups:
+        acc.exclude(line, "empty_annotation", where if not result else f"{where}: relations only")
         return
-    groups = _groups(result, where, path, line, shapes)
     common = {
-        "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), path, line),
-        "timestamp": _text(ann.get("created_at"), "created_at", path, line),
-        "lead_time": _text(ann.get("lead_time"), "lead_time", path, line),
+        "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), at),
+        "timestamp": _text(ann.get("created_at"), "created_at", at),
+        "lead_time": _text(ann.get("lead_time"), "lead_time", at),
         "ground_truth": "true" if ground_truth else "",
     }
     for name, results in groups.items():
@@ -297,39 +361,30 @@ def _annotation(acc: _Collector, line: int, ann: Any, task: tuple[str, str, Any]
         try:
             values = judgment_values(shape, results, unit)
         except Mismatch as why:
-            acc.exclude(line, "result_kind_mismatch", _mismatch(name, shape, results, why, where))
+            acc.exclude(line, "result_kind_mismatch", mismatch_detail(name, shape, results, why, where))
             continue
         except UnwritableValue as exc:  # e.g. choices [1e999]: a value no label file could hold
             acc.exclude(line, "result_kind_mismatch", f"{name!r}: the value {exc} ({where})")
             continue
         for step, value in values:
-            acc.row(line, where, task=name, value=value, **{**common, "unit": step})
+            acc.row(line, where + note, task=name, value=value, **{**common, "unit": step})
 
 
-def _groups(result: Any, where: str, path: str, line: int, shapes: dict[str, TaskShape]
+def _groups(acc: _Collector, result: Any, at: _Record, shapes: dict[str, TaskShape]
             ) -> dict[str, list[dict[str, Any]]]:
     """The annotation's results by task (``from_name``, or the attribution task of a ``<task>-no-step``
-    control): results of one task in one annotation are merged."""
+    control): results of one task in one annotation are merged. Relations are counted, never read."""
     if not isinstance(result, list):
-        raise input_error("LS406", path, line, f"annotation 'result' must be a JSON array ({where})")
+        raise at.error("LS406", "annotation 'result' must be a JSON array")
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in result:
+        if isinstance(r, dict) and r.get("type") == "relation" and "from_name" not in r:
+            acc.info["relations"] += 1
+            continue
         if not (isinstance(r, dict) and r.get("from_name") is not None and isinstance(r.get("value"), dict)):
-            raise input_error("LS406", path, line, f"each result needs a string 'from_name' and an object 'value' "
-                                                   f"({where})")
+            raise at.error("LS406", "each result needs a string 'from_name' and an object 'value' (or is a "
+                                    "relation: 'type' \"relation\")")
         if type(r["from_name"]) is not str:  # a JsonNumber is a str subclass: 5 is not the name "5"
-            raise input_error("LS404", path, line, f"result 'from_name' must be a string; found "
-                                                   f"{json_shown(r['from_name'])} ({where})")
+            raise at.error("LS404", f"result 'from_name' must be a string; found {json_shown(r['from_name'])}")
         groups.setdefault(task_of(r["from_name"], shapes), []).append(r)
     return groups
-
-
-def _mismatch(name: str, shape: TaskShape, results: list[dict[str, Any]], why: Mismatch, where: str) -> str:
-    """The exclusion detail. A result of a type that never gives the task's kind (``choices`` for a rating task)
-    explains itself; otherwise the detail also says what the value lacked or held instead."""
-    fits = {*RESULT_TYPES.get(shape.kind, ())}
-    if shape.per_step:
-        fits.add("paragraphlabels")
-    odd = any(isinstance(r.get("type"), str) and r["type"] not in fits for r in results)
-    types = ", ".join(sorted({str(r.get("type")) for r in results}))
-    return f"{name!r} is {shape.kind}, result type {types}{'' if odd else f': {why}'} ({where})"

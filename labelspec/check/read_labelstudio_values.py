@@ -1,6 +1,17 @@
-"""Label Studio result values → the canonical value of a judgment, by task kind (the rules are listed in
-``read_labelstudio``'s docstring). A result that does not give its task's kind of value raises :class:`Mismatch`,
-whose message says what was expected; the reader excludes that judgment. Pure: no I/O, no located errors.
+"""Label Studio result values → the canonical value of a judgment, by task kind. A result that does not give its
+task's kind of value raises :class:`Mismatch`, whose message says what was expected; the reader excludes that
+judgment (:func:`mismatch_detail` words the exclusion). Pure: no I/O, no located errors.
+
+For every control ``emit.labelstudio`` compiles, the value a CSV file holds: single_choice → the one choice
+(several or none → canonical JSON list, which the content check rejects); multi_choice → JSON list; a
+``Taxonomy`` (labels with parents) selects paths from the root, and each path gives its last id; rating
+(``rating`` or ``number``) → the number as written, or the one choice of the ``Choices`` of a scale not starting
+at 1; spans → JSON list of [start, end, label] over every ``labels`` result, sorted; pairwise ``selected``
+left/right → "A"/"B" (``Pairwise``, no ties), or the one choice A / B / tie (``Choices``, ties allowed); ranking
+``ranker`` → JSON list of ids: the list itself, or the buckets concatenated in export order. The "_" bucket holds
+the items nobody placed (Label Studio's Ranker keeps the original List there when no Bucket is the default) and is
+never ranked: a result with only "_" is an empty ranking, which the content check rejects like any incomplete
+one. text ``text`` → the one string (several → JSON list). Results of one task in an annotation are merged.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from labelspec.check.read_common import TaskShape, canonical_json, json_shown
 from labelspec.strictjson import JsonNumber
 
 __all__ = ["MAX_INDEX_DIGITS", "MAX_REGION_STEPS", "NO_STEP_SUFFIX", "RESULT_TYPES", "Mismatch", "judgment_values",
-           "task_of"]
+           "mismatch_detail", "task_of"]
 
 MAX_REGION_STEPS = 10_000  # a ParagraphLabels region over more paragraphs than this is not a step selection
 MAX_INDEX_DIGITS = 18  # a paragraph index (and its step number, index + 1) fits in an int64
@@ -204,3 +215,14 @@ def _value(shape: TaskShape, results: list[dict[str, Any]]) -> str:
     if not shape.list_valued and len(parts) == 1 and isinstance(parts[0], str):
         return str(parts[0])
     return canonical_json(parts)
+
+
+def mismatch_detail(name: str, shape: TaskShape, results: list[dict[str, Any]], why: Mismatch, where: str) -> str:
+    """The exclusion detail of a :class:`Mismatch`. A result of a type that never gives the task's kind (``choices`` for a rating task)
+    explains itself; otherwise the detail also says what the value lacked or held instead."""
+    fits = {*RESULT_TYPES.get(shape.kind, ())}
+    if shape.per_step:
+        fits.add("paragraphlabels")
+    odd = any(isinstance(r.get("type"), str) and r["type"] not in fits for r in results)
+    types = ", ".join(sorted({str(r.get("type")) for r in results}))
+    return f"{name!r} is {shape.kind}, result type {types}{'' if odd else f': {why}'} ({where})"
