@@ -6,6 +6,8 @@ wrong shape or type, the Ranker's "_" bucket, a CSV that is only a header, and w
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
 import os
 import sys
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from labelspec.check.read_common import UnwritableValue, canonical_json
 from labelspec.check.readers import ColumnMap, Judgments, TaskShape, read_label_files
 from labelspec.errors import Diagnostic, InputError
 
@@ -307,7 +310,8 @@ def test_missing_keys_are_named(tmp_path: Path) -> None:
 
 
 def test_a_result_of_another_type_keeps_the_short_detail(tmp_path: Path) -> None:
-    assert detail(tmp_path, choice("tone")) == "'tone' is rating, result type choices (task 1, annotation 9)"
+    # (a rating read from Choices is no longer a mismatch: the compiled config writes scales not from 1 so)
+    assert detail(tmp_path, choice("order")) == "'order' is ranking, result type choices (task 1, annotation 9)"
 
 
 @pytest.mark.parametrize(("ann", "message"), [
@@ -374,12 +378,54 @@ def test_csv_list_cell_with_an_unwritable_number_is_located(tmp_path: Path) -> N
     assert diag.check_tuple()[:2] == ("LS404", 3) and "cannot carry" in diag.message
 
 
-def test_parquet_list_with_nan_is_located(tmp_path: Path) -> None:
-    table = pa.table({"item_id": ["i1", "i1"], "task": ["order", "order"], "annotator_id": ["a", "b"],
-                      "label": pa.array([[1.0, 2.0], [float("nan"), 2.0]], pa.list_(pa.float64()))})
+def ranking_parquet(tmp_path: Path, label: pa.Array) -> Path:
+    table = pa.table({"item_id": ["i1", "i2"], "task": ["order", "order"], "annotator_id": ["a", "b"], "label": label})
     pq.write_table(table, tmp_path / "x.parquet")
-    diag = diagnostic(tmp_path / "x.parquet", RANKING)
-    assert diag.check_tuple()[:2] == ("LS404", 2) and diag.message.startswith("column 'label' holds a number")
+    return tmp_path / "x.parquet"
+
+
+@pytest.mark.parametrize(("values", "element"), [
+    ([[b"r1"], [b"r2"]], pa.binary()), ([[b"r1"], [b"r2"]], pa.large_binary()),
+    ([[dt.datetime(2026, 1, 1)], []], pa.timestamp("ms", "UTC")), ([[dt.date(2026, 1, 1)], []], pa.date32()),
+    ([[decimal.Decimal("1.5")], []], pa.decimal128(5, 1)), ([[dt.timedelta(seconds=1)], []], pa.duration("s")),
+    ([[True, False], []], pa.bool_()), ([[{"id": "r1"}], []], pa.struct([("id", pa.string())])),
+    ([[1, 2], [2, 1]], pa.int64()), ([[1.0, 2.0], [float("nan"), 2.0]], pa.float64()),
+    ([[["r1"]], []], pa.list_(pa.string())),
+], ids=lambda v: str(v) if isinstance(v, pa.DataType) else "")
+def test_parquet_list_of_anything_but_strings_is_a_type_error(tmp_path: Path, values: list[Any],
+                                                               element: pa.DataType) -> None:
+    """Label and option ids are strings: any other element type is LS404 at the file, naming the column, the type
+    and what is accepted (binary, dates and decimals crashed canonical JSON; booleans and structs were excluded
+    row by row; numbers went on as values no task can hold)."""
+    path = ranking_parquet(tmp_path, pa.array(values, pa.list_(element)))
+    diag = diagnostic(path, RANKING)
+    found = pq.read_schema(path).field("label").type
+    assert diag.check_tuple() == ("LS404", 0, 0) and found.value_type == element
+    assert diag.message == (f"column 'label' (input.columns.value) has Parquet type {found}; "
+                            "expected string, or list<string> (for list-valued tasks)")
+    assert diag.hint is not None and diag.hint.startswith("label and option ids are strings")
+
+
+@pytest.mark.parametrize("label", [
+    pa.array([["r1", "r2"], ["r2", None]], pa.list_(pa.string())),
+    pa.array([["r1", "r2"], ["r2", None]], pa.large_list(pa.large_string())),
+    pa.array([["r1", "r2"], ["r2", None]], pa.list_(pa.string_view())),
+    pa.array([["r1", "r2"], ["r2", None]], pa.list_(pa.string())).cast(
+        pa.list_(pa.dictionary(pa.int32(), pa.string()))),
+], ids=["string", "large", "view", "dictionary"])
+def test_parquet_list_of_strings_is_canonical_json(tmp_path: Path, label: pa.Array) -> None:
+    j = read(ranking_parquet(tmp_path, label), RANKING)
+    assert j.frame["value"].astype(str).tolist() == ['["r1","r2"]', '["r2",null]']
+
+
+def test_parquet_list_of_arrow_null_type_is_empty_lists(tmp_path: Path) -> None:
+    j = read(ranking_parquet(tmp_path, pa.array([[], None])), RANKING)  # list<null>: what [[], None] infers
+    assert j.frame["value"].astype(str).tolist() == ["[]", ""]
+
+
+def test_canonical_json_refuses_values_of_no_json_type() -> None:
+    with pytest.raises(UnwritableValue, match="no JSON type"):
+        canonical_json(["r1", b"r2"])
 
 
 def test_labelstudio_span_with_an_unwritable_offset_is_excluded(tmp_path: Path) -> None:

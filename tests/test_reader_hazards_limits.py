@@ -216,6 +216,63 @@ def test_csv_field_limit_is_restored(tmp_path: Path) -> None:
     assert csv.field_size_limit() == before
 
 
+@pytest.mark.parametrize("quote", ['', '"'], ids=["plain", "quoted"])
+@pytest.mark.parametrize("sizes", [(500_000, 2_000_000), (1_500_000, 5_000_000)], ids=["2MB", "5MB"])
+def test_csv_record_longer_than_pyarrows_block_is_read(tmp_path: Path, quote: str, sizes: tuple[int, int]) -> None:
+    """A record must fit in one of pyarrow's blocks (1 MiB): after a long record, a longer one "straddled" them
+    and the file failed without a line. It is parsed again with larger blocks."""
+    rows = "".join(f"i{i},a{i},{quote}{'y' * n}{quote}\n" for i, n in enumerate(sizes))
+    j = read(write(tmp_path, "x.csv", f"item_id,annotator_id,label\n{rows}i9,a9,z\n"))
+    assert j.frame["value"].astype(str).str.len().tolist() == [*sizes, 1]
+    assert j.frame["line"].tolist() == [2, 3, 4]
+
+
+def test_csv_record_past_the_limit_is_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit is 1 GiB (pyarrow's block size is a 32-bit integer); lowered here to 1 MiB to test it."""
+    from labelspec.check import read_csv
+
+    monkeypatch.setattr(read_csv, "MAX_RECORD_BYTES", 1 << 20)
+    text = f'item_id,annotator_id,label\ni1,a1,x\n\ni2,a2,"{"y" * 2_500_000}\n"\ni3,a3,z\n'
+    diag = diagnostic(write(tmp_path, "x.csv", text))
+    assert diag.check_tuple() == ("LS402", 4, 0)
+    assert diag.message == f"record of {2_500_010} bytes, longer than the limit of {1 << 20} bytes"
+
+
+# --- bad bytes: the physical line as the CSV parsers count it, and the column in characters ------------------
+
+CSV_HEAD = "item_id,annotator_id,label\n"
+
+
+@pytest.mark.parametrize("first", ["i1,a1,x\ri2,a2,y\n", 'i1,a1,"x\ry"\n', "i1,a1,x\r\n"],
+                         ids=["lone CR", "CR in quotes", "CRLF"])
+@pytest.mark.parametrize(("bad", "code", "column"), [
+    (b"\xc3\xa9\xc3\xa9\x00", "LS402", 3), (b"\xc3\xa9\xc3\xa9\xff", "LS401", 3), (b"\xe2\x82", "LS401", 1),
+], ids=["NUL after two é", "0xff after two é", "cut 3-byte char"])
+def test_csv_bad_byte_is_located_as_the_parser_counts_lines(tmp_path: Path, first: str, bad: bytes, code: str,
+                                                           column: int) -> None:
+    lines = 2 + first.count("\n") + first.replace("\r\n", "").count("\r")  # the line the bad row starts on
+    path = tmp_path / "x.csv"
+    path.write_bytes((CSV_HEAD + first).encode() + b"i3,a3," + bad + b"\n")
+    assert diagnostic(path).check_tuple() == (code, lines, 6 + column)
+    path.write_bytes((CSV_HEAD + first).encode() + b"i3,a3\n")  # the same layout, ragged: the same line
+    assert diagnostic(path).check_tuple()[:2] == ("LS402", lines)
+
+
+def test_bad_byte_column_counts_characters_and_skips_the_bom(tmp_path: Path) -> None:
+    before = "item_id,annotator_id,läbel"
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + before.encode() + b"\x00\n")
+    assert diagnostic(path).check_tuple() == ("LS402", 1, len(before) + 1)
+
+
+def test_jsonl_lone_cr_is_not_a_line_break_for_bad_bytes(tmp_path: Path) -> None:
+    """JSON takes a lone CR as whitespace and JSONL lines end at LF: a bad byte's line is the reader's line."""
+    before = '{"item_id": "i1",\r "annotator_id": "a", "label": "é'
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(before.encode() + b'\x00"}\n')
+    assert diagnostic(path).check_tuple() == ("LS402", 1, len(before) + 1)
+
+
 # --- 5. entries of a folder that are not regular files -------------------------------------------------------
 
 

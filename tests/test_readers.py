@@ -121,6 +121,22 @@ def test_parquet_allowed_non_string_types(tmp_path: Path) -> None:
     assert f["task"].tolist() == ["tone", "tone"]
 
 
+@pytest.mark.parametrize("kind", [pa.float64(), pa.float32(), pa.float16()])
+def test_parquet_float_rating_is_a_type_error(tmp_path: Path, kind: pa.DataType) -> None:
+    """A rating is an integer written plainly: 4.0 is excluded in CSV, JSONL and Label Studio, so a float column
+    is not read as "4" either (Arrow's text of 4.0)."""
+    label = pa.array([4.0, 3.0]).cast(kind)
+    pq.write_table(pa.table({"item_id": ["1", "2"], "annotator_id": ["a", "b"], "label": label}),
+                   tmp_path / "f.parquet")
+    with pytest.raises(InputError) as info:
+        read([tmp_path / "f.parquet"], RATING)
+    d = info.value.diagnostics[0]
+    assert d.check_tuple() == ("LS404", 0, 0)
+    assert d.message == (f"column 'label' (input.columns.value) has Parquet type {kind}; expected string, or "
+                         "integer (every task is a rating)")
+    assert d.hint is not None and "4.0 is no rating" in d.hint
+
+
 def test_parquet_column_of_arrow_null_type_is_all_missing_like_an_all_null_string_column(tmp_path: Path) -> None:
     table = pa.table({"item_id": ["i1", "i2"], "annotator_id": ["a", "b"], "label": ["x", "y"],
                       "created_at": pa.nulls(2)})  # pandas and polars write an all-None column so
@@ -268,6 +284,19 @@ def test_missing_column_message_and_hint(tmp_path: Path) -> None:
     assert "'annotator_id'" in d.message and d.hint is not None and "'annotator'" in d.hint
 
 
+@pytest.mark.parametrize(("header", "said"), [
+    ("item_id,task,annotator_id,label \n", "'label ', with leading or trailing whitespace"),
+    ("item_id,task,annotator_id,\u200blabel\n", "'\\u200blabel', with U+200B ZERO WIDTH SPACE"),
+])
+def test_missing_column_hint_for_a_name_input_columns_cannot_map(tmp_path: Path, header: str, said: str) -> None:
+    """input.columns refuses such a name (LS304): the hint says to fix the file, not to map it."""
+    with pytest.raises(InputError) as info:
+        read([write(tmp_path, "s.csv", header + "1,intent,a,x\n")])
+    d = info.value.diagnostics[0]
+    assert d.check_tuple() == ("LS403", 1, 0)
+    assert d.hint == f"the file names a column {said}: rename it 'label' in the file"
+
+
 def test_task_column_is_required_only_with_several_tasks(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", "item_id,annotator_id,label\n1,a,x\n")
     assert read([path]).frame["task"].tolist() == ["intent"]
@@ -294,6 +323,30 @@ def test_ragged_row_is_found_even_in_a_large_file(tmp_path: Path) -> None:
 def test_jsonl_structural_errors_are_located(tmp_path: Path, line: str, expected: tuple[str, int, int]) -> None:
     good = '{"item_id": "1", "annotator_id": "a", "label": "x"}\n'
     assert error_of([write(tmp_path, "bad.jsonl", good + "\n" + line + "\n" + good)]) == expected
+
+
+@pytest.mark.parametrize(("line", "message", "column"), [
+    ('{"item_id": "9", "annotator_id": "a", "lab', "Unterminated string starting at line 3 column 39", 39),
+    ('   {"item_id": "9", "annotator_id": "a", "lab', "Unterminated string starting at line 3 column 42", 42),
+    ('\t{"item_id": "9", "label": "a\u0001"}', "Invalid control character at line 3 column 30", 30),
+    ('  {"item_id": "9", "annotator_id": }', "Expecting value", 36),
+])
+def test_jsonl_syntax_errors_say_where(tmp_path: Path, line: str, message: str, column: int) -> None:
+    """json's messages that end in "at" are completed, and columns count the line's leading whitespace."""
+    good = '{"item_id": "1", "annotator_id": "a", "label": "x"}\n'
+    with pytest.raises(InputError) as info:
+        read([write(tmp_path, "bad.jsonl", good + "\n" + line + "\n" + good)])
+    d = info.value.diagnostics[0]
+    assert d.check_tuple() == ("LS402", 3, column) and d.message == f"invalid JSON: {message}"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b" \r\n\t\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\n  \n"])
+def test_empty_jsonl_is_an_error_like_empty_csv_and_parquet(tmp_path: Path, content: bytes) -> None:
+    with pytest.raises(InputError) as info:
+        read([write(tmp_path, "e.jsonl", content)])
+    d = info.value.diagnostics[0]
+    assert d.check_tuple() == ("LS401", 0, 0) and d.message == "empty file: no JSON lines"
+    assert error_of([write(tmp_path, "e.csv", content)]) == ("LS401", 0, 0)
 
 
 def test_jsonl_line_length_limit(tmp_path: Path) -> None:

@@ -468,3 +468,23 @@ def test_duplicate_key_or_nan_is_located_where_it_is(tmp_path: Path, inner: str,
 def test_duplicate_key_in_task_data_is_located_where_it_is(tmp_path: Path) -> None:
     text = '[{"id": 1, "data": {"item_id": "a",\n  "item_id": "b"}, "annotations": []}]'
     assert diagnostic_of(tmp_path, text).check_tuple() == ("LS402", 2, 3)
+
+
+def test_check_reads_the_item_by_the_specs_items_id_and_counts_relations(tmp_path: Path) -> None:
+    """Through ``labelspec check``: an export of tasks imported from the spec's own items file names the item by
+    ``items.id`` (every row was unknown_item), and relation results are counted as not judgments (they aborted
+    the run with LS406)."""
+    from labelspec import api
+
+    spec = Path(__file__).resolve().parents[1] / "specs" / "clinical-ner"
+    note = json.loads((spec / "items.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    export = [{"id": 1, "data": {k: v for k, v in note.items() if k != "item_id"}, "annotations": [{
+        "id": 11, "completed_by": "a01", "created_at": "2026-03-20T10:00:00Z", "lead_time": 30, "result": [
+            {"from_name": "entities", "to_name": "note", "type": "labels", "id": "r1",
+             "value": {"start": 0, "end": 2, "labels": ["CONDITION"]}},
+            {"from_id": "r1", "to_id": "r1", "type": "relation", "direction": "right", "labels": []}]}]}]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    acc = api.check_labels(spec, [path], bootstrap=0).to_dict()["accounting"]
+    assert acc["not_judgments"] == {"relations": 1}
+    assert acc["rows_read"] == 1 and acc["excluded_by_reason"].get("unknown_item", 0) == 0

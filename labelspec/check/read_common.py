@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from labelspec.errors import Diagnostic, InputError, SourceLocation
 from labelspec.spec.model import Columns
+from labelspec.spec.resolve_checks import invisible
 from labelspec.strictjson import MAX_DEPTH, JsonNumber, TooDeep, plain, strict_decoder
 
 #: The canonical fields every reader fills, in output order (DESIGN.md §3).
@@ -222,11 +223,6 @@ def clip_texts(texts: np.ndarray) -> np.ndarray:
     return np.asarray(pc.if_else(long, cut, arr).to_numpy(zero_copy_only=False), dtype=object)
 
 
-def line_at(data: bytes, offset: int) -> int:
-    """1-based physical line of byte ``offset``."""
-    return data.count(b"\n", 0, offset) + 1
-
-
 def required_fields(tasks: Sequence[TaskShape]) -> tuple[str, ...]:
     """item, annotator and value always; task only when the spec has several tasks."""
     return ("item", "task", "annotator", "value") if len(tasks) > 1 else ("item", "annotator", "value")
@@ -235,11 +231,11 @@ def required_fields(tasks: Sequence[TaskShape]) -> tuple[str, ...]:
 def missing_column_error(path: str, line: int, column: str, fld: str, found: Sequence[str]) -> InputError:
     close = difflib.get_close_matches(column, list(found), n=1)
     shown = ", ".join(repr(f) for f in found[:12]) or "none"
-    return input_error(
-        "LS403", path, line,
-        f"missing required column {column!r} (input.columns.{fld}); found {shown}",
-        hint=f"did you mean {close[0]!r}? Map it with input.columns.{fld}" if close else None,
-    )
+    bad = invisible(close[0]) if close else None  # input.columns cannot name such a column (LS304): fix the file
+    hint = (f"did you mean {close[0]!r}? Map it with input.columns.{fld}" if close and not bad else
+            f"the file names a column {close[0]!r}, with {bad}: rename it {column!r} in the file" if close else None)
+    return input_error("LS403", path, line, f"missing required column {column!r} (input.columns.{fld}); found {shown}",
+                       hint=hint)
 
 
 # --- strict JSON (the decoder lives in labelspec.strictjson) -------------------------------------------
@@ -257,6 +253,8 @@ def canonical_json(value: Any) -> str:
         raise NestedTooDeep(f"nests arrays or objects deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise UnwritableValue("holds a number JSON cannot carry (NaN, infinity or over 4300 digits)") from None
+    except TypeError as exc:  # a value of no JSON type (bytes, a date): the readers refuse such types before
+        raise UnwritableValue(f"holds a value of no JSON type ({exc})") from None
 
 
 class UnwritableValue(ValueError):

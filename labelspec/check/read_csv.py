@@ -27,23 +27,29 @@ from labelspec.check.read_common import (
     column_mapping,
     finish_columns,
     input_error,
-    line_at,
     missing_column_error,
     required_fields,
 )
 from labelspec.csvscan import physical_lines, quotes_well_formed
+from labelspec.errors import InputError
 
-_BOM = b"\xef\xbb\xbf"
+#: The UTF-8 byte order mark, allowed at the start of a text label file.
+BOM = b"\xef\xbb\xbf"
 _BLANK = re.compile(rb"[ \t\r\n]*\Z")
 _MAX_HEADER = 1 << 20
+#: Longest CSV/TSV record read, in bytes: pyarrow parses in blocks, a record must fit in one, and a block's
+#: size is a 32-bit integer. Documented in docs/diagnostics.md (LS402).
+MAX_RECORD_BYTES = 1 << 30
+_DEFAULT_BLOCK = 1 << 20  # pyarrow's block size when none is given
+_CHUNK = 1 << 24  # bytes per step when finding where lines start (bounds the temporary masks)
 
 
 def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape], *, delimiter: str) -> Parsed:
     """Read one CSV (``delimiter=","``) or TSV (``"\\t"``) file; raise InputError LS401–LS403 located at FILE:LINE."""
-    start = len(_BOM) if data.startswith(_BOM) else 0
+    start = len(BOM) if data.startswith(BOM) else 0
     if _BLANK.match(data, start):
         raise input_error("LS401", path, 0, "empty file: no header line")
-    check_bytes(data, path)
+    check_bytes(data, path, cr_breaks=True)
     names, body = _header(data, start, path, delimiter)
     mapping = {f: c for f, c in column_mapping(columns).items() if c in names}
     for fld in required_fields(tasks):
@@ -73,8 +79,11 @@ def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskSh
     return Parsed(finish_columns(found, tasks, where), starts, format="tsv" if delimiter == "\t" else "csv")
 
 
-def check_bytes(data: bytes, path: str) -> None:
-    """Strict UTF-8 over the whole file (Arrow's validator; Python only to locate the bad byte) and no NUL."""
+def check_bytes(data: bytes, path: str, *, cr_breaks: bool = False) -> None:
+    """Strict UTF-8 over the whole file (Arrow's validator; Python only to locate the bad byte) and no NUL.
+
+    The error names the physical line and the character column; ``cr_breaks``: a lone ``\\r`` ends a line
+    (CSV/TSV, as their parsers count lines; JSON takes it as whitespace)."""
     if not data.isascii():
         buf = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)),
                                                           pa.py_buffer(data)])
@@ -84,14 +93,28 @@ def check_bytes(data: bytes, path: str) -> None:
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                line = line_at(data, exc.start)
-                col = exc.start - data.rfind(b"\n", 0, exc.start)
+                line, col = line_and_column(data, exc.start, cr_breaks=cr_breaks)
                 raise input_error("LS401", path, line, f"not valid UTF-8: byte 0x{data[exc.start]:02x} cannot be "
                                   "decoded (save the file as UTF-8)", column=col) from None
     nul = data.find(b"\0")
     if nul >= 0:
-        col = nul - data.rfind(b"\n", 0, nul)
-        raise input_error("LS402", path, line_at(data, nul), "NUL byte in a label file", column=col)
+        line, col = line_and_column(data, nul, cr_breaks=cr_breaks)
+        raise input_error("LS402", path, line, "NUL byte in a label file", column=col)
+
+
+def line_and_column(data: bytes, offset: int, *, cr_breaks: bool) -> tuple[int, int]:
+    """1-based physical line and character column of byte ``offset``, whose line up to it is valid UTF-8.
+
+    Lines end at ``\\n``, and with ``cr_breaks`` at a lone ``\\r`` too. The column counts characters, as
+    editors do (``é`` is two bytes and one column); a BOM opening the file is none."""
+    breaks = data.count(b"\n", 0, offset)
+    start = data.rfind(b"\n", 0, offset) + 1
+    if cr_breaks:
+        breaks += data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset)
+        start = max(start, data.rfind(b"\r", 0, offset) + 1)
+    if start == 0 and data.startswith(BOM):
+        start = len(BOM)
+    return breaks + 1, len(data[start:offset].decode("utf-8", "replace")) + 1
 
 
 def _header(data: bytes, start: int, path: str, delimiter: str) -> tuple[list[str], int]:
@@ -159,18 +182,66 @@ def _scan(data: bytes, path: str, delimiter: str, ncols: int) -> np.ndarray:
 
 
 def _pyarrow_read(data: bytes, path: str, delimiter: str, keep: list[str], ncols: int, *, quoted: bool) -> pa.Table:
-    """All columns typed string, nulls off, UTF-8 already checked; only the mapped columns are converted."""
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(data),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.large_string() for c in keep}, include_columns=keep, strings_can_be_null=False,
-                quoted_strings_can_be_null=False, null_values=[], check_utf8=False),
-        )
-    except pa.ArrowInvalid as exc:
-        _scan(data, path, delimiter, ncols)  # locates the problem and raises
-        raise input_error("LS402", path, 0, f"cannot parse the file: {exc}") from None
-    if table.column_names != keep or any(t != pa.large_string() for t in table.schema.types):
-        raise input_error("LS402", path, 1, "the header could not be read consistently; check its quoting")
-    return table
+    """All columns typed string, nulls off, UTF-8 already checked; only the mapped columns are converted.
+
+    pyarrow parses in blocks (1 MiB by default) and a record must fit in one: on "straddling object" the file is
+    parsed again with blocks four times larger, up to the whole file or :data:`MAX_RECORD_BYTES` (a record past
+    that is LS402 at its line). Files of short records, the usual case, are parsed once."""
+    for block in _block_sizes(len(data)):
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(data), read_options=pacsv.ReadOptions(block_size=block) if block else None,
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.large_string() for c in keep}, include_columns=keep,
+                    strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[], check_utf8=False),
+            )
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc):  # a record longer than the block (or an unclosed quote: found below)
+                continue
+            _scan(data, path, delimiter, ncols)  # locates the problem and raises
+            raise input_error("LS402", path, 0, f"cannot parse the file: {exc}") from None
+        if table.column_names != keep or any(t != pa.large_string() for t in table.schema.types):
+            raise input_error("LS402", path, 1, "the header could not be read consistently; check its quoting")
+        return table
+    raise _record_too_long(data, path, delimiter, ncols)
+
+
+def _block_sizes(size: int) -> list[int | None]:
+    """pyarrow's default block, then blocks four times larger up to the one that holds any record the file can
+    have (``size`` + 1) or the limit."""
+    last = min(size + 1, MAX_RECORD_BYTES)
+    sizes: list[int | None] = [None]
+    block = _DEFAULT_BLOCK
+    while block < last:
+        block = min(block * 4, last)
+        sizes.append(block)
+    return sizes
+
+
+def _record_too_long(data: bytes, path: str, delimiter: str, ncols: int) -> InputError:
+    """LS402 at the first record longer than :data:`MAX_RECORD_BYTES` (the stdlib pass raises first on damage
+    such as an unclosed quote, which makes the rest of the file one record)."""
+    starts = np.concatenate(([1], _scan(data, path, delimiter, ncols)))  # the header is a record too
+    offsets = _line_offsets(data)
+    ends = np.append(offsets[starts[1:] - 1], len(data))
+    lengths = ends - offsets[starts - 1]
+    long = np.flatnonzero(lengths > MAX_RECORD_BYTES)
+    if not long.size:  # not expected: every block size was tried up to the whole file
+        return input_error("LS402", path, 0, "cannot parse the file: a record does not fit pyarrow's blocks")
+    return input_error("LS402", path, int(starts[long[0]]), f"record of {int(lengths[long[0]])} bytes, longer than "
+                       f"the limit of {MAX_RECORD_BYTES} bytes", hint="a CSV or TSV record (a row with its quoted "
+                       "line breaks) may hold at most 1 GiB: keep long texts out of the label file")
+
+
+def _line_offsets(data: bytes) -> np.ndarray:
+    """Byte offset where each physical line starts (``\\n``, ``\\r\\n`` and a lone ``\\r`` end one), scanned in
+    chunks so that the masks stay small."""
+    arr = np.frombuffer(data, np.uint8)
+    parts = [np.zeros(1, np.int64)]
+    for s in range(0, len(arr), _CHUNK):
+        chunk, after = arr[s:s + _CHUNK], arr[s + 1:s + _CHUNK + 1]
+        if len(after) < len(chunk):
+            after = np.append(after, np.uint8(0))
+        parts.append(np.flatnonzero((chunk == 10) | ((chunk == 13) & (after != 10))) + s + 1)
+    return np.concatenate(parts)

@@ -1,7 +1,9 @@
 """JSON Lines label files → string columns; ``line`` is the physical line of each record.
 
 One JSON object per line, decoded strictly (no duplicate keys, no NaN/Infinity, at most 1 MiB per line).
-Blank and whitespace-only lines are skipped and not counted in ``rows_read``; they still count as lines.
+Blank and whitespace-only lines are skipped and not counted in ``rows_read``; they still count as lines. A file
+of nothing else (0 bytes included) is LS401, as an empty CSV file is: ``readers`` says so, since the file is
+empty, not a line (a caller may parse one line, a blank one included).
 Field rules (anything else is LS404 at FILE:LINE, naming the key):
 
 * a string is kept exactly; ``null`` or an absent key gives "" (a key absent from every record of the file is
@@ -69,10 +71,12 @@ def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Task
     for number, raw in enumerate(io.BytesIO(data), 1):
         if len(raw) > MAX_LINE_BYTES:
             raise input_error("LS402", path, number, f"line longer than {MAX_LINE_BYTES} bytes")
-        text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip(" \t\r\n")
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        text = line.lstrip(" \t\r\n")
+        indent, text = len(line) - len(text), text.rstrip(" \t\r\n")
         if not text:
             continue
-        record = _decode_line(decoder, text, path, number)
+        record = _decode_line(decoder, text, path, number, indent)
         seen.update(wanted.intersection(record))
         task_text = _field(record, keys["task"], "task", None, path, number)
         shape = shapes.get(task_text) if task_text else only
@@ -87,11 +91,14 @@ def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Task
     return Parsed(finish_columns(found, tasks, where), where.lines, format="jsonl")
 
 
-def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int) -> dict[str, Any]:
+def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int, indent: int) -> dict[str, Any]:
+    """The line's object; ``indent``: characters stripped before ``text``, so that columns are the line's."""
     try:
         record = decoder.decode(text)
     except json.JSONDecodeError as exc:
-        raise input_error("LS402", path, number, f"invalid JSON: {exc.msg}", column=exc.colno) from None
+        col = exc.colno + indent  # some messages end "at" ("Unterminated string starting at"): say where
+        said = f"{exc.msg} line {number} column {col}" if exc.msg.endswith(" at") else exc.msg
+        raise input_error("LS402", path, number, f"invalid JSON: {said}", column=col) from None
     except (JsonStrictError, RecursionError) as exc:
         raise input_error("LS402", path, number, f"invalid JSON: {exc}") from None
     if not isinstance(record, dict):

@@ -1,12 +1,16 @@
 """Parquet label files → string columns; ``line`` is the 1-based row number.
 
-Types are checked, never guessed: mapped columns must hold strings (plain, large or dictionary-encoded).
-Exceptions, each exact: integer ids (item, unit, annotator); integer or float ``lead_time``; integer or float
-``value`` when every task is a rating; a timestamp column for ``timestamp`` (ISO 8601 text, in UTC with ``Z``
-when the column has a time zone, without offset otherwise; a time outside years 1–9999 gives text saying so); ``list<string>`` (or list of numbers) ``value`` when some task is list-valued
-(canonical JSON text, nulls inside kept as ``null``). Anything else is LS404. Nulls become "". Floats are
-written as Arrow formats them (shortest round-trip text, ``1.0`` → "1"). Arrow does not check that Parquet
-strings are UTF-8, so text columns are validated here (LS401 at the first bad row). Must not touch the filesystem.
+Types are checked, never guessed: mapped columns must hold strings (plain, large, view or dictionary-encoded).
+Exceptions, each exact: integer ids (item, unit, annotator); integer or float ``lead_time`` (written as Arrow
+formats it: shortest round-trip text, ``1.0`` → "1", ``1e-07``); integer ``value`` when every task is a rating
+(a float is LS404: ``4.0`` is no rating, as the text "4.0" is none in CSV or JSONL); a timestamp column for
+``timestamp`` (ISO 8601 text, in UTC with ``Z`` when the column has a time zone, without offset otherwise; a time
+outside years 1–9999 gives text saying so); a list of strings (``list<string>`` or ``large_list``, elements plain,
+large, view or dictionary-encoded) ``value`` when some task is list-valued (canonical JSON text, nulls inside kept
+as ``null``): label and option ids are strings, so lists of numbers, booleans, bytes, dates or structs are LS404.
+Anything else is LS404, naming the column, its type and what is accepted. Nulls become "". Arrow does not check
+that Parquet strings are UTF-8, so text columns are validated here (LS401 at the first bad row). Must not touch
+the filesystem.
 """
 
 from __future__ import annotations
@@ -85,17 +89,34 @@ def _allowed(fld: str, t: pa.DataType, tasks: Sequence[TaskShape]) -> bool:
         return _is_number(t)
     if fld == "timestamp":
         return bool(pa.types.is_timestamp(t))
-    if fld == "value":
-        if _is_number(t) and tasks and all(task.kind == "rating" for task in tasks):
-            return True
-        return _is_list(t) and any(task.list_valued for task in tasks) and not _is_list(t.value_type)
+    if fld == "value" and pa.types.is_integer(t):
+        return _all_ratings(tasks)
+    if fld == "value" and _is_list(t) and any(task.list_valued for task in tasks):
+        # label and option ids are strings; a list of null (every list empty) is the only other element type
+        return _is_text(t.value_type) or bool(pa.types.is_null(t.value_type))
     return False
 
 
+def _all_ratings(tasks: Sequence[TaskShape]) -> bool:
+    return bool(tasks) and all(task.kind == "rating" for task in tasks)
+
+
 def _check_type(path: str, fld: str, col: str, t: pa.DataType, tasks: Sequence[TaskShape]) -> None:
-    if not _allowed(fld, t, tasks):
-        raise input_error("LS404", path, 0, f"column {col!r} (input.columns.{fld}) has Parquet type {t}; "
-                                            "expected string")
+    if _allowed(fld, t, tasks):
+        return
+    also = {"item": "integer", "unit": "integer", "annotator": "integer", "lead_time": "integer or float",
+            "timestamp": "timestamp"}.get(fld, "")
+    if fld == "value":
+        also = " or ".join((["integer (every task is a rating)"] if _all_ratings(tasks) else [])
+                           + (["list<string> (for list-valued tasks)"] if any(x.list_valued for x in tasks) else []))
+    hint = None
+    if fld == "value" and pa.types.is_floating(t) and _all_ratings(tasks):
+        hint = "a rating is an integer written plainly (4.0 is no rating in any format): write integers"
+    elif fld == "value" and pa.types.is_nested(t):
+        hint = ("label and option ids are strings: write list<string>, or a string holding the value's JSON "
+                "(a span list: [[start, end, label], ...])")
+    raise input_error("LS404", path, 0, f"column {col!r} (input.columns.{fld}) has Parquet type {t}; expected "
+                      f"string{', or ' + also if also else ''}", hint=hint)
 
 
 def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.Array:

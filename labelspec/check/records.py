@@ -179,7 +179,9 @@ def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
     marker.mark(ts_bad, "bad_timestamp", "timestamp is not ISO 8601 with a timezone")
     lt = df["lead_time"].astype("string")
     lt_bad = (lt != "") & ~lt.str.fullmatch(LEAD_TIME_RE.pattern).fillna(False)
-    marker.mark(lt_bad.to_numpy(dtype=bool), "bad_lead_time", "lead_time is not a non-negative number")
+    # the value is shown: a Parquet float's text (1e-07, -0) is why such a row is excluded
+    marker.mark(lt_bad.to_numpy(dtype=bool), "bad_lead_time",
+                _naming(df, "lead_time", "lead_time {} is not a non-negative number of seconds"))
 
 
 def _all_empty(column: pd.Series) -> bool:

@@ -21,6 +21,7 @@ from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure, evaluate
 from labelspec.check.gold import GoldScores, score_gold
+from labelspec.check.read_labelstudio import NOT_JUDGMENTS
 from labelspec.check.readers import TaskShape, read_label_files
 from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
@@ -64,8 +65,8 @@ def task_shapes(spec: Spec) -> list[TaskShape]:
 def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
     cols = spec.columns
     judgments = read_label_files(list(files), columns=cols, tasks=task_shapes(spec),
-                                 display_paths=list(display))
-    not_judgments = {k: n for k, n in judgments.info.items() if k in ("predictions", "drafts") and n}
+                                 display_paths=list(display), items_id=spec.items.id if spec.items else None)
+    not_judgments = {k: n for k, n in judgments.info.items() if k in NOT_JUDGMENTS and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins)
 
