@@ -12,7 +12,8 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,20 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
     sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)
 
 
+@contextmanager
+def _diagnostics_as_json(on_stdout: bool) -> Iterator[None]:
+    """With ``--json -`` a machine reads stdout: a spec or input error (exit 2) is printed there as JSON
+    (``{"exit_code": 2, "diagnostics": [...]}``, the records of ``validate --format json``) besides the text on
+    stderr, so the reader never gets an empty document."""
+    try:
+        yield
+    except LabelspecError as exc:
+        if on_stdout:
+            click.echo(render_json({"exit_code": EXIT_INPUT, "diagnostics": [d.to_dict() for d in exc.diagnostics]}),
+                       nl=False)
+        raise
+
+
 def _check_report_paths(**paths: Path | None) -> None:
     """Report paths checked before any work (a command that fails on one must not have written anything else, such
     as calibrate's roster): only ``--json`` writes to stdout as ``-``; two options naming one file would keep only
@@ -180,9 +195,10 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
 
     _check_report_paths(json=json_path, junit=junit, markdown=markdown, html=html)
     reports = api.Outputs(files={"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html})
-    report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
-                              progress=stderr_progress(quiet), reports=reports, refuse_bootstrap_off=True)
     to_stdout = json_path is not None and str(json_path) == "-"
+    with _diagnostics_as_json(to_stdout):
+        report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
+                                  progress=stderr_progress(quiet), reports=reports, refuse_bootstrap_off=True)
     _write_reports(report, None if to_stdout else json_path, junit, markdown, html)
     d = report.to_dict()
     if to_stdout:
@@ -214,7 +230,8 @@ def calibrate(spec: Path, submissions: tuple[Path, ...], roster: Path | None, js
     from labelspec.check import render
 
     _check_report_paths(json=json_path)
-    result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run, report=json_path)  # writes both
+    with _diagnostics_as_json(str(json_path) == "-"):
+        result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run, report=json_path)  # writes both
     d = result.to_dict()
     click.echo(render.render_json(d) if str(json_path) == "-" else cal.render_text(d), nl=False)
     sys.exit(result.exit_code(require_all=require_all))

@@ -541,3 +541,17 @@ def test_release_is_quiet_with_q(run_cli, tmp_path: Path, monkeypatch: pytest.Mo
     assert "] reading 3 label file(s)" in run_cli("release", *args).err
     r = run_cli("release", "-q", *args)
     assert r.code == 0 and r.out.endswith("rows\n") and "reading" not in r.err
+
+
+def test_json_to_stdout_carries_the_diagnostics_of_a_bad_input(run_cli, tiny_project, tmp_path: Path) -> None:
+    """``--json -`` feeds a machine: on exit 2 it printed nothing (an empty document); now the diagnostics as
+    records, as ``validate --format json`` prints them (audit, G2)."""
+    p = tiny_project()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"item_id,annotator_id,label\ni1,a1,po\x00s\n")
+    r = run_cli("check", str(p.root), str(bad), "--json", "-")
+    assert r.code == 2 and "LS402" in r.err  # the text still goes to stderr
+    d = json.loads(r.out)
+    assert d["exit_code"] == 2 and [x["code"] for x in d["diagnostics"]] == ["LS402"]
+    assert d["diagnostics"][0]["location"] == {"path": str(bad), "line": 2, "column": 9}
+    assert d["diagnostics"][0]["hint"].startswith("a text export holds no NUL")

@@ -99,7 +99,8 @@ def check_bytes(data: bytes, path: str, *, cr_breaks: bool = False) -> None:
     nul = data.find(b"\0")
     if nul >= 0:
         line, col = line_and_column(data, nul, cr_breaks=cr_breaks)
-        raise input_error("LS402", path, line, "NUL byte in a label file", column=col)
+        raise input_error("LS402", path, line, "NUL byte in a label file", column=col,
+                          hint="a text export holds no NUL: the file may be UTF-16 or binary; save it as UTF-8 text")
 
 
 def line_and_column(data: bytes, offset: int, *, cr_breaks: bool) -> tuple[int, int]:
