@@ -119,6 +119,8 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
     """Compile specs into guidelines, validators, gate plans and tool configs under --out."""
     from labelspec import api
 
+    if diff and not check_only:  # a diff is of what would change: writing as well would leave nothing to show
+        raise click.UsageError("--diff needs --check (compile --check --diff shows what a compile would change)")
     result = api.compile_paths(paths or (Path("specs"),), out=out, check=check_only, diff=diff)
     click.echo(safe_lines(result.summary()), nl=False)
     sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)

@@ -555,3 +555,9 @@ def test_json_to_stdout_carries_the_diagnostics_of_a_bad_input(run_cli, tiny_pro
     assert d["exit_code"] == 2 and [x["code"] for x in d["diagnostics"]] == ["LS402"]
     assert d["diagnostics"][0]["location"] == {"path": str(bad), "line": 2, "column": 9}
     assert d["diagnostics"][0]["hint"].startswith("a text export holds no NUL")
+
+
+def test_compile_diff_needs_check(run_cli, tmp_path: Path) -> None:
+    """--diff without --check printed a diff and wrote the files anyway (docs: "with --check"; audit)."""
+    r = run_cli("compile", "specs/support-intent", "--out", str(tmp_path / "gen"), "--diff")
+    assert r.code == 2 and "--diff needs --check" in r.err and not (tmp_path / "gen").exists()
