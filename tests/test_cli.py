@@ -478,6 +478,15 @@ def test_a_bad_source_date_epoch_is_a_usage_error_in_every_command(value: str, t
     assert r.returncode == 2 and "LS501 SOURCE_DATE_EPOCH=" in r.stderr and "internal error" not in r.stderr
 
 
+@pytest.mark.parametrize("argv", [["--version"], ["schema"], ["check", "--help"]])
+def test_commands_that_import_no_numpy_ignore_a_bad_source_date_epoch(argv: list[str]) -> None:
+    """``labelspec --version`` failed with LS501 on a date only a release reads (audit)."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "abc"}
+    r = subprocess.run([sys.executable, "-m", "labelspec", *argv], capture_output=True, text=True, env=env,
+                       check=False)
+    assert r.returncode == 0 and r.stdout and not r.stderr
+
+
 def test_calibrate_with_an_unwritable_report_writes_nothing(run_cli, tmp_path: Path) -> None:
     """The report path is checked before the roster is rewritten (QA: exit 2 after the roster had changed)."""
     import shutil
