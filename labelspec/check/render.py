@@ -39,6 +39,11 @@ def fmt(x: Any) -> str:
     return "—" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
 
 
+#: What ``n`` counts for the coefficients that do not rest on units (docs/statistics.md: ``n_units``); shown
+#: after the number, so that n=26 is not read as 26 units.
+N_OF = {"cohen_kappa": " annotator pairs", "span_f1_overlap": " annotator pairs", "span_f1_exact": " annotator pairs",
+        "span_alpha": " characters", "preference_alpha": " option pairs"}
+
 #: Gate metrics that count things (shown as integers, not as 3-decimal fractions).
 COUNT_METRICS = frozenset({"rule_violations", "rows_missing_provenance", "annotators_below_rolling_gold",
                            "annotators_divergent", "annotators_too_fast"})
@@ -77,7 +82,7 @@ def _gate_line(g: dict[str, Any], ci: str = "95% CI") -> str:
     where = f"  {loc['path']}:{loc['line']}:{loc['column']}" if loc["line"] else ""
     detail = f"  ({g['detail']})" if g.get("detail") else ""
     return (f"{status:<9} {g['id']}  {g['metric']} = {gate_value(g)}{ci} {g['comparator']} {g['threshold']:g}"
-            f"{basis}, n={g['n']}{why}{detail}{where}")
+            f"{basis}, n={g['n']}{N_OF.get(g['metric'], '')}{why}{detail}{where}")
 
 
 def _finding_line(f: dict[str, Any]) -> str:
@@ -152,7 +157,7 @@ def render_markdown(d: dict[str, Any]) -> str:
         if g["status"] == "undefined":  # not a failed comparison: say so, and why (the value may be shown)
             value += f" (undefined: {g['reason']})"
         out.append(f"| {mark} | {md_code(g['id'])} | {md_cell(value)} | {ci} | {g['comparator']} {g['threshold']:g}"
-                   f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']} | {g['severity']} |")
+                   f"{' on ' + g['on'] if g['on'] != 'estimate' else ''} | {g['n']}{N_OF.get(g['metric'], '')} | {g['severity']} |")
     if d["findings"]:
         out += ["", "### Findings", ""]
         out += [f"- **{md_cell(f['kind'])}** {md_cell(_finding_line(f).split(': ', 1)[1])}" for f in d["findings"]]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from labelspec.check.render import UNSEEN, ci_label, fmt, gate_value
+from labelspec.check.render import N_OF, UNSEEN, ci_label, fmt, gate_value
 from labelspec.templating import number, pct, render
 
 #: SVG geometry, in viewBox units: label column, plot area, value column, row height, axis band.
@@ -241,16 +241,18 @@ def _per_label(name: str, t: Mapping[str, Any], threshold: Any, ci: str) -> tupl
 def _task(i: int, d: Mapping[str, Any], name: str, t: Mapping[str, Any]) -> TaskCtx:
     agreement = t.get("agreement") or {}
     limits = _thresholds(d, name)
-    table = _table(["coefficient", "value", ci_label(d), "n units", "note"],
-                   ([str(k), num(e.get("value")), interval(e.get("ci_low"), e.get("ci_high")), num(e.get("n_units")),
-                     _estimate_note(e)] for k, e in agreement.items()), ".nnnt")
+    table = _table(["coefficient", "value", ci_label(d), "n (units unless named)", "note"],
+                   ([str(k), num(e.get("value")), interval(e.get("ci_low"), e.get("ci_high")),
+                     num(e.get("n_units")) + N_OF.get(str(k), ""), _estimate_note(e)] for k, e in agreement.items()),
+                   ".nnnt")
     points = [Point(str(k), e.get("value"), e.get("ci_low"), e.get("ci_high"), limits.get(k))
               for k, e in agreement.items()]
     lower = _lower(points, all(k in UNIT_METRICS for k in agreement))
     ci = ci_label(d)
     plot = (forest_plot(f"Agreement of task {name} with {ci.removesuffix(' CI')} intervals", points, lower, ci)
             if points else None)
-    per_label, per_label_plot = _per_label(name, t, limits.get("min_per_label_alpha"), ci)
+    per_label, per_label_plot = _per_label(name, t, limits.get("min_per_label_alpha",
+                                                               limits.get("min_per_label_span_f1")), ci)
     depth = t.get("agreement_by_depth") or []
     counts = (f"{num(t.get('n_judgments'))} judgments on {num(t.get('n_units'))} units by "
               f"{num(t.get('n_annotators'))} annotators; {num(t.get('units_below_coverage'))} units below coverage")

@@ -40,6 +40,8 @@ METRIC_WORDS: dict[str, str] = {
                               "most one step apart.",
     "min_per_label_alpha": "Per-label agreement: for each label, whether annotators agree that it applies or not; "
                            "the weakest label decides.",
+    "min_per_label_span_f1": "Per-label span agreement: for each label, how well two annotators' spans of that label "
+                             "match (overlap F1); the weakest label decides.",
 }
 
 #: How a measurement level changes what counts as a disagreement (ratings and ordered labels).

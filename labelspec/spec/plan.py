@@ -96,9 +96,12 @@ def _task_gates(spec: Spec, task: Task) -> list[Gate]:
                           description=f"{pol.metric} on " + (f"the {level_text(q.bootstrap.level)} CI lower bound"
                                                              if pol.on == "ci_low" else "the estimate")))
     if pol.min_per_label is not None and task.kind in PER_LABEL_KINDS:
-        gates.append(Gate(id=f"agreement.{task.name}.per_label", metric="min_per_label_alpha", comparator=">=",
+        spans = task.kind == "spans"  # a spans task's per-label value is its overlap F1, not an α
+        gates.append(Gate(id=f"agreement.{task.name}.per_label",
+                          metric="min_per_label_span_f1" if spans else "min_per_label_alpha", comparator=">=",
                           threshold=pol.min_per_label, task=task.name, severity=pol.severity, loc=pol.per_label_loc,
-                          description="the lowest one-vs-rest agreement of any label"))
+                          description="the lowest overlap F1 of any label" if spans else
+                          "the lowest one-vs-rest agreement of any label"))
     dist = q.distribution
     if task.expected_distribution and dist.max_deviation is not None:
         gates.append(Gate(id=f"distribution.{task.name}.max_deviation", metric="max_share_deviation", comparator="<=",
