@@ -65,6 +65,14 @@ def test_annotator_gates_count_annotators_not_findings() -> None:
     assert (gate.measure.value, gate.measure.n, gate.measure.detail) == (2.0, 8, "a3, a4")
 
 
+def test_the_gold_gate_names_the_annotators_it_could_not_score(example: Report) -> None:
+    """Annotators below min_judgments are not scored: the gate named only the lowest scored one, and the worst
+    annotator (14, one gold judgment, the speeder) went unseen (demo audit)."""
+    (gate,) = [g for g in example.gates if g.gate.id == "gold.accuracy"]
+    assert gate.measure.detail == ("lowest: 13 (19/24); not scored, fewer than 15 gold judgments: 14 (1), "
+                                   "sofia.rossi@ledgerly.example (3)")
+
+
 def test_the_uncalibrated_annotator_is_a_warning_the_spec_chose(example: Report) -> None:
     (cal,) = [g for g in example.gates if g.gate.id == "calibration.passed"]
     assert (cal.status, cal.gate.severity, cal.blocking()) == ("fail", "warn", False)

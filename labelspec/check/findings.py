@@ -17,6 +17,7 @@ from scipy.stats import norm
 from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.bootstrap import UnitPatterns, unit_table_patterns
+from labelspec.check.coded import codes_of, compact, text_of
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure
 from labelspec.check.gold import GoldScores, rolling_breach
@@ -252,6 +253,23 @@ def annotator_findings(spec: Spec, acc: Accounting, analyses: dict[str, TaskAnal
     return sorted(out, key=lambda f: (f.kind, f.annotator or "", f.task or ""))
 
 
+def judging(acc: Accounting) -> list[str]:
+    """The annotators with used judgments, sorted: from the annotator codes (one pass, no 10M-element set)."""
+    codes, names = codes_of(acc.used, "annotator")
+    used, _ = compact(codes, len(names))
+    return sorted(str(a) for a in text_of(names, used))
+
+
+def _unscored(gold: GoldScores, acc: Accounting, least: int) -> str:
+    """The annotators with judgments but too few gold ones to be scored (the gate cannot see them: say so)."""
+    n = dict(zip(gold.annotators, gold.n.tolist(), strict=True))
+    out = sorted((a, int(n.get(a, 0))) for a in judging(acc) if n.get(a, 0) < least)
+    if not out:
+        return ""
+    shown = ", ".join(f"{a} ({k})" for a, k in out[:10]) + (f" and {len(out) - 10} more" if len(out) > 10 else "")
+    return f"; not scored, fewer than {least} gold judgments: {shown}"
+
+
 def annotator_measure(gate: Gate, gold: GoldScores | None, ctx: Context, acc: Accounting, q: Quality) -> Measure:
     if gate.id == "gold.accuracy":
         if gold is None or q.gold is None:
@@ -262,8 +280,9 @@ def annotator_measure(gate: Gate, gold: GoldScores | None, ctx: Context, acc: Ac
         worst = min(enough, key=lambda i: (gold.accuracy[i].value or 0.0, gold.annotators[i]))
         est = gold.accuracy[worst]
         return Measure(est.value, est.ci_low, est.ci_high, int(gold.n[worst]),
-                       detail=f"lowest: {gold.annotators[worst]} ({int(gold.correct[worst])}/{int(gold.n[worst])})")
-    contributing = sorted(set(acc.used["annotator"]))
+                       detail=f"lowest: {gold.annotators[worst]} ({int(gold.correct[worst])}/{int(gold.n[worst])})"
+                       + _unscored(gold, acc, q.gold.min_judgments))
+    contributing = judging(acc)
     if ctx.roster is None:
         return Measure(None, reason="the spec has no annotator roster to check calibration against")
     if not contributing:
