@@ -337,10 +337,10 @@ def test_expert_conflicts_are_counted_in_the_section() -> None:
     differ = [("i1", "", "intent", "e1", "b"), ("i1", "", "intent", "e2", "c")]
     quiet = decide_all(make_spec(INTENT), accounting(rows, expert=agree), Context()).section()
     assert quiet["tasks"]["intent"]["expert_conflicts"] == 0
-    assert quiet["summary"][0].endswith("; 1 decided by experts")
+    assert "; 1 decided by experts; " in quiet["summary"][0] and quiet["summary"][0].endswith("still to expert review")
     loud = decide_all(make_spec(INTENT), accounting(rows, expert=agree + differ), Context()).section()
     assert loud["tasks"]["intent"]["expert_conflicts"] == 1
-    assert loud["summary"][0].endswith("; 2 decided by experts (1 where experts disagree: the latest decision stands)")
+    assert "; 2 decided by experts (1 where experts disagree: the latest decision stands); " in loud["summary"][0]
     none = decide_all(make_spec(INTENT), accounting(rows), Context()).section()
     assert none["tasks"]["intent"]["expert_conflicts"] == 0 and "experts" not in none["summary"][0]
     # i2 (consensus a, experts a) and i1 (a tie: no consensus) changed nothing; an expert saying c on i3 (bb) did
@@ -348,8 +348,8 @@ def test_expert_conflicts_are_counted_in_the_section() -> None:
     changed = decide_all(make_spec(INTENT), accounting(rows, expert=differ + [("i3", "", "intent", "e1", "c")]),
                          Context()).section()
     assert changed["tasks"]["intent"]["expert_changed"] == 1
-    assert changed["summary"][0].endswith(
-        "; 2 decided by experts (1 changed the consensus; 1 where experts disagree: the latest decision stands)")
+    assert ("; 2 decided by experts (1 changed the consensus; 1 where experts disagree: the latest decision stands); "
+            in changed["summary"][0])
 
 
 def test_reason_lists_and_section_summary() -> None:
@@ -360,7 +360,7 @@ def test_reason_lists_and_section_summary() -> None:
     assert section["review_reasons"] == list(DEFAULT_REVIEW) and section["review_reasons_default"]
     assert section["tasks"]["intent"]["reasons"] == {r: n for r, n in zip(REASONS, (1, 0, 1, 0, 0, 0), strict=True)}
     assert section["tasks"]["intent"]["decided_by"] == {"undecided": 1, "unanimous": 2}
-    assert section["summary"][0] == "intent: 3 units by majority; 2 to expert review (tie 1, always_review_labels 1)"
+    assert section["summary"][0] == "intent: 3 units by majority; flagged tie 1, always_review_labels 1; 2 to expert review"
     json.dumps(section, allow_nan=False)
 
 
@@ -466,7 +466,7 @@ def test_sections_render_in_the_check_report(tmp_path: Path) -> None:
     d = replace(report, sections=sections).to_dict()
     assert json.loads(render_json(d))["consensus"]["tasks"]["intent"]["routed_to_review"] == 2
     text = render_text(d)
-    assert "\nConsensus\n  intent: 4 units by majority; 2 to expert review" in text
+    assert "\nConsensus\n  intent: 4 units by majority; flagged " in text and "; 2 to expert review\n" in text
     assert "\nHotspots\n  intent: refund ↔ status split 2× on 1 unit(s) — guideline gap" in text
 
 

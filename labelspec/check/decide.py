@@ -147,8 +147,11 @@ def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any]
     units = f"{len(g)} unit{'' if len(g) == 1 else 's'}"
     notes = [f"{changed} changed the consensus"] if changed else []
     notes += [f"{conflicts} where experts disagree: the latest decision stands"] if conflicts else []
-    line = (f"{name}: {units} by {method}{fit}; {routed} to expert review" + (f" ({why})" if why else "")
-            + (f"; {experts} decided by experts" if experts else "") + (f" ({'; '.join(notes)})" if notes else ""))
+    # flagged counts every unit a routing reason holds for, before experts and gold items included; the units
+    # still waiting are those the experts have not decided (the line read "2 to expert review (… 88 …)")
+    line = (f"{name}: {units} by {method}{fit}; " + (f"flagged {why}; " if why else "")
+            + (f"{experts} decided by experts" + (f" ({'; '.join(notes)})" if notes else "") + "; " if experts else "")
+            + f"{routed} {'still ' if experts else ''}to expert review")
     return d, line
 
 
