@@ -438,6 +438,7 @@ class ReleaseResult:
     overrides: tuple[dict[str, Any], ...]
     written: tuple[str, ...] = ()
     released: int = 0
+    held_back: Mapping[str, int] = field(default_factory=dict)  # units not released, by reason (as in the manifest)
 
     @property
     def exit_code(self) -> int:
@@ -512,7 +513,7 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *
                                         tool_version=__version__))
 
     written = write_streams_atomic(out, produce, remove=_previous_outputs(out, rel.OUTPUT_NAMES, rel.MANIFEST))
-    return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]))
+    return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]), dict(counts["held_back"]))
 
 
 def _repository_spec(path: Path) -> tuple[Spec, Callable[[Path], str]]:

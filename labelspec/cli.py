@@ -283,13 +283,17 @@ def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[
                          bootstrap=bootstrap, progress=stderr_progress(quiet), refuse_bootstrap_off=True)
     for gate in result.refused:
         click.echo(safe(f"release refused: blocking gate {gate} failed (nothing written)"), err=True)
+    if result.refused:  # what to do next: fix the data, or accept the failure on the record
+        click.echo("  fix what the gate measures (see `labelspec check`), or release anyway with "
+                   "--accept-failing GATE_ID --reason TEXT (recorded in the manifest)", err=True)
     for o in result.overrides:  # an override of a gate that does not block is recorded, not applied
         click.echo(safe(f"{_override_said(o, result.report.gates)} {o['gate']} ({o['status']}): {o['reason']}"),
                    err=True)
     for path in result.written:
         click.echo(safe(f"wrote {path}"))
     if not result.refused:
-        click.echo(f"released {result.released} rows")
+        held = ", ".join(f"{reason} {n}" for reason, n in result.held_back.items())
+        click.echo(f"released {result.released} rows" + (f"; held back: {held}" if held else ""))
     sys.exit(result.exit_code)
 
 

@@ -570,3 +570,12 @@ def test_compile_diff_needs_check(run_cli, tmp_path: Path) -> None:
     """--diff without --check printed a diff and wrote the files anyway (docs: "with --check"; audit)."""
     r = run_cli("compile", "specs/support-intent", "--out", str(tmp_path / "gen"), "--diff")
     assert r.code == 2 and "--diff needs --check" in r.err and not (tmp_path / "gen").exists()
+
+
+def test_release_says_what_it_held_back_and_what_to_do_when_refused(run_cli, tmp_path: Path) -> None:
+    """The counts were only in the manifest, and a refusal named no way forward (demo audit)."""
+    ok = run_cli("release", "-q", "specs/support-intent", "specs/support-intent/labels", "--out", str(tmp_path / "a"))
+    assert ok.out.splitlines()[-1] == "released 553 rows; held back: gold_item 72, needs_review 92, no_consensus 3"
+    refused = run_cli("release", "-q", "specs/agent-trajectories", "specs/agent-trajectories/labels",
+                      "--out", str(tmp_path / "b"))
+    assert refused.code == 1 and "release anyway with --accept-failing GATE_ID --reason TEXT" in refused.err
