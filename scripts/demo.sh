@@ -94,7 +94,7 @@ step "An explicit, recorded override releases it anyway (exit 0; the reasons go 
 expect 0 $LS release specs/agent-trajectories specs/agent-trajectories/labels \
   --out "$OUT/agent-trajectories/release-override" \
   --accept-failing calibration.passed --reason "a8 labels under supervision until calibration round 2 (ticket OPS-311)" \
-  --accept-failing agreement.failure_mode --reason "pilot batch: failure_mode labels go to expert review before training"
+  --accept-failing agreement.failure_mode --reason "pilot batch: failure_mode is re-labelled after guideline v2.4 (ticket OPS-318); this release trains the tool_call model only"
 grep -A3 '"overrides"' "$OUT/agent-trajectories/release-override/release-manifest.json" | head -8
 
 printf '\nDemo complete: reports, review queues and releases are under %s/\n' "$OUT"

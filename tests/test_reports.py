@@ -11,6 +11,7 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -283,3 +284,14 @@ def test_bidi_overrides_and_line_breaks_in_data_do_not_reach_html_or_junit(tiny_
     for text in (html, junit):
         assert "\u202e" not in text and "\u2066" not in text
     assert "first line\ufffdsecond \ufffdline" in html and "first line\ufffdsecond \ufffdline" in junit
+
+
+def test_the_verdict_line_says_how_many_warnings_are_undefined() -> None:
+    """"0 undefined" beside a WARN-UNDEFINED gate read as if every gate had been measured (demo audit)."""
+    from labelspec import api
+    from labelspec.check.render import render_text
+
+    root = Path(__file__).resolve().parents[1] / "specs" / "support-intent"
+    d = api.check_labels(root, [root / "labels"], bootstrap=0).to_dict()
+    assert render_text(d).splitlines()[-1] == (
+        "11 passed, 0 failed, 0 undefined, 5 warnings (1 of them undefined): release may go")

@@ -117,8 +117,11 @@ def render_text(d: dict[str, Any], *, color: bool = False) -> str:
         lines.append(f"  not read as judgments: {seen}")
     s = d["summary"]
     verdict = "release blocked" if d["exit_code"] else "release may go"
-    lines += ["", f"{s['passed']} passed, {s['failed']} failed, {s['undefined']} undefined, {s['warnings']} warnings: "
-              f"{verdict}"]
+    # a warn gate that could not be measured is one of the warnings, not of the undefined (which block): say so
+    vague = sum(1 for g in d["gates"] if g["status"] == "undefined" and g["severity"] == "warn")
+    of_them = f" ({vague} of them undefined)" if vague else ""
+    lines += ["", f"{s['passed']} passed, {s['failed']} failed, {s['undefined']} undefined, {s['warnings']} warnings"
+              f"{of_them}: {verdict}"]
     return "\n".join(lines) + "\n"
 
 
