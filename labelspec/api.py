@@ -20,17 +20,26 @@ from labelspec.atomic_write import (
     write_streams_atomic,
     write_texts_atomic,
 )
-from labelspec.check.context import Context, load_context
-from labelspec.check.report import Report
-from labelspec.check.runner import CheckOptions, run_check
 from labelspec.errors import Diagnostic, InputError, SourceLocation, SpecError, UsageError
 from labelspec.source_date import source_date
 from labelspec.spec.load import find_repo_root, find_specs, load_spec, load_spec_with_warnings, spec_file
 from labelspec.spec.model import Spec
 
 if TYPE_CHECKING:
+    from labelspec.check.context import Context
+    from labelspec.check.report import Report
     from labelspec.emit.artifact import WriteResult
     from labelspec.spec.diff import SpecDiff
+
+def __getattr__(name: str) -> Any:
+    """``api.Report``, imported on first use: the check stack (numpy, pandas, scipy: ~1 s) is not loaded by the
+    commands that only read specs (validate, compile, diff, schema, init)."""
+    if name == "Report":
+        from labelspec.check.report import Report
+
+        return Report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["AdjudicationResult", "ReleaseResult", "Report", "Spec", "ValidationResult", "adjudicate", "calibrate",
            "check_labels", "compile_paths", "diff_specs", "init_project", "load_spec", "release", "validate_paths"]
@@ -119,6 +128,8 @@ def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
         problems = check_gold(data, display(path), spec, calibration=False)
         if problems:
             raise InputError(problems)
+    from labelspec.check.context import load_context
+
     return load_context(spec, spec_dir(spec), gold_override=Path(gold) if gold else None)
 
 
@@ -143,6 +154,8 @@ def check_labels(spec: Spec | str | Path, files: Sequence[str | Path] | str | Pa
                                   extra=[(Path(gold), "the gold file")] if gold else [])
     paths = _label_files(files)
     ctx = project_context(spec, gold)
+    from labelspec.check.runner import CheckOptions, run_check  # numpy, pandas and scipy: not for validate
+
     options = CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress)
     return run_check(spec, ctx, paths, [display(p) for p in paths], options)
 
@@ -365,6 +378,8 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path] | str |
     if problems:
         raise InputError(problems)
     files = _label_files(submissions)
+    from labelspec.check.context import load_context
+
     ctx = replace(load_context(spec, spec_dir(spec)), roster=None)
     acc = read_and_account(spec, ctx, files, [display(p) for p in files])
     result = score_calibration(spec, acc, ctx.calibration, files=[display(p) for p in files])
@@ -497,6 +512,8 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *
     paths = _label_files(files)
     released_at = source_date()
     ctx = project_context(spec, gold_path)
+    from labelspec.check.runner import CheckOptions, run_check
+
     report = run_check(spec, ctx, paths, [shown(p) for p in paths],
                        CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress, keep_decisions=True))
     verdict = rel.resolve_gates(report.gates, accept, strict=strict)

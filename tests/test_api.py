@@ -52,3 +52,17 @@ def test_calibrate_names_a_new_roster_created_and_refuses_standard_output(tmp_pa
     assert api.calibrate(project, submissions, roster=tmp_path / "typo.csv").roster_status == "unchanged"
     with pytest.raises(UsageError, match="not standard output"):
         api.calibrate(project, submissions, roster="-")
+
+
+def test_reading_specs_loads_no_numerical_stack() -> None:
+    """validate, compile and diff read specs (and their data files, with pyarrow) only: importing the API loaded
+    the check stack with scipy.stats (~1 s per command; demo audit). In a fresh interpreter, so that other tests'
+    imports do not count."""
+    import subprocess
+    import sys
+
+    code = ("import sys, labelspec.api, labelspec.cli; from labelspec import api; api.validate_paths(['specs']); "
+            "print(sorted(m for m in ('scipy', 'labelspec.check.runner') if m in sys.modules)); "
+            "api.Report; print('scipy' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert run.stdout.splitlines() == ["[]", "True"]  # api.Report still works: it loads the check on first use
