@@ -294,6 +294,8 @@ def compile_paths(paths: Sequence[str | Path] | str | Path, *, out: str | Path, 
     from labelspec.emit.artifact import write_artifacts
 
     paths, out = _as_list(paths), Path(out)
+    if diff and not check:  # a diff is of what would change: writing as well would leave nothing to show
+        raise _usage("--diff needs --check (compile --check --diff shows what a compile would change)")
     found = find_specs([Path(p) for p in paths])
     if not found:
         raise UsageError(Diagnostic("LS501", "no labelspec.yaml found", SourceLocation(", ".join(map(str, paths)))))

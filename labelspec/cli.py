@@ -12,8 +12,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import click
 from labelspec import __version__
 from labelspec.check.render import render_json, safe, safe_lines
 from labelspec.console import render_diagnostics, stderr_progress
-from labelspec.errors import Diagnostic, LabelspecError
+from labelspec.errors import Diagnostic, LabelspecError, SourceLocation
 
 EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 KINDS = ["single_choice", "multi_choice", "rating", "spans", "pairwise", "ranking", "text", "attribution"]
@@ -119,25 +118,22 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
     """Compile specs into guidelines, validators, gate plans and tool configs under --out."""
     from labelspec import api
 
-    if diff and not check_only:  # a diff is of what would change: writing as well would leave nothing to show
-        raise click.UsageError("--diff needs --check (compile --check --diff shows what a compile would change)")
     result = api.compile_paths(paths or (Path("specs"),), out=out, check=check_only, diff=diff)
     click.echo(safe_lines(result.summary()), nl=False)
     sys.exit(EXIT_GATE if check_only and result.drift else EXIT_OK)
 
 
-@contextmanager
-def _diagnostics_as_json(on_stdout: bool) -> Iterator[None]:
-    """With ``--json -`` a machine reads stdout: a spec or input error (exit 2) is printed there as JSON
-    (``{"exit_code": 2, "diagnostics": [...]}``, the records of ``validate --format json``) besides the text on
-    stderr, so the reader never gets an empty document."""
-    try:
-        yield
-    except LabelspecError as exc:
-        if on_stdout:
-            click.echo(render_json({"exit_code": EXIT_INPUT, "diagnostics": [d.to_dict() for d in exc.diagnostics]}),
-                       nl=False)
-        raise
+def _json_on_stdout(args: list[str]) -> bool:
+    """Whether the command line asks for JSON on stdout (``--json -`` or ``--json=-``) of check or calibrate."""
+    return any(a == "--json=-" or (a == "--json" and args[i + 1:i + 2] == ["-"]) for i, a in enumerate(args)) and \
+        bool({"check", "calibrate"} & set(args))
+
+
+def _diagnostics_json(diagnostics: list[Diagnostic]) -> None:
+    """With ``--json -`` a machine reads stdout: an error that ends the run (exit 2: usage, spec or input) is
+    printed there as JSON (``{"exit_code": 2, "diagnostics": [...]}``, the records of ``validate --format json``)
+    besides the text on stderr, so the reader never gets an empty document."""
+    click.echo(render_json({"exit_code": EXIT_INPUT, "diagnostics": [d.to_dict() for d in diagnostics]}), nl=False)
 
 
 def _check_report_paths(**paths: Path | None) -> None:
@@ -198,9 +194,8 @@ def check(spec: Path, label_files: tuple[Path, ...], gold: Path | None, json_pat
     _check_report_paths(json=json_path, junit=junit, markdown=markdown, html=html)
     reports = api.Outputs(files={"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html})
     to_stdout = json_path is not None and str(json_path) == "-"
-    with _diagnostics_as_json(to_stdout):
-        report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
-                                  progress=stderr_progress(quiet), reports=reports, refuse_bootstrap_off=True)
+    report = api.check_labels(spec, label_files, gold=gold, strict=strict, bootstrap=bootstrap,
+                              progress=stderr_progress(quiet), reports=reports, refuse_bootstrap_off=True)
     _write_reports(report, None if to_stdout else json_path, junit, markdown, html)
     d = report.to_dict()
     if to_stdout:
@@ -232,8 +227,7 @@ def calibrate(spec: Path, submissions: tuple[Path, ...], roster: Path | None, js
     from labelspec.check import render
 
     _check_report_paths(json=json_path)
-    with _diagnostics_as_json(str(json_path) == "-"):
-        result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run, report=json_path)  # writes both
+    result = api.calibrate(spec, submissions, roster=roster, dry_run=dry_run, report=json_path)  # writes both
     d = result.to_dict()
     click.echo(render.render_json(d) if str(json_path) == "-" else cal.render_text(d), nl=False)
     sys.exit(result.exit_code(require_all=require_all))
@@ -332,8 +326,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None, debug: bool) -> None:
     """Run the command line and map every outcome to the documented exit codes."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = sys.argv[1:] if argv is None else argv
         light = bool({"--version", "--help", "-h"} & set(args)) or [a for a in args if not a.startswith("-")][:1] == [
             "schema"]  # commands that never import numpy need no valid date
         if "SOURCE_DATE_EPOCH" in os.environ and not light:  # before numpy reads it (scipy's import) and fails on it
@@ -342,6 +336,8 @@ def _run(argv: list[str] | None, debug: bool) -> None:
             check_source_date_epoch(os.environ["SOURCE_DATE_EPOCH"])
         cli.main(args=argv, prog_name="labelspec", standalone_mode=False)
     except LabelspecError as exc:
+        if _json_on_stdout(args):
+            _diagnostics_json(list(exc.diagnostics))
         click.echo(render_diagnostics(exc.diagnostics), err=True)
         _github_annotations(list(exc.diagnostics))  # the same problems on the lines of the pull request
         sys.exit(EXIT_INPUT)
@@ -349,6 +345,8 @@ def _run(argv: list[str] | None, debug: bool) -> None:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
+        if _json_on_stdout(args):
+            _diagnostics_json([Diagnostic("LS501", exc.format_message(), SourceLocation("<command line>"))])
         exc.show()
         _github_annotations([Diagnostic("LS501", exc.format_message())])  # a usage problem has no file
         sys.exit(EXIT_INPUT)

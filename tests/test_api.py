@@ -66,3 +66,9 @@ def test_reading_specs_loads_no_numerical_stack() -> None:
             "api.Report; print('scipy' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.splitlines() == ["[]", "True"]  # api.Report still works: it loads the check on first use
+
+
+def test_compile_diff_without_check_is_refused_by_the_api_too(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--diff needs --check"):
+        api.compile_paths(SPEC, out=tmp_path / "gen", diff=True)
+    assert not (tmp_path / "gen").exists()

@@ -564,6 +564,8 @@ def test_json_to_stdout_carries_the_diagnostics_of_a_bad_input(run_cli, tiny_pro
     assert d["exit_code"] == 2 and [x["code"] for x in d["diagnostics"]] == ["LS402"]
     assert d["diagnostics"][0]["location"] == {"path": str(bad), "line": 2, "column": 9}
     assert d["diagnostics"][0]["hint"].startswith("a text export holds no NUL")
+    usage = run_cli("check", str(p.root), str(tmp_path / "missing.csv"), "--json", "-")  # refused by the parser
+    assert usage.code == 2 and json.loads(usage.out)["diagnostics"][0]["code"] == "LS501"
 
 
 def test_compile_diff_needs_check(run_cli, tmp_path: Path) -> None:
