@@ -630,6 +630,9 @@ def test_cli_reports_file_line_and_exit_codes(tmp_path: Path) -> None:
         helped = _run(script, flag)
         assert helped.returncode == 0 and helped.stdout.startswith("usage: python ")
         assert "Exit code 0 means every record is valid" in helped.stdout
+    optimised = subprocess.run([sys.executable, "-I", "-OO", str(script), "--help"], capture_output=True, text=True,
+                               timeout=60, check=False)  # no docstrings under -OO: the usage alone
+    assert (optimised.returncode, optimised.stderr) == (0, "") and optimised.stdout.startswith("usage: python ")
 
 
 @pytest.mark.parametrize("lead_time", ["12\n", "١٢", "1٫5"])

@@ -108,7 +108,8 @@ def test_text_task_units_are_counted_as_held_back() -> None:
     ctx = Context(gold=gold([("g1", "intent", "b")]))
     _, counts = build_release(spec, decide_all(spec, acc, ctx), acc, ctx, gates=(), verdict=resolve_gates((), []),
                               inputs=[], released_at=None, tool_version="0")
-    assert counts["released"] == 1 and counts["held_back"] == {"free_text": 2}  # i1 and i2; g1 is a gold item
+    # i1 and i2 are free text; g1 is a gold item (of the intent task: no item of a gold file is released)
+    assert counts["released"] == 1 and counts["held_back"] == {"free_text": 2, "gold_item": 1}
 
 
 def test_parquet_holds_the_same_rows_as_jsonl() -> None:

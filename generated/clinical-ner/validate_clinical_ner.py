@@ -379,7 +379,10 @@ def main(argv=None):
     paths = sys.argv[1:] if argv is None else argv
     usage = f"usage: python {sys.argv[0]} FILE.jsonl [FILE.jsonl ...]   (a file named -h: ./-h)"
     if paths in (["-h"], ["--help"]):
-        print(usage + "\n\n" + __doc__.strip())
+        try:  # no docstring under python -OO; a closed pipe (| head) is no error
+            print(usage + ("\n\n" + __doc__.strip() if __doc__ else ""))
+        except BrokenPipeError:
+            sys.stdout = None  # nothing more can be written; the interpreter's final flush must not fail
         return 0
     if not paths:
         print(usage, file=sys.stderr)

@@ -153,7 +153,8 @@ def write_release(spec: Spec, decisions: Decisions, acc: Accounting, ctx: Contex
     last; returns the row counts. The dataset goes out a block at a time, so memory does not grow with it; the
     bytes are hashed and written on a background thread, all of them before this returns (or raises)."""
     units, held = select_units(decisions, ctx)
-    held = dict(sorted({**held, **free_text_units(spec, acc, ctx)}.items()))
+    text = free_text_units(spec, acc, ctx)
+    held = dict(sorted({k: held.get(k, 0) + text.get(k, 0) for k in {*held, *text}}.items()))
     with Writers() as writers:
         outputs = {name: Output(open_output(name), writers) for name in (DATASET_JSONL, DATASET_PARQUET)}
         write_dataset(spec, decisions, units, acc, ctx, jsonl=outputs[DATASET_JSONL],

@@ -67,16 +67,18 @@ def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict
 
 
 def free_text_units(spec: Spec, acc: Accounting, ctx: Context) -> dict[str, int]:
-    """``{"free_text": n}``: the units of text tasks outside gold and calibration items, which have no consensus
-    to release (counted so that no judged unit leaves the manifest unaccounted for); ``{}`` without any."""
+    """The units of text tasks, which have no consensus to release, by the reason they are held back: those on
+    gold or calibration items as such (as :func:`select_units` counts units), the others as ``free_text``; so
+    that no judged unit leaves the manifest unaccounted for. ``{}`` without text tasks."""
     names = [t.name for t in spec.tasks if t.kind == "text"]
     if not names:
         return {}
-    rows = acc.used[acc.used["task"].isin(names).to_numpy(dtype=bool)]
-    test_items = {*ctx.gold["item"], *ctx.hidden_gold_items, *ctx.calibration["item"]}
-    rows = rows[~rows["item"].isin(test_items).to_numpy(dtype=bool)]
-    n = len(rows[["task", "item", "unit"]].astype(str).drop_duplicates())
-    return {"free_text": n} if n else {}
+    units = acc.used.loc[acc.used["task"].isin(names).to_numpy(dtype=bool), ["task", "item", "unit"]]
+    units = units.astype(str).drop_duplicates()
+    gold_items = {*ctx.gold["item"], *ctx.hidden_gold_items}
+    reason = np.select([units["item"].isin(gold_items).to_numpy(), units["item"].isin(ctx.calibration["item"]).to_numpy()],
+                       ["gold_item", "calibration_item"], "free_text")
+    return {str(k): int(v) for k, v in pd.Series(reason).value_counts().items()}
 
 
 @dataclass(frozen=True)
