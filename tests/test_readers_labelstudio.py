@@ -488,3 +488,17 @@ def test_check_reads_the_item_by_the_specs_items_id_and_counts_relations(tmp_pat
     acc = api.check_labels(spec, [path], bootstrap=0).to_dict()["accounting"]
     assert acc["not_judgments"] == {"relations": 1}
     assert acc["rows_read"] == 1 and acc["excluded_by_reason"].get("unknown_item", 0) == 0
+
+
+def test_a_truncated_export_says_where_its_string_starts(tmp_path: Path) -> None:
+    """The message ended mid-sentence: "Unterminated string starting at" (verification audit)."""
+    from labelspec import api
+    from labelspec.errors import InputError
+
+    spec = Path(__file__).resolve().parents[1] / "specs" / "support-intent"
+    path = tmp_path / "cut.json"
+    path.write_text('[{"id": 1, "data": {"item_id": "T-1"}, "annotations": [{"id": "ab', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        api.check_labels(spec, [path])
+    (d,) = info.value.diagnostics
+    assert d.message == "invalid JSON: Unterminated string starting at line 1 column 63"  # the quote before ab

@@ -100,7 +100,8 @@ class _Walker:
         try:
             return self.decoder.raw_decode(self.text, i)
         except json.JSONDecodeError as exc:
-            raise input_error("LS402", self.path, exc.lineno, f"invalid JSON: {exc.msg}", column=exc.colno) from None
+            said = exc.msg + (f" line {exc.lineno} column {exc.colno}" if exc.msg.endswith(" at") else "")  # completed
+            raise input_error("LS402", self.path, exc.lineno, f"invalid JSON: {said}", column=exc.colno) from None
         except JsonStrictError as exc:
             at, why = self._strict_at(i) or (i, str(exc))
             raise self.fail("LS402", at, f"invalid JSON: {why}") from None
