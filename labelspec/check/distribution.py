@@ -17,7 +17,6 @@ It reads no files and decides no gate.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -29,6 +28,7 @@ from labelspec.check.analyze import TaskAnalysis, unit_patterns
 from labelspec.check.consensus import majority_vote
 from labelspec.check.decide_kinds import membership
 from labelspec.check.gates import Measure
+from labelspec.check.rules import value_label_list
 from labelspec.spec.model import Task
 from labelspec.spec.plan import Gate
 
@@ -65,9 +65,7 @@ def consensus_measure(gate: Gate, task: Task, units: pd.DataFrame) -> Measure:
     codes, distinct = pd.factorize(values, sort=False)
     per_value = np.zeros((len(distinct), len(index)))
     for d, text in enumerate(distinct):  # distinct consensus values, not units
-        data = json.loads(text)
-        found = [s[2] for s in data] if task.kind == "spans" else [data.get("agent")]
-        for label in found:
+        for label in value_label_list(task.kind, text):
             if label in index:
                 per_value[d, index[label]] += 1
     return compare(gate, task, task.label_ids, np.bincount(codes, minlength=len(distinct)) @ per_value)

@@ -44,17 +44,22 @@ def rule_applies(rule: Rule, field: pd.Series) -> np.ndarray:
     return out
 
 
-def value_labels(kind: str, text: str) -> frozenset[str]:
-    """The labels one judgment carries: its set (multi_choice), its spans' labels (spans), its agent
-    (attribution; none when the agent is null), else the value itself."""
+def value_label_list(kind: str, text: str) -> tuple[str, ...]:
+    """The labels one value carries, each as often as it does: its set (multi_choice), its spans' labels
+    (spans), its agent (attribution; none when the agent is null), else the value itself."""
     if kind not in ("multi_choice", "spans", "attribution"):
-        return frozenset((text,))
+        return (text,)
     data = json.loads(text)
     if kind == "multi_choice":
-        return frozenset(map(str, data))
+        return tuple(map(str, data))
     if kind == "spans":
-        return frozenset(str(span[2]) for span in data)
-    return frozenset(() if data.get("agent") is None else (str(data["agent"]),))
+        return tuple(str(span[2]) for span in data)
+    return () if data.get("agent") is None else (str(data["agent"]),)
+
+
+def value_labels(kind: str, text: str) -> frozenset[str]:
+    """The distinct labels one judgment carries (:func:`value_label_list`)."""
+    return frozenset(value_label_list(kind, text))
 
 
 def rule_satisfied(rule: Rule, values: pd.Series, kind: str) -> np.ndarray:
