@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = args.labels.parent / "labelspec.yaml"
     if args.what in ("check", "release"):
         import labelspec.api  # noqa: F401 — imports are timed apart from the operation
+        import labelspec.check.runner  # noqa: F401 — the API imports the check stack (scipy…) on first use
         from labelspec.runtime import configure_arrow
 
         configure_arrow()  # as the `labelspec` command does

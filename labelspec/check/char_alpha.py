@@ -49,12 +49,19 @@ class _Segments:
     n_bounds: int
 
 
-def _innermost_order(who: IntArray, length: IntArray, label: IntArray, n_labels: int) -> IntArray:
-    """Order by (segment · A + annotator, length, label): one int64 key when it fits, else a lexsort."""
+def _innermost(who: IntArray, length: IntArray, label: IntArray, n_labels: int) -> tuple[IntArray, IntArray]:
+    """Per distinct ``who`` (segment · A + annotator, ascending): that ``who`` and the label of its shortest span
+    (the smallest label among equally short ones). When (who, length, label) packs into one int64, sorting the
+    packed values gives both without an argsort or a gather (2.6M entries: 0.05 s against 0.9 s)."""
     span = (int(length.max(initial=0)) + 1) * n_labels
     if (int(who.max(initial=0)) + 1) * span < 1 << 62:
-        return np.argsort(who * span + length * n_labels + label, kind="stable")
-    return np.lexsort((label, length, who))
+        key = np.sort(who * span + length * n_labels + label)
+        whos = key // span
+        head, _ = runs(whos)
+        return whos[head], key[head] % n_labels
+    o = np.lexsort((label, length, who))
+    head, _ = runs(who[o])
+    return who[o][head], label[o][head]
 
 
 def _segments(sp: SpanSet) -> _Segments:
@@ -76,9 +83,8 @@ def _segments(sp: SpanSet) -> _Segments:
     cnt = at[2 * n_ok + n:] - first
     seg = np.repeat(first, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     ann, lab_r, length = np.repeat(a, cnt), np.repeat(lab, cnt), np.repeat(e - s, cnt)
-    o = _innermost_order(seg * A + ann, length, lab_r, max(K, 1))
-    head, _ = runs((seg * A + ann)[o])
-    in_seg, in_lab = seg[o][head], lab_r[o][head]
+    in_who, in_lab = _innermost(seg * A + ann, length, lab_r, max(K, 1))
+    in_seg = in_who // A
     outside = seg_judges - np.bincount(in_seg, minlength=bounds.size)
     covered = distinct((seg * max(K, 1) + lab_r) * A + ann) // A  # (seg, label) once per annotator
     return _Segments(b_unit, segs, seg_len, seg_judges, in_seg, in_lab, outside, covered, bounds.size)
@@ -140,9 +146,8 @@ def block_coincidences(sp: SpanSet, unit_block: IntArray, n_blocks: int) -> np.n
 def _block_coincidences(g: _Segments, k1: int, unit_block: IntArray, n_blocks: int) -> np.ndarray:
     seg_block = np.asarray(unit_block, dtype=np.int64)[g.b_unit[g.segs]]
     # per segment: label counts (innermost labels, then outside), its length and its judges
-    table = np.zeros((g.segs.size, k1), dtype=np.int64)
-    row = np.searchsorted(g.segs, g.in_seg)
-    np.add.at(table, (row, g.in_lab), 1)
+    row = np.searchsorted(g.segs, g.in_seg)  # both sorted: a merge, not random probes
+    table = np.bincount(row * k1 + g.in_lab, minlength=g.segs.size * k1).reshape(g.segs.size, k1)
     table[:, -1] += g.outside[g.segs]
     keyed = stats.collapse_patterns(np.c_[table, seg_block], g.seg_len[g.segs])  # patterns within each block
     return coincidences_by_block(keyed.rows[:, :-1], keyed.rows[:, -1], keyed.multiplicity, n_blocks)

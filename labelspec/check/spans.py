@@ -245,9 +245,14 @@ def span_clusters(sp: SpanSet) -> SpanClusters:
     on_rep[rep] = True
     rs, re = es[rep][cluster], ee[rep][cluster]  # each extent's cluster representative
     nests = ~on_rep & (((es >= rs) & (ee <= re)) | ((es <= rs) & (ee >= re)))
-    rep_marks = cluster[ext_of[on_rep[ext_of]]] * n_ann + a[on_rep[ext_of]]
     other = np.flatnonzero(nests[ext_of])
-    beside = other[np.isin(cluster[ext_of[other]] * n_ann + a[other], rep_marks)]
+    # did the mark's annotator also mark its cluster's representative? The marks are sorted by extent, then
+    # annotator, and unique, so (extent, annotator) keys ascend strictly and a binary search answers it
+    # (``numpy.isin`` against every representative mark took 1.4 s at 1M judgments)
+    marks = ext_of * n_ann + a
+    asked = rep[cluster[ext_of[other]]] * n_ann + a[other]
+    at = np.minimum(np.searchsorted(marks, asked), max(marks.size - 1, 0))
+    beside = other[marks[at] == asked] if marks.size else other
     ext = np.unique(ext_of[beside])
     return SpanClusters(eu[rep], el[rep], es[rep], ee[rep], support, n_ext[rep], judges,
                         (eu[ext], el[ext], es[ext], ee[ext], n_ext[ext]))

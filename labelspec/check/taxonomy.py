@@ -44,7 +44,7 @@ import numpy.typing as npt
 from labelspec.check import stats
 from labelspec.check.consensus import sparse_plurality
 from labelspec.check.estimate import IntArray
-from labelspec.check.ordering import stable_order
+from labelspec.check.ordering import sorted_and_order, stable_order
 
 #: Dense cells per chunk when collapsing a sparse table (bounds peak memory to ~32 MiB of int64 per chunk).
 CHUNK_CELLS = 1 << 22
@@ -100,14 +100,19 @@ def distinct(values: npt.ArrayLike) -> IntArray:
 
 
 def unique_inverse(values: npt.ArrayLike) -> tuple[IntArray, IntArray]:
-    """Sorted distinct values and each value's index among them, by one linear stable ordering
-    (``ordering.stable_order``; 15–35 % faster than sorting the values packed with their positions)."""
+    """Sorted distinct values and each value's index among them, by one stable ordering that also yields the
+    sorted values (``ordering.sorted_and_order``)."""
     v = np.asarray(values, dtype=np.int64).reshape(-1)
     if v.size == 0:
         return v.copy(), np.zeros(0, dtype=np.int64)
     lo, hi = int(v.min()), int(v.max())
-    order = stable_order(v - lo if lo else v, hi - lo + 1) if hi - lo < 1 << 62 else np.argsort(v, kind="stable")
-    sv = v[order]
+    if hi - lo < 1 << 62:
+        sv, order = sorted_and_order(v - lo if lo else v, hi - lo + 1)
+        if lo:
+            sv += lo
+    else:
+        order = np.argsort(v, kind="stable")
+        sv = v[order]
     new = np.r_[True, sv[1:] != sv[:-1]]
     inverse = np.empty(v.size, dtype=np.int64)
     inverse[order] = np.cumsum(new) - 1
