@@ -53,13 +53,19 @@ def stable_order(keys: np.ndarray, space: int | None = None) -> np.ndarray:
     return order.astype(np.intp, copy=False)
 
 
-def _packed_order(keys: np.ndarray, position_bits: int) -> np.ndarray:
-    """The stable order of ``keys`` (each below 2**(63 − position_bits)) by one value sort of ``key << b | i``."""
-    packed = np.left_shift(keys, position_bits, dtype=np.int64)
+def _packed_sorted(keys: np.ndarray, position_bits: int) -> np.ndarray:
+    """``key << b | i`` for every key (each below 2**(63 − b)), sorted: distinct values, so in stable order."""
+    packed: np.ndarray = np.left_shift(keys, position_bits, dtype=np.int64)
     packed |= np.arange(keys.size, dtype=np.int64)
     packed.sort()
+    return packed
+
+
+def _packed_order(keys: np.ndarray, position_bits: int) -> np.ndarray:
+    """The stable order of ``keys``, from the low bits of :func:`_packed_sorted`."""
+    packed = _packed_sorted(keys, position_bits)
     packed &= (1 << position_bits) - 1
-    return packed.astype(np.intp, copy=False)
+    return packed
 
 
 def sorted_and_order(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,12 +75,10 @@ def sorted_and_order(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarr
     n = keys.size
     bits, position_bits = max(space - 1, 1).bit_length(), max(n - 1, 1).bit_length()
     if n >= _MIN_SIZE and bits > _COUNTING_BITS and bits + position_bits <= 63:
-        packed = np.left_shift(keys, position_bits, dtype=np.int64)
-        packed |= np.arange(n, dtype=np.int64)
-        packed.sort()
+        packed = _packed_sorted(keys, position_bits)
         ordered = packed >> position_bits
         packed &= (1 << position_bits) - 1
-        return ordered, packed.astype(np.intp, copy=False)
+        return ordered, packed
     order = stable_order(keys, space)
     return keys[order], order
 
