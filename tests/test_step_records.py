@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from labelspec import api
 from labelspec.check.context import Context, Items
 from labelspec.check.records import REASONS, account
-from labelspec.check.step_records import LEADING_ZERO, NO_STEP, attribution_steps, unit_steps
+from labelspec.check.step_records import LEADING_ZERO, NO_STEP, NOT_A_POSITION, attribution_steps, unit_steps
 from labelspec.spec.load import load_spec
 from labelspec.spec.model import Spec
 from labelspec.spec.records import FIELDS
@@ -97,8 +97,8 @@ def test_items_list_lengths_only_for_json_arrays() -> None:
 
 def test_unit_steps_reads_plain_integers_only() -> None:
     steps, shown = unit_steps(np.array(["1", "06", "0", "s3", "1.0", "-1", " 2", "٣", "9" * 30], dtype=object))
-    assert steps[:7].tolist() == [1, LEADING_ZERO, 0, NO_STEP, NO_STEP, NO_STEP, NO_STEP]
-    assert steps[7] == NO_STEP  # an Arabic-Indic digit is no plain integer
+    assert steps[:7].tolist() == [1, LEADING_ZERO, 0, NOT_A_POSITION, NOT_A_POSITION, NOT_A_POSITION, NOT_A_POSITION]
+    assert steps[7] == NOT_A_POSITION  # an Arabic-Indic digit is no plain integer
     assert steps[8] == np.iinfo(np.int64).max  # beyond int64: beyond every list
     assert shown.tolist()[-1] == "9" * 30
 
@@ -113,14 +113,18 @@ def test_attribution_steps_parse_each_value() -> None:
 def test_per_step_units_must_be_positions_of_the_list(tmp_path: Path) -> None:
     rows = ["r6,0,tool_call,a1,ok", "r6,1,tool_call,a1,ok", "r6,6,tool_call,a1,ok", "r6,7,tool_call,a1,bad",
             "r6,s3,tool_call,a1,bad", "r6,1.5,tool_call,a1,bad", "r2,9,tool_call,a1,bad", "r3,9,tool_call,a1,bad",
+            "r3,s3,tool_call,a2,bad",  # r2, r3: no list, any unit is a step of its own
             "r1,2,tool_call,a2,bad", "r6,0006,tool_call,a2,ok", "r6,99999999999999999999,tool_call,a2,ok"]
     assert exclusions(tmp_path, rows) == [
         [2, "step_out_of_range", DETAIL.format(0, 6)],
         [5, "step_out_of_range", DETAIL.format(7, 6)],
-        [10, "step_out_of_range", DETAIL.format(2, 1)],
+        # a step id names no position of the list: validate refuses it in gold files (LS312), so check does too
+        [6, "step_out_of_range", DETAIL.format("s3", 6).replace("from 1)", "from 1, as plain integers)")],
+        [7, "step_out_of_range", DETAIL.format("1.5", 6).replace("from 1)", "from 1, as plain integers)")],
+        [11, "step_out_of_range", DETAIL.format(2, 1)],
         # 0006 would be a second unit for step 6 (two consensus rows for one step; found by an audit)
-        [11, "step_out_of_range", DETAIL.format("0006", 6).replace("from 1)", "from 1, written without leading zeros)")],
-        [12, "step_out_of_range", DETAIL.format("99999999999999999999", 6)],
+        [12, "step_out_of_range", DETAIL.format("0006", 6).replace("from 1)", "from 1, written without leading zeros)")],
+        [13, "step_out_of_range", DETAIL.format("99999999999999999999", 6)],
     ]
 
 
@@ -136,7 +140,7 @@ def test_attribution_step_must_be_a_position_of_the_list(tmp_path: Path) -> None
 
 
 def test_without_an_items_file_nothing_is_checked(tmp_path: Path) -> None:
-    rows = ["r6,0,tool_call,a1,ok", "r6,99,tool_call,a1,ok", f"r6,,blame,a1,{blame('0')}",
+    rows = ["r6,0,tool_call,a1,ok", "r6,99,tool_call,a1,ok", "r6,s3,tool_call,a1,ok", f"r6,,blame,a1,{blame('0')}",
             f"r6,,blame,a2,{blame('99')}"]
     assert exclusions(tmp_path, rows, items=False) == []
 
@@ -185,8 +189,8 @@ def reference(rows: list[dict[str, str]]) -> list[bool]:
     for r in rows:
         n = LENGTHS.get(r["item"])
         if r["task"] == "tool_call":
-            step = int(r["unit"]) if r["unit"].isascii() and r["unit"].isdigit() else None
-            if step is not None and len(r["unit"]) > 1 and r["unit"].startswith("0"):
+            step = int(r["unit"]) if r["unit"].isascii() and r["unit"].isdigit() else -1  # a step id: no position
+            if len(r["unit"]) > 1 and r["unit"].startswith("0"):
                 step = -1  # a leading zero names no step: out of every list
         else:
             step = json.loads(r["value"])["step"]

@@ -2,12 +2,13 @@
 
 One job: among the rows still used, find those whose step lies outside 1..N, N the length of the item's steps list
 (the JSON array in the item field ``Spec.steps_field``): the unit of a per-step task when it is a plain integer
-(with a leading zero, ``02``, it is no step: the same position must not be two units), and the ``step`` of an
-attribution value when it is not null. Steps are numbered from 1 in list order, as in the
-compiled Label Studio config, the review queue and the export reader. Unit texts and attribution values are read
-once per distinct category and item lists once per item in use; rows are only indexed. Items without such a list,
-and units that are not integers (step ids, which no position can match), are left alone. It never opens files and
-never decides which reason wins: ``check.records`` marks the rows.
+(with a leading zero, ``02``, it is no step: the same position must not be two units; a unit that is not a plain
+integer, ``s3`` or ``1.0``, names no position of the list either), and the ``step`` of an attribution value when it
+is not null. The rule is the one ``validate`` applies to gold and calibration rows (LS312). Steps are numbered from
+1 in list order, as in the compiled Label Studio config, the review queue and the export reader. Unit texts and
+attribution values are read once per distinct category and item lists once per item in use; rows are only indexed.
+Items without such a list are left alone. It never opens files and never decides which reason wins:
+``check.records`` marks the rows.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from labelspec.check.coded import category_mask, codes_of, compact, per_row, rep
 from labelspec.check.context import Items
 from labelspec.spec.model import Spec
 
-#: A unit read as a step position: digits only (``-1``, ``1.0``, ``s3`` are step ids, not positions).
+#: A unit read as a step position: digits only (``-1``, ``1.0``, ``s3`` are no positions).
 STEP_UNIT_RE = r"[0-9]+"
-NO_STEP = -1  # not a position (a step id, a null step): nothing to check
+NO_STEP = -1  # an attribution without a step (null): nothing to check
+#: A per-step unit that is not a plain integer (``s3``, ``1.0``, ``-1``): on an item with a steps list it names no
+#: step of the list (``validate`` refuses it in gold and calibration files).
+NOT_A_POSITION = -3
 #: Digits with a leading zero (``02``): the position 2 written so that its unit differs from ``2``'s, which would
 #: make one step two units (two consensus rows for one step); excluded where the item has a steps list.
 LEADING_ZERO = -2
@@ -36,12 +40,12 @@ StepReader = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def unit_steps(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit text: its step position (int64; :data:`NO_STEP` unless it is all digits) and the text shown in a
-    detail (the unit as written). Vectorised over the distinct texts."""
+    """Per unit text: its step position (int64; :data:`NOT_A_POSITION` unless it is all digits) and the text
+    shown in a detail (the unit as written). Vectorised over the distinct texts."""
     s = pd.Series(np.asarray(texts, dtype=object), dtype="string")
     digits = s.str.fullmatch(STEP_UNIT_RE).to_numpy(dtype=bool, na_value=False)
     short = digits & (s.str.len().to_numpy(dtype=np.int64, na_value=0) <= _MAX_DIGITS)
-    steps = np.full(len(s), NO_STEP, dtype=np.int64)
+    steps = np.full(len(s), NOT_A_POSITION, dtype=np.int64)
     steps[digits] = _HUGE
     steps[short] = s[short].astype("int64").to_numpy()
     steps[digits & (s.str.len().to_numpy(dtype=np.int64, na_value=0) > 1) & s.str.startswith("0").to_numpy(
@@ -104,7 +108,9 @@ def _out_of_range(df: pd.DataFrame, rows: np.ndarray, column: str, read: StepRea
     if not bad.any():
         return None
     bad_rows = rows[bad]
-    bad_shown, bad_length, zero = shown[rank[bad]], length[bad], step[bad] == LEADING_ZERO
+    bad_shown, bad_length = shown[rank[bad]], length[bad]
+    suffix = np.select([step[bad] == LEADING_ZERO, step[bad] == NOT_A_POSITION],
+                       [", written without leading zeros)", ", as plain integers)"], ")")
     mask = np.zeros(len(df), dtype=bool)
     mask[bad_rows] = True
 
@@ -112,7 +118,7 @@ def _out_of_range(df: pd.DataFrame, rows: np.ndarray, column: str, read: StepRea
         at = np.searchsorted(bad_rows, excluded)  # the marker passes a sorted subset of ``bad_rows``
         text = ("step " + pd.Series(bad_shown[at], dtype=object) + " is not one of the "
                 + pd.Series(bad_length[at]).astype(str) + f" steps of item field {field!r} (numbered from 1"
-                + pd.Series(np.where(zero[at], ", written without leading zeros)", ")"), dtype=object))
+                + pd.Series(suffix[at], dtype=object))
         return np.asarray(text.to_numpy(dtype=object), dtype=object)
 
     return mask, details
