@@ -24,6 +24,7 @@ from scipy.sparse.linalg import spsolve
 from scipy.special import expit
 
 from labelspec.check.consensus import FloatArray, IntArray, as_codes
+from labelspec.check.ordering import stable_order
 from labelspec.check.taxonomy import CHUNK_CELLS, unique_inverse
 
 __all__ = ["BradleyTerryResult", "bradley_terry", "bradley_terry_counts"]
@@ -92,7 +93,7 @@ def _layout(grp: IntArray) -> _Layout | None:
     m = int(size.max(initial=0))
     if m > DENSE_MAX:
         return None
-    order = np.argsort(grp, kind="stable")
+    order = stable_order(grp)
     local = np.empty(grp.size, dtype=np.int64)
     local[order] = np.arange(grp.size) - (np.cumsum(size) - size)[grp[order]]
     return _Layout(grp, local, size, m)
@@ -103,8 +104,8 @@ def _dense_solver(a: IntArray, b: IntArray, lay: _Layout) -> Callable[[FloatArra
     """Stacked (groups, M, M) dense systems in memory-sized chunks of groups (flat positions computed once).
     Padding rows are identity rows with a zero right side."""
     grp, local, m = lay.grp, lay.local, lay.m
-    opts = np.argsort(grp, kind="stable")  # options, then pairs, by group: chunks are slices
-    pairs = np.argsort(grp[a], kind="stable")
+    opts = stable_order(grp)  # options, then pairs, by group: chunks are slices
+    pairs = stable_order(grp[a])
     opt_cut = np.searchsorted(grp[opts], np.arange(lay.size.size + 1))
     pair_cut = np.searchsorted(grp[a][pairs], np.arange(lay.size.size + 1))
     step = max(1, CHUNK_CELLS // max(m * m, 1))

@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from labelspec.check import stats
 from labelspec.check.estimate import FEWER_THAN_TWO_UNITS, FloatArray, IntArray, make_estimate
+from labelspec.check.ordering import stable_order
 from labelspec.check.replicates import coincidences_by_block
 from labelspec.check.taxonomy import CHUNK_CELLS
 
@@ -268,7 +269,7 @@ def _both_orientations(table: IntArray) -> stats.Patterns:
 
 
 def _block_parts(block: RankBlock, unit_block: IntArray | None = None) -> list[_Parts]:
-    order = np.argsort(block.unit, kind="stable")
+    order = stable_order(block.unit)
     unit, x = block.unit[order], block.ranks[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if unit.size else np.zeros(0, dtype=np.int64)
     m = x.shape[1]
@@ -290,7 +291,7 @@ def ranking_agreement(blocks: RankBlock | Sequence[RankBlock], *, unit_block: In
     parts = [p for b in ([blocks] if isinstance(blocks, RankBlock) else blocks) for p in _block_parts(b, unit_block)]
     cat = {f: np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)
            for f in ("unit", "w_num", "w_den", "n", "tau_sum", "tau_pairs")}
-    order = np.argsort(cat["unit"], kind="stable")
+    order = stable_order(cat["unit"].astype(np.int64))
     unit = cat["unit"][order].astype(np.int64)
     if np.any(unit[1:] == unit[:-1]):
         raise ValueError("a unit appears in two blocks (different numbers of options)")

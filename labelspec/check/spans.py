@@ -50,6 +50,7 @@ import numpy.typing as npt
 from labelspec.check import stats
 from labelspec.check.char_alpha import CharAlpha, char_alpha
 from labelspec.check.estimate import FloatArray, IntArray, make_estimate
+from labelspec.check.ordering import sorted_and_order
 from labelspec.check.span_match import PairSums, SpanMatches, both_matches, pair_sums, span_matches
 from labelspec.check.span_sets import SpanSet, span_set
 from labelspec.check.span_validate import (
@@ -153,11 +154,14 @@ def finding_parts(sp: SpanSet, *, matches: SpanMatches | None = None) -> Finding
     p, q = m.p, m.q
     boundary = (sp.start[p] != sp.start[q]) | (sp.end[p] != sp.end[q])
     width = int(sp.text_len.max(initial=0)) + 1
-    extent = (sp.unit * width + sp.start) * width + sp.end  # one int per (unit, start, end): texts are short
-    order = np.argsort(extent, kind="stable") if sp.text_len.size * width * width < 1 << 62 else (
-        np.lexsort((sp.end, sp.start, sp.unit)))
-    ext = np.stack([sp.unit, sp.start, sp.end])[:, order]
-    new = np.r_[True, (np.diff(ext, axis=1) != 0).any(axis=0)] if order.size else np.zeros(0, dtype=bool)
+    space = sp.text_len.size * width * width
+    if space < 1 << 62:  # one int per (unit, start, end): texts are short
+        extent, order = sorted_and_order((sp.unit * width + sp.start) * width + sp.end, space)
+        new = np.r_[True, extent[1:] != extent[:-1]] if order.size else np.zeros(0, dtype=bool)
+    else:
+        order = np.lexsort((sp.end, sp.start, sp.unit))
+        ext = np.stack([sp.unit, sp.start, sp.end])[:, order]
+        new = np.r_[True, (np.diff(ext, axis=1) != 0).any(axis=0)] if order.size else np.zeros(0, dtype=bool)
     i, j = pairs_within_groups(np.diff(np.r_[np.flatnonzero(new), order.size]))  # pairs with the same extent
     i, j = order[i], order[j]
     typ = (sp.annotator[i] != sp.annotator[j]) & (sp.label[i] != sp.label[j])

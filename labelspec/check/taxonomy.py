@@ -71,8 +71,8 @@ def sparse_patterns(
     cnt = np.ones(r.size, dtype=np.float64) if count is None else np.asarray(count, dtype=np.float64)
     if r.shape != c.shape or r.shape != cnt.shape or r.ndim != 1:
         raise ValueError("row, col and count must be 1-D arrays of one length")
-    order = np.argsort(r, kind="stable")  # one sort: entries grouped by row id, ids dense in sorted order
-    r, c, cnt = r[order], c[order], cnt[order]
+    r, order = sorted_and_order(r, int(r.max(initial=0)) + 1)  # entries grouped by row id, stably
+    c, cnt = c[order], cnt[order]
     new = np.r_[True, r[1:] != r[:-1]] if r.size else np.zeros(0, dtype=bool)
     ids, inv = r[new], np.cumsum(new) - 1
     weights = np.ones(ids.size) if row_weight is None else np.asarray(row_weight, dtype=np.float64)[ids]
