@@ -388,7 +388,9 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path] | str |
     text = update_roster(old.decode("utf-8-sig") if old else None, result.annotators, display=display(path))
     status = ("dry-run" if dry_run else "unchanged" if old == text.encode("utf-8") else
               "written" if old is not None else "created")  # created: a new file with the scored annotators only
-    result = replace(result, roster=display(path), roster_status=status)
+    own = spec.annotators is not None and path.resolve() == (spec_dir(spec) / spec.annotators.file).resolve()
+    result = replace(result, roster=display(path), roster_status=status,
+                     spec_digest_changed=own and status in ("written", "created"))
     targets = [(path, text)] if status in ("written", "created") else []
     if report_file is not None:
         targets.append((report_file, render_json(result.to_dict())))

@@ -13,6 +13,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from labelspec import api
+from labelspec.check import calibrate as cal
 from labelspec.check.calibrate import GRADED_CI, NONE, CalibrationResult, _score_rows, update_roster
 from labelspec.check.context import load_context, read_roster
 from labelspec.check.runner import read_and_account
@@ -169,6 +170,18 @@ def test_roster_update_preserves_rows_columns_and_order(choice: Path) -> None:
         "lead,expert,Lee,lee@example.org,,,,\n"
         "zed,annotator,Zed,zed@example.org,0.9000,20,true,2026-01-01T00:00:00Z\n"
         "new9,annotator,,,1.0000,3,false,2026-03-01T08:03:00Z\n")
+
+
+def test_writing_the_specs_own_roster_says_the_spec_digest_changed(choice: Path, tmp_path: Path) -> None:
+    before = api.load_spec(choice).digest
+    result = api.calibrate(choice, [choice / "round.csv"])
+    assert result.spec_digest_changed and api.load_spec(choice).digest != before  # what the note claims
+    assert result.to_dict()["roster"]["spec_digest_changed"] is True
+    assert "run `labelspec compile`" in cal.render_text(result.to_dict())
+    again = api.calibrate(choice, [choice / "round.csv"])  # unchanged: the digest did not move
+    assert not again.spec_digest_changed and "labelspec compile" not in cal.render_text(again.to_dict())
+    elsewhere = api.calibrate(choice, [choice / "round.csv"], roster=tmp_path / "other.csv")
+    assert elsewhere.roster_status == "created" and not elsewhere.spec_digest_changed
 
 
 def test_rerun_is_byte_identical(choice: Path) -> None:

@@ -108,6 +108,9 @@ class CalibrationResult:
     files: tuple[str, ...] = ()
     roster: str = ""
     roster_status: str = ""  # written | created (a new file: the scored annotators only) | unchanged | dry-run
+    #: the roster written is the spec's own ``annotators.file``: part of the spec digest, so files compiled from
+    #: the spec now name an old digest (``compile --check`` reports them stale until the next ``compile``)
+    spec_digest_changed: bool = False
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -132,7 +135,8 @@ class CalibrationResult:
                           "exclusions": [{"file": str(e["file"]), "line": int(e["line"]),
                                           "reason": str(e["reason"]), "detail": str(e["detail"])}
                                          for e in acc.exclusions.to_dict("records")]},
-            "roster": {"path": self.roster or None, "status": self.roster_status or None},
+            "roster": {"path": self.roster or None, "status": self.roster_status or None,
+                       "spec_digest_changed": self.spec_digest_changed},
             "files": list(self.files),
         }
 
@@ -372,5 +376,8 @@ def render_text(d: dict[str, Any]) -> str:
     r, s = d["roster"], d["summary"]
     if r["path"]:
         lines.append(safe(f"roster: {r['path']} ({r['status']})"))
+        if r["spec_digest_changed"]:
+            lines.append("  the roster is part of the spec digest: run `labelspec compile` to refresh the generated "
+                         "files (`compile --check` reports them stale until then)")
     lines += ["", f"{s['scored']} annotator(s) scored: {s['passed']} passed, {s['failed']} failed"]
     return "\n".join(lines) + "\n"
