@@ -5,12 +5,13 @@ Exceptions, each exact: integer ids (item, unit, annotator); integer or float ``
 formats it: shortest round-trip text, ``1.0`` → "1", ``1e-07``); integer ``value`` when every task is a rating
 (a float is LS404: ``4.0`` is no rating, as the text "4.0" is none in CSV or JSONL); a timestamp column for
 ``timestamp`` (ISO 8601 text, in UTC with ``Z`` when the column has a time zone, without offset otherwise; a time
-outside years 1–9999 gives text saying so); a list of strings (``list<string>`` or ``large_list``, elements plain,
-large, view or dictionary-encoded) ``value`` when some task is list-valued (canonical JSON text, nulls inside kept
-as ``null``): label and option ids are strings, so lists of numbers, booleans, bytes, dates or structs are LS404.
-Anything else is LS404, naming the column, its type and what is accepted. Nulls become "". Arrow does not check
-that Parquet strings are UTF-8, so text columns are validated here (LS401 at the first bad row). Must not touch
-the filesystem.
+outside years 1–9999 gives text saying so); a list of strings (``list<string>``, ``large_list``,
+``fixed_size_list``, ``list_view`` or ``large_list_view``, elements plain, large, view or dictionary-encoded)
+``value`` when some task is list-valued (canonical JSON text, nulls inside kept as ``null``; every flavour gives the
+text ``list<string>`` gives): label and option ids are strings, so lists of numbers, booleans, bytes, dates or
+structs are LS404. Anything else is LS404, naming the column, its type and what is accepted. Nulls become "".
+Arrow does not check that Parquet strings are UTF-8, so text columns are validated here (LS401 at the first bad
+row). Must not touch the filesystem.
 """
 
 from __future__ import annotations
@@ -73,7 +74,24 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _is_list(t: pa.DataType) -> bool:
-    return bool(pa.types.is_list(t) or pa.types.is_large_list(t))
+    """Every Arrow list flavour pyarrow writes to Parquet and reads back as itself."""
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+                or pa.types.is_list_view(t) or pa.types.is_large_list_view(t))
+
+
+def _as_large_list(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A list column of any flavour as ``large_list`` with contiguous offsets, rebuilt from each chunk's lengths
+    and flattened values. Not ``cast``: Arrow's list_view → list cast ignores the sizes buffer and builds an invalid
+    array (apache/arrow#50994), and a cast fixed_size_list keeps the slots of null lists, which ``flatten`` skips."""
+    t = arr.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return arr
+    chunks = []
+    for chunk in arr.chunks:
+        lengths = pc.fill_null(pc.list_value_length(chunk), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
+        chunks.append(pa.LargeListArray.from_arrays(offsets, pc.list_flatten(chunk), mask=chunk.is_null()))
+    return pa.chunked_array(chunks, pa.large_list(t.value_type))
 
 
 def _is_number(t: pa.DataType) -> bool:
@@ -126,6 +144,7 @@ def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.
     if pa.types.is_timestamp(t):
         return _timestamp_text(arr)
     if _is_list(t):
+        arr = _as_large_list(arr)
         _valid_utf8(arr, path, col)
         # One Python call per row, only for list-valued cells (canonical JSON has no vectorised form).
         cells = arr.to_pylist()

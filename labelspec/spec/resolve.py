@@ -7,7 +7,8 @@ sound, so a misspelt label in the spec does not echo through every gold row):
 2. Build the model with its defaults (``resolve_model.py``).
 3. Meaning: references, ids, thresholds, regexes, fields (``resolve_checks.py``), kinds and gates
    (``resolve_kinds.py``), and the paths of referenced files (``paths.py``; LS308).
-4. Content of gold, calibration, items and roster files (``datafiles.py``; LS312).
+4. Content of gold, calibration, items and roster files (``datafiles.py``; LS312), then a warning for a gold
+   gate no gold row can measure (``gold_gates.py``; LS312 as a warning).
 5. The digest: sha256 over the canonical JSON of the merged data, every referenced file (by its path relative
    to the spec folder) and :data:`OUTPUT_FORMAT`.
 """
@@ -25,6 +26,7 @@ from typing import Any
 from labelspec.errors import Diagnostic, SpecError
 from labelspec.spec.datafiles import check_gold, check_items, check_roster, items_format
 from labelspec.spec.extends import load_chain
+from labelspec.spec.gold_gates import gold_gate_warnings
 from labelspec.spec.item_refs import unknown_item_refs
 from labelspec.spec.locate import Locator, Part
 from labelspec.spec.model import Spec
@@ -44,7 +46,7 @@ DATA_FILES: tuple[tuple[Part, ...], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """The model and the warnings met on the way (LS107 in policy files)."""
+    """The model and the warnings met on the way (LS107 in policy files, LS312 for an unmeasurable gold gate)."""
 
     spec: Spec
     warnings: tuple[Diagnostic, ...] = ()
@@ -78,6 +80,9 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
         checker.diags.extend(unknown_item_refs(shown, spec))
     if checker.diags:
         raise SpecError([*checker.diags, *warnings])
+    gold = files.get(("quality", "gold", "file"))
+    warnings.extend(gold_gate_warnings(spec, loc, (display_join(spec.path, gold[0].written), gold[1])
+                                       if gold is not None else None))
     digest = spec_digest(chain.merged, {f.rel: data for f, data in files.values()})
     return Resolved(replace(spec, digest=digest), tuple(warnings))
 
