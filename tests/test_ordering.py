@@ -70,3 +70,14 @@ def test_sorted_and_order_is_the_gather_of_the_stable_order(values: list[int], c
         ordered, order = sorted_and_order(keys, space)
     expected = np.argsort(keys, kind="stable")
     assert np.array_equal(order, expected) and np.array_equal(ordered, keys[expected])
+
+
+def test_keys_already_in_order_are_recognised() -> None:
+    keys = np.repeat(np.arange(50_000, dtype=np.int64), 3)  # grouped already, with ties
+    assert np.array_equal(stable_order(keys), np.arange(keys.size))
+    ordered, order = sorted_and_order(keys, 50_000)
+    assert np.array_equal(order, np.arange(keys.size)) and np.array_equal(ordered, keys)
+    ordered[0] = 7  # a copy: the caller may write into it
+    assert keys[0] == 0
+    keys[-1] = 0  # one key out of place: the real sort, still stable
+    assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))

@@ -32,6 +32,8 @@ def stable_order(keys: np.ndarray, space: int | None = None) -> np.ndarray:
     n = keys.size
     if space is None:
         space = int(keys.max()) + 1 if n else 1
+    if n >= _MIN_SIZE and _ascending(keys):  # keys often come grouped already: one pass says so
+        return np.arange(n, dtype=np.intp)
     bits = max(space - 1, 1).bit_length()
     position_bits = max(n - 1, 1).bit_length()
     if n >= _MIN_SIZE and bits > _COUNTING_BITS and bits + position_bits <= 63:
@@ -51,6 +53,10 @@ def stable_order(keys: np.ndarray, space: int | None = None) -> np.ndarray:
         order = step if order is None else order.take(step)
     assert order is not None
     return order.astype(np.intp, copy=False)
+
+
+def _ascending(keys: np.ndarray) -> bool:
+    return bool((keys[1:] >= keys[:-1]).all())
 
 
 def _packed_sorted(keys: np.ndarray, position_bits: int) -> np.ndarray:
@@ -74,6 +80,8 @@ def sorted_and_order(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarr
     keys = np.asarray(keys)
     n = keys.size
     bits, position_bits = max(space - 1, 1).bit_length(), max(n - 1, 1).bit_length()
+    if n >= _MIN_SIZE and _ascending(keys):
+        return keys.copy(), np.arange(n, dtype=np.intp)
     if n >= _MIN_SIZE and bits > _COUNTING_BITS and bits + position_bits <= 63:
         packed = _packed_sorted(keys, position_bits)
         ordered = packed >> position_bits
