@@ -152,6 +152,13 @@ def _pair_fields(spec: Spec) -> tuple[str, str] | None:
     return (ends["a"], ends["b"]) if "a" in ends and "b" in ends else None
 
 
+def _prompt_field(spec: Spec) -> str | None:
+    """The item's text field named ``prompt``, if any: with it each pair is ready for DPO-style trainers, which
+    read ``prompt``, ``chosen_text`` and ``rejected_text`` (renamed to their ``chosen``/``rejected``)."""
+    fields = spec.items.fields if spec.items else ()
+    return next((f.name for f in fields if f.name == "prompt" and f.type == "text"), None)
+
+
 def _texts(item: pd.Series, side: np.ndarray, ctx: Context, fields: tuple[str, str]) -> pa.Array:
     """Each pair's response text on the given side ("A" → first field), null when the item has none."""
     texts = ctx.items.fields if ctx.items is not None else {}
@@ -185,4 +192,7 @@ def _pair_json(spec: Spec, p: pd.DataFrame, ctx: Context, pair: tuple[str, str] 
     if pair is not None:
         fields["chosen_text"] = _texts(p["item"], chosen, ctx, pair)
         fields["rejected_text"] = _texts(p["item"], rejected, ctx, pair)
+    prompt = _prompt_field(spec)
+    if prompt is not None:  # the same text on both sides: the side array only picks it
+        fields["prompt"] = _texts(p["item"], chosen, ctx, (prompt, prompt))
     return fields
