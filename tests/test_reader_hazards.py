@@ -277,6 +277,15 @@ def test_header_only_csv_has_no_rows(tmp_path: Path, name: str, ending: str) -> 
     assert list(j.frame.columns[:3]) == ["item", "unit", "task"]
 
 
+@pytest.mark.parametrize(("between", "hinted"), [("\r", True), ("\r \r", True), (" ", False)])
+def test_jsonl_records_separated_by_a_bare_cr_get_a_hint(tmp_path: Path, between: str, hinted: bool) -> None:
+    row = '{"item_id": "i1", "annotator_id": "a1", "label": "x"}'
+    diag = diagnostic(write(tmp_path, "cr.jsonl", row + between + row.replace("i1", "i2") + "\r"))
+    assert diag.check_tuple() == ("LS402", 1, len(row) + len(between) + 1)  # where the second record starts
+    assert diag.message == "invalid JSON: Extra data"
+    assert (diag.hint is not None and "bare carriage return" in diag.hint) is hinted
+
+
 def test_header_only_csv_still_checks_columns(tmp_path: Path) -> None:
     diag = diagnostic(write(tmp_path, "h.csv", "item_id,annotator"))
     assert diag.check_tuple() == ("LS403", 1, 0)

@@ -98,7 +98,11 @@ def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int, i
     except json.JSONDecodeError as exc:
         col = exc.colno + indent  # some messages end "at" ("Unterminated string starting at"): say where
         said = f"{exc.msg} line {number} column {col}" if exc.msg.endswith(" at") else exc.msg
-        raise input_error("LS402", path, number, f"invalid JSON: {said}", column=col) from None
+        # records separated by a bare CR (old Mac line endings) read as one line whose second object is "extra"
+        cr = exc.msg == "Extra data" and "\r" in text[:exc.pos]  # a raw CR is only whitespace in JSON
+        hint = "the records are separated by a bare carriage return (CR): JSON Lines ends each line with LF (or "\
+            "CRLF); convert the line endings, e.g. with `tr '\\r' '\\n'`" if cr else None
+        raise input_error("LS402", path, number, f"invalid JSON: {said}", column=col, hint=hint) from None
     except (JsonStrictError, RecursionError) as exc:
         raise input_error("LS402", path, number, f"invalid JSON: {exc}") from None
     if not isinstance(record, dict):
