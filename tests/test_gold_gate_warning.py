@@ -135,3 +135,18 @@ def test_example_specs_get_no_warning() -> None:
     assert len(results) >= 4
     assert [(r.path, d.code, d.message) for r in results for d in r.diagnostics] == []
     assert all(r.ok for r in results)
+
+
+def test_fewer_scored_gold_rows_than_min_judgments_warns_at_min_judgments(tmp_path: Path) -> None:
+    gate = "quality:\n  gold: {file: gold.csv, min_accuracy: 0.8, min_judgments: 3}\n"
+    two = TEXT_GOLD + "t3,,intent,refund\nt4,,intent,status\n"  # two scored rows (the text rows do not count)
+    (w,) = warnings_of(make(tmp_path / "a", HEAD + TASKS + gate, gold=two))
+    assert (w.code, w.severity, w.pointer) == ("LS312", "warning", "quality.gold.min_judgments")
+    assert w.message == ("gate gold.accuracy can never be measured: quality.gold.min_judgments is 3, but gold file "
+                         "gold.csv holds 2 scored rows, so no annotator can have 3 gold judgments")
+    assert w.hint == "lower quality.gold.min_judgments to at most 2, or add gold rows"
+    three = two + "t5,,intent,refund\n"
+    assert warnings_of(make(tmp_path / "b", HEAD + TASKS + gate, gold=three)) == []
+    default = "quality:\n  gold: {file: gold.csv, min_accuracy: 0.8}\n"  # the default 20: the nearest key is shown
+    (w,) = warnings_of(make(tmp_path / "c", HEAD + TASKS + default, gold=three))
+    assert w.pointer == "quality.gold.min_judgments" and "min_judgments is 20" in w.message

@@ -204,3 +204,31 @@ def test_ranking_list_reads_its_own_data_key_never_an_item_field() -> None:
         label_studio(spec, xml)
         (listed,) = ET.fromstring(xml).iter("List")
         assert (listed.attrib["name"], listed.attrib["value"]) == (name, "$" + name)
+
+
+def _items_without_text() -> object:
+    from labelspec.spec.model import ItemField, ItemsSource
+
+    return ItemsSource(file="items.jsonl", fields=(ItemField(name="trajectory", type="json"),))
+
+
+def test_steps_without_a_text_field_invent_no_text_data_key() -> None:
+    """Label Studio refuses an import whose tasks lack a key the config reads: an attribution (or a choice task
+    beside it) over items with only a steps field must not read ``$text`` (an audit found ``$text`` there)."""
+    blame = next(t for t in all_kinds_tasks() if t.kind == "attribution")
+    choice = dataclasses.replace(intent_task(), name="outcome")
+    for tasks in ((blame,), (blame, choice)):
+        spec = sample_spec(tasks=tasks, items=_items_without_text())
+        xml = labelstudio_xml(spec)
+        controls = structure(spec, xml)
+        label_studio(spec, xml)
+        assert "$text" not in xml and [o.attrib["value"] for o in ET.fromstring(xml).iter("Paragraphs")] == [
+            "$trajectory"]
+        assert {c.attrib["toName"] for c in controls.values()} == {"steps"}  # every control on the steps
+
+
+def test_a_control_with_nothing_to_show_still_gets_a_text_object() -> None:
+    spec = sample_spec(tasks=(intent_task(),), items=_items_without_text())  # no steps task: nothing else to use
+    xml = labelstudio_xml(spec)
+    structure(spec, xml)
+    assert [o.attrib["value"] for o in ET.fromstring(xml).iter("Text")] == ["$text"]

@@ -12,7 +12,7 @@ from labelspec.errors import UsageError
 from labelspec.spec.load import load_spec_with_warnings
 from labelspec.spec.model import Spec
 from labelspec.spec.plan import METRICS_BY_KIND
-from labelspec.spec.scaffold import KINDS, SCHEMA_URL, scaffold
+from labelspec.spec.scaffold import KINDS, scaffold
 from labelspec.spec.validate import spec_schema
 
 
@@ -36,7 +36,9 @@ def test_scaffold_loads_cleanly(kind: str, tmp_path: Path) -> None:
     spec: Spec = result.spec
     (task,) = spec.tasks
     assert (spec.project.id, spec.project.title, task.kind) == ("my-project", "My project", kind)
-    assert files["labelspec.yaml"].startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
+    # no invented schema URL: the header says how to get the schema (`labelspec schema`) and point an editor at it
+    assert files["labelspec.yaml"].startswith("# Editor completion: `labelspec schema > labelspec.schema.json`")
+    assert "https://" not in files["labelspec.yaml"].split("labelspec: 1")[0]
     assert sum(line.lstrip().startswith("#") or " # " in line for line in files["labelspec.yaml"].splitlines()) >= 4
     roster = list(csv.DictReader(io.StringIO(files["annotators.csv"])))
     assert {r["role"] for r in roster} == {"annotator", "expert"}
@@ -45,6 +47,11 @@ def test_scaffold_loads_cleanly(kind: str, tmp_path: Path) -> None:
     else:
         assert spec.quality.gold is not None and spec.quality.gold.file == "gold.csv"
         assert task.agreement.metric in METRICS_BY_KIND[kind] and task.agreement.min == 0.67
+        # defaults a new project can pass (an audit found the starters' own gates blocking every release):
+        # 2 of 3 votes meet min_support, review: always labels reach an expert, gold.csv can score an annotator
+        assert spec.adjudication.min_support <= 2 / 3
+        assert "always_review_labels" in spec.adjudication.expert_review
+        assert spec.quality.gold.min_judgments <= len(files["gold.csv"].strip().splitlines()) - 1
 
 
 def test_project_ids_that_yaml_would_retype_stay_text(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from labelspec.emit.explain import applies_to, record_steps
 from labelspec.emit.header import html_comment
 from labelspec.emit.teaching import TeachingExample
 from labelspec.spec.model import EdgeCase, Label, Rule, Spec, Task
+from labelspec.spec.review_warnings import routes_always_review
 from labelspec.templating import MdText, number, render
 
 KIND_TITLES = {"single_choice": "Single choice", "multi_choice": "Multiple choice", "rating": "Rating",
@@ -139,13 +140,16 @@ def _label_name(task: Task, label_id: str) -> str:
     return f"{lab.title} ({label_id})" if lab is not None else label_id
 
 
-def _label(task: Task, lab: Label) -> LabelCtx:
+def _label(task: Task, lab: Label, routed: bool) -> LabelCtx:
+    """``routed``: the adjudication sends ``review: always`` labels to an expert (else the guidelines must not say
+    so)."""
     counters = [CounterCtx(text=c.text, use=_label_name(task, c.use), use_anchor=_label_anchor(task, c.use),
                            why=c.why) for c in lab.counterexamples]
     parent = _label_name(task, lab.parent) if lab.parent is not None else ""
     return LabelCtx(id=lab.id, title=lab.title, anchor=_label_anchor(task, lab.id), definition=lab.definition,
                     parent=parent, examples=list(lab.examples), counterexamples=counters,
-                    review_always=lab.review == "always", hotkey=lab.hotkey or "")
+                    review_always=lab.review == "always" and routed,
+                    hotkey=lab.hotkey or "")
 
 
 def _tree(task: Task, parent: str | None) -> list[TreeNode]:
@@ -182,14 +186,14 @@ def _teaching(task: Task, ex: TeachingExample) -> TeachingCtx:
                        answer=answer, why=str(ex.why), edge_case=ex.edge_case if ex.edge_case in cases else "")
 
 
-def _task(task: Task, teaching: tuple[TeachingExample, ...]) -> TaskCtx:
+def _task(task: Task, teaching: tuple[TeachingExample, ...], routed: bool) -> TaskCtx:
     scale = task.scale
     tree = _tree(task, None) if task.is_taxonomy else []
     anchors = dict(scale.anchors) if scale is not None else {}
     return TaskCtx(
         name=task.name, anchor=f"_task-{task.name}", kind=task.kind, kind_title=KIND_TITLES[task.kind],
         question=task.question, applies_to=applies_to(task), instructions=task.instructions or "",
-        steps=record_steps(task), labels=[_label(task, lab) for lab in task.labels],
+        steps=record_steps(task), labels=[_label(task, lab, routed) for lab in task.labels],
         tree=tree, tree_rows=_rows(tree, 0),
         scale=[(str(p), anchors.get(p, "")) for p in scale.points] if scale is not None else [],
         options=list(task.options) if task.kind == "ranking" else [],
@@ -221,7 +225,8 @@ def guideline_context(spec: Spec, teaching: tuple[TeachingExample, ...]) -> Guid
     cal = spec.quality.calibration
     shown = teaching if cal is not None and cal.teaching_examples else ()
     p = spec.project
-    tasks = [_task(t, shown) for t in spec.tasks]
+    routed = routes_always_review(spec)
+    tasks = [_task(t, shown, routed) for t in spec.tasks]
     checks = check_sections(spec, teaching_shown=bool(shown))
     fields = [(f.name, str(f.type), f.description or "") for f in spec.items.fields] if spec.items is not None else []
     return GuidelineContext(

@@ -69,8 +69,8 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _objects(spec: Spec) -> tuple[dict[str, str], str | None, dict[str, str]]:
-    """Text field → object tag name (a ``text`` field when the spec names none), the steps object's name, and
-    ranking task → the name of its options ``List`` (also the data key it reads).
+    """Text field → object tag name (a ``text`` field when the spec names none and a control needs one), the steps
+    object's name, and ranking task → the name of its options ``List`` (also the data key it reads).
 
     Every name in a config must be unique, and control (task) names are fixed; so each object name (the
     generated ``<task>_options`` too) gets ``_item`` appended while it collides with a name already taken. A
@@ -78,13 +78,25 @@ def _objects(spec: Spec) -> tuple[dict[str, str], str | None, dict[str, str]]:
     """
     fields = spec.items.fields if spec.items is not None else ()
     taken = set(spec.task_names)
-    texts = {f.name: _unique(f.name, taken) for f in fields if f.type == "text"} or {"text": _unique("text", taken)}
     needs_steps = any(t.unit == "step" or t.kind == "attribution" for t in spec.tasks)
+    texts = {f.name: _unique(f.name, taken) for f in fields if f.type == "text"}
+    if not texts and any(_needs_text(t, needs_steps) for t in spec.tasks):
+        # no text field to show: a ``text`` data key the imported tasks must then carry (Label Studio refuses an
+        # import that lacks a key the config reads, so it is only named when a control has nothing else to use)
+        texts = {"text": _unique("text", taken)}
     steps = _unique("steps", taken) if needs_steps else None
     taken.update(f.name for f in fields)
     lists = {t.name: _unique(t.name + "_options", taken) for t in spec.tasks
              if t.kind == "ranking" and not (steps is not None and t.unit == "step")}
     return texts, steps, lists
+
+
+def _needs_text(task: Task, has_steps: bool) -> bool:
+    """Whether the task's control needs a ``Text`` object: not when it marks steps or orders a ``List``, nor when
+    a choice-like control can attach to the steps' ``Paragraphs`` instead."""
+    if has_steps and (task.unit == "step" or task.kind == "attribution") or task.kind == "ranking":
+        return False
+    return not (has_steps and task.kind in ("single_choice", "multi_choice", "rating", "text"))
 
 
 def _pair(objects: dict[str, str]) -> tuple[str, str]:
@@ -183,8 +195,8 @@ def _task_view(root: ET.Element, task: Task, objects: dict[str, str], steps: str
         to_name = objects[task.field]
     elif task.kind == "pairwise":
         to_name = _pair(objects)[0]
-    else:
-        to_name = next(iter(objects.values()))
+    else:  # the first text shown, or the steps when the item has no text (``_objects``)
+        to_name = next(iter(objects.values()), steps or "")
     _control(view, task, to_name, objects)
 
 

@@ -50,11 +50,26 @@ def gold_gate_warnings(spec: Spec, loc: Locator, gold: tuple[str, bytes] | None)
         return []
     scored = [t.name for t in spec.tasks if t.kind not in UNSCORED_KINDS]
     rows = gold_rows_per_task(gold[1]) if gold is not None else {}
-    if any(rows.get(name, 0) for name in scored):
-        return []
+    most = sum(rows.get(name, 0) for name in scored)  # an annotator judges each gold row at most once
+    if most:
+        return _too_few_for_min_judgments(spec, loc, gold, most) if "gold.accuracy" in gates else []
     message, hint = _problem(gold, rows), _hint(gold, scored)
     return [replace(loc.diag("LS312", GOLD_GATES[gate], f"gate {gate} can never be measured: {message}", hint=hint,
                              key=True), severity="warning") for gate in gates]
+
+
+def _too_few_for_min_judgments(spec: Spec, loc: Locator, gold: tuple[str, bytes] | None, most: int
+                               ) -> list[Diagnostic]:
+    """gold.accuracy scores only annotators with ≥ ``min_judgments`` gold judgments; with fewer scored gold rows
+    than that, nobody can be scored and the gate is undefined at every check."""
+    need = spec.quality.gold.min_judgments if spec.quality.gold is not None else 0
+    if most >= need or gold is None:
+        return []
+    return [replace(loc.diag(
+        "LS312", ("quality", "gold", "min_judgments"),
+        f"gate gold.accuracy can never be measured: quality.gold.min_judgments is {need}, but gold file {gold[0]} "
+        f"holds {most} scored row{'s' if most > 1 else ''}, so no annotator can have {need} gold judgments",
+        hint=f"lower quality.gold.min_judgments to at most {most}, or add gold rows", key=True), severity="warning")]
 
 
 def _problem(gold: tuple[str, bytes] | None, rows: dict[str, int]) -> str:

@@ -8,7 +8,8 @@ sound, so a misspelt label in the spec does not echo through every gold row):
 3. Meaning: references, ids, thresholds, regexes, fields (``resolve_checks.py``), kinds and gates
    (``resolve_kinds.py``), and the paths of referenced files (``paths.py``; LS308).
 4. Content of gold, calibration, items and roster files (``datafiles.py``; LS312), then a warning for a gold
-   gate no gold row can measure (``gold_gates.py``; LS312 as a warning).
+   gate no gold row can measure (``gold_gates.py``; LS312 as a warning) and for ``review: always`` labels no
+   expert will see (``review_warnings.py``; LS311 as a warning).
 5. The digest: sha256 over the canonical JSON of the merged data, every referenced file (by its path relative
    to the spec folder) and :data:`OUTPUT_FORMAT`.
 """
@@ -34,6 +35,7 @@ from labelspec.spec.paths import ApprovedFile, PathProblem, approve, display_joi
 from labelspec.spec.resolve_checks import Checker, check_meaning
 from labelspec.spec.resolve_kinds import check_gate_overrides, check_kinds
 from labelspec.spec.resolve_model import build_model
+from labelspec.spec.review_warnings import review_always_warnings
 from labelspec.spec.source import RawSpec
 
 #: Bumped whenever compiled output changes on purpose; part of every spec digest (emitters import it).
@@ -83,6 +85,7 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
     gold = files.get(("quality", "gold", "file"))
     warnings.extend(gold_gate_warnings(spec, loc, (display_join(spec.path, gold[0].written), gold[1])
                                        if gold is not None else None))
+    warnings.extend(review_always_warnings(spec, loc))
     digest = spec_digest(chain.merged, {f.rel: data for f, data in files.values()})
     return Resolved(replace(spec, digest=digest), tuple(warnings))
 

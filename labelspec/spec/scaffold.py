@@ -11,11 +11,11 @@ import re
 
 from labelspec.errors import Diagnostic, UsageError
 
-SCHEMA_URL = "https://labelspec.dev/schemas/spec-v1.schema.json"
 _PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")  # \Z, not $: "id\n" is no project id
 
 _HEADER = """\
-# yaml-language-server: $schema={schema}
+# Editor completion: `labelspec schema > labelspec.schema.json`, then add this first line:
+#   # yaml-language-server: $schema=labelspec.schema.json
 # One labeling project: what annotators answer, how they decide, and the quality a release needs.
 # `labelspec validate` checks this file; `labelspec compile` writes guidelines and validators to generated/{id}/.
 labelspec: 1
@@ -46,12 +46,12 @@ quality:  # every threshold below becomes a named release gate, checked by `labe
   gold:
     file: gold.csv  # item, unit, task, label (+ why): known answers mixed into the work
     min_accuracy: 0.8
-    min_judgments: 20
+    min_judgments: 1  # gold judgments an annotator needs to be scored: raise it as gold.csv grows (20+ is steadier)
 
 adjudication:
   method: majority
-  min_support: 0.67  # share of votes the winning answer needs; below it, an expert decides
-  expert_review: [tie, low_support, gold_conflict]
+  min_support: 0.6  # share of votes the winning answer needs (2 of 3 is 0.667: passes); below it, an expert decides
+  expert_review: [tie, low_support, always_review_labels, gold_conflict]
 """
 
 _TEXT_QUALITY = """
@@ -220,7 +220,7 @@ def scaffold(kind: str, project_id: str) -> dict[str, str]:
                                     hint="e.g. 'support-intent'"))
     summary, fields, task, items, gold = _KINDS[kind]
     title = json.dumps(project_id.replace("-", " ").capitalize())  # quoted: "2024" or "true" stay text
-    head = (_HEADER.replace("{schema}", SCHEMA_URL).replace("{id}", project_id).replace("{title}", title)
+    head = (_HEADER.replace("{id}", project_id).replace("{title}", title)
             .replace("{summary}", summary).replace("{fields}", fields))
     files = {
         "labelspec.yaml": head + task + (_QUALITY if gold else _TEXT_QUALITY),
