@@ -268,3 +268,16 @@ def test_calibration_provenance_needs_a_time_on_both_sides(tiny_project) -> None
         [4, "not_calibrated", "the roster records a pass without calibrated_at: when it happened is unknown"],
     ]
     assert acc.used["line"].tolist() == [2]
+
+
+@pytest.mark.parametrize(("value", "found"), [
+    ('["r1","r1","r3"]', "missing r2; repeated r1"),
+    ('["r1","r2","r9","r3"]', "unknown r9"),
+    ('["r3","r2"]', "missing r1"),
+])
+def test_an_invalid_ranking_says_what_is_missing_repeated_or_unknown(value: str, found: str) -> None:
+    from labelspec.spec.model import Task
+    from labelspec.spec.records import value_problems
+
+    task = Task(name="order", kind="ranking", question="q", options=("r1", "r2", "r3"))
+    assert value_problems(task, value) == [f"a ranking must order every option exactly once (r1, r2, r3): {found}"]

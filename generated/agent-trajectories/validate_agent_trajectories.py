@@ -306,7 +306,12 @@ def _ranking(task, text):
         return ["value must be a JSON array of option ids"]
     options = LABELS[task]
     if sorted(data) != sorted(options) or len(set(data)) != len(data):
-        return ["a ranking must order every option exactly once: " + ", ".join(options)]
+        missing = [o for o in options if o not in data]
+        repeated = [v for v in dict.fromkeys(data) if data.count(v) > 1]
+        unknown = [v for v in dict.fromkeys(data) if v not in options]
+        found = [what + " " + ", ".join(ids) for what, ids in
+                 (("missing", missing), ("repeated", repeated), ("unknown", unknown)) if ids]
+        return ["a ranking must order every option exactly once (" + ", ".join(options) + "): " + "; ".join(found)]
     return []
 
 

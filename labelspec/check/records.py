@@ -262,9 +262,22 @@ def _span_bounds(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, re
             continue
         lengths = pd.Series(np.asarray(item_cats, dtype=object)).map(ctx.items.text_lengths(task.field))
         length = lengths.fillna(-1).to_numpy()[item_codes[rows]]
+        reach = reaches[task.name][value_codes[rows]]
         bad = np.zeros(len(df), dtype=bool)
-        bad[rows] = reaches[task.name][value_codes[rows]] > length
-        marker.mark(bad, "span_out_of_bounds", f"a span ends beyond the length of item field {task.field!r}")
+        bad[rows] = reach > length
+        marker.mark(bad, "span_out_of_bounds", _bounds_detail(rows, reach, length, task.field))
+
+
+def _bounds_detail(rows: np.ndarray, reach: np.ndarray, length: np.ndarray, field: str
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """Where the furthest span of each excluded row ends, and the length of the text it should stay within."""
+    def detail(excluded: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(rows, excluded)  # the marker passes a sorted subset of ``rows``
+        text = ("a span ends at character " + pd.Series(reach[at]).astype(np.int64).astype(str)
+                + ", beyond the " + pd.Series(length[at]).astype(np.int64).astype(str)
+                + f" characters of item field {field!r}")
+        return np.asarray(text.to_numpy(dtype=object), dtype=object)
+    return detail
 
 
 def _step_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:

@@ -99,7 +99,12 @@ def _ranking(task: Task, value: str) -> list[str]:
     if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
         return ["value must be a JSON array of option ids"]
     if sorted(data) != sorted(task.options) or len(set(data)) != len(data):
-        return ["a ranking must order every option exactly once: " + ", ".join(task.options)]
+        missing = [o for o in task.options if o not in data]
+        repeated = [v for v in dict.fromkeys(data) if data.count(v) > 1]
+        unknown = [v for v in dict.fromkeys(data) if v not in task.options]
+        found = [what + " " + ", ".join(ids) for what, ids in
+                 (("missing", missing), ("repeated", repeated), ("unknown", unknown)) if ids]
+        return [f"a ranking must order every option exactly once ({', '.join(task.options)}): " + "; ".join(found)]
     return []
 
 
