@@ -149,7 +149,7 @@ def test_too_few_annotators_per_item_fails_coverage(tiny_project) -> None:
     report = api.check_labels(p.root, [p.labels])
     (cov,) = [g for g in report.gates if g.gate.id == "coverage.sentiment"]
     assert cov.status == "fail" and cov.measure.value == pytest.approx(5 / 6)
-    assert cov.measure.detail == "1 units have fewer judgments than required"
+    assert cov.measure.detail == "1 unit has fewer judgments than required"
     assert report.exit_code == 1
 
 

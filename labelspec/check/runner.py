@@ -165,7 +165,8 @@ def _task_measure(gate: Gate, state: _State) -> Measure:
             return Measure(None, reason="no units")
         share = 1 - analysis.units_below_coverage / analysis.n_units
         return Measure(share, n=analysis.n_units,
-                       detail=f"{analysis.units_below_coverage} units have fewer judgments than required")
+                       detail=f"{analysis.units_below_coverage} unit{'' if analysis.units_below_coverage == 1 else 's'} "
+                              f"{'has' if analysis.units_below_coverage == 1 else 'have'} fewer judgments than required")
     if gate.id.startswith("agreement.") and gate.metric in ("min_per_label_alpha", "min_per_label_span_f1"):
         defined = {k: v.value for k, v in analysis.per_label.items() if v.value is not None}
         if not defined:
