@@ -453,7 +453,7 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path
 @dataclass(frozen=True)
 class ReleaseResult:
     report: Report
-    refused: tuple[str, ...]  # blocking gates that failed and were not accepted: nothing was written
+    refused: tuple[str, ...]  # blocking gates that failed or are undefined, not accepted: nothing was written
     overrides: tuple[dict[str, Any], ...]
     written: tuple[str, ...] = ()
     released: int = 0
@@ -462,6 +462,19 @@ class ReleaseResult:
     @property
     def exit_code(self) -> int:
         return 1 if self.refused else 0
+
+    def refusals(self) -> tuple[str, ...]:
+        """Each refused gate with why it blocks: ``agreement.intent failed``, or ``gold.accuracy is undefined: no
+        annotator has ≥ 20 gold judgments``. An undefined gate blocks too, but nothing was measured to fail, and
+        the remedy differs (more data, not better data)."""
+        by_id = {g.gate.id: g for g in self.report.gates}
+
+        def why(gate: str) -> str:
+            result = by_id.get(gate)
+            if result is None or result.status != "undefined":
+                return f"{gate} failed"
+            return f"{gate} is undefined" + (f": {result.measure.reason}" if result.measure.reason else "")
+        return tuple(why(g) for g in self.refused)
 
 
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display

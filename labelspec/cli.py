@@ -275,8 +275,8 @@ def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[
         raise click.UsageError("give exactly one --reason per --accept-failing")
     result = api.release(spec, label_files, out=out, accept=list(zip(accept, reasons, strict=True)), gold=gold, strict=strict,
                          bootstrap=bootstrap, progress=stderr_progress(quiet), refuse_bootstrap_off=True)
-    for gate in result.refused:
-        click.echo(safe(f"release refused: blocking gate {gate} failed (nothing written)"), err=True)
+    for refusal in result.refusals():
+        click.echo(safe(f"release refused: blocking gate {refusal} (nothing written)"), err=True)
     if result.refused:  # what to do next: fix the data, or accept the failure on the record
         click.echo("  fix what the gate measures (see `labelspec check`), or release anyway with "
                    "--accept-failing GATE_ID --reason TEXT (recorded in the manifest)", err=True)
@@ -287,7 +287,8 @@ def release(spec: Path, label_files: tuple[Path, ...], out: Path, accept: tuple[
         click.echo(safe(f"wrote {path}"))
     if not result.refused:
         held = ", ".join(f"{reason} {n}" for reason, n in result.held_back.items())
-        click.echo(f"released {result.released} rows" + (f"; held back: {held}" if held else ""))
+        click.echo(f"released {result.released} row{'' if result.released == 1 else 's'}"
+                   + (f"; held back: {held}" if held else ""))
     sys.exit(result.exit_code)
 
 

@@ -97,7 +97,9 @@ def test_both_gold_gates_warn_and_both_stop_with_a_scored_row(tmp_path: Path) ->
     both = warnings_of(make(tmp_path / "a", text, gold=TEXT_GOLD, calibration=CALIBRATION))
     assert [w.pointer for w in both] == ["quality.gold.min_accuracy", "quality.calibration.recalibrate_below"]
     scored = TEXT_GOLD + "t3,,intent,refund\n"
-    assert warnings_of(make(tmp_path / "b", text, gold=scored, calibration=CALIBRATION)) == []
+    # one scored row: gold.accuracy (min_judgments 1) can be measured; drift needs a window of 50 gold judgments
+    (w,) = warnings_of(make(tmp_path / "b", text, gold=scored, calibration=CALIBRATION))
+    assert w.pointer == "quality.calibration.recalibrate_below" and "window is 50" in w.message
 
 
 LABELS = "item_id,task,annotator_id,label\nt1,notes,a,hello\nt1,intent,a,refund\nt2,intent,b,status\n"
@@ -147,6 +149,17 @@ def test_fewer_scored_gold_rows_than_min_judgments_warns_at_min_judgments(tmp_pa
     assert w.hint == "lower quality.gold.min_judgments to at most 2, or add gold rows"
     three = two + "t5,,intent,refund\n"
     assert warnings_of(make(tmp_path / "b", HEAD + TASKS + gate, gold=three)) == []
-    default = "quality:\n  gold: {file: gold.csv, min_accuracy: 0.8}\n"  # the default 20: the nearest key is shown
-    (w,) = warnings_of(make(tmp_path / "c", HEAD + TASKS + default, gold=three))
-    assert w.pointer == "quality.gold.min_judgments" and "min_judgments is 20" in w.message
+    default = "quality:\n  gold: {file: gold.csv, min_accuracy: 0.8}\n"  # the default 20, written nowhere:
+    (w,) = warnings_of(make(tmp_path / "c", HEAD + TASKS + default, gold=three))  # at the gate's own key
+    assert (w.pointer, w.check_tuple()[1]) == ("quality.gold.min_accuracy", 14) and "min_judgments is 20" in w.message
+
+
+def test_fewer_scored_gold_rows_than_the_drift_window_warns(tmp_path: Path) -> None:
+    """calibration.drift needs ``window`` gold judgments of one annotator (found by a review)."""
+    cal = ("  calibration: {file: cal.csv, min_accuracy: 0.8, recalibrate_below: 0.7, window: 3}\n")
+    rows = "item,unit,task,label\nt3,,intent,refund\nt4,,intent,status\n"
+    spec = HEAD + TASKS + "quality:\n  gold: {file: gold.csv}\n" + cal
+    (w,) = warnings_of(make(tmp_path / "a", spec, gold=rows, cal=rows))
+    assert (w.pointer, w.severity) == ("quality.calibration.window", "warning")
+    assert w.message.startswith("gate calibration.drift can never be measured: quality.calibration.window is 3")
+    assert warnings_of(make(tmp_path / "b", spec.replace("window: 3", "window: 2"), gold=rows, cal=rows)) == []

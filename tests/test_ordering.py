@@ -81,3 +81,10 @@ def test_keys_already_in_order_are_recognised() -> None:
     assert keys[0] == 0
     keys[-1] = 0  # one key out of place: the real sort, still stable
     assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+
+
+def test_negative_keys_take_the_comparison_sort() -> None:
+    """The fast paths order non-negative keys; a library caller's negative ids (``ranking.rank_block`` accepts
+    them) must not reach the counting sort, which refused them (found by a review)."""
+    keys = np.random.default_rng(3).integers(-20_000, 20_000, 80_000)
+    assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))

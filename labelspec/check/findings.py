@@ -261,13 +261,14 @@ def judging(acc: Accounting) -> list[str]:
 
 
 def _unscored(gold: GoldScores, acc: Accounting, least: int) -> str:
-    """The annotators with judgments but too few gold ones to be scored (the gate cannot see them: say so)."""
+    """The annotators with judgments but too few gold ones to be scored (the gate cannot see them: say so), as
+    ``not scored, fewer than 20 gold judgments: a14 (1), …``; empty when every one is scored."""
     n = dict(zip(gold.annotators, gold.n.tolist(), strict=True))
     out = sorted((a, int(n.get(a, 0))) for a in judging(acc) if n.get(a, 0) < least)
     if not out:
         return ""
     shown = ", ".join(f"{a} ({k})" for a, k in out[:10]) + (f" and {len(out) - 10} more" if len(out) > 10 else "")
-    return f"; not scored, fewer than {least} gold judgments: {shown}"
+    return f"not scored, fewer than {least} gold judgments: {shown}"
 
 
 def annotator_measure(gate: Gate, gold: GoldScores | None, ctx: Context, acc: Accounting, q: Quality) -> Measure:
@@ -275,13 +276,15 @@ def annotator_measure(gate: Gate, gold: GoldScores | None, ctx: Context, acc: Ac
         if gold is None or q.gold is None:
             return Measure(None, reason="no gold judgments")
         enough = [i for i in range(len(gold.annotators)) if gold.n[i] >= q.gold.min_judgments]
-        if not enough:
-            return Measure(None, reason=f"no annotator has ≥ {q.gold.min_judgments} gold judgments")
+        unscored = _unscored(gold, acc, q.gold.min_judgments)
+        if not enough:  # the gate is undefined, and every judging annotator is among the unscored: name them
+            return Measure(None, reason=f"no annotator has ≥ {q.gold.min_judgments} gold judgments",
+                           detail=unscored)
         worst = min(enough, key=lambda i: (gold.accuracy[i].value or 0.0, gold.annotators[i]))
         est = gold.accuracy[worst]
+        lowest = f"lowest: {gold.annotators[worst]} ({int(gold.correct[worst])}/{int(gold.n[worst])})"
         return Measure(est.value, est.ci_low, est.ci_high, int(gold.n[worst]),
-                       detail=f"lowest: {gold.annotators[worst]} ({int(gold.correct[worst])}/{int(gold.n[worst])})"
-                       + _unscored(gold, acc, q.gold.min_judgments))
+                       detail="; ".join(filter(None, (lowest, unscored))))
     contributing = judging(acc)
     if ctx.roster is None:
         return Measure(None, reason="the spec has no annotator roster to check calibration against")

@@ -27,9 +27,12 @@ _COUNTING_BITS = 20  # keys below 2**20: one counting pass is as fast as the pac
 
 
 def stable_order(keys: np.ndarray, space: int | None = None) -> np.ndarray:
-    """``numpy.argsort(keys, kind="stable")`` for non-negative integer ``keys`` below ``space``."""
+    """``numpy.argsort(keys, kind="stable")`` for non-negative integer ``keys`` below ``space`` (negative keys, which
+    no fast path orders, take the comparison sort)."""
     keys = np.asarray(keys)
     n = keys.size
+    if n and n >= _MIN_SIZE and int(keys.min()) < 0:
+        return np.argsort(keys, kind="stable")
     if space is None:
         space = int(keys.max()) + 1 if n else 1
     if n >= _MIN_SIZE and _ascending(keys):  # keys often come grouped already: one pass says so

@@ -31,7 +31,8 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _MANIFEST = "manifest.json"  # the record of what a compile wrote (emit.manifest)
 _SPEC_FILE = "labelspec.yaml"  # spec.load.SPEC_FILE; emit never reads specs, it only keeps away from them
-_AWAY = "choose an --out outside every spec folder (the default is generated)"
+_AWAY = "choose an --out outside every spec folder"
+_DEFAULT_OUT = Path("generated")  # compile's default --out, relative to the working directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,14 +163,40 @@ def _guard(out_dir: Path, projects: dict[str, tuple[Artifact, ...]], protect: Se
         for spec in protect:
             relation = _overlap(target, spec)
             if relation:
-                raise _error(f"output folder {target} {relation} the spec folder {spec}", _AWAY)
+                raise _error(f"output folder {target} {relation} the spec folder {spec}",
+                             _away(out_dir, project, spec, protect))
         # a spec folder not being compiled may still sit in the output folder; above it is harmless, since
         # compile only ever removes files its own manifest lists
         real = target.resolve()
         holder = next((Path(d) for d, _, names in os.walk(real) if _SPEC_FILE in names), None)
         if holder is not None:
             relation = "is" if holder == real else "contains"
-            raise _error(f"output folder {target} {relation} {holder}, a folder holding {_SPEC_FILE}", _AWAY)
+            raise _error(f"output folder {target} {relation} {holder}, a folder holding {_SPEC_FILE}",
+                         _away(out_dir, project, protect[0] if protect else holder, (*protect, holder)))
+
+
+def _away(out_dir: Path, project: str, spec: Path, avoid: Sequence[Path]) -> str:
+    """Where to write instead, as an ``--out`` from the working directory: ``generated/`` beside the ``specs/``
+    folder holding the spec folder ``spec`` (else beside ``spec``), when that overlaps no folder of ``avoid``. Run
+    inside ``specs/<project>``, the default ``generated`` lands in the spec folder, so the hint says to run from
+    the repository root first."""
+    real = spec.resolve()
+    in_specs = next((a for a in real.parents if a.name == "specs"), None)
+    root = in_specs.parent if in_specs else real.parent
+    suggested = root / _DEFAULT_OUT
+    target = suggested / project
+    if (any(_overlap(target, p) for p in (*avoid, spec)) or target.resolve() == (out_dir / project).resolve()
+            or any(_SPEC_FILE in names for _, _, names in os.walk(target))):
+        return _AWAY  # no folder to suggest that would be accepted
+    try:
+        shown, where = os.path.relpath(suggested), os.path.relpath(root)
+    except ValueError:  # another drive (Windows): no relative path
+        shown, where = str(suggested), str(root)
+    example = f"{_AWAY}, e.g. --out {shown}"
+    if out_dir != _DEFAULT_OUT or where == os.curdir:
+        return example
+    beside = "specs/" if in_specs else f"{real.name}/"
+    return f"run compile from {where} (where generated/ sits beside {beside}), or {example}"
 
 
 def _survey(out_dir: Path, projects: dict[str, tuple[Artifact, ...]]) -> _Survey:

@@ -17,6 +17,7 @@ operate the spec rather than define it. When the spec keeps a changelog, the new
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ Bump = Literal["major", "minor", "patch", "prerelease", "none"]
 #: promises no compatibility, and the step from the last release is judged by a diff against that release.
 _ORDER: dict[str, int] = {"none": 0, "patch": 1, "minor": 2, "major": 3, "prerelease": 4}
 _NEEDS: dict[Impact, Bump] = {"breaking": "major", "additive": "minor", "revision": "patch"}
+#: The path suffix of a data file's content change (``items.file:content``).
+_CONTENT = ":content"
 #: Tuples of dataclasses compared as mappings, by this field.
 _KEYS = {"tasks": "name", "labels": "id", "edge_cases": "id", "rules": "id", "rubric": "id", "fields": "name"}
 #: Fields that locate the spec rather than define it (gate overrides are compared by gate, without locations).
@@ -75,10 +78,11 @@ class SpecDiff:
         lines = [f"version {self.old_version} → {self.new_version}: {len(self.changes)} change"
                  f"{'' if len(self.changes) == 1 else 's'}"]
         for c in self.changes:
-            detail = _change_text(c.old, c.new) if c.what == "changed" else c.what
+            detail = c.what if c.what != "changed" else (
+                _content_text(c.old, c.new) if c.path.endswith(_CONTENT) else _change_text(c.old, c.new))
             lines.append(f"  {c.impact:<9} {c.path:<{width}}  {detail}")
         if self.ok:
-            lines.append(f"ok: the changes need a {self.needed} bump; this is a {self.bumped} bump"
+            lines.append(f"ok: the changes need {_a(self.needed)} bump; this is {_a(self.bumped)} bump"
                          if self.needed != "none" else "ok: no change that needs a new version")
         lines += [f"problem: {p}" for p in self.problems]
         return "\n".join(lines) + "\n"
@@ -114,9 +118,9 @@ def diff_specs(old: Spec, new: Spec, *, contents: tuple[dict[str, bytes | None],
                         "must be higher than the old one")
     elif _ORDER[bumped] < _ORDER[needed]:
         strongest = next(c for c in changes if _NEEDS[c.impact] == needed)
-        got = "is unchanged" if bumped == "none" else f"is a {bumped} bump"
+        got = "is unchanged" if bumped == "none" else f"is {_a(bumped)} bump"
         problems.append(f"{old.project.version} → {new.project.version} {got}, but {strongest.path} "
-                        f"({strongest.what}) is a {strongest.impact} change: it needs a {needed} bump")
+                        f"({strongest.what}) is {_a(strongest.impact)} change: it needs {_a(needed)} bump")
     # a pre-release may share its release's entry (1.5.0-rc.2 is listed under 1.5.0)
     entries = {new.project.version, ".".join(map(str, core(new.project.version) or ()))}
     if new.project.changelog and bumped not in (None, "none") and not any(
@@ -195,9 +199,28 @@ def _gate_overrides(old: Spec, new: Spec) -> Iterator[Change]:
 
 
 def _contents(old: dict[str, bytes | None], new: dict[str, bytes | None]) -> Iterator[Change]:
+    """A data file whose bytes differ, as the sha256 of each version (``None``: unreadable), so a reviewer can
+    tell which file went in without the bytes themselves in the diff."""
     for key in sorted(old.keys() & new.keys()):
         if old[key] != new[key]:
-            yield Change(f"{key}:content", "changed", "revision")
+            yield Change(f"{key}{_CONTENT}", "changed", "revision", _sha256(old[key]), _sha256(new[key]))
+
+
+def _sha256(data: bytes | None) -> str | None:
+    return None if data is None else "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _content_text(old: str | None, new: str | None) -> str:
+    """``content changed (sha256 1a2b3c4d5e6f → 9f8e7d6c5b4a)``: the digests cut to 12 hex digits, enough to
+    tell files apart on a terminal (the JSON output has them whole)."""
+    def short(digest: str | None) -> str:
+        return "unreadable" if digest is None else digest.removeprefix("sha256:")[:12]
+    return f"content changed (sha256 {short(old)} → {short(new)})"
+
+
+def _a(word: str) -> str:
+    """``word`` with its indefinite article: "an additive", "a patch"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,8 @@
 
 ``check`` scores gold per (item, unit, task) but leaves free text out (``check/gold.py``), so a gold file that is
 empty, or holds rows of ``kind: text`` tasks only, gives ``gold.accuracy`` and ``calibration.drift`` nothing to
-measure: both are undefined at every check and fail closed. ``validate`` says so beforehand, as a warning and not
+measure: both are undefined at every check (which blocks when the gate is an error, as gold.accuracy is by
+default). ``validate`` says so beforehand, as a warning and not
 an error: the gold file may be filled later, or ``check --gold`` may bring another. Pure: bytes in, diagnostics
 out; it runs once the gold file has validated clean.
 """
@@ -52,24 +53,35 @@ def gold_gate_warnings(spec: Spec, loc: Locator, gold: tuple[str, bytes] | None)
     rows = gold_rows_per_task(gold[1]) if gold is not None else {}
     most = sum(rows.get(name, 0) for name in scored)  # an annotator judges each gold row at most once
     if most:
-        return _too_few_for_min_judgments(spec, loc, gold, most) if "gold.accuracy" in gates else []
+        return _too_few_rows(spec, loc, gold, most, gates)
     message, hint = _problem(gold, rows), _hint(gold, scored)
     return [replace(loc.diag("LS312", GOLD_GATES[gate], f"gate {gate} can never be measured: {message}", hint=hint,
                              key=True), severity="warning") for gate in gates]
 
 
-def _too_few_for_min_judgments(spec: Spec, loc: Locator, gold: tuple[str, bytes] | None, most: int
-                               ) -> list[Diagnostic]:
-    """gold.accuracy scores only annotators with ≥ ``min_judgments`` gold judgments; with fewer scored gold rows
-    than that, nobody can be scored and the gate is undefined at every check."""
-    need = spec.quality.gold.min_judgments if spec.quality.gold is not None else 0
-    if most >= need or gold is None:
+def _too_few_rows(spec: Spec, loc: Locator, gold: tuple[str, bytes] | None, most: int, gates: list[str]
+                  ) -> list[Diagnostic]:
+    """gold.accuracy scores only annotators with ≥ ``min_judgments`` gold judgments, and calibration.drift needs
+    ``window`` of them; with fewer scored gold rows than that, nobody qualifies and the gate is undefined at every
+    check. The warning points at the setting when the spec writes it, else at the key that declares the gate."""
+    if gold is None:
         return []
-    return [replace(loc.diag(
-        "LS312", ("quality", "gold", "min_judgments"),
-        f"gate gold.accuracy can never be measured: quality.gold.min_judgments is {need}, but gold file {gold[0]} "
-        f"holds {most} scored row{'s' if most > 1 else ''}, so no annotator can have {need} gold judgments",
-        hint=f"lower quality.gold.min_judgments to at most {most}, or add gold rows", key=True), severity="warning")]
+    needs = {"gold.accuracy": (spec.quality.gold.min_judgments if spec.quality.gold is not None else 0,
+                               ("quality", "gold", "min_judgments")),
+             "calibration.drift": (spec.quality.calibration.window if spec.quality.calibration is not None else 0,
+                                   ("quality", "calibration", "window"))}
+    out: list[Diagnostic] = []
+    for gate in gates:
+        need, setting = needs[gate]
+        if most >= need:
+            continue
+        name = ".".join(str(p) for p in setting)
+        parts = setting if loc.written(setting) else GOLD_GATES[gate]
+        out.append(replace(loc.diag(
+            "LS312", parts, f"gate {gate} can never be measured: {name} is {need}, but gold file {gold[0]} holds "
+            f"{most} scored row{'s' if most > 1 else ''}, so no annotator can have {need} gold judgments",
+            hint=f"lower {name} to at most {most}, or add gold rows", key=True), severity="warning"))
+    return out
 
 
 def _problem(gold: tuple[str, bytes] | None, rows: dict[str, int]) -> str:

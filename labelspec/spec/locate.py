@@ -75,6 +75,10 @@ class Locator:
             return layer, layer.source.locate_key(tuple(parts))
         return layer, layer.source.locate(tuple(parts))
 
+    def written(self, parts: Sequence[Part]) -> bool:
+        """Whether some layer of the spec writes ``parts`` (a default leaves it unwritten)."""
+        return any(walk(layer.data, parts)[0] for layer in self.layers)
+
     def at(self, parts: Sequence[Part], *, key: bool = False) -> SourceLocation:
         """The value written at ``parts`` (or its key, with ``key=True``); the nearest existing ancestor otherwise."""
         return self._find(parts, key=key)[1]
