@@ -635,6 +635,24 @@ def test_cli_reports_file_line_and_exit_codes(tmp_path: Path) -> None:
     assert (optimised.returncode, optimised.stderr) == (0, "") and optimised.stdout.startswith("usage: python ")
 
 
+@pytest.mark.parametrize(("name", "content"), [
+    ("labels.csv", "item_id,annotator_id,label\nt1,a1,refund\n"),  # no line is JSON
+    ("export.json", '[{"id": 1},\n{"id": 2}]\n'),  # a JSON array (a Label Studio export), even with JSON lines
+    ("bom.json", "\ufeff[\n]\n"),
+])
+def test_a_file_that_is_not_json_lines_is_refused_once(tmp_path: Path, name: str, content: str) -> None:
+    """Not one problem per line (an audit saw 538 lines for a Label Studio export) but one refusal, exit 2."""
+    artifacts = {a.path.partition("/")[2]: a.content for a in compile_spec(sample_spec())}
+    script = tmp_path / "validate_sample_project.py"
+    script.write_bytes(artifacts["validate_sample_project.py"])
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    result = _run(script, str(tmp_path / name))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"{tmp_path / name}: not a JSON Lines file of one JSON object per line (this validator "
+                             "reads .jsonl label files; check CSV, Parquet and Label Studio exports with "
+                             "`labelspec check`)\n")
+
+
 @pytest.mark.parametrize("lead_time", ["12\n", "١٢", "1٫5"])
 def test_records_lead_time_is_ascii_to_the_end(lead_time: str) -> None:
     spec = SPECS["single-intent"]

@@ -6,7 +6,8 @@ Use it in a labeling pipeline before records are submitted:
     python validate_agent_trajectories.py FILE.jsonl [FILE.jsonl ...]
 
 Each problem is printed as FILE:LINE: message; blank lines are skipped. Exit code 0 means every record is valid,
-1 means at least one problem was found, 2 means a file could not be read.
+1 means at least one problem was found, 2 means a file could not be read or is not JSON Lines (a JSON array such
+as a Label Studio export, or a file of which no line is JSON, such as a CSV: check those with `labelspec check`).
 
 A record is valid when `labelspec check` reads it from a JSONL file and uses it, judged on its own: ids (item,
 unit, annotator) are strings or integers, lead_time a string or a number, a rating a string or an integer, a list
@@ -420,12 +421,29 @@ def line_problems(raw, first=False):
     return validate_record(record)
 
 
+class NotJsonLines(Exception):
+    """No line of the file is JSON: a CSV, Parquet or Label Studio export, not a JSON Lines label file."""
+
+
 def validate_file(path):
-    """(line number, message) for every problem in a JSONL file, in line order (lines end with LF)."""
+    """(line number, message) for every problem in a JSONL file, in line order (lines end with LF).
+
+    Raises NotJsonLines when the file opens a JSON array (a record is an object: this is a JSON file, such as a
+    Label Studio export) or has lines but none of them is JSON at all (a CSV): one problem per line would bury the
+    real mistake, which is the file's format."""
     problems = []
+    lines = unreadable = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            problems.extend((number, message) for message in line_problems(raw, number == 1))
+            text = raw.strip().lstrip(b"\xef\xbb\xbf") if number == 1 else raw.strip()
+            if not lines and text.startswith(b"["):
+                raise NotJsonLines(path)
+            found = line_problems(raw, number == 1)
+            lines += bool(text)
+            unreadable += bool(found) and found[0].startswith(("not valid JSON", "not valid UTF-8"))
+            problems.extend((number, message) for message in found)
+    if lines and unreadable == lines:
+        raise NotJsonLines(path)
     return problems
 
 
@@ -450,6 +468,10 @@ def main(argv=None):
             problems = validate_file(path)
         except OSError as error:
             print(f"{path}: cannot read: {error}", file=sys.stderr)
+            return 2
+        except NotJsonLines:
+            print(f"{path}: not a JSON Lines file of one JSON object per line (this validator reads .jsonl label "
+                  "files; check CSV, Parquet and Label Studio exports with `labelspec check`)", file=sys.stderr)
             return 2
         for number, message in problems:
             print(f"{path}:{number}: {message}")
