@@ -94,8 +94,12 @@ def _records(spec: Spec, gates: dict[str, Gate]) -> list[str]:
            "rejected."]
     gate = gates.get("records.valid")
     if gate is not None:
-        share = "none" if gate.threshold == 0 else "at most " + pct(gate.threshold)
-        out.append(f"Of all judgments, {share} may be rejected before the release is blocked." + _severity(gate))
+        if gate.threshold == 0:
+            out.append("A single rejected judgment blocks the release." if gate.severity == "error" else
+                       "The check allows no rejected judgment." + _severity(gate))
+        else:
+            beyond = " Beyond that, the release is blocked." if gate.severity == "error" else _severity(gate)
+            out.append(f"The check allows at most {pct(gate.threshold)} of all judgments to be rejected." + beyond)
     if q.provenance and "provenance.complete" in gates:
         out.append("Every judgment must record: " + ", ".join(q.provenance) + ".")
     return out
