@@ -454,3 +454,14 @@ def test_parquet_string_view_columns_are_text(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "v.parquet")
     j = read(tmp_path / "v.parquet")
     assert j.frame["item"].astype(str).tolist() == ["i1", "i2"] and j.frame["value"].astype(str).tolist() == ["x", "y"]
+
+
+def test_an_unknown_from_name_close_to_a_task_suggests_it(tmp_path: Path) -> None:
+    """The audit's case: a control renamed in the tool (``topic`` for ``topics``) is named with the near task."""
+    j = read(one(tmp_path, {"completed_by": 1, "result": [
+        {"from_name": "prefs", "type": "choices", "value": {"choices": ["A"]}}]}), LS_TASKS)
+    (detail,) = j.exclusions["detail"].tolist()
+    assert j.excluded == {"unknown_task": 1} and detail.endswith("; did you mean 'pref'?")
+    far = read(one(tmp_path, {"completed_by": 1, "result": [
+        {"from_name": "zzz", "type": "choices", "value": {"choices": ["A"]}}]}), LS_TASKS)
+    assert "did you mean" not in far.exclusions["detail"].iloc[0]

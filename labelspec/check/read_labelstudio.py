@@ -61,6 +61,7 @@ from labelspec.check.read_common import (
 from labelspec.check.read_csv import check_bytes
 from labelspec.check.read_labelstudio_values import Mismatch, judgment_values, mismatch_detail, task_of
 from labelspec.errors import InputError
+from labelspec.spec.locate import did_you_mean
 from labelspec.strictjson import JsonStrictError, strict_decoder
 
 __all__ = ["NOT_JUDGMENTS", "parse_labelstudio"]
@@ -357,7 +358,8 @@ def _annotation(acc: _Collector, at: _Record, ann: dict[str, Any], task: tuple[s
     for name, results in groups.items():
         shape = shapes.get(name)
         if shape is None:
-            acc.exclude(line, "unknown_task", f"from_name {name!r} ({where})")
+            guess = did_you_mean(name, shapes)
+            acc.exclude(line, "unknown_task", f"from_name {name!r} ({where})" + (f"; {guess}" if guess else ""))
             continue
         try:
             values = judgment_values(shape, results, unit)
