@@ -169,7 +169,7 @@ def test_preference_pairs_with_support_and_texts() -> None:
 
 def test_preference_pairs_carry_the_items_prompt_when_there_is_one() -> None:
     pref = Task(name="pref", kind="pairwise", question="q")
-    items = Items(ids=None, fields={"prompt": {"p1": "Say \"hi\"", "p2": "Count"}, "response_a": {"p1": "hi", "p2": "1"},
+    items = Items(ids=None, fields={"prompt": {"p1": "Say \"hi\""}, "response_a": {"p1": "hi", "p2": "1"},
                                     "response_b": {"p1": "hello", "p2": "2"}})
     spec = make_spec(pref, min_support=0.6)
     fields = (ItemField(name="prompt", type="text"), ItemField(name="response_a", type="text"),
@@ -181,9 +181,10 @@ def test_preference_pairs_carry_the_items_prompt_when_there_is_one() -> None:
     files, _ = build_release(spec, decide_all(spec, acc, ctx), acc, ctx, gates=(), verdict=resolve_gates((), []),
                              inputs=[], released_at=None, tool_version="0")
     pairs = [json.loads(line) for line in files[PAIRS_JSONL].decode().splitlines()]
-    # what a DPO trainer reads: the prompt and the two texts (a quote in the prompt survives the JSON)
+    # what a DPO trainer reads: the prompt and the two texts (a quote in the prompt survives the JSON); an item
+    # without a prompt gives null, not a dropped line
     assert [(p["prompt"], p["chosen_text"], p["rejected_text"]) for p in pairs] == [
-        ('Say "hi"', "hi", "hello"), ("Count", "2", "1")]
+        ('Say "hi"', "hi", "hello"), (None, "2", "1")]
 
 
 # --- the command ---------------------------------------------------------------------------------------------

@@ -193,6 +193,7 @@ def _pair_json(spec: Spec, p: pd.DataFrame, ctx: Context, pair: tuple[str, str] 
         fields["chosen_text"] = _texts(p["item"], chosen, ctx, pair)
         fields["rejected_text"] = _texts(p["item"], rejected, ctx, pair)
     prompt = _prompt_field(spec)
-    if prompt is not None:  # the same text on both sides: the side array only picks it
-        fields["prompt"] = _texts(p["item"], chosen, ctx, (prompt, prompt))
+    if prompt is not None:
+        texts = ctx.items.fields if ctx.items is not None else {}
+        fields["prompt"] = js.strings(strings(p["item"].map(texts.get(prompt, {})).astype(object)))
     return fields

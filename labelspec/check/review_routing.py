@@ -13,16 +13,16 @@ import pandas as pd
 from labelspec.check.context import Context
 from labelspec.check.rules import rule_applies, rule_satisfied, value_labels
 from labelspec.check.tables import Codes, units_on_items
-from labelspec.spec.model import Adjudication, Task
+from labelspec.spec.model import DEFAULT_EXPERT_REVIEW, Adjudication, Task
 
 REASONS: tuple[str, ...] = ("tie", "low_support", "always_review_labels", "gold_conflict", "rule_violation",
                             "span_conflict")
-DEFAULT_REVIEW: tuple[str, ...] = ("tie", "low_support", "always_review_labels")
+DEFAULT_REVIEW = DEFAULT_EXPERT_REVIEW
 
 
 def review_reasons(policy: Adjudication) -> tuple[tuple[str, ...], bool]:
     """The reasons that route a unit to expert review, and whether they are the default."""
-    return (tuple(policy.expert_review), False) if policy.expert_review else (DEFAULT_REVIEW, True)
+    return policy.routing, not policy.expert_review
 
 
 def review_labels(task: Task) -> frozenset[str]:

@@ -94,7 +94,7 @@ def _objects(spec: Spec) -> tuple[dict[str, str], str | None, dict[str, str]]:
 def _needs_text(task: Task, has_steps: bool) -> bool:
     """Whether the task's control needs a ``Text`` object: not when it marks steps or orders a ``List``, nor when
     a choice-like control can attach to the steps' ``Paragraphs`` instead."""
-    if has_steps and (task.unit == "step" or task.kind == "attribution") or task.kind == "ranking":
+    if (has_steps and (task.unit == "step" or task.kind == "attribution")) or task.kind == "ranking":
         return False
     return not (has_steps and task.kind in ("single_choice", "multi_choice", "rating", "text"))
 

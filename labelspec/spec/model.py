@@ -269,6 +269,10 @@ class Quality:
         return dict(self.key_locs).get(key, fallback if fallback is not None else self.loc)
 
 
+#: The reasons that route a unit to expert review when ``adjudication.expert_review`` lists none.
+DEFAULT_EXPERT_REVIEW: tuple[str, ...] = ("tie", "low_support", "always_review_labels")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Adjudication:
     method: Literal["majority", "dawid_skene"] = "majority"
@@ -277,6 +281,11 @@ class Adjudication:
     max_iterations: int = 50
     tolerance: float = 1e-6
     loc: SourceLocation = _loc()
+
+    @property
+    def routing(self) -> tuple[str, ...]:
+        """The reasons in force: the listed ones, else :data:`DEFAULT_EXPERT_REVIEW`."""
+        return tuple(self.expert_review) or DEFAULT_EXPERT_REVIEW
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,8 +20,7 @@ REASON = "always_review_labels"
 
 def routes_always_review(spec: Spec) -> bool:
     """Whether units flagged by a ``review: always`` label go to an expert (the default reasons include it)."""
-    listed = spec.adjudication.expert_review
-    return not listed or REASON in listed
+    return REASON in spec.adjudication.routing
 
 
 def review_always_warnings(spec: Spec, loc: Locator) -> list[Diagnostic]:
