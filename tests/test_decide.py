@@ -207,6 +207,18 @@ def test_pairwise_chosen_rejected_and_unanimous_tie() -> None:
     assert i3["value"] == "tie" and i3["decided_by"] == "unanimous" and not i3["review"]
 
 
+def test_pairwise_tie_is_an_answer_like_a_and_b() -> None:
+    """Two raters of three saying "equally good" outvote the one who preferred A; 2 A against 2 tie is no
+    consensus (before, both units were A at low support: the minority's preference was proposed)."""
+    pref = Task(name="pref", kind="pairwise", question="q")
+    acc = accounting(votes("pref", {"i1": ["A", "tie", "tie"], "i2": ["A", "A", "tie", "tie"]}))
+    d = decide_all(make_spec(pref, min_support=0.6), acc, Context())
+    i1, i2 = unit(d, "i1", "pref"), unit(d, "i2", "pref")
+    assert (i1["value"], i1["support"], i1["decided_by"], i1["review"]) == ("tie", 2 / 3, "pairwise", False)
+    assert i1["detail"]["chosen"] is None and i1["detail"]["n_tie"] == 2
+    assert i2["value"] is None and i2["reason_tie"] and i2["support"] == 0.5
+
+
 def test_spans_supported_and_conflicting() -> None:
     ner = Task(name="ner", kind="spans", question="q", labels=(lab("PER"), lab("ORG")), field="body")
     acc = accounting(votes("ner", {

@@ -22,19 +22,23 @@ Arr = npt.NDArray[Any]  # integer codes and floats alike
 
 
 def test_pairwise_choice_hand_cases() -> None:
-    units = [0, 0, 0, 1, 1, 2, 2, 2, 2, 4]
-    choice = [PREFER_A, PREFER_A, PREFER_B, TIE, TIE, PREFER_B, PREFER_B, TIE, PREFER_A, PREFER_A]
-    r = pairwise_choice(units, choice, 5, min_support=0.6)
-    assert r.chosen.tolist() == [PREFER_A, -1, PREFER_B, -1, PREFER_A]
-    assert r.rejected.tolist() == [PREFER_B, -1, PREFER_A, -1, PREFER_B]
-    assert r.tie.tolist() == [False, True, False, False, False]  # unit 3 has no judgments: no tie, no choice
-    # support counts tie judgments in the denominator: unit 2 is 2 of 4
-    np.testing.assert_allclose(r.support, [2 / 3, 0.0, 0.5, np.nan, 1.0])
-    assert r.low_support.tolist() == [False, True, True, True, False]
+    units = [0, 0, 0, 1, 1, 2, 2, 2, 2, 4, 5, 5, 5, 6, 6, 6, 6]
+    choice = [PREFER_A, PREFER_A, PREFER_B, TIE, TIE, PREFER_B, PREFER_B, TIE, PREFER_A, PREFER_A,
+              PREFER_A, TIE, TIE, PREFER_A, PREFER_A, TIE, TIE]
+    r = pairwise_choice(units, choice, 7, min_support=0.6)
+    # unit 1: everyone says tie; unit 5: most say tie (the consensus is "equal", not the minority's A);
+    # unit 6: as many A as tie (no consensus); unit 3 has no judgments: no tie, no choice
+    assert r.chosen.tolist() == [PREFER_A, -1, PREFER_B, -1, PREFER_A, -1, -1]
+    assert r.rejected.tolist() == [PREFER_B, -1, PREFER_A, -1, PREFER_B, -1, -1]
+    assert r.equal.tolist() == [False, True, False, False, False, True, False]
+    assert r.tie.tolist() == [False, False, False, False, False, False, True]
+    # support counts every judgment in the denominator: unit 2 is 2 of 4, unit 5's tie 2 of 3
+    np.testing.assert_allclose(r.support, [2 / 3, 1.0, 0.5, np.nan, 1.0, 2 / 3, 0.5])
+    assert r.low_support.tolist() == [False, False, True, True, False, False, True]
     assert (r.n_a.tolist(), r.n_b.tolist(), r.n_tie.tolist()) == (
-        [2, 0, 1, 0, 1],
-        [1, 0, 2, 0, 0],
-        [0, 2, 1, 0, 0],
+        [2, 0, 1, 0, 1, 1, 2],
+        [1, 0, 2, 0, 0, 0, 0],
+        [0, 2, 1, 0, 0, 2, 2],
     )
     with pytest.raises(ValueError, match="outside"):
         pairwise_choice([0], [3], 1)
@@ -43,13 +47,20 @@ def test_pairwise_choice_hand_cases() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([PREFER_A, PREFER_B, TIE])), max_size=40))
 def test_pairwise_choice_matches_pandas(rows: list[tuple[int, int]]) -> None:
+    """The plurality answer from pandas' value counts: a unique mode is the consensus, a shared one a tie."""
     df = pd.DataFrame(rows, columns=["unit", "choice"], dtype=np.int64)
     r = pairwise_choice(df.unit.to_numpy(), df.choice.to_numpy(), 6)
-    table = pd.crosstab(df.unit, df.choice).reindex(index=range(6), columns=[0, 1, 2], fill_value=0)
-    a, b, n = table[0].to_numpy(), table[1].to_numpy(), table.sum(axis=1).to_numpy()
-    expected = np.select([n == 0, a > b, b > a], [-1, PREFER_A, PREFER_B], default=-1)
-    assert r.chosen.tolist() == expected.tolist()
-    np.testing.assert_allclose(r.support, np.where(n > 0, np.maximum(a, b) / np.maximum(n, 1), np.nan))
+    for unit in range(6):
+        answers = df.choice[df.unit == unit]
+        if answers.empty:
+            assert (r.chosen[unit], r.tie[unit], r.equal[unit]) == (-1, False, False)
+            assert np.isnan(r.support[unit])
+            continue
+        modes = answers.mode().tolist()
+        assert r.tie[unit] == (len(modes) > 1)
+        assert r.chosen[unit] == (modes[0] if len(modes) == 1 and modes[0] != TIE else -1)
+        assert r.equal[unit] == (modes == [TIE])
+        assert r.support[unit] == pytest.approx(answers.value_counts().max() / len(answers))
 
 
 # --- Bradley–Terry -------------------------------------------------------------------------------------------

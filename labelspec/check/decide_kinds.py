@@ -291,15 +291,14 @@ def per_label(inp: KindInput) -> KindResult:
 
 
 def pairwise(inp: KindInput) -> KindResult:
-    """Chosen and rejected response per pair; everyone answering "tie" is a consensus that neither is better."""
+    """Chosen and rejected response per pair; most judgments answering "tie" is a consensus that neither is
+    better (value ``tie``, released, but no preference pair)."""
     c = inp.codes
     r = pairwise_choice(c.unit, c.category, len(c.unit_keys), min_support=inp.policy.min_support)
-    all_tie = (r.n_a == 0) & (r.n_b == 0) & (r.n_tie > 0)
     sides = np.array(["A", "B", None], dtype=object)
-    value = np.where(all_tie, "tie", sides[r.chosen]).astype(object)  # chosen -1 picks None
+    value = np.where(r.equal, "tie", sides[r.chosen]).astype(object)  # chosen -1 picks None
     n = r.n_a + r.n_b + r.n_tie
-    return KindResult(unit_frame(c, "pairwise", value, np.where(all_tie, 1.0, r.support), n,
-                                 r.tie & ~all_tie, r.low_support & ~all_tie),
+    return KindResult(unit_frame(c, "pairwise", value, r.support, n, r.tie, r.low_support),
                       detail=details(lambda ch, rj, a, b, t: {"chosen": ch, "rejected": rj, "n_a": a, "n_b": b,
                                                               "n_tie": t}, sides[r.chosen], sides[r.rejected],
                                      r.n_a, r.n_b, r.n_tie))

@@ -36,12 +36,15 @@ PREFER_A, PREFER_B, TIE = 0, 1, 2
 
 @dataclass(frozen=True, slots=True)
 class PairwiseResult:
-    """Majority over the judgments of each pair (unit); arrays are (U,).
+    """Plurality of the three answers (A, B, tie) over the judgments of each pair (unit); arrays are (U,).
 
-    ``chosen`` is ``PREFER_A`` (0) or ``PREFER_B`` (1), ``-1`` when A and B have as many votes (``tie``, which
-    includes units judged "tie" by everyone) or the unit has no judgments; ``rejected`` is the other side.
-    ``support`` is the share of *all* judgments (tie judgments included) that prefer the chosen side, and for
-    a tie the share preferring either one side; ``low_support`` is ``support < min_support`` or no judgments.
+    ``tie`` is an answer like A and B: when most judgments say the responses are equally good, the consensus
+    is that they are (``equal``), not the side a minority preferred. ``chosen`` is ``PREFER_A`` (0) or
+    ``PREFER_B`` (1) when that side has more votes than each other answer, else ``-1``; ``rejected`` is the
+    other side. ``tie`` (the flag, not the answer) marks units whose most frequent answer is shared (2 A and 2
+    B; 2 A and 2 "tie"): they have no consensus. ``support`` is the plurality answer's share of *all* the unit's
+    judgments (for a flagged unit, the shared top share); ``low_support`` is ``support < min_support`` or no
+    judgments.
     """
 
     chosen: IntArray
@@ -52,6 +55,7 @@ class PairwiseResult:
     n_tie: IntArray
     tie: BoolArray
     low_support: BoolArray
+    equal: BoolArray
 
 
 def pairwise_choice(
@@ -66,12 +70,16 @@ def pairwise_choice(
     n_a, n_b, n_tie = counts[:, PREFER_A], counts[:, PREFER_B], counts[:, TIE]
     n = counts.sum(axis=1)
     has = n > 0
-    tie = has & (n_a == n_b)
-    chosen = np.where(~has | tie, -1, np.where(n_a > n_b, PREFER_A, PREFER_B)).astype(np.int64)
+    top = counts.max(axis=1)
+    alone = (counts == top[:, None]).sum(axis=1) == 1  # one answer has the most votes
+    tie = has & ~alone
+    chosen = np.where(has & alone & (n_a == top), PREFER_A,
+                      np.where(has & alone & (n_b == top), PREFER_B, -1)).astype(np.int64)
     rejected = np.where(chosen < 0, -1, 1 - chosen).astype(np.int64)
+    equal = has & alone & (n_tie == top)
     with np.errstate(invalid="ignore", divide="ignore"):
-        support = np.where(has, np.maximum(n_a, n_b) / np.maximum(n, 1), np.nan)
-    return PairwiseResult(chosen, rejected, support, n_a, n_b, n_tie, tie, ~has | (support < min_support))
+        support = np.where(has, top / np.maximum(n, 1), np.nan)
+    return PairwiseResult(chosen, rejected, support, n_a, n_b, n_tie, tie, ~has | (support < min_support), equal)
 
 
 @dataclass(frozen=True, slots=True)
