@@ -10,6 +10,16 @@ settled it, or flag it as a guideline gap. It reads no files and decides no gate
   count table's Gram matrix), Σ_u #(a, not b) · #(b, not a) for multi_choice, and same-extent spans with
   different labels for spans. ``units`` counts the units with at least one such split; the example items are
   the units with the most. Pairs are kept per task, most splits first, at most ``max_pairs``.
+* Kinds whose judgment carries one label count like single_choice, Σ_u n_ua · n_ub, over a unit × label count
+  table (:func:`judgment_labels`; sparse for a long scale). pairwise: its answers A, B, tie, so a unit with
+  n_A, n_B, n_tie judgments gives n_A·n_B splits to A ↔ B, n_A·n_tie to A ↔ tie and n_B·n_tie to B ↔ tie.
+  rating: its scale points, whose ids (``"1"`` … ``"5"``) edge cases name, so a split between two points is
+  settled or a gap like any other; only points at least two apart are paired (neighbours, 3 ↔ 4, differ in
+  degree, as every ordered scale does). attribution: the
+  agent, so two judgments naming one agent at different steps do not split. The record contract makes every
+  agent a label id; a ``null`` agent, should one get through, is the label ``none`` when the task has one, and
+  otherwise no label (it splits with nothing, as the distribution gate counts it as nothing). Ranking and text
+  have no label pairs.
 * A pair is covered by an edge case whose ``label`` is one of the two and whose ``instead_of`` holds the other
   (linked as ``guidelines.html#<edge-case id>``), or by a counterexample on one label whose ``use`` is the
   other (linked to that label's section). An uncovered pair is a **guideline gap**; the gaps, with example
@@ -23,25 +33,39 @@ settled it, or flag it as a guideline gap. It reads no files and decides no gate
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from labelspec.check import decide_kinds as kinds
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
 from labelspec.check.records import Accounting
-from labelspec.check.tables import Codes, cell_keys, dense_units, unit_counts, units_on_items
+from labelspec.check.tables import (
+    Codes,
+    cell_keys,
+    count_cells,
+    counting_fits,
+    dense_units,
+    unit_counts,
+    units_on_items,
+)
 from labelspec.check.task_parse import ParsedTask, TaskParses, task_codes
 from labelspec.check.taxonomy import ancestors_at, distinct, subtree_hotspots
 from labelspec.spec.model import Spec, Task
 
 GUIDELINES = "guidelines.html"
-PAIR_KINDS = frozenset({"single_choice", "multi_choice", "spans"})
+#: Kinds whose judgment carries at most one label: splits from a unit × label count table.
+ONE_LABEL_KINDS = frozenset({"pairwise", "rating", "attribution"})
+PAIR_KINDS = frozenset({"single_choice", "multi_choice", "spans"}) | ONE_LABEL_KINDS
+#: The label a ``null`` attribution agent counts as, when the task has it.
+NO_AGENT = "none"
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,60 @@ def _span_splits(task: Task, parsed: ParsedTask, gold: np.ndarray) -> tuple[np.n
     return splits + splits.T, on_units + on_units.T, per_unit
 
 
+def _agent_codes(task: Task, categories: tuple[str, ...]) -> np.ndarray:
+    """(D,) position in ``task.label_ids`` of each distinct attribution value's agent (−1: no label; see the
+    module docstring for a ``null`` agent). Each distinct value is parsed once; the judgments only index."""
+    col = {label: j for j, label in enumerate(task.label_ids)}
+
+    def code(agent: object) -> int:
+        agent = NO_AGENT if agent is None else agent
+        return col.get(agent, -1) if isinstance(agent, str) else -1
+
+    return np.array([code(json.loads(text).get("agent")) for text in categories],  # distinct values: agents × steps
+                    dtype=np.int64)
+
+
+def judgment_labels(task: Task, codes: Codes) -> np.ndarray:
+    """(N,) position in ``task.label_ids`` of each judgment's one label, −1 for none: pairwise and rating are
+    coded by their answers (looked up by name, not assumed equal), an attribution by its agent."""
+    if task.kind == "attribution":
+        per_category = _agent_codes(task, codes.categories)
+    else:
+        per_category = pd.Index(list(task.label_ids), dtype=object).get_indexer(list(codes.categories))
+    lookup = np.append(np.asarray(per_category, dtype=np.int64), -1)  # a category code −1 (no category) → −1
+    out: np.ndarray = lookup[codes.category]
+    return out
+
+
+def _one_label_splits(codes: Codes, label: np.ndarray, n_lab: int, gold: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+    """Σ_u n_ua · n_ub as the Gram matrix of the unit × label count table, units with both labels likewise;
+    gold units and judgments without a label count nothing. The table is dense when it is at most a few times
+    the judgments (pairwise, a short scale), else sparse (a 1001-point scale times millions of units)."""
+    n_units = len(codes.unit_keys)
+    keep = (label >= 0) & ~gold[codes.unit]
+    if counting_fits(n_units * n_lab, len(label)):
+        return _choice_splits(codes, count_cells(codes.unit, label, (n_units, n_lab), keep))
+    table = sp.csr_matrix((np.ones(int(keep.sum())), (codes.unit[keep], label[keep])), shape=(n_units, n_lab))
+    table.sum_duplicates()  # one cell per (unit, label): its count
+    present = table.copy()
+    present.data[:] = 1.0
+    columns = table.tocsc()
+
+    def per_unit(a: int, b: int) -> np.ndarray:
+        return np.asarray(columns[:, a].toarray().ravel() * columns[:, b].toarray().ravel())
+
+    return np.asarray((table.T @ table).toarray()), np.asarray((present.T @ present).toarray()), per_unit
+
+
+def _apart(splits: np.ndarray, both: np.ndarray, weight: SplitWeight) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
+    """A scale's splits between points at least two apart: neighbouring points are a difference of degree,
+    which every ordered scale has and the weighted coefficients already discount, not a missing rule."""
+    idx = np.arange(splits.shape[0])
+    near = np.abs(idx[:, None] - idx[None, :]) <= 1
+    return np.where(near, 0, splits), np.where(near, 0, both), weight
+
+
 def top_units(weight: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` units of largest positive weight, ties by unit code (the unit keys' sorted order).
 
@@ -288,6 +366,10 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
             tables = _choice_splits(codes, table, gold)
         elif task.kind == "multi_choice":
             tables = _multi_splits(task, codes, gold)
+        elif task.kind in ONE_LABEL_KINDS:
+            tables = _one_label_splits(codes, judgment_labels(task, codes), len(task.label_ids), gold)
+            if task.kind == "rating":
+                tables = _apart(*tables)
         else:
             tables = _span_splits(task, parsed, gold)
         pairs += _pairs(task, codes, *tables, max_pairs=max_pairs, max_examples=max_examples)
