@@ -277,7 +277,8 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     units["decided_by"] = pd.Series(by, index=units.index, dtype=object)
     units["decided_by"] = units["decided_by"].where(units["value"].notna(), None)
     unreleased = unreleased_units(codes, units, ctx) & units["gold"].isna().to_numpy()
-    return route(units.assign(task=task.name), spec.adjudication, unreleased), result
+    named = pd.Series(repeated(len(units), task.name), index=units.index, dtype=object)  # not inferred as str
+    return route(units.assign(task=named), spec.adjudication, unreleased), result
 
 
 def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series:

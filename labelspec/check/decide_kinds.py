@@ -162,7 +162,7 @@ def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray
 
     cols: dict[str, Any] = {
         "item": text(codes.unit_items), "unit": text(codes.unit_steps), "value": text(value),
-        "method": repeated(u, method), "support": np.asarray(support, dtype=np.float64),
+        "method": text(repeated(u, method)), "support": np.asarray(support, dtype=np.float64),
         "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
         "low_support": np.asarray(low, dtype=bool),
         "span_conflict": np.zeros(u, dtype=bool),
