@@ -229,3 +229,16 @@ def test_above_the_recompute_limit_trajectory_coefficients_keep_an_interval(monk
             est = agreement[task][m]
             assert est.ci_reason is None and est.ci_low is not None and est.ci_high is not None, (task, m)
             assert est.ci_low <= est.value <= est.ci_high, (task, m)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("project", "task_name", "metrics"), [
+    ("rlhf-preference", "ranking", lambda task, ctx: ranking_metrics(task)),
+    ("clinical-ner", "entities", lambda task, ctx: span_metrics(task, ctx.items.text_lengths("note"))),
+])
+def test_recomputing_bootstrap_intervals_ignore_the_row_order(project, task_name, metrics) -> None:  # type: ignore[no-untyped-def]
+    """The same judgments in another row order (a Label Studio export lists them by task, a CSV by batch) draw
+    the same items: items are numbered by id, not by first appearance (an audit found intervals moving)."""
+    _, ctx, task, frame = _scored(project, task_name)
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    assert shuffled["item"].tolist() != frame["item"].tolist()
+    assert with_intervals(shuffled, metrics(task, ctx), BOOT) == with_intervals(frame, metrics(task, ctx), BOOT)

@@ -122,7 +122,7 @@ def _first_error_metrics(task: Task, steps: dict[str, int]) -> Metrics:
 
 def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Items drawn with replacement; each copy of an item becomes a distinct item (all its rows kept)."""
-    codes, items = pd.factorize(frame["item"])
+    codes, items = pd.factorize(frame["item"], sort=True)  # drawn by item id, not by first appearance
     order = np.argsort(codes, kind="stable")
     size = np.bincount(codes, minlength=len(items))
     start = np.cumsum(size) - size
