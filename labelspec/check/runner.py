@@ -222,7 +222,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses))
 
         _analyze(state, options, consensus)
-        state.gold = score_gold(spec, acc.used, ctx)
+        state.gold = score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level)  # the report's level
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
         gates = plan_gates(spec)
