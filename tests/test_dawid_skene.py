@@ -182,6 +182,21 @@ def test_synthetic_recovers_confusions_and_beats_majority() -> None:
     assert ds_acc > 0.96 and ds_acc > mv_acc + 0.05
 
 
+def test_the_callers_vote_table_gives_the_same_fit() -> None:
+    """``votes`` (the unit × label counts the consensus has already) starts EM where counting the judgments
+    again does: bit for bit the same fit, with units that have no judgment and gold units among them."""
+    u, a, lab, *_ = synthetic()
+    n_units = 2003  # three units without judgments
+    votes = np.zeros((n_units, 4), dtype=np.int64)
+    np.add.at(votes, (u, lab), 1)
+    kw = dict(n_units=n_units, n_annotators=10, n_classes=4, gold_units=[5, 2001], gold_labels=[1, 3])
+    plain, given = dawid_skene(u, a, lab, **kw), dawid_skene(u, a, lab, votes=votes, **kw)  # type: ignore[arg-type]
+    for field in ("priors", "confusion", "posterior", "winner", "tie", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(given, field), getattr(plain, field))
+    with pytest.raises(ValueError, match="votes must be"):
+        dawid_skene(u, a, lab, votes=votes[:-1], **kw)  # type: ignore[arg-type]
+
+
 def test_gold_is_clamped_and_corrects_a_swapped_crowd() -> None:
     """Three annotators who answer the opposite class 85% of the time: the votes are wrong, gold fixes it."""
     rng = np.random.default_rng(7)

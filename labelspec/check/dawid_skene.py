@@ -103,12 +103,16 @@ def _problem(
     return _Problem(counts, counts.T, n_units, n_ann, n_cls, g_units, g_labels)
 
 
-def _initial_posterior(p: _Problem) -> FloatArray:
-    """Per-unit vote shares, class-major (K, U): the soft majority vote the paper starts from (its eq. 3.1)."""
-    coo = p.counts.tocoo()
-    flat = (coo.col % p.n_classes) * p.n_units + coo.row
-    counted = np.bincount(flat, weights=coo.data, minlength=p.n_classes * p.n_units)
-    votes: FloatArray = counted.astype(np.float64, copy=False).reshape(p.n_classes, -1)
+def _initial_posterior(p: _Problem, votes_table: npt.NDArray[np.integer[Any]] | None = None) -> FloatArray:
+    """Per-unit vote shares, class-major (K, U): the soft majority vote the paper starts from (its eq. 3.1).
+    ``votes_table`` is the (U, K) count of each unit's labels when the caller has it (the same counts)."""
+    if votes_table is not None:
+        votes: FloatArray = np.asarray(votes_table, dtype=np.float64).T.copy()
+    else:
+        coo = p.counts.tocoo()
+        flat = (coo.col % p.n_classes) * p.n_units + coo.row
+        counted = np.bincount(flat, weights=coo.data, minlength=p.n_classes * p.n_units)
+        votes = counted.astype(np.float64, copy=False).reshape(p.n_classes, -1)
     total = votes.sum(axis=0)
     votes[:, total == 0] = 1.0
     total[total == 0] = p.n_classes
@@ -198,6 +202,7 @@ def dawid_skene(
     max_iter: int = 50,
     smoothing: float = 0.01,
     by_unit: tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None = None,
+    votes: npt.NDArray[np.integer[Any]] | None = None,
 ) -> DawidSkeneResult:
     """Fit Dawid–Skene by EM from the soft majority vote; deterministic (no random start).
 
@@ -206,14 +211,17 @@ def dawid_skene(
     of the paper. Converged when, between two iterations, every prior and confusion entry moves by less than
     ``tol`` or the log-likelihood changes by at most ``tol * |log-likelihood|``; otherwise EM stops after
     ``max_iter`` iterations with ``converged = False``. Gold units count towards priors and confusions.
-    ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them.
+    ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them;
+    ``votes``, the (U, K) count of each unit's labels (``tables.unit_counts``), saves counting them again.
     """
     if smoothing < 0 or tol <= 0 or max_iter < 1:
         raise ValueError("smoothing must be >= 0, tol > 0 and max_iter >= 1")
     p = _problem(
         unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels, by_unit
     )
-    post = _initial_posterior(p)
+    if votes is not None and np.shape(votes) != (n_units, n_classes):
+        raise ValueError("votes must be (n_units, n_classes)")
+    post = _initial_posterior(p, votes)
     trace: list[float] = []
     prev: tuple[FloatArray, FloatArray] | None = None
     converged = False
