@@ -443,7 +443,7 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path
     ctx = project_context(spec, gold)
     acc = read_and_account(spec, ctx, paths, [display(p) for p in paths])
     decisions = decide_all(spec, acc, ctx)
-    queue = build_queue(decisions, acc)
+    queue = build_queue(decisions, acc, spec)
     config = labelstudio_view(spec)  # only its control names are read: no header naming the spec's path
     texts = {"review-queue.csv": queue_csv(queue), "review-queue.jsonl": queue_jsonl(queue),
              "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, config)}

@@ -18,11 +18,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labelspec.check.context import Items
 from labelspec.check.csv_text import csv_text
 from labelspec.check.decide import Decisions, reason_lists
+from labelspec.check.decide_kinds import CANONICALISED, canonical
 from labelspec.check.read_labelstudio_values import NO_STEP_SUFFIX
 from labelspec.check.records import Accounting
 from labelspec.spec.model import Spec, Task
@@ -32,12 +34,28 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _KEYS = ["task", "item", "unit"]
 
 
-def build_queue(decisions: Decisions, acc: Accounting) -> pd.DataFrame:
+def canonical_judgments(judged: pd.DataFrame, spec: Spec | None) -> pd.DataFrame:
+    """``judged`` with the values of tasks whose kind has several texts per meaning (JSON sets, spans, objects)
+    in the canonical text the proposal uses, so an expert sees agreement as equal text (each distinct value of a
+    task parsed once, by ``decide_kinds.canonical``); without a spec, as the label files wrote them."""
+    tasks = [t for t in spec.tasks if t.kind in CANONICALISED] if spec is not None else []
+    if not tasks or judged.empty:
+        return judged
+    value = judged["value"].astype(object).to_numpy(copy=True)
+    names = judged["task"].astype(object).to_numpy()
+    for task in tasks:  # a loop over tasks
+        rows = np.flatnonzero(names == task.name)
+        value[rows] = canonical(task, pd.Series(value[rows], dtype=object)).to_numpy(dtype=object)
+    return judged.assign(value=value)
+
+
+def build_queue(decisions: Decisions, acc: Accounting, spec: Spec | None = None) -> pd.DataFrame:
     """One row per routed unit: its judgments ``{annotator: value}``, proposal, support, method and reasons.
-    (Units no release would publish, such as calibration items', are never routed: ``decide``.)"""
+    (Units no release would publish, such as calibration items', are never routed: ``decide``.) With the
+    ``spec``, judgments are in their task's canonical text, as the proposal is."""
     routed = decisions.routed.reset_index(drop=True)
     judged = acc.used[[*_KEYS, "annotator", "value"]].merge(routed[_KEYS], on=_KEYS, how="inner")
-    judged = judged.sort_values([*_KEYS, "annotator"], kind="stable")
+    judged = canonical_judgments(judged.sort_values([*_KEYS, "annotator"], kind="stable"), spec)
     by_unit = {k: dict(zip(g["annotator"].astype(str), g["value"].astype(str), strict=True))
                for k, g in judged.groupby(_KEYS, sort=False)}  # routed units only: output building
     keys = list(zip(routed["task"], routed["item"], routed["unit"], strict=True))
@@ -183,16 +201,19 @@ def _typed(text: str) -> Any:
 
 
 def _data(spec: Spec, items: Items | None, row: dict[str, Any], lists: dict[str, str]) -> dict[str, Any]:
-    """Task data: the item's fields (typed fields parsed back from JSON), the id columns, a ranking task's
-    ``List`` items, the queue context."""
+    """Task data: the item's fields (typed fields parsed back from JSON), the id columns, every ranking
+    control's ``List`` items (empty but for the unit's own ranking task), the queue context."""
     typed = {f.name for f in spec.items.fields if f.type in ("number", "list", "json")} if spec.items else set()
     fields: dict[str, Any] = {}
     for name, values in (items.fields.items() if items is not None else ()):
         if row["item"] in values:
             fields[name] = _typed(values[row["item"]]) if name in typed else values[row["item"]]
     task = spec.task(row["task"])
-    if task is not None and task.name in lists:
-        fields.setdefault(lists[task.name], _list_items(task.options, fields))
+    for name, key in lists.items():
+        # every key the config reads must be in the data, or Label Studio refuses the whole import; only the
+        # unit's own ranking lists its options, so an expert reviewing another task has nothing to rank there
+        ranked = spec.task(name) if task is not None and name == task.name else None
+        fields.setdefault(key, _list_items(ranked.options, fields) if ranked is not None else [])
     cols = spec.columns
     fields[cols.item] = row["item"]
     if row["unit"]:

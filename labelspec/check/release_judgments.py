@@ -3,13 +3,16 @@
 One job: find each used judgment's (annotator's or expert's) released row, sort them (row, time, annotator)
 stably, and keep every provenance column as integer codes into its distinct values, with the per-distinct-value
 tables a row needs: the annotator's calibration from the roster, the lead time (parsed as pandas parses the
-released judgments' column, so an all-integer column stays integer), the source file. Nothing here is per
-judgment in Python; building rows and text is ``release_table``'s and ``release_jsonl``'s job.
+released judgments' column, so an all-integer column stays integer), the source file. A value whose kind has
+several texts per meaning (JSON sets, spans, objects) is recoded to the canonical text the consensus uses, so a
+judgment equal to its row's value reads the same. Nothing here is per judgment in Python; building rows and text
+is ``release_table``'s and ``release_jsonl``'s job.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labelspec.check.context import Context, iso_utc
+from labelspec.check.decide_kinds import CANONICALISED, canonical
 from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.records import Accounting
+from labelspec.check.span_table import canonical_span_array
+from labelspec.spec.model import Task
 
 KEYS = ["task", "item", "unit"]
 JUDGMENT = pa.struct([("annotator", pa.string()), ("role", pa.string()), ("value", pa.string()),
@@ -142,8 +148,64 @@ def by_row_time_name(row: np.ndarray, when: np.ndarray, name: np.ndarray, n_rows
     return first[by_row], offsets
 
 
-def order_judgments(units: pd.DataFrame, acc: Accounting) -> Judgments:
-    """Join the judgments to the released rows and sort them (row, time, annotator) once, stably."""
+def _arrow_texts(values: pd.Series, at: np.ndarray) -> pa.Array:
+    """The distinct values at ``at`` as Arrow large strings (a categorical through its categories: no copy of
+    every text as a Python object)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        texts = strings(values.cat.categories).take(pa.array(np.asarray(values.cat.codes)[at]))
+    else:
+        texts = strings(values.iloc[at])
+    return texts.cast(pa.large_string())
+
+
+def _canonical_texts(task: Task, value: Coded, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of the distinct values at ``present`` (codes a task's judgments use), those whose text is not the
+    task's canonical one, and their canonical texts: ``decide_kinds.canonical``, through the bulk span parser for
+    spans (as ``task_parse`` canonicalises them for the consensus), each distinct value parsed once."""
+    raw = _arrow_texts(value.values, present)
+    if task.kind == "spans":
+        canon, parsed = canonical_span_array(raw, task.label_ids)
+        if parsed is not None:  # every text canonical already
+            return present[:0], np.zeros(0, dtype=object)
+    else:
+        texts = canonical(task, pd.Series(raw.to_numpy(zero_copy_only=False), dtype=object))
+        canon = pa.array(texts.to_numpy(dtype=object), pa.large_string())
+    changed = np.asarray(pc.not_equal(canon, raw).to_numpy(zero_copy_only=False), dtype=bool)
+    return present[changed], np.asarray(canon.filter(pa.array(changed)).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def canonical_values(value: Coded, task: Coded, tasks: Sequence[Task]) -> Coded:
+    """``value`` with each judgment of a :data:`~labelspec.check.decide_kinds.CANONICALISED` task recoded to
+    its canonical text, as the consensus writes it (a consumer comparing a judgment with its row's value sees no
+    false disagreement). Each task's distinct value codes are canonicalised once, then the codes are remapped;
+    a canonical value keeps its code, so canonical input returns ``value`` itself (byte-identical output)."""
+    names = task.values.astype(object).tolist()  # distinct task names
+    n = len(value.values)
+    codes: np.ndarray | None = None  # copied on the first change only
+    added: list[np.ndarray] = []
+    for t in tasks:  # a loop over the spec's tasks
+        if t.kind not in CANONICALISED or t.name not in names:
+            continue
+        rows = np.flatnonzero(task.codes == names.index(t.name))
+        used = value.codes[rows]
+        rows, used = rows[used >= 0], used[used >= 0]
+        changed, texts = _canonical_texts(t, value, np.flatnonzero(np.bincount(used, minlength=n)))
+        if changed.size == 0:
+            continue
+        recode = np.arange(n, dtype=np.int64)  # this task's code → its canonical text's code
+        recode[changed] = n + sum(a.size for a in added) + np.arange(changed.size)
+        codes = value.codes.astype(np.int64) if codes is None else codes
+        codes[rows] = recode[used]
+        added.append(texts)
+    if codes is None:
+        return value
+    values = pd.Series(np.concatenate([value.values.to_numpy(dtype=object, na_value=None), *added]), dtype=object)
+    return Coded(np.asarray(codes, dtype=np.int32 if len(values) < 2 ** 31 else np.int64), values, value.missing)
+
+
+def order_judgments(units: pd.DataFrame, acc: Accounting, tasks: Sequence[Task] = ()) -> Judgments:
+    """Join the judgments to the released rows and sort them (row, time, annotator) once, stably; values of the
+    ``tasks`` whose kind has several texts per meaning are recoded to their canonical text."""
     cols = [*KEYS, "annotator", "value", "timestamp", "lead_time", "file", "line", "when"]
     # without experts (the usual case) the used judgments' columns as they are: no copy of 10M rows
     j = acc.used[cols] if acc.expert.empty else pd.concat([acc.used[cols], acc.expert[cols]], ignore_index=True)
@@ -153,8 +215,16 @@ def order_judgments(units: pd.DataFrame, acc: Accounting) -> Judgments:
     order, offsets = by_row_time_name(row[keep], _when(j["when"])[keep], _name_rank(annotator)[keep], len(units))
     order, offsets = keep[order], np.asarray(offsets, dtype=np.int64)
     return Judgments(order=order, offsets=offsets, expert=(np.arange(len(j)) >= len(acc.used)).astype(np.int8),
-                     annotator=annotator, value=Coded.of(j["value"]), timestamp=Coded.of(j["timestamp"]),
+                     annotator=annotator, value=_values(j, tasks), timestamp=Coded.of(j["timestamp"]),
                      lead_time=Coded.of(j["lead_time"]), file=Coded.of(j["file"]), line=j["line"])
+
+
+def _values(j: pd.DataFrame, tasks: Sequence[Task]) -> Coded:
+    """The value column coded, canonical for the tasks that need it (the task column is coded only then)."""
+    value = Coded.of(j["value"])
+    if not any(t.kind in CANONICALISED for t in tasks):
+        return value
+    return canonical_values(value, Coded.of(j["task"]), tasks)
 
 
 def lead_times(lead_time: Coded, released: np.ndarray) -> tuple[pa.Array, pa.Array]:

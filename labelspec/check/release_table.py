@@ -9,7 +9,7 @@ Parquet row group each. Text is ``release_jsonl``'s job, files are ``release``'s
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ from labelspec.check.release_judgments import (
 )
 from labelspec.check.release_records import records_json
 from labelspec.check.review_routing import REASONS
-from labelspec.spec.model import Spec
+from labelspec.spec.model import Spec, Task
 
 #: Rows per block: the Parquet writer's default row-group length, so the file is what one ``write_table`` writes.
 BLOCK_ROWS = 1024 * 1024
@@ -160,7 +160,9 @@ def blocks(spec: Spec, decisions: Decisions, units: pd.DataFrame, j: Judgments, 
         yield block(spec, decisions, units, j, look, start, min(start + rows, len(units)))
 
 
-def released_judgments(units: pd.DataFrame, acc: Accounting, ctx: Context) -> tuple[Judgments, Lookups]:
-    """The released rows' judgments, ordered, and their per-distinct-value tables."""
-    j = order_judgments(units, acc)
+def released_judgments(units: pd.DataFrame, acc: Accounting, ctx: Context, tasks: Sequence[Task] = ()
+                       ) -> tuple[Judgments, Lookups]:
+    """The released rows' judgments, ordered, their values as canonical as the rows' values (``tasks``: the
+    spec's), and their per-distinct-value tables."""
+    j = order_judgments(units, acc, tasks)
     return j, Lookups.of(j, ctx)
