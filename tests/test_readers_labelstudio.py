@@ -28,7 +28,7 @@ def rows(j: Judgments) -> list[tuple[str, ...]]:
 
 def test_fixture_export_normalises_every_kind() -> None:
     j = read(EXPORT)
-    t1 = ("2024-05-01T10:00:00Z", "12.50", "")
+    t1 = ("2024-05-01T10:00:00Z", "4.167", "")  # the annotation's 12.50 s shared by its three judgments
     assert rows(j) == [
         ("t-1", "intent", "7", "refund", *t1, "9"),
         ("t-1", "tone", "7", "4", *t1, "9"),

@@ -12,7 +12,13 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
 * Annotations come from ``annotations`` and the legacy ``completions`` (each a JSON array, else LS406).
   ``predictions`` and ``drafts`` are never judgments: only their number is counted (``info``).
 * annotator = ``completed_by`` as text when it is a number, or the object's ``email`` (a string; else its ``id``).
-  timestamp = ``created_at``; lead_time = ``lead_time`` as written; ground_truth = "true" or "".
+  With a roster (``roster``: its ids), an object whose email the roster lacks but whose ``id`` it has gives the
+  id: the standard JSON export writes the bare id, so one user is one annotator in both shapes.
+  timestamp = ``created_at``; ground_truth = "true" or "". lead_time = ``lead_time`` (the whole annotation's
+  seconds) shared equally among the records the annotation yields (its judgments and its results excluded here,
+  as ``rows_read`` counts them: all took the time), rounded to the millisecond, ties to even, without trailing
+  zeros (``21.337`` over 14 → ``1.524``). One record, or a lead time that is no plain decimal (the record check
+  excludes it as ``bad_lead_time``), keeps the text as written.
   ``was_cancelled`` and ``ground_truth`` are ``true``/``false`` (absent or null: false); anything else is LS404.
 * ``was_cancelled`` → excluded "cancelled_annotation"; no result → "empty_annotation"; a ``from_name`` that is
   no spec task → "unknown_task"; a result whose value does not give the task's kind of value →
@@ -37,8 +43,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -62,6 +69,7 @@ from labelspec.check.read_csv import check_bytes
 from labelspec.check.read_labelstudio_values import Mismatch, judgment_values, mismatch_detail, task_of
 from labelspec.errors import InputError
 from labelspec.spec.locate import did_you_mean
+from labelspec.spec.records import LEAD_TIME_RE
 from labelspec.strictjson import JsonStrictError, strict_decoder
 
 __all__ = ["NOT_JUDGMENTS", "parse_labelstudio"]
@@ -251,9 +259,10 @@ class _Record:
 
 
 def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape], *,
-                      items_id: str | None = None) -> Parsed:
+                      items_id: str | None = None, roster: Collection[str] | None = None) -> Parsed:
     """Read one Label Studio JSON export; structural problems raise InputError LS401/LS402/LS404/LS406.
-    ``items_id`` is the spec's ``items.id`` (None: no items file), the second task data key naming the item."""
+    ``items_id`` is the spec's ``items.id`` (None: no items file), the second task data key naming the item;
+    ``roster`` the roster's annotator ids (None: no roster), which a ``completed_by`` object is matched by."""
     check_bytes(data, path)
     walker = _Walker(data.decode("utf-8-sig"), path)
     shapes = {t.name: t for t in tasks}
@@ -279,7 +288,7 @@ def parse_labelstudio(data: bytes, path: str, columns: ColumnMap, tasks: Sequenc
                 raise walker.fail("LS406", ann_offset, f"an annotation must be a JSON object ({at.ids})")
             ann_at = _Record(walker, ann_offset, walker.line(ann_offset), f"{at.ids}, annotation "
                                                                           f"{_id_text(ann.get('id'))}")
-            _annotation(acc, ann_at, ann, (item, unit, note), shapes)
+            _annotation(acc, ann_at, ann, (item, unit, note), shapes, roster)
     if acc.info["tasks"] and not annotated:
         raise input_error("LS406", path, 0, "no task has 'annotations': not a Label Studio JSON export "
                                             "(JSON-MIN and CSV exports are not supported; export as JSON)")
@@ -319,13 +328,34 @@ def _id_text(value: Any) -> str:
     return str(value) if value is None or isinstance(value, str) else json_shown(value)
 
 
-def _annotator(value: Any, at: _Record) -> str:
-    if isinstance(value, dict):
-        email = value.get("email")
-        if email is not None and type(email) is not str:  # a JsonNumber is a str subclass: "5" is no address
-            raise at.error("LS404", f"completed_by.email must be a string; found {json_shown(email)}")
-        return email if email else _text(value.get("id"), "completed_by.id", at)
-    return _text(value, "completed_by", at)
+def _annotator(value: Any, at: _Record, roster: Collection[str] | None) -> str:
+    """The bare id, or the object's email; its id instead when only that is in the roster (the standard JSON
+    export writes the id, exports with annotator details the object: one user must be one annotator)."""
+    if not isinstance(value, dict):
+        return _text(value, "completed_by", at)
+    email = value.get("email")
+    if email is not None and type(email) is not str:  # a JsonNumber is a str subclass: "5" is no address
+        raise at.error("LS404", f"completed_by.email must be a string; found {json_shown(email)}")
+    if not email:
+        return _text(value.get("id"), "completed_by.id", at)
+    ident = value.get("id")
+    if roster is None or email in roster or not isinstance(ident, str):  # JsonNumber: the id as written
+        return str(email)
+    return str(ident) if ident in roster else str(email)
+
+
+def _lead_share(text: str, records: int) -> str:
+    """The annotation's lead time over its ``records``: exact decimal arithmetic (no float noise such as
+    1.5000000000000002, no limit on digits), rounded to the millisecond, ties to even, trailing zeros dropped.
+    One record, or a text that is no plain decimal, is kept as written (the record check judges it)."""
+    if records <= 1 or not LEAD_TIME_RE.fullmatch(text):
+        return text
+    num, den = Decimal(text).as_integer_ratio()
+    whole, rest = divmod(num * 1000, den * records)
+    millis = whole + (2 * rest > den * records or (2 * rest == den * records and whole % 2 == 1))
+    digits = format(Decimal(millis), "f").rjust(4, "0")  # Decimal: str(int) refuses 4300 digits
+    seconds, fraction = digits[:-3], digits[-3:].rstrip("0")
+    return f"{seconds}.{fraction}" if fraction else seconds
 
 
 def _flag(ann: dict[str, Any], key: str, at: _Record) -> bool:
@@ -337,7 +367,7 @@ def _flag(ann: dict[str, Any], key: str, at: _Record) -> bool:
 
 
 def _annotation(acc: _Collector, at: _Record, ann: dict[str, Any], task: tuple[str, str, str],
-                shapes: dict[str, TaskShape]) -> None:
+                shapes: dict[str, TaskShape], roster: Collection[str] | None) -> None:
     item, unit, note = task
     line, where = at.line, at.ids
     result = ann.get("result")
@@ -350,11 +380,13 @@ def _annotation(acc: _Collector, at: _Record, ann: dict[str, Any], task: tuple[s
         acc.exclude(line, "empty_annotation", where if not result else f"{where}: relations only")
         return
     common = {
-        "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), at),
+        "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), at, roster),
         "timestamp": _text(ann.get("created_at"), "created_at", at),
         "lead_time": _text(ann.get("lead_time"), "lead_time", at),
         "ground_truth": "true" if ground_truth else "",
     }
+    rows: list[tuple[str, str, str]] = []  # (task, unit, value): written once the lead time's share is known
+    excluded = len(acc.exclusions)
     for name, results in groups.items():
         shape = shapes.get(name)
         if shape is None:
@@ -369,8 +401,10 @@ def _annotation(acc: _Collector, at: _Record, ann: dict[str, Any], task: tuple[s
         except UnwritableValue as exc:  # e.g. choices [1e999]: a value no label file could hold
             acc.exclude(line, "result_kind_mismatch", f"{name!r}: the value {exc} ({where})")
             continue
-        for step, value in values:
-            acc.row(line, where + note, task=name, value=value, **{**common, "unit": step})
+        rows.extend((name, step, value) for step, value in values)
+    common["lead_time"] = _lead_share(common["lead_time"], len(rows) + len(acc.exclusions) - excluded)
+    for name, step, value in rows:
+        acc.row(line, where + note, task=name, value=value, **{**common, "unit": step})
 
 
 def _groups(acc: _Collector, result: Any, at: _Record, shapes: dict[str, TaskShape]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,11 +101,12 @@ class Judgments:
 
 def read_label_files(paths: Sequence[Path], *, columns: ColumnMap, tasks: Sequence[TaskShape],
                      display_paths: Sequence[str] | None = None, fmt: str | None = None,
-                     items_id: str | None = None) -> Judgments:
+                     items_id: str | None = None, roster: Collection[str] | None = None) -> Judgments:
     """Read label files into one :class:`Judgments`.
 
     ``display_paths`` are what messages and the ``file`` column show (default: the paths as given).
-    ``items_id``: the spec's ``items.id``, which a Label Studio task's data may name the item by.
+    ``items_id``: the spec's ``items.id``, which a Label Studio task's data may name the item by; ``roster``:
+    the roster's annotator ids, which a Label Studio ``completed_by`` object may name its user by.
     ``fmt`` overrides the extension (one of :data:`FORMATS`' values). Every file is read before failing, and
     one InputError carries the first structural problem of each broken file (LS401–LS406, at FILE:LINE).
     """
@@ -116,7 +117,7 @@ def read_label_files(paths: Sequence[Path], *, columns: ColumnMap, tasks: Sequen
     problems: list[Diagnostic] = []
     for path, name in zip(paths, shown, strict=True):
         try:
-            done.append(_read_one(Path(path), name, fmt, columns, tasks, items_id))
+            done.append(_read_one(Path(path), name, fmt, columns, tasks, items_id, roster))
         except InputError as exc:
             problems.extend(exc.diagnostics)
     if problems:
@@ -138,12 +139,14 @@ def _format_of(path: Path, name: str, fmt: str | None) -> str:
 
 
 def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
-              tasks: Sequence[TaskShape], items_id: str | None = None) -> tuple[Parsed, FileInfo]:
+              tasks: Sequence[TaskShape], items_id: str | None = None,
+              roster: Collection[str] | None = None) -> tuple[Parsed, FileInfo]:
     kind = _format_of(path, name, fmt)
     data = _read_bytes(path, name)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash while parsing: hashlib releases the GIL
         digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
-        parsed = (parse_labelstudio(data, name, columns, tasks, items_id=items_id) if kind == "labelstudio"
+        parsed = (parse_labelstudio(data, name, columns, tasks, items_id=items_id, roster=roster)
+                  if kind == "labelstudio"
                   else _PARSERS[kind](data, name, columns, tasks))
         sha256 = digest.result()
     if kind == "jsonl" and parsed.rows == 0:  # blank lines only, or 0 bytes: empty, as a CSV file without header

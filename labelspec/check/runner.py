@@ -65,7 +65,8 @@ def task_shapes(spec: Spec) -> list[TaskShape]:
 def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
     cols = spec.columns
     judgments = read_label_files(list(files), columns=cols, tasks=task_shapes(spec),
-                                 display_paths=list(display), items_id=spec.items.id if spec.items else None)
+                                 display_paths=list(display), items_id=spec.items.id if spec.items else None,
+                                 roster=ctx.roster)
     not_judgments = {k: n for k, n in judgments.info.items() if k in NOT_JUDGMENTS and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins)

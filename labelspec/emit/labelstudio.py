@@ -136,6 +136,9 @@ def _paragraph_labels(view: ET.Element, task: Task, to_name: str, hints: dict[st
         attrs = _id(value, task)
         if value in hints:
             attrs["hint"] = hints[value]
+        label = task.label(value)
+        if label is not None and label.hotkey:  # the regions' keys; the no-step choices get none (one key, one bind)
+            attrs["hotkey"] = label.hotkey
         ET.SubElement(el, "Label", attrs)
     if task.kind == "attribution":
         ET.SubElement(view, "Header", {"value": _NO_STEP_HEADER, "size": "6"})
