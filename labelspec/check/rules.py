@@ -1,20 +1,43 @@
 """The spec's machine-checkable rules over item fields, applied to every judgment of the task, vectorised.
 
 A rule is evaluated once per distinct item (the regex runs over the items file, not per judgment); the judgments
-are then joined to the matching items and their values tested against the expected label set.
+are then joined to the matching items and their values tested against the expected label set. A ``matches``
+pattern runs on the regex package, translated from re's parse tree, under one time budget per rule.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import re._parser
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import regex
 
 from labelspec.check.context import Context
-from labelspec.spec.model import Rule, Spec
+from labelspec.errors import Diagnostic, SpecError
+from labelspec.spec.model import NOWHERE, Rule, Spec
+
+#: Seconds one rule's ``matches`` pattern may spend over all the distinct item texts it is searched in. Python's
+#: engine backtracks, so a repeated group that can match the same text in many ways takes exponential time on one
+#: unlucky item; past this budget ``check`` stops with exit 2 instead of stalling CI.
+RULE_REGEX_SECONDS = 10.0
+#: Pattern nodes the regex package may compile: it writes a counted repeat's minimum out in full (``x{1000}`` is
+#: 1000 copies), so a count re takes in its stride would exhaust memory before any time limit applies.
+MAX_UNROLLED = 20_000
+
+_PARSER: Any = re._parser  # the tree re compiles (private, stable since 3.11): translated, it keeps its meaning
+_CATEGORY = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
+             "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}
+_REPEAT = {"MAX_REPEAT": "", "MIN_REPEAT": "?", "POSSESSIVE_REPEAT": "+"}
+_STRING_ANCHOR = {"AT_BEGINNING_STRING": r"\A", "AT_END_STRING": r"\Z"}
+_EMPTY_NON_BOUNDARY = re.search(r"\B", "") is not None  # False before Python 3.14
 
 
 @dataclass(frozen=True)
@@ -35,13 +58,194 @@ def rule_applies(rule: Rule, field: pd.Series) -> np.ndarray:
     """Which items (the rows of ``field``) the rule's ``when`` selects."""
     text = field.astype(str)
     if rule.op == "matches":
-        hit = text.str.contains(re.compile(str(rule.operand)), regex=True)
+        hit = pd.Series(_matching(rule, text), index=text.index)
     elif rule.op == "equals":
         hit = text == rule.operand
     else:
         hit = text.isin(list(rule.operand))
     out: np.ndarray = hit.to_numpy(dtype=bool)
     return out
+
+
+def _matching(rule: Rule, text: pd.Series) -> np.ndarray:
+    """Per row: ``re.search`` of the rule's pattern finds a match. Each distinct text is searched once, and all of
+    them together within :data:`RULE_REGEX_SECONDS` (the regex package's ``timeout``), so a catastrophic pattern
+    fails the check with exit 2 instead of running forever."""
+    codes, distinct = pd.factorize(text, sort=False)
+    values = [str(v) for v in distinct]
+    pattern = _compiled(rule, values)
+    found = np.zeros(len(values), dtype=bool)
+    deadline = time.monotonic() + RULE_REGEX_SECONDS
+    for k, value in enumerate(values):  # distinct texts, not rows: each search needs its share of the budget
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            found[k] = pattern.search(value, timeout=left) is not None
+        except TimeoutError:
+            raise _out_of_time(rule, str(text.index[int(np.argmax(codes == k))])) from None
+    hit: np.ndarray = found[codes]
+    return hit
+
+
+def _rule_error(rule: Rule, message: str, hint: str) -> SpecError:
+    """LS313 at the rule in the spec, naming it."""
+    loc = None if rule.loc == NOWHERE else rule.loc
+    return SpecError(Diagnostic("LS313", f"rule {rule.id}: {message}", loc, hint=hint))
+
+
+def _out_of_time(rule: Rule, item: str) -> SpecError:
+    return _rule_error(rule, f"its matches pattern ran out of its {RULE_REGEX_SECONDS:g} s budget in item {item!r}: "
+                       "a repeated group that can match the same text in many ways backtracks exponentially",
+                       r"rewrite it so each piece of text can match only one way, e.g. \w+(\s\w+)* for (\w+\s?)+$")
+
+
+def _compiled(rule: Rule, texts: Sequence[str]) -> Any:
+    """The rule's pattern for the regex package, meaning on ``texts`` exactly what it means to ``re``."""
+    try:
+        tree = _PARSER.parse(str(rule.operand))
+    except re.error as exc:  # validate refuses it (LS313); a spec built in code may not have been validated
+        raise _rule_error(rule, f"invalid regular expression: {exc}",
+                          "patterns are Python regular expressions (module re)") from None
+    unrolled = _unrolled(tree)
+    if unrolled > MAX_UNROLLED:
+        raise _rule_error(rule, f"its matches pattern's repeat counts would compile to {unrolled} pattern nodes, "
+                          f"more than the {MAX_UNROLLED} labelspec allows", "use smaller counts in {m,n}")
+    try:
+        return regex.compile(_Writer(texts).sequence(tree, tree.state.flags), regex.V0)
+    except (_Untranslatable, regex.error) as exc:  # a construct of a newer Python's re: refuse, never guess
+        raise _rule_error(rule, f"its matches pattern cannot be evaluated with a time limit ({exc})",
+                          "report this to labelspec's maintainers") from None
+
+
+class _Untranslatable(Exception):
+    """re's parser produced a node this translation does not know."""
+
+
+def _children(name: str, av: Any) -> list[Any]:
+    """The node lists inside one node of re's parse tree."""
+    if name in _REPEAT:
+        return [av[2]]
+    if name == "BRANCH":
+        return list(av[1])
+    if name == "SUBPATTERN":
+        return [av[3]]
+    if name in ("ASSERT", "ASSERT_NOT"):
+        return [av[1]]
+    if name == "ATOMIC_GROUP":
+        return [av]
+    if name == "GROUPREF_EXISTS":
+        return [branch for branch in av[1:] if branch is not None]
+    return []
+
+
+def _unrolled(nodes: Any) -> int:
+    """How many nodes the regex package compiles for ``nodes``: a repeat's body once per required iteration."""
+    return sum((max(av[0], 1) if str(op) in _REPEAT else 1) * (1 + sum(map(_unrolled, _children(str(op), av))))
+               for op, av in nodes)
+
+
+def _char(code: int) -> str:
+    """One code point as pattern text both engines read alike (and inside a set)."""
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\U{code:08x}"
+
+
+def _re_set(items: Any) -> str:
+    """A set node of re's parse tree written back as re syntax."""
+    parts: dict[str, Callable[[Any], str]] = {
+        "NEGATE": lambda _: "^", "LITERAL": _char, "RANGE": lambda av: f"{_char(av[0])}-{_char(av[1])}",
+        "CATEGORY": lambda av: _CATEGORY[str(av)]}
+    try:
+        return "[" + "".join(parts[str(op)](av) for op, av in items) + "]"
+    except KeyError as exc:
+        raise _Untranslatable(str(exc)) from None
+
+
+class _Writer:
+    r"""re's parse tree as a regex-package pattern. The two engines share syntax but not character tables: ``\w``,
+    ``\s``, ``\d``, ``\b`` and case-insensitive matching follow the running Python's Unicode database in re and the
+    package's own, newer one (and other definitions: ``\w`` takes combining marks there, not ``²``). So every class
+    is written out as the characters re itself matches among those the searched texts contain (others never occur),
+    and anchors as lookarounds; literals, ranges, groups, repeats and lookarounds mean the same in both."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._texts = texts
+
+    @functools.cached_property
+    def _alphabet(self) -> tuple[np.ndarray, str]:
+        """The distinct code points of the texts, sorted, and the same as one string."""
+        seen = np.zeros(0x110000, dtype=bool)
+        for start in range(0, len(self._texts), 4096):
+            joined = "".join(self._texts[start:start + 4096]).encode("utf-32-le", "surrogatepass")
+            seen[np.frombuffer(joined, dtype="<u4")] = True
+        codes = np.flatnonzero(seen)
+        return codes, codes.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+    def sequence(self, nodes: Any, flags: int) -> str:
+        return "".join(self._node(str(op), av, flags) for op, av in nodes)
+
+    def _node(self, name: str, av: Any, flags: int) -> str:
+        if name in ("LITERAL", "NOT_LITERAL", "IN"):
+            return self._charset(name, av, flags)
+        if name == "ANY":
+            return "(?s:.)" if flags & re.DOTALL else "[^\\n]"
+        if name == "AT":
+            return self._anchor(str(av), flags)
+        if name in _REPEAT:
+            low, high, body = av
+            count = f"{low},{'' if high == _PARSER.MAXREPEAT else high}"
+            return f"(?:{self.sequence(body, flags)}){{{count}}}{_REPEAT[name]}"
+        if name == "SUBPATTERN":
+            group, add, drop, body = av
+            return ("(" if group is not None else "(?:") + self.sequence(body, (flags | add) & ~drop) + ")"
+        if name == "BRANCH":
+            return "(?:" + "|".join(self.sequence(branch, flags) for branch in av[1]) + ")"
+        if name in ("ASSERT", "ASSERT_NOT"):
+            behind = "<" if av[0] < 0 else ""
+            return f"(?{behind}{'=' if name == 'ASSERT' else '!'}{self.sequence(av[1], flags)})"
+        if name == "ATOMIC_GROUP":
+            return f"(?>{self.sequence(av, flags)})"
+        if name == "GROUPREF":  # case-insensitively: the package's case folding (differs for a few letters, e.g. ς)
+            return f"(?{'a' if flags & re.ASCII else ''}i:\\g<{av}>)" if flags & re.IGNORECASE else f"\\g<{av}>"
+        if name == "GROUPREF_EXISTS":
+            group, yes, no = av
+            return f"(?({group}){self.sequence(yes, flags)}{'' if no is None else '|' + self.sequence(no, flags)})"
+        raise _Untranslatable(name)
+
+    def _charset(self, name: str, av: Any, flags: int) -> str:
+        if name == "LITERAL" and not flags & re.IGNORECASE:
+            return _char(av)
+        text = {"LITERAL": _char, "NOT_LITERAL": lambda c: f"[^{_char(c)}]", "IN": _re_set}[name](av)
+        plain = name != "IN" or all(str(op) != "CATEGORY" for op, _ in av)
+        if plain and not flags & re.IGNORECASE:
+            return text  # code points and ranges: the same in both engines
+        return self._decided(text, flags & (re.IGNORECASE | re.ASCII))
+
+    def _anchor(self, code: str, flags: int) -> str:
+        if code == "AT_BEGINNING":
+            return r"(?:\A|(?<=\n))" if flags & re.MULTILINE else r"\A"
+        if code == "AT_END":
+            return r"(?=\n|\Z)" if flags & re.MULTILINE else r"(?=\n?\Z)"
+        if code in _STRING_ANCHOR:
+            return _STRING_ANCHOR[code]
+        w = self._decided(r"\w", flags & re.ASCII)  # \b and \B: between re's word characters and others
+        if code == "AT_BOUNDARY":
+            return f"(?:(?<={w})(?!{w})|(?<!{w})(?={w}))"
+        if code == "AT_NON_BOUNDARY":
+            return ("" if _EMPTY_NON_BOUNDARY else r"(?!\A\Z)") + f"(?:(?<={w})(?={w})|(?<!{w})(?!{w}))"
+        raise _Untranslatable(code)
+
+    def _decided(self, one_character: str, flags: int) -> str:
+        """The characters of the texts that re matches with ``one_character``, as a set of ranges; a range may
+        span characters the texts do not contain."""
+        codes, alphabet = self._alphabet
+        hit = np.zeros(len(codes) + 2, dtype=np.int8)
+        hit[[m.start() + 1 for m in re.finditer(one_character, alphabet, flags)]] = 1
+        edges = np.flatnonzero(np.diff(hit))  # runs of matched characters: starts and ends alternate
+        runs = zip(codes[edges[::2]].tolist(), codes[edges[1::2] - 1].tolist(), strict=True)
+        sets = "".join(_char(a) if a == b else f"{_char(a)}-{_char(b)}" for a, b in runs)
+        return f"[{sets}]" if sets else "(?!)"
 
 
 def value_label_list(kind: str, text: str) -> tuple[str, ...]:
