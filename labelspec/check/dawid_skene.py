@@ -92,13 +92,18 @@ def _problem(
         raise ValueError("gold_units and gold_labels must have the same length")
     if np.unique(g_units).size != g_units.size:
         raise ValueError("a unit appears twice in gold")
-    flat = anns * n_cls + labels  # column of (annotator, label)
     data = np.ones(units.size, dtype=np.float64)
     if by_unit is None:
+        flat = anns * n_cls + labels  # column of (annotator, label)
         counts = sp.csr_matrix((data, (units, flat)), shape=(n_units, n_ann * n_cls))
     else:  # rows already grouped by unit: the CSR arrays directly, without converting from coordinates
         order, offsets = by_unit
-        counts = sp.csr_matrix((data, flat[order], offsets), shape=(n_units, n_ann * n_cls))
+        # the columns in the index type scipy keeps (int32 when they fit), built one gathered input at a time:
+        # at 10M judgments the int64 route held ~250 MB of temporaries beside the check's other thread
+        wide = n_ann * n_cls > np.iinfo(np.int32).max
+        cols = np.multiply(anns[order], n_cls, dtype=np.int64 if wide else np.int32, casting="unsafe")
+        cols += labels[order]
+        counts = sp.csr_matrix((data, cols, offsets), shape=(n_units, n_ann * n_cls))
     counts.sum_duplicates()  # canonical either way: columns ascending within a row, duplicates summed
     return _Problem(counts, counts.T, n_units, n_ann, n_cls, g_units, g_labels)
 
