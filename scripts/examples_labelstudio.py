@@ -19,7 +19,8 @@ from examples_common import Judgments, Project, iso, write_text
 LS_PROJECT = 42
 MODEL_VERSION = "intent-router-2026.02"
 #: Users Label Studio exports with annotator details (completed_by is an object). labelspec keys such a user by
-#: the object's email, so only annotators whose roster id is their email appear in this form.
+#: the object's email when the roster has it, else by its id when the roster has that: this one's roster id is
+#: the email.
 LS_USER_IDS = {"sofia.rossi@ledgerly.example": 18}
 
 

@@ -56,7 +56,7 @@ def test_fixture_export_accounting() -> None:
                                                "from_name 'sentiment' (task 202, annotation 5)"]
     assert j.excluded == {"cancelled_annotation": 1, "empty_annotation": 1, "unknown_task": 1}
     assert j.rows_read == 16 == len(j.frame) + sum(j.excluded.values())
-    assert j.info == {"drafts": 1, "predictions": 3, "relations": 0, "tasks": 4}  # never judgments, only counted
+    assert j.info == {"drafts": 1, "predictions": 3, "relations": 0, "empty_rankings": 0, "tasks": 4}  # counted only
     assert j.files[0].format == "labelstudio" and j.files[0].rows == 16
 
 
@@ -94,6 +94,25 @@ def ranker(value: Any) -> dict[str, Any]:
 def test_ranker_shapes(tmp_path: Path, value: Any, expected: str) -> None:
     j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": [{"completed_by": 1, "result": [ranker(value)]}]}]))
     assert j.frame["value"].tolist() == [expected]
+
+
+@pytest.mark.parametrize("empty", [[], {}, {"_": []}, {"_": [], "top": []}])
+def test_a_ranker_over_an_empty_list_is_counted_not_read(tmp_path: Path, empty: Any) -> None:
+    """The review queue leaves a ranking's list empty on another task's unit; Label Studio still submits the
+    Ranker with the expert's form. It ranks nothing: counted (``empty_rankings``), no judgment, no exclusion."""
+    anns = [{"id": 1, "completed_by": 1, "result": [choice("pref", "A"), ranker(empty)]},
+            {"id": 2, "completed_by": 2, "result": [ranker(empty)]}]
+    j = read(export(tmp_path, [{"id": 1, "data": {"item_id": "p1"}, "annotations": anns}]))
+    assert j.frame[["task", "annotator", "value"]].values.tolist() == [["pref", "1", "A"]]
+    assert j.info["empty_rankings"] == 2 and j.excluded == {"empty_annotation": 1}
+    assert j.rows_read == 2 == len(j.frame) + sum(j.excluded.values())
+
+
+def test_a_ranker_that_places_nothing_is_still_an_incomplete_ranking(tmp_path: Path) -> None:
+    """Items left in the "_" column were shown and not ranked: that is an answer (incomplete), not an empty list."""
+    anns = [{"completed_by": 1, "result": [ranker({"_": ["r1", "r2"]})]}]
+    j = read(export(tmp_path, [{"id": 1, "data": {}, "annotations": anns}]))
+    assert j.frame["value"].tolist() == ["[]"] and j.info["empty_rankings"] == 0
 
 
 def test_results_that_do_not_fit_the_task_kind_are_excluded(tmp_path: Path) -> None:
@@ -192,7 +211,7 @@ def test_empty_array_and_bom(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf [ ] \n")
     j = read(path)
     assert len(j.frame) == 0 and j.rows_read == 0 and j.info == {"drafts": 0, "predictions": 0, "relations": 0,
-                                                                 "tasks": 0}
+                                                                 "empty_rankings": 0, "tasks": 0}
 
 
 STEP_TASKS = [TaskShape("call", "single_choice", False, per_step=True), TaskShape("flags", "multi_choice", True,
@@ -369,7 +388,7 @@ def test_relations_are_counted_never_read(tmp_path: Path) -> None:
     j = read(export(tmp_path, tasks, indent=1))
     assert j.frame[["annotator", "value"]].values.tolist() == [["1", '[[0,4,"PER"],[5,9,"PER"]]']]
     assert j.info["relations"] == 3 and j.excluded == {"empty_annotation": 1}
-    assert j.exclusions["detail"].tolist() == ["task 1, annotation 12: relations only"]
+    assert j.exclusions["detail"].tolist() == ["task 1, annotation 12: relations or empty rankings only"]
     assert j.rows_read == 2 == len(j.frame) + sum(j.excluded.values())
 
 

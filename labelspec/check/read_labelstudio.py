@@ -8,7 +8,8 @@ Rules (Label Studio's own export shape: labelstud.io/guide/export, tags/*):
   says so (an ``unknown_item`` detail shows why). unit = ``data[input.columns.unit]`` or "". task = the result's
   ``from_name`` (a JSON string; it must be a spec task name, or ``<task>-no-step``, the second control the
   compiled config gives an attribution task). Relation results (``"type": "relation"``, no ``from_name``) are no
-  judgment: only their number is counted (``info["relations"]``); an annotation holding nothing else is empty.
+  judgment: only their number is counted (``info["relations"]``), and so is a Ranker result over an empty list
+  (``info["empty_rankings"]``); an annotation holding nothing else is empty.
 * Annotations come from ``annotations`` and the legacy ``completions`` (each a JSON array, else LS406).
   ``predictions`` and ``drafts`` are never judgments: only their number is counted (``info``).
 * annotator = ``completed_by`` as text when it is a number, or the object's ``email`` (a string; else its ``id``).
@@ -75,7 +76,7 @@ from labelspec.strictjson import JsonStrictError, strict_decoder
 __all__ = ["NOT_JUDGMENTS", "parse_labelstudio"]
 
 #: What ``info`` counts that is never a judgment, for the report's ``not_judgments``.
-NOT_JUDGMENTS: tuple[str, ...] = ("predictions", "drafts", "relations")
+NOT_JUDGMENTS: tuple[str, ...] = ("predictions", "drafts", "relations", "empty_rankings")
 _WS = re.compile(r"[ \t\n\r]*")
 _ANNOTATION_KEYS = frozenset({"annotations", "completions"})
 _Located = tuple[int, Any]  # (character offset, decoded value)
@@ -377,7 +378,7 @@ def _annotation(acc: _Collector, at: _Record, ann: dict[str, Any], task: tuple[s
         return
     groups = _groups(acc, result, at, shapes) if result is not None else {}
     if not groups:
-        acc.exclude(line, "empty_annotation", where if not result else f"{where}: relations only")
+        acc.exclude(line, "empty_annotation", where if not result else f"{where}: relations or empty rankings only")
         return
     common = {
         "item": item, "unit": unit, "annotator": _annotator(ann.get("completed_by"), at, roster),
@@ -423,5 +424,18 @@ def _groups(acc: _Collector, result: Any, at: _Record, shapes: dict[str, TaskSha
                                     "relation: 'type' \"relation\")")
         if type(r["from_name"]) is not str:  # a JsonNumber is a str subclass: 5 is not the name "5"
             raise at.error("LS404", f"result 'from_name' must be a string; found {json_shown(r['from_name'])}")
+        if _ranks_nothing(r["value"]):
+            acc.info["empty_rankings"] += 1
+            continue
         groups.setdefault(task_of(r["from_name"], shapes), []).append(r)
     return groups
+
+
+def _ranks_nothing(value: dict[str, Any]) -> bool:
+    """A Ranker result over an empty list (no ids, or only the "_" column of unplaced items, empty): Label Studio
+    submits it with the form when the task's list is empty, as the review queue leaves another task's ranking on
+    an expert's unit. It orders nothing, so it is no judgment (an incomplete ranking, ids left out, still is)."""
+    ranker = value.get("ranker")
+    if isinstance(ranker, list):
+        return not ranker
+    return isinstance(ranker, dict) and all(isinstance(b, list) and not b for b in ranker.values())
