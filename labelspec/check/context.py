@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -19,6 +22,7 @@ from labelspec.csvscan import plain_columns
 from labelspec.spec.model import Spec
 
 GOLD_COLUMNS = ["item", "unit", "task", "label", "why"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,28 @@ def _json_list(text: str) -> list[object] | None:
     return data if isinstance(data, list) else None
 
 
+class Once:
+    """Results computed once per key however many threads ask: a later caller waits for the first's result, or
+    gets the error it raised, instead of spending the work (a rule's regex budget) again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[Hashable, Future[Any]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            result = self._results.get(key)
+            first = result is None
+            if result is None:
+                result = self._results[key] = Future()
+        if first:
+            try:
+                result.set_result(compute())
+            except BaseException as exc:  # every caller raises it, the first one too (below)
+                result.set_exception(exc)
+        return cast(T, result.result())
+
+
 @dataclass(frozen=True)
 class Context:
     items: Items | None = None
@@ -83,6 +109,12 @@ class Context:
     calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS, dtype=str))
     #: Items of the spec's own gold file when ``--gold`` replaced it for scoring: never released either.
     hidden_gold_items: frozenset[str] = frozenset()
+    #: What the check's stages share within this context only: a new context (each API call) starts empty.
+    _once: Once = field(default_factory=Once, init=False, repr=False, compare=False)
+
+    def once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, run once per ``key`` in this context; thread-safe (the consensus runs on a worker)."""
+        return self._once.get(key, compute)
 
     def never_released(self) -> list[str]:
         """Items no release publishes: the gold items (of the gold file in use and, when ``--gold`` replaced it,

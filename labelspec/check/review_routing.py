@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.context import Context
-from labelspec.check.rules import rule_applies, rule_satisfied, value_labels
+from labelspec.check.rules import rule_items, rule_satisfied, value_labels
 from labelspec.check.tables import Codes, units_on_items
 from labelspec.spec.model import DEFAULT_EXPERT_REVIEW, Adjudication, Task
 
@@ -48,9 +48,7 @@ def rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> n
         return np.zeros(0, dtype=np.int64)
     bad = np.zeros(len(frame), dtype=bool)
     for rule in task.rules:  # a handful of rules; each is vectorised over judgments
-        field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
-        matching = field.index[rule_applies(rule, field)] if len(field) else []
-        on = np.flatnonzero(frame["item"].isin(matching).to_numpy())
+        on = np.flatnonzero(frame["item"].isin(rule_items(rule, ctx)).to_numpy())  # shared with the rule report
         ok = rule_satisfied(rule, frame["value"].iloc[on], task.kind)
         bad[on[~ok]] = True
     return np.unique(codes.unit[bad])

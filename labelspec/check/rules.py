@@ -1,6 +1,7 @@
 """The spec's machine-checkable rules over item fields, applied to every judgment of the task, vectorised.
 
-A rule is evaluated once per distinct item (the regex runs over the items file, not per judgment); the judgments
+A rule is evaluated once per distinct item (the regex runs over the items file, not per judgment) and once per
+check (the rule report and the review routing share the selection, :func:`rule_items`); the judgments
 are then joined to the matching items and their values tested against the expected label set. A ``matches``
 pattern runs on the regex package, translated from re's parse tree, under one time budget per rule.
 """
@@ -23,14 +24,13 @@ import regex
 from labelspec.check.context import Context
 from labelspec.errors import Diagnostic, SpecError
 from labelspec.spec.model import NOWHERE, Rule, Spec
+from labelspec.spec.resolve_checks import MAX_UNROLLED as MAX_UNROLLED  # re-exported: validate's limit
+from labelspec.spec.resolve_checks import too_unrolled, unrolled_nodes
 
 #: Seconds one rule's ``matches`` pattern may spend over all the distinct item texts it is searched in. Python's
 #: engine backtracks, so a repeated group that can match the same text in many ways takes exponential time on one
 #: unlucky item; past this budget ``check`` stops with exit 2 instead of stalling CI.
 RULE_REGEX_SECONDS = 10.0
-#: Pattern nodes the regex package may compile: it writes a counted repeat's minimum out in full (``x{1000}`` is
-#: 1000 copies), so a count re takes in its stride would exhaust memory before any time limit applies.
-MAX_UNROLLED = 20_000
 
 _PARSER: Any = re._parser  # the tree re compiles (private, stable since 3.11): translated, it keeps its meaning
 _CATEGORY = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
@@ -65,6 +65,21 @@ def rule_applies(rule: Rule, field: pd.Series) -> np.ndarray:
         hit = text.isin(list(rule.operand))
     out: np.ndarray = hit.to_numpy(dtype=bool)
     return out
+
+
+def rule_items(rule: Rule, ctx: Context) -> pd.Index:
+    """The items the rule's ``when`` selects (none without an items file), evaluated once per context: the rule
+    report and the consensus's review routing both ask, on two threads, and a slow pattern must cost one budget
+    (the second asker waits for the first's result, or raises its error)."""
+    items = ctx.items
+    if items is None:
+        return pd.Index([], dtype=object)
+    return ctx.once(("rule_items", rule, rule.loc), lambda: _selected(rule, items.fields.get(rule.field, {})))
+
+
+def _selected(rule: Rule, values: dict[str, str]) -> pd.Index:
+    field = pd.Series(values, dtype=object)
+    return field.index[rule_applies(rule, field)] if len(field) else pd.Index([], dtype=object)
 
 
 def _matching(rule: Rule, text: pd.Series) -> np.ndarray:
@@ -107,10 +122,9 @@ def _compiled(rule: Rule, texts: Sequence[str]) -> Any:
     except re.error as exc:  # validate refuses it (LS313); a spec built in code may not have been validated
         raise _rule_error(rule, f"invalid regular expression: {exc}",
                           "patterns are Python regular expressions (module re)") from None
-    unrolled = _unrolled(tree)
-    if unrolled > MAX_UNROLLED:
-        raise _rule_error(rule, f"its matches pattern's repeat counts would compile to {unrolled} pattern nodes, "
-                          f"more than the {MAX_UNROLLED} labelspec allows", "use smaller counts in {m,n}")
+    unrolled = unrolled_nodes(tree)
+    if unrolled > MAX_UNROLLED:  # validate refuses it too; a spec built in code may not have been validated
+        raise _rule_error(rule, f"its matches pattern's {too_unrolled(unrolled)}", "use smaller counts in {m,n}")
     try:
         return regex.compile(_Writer(texts).sequence(tree, tree.state.flags), regex.V0)
     except (_Untranslatable, regex.error) as exc:  # a construct of a newer Python's re: refuse, never guess
@@ -120,29 +134,6 @@ def _compiled(rule: Rule, texts: Sequence[str]) -> Any:
 
 class _Untranslatable(Exception):
     """re's parser produced a node this translation does not know."""
-
-
-def _children(name: str, av: Any) -> list[Any]:
-    """The node lists inside one node of re's parse tree."""
-    if name in _REPEAT:
-        return [av[2]]
-    if name == "BRANCH":
-        return list(av[1])
-    if name == "SUBPATTERN":
-        return [av[3]]
-    if name in ("ASSERT", "ASSERT_NOT"):
-        return [av[1]]
-    if name == "ATOMIC_GROUP":
-        return [av]
-    if name == "GROUPREF_EXISTS":
-        return [branch for branch in av[1:] if branch is not None]
-    return []
-
-
-def _unrolled(nodes: Any) -> int:
-    """How many nodes the regex package compiles for ``nodes``: a repeat's body once per required iteration."""
-    return sum((max(av[0], 1) if str(op) in _REPEAT else 1) * (1 + sum(map(_unrolled, _children(str(op), av))))
-               for op, av in nodes)
 
 
 def _char(code: int) -> str:
@@ -283,9 +274,7 @@ def evaluate_rules(spec: Spec, used: pd.DataFrame, ctx: Context) -> dict[str, Ru
     for task in spec.tasks:
         frame = used[used["task"] == task.name]
         for rule in task.rules:
-            field = pd.Series(ctx.items.fields.get(rule.field, {}), dtype=object)
-            matching = set(field.index[rule_applies(rule, field)]) if len(field) else set()
-            rows = frame[frame["item"].isin(matching)]
+            rows = frame[frame["item"].isin(rule_items(rule, ctx))]
             bad = rows[~rule_satisfied(rule, rows["value"], task.kind)]
             examples = tuple((str(a), str(i), str(f), int(ln)) for a, i, f, ln in
                              bad[["annotator", "item", "file", "line"]].head(5).itertuples(index=False))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import re._parser
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +24,12 @@ from labelspec.spec.visible_text import check_bidi_text, check_id_text, check_ot
 from labelspec.spec.visible_text import invisible as invisible  # re-exported: the readers check column names
 
 MAX_REGEX_LENGTH = 1000
+#: Pattern nodes the regex package may compile (``check`` runs rule patterns on it, under a time limit): it writes a
+#: counted repeat's minimum out in full (``x{1000}`` is 1000 copies), so a count re takes in its stride would
+#: exhaust memory before any time limit applies.
+MAX_UNROLLED = 20_000
+_PARSER: Any = re._parser  # the tree re compiles (private, stable since 3.11)
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 MAX_SCALE_POINTS = 1001
 SUM_TOLERANCE = 1e-6
 
@@ -282,7 +289,8 @@ def check_changelog(checker: Checker) -> None:
 
 
 def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
-    """LS313: every ``matches`` pattern compiles with Python's ``re`` and is at most 1000 characters."""
+    """LS313: every ``matches`` pattern compiles with Python's ``re``, is at most 1000 characters and its repeat
+    counts at most :data:`MAX_UNROLLED` nodes."""
     for i, rule in enumerate(raw.get("rules", [])):
         pattern = rule["when"].get("matches")
         if pattern is None:
@@ -293,12 +301,46 @@ def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any])
             continue
         try:
             re.compile(pattern)
+            unrolled = unrolled_nodes(_PARSER.parse(pattern))
         except re.error as exc:
             at = f" at position {exc.pos}" if exc.pos is not None else ""
             checker.add("LS313", parts, f"invalid regular expression: {exc.msg}{at}",
                         hint="patterns are Python regular expressions (module re)")
+            continue
         except (OverflowError, RecursionError, ValueError) as exc:
             checker.add("LS313", parts, f"invalid regular expression: {exc}")
+            continue
+        if unrolled > MAX_UNROLLED:
+            checker.add("LS313", parts, too_unrolled(unrolled), hint="use smaller counts in {m,n}")
+
+
+def too_unrolled(unrolled: int) -> str:
+    """LS313's message for a pattern of ``unrolled`` nodes, more than :data:`MAX_UNROLLED`."""
+    return f"repeat counts would compile to {unrolled} pattern nodes, more than the {MAX_UNROLLED} labelspec allows"
+
+
+def _children(name: str, av: Any) -> list[Any]:
+    """The node lists inside one node of re's parse tree."""
+    if name in _REPEATS:
+        return [av[2]]
+    if name == "BRANCH":
+        return list(av[1])
+    if name == "SUBPATTERN":
+        return [av[3]]
+    if name in ("ASSERT", "ASSERT_NOT"):
+        return [av[1]]
+    if name == "ATOMIC_GROUP":
+        return [av]
+    if name == "GROUPREF_EXISTS":
+        return [branch for branch in av[1:] if branch is not None]
+    return []
+
+
+def unrolled_nodes(nodes: Any) -> int:
+    """How many nodes the regex package compiles for ``nodes`` (re's parse tree): a repeat's body once per
+    required iteration. Validate and check refuse the same patterns with it."""
+    return sum((max(av[0], 1) if str(op) in _REPEATS else 1) * (1 + sum(map(unrolled_nodes, _children(str(op), av))))
+               for op, av in nodes)
 
 
 def check_fields(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
