@@ -380,10 +380,12 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path] | str |
     if problems:
         raise InputError(problems)
     files = _label_files(submissions)
-    from labelspec.check.context import load_context
+    from labelspec.check.context import load_context, read_roster
 
     ctx = replace(load_context(spec, spec_dir(spec)), roster=None)
-    acc = read_and_account(spec, ctx, files, [display(p) for p in files])
+    # the roster names a Label Studio user as check does (email, else id), though it excludes nothing here
+    known = set(read_roster(path)) if old else None
+    acc = read_and_account(spec, ctx, files, [display(p) for p in files], reader_roster=known)
     result = score_calibration(spec, acc, ctx.calibration, files=[display(p) for p in files])
     text = update_roster(old.decode("utf-8-sig") if old else None, result.annotators, display=display(path))
     status = ("dry-run" if dry_run else "unchanged" if old == text.encode("utf-8") else

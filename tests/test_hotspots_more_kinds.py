@@ -139,15 +139,25 @@ def test_rating_edge_cases_name_scale_points_and_settle_their_splits(tmp_path: P
 
 def test_a_wide_scale_pairs_the_points_judged() -> None:
     """1001 points (the most a scale may have): pairs are named by the points' text, whatever their position."""
-    wide = Task(name="score", kind="rating", question="q", scale=Scale(min=0, max=1000))
+    wide = Task(name="score", kind="rating", question="q", scale=Scale(min=0, max=1000), level="ordinal")
     rows = votes("score", {"i1": ["0", "1000", "1000"], "i2": ["500", "502"], "i3": ["7", "8"]})
     assert _brief(_pairs(wide, rows=rows)) == {("score", "0", "1000"): (2, 1, ["i1"], True),
                                                ("score", "500", "502"): (1, 1, ["i2"], True)}
 
 
+@pytest.mark.parametrize(("level", "neighbours"), [("ordinal", False), ("interval", False), ("nominal", True)])
+def test_neighbouring_points_are_paired_only_on_an_unordered_scale(level: str, neighbours: bool) -> None:
+    """On an ordered scale 3 ↔ 4 differ in degree, which the weighted α discounts; a nominal rating's α counts
+    them as full disagreements, and so do its hotspots (a review found them hidden there)."""
+    tone = Task(name="tone", kind="rating", question="q", scale=Scale(min=1, max=5), level=level)  # type: ignore[arg-type]
+    pairs = _brief(_pairs(tone, rows=votes("tone", {"i1": ["3", "4"], "i2": ["2", "5"]})))
+    assert (("tone", "3", "4") in pairs) is neighbours and ("tone", "2", "5") in pairs
+
+
 KINDS = {
     "pairwise": (Task(name="t", kind="pairwise", question="q"), ["A", "B", "tie"]),
-    "rating": (Task(name="t", kind="rating", question="q", scale=Scale(min=1, max=4)), ["1", "2", "3", "4"]),
+    "rating": (Task(name="t", kind="rating", question="q", scale=Scale(min=1, max=4), level="ordinal"),
+               ["1", "2", "3", "4"]),
     "attribution": (Task(name="t", kind="attribution", question="q", labels=(lab("p"), lab("c"), lab("none"))),
                     [_attr(a, s) for a in ("p", "c", "none", None) for s in (None, 1, 2)]),
 }

@@ -168,6 +168,24 @@ def test_check_matches_completed_by_objects_to_a_roster_of_user_ids(tmp_path: Pa
     assert acc.used["annotator"].astype(str).tolist() == ["13", "13"]
 
 
+def test_calibrate_names_a_labelstudio_user_as_check_does(tmp_path: Path) -> None:
+    """calibrate reads with no roster in its context (nothing may be excluded there), but a completed_by object is
+    still matched to the roster's ids: otherwise it scored user 15 as an email, which check never sees."""
+    round_1 = pd.read_csv(SUPPORT / "calibration" / "round-1.csv", dtype=str, keep_default_na=False)
+    tasks = []
+    for k, ((ticket, who), rows) in enumerate(round_1.groupby(["ticket_id", "annotator_id"], sort=True)):
+        results = [{"from_name": t, "to_name": "ticket", "type": "choices", "value": {"choices": [v]}}
+                   if t == "intent" else {"from_name": t, "to_name": "ticket", "type": "rating",
+                                          "value": {"rating": int(v)}} for t, v in zip(rows["task"], rows["label"])]
+        user = {"id": int(who), "email": f"user{who}@vendor.example", "first_name": "A"}
+        tasks.append({"id": k, "data": {"ticket_id": ticket}, "annotations": [
+            {"id": k, "completed_by": user, "created_at": rows["created_at"].iloc[0], "lead_time": 30,
+             "result": results}]})
+    result = api.calibrate(SUPPORT, [export(tmp_path, tasks)], dry_run=True)
+    scored = sorted(a.annotator for a in result.annotators)
+    assert scored == sorted(round_1["annotator_id"].unique())  # roster ids, not user15@vendor.example
+
+
 # --- 3. hotkeys of step-task labels ----------------------------------------------------------------------------
 
 def test_step_task_labels_carry_their_hotkeys() -> None:

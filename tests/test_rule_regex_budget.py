@@ -129,7 +129,8 @@ TRICKY = ["a", "A", "k", "K", "\u212a", "s", "S", "\u017f", "\u00df", "\u1e9e", 
           "i", "I", "\u0130", "\u0131", "\u00e9", "\u0301", "\u00b2", "\u00bd", "\u0663", "\U00010d40", "1", "_",
           " ", "\x1c", "\n", "-", "."]
 ATOMS = [r"\w", r"\W", r"\s", r"\S", r"\d", r"\D", r"\b", r"\B", "^", "$", r"\A", r"\Z", ".", "a", "k", "s", "i",
-         "\u00df", "\u03c3", "\u0130", r"[a-z]", r"[^k\d]", r"[\w-]", r"[^\W\d]", r"[\u0100-\uffff]", "(?:)"]
+         "\u00df", "\u03c3", "\u0130", r"[a-z]", r"[^k\d]", r"[\w-]", r"[^\W\d]", r"[\u0100-\uffff]", "(?:)",
+         r"[^,]", r"[^a-k]", r"(?:.|[^x])"]
 FLAGS = ["", "(?i)", "(?m)", "(?s)", "(?a)", "(?ai)", "(?im)"]
 
 
@@ -176,3 +177,47 @@ def test_the_documented_limits_are_the_code_s() -> None:
     (row,) = [line for line in doc.splitlines() if line.startswith("| `when.matches` |")]
     assert f"{rules.RULE_REGEX_SECONDS:g} seconds" in row and f"{rules.MAX_UNROLLED} pattern nodes" in row
     assert "exit 2" in row
+
+
+@pytest.mark.parametrize(("pattern", "text"), [
+    (r"(?:.|[^x])", "x"), (r"(?:[^,]|[^;])", ";"), (r"[^a]|[^b]", "a"), (r"(?s)(?:.|[^x])", "x"), (r"x|[^\n]", "\n"),
+])
+def test_alternatives_of_negations_find_what_re_finds(pattern: str, text: str) -> None:
+    """The package finds no match in "a" for [^a]|[^b] (a review found it, and a fuzzer 100 such patterns):
+    negations are written as the positive set of the texts' characters re matches."""
+    assert _applies(pattern, [text, "", "xy"]) == [re.search(pattern, t) is not None for t in (text, "", "xy")]
+
+
+def test_a_case_insensitive_backreference_is_refused_not_guessed() -> None:
+    """The package folds case otherwise than re (σ and ς, s and ſ): such a pattern is LS313 with advice."""
+    with pytest.raises(SpecError) as exc:
+        _applies(r"(?i)(s)\1", ["ss", "s\u017f"])
+    (diag,) = exc.value.diagnostics
+    assert diag.code == "LS313" and "case-insensitive backreference" in diag.message and "(?-i:" in (diag.hint or "")
+    scoped, texts = r"(?i:(s))(?-i:\1)", ["Ss", "SS", "s\u017f"]
+    assert _applies(scoped, texts) == [re.search(scoped, t) is not None for t in texts] == [False, True, False]
+
+
+def test_deeply_nested_groups_are_ls313_at_validate_and_check(tiny_project: Callable[..., Tiny],
+                                                              run_cli: Callable[..., Run]) -> None:
+    """260 nested groups crashed the check (RecursionError, exit 3) while validate passed them."""
+    deep = "(" * 260 + "text" + ")" * 260
+    with pytest.raises(SpecError) as exc:
+        _applies(deep, ["text 1"])
+    assert "nest 260 levels deep" in exc.value.diagnostics[0].message
+    p = _project(tiny_project, deep)
+    for command in (("validate", str(p.root)), ("check", str(p.root), str(p.labels))):
+        r = run_cli(*command)
+        assert r.code == 2 and f"labelspec.yaml:{_rule_line(p)}:" in r.err and "LS313" in r.err, r.err
+        assert "nest 260 levels deep" in r.err and "Traceback" not in r.err
+    assert _applies("(" * 100 + "text" + ")" * 100, ["a text"]) == [True]
+
+
+def test_a_class_is_decided_once_however_often_the_pattern_repeats_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the pattern is outside the search budget: 500 \\w over every character of the items were 500
+    scans of the alphabet (32 s in a review); they are one."""
+    calls: list[str] = []
+    finditer = re.finditer
+    monkeypatch.setattr(rules.re, "finditer", lambda p, *a, **k: calls.append(p) or finditer(p, *a, **k))
+    assert _applies(r"\w" * 500, ["a" * 500, "b c"]) == [True, False]
+    assert len(calls) == 1

@@ -14,8 +14,8 @@ settled it, or flag it as a guideline gap. It reads no files and decides no gate
   table (:func:`judgment_labels`; sparse for a long scale). pairwise: its answers A, B, tie, so a unit with
   n_A, n_B, n_tie judgments gives n_A·n_B splits to A ↔ B, n_A·n_tie to A ↔ tie and n_B·n_tie to B ↔ tie.
   rating: its scale points, whose ids (``"1"`` … ``"5"``) edge cases name, so a split between two points is
-  settled or a gap like any other; only points at least two apart are paired (neighbours, 3 ↔ 4, differ in
-  degree, as every ordered scale does). attribution: the
+  settled or a gap like any other; on an ordered scale (``level`` ordinal, interval or ratio) only points at
+  least two apart are paired (neighbours, 3 ↔ 4, differ in degree, as every ordered scale does). attribution: the
   agent, so two judgments naming one agent at different steps do not split. The record contract makes every
   agent a label id; a ``null`` agent, should one get through, is the label ``none`` when the task has one, and
   otherwise no label (it splits with nothing, as the distribution gate counts it as nothing). Ranking and text
@@ -368,7 +368,7 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
             tables = _multi_splits(task, codes, gold)
         elif task.kind in ONE_LABEL_KINDS:
             tables = _one_label_splits(codes, judgment_labels(task, codes), len(task.label_ids), gold)
-            if task.kind == "rating":
+            if task.kind == "rating" and task.level != "nominal":  # nominal: neighbours disagree like any two
                 tables = _apart(*tables)
         else:
             tables = _span_splits(task, parsed, gold)

@@ -24,8 +24,8 @@ import regex
 from labelspec.check.context import Context
 from labelspec.errors import Diagnostic, SpecError
 from labelspec.spec.model import NOWHERE, Rule, Spec
+from labelspec.spec.resolve_checks import MAX_NESTING, nesting_depth, too_nested, too_unrolled, unrolled_nodes
 from labelspec.spec.resolve_checks import MAX_UNROLLED as MAX_UNROLLED  # re-exported: validate's limit
-from labelspec.spec.resolve_checks import too_unrolled, unrolled_nodes
 
 #: Seconds one rule's ``matches`` pattern may spend over all the distinct item texts it is searched in. Python's
 #: engine backtracks, so a repeated group that can match the same text in many ways takes exponential time on one
@@ -122,18 +122,27 @@ def _compiled(rule: Rule, texts: Sequence[str]) -> Any:
     except re.error as exc:  # validate refuses it (LS313); a spec built in code may not have been validated
         raise _rule_error(rule, f"invalid regular expression: {exc}",
                           "patterns are Python regular expressions (module re)") from None
+    depth = nesting_depth(tree)  # validate refuses these too; a spec built in code may not have been validated
+    if depth > MAX_NESTING:
+        raise _rule_error(rule, f"its matches pattern's {too_nested(depth)}", "remove groups that wrap a single group")
     unrolled = unrolled_nodes(tree)
-    if unrolled > MAX_UNROLLED:  # validate refuses it too; a spec built in code may not have been validated
+    if unrolled > MAX_UNROLLED:
         raise _rule_error(rule, f"its matches pattern's {too_unrolled(unrolled)}", "use smaller counts in {m,n}")
     try:
         return regex.compile(_Writer(texts).sequence(tree, tree.state.flags), regex.V0)
-    except (_Untranslatable, regex.error) as exc:  # a construct of a newer Python's re: refuse, never guess
+    except _Untranslatable as exc:  # refuse, never guess
+        raise _rule_error(rule, f"its matches pattern cannot be evaluated with a time limit: {exc.args[0]}",
+                          exc.args[1]) from None
+    except regex.error as exc:
         raise _rule_error(rule, f"its matches pattern cannot be evaluated with a time limit ({exc})",
                           "report this to labelspec's maintainers") from None
 
 
 class _Untranslatable(Exception):
-    """re's parser produced a node this translation does not know."""
+    """A construct this translation cannot give re's meaning: (what, what to do)."""
+
+    def __init__(self, what: str, hint: str = "report this to labelspec's maintainers") -> None:
+        super().__init__(what, hint)
 
 
 def _char(code: int) -> str:
@@ -162,6 +171,7 @@ class _Writer:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self._texts = texts
+        self._classes: dict[tuple[str, int], str] = {}  # a class decided once (500 \\w are one search)
 
     @functools.cached_property
     def _alphabet(self) -> tuple[np.ndarray, str]:
@@ -179,8 +189,8 @@ class _Writer:
     def _node(self, name: str, av: Any, flags: int) -> str:
         if name in ("LITERAL", "NOT_LITERAL", "IN"):
             return self._charset(name, av, flags)
-        if name == "ANY":
-            return "(?s:.)" if flags & re.DOTALL else "[^\\n]"
+        if name == "ANY":  # decided like a negated set: the package mishandles alternatives of them ([^a]|[^b])
+            return "(?s:.)" if flags & re.DOTALL else self._decided(".", 0)
         if name == "AT":
             return self._anchor(str(av), flags)
         if name in _REPEAT:
@@ -197,8 +207,11 @@ class _Writer:
             return f"(?{behind}{'=' if name == 'ASSERT' else '!'}{self.sequence(av[1], flags)})"
         if name == "ATOMIC_GROUP":
             return f"(?>{self.sequence(av, flags)})"
-        if name == "GROUPREF":  # case-insensitively: the package's case folding (differs for a few letters, e.g. ς)
-            return f"(?{'a' if flags & re.ASCII else ''}i:\\g<{av}>)" if flags & re.IGNORECASE else f"\\g<{av}>"
+        if name == "GROUPREF":
+            if flags & re.IGNORECASE:  # the package folds case otherwise (ς and σ, ſ and s): refuse, never guess
+                raise _Untranslatable("a case-insensitive backreference",
+                                      "match the repeated text case-sensitively, (?-i:...), or spell out the cases")
+            return f"\\g<{av}>"
         if name == "GROUPREF_EXISTS":
             group, yes, no = av
             return f"(?({group}){self.sequence(yes, flags)}{'' if no is None else '|' + self.sequence(no, flags)})"
@@ -208,9 +221,11 @@ class _Writer:
         if name == "LITERAL" and not flags & re.IGNORECASE:
             return _char(av)
         text = {"LITERAL": _char, "NOT_LITERAL": lambda c: f"[^{_char(c)}]", "IN": _re_set}[name](av)
-        plain = name != "IN" or all(str(op) != "CATEGORY" for op, _ in av)
+        # code points and ranges mean the same in both engines; a negation is decided like a class, because the
+        # package mishandles alternatives of negated sets ((?:[^,]|[^;]) finds no match in ";")
+        plain = name == "LITERAL" or (name == "IN" and all(str(op) not in ("CATEGORY", "NEGATE") for op, _ in av))
         if plain and not flags & re.IGNORECASE:
-            return text  # code points and ranges: the same in both engines
+            return text
         return self._decided(text, flags & (re.IGNORECASE | re.ASCII))
 
     def _anchor(self, code: str, flags: int) -> str:
@@ -230,6 +245,12 @@ class _Writer:
     def _decided(self, one_character: str, flags: int) -> str:
         """The characters of the texts that re matches with ``one_character``, as a set of ranges; a range may
         span characters the texts do not contain."""
+        key = (one_character, flags)
+        if key not in self._classes:
+            self._classes[key] = self._decide(one_character, flags)
+        return self._classes[key]
+
+    def _decide(self, one_character: str, flags: int) -> str:
         codes, alphabet = self._alphabet
         hit = np.zeros(len(codes) + 2, dtype=np.int8)
         hit[[m.start() + 1 for m in re.finditer(one_character, alphabet, flags)]] = 1

@@ -6,7 +6,7 @@ the statistics themselves live in ``stats``/``analyze``/``structured``, the find
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -62,11 +62,14 @@ def task_shapes(spec: Spec) -> list[TaskShape]:
                       per_step=t.unit == "step") for t in spec.tasks]
 
 
-def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str]) -> Accounting:
+def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str], *,
+                     reader_roster: Collection[str] | None = None) -> Accounting:
+    """The label files read and every row accounted for. ``reader_roster`` names Label Studio users for the
+    readers when the context has no roster (``calibrate``: its roster must exclude nothing), else ``ctx.roster``."""
     cols = spec.columns
     judgments = read_label_files(list(files), columns=cols, tasks=task_shapes(spec),
                                  display_paths=list(display), items_id=spec.items.id if spec.items else None,
-                                 roster=ctx.roster)
+                                 roster=ctx.roster if ctx.roster is not None else reader_roster)
     not_judgments = {k: n for k, n in judgments.info.items() if k in NOT_JUDGMENTS and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins)

@@ -289,8 +289,8 @@ def check_changelog(checker: Checker) -> None:
 
 
 def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any]) -> None:
-    """LS313: every ``matches`` pattern compiles with Python's ``re``, is at most 1000 characters and its repeat
-    counts at most :data:`MAX_UNROLLED` nodes."""
+    """LS313: every ``matches`` pattern compiles with Python's ``re``, is at most 1000 characters, nests at most
+    :data:`MAX_NESTING` levels and its repeat counts at most :data:`MAX_UNROLLED` nodes."""
     for i, rule in enumerate(raw.get("rules", [])):
         pattern = rule["when"].get("matches")
         if pattern is None:
@@ -301,7 +301,9 @@ def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any])
             continue
         try:
             re.compile(pattern)
-            unrolled = unrolled_nodes(_PARSER.parse(pattern))
+            tree = _PARSER.parse(pattern)
+            depth = nesting_depth(tree)
+            unrolled = unrolled_nodes(tree) if depth <= MAX_NESTING else 0
         except re.error as exc:
             at = f" at position {exc.pos}" if exc.pos is not None else ""
             checker.add("LS313", parts, f"invalid regular expression: {exc.msg}{at}",
@@ -310,7 +312,9 @@ def check_regexes(checker: Checker, base: tuple[Part, ...], raw: dict[str, Any])
         except (OverflowError, RecursionError, ValueError) as exc:
             checker.add("LS313", parts, f"invalid regular expression: {exc}")
             continue
-        if unrolled > MAX_UNROLLED:
+        if depth > MAX_NESTING:
+            checker.add("LS313", parts, too_nested(depth), hint="remove groups that wrap a single group")
+        elif unrolled > MAX_UNROLLED:
             checker.add("LS313", parts, too_unrolled(unrolled), hint="use smaller counts in {m,n}")
 
 
@@ -334,6 +338,27 @@ def _children(name: str, av: Any) -> list[Any]:
     if name == "GROUPREF_EXISTS":
         return [branch for branch in av[1:] if branch is not None]
     return []
+
+
+#: Group nesting a ``matches`` pattern may have: the check rewrites the pattern by walking re's parse tree
+#: (``check.rules``), a few Python frames per level; 100 levels is far beyond any rule a person writes.
+MAX_NESTING = 100
+
+
+def nesting_depth(nodes: Any) -> int:
+    """How deeply re's parse tree nests (groups, repeats, lookarounds), walked without recursion."""
+    deepest, stack = 0, [(nodes, 0)]
+    while stack:
+        level, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for op, av in level:
+            stack.extend((child, depth + 1) for child in _children(str(op), av))
+    return deepest
+
+
+def too_nested(depth: int) -> str:
+    """LS313's message for a pattern nested ``depth`` levels, more than :data:`MAX_NESTING`."""
+    return f"groups nest {depth} levels deep, more than the {MAX_NESTING} labelspec allows"
 
 
 def unrolled_nodes(nodes: Any) -> int:
