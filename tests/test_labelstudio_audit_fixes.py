@@ -176,7 +176,7 @@ def test_calibrate_names_a_labelstudio_user_as_check_does(tmp_path: Path) -> Non
     for k, ((ticket, who), rows) in enumerate(round_1.groupby(["ticket_id", "annotator_id"], sort=True)):
         results = [{"from_name": t, "to_name": "ticket", "type": "choices", "value": {"choices": [v]}}
                    if t == "intent" else {"from_name": t, "to_name": "ticket", "type": "rating",
-                                          "value": {"rating": int(v)}} for t, v in zip(rows["task"], rows["label"])]
+                                          "value": {"rating": int(v)}} for t, v in zip(rows["task"], rows["label"], strict=True)]
         user = {"id": int(who), "email": f"user{who}@vendor.example", "first_name": "A"}
         tasks.append({"id": k, "data": {"ticket_id": ticket}, "annotations": [
             {"id": k, "completed_by": user, "created_at": rows["created_at"].iloc[0], "lead_time": 30,
