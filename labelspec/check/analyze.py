@@ -35,6 +35,7 @@ from labelspec.check.tables import (
     annotator_counts,
     encode,
     gold_unit_mask,
+    gold_units_of,
     pair_tables,
     unit_counts,
 )
@@ -108,10 +109,16 @@ def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 1
     }
 
 
-def unit_patterns(codes: Codes, mask: np.ndarray) -> UnitPatterns:
+def unit_patterns(codes: Codes, mask: np.ndarray, dropped_units: np.ndarray | None = None) -> UnitPatterns:
     """The (units × categories) table of ``mask``'s units, collapsed into distinct rows once for every
-    coefficient, finding and gate that needs it (3.3M units at 10M judgments collapse to a few hundred)."""
-    return unit_table_patterns(unit_counts(codes, mask))
+    coefficient, finding and gate that needs it (3.3M units at 10M judgments collapse to a few hundred).
+    ``dropped_units`` (U,): when ``mask`` drops exactly these whole units, the table is ``Codes.unit_table``
+    with their rows emptied (no second count of every judgment)."""
+    if dropped_units is None:
+        return unit_table_patterns(unit_counts(codes, mask))
+    table = codes.unit_table.astype(np.int64)
+    table[dropped_units] = 0
+    return unit_table_patterns(table)
 
 
 def choosable(task: Task) -> float | None:
@@ -194,21 +201,26 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
 
 
 def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min_per_unit: int | None,
-                   boot: BootstrapPolicy, coded: Callable[[Codes], None] | None = None) -> TaskAnalysis:
+                   boot: BootstrapPolicy, coded: Callable[[Codes], None] | None = None,
+                   by_item: tuple[np.ndarray, np.ndarray] | None = None) -> TaskAnalysis:
     """Agreement for single_choice, pairwise, rating and multi_choice tasks.
 
     ``coded`` is called with the task's codes once the annotator-pair tables, the memory-heaviest step, are
     built: work the caller starts on the codes then (the consensus, on a second core) overlaps the rest of the
-    analysis without adding to that step's peak (G13: 10M judgments in 2 GiB)."""
+    analysis without adding to that step's peak (G13: 10M judgments in 2 GiB). ``by_item``: ``frame``'s rows
+    grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows."""
     if task.kind == "multi_choice":
         codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
-        codes = encode(frame, task.label_ids)
-        mask = ~gold_unit_mask(codes, gold_units)
-        tables = pair_tables(codes, mask)
+        codes = encode(frame, task.label_ids, by_item=by_item)
+        on_gold = gold_units_of(codes, gold_units)
+        mask = ~on_gold[codes.unit]
+        _ = codes.unit_table  # counted before the consensus starts, which reads it too
+        _ = codes.by_unit
         if coded is not None:
             coded(codes)
-        collapsed = unit_patterns(codes, mask)
+        tables = pair_tables(codes, mask)
+        collapsed = unit_patterns(codes, mask, on_gold)
         agreement = classic_agreement(codes, mask, task, boot, tables, collapsed.patterns)
         labels = per_label(codes, mask, boot, collapsed.patterns) if task.kind != "rating" else {}
     # the per-observation arrays served the Cohen interval only; the pair tables stay (findings use them)

@@ -191,7 +191,7 @@ def number_text(x: np.ndarray) -> np.ndarray:
 
 def majority(inp: KindInput) -> KindResult:
     """Plurality vote; ties are never broken (winner ``None``), support is the winner's share of the votes."""
-    counts = unit_counts(inp.codes)
+    counts = inp.codes.unit_table
     r = majority_vote(counts, min_support=inp.policy.min_support)
     value = pick(inp.codes.categories, r.winner)
     return KindResult(unit_frame(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support),
@@ -214,8 +214,7 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
     if n_units == 0:
         return majority(inp)
     gold_u, gold_l = _gold_codes(inp)
-    # held through EM, which overlaps the main thread's hotspots at the check's memory peak: half the width
-    counts = unit_counts(c).astype(np.int32)
+    counts = c.unit_table  # shared with the analysis and the hotspots (int32: half the width through EM)
     r = dawid_skene(c.unit, c.annotator, c.category, n_units=n_units, n_annotators=n_ann, n_classes=n_cls,
                     gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations,
                     by_unit=c.by_unit, votes=counts)

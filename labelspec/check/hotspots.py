@@ -354,7 +354,7 @@ def find_hotspots(spec: Spec, acc: Accounting, ctx: Context, *, analyses: Mappin
         parsed = task_codes(task, frame, lengths, parses, lent.codes if lent is not None else None)
         frame, codes = parsed.frame, parsed.codes
         # single_choice: one unit × category table serves the entropies and the label pairs
-        table = unit_counts(codes) if task.kind == "single_choice" and dense_units(codes) else None
+        table = codes.unit_table if task.kind == "single_choice" and dense_units(codes) else None
         # gold items are left out as agreement leaves them out (spans, ranking, attribution: every unit of one)
         gold = units_on_items(codes, ctx.gold.loc[ctx.gold["task"].isin(["", task.name]), "item"])
         item_frames.append(_task_items(task, codes, max_items, table, gold))

@@ -61,6 +61,10 @@ class Accounting:
     rows_read: int
     #: Records the readers saw and never read as judgments, by kind (Label Studio predictions and drafts).
     not_judgments: dict[str, int] = field(default_factory=dict)
+    #: ``used`` grouped by its item codes (``ordering.group_order``: the order and the offsets of every item
+    #: category), when the duplicate check grouped exactly these rows; ``None`` otherwise. The analysis takes
+    #: its units' grouping from it instead of sorting the judgments again (10M rows: ~0.7 s).
+    by_item: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def excluded_by_reason(self) -> dict[str, int]:
@@ -316,15 +320,13 @@ def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
 _SMALL_ITEM = 8
 
 
-def _surely_unique(df: pd.DataFrame, rows: np.ndarray, key: np.ndarray) -> bool:
-    """True when no two of ``rows`` share a judgment key, proved without sorting the keys (the usual case).
+def _surely_unique(key: np.ndarray, by_item: tuple[np.ndarray, np.ndarray]) -> bool:
+    """True when no two rows share a judgment key, proved without sorting the keys (the usual case).
 
-    Equal keys share an item, so the rows are grouped by item (one counting pass) and, when every item has at
-    most :data:`_SMALL_ITEM` rows, each row is compared with the few before it in its item. False means
-    "maybe": the full sort decides (and also says which rows are the duplicates)."""
-    item, item_cats = codes_of(df, "item")
-    item = item if len(rows) == len(df) else item[rows]
-    order, offsets = group_order(item, len(item_cats))
+    Equal keys share an item, so with the rows grouped by item (``by_item``) and every item having at most
+    :data:`_SMALL_ITEM` rows, each row is compared with the few before it in its item. False means "maybe":
+    the full sort decides (and also says which rows are the duplicates)."""
+    order, offsets = by_item
     largest = int(np.diff(offsets).max()) if len(order) else 0
     if len(order) == 0 or largest > _SMALL_ITEM:
         return False
@@ -332,16 +334,24 @@ def _surely_unique(df: pd.DataFrame, rows: np.ndarray, key: np.ndarray) -> bool:
     return not any(bool((grouped[j:] == grouped[:-j]).any()) for j in range(1, largest))
 
 
-def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None) -> None:
+def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Marks repeated judgments; returns the rows grouped by item when it grouped every row of ``df`` (one
+    counting pass, kept for the analysis), else None."""
     rows = np.flatnonzero(marker.ok)
     key, space = _judgment_key(df, rows)
-    if _surely_unique(df, rows, key):
-        return
+    item, item_cats = codes_of(df, "item")
+    every = len(rows) == len(df)
+    by_item = group_order(item if every else item[rows], len(item_cats))
+    kept = by_item if every else None
+    if _surely_unique(key, by_item):
+        return kept
+    del by_item
     order = stable_order(key, space)  # equal keys keep row order: the first is the one kept
     sorted_key = key[order]
     starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
-    if starts.all():  # no duplicate (the usual case)
-        return
+    if starts.all():  # no duplicate
+        return kept
     first_of = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
     dup = ~starts
     positions, firsts = rows[order[dup]], rows[first_of[dup]]
@@ -355,6 +365,7 @@ def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = 
         first = [f"{at}, {o}" if o else at for at, o in zip(first, origins[firsts], strict=True)]
     detail[positions] = [f"same annotator, item, unit and task as {at}" for at in first]
     marker.mark(mask, "duplicate_judgment", detail)
+    return None
 
 
 def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int,
@@ -381,7 +392,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     _roster_checks(spec, df, ctx, marker, when)
     _span_bounds(spec, df, ctx, marker, reaches)
     _step_checks(spec, df, ctx, marker)
-    _duplicates(df, marker, origins)
+    by_item = _duplicates(df, marker, origins)
     ok = marker.ok
     rows, reasons, details = marker.excluded()
     if origins is not None and rows.size:
@@ -392,8 +403,10 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     exclusions = pd.concat([reader_exclusions[EXCLUSION_COLUMNS], excluded], ignore_index=True)
     used = _rows(df, ok).assign(when=when.array[ok])  # a copy only when some rows go (10M rows: ~1 GiB)
     experts = _expert_mask(used, ctx)
+    whole = bool(ok.all()) and not experts.any()  # used holds every row of df, in order: the grouping holds
     return Accounting(used=_rows(used, ~experts), expert=used[experts].reset_index(drop=True),
-                      exclusions=exclusions, rows_read=rows_read, not_judgments=dict(not_judgments or {}))
+                      exclusions=exclusions, rows_read=rows_read, not_judgments=dict(not_judgments or {}),
+                      by_item=by_item if whole else None)
 
 
 def _rows(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:

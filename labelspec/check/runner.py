@@ -55,6 +55,9 @@ class _State:
     rules: dict[str, RuleResult] = field(default_factory=dict)
     findings: list[findings_mod.Finding] = field(default_factory=list)
     parses: TaskParses = field(default_factory=TaskParses)  # spans/ranking parsed once for every stage
+    #: The used rows grouped by item (``Accounting.by_item``), for a choice task that has every row; taken by
+    #: the analysis, so that it lives no longer than the codes holding it.
+    by_item: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def task_shapes(spec: Spec) -> list[TaskShape]:
@@ -78,6 +81,7 @@ def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: S
 def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:
     """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist."""
     spec, used = state.spec, state.acc.used
+    by_item, state.by_item = state.by_item, None
     gold_keys = state.ctx.gold
     boot = spec.quality.bootstrap
     if options.bootstrap is not None:
@@ -101,9 +105,12 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
                                           parses=state.parses)
             consensus(task, analysis.codes)  # its codes exist now
         else:
+            # task_rows gives every used row (in order) or strictly fewer: the same length means the same rows
+            whole = by_item if len(frame) == len(used) else None
+            by_item = None  # the codes hold it from here: nothing else keeps it alive
             analysis = analyze_choice(frame, task, gold_units=gold_units, boot=boot,
                                       min_per_unit=spec.quality.annotations_per_item,
-                                      coded=partial(consensus, task))
+                                      coded=partial(consensus, task), by_item=whole)
         state.analyses[task.name] = analysis
 
 
@@ -213,7 +220,9 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     if options.progress:
         options.progress(f"reading {len(files)} label file(s)")
     acc = read_and_account(spec, ctx, files, display)
-    state = _State(spec=spec, ctx=ctx, acc=acc)
+    by_item, acc = acc.by_item, replace(acc, by_item=None)
+    state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item)
+    del by_item
     # Consensus runs on a second core, task by task, as soon as a task's codes exist (choice tasks: once their
     # annotator-pair tables are built, the analysis's memory peak; the others: after their analysis, when their
     # parses exist). It reads only codes, parses and the accounting, none of which change afterwards; its heavy

@@ -1,0 +1,126 @@
+"""Work counted once and shared: the accounting's grouping of rows by item, reused as the analysis's grouping
+by unit (one sort less), and one unit × category table for the analysis, the consensus and the hotspots."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelspec import api
+from labelspec.check import records, runner
+from labelspec.check.analyze import unit_patterns
+from labelspec.check.coded import codes_of
+from labelspec.check.context import Context
+from labelspec.check.ordering import group_order
+from labelspec.check.records import account
+from labelspec.check.tables import encode, gold_units_of, unit_counts
+from labelspec.spec.load import load_spec
+
+LABELS = ("x", "y", "z")
+SPECS = Path(__file__).parents[1] / "specs"
+EMPTY = pd.DataFrame(columns=["file", "line", "reason", "detail"])
+
+
+def _frame(rows: list[tuple[int, int, str]], unused: list[str]) -> pd.DataFrame:
+    """Judgments whose item column is a sorted-code Categorical, as the readers make it, with ``unused`` item
+    categories that no row has (rows another check excluded, another task's items)."""
+    items = [f"i{r[0]:02d}" for r in rows]
+    cats = sorted(set(items) | set(unused))
+    return pd.DataFrame({"item": pd.Categorical(items, categories=cats), "unit": "",
+                         "annotator": [f"a{r[1]}" for r in rows], "value": [r[2] for r in rows]})
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 4), st.sampled_from(LABELS)), min_size=1, max_size=80),
+       st.lists(st.sampled_from([f"i{n:02d}" for n in range(25)] + ["a", "zz"]), max_size=6))
+def test_the_item_grouping_is_the_unit_grouping(rows: list[tuple[int, int, str]], unused: list[str]) -> None:
+    frame = _frame(rows, unused)
+    item, cats = codes_of(frame, "item")
+    shared = encode(frame, LABELS, by_item=group_order(item, len(cats)))
+    fresh = encode(frame, LABELS)
+    assert shared.grouped is not None and fresh.grouped is None
+    order, offsets = shared.by_unit
+    expected_order, expected_offsets = group_order(fresh.unit, len(fresh.unit_keys))
+    assert order.tolist() == expected_order.tolist()
+    assert offsets.tolist() == expected_offsets.tolist()
+    assert len(offsets) == len(fresh.unit_keys) + 1
+    for u in range(len(fresh.unit_keys)):  # each unit's rows, in row order
+        assert order[offsets[u]:offsets[u + 1]].tolist() == np.flatnonzero(fresh.unit == u).tolist()
+
+
+def test_a_grouping_of_other_rows_is_refused() -> None:
+    frame = _frame([(1, 1, "x"), (2, 1, "y"), (1, 2, "y")], [])
+    item, cats = codes_of(frame, "item")
+    order, offsets = group_order(item[:2], len(cats))
+    with pytest.raises(ValueError, match="does not group these rows"):
+        encode(frame, LABELS, by_item=(order, offsets))
+
+
+def _accounted(name: str) -> tuple[api.Spec, records.Accounting]:
+    spec = load_spec(SPECS / name)
+    ctx = api.project_context(spec)
+    files = sorted((SPECS / name / "labels").glob("*.csv"))
+    return spec, runner.read_and_account(spec, ctx, files, [f.name for f in files])
+
+
+def test_account_keeps_the_grouping_only_when_every_row_is_used() -> None:
+    spec, acc = _accounted("support-intent")
+    clean = acc.used.drop(columns=["when"])
+    again = account(spec, clean, Context(), rows_read=len(clean), reader_exclusions=EMPTY)
+    assert len(again.exclusions) == 0 and len(again.used) == len(clean)
+    assert again.by_item is not None
+    order, offsets = again.by_item
+    item, cats = codes_of(again.used, "item")
+    expected = group_order(item, len(cats))
+    assert order.tolist() == expected[0].tolist() and offsets.tolist() == expected[1].tolist()
+    duplicated = pd.concat([clean, clean.iloc[:1]], ignore_index=True)
+    unknown = clean.assign(value=clean["value"].astype(str).where(clean.index != 3, "no-such-label"))
+    for frame in (duplicated, unknown):  # one excluded row: the used rows are not the rows grouped
+        got = account(spec, frame, Context(), rows_read=len(frame), reader_exclusions=EMPTY)
+        assert len(got.exclusions) == 1 and got.by_item is None
+
+
+def test_a_check_reports_the_same_with_and_without_the_shared_grouping(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    spec = load_spec(SPECS / "support-intent")
+    batch = pd.read_csv(SPECS / "support-intent" / "labels" / "batch-01.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / "intent.csv"
+    batch[batch["task"] == "intent"].to_csv(path, index=False)  # one task: its rows are every used row
+    shared = api.check_labels(spec, [path]).to_dict()
+    taken: list[bool] = []
+    original = runner.read_and_account
+
+    def without(*args: object, **kwargs: object) -> records.Accounting:
+        got = original(*args, **kwargs)  # type: ignore[arg-type]
+        taken.append(got.by_item is not None)
+        return replace(got, by_item=None)
+
+    monkeypatch.setattr(runner, "read_and_account", without)
+    assert api.check_labels(spec, [path]).to_dict() == shared
+    assert taken == [True]  # the file has no excluded row: the grouping was there to share
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 4), st.sampled_from(LABELS)), min_size=1, max_size=80),
+       st.sets(st.integers(0, 20)))
+def test_the_shared_unit_table_is_the_count_and_masks_like_it(rows: list[tuple[int, int, str]],
+                                                             gold: set[int]) -> None:
+    frame = _frame(rows, [])
+    codes = encode(frame, LABELS)
+    table = codes.unit_table
+    assert table.dtype == np.int32 and not table.flags.writeable
+    assert table.tolist() == unit_counts(codes).tolist()
+    with pytest.raises(ValueError, match="read-only"):
+        table[0, 0] = 9  # shared by the analysis, the consensus and the hotspots: nobody may change it
+    on_gold = gold_units_of(codes, {f"i{g:02d}" for g in gold})
+    mask = ~on_gold[codes.unit]
+    by_mask, by_units = unit_patterns(codes, mask), unit_patterns(codes, mask, on_gold)
+    assert by_units.patterns.rows.tolist() == by_mask.patterns.rows.tolist()
+    assert by_units.patterns.multiplicity.tolist() == by_mask.patterns.multiplicity.tolist()
+    assert by_units.of_unit.tolist() == by_mask.of_unit.tolist()
