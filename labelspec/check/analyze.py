@@ -205,18 +205,18 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
                    by_item: tuple[np.ndarray, np.ndarray] | None = None) -> TaskAnalysis:
     """Agreement for single_choice, pairwise, rating and multi_choice tasks.
 
-    ``coded`` is called with the task's codes once the annotator-pair tables, the memory-heaviest step, are
-    built: work the caller starts on the codes then (the consensus, on a second core) overlaps the rest of the
-    analysis without adding to that step's peak (G13: 10M judgments in 2 GiB). ``by_item``: ``frame``'s rows
-    grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows."""
+    ``coded`` is called with the task's codes as soon as they, their unit table and their grouping by unit exist
+    (multi_choice: after its pair tables, over the label sets): work the caller starts on them then (the consensus, on a second core) overlaps the whole analysis (at 10M
+    judgments within G13's 2 GiB since Dawid–Skene and the unit tables were slimmed: ``benchmarks/README.md``).
+    ``by_item``: ``frame``'s rows grouped by item (``Accounting.by_item``), when the accounting grouped exactly
+    these rows."""
     if task.kind == "multi_choice":
         codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
         codes = encode(frame, task.label_ids, by_item=by_item)
         on_gold = gold_units_of(codes, gold_units)
         mask = ~on_gold[codes.unit]
-        _ = codes.unit_table  # counted before the consensus starts, which reads it too
-        _ = codes.by_unit
+        _ = codes.unit_table, codes.by_unit  # made before the consensus starts, which reads them too
         if coded is not None:
             coded(codes)
         tables = pair_tables(codes, mask)

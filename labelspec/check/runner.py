@@ -223,11 +223,11 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     by_item, acc = acc.by_item, replace(acc, by_item=None)
     state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item)
     del by_item
-    # Consensus runs on a second core, task by task, as soon as a task's codes exist (choice tasks: once their
-    # annotator-pair tables are built, the analysis's memory peak; the others: after their analysis, when their
-    # parses exist). It reads only codes, parses and the accounting, none of which change afterwards; its heavy
-    # parts (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the
-    # bootstraps, gold, findings and hotspots (-2 s on Parquet) within G13's 2 GiB (benchmarks/README.md).
+    # Consensus runs on a second core, task by task, as soon as a task's codes exist (choice tasks: right after
+    # encoding, with their unit table and grouping; the others: after their analysis, when their parses exist).
+    # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
+    # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
+    # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
         jobs: list[Future[decide.TaskDecision | None]] = []
 
