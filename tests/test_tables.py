@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from itertools import combinations
+from random import Random
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labelspec.check import tables
 from labelspec.check.coded import category_mask
 from labelspec.check.tables import (
     annotator_counts,
@@ -124,3 +128,30 @@ def test_unit_positions_by_hashing_equal_the_binary_search(items: list[str], key
     codes = encode(frame, ("x",))
     assert codes.unit_lookup is not None
     assert unit_positions(codes, keys).tolist() == find_sorted(codes.unit_keys, keys).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["i1", "i2", "i10", "NA", "", "é", "i1 "]), min_size=1, max_size=30),
+       st.lists(st.sampled_from(["i1", "i2", "i3", "NA", "", "é", "x"]), unique=True, min_size=1, max_size=6),
+       st.randoms(use_true_random=False))
+def test_unit_positions_are_probed_once_per_key_set(items: list[str], keys: list[str], rnd: Random) -> None:
+    """The same keys asked again, in any order (the analysis, the consensus, its routing and the hotspots all
+    ask for the gold units), are answered from the codes' memo, as the binary search answers them."""
+    frame = pd.DataFrame({"item": pd.array(items, dtype=pd.StringDtype("pyarrow")), "unit": "", "annotator": "a",
+                          "value": "x"})
+    codes = encode(frame, ("x",))
+    probes: list[list[str]] = []
+    original = tables._probe
+
+    def counted(lookup: object, q: list[str]) -> object:
+        probes.append(q)
+        return original(lookup, q)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tables, "_probe", counted)
+        for _ in range(3):
+            asked = rnd.sample(keys, len(keys))
+            assert unit_positions(codes, asked).tolist() == find_sorted(codes.unit_keys, asked).tolist()
+    assert probes == [sorted(keys)]
+    again = replace(codes, category=codes.category.copy())  # a new instance starts with an empty memo
+    assert again.found == {} and len(codes.found) == 1

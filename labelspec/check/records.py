@@ -292,21 +292,27 @@ def _step_checks(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker) ->
         marker.mark(bad, "step_out_of_range", details)
 
 
-def _judgment_key(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
-    """One int64 per row of ``rows`` that is equal exactly when (annotator, item, unit, task) are, and the
-    key space (all keys are below it).
+#: The fields of a judgment's identity; duplicates share all of them.
+JUDGMENT_KEY = ("annotator", "item", "unit", "task")
 
-    Mixed-radix over the four codes; when the product of their category counts could overflow, the partial key
-    is renumbered (hashing) before the next field is mixed in.
+
+def _judgment_key(df: pd.DataFrame, rows: np.ndarray, fields: tuple[str, ...] = JUDGMENT_KEY
+                  ) -> tuple[np.ndarray, int]:
+    """One integer per row of ``rows`` that is equal exactly when the rows' ``fields`` are, and the key space
+    (all keys are below it).
+
+    Mixed-radix over the fields' codes (int64); when the product of their category counts could overflow, the
+    partial key is renumbered (hashing) before the next field is mixed in. A field with one category adds
+    nothing; when only one field varies, its codes are the key as they are (no 10M-row int64 copy).
     """
     every = len(rows) == len(df)  # rows are all rows (nothing excluded yet): no gathers
+    varying = [(codes, len(cats)) for codes, cats in (codes_of(df, name) for name in fields) if len(cats) > 1]
+    if len(varying) == 1:
+        codes, radix = varying[0]
+        return (codes if every else codes[rows]), radix
     key = np.zeros(len(rows), dtype=np.int64)
     space = 1
-    for name in ("annotator", "item", "unit", "task"):
-        codes, cats = codes_of(df, name)
-        radix = max(len(cats), 1)
-        if radix == 1:  # one category (an absent unit column, the only task): adds nothing to the key
-            continue
+    for codes, radix in varying:
         if space * radix >= 1 << 62:
             key = pd.factorize(key)[0].astype(np.int64)
             space = int(key.max()) + 1 if len(key) else 1
@@ -321,11 +327,12 @@ _SMALL_ITEM = 8
 
 
 def _surely_unique(key: np.ndarray, by_item: tuple[np.ndarray, np.ndarray]) -> bool:
-    """True when no two rows share a judgment key, proved without sorting the keys (the usual case).
+    """True when no two rows are the same judgment, proved without sorting keys (the usual case).
 
-    Equal keys share an item, so with the rows grouped by item (``by_item``) and every item having at most
-    :data:`_SMALL_ITEM` rows, each row is compared with the few before it in its item. False means "maybe":
-    the full sort decides (and also says which rows are the duplicates)."""
+    Duplicates share an item, so with the rows grouped by item (``by_item``) and every item having at most
+    :data:`_SMALL_ITEM` rows, each row's ``key`` (its identity within the item: annotator, unit, task) is
+    compared with the few before it in its item. False means "maybe": the full sort decides (and also says
+    which rows are the duplicates)."""
     order, offsets = by_item
     largest = int(np.diff(offsets).max()) if len(order) else 0
     if len(order) == 0 or largest > _SMALL_ITEM:
@@ -339,14 +346,15 @@ def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = 
     """Marks repeated judgments; returns the rows grouped by item when it grouped every row of ``df`` (one
     counting pass, kept for the analysis), else None."""
     rows = np.flatnonzero(marker.ok)
-    key, space = _judgment_key(df, rows)
     item, item_cats = codes_of(df, "item")
     every = len(rows) == len(df)
     by_item = group_order(item if every else item[rows], len(item_cats))
     kept = by_item if every else None
-    if _surely_unique(key, by_item):
+    # within an item, the other fields tell judgments apart (usually the annotator's codes alone: no key built)
+    if _surely_unique(_judgment_key(df, rows, tuple(f for f in JUDGMENT_KEY if f != "item"))[0], by_item):
         return kept
     del by_item
+    key, space = _judgment_key(df, rows)
     order = stable_order(key, space)  # equal keys keep row order: the first is the one kept
     sorted_key = key[order]
     starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]

@@ -43,6 +43,11 @@ class Codes:
     unit_lookup: tuple[pa.Array, np.ndarray] | None = None
     #: ``by_unit``, when the caller had it already (the accounting's grouping by item, where units are items).
     grouped: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: :func:`unit_positions`' answers by the set of keys asked: the gold units are looked up by the analysis,
+    #: the consensus, its routing and the hotspots (~0.2 s apiece at 3.3M units), now once. Never copied by
+    #: ``dataclasses.replace``: a new instance starts empty.
+    found: dict[frozenset[str], tuple[pd.Index, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -100,7 +105,19 @@ def unit_positions(codes: Codes, keys: Iterable[str]) -> np.ndarray:
     q = list(keys)
     if codes.unit_lookup is None or not q or not len(codes.unit_keys):
         return find_sorted(codes.unit_keys, q)
-    texts, unit_of = codes.unit_lookup
+    asked = frozenset(q)
+    known = codes.found.get(asked)
+    if known is None:
+        distinct = sorted(asked)
+        known = (pd.Index(distinct, dtype=object), _probe(codes.unit_lookup, distinct))
+        codes.found[asked] = known  # two threads may both probe: the same answer, stored twice
+    index, found = known
+    out: np.ndarray = found[index.get_indexer(pd.Index(q, dtype=object))]
+    return out
+
+
+def _probe(lookup: tuple[pa.Array, np.ndarray], q: list[str]) -> np.ndarray:
+    texts, unit_of = lookup
     wanted = pa.array(q, texts.type)
     hit = np.flatnonzero(pc.is_in(texts, value_set=wanted).to_numpy(zero_copy_only=False))  # bits, then bools
     which = pc.index_in(texts.take(pa.array(hit)), value_set=wanted).to_numpy(zero_copy_only=False)
