@@ -60,6 +60,9 @@ def test_small_items_without_duplicates_skip_the_sort(monkeypatch: object) -> No
     monkeypatch.setattr(records, "stable_order", no_sort)  # type: ignore[attr-defined]
     rows = _records([i // 4 for i in range(40)], [i % 4 for i in range(40)], [1] * 40)
     assert _duplicates_found(rows) == []
+    # the same annotators in neighbouring items, a few rows apart: no duplicate either (same annotator, not item)
+    shifted = _records([i // 3 for i in range(30)], [(i // 3 + i) % 3 for i in range(30)], [1] * 30)
+    assert _duplicates_found(shifted) == []
 
 
 def test_a_large_item_or_a_repeat_takes_the_sort() -> None:

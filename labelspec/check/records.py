@@ -334,11 +334,14 @@ def _surely_unique(key: np.ndarray, by_item: tuple[np.ndarray, np.ndarray]) -> b
     compared with the few before it in its item. False means "maybe": the full sort decides (and also says
     which rows are the duplicates)."""
     order, offsets = by_item
-    largest = int(np.diff(offsets).max()) if len(order) else 0
+    sizes = np.diff(offsets)
+    largest = int(sizes.max()) if len(order) else 0
     if len(order) == 0 or largest > _SMALL_ITEM:
         return False
     grouped = key[order]
-    return not any(bool((grouped[j:] == grouped[:-j]).any()) for j in range(1, largest))
+    item = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)  # each grouped row's item: rows j apart
+    # compare only within an item (the key leaves the item out)
+    return not any(bool(((grouped[j:] == grouped[:-j]) & (item[j:] == item[:-j])).any()) for j in range(1, largest))
 
 
 def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None
