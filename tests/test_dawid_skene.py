@@ -9,9 +9,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labelspec.check import dawid_skene as ds
 from labelspec.check.consensus import majority_vote
 from labelspec.check.dawid_skene import DawidSkeneResult, dawid_skene
 
@@ -348,3 +350,28 @@ def test_rows_grouped_beforehand_give_the_same_fit_bit_for_bit() -> None:
     for field in ("priors", "confusion", "posterior", "winner", "log_likelihood"):
         np.testing.assert_array_equal(getattr(plain, field), getattr(grouped, field), err_msg=field)
     assert plain.n_iter == grouped.n_iter > 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5), st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 2)), min_size=1,
+                                   max_size=40), st.data())
+def test_winners_class_by_class_equal_argmax_and_the_tie_rule(k: int, cells: list[tuple[int, int, int]],
+                                                               data: st.DataObject) -> None:
+    """The winner, tie and top posterior computed class by class are what argmax and a (K, U) comparison give,
+    with exact ties, ties within TIE_TOLERANCE and near misses just outside it."""
+    n_units = 6
+    post = np.full((k, n_units), 0.1)
+    for unit, cls, kind in cells:  # kind 0: a larger value; 1: equal to the current top; 2: just inside/outside
+        unit, cls = unit % n_units, cls % k
+        top = post[:, unit].max()
+        post[cls, unit] = (top + 0.05, top, top - data.draw(st.sampled_from([0.5e-9, 2e-9])))[kind]
+    gold = np.array([5]) if data.draw(st.booleans()) else np.zeros(0, dtype=np.int64)
+    odd_judged = np.array([0, 0, 1, 1, 2, 2, 3])  # CSR row pointers: units 1, 3 and 5 have one judgment
+    counts = sp.csr_matrix((np.ones(3), np.zeros(3, dtype=np.int32), odd_judged), shape=(n_units, 1))
+    p = ds._Problem(counts, n_units, 1, k, gold, np.zeros(gold.size, dtype=np.int64))
+    winner, tie, best = ds._winners(post, p)
+    judged = (np.arange(n_units) % 2 == 1) | np.isin(np.arange(n_units), gold)
+    expected_tie = (((post.max(axis=0)[None, :] - post) <= ds.TIE_TOLERANCE).sum(axis=0) > 1)
+    assert best.tolist() == post.max(axis=0).tolist()
+    assert tie.tolist() == (expected_tie & judged).tolist()
+    assert winner.tolist() == np.where(judged & ~expected_tie, np.argmax(post, axis=0), -1).tolist()

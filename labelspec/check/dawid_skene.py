@@ -212,12 +212,22 @@ def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray,
 
 
 def _winners(post: FloatArray, p: _Problem) -> tuple[IntArray, BoolArray, FloatArray]:
+    """Each unit's top class (the first of equal ones, as ``argmax``), whether another is within the tie
+    tolerance, and the top posterior. Class by class over (U,) rows: ``argmax`` along the short K axis and a
+    (K, U) difference array took ~0.5 s at 3.3M units, at the end of the check's critical path."""
     best = post.max(axis=0)
-    near = (best[None, :] - post) <= TIE_TOLERANCE
-    tie = near.sum(axis=0) > 1
+    near = np.zeros(post.shape[1], dtype=np.int64)
+    top = np.full(post.shape[1], -1, dtype=np.int64)
+    for k in range(post.shape[0] - 1, -1, -1):  # a loop over classes; the lowest of equal top classes wins
+        row = post[k]
+        near += (best - row) <= TIE_TOLERANCE
+        top[row == best] = k
+    if (top < 0).any():  # NaN posteriors (never made here): argmax's answer
+        top = np.argmax(post, axis=0)
+    tie = near > 1
     judged = np.diff(p.counts.indptr) > 0
     judged[p.gold_units] = True
-    winner = np.where(judged & ~tie, np.argmax(post, axis=0), -1).astype(np.int64)
+    winner = np.where(judged & ~tie, top, -1).astype(np.int64)
     return winner, tie & judged, best
 
 
