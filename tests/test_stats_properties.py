@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from labelspec.check import stats
+from labelspec.check.pairwise import _margins
 
 settings.register_profile(
     "labelspec-stats", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
@@ -299,3 +300,13 @@ def test_unweighted_collapse_counts_like_the_weighted_path(data: st.DataObject, 
     np.testing.assert_array_equal(fast.rows, slow.rows)
     np.testing.assert_array_equal(fast.multiplicity, slow.multiplicity)
     assert fast.rows.dtype == slow.rows.dtype == np.int64 and fast.multiplicity.dtype == np.int64
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 30), st.integers(1, 6), st.integers(0, 2**31))
+def test_pair_margins_by_one_product_are_the_sums(n_pairs: int, k: int, seed: int) -> None:
+    """The row and column sums of a stack of confusion tables, made by one matrix product, are numpy's sums."""
+    conf = np.random.default_rng(seed).integers(0, 50, size=(n_pairs, k, k)).astype(np.float64)
+    rows, cols = _margins(conf)
+    assert rows.shape == cols.shape == (n_pairs, k)
+    assert np.array_equal(rows, conf.sum(axis=-1)) and np.array_equal(cols, conf.sum(axis=-2))

@@ -37,10 +37,25 @@ def disagreement_weights(n_categories: int, weights: KappaWeights = "none") -> F
     raise ValueError(f"unknown kappa weights {weights!r}; expected 'none', 'linear' or 'quadratic'")
 
 
-def _kappa_arrays(conf: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(κ with NaN where undefined, N per pair, expected disagreement) for a (..., K, K) stack."""
+def _margins(conf: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Row and column sums of a (P, K, K) stack of count tables, by one (P, K²) × (K², 2K) product: sums along
+    the short trailing axes took 0.1–0.17 s for the 500k pairs of 10M judgments, the product ~0.01 s. Whole
+    counts (``as_counts``), so the sums are exact in any order."""
+    p, k = conf.shape[0], conf.shape[-1]
+    cell = np.arange(k * k)
+    pick = np.zeros((k * k, 2 * k))
+    pick[cell, cell // k] = 1.0  # cell (i, j) adds to row i
+    pick[cell, k + cell % k] = 1.0  # and to column j
+    both = conf.reshape(p, k * k) @ pick
+    return both[:, :k], both[:, k:]
+
+
+def _kappa_arrays(conf: FloatArray, w: FloatArray, margins: tuple[FloatArray, FloatArray] | None = None
+                  ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(κ with NaN where undefined, N per pair, expected disagreement) for a (P, K, K) stack (``margins``: its
+    row and column sums, when the caller has them)."""
     n = conf.sum(axis=(-2, -1))
-    rows, cols = conf.sum(axis=-1), conf.sum(axis=-2)
+    rows, cols = _margins(conf) if margins is None else margins
     observed = np.einsum("...ij,ij->...", conf, w)
     # expected disagreement in counts: Σ r_i c_j w_ij / N (exactly 0 only when both used one same category)
     expected = np.einsum("...i,ij,...j->...", rows, w, cols) / np.where(n > 0, n, 1.0)
@@ -112,9 +127,9 @@ def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
     """
     conf = _check_confusions(confusions)
     w = disagreement_weights(conf.shape[1], weights)
-    kappa, n, _ = _kappa_arrays(conf, w)
+    rows, cols = _margins(conf)
+    kappa, n, _ = _kappa_arrays(conf, w, (rows, cols))
     size = np.where(n > 0, n, 1.0)
-    rows, cols = conf.sum(axis=-1), conf.sum(axis=-2)
     k = conf.shape[1]
     q_o = conf.reshape(len(conf), -1) @ w.reshape(-1) / size
     q_e = ((rows @ w) * cols).sum(axis=1) / size**2
