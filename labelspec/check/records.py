@@ -341,7 +341,8 @@ def _surely_unique(key: np.ndarray, by_item: tuple[np.ndarray, np.ndarray]) -> b
     grouped = key[order]
     item = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)  # each grouped row's item: rows j apart
     # compare only within an item (the key leaves the item out)
-    return not any(bool(((grouped[j:] == grouped[:-j]) & (item[j:] == item[:-j])).any()) for j in range(1, largest))
+    return not any(bool(((grouped[j:] == grouped[:-j]) & (item[j:] == item[:-j])).any())
+                   for j in range(1, largest))
 
 
 def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None
