@@ -37,17 +37,57 @@ def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    low, high = pc.min_max(arr).values()
-    if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
-        return pd.Categorical.from_codes(np.zeros(len(arr), np.int32), validate=False,
-                                         categories=pd.Index([low.as_py()], dtype=pd.StringDtype("pyarrow")))
+    if _maybe_constant(arr):
+        low, high = pc.min_max(arr).values()
+        if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
+            return pd.Categorical.from_codes(np.zeros(len(arr), np.int32), validate=False,
+                                             categories=pd.Index([low.as_py()], dtype=pd.StringDtype("pyarrow")))
     indices, dictionary = _fixed_width_encode(arr) or _text_encode(arr)
     order = _dictionary_order(dictionary)
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     codes = rank[indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
-    categories = pd.Index(dictionary.take(pa.array(order)).to_pandas(types_mapper=_string_type))
+    categories = pd.Index(_taken(dictionary, order).to_pandas(types_mapper=_string_type))
     return distinct_categorical(codes, categories)
+
+
+def _maybe_constant(arr: pa.Array) -> bool:
+    """False when ``arr`` surely holds two distinct values: its first and last are both present and differ (an
+    id column, almost always). Saves the min/max pass over every string (10M ids: 0.14 s) that tells a constant
+    column (an absent field) apart."""
+    if len(arr) < 2:
+        return True
+    first, last = arr[0], arr[-1]
+    return not (first.is_valid and last.is_valid and first.as_py() != last.as_py())
+
+
+def _taken(texts: pa.Array, order: np.ndarray) -> pa.Array:
+    """``texts.take(order)``. Texts of one byte width W (the dictionary of fixed-width ids) are moved as W-byte
+    cells by numpy: 3.3M 8-byte ids in ~0.03 s, against ~0.3 s for Arrow's take of strings."""
+    span = _fixed_width(texts)
+    if span is None:
+        return texts.take(pa.array(order))
+    width, start = span
+    cells = np.frombuffer(texts.buffers()[2], dtype=np.dtype(f"V{width}"), count=len(texts), offset=start)
+    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.arange(len(order) + 1, dtype=offset_type) * width
+    moved = cells.take(order)
+    return pa.Array.from_buffers(texts.type, len(order), [None, pa.py_buffer(offsets), pa.py_buffer(moved)])
+
+
+def _fixed_width(texts: pa.Array) -> tuple[int, int] | None:
+    """(W, first byte) when ``texts`` is non-null plain text whose values all take W > 0 bytes, else None."""
+    if not len(texts) or texts.null_count or not (pa.types.is_string(texts.type)
+                                                    or pa.types.is_large_string(texts.type)):
+        return None
+    offset_bytes = 8 if pa.types.is_large_string(texts.type) else 4
+    offsets = np.frombuffer(texts.buffers()[1], dtype=f"<i{offset_bytes}", count=len(texts) + 1,
+                            offset=texts.offset * offset_bytes)
+    start, end = int(offsets[0]), int(offsets[-1])
+    width, rest = divmod(end - start, len(texts))
+    if rest or width == 0 or not (np.diff(offsets) == width).all():
+        return None
+    return width, start
 
 
 def _text_encode(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -61,17 +101,12 @@ def _fixed_width_encode(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
     faster than strings (3.3M distinct 8-byte ids in 10M rows: ~1.2 s against ~3 s). The values are views of the
     strings' data, and the dictionary is turned back into the same strings, in the same first-seen order.
     None when the ids are not all of one width (or not plain non-null text)."""
-    if not len(arr) or arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+    span = _fixed_width(arr)
+    if span is None:
         return None
+    width, start = span
     offset_bytes = 8 if pa.types.is_large_string(arr.type) else 4
-    _, offset_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offset_buf, dtype=f"<i{offset_bytes}", count=len(arr) + 1,
-                            offset=arr.offset * offset_bytes)
-    start, end = int(offsets[0]), int(offsets[-1])
-    width, rest = divmod(end - start, len(arr))
-    if rest or width == 0 or not (np.diff(offsets) == width).all():
-        return None
-    data = data_buf.slice(start, end - start)
+    data = arr.buffers()[2].slice(start, width * len(arr))
     aligned = {1: pa.uint8(), 2: pa.uint16(), 4: pa.uint32(), 8: pa.uint64()}.get(width)
     as_type = aligned if aligned is not None and data.address % width == 0 else pa.binary(width)
     enc = pc.dictionary_encode(pa.Array.from_buffers(as_type, len(arr), [None, data]))
