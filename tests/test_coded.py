@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -183,3 +184,49 @@ def test_a_column_whose_ends_differ_is_encoded_without_the_constant_check() -> N
     assert list(cat.categories) == [""] and cat.codes.tolist() == [0, 0, 0]
     cat = sorted_categorical(pa.array(["b", "a", "b", "a"]))  # ends differ: encoded, sorted
     assert list(cat.categories) == ["a", "b"] and cat.codes.tolist() == [1, 0, 1, 0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 10), st.lists(st.integers(0, 2**20), min_size=1, max_size=60), st.booleans(),
+       st.integers(0, 3), st.sampled_from(["digits", "bytes", "utf8", "nul"]))
+def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks: list[int], large: bool, skip: int,
+                                                              alphabet: str) -> None:
+    """Fixed-width ids coded by one sort of bit-packed keys give the codes and sorted categories of hashing and
+    ordering the dictionary: digits, full bytes, multi-byte text and NUL bytes; sliced and large arrays."""
+    from labelspec.check import coded
+
+    chars = {"digits": "0123456789", "bytes": "".join(map(chr, range(32, 127))), "utf8": "aéz", "nul": "\x00a"}
+    pool = chars[alphabet]
+    texts = ["".join(pool[(p >> (3 * b)) % len(pool)] for b in range(width)) for p in picks]
+    wide = len(texts[0].encode())
+    texts = [t for t in texts if len(t.encode()) == wide]  # one byte width ('é' is two bytes)
+    arr = pa.array(["#" * wide] * skip + texts, pa.large_string() if large else pa.string()).slice(skip)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coded, "_SORT_ROWS", 1)
+        mp.setattr(coded, "_HASHED_BITS", 0)
+        mp.setattr(coded, "_PACK_ROWS", 7)  # several pieces, the last one short
+        got = coded._sorted_codes(arr)
+        public = sorted_categorical(arr)
+    want_codes, want_categories = pd.factorize(pd.Series(texts, dtype=object), sort=True)
+    assert list(public.categories) == list(want_categories) and public.codes.tolist() == want_codes.tolist()
+    if got is None:  # one id only (no bit varies), or a key too wide for 63 bits beside the row numbers: hashed
+        assert len(set(texts)) == 1 or (alphabet in ("utf8", "bytes") and wide > 6)
+        return
+    codes, categories = got
+    assert categories.type == arr.type and categories.to_pylist() == list(want_categories)
+    assert codes.dtype == np.int32 and codes.tolist() == want_codes.tolist()
+
+
+def test_ids_that_do_not_pack_are_hashed() -> None:
+    from labelspec.check import coded
+
+    rng = np.random.default_rng(7)  # nine bytes, each spanning 32..126 (7 bits): 63 bits + 17 for the rows
+    many = pa.array(["".join(map(chr, row)) for row in rng.integers(32, 127, size=(70_000, 9)).tolist()])
+    assert coded._sorted_codes(many) is None
+    assert coded._sorted_codes(pa.array(["a1", "a22"] * 40_000)) is None  # two widths
+    assert coded._sorted_codes(pa.array(["i1", "i2"] * 100)) is None  # few rows: hashing is as fast
+    assert coded._sorted_codes(pa.array([f"a{i % 1000:04d}" for i in range(70_000)])) is None  # 16 bits: hashed
+    ids = pa.array([f"i{i % 50_000:07d}" for i in range(120_000)][::-1])
+    cat = sorted_categorical(ids)  # the sorting path, through the public function
+    assert cat.categories[0] == "i0000000" and cat.categories[-1] == "i0049999" and len(cat.categories) == 50_000
+    assert cat.codes[:3].tolist() == [19_999, 19_998, 19_997]  # rows 119999.. hold i0019999..

@@ -42,6 +42,10 @@ def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
         if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
             return pd.Categorical.from_codes(np.zeros(len(arr), np.int32), validate=False,
                                              categories=pd.Index([low.as_py()], dtype=pd.StringDtype("pyarrow")))
+    by_sorting = _sorted_codes(arr)
+    if by_sorting is not None:
+        codes, texts = by_sorting
+        return distinct_categorical(codes, pd.Index(texts.to_pandas(types_mapper=_string_type)))
     indices, dictionary = _fixed_width_encode(arr) or _text_encode(arr)
     order = _dictionary_order(dictionary)
     rank = np.empty(len(order), dtype=np.int32)
@@ -49,6 +53,62 @@ def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     codes = rank[indices.to_numpy(zero_copy_only=False)] if len(arr) else np.zeros(0, np.int32)
     categories = pd.Index(_taken(dictionary, order).to_pandas(types_mapper=_string_type))
     return distinct_categorical(codes, categories)
+
+
+#: Ids are coded by sorting packed keys when there are at least this many rows and their key space is wider than
+#: 2**_HASHED_BITS (fewer possible ids: a small hash table, which Arrow fills faster than the sort runs).
+_SORT_ROWS = 1 << 16
+_HASHED_BITS = 20
+#: Rows per piece when packing keys: a piece's keys stay in cache through the per-byte passes.
+_PACK_ROWS = 1 << 16
+
+
+def _sorted_codes(arr: pa.Array) -> tuple[np.ndarray, pa.Array] | None:
+    """(sorted-rank code per row, sorted distinct texts) of fixed-width ids, by one vectorised sort instead of a
+    hash table; None when the ids do not pack or hashing is the faster way.
+
+    Each byte position contributes the bits that vary in it across the rows, up to the highest one (``i0001234``:
+    the constant ``i`` none, each digit 4; the bits above are the same in every row, so the kept low bits order
+    the bytes as the whole bytes do), most significant byte first: the packed key orders exactly as the bytes
+    do, and the row number fits beside it in one int64 (``ordering``'s packed sort). numpy's value sort then
+    groups equal ids and orders them at once. 10M ids of 8 bytes, 3.3M distinct: ~0.6 s, against ~1.8 s for
+    hashing them (Arrow), ordering the dictionary and remapping the codes."""
+    span = _fixed_width(arr) if len(arr) >= _SORT_ROWS else None
+    if span is None:
+        return None
+    width, start = span
+    n = len(arr)
+    cells = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=n * width, offset=start).reshape(n, width)
+    varying = np.bitwise_or.reduce(cells, axis=0) ^ np.bitwise_and.reduce(cells, axis=0)
+    bits = [int(v).bit_length() for v in varying.tolist()]
+    position_bits = (n - 1).bit_length()
+    if sum(bits) <= _HASHED_BITS or sum(bits) + position_bits > 63:
+        return None
+    packed = np.empty(n, dtype=np.int64)
+    fields = [(j, bits[j], (1 << bits[j]) - 1) for j in np.flatnonzero(bits).tolist()]
+    for a in range(0, n, _PACK_ROWS):  # pieces of rows; within one, a pass per varying byte (a few)
+        piece, rows = packed[a:a + _PACK_ROWS], cells[a:a + _PACK_ROWS]
+        piece[:] = 0
+        for j, b, mask in fields:
+            piece <<= b
+            piece |= rows[:, j] & mask
+        piece <<= position_bits
+        piece |= np.arange(a, a + len(piece), dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << position_bits) - 1)
+    packed >>= position_bits  # the keys, sorted
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    del packed
+    codes = np.empty(n, dtype=np.int32)
+    codes[order] = np.cumsum(first, dtype=np.int32) - 1
+    firsts = order[first]  # the first row of each distinct id, in sorted order
+    moved = np.frombuffer(arr.buffers()[2], dtype=np.dtype(f"V{width}"), count=n, offset=start).take(firsts)
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.arange(len(firsts) + 1, dtype=offset_type) * width
+    texts = pa.Array.from_buffers(arr.type, len(firsts), [None, pa.py_buffer(offsets), pa.py_buffer(moved)])
+    return codes, texts
 
 
 def _maybe_constant(arr: pa.Array) -> bool:
