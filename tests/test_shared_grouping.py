@@ -124,3 +124,24 @@ def test_the_shared_unit_table_is_the_count_and_masks_like_it(rows: list[tuple[i
     assert by_units.patterns.rows.tolist() == by_mask.patterns.rows.tolist()
     assert by_units.patterns.multiplicity.tolist() == by_mask.patterns.multiplicity.tolist()
     assert by_units.of_unit.tolist() == by_mask.of_unit.tolist()
+
+
+def test_a_replaced_unit_array_does_not_keep_the_shared_grouping() -> None:
+    frame = _frame([(1, 1, "x"), (2, 1, "y"), (1, 2, "y"), (3, 3, "z")], [])
+    item, cats = codes_of(frame, "item")
+    codes = encode(frame, LABELS, by_item=group_order(item, len(cats)))
+    moved = replace(codes, unit=codes.unit[::-1].copy())  # another unit array: its own grouping
+    assert moved.by_unit[0].tolist() == group_order(moved.unit, len(moved.unit_keys))[0].tolist()
+    assert moved.by_unit[0].tolist() != codes.by_unit[0].tolist()
+
+
+def test_dawid_skene_leaves_the_shared_grouping_as_it_was() -> None:
+    """Its sparse matrix sums repeated cells in place; the grouping it was given is the codes' (read by the check's
+    other thread at the same time), so it works on a copy of the offsets."""
+    from labelspec.check.dawid_skene import dawid_skene
+
+    units, annotators, labels = np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1]), np.array([1, 1, 0, 0])
+    order, offsets = group_order(units, 2)
+    before = offsets.copy()
+    dawid_skene(units, annotators, labels, n_units=2, n_annotators=2, n_classes=2, by_unit=(order, offsets))
+    assert offsets.tolist() == before.tolist()  # unit 0's repeated cell made scipy rewrite them: [0, 1, 3]

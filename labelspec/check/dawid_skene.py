@@ -107,7 +107,9 @@ def _problem(
         flat += labels
         cols = flat.take(order)
         del flat
-        counts = sp.csr_matrix((data, cols, offsets), shape=(n_units, n_ann * n_cls))
+        # a copy of the offsets: sum_duplicates rewrites them in place, and they are the caller's (``by_unit``, read
+        # by the check's other thread at the same time)
+        counts = sp.csr_matrix((data, cols, np.array(offsets, copy=True)), shape=(n_units, n_ann * n_cls))
     counts.sum_duplicates()  # canonical either way: columns ascending within a row, duplicates summed
     return _Problem(counts, n_units, n_ann, n_cls, g_units, g_labels)
 

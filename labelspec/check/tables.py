@@ -41,8 +41,10 @@ class Codes:
     #: each category's unit code (-1: no unit), so that ``unit_positions`` looks keys up by hashing in C, not by
     #: binary search over Python strings. None otherwise.
     unit_lookup: tuple[pa.Array, np.ndarray] | None = None
-    #: ``by_unit``, when the caller had it already (the accounting's grouping by item, where units are items).
-    grouped: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: ``by_unit`` when the caller had it already (the accounting's grouping by item, where units are items), with
+    #: the ``unit`` array it groups: ``dataclasses.replace(codes, unit=…)`` keeps this field, and a grouping of
+    #: another array is then ignored (compared by identity).
+    grouped: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
     #: :func:`unit_positions`' answers by the set of keys asked: the gold units are looked up by the analysis,
     #: the consensus, its routing and the hotspots (~0.2 s apiece at 3.3M units), now once. Never copied by
     #: ``dataclasses.replace``: a new instance starts empty.
@@ -58,8 +60,8 @@ class Codes:
         """The rows grouped by unit, in row order within each unit, and the (U + 1,) offsets of the units in that
         order (``ordering.group_order``): one counting sort of the judgments, shared by the annotator pairs of
         the analysis and by Dawid–Skene's sparse matrix in the consensus (each was a sort of 10M rows)."""
-        if self.grouped is not None:
-            return self.grouped
+        if self.grouped is not None and self.grouped[0] is self.unit:
+            return self.grouped[1], self.grouped[2]
         return group_order(self.unit, len(self.unit_keys))
 
     @functools.cached_property
@@ -196,7 +198,7 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
                 raise ValueError("by_item does not group these rows")
             if len(item_pos) < len(item_cats):  # an empty group repeats its offset: keep each unit's end once
                 offsets = np.concatenate((offsets[:1], offsets[1:][np.diff(offsets) > 0]))
-            grouped = (order, offsets)
+            grouped = (order, offsets)  # of the unit codes made below
     ann_code, ann_cats = codes_of(frame, "annotator")
     ann_pos, ann_rank = compact(ann_code, len(ann_cats))
     if category_of is None:
@@ -205,11 +207,13 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         lookup = np.full(len(value_cats), -1, dtype=np.int64)
         lookup[value_pos] = pd.Index(list(categories), dtype=object).get_indexer(text_of(value_cats, value_pos))
         category_of = lookup[value_code]  # one gather from the read codes (no per-row rank array in between)
+    unit = np.asarray(unit_codes, dtype=np.int64)
     return Codes(
-        unit=np.asarray(unit_codes, dtype=np.int64), annotator=ann_rank,
+        unit=unit, annotator=ann_rank,
         category=np.asarray(category_of, dtype=np.int64),
         unit_keys=unit_keys, unit_items=unit_items, unit_steps=unit_steps,
-        annotators=text_of(ann_cats, ann_pos), categories=categories, unit_lookup=unit_lookup, grouped=grouped,
+        annotators=text_of(ann_cats, ann_pos), categories=categories, unit_lookup=unit_lookup,
+        grouped=None if grouped is None else (unit, *grouped),
     )
 
 
