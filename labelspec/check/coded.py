@@ -104,11 +104,7 @@ def _sorted_codes(arr: pa.Array) -> tuple[np.ndarray, pa.Array] | None:
     codes = np.empty(n, dtype=np.int32)
     codes[order] = np.cumsum(first, dtype=np.int32) - 1
     firsts = order[first]  # the first row of each distinct id, in sorted order
-    moved = np.frombuffer(arr.buffers()[2], dtype=np.dtype(f"V{width}"), count=n, offset=start).take(firsts)
-    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.arange(len(firsts) + 1, dtype=offset_type) * width
-    texts = pa.Array.from_buffers(arr.type, len(firsts), [None, pa.py_buffer(offsets), pa.py_buffer(moved)])
-    return codes, texts
+    return codes, _taken_cells(arr, width, start, firsts)
 
 
 def _maybe_constant(arr: pa.Array) -> bool:
@@ -125,14 +121,17 @@ def _taken(texts: pa.Array, order: np.ndarray) -> pa.Array:
     """``texts.take(order)``. Texts of one byte width W (the dictionary of fixed-width ids) are moved as W-byte
     cells by numpy: 3.3M 8-byte ids in ~0.03 s, against ~0.3 s for Arrow's take of strings."""
     span = _fixed_width(texts)
-    if span is None:
-        return texts.take(pa.array(order))
-    width, start = span
+    return texts.take(pa.array(order)) if span is None else _taken_cells(texts, *span, order)
+
+
+def _taken_cells(texts: pa.Array, width: int, start: int, rows: np.ndarray) -> pa.Array:
+    """``texts.take(rows)`` for texts of one byte width, each value moved as one ``width``-byte numpy cell (the
+    new array's data is that numpy array, kept alive by the Arrow buffer)."""
     cells = np.frombuffer(texts.buffers()[2], dtype=np.dtype(f"V{width}"), count=len(texts), offset=start)
     offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    offsets = np.arange(len(order) + 1, dtype=offset_type) * width
-    moved = cells.take(order)
-    return pa.Array.from_buffers(texts.type, len(order), [None, pa.py_buffer(offsets), pa.py_buffer(moved)])
+    offsets = np.arange(len(rows) + 1, dtype=offset_type) * width
+    moved = cells.take(rows)
+    return pa.Array.from_buffers(texts.type, len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(moved)])
 
 
 def _fixed_width(texts: pa.Array) -> tuple[int, int] | None:
