@@ -17,6 +17,7 @@ from labelspec.check.coded import (
     replace_category,
     sorted_categorical,
 )
+from labelspec.check.ordering import group_order
 from labelspec.check.tables import encode, find_sorted
 
 IDS = st.lists(st.sampled_from(["", "a", "b", "B", "é", "a\x1fb", "10", "9", "ä"]), max_size=30)
@@ -212,9 +213,13 @@ def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks:
     if got is None:  # one id only (no bit varies), or a key too wide for 63 bits beside the row numbers: hashed
         assert len(set(texts)) == 1 or (alphabet in ("utf8", "bytes") and wide > 6)
         return
-    codes, categories = got
+    codes, categories, (order, offsets) = got
     assert categories.type == arr.type and categories.to_pylist() == list(want_categories)
     assert codes.dtype == np.int32 and codes.tolist() == want_codes.tolist()
+    # the sort's row order is the rows grouped by id, exactly as the accounting's group_order makes it
+    want_order, want_offsets = group_order(want_codes.astype(np.int32), len(want_categories))
+    assert order.tolist() == want_order.tolist() and offsets.tolist() == want_offsets.tolist()
+    assert order.dtype == offsets.dtype == np.int32
 
 
 def test_ids_that_do_not_pack_are_hashed() -> None:

@@ -145,3 +145,114 @@ def test_dawid_skene_leaves_the_shared_grouping_as_it_was() -> None:
     before = offsets.copy()
     dawid_skene(units, annotators, labels, n_units=2, n_annotators=2, n_classes=2, by_unit=(order, offsets))
     assert offsets.tolist() == before.tolist()  # unit 0's repeated cell made scipy rewrite them: [0, 1, 3]
+
+
+MINIMAL_SPEC = """\
+labelspec: 1
+project: {id: grouping, title: Grouping, version: 1.0.0}
+tasks:
+  intent:
+    kind: single_choice
+    question: Which intent?
+    labels:
+      billing: {title: Billing, definition: About a bill.}
+      cancel: {title: Cancel, definition: Ends the contract.}
+"""
+
+
+def _many_ids(tmp_path: Path) -> tuple[api.Spec, Path]:
+    """A spec and a label file whose item ids are coded by sorting (fixed width, enough rows and bits): its
+    coding groups the rows by item; one judgment is repeated (a duplicate the accounting must still find)."""
+    rng = np.random.default_rng(5)
+    n = 70_000
+    items = [f"i{i:06d}" for i in rng.integers(0, 200_000, n)]  # 21 varying bits: sorted, not hashed
+    annotators = [f"a{a:02d}" for a in rng.integers(0, 40, n)]
+    labels = rng.choice(["billing", "cancel"], n).tolist()
+    frame = pd.DataFrame({"item_id": items, "annotator_id": annotators, "label": labels})
+    frame = frame.drop_duplicates(["item_id", "annotator_id"])
+    frame = pd.concat([frame, frame.iloc[[7]]], ignore_index=True)  # the same judgment twice
+    path = tmp_path / "many.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "labelspec.yaml").write_text(MINIMAL_SPEC, encoding="utf-8")
+    return load_spec(tmp_path / "spec"), path
+
+
+def test_the_readers_item_grouping_is_the_accountings(tmp_path: Path) -> None:
+    from labelspec.check.readers import read_label_files
+
+    spec, path = _many_ids(tmp_path)
+    read = read_label_files([path], columns=spec.columns, tasks=runner.task_shapes(spec))
+    assert read.by_item is not None  # the ids were coded by sorting
+    item, cats = codes_of(read.frame, "item")
+    order, offsets = group_order(item, len(cats))
+    assert read.by_item[0].tolist() == order.tolist() and read.by_item[1].tolist() == offsets.tolist()
+    assert read.by_item[0].dtype == order.dtype and read.by_item[1].dtype == offsets.dtype
+
+
+def test_a_check_reports_the_same_with_and_without_the_readers_grouping(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    spec, path = _many_ids(tmp_path)
+    report = api.check_labels(spec, [path]).to_dict()
+    assert report["accounting"]["excluded_by_reason"] == {"duplicate_judgment": 1}
+    calls: list[bool] = []
+    original = records._duplicates
+
+    def without(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs.get("grouped", args[3] if len(args) > 3 else None) is not None)
+        return original(*args[:3], None)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records, "_duplicates", without)
+    assert api.check_labels(spec, [path]).to_dict() == report
+    assert calls == [True]
+
+
+def test_a_shared_value_is_made_once_when_two_threads_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consensus thread reads the unit table while the analysis counts it: one count, both get it."""
+    import threading
+    import time
+
+    from labelspec.check import tables
+
+    frame = _frame([(1, 1, "x"), (2, 1, "y"), (1, 2, "y"), (3, 3, "z")], [])
+    codes = encode(frame, LABELS)
+    counted: list[int] = []
+    slow_count = tables.count_cells
+
+    def slow(*args: object, **kwargs: object) -> np.ndarray:
+        counted.append(1)
+        time.sleep(0.2)  # the other thread asks meanwhile
+        return slow_count(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tables, "count_cells", slow)
+    got: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: got.append(codes.unit_table)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(counted) == 1 and got[0] is got[1]
+    assert got[0].tolist() == unit_counts(encode(frame, LABELS)).tolist()
+    assert replace(codes, unit=codes.unit.copy()).unit_table is not got[0]  # a new instance counts its own
+
+
+def test_dawid_skene_takes_its_votes_from_a_function_after_building_its_matrix() -> None:
+    from labelspec.check import dawid_skene as ds
+
+    units, annotators, labels = np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 1]), np.array([1, 1, 0, 1, 0])
+    votes = np.zeros((3, 2), dtype=np.int32)
+    np.add.at(votes, (units, labels), 1)
+    asked: list[int] = []
+
+    def later() -> np.ndarray:
+        asked.append(1)
+        return votes
+
+    lazy = ds.dawid_skene(units, annotators, labels, n_units=3, n_annotators=2, n_classes=2, votes=later)
+    eager = ds.dawid_skene(units, annotators, labels, n_units=3, n_annotators=2, n_classes=2, votes=votes)
+    plain = ds.dawid_skene(units, annotators, labels, n_units=3, n_annotators=2, n_classes=2)
+    assert asked == [1]
+    for got in (lazy, eager):
+        assert np.array_equal(got.posterior, plain.posterior) and np.array_equal(got.confusion, plain.confusion)
+    with pytest.raises(ValueError, match="votes must be"):
+        ds.dawid_skene(units, annotators, labels, n_units=3, n_annotators=2, n_classes=2, votes=lambda: votes[:2])

@@ -214,11 +214,13 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
         codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
         codes = encode(frame, task.label_ids, by_item=by_item)
+        if coded is not None:  # the consensus starts now, on the other core
+            coded(codes)
+        # counted here while the consensus builds its sparse matrix from the grouping, then reads this table
+        # (whichever thread asks first makes each, once: ``Codes._once``)
+        _ = codes.unit_table
         on_gold = gold_units_of(codes, gold_units)
         mask = ~on_gold[codes.unit]
-        _ = codes.unit_table, codes.by_unit  # made before the consensus starts, which reads them too
-        if coded is not None:
-            coded(codes)
         tables = pair_tables(codes, mask)
         collapsed = unit_patterns(codes, mask, on_gold)
         agreement = classic_agreement(codes, mask, task, boot, tables, collapsed.patterns)

@@ -214,10 +214,12 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
     if n_units == 0:
         return majority(inp)
     gold_u, gold_l = _gold_codes(inp)
-    counts = c.unit_table  # shared with the analysis and the hotspots (int32: half the width through EM)
+    # the unit table is shared with the analysis and the hotspots (int32: half the width through EM); asked for
+    # once the sparse matrix is built, since the analysis may be counting it at that moment
     r = dawid_skene(c.unit, c.annotator, c.category, n_units=n_units, n_annotators=n_ann, n_classes=n_cls,
                     gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations,
-                    by_unit=c.by_unit, votes=counts)
+                    by_unit=c.by_unit, votes=lambda: c.unit_table)
+    counts = c.unit_table
     support = np.where(r.winner >= 0, r.posterior_max, np.nan)
     # a label no judgment of the unit chose is the model's guess, never settled by the crowd: it goes to review
     # (with every unit judged once the model cannot be identified, and EM turns single judgments into others)

@@ -92,6 +92,9 @@ class Judgments:
     exclusions: pd.DataFrame
     info: Mapping[str, int] = field(default_factory=dict)
     origins: np.ndarray | None = None
+    #: ``frame``'s rows grouped by item code (``ordering.group_order``'s answer), when coding the item ids grouped
+    #: them (``coded.grouped_categorical``); the accounting's duplicate check then need not sort them again.
+    by_item: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def excluded(self) -> dict[str, int]:
@@ -209,7 +212,8 @@ def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
     table = pa.concat_tables(tables, promote_options="permissive") if tables else empty.empty_table()
     text = {pa.large_string(): _STRING, pa.string(): _STRING}
     rest = table.drop_columns([f for f in CODED if f in table.column_names])  # their text lives in categories
-    frame = add_codes(rest.to_pandas(types_mapper=text.get), table)[list(COLUMNS)]
+    frame, by_item = add_codes(rest.to_pandas(types_mapper=text.get), table)
+    frame = frame[list(COLUMNS)]
     info: Counter[str] = Counter()
     for parsed, _ in done:
         info.update(parsed.info)
@@ -220,6 +224,7 @@ def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
         exclusions=_exclusions(done),
         info=dict(sorted(info.items())),
         origins=_origins([parsed for parsed, _ in done]),
+        by_item=by_item,
     )
 
 

@@ -345,14 +345,19 @@ def _surely_unique(key: np.ndarray, by_item: tuple[np.ndarray, np.ndarray]) -> b
                    for j in range(1, largest))
 
 
-def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray] | None:
+def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = None,
+                grouped: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Marks repeated judgments; returns the rows grouped by item when it grouped every row of ``df`` (one
-    counting pass, kept for the analysis), else None."""
+    counting pass, kept for the analysis), else None. ``grouped``: every row of ``df`` grouped by item, made
+    already (the reader's), used when no row is excluded yet."""
     rows = np.flatnonzero(marker.ok)
     item, item_cats = codes_of(df, "item")
     every = len(rows) == len(df)
-    by_item = group_order(item if every else item[rows], len(item_cats))
+    if every and grouped is not None and len(grouped[0]) == len(df) and len(grouped[1]) == len(item_cats) + 1:
+        by_item = grouped
+    else:
+        by_item = group_order(item if every else item[rows], len(item_cats))
+    del grouped
     kept = by_item if every else None
     # within an item, the other fields tell judgments apart (usually the annotator's codes alone: no key built)
     if _surely_unique(_judgment_key(df, rows, tuple(f for f in JUDGMENT_KEY if f != "item"))[0], by_item):
@@ -382,10 +387,12 @@ def _duplicates(df: pd.DataFrame, marker: _Marker, origins: np.ndarray | None = 
 
 def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int,
             reader_exclusions: pd.DataFrame, not_judgments: dict[str, int] | None = None,
-            origins: np.ndarray | None = None) -> Accounting:
+            origins: np.ndarray | None = None, by_item: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> Accounting:
     """Split judgments into used rows and located exclusions; ``rows_read`` is what the readers saw.
     ``origins`` (one text per row, "" for none) is added to the detail of each row excluded here, and names
-    the first of duplicates, where a line alone does not locate a row (a one-line Label Studio export)."""
+    the first of duplicates, where a line alone does not locate a row (a one-line Label Studio export).
+    ``by_item``: the rows of ``judgments`` grouped by item code, when the reader has it (``Judgments.by_item``)."""
     df = judgments.reset_index(drop=True)
     if len(spec.tasks) == 1:
         if isinstance(df["task"].dtype, pd.CategoricalDtype):
@@ -404,7 +411,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     _roster_checks(spec, df, ctx, marker, when)
     _span_bounds(spec, df, ctx, marker, reaches)
     _step_checks(spec, df, ctx, marker)
-    by_item = _duplicates(df, marker, origins)
+    by_item = _duplicates(df, marker, origins, by_item)
     ok = marker.ok
     rows, reasons, details = marker.excluded()
     if origins is not None and rows.size:

@@ -75,7 +75,8 @@ def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: S
                                  roster=ctx.roster if ctx.roster is not None else reader_roster)
     not_judgments = {k: n for k, n in judgments.info.items() if k in NOT_JUDGMENTS and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
-                   reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins)
+                   reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins,
+                   by_item=judgments.by_item)
 
 
 def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:

@@ -7,10 +7,11 @@ tables are additive: batches, files or partitions combine by summing tables that
 
 from __future__ import annotations
 
-import functools
 import itertools
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from labelspec.check.ordering import group_order
 
 #: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
 _DENSE_KEYS = 50_000_000
+_T = TypeVar("_T")
 UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
 
 
@@ -55,20 +57,41 @@ class Codes:
     def shape(self) -> tuple[int, int, int]:
         return len(self.unit_keys), len(self.annotators), len(self.categories)
 
-    @functools.cached_property
+    #: A lock per value made on first use (:meth:`by_unit`, :meth:`unit_table`): the check's consensus thread
+    #: starts right after encoding and reads both while the analysis makes them, so the second reader waits
+    #: for the first one's result instead of counting 10M judgments again. Never copied by ``replace``.
+    _locks: dict[str, threading.Lock] = field(
+        default_factory=lambda: {"by_unit": threading.Lock(), "unit_table": threading.Lock()},
+        init=False, repr=False, compare=False)
+
+    def _once(self, name: str, make: Callable[[], _T]) -> _T:
+        """``make()``, made once per instance even when two threads ask at the same time (kept in ``__dict__``,
+        as ``functools.cached_property`` keeps its values, which locks only on Python 3.11)."""
+        key = "_made_" + name
+        if key not in self.__dict__:
+            with self._locks[name]:
+                if key not in self.__dict__:
+                    self.__dict__[key] = make()
+        made: _T = self.__dict__[key]
+        return made
+
+    @property
     def by_unit(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows grouped by unit, in row order within each unit, and the (U + 1,) offsets of the units in that
         order (``ordering.group_order``): one counting sort of the judgments, shared by the annotator pairs of
         the analysis and by Dawid–Skene's sparse matrix in the consensus (each was a sort of 10M rows)."""
         if self.grouped is not None and self.grouped[0] is self.unit:
             return self.grouped[1], self.grouped[2]
-        return group_order(self.unit, len(self.unit_keys))
+        return self._once("by_unit", lambda: group_order(self.unit, len(self.unit_keys)))
 
-    @functools.cached_property
+    @property
     def unit_table(self) -> np.ndarray:
         """(U, K) judgments per unit and category over every row (:func:`unit_counts` without a mask), counted
         once for the analysis, the consensus and the hotspots (each counted its own: 0.4 s and 107 MB apiece at
         10M judgments). int32 whenever it fits (half the memory) and read-only: it is shared."""
+        return self._once("unit_table", self._count_units)
+
+    def _count_units(self) -> np.ndarray:
         u, _, k = self.shape
         table = count_cells(self.unit, self.category, (u, k)).astype(_int_for(len(self.unit) + 1), copy=False)
         table.flags.writeable = False
