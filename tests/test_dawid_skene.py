@@ -286,6 +286,49 @@ def judgments(draw: st.DrawFn) -> tuple[Arr, Arr, Arr, int, int, int]:
     return arr[:, 0], arr[:, 1], arr[:, 2], n_units, n_ann, n_cls
 
 
+@settings(max_examples=40, deadline=None)
+@given(judgments(), st.integers(1, 4), st.integers(2, 4), st.booleans(), st.data())
+def test_threads_share_the_blocks_bit_for_bit(data: tuple[Arr, Arr, Arr, int, int, int], block: int, threads: int,
+                                              smooth: bool, draw: st.DataObject) -> None:
+    """Blocks of units on several threads give exactly one thread's fit: each unit's posterior is computed in its
+    block, the M-step's block sums and the log-likelihood are added in block order. Without smoothing, units
+    whose every class is impossible take the prior's fallback inside their block."""
+    from labelspec.check import dawid_skene as ds
+
+    u, a, lab, n_units, n_ann, n_cls = data
+    gold = draw.draw(st.lists(st.tuples(st.integers(0, n_units - 1), st.integers(0, n_cls - 1)),
+                              unique_by=lambda g: g[0], max_size=3))
+    kw: dict[str, Any] = dict(n_units=n_units, n_annotators=n_ann, n_classes=n_cls, tol=1e-15, max_iter=12,
+                              smoothing=0.01 if smooth else 0.0, gold_units=[g[0] for g in gold],
+                              gold_labels=[g[1] for g in gold])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ds, "BLOCK_UNITS", block)
+        with np.errstate(all="ignore"):
+            one = dawid_skene(u, a, lab, threads=1, **kw)
+            many = dawid_skene(u, a, lab, threads=threads, **kw)
+    for field in ("priors", "confusion", "posterior", "winner", "tie", "posterior_max", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(many, field), getattr(one, field))
+    assert (many.n_iter, many.converged) == (one.n_iter, one.converged)
+
+
+def test_threads_on_many_blocks_fit_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 units in 21 blocks on three threads: sums in any other order than the blocks' would differ in
+    their last bits here."""
+    from labelspec.check import dawid_skene as ds
+
+    u, a, lab, *_ = synthetic()
+    kw: dict[str, Any] = dict(n_units=2000, n_annotators=10, n_classes=4, gold_units=[5, 1999], gold_labels=[1, 3])
+    monkeypatch.setattr(ds, "BLOCK_UNITS", 97)
+    one, many = dawid_skene(u, a, lab, threads=1, **kw), dawid_skene(u, a, lab, threads=3, **kw)
+    for field in ("priors", "confusion", "posterior", "winner", "tie", "posterior_max", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(many, field), getattr(one, field))
+
+
+def test_the_thread_count_is_checked() -> None:
+    with pytest.raises(ValueError, match="threads >= 1"):
+        dawid_skene([0], [0], [0], n_units=1, n_annotators=1, n_classes=2, threads=0)
+
+
 def fixed(u: Arr, a: Arr, lab: Arr, n_units: int, n_ann: int, n_cls: int) -> DawidSkeneResult:
     """A fixed number of iterations, so two runs that differ only in rounding stop at the same point."""
     return dawid_skene(

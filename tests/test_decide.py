@@ -144,6 +144,21 @@ def test_dawid_skene_overrules_the_vote_of_a_systematically_wrong_annotator() ->
     assert swap[0, 1] > 0.9 and swap[1, 0] > 0.9
 
 
+def test_a_decision_without_details_is_the_same_decision() -> None:
+    """A plain check asks for no per-unit details (Dawid–Skene's posteriors are dropped early); its units and
+    model are those of the decision with details."""
+    from labelspec.check.decide import decide_one
+
+    spec = make_spec(INTENT, method="dawid_skene", min_support=0.6)
+    acc = accounting(_ds_rows())
+    full = decide_one(spec, spec.tasks[0], acc, Context())
+    bare = decide_one(spec, spec.tasks[0], acc, Context(), details=False)
+    assert full is not None and bare is not None
+    assert full.detail is not None and bare.detail is None
+    pd.testing.assert_frame_equal(bare.units, full.units)
+    assert bare.model == full.model
+
+
 def test_dawid_skene_clamps_gold_units_and_reports_the_conflict() -> None:
     rows = votes("intent", {"g1": "aab", **{f"u{i}": "aaa" if i % 2 else "bbb" for i in range(8)}})
     spec = make_spec(INTENT, method="dawid_skene", min_support=0.6, expert_review=("gold_conflict",))

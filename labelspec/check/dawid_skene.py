@@ -11,15 +11,19 @@ anaesthetist data. Known (gold) units are clamped to their gold class in every i
 the likelihood in which those classes are observed.
 
 Cost per iteration: one sparse (U × A·K) product for each of the E and M steps, by blocks of units, and a few
-passes over a (K, U) array. The posterior is kept class-major, ``(K, U)``, because row-wise reductions over a short K axis are
+passes over a (K, U) array; the blocks are shared among threads (numpy and scipy release the GIL), with results
+independent of the thread count: each unit's posterior is its block's, and sums run in block order. The posterior is kept class-major, ``(K, U)``, because row-wise reductions over a short K axis are
 several times slower than column-wise ones; the public ``posterior`` is its (U, K) transpose view.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -159,17 +163,29 @@ def _clamp(post: FloatArray, p: _Problem) -> FloatArray:
     return post
 
 
-def _m_step(post: FloatArray, p: _Problem, smoothing: float, blocks: list[tuple[int, int, sp.csr_matrix]]
+Blocks: TypeAlias = list[tuple[int, int, sp.csr_matrix]]
+_R = TypeVar("_R")
+
+
+def _each(pool: ThreadPoolExecutor | None, work: Callable[[tuple[int, int, sp.csr_matrix]], _R], blocks: Blocks
+          ) -> list[_R]:
+    """``work`` on every block, in order, on the pool's threads when there is one (numpy's and scipy's loops
+    release the GIL): a block's units are its own, so the results do not depend on which thread ran it."""
+    return list(pool.map(work, blocks) if pool is not None else map(work, blocks))
+
+
+def _m_step(post: FloatArray, p: _Problem, smoothing: float, blocks: Blocks, pool: ThreadPoolExecutor | None = None
             ) -> tuple[FloatArray, FloatArray]:
     """Priors (K,) and confusion (A, K, K) from the class-major posterior, plus ``smoothing`` pseudo-counts.
 
     The sparse product needs its dense operand unit-major (U, K): each block's slice of the posterior is
-    transposed on its own (:data:`BLOCK_UNITS`), and the blocks' expected counts are summed.
+    transposed on its own (:data:`BLOCK_UNITS`), and the blocks' expected counts are summed in block order
+    (the same sums whichever threads made them).
     """
     k = p.n_classes
     expected = np.zeros((p.n_annotators * k, k))  # (A·K_label, K_true): expected judgment counts
-    for a, b, block in blocks:
-        expected += block.T @ np.ascontiguousarray(post[:, a:b].T)
+    for part in _each(pool, lambda blk: blk[2].T @ np.ascontiguousarray(post[:, blk[0]:blk[1]].T), blocks):
+        expected += part
     expected = expected.T
     conf = expected.reshape(k, p.n_annotators, k).transpose(1, 0, 2) + smoothing
     rows = conf.sum(axis=2, keepdims=True)
@@ -180,36 +196,46 @@ def _m_step(post: FloatArray, p: _Problem, smoothing: float, blocks: list[tuple[
     return priors / priors.sum(), conf
 
 
-def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray,
-            blocks: list[tuple[int, int, sp.csr_matrix]], work: tuple[FloatArray, FloatArray] | None = None) -> float:
+def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray, blocks: Blocks,
+            work: tuple[FloatArray, FloatArray] | None = None, pool: ThreadPoolExecutor | None = None) -> float:
     """Class-major posterior written into ``out`` (K, U), block by block; returns the observed-data
     log-likelihood.
 
     Computed in log space with the per-unit maximum subtracted before ``exp`` (log-sum-exp), so hundreds of
     judgments on one unit cannot underflow. ``work``: two (U,) float arrays for the per-unit maximum and
     normaliser, reused across iterations (fresh 26 MB arrays at 3.3M units cost their page faults every time).
+    Each unit's posterior is computed within its block, so blocks may run on several threads; the
+    log-likelihood is summed over the whole arrays afterwards (the same sum either way).
     """
     top, norm = work if work is not None else (np.empty(p.n_units), np.empty(p.n_units))
     with np.errstate(divide="ignore"):
         log_conf = np.log(conf)  # zero cells (smoothing = 0) are -inf; counts only touch observed cells
         log_prior = np.log(priors)
     weights = np.ascontiguousarray(log_conf.transpose(1, 0, 2).reshape(p.n_classes, -1).T)  # (A·K_label, K_true)
-    # sparse × dense skips absent judgments, so -inf is only ever multiplied by a positive count
-    for a, b, block in blocks:
-        np.copyto(out[:, a:b], (block @ weights).T)
-    out += log_prior[:, None]
+    prior = log_prior[:, None]
+
+    def joint(blk: tuple[int, int, sp.csr_matrix]) -> None:
+        # sparse × dense skips absent judgments, so -inf is only ever multiplied by a positive count
+        np.add((blk[2] @ weights).T, prior, out=out[:, blk[0]:blk[1]])
+
+    def normalise(blk: tuple[int, int, sp.csr_matrix]) -> None:
+        a, b = blk[0], blk[1]
+        mine, best, total = out[:, a:b], top[a:b], norm[a:b]
+        np.max(mine, axis=0, out=best)
+        bad = ~np.isfinite(best)  # every class impossible (only with smoothing = 0): fall back on the prior
+        if bad.any():
+            mine[:, bad] = prior
+            best[bad] = mine[:, bad].max(axis=0)
+        mine -= best
+        np.exp(mine, out=mine)
+        np.sum(mine, axis=0, out=total)
+        mine /= total
+        np.log(total, out=total)
+
+    _each(pool, joint, blocks)
     gold_ll = float(out[p.gold_labels, p.gold_units].sum())
     out[:, p.gold_units] = 0.0  # replaced by the clamp below; keeps the normaliser finite
-    np.max(out, axis=0, out=top)
-    bad = ~np.isfinite(top)  # every class impossible (only with smoothing = 0): fall back on the prior
-    if bad.any():
-        out[:, bad] = log_prior[:, None]
-        top[bad] = out[:, bad].max(axis=0)
-    out -= top
-    np.exp(out, out=out)
-    np.sum(out, axis=0, out=norm)
-    out /= norm
-    np.log(norm, out=norm)
+    _each(pool, normalise, blocks)
     top[p.gold_units] = 0.0
     norm[p.gold_units] = 0.0
     _clamp(out, p)
@@ -251,6 +277,7 @@ def dawid_skene(
     smoothing: float = 0.01,
     by_unit: tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None = None,
     votes: npt.NDArray[np.integer[Any]] | Callable[[], npt.NDArray[np.integer[Any]]] | None = None,
+    threads: int | None = None,
 ) -> DawidSkeneResult:
     """Fit Dawid–Skene by EM from the soft majority vote; deterministic (no random start).
 
@@ -262,10 +289,11 @@ def dawid_skene(
     ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them;
     ``votes``, the (U, K) count of each unit's labels (``tables.unit_counts``), saves counting them again; as a
     function, it is called once the sparse matrix is built (the check counts the table on its other thread
-    meanwhile).
+    meanwhile). ``threads``: how many threads share each iteration's blocks of :data:`BLOCK_UNITS` units (default:
+    one per CPU, at most one per block); the results are the same, bit for bit, with any number.
     """
-    if smoothing < 0 or tol <= 0 or max_iter < 1:
-        raise ValueError("smoothing must be >= 0, tol > 0 and max_iter >= 1")
+    if smoothing < 0 or tol <= 0 or max_iter < 1 or (threads is not None and threads < 1):
+        raise ValueError("smoothing must be >= 0, tol > 0, max_iter >= 1 and threads >= 1")
     p = _problem(
         unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels, by_unit
     )
@@ -279,15 +307,17 @@ def dawid_skene(
     converged = False
     blocks = _blocks(p.counts)
     work = (np.empty(n_units), np.empty(n_units))
-    for _ in range(max_iter):
-        priors, conf = _m_step(post, p, smoothing, blocks)
-        ll = _e_step(p, priors, conf, post, blocks, work)  # overwrites the posterior the M-step just used
-        trace.append(ll)
-        if prev is not None:
-            moved = max(float(np.abs(priors - prev[0]).max()), float(np.abs(conf - prev[1]).max()))
-            if moved < tol or abs(trace[-1] - trace[-2]) <= tol * abs(trace[-1]):
-                converged = True
-                break
-        prev = (priors, conf)
+    threads = min(len(blocks), threads if threads is not None else os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads, thread_name_prefix="labelspec-em") if threads > 1 else nullcontext() as pool:
+        for _ in range(max_iter):
+            priors, conf = _m_step(post, p, smoothing, blocks, pool)
+            ll = _e_step(p, priors, conf, post, blocks, work, pool)  # overwrites the posterior the M-step used
+            trace.append(ll)
+            if prev is not None:
+                moved = max(float(np.abs(priors - prev[0]).max()), float(np.abs(conf - prev[1]).max()))
+                if moved < tol or abs(trace[-1] - trace[-2]) <= tol * abs(trace[-1]):
+                    converged = True
+                    break
+            prev = (priors, conf)
     winner, tie, best = _winners(post, p)
     return DawidSkeneResult(priors, conf, post.T, winner, tie, best, len(trace), converged, np.array(trace))

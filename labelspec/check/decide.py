@@ -241,12 +241,13 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
 
 
 def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
-                codes: Codes | None = None, parses: TaskParses | None = None
+                codes: Codes | None = None, parses: TaskParses | None = None, details: bool = True
                 ) -> tuple[pd.DataFrame, kinds.KindResult]:
     """One task's units with value, evidence, reasons and routing (see the module docstring).
 
     ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
     the judgments are not encoded twice; ``parses`` (the check run's) does so for spans and ranking tasks.
+    ``details=False``: the result has no per-unit details, dropped before the units' columns are built.
     """
     method = consensus_method(task, spec.adjudication)
     assert method is not None
@@ -256,6 +257,8 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     gold = _gold_for(spec, task, ctx)
     inp = kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans)
     result = DECIDERS[method](inp)
+    if not details:  # what they hold (Dawid–Skene's posteriors: 107 MB at 10M judgments) goes now
+        result = replace(result, detail=None)
     units = result.units.assign(pos=np.arange(len(result.units)))
     # a tied unit has no value until an expert decides it, whatever the kind: a median between two scale points,
     # a label or span cluster chosen by exactly half, options nobody ordered would otherwise be released
@@ -315,14 +318,16 @@ class TaskDecision:
 
 
 def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: Codes | None = None,
-               parses: TaskParses | None = None) -> TaskDecision | None:
+               parses: TaskParses | None = None, details: bool = True) -> TaskDecision | None:
     """One task's consensus, reasons and routing (``None`` for a task without a consensus method): the runner
-    calls it as soon as the task's codes exist, on a second core, while the agreement of the task goes on."""
+    calls it as soon as the task's codes exist, on a second core, while the agreement of the task goes on.
+    ``details=False`` drops the per-unit details (a plain check reads none: at 10M judgments Dawid–Skene's
+    posteriors alone are 107 MB, held beside the hotspots at the check's memory peak)."""
     method = consensus_method(task, spec.adjudication)
     if method is None:
         return None
     used = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
-    units, result = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses)
+    units, result = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses, details=details)
     # the key column as object texts: reset_index would convert the index to pandas' string dtype, 0.3 s for the
     # 3.3M unit keys of 10M judgments, read by nothing that needs it
     keyed = units.reset_index(drop=True)

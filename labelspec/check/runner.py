@@ -233,7 +233,8 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
         jobs: list[Future[decide.TaskDecision | None]] = []
 
         def consensus(task: Task, codes: Codes | None) -> None:
-            jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses))
+            jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,
+                                    details=options.keep_decisions))
 
         _analyze(state, options, consensus)
         state.gold = score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level)  # the report's level
