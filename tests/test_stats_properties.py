@@ -310,3 +310,29 @@ def test_pair_margins_by_one_product_are_the_sums(n_pairs: int, k: int, seed: in
     rows, cols = _margins(conf)
     assert rows.shape == cols.shape == (n_pairs, k)
     assert np.array_equal(rows, conf.sum(axis=-1)) and np.array_equal(cols, conf.sum(axis=-2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(2, 5), st.sampled_from(["none", "linear", "quadratic"]), st.integers(0, 10**6))
+def test_pair_kappas_made_once_give_what_each_made_alone(n_pairs: int, k: int, weights: stats.KappaWeights,
+                                                        seed: int) -> None:
+    """The mean, its interval, the influences and the per-pair values from one :func:`stats.pair_kappas` are those
+    each function computes by itself, bit for bit; kappas of other tables or weights are refused."""
+    rng = np.random.default_rng(seed)
+    conf = rng.integers(0, 4, size=(n_pairs, k, k))
+    made = stats.pair_kappas(conf, weights=weights)
+    assert stats.mean_cohen_kappa(conf, weights=weights, kappas=made) == stats.mean_cohen_kappa(conf, weights=weights)
+    for got, want in zip(stats.pairwise_kappa_values(conf, weights=weights, kappas=made),
+                         stats.pairwise_kappa_values(conf, weights=weights), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(stats.kappa_influence(conf, weights=weights, kappas=made),
+                                  stats.kappa_influence(conf, weights=weights))
+    cells = rng.integers(0, n_pairs * k * k, size=50)
+    blocks = rng.integers(0, 7, size=50)
+    assert (stats.bootstrap_mean_cohen_kappa(conf, cells, blocks, 7, weights=weights, n_boot=50, kappas=made)
+            == stats.bootstrap_mean_cohen_kappa(conf, cells, blocks, 7, weights=weights, n_boot=50))
+    other = "linear" if weights == "none" else "none"
+    with pytest.raises(ValueError, match="other confusion tables or weights"):
+        stats.mean_cohen_kappa(conf, weights=other, kappas=made)
+    with pytest.raises(ValueError, match="other confusion tables or weights"):
+        stats.pairwise_kappa_values(conf[:0], weights=weights, kappas=made)

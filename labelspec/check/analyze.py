@@ -83,20 +83,22 @@ def _with_ci(counts: np.ndarray | Patterns, fn: Callable[..., Estimate], boot: B
     return stats.estimate_with_ci(counts, fn, n_boot=boot.replicates, seed=boot.seed, level=boot.level)
 
 
-def _cohen(tables: PairTables, task: Task, boot: BootstrapPolicy) -> Estimate:
+def _cohen(tables: PairTables, task: Task, boot: BootstrapPolicy, kappas: stats.PairKappas | None = None
+           ) -> Estimate:
     weights = kappa_weights(task)
-    point = stats.mean_cohen_kappa(tables.confusions, weights=weights)
+    point = stats.mean_cohen_kappa(tables.confusions, weights=weights, kappas=kappas)
     if point.value is None or boot.replicates == 0:
         return point
     interval = stats.bootstrap_mean_cohen_kappa(tables.confusions, tables.observation_cell, tables.observation_block,
                                                 tables.n_blocks, weights=weights, n_boot=boot.replicates,
-                                                seed=boot.seed, level=boot.level)
+                                                seed=boot.seed, level=boot.level, kappas=kappas)
     return replace(point, ci_low=interval.low, ci_high=interval.high, ci_reason=interval.reason)
 
 
-def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 10) -> dict[str, object]:
+def cohen_pairs(codes: Codes, tables: PairTables, task: Task, *, lowest: int = 10,
+                kappas: stats.PairKappas | None = None) -> dict[str, object]:
     """Cohen's κ of every annotator pair, summarised (there may be ~10⁵ pairs): count, spread and the lowest."""
-    values, sizes = stats.pairwise_kappa_values(tables.confusions, weights=kappa_weights(task))
+    values, sizes = stats.pairwise_kappa_values(tables.confusions, weights=kappa_weights(task), kappas=kappas)
     defined = np.flatnonzero(~np.isnan(values))
     worst = defined[np.lexsort((defined, values[defined]))][:lowest]
     return {
@@ -134,8 +136,10 @@ def choosable(task: Task) -> float | None:
 
 
 def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: BootstrapPolicy,
-                      tables: PairTables, patterns: Patterns | None = None) -> dict[str, Estimate]:
-    """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions."""
+                      tables: PairTables, patterns: Patterns | None = None,
+                      kappas: stats.PairKappas | None = None) -> dict[str, Estimate]:
+    """The six classic coefficients over the units of ``mask``; ``tables`` are its annotator-pair confusions
+    (``kappas``: their :func:`stats.pair_kappas`, when the caller made them)."""
     counts = unit_patterns(codes, mask).patterns if patterns is None else patterns
     k = choosable(task)  # AC1's K when the columns are not every category (multi_choice)
     values = np.array([float(c) for c in codes.categories]) if task.kind == "rating" else None
@@ -146,7 +150,7 @@ def classic_agreement(codes: Codes, mask: np.ndarray, task: Task, boot: Bootstra
     return {
         "krippendorff_alpha": _with_ci(counts, alpha, boot, alpha_replicates(task.level, values)),
         "fleiss_kappa": _with_ci(counts, stats.fleiss_kappa, boot, fleiss_replicates),
-        "cohen_kappa": _cohen(tables, task, boot),
+        "cohen_kappa": _cohen(tables, task, boot, kappas),
         "scott_pi": _with_ci(counts, stats.scott_pi, boot, scott_replicates),
         "gwet_ac1": _with_ci(counts, partial(stats.gwet_ac1, n_categories=k), boot,
                              partial(gwet_replicates, n_categories=k)),
@@ -210,6 +214,7 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
     consensus, on a second core) overlaps the whole analysis, at 10M judgments within G13's 2 GiB since
     Dawid–Skene and the unit tables were slimmed (``benchmarks/README.md``). ``by_item``: ``frame``'s rows
     grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows."""
+    kappas: stats.PairKappas | None = None
     if task.kind == "multi_choice":
         codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
@@ -222,8 +227,9 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
         on_gold = gold_units_of(codes, gold_units)
         mask = ~on_gold[codes.unit]
         tables = pair_tables(codes, mask)
-        collapsed = unit_patterns(codes, mask, on_gold)
-        agreement = classic_agreement(codes, mask, task, boot, tables, collapsed.patterns)
+        kappas = stats.pair_kappas(tables.confusions, weights=kappa_weights(task))  # the mean's, its interval's
+        collapsed = unit_patterns(codes, mask, on_gold)                              # and the summary's
+        agreement = classic_agreement(codes, mask, task, boot, tables, collapsed.patterns, kappas)
         labels = per_label(codes, mask, boot, collapsed.patterns) if task.kind != "rating" else {}
     # the per-observation arrays served the Cohen interval only; the pair tables stay (findings use them)
     empty = np.zeros(0, dtype=np.int64)
@@ -235,4 +241,5 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
                         n_annotators=int(np.count_nonzero(by_annotator.sum(axis=1))), agreement=agreement,
                         per_label=labels, units_below_coverage=int(units[judged < (min_per_unit or 0)].sum()),
                         codes=codes, gold_mask=~mask, pairs=tables, patterns=collapsed,
-                        extra={"annotator_counts": by_annotator, "cohen_kappa_pairs": cohen_pairs(codes, tables, task)})
+                        extra={"annotator_counts": by_annotator,
+                               "cohen_kappa_pairs": cohen_pairs(codes, tables, task, kappas=kappas)})

@@ -10,6 +10,7 @@ linear |i − j| / (K − 1), quadratic ((i − j) / (K − 1))², with categori
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -66,6 +67,32 @@ def _kappa_arrays(conf: FloatArray, w: FloatArray, margins: tuple[FloatArray, Fl
     return kappa, n, expected
 
 
+@dataclass(frozen=True)
+class PairKappas:
+    """Cohen's κ of every pair of one (P, K, K) stack (NaN where undefined) and the units of each: made once for
+    the mean, its interval and the per-pair summary, which each made a float copy of the tables and κ again
+    (~0.15 s apiece for the 500k pairs of 10M judgments)."""
+
+    kappa: FloatArray
+    n: FloatArray
+    weights: KappaWeights
+
+
+def pair_kappas(confusions: npt.ArrayLike, *, weights: KappaWeights = "none") -> PairKappas:
+    """:class:`PairKappas` of a (P, K, K) stack."""
+    conf = _check_confusions(confusions)
+    kappa, n, _ = _kappa_arrays(conf, disagreement_weights(conf.shape[1], weights))
+    return PairKappas(kappa, n, weights)
+
+
+def _kappas(confusions: npt.ArrayLike, weights: KappaWeights, kappas: PairKappas | None) -> PairKappas:
+    if kappas is None:
+        return pair_kappas(confusions, weights=weights)
+    if kappas.weights != weights or kappas.kappa.shape != (np.shape(confusions)[0],):
+        raise ValueError("kappas were made for other confusion tables or weights")
+    return kappas
+
+
 def _check_confusions(confusions: npt.ArrayLike) -> FloatArray:
     conf = as_counts(confusions, ndim=3).astype(np.float64, copy=False)
     if conf.shape[1] != conf.shape[2]:
@@ -73,12 +100,12 @@ def _check_confusions(confusions: npt.ArrayLike) -> FloatArray:
     return conf
 
 
-def pairwise_kappa_values(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
-                          ) -> tuple[FloatArray, FloatArray]:
-    """(κ per pair, NaN where undefined; units per pair) as arrays: for summaries over ~10⁵ pairs."""
-    conf = _check_confusions(confusions)
-    kappa, n, _ = _kappa_arrays(conf, disagreement_weights(conf.shape[1], weights))
-    return kappa, n
+def pairwise_kappa_values(confusions: npt.ArrayLike, *, weights: KappaWeights = "none",
+                          kappas: PairKappas | None = None) -> tuple[FloatArray, FloatArray]:
+    """(κ per pair, NaN where undefined; units per pair) as arrays: for summaries over ~10⁵ pairs. ``kappas``:
+    the stack's :func:`pair_kappas`, when the caller made them."""
+    made = _kappas(confusions, weights, kappas)
+    return made.kappa, made.n
 
 
 def pairwise_cohen_kappa(
@@ -103,13 +130,14 @@ def cohen_kappa(confusion: npt.ArrayLike, *, weights: KappaWeights = "none") -> 
     return pairwise_cohen_kappa(np.asarray(confusion)[None, ...], weights=weights)[0]
 
 
-def mean_cohen_kappa(confusions: npt.ArrayLike, *, weights: KappaWeights = "none") -> Estimate:
+def mean_cohen_kappa(confusions: npt.ArrayLike, *, weights: KappaWeights = "none",
+                     kappas: PairKappas | None = None) -> Estimate:
     """Mean of Cohen's κ over the annotator pairs where it is defined.
 
     ``n_units`` is the number of pairs averaged and ``n_excluded`` the number of pairs with undefined κ.
+    ``kappas``: the stack's :func:`pair_kappas`, when the caller made them.
     """
-    conf = _check_confusions(confusions)
-    kappa, _, _ = _kappa_arrays(conf, disagreement_weights(conf.shape[1], weights))
+    kappa = _kappas(confusions, weights, kappas).kappa
     defined = ~np.isnan(kappa)
     n_pairs = int(defined.sum())
     if n_pairs == 0:
@@ -117,18 +145,24 @@ def mean_cohen_kappa(confusions: npt.ArrayLike, *, weights: KappaWeights = "none
     return make_estimate(float(kappa[defined].mean()), n_pairs, int(kappa.size) - n_pairs)
 
 
-def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none") -> FloatArray:
+def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none",
+                    kappas: PairKappas | None = None) -> FloatArray:
     """(P, K, K) derivative of each pair's κ with respect to one more unit in cell (i, j): its influence function.
 
     With q_o = Σ w_ij C_ij / N and q_e = Σ r_i w_ij c_j / N², κ = 1 − q_o / q_e, so
     ∂κ/∂C_ij = −(∂q_o/∂C_ij) / q_e + q_o (∂q_e/∂C_ij) / q_e², where ∂q_o/∂C_ij = (w_ij − q_o) / N and
     ∂q_e/∂C_ij = (Σ_l w_il c_l + Σ_k r_k w_kj) / N² − 2 q_e / N. κ does not change when every count is scaled, so
-    Σ_ij C_ij ∂κ/∂C_ij = 0 (Euler). Pairs with an undefined κ get 0.
+    Σ_ij C_ij ∂κ/∂C_ij = 0 (Euler). Pairs with an undefined κ get 0. ``kappas``: the stack's
+    :func:`pair_kappas`, when the caller made them.
     """
     conf = _check_confusions(confusions)
     w = disagreement_weights(conf.shape[1], weights)
     rows, cols = _margins(conf)
-    kappa, n, _ = _kappa_arrays(conf, w, (rows, cols))
+    if kappas is None:
+        kappa, n, _ = _kappa_arrays(conf, w, (rows, cols))
+    else:
+        made = _kappas(conf, weights, kappas)
+        kappa, n = made.kappa, made.n
     size = np.where(n > 0, n, 1.0)
     k = conf.shape[1]
     q_o = conf.reshape(len(conf), -1) @ w.reshape(-1) / size
@@ -160,6 +194,7 @@ def bootstrap_mean_cohen_kappa(
     n_boot: int = 1000,
     seed: int = 20240101,
     level: float = 0.95,
+    kappas: PairKappas | None = None,
 ) -> Interval:
     """Percentile interval for :func:`mean_cohen_kappa` by a linearised bootstrap over blocks of items.
 
@@ -171,13 +206,15 @@ def bootstrap_mean_cohen_kappa(
     are centred on the estimate by construction (Σ_b L_b = 0) and cost O(n_boot · n_blocks) after one pass over
     the observations. Items are assigned to blocks by a hash of their id (steps of an item stay together), so
     resampling blocks resamples items; with one item per block it is the linearised item bootstrap. Which pairs
-    are defined is held fixed (first order).
+    are defined is held fixed (first order). ``kappas``: the stack's :func:`pair_kappas`, when the caller made
+    them.
     """
     conf = _check_confusions(confusions)
-    point = mean_cohen_kappa(conf, weights=weights)
+    kappas = _kappas(conf, weights, kappas)
+    point = mean_cohen_kappa(conf, weights=weights, kappas=kappas)
     if point.value is None:
         return Interval(None, None, n_boot, n_boot, point.reason)
-    influence = kappa_influence(conf, weights=weights).reshape(-1)
+    influence = kappa_influence(conf, weights=weights, kappas=kappas).reshape(-1)
     del conf  # the float copy of the tables (64 MB at 500k pairs): this runs at the 10M check's memory peak
     influence /= point.n_units  # in place: a divided copy was another 64 MB there
     cell, block = np.asarray(observation_cell), np.asarray(observation_block)  # integer codes, any width

@@ -63,11 +63,13 @@ from labelspec.check.estimate import Estimate, Interval
 from labelspec.check.multirater import fleiss_kappa, gwet_ac1, percent_agreement, scott_pi
 from labelspec.check.pairwise import (
     KappaWeights,
+    PairKappas,
     bootstrap_mean_cohen_kappa,
     cohen_kappa,
     disagreement_weights,
     kappa_influence,
     mean_cohen_kappa,
+    pair_kappas,
     pairwise_cohen_kappa,
     pairwise_kappa_values,
 )
@@ -90,6 +92,7 @@ __all__ = [
     "Interval",
     "KappaWeights",
     "Level",
+    "PairKappas",
     "Patterns",
     "alpha_from_counts",
     "bootstrap",
@@ -110,6 +113,7 @@ __all__ = [
     "masi_alpha",
     "masi_distance_matrix",
     "mean_cohen_kappa",
+    "pair_kappas",
     "pairwise_cohen_kappa",
     "pairwise_kappa_values",
     "per_label_alpha",
