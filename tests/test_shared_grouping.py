@@ -256,3 +256,26 @@ def test_dawid_skene_takes_its_votes_from_a_function_after_building_its_matrix()
         assert np.array_equal(got.posterior, plain.posterior) and np.array_equal(got.confusion, plain.confusion)
     with pytest.raises(ValueError, match="votes must be"):
         ds.dawid_skene(units, annotators, labels, n_units=3, n_annotators=2, n_classes=2, votes=lambda: votes[:2])
+
+
+def test_gold_scored_beside_the_analysis_reports_as_before_and_raises_its_errors(monkeypatch: pytest.MonkeyPatch
+                                                                                  ) -> None:
+    """Gold scoring runs on the consensus thread while the analysis encodes: the same scores, and a failure there
+    is the check's failure (never a silent report without gold)."""
+    from labelspec.check.gold import score_gold
+
+    spec = load_spec(SPECS / "support-intent")
+    files = sorted((SPECS / "support-intent" / "labels").glob("*.csv"))
+    report = api.check_labels(spec, files)
+    acc = runner.read_and_account(spec, api.project_context(spec), files, [str(f) for f in files])
+    alone = score_gold(spec, acc.used, api.project_context(spec), level=spec.quality.bootstrap.level)
+    assert report.gold is not None and alone is not None
+    assert report.gold.annotators == alone.annotators and report.gold.accuracy == alone.accuracy
+    pd.testing.assert_frame_equal(report.gold.scored, alone.scored)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("gold scoring failed")
+
+    monkeypatch.setattr(runner, "score_gold", broken)
+    with pytest.raises(RuntimeError, match="gold scoring failed"):
+        api.check_labels(spec, files)

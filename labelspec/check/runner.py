@@ -231,13 +231,15 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
         jobs: list[Future[decide.TaskDecision | None]] = []
+        # gold scoring reads only the accounting: it goes first on the second core, while this one encodes
+        gold = pool.submit(score_gold, spec, acc.used, ctx, level=spec.quality.bootstrap.level)  # the report's level
 
         def consensus(task: Task, codes: Codes | None) -> None:
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,
                                     details=options.keep_decisions))
 
         _analyze(state, options, consensus)
-        state.gold = score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level)  # the report's level
+        state.gold = gold.result()
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
         gates = plan_gates(spec)
