@@ -57,6 +57,28 @@ def test_a_filtered_frame_keeps_row_aligned_codes(items: list[str], annotators: 
     assert [cats[present[r]] for r in rank] == sub["item"].tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=200), st.integers(0, 10), st.integers(1, 9))
+def test_categories_that_occur_by_pieces_of_rows(codes: list[int], extra: int, piece: int) -> None:
+    """Few categories are found by pieces of rows (each piece's int64 copy is memory used again): the same as one
+    count over all rows; a grouping's non-empty groups give compact's answer without counting."""
+    from labelspec.check import coded
+
+    arr = np.array(codes, dtype=np.int16)
+    n = 41 + extra
+    whole = np.bincount(arr, minlength=n) > 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coded, "_OCCURS_ROWS", piece)  # several pieces, the last one short
+        got = coded.occurs(arr, n)
+        mp.setattr(coded, "_OCCURS_FEW", n - 1)  # too many categories for pieces: one count
+        assert coded.occurs(arr, n).tolist() == whole.tolist()
+    assert got.tolist() == whole.tolist()
+    offsets = group_order(arr.astype(np.int32), n)[1]
+    by_groups = compact(arr, n, np.diff(offsets) > 0)
+    counted = compact(arr, n)
+    assert by_groups[0].tolist() == counted[0].tolist() and by_groups[1].tolist() == counted[1].tolist()
+
+
 def test_replaced_text_gets_new_codes_and_selection_keeps_them() -> None:
     frame = _frame(["b", "a", "b"], ["x", "y", "x"])
     changed = frame.assign(item=pd.Series(["c", "c", "d"], index=frame.index))

@@ -277,17 +277,35 @@ def codes_of(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int32), pd.Index(uniques, dtype=object)
 
 
+#: Rows per piece when finding which of few categories occur: bincount copies its input to int64 first, and a
+#: piece's copy is memory used again (a whole 10M-row copy is 80 MB the system must hand out each time).
+_OCCURS_ROWS = 1 << 20
+#: At most this many categories are "few": a piece's count array stays small beside the piece.
+_OCCURS_FEW = 1 << 16
+
+
+def occurs(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """(C,) whether each category occurs among ``codes``; by pieces of rows when the categories are few."""
+    if len(codes) <= _OCCURS_ROWS or n_categories > _OCCURS_FEW:
+        return np.bincount(codes, minlength=n_categories) > 0
+    seen = np.zeros(n_categories, dtype=bool)
+    for a in range(0, len(codes), _OCCURS_ROWS):
+        seen |= np.bincount(codes[a:a + _OCCURS_ROWS], minlength=n_categories) > 0
+    return seen
+
+
 def present(codes: np.ndarray, n_categories: int) -> np.ndarray:
     """The categories that occur, sorted, as positions (the first half of :func:`compact`, without a per-row
     array)."""
-    return np.flatnonzero(np.bincount(codes, minlength=n_categories) > 0) if len(codes) else np.zeros(0, np.int64)
+    return np.flatnonzero(occurs(codes, n_categories)) if len(codes) else np.zeros(0, np.int64)
 
 
-def compact(codes: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
-    """The categories that occur (sorted, as positions) and each row's rank among them (O(rows + categories))."""
+def compact(codes: np.ndarray, n_categories: int, seen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The categories that occur (sorted, as positions) and each row's rank among them (O(rows + categories)).
+    ``seen``: :func:`occurs`' answer, when the caller knows it (the groups of a grouping by these codes)."""
     if len(codes) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    present = np.bincount(codes, minlength=n_categories) > 0
+    present = occurs(codes, n_categories) if seen is None else seen
     if present.all():  # the usual case (no row filtered out): codes are already ranks, no gather needed
         return np.arange(n_categories, dtype=np.int64), codes.astype(np.int64, copy=False)
     rank = np.cumsum(present) - 1

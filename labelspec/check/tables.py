@@ -194,7 +194,10 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
     """
     item_code, item_cats = codes_of(frame, "item")
     step_code, step_cats = codes_of(frame, "unit")
-    item_pos, item_rank = compact(item_code, len(item_cats))
+    if by_item is not None and (len(by_item[0]) != len(frame) or len(by_item[1]) != len(item_cats) + 1):
+        raise ValueError("by_item does not group these rows")
+    # the items that occur are the grouping's non-empty groups (no counting pass over the rows)
+    item_pos, item_rank = compact(item_code, len(item_cats), None if by_item is None else np.diff(by_item[1]) > 0)
     step_pos = present(step_code, len(step_cats))
     steps = text_of(step_cats, step_pos)
     grouped = None
@@ -217,8 +220,6 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         unit_lookup = _lookup(item_cats, item_pos)
         if by_item is not None:
             order, offsets = by_item
-            if len(order) != len(frame) or len(offsets) != len(item_cats) + 1:
-                raise ValueError("by_item does not group these rows")
             if len(item_pos) < len(item_cats):  # an empty group repeats its offset: keep each unit's end once
                 offsets = np.concatenate((offsets[:1], offsets[1:][np.diff(offsets) > 0]))
             grouped = (order, offsets)  # of the unit codes made below
