@@ -156,6 +156,10 @@ def test_entropy_and_unanimity_from_the_table_equal_the_sparse_pairs_bit_for_bit
                      dtype=object)
     dense_h, dense_n = hotspots.entropy(codes)
     dense_u = decide._unanimous(codes, value)
+    with pytest.MonkeyPatch.context() as mp:  # the per-unit logs, as units judged over 255 times get them
+        mp.setattr(hotspots, "_TERMS_UP_TO", -1)
+        logged_h, logged_n = hotspots.entropy(codes)
+    assert dense_h.tobytes() == logged_h.tobytes() and dense_n.tolist() == logged_n.tolist()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(hotspots, "dense_units", lambda c: False)
         mp.setattr(decide, "dense_units", lambda c: False)

@@ -172,7 +172,8 @@ def _gold_for(spec: Spec, task: Task, ctx: Context) -> dict[str, str]:
     name = g["task"].where(g["task"] != "", spec.tasks[0].name) if len(spec.tasks) == 1 else g["task"]
     g = g[name == task.name]
     key = g["item"] + (UNIT_SEP + g["unit"] if task.unit == "step" else "")
-    return dict(zip(key, kinds.canonical(task, g["label"].astype(str)), strict=True))
+    # as lists: iterating Arrow strings one by one took ~0.1 s for the 66k gold units of the benchmark
+    return dict(zip(key.tolist(), kinds.canonical(task, g["label"].astype(str)).tolist(), strict=True))
 
 
 def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None,
