@@ -189,11 +189,25 @@ def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
 
 
 def _all_empty(column: pd.Series) -> bool:
-    """No value in the column (absent optional fields): one pass, no hashing, no copy."""
+    """No value in the column (absent optional fields), and some row not null: no hashing, no copy. Text with no
+    bytes at all (an absent field of 10M rows) is told from its offsets alone, without a pass over the rows."""
     if len(column) == 0:
         return True
-    longest = pc.max(pc.binary_length(pa.array(column)))  # Arrow's kernel on the column's own buffers
+    arr = pa.array(column)  # the column's own Arrow buffers (Arrow-backed text: no copy)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+        nonempty = [c for c in chunks if len(c)]
+        if sum(_text_bytes(c) for c in nonempty) == 0:  # every row: 0 bytes
+            return any(c.null_count < len(c) for c in nonempty)  # as the pass below: all null is no answer
+    longest = pc.max(pc.binary_length(arr))  # Arrow's kernel on the column's own buffers
     return bool(longest.as_py() == 0)
+
+
+def _text_bytes(chunk: pa.Array) -> int:
+    """Bytes of text spanned by a (large) string array's rows, from its offsets buffer (its slice's ends)."""
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
+    return int(offsets[chunk.offset + len(chunk)]) - int(offsets[chunk.offset])
 
 
 def _annotator_mask(df: pd.DataFrame, allowed: object) -> np.ndarray:
@@ -339,8 +353,11 @@ def _surely_unique(key: np.ndarray, by_item: tuple[np.ndarray, np.ndarray]) -> b
     if len(order) == 0 or largest > _SMALL_ITEM:
         return False
     grouped = key[order]
-    item = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)  # each grouped row's item: rows j apart
-    # compare only within an item (the key leaves the item out)
+    # each grouped row's item, as the count of item starts up to it (equal exactly within an item; no
+    # repeat of 3.3M item numbers, ~0.2 s): rows j apart are compared only within an item (the key leaves it out)
+    starts = np.zeros(len(order), dtype=bool)
+    starts[offsets[:-1][sizes > 0]] = True
+    item = np.cumsum(starts, dtype=np.int32)
     return not any(bool(((grouped[j:] == grouped[:-j]) & (item[j:] == item[:-j])).any())
                    for j in range(1, largest))
 
