@@ -544,3 +544,31 @@ def test_the_checks_consensus_task_by_task_equals_deciding_afterwards(spec_file:
     assert during is not None and len(during.methods) >= 1
     pd.testing.assert_frame_equal(during.units, after.units)
     assert (during.methods, during.models) == (after.methods, after.models)
+
+
+def test_unit_masks_without_experts_are_read_from_what_the_decider_had(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without experts the gold, expert and no-value masks come from the gold positions and the values: the same
+    masks the columns give (a tie has no value; a gold unit may conflict)."""
+    from labelspec.check import decide
+
+    seen: list[tuple[np.ndarray, ...]] = []
+    original = decide._unit_masks
+
+    def both(units: pd.DataFrame, known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        fast, slow = original(units, known), original(units)
+        seen.append((known is not None, *fast, *slow))
+        return fast
+
+    monkeypatch.setattr(decide, "_unit_masks", both)
+    rows = votes("intent", {"g1": "aab", "t": "ab", "n": "", **{f"u{i}": "aaa" if i % 2 else "abb" for i in range(6)}})
+    for method in ("majority", "dawid_skene"):
+        spec = make_spec(INTENT, method=method, min_support=0.6)
+        decide_all(spec, accounting(rows), Context(gold=gold([("g1", "intent", "b"), ("u1", "intent", "a")])))
+    assert len(seen) == 2 and all(s[0] for s in seen)  # no experts: the fast way was taken
+    for _, *masks in seen:
+        fast, slow = masks[:3], masks[3:]
+        for f, w in zip(fast, slow, strict=True):
+            assert f.tolist() == w.tolist()
+        assert fast[0].any()  # gold units were there to find
+    assert seen[0][3].any()  # the majority's tie on t: a unit without a value
