@@ -88,6 +88,8 @@ class Decisions:
     routing: tuple[str, ...]
     routing_is_default: bool
     details: dict[str, Callable[[np.ndarray], list[dict[str, Any]]] | None] = field(default_factory=dict)
+    #: Per task, when its decider counted them (no expert decisions): ``decided_by`` counts and ``decided``.
+    tallies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def detail(self, rows: pd.DataFrame) -> list[dict[str, Any] | None]:
         """Method details (posterior, Borda scores …) of the given unit rows, built now (a loop over tasks)."""
@@ -118,7 +120,8 @@ class Decisions:
         for name, method in self.methods.items():  # a loop over tasks
             mine = None if one else (used["task"] == name).to_numpy(dtype=bool)
             g = used if mine is None or mine.all() else used[mine]
-            tasks[name], line = _task_section(name, g, method, self.models[name], self.routing)
+            tasks[name], line = _task_section(name, g, method, self.models[name], self.routing,
+                                              self.tallies.get(name))
             lines.append(line)
         note = " (default)" if self.routing_is_default else ""
         lines.append(f"expert review on: {', '.join(self.routing)}{note}")
@@ -126,23 +129,27 @@ class Decisions:
                 "tasks": tasks, "summary": lines}
 
 
-def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any], routing: tuple[str, ...]
-                  ) -> tuple[dict[str, Any], str]:
-    # the few distinct texts of 3.3M units (10M judgments) coded once, then counted and compared as integers
-    kind, names = pd.factorize(g["decided_by"].to_numpy(dtype=object), use_na_sentinel=True)
-    counted = np.bincount(kind + 1, minlength=len(names) + 1)  # slot 0: no value (undecided)
-    by = {str(n): int(c) for n, c in zip(names, counted[1:], strict=True)} | (
-        {"undecided": int(counted[0])} if counted[0] else {})
+def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any], routing: tuple[str, ...],
+                  tally: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     reasons = {r: int(g[f"reason_{r}"].sum()) for r in REASONS}
-    by_expert = np.isin(kind, np.flatnonzero(np.asarray(names, dtype=object) == "expert"))
-    routed, experts = int(g["review"].sum()), int(by_expert.sum())
-    # an expert who changed a consensus value (not one who settled a tie or decided a unit nobody else judged)
-    changed = 0
-    if experts:  # compared on the experts' units only (3.3M object comparisons at 10M judgments otherwise)
-        proposed = g["proposed"].to_numpy(dtype=object)[by_expert]
-        changed = int((pd.notna(proposed) & (proposed != g["value"].to_numpy(dtype=object)[by_expert])).sum())
+    routed, changed = int(g["review"].sum()), 0
+    if tally is not None:  # counted by the decider (no expert decisions): no pass over 3.3M texts here
+        by, decided, experts = dict(tally["decided_by"]), int(tally["decided"]), 0
+    else:
+        # the few distinct texts of 3.3M units (10M judgments) coded once, then counted and compared as integers
+        kind, names = pd.factorize(g["decided_by"].to_numpy(dtype=object), use_na_sentinel=True)
+        counted = np.bincount(kind + 1, minlength=len(names) + 1)  # slot 0: no value (undecided)
+        by = {str(n): int(c) for n, c in zip(names, counted[1:], strict=True)} | (
+            {"undecided": int(counted[0])} if counted[0] else {})
+        by_expert = np.isin(kind, np.flatnonzero(np.asarray(names, dtype=object) == "expert"))
+        experts, decided = int(by_expert.sum()), int(g["value"].notna().sum())
+        # an expert who changed a consensus value (not one who settled a tie or decided a unit nobody else
+        # judged), compared on the experts' units only (3.3M object comparisons at 10M judgments otherwise)
+        if experts:
+            proposed = g["proposed"].to_numpy(dtype=object)[by_expert]
+            changed = int((pd.notna(proposed) & (proposed != g["value"].to_numpy(dtype=object)[by_expert])).sum())
     conflicts = int(g["expert_conflict"].sum())
-    d = {"method": method, "units": len(g), "decided": int(g["value"].notna().sum()),
+    d = {"method": method, "units": len(g), "decided": decided,
          "decided_by": dict(sorted(by.items())), "reasons": reasons,
          "routed_to_review": routed, "expert_changed": changed, "expert_conflicts": conflicts, "model": model}
     fit = ""
@@ -243,12 +250,14 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
 
 def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
                 codes: Codes | None = None, parses: TaskParses | None = None, details: bool = True
-                ) -> tuple[pd.DataFrame, kinds.KindResult]:
+                ) -> tuple[pd.DataFrame, kinds.KindResult, dict[str, Any] | None]:
     """One task's units with value, evidence, reasons and routing (see the module docstring).
 
     ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
     the judgments are not encoded twice; ``parses`` (the check run's) does so for spans and ranking tasks.
     ``details=False``: the result has no per-unit details, dropped before the units' columns are built.
+    Without expert decisions it also returns the ``decided_by`` counts and the decided units (the report's
+    section), counted from its masks; else None.
     """
     method = consensus_method(task, spec.adjudication)
     assert method is not None
@@ -267,8 +276,8 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     if tied.any():
         units["value"] = units["value"].astype(object).where(~tied, None)
     value = units["value"].to_numpy(dtype=object)
-    units["decided_by"] = _texts(units.index, method, _unanimous(codes, value, result.counts, result.winner),
-                                 "unanimous")
+    unanimous = _unanimous(codes, value, result.counts, result.winner)
+    units["decided_by"] = _texts(units.index, method, unanimous, "unanimous")
     gold_col, on_gold = _gold_column(inp)
     vote = value[on_gold] if result.vote is None else result.vote(on_gold)
     result = replace(result, counts=None, winner=None, vote=None)  # not kept past here (G13's memory bound)
@@ -290,8 +299,13 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     units["decided_by"] = pd.Series(by, index=units.index, dtype=object)
     unreleased = unreleased_units(codes, units, ctx) & ~has_gold
     named = pd.Series(repeated(len(units), task.name), index=units.index, dtype=object)  # not inferred as str
+    tally = None
+    if experts.empty:  # decided_by is the method, "unanimous" or None (no value): counted from the masks
+        undecided, agreed = int(no_value.sum()), int((unanimous & ~no_value).sum())
+        counts = {method: len(units) - undecided - agreed, "unanimous": agreed, "undecided": undecided}
+        tally = {"decided_by": {k: c for k, c in counts.items() if c}, "decided": len(units) - undecided}
     return route(units.assign(task=named), spec.adjudication, unreleased, on_gold=has_gold,
-                 by_expert=by_expert), result
+                 by_expert=by_expert), result, tally
 
 
 def _unit_masks(units: pd.DataFrame, known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -333,6 +347,7 @@ class TaskDecision:
     method: str
     model: dict[str, Any]
     detail: Callable[[np.ndarray], list[dict[str, Any]]] | None
+    tally: dict[str, Any] | None = None  # decide_task's counts for the report (None: counted from the rows)
 
 
 def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: Codes | None = None,
@@ -345,12 +360,13 @@ def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: 
     if method is None:
         return None
     used = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
-    units, result = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses, details=details)
+    units, result, tally = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses,
+                                       details=details)
     # the key column as object texts: reset_index would convert the index to pandas' string dtype, 0.3 s for the
     # 3.3M unit keys of 10M judgments, read by nothing that needs it
     keyed = units.reset_index(drop=True)
     keyed.insert(0, "key", pd.Series(units.index.to_numpy(dtype=object), dtype=object, copy=False))
-    return TaskDecision(task.name, keyed, method, result.model, result.detail)
+    return TaskDecision(task.name, keyed, method, result.model, result.detail, tally)
 
 
 def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
@@ -369,7 +385,7 @@ def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
     units["pos"] = units["pos"].astype(np.int64)
     return Decisions(units=units, methods={p.task: p.method for p in done},
                      models={p.task: p.model for p in done}, routing=routing, routing_is_default=default,
-                     details={p.task: p.detail for p in done})
+                     details={p.task: p.detail for p in done}, tallies={p.task: p.tally for p in done})
 
 
 def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
