@@ -61,7 +61,7 @@ def _frame(rows: list[tuple[str, str, str]], task: str, with_codes: bool) -> pd.
     frame.index = pd.Index(np.arange(len(frame))[::-1] * 3)
     if with_codes:
         table = pa.table({c: pa.array(frame[c].to_numpy(dtype=object), pa.string()) for c in frame.columns})
-        frame = add_codes(frame, table)
+        frame, _ = add_codes(frame, table)
     return frame
 
 
