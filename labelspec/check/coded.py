@@ -260,6 +260,7 @@ def add_codes(frame: pd.DataFrame, table: pa.Table) -> tuple[pd.DataFrame, Group
     """``frame`` (made from ``table`` without :data:`CODED`'s fields) plus each of those fields as a
     sorted-code Categorical: the text lives once, in the categories. With it, the rows grouped by
     item when coding the item ids grouped them (:func:`grouped_categorical`)."""
+    # Arrow's kernels release the GIL: the columns are encoded side by side (G13, the read floor is per column)
     with ThreadPoolExecutor(max_workers=max(1, min(len(CODED), os.cpu_count() or 1))) as pool:
         done = {f: pool.submit(grouped_categorical, table.column(f)) for f in CODED}
         extra = {f: job.result() for f, job in done.items()}
