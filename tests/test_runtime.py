@@ -1,4 +1,5 @@
-"""The CLI's Arrow memory pool choice (labelspec/runtime.py): jemalloc unless the user chose a pool."""
+"""The CLI's Arrow memory pool choice (labelspec/runtime.py): jemalloc unless the user chose a pool; the CPUs
+the parallel loops may use."""
 
 from __future__ import annotations
 
@@ -31,3 +32,19 @@ def test_jemalloc_is_chosen_when_arrow_has_it() -> None:
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pytest.skip("this pyarrow build has no jemalloc")
     assert _pool(None) == "jemalloc"
+
+
+def test_usable_cpus_follow_the_affinity_or_the_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelspec.runtime import usable_cpus
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert usable_cpus() == 3  # a CPU set narrower than the machine (taskset, a container's cpuset)
+
+    def unknown(pid: int) -> set[int]:
+        raise OSError("no affinity here")
+
+    monkeypatch.setattr(os, "sched_getaffinity", unknown, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert usable_cpus() == 1  # nothing known: one
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert usable_cpus() == 6

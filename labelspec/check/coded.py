@@ -16,7 +16,6 @@ the same result.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeAlias
 
@@ -24,6 +23,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from labelspec.runtime import usable_cpus
 
 #: The judgment table's fields read as sorted-code Categoricals.
 CODED: tuple[str, ...] = ("item", "unit", "task", "annotator", "value")
@@ -261,7 +262,7 @@ def add_codes(frame: pd.DataFrame, table: pa.Table) -> tuple[pd.DataFrame, Group
     sorted-code Categorical: the text lives once, in the categories. With it, the rows grouped by
     item when coding the item ids grouped them (:func:`grouped_categorical`)."""
     # Arrow's kernels release the GIL: the columns are encoded side by side (G13, the read floor is per column)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(CODED), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(CODED), usable_cpus())) as pool:
         done = {f: pool.submit(grouped_categorical, table.column(f)) for f in CODED}
         extra = {f: job.result() for f, job in done.items()}
     pa.default_memory_pool().release_unused()  # the encoders' hash tables: give the memory back

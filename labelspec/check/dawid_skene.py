@@ -18,7 +18,6 @@ several times slower than column-wise ones; the public ``posterior`` is its (U, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -30,6 +29,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from labelspec.check.consensus import BoolArray, FloatArray, IntArray, as_codes
+from labelspec.runtime import usable_cpus
 
 __all__ = ["DawidSkeneResult", "dawid_skene"]
 
@@ -298,7 +298,7 @@ def dawid_skene(
     ``votes``, the (U, K) count of each unit's labels (``tables.unit_counts``), saves counting them again; as a
     function, it is called once the sparse matrix is built (the check counts the table on its other thread
     meanwhile). ``threads``: how many threads share each iteration's blocks of :data:`BLOCK_UNITS` units (default:
-    one per CPU, at most one per block); the results are the same, bit for bit, with any number.
+    one per CPU this process may use, at most one per block); the results are the same, bit for bit, with any number.
     """
     if smoothing < 0 or tol <= 0 or max_iter < 1 or (threads is not None and threads < 1):
         raise ValueError("smoothing must be >= 0, tol > 0, max_iter >= 1 and threads >= 1")
@@ -315,7 +315,7 @@ def dawid_skene(
     converged = False
     blocks = _blocks(p.counts)
     work = (np.empty(n_units), np.empty(n_units))
-    threads = min(len(blocks), threads if threads is not None else os.cpu_count() or 1)
+    threads = min(len(blocks), threads if threads is not None else usable_cpus())
     with ThreadPoolExecutor(threads, thread_name_prefix="labelspec-em") if threads > 1 else nullcontext() as pool:
         for _ in range(max_iter):
             priors, conf = _m_step(post, p, smoothing, blocks, pool)
