@@ -579,13 +579,14 @@ def test_the_deciders_tallies_give_the_section_the_rows_give() -> None:
     consensus section is the one counted from the rows (ties undecided, unanimous units, gold units)."""
     from dataclasses import replace as copy_with
 
-    rows = votes("intent", {"g1": "aab", "t": "ab", "one": "c", **{f"u{i}": "aaa" if i % 2 else "abb" for i in range(6)}})
+    rows = votes("intent", {"g1": "aab", "t": "ab", "one": "c",
+                            **{f"u{i}": "aaa" if i % 2 else "abb" for i in range(6)}})
     ctx = Context(gold=gold([("g1", "intent", "b"), ("u1", "intent", "a")]))
     for method in ("majority", "dawid_skene"):
         dec = decide_all(make_spec(INTENT, method=method, min_support=0.6), accounting(rows), ctx)
         assert dec.tallies["intent"] is not None
         assert dec.section() == copy_with(dec, tallies={}).section()
     expert = votes("intent", {"t": "a"})  # an expert settles the tie: counted from the rows
-    dec = decide_all(make_spec(INTENT, min_support=0.6), accounting(rows, [(i, u, t, "e1", v) for i, u, t, _, v in expert]),
-                     ctx)
+    experts = [(i, u, t, "e1", v) for i, u, t, _, v in expert]
+    dec = decide_all(make_spec(INTENT, min_support=0.6), accounting(rows, experts), ctx)
     assert dec.tallies["intent"] is None and dec.section()["tasks"]["intent"]["decided_by"]["expert"] == 1

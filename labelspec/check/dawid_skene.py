@@ -12,8 +12,9 @@ the likelihood in which those classes are observed.
 
 Cost per iteration: one sparse (U × A·K) product for each of the E and M steps, by blocks of units, and a few
 passes over a (K, U) array; the blocks are shared among threads (numpy and scipy release the GIL), with results
-independent of the thread count: each unit's posterior is its block's, and sums run in block order. The posterior is kept class-major, ``(K, U)``, because row-wise reductions over a short K axis are
-several times slower than column-wise ones; the public ``posterior`` is its (U, K) transpose view.
+independent of the thread count: each unit's posterior is its block's, and sums run in block order. The
+posterior is kept class-major, ``(K, U)``, because row-wise reductions over a short K axis are several times
+slower than column-wise ones; the public ``posterior`` is its (U, K) transpose view.
 """
 
 from __future__ import annotations
@@ -297,8 +298,9 @@ def dawid_skene(
     ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them;
     ``votes``, the (U, K) count of each unit's labels (``tables.unit_counts``), saves counting them again; as a
     function, it is called once the sparse matrix is built (the check counts the table on its other thread
-    meanwhile). ``threads``: how many threads share each iteration's blocks of :data:`BLOCK_UNITS` units (default:
-    one per CPU this process may use, at most one per block); the results are the same, bit for bit, with any number.
+    meanwhile). ``threads``: how many threads share each iteration's blocks of :data:`BLOCK_UNITS` units
+    (default: one per CPU this process may use, at most one per block); the results are the same, bit for bit,
+    with any number.
     """
     if smoothing < 0 or tol <= 0 or max_iter < 1 or (threads is not None and threads < 1):
         raise ValueError("smoothing must be >= 0, tol > 0, max_iter >= 1 and threads >= 1")
