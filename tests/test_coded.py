@@ -235,13 +235,20 @@ def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks:
     if got is None:  # one id only (no bit varies), or a key too wide for 63 bits beside the row numbers: hashed
         assert len(set(texts)) == 1 or (alphabet in ("utf8", "bytes") and wide > 6)
         return
-    codes, categories, (order, offsets) = got
+    codes, categories, grouping = got
+    assert grouping is not None
+    order, offsets = grouping
     assert categories.type == arr.type and categories.to_pylist() == list(want_categories)
     assert codes.dtype == np.int32 and codes.tolist() == want_codes.tolist()
     # the sort's row order is the rows grouped by id, exactly as the accounting's group_order makes it
     want_order, want_offsets = group_order(want_codes.astype(np.int32), len(want_categories))
     assert order.tolist() == want_order.tolist() and offsets.tolist() == want_offsets.tolist()
     assert order.dtype == offsets.dtype == np.int32
+    with pytest.MonkeyPatch.context() as mp:  # not asked for: the same codes, no grouping made
+        mp.setattr(coded, "_SORT_ROWS", 1)
+        mp.setattr(coded, "_HASHED_BITS", 0)
+        plain = coded._sorted_codes(arr, group=False)
+    assert plain is not None and plain[2] is None and plain[0].tolist() == codes.tolist()
 
 
 def test_ids_that_do_not_pack_are_hashed() -> None:

@@ -36,13 +36,14 @@ Grouping: TypeAlias = tuple[np.ndarray, np.ndarray]
 
 def sorted_categorical(column: pa.Array | pa.ChunkedArray) -> pd.Categorical:
     """One dictionary encoding of ``column``, its categories in sorted (code point) order."""
-    return grouped_categorical(column)[0]
+    return grouped_categorical(column, group=False)[0]
 
 
-def grouped_categorical(column: pa.Array | pa.ChunkedArray) -> tuple[pd.Categorical, Grouping | None]:
-    """:func:`sorted_categorical`, and the rows grouped by code when the sort that coded them grouped them too
-    (``ordering.group_order(codes, len(categories))``, exactly; None otherwise): the item ids' sort is the
-    accounting's grouping by item, which cost it a second sort of 10M rows (~0.7 s)."""
+def grouped_categorical(column: pa.Array | pa.ChunkedArray, *, group: bool = True
+                        ) -> tuple[pd.Categorical, Grouping | None]:
+    """:func:`sorted_categorical`, and (``group``) the rows grouped by code when the sort that coded them grouped
+    them too (``ordering.group_order(codes, len(categories))``, exactly; None otherwise): the item ids' sort is
+    the accounting's grouping by item, which cost it a second sort of 10M rows (~0.7 s)."""
     constant = _one_entry(column)
     if constant is not None:  # the only task, as the readers code it: nothing to hash, nothing to read
         return pd.Categorical.from_codes(np.zeros(len(column), np.int32), validate=False,
@@ -55,7 +56,7 @@ def grouped_categorical(column: pa.Array | pa.ChunkedArray) -> tuple[pd.Categori
         if len(arr) and low == high:  # a constant column (an absent field, the only task): nothing to hash
             return pd.Categorical.from_codes(np.zeros(len(arr), np.int32), validate=False,
                                              categories=pd.Index([low.as_py()], dtype=pd.StringDtype("pyarrow"))), None
-    by_sorting = _sorted_codes(arr)
+    by_sorting = _sorted_codes(arr, group=group)
     if by_sorting is not None:
         codes, texts, grouping = by_sorting
         return distinct_categorical(codes, pd.Index(texts.to_pandas(types_mapper=_string_type))), grouping
@@ -76,9 +77,11 @@ _HASHED_BITS = 20
 _PACK_ROWS = 1 << 16
 
 
-def _sorted_codes(arr: pa.Array) -> tuple[np.ndarray, pa.Array, Grouping] | None:
-    """(sorted-rank code per row, sorted distinct texts, the rows grouped by code) of fixed-width ids, by one
-    vectorised sort instead of a hash table; None when the ids do not pack or hashing is the faster way.
+def _sorted_codes(arr: pa.Array, *, group: bool = True
+                  ) -> tuple[np.ndarray, pa.Array, Grouping | None] | None:
+    """(sorted-rank code per row, sorted distinct texts, the rows grouped by code, if ``group``) of fixed-width
+    ids, by one vectorised sort instead of a hash table; None when the ids do not pack or hashing is the faster
+    way.
 
     Each byte position contributes the bits that vary in it across the rows, up to the highest one (``i0001234``:
     the constant ``i`` none, each digit 4; the bits above are the same in every row, so the kept low bits order
@@ -117,13 +120,16 @@ def _sorted_codes(arr: pa.Array) -> tuple[np.ndarray, pa.Array, Grouping] | None
     codes = np.empty(n, dtype=np.int32)
     codes[order] = np.cumsum(first, dtype=np.int32) - 1
     firsts = order[first]  # the first row of each distinct id, in sorted order
+    texts = _taken_cells(arr, width, start, firsts)
+    if not group:
+        return codes, texts, None
     # the sorted row numbers are the rows grouped by id, in row order within each (the key's low bits): with
     # the groups' starts, group_order's answer in its types (int32 below 2**31 rows)
     index_type = np.int32 if n < 1 << 31 else np.int64
     offsets = np.empty(len(firsts) + 1, dtype=index_type)
     offsets[:-1] = np.flatnonzero(first)
     offsets[-1] = n
-    return codes, _taken_cells(arr, width, start, firsts), (order.astype(index_type), offsets)
+    return codes, texts, (order.astype(index_type), offsets)
 
 
 def _maybe_constant(arr: pa.Array) -> bool:
@@ -263,7 +269,8 @@ def add_codes(frame: pd.DataFrame, table: pa.Table) -> tuple[pd.DataFrame, Group
     item when coding the item ids grouped them (:func:`grouped_categorical`)."""
     # Arrow's kernels release the GIL: the columns are encoded side by side (G13, the read floor is per column)
     with ThreadPoolExecutor(max_workers=min(len(CODED), usable_cpus())) as pool:
-        done = {f: pool.submit(grouped_categorical, table.column(f)) for f in CODED}
+        # only the item ids' grouping is used (by the accounting): the others are not made
+        done = {f: pool.submit(grouped_categorical, table.column(f), group=f == "item") for f in CODED}
         extra = {f: job.result() for f, job in done.items()}
     pa.default_memory_pool().release_unused()  # the encoders' hash tables: give the memory back
     by_item = extra["item"][1]
