@@ -80,3 +80,25 @@ def test_a_multi_choice_task_without_judgments_reports_undefined_values() -> Non
     result = analyze_choice(_frame([]), TAGS, gold_units=set(), min_per_unit=2, boot=NO_BOOT)
     assert result.n_judgments == 0 and all(e.value is None for e in result.agreement.values())
     assert all(e.value is None for e in result.per_label.values())
+
+
+def test_label_coded_analysis_keeps_int32_codes_and_the_int64_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single_choice analysis codes its judgments in int32 (G13's memory at 10M judgments); every coefficient,
+    interval, pair table and pattern is the one the int64 codes give."""
+    from labelspec.check import analyze
+
+    task = replace(TAGS, kind="single_choice", name="one")
+    rng = np.random.default_rng(11)
+    rows = [(f"i{i}", f"r{r}", [str(rng.choice(["a", "b", "c"]))]) for i in range(80) for r in range(3)
+            if rng.random() < 0.9]
+    frame = _frame(rows).assign(value=lambda f: [json.loads(v)[0] for v in f["value"]], task="one")
+    boot = BootstrapPolicy(replicates=50)
+    narrow = analyze_choice(frame, task, gold_units={"i3", "i7"}, min_per_unit=2, boot=boot)
+    encode = analyze.encode
+    monkeypatch.setattr(analyze, "encode", lambda *a, **k: encode(*a, **{**k, "narrow": False}))
+    wide = analyze_choice(frame, task, gold_units={"i3", "i7"}, min_per_unit=2, boot=boot)
+    assert narrow.codes is not None and wide.codes is not None
+    assert narrow.codes.unit.dtype == np.int32 and wide.codes.unit.dtype == np.int64
+    assert narrow.agreement == wide.agreement and narrow.per_label == wide.per_label
+    np.testing.assert_array_equal(narrow.pairs.confusions, wide.pairs.confusions)
+    assert narrow.extra["cohen_kappa_pairs"] == wide.extra["cohen_kappa_pairs"]

@@ -175,3 +175,16 @@ def test_median_matches_pandas_groupby(data: tuple[int, list[tuple[int, int]]]) 
     np.testing.assert_allclose(r.median, median.to_numpy(), equal_nan=True)
     np.testing.assert_allclose(r.iqr, iqr.to_numpy(), equal_nan=True, atol=1e-12)
     np.testing.assert_allclose(r.support, share.to_numpy(dtype=float), equal_nan=True)
+
+
+def test_as_codes_keeps_int32_codes_only_when_asked() -> None:
+    """``widen=False`` (Dawid–Skene's per-judgment codes) keeps int32 and int64 arrays themselves, no copy; any
+    other integer type, and every call by default, gives int64. Out-of-range codes fail either way."""
+    from labelspec.check.consensus import as_codes
+
+    codes = np.array([0, 2, 1], dtype=np.int32)
+    assert as_codes(codes, 3, "u", widen=False) is codes
+    assert as_codes(codes, 3, "u").dtype == np.int64
+    assert as_codes(codes.astype(np.uint8), 3, "u", widen=False).dtype == np.int64
+    with pytest.raises(ValueError, match="outside"):
+        as_codes(codes, 2, "u", widen=False)

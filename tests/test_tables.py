@@ -33,7 +33,9 @@ LABELS = ("x", "y", "z")
 def test_tables_equal_a_plain_tally(rows: list[tuple[int, int, str]], data: st.DataObject) -> None:
     frame = pd.DataFrame({"item": [f"i{r[0]}" for r in rows], "unit": "", "annotator": [f"a{r[1]}" for r in rows],
                           "value": [r[2] for r in rows]})
-    codes = encode(frame, LABELS)
+    narrow = data.draw(st.booleans(), label="narrow")  # int32 codes (the label-coded analysis's) count alike
+    codes = encode(frame, LABELS, narrow=narrow)
+    assert codes.unit.dtype == codes.annotator.dtype == codes.category.dtype == (np.int32 if narrow else np.int64)
     units, annotators = list(codes.unit_keys), list(codes.annotators)
     counts = unit_counts(codes)
     for (item, label), n in Counter((f"i{r[0]}", r[2]) for r in rows).items():
@@ -155,3 +157,29 @@ def test_unit_positions_are_probed_once_per_key_set(items: list[str], keys: list
     assert probes == [sorted(keys)]
     again = replace(codes, category=codes.category.copy())  # a new instance starts with an empty memo
     assert again.found == {} and len(codes.found) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["", "s1", "s2"]), st.integers(0, 3),
+                          st.sampled_from([*LABELS, "other"])), min_size=1, max_size=40), st.booleans())
+def test_narrow_codes_are_the_wide_codes_in_int32(rows: list[tuple[int, str, int, str]], steps: bool) -> None:
+    """``encode(narrow=True)`` changes the codes' type only: units (per item or per step), annotators, categories
+    (−1 for a value that is no label) and the grouping by unit are those of the int64 codes."""
+    frame = pd.DataFrame({"item": [f"i{r[0]}" for r in rows], "unit": [r[1] if steps else "" for r in rows],
+                          "annotator": [f"a{r[2]}" for r in rows], "value": [r[3] for r in rows]})
+    wide, narrow = encode(frame, LABELS), encode(frame, LABELS, narrow=True)
+    for name in ("unit", "annotator", "category"):
+        w, n = getattr(wide, name), getattr(narrow, name)
+        assert w.dtype == np.int64 and n.dtype == np.int32 and n.tolist() == w.tolist()
+    assert list(narrow.unit_keys) == list(wide.unit_keys) and list(narrow.annotators) == list(wide.annotators)
+    for got, want in zip(narrow.by_unit, wide.by_unit, strict=True):
+        assert got.tolist() == want.tolist()
+    if (wide.category >= 0).all():  # the table counts labels (the analysis codes no other value)
+        assert narrow.unit_table.tolist() == wide.unit_table.tolist()
+
+
+def test_cell_keys_of_int32_codes_do_not_wrap() -> None:
+    """Products of int32 codes are formed in int64: a unit code near 2**31 times K would wrap in int32."""
+    unit = np.array([2**31 - 1, 5], dtype=np.int32)
+    category = np.array([3, 1], dtype=np.int32)
+    assert tables.cell_keys(unit, category, 4).tolist() == [(2**31 - 1) * 4 + 3, 21]

@@ -219,7 +219,7 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
     if task.kind == "multi_choice":
         codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
-        codes = encode(frame, task.label_ids, by_item=by_item)
+        codes = encode(frame, task.label_ids, by_item=by_item, narrow=True)
         if coded is not None:  # the consensus starts now, on the other core
             coded(codes)
         # counted here while the consensus builds its sparse matrix from the grouping, then reads this table

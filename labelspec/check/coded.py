@@ -17,7 +17,7 @@ the same result.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -331,16 +331,18 @@ def present(codes: np.ndarray, n_categories: int) -> np.ndarray:
     return np.flatnonzero(occurs(codes, n_categories)) if len(codes) else np.zeros(0, np.int64)
 
 
-def compact(codes: np.ndarray, n_categories: int, seen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The categories that occur (sorted, as positions) and each row's rank among them (O(rows + categories)).
-    ``seen``: :func:`occurs`' answer, when the caller knows it (the groups of a grouping by these codes)."""
+def compact(codes: np.ndarray, n_categories: int, seen: np.ndarray | None = None, *,
+            dtype: type[np.signedinteger[Any]] = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """The categories that occur (sorted, as positions) and each row's rank among them (O(rows + categories)),
+    as ``dtype``. ``seen``: :func:`occurs`' answer, when the caller knows it (the groups of a grouping by these
+    codes)."""
     if len(codes) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, dtype)
     present = occurs(codes, n_categories) if seen is None else seen
     if present.all():  # the usual case (no row filtered out): codes are already ranks, no gather needed
-        return np.arange(n_categories, dtype=np.int64), codes.astype(np.int64, copy=False)
+        return np.arange(n_categories, dtype=np.int64), codes.astype(dtype, copy=False)
     rank = np.cumsum(present) - 1
-    return np.flatnonzero(present), rank[codes].astype(np.int64, copy=False)
+    return np.flatnonzero(present), rank.astype(dtype, copy=False)[codes]
 
 
 def category_mask(categories: pd.Index, allowed: object) -> np.ndarray:

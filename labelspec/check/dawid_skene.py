@@ -84,9 +84,10 @@ def _problem(
     n_units, n_ann, n_cls = sizes
     if min(sizes) < 1:
         raise ValueError("n_units, n_annotators and n_classes must be positive")
-    units = as_codes(unit_idx, n_units, "unit_idx")
-    anns = as_codes(annotator_idx, n_ann, "annotator_idx")
-    labels = as_codes(label_idx, n_cls, "label_idx")
+    # int32 codes stay int32 (the check's): they index and are summed into wider types only
+    units = as_codes(unit_idx, n_units, "unit_idx", widen=False)
+    anns = as_codes(annotator_idx, n_ann, "annotator_idx", widen=False)
+    labels = as_codes(label_idx, n_cls, "label_idx", widen=False)
     if not units.shape == anns.shape == labels.shape:
         raise ValueError("unit_idx, annotator_idx and label_idx must have the same length")
     if (gold_units is None) != (gold_labels is None):
@@ -101,7 +102,7 @@ def _problem(
     # float64 posterior and weights compute in float64, bit for bit as with float64 counts
     data = np.ones(units.size, dtype=np.float32)
     if by_unit is None:
-        flat = anns * n_cls + labels  # column of (annotator, label)
+        flat = np.multiply(anns, n_cls, dtype=np.int64) + labels  # column of (annotator, label)
         counts = sp.csr_matrix((data, (units, flat)), shape=(n_units, n_ann * n_cls))
     else:  # rows already grouped by unit: the CSR arrays directly, without converting from coordinates
         order, offsets = by_unit
@@ -146,7 +147,7 @@ def _initial_posterior(p: _Problem, votes_table: npt.NDArray[np.integer[Any]] | 
         votes[...] = np.asarray(votes_table).T
     else:
         coo = p.counts.tocoo()
-        flat = (coo.col % p.n_classes) * p.n_units + coo.row
+        flat = np.multiply(coo.col % p.n_classes, p.n_units, dtype=np.int64) + coo.row  # scipy's indices: int32
         counted = np.bincount(flat, weights=coo.data, minlength=p.n_classes * p.n_units)
         votes = counted.astype(np.float64, copy=False).reshape(p.n_classes, -1)
     total = votes.sum(axis=0)

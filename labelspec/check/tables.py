@@ -31,9 +31,11 @@ UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids r
 class Codes:
     """One judgment per position: integer codes of its unit, annotator and category."""
 
-    unit: np.ndarray  # (N,) int64 into unit_keys
-    annotator: np.ndarray  # (N,) int64 into annotators
-    category: np.ndarray  # (N,) int64 into categories
+    #: (N,) codes: int64, or int32 from ``encode(narrow=True)`` (label-coded kinds, whose readers widen to int64
+    #: before any product of codes: ``cell_keys``, the pair keys, ``consensus.as_codes``)
+    unit: np.ndarray  # into unit_keys
+    annotator: np.ndarray  # into annotators
+    category: np.ndarray  # into categories
     unit_keys: np.ndarray  # (U,) object: item, or item + UNIT_SEP + step
     unit_items: np.ndarray  # (U,) object
     unit_steps: np.ndarray  # (U,) object ('' for unit: item)
@@ -184,28 +186,33 @@ def gold_unit_mask(codes: Codes, gold_units: set[str]) -> np.ndarray:
 
 
 def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.ndarray | None = None, *,
-           by_item: tuple[np.ndarray, np.ndarray] | None = None) -> Codes:
+           by_item: tuple[np.ndarray, np.ndarray] | None = None, narrow: bool = False) -> Codes:
     """Integer-code a task's used judgments. ``category_of`` gives category codes when values are not labels.
 
     Works on the codes made when the files were read (``coded``): units, annotators and values are renumbered
     among those present by a bincount over codes, and only per-unit or per-annotator lists are turned into text.
     ``by_item`` is ``frame``'s rows grouped by their item codes (``Accounting.by_item``, ``group_order``'s
     order and offsets): where units are items it is their ``Codes.by_unit`` once the absent items' empty groups
-    are dropped, since unit codes are the item codes renumbered in the same order.
+    are dropped, since unit codes are the item codes renumbered in the same order. ``narrow``: the codes are
+    int32 when they fit, for consumers that widen before multiplying codes (at 10M judgments, three int64
+    columns are 240 MB of fresh memory the check's peak holds).
     """
+    code_type = np.int32 if narrow and len(frame) < 1 << 31 else np.int64  # a code is below the row count
     item_code, item_cats = codes_of(frame, "item")
     step_code, step_cats = codes_of(frame, "unit")
     if by_item is not None and (len(by_item[0]) != len(frame) or len(by_item[1]) != len(item_cats) + 1):
         raise ValueError("by_item does not group these rows")
     # the items that occur are the grouping's non-empty groups (no counting pass over the rows)
-    item_pos, item_rank = compact(item_code, len(item_cats), None if by_item is None else np.diff(by_item[1]) > 0)
+    item_pos, item_rank = compact(item_code, len(item_cats), None if by_item is None else np.diff(by_item[1]) > 0,
+                                  dtype=code_type)
     step_pos = present(step_code, len(step_cats))
     steps = text_of(step_cats, step_pos)
     grouped = None
     if (steps != "").any():  # unit: step — a unit is an (item, step) pair, ordered as its joined text
         _, step_rank = compact(step_code, len(step_cats))
         n_steps = len(step_pos)
-        unit_pos, unit_codes = _dense_codes(item_rank * n_steps + step_rank, len(item_pos) * n_steps)
+        unit_pos, unit_codes = _dense_codes(np.multiply(item_rank, n_steps, dtype=np.int64) + step_rank,
+                                            len(item_pos) * n_steps)
         unit_items = text_of(item_cats, item_pos[unit_pos // n_steps])
         unit_steps = steps[unit_pos % n_steps]
         unit_keys = np.array([f"{i}{UNIT_SEP}{s}" for i, s in zip(unit_items, unit_steps, strict=True)],
@@ -225,17 +232,17 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
                 offsets = np.concatenate((offsets[:1], offsets[1:][np.diff(offsets) > 0]))
             grouped = (order, offsets)  # of the unit codes made below
     ann_code, ann_cats = codes_of(frame, "annotator")
-    ann_pos, ann_rank = compact(ann_code, len(ann_cats))
+    ann_pos, ann_rank = compact(ann_code, len(ann_cats), dtype=code_type)
     if category_of is None:
         value_code, value_cats = codes_of(frame, "value")
         value_pos = present(value_code, len(value_cats))  # look up the values present, once each
-        lookup = np.full(len(value_cats), -1, dtype=np.int64)
+        lookup = np.full(len(value_cats), -1, dtype=code_type)
         lookup[value_pos] = pd.Index(list(categories), dtype=object).get_indexer(text_of(value_cats, value_pos))
         category_of = lookup[value_code]  # one gather from the read codes (no per-row rank array in between)
-    unit = np.asarray(unit_codes, dtype=np.int64)
+    unit = np.asarray(unit_codes, dtype=code_type)
     return Codes(
         unit=unit, annotator=ann_rank,
-        category=np.asarray(category_of, dtype=np.int64),
+        category=np.asarray(category_of, dtype=code_type),
         unit_keys=unit_keys, unit_items=unit_items, unit_steps=unit_steps,
         annotators=text_of(ann_cats, ann_pos), categories=categories, unit_lookup=unit_lookup,
         grouped=None if grouped is None else (unit, *grouped),
