@@ -9,7 +9,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -420,9 +419,8 @@ def test_winners_class_by_class_equal_argmax_and_the_tie_rule(k: int, cells: lis
     for unit, cls, move in cells:
         post[cls % k, unit] = post[:, unit].max() + MOVES[move]
     gold = np.array([5]) if with_gold else np.zeros(0, dtype=np.int64)
-    odd_judged = np.array([0, 0, 1, 1, 2, 2, 3])  # CSR row pointers: units 1, 3 and 5 have one judgment
-    counts = sp.csr_matrix((np.ones(3), np.zeros(3, dtype=np.int32), odd_judged), shape=(n_units, 1))
-    p = ds._Problem(counts, n_units, 1, k, gold, np.zeros(gold.size, dtype=np.int64))
+    odd_judged = np.arange(n_units) % 2 == 1  # units 1, 3 and 5 have a judgment
+    p = ds._Problem([], odd_judged, n_units, 1, k, gold, np.zeros(gold.size, dtype=np.int64))
     winner, tie, best = ds._winners(post, p)
     judged = (np.arange(n_units) % 2 == 1) | np.isin(np.arange(n_units), gold)
     expected_tie = (((post.max(axis=0)[None, :] - post) <= ds.TIE_TOLERANCE).sum(axis=0) > 1)

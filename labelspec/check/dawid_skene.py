@@ -30,6 +30,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from labelspec.check.consensus import BoolArray, FloatArray, IntArray, as_codes
+from labelspec.check.ordering import group_order
 from labelspec.runtime import usable_cpus
 
 __all__ = ["DawidSkeneResult", "dawid_skene"]
@@ -60,16 +61,26 @@ class DawidSkeneResult:
     log_likelihood: FloatArray
 
 
+Blocks: TypeAlias = list[tuple[int, int, sp.csr_matrix]]
+
+
 @dataclass(frozen=True, slots=True)
 class _Problem:
-    """The judgments as a sparse (U, A·K) count matrix, with the gold clamp."""
+    """The judgments as a sparse (U, A·K) count matrix in row blocks of :data:`BLOCK_UNITS` units (``blocks``:
+    ``(a, b, rows a..b-1)``), with the gold clamp; ``judged`` (U,) marks the units with a judgment."""
 
-    counts: sp.csr_matrix
+    blocks: Blocks
+    judged: BoolArray
     n_units: int
     n_annotators: int
     n_classes: int
     gold_units: IntArray
     gold_labels: IntArray
+
+
+#: Units per block of the E- and M-step products: a block's dense operand and result (a few MB) are reused from
+#: the cache instead of two (U, K) arrays per iteration (212 MB at 3.3M units, held beside the check's other work).
+BLOCK_UNITS = 1 << 18
 
 
 def _problem(
@@ -98,43 +109,31 @@ def _problem(
         raise ValueError("gold_units and gold_labels must have the same length")
     if np.unique(g_units).size != g_units.size:
         raise ValueError("a unit appears twice in gold")
-    # counts as float32 (exact to 2**24; half of float64's 80 MB at 10M judgments): scipy's products with the
-    # float64 posterior and weights compute in float64, bit for bit as with float64 counts
-    data = np.ones(units.size, dtype=np.float32)
-    if by_unit is None:
-        flat = np.multiply(anns, n_cls, dtype=np.int64) + labels  # column of (annotator, label)
-        counts = sp.csr_matrix((data, (units, flat)), shape=(n_units, n_ann * n_cls))
-    else:  # rows already grouped by unit: the CSR arrays directly, without converting from coordinates
-        order, offsets = by_unit
-        # the columns in the index type scipy keeps (int32 when they fit), made in row order and then gathered
-        # once: at 10M judgments, gathering annotators and labels apart cost a second random pass and ~250 MB
-        # of int64 temporaries beside the check's other thread
-        wide = n_ann * n_cls > np.iinfo(np.int32).max
-        flat = np.multiply(anns, n_cls, dtype=np.int64 if wide else np.int32, casting="unsafe")
-        flat += labels
-        cols = flat.take(order)
-        del flat
-        # a copy of the offsets: sum_duplicates rewrites them in place, and they are the caller's (``by_unit``, read
-        # by the check's other thread at the same time)
-        counts = sp.csr_matrix((data, cols, np.array(offsets, copy=True)), shape=(n_units, n_ann * n_cls))
-    counts.sum_duplicates()  # canonical either way: columns ascending within a row, duplicates summed
-    return _Problem(counts, n_units, n_ann, n_cls, g_units, g_labels)
+    order, offsets = by_unit if by_unit is not None else group_order(units, n_units)
+    # the column of each judgment, (annotator, label), in the index type scipy keeps (int32 when it fits)
+    wide = n_ann * n_cls > np.iinfo(np.int32).max
+    flat = np.multiply(anns, n_cls, dtype=np.int64 if wide else np.int32, casting="unsafe")
+    flat += labels
+    return _Problem(_blocks(flat, order, np.asarray(offsets), n_ann * n_cls), np.diff(offsets) > 0, n_units, n_ann,
+                    n_cls, g_units, g_labels)
 
 
-#: Units per block of the E- and M-step products: a block's dense operand and result (a few MB) are reused from
-#: the cache instead of two (U, K) arrays per iteration (212 MB at 3.3M units, held beside the check's other work).
-BLOCK_UNITS = 1 << 18
-
-
-def _blocks(counts: sp.csr_matrix) -> list[tuple[int, int, sp.csr_matrix]]:
-    """Row blocks ``[a, b)`` of the count matrix, sharing its data and index arrays (no copy of the judgments)."""
+def _blocks(flat: np.ndarray, order: np.ndarray, offsets: np.ndarray, n_cols: int) -> Blocks:
+    """Row blocks ``[a, b)`` of the count matrix, each a canonical CSR matrix (columns ascending within a row,
+    duplicates summed: replicated judgments) over arrays of its own. Built block by block from the rows grouped
+    by unit (``order``, ``offsets``): slices of one whole matrix would be copied by scipy anyway (it copies a view
+    of a much larger array), 80 MB at 10M judgments held twice. Counts are float32 (exact to 2**24; half of
+    float64's size): scipy's products with the float64 posterior and weights compute in float64, bit for bit as
+    with float64 counts."""
     out = []
-    ptr = counts.indptr
-    for a in range(0, counts.shape[0], BLOCK_UNITS):
-        b = min(a + BLOCK_UNITS, counts.shape[0])
-        lo, hi = int(ptr[a]), int(ptr[b])
-        block = sp.csr_matrix((counts.data[lo:hi], counts.indices[lo:hi], ptr[a:b + 1] - lo),
-                              shape=(b - a, counts.shape[1]), copy=False)
+    n_units = len(offsets) - 1
+    for a in range(0, n_units, BLOCK_UNITS):
+        b = min(a + BLOCK_UNITS, n_units)
+        lo, hi = int(offsets[a]), int(offsets[b])
+        ptr = offsets[a:b + 1] - offsets[a]  # its own array: sum_duplicates rewrites it in place
+        block = sp.csr_matrix((np.ones(hi - lo, dtype=np.float32), flat.take(order[lo:hi]), ptr),
+                              shape=(b - a, n_cols), copy=False)
+        block.sum_duplicates()
         out.append((a, b, block))
     return out
 
@@ -146,10 +145,12 @@ def _initial_posterior(p: _Problem, votes_table: npt.NDArray[np.integer[Any]] | 
         votes: FloatArray = np.empty((p.n_classes, p.n_units))
         votes[...] = np.asarray(votes_table).T
     else:
-        coo = p.counts.tocoo()
-        flat = np.multiply(coo.col % p.n_classes, p.n_units, dtype=np.int64) + coo.row  # scipy's indices: int32
-        counted = np.bincount(flat, weights=coo.data, minlength=p.n_classes * p.n_units)
-        votes = counted.astype(np.float64, copy=False).reshape(p.n_classes, -1)
+        votes = np.empty((p.n_classes, p.n_units))
+        for a, b, block in p.blocks:  # each block's (units, K) label counts (exact in float64)
+            coo = block.tocoo()
+            cell = np.multiply(coo.row, p.n_classes, dtype=np.int64) + coo.col % p.n_classes
+            counted = np.bincount(cell, weights=coo.data, minlength=(b - a) * p.n_classes)
+            votes[:, a:b] = counted.reshape(b - a, p.n_classes).T
     total = votes.sum(axis=0)
     votes[:, total == 0] = 1.0
     total[total == 0] = p.n_classes
@@ -165,7 +166,6 @@ def _clamp(post: FloatArray, p: _Problem) -> FloatArray:
     return post
 
 
-Blocks: TypeAlias = list[tuple[int, int, sp.csr_matrix]]
 _R = TypeVar("_R")
 
 
@@ -266,7 +266,7 @@ def _winners(post: FloatArray, p: _Problem, work: tuple[FloatArray, FloatArray] 
     if (top < 0).any():  # NaN posteriors (never made here): argmax's answer
         top = np.argmax(post, axis=0)
     tie = near > 1
-    judged = np.diff(p.counts.indptr) > 0
+    judged = p.judged.copy()
     judged[p.gold_units] = True
     winner = np.where(judged & ~tie, top, -1).astype(np.int64)
     return winner, tie & judged, best
@@ -316,7 +316,7 @@ def dawid_skene(
     trace: list[float] = []
     prev: tuple[FloatArray, FloatArray] | None = None
     converged = False
-    blocks = _blocks(p.counts)
+    blocks = p.blocks
     work = (np.empty(n_units), np.empty(n_units))
     threads = min(len(blocks), threads if threads is not None else usable_cpus())
     with ThreadPoolExecutor(threads, thread_name_prefix="labelspec-em") if threads > 1 else nullcontext() as pool:
