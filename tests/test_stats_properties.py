@@ -284,6 +284,11 @@ def test_unit_table_patterns_equal_collapsing_the_judged_rows(data: st.DataObjec
     np.testing.assert_array_equal(got.patterns.multiplicity, want.multiplicity)
     assert (got.of_unit[~judged] == -1).all()
     np.testing.assert_array_equal(got.patterns.rows[got.of_unit[judged]], table[judged])
+    narrow = unit_table_patterns(table.astype(np.int32))  # the check's shared int32 unit table: the same
+    np.testing.assert_array_equal(narrow.patterns.rows, got.patterns.rows)
+    np.testing.assert_array_equal(narrow.patterns.multiplicity, got.patterns.multiplicity)
+    np.testing.assert_array_equal(narrow.of_unit, got.of_unit)
+    assert narrow.patterns.rows.dtype == np.int64
 
 
 @settings(max_examples=150, deadline=None)

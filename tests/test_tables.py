@@ -183,3 +183,38 @@ def test_cell_keys_of_int32_codes_do_not_wrap() -> None:
     unit = np.array([2**31 - 1, 5], dtype=np.int32)
     category = np.array([3, 1], dtype=np.int32)
     assert tables.cell_keys(unit, category, 4).tolist() == [(2**31 - 1) * 4 + 3, 21]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 3)), max_size=60), st.integers(1, 4))
+def test_counting_grouped_rows_equals_counting_cells(rows: list[tuple[int, int]], piece: int) -> None:
+    """The unit table counted piece by piece of groups from the rows grouped by unit is ``count_cells``'s, with
+    groups that have no row, pieces of several groups and a last piece cut short."""
+    from labelspec.check.ordering import group_order
+
+    unit = np.array([r[0] for r in rows], dtype=np.int32)
+    category = np.array([r[1] for r in rows], dtype=np.int32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tables, "_COUNT_GROUPS", piece)
+        got = tables.count_grouped(category, group_order(unit, 10), 4, np.int32)
+    assert got.dtype == np.int32
+    assert got.tolist() == tables.count_cells(unit, category, (10, 4)).tolist()
+
+
+def test_the_shared_unit_table_is_counted_from_the_reader_grouping() -> None:
+    """With the accounting's grouping by item (units are items), ``Codes.unit_table`` counts from it: the same
+    table as counting every cell, read-only, int32."""
+    from labelspec.check.ordering import group_order
+
+    rng = np.random.default_rng(5)
+    items = rng.integers(0, 40, 300)
+    frame = pd.DataFrame({"item": pd.Categorical([f"i{i:02d}" for i in items]), "unit": "",
+                          "annotator": [f"a{a}" for a in rng.integers(0, 9, 300)],
+                          "value": rng.choice(list(LABELS), 300)})
+    by_item = group_order(frame["item"].cat.codes.to_numpy().astype(np.int32), len(frame["item"].cat.categories))
+    grouped = encode(frame, LABELS, by_item=by_item, narrow=True)
+    assert grouped.grouped is not None
+    plain = encode(frame, LABELS, narrow=True)
+    assert plain.grouped is None
+    assert grouped.unit_table.dtype == np.int32 and not grouped.unit_table.flags.writeable
+    assert grouped.unit_table.tolist() == plain.unit_table.tolist() == unit_counts(plain).tolist()

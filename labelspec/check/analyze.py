@@ -118,7 +118,7 @@ def unit_patterns(codes: Codes, mask: np.ndarray, dropped_units: np.ndarray | No
     with their rows emptied (no second count of every judgment)."""
     if dropped_units is None:
         return unit_table_patterns(unit_counts(codes, mask))
-    table = codes.unit_table.astype(np.int64)
+    table = codes.unit_table.copy()  # int32: half the memory of an int64 copy (53 MB at 3.3M units)
     table[dropped_units] = 0
     return unit_table_patterns(table)
 

@@ -135,8 +135,11 @@ class UnitPatterns:
 
 def unit_table_patterns(table: npt.ArrayLike) -> UnitPatterns:
     """``collapse_patterns(table[non-empty rows], keep_empty=True)`` plus each row's pattern, counted as
-    :func:`collapse_patterns` counts an unweighted table."""
-    arr = as_counts(table).astype(np.int64, copy=False)
+    :func:`collapse_patterns` counts an unweighted table. An int32 table (``Codes.unit_table``) is read as it is:
+    row codes are formed in int64 (:func:`_row_codes`)."""
+    arr = as_counts(table)
+    if arr.dtype != np.int32:
+        arr = arr.astype(np.int64, copy=False)
     if arr.shape[0] and arr.shape[1]:
         counted = _count_patterns(arr, keep_empty=False, index=True)
         if counted is not None and counted[1] is not None:

@@ -11,7 +11,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -95,7 +95,12 @@ class Codes:
 
     def _count_units(self) -> np.ndarray:
         u, _, k = self.shape
-        table = count_cells(self.unit, self.category, (u, k)).astype(_int_for(len(self.unit) + 1), copy=False)
+        kind = _int_for(len(self.unit) + 1)
+        if (k and self.grouped is not None and self.grouped[0] is self.unit and len(self.unit)
+                and self.category.min() >= 0):
+            table = count_grouped(self.category, self.grouped[1:], k, kind)  # the grouping is there already
+        else:
+            table = count_cells(self.unit, self.category, (u, k)).astype(kind, copy=False)
         table.flags.writeable = False
         return table
 
@@ -279,6 +284,27 @@ def count_cells(unit: np.ndarray, category: np.ndarray, shape: tuple[int, int], 
         return np.zeros((u, 0), dtype=np.int64)
     counts = np.bincount(cell_keys(unit, category, k, mask, left_out=u * k), minlength=u * k + 1)
     return counts[:u * k].reshape(u, k)
+
+
+#: Groups per piece of :func:`count_grouped`: a piece's keys and counts stay in cache.
+_COUNT_GROUPS = 1 << 15
+
+
+def count_grouped(category: np.ndarray, grouping: tuple[np.ndarray, np.ndarray], k: int,
+                  dtype: type[np.signedinteger[Any]] = np.int64) -> np.ndarray:
+    """(G, K) rows per group and category (non-negative ``category`` codes below K), from the rows grouped by
+    group (``ordering.group_order``'s order and offsets): :func:`count_cells` of the group codes, counted piece by
+    piece of groups into the table's own type. Over all rows at once, bincount makes an int64 key per row and a
+    (G·K) int64 table: 186 MB of fresh memory at 10M judgments, 3.3M units."""
+    order, offsets = grouping
+    n = len(offsets) - 1
+    table = np.empty((n, k), dtype=dtype)
+    for a in range(0, n, _COUNT_GROUPS):
+        b = min(a + _COUNT_GROUPS, n)
+        keys = np.repeat(np.arange(0, (b - a) * k, k, dtype=np.int64), np.diff(offsets[a:b + 1]))
+        keys += category[order[offsets[a]:offsets[b]]]
+        table[a:b] = np.bincount(keys, minlength=(b - a) * k).reshape(b - a, k)
+    return table
 
 
 def counting_fits(space: int, n: int) -> bool:
