@@ -264,3 +264,18 @@ def test_ids_that_do_not_pack_are_hashed() -> None:
     cat = sorted_categorical(ids)  # the sorting path, through the public function
     assert cat.categories[0] == "i0000000" and cat.categories[-1] == "i0049999" and len(cat.categories) == 50_000
     assert cat.codes[:3].tolist() == [19_999, 19_998, 19_997]  # rows 119999.. hold i0019999..
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-5, 5), min_size=1, max_size=30), st.data(), st.integers(1, 5),
+       st.sampled_from([np.int32, np.int64, np.intp]))
+def test_take_rows_by_pieces_is_numpy_take(values: list[int], data: st.DataObject, piece: int, kind: type) -> None:
+    """Gathering by pieces of an int32 (or int64) index is ``np.take`` of the whole index, in the values' type."""
+    from labelspec.check import coded
+
+    arr = np.array(values, dtype=np.int16)
+    index = np.array(data.draw(st.lists(st.integers(0, len(values) - 1), max_size=40)), dtype=kind)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coded, "_TAKE_ROWS", piece)
+        got = coded.take_rows(arr, index)
+    assert got.dtype == np.int16 and got.tolist() == np.take(arr, index).tolist()
