@@ -279,3 +279,17 @@ def test_take_rows_by_pieces_is_numpy_take(values: list[int], data: st.DataObjec
         mp.setattr(coded, "_TAKE_ROWS", piece)
         got = coded.take_rows(arr, index)
     assert got.dtype == np.int16 and got.tolist() == np.take(arr, index).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c"]), max_size=30), st.lists(st.booleans(), min_size=3, max_size=3))
+def test_per_row_spreads_every_mask_as_the_gather_does(values: list[str], mask: list[bool]) -> None:
+    """A per-category mask (all False, all True or mixed) spread to the rows is the gather by the rows' codes,
+    as a fresh writable array."""
+    from labelspec.check.coded import per_row
+
+    frame = pd.DataFrame({"item": pd.Categorical(values, categories=["a", "b", "c"])})
+    per_category = np.array(mask, dtype=bool)
+    got = per_row(frame, "item", per_category)
+    assert got.dtype == bool and got.flags.writeable
+    assert got.tolist() == [mask["abc".index(v)] for v in values]

@@ -378,9 +378,18 @@ def category_mask(categories: pd.Index, allowed: object) -> np.ndarray:
 
 
 def per_row(frame: pd.DataFrame, field: str, per_category: np.ndarray) -> np.ndarray:
-    """Spread a value computed once per category of ``field`` to the frame's rows."""
+    """Spread a value computed once per category of ``field`` to the frame's rows. A mask that is the same for
+    every category (the usual answer: no empty id, the only task) is made without a gather of every row."""
     codes, _ = codes_of(frame, field)
-    return per_category[codes] if len(codes) else per_category[:0]
+    if not len(codes):
+        return per_category[:0]
+    if per_category.dtype == bool and len(per_category):
+        if not per_category.any():
+            return np.zeros(len(codes), dtype=bool)
+        if per_category.all():
+            return np.ones(len(codes), dtype=bool)
+    spread: np.ndarray = per_category[codes]
+    return spread
 
 
 def equals(frame: pd.DataFrame, field: str, text: str) -> np.ndarray:
