@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check import stats
-from labelspec.check.coded import category_mask, codes_of, per_row
+from labelspec.check.coded import category_mask, codes_of, per_row, text_of
 from labelspec.check.context import Context, iso_utc
 from labelspec.check.decide_kinds import canonical
 from labelspec.check.estimate import Estimate
@@ -45,8 +45,11 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
         gold = gold.assign(task=gold["task"].where(gold["task"] != "", spec.tasks[0].name))
     _, items = codes_of(used, "item")
     on_gold = per_row(used, "item", category_mask(items, gold["item"].unique()))  # the merge stays small
-    merged = used.loc[on_gold, ["annotator", "item", "unit", "task", "value", "when"]].merge(
-        gold, on=["item", "unit", "task"], how="inner")
+    sub = used.iloc[np.flatnonzero(on_gold)][["annotator", "item", "unit", "task", "value", "when"]]
+    # the keys as text for these rows only: a merge on the coded columns turned all their categories (3.3M item
+    # ids at 10M judgments) into objects first; the merge makes these keys objects either way
+    sub = sub.assign(**{key: _texts(sub, key) for key in ("item", "unit", "task")})
+    merged = sub.merge(gold, on=["item", "unit", "task"], how="inner")
     free_text = [t.name for t in spec.tasks if t.kind == "text"]
     if free_text:  # free text is not scored (docs): "Hello" against "hello" is no error
         merged = merged[~merged["task"].isin(free_text).to_numpy(dtype=bool)]
@@ -66,6 +69,14 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
     k = np.bincount(codes, weights=merged["correct"].to_numpy(dtype=float), minlength=len(names)).astype(np.int64)
     return GoldScores(annotators=tuple(str(a) for a in names), n=n, correct=k,
                       accuracy=stats.wilson_intervals(k, n, level), scored=merged)
+
+
+def _texts(frame: pd.DataFrame, field: str) -> pd.Series:
+    """``frame[field]`` as an object column of its strings (a coded column: only the categories its rows use)."""
+    codes, categories = codes_of(frame, field) if isinstance(frame[field].dtype, pd.CategoricalDtype) else (None, None)
+    if codes is None or categories is None or (codes < 0).any():  # not coded, or missing values: pandas' own
+        return frame[field].astype(object)
+    return pd.Series(text_of(categories, codes), index=frame.index, dtype=object)
 
 
 def rolling_breach(scored: pd.DataFrame, annotator: str, window: int, threshold: float
