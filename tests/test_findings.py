@@ -143,20 +143,27 @@ def _loo_reference(unit: np.ndarray, ann: np.ndarray, cat: np.ndarray, shape: tu
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 12), st.integers(1, 6), st.integers(1, 5), st.data())
+@given(st.integers(1, 12), st.integers(1, 6), st.integers(1, 5), st.data(), st.sampled_from([1 << 20, 1, 7]),
+       st.sampled_from([np.int64, np.int32]))
 def test_loo_agreement_from_top_counts_equals_the_spelled_out_vote(n_units: int, n_ann: int, k: int,
-                                                                   data: st.DataObject) -> None:
-    """Also with a row mask: the rows left out count as if they had been cut out of the arrays."""
+                                                                   data: st.DataObject, piece: int, kind: type
+                                                                   ) -> None:
+    """Also with a row mask: the rows left out count as if they had been cut out of the arrays; tallied by pieces
+    of judgments of any size, from int64 or int32 codes (the label-coded analysis's)."""
+    from labelspec.check import findings
     from labelspec.check.findings import loo_agreement
 
     rows = data.draw(st.lists(st.tuples(st.integers(0, n_units - 1), st.integers(0, n_ann - 1),
                                         st.integers(0, k - 1), st.booleans()), max_size=60))
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    arr = np.array(rows, dtype=kind).reshape(-1, 4)
     shape, keep = (n_units, n_ann, k), arr[:, 3].astype(bool)
-    got = loo_agreement(arr[:, 0], arr[:, 1], arr[:, 2], shape)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(findings, "_LOO_ROWS", piece)
+        got = loo_agreement(arr[:, 0], arr[:, 1], arr[:, 2], shape)
+        got_kept = loo_agreement(arr[:, 0], arr[:, 1], arr[:, 2], shape, keep)
     want = _loo_reference(arr[:, 0], arr[:, 1], arr[:, 2], shape)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
-    got = loo_agreement(arr[:, 0], arr[:, 1], arr[:, 2], shape, keep)
+    got = got_kept
     want = _loo_reference(arr[keep, 0], arr[keep, 1], arr[keep, 2], shape)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
 
