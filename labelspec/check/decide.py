@@ -226,7 +226,8 @@ def _expert(task: Task, expert: pd.DataFrame) -> pd.DataFrame:
 def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> pd.DataFrame:
     if experts.empty:  # the usual case: no lookups into millions of unit keys
         units["proposed"] = units["value"]
-        units["expert"] = pd.Series(np.full(len(units), None, dtype=object), index=units.index, dtype=object)
+        units["expert"] = pd.Series(np.full(len(units), None, dtype=object), index=units.index, dtype=object,
+                                    copy=False)
         units["expert_conflict"] = False
         return units
     missing = experts.index.difference(units.index)
@@ -284,7 +285,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     units["reason_tie"] = units["tie"]
     units["reason_low_support"] = units["low_support"]
     units["reason_always_review_labels"] = always_review(task, units["value"])
-    units["gold"] = pd.Series(gold_col, index=units.index, dtype=object)
+    units["gold"] = pd.Series(gold_col, index=units.index, dtype=object, copy=False)
     conflict = np.zeros(len(units), dtype=bool)
     conflict[on_gold] = vote != gold_col[on_gold]
     units["reason_gold_conflict"] = conflict
@@ -296,9 +297,10 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     by = units["decided_by"].to_numpy(dtype=object).copy()
     by[by_expert] = "expert"
     by[no_value] = None  # one object column, written once (3.3M rows at 10M judgments)
-    units["decided_by"] = pd.Series(by, index=units.index, dtype=object)
+    units["decided_by"] = pd.Series(by, index=units.index, dtype=object, copy=False)
     unreleased = unreleased_units(codes, units, ctx) & ~has_gold
-    named = pd.Series(repeated(len(units), task.name), index=units.index, dtype=object)  # not inferred as str
+    named = pd.Series(repeated(len(units), task.name), index=units.index, dtype=object,  # not inferred as str
+                      copy=False)
     tally = None
     if experts.empty:  # decided_by is the method, "unanimous" or None (no value): counted from the masks
         undecided, agreed = int(no_value.sum()), int((unanimous & ~no_value).sum())
@@ -326,7 +328,7 @@ def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series
     """An object column of ``fill`` with ``text`` where ``mask`` (no fixed-width numpy strings in between)."""
     out = repeated(len(index), fill)
     out[mask] = text
-    return pd.Series(out, index=index, dtype=object)
+    return pd.Series(out, index=index, dtype=object, copy=False)  # its own array: not copied again
 
 
 def _gold_column(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray]:
