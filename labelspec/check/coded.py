@@ -298,7 +298,8 @@ def add_codes(frame: pd.DataFrame, table: pa.Table) -> tuple[pd.DataFrame, Group
     by_item = extra["item"][1]
     # the Categoricals are this function's own: wrapped, not copied (pandas copies by default: 40 MB of codes per
     # column at 10M rows)
-    return frame.assign(**{col: pd.Series(cat, index=frame.index, copy=False) for col, (cat, _) in extra.items()}), by_item
+    columns = {col: pd.Series(cat, index=frame.index, copy=False) for col, (cat, _) in extra.items()}
+    return frame.assign(**columns), by_item
 
 
 def codes_of(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, pd.Index]:

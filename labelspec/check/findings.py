@@ -110,7 +110,6 @@ def loo_agreement(unit: np.ndarray, annotator: np.ndarray, category: np.ndarray,
     return table[:, 1] + table[:, 2], table[:, 2].copy()
 
 
-
 def _loo_state(counts: np.ndarray) -> np.ndarray:
     """(P, K) int8 for count rows (P, K): 2 when a judgment of that category agrees with the plurality of the
     row's other judgments, 1 when it is scored but disagrees, 0 when not scored (too few others, or a tie).

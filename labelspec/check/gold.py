@@ -73,8 +73,10 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
 
 def _texts(frame: pd.DataFrame, field: str) -> pd.Series:
     """``frame[field]`` as an object column of its strings (a coded column: only the categories its rows use)."""
-    codes, categories = codes_of(frame, field) if isinstance(frame[field].dtype, pd.CategoricalDtype) else (None, None)
-    if codes is None or categories is None or (codes < 0).any():  # not coded, or missing values: pandas' own
+    if not isinstance(frame[field].dtype, pd.CategoricalDtype):
+        return frame[field].astype(object)
+    codes, categories = codes_of(frame, field)
+    if (codes < 0).any():  # missing values: pandas' own conversion
         return frame[field].astype(object)
     return pd.Series(text_of(categories, codes), index=frame.index, dtype=object)
 

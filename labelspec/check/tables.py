@@ -31,7 +31,7 @@ UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids r
 class Codes:
     """One judgment per position: integer codes of its unit, annotator and category."""
 
-    #: (N,) codes: int64, or int32 from ``encode(narrow=True)`` (label-coded kinds, whose readers widen to int64
+    #: (N,) codes: int64, or int32 from ``encode(narrow=True)`` (label-coded kinds, whose consumers widen to int64
     #: before any product of codes: ``cell_keys``, the pair keys, ``consensus.as_codes``)
     unit: np.ndarray  # into unit_keys
     annotator: np.ndarray  # into annotators
