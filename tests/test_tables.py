@@ -199,6 +199,7 @@ def test_counting_grouped_rows_equals_counting_cells(rows: list[tuple[int, int]]
         got = tables.count_grouped(category, group_order(unit, 10), 4, np.int32)
     assert got.dtype == np.int32
     assert got.tolist() == tables.count_cells(unit, category, (10, 4)).tolist()
+    assert tables.count_grouped(category[:0], group_order(unit[:0], 10), 0).shape == (10, 0)  # no category
 
 
 def test_the_shared_unit_table_is_counted_from_the_reader_grouping() -> None:

@@ -96,8 +96,7 @@ class Codes:
     def _count_units(self) -> np.ndarray:
         u, _, k = self.shape
         kind = _int_for(len(self.unit) + 1)
-        if (k and self.grouped is not None and self.grouped[0] is self.unit and len(self.unit)
-                and self.category.min() >= 0):
+        if self.grouped is not None and self.grouped[0] is self.unit and len(self.unit) and self.category.min() >= 0:
             table = count_grouped(self.category, self.grouped[1:], k, kind)  # the grouping is there already
         else:
             table = count_cells(self.unit, self.category, (u, k)).astype(kind, copy=False)
@@ -298,7 +297,9 @@ def count_grouped(category: np.ndarray, grouping: tuple[np.ndarray, np.ndarray],
     (G·K) int64 table: 186 MB of fresh memory at 10M judgments, 3.3M units."""
     order, offsets = grouping
     n = len(offsets) - 1
-    table = np.empty((n, k), dtype=dtype)
+    table = np.zeros((n, k), dtype=dtype)
+    if k == 0:  # no category: nothing to count (and no key stride)
+        return table
     for a in range(0, n, _COUNT_GROUPS):
         b = min(a + _COUNT_GROUPS, n)
         keys = np.repeat(np.arange(0, (b - a) * k, k, dtype=np.int64), np.diff(offsets[a:b + 1]))
