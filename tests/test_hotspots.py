@@ -222,3 +222,24 @@ def test_taxonomy_subtrees_leave_gold_out_and_flag_gaps() -> None:
 def test_subtrees_are_for_single_choice_taxonomies_only() -> None:
     flat = find_hotspots(make_spec(INTENT), accounting(votes("intent", TABLE)), Context()).section()
     assert flat["subtrees"] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), max_size=4), min_size=1, max_size=12), st.data())
+def test_choice_splits_by_pieces_are_the_whole_table_sums(table: list[list[int]], data: st.DataObject) -> None:
+    """Splits and units-with-both summed over pieces of units (any piece size), gold units left out, are the
+    whole (U, K) table's products, and each unit's weight for a pair is its two counts' product (0 on gold)."""
+    from labelspec.check import hotspots
+
+    counts = np.array([(row + [0] * 4)[:4] for row in table], dtype=np.int32)
+    gold_units = np.array(data.draw(st.lists(st.booleans(), min_size=len(table), max_size=len(table))), dtype=bool)
+    whole = counts.astype(np.float64)
+    whole[gold_units] = 0.0
+    present = (whole > 0).astype(np.float64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hotspots, "_SPLIT_UNITS", data.draw(st.integers(1, 5), label="piece"))
+        splits, both, weight = hotspots._choice_splits(None, counts, gold_units)  # type: ignore[arg-type]
+    assert splits.tolist() == (whole.T @ whole).tolist() and both.tolist() == (present.T @ present).tolist()
+    for a in range(4):
+        for b in range(4):
+            assert weight(a, b).tolist() == (whole[:, a] * whole[:, b]).tolist()

@@ -235,3 +235,25 @@ def test_item_blocks_hashed_by_pieces_are_the_whole_arrays(items: list[str], pie
     # pinned: a change of hash would move every published bootstrap interval
     ids = np.array([f"i{i:07d}" for i in range(6)] + ["doc-17"], dtype=object)
     assert tables.item_block(ids, 1000).tolist() == [486, 618, 618, 523, 534, 490, 9]
+
+
+@pytest.mark.parametrize("steps", [False, True])
+def test_read_time_item_blocks_are_each_units_item_block(steps: bool) -> None:
+    """Blocks hashed per read-time item category before encoding are looked up per unit: the same blocks as
+    hashing the units' items (units of steps too), and hashed afresh for codes of other categories."""
+    rng = Random(7)
+    frame = pd.DataFrame({"item": [f"doc-{rng.randrange(40)}" for _ in range(200)],
+                          "unit": [str(rng.randrange(3)) if steps else "" for _ in range(200)],
+                          "annotator": [f"a{rng.randrange(9)}" for _ in range(200)],
+                          "value": [rng.choice(LABELS) for _ in range(200)]}).astype("category")
+    frame = frame.drop_duplicates(["item", "unit", "annotator"]).iloc[5:]  # some categories occur no more
+    codes = encode(frame, LABELS)
+    want = tables.item_block(codes.unit_items, 97).tolist()
+    known = tables.ItemBlocks.of(frame["item"].cat.categories, 97)
+    assert codes.item_categories is known.categories
+    assert tables.unit_blocks(codes, 97, known).tolist() == want
+    other = tables.ItemBlocks(pd.Index(list(known.categories)), np.zeros(len(known.blocks), np.int32), 97)
+    assert tables.unit_blocks(codes, 97, other).tolist() == want  # not these codes' categories: hashed
+    assert tables.unit_blocks(codes, 13, known).tolist() == tables.item_block(codes.unit_items, 13).tolist()
+    assert pair_tables(codes, np.ones(len(codes.unit), bool), n_blocks=97, known=known).observation_block.tolist() \
+        == pair_tables(codes, np.ones(len(codes.unit), bool), n_blocks=97).observation_block.tolist()

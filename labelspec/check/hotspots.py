@@ -110,6 +110,8 @@ def _subtree_line(t: dict[str, Any]) -> str:
 
 #: Units judged at most this many times get their entropy terms from a (count, judgments) table.
 _TERMS_UP_TO = 255
+#: Units per piece of :func:`_choice_splits`' sums (a piece's float copy stays in cache).
+_SPLIT_UNITS = 1 << 15
 
 
 def _entropy_terms(most: int) -> np.ndarray:
@@ -167,12 +169,28 @@ SplitWeight = Callable[[int, int], np.ndarray]  # (a, b) → (U,) splits between
 def _choice_splits(codes: Codes, table: np.ndarray | None = None, gold: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
     """(K, K) splits and units-with-both, and each unit's splits for one pair (the examples come from it);
-    ``gold`` (U,) units count no split."""
-    counts = (unit_counts(codes) if table is None else table).astype(np.float64)
-    if gold is not None and gold.any():
-        counts[gold] = 0.0
-    present = (counts > 0).astype(np.float64)
-    return counts.T @ counts, present.T @ present, lambda a, b: counts[:, a] * counts[:, b]
+    ``gold`` (U,) units count no split. Summed over pieces of :data:`_SPLIT_UNITS` units: a float copy of the
+    whole (U, K) table and of its presence were 2 × 107 MB of fresh memory at 3.3M units. Every term is a
+    whole number, so the sums are exact (the same in any order)."""
+    counts = unit_counts(codes) if table is None else table
+    skip = gold if gold is not None and gold.any() else None
+    k = counts.shape[1]
+    splits, both = np.zeros((k, k)), np.zeros((k, k))
+    for a in range(0, len(counts), _SPLIT_UNITS):
+        piece = counts[a:a + _SPLIT_UNITS].astype(np.float64)
+        if skip is not None:
+            piece[skip[a:a + _SPLIT_UNITS]] = 0.0
+        splits += piece.T @ piece
+        present = (piece > 0).astype(np.float64)
+        both += present.T @ present
+
+    def weight(i: int, j: int) -> np.ndarray:
+        w: np.ndarray = np.multiply(counts[:, i], counts[:, j], dtype=np.float64)
+        if skip is not None:
+            w[skip] = 0.0
+        return w
+
+    return splits, both, weight
 
 
 def _multi_splits(task: Task, codes: Codes, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, SplitWeight]:

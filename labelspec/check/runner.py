@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from labelspec.check import decide, distribution, hotspots
 from labelspec.check import findings as findings_mod
@@ -22,12 +23,13 @@ from labelspec.check.context import Context
 from labelspec.check.gates import Measure, evaluate
 from labelspec.check.gold import GoldScores, score_gold
 from labelspec.check.read_labelstudio import NOT_JUDGMENTS
+from labelspec.check.readers import Judgments as ReadJudgments
 from labelspec.check.readers import TaskShape, read_label_files
 from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
 from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
-from labelspec.check.tables import Codes
+from labelspec.check.tables import Codes, ItemBlocks
 from labelspec.check.task_parse import FIELDS as PARSE_FIELDS
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.spec.model import Spec, Task
@@ -65,22 +67,47 @@ def task_shapes(spec: Spec) -> list[TaskShape]:
                       per_step=t.unit == "step") for t in spec.tasks]
 
 
-def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str], *,
-                     reader_roster: Collection[str] | None = None) -> Accounting:
-    """The label files read and every row accounted for. ``reader_roster`` names Label Studio users for the
-    readers when the context has no roster (``calibrate``: its roster must exclude nothing), else ``ctx.roster``."""
-    cols = spec.columns
-    judgments = read_label_files(list(files), columns=cols, tasks=task_shapes(spec),
-                                 display_paths=list(display), items_id=spec.items.id if spec.items else None,
-                                 roster=ctx.roster if ctx.roster is not None else reader_roster)
+def read_labels(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str], *,
+                reader_roster: Collection[str] | None = None) -> ReadJudgments:
+    """The label files read. ``reader_roster`` names Label Studio users for the readers when the context has no
+    roster (``calibrate``: its roster must exclude nothing), else ``ctx.roster``."""
+    return read_label_files(list(files), columns=spec.columns, tasks=task_shapes(spec),
+                            display_paths=list(display), items_id=spec.items.id if spec.items else None,
+                            roster=ctx.roster if ctx.roster is not None else reader_roster)
+
+
+def account_labels(spec: Spec, ctx: Context, judgments: ReadJudgments) -> Accounting:
+    """Every row read accounted for."""
     not_judgments = {k: n for k, n in judgments.info.items() if k in NOT_JUDGMENTS and n}
     return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
                    reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins,
                    by_item=judgments.by_item)
 
 
-def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:
-    """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist."""
+def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str], *,
+                     reader_roster: Collection[str] | None = None) -> Accounting:
+    """The label files read and every row accounted for (see :func:`read_labels`)."""
+    return account_labels(spec, ctx, read_labels(spec, ctx, files, display, reader_roster=reader_roster))
+
+
+def _choice_analysed(task: Task) -> bool:
+    """Whether the task's agreement is :func:`analyze_choice`'s (label codes, annotator-pair tables)."""
+    return not (task.kind == "text" or task.kind in PARSED_KINDS or task.kind in STRUCTURED_KINDS
+                or task.is_taxonomy or bool(task.error_labels))
+
+
+def _item_blocks(spec: Spec, frame: pd.DataFrame) -> ItemBlocks | None:
+    """The read-time items' bootstrap blocks, when a task's pair tables will ask for them (None: they hash their
+    own units' items)."""
+    if not any(_choice_analysed(t) for t in spec.tasks) or not isinstance(frame["item"].dtype, pd.CategoricalDtype):
+        return None
+    return ItemBlocks.of(frame["item"].cat.categories)
+
+
+def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None],
+             blocks: ItemBlocks | None = None) -> None:
+    """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist.
+    ``blocks``: the read-time items' bootstrap blocks, when made already."""
     spec, used = state.spec, state.acc.used
     by_item, state.by_item = state.by_item, None
     gold_keys = state.ctx.gold
@@ -101,7 +128,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             consensus(task, None)
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
-        elif task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
+        elif not _choice_analysed(task):
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
             consensus(task, analysis.codes)  # its codes exist now
@@ -111,7 +138,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             by_item = None  # the codes hold it from here: nothing else keeps it alive
             analysis = analyze_choice(frame, task, gold_units=gold_units, boot=boot,
                                       min_per_unit=spec.quality.annotations_per_item,
-                                      coded=partial(consensus, task), by_item=whole)
+                                      coded=partial(consensus, task), by_item=whole, blocks=blocks)
         state.analyses[task.name] = analysis
 
 
@@ -220,16 +247,20 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     """Everything ``labelspec check`` does, without printing: the report owns the exit code."""
     if options.progress:
         options.progress(f"reading {len(files)} label file(s)")
-    acc = read_and_account(spec, ctx, files, display)
-    by_item, acc = acc.by_item, replace(acc, by_item=None)
-    state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item)
-    del by_item
     # Consensus runs on a second core, task by task, as soon as a task's codes exist (choice tasks: right after
     # encoding, with their unit table and grouping; the others: after their analysis, when their parses exist).
     # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
     # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
+    judgments = read_labels(spec, ctx, files, display)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
+        # the read-time item ids are hashed into bootstrap blocks on the second core while this one accounts
+        blocks = pool.submit(_item_blocks, spec, judgments.frame)
+        acc = account_labels(spec, ctx, judgments)
+        del judgments
+        by_item, acc = acc.by_item, replace(acc, by_item=None)
+        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item)
+        del by_item
         jobs: list[Future[decide.TaskDecision | None]] = []
         # gold scoring reads only the accounting: it goes first on the second core, while this one encodes
         gold = pool.submit(score_gold, spec, acc.used, ctx, level=spec.quality.bootstrap.level)  # the report's level
@@ -238,7 +269,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,
                                     details=options.keep_decisions))
 
-        _analyze(state, options, consensus)
+        _analyze(state, options, consensus, blocks.result())
         state.gold = gold.result()
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
