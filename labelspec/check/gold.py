@@ -36,16 +36,39 @@ class GoldScores:
         return int(self.n[i]), int(self.correct[i]), self.accuracy[i]
 
 
-def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0.95) -> GoldScores | None:
-    """None when the spec has no gold set; otherwise every annotator who judged a gold item is scored."""
+#: The order of the scored rows (time order per annotator; the rest makes it total).
+SCORED_ORDER = ("annotator", "when", "item", "unit", "task")
+
+
+@dataclass(frozen=True)
+class GoldItems:
+    """Which read-time item categories are gold items, found before the rows are accounted (the check does it
+    on its second core meanwhile: hashing 3.3M item ids is ~0.2 s at 10M judgments)."""
+
+    categories: pd.Index
+    mask: np.ndarray
+
+    @classmethod
+    def of(cls, categories: pd.Index, ctx: Context) -> GoldItems:
+        return cls(categories, category_mask(categories, ctx.gold["item"].unique()))
+
+
+def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0.95,
+               known: GoldItems | None = None) -> GoldScores | None:
+    """None when the spec has no gold set; otherwise every annotator who judged a gold item is scored.
+    ``known``: the read-time items that are gold, when found already (used when they are ``used``'s)."""
     if spec.quality.gold is None and ctx.gold.empty:
         return None
     gold = ctx.gold[["item", "unit", "task", "label"]].rename(columns={"label": "gold"})
     if len(spec.tasks) == 1:
         gold = gold.assign(task=gold["task"].where(gold["task"] != "", spec.tasks[0].name))
     _, items = codes_of(used, "item")
-    on_gold = per_row(used, "item", category_mask(items, gold["item"].unique()))  # the merge stays small
+    mask = known.mask if known is not None and known.categories is items else category_mask(
+        items, gold["item"].unique())
+    on_gold = per_row(used, "item", mask)  # the merge stays small
     sub = used.iloc[np.flatnonzero(on_gold)][["annotator", "item", "unit", "task", "value", "when"]]
+    # in the scored order first (integer keys), kept by the merge: an inner merge keeps the left rows' order
+    sub = sub.iloc[_order(sub, SCORED_ORDER)]
     # the keys as text for these rows only: a merge on the coded columns turned all their categories (3.3M item
     # ids at 10M judgments) into objects first; the merge makes these keys objects either way
     sub = sub.assign(**{key: _texts(sub, key) for key in ("item", "unit", "task")})
@@ -63,12 +86,30 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
             merged.loc[rows, "value"] = canonical(task, merged.loc[rows, "value"]).to_numpy()
             merged.loc[rows, "gold"] = canonical(task, merged.loc[rows, "gold"]).to_numpy()
     merged["correct"] = (merged["value"] == merged["gold"]).to_numpy()
-    merged = merged.sort_values(["annotator", "when", "item", "unit", "task"], kind="stable").reset_index(drop=True)
+    merged = merged.reset_index(drop=True)
     codes, names = pd.factorize(merged["annotator"], sort=True)
     n = np.bincount(codes, minlength=len(names))
     k = np.bincount(codes, weights=merged["correct"].to_numpy(dtype=float), minlength=len(names)).astype(np.int64)
     return GoldScores(annotators=tuple(str(a) for a in names), n=n, correct=k,
                       accuracy=stats.wilson_intervals(k, n, level), scored=merged)
+
+
+def _order(frame: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray:
+    """``frame.sort_values(list(keys), kind="stable")``'s row order, from one integer rank per key (a category's
+    code, a text's rank among the distinct texts, a time's nanoseconds; missing last, as pandas puts them):
+    a sort on object columns compared Python strings (~0.2 s for the 200k gold judgments of 10M)."""
+    ranks = []
+    for key in keys:
+        column = frame[key]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            rank = np.asarray(column.cat.codes, dtype=np.int64)
+        elif pd.api.types.is_datetime64_any_dtype(column.dtype):
+            rank = np.asarray(pd.DatetimeIndex(column).asi8, dtype=np.int64)
+        else:
+            rank = np.asarray(pd.factorize(column.to_numpy(dtype=object), sort=True)[0], dtype=np.int64)
+        missing = column.isna().to_numpy(dtype=bool)
+        ranks.append(np.where(missing, np.iinfo(np.int64).max, rank) if missing.any() else rank)
+    return np.lexsort(ranks[::-1]) if len(frame) else np.zeros(0, dtype=np.int64)
 
 
 def _texts(frame: pd.DataFrame, field: str) -> pd.Series:

@@ -21,7 +21,7 @@ from labelspec.check.analyze import TaskAnalysis, analyze_choice
 from labelspec.check.coded import task_rows
 from labelspec.check.context import Context
 from labelspec.check.gates import Measure, evaluate
-from labelspec.check.gold import GoldScores, score_gold
+from labelspec.check.gold import GoldItems, GoldScores, score_gold
 from labelspec.check.read_labelstudio import NOT_JUDGMENTS
 from labelspec.check.readers import Judgments as ReadJudgments
 from labelspec.check.readers import TaskShape, read_label_files
@@ -94,6 +94,13 @@ def _choice_analysed(task: Task) -> bool:
     """Whether the task's agreement is :func:`analyze_choice`'s (label codes, annotator-pair tables)."""
     return not (task.kind == "text" or task.kind in PARSED_KINDS or task.kind in STRUCTURED_KINDS
                 or task.is_taxonomy or bool(task.error_labels))
+
+
+def _gold_items(frame: pd.DataFrame, ctx: Context) -> GoldItems | None:
+    """Which read-time items are gold, when there are gold items (None: the gold scoring finds its own)."""
+    if ctx.gold.empty or not isinstance(frame["item"].dtype, pd.CategoricalDtype):
+        return None
+    return GoldItems.of(frame["item"].cat.categories, ctx)
 
 
 def _item_blocks(spec: Spec, frame: pd.DataFrame) -> ItemBlocks | None:
@@ -254,16 +261,20 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
     judgments = read_labels(spec, ctx, files, display)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
-        # the read-time item ids are hashed into bootstrap blocks on the second core while this one accounts
+        # the read-time item ids are hashed (bootstrap blocks, gold items) on the second core while this one
+        # accounts the rows
         blocks = pool.submit(_item_blocks, spec, judgments.frame)
+        gold_items = pool.submit(_gold_items, judgments.frame, ctx)
         acc = account_labels(spec, ctx, judgments)
         del judgments
         by_item, acc = acc.by_item, replace(acc, by_item=None)
         state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item)
         del by_item
         jobs: list[Future[decide.TaskDecision | None]] = []
-        # gold scoring reads only the accounting: it goes first on the second core, while this one encodes
-        gold = pool.submit(score_gold, spec, acc.used, ctx, level=spec.quality.bootstrap.level)  # the report's level
+        # gold scoring reads only the accounting: it goes first on the second core, while this one encodes (at
+        # the report's level; the gold items are found by then: the one worker runs its jobs in order)
+        gold = pool.submit(lambda: score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level,
+                                              known=gold_items.result()))
 
         def consensus(task: Task, codes: Codes | None) -> None:
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,

@@ -1,0 +1,64 @@
+"""Gold scoring's row order from integer ranks (``gold._order``) against pandas' own multi-key sort, and the gold
+items found before the accounting (``GoldItems``) scoring exactly as the ones it finds itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_decide import gold, lab, make_spec
+
+from labelspec.check.context import Context
+from labelspec.check.gold import SCORED_ORDER, GoldItems, _order, score_gold
+from labelspec.spec.model import Task
+
+NAMES = ["b", "a", "c", "ab", "é", ""]
+#: Around the epoch (−1 ns is a real time, not a missing one), far apart, and missing.
+TIMES = [None, -1, 0, 1, 1_700_000_000_000_000_000, -5_000_000_000]
+
+
+def _frame(rows: list[tuple[int, int, int, int, int]], coded: bool) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "annotator": [NAMES[r[0]] if r[0] < len(NAMES) else None for r in rows],
+        "when": pd.to_datetime([TIMES[r[1]] for r in rows], utc=True),
+        "item": [NAMES[r[2]] if r[2] < len(NAMES) else None for r in rows],
+        "unit": [NAMES[r[3]] for r in rows],
+        "task": [NAMES[r[4]] for r in rows],
+    })
+    if coded:  # the readers' Categorical columns (categories in sorted order), missing values included
+        for key in ("annotator", "item"):
+            frame[key] = frame[key].astype(pd.CategoricalDtype(sorted(set(frame[key].dropna()))))
+    return frame
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 5), st.integers(0, 6), st.integers(0, 5),
+                          st.integers(0, 5)), max_size=40), st.booleans())
+def test_order_is_the_stable_multi_key_sort(rows: list[tuple[int, int, int, int, int]], coded: bool) -> None:
+    frame = _frame(rows, coded)
+    want = frame.reset_index(drop=True).sort_values(list(SCORED_ORDER), kind="stable").index.to_numpy()
+    assert _order(frame, SCORED_ORDER).tolist() == want.tolist()
+
+
+def test_gold_items_found_beforehand_score_the_same() -> None:
+    spec = make_spec(Task(name="ok", kind="single_choice", question="q", labels=(lab("y"), lab("n"))))
+    used = pd.DataFrame({"annotator": ["b", "a", "a", "b", "a"], "item": ["g1", "g2", "x", "g1", "g1"],
+                         "unit": "", "task": "ok", "value": ["y", "n", "y", "n", "y"],
+                         "when": pd.to_datetime(["2026-01-02T00:00:00Z", None, None, None,
+                                                 "2026-01-01T00:00:00Z"], utc=True)})
+    used = used.assign(item=used["item"].astype("category"), annotator=used["annotator"].astype("category"))
+    ctx = Context(gold=gold([("g1", "ok", "y"), ("g2", "ok", "y")]))
+    plain = score_gold(spec, used, ctx)
+    known = GoldItems.of(used["item"].cat.categories, ctx)
+    assert known.mask.tolist() == [True, True, False]
+    found = score_gold(spec, used, ctx, known=known)
+    assert plain is not None and found is not None
+    pd.testing.assert_frame_equal(found.scored, plain.scored)
+    assert found.scored[["annotator", "item", "correct"]].astype(str).values.tolist() == [
+        ["a", "g1", "True"], ["a", "g2", "False"], ["b", "g1", "True"], ["b", "g1", "False"]]
+    # found for other categories: not used (the scoring finds its own)
+    other = GoldItems(pd.Index(["g1", "g2", "x"]), np.zeros(3, dtype=bool))
+    again = score_gold(spec, used, ctx, known=other)
+    assert again is not None
+    pd.testing.assert_frame_equal(again.scored, plain.scored)
