@@ -37,7 +37,8 @@ def test_repeated_strings_escape_awkward_text_and_nulls_like_json_dumps() -> Non
 def test_repeated_strings_and_string_parts_are_json_dumps(values: list[str | None]) -> None:
     array = pa.array(values, pa.string())
     expected = [dumps(v) for v in values]
-    assert js.repeated_strings(array).to_pylist() == expected
+    assert js.join([js.repeated_strings(array), js.integers(np.zeros(len(values)))]).to_pylist() == [
+        f"{e}0" for e in expected]  # one value: a constant text
     joined = js.join(["<", *js.string_parts(array), ">"]).to_pylist()
     assert joined == [f"<{e}>" for e in expected]
 

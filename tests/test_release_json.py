@@ -67,3 +67,29 @@ def test_text_bytes_are_the_concatenated_texts() -> None:
     assert bytes(js.text_bytes(lines)) == '"a"\n"ü"\n'.encode()
     assert bytes(js.text_bytes(lines.slice(1))) == '"ü"\n'.encode()
     assert bytes(js.text_bytes(pa.array([], pa.string()))) == b""
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b\"", "é"])), max_size=20), st.integers(1, 5))
+def test_repeated_strings_joined_are_each_rows_json_one_value_or_many(values: list[str | None], n: int) -> None:
+    """A column of one value (null included) becomes one constant text, merged by ``join``; either way the
+    joined rows are what ``json.dumps`` writes."""
+    column = pa.array(values, pa.string())
+    fragment = js.repeated_strings(column)
+    assert isinstance(fragment, str) == (len(set(values)) == 1)
+    rows = js.join(["[", fragment, ",", js.integers(np.arange(len(values))), "]"])
+    assert rows.to_pylist() == [dumps([v, i]) for i, v in enumerate(values)]
+
+
+def test_taken_is_take_a_constant_or_the_null_kept() -> None:
+    texts = pa.array(['"x"', None, '"y"'], pa.large_string())
+    assert js.taken(texts, np.array([2, 2, 2])) == '"y"'
+    assert js.taken(texts, np.array([0, 2, 0])).to_pylist() == ['"x"', '"y"', '"x"']
+    same_null = js.taken(texts, np.array([1, 1]))  # a null text stays an array: refused where texts must exist
+    assert isinstance(same_null, pa.Array) and same_null.null_count == 2
+    assert js.taken(texts, np.array([], dtype=np.int64)).to_pylist() == []
+
+
+def test_join_of_constants_only_is_an_error_not_a_scalar() -> None:
+    with pytest.raises(ValueError, match="no array"):
+        js.join(["{", '"a"', "}"])

@@ -56,10 +56,24 @@ def string_parts(values: pa.Array | pa.ChunkedArray) -> list[Fragment]:
     return ['"', escaped(values), '"'] if values.null_count == 0 else [strings(values)]
 
 
-def repeated_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """:func:`strings` for a column of few distinct values: each distinct value escaped once, then taken."""
+def repeated_strings(values: pa.Array | pa.ChunkedArray) -> Fragment:
+    """:func:`strings` for a column of few distinct values: each distinct value escaped once, then taken; one
+    text (a constant fragment, which :func:`join` merges with its neighbours) when every row has the same."""
     encoded = pc.dictionary_encode(_as_array(values, pa.string()), null_encoding="encode")
-    return as_large(strings(encoded.dictionary)).take(encoded.indices)
+    texts = strings(encoded.dictionary)
+    return taken(texts, encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def taken(texts: pa.Array, codes: np.ndarray) -> Fragment:
+    """``texts.take(codes)`` as a fragment for :func:`join`: one constant text when every code is the same one
+    (a column with one value, as an absent lead time or a single label file: no text copied per row); a null
+    text is taken as it is, so that it is refused where texts must not be null."""
+    if len(codes) and len(texts):
+        first = int(codes[0])
+        if 0 <= first < len(texts) and texts[first].is_valid and bool((codes == first).all()):
+            text: str = texts[first].as_py()
+            return text
+    return as_large(texts).take(pa.array(codes))
 
 
 def floats(values: np.ndarray) -> pa.Array:
@@ -118,13 +132,16 @@ def lists(offsets: np.ndarray, texts: pa.Array) -> pa.Array:
 
 
 def join(fragments: Sequence[Fragment]) -> pa.Array:
-    """Element-wise concatenation of equally long text arrays and constant texts (adjacent constants merged)."""
+    """Element-wise concatenation of equally long text arrays and constant texts (adjacent constants merged);
+    at least one fragment is an array (it gives the number of rows)."""
     parts: list[pa.Array | pa.Scalar] = []
     for f in fragments:
         if isinstance(f, str) and parts and isinstance(parts[-1], pa.Scalar):
             parts[-1] = pa.scalar(parts[-1].as_py() + f, pa.large_string())
         else:
             parts.append(pa.scalar(f, pa.large_string()) if isinstance(f, str) else _as_array(f, pa.large_string()))
+    if all(isinstance(p, pa.Scalar) for p in parts):
+        raise ValueError("joining constant texts only: no array gives the number of rows")
     return pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
 
 

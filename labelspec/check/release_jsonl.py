@@ -105,11 +105,11 @@ def judgment_texts(j: Judgments, text: JudgmentJson, rows: np.ndarray, offsets: 
     file = _code(j.file, rows, len(text.source) // 2 - 1)
     comma = np.ones(len(rows), dtype=np.int64)
     comma[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = 0
-    return js.join([text.head.take(_code(j.annotator, rows, len(text.head) - 1)),
-                    text.lead.take(_code(j.lead_time, rows, len(text.lead) - 1)),
-                    text.source.take(2 * file.astype(np.int64) + j.expert[rows]), line_text(j, rows),
-                    text.stamp.take(_code(j.timestamp, rows, len(text.stamp) - 1)),
-                    text.value.take(2 * _code(j.value, rows, len(text.value) // 2 - 1).astype(np.int64) + comma)])
+    return js.join([js.taken(text.head, _code(j.annotator, rows, len(text.head) - 1)),
+                    js.taken(text.lead, _code(j.lead_time, rows, len(text.lead) - 1)),
+                    js.taken(text.source, 2 * file.astype(np.int64) + j.expert[rows]), line_text(j, rows),
+                    js.taken(text.stamp, _code(j.timestamp, rows, len(text.stamp) - 1)),
+                    js.taken(text.value, 2 * _code(j.value, rows, len(text.value) // 2 - 1).astype(np.int64) + comma)])
 
 
 def _offsets(lists: pa.Array) -> np.ndarray:
@@ -120,9 +120,9 @@ def _offsets(lists: pa.Array) -> np.ndarray:
 def unit_fields(table: pa.Table) -> dict[str, Field]:
     """JSON text of every field of the rows but their judgments."""
     col = {name: js.single(table.column(name)) for name in table.column_names if name != "judgments"}
-    fields: dict[str, Field] = {name: js.string_parts(col[name]) for name in ("item", "unit")}
-    fields.update({name: js.repeated_strings(col[name]) for name in (  # a task's labels, methods …
-        "task", "label", "decided_by", "method", "proposed", "expert")})
+    fields: dict[str, Field] = {"item": js.string_parts(col["item"])}
+    fields.update({name: js.repeated_strings(col[name]) for name in (  # a task's labels, methods, steps …
+        "task", "unit", "label", "decided_by", "method", "proposed", "expert")})
     for name in ("spec_id", "spec_version", "spec_digest"):  # one value per release
         fields[name] = js.dumps(col[name][0].as_py()) if len(col[name]) else "null"
     fields["support"] = js.floats(col["support"].to_numpy(zero_copy_only=False))
