@@ -3,8 +3,11 @@ items found before the accounting (``GoldItems``) scoring exactly as the ones it
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_decide import gold, lab, make_spec
@@ -62,3 +65,26 @@ def test_gold_items_found_beforehand_score_the_same() -> None:
     again = score_gold(spec, used, ctx, known=other)
     assert again is not None
     pd.testing.assert_frame_equal(again.scored, plain.scored)
+
+
+def test_a_check_hands_the_gold_items_it_found_while_accounting_to_the_scoring(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gold items found beside the accounting are those of the accounted rows' item categories (the same
+    object), so the scoring looks them up instead of finding them again; the report is the same without them."""
+    from labelspec import api
+    from labelspec.check import runner
+
+    specs = Path(__file__).parents[1] / "specs" / "support-intent"
+    paths = sorted((specs / "labels").glob("*.csv"))
+    seen: list[bool] = []
+    original = runner.score_gold
+
+    def spy(spec: object, used: pd.DataFrame, ctx: Context, *, level: float, known: GoldItems | None) -> object:
+        seen.append(known is not None and known.categories is used["item"].cat.categories)
+        return original(spec, used, ctx, level=level, known=known)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "score_gold", spy)
+    found = api.check_labels(specs, paths).to_dict()
+    monkeypatch.setattr(runner, "_gold_items", lambda *args: None)
+    assert api.check_labels(specs, paths).to_dict() == found
+    assert seen == [True, False]

@@ -1,6 +1,5 @@
 """Work counted once and shared: the accounting's grouping of rows by item, reused as the analysis's grouping
-by unit (one sort less), one unit × category table for the analysis, the consensus and the hotspots, and the
-item ids' bootstrap blocks, hashed while the rows are accounted."""
+by unit (one sort less), and one unit × category table for the analysis, the consensus and the hotspots."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelspec import api
-from labelspec.check import records, runner, tables
+from labelspec.check import records, runner
 from labelspec.check.analyze import unit_patterns
 from labelspec.check.coded import codes_of
 from labelspec.check.context import Context
@@ -105,28 +104,6 @@ def test_a_check_reports_the_same_with_and_without_the_shared_grouping(monkeypat
     monkeypatch.setattr(runner, "account_labels", without)
     assert api.check_labels(spec, [path]).to_dict() == shared
     assert taken == [True]  # the file has no excluded row: the grouping was there to share
-
-
-def test_a_check_looks_its_item_blocks_up_and_reports_the_same(monkeypatch: pytest.MonkeyPatch,
-                                                               tmp_path: Path) -> None:
-    """The blocks hashed per read-time item during the accounting reach the pair tables (the same categories
-    object: looked up, not hashed again), and the report is the one of hashing the units' items."""
-    spec = load_spec(SPECS / "support-intent")
-    paths = sorted((SPECS / "support-intent" / "labels").glob("*.csv"))
-    looked_up: list[bool] = []
-    original = tables.unit_blocks
-
-    def spy(codes: tables.Codes, n_blocks: int, known: tables.ItemBlocks | None = None) -> np.ndarray:
-        looked_up.append(known is not None and codes.item_categories is known.categories)
-        return original(codes, n_blocks, known)
-
-    monkeypatch.setattr(tables, "unit_blocks", spy)
-    shared = api.check_labels(spec, paths).to_dict()
-    assert looked_up and all(looked_up)
-    monkeypatch.setattr(runner, "_item_blocks", lambda *args: None)
-    looked_up.clear()
-    assert api.check_labels(spec, paths).to_dict() == shared
-    assert looked_up and not any(looked_up)
 
 
 @settings(max_examples=60, deadline=None)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelspec.check import tables
+from labelspec.check import coded, tables
 from labelspec.check.coded import category_mask
 from labelspec.check.tables import (
     annotator_counts,
@@ -237,23 +237,27 @@ def test_item_blocks_hashed_by_pieces_are_the_whole_arrays(items: list[str], pie
     assert tables.item_block(ids, 1000).tolist() == [486, 618, 618, 523, 534, 490, 9]
 
 
-@pytest.mark.parametrize("steps", [False, True])
-def test_read_time_item_blocks_are_each_units_item_block(steps: bool) -> None:
-    """Blocks hashed per read-time item category before encoding are looked up per unit: the same blocks as
-    hashing the units' items (units of steps too), and hashed afresh for codes of other categories."""
-    rng = Random(7)
-    frame = pd.DataFrame({"item": [f"doc-{rng.randrange(40)}" for _ in range(200)],
-                          "unit": [str(rng.randrange(3)) if steps else "" for _ in range(200)],
-                          "annotator": [f"a{rng.randrange(9)}" for _ in range(200)],
-                          "value": [rng.choice(LABELS) for _ in range(200)]}).astype("category")
-    frame = frame.drop_duplicates(["item", "unit", "annotator"]).iloc[5:]  # some categories occur no more
-    codes = encode(frame, LABELS)
-    want = tables.item_block(codes.unit_items, 97).tolist()
-    known = tables.ItemBlocks.of(frame["item"].cat.categories, 97)
-    assert codes.item_categories is known.categories
-    assert tables.unit_blocks(codes, 97, known).tolist() == want
-    other = tables.ItemBlocks(pd.Index(list(known.categories)), np.zeros(len(known.blocks), np.int32), 97)
-    assert tables.unit_blocks(codes, 97, other).tolist() == want  # not these codes' categories: hashed
-    assert tables.unit_blocks(codes, 13, known).tolist() == tables.item_block(codes.unit_items, 13).tolist()
-    assert pair_tables(codes, np.ones(len(codes.unit), bool), n_blocks=97, known=known).observation_block.tolist() \
-        == pair_tables(codes, np.ones(len(codes.unit), bool), n_blocks=97).observation_block.tolist()
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 5), st.sampled_from(LABELS)), min_size=1, max_size=60,
+                unique_by=lambda r: (r[0], r[1])), st.sets(st.integers(0, 8)), st.integers(1, 7))
+def test_pair_tables_given_the_kept_units_are_those_of_the_row_mask(rows: list[tuple[int, int, str]],
+                                                                    gold: set[int], piece: int) -> None:
+    """A caller that made the row mask from units (the analysis: every row off gold units) may pass those units;
+    the tables are the same as checking the mask row by row, and the packed rows gathered by pieces of any size
+    are each row's annotator and category."""
+    frame = pd.DataFrame({"item": [f"i{r[0]}" for r in rows], "unit": "", "annotator": [f"a{r[1]}" for r in rows],
+                          "value": [r[2] for r in rows]})
+    codes = encode(frame, LABELS, narrow=True)
+    units = ~np.isin(codes.unit_items, [f"i{g}" for g in gold])
+    mask = units[codes.unit]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coded, "_TAKE_ROWS", piece)
+        given_units = pair_tables(codes, mask, units=units)
+    checked = pair_tables(codes, mask)
+    for name in ("pairs", "confusions", "observation_cell", "observation_block"):
+        assert getattr(given_units, name).tolist() == getattr(checked, name).tolist()
+    order = np.arange(len(rows))[::-1].copy()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coded, "_TAKE_ROWS", piece)
+        packed = coded.take_packed(codes.annotator, codes.category, 2, order, np.int32)
+    assert packed.tolist() == [(int(codes.annotator[i]) << 2) | int(codes.category[i]) for i in order]

@@ -31,7 +31,6 @@ from labelspec.check.replicates import (
 )
 from labelspec.check.tables import (
     Codes,
-    ItemBlocks,
     PairTables,
     annotator_counts,
     encode,
@@ -169,7 +168,7 @@ def per_label(codes: Codes, mask: np.ndarray, boot: BootstrapPolicy, patterns: P
 
 
 def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: BootstrapPolicy,
-                  coded: Callable[[Codes], None] | None, blocks: ItemBlocks | None = None
+                  coded: Callable[[Codes], None] | None
                   ) -> tuple[Codes, np.ndarray, PairTables, UnitPatterns, dict[str, Estimate], dict[str, Estimate]]:
     order = {label: i for i, label in enumerate(task.label_ids)}
     value_code, value_cats = codes_of(frame, "value")
@@ -191,7 +190,7 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
 
     # the classic coefficients treat each distinct label set as one nominal category (exact-set agreement);
     # MASI α credits partial overlap between sets
-    tables = pair_tables(codes, mask, known=blocks)
+    tables = pair_tables(codes, mask)
     if coded is not None:
         coded(codes)
     agreement = {**classic_agreement(codes, mask, task, boot, tables, collapsed.patterns),
@@ -207,8 +206,7 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
 
 def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min_per_unit: int | None,
                    boot: BootstrapPolicy, coded: Callable[[Codes], None] | None = None,
-                   by_item: tuple[np.ndarray, np.ndarray] | None = None, blocks: ItemBlocks | None = None
-                   ) -> TaskAnalysis:
+                   by_item: tuple[np.ndarray, np.ndarray] | None = None) -> TaskAnalysis:
     """Agreement for single_choice, pairwise, rating and multi_choice tasks.
 
     ``coded`` is called with the task's codes as soon as they exist (multi_choice: after its pair tables, over
@@ -216,12 +214,10 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
     analysis, at 10M judgments within G13's 2 GiB since Dawid–Skene and the unit tables were slimmed
     (``benchmarks/README.md``). Their unit table and grouping by unit, which both sides read, are made once by
     whichever side asks first (``Codes._once``). ``by_item``: ``frame``'s rows
-    grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows; ``blocks``: the
-    read-time items' bootstrap blocks (:class:`~labelspec.check.tables.ItemBlocks`), when made already."""
+    grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows."""
     kappas: stats.PairKappas | None = None
     if task.kind == "multi_choice":
-        codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded,
-                                                                          blocks)
+        codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
         codes = encode(frame, task.label_ids, by_item=by_item, narrow=True)
         if coded is not None:  # the consensus starts now, on the other core
@@ -231,7 +227,7 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
         _ = codes.unit_table
         on_gold = gold_units_of(codes, gold_units)
         mask = ~on_gold[codes.unit]
-        tables = pair_tables(codes, mask, known=blocks)
+        tables = pair_tables(codes, mask, units=~on_gold)
         kappas = stats.pair_kappas(tables.confusions, weights=kappa_weights(task))  # the mean's, its interval's
         collapsed = unit_patterns(codes, mask, on_gold)                              # and the summary's
         agreement = classic_agreement(codes, mask, task, boot, tables, collapsed.patterns, kappas)

@@ -344,6 +344,20 @@ def take_rows(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
+def take_packed(high: np.ndarray, low: np.ndarray, shift: int, index: np.ndarray,
+                dtype: type[np.signedinteger[Any]]) -> np.ndarray:
+    """``high[index] << shift | low[index]`` as ``dtype``, gathered by pieces of the index (as :func:`take_rows`):
+    no packed copy of every row in row order first (40 MB of fresh memory at 10M judgments)."""
+    out = np.empty(len(index), dtype=dtype)
+    for a in range(0, len(index), _TAKE_ROWS):
+        rows = index[a:a + _TAKE_ROWS]
+        piece = out[a:a + _TAKE_ROWS]
+        piece[...] = np.take(high, rows)
+        piece <<= shift
+        piece |= np.take(low, rows)
+    return out
+
+
 def present(codes: np.ndarray, n_categories: int) -> np.ndarray:
     """The categories that occur, sorted, as positions (the first half of :func:`compact`, without a per-row
     array)."""

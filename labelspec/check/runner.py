@@ -29,7 +29,7 @@ from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
 from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
-from labelspec.check.tables import Codes, ItemBlocks
+from labelspec.check.tables import Codes
 from labelspec.check.task_parse import FIELDS as PARSE_FIELDS
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.spec.model import Spec, Task
@@ -90,12 +90,6 @@ def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: S
     return account_labels(spec, ctx, read_labels(spec, ctx, files, display, reader_roster=reader_roster))
 
 
-def _choice_analysed(task: Task) -> bool:
-    """Whether the task's agreement is :func:`analyze_choice`'s (label codes, annotator-pair tables)."""
-    return not (task.kind == "text" or task.kind in PARSED_KINDS or task.kind in STRUCTURED_KINDS
-                or task.is_taxonomy or bool(task.error_labels))
-
-
 def _gold_items(frame: pd.DataFrame, ctx: Context) -> GoldItems | None:
     """Which read-time items are gold, when there are gold items (None: the gold scoring finds its own)."""
     if ctx.gold.empty or not isinstance(frame["item"].dtype, pd.CategoricalDtype):
@@ -103,18 +97,8 @@ def _gold_items(frame: pd.DataFrame, ctx: Context) -> GoldItems | None:
     return GoldItems.of(frame["item"].cat.categories, ctx)
 
 
-def _item_blocks(spec: Spec, frame: pd.DataFrame) -> ItemBlocks | None:
-    """The read-time items' bootstrap blocks, when a task's pair tables will ask for them (None: they hash their
-    own units' items)."""
-    if not any(_choice_analysed(t) for t in spec.tasks) or not isinstance(frame["item"].dtype, pd.CategoricalDtype):
-        return None
-    return ItemBlocks.of(frame["item"].cat.categories)
-
-
-def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None],
-             blocks: ItemBlocks | None = None) -> None:
-    """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist.
-    ``blocks``: the read-time items' bootstrap blocks, when made already."""
+def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:
+    """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist."""
     spec, used = state.spec, state.acc.used
     by_item, state.by_item = state.by_item, None
     gold_keys = state.ctx.gold
@@ -135,7 +119,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             consensus(task, None)
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
-        elif not _choice_analysed(task):
+        elif task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
             consensus(task, analysis.codes)  # its codes exist now
@@ -145,7 +129,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             by_item = None  # the codes hold it from here: nothing else keeps it alive
             analysis = analyze_choice(frame, task, gold_units=gold_units, boot=boot,
                                       min_per_unit=spec.quality.annotations_per_item,
-                                      coded=partial(consensus, task), by_item=whole, blocks=blocks)
+                                      coded=partial(consensus, task), by_item=whole)
         state.analyses[task.name] = analysis
 
 
@@ -261,9 +245,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
     judgments = read_labels(spec, ctx, files, display)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
-        # the read-time item ids are hashed (bootstrap blocks, gold items) on the second core while this one
-        # accounts the rows
-        blocks = pool.submit(_item_blocks, spec, judgments.frame)
+        # the read-time items that are gold are found on the second core while this one accounts the rows
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
         acc = account_labels(spec, ctx, judgments)
         del judgments
@@ -280,7 +262,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,
                                     details=options.keep_decisions))
 
-        _analyze(state, options, consensus, blocks.result())
+        _analyze(state, options, consensus)
         state.gold = gold.result()
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)

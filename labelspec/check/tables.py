@@ -18,13 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.coded import arrow_texts, codes_of, compact, present, repeated, take_rows, text_of
+from labelspec.check.coded import arrow_texts, codes_of, compact, present, repeated, take_packed, text_of
 from labelspec.check.ordering import group_order
 
 #: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
 _DENSE_KEYS = 50_000_000
-#: Item blocks of the pair tables' bootstrap (Cohen's κ): units are resampled by blocks of items.
-N_BLOCKS = 1000
 _T = TypeVar("_T")
 UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
 
@@ -51,10 +49,6 @@ class Codes:
     #: the ``unit`` array it groups: ``dataclasses.replace(codes, unit=…)`` keeps this field, and a grouping of
     #: another array is then ignored (compared by identity).
     grouped: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
-    #: The read-time item categories (the judgment table's, shared) and each unit's item among them, so that values
-    #: made per read-time item before the codes existed (:class:`ItemBlocks`) are looked up, not made again.
-    item_categories: pd.Index | None = field(default=None, repr=False, compare=False)
-    unit_item_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: :func:`unit_positions`' answers by the set of keys asked: the gold units are looked up by the analysis,
     #: the consensus, its routing and the hotspots (~0.2 s apiece at 3.3M units), now once. Never copied by
     #: ``dataclasses.replace``: a new instance starts empty.
@@ -223,19 +217,16 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         n_steps = len(step_pos)
         unit_pos, unit_codes = _dense_codes(np.multiply(item_rank, n_steps, dtype=np.int64) + step_rank,
                                             len(item_pos) * n_steps)
-        unit_item_codes = item_pos[unit_pos // n_steps]
-        unit_items = text_of(item_cats, unit_item_codes)
+        unit_items = text_of(item_cats, item_pos[unit_pos // n_steps])
         unit_steps = steps[unit_pos % n_steps]
         unit_keys = np.array([f"{i}{UNIT_SEP}{s}" for i, s in zip(unit_items, unit_steps, strict=True)],
                              dtype=object)
         order = np.argsort(unit_keys, kind="stable")  # the joined text's order (an id may contain UNIT_SEP)
         unit_codes = np.argsort(order)[unit_codes]
         unit_keys, unit_items, unit_steps = unit_keys[order], unit_items[order], unit_steps[order]
-        unit_item_codes = unit_item_codes[order]
         unit_lookup = None
     else:
         unit_codes = item_rank
-        unit_item_codes = item_pos
         unit_items = unit_keys = text_of(item_cats, item_pos)
         unit_steps = repeated(len(item_pos), "")
         unit_lookup = _lookup(item_cats, item_pos)
@@ -259,7 +250,6 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         unit_keys=unit_keys, unit_items=unit_items, unit_steps=unit_steps,
         annotators=text_of(ann_cats, ann_pos), categories=categories, unit_lookup=unit_lookup,
         grouped=None if grouped is None else (unit, *grouped),
-        item_categories=item_cats, unit_item_codes=unit_item_codes,
     )
 
 
@@ -343,7 +333,8 @@ def annotator_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray
     return count_cells(codes.annotator, codes.category, (a, k), mask)
 
 
-def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray, units: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All within-unit annotator pairs among the rows in ``mask``: pair key ``lo·A + hi`` (lo < hi, the
     annotators' codes), category cell ``c_lo·K + c_hi`` and the unit's item block, one group size at a time,
     written into arrays allocated once (12M pairs at 10M judgments: per-combination pieces concatenated
@@ -354,11 +345,13 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[
     row's annotator and category travel as one integer ``annotator << s | category``, so ordering two rows of
     a unit by it orders them by annotator (a unit has each annotator once: duplicates are excluded rows). The
     units of one size m are gathered once into (m, units) arrays, so that each of the m(m-1)/2 combinations
-    reads two contiguous rows. A mask that keeps or drops whole units (gold units) keeps the grouping as is."""
+    reads two contiguous rows. A mask that keeps or drops whole units (gold units) keeps the grouping as is;
+    ``units``: the (U,) units it keeps, when the caller made ``mask`` from them (``mask == units[codes.unit]``:
+    no check over every row)."""
     n_units, n_ann, k = codes.shape
     grouped, unit_offsets = codes.by_unit
     starts, sizes = unit_offsets[:-1], np.diff(unit_offsets)
-    kept_units = _whole_units(codes.unit, mask, grouped, starts, sizes)
+    kept_units = units & (sizes > 0) if units is not None else _whole_units(codes.unit, mask, grouped, starts, sizes)
     if kept_units is not None:
         order, sizes = grouped, np.where(kept_units, sizes, 0)
     else:  # rows dropped within units: the kept rows, still grouped (no masked copies of three columns)
@@ -370,10 +363,7 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray) -> tuple[
     shift = max(k - 1, 0).bit_length()
     key_type, cell_type = _int_for(n_ann * n_ann), _int_for(n_ann * n_ann * k * k)
     packed_type = _int_for(n_ann << shift)
-    packed = np.left_shift(codes.annotator, shift, out=np.empty(len(codes.annotator), packed_type),
-                           casting="unsafe")
-    packed |= codes.category
-    packed = take_rows(packed, order)
+    packed = take_packed(codes.annotator, codes.category, shift, order, packed_type)
     del order
     low = (1 << shift) - 1
     total = int((sizes * (sizes - 1) // 2).sum())
@@ -415,13 +405,13 @@ def _int_for(space: int) -> type[np.signedinteger]:
     return np.int32 if space < 1 << 31 else np.int64
 
 
-def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = N_BLOCKS, known: ItemBlocks | None = None
+def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000, units: np.ndarray | None = None
                 ) -> PairTables:
-    """Confusion counts per annotator pair over the units both judged (rows in ``mask``); ``known``: the
-    read-time items' blocks, when made already."""
+    """Confusion counts per annotator pair over the units both judged (rows in ``mask``); ``units``: the (U,)
+    units ``mask`` keeps, when it was made from them (``mask == units[codes.unit]``)."""
     _, n_ann, k = codes.shape
-    unit_block = unit_blocks(codes, n_blocks, known).astype(np.int32)
-    key, cell, block = _pair_rows(codes, mask, unit_block)
+    unit_block = item_block(codes.unit_items, n_blocks).astype(np.int32)
+    key, cell, block = _pair_rows(codes, mask, unit_block, units)
     if n_ann * n_ann > _DENSE_KEYS:  # very many annotators: the pairs that occur, by sorting
         pair_code, pair_index = np.unique(key, return_inverse=True)
         cell += (pair_index * (k * k)).astype(cell.dtype, copy=False)
@@ -461,31 +451,3 @@ def item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
         np.remainder(hashed, np.uint64(n_blocks), out=hashed)
         blocks[a:a + _HASH_ITEMS] = hashed
     return blocks
-
-
-@dataclass(frozen=True)
-class ItemBlocks:
-    """Each read-time item category's :func:`item_block`, made before any task is encoded: the check hashes its
-    item ids (3.3M at 10M judgments, ~0.4 s) on its second core while the first accounts the rows, instead of
-    on the critical path of the pair tables."""
-
-    categories: pd.Index
-    blocks: np.ndarray
-    n_blocks: int
-
-    @classmethod
-    def of(cls, categories: pd.Index, n_blocks: int = N_BLOCKS) -> ItemBlocks:
-        blocks = np.empty(len(categories), dtype=np.int32)
-        for a in range(0, len(categories), _HASH_ITEMS):  # a piece's Python strings at a time, not 3.3M
-            blocks[a:a + _HASH_ITEMS] = item_block(np.asarray(categories[a:a + _HASH_ITEMS], dtype=object), n_blocks)
-        return cls(categories, blocks, n_blocks)
-
-
-def unit_blocks(codes: Codes, n_blocks: int, known: ItemBlocks | None = None) -> np.ndarray:
-    """:func:`item_block` of each unit's item: looked up in ``known`` when it holds these codes' read-time items
-    (the same categories object) for as many blocks, else hashed."""
-    if (known is not None and codes.unit_item_codes is not None and codes.item_categories is known.categories
-            and known.n_blocks == n_blocks):
-        found: np.ndarray = known.blocks[codes.unit_item_codes]
-        return found
-    return item_block(codes.unit_items, n_blocks)

@@ -118,9 +118,7 @@ def _restrict_codes(codes: Codes, keep_unit: np.ndarray) -> tuple[Codes, np.ndar
     out = Codes(unit=unit_new[codes.unit[rows]], annotator=ann_new[codes.annotator[rows]],
                 category=cat_new[codes.category[rows]], unit_keys=codes.unit_keys[units],
                 unit_items=codes.unit_items[units], unit_steps=codes.unit_steps[units],
-                annotators=codes.annotators[anns], categories=tuple(names), unit_lookup=_restrict_lookup(codes, unit_new),
-                item_categories=codes.item_categories,
-                unit_item_codes=None if codes.unit_item_codes is None else codes.unit_item_codes[units])
+                annotators=codes.annotators[anns], categories=tuple(names), unit_lookup=_restrict_lookup(codes, unit_new))
     return out, rows, unit_new, ann_new
 
 
