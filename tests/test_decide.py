@@ -590,3 +590,17 @@ def test_the_deciders_tallies_give_the_section_the_rows_give() -> None:
     experts = [(i, u, t, "e1", v) for i, u, t, _, v in expert]
     dec = decide_all(make_spec(INTENT, min_support=0.6), accounting(rows, experts), ctx)
     assert dec.tallies["intent"] is None and dec.section()["tasks"]["intent"]["decided_by"]["expert"] == 1
+
+
+@pytest.mark.parametrize("method", ["majority", "dawid_skene"])
+def test_no_value_from_the_winning_codes_is_exactly_the_units_without_a_value(method: str) -> None:
+    """Deciders that give their winning category codes (majority, Dawid–Skene) let ``decide`` tell the units
+    without a value from the codes and the ties: decided_by is None exactly where the value is None, ties and a
+    unit nobody could decide included, and the section's ``undecided`` count is theirs."""
+    rng = np.random.default_rng(11)
+    table = {f"i{i}": "".join(rng.choice(list("ab"), size=int(rng.integers(1, 5)))) for i in range(60)}
+    d = decide_all(make_spec(INTENT, method=method), accounting(votes("intent", table)), Context())
+    none = d.units["value"].isna().to_numpy()
+    assert none.any() == (method == "majority") and not none.all()  # EM breaks the vote's ties here
+    assert (d.units["decided_by"].isna().to_numpy() == none).all()
+    assert d.tallies["intent"] is not None and d.tallies["intent"]["decided_by"].get("undecided", 0) == none.sum()
