@@ -133,8 +133,8 @@ def test_release_judgments_are_canonical_with_raw_provenance(categorical: bool) 
 
 def _today(monkeypatch: pytest.MonkeyPatch) -> None:
     """The release as it was: judgments' values as the label files wrote them."""
-    def raw(units: pd.DataFrame, acc: Accounting, tasks: Sequence[Task] = ()) -> Any:
-        return order_judgments(units, acc)
+    def raw(units: pd.DataFrame, acc: Accounting, tasks: Sequence[Task] = (), judgment_units: Any = None) -> Any:
+        return order_judgments(units, acc, (), judgment_units)
 
     monkeypatch.setattr(release_module, "order_judgments", raw)
 

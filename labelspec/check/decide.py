@@ -90,6 +90,8 @@ class Decisions:
     details: dict[str, Callable[[np.ndarray], list[dict[str, Any]]] | None] = field(default_factory=dict)
     #: Per task, when its decider counted them (no expert decisions): ``decided_by`` counts and ``decided``.
     tallies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: Per task, the unit (``pos``) of each of its used judgments in row order, when known (:class:`TaskDecision`).
+    judgment_units: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def detail(self, rows: pd.DataFrame) -> list[dict[str, Any] | None]:
         """Method details (posterior, Borda scores …) of the given unit rows, built now (a loop over tasks)."""
@@ -251,8 +253,9 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
 
 def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
                 codes: Codes | None = None, parses: TaskParses | None = None, details: bool = True
-                ) -> tuple[pd.DataFrame, kinds.KindResult, dict[str, Any] | None]:
-    """One task's units with value, evidence, reasons and routing (see the module docstring).
+                ) -> tuple[pd.DataFrame, kinds.KindResult, dict[str, Any] | None, np.ndarray | None]:
+    """One task's units with value, evidence, reasons and routing (see the module docstring), and the unit
+    (its ``pos``) of each row of ``frame`` when known.
 
     ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
     the judgments are not encoded twice; ``parses`` (the check run's) does so for spans and ranking tasks.
@@ -309,8 +312,11 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
         undecided, agreed = int(no_value.sum()), int((unanimous & ~no_value).sum())
         counts = {method: len(units) - undecided - agreed, "unanimous": agreed, "undecided": undecided}
         tally = {"decided_by": {k: c for k, c in counts.items() if c}, "decided": len(units) - undecided}
+    # each row's unit (the ``pos`` of its unit), when the codes are of exactly the rows given and the decider's
+    # units are theirs, one per code (a release joins the judgments to their rows by it)
+    rows_units = codes.unit if len(codes.unit) == len(frame) and len(result.units) == len(codes.unit_keys) else None
     return route(units.assign(task=named), spec.adjudication, unreleased, on_gold=has_gold,
-                 by_expert=by_expert), result, tally
+                 by_expert=by_expert), result, tally, rows_units
 
 
 def _unit_masks(units: pd.DataFrame, known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -354,6 +360,9 @@ class TaskDecision:
     model: dict[str, Any]
     detail: Callable[[np.ndarray], list[dict[str, Any]]] | None
     tally: dict[str, Any] | None = None  # decide_task's counts for the report (None: counted from the rows)
+    #: The unit (``pos``) of each of the task's used judgments, in row order, when the details were asked for
+    #: (a release joins its judgments to its rows by it); None otherwise or when unknown.
+    judgment_units: np.ndarray | None = None
 
 
 def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: Codes | None = None,
@@ -366,13 +375,14 @@ def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: 
     if method is None:
         return None
     used = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
-    units, result, tally = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses,
-                                       details=details)
+    units, result, tally, rows_units = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses,
+                                                   details=details)
     # the key column as object texts: reset_index would convert the index to pandas' string dtype, 0.3 s for the
     # 3.3M unit keys of 10M judgments, read by nothing that needs it
     keyed = units.reset_index(drop=True)
     keyed.insert(0, "key", pd.Series(units.index.to_numpy(dtype=object), dtype=object, copy=False))
-    return TaskDecision(task.name, keyed, method, result.model, result.detail, tally)
+    return TaskDecision(task.name, keyed, method, result.model, result.detail, tally,
+                        rows_units if details else None)
 
 
 def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
@@ -391,7 +401,8 @@ def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
     units["pos"] = units["pos"].astype(np.int64)
     return Decisions(units=units, methods={p.task: p.method for p in done},
                      models={p.task: p.model for p in done}, routing=routing, routing_is_default=default,
-                     details={p.task: p.detail for p in done}, tallies={p.task: p.tally for p in done})
+                     details={p.task: p.detail for p in done}, tallies={p.task: p.tally for p in done},
+                     judgment_units={p.task: p.judgment_units for p in done})
 
 
 def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,

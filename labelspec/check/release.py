@@ -127,7 +127,7 @@ def write_dataset(spec: Spec, decisions: Decisions, units: pd.DataFrame, acc: Ac
     A block's Parquet row group is encoded and compressed on a thread of its own while its JSON lines are built
     (both are Arrow work that releases the GIL).
     """
-    judgments, lookups = released_judgments(units, acc, ctx, spec.tasks)
+    judgments, lookups = released_judgments(units, acc, ctx, spec.tasks, decisions.judgment_units)
     text = JudgmentJson.of(lookups)
     buffered = pa.BufferedOutputStream(pa.PythonFile(parquet, mode="w"), PARQUET_BUFFER)
     try:

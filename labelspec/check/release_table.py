@@ -9,7 +9,7 @@ Parquet row group each. Text is ``release_jsonl``'s job, files are ``release``'s
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -160,9 +160,9 @@ def blocks(spec: Spec, decisions: Decisions, units: pd.DataFrame, j: Judgments, 
         yield block(spec, decisions, units, j, look, start, min(start + rows, len(units)))
 
 
-def released_judgments(units: pd.DataFrame, acc: Accounting, ctx: Context, tasks: Sequence[Task] = ()
-                       ) -> tuple[Judgments, Lookups]:
+def released_judgments(units: pd.DataFrame, acc: Accounting, ctx: Context, tasks: Sequence[Task] = (),
+                       judgment_units: Mapping[str, np.ndarray | None] | None = None) -> tuple[Judgments, Lookups]:
     """The released rows' judgments, ordered, their values as canonical as the rows' values (``tasks``: the
-    spec's), and their per-distinct-value tables."""
-    j = order_judgments(units, acc, tasks)
+    spec's), and their per-distinct-value tables; ``judgment_units``: ``Decisions.judgment_units``."""
+    j = order_judgments(units, acc, tasks, judgment_units)
     return j, Lookups.of(j, ctx)
