@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.stats import entropy as scipy_entropy
 from test_decide import accounting, gold, lab, make_spec, votes
 
+from labelspec.check import hotspots
 from labelspec.check.context import Context
 from labelspec.check.hotspots import coverage, find_hotspots
 from labelspec.spec.model import Counterexample, EdgeCase, Task
@@ -229,8 +230,6 @@ def test_subtrees_are_for_single_choice_taxonomies_only() -> None:
 def test_choice_splits_by_pieces_are_the_whole_table_sums(table: list[list[int]], data: st.DataObject) -> None:
     """Splits and units-with-both summed over pieces of units (any piece size), gold units left out, are the
     whole (U, K) table's products, and each unit's weight for a pair is its two counts' product (0 on gold)."""
-    from labelspec.check import hotspots
-
     counts = np.array([(row + [0] * 4)[:4] for row in table], dtype=np.int32)
     gold_units = np.array(data.draw(st.lists(st.booleans(), min_size=len(table), max_size=len(table))), dtype=bool)
     whole = counts.astype(np.float64)
