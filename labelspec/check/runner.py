@@ -238,12 +238,12 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     """Everything ``labelspec check`` does, without printing: the report owns the exit code."""
     if options.progress:
         options.progress(f"reading {len(files)} label file(s)")
+    judgments = read_labels(spec, ctx, files, display)
     # Consensus runs on a second core, task by task, as soon as a task's codes exist (choice tasks: right after
     # encoding, with their unit table and grouping; the others: after their analysis, when their parses exist).
     # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
     # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
-    judgments = read_labels(spec, ctx, files, display)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
         # the read-time items that are gold are found on the second core while this one accounts the rows
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
