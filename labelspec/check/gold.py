@@ -63,9 +63,9 @@ def score_gold(spec: Spec, used: pd.DataFrame, ctx: Context, *, level: float = 0
     if len(spec.tasks) == 1:
         gold = gold.assign(task=gold["task"].where(gold["task"] != "", spec.tasks[0].name))
     _, items = codes_of(used, "item")
-    mask = known.mask if known is not None and known.categories is items else category_mask(
-        items, gold["item"].unique())
-    on_gold = per_row(used, "item", mask)  # the merge stays small
+    if known is None or known.categories is not items:  # not found yet, or for other rows' categories
+        known = GoldItems.of(items, ctx)
+    on_gold = per_row(used, "item", known.mask)  # the merge stays small
     sub = used.iloc[np.flatnonzero(on_gold)][["annotator", "item", "unit", "task", "value", "when"]]
     # in the scored order first (integer keys), kept by the merge: an inner merge keeps the left rows' order
     sub = sub.iloc[_order(sub, SCORED_ORDER)]
