@@ -76,6 +76,41 @@ def test_dense_solver_handles_padding_and_chunks() -> None:
 
 
 @settings(max_examples=100, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 6), st.integers(0, 2**32 - 1), st.booleans(),
+       st.sampled_from([1e-10, 0.01, 1.0]))
+def test_elimination_equals_lapack_on_diagonally_dominant_stacks(m: int, n_g: int, seed: int, sparse: bool,
+                                                                 extra: float) -> None:
+    """The stacked elimination without row exchanges solves what ``np.linalg.solve`` (LAPACK, partial pivoting)
+    solves, on the systems Newton's method builds: symmetric, non-positive off the diagonal (zero where a pair was
+    never compared), the diagonal their sum plus a positive term (the prior's, or only the ridge)."""
+    rng = np.random.default_rng(seed)
+    off = -rng.random((n_g, m, m)) * (rng.random((n_g, m, m)) < 0.5 if sparse else 1.0)
+    off = np.triu(off, 1)
+    off = off + off.transpose(0, 2, 1)
+    mats = off + np.eye(m) * (extra - off.sum(axis=2))[:, :, None]
+    rhs = rng.normal(size=(n_g, m))
+    got = bt._eliminate(mats.transpose(1, 2, 0).copy(), rhs.T.copy()).T  # it overwrites what it is given
+    # backward stable: the residual is rounding-sized next to |A| |x|, even where only the ridge keeps A regular
+    residual = np.abs(np.einsum("gij,gj->gi", mats, got) - rhs).max()
+    assert residual <= 1e-12 * (np.abs(mats).max() * np.abs(got).max() + 1.0)
+    if extra >= 0.01:  # well conditioned: the same answer as LAPACK's
+        expected = np.linalg.solve(mats, rhs[:, :, None])[:, :, 0]
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_strengths_that_round_to_zero_are_not_negative_zero() -> None:
+    """Two opposite rankings: every strength is 0 up to rounding noise, and the detail says 0.0, never -0.0."""
+    task = Task(name="r", kind="ranking", question="?", options=("a", "b", "c", "d"))
+    frame = pd.DataFrame({"item": ["i", "i"], "unit": "", "annotator": ["x", "y"],
+                          "value": ['["a","b","c","d"]', '["d","c","b","a"]']})
+    got = ranking(KindInput(task, frame, encode_task(task, frame), {}, Adjudication(), {}))
+    strengths = got.detail(np.array([0]))[0]["bradley_terry"]
+    assert list(strengths.values()) == [0.0] * 4
+    assert not any(np.signbit(v) for v in strengths.values())
+    assert "-0.0" not in str(got.detail.json(np.array([0])).to_pylist())
+
+
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0, 4.0, np.nan]), min_size=4, max_size=4),
                 min_size=1, max_size=8))
 def test_midrank_check_equals_rankdata(rows: list[list[float]]) -> None:

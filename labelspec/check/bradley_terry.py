@@ -101,8 +101,9 @@ def _layout(grp: IntArray) -> _Layout | None:
 
 def _dense_solver(a: IntArray, b: IntArray, lay: _Layout) -> Callable[[FloatArray, FloatArray, FloatArray],
                                                                        FloatArray]:
-    """Stacked (groups, M, M) dense systems in memory-sized chunks of groups (flat positions computed once).
-    Padding rows are identity rows with a zero right side."""
+    """Stacked dense systems, one per group, in memory-sized chunks of groups (flat positions computed once),
+    each chunk laid out entry-major, (M, M, groups), and solved by :func:`_eliminate`. Padding rows are
+    identity rows with a zero right side."""
     grp, local, m = lay.grp, lay.local, lay.m
     opts = stable_order(grp)  # options, then pairs, by group: chunks are slices
     pairs = stable_order(grp[a])
@@ -112,25 +113,51 @@ def _dense_solver(a: IntArray, b: IntArray, lay: _Layout) -> Callable[[FloatArra
     chunks = []
     for g0 in range(0, lay.size.size, step):  # a loop over memory-sized chunks of groups
         g1 = min(g0 + step, lay.size.size)
-        own, pick = opts[opt_cut[g0]:opt_cut[g1]], pairs[pair_cut[g0]:pair_cut[g1]]
-        base_a, base_o = (grp[a[pick]] - g0) * m * m, (grp[own] - g0) * m
-        chunks.append((g1 - g0, own, pick, base_a + local[a[pick]] * m + local[b[pick]],
-                       base_a + local[b[pick]] * m + local[a[pick]], base_o * m + local[own] * (m + 1),
-                       base_o + local[own]))
-    eye = np.eye(m).reshape(-1)
+        n_g, own, pick = g1 - g0, opts[opt_cut[g0]:opt_cut[g1]], pairs[pair_cut[g0]:pair_cut[g1]]
+        pair_g, own_g = grp[a[pick]] - g0, grp[own] - g0
+        la, lb, lo = local[a[pick]], local[b[pick]], local[own]
+        chunks.append((n_g, own, pick, (la * m + lb) * n_g + pair_g, (lb * m + la) * n_g + pair_g,
+                       lo * (m + 1) * n_g + own_g, lo * n_g + own_g))
 
     def solve(h: FloatArray, d: FloatArray, rhs: FloatArray) -> FloatArray:
         out = np.empty(grp.size)
         for n_g, own, pick, upper, lower, diag, cell in chunks:  # memory-sized chunks of groups
-            mat = np.tile(eye, n_g)
-            mat[upper] = mat[lower] = -h[pick]
-            mat[diag] = d[own]
-            vec = np.zeros(n_g * m)
+            mat = np.zeros((m, m, n_g))
+            for i in range(m):  # identity rows for padding; real options' diagonals are overwritten below
+                mat[i, i] = 1.0
+            flat = mat.reshape(-1)
+            flat[upper] = flat[lower] = -h[pick]
+            flat[diag] = d[own]
+            vec = np.zeros(m * n_g)
             vec[cell] = rhs[own]
-            out[own] = np.linalg.solve(mat.reshape(n_g, m, m), vec.reshape(n_g, m, 1)).reshape(-1)[cell]
+            out[own] = _eliminate(mat, vec.reshape(m, n_g)).reshape(-1)[cell]
         return out
 
     return solve
+
+
+def _eliminate(mat: FloatArray, vec: FloatArray) -> FloatArray:
+    """Solve ``mat[:, :, g] @ x[:, g] = vec[:, g]`` for every g by Gaussian elimination without row exchanges,
+    vectorised over g (a loop over the M ≤ :data:`DENSE_MAX` rows only); both arrays are overwritten.
+
+    Row exchanges are not needed: every system here is a negative Hessian, diagonally dominant by rows and
+    columns (the diagonal adds the ridge, and the prior's positive term, to the sum of the row's off-diagonal
+    weights), so the diagonal is the pivot partial pivoting would pick, and elimination without it is stable.
+    numpy's stacked ``linalg.solve`` (LAPACK per 4 × 4 system) took ~0.09 s per Newton step for 333k items."""
+    m = mat.shape[0]
+    for k in range(m - 1):
+        pivot = mat[k, k]
+        for i in range(k + 1, m):
+            factor = mat[i, k] / pivot
+            mat[i, k + 1:] -= factor * mat[k, k + 1:]
+            vec[i] -= factor * vec[k]
+    x = np.empty_like(vec)
+    for k in range(m - 1, -1, -1):
+        acc = vec[k]
+        for j in range(k + 1, m):
+            acc -= mat[k, j] * x[j]
+        x[k] = acc / mat[k, k]
+    return x
 
 
 def _collapse(first: IntArray, second: IntArray, won: FloatArray, n_items: int, lay: _Layout | None

@@ -177,7 +177,9 @@ def ranking(inp: KindInput) -> KindResult:
     patterns, inverse = _distinct_rows(order)
     texts = np.array([json.dumps(names[p].tolist(), ensure_ascii=False, separators=(",", ":"))
                       for p in patterns], dtype=object)
-    score, strength = borda_score.reshape(n_units, m), np.round(bt.log_strength, 6).reshape(n_units, m)
+    # + 0.0: a strength that rounds to zero from below is 0.0, not -0.0 (the sign of rounding noise, which
+    # JSON would print and which changes with the solver's order of operations)
+    score, strength = borda_score.reshape(n_units, m), (np.round(bt.log_strength, 6) + 0.0).reshape(n_units, m)
     n = np.bincount(c.unit, minlength=n_units)
     model = {"bradley_terry_converged": bt.converged, "bradley_terry_iterations": bt.n_iter}
     return KindResult(unit_frame(c, "borda", texts[inverse.reshape(-1)] if n_units else texts, support, n, tie,
