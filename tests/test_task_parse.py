@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from labelspec.check import char_alpha as char_alpha_mod
@@ -243,6 +243,41 @@ def test_ungrouped_block_denominators_equal_one_group(data: list[tuple[int, int,
         sums, ref = ungrouped_sums(pair_sums(sset, matches, block), got), pair_sums(sset, matches, want)
         for name in ("key", "tp", "den", "co_pairs"):
             np.testing.assert_array_equal(getattr(sums, name), getattr(ref, name), err_msg=name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(judgment_st, min_size=1, max_size=25), st.integers(1, 5), st.sampled_from([1, 3, 1 << 20]),
+       st.booleans())
+@example(data=[(0, 0, [(0, 2, "per")], False), (0, 1, [(1, 1, "per")], False), (1, 0, [(0, 2, "per")], False),
+               (1, 1, [(0, 3, "per")], False)], n_groups=1, piece_rows=1, huge_groups=False)  # one key, two pieces
+@example(data=[(0, 0, [(0, 2, "per")], False), (0, 1, [(1, 1, "per")], False), (1, 0, [(0, 2, "per")], False),
+               (1, 1, [(0, 3, "per")], False)], n_groups=1, piece_rows=1, huge_groups=True)
+def test_denominators_by_pieces_equal_a_loop(data: list[tuple[int, int, list[tuple[int, int, str]], bool]],
+                                             n_groups: int, piece_rows: int, huge_groups: bool) -> None:
+    """|a| + |b| per (group, annotator pair, label) over the units both judged, counted by a loop over units,
+    whatever the pieces the expansion runs in (one row each, three, or one piece) and whether the marks can be
+    sorted by group first (huge group ids cannot: the pieces' keys then overlap and are joined by sorting)."""
+    sset = parse_task(SPANS, _frame(_span_rows(data), "ents", False), {}).spans
+    assert sset is not None
+    group = (np.arange(sset.text_len.size) % n_groups) * ((1 << 40) if huge_groups else 1)
+    with mock.patch("labelspec.check.span_match._EXPAND_ROWS", piece_rows):
+        got = denominators(sset, group)
+    judges: dict[int, set[int]] = {}
+    for u, a in zip(sset.judged_unit.tolist(), sset.judged_annotator.tolist(), strict=True):
+        judges.setdefault(u, set()).add(a)
+    spans: dict[tuple[int, int, int], int] = {}
+    for u, a, lab in zip(sset.unit.tolist(), sset.annotator.tolist(), sset.label.tolist(), strict=True):
+        spans[u, a, lab] = spans.get((u, a, lab), 0) + 1
+    A, K = sset.n_annotators, sset.n_labels
+    want: dict[int, int] = {}
+    for u, who in judges.items():
+        for a, b in itertools.combinations(sorted(who), 2):
+            for lab in range(K):
+                n = spans.get((u, a, lab), 0) + spans.get((u, b, lab), 0)
+                if n:
+                    key = ((int(group[u]) * A + a) * A + b) * K + lab
+                    want[key] = want.get(key, 0) + n
+    assert got.key.tolist() == sorted(want) and got.den.tolist() == [want[k] for k in sorted(want)]
 
 
 @settings(max_examples=150, deadline=None)

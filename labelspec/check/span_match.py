@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from labelspec.check.estimate import IntArray
+from labelspec.check.estimate import FloatArray, IntArray
 from labelspec.check.span_sets import SpanSet
 from labelspec.check.taxonomy import distinct, lex_order, pairs_within_groups, runs, unique_inverse
 
@@ -129,29 +129,73 @@ class Denominators:
     group: IntArray
 
 
+#: Expanded (span mark, co-judge) rows per piece of :func:`denominators`: each piece's temporaries are a few MB,
+#: reused, instead of ~10 arrays of 9M rows at 1M span judgments (~350 MB of fresh memory, the spans check's
+#: largest transient).
+_EXPAND_ROWS = 1 << 20
+
+
 def denominators(sp: SpanSet, unit_group: IntArray | None = None) -> Denominators:
-    """|a| + |b| per key over co-judged units (one expansion per span count and co-judge), and co-judging pairs."""
+    """|a| + |b| per key over co-judged units (one expansion per span count and co-judge), and co-judging pairs.
+
+    The expansion runs over pieces of at most :data:`_EXPAND_ROWS` rows of the span marks, sorted by group
+    first: each piece's keys (group first) then follow the previous piece's, and the pieces' sums, whole numbers,
+    are joined by one pass (exactly the sums of one expansion)."""
     A, K = max(sp.n_annotators, 1), max(sp.n_labels, 1)
+    n_units = max(sp.text_len.size, 1)
     group = np.zeros(sp.text_len.size, dtype=np.int64) if unit_group is None else np.asarray(unit_group, np.int64)
-    marks = np.sort((sp.unit * A + sp.annotator) * K + sp.label)
+    by_group = (int(group.max(initial=0)) + 1) * n_units * A * K < 1 << 62  # else by unit: pieces overlap
+    lead = group[sp.unit] * n_units if by_group else 0
+    marks = np.sort(((lead + sp.unit) * A + sp.annotator) * K + sp.label)
     first, cnt = runs(marks)
     keys = marks[first]
     j_first, j_size = runs(sp.judged_unit)
     slot = np.full(sp.text_len.size, -1, dtype=np.int64)
     slot[sp.judged_unit[j_first]] = np.arange(j_first.size)
-    c_unit, c_ann, c_lab = keys // (A * K), keys // K % A, keys % K
+    c_unit = keys // (A * K) % n_units
+    start = j_first[slot[c_unit]]  # each mark's unit's first judging annotator, and how many judged it
     rep = j_size[slot[c_unit]]
-    row = np.repeat(np.arange(keys.size), rep)
-    other = sp.judged_annotator[np.repeat(j_first[slot[c_unit]] - (np.cumsum(rep) - rep), rep)
-                                + np.arange(row.size)]
-    a, keep = c_ann[row], other != c_ann[row]
-    row, a, other = row[keep], a[keep], other[keep]
-    full = ((group[c_unit[row]] * A + np.minimum(a, other)) * A + np.maximum(a, other)) * K + c_lab[row]
-    pl, inv = unique_inverse(full)
+    reach = np.cumsum(rep)
+    cuts = np.unique(np.r_[0, np.searchsorted(reach, np.arange(_EXPAND_ROWS, int(reach[-1]) if reach.size else 0,
+                                                               _EXPAND_ROWS)), keys.size])
+    del marks, first, reach
+    pieces = [_expanded(sp, c_unit[a:b], keys[a:b] % (A * K), cnt[a:b], start[a:b], rep[a:b], group)
+              for a, b in zip(cuts[:-1], cuts[1:], strict=True)]  # a loop over pieces of marks
+    del keys, cnt, c_unit, start, rep  # ~15 MB each at 1M span judgments, gone before the pieces are joined
+    pl, den = _joined(pieces)
+    del pieces
     i, j = pairs_within_groups(j_size)
     co = distinct(np.minimum(sp.judged_annotator[i], sp.judged_annotator[j]) * A
                   + np.maximum(sp.judged_annotator[i], sp.judged_annotator[j]))
-    return Denominators(pl, np.bincount(inv, weights=cnt[row], minlength=pl.size).astype(np.int64), co, group)
+    return Denominators(pl, den.astype(np.int64), co, group)
+
+
+def _expanded(sp: SpanSet, unit: IntArray, mark: IntArray, cnt: IntArray, start: IntArray, rep: IntArray,
+              group: IntArray) -> tuple[IntArray, FloatArray]:
+    """Distinct (group, pair, label) keys of some span marks (``unit``; ``mark``: annotator · K + label, with
+    ``cnt`` spans each) expanded against their unit's other judging annotators, and each key's span count."""
+    A, K = max(sp.n_annotators, 1), max(sp.n_labels, 1)
+    c_ann, c_lab = mark // K, mark % K
+    row = np.repeat(np.arange(mark.size), rep)
+    other = sp.judged_annotator[np.repeat(start - (np.cumsum(rep) - rep), rep) + np.arange(row.size)]
+    a, keep = c_ann[row], other != c_ann[row]
+    row, a, other = row[keep], a[keep], other[keep]
+    full = ((group[unit[row]] * A + np.minimum(a, other)) * A + np.maximum(a, other)) * K + c_lab[row]
+    pl, inv = unique_inverse(full)
+    return pl, np.bincount(inv, weights=cnt[row], minlength=pl.size).astype(np.float64, copy=False)
+
+
+def _joined(pieces: list[tuple[IntArray, FloatArray]]) -> tuple[IntArray, FloatArray]:
+    """The pieces' distinct keys and sums as one: by one pass when their keys ascend across pieces (marks
+    sorted by group), else by sorting them together."""
+    if len(pieces) <= 1:  # none: no span mark at all
+        return pieces[0] if pieces else (np.zeros(0, dtype=np.int64), np.zeros(0))
+    keys, sums = np.concatenate([k for k, _ in pieces]), np.concatenate([s for _, s in pieces])
+    if keys.size and bool(np.all(keys[1:] >= keys[:-1])):
+        first, _ = runs(keys)
+        return keys[first], np.add.reduceat(sums, first)
+    pl, inv = unique_inverse(keys)
+    return pl, np.bincount(inv, weights=sums, minlength=pl.size).astype(np.float64, copy=False)
 
 
 def ungrouped(d: Denominators, n_annotators: int, n_labels: int) -> Denominators:
