@@ -9,6 +9,7 @@ and bounds. The scale test runs 1M spans through every function without timing a
 from __future__ import annotations
 
 import itertools
+from unittest import mock
 
 import krippendorff
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labelspec.check import char_alpha as char_alpha_mod
 from labelspec.check.spans import (
     SpanProblem,
     SpanSet,
@@ -172,10 +174,21 @@ span_lists = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(span_lists)
-def test_char_alpha_matches_krippendorff_package(spans: list[Span]) -> None:
+@given(span_lists, st.sampled_from([1, 3, 1 << 18]))
+def test_char_alpha_matches_krippendorff_package(spans: list[Span], piece_spans: int) -> None:
+    """Also when the units are unitised a few spans at a time (one or three: several pieces, a unit's spans kept
+    together), with the item-block coincidences equal to those of one piece."""
     judged = {(u, a) for u in range(3) for a in range(3)}
-    got = char_alpha(make(spans, [12, 12, 12], sorted(judged), k=2))
+    sset = make(spans, [12, 12, 12], sorted(judged), k=2)
+    blocks = np.array([0, 1, 0])
+    with mock.patch.object(char_alpha_mod, "PIECE_SPANS", piece_spans):
+        got = char_alpha(sset, blocks, 2)
+        per_block = char_alpha_mod.block_coincidences(sset, blocks, 2)
+    whole = char_alpha(sset, blocks, 2)
+    assert (got.nominal, got.per_label, got.n_positions) == (whole.nominal, whole.per_label, whole.n_positions)
+    assert got.blocks is not None and whole.blocks is not None
+    np.testing.assert_array_equal(got.blocks, whole.blocks)
+    np.testing.assert_array_equal(per_block, whole.blocks)
     for label, est in [(None, got.nominal), (0, got.per_label[0]), (1, got.per_label[1])]:
         data = _reference_char_data(spans, [12, 12, 12], judged, 2, label)
         if len(np.unique(data[~np.isnan(data)])) < 2:

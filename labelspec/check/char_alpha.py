@@ -17,6 +17,7 @@ import numpy as np
 
 from labelspec.check import stats
 from labelspec.check.estimate import IntArray
+from labelspec.check.ordering import stable_order
 from labelspec.check.replicates import coincidences_by_block
 from labelspec.check.span_sets import SpanSet
 from labelspec.check.taxonomy import CHUNK_CELLS, distinct, runs, unique_inverse
@@ -114,22 +115,75 @@ def _segment_patterns(in_seg: IntArray, in_lab: IntArray, segs: IntArray, outsid
     return stats.collapse_patterns(np.concatenate(rows), np.concatenate(mult))
 
 
+#: Spans per piece of units that :func:`char_alpha` unitises at a time: the unitisation's arrays (a dozen per
+#: boundary and per covered segment) stay a few tens of MB instead of ~450 MB at 1M span judgments.
+PIECE_SPANS = 1 << 18
+
+
+def _pieces(sp: SpanSet, max_spans: int) -> list[SpanSet]:
+    """``sp`` split into span sets of consecutive units holding at most ``max_spans`` spans each (a unit's spans
+    stay together; a unit with more is a piece of its own), each with its units' judged pairs and the whole
+    ``text_len``. One piece, ``sp`` itself, when it is small. Unitising is per unit, so the pieces' segments are
+    the whole set's, and collapsed patterns add up."""
+    if sp.unit.size <= max_spans:
+        return [sp]
+    n_units = sp.text_len.size
+    per_unit = np.cumsum(np.bincount(sp.unit, minlength=n_units))
+    cuts = np.unique(np.r_[0, np.searchsorted(per_unit, np.arange(max_spans, per_unit[-1], max_spans),
+                                              side="right"), n_units])
+    order = stable_order(sp.unit)  # spans by unit
+    span_cut = np.r_[0, per_unit][cuts]
+    judged_cut = np.searchsorted(sp.judged_unit, cuts)  # judged pairs are sorted by unit
+    out = []
+    for i in range(cuts.size - 1):  # a loop over pieces of units
+        rows = order[span_cut[i]:span_cut[i + 1]]
+        j0, j1 = judged_cut[i], judged_cut[i + 1]
+        out.append(SpanSet(sp.unit[rows], sp.annotator[rows], sp.start[rows], sp.end[rows], sp.label[rows],
+                           sp.text_len, sp.judged_unit[j0:j1], sp.judged_annotator[j0:j1], sp.n_labels,
+                           sp.n_annotators))
+    return out
+
+
+def _merged(parts: list[stats.Patterns]) -> stats.Patterns:
+    """Collapsed patterns of several pieces as one collapse of all their rows (whole multiplicities add up)."""
+    if len(parts) == 1:
+        return parts[0]
+    return stats.collapse_patterns(np.concatenate([x.rows for x in parts]),
+                                   np.concatenate([x.multiplicity for x in parts]))
+
+
 def char_alpha(sp: SpanSet, unit_block: IntArray | None = None, n_blocks: int = 0) -> CharAlpha:
     """α over the characters of units judged by ≥ 2 annotators (see Definitions), segment-weighted; with
-    ``unit_block`` (unit → block) also each block's coincidences, from the same unitisation."""
+    ``unit_block`` (unit → block) also each block's coincidences, from the same unitisation. Units are
+    unitised :data:`PIECE_SPANS` spans at a time; the pieces' collapsed patterns are merged, exactly."""
     K = sp.n_labels
-    g = _segments(sp)
-    p = _segment_patterns(g.in_seg, g.in_lab, g.segs, g.outside[g.segs], g.seg_len, K)
+    nominal: list[stats.Patterns] = []
+    binary: list[list[stats.Patterns]] = [[] for _ in range(K)]
+    keyed: list[stats.Patterns] = []
+    positions = 0
+    for piece in _pieces(sp, PIECE_SPANS):  # a loop over pieces of units
+        g = _segments(piece)
+        nominal.append(_segment_patterns(g.in_seg, g.in_lab, g.segs, g.outside[g.segs], g.seg_len, K))
+        for k in range(K):  # a loop over labels
+            c = np.bincount(g.covered[g.covered % K == k] // K, minlength=g.n_bounds)[g.segs]
+            binary[k].append(stats.collapse_patterns(np.stack([g.seg_judges[g.segs] - c, c], axis=1),
+                                                     g.seg_len[g.segs]))
+        if unit_block is not None:
+            keyed.append(_block_patterns(g, K + 1, unit_block))
+        positions += int(g.seg_len.sum())
+    p = _merged(nominal)
     # the characters of units judged by one annotator cannot be paired: counted as excluded, like such units
     lone = int(sp.text_len[np.bincount(sp.judged_unit, minlength=sp.text_len.size) == 1].sum())
-    nominal = _excluding(stats.krippendorff_alpha(p.rows, weights=p.multiplicity), lone)
+    estimate = _excluding(stats.krippendorff_alpha(p.rows, weights=p.multiplicity), lone)
     per_label: list[stats.Estimate] = []
     for k in range(K):  # a loop over labels
-        c = np.bincount(g.covered[g.covered % K == k] // K, minlength=g.n_bounds)[g.segs]
-        binary = stats.collapse_patterns(np.stack([g.seg_judges[g.segs] - c, c], axis=1), g.seg_len[g.segs])
-        per_label.append(_excluding(stats.krippendorff_alpha(binary.rows, weights=binary.multiplicity), lone))
-    blocks = None if unit_block is None else _block_coincidences(g, K + 1, unit_block, n_blocks)
-    return CharAlpha(nominal, tuple(per_label), int(g.seg_len.sum()), blocks)
+        b = _merged(binary[k])
+        per_label.append(_excluding(stats.krippendorff_alpha(b.rows, weights=b.multiplicity), lone))
+    blocks = None
+    if unit_block is not None:
+        merged = _merged(keyed)
+        blocks = coincidences_by_block(merged.rows[:, :-1], merged.rows[:, -1], merged.multiplicity, n_blocks)
+    return CharAlpha(estimate, tuple(per_label), positions, blocks)
 
 
 def _excluding(est: stats.Estimate, characters: int) -> stats.Estimate:
@@ -140,14 +194,16 @@ def block_coincidences(sp: SpanSet, unit_block: IntArray, n_blocks: int) -> np.n
     """(n_blocks, K + 1, K + 1) nominal coincidences of the characters of each block's units (``unit_block``:
     unit → block): their sum is the coincidence matrix :func:`char_alpha`'s nominal α is computed from, so α of
     any weighted sum of blocks is α of that resample of item blocks."""
-    return _block_coincidences(_segments(sp), sp.n_labels + 1, unit_block, n_blocks)
+    keyed = _merged([_block_patterns(_segments(piece), sp.n_labels + 1, unit_block)
+                     for piece in _pieces(sp, PIECE_SPANS)])  # a loop over pieces of units
+    return coincidences_by_block(keyed.rows[:, :-1], keyed.rows[:, -1], keyed.multiplicity, n_blocks)
 
 
-def _block_coincidences(g: _Segments, k1: int, unit_block: IntArray, n_blocks: int) -> np.ndarray:
+def _block_patterns(g: _Segments, k1: int, unit_block: IntArray) -> stats.Patterns:
+    """Each segment's label counts (innermost labels, then outside) with its unit's block as a last column,
+    collapsed with the segments' lengths as weights (patterns within each block)."""
     seg_block = np.asarray(unit_block, dtype=np.int64)[g.b_unit[g.segs]]
-    # per segment: label counts (innermost labels, then outside), its length and its judges
     row = np.searchsorted(g.segs, g.in_seg)  # both sorted: a merge, not random probes
     table = np.bincount(row * k1 + g.in_lab, minlength=g.segs.size * k1).reshape(g.segs.size, k1)
     table[:, -1] += g.outside[g.segs]
-    keyed = stats.collapse_patterns(np.c_[table, seg_block], g.seg_len[g.segs])  # patterns within each block
-    return coincidences_by_block(keyed.rows[:, :-1], keyed.rows[:, -1], keyed.multiplicity, n_blocks)
+    return stats.collapse_patterns(np.c_[table, seg_block], g.seg_len[g.segs])
