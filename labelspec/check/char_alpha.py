@@ -117,7 +117,7 @@ def _segment_patterns(in_seg: IntArray, in_lab: IntArray, segs: IntArray, outsid
 
 #: Spans per piece of units that :func:`char_alpha` unitises at a time: the unitisation's arrays (a dozen per
 #: boundary and per covered segment) stay a few tens of MB instead of ~450 MB at 1M span judgments.
-PIECE_SPANS = 1 << 18
+PIECE_SPANS = 1 << 17
 
 
 def _pieces(sp: SpanSet, max_spans: int) -> list[SpanSet]:
