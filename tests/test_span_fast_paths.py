@@ -26,7 +26,14 @@ from labelspec.check.decide_kinds import canonical
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import span_matches
 from labelspec.check.span_records import span_max_ends, span_value_checks, span_value_problems
-from labelspec.check.span_table import canonical_spans, parse_spans, row_spans, spans_text
+from labelspec.check.span_table import (
+    CategoryParse,
+    canonical_spans,
+    parse_canonical,
+    parse_spans,
+    row_spans,
+    spans_text,
+)
 from labelspec.check.span_validate import crossing_flags, overlap_flags
 from labelspec.check.spans import SpanSet, span_consensus, span_f1, span_findings, span_set
 from labelspec.check.structured_metrics import N_BLOCKS, _draws, percentile, span_f1_intervals, task_input
@@ -272,7 +279,37 @@ def test_span_record_checks_equal_value_problems(values: list[tuple[list[tuple[i
     ends = span_max_ends(ok, task.label_ids)
     assert ends.tolist() == [max((s[1] for s in json.loads(t)), default=0) for t in ok]
     for given_texts in (texts, pa.array(texts, pa.large_string())):  # Python strings, or Arrow as records passes
-        problems, reach = span_value_checks(task, given_texts)  # one parse for both: the same answers
+        problems, reach, canonical = span_value_checks(task, given_texts)  # one parse for both: the same answers
         assert problems.tolist() == got.tolist()
+        want, want_ok = parse_canonical(given_texts, task.label_ids)  # and that parse, handed on to the task's
+        assert canonical[1].tolist() == want_ok.tolist()
+        for name in ("count", "start", "end", "label"):
+            assert getattr(canonical[0], name).tolist() == getattr(want, name).tolist()
         assert reach.tolist() == [0 if p else max((s[1] for s in json.loads(t)), default=0)
                                   for t, p in zip(texts, got.tolist(), strict=True)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(record_texts, st.data())
+def test_category_parse_of_some_categories_equals_parsing_them(
+        values: list[tuple[list[tuple[int, int, str]], bool]], data: st.DataObject) -> None:
+    """The accounting's parse of the categories it checked, restricted to those the used rows hold, is what
+    parsing those alone gives; categories of another column, or one it did not parse, get None (parse anew)."""
+    # mostly canonical texts (the fast parse reads their spans), a spaced one and one that is no JSON
+    texts = sorted({json.dumps([list(s) for s in spans], separators=(",", ":") if compact or i % 3 else None)
+                    for i, (spans, compact) in enumerate(values)} | {"not json", '[[0,1,"per"]]', '[[2,5,"org"]]'})
+    categories = pd.Index(texts, dtype=object)
+    labels = ("per", "org")
+    checked = np.array(sorted(data.draw(st.sets(st.integers(0, len(texts) - 1), min_size=1))), dtype=np.int64)
+    known = CategoryParse(categories, checked, *parse_canonical(pa.array([texts[i] for i in checked]), labels))
+    present = np.array(sorted(data.draw(st.sets(st.sampled_from(checked.tolist())))), dtype=np.int64)
+    got = known.of(categories, present)
+    assert got is not None
+    want, want_ok = parse_canonical(pa.array([texts[i] for i in present], pa.large_string()), labels)
+    assert got[1].tolist() == want_ok.tolist()
+    for name in ("count", "start", "end", "label"):
+        assert getattr(got[0], name).tolist() == getattr(want, name).tolist()
+    assert known.of(pd.Index(texts, dtype=object), present) is None  # equal texts, but not the same column's
+    missing = sorted(set(range(len(texts))) - set(checked.tolist()))
+    if missing:
+        assert known.of(categories, np.array(sorted({missing[0], *present.tolist()}), dtype=np.int64)) is None

@@ -33,6 +33,7 @@ from labelspec.check.context import Context
 from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.read_common import clip, clip_texts
 from labelspec.check.span_records import span_value_checks
+from labelspec.check.span_table import CategoryParse
 from labelspec.check.step_records import step_out_of_range
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.records import (
@@ -66,6 +67,9 @@ class Accounting:
     #: category), when the duplicate check grouped exactly these rows; ``None`` otherwise. The analysis takes
     #: its units' grouping from it instead of sorting the judgments again (10M rows: ~0.7 s).
     by_item: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: Per spans task, the parse of the value categories the record checks read (``span_table.CategoryParse``),
+    #: for the task's parse (``task_parse.TaskParses``), which then parses only what it lacks.
+    span_parses: dict[str, CategoryParse] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def excluded_by_reason(self) -> dict[str, int]:
@@ -117,20 +121,23 @@ class _Marker:
 
 
 def _category_problems(task: Task, value_codes: np.ndarray, categories: pd.Index
-                       ) -> tuple[np.ndarray, np.ndarray | None]:
+                       ) -> tuple[np.ndarray, np.ndarray | None, CategoryParse | None]:
     """Problem text per value category ('' when valid or unused), evaluated once per category in use; for spans
-    also how far each valid category's spans reach (for ``span_out_of_bounds``), from the same parse."""
+    also how far each valid category's spans reach (for ``span_out_of_bounds``), from the same parse, and that
+    parse (the task's parse takes it up)."""
     out = repeated(len(categories), "")
     reach = np.zeros(len(categories), dtype=np.int64) if task.kind == "spans" else None
     if len(value_codes) == 0:
-        return out, reach
+        return out, reach, None
     distinct, _ = compact(value_codes, len(categories))
+    parse = None
     if reach is not None:  # the bulk span parser (same messages as value_problems), on the Arrow texts
-        out[distinct], reach[distinct] = span_value_checks(task, arrow_take(categories, distinct))
+        out[distinct], reach[distinct], canonical = span_value_checks(task, arrow_take(categories, distinct))
+        parse = CategoryParse(categories, distinct, *canonical)
     else:
         out[distinct] = ["; ".join(value_problems(task, str(v))) for v in text_of(categories, distinct)]
     out[distinct] = clip_texts(out[distinct])  # a detail quoting a 200 KB label is cut: counted, not printed
-    return out, reach
+    return out, reach, parse
 
 
 def _problems_of(per_category: np.ndarray, codes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -145,10 +152,13 @@ def _task_column(df: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, np.ndarray, 
     return known[codes] if len(codes) else np.zeros(0, bool), codes, cats
 
 
-def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> dict[str, np.ndarray]:
-    """The record contract; returns, per spans task, how far each value category's spans reach."""
+def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker
+                   ) -> tuple[dict[str, np.ndarray], dict[str, CategoryParse]]:
+    """The record contract; returns, per spans task, how far each value category's spans reach, and the parse
+    of the value categories that told it."""
     n = len(df)
     reaches: dict[str, np.ndarray] = {}
+    parses: dict[str, CategoryParse] = {}
     for name in required_fields(spec):
         marker.mark(equals(df, name, ""), "missing_field", f"missing {name}")
     known, task_codes, task_cats = _task_column(df, spec)
@@ -164,13 +174,15 @@ def _record_checks(spec: Spec, df: pd.DataFrame, marker: _Marker) -> dict[str, n
         else:
             marker.mark(rows & ~no_unit, "unit_mismatch", "unit given for a task judged per item")
         rows &= has_value
-        problems, reach = _category_problems(task, value_codes[rows], value_cats)
+        problems, reach, parse = _category_problems(task, value_codes[rows], value_cats)
         bad = rows & (problems != "")[value_codes] if n else rows
         marker.mark(bad, "invalid_value", _problems_of(problems, value_codes))
         if reach is not None:
             reaches[task.name] = reach
+        if parse is not None:
+            parses[task.name] = parse
     _timestamp_checks(df, marker)
-    return reaches
+    return reaches, parses
 
 
 def _timestamp_checks(df: pd.DataFrame, marker: _Marker) -> None:
@@ -421,7 +433,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
         else:
             df["task"] = df["task"].where(df["task"] != "", spec.tasks[0].name)
     marker = _Marker(len(df))
-    reaches = _record_checks(spec, df, marker)
+    reaches, parses = _record_checks(spec, df, marker)
     if _all_empty(df["timestamp"]):
         when = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
     else:
@@ -448,7 +460,7 @@ def account(spec: Spec, judgments: pd.DataFrame, ctx: Context, *, rows_read: int
     whole = every and not experts.any()  # used holds every row of df, in order: the grouping holds
     return Accounting(used=_rows(used, ~experts), expert=used[experts].reset_index(drop=True),
                       exclusions=exclusions, rows_read=rows_read, not_judgments=dict(not_judgments or {}),
-                      by_item=by_item if whole else None)
+                      by_item=by_item if whole else None, span_parses=parses)
 
 
 def _rows(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:

@@ -249,9 +249,9 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
         acc = account_labels(spec, ctx, judgments)
         del judgments
-        by_item, acc = acc.by_item, replace(acc, by_item=None)
-        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item)
-        del by_item
+        by_item, known, acc = acc.by_item, acc.span_parses, replace(acc, by_item=None, span_parses={})
+        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item, parses=TaskParses(known))
+        del by_item, known
         jobs: list[Future[decide.TaskDecision | None]] = []
         # gold scoring reads only the accounting: it goes first on the second core, while this one encodes (at
         # the report's level; the gold items are found by then: the one worker runs its jobs in order)

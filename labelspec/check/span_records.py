@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from labelspec.check.coded import repeated
 from labelspec.check.estimate import IntArray
-from labelspec.check.span_table import Texts, parse_canonical, parse_with_form
+from labelspec.check.span_table import BoolArray, ParsedSpans, Texts, parse_canonical, parse_with_form
 from labelspec.check.taxonomy import lex_order
 from labelspec.spec.model import Task
 from labelspec.spec.records import value_problems
@@ -32,16 +32,17 @@ def span_value_problems(task: Task, texts: Sequence[str] | npt.NDArray[np.object
 
 
 def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_] | pa.Array
-                      ) -> tuple[npt.NDArray[np.object_], IntArray]:
+                      ) -> tuple[npt.NDArray[np.object_], IntArray, tuple[ParsedSpans, BoolArray]]:
     """:func:`span_value_problems` and, for the valid texts, :func:`span_max_ends` (0 for the invalid ones),
-    from one parse: the readers hand over canonical list cells, so the fast parse usually covers every text.
-    Arrow texts are parsed from their buffers; only the texts that need the slow path become Python strings."""
+    from one parse, which is returned too (:func:`parse_canonical`'s: the task's parse reuses it): the readers
+    hand over canonical list cells, so the fast parse usually covers every text. Arrow texts are parsed from
+    their buffers; only the texts that need the slow path become Python strings."""
     arrow = isinstance(texts, pa.Array)
     n = len(texts)
     out = repeated(n, "")
-    if n == 0:
-        return out, np.zeros(0, dtype=np.int64)
     parsed, fast = parse_canonical(texts if arrow else np.asarray(texts, dtype=object), task.label_ids)
+    if n == 0:
+        return out, np.zeros(0, dtype=np.int64), (parsed, fast)
     text = _text_of_span(parsed.count)
     ends = np.zeros(n, dtype=np.int64)
     np.maximum.at(ends, text, parsed.end)
@@ -63,7 +64,7 @@ def span_value_checks(task: Task, texts: Sequence[str] | npt.NDArray[np.object_]
     odd = out[check] == ""  # valid, not in canonical form: read the slow way
     if odd.any():
         ends[check[odd]] = span_max_ends(slow[odd], task.label_ids)
-    return out, ends
+    return out, ends, (parsed, fast)
 
 
 def span_max_ends(texts: Texts, labels: Sequence[str]) -> IntArray:

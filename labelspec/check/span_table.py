@@ -150,9 +150,37 @@ def parse_canonical(texts: Texts, labels: Sequence[str]) -> tuple[ParsedSpans, B
     return ParsedSpans(np.bincount(value, minlength=ok.size).astype(np.int64), s, e, lab), ok
 
 
-def parse_with_form(texts: Texts, labels: Sequence[str]) -> tuple[ParsedSpans, BoolArray]:
-    """Parsed spans and (V,) whether each text is in canonical form (read on the fast path, labels known)."""
-    fast, ok = parse_canonical(texts, labels)
+@dataclass(frozen=True, eq=False)
+class CategoryParse:
+    """:func:`parse_canonical` of the value categories at ``positions`` (sorted, distinct) of ``categories`` (a
+    pandas Index, kept as the object itself): the accounting parses them to check the records, and the task's
+    parse takes the categories its used rows hold from it instead of parsing them again."""
+
+    categories: pd.Index
+    positions: IntArray
+    parsed: ParsedSpans
+    ok: BoolArray
+
+    def of(self, categories: pd.Index, present: IntArray) -> tuple[ParsedSpans, BoolArray] | None:
+        """The parse of the categories at ``present`` (sorted, distinct), or None when they are not all here."""
+        if categories is not self.categories:
+            return None
+        at = np.searchsorted(self.positions, present)
+        if np.any(at >= self.positions.size) or not np.array_equal(self.positions[np.minimum(at, self.positions.size - 1)],
+                                                                   present):
+            return None
+        if at.size == self.positions.size:  # every one of them (at is then 0, 1, …): no copy
+            return self.parsed, self.ok
+        count = self.parsed.count[at]
+        rows = np.repeat(self.parsed.first[at] - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+        return ParsedSpans(count, self.parsed.start[rows], self.parsed.end[rows], self.parsed.label[rows]), self.ok[at]
+
+
+def parse_with_form(texts: Texts, labels: Sequence[str], canonical: tuple[ParsedSpans, BoolArray] | None = None
+                    ) -> tuple[ParsedSpans, BoolArray]:
+    """Parsed spans and (V,) whether each text is in canonical form (read on the fast path, labels known).
+    ``canonical``: :func:`parse_canonical` of these texts, when the caller has it."""
+    fast, ok = parse_canonical(texts, labels) if canonical is None else canonical
     odd = np.flatnonzero(~ok)
     if not odd.size:
         return fast, ok
@@ -202,11 +230,13 @@ def _canonical_one(text: str, order: dict[str, int]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def canonical_span_array(distinct: pa.Array, labels: Sequence[str]) -> tuple[pa.Array, ParsedSpans | None]:
+def canonical_span_array(distinct: pa.Array, labels: Sequence[str], canonical: tuple[ParsedSpans, BoolArray] | None = None
+                         ) -> tuple[pa.Array, ParsedSpans | None]:
     """``decide_kinds.canonical`` of each of the distinct span texts, parsed once, only unsorted or non-canonical
     ones rewritten; when every text is canonical already the result is ``distinct`` itself (as large strings),
-    returned with its parse, else the parse is ``None``."""
-    parsed, fast = parse_with_form(distinct, labels)
+    returned with its parse, else the parse is ``None``. ``canonical``: :func:`parse_canonical` of the texts,
+    when the caller has it (:class:`CategoryParse`)."""
+    parsed, fast = parse_with_form(distinct, labels, canonical)
     text_of = np.repeat(np.arange(parsed.count.size), parsed.count)
     order = lex_order(text_of, parsed.start, parsed.end, parsed.label)
     moved = np.bincount(text_of[order != np.arange(order.size)], minlength=fast.size) > 0

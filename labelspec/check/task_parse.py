@@ -10,6 +10,7 @@ It computes no statistic and decides nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,7 @@ from labelspec.check.decide_kinds import LABEL_CODED, KindInput, canonical, cano
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import SpanMatches, both_matches
 from labelspec.check.span_sets import SpanSet
-from labelspec.check.span_table import ParsedSpans, canonical_span_array, parse_spans
+from labelspec.check.span_table import CategoryParse, ParsedSpans, canonical_span_array, parse_spans
 from labelspec.check.spans import FindingParts, finding_parts
 from labelspec.check.tables import Codes, encode
 from labelspec.spec.model import Adjudication, Task
@@ -59,14 +60,17 @@ class ParsedTask:
         return self._findings
 
 
-def _canonical_codes(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, pa.Array, ParsedSpans | None]:
+def _canonical_codes(task: Task, frame: pd.DataFrame, known: CategoryParse | None = None
+                     ) -> tuple[np.ndarray, pa.Array, ParsedSpans | None]:
     """(N,) code of each row's canonical value among the sorted distinct canonical values, those values and
-    (spans, when every value was canonical already) their parse."""
+    (spans, when every value was canonical already) their parse. ``known``: the accounting's parse of the value
+    categories, used when it holds every category these rows use."""
     value_codes, value_cats = codes_of(frame, "value")
     present, rank = compact(value_codes, len(value_cats))
     raw = pa.array(np.asarray(value_cats.take(present), dtype=object), type=pa.large_string())
     if task.kind == "spans":
-        canon, parsed = canonical_span_array(raw, task.label_ids)
+        found = known.of(value_cats, present) if known is not None else None
+        canon, parsed = canonical_span_array(raw, task.label_ids, found)
         if parsed is not None:  # the value categories are sorted and distinct: so are these, unchanged
             return rank, canon, parsed
     else:
@@ -77,17 +81,19 @@ def _canonical_codes(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, pa.Ar
     return np.asarray(cat.codes, dtype=np.int64)[rank], names, None
 
 
-def parse_task(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
+def parse_task(task: Task, frame: pd.DataFrame, lengths: dict[str, int], known: CategoryParse | None = None
+               ) -> ParsedTask:
     """What ``canonical_frame`` + ``encode_task`` (+ ``span_set_of``) give, each distinct value handled once.
 
-    Only the columns the stages read are kept (item, unit, annotator, value: coded as read)."""
+    Only the columns the stages read are kept (item, unit, annotator, value: coded as read). ``known``: the
+    accounting's parse of the value categories (``records.Accounting.span_parses``), not parsed again."""
     frame = frame[[c for c in FIELDS if c in frame.columns]]
     if frame.empty:
         canon = canonical_frame(task, frame)
         codes = encode_task(task, canon)
         categories, parsed = pa.array(list(codes.categories), type=pa.large_string()), None
     else:
-        category, categories, parsed = _canonical_codes(task, frame)
+        category, categories, parsed = _canonical_codes(task, frame, known)
         names = categories.to_pylist()
         text = np.asarray(names, dtype=object)[category] if names else np.zeros(0, dtype=object)
         canon = frame.assign(value=pd.Series(text, index=frame.index, dtype=object))
@@ -181,13 +187,16 @@ class TaskParses:
     """The parsed spans and ranking tasks of one check run: created by the run, handed to its stages.
 
     A task is parsed on first request; a later request with other rows (another length or index) parses anew.
+    ``known``: the accounting's parses of spans tasks' value categories (``records.Accounting.span_parses``),
+    each taken up by the task's first parse and then let go.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, known: Mapping[str, CategoryParse] | None = None) -> None:
         self._by_task: dict[str, ParsedTask] = {}
+        self._known: dict[str, CategoryParse] = dict(known or {})
 
     def get(self, task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
         got = self._by_task.get(task.name)
         if got is None or len(got.frame) != len(frame) or not got.frame.index.equals(frame.index):
-            got = self._by_task[task.name] = parse_task(task, frame, lengths)
+            got = self._by_task[task.name] = parse_task(task, frame, lengths, self._known.pop(task.name, None))
         return got
