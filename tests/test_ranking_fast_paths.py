@@ -15,7 +15,7 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
@@ -59,6 +59,63 @@ def test_dense_block_solver_equals_sparse(data: tuple[int, list[int], list[tuple
         # both stop within Newton's tolerance of the same optimum: ~1e-8 apart where the likelihood is flat
         # (prior 0 and an option never compared: only the ridge pins it), so compare at 1e-6
         assert dense.log_strength == pytest.approx(sparse.log_strength, abs=1e-6)
+
+
+def _fit_always_evaluating(pairs: bt._Pairs, grp: np.ndarray, prior: float, max_iter: int, tol: float
+                           ) -> tuple[np.ndarray, int, bool]:
+    """Newton's method as it was before the slope test: the objective evaluated after every step."""
+    theta = np.zeros(pairs.n_items)
+    value = bt._objective(theta, pairs, prior)
+    converged, n_iter = False, 0
+    while not converged and n_iter < max_iter:
+        n_iter += 1
+        step = pairs.solve(*(lambda g, h, d: (h, d, g))(*bt._derivatives(theta, pairs, prior)))
+        for _ in range(40):
+            trial = theta + step
+            trial_value = bt._objective(trial, pairs, prior)
+            if trial_value >= value - 1e-12 * abs(value):
+                break
+            step = step / 2.0
+        theta, value = trial, trial_value
+        converged = float(np.abs(bt._centre(step, grp)).max(initial=0.0)) < tol
+    return bt._centre(theta, grp), n_iter, converged
+
+
+@settings(max_examples=150, deadline=None)
+@given(comparisons, st.sampled_from([0.0, 0.01, 0.5, 2.0]))
+@example(data=(1, [4], [(1, 3, 0, False), (1, 2, 0, False), (0, 2, 0, False), (0, 3, 0, False),
+                        (0, 2, 0, False), (0, 2, 0, False), (3, 2, 0, False)]), prior=0.01)  # the objective
+@example(data=(1, [2], [(0, 0, 1, False)] * 12), prior=0.001)  # a step is halved
+@example(data=(1, [3], [(0, 1, 2, False), (0, 1, 0, False), (0, 1, 2, False), (0, 1, 2, False)]),
+         prior=0.0)  # no maximum (option 1 never lost): steps are halved, 100 iterations
+def test_slope_test_takes_the_steps_of_evaluating_the_objective(
+        data: tuple[int, list[int], list[tuple[int, int, int, bool]]], prior: float) -> None:
+    """Skipping the objective when the slope at a step's end is non-negative changes no step: the strengths are
+    those of evaluating it after every step, bit for bit, as is the number of iterations. Without a prior and a
+    maximum (an option that never lost) neither converges: strengths drift apart, and the objective test decides
+    on rounding noise there, so only that is compared."""
+    n_groups, sizes, rows = data
+    offset = np.r_[0, np.cumsum(sizes)]
+    group = np.repeat(np.arange(n_groups), sizes)
+    win, lose, tie = [], [], []
+    for g, x, y, t in rows:
+        g %= n_groups
+        i, j = x % sizes[g], y % sizes[g]
+        if i != j:
+            win.append(offset[g] + i)
+            lose.append(offset[g] + j)
+            tie.append(t)
+    if not win:
+        return
+    pairs, grp = bt._inputs(np.array(win), np.array(lose), int(offset[-1]), np.array(tie), group)
+    got = bt._fit(pairs, grp, prior, 100, 1e-10)
+    want, n_iter, converged = _fit_always_evaluating(pairs, grp, prior, 100, 1e-10)
+    assert got.converged == converged
+    if prior > 0:
+        assert got.n_iter == n_iter
+        assert got.log_strength.tobytes() == want.tobytes()
+    elif converged:
+        assert got.log_strength == pytest.approx(want, abs=1e-6)
 
 
 def test_dense_solver_handles_padding_and_chunks() -> None:

@@ -223,8 +223,9 @@ def _objective(theta: FloatArray, pairs: _Pairs, prior: float) -> float:
     return float(ll - prior * np.sum(2.0 * np.logaddexp(0.0, theta) - theta))
 
 
-def _newton_direction(theta: FloatArray, pairs: _Pairs, prior: float) -> FloatArray:
-    """Solve (-Hessian) δ = gradient of the penalised log-likelihood."""
+def _derivatives(theta: FloatArray, pairs: _Pairs, prior: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The gradient of the penalised log-likelihood, and the negative Hessian as each pair's off-diagonal weight
+    and each option's diagonal."""
     n_items = pairs.n_items
     p_first = expit(theta[pairs.first] - theta[pairs.second])
     own = expit(theta)  # probability of beating the virtual strength-1 option of the prior
@@ -237,7 +238,7 @@ def _newton_direction(theta: FloatArray, pairs: _Pairs, prior: float) -> FloatAr
     diag = np.bincount(pairs.first, weights=h, minlength=n_items).astype(np.float64, copy=False)
     diag += np.bincount(pairs.second, weights=h, minlength=n_items)
     diag += 2.0 * prior * own * (1.0 - own) + _RIDGE
-    return pairs.solve(h, diag, grad)
+    return grad, h, diag
 
 
 def _centre(theta: FloatArray, grp: IntArray) -> FloatArray:
@@ -298,21 +299,40 @@ def bradley_terry_counts(first: npt.ArrayLike, second: npt.ArrayLike, n: npt.Arr
 
 
 def _fit(pairs: _Pairs, grp: IntArray, prior: float, max_iter: int, tol: float) -> BradleyTerryResult:
-    """Newton's method with step halving from all strengths equal, then centred per group."""
+    """Newton's method with step halving from all strengths equal, then centred per group.
+
+    A full step is taken when the objective's slope along it is still non-negative at its end: the penalised
+    log-likelihood is concave, so it then rose all the way, and that slope comes from the derivatives the next
+    step needs anyway. Only otherwise is the objective evaluated, and the step halved until it does not fall.
+    (The steps are those of always evaluating it, bit for bit, where a maximum exists: a step whose slope test
+    passes passes that test too. Where none does, prior 0, strengths drift apart and that test is decided by
+    rounding; the fit does not converge either way.)"""
     n_items = pairs.n_items
     theta = np.zeros(n_items)
-    value = _objective(theta, pairs, prior)
+    value: float | None = None  # the objective at theta, once it was needed
+    derivs = _derivatives(theta, pairs, prior)
     converged, n_iter = False, 0
     while not converged and n_iter < max_iter:
         n_iter += 1
-        step = _newton_direction(theta, pairs, prior)
-        for _ in range(40):  # step halving: every iteration increases the objective
-            trial = theta + step
-            trial_value = _objective(trial, pairs, prior)
-            if trial_value >= value - 1e-12 * abs(value):
-                break
-            step = step / 2.0
-        theta, value = trial, trial_value
+        grad, h, diag = derivs
+        step = pairs.solve(h, diag, grad)
+        trial = theta + step
+        derivs = _derivatives(trial, pairs, prior)
+        if float(derivs[0] @ step) < 0.0:  # past the maximum along the step: did the objective fall?
+            value = _objective(theta, pairs, prior) if value is None else value
+            halved = False
+            for _ in range(40):  # step halving: every iteration increases the objective
+                trial = theta + step
+                trial_value = _objective(trial, pairs, prior)
+                if trial_value >= value - 1e-12 * abs(value):
+                    break
+                step, halved = step / 2.0, True
+            value = trial_value
+            if halved:  # not the full step, whose derivatives are at hand
+                derivs = _derivatives(trial, pairs, prior)
+        else:
+            value = None
+        theta = trial
         # only differences within a group are measured (the result is centred per group): with prior 0 the
         # Hessian is singular along each group's common shift, and the ridge turns rounding noise into steps
         # of ~1e-7 along it that would keep the test below from ever passing
