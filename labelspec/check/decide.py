@@ -410,8 +410,9 @@ def decide_all(spec: Spec, acc: Accounting, ctx: Context, *,
     """Consensus, reasons and routing for every task with a consensus method (loops over tasks only).
 
     ``analyses`` (optional) lends its integer codes to label-coded tasks, ``parses`` its parsed spans and
-    ranking tasks.
+    ranking tasks (by default the tasks are parsed here, from the accounting's parse of the span texts).
     """
     lent = {name: a.codes for name, a in (analyses or {}).items()}
+    parses = parses if parses is not None else TaskParses(acc.span_parses)
     return combine(spec, [decide_one(spec, task, acc, ctx, codes=lent.get(task.name), parses=parses)
                           for task in spec.tasks])

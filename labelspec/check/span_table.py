@@ -165,15 +165,15 @@ class CategoryParse:
         """The parse of the categories at ``present`` (sorted, distinct), or None when they are not all here."""
         if categories is not self.categories:
             return None
+        n = self.positions.size
         at = np.searchsorted(self.positions, present)
-        if np.any(at >= self.positions.size) or not np.array_equal(self.positions[np.minimum(at, self.positions.size - 1)],
-                                                                   present):
+        if np.any(at >= n) or not np.array_equal(self.positions[np.minimum(at, n - 1)], present):
             return None
-        if at.size == self.positions.size:  # every one of them (at is then 0, 1, …): no copy
+        if at.size == n:  # every one of them (at is then 0, 1, …): no copy
             return self.parsed, self.ok
-        count = self.parsed.count[at]
-        rows = np.repeat(self.parsed.first[at] - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
-        return ParsedSpans(count, self.parsed.start[rows], self.parsed.end[rows], self.parsed.label[rows]), self.ok[at]
+        p, count = self.parsed, self.parsed.count[at]
+        rows = np.repeat(p.first[at] - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+        return ParsedSpans(count, p.start[rows], p.end[rows], p.label[rows]), self.ok[at]
 
 
 def parse_with_form(texts: Texts, labels: Sequence[str], canonical: tuple[ParsedSpans, BoolArray] | None = None
@@ -230,8 +230,8 @@ def _canonical_one(text: str, order: dict[str, int]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def canonical_span_array(distinct: pa.Array, labels: Sequence[str], canonical: tuple[ParsedSpans, BoolArray] | None = None
-                         ) -> tuple[pa.Array, ParsedSpans | None]:
+def canonical_span_array(distinct: pa.Array, labels: Sequence[str],
+                         canonical: tuple[ParsedSpans, BoolArray] | None = None) -> tuple[pa.Array, ParsedSpans | None]:
     """``decide_kinds.canonical`` of each of the distinct span texts, parsed once, only unsorted or non-canonical
     ones rewritten; when every text is canonical already the result is ``distinct`` itself (as large strings),
     returned with its parse, else the parse is ``None``. ``canonical``: :func:`parse_canonical` of the texts,
