@@ -118,6 +118,39 @@ def test_slope_test_takes_the_steps_of_evaluating_the_objective(
         assert got.log_strength == pytest.approx(want, abs=1e-6)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 5).flatmap(lambda m: st.tuples(
+    st.just(m), st.lists(st.lists(st.integers(0, 6), min_size=m * (m - 1) // 2, max_size=m * (m - 1) // 2),
+                         min_size=1, max_size=8))), st.sampled_from([0.0, 0.01, 0.5]))
+def test_grid_path_equals_the_scattered_one(data: tuple[int, list[list[int]]], prior: float) -> None:
+    """Every group's every option pair, as full rankings give them: column sums and column-filled systems give
+    the strengths that scatter-adds and scattered systems give, bit for bit (and the grid is recognised)."""
+    m, wins_per_group = data
+    j, k = np.triu_indices(m, 1)
+    groups = len(wins_per_group)
+    first = (np.arange(groups)[:, None] * m + j).ravel()
+    second = (np.arange(groups)[:, None] * m + k).ravel()
+    wins = np.array(wins_per_group, dtype=np.float64).ravel()
+    n = wins + 3.0  # every pair compared, won some of the times
+    group = np.repeat(np.arange(groups), m)
+    assert bt._grid(first, second, groups * m, group) is not None
+    got = bt.bradley_terry_counts(first, second, n, wins, groups * m, group=group, prior=prior)
+    with mock.patch.object(bt, "_grid", lambda *a: None):
+        want = bt.bradley_terry_counts(first, second, n, wins, groups * m, group=group, prior=prior)
+    assert (got.n_iter, got.converged) == (want.n_iter, want.converged)
+    assert got.log_strength.tobytes() == want.log_strength.tobytes()
+
+
+def test_grid_is_only_the_complete_layout() -> None:
+    first, second = np.array([0, 0, 1, 3, 3, 4]), np.array([1, 2, 2, 4, 5, 5])
+    group = np.repeat([0, 1], 3)
+    assert bt._grid(first, second, 6, group) is not None
+    assert bt._grid(first[1:], second[1:], 6, group) is None  # a pair missing
+    assert bt._grid(first, second[[1, 0, 2, 3, 4, 5]], 6, group) is None  # pairs out of order
+    assert bt._grid(np.array([0, 2, 2]), np.array([1, 3, 4]), 5, np.array([0, 0, 1, 1, 1])) is None  # sizes differ
+    assert bt._grid(np.zeros(0, np.int64), np.zeros(0, np.int64), 2, np.array([0, 1])) is None  # one option each
+
+
 def test_dense_solver_handles_padding_and_chunks() -> None:
     rng = np.random.default_rng(1)
     group = np.repeat(np.arange(50), rng.integers(1, 5, 50))  # unequal groups: padded rows

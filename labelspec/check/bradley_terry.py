@@ -59,6 +59,68 @@ class _Pairs:
     wins: FloatArray
     n_items: int
     solve: Callable[[FloatArray, FloatArray, FloatArray], FloatArray]  # (off-diagonal h, diagonal, rhs) → δ
+    grid: _Grid | None = None  # every group's every option pair, in order (see :func:`_grid`)
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """``groups`` groups of ``m`` consecutive options each, and the pairs of every group in the same order, the
+    triangle ``(j[p], k[p])`` (``np.triu_indices``): pair ``g · P + p`` compares options ``g · m + j[p]`` and
+    ``g · m + k[p]``. The full rankings of a ranking task give this layout: its sums are then column sums."""
+
+    groups: int
+    m: int
+    j: IntArray
+    k: IntArray
+
+
+def _grid(first: IntArray, second: IntArray, n_items: int, grp: IntArray) -> _Grid | None:
+    """The :class:`_Grid` of these pairs, or None when they are not laid out so."""
+    size = np.bincount(grp)
+    if size.size == 0 or n_items != grp.size:
+        return None
+    m = int(size[0])
+    j, k = np.triu_indices(m, 1)
+    groups = size.size
+    if m < 2 or not (size == m).all() or first.size != groups * j.size or not np.array_equal(
+            grp, np.repeat(np.arange(groups), m)):
+        return None
+    base = (np.arange(groups) * m)[:, None]
+    if not (np.array_equal(first.reshape(groups, -1), base + j) and np.array_equal(second.reshape(groups, -1),
+                                                                                     base + k)):
+        return None
+    return _Grid(groups, m, j.astype(np.int64), k.astype(np.int64))
+
+
+def _column_sums(values: FloatArray, cols: IntArray, m: int) -> FloatArray:
+    """(G, m): per row, the sum of the values of the columns ``p`` with ``cols[p] == i``, added in column order
+    from 0.0 — what ``bincount`` adds, option by option, for pairs laid out as a :class:`_Grid`."""
+    out = np.zeros((values.shape[0], m))
+    for p, i in enumerate(cols.tolist()):  # a loop over the option pairs of a group
+        out[:, i] += values[:, p]
+    return out
+
+
+def _grid_solver(grid: _Grid) -> Callable[[FloatArray, FloatArray, FloatArray], FloatArray]:
+    """:func:`_dense_solver`'s systems for a :class:`_Grid`, filled by columns instead of scattered positions
+    (the same matrices, so the same solutions)."""
+    g_n, m, j, k = grid.groups, grid.m, grid.j, grid.k
+    step = max(1, CHUNK_CELLS // (m * m))
+
+    def solve(h: FloatArray, d: FloatArray, rhs: FloatArray) -> FloatArray:
+        h2, d2, r2 = h.reshape(g_n, -1), d.reshape(g_n, m), rhs.reshape(g_n, m)
+        out = np.empty((g_n, m))
+        for g0 in range(0, g_n, step):  # a loop over memory-sized chunks of groups
+            g1 = min(g0 + step, g_n)
+            mat = np.empty((m, m, g1 - g0))
+            for p in range(j.size):  # a loop over the option pairs of a group
+                mat[j[p], k[p]] = mat[k[p], j[p]] = -h2[g0:g1, p]
+            for i in range(m):
+                mat[i, i] = d2[g0:g1, i]
+            out[g0:g1] = _eliminate(mat, np.ascontiguousarray(r2[g0:g1].T)).T
+        return out.reshape(-1)
+
+    return solve
 
 
 def _sparse_solver(a: IntArray, b: IntArray, n_items: int) -> Callable[[FloatArray, FloatArray, FloatArray],
@@ -186,8 +248,16 @@ def _pairs(w: IntArray, lo: IntArray, share: FloatArray, n_items: int, grp: IntA
     first, second = np.minimum(w, lo), np.maximum(w, lo)
     lay = _layout(grp)
     a, b, n, wins = _collapse(first, second, np.where(w == first, share, 1.0 - share), n_items, lay)
-    solve = _dense_solver(a, b, lay) if lay is not None else _sparse_solver(a, b, n_items)
-    return _Pairs(a, b, n, wins, n_items, solve)
+    return _Pairs(a, b, n, wins, n_items, *_solver(a, b, n_items, grp, lay))
+
+
+def _solver(a: IntArray, b: IntArray, n_items: int, grp: IntArray, lay: _Layout | None
+            ) -> tuple[Callable[[FloatArray, FloatArray, FloatArray], FloatArray], _Grid | None]:
+    """The Newton systems' solver for these pairs, and their :class:`_Grid` when they are laid out so."""
+    if lay is None:
+        return _sparse_solver(a, b, n_items), None
+    grid = _grid(a, b, n_items, grp)
+    return (_grid_solver(grid) if grid is not None else _dense_solver(a, b, lay)), grid
 
 
 def _inputs(
@@ -227,6 +297,8 @@ def _derivatives(theta: FloatArray, pairs: _Pairs, prior: float) -> tuple[FloatA
     """The gradient of the penalised log-likelihood, and the negative Hessian as each pair's off-diagonal weight
     and each option's diagonal."""
     n_items = pairs.n_items
+    if pairs.grid is not None:
+        return _grid_derivatives(theta, pairs, pairs.grid, prior)
     p_first = expit(theta[pairs.first] - theta[pairs.second])
     own = expit(theta)  # probability of beating the virtual strength-1 option of the prior
     excess = pairs.wins - pairs.n * p_first
@@ -239,6 +311,27 @@ def _derivatives(theta: FloatArray, pairs: _Pairs, prior: float) -> tuple[FloatA
     diag += np.bincount(pairs.second, weights=h, minlength=n_items)
     diag += 2.0 * prior * own * (1.0 - own) + _RIDGE
     return grad, h, diag
+
+
+def _grid_derivatives(theta: FloatArray, pairs: _Pairs, grid: _Grid, prior: float
+                      ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_derivatives` for pairs laid out as a :class:`_Grid`: the gathers are column picks and the
+    scatter-adds column sums, the same additions in the same order, so the same numbers bit for bit."""
+    g_n, m = grid.groups, grid.m
+    th = theta.reshape(g_n, m)
+    p_first = expit(th[:, grid.j] - th[:, grid.k])
+    own = expit(theta)
+    excess = pairs.wins.reshape(g_n, -1) - pairs.n.reshape(g_n, -1) * p_first
+    grad = _column_sums(excess, grid.j, m)
+    grad -= _column_sums(excess, grid.k, m)
+    grad = grad.reshape(-1)
+    grad += prior * (1.0 - 2.0 * own)
+    h = pairs.n.reshape(g_n, -1) * p_first * (1.0 - p_first)
+    diag = _column_sums(h, grid.j, m)
+    diag += _column_sums(h, grid.k, m)
+    diag = diag.reshape(-1)
+    diag += 2.0 * prior * own * (1.0 - own) + _RIDGE
+    return grad, h.reshape(-1), diag
 
 
 def _centre(theta: FloatArray, grp: IntArray) -> FloatArray:
@@ -293,9 +386,8 @@ def bradley_terry_counts(first: npt.ArrayLike, second: npt.ArrayLike, n: npt.Arr
     key = a * n_items + b
     if np.any(a >= b) or np.any(key[1:] <= key[:-1]) or np.any(cnt <= 0) or np.any(grp[a] != grp[b]):
         raise ValueError("pairs must be distinct, sorted, first < second, counted and within one group")
-    lay = _layout(grp)
-    solve = _dense_solver(a, b, lay) if lay is not None else _sparse_solver(a, b, n_items)
-    return _fit(_Pairs(a, b, cnt, won, n_items, solve), grp, prior, max_iter, tol)
+    return _fit(_Pairs(a, b, cnt, won, n_items, *_solver(a, b, n_items, grp, _layout(grp))), grp, prior, max_iter,
+                tol)
 
 
 def _fit(pairs: _Pairs, grp: IntArray, prior: float, max_iter: int, tol: float) -> BradleyTerryResult:
