@@ -17,12 +17,49 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from labelspec.check.coded import arrow_texts
 from labelspec.csvscan import plain_columns
 from labelspec.spec.model import Spec
 
 GOLD_COLUMNS = ["item", "unit", "task", "label", "why"]
 T = TypeVar("T")
+
+
+class TextLengths(dict[str, int]):
+    """Item id → length of one field (a dict, read-only by convention), looked up for many ids at once by
+    :meth:`of`: Arrow's hash lookup of the ids in C, instead of a Python lookup per id (pandas' ``map``:
+    ~0.4 s for 333k items, twice on the check's critical path for a spans task)."""
+
+    _arrays: tuple[pa.Array, np.ndarray] | None = None
+
+    def of(self, keys: pd.Index | np.ndarray | pa.Array, missing: int = -1) -> np.ndarray:
+        """(N,) int64 length of each key, ``missing`` for a key without one."""
+        if self._arrays is None:
+            self._arrays = (pa.array(list(self), pa.large_string()),
+                            np.fromiter(self.values(), dtype=np.int64, count=len(self)))
+        ids, lengths = self._arrays
+        if isinstance(keys, pd.Index):
+            texts = arrow_texts(keys)
+            keys = texts if texts is not None else np.asarray(keys, dtype=object)
+        if not isinstance(keys, (pa.Array, pa.ChunkedArray)):
+            keys = pa.array(np.asarray(keys, dtype=object), pa.large_string())
+        elif keys.type != pa.large_string():
+            keys = keys.cast(pa.large_string())
+        at = pc.index_in(keys, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return np.where(at >= 0, lengths[np.maximum(at, 0)], missing) if lengths.size else np.full(len(at), missing)
+
+
+def lengths_of(lengths: dict[str, int], keys: pd.Index | np.ndarray, missing: int = -1) -> np.ndarray:
+    """(N,) int64: ``lengths[key]`` of each key, ``missing`` for a key without one; in bulk for
+    :class:`TextLengths` (the context's), one lookup per key for any other dict."""
+    if isinstance(lengths, TextLengths):
+        return lengths.of(keys, missing)
+    found = pd.Series(np.asarray(keys, dtype=object), dtype=object).map(lengths)
+    out: np.ndarray = found.fillna(missing).to_numpy(dtype=np.int64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -48,14 +85,14 @@ class Items:
 
     ids: np.ndarray
     fields: dict[str, dict[str, str]] = field(default_factory=dict)
-    _lengths: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lengths: dict[str, TextLengths] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lists: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def text_lengths(self, name: str) -> dict[str, int]:
+    def text_lengths(self, name: str) -> TextLengths:
         """Item id → length of its ``name`` field; built once per field (accounting, agreement, consensus and
         hotspots all ask; treat the result as read-only)."""
         if name not in self._lengths:
-            self._lengths[name] = {k: len(v) for k, v in self.fields.get(name, {}).items()}
+            self._lengths[name] = TextLengths((k, len(v)) for k, v in self.fields.get(name, {}).items())
         return self._lengths[name]
 
     def list_lengths(self, name: str) -> dict[str, int]:

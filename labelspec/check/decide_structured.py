@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from labelspec.check.bradley_terry import bradley_terry_counts
+from labelspec.check.context import lengths_of
 from labelspec.check.decide_kinds import KindInput, KindResult, unit_frame
 from labelspec.check.float_detail import FloatDetail
 from labelspec.check.span_table import ParsedSpans, parse_spans, row_spans, spans_text
@@ -48,7 +48,7 @@ def span_set_of(inp: KindInput, parsed: ParsedSpans | None = None) -> SpanSet:
     parsed = parse_spans(c.categories, inp.task.label_ids) if parsed is None else parsed
     row, start, end, label = row_spans(c.category, parsed)
     n_units = len(c.unit_keys)
-    known = pd.Series(c.unit_items, dtype=object).map(inp.text_length).fillna(0).to_numpy(dtype=np.int64)
+    known = lengths_of(inp.text_length, c.unit_items, 0)
     longest = np.zeros(n_units, dtype=np.int64)
     np.maximum.at(longest, c.unit[row], end)
     return span_set(c.unit[row], c.annotator[row], start, end, label, text_len=np.maximum(known, longest),

@@ -29,7 +29,7 @@ from labelspec.check.coded import (
     take_rows,
     text_of,
 )
-from labelspec.check.context import Context
+from labelspec.check.context import Context, lengths_of
 from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.read_common import clip, clip_texts
 from labelspec.check.span_records import span_value_checks
@@ -293,8 +293,7 @@ def _span_bounds(spec: Spec, df: pd.DataFrame, ctx: Context, marker: _Marker, re
         rows = np.flatnonzero(marker.ok & equals(df, "task", task.name))
         if rows.size == 0:
             continue
-        lengths = pd.Series(np.asarray(item_cats, dtype=object)).map(ctx.items.text_lengths(task.field))
-        length = lengths.fillna(-1).to_numpy()[item_codes[rows]]
+        length = lengths_of(ctx.items.text_lengths(task.field), item_cats)[item_codes[rows]]
         reach = reaches[task.name][value_codes[rows]]
         bad = np.zeros(len(df), dtype=bool)
         bad[rows] = reach > length
