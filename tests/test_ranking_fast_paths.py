@@ -32,10 +32,10 @@ comparisons = st.integers(1, 6).flatmap(lambda g: st.tuples(
              min_size=1, max_size=40)))
 
 
-@settings(max_examples=80, deadline=None)
-@given(comparisons, st.sampled_from([0.0, 0.01, 0.5, 2.0]))
-def test_dense_block_solver_equals_sparse(data: tuple[int, list[int], list[tuple[int, int, int, bool]]],
-                                          prior: float) -> None:
+def _comparisons(data: tuple[int, list[int], list[tuple[int, int, int, bool]]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray] | None:
+    """Winners, losers, ties, the number of options and each option's group of the drawn comparisons (each
+    drawn pair folded into its group's options); None when every drawn pair compared an option with itself."""
     n_groups, sizes, rows = data
     offset = np.r_[0, np.cumsum(sizes)]
     group = np.repeat(np.arange(n_groups), sizes)
@@ -47,12 +47,20 @@ def test_dense_block_solver_equals_sparse(data: tuple[int, list[int], list[tuple
             win.append(offset[g] + i)
             lose.append(offset[g] + j)
             tie.append(t)
-    if not win:
+    return (np.array(win), np.array(lose), np.array(tie), int(offset[-1]), group) if win else None
+
+
+@settings(max_examples=80, deadline=None)
+@given(comparisons, st.sampled_from([0.0, 0.01, 0.5, 2.0]))
+def test_dense_block_solver_equals_sparse(data: tuple[int, list[int], list[tuple[int, int, int, bool]]],
+                                          prior: float) -> None:
+    drawn = _comparisons(data)
+    if drawn is None:
         return
-    args = (np.array(win), np.array(lose), int(offset[-1]))
-    dense = bt.bradley_terry(*args, ties=np.array(tie), group=group, prior=prior)
+    win, lose, tie, n_items, group = drawn
+    dense = bt.bradley_terry(win, lose, n_items, ties=tie, group=group, prior=prior)
     with mock.patch.object(bt, "DENSE_MAX", 0):  # every group "too large": the sparse path
-        sparse = bt.bradley_terry(*args, ties=np.array(tie), group=group, prior=prior)
+        sparse = bt.bradley_terry(win, lose, n_items, ties=tie, group=group, prior=prior)
     assert dense.converged == sparse.converged
     if dense.converged:
         assert abs(dense.n_iter - sparse.n_iter) <= 1
@@ -94,20 +102,11 @@ def test_slope_test_takes_the_steps_of_evaluating_the_objective(
     those of evaluating it after every step, bit for bit, as is the number of iterations. Without a prior and a
     maximum (an option that never lost) neither converges: strengths drift apart, and the objective test decides
     on rounding noise there, so only that is compared."""
-    n_groups, sizes, rows = data
-    offset = np.r_[0, np.cumsum(sizes)]
-    group = np.repeat(np.arange(n_groups), sizes)
-    win, lose, tie = [], [], []
-    for g, x, y, t in rows:
-        g %= n_groups
-        i, j = x % sizes[g], y % sizes[g]
-        if i != j:
-            win.append(offset[g] + i)
-            lose.append(offset[g] + j)
-            tie.append(t)
-    if not win:
+    drawn = _comparisons(data)
+    if drawn is None:
         return
-    pairs, grp = bt._inputs(np.array(win), np.array(lose), int(offset[-1]), np.array(tie), group)
+    win, lose, tie, n_items, group = drawn
+    pairs, grp = bt._inputs(win, lose, n_items, tie, group)
     got = bt._fit(pairs, grp, prior, 100, 1e-10)
     want, n_iter, converged = _fit_always_evaluating(pairs, grp, prior, 100, 1e-10)
     assert got.converged == converged
