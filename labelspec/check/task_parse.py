@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from labelspec.check.coded import codes_of, compact, sorted_categorical
+from labelspec.check.coded import arrow_take, codes_of, compact, sorted_categorical
 from labelspec.check.decide_kinds import LABEL_CODED, KindInput, canonical, canonical_frame, encode_task
 from labelspec.check.decide_structured import span_set_of
 from labelspec.check.span_match import SpanMatches, both_matches
@@ -67,7 +67,9 @@ def _canonical_codes(task: Task, frame: pd.DataFrame, known: CategoryParse | Non
     categories, used when it holds every category these rows use."""
     value_codes, value_cats = codes_of(frame, "value")
     present, rank = compact(value_codes, len(value_cats))
-    raw = pa.array(np.asarray(value_cats.take(present), dtype=object), type=pa.large_string())
+    raw = arrow_take(value_cats, present)  # the readers' Arrow-backed categories: no Python string per value
+    if not isinstance(raw, pa.Array):
+        raw = pa.array(np.asarray(raw, dtype=object), type=pa.large_string())
     if task.kind == "spans":
         found = known.of(value_cats, present) if known is not None else None
         canon, parsed = canonical_span_array(raw, task.label_ids, found)
