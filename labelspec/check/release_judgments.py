@@ -1,12 +1,12 @@
 """The judgments of the released rows: joined to their row by integer keys, sorted once, coded by distinct value.
 
-One job: find each used judgment's (annotator's or expert's) released row (by the decisions' unit codes when
-they have them, else by the key texts), sort them (row, time, annotator) stably, and keep every provenance column as integer codes into its distinct values, with the per-distinct-value
-tables a row needs: the annotator's calibration from the roster, the lead time (parsed as pandas parses the
-released judgments' column, so an all-integer column stays integer), the source file. A value whose kind has
-several texts per meaning (JSON sets, spans, objects) is recoded to the canonical text the consensus uses, so a
-judgment equal to its row's value reads the same. Nothing here is per judgment in Python; building rows and text
-is ``release_table``'s and ``release_jsonl``'s job.
+One job: find each used judgment's (annotator's or expert's) released row (by the decisions' unit codes when they
+have them, else by the key texts), sort them (row, time, annotator) stably, and keep every provenance column as
+integer codes into its distinct values, with the per-distinct-value tables a row needs: the annotator's calibration
+from the roster, the lead time (parsed as pandas parses the released judgments' column, so an all-integer column
+stays integer), the source file. A value whose kind has several texts per meaning (JSON sets, spans, objects) is
+recoded to the canonical text the consensus uses, so a judgment equal to its row's value reads the same. Nothing
+here is per judgment in Python; building rows and text is ``release_table``'s and ``release_jsonl``'s job.
 """
 
 from __future__ import annotations

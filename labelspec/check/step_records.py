@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from labelspec.check.coded import category_mask, codes_of, compact, per_row, repeated, text_of
-from labelspec.check.context import Items
+from labelspec.check.context import Items, lengths_of
 from labelspec.spec.model import Spec
 
 #: A unit read as a step position: digits only (``-1``, ``1.0``, ``s3`` are no positions).
@@ -130,6 +130,4 @@ def _item_lengths(df: pd.DataFrame, rows: np.ndarray, lengths: dict[str, int]) -
         return np.full(rows.size, -1, dtype=np.int64)
     codes, cats = codes_of(df, "item")
     used, rank = compact(codes[rows], len(cats))
-    per_item = pd.Series(text_of(cats, used), dtype=object).map(lengths)
-    per_used: np.ndarray = per_item.fillna(-1).to_numpy(dtype=np.int64)
-    return np.asarray(per_used[rank], dtype=np.int64)
+    return np.asarray(lengths_of(lengths, text_of(cats, used), -1)[rank], dtype=np.int64)
