@@ -183,19 +183,106 @@ def test_synthetic_recovers_confusions_and_beats_majority() -> None:
     assert ds_acc > 0.96 and ds_acc > mv_acc + 0.05
 
 
-def test_unit_blocks_give_the_whole_matrix_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """EM over row blocks of the count matrix (memory: no (U, K) product per iteration) fits what one block does,
-    to rounding: the E-step's rows are the same sums, the M-step adds the blocks' partial sums."""
+def test_pieces_of_units_give_the_one_piece_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EM over pieces of units (each piece's slices stay in cache) fits what whole size groups do, to rounding:
+    each unit's posterior is the same product, the M-step adds the pieces' partial sums."""
     from labelspec.check import dawid_skene as ds
 
     u, a, lab, *_ = synthetic()
     kw = dict(n_units=2000, n_annotators=10, n_classes=4, gold_units=[5, 1999], gold_labels=[1, 3])
     whole = dawid_skene(u, a, lab, **kw)  # type: ignore[arg-type]
-    monkeypatch.setattr(ds, "BLOCK_UNITS", 97)  # 21 blocks, the last one short
+    monkeypatch.setattr(ds, "PIECE_UNITS", 97)  # pieces of at most 97 units, some short
     blocked = dawid_skene(u, a, lab, **kw)  # type: ignore[arg-type]
     assert blocked.n_iter == whole.n_iter and np.array_equal(blocked.winner, whole.winner)
     for field in ("priors", "confusion", "posterior", "log_likelihood"):
         np.testing.assert_allclose(getattr(blocked, field), getattr(whole, field), rtol=1e-12, atol=1e-14)
+
+
+def crowded(seed: int = 11) -> tuple[Arr, Arr, Arr, int]:
+    """Units judged by 1–5 of 60 annotators, every tenth unit by 40 of them (more than ``DENSE_MAX``: a sparse
+    row piece), some units without judgments; the rows shuffled."""
+    rng = np.random.default_rng(seed)
+    n_units, n_ann = 300, 60
+    per = np.where(np.arange(n_units) % 10 == 0, 40, rng.integers(0, 6, n_units))
+    u = np.repeat(np.arange(n_units), per)
+    a = np.concatenate([rng.choice(n_ann, size=m, replace=False) for m in per])
+    z = rng.integers(0, 3, n_units)
+    lab = np.where(rng.random(u.size) < 0.7, z[u], rng.integers(0, 3, u.size))
+    shuffle = rng.permutation(u.size)
+    return u[shuffle], a[shuffle], lab[shuffle], n_ann
+
+
+def test_units_beyond_the_dense_layout_match_the_independent_implementation() -> None:
+    """Units with 40 judgments (a sparse piece, in log space) beside units with 0–5 (dense, in probability
+    space) fit what the plain-probability reference does."""
+    u, a, lab, n_ann = crowded()
+    judged = np.bincount(u, minlength=300) > 0
+    u = (np.cumsum(judged) - 1)[u]  # the reference has no place for a unit without judgments
+    n_units = int(judged.sum())
+    assert np.bincount(u).max() > ds.DENSE_MAX and np.bincount(u).min() < 5
+    r = dawid_skene(u, a, lab, n_units=n_units, n_annotators=n_ann, n_classes=3, smoothing=0.0, tol=1e-12,
+                    max_iter=40)
+    p, pi, t = reference_em(u, a, lab, (n_units, n_ann, 3), r.n_iter)
+    seen = np.bincount(a, minlength=n_ann) > 0  # the reference leaves an unseen annotator's rows undefined
+    np.testing.assert_allclose(r.priors, p, atol=1e-9)
+    np.testing.assert_allclose(r.confusion[seen], pi[seen], atol=1e-9)
+    np.testing.assert_allclose(r.posterior, t, atol=1e-9)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.01])
+@pytest.mark.parametrize("layout", ["log space everywhere", "sparse rows from 2 judgments"])
+def test_every_layout_gives_the_same_fit(monkeypatch: pytest.MonkeyPatch, layout: str, smoothing: float) -> None:
+    """Probability-space products and log-sum-exp, dense columns and sparse rows: the same posteriors, priors,
+    confusions and log-likelihood to rounding, with gold units, units without judgments and 40-judgment units."""
+    u, a, lab, n_ann = crowded()
+    kw: dict[str, Any] = dict(n_units=305, n_annotators=n_ann, n_classes=3, smoothing=smoothing, tol=1e-15,
+                              max_iter=15, gold_units=[0, 7, 304], gold_labels=[2, 0, 1])
+    with np.errstate(all="ignore"):
+        default = dawid_skene(u, a, lab, **kw)
+        if layout == "log space everywhere":
+            monkeypatch.setattr(ds, "FLOOR_LOG2", 1.0)  # no product is trusted in probability space
+        else:
+            monkeypatch.setattr(ds, "DENSE_MAX", 1)
+        other = dawid_skene(u, a, lab, **kw)
+    assert other.n_iter == default.n_iter == 15
+    np.testing.assert_array_equal(other.winner, default.winner)
+    for field in ("priors", "confusion", "posterior", "log_likelihood"):
+        np.testing.assert_allclose(getattr(other, field), getattr(default, field), rtol=1e-11, atol=1e-12)
+
+
+def test_the_rows_order_does_not_change_a_bit() -> None:
+    """A unit's factors are multiplied in one order (its columns sorted) and sums run over units in the fitting
+    order: shuffled rows give the same floats."""
+    u, a, lab, n_ann = crowded()
+    kw: dict[str, Any] = dict(n_units=300, n_annotators=n_ann, n_classes=3, gold_units=[3], gold_labels=[1])
+    base = dawid_skene(u, a, lab, **kw)
+    again = np.random.default_rng(5).permutation(u.size)
+    moved = dawid_skene(u[again], a[again], lab[again], **kw)
+    for field in ("priors", "confusion", "posterior", "winner", "tie", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(moved, field), getattr(base, field), err_msg=field)
+
+
+def test_products_that_would_underflow_are_taken_in_log_space() -> None:
+    """30 judgments whose confusion entries are 1e-40 and 1e-30: both classes' products are below the smallest
+    float64 (1e-1200, 1e-900), which in probability space would read as "every class impossible" and fall back
+    on the prior. In log space class 1 is certain and the log-likelihood is its joint's logarithm."""
+    zeros = np.zeros(30, dtype=np.int64)
+    p = ds._problem(zeros, zeros, zeros, (1, 1, 2), None, None)
+    conf = np.array([[[1e-40, 1 - 1e-40], [1e-30, 1 - 1e-30]]])
+    priors = np.array([0.5, 0.5])
+    assert ds._linear_max(conf.transpose(1, 0, 2).reshape(2, -1), priors) < 30
+    out = np.empty((2, 1))
+    ll = ds._e_step(p, priors, conf, out)
+    np.testing.assert_allclose(out[:, 0], [0.0, 1.0], atol=1e-200)
+    assert ll == pytest.approx(np.log(0.5) + 30 * np.log(1e-30), rel=1e-12)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 8, 9, 12])
+def test_columns_are_sorted_by_the_network_and_by_numpy_alike(m: int) -> None:
+    cols = np.random.default_rng(m).integers(0, 7, (m, 200)).astype(np.int32)
+    expected = np.sort(cols, axis=0)
+    ds._sort_columns(cols)
+    np.testing.assert_array_equal(cols, expected)
 
 
 def test_the_callers_vote_table_gives_the_same_fit() -> None:
@@ -287,11 +374,11 @@ def judgments(draw: st.DrawFn) -> tuple[Arr, Arr, Arr, int, int, int]:
 
 @settings(max_examples=40, deadline=None)
 @given(judgments(), st.integers(1, 4), st.integers(2, 4), st.booleans(), st.data())
-def test_threads_share_the_blocks_bit_for_bit(data: tuple[Arr, Arr, Arr, int, int, int], block: int, threads: int,
+def test_threads_share_the_pieces_bit_for_bit(data: tuple[Arr, Arr, Arr, int, int, int], block: int, threads: int,
                                               smooth: bool, draw: st.DataObject) -> None:
-    """Blocks of units on several threads give exactly one thread's fit: each unit's posterior is computed in its
-    block, the M-step's block sums and the log-likelihood are added in block order. Without smoothing, units
-    whose every class is impossible take the prior's fallback inside their block."""
+    """Pieces of units on several threads give exactly one thread's fit: each unit's posterior is computed in its
+    piece, the M-step's piece sums and the log-likelihood are added in piece order. Without smoothing, units
+    whose every class is impossible take the prior's fallback inside their piece."""
     from labelspec.check import dawid_skene as ds
 
     u, a, lab, n_units, n_ann, n_cls = data
@@ -301,7 +388,7 @@ def test_threads_share_the_blocks_bit_for_bit(data: tuple[Arr, Arr, Arr, int, in
                               smoothing=0.01 if smooth else 0.0, gold_units=[g[0] for g in gold],
                               gold_labels=[g[1] for g in gold])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ds, "BLOCK_UNITS", block)
+        mp.setattr(ds, "PIECE_UNITS", block)
         with np.errstate(all="ignore"):
             one = dawid_skene(u, a, lab, threads=1, **kw)
             many = dawid_skene(u, a, lab, threads=threads, **kw)
@@ -310,14 +397,14 @@ def test_threads_share_the_blocks_bit_for_bit(data: tuple[Arr, Arr, Arr, int, in
     assert (many.n_iter, many.converged) == (one.n_iter, one.converged)
 
 
-def test_threads_on_many_blocks_fit_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """2,000 units in 21 blocks on three threads: sums in any other order than the blocks' would differ in
+def test_threads_on_many_pieces_fit_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 units in 21 pieces on three threads: sums in any other order than the pieces' would differ in
     their last bits here."""
     from labelspec.check import dawid_skene as ds
 
     u, a, lab, *_ = synthetic()
     kw: dict[str, Any] = dict(n_units=2000, n_annotators=10, n_classes=4, gold_units=[5, 1999], gold_labels=[1, 3])
-    monkeypatch.setattr(ds, "BLOCK_UNITS", 97)
+    monkeypatch.setattr(ds, "PIECE_UNITS", 97)
     one, many = dawid_skene(u, a, lab, threads=1, **kw), dawid_skene(u, a, lab, threads=3, **kw)
     for field in ("priors", "confusion", "posterior", "winner", "tie", "posterior_max", "log_likelihood"):
         np.testing.assert_array_equal(getattr(many, field), getattr(one, field))
@@ -420,7 +507,8 @@ def test_winners_class_by_class_equal_argmax_and_the_tie_rule(k: int, cells: lis
         post[cls % k, unit] = post[:, unit].max() + MOVES[move]
     gold = np.array([5]) if with_gold else np.zeros(0, dtype=np.int64)
     odd_judged = np.arange(n_units) % 2 == 1  # units 1, 3 and 5 have a judgment
-    p = ds._Problem([], odd_judged, n_units, 1, k, gold, np.zeros(gold.size, dtype=np.int64))
+    p = ds._Problem([], np.arange(n_units), np.arange(n_units), odd_judged, n_units, 1, k, gold,
+                    np.zeros(gold.size, dtype=np.int64))
     winner, tie, best = ds._winners(post, p)
     judged = (np.arange(n_units) % 2 == 1) | np.isin(np.arange(n_units), gold)
     expected_tie = (((post.max(axis=0)[None, :] - post) <= ds.TIE_TOLERANCE).sum(axis=0) > 1)

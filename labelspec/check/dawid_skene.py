@@ -10,20 +10,27 @@ judgments (the same annotator judging a unit several times) are simply several d
 anaesthetist data. Known (gold) units are clamped to their gold class in every iteration, which is EM for
 the likelihood in which those classes are observed.
 
-Cost per iteration: one sparse (U × A·K) product for each of the E and M steps, by blocks of units, and a few
-passes over a (K, U) array; the blocks are shared among threads (numpy and scipy release the GIL), with results
-independent of the thread count: each unit's posterior is its block's, and sums run in block order. The
-posterior is kept class-major, ``(K, U)``, because row-wise reductions over a short K axis are several times
-slower than column-wise ones; the public ``posterior`` is its (U, K) transpose view.
+Layout: EM runs over the units sorted by their number of judgments (the *fitting order*; the results are put
+back in unit order at the end). Units with ``m`` ≤ :data:`DENSE_MAX` judgments sit side by side, their
+judgments' columns (annotator·K + label) in an (m, units) array, ascending within each unit; the E-step
+multiplies each unit's m confusion entries straight in probability space (gathers and products, no
+logarithm or ``exp`` per unit and class: the ``exp`` was half the E-step), whenever the product cannot
+underflow (:func:`_linear_max`). Otherwise, and for units with more judgments (a sparse row block), it sums
+logarithms and normalises by log-sum-exp. Work goes by pieces of at most :data:`PIECE_UNITS` units, shared among
+threads (numpy and scipy release the GIL), with results independent of the thread count: each unit's posterior
+is its piece's, and sums run in piece order. The posterior is kept class-major, ``(K, U)``, because reductions
+over a short K axis are several times slower than column-wise ones; the public ``posterior`` is its (U, K)
+transpose view.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +44,17 @@ __all__ = ["DawidSkeneResult", "dawid_skene"]
 
 #: Two posteriors closer than this are a tie: EM posteriors are never exactly equal by accident.
 TIE_TOLERANCE = 1e-9
+
+#: Units per piece of work: a piece's (K, units) slice of the posterior and its gathers stay in cache.
+PIECE_UNITS = 1 << 16
+
+#: Judgments per unit up to which units are laid out by their number of judgments (one Python step per judgment
+#: of a piece); units with more are a sparse row block (any number, one product).
+DENSE_MAX = 32
+
+#: A product of confusion entries and a prior is kept in probability space when it cannot fall below
+#: 2 ** this (far above the smallest normal float64, 2 ** -1022, so it keeps full relative precision).
+FLOOR_LOG2 = -1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +79,31 @@ class DawidSkeneResult:
     log_likelihood: FloatArray
 
 
-Blocks: TypeAlias = list[tuple[int, int, sp.csr_matrix]]
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """Units ``[start, stop)`` of the fitting order: each with ``m`` judgments, their columns (annotator·K +
+    label) in ``cols`` (m, units), ascending per unit; or, for units with more than :data:`DENSE_MAX`
+    judgments, their canonical CSR count rows in ``rows`` (columns ascending, replicates summed; float32 counts,
+    exact to 2**24, computed with in float64 by scipy's products). ``gold`` are the piece's gold units (positions
+    within the piece) and ``gold_labels`` their classes."""
+
+    start: int
+    stop: int
+    m: int
+    cols: npt.NDArray[np.integer[Any]] | None
+    rows: sp.csr_matrix | None
+    gold: IntArray
+    gold_labels: IntArray
 
 
 @dataclass(frozen=True, slots=True)
 class _Problem:
-    """The judgments as a sparse (U, A·K) count matrix in row blocks of :data:`BLOCK_UNITS` units (``blocks``:
-    ``(a, b, rows a..b-1)``), with the gold clamp; ``judged`` (U,) marks the units with a judgment."""
+    """The judgments in pieces of the fitting order; ``order`` (U,) is the unit at each position of it and
+    ``position`` (U,) each unit's position; ``judged`` (U,) marks the units with a judgment (unit order)."""
 
-    blocks: Blocks
+    pieces: list[_Piece]
+    order: IntArray
+    position: IntArray
     judged: BoolArray
     n_units: int
     n_annotators: int
@@ -77,10 +111,9 @@ class _Problem:
     gold_units: IntArray
     gold_labels: IntArray
 
-
-#: Units per block of the E- and M-step products: a block's dense operand and result (a few MB) are reused from
-#: the cache instead of two (U, K) arrays per iteration (212 MB at 3.3M units, held beside the check's other work).
-BLOCK_UNITS = 1 << 18
+    @property
+    def gold_positions(self) -> IntArray:
+        return self.position[self.gold_units]
 
 
 def _problem(
@@ -109,48 +142,100 @@ def _problem(
         raise ValueError("gold_units and gold_labels must have the same length")
     if np.unique(g_units).size != g_units.size:
         raise ValueError("a unit appears twice in gold")
-    order, offsets = by_unit if by_unit is not None else group_order(units, n_units)
+    rows, offsets = by_unit if by_unit is not None else group_order(units, n_units)
+    offsets = np.asarray(offsets)
     # the column of each judgment, (annotator, label), in the index type scipy keeps (int32 when it fits)
     wide = n_ann * n_cls > np.iinfo(np.int32).max
     flat = np.multiply(anns, n_cls, dtype=np.int64 if wide else np.int32, casting="unsafe")
     flat += labels
-    return _Problem(_blocks(flat, order, np.asarray(offsets), n_ann * n_cls), np.diff(offsets) > 0, n_units, n_ann,
-                    n_cls, g_units, g_labels)
+    counts = np.diff(offsets)
+    # the fitting order: units by their number of judgments (those beyond DENSE_MAX together, last), stably
+    order, bounds = group_order(np.minimum(counts, DENSE_MAX + 1).astype(np.int32), DENSE_MAX + 2)
+    order = np.asarray(order, dtype=np.int64 if n_units >= 1 << 31 else np.int32)
+    position = np.empty(n_units, dtype=order.dtype)
+    position[order] = np.arange(n_units, dtype=order.dtype)
+    g_pos = position[g_units]
+    by_pos = np.argsort(g_pos, kind="stable")
+    g_pos, g_lab = g_pos[by_pos].astype(np.int64), g_labels[by_pos]
+    pieces = []
+    for m in range(DENSE_MAX + 2):
+        lo, hi = int(bounds[m]), int(bounds[m + 1])
+        if lo == hi:
+            continue
+        cols = None
+        if m <= DENSE_MAX:
+            starts = offsets[order[lo:hi]]
+            cols = np.empty((m, hi - lo), dtype=flat.dtype)
+            for j in range(m):
+                cols[j] = flat[rows[starts + j]]
+            _sort_columns(cols)  # a unit's factors in one order whatever the rows' order: the same products
+        for a in range(lo, hi, PIECE_UNITS):
+            b = min(a + PIECE_UNITS, hi)
+            i, j = np.searchsorted(g_pos, [a, b])
+            sparse = None if cols is not None else _sparse_rows(flat, rows, offsets, order[a:b], n_ann * n_cls)
+            pieces.append(_Piece(a, b, m, None if cols is None else cols[:, a - lo:b - lo], sparse, g_pos[i:j] - a,
+                                 g_lab[i:j]))
+    return _Problem(pieces, order, position, counts > 0, n_units, n_ann, n_cls, g_units, g_labels)
 
 
-def _blocks(flat: np.ndarray, order: np.ndarray, offsets: np.ndarray, n_cols: int) -> Blocks:
-    """Row blocks ``[a, b)`` of the count matrix, each a canonical CSR matrix (columns ascending within a row,
-    duplicates summed: replicated judgments) over arrays of its own. Built block by block from the rows grouped
-    by unit (``order``, ``offsets``): slices of one whole matrix would be copied by scipy anyway (it copies a view
-    of a much larger array), 80 MB at 10M judgments held twice. Counts are float32 (exact to 2**24; half of
-    float64's size): scipy's products with the float64 posterior and weights compute in float64, bit for bit as
-    with float64 counts."""
-    out = []
-    n_units = len(offsets) - 1
-    for a in range(0, n_units, BLOCK_UNITS):
-        b = min(a + BLOCK_UNITS, n_units)
-        lo, hi = int(offsets[a]), int(offsets[b])
-        ptr = offsets[a:b + 1] - offsets[a]  # its own array: sum_duplicates rewrites it in place
-        block = sp.csr_matrix((np.ones(hi - lo, dtype=np.float32), flat.take(order[lo:hi]), ptr),
-                              shape=(b - a, n_cols), copy=False)
-        block.sum_duplicates()
-        out.append((a, b, block))
-    return out
+#: Judgments per unit up to which :func:`_sort_columns` sorts by a network of elementwise min/max (numpy's sort
+#: along the short axis works column by column: ~10x slower there).
+_NETWORK_MAX = 8
+
+
+def _sort_columns(cols: np.ndarray) -> None:
+    """Each column of the (m, units) array in ascending order, in place."""
+    m = len(cols)
+    if m > _NETWORK_MAX:
+        cols.sort(axis=0)
+        return
+    for r in range(m):  # odd-even transposition: m rounds of disjoint neighbour exchanges sort m values
+        for i in range(r % 2, m - 1, 2):
+            low = np.minimum(cols[i], cols[i + 1])
+            np.maximum(cols[i], cols[i + 1], out=cols[i + 1])
+            cols[i] = low
+
+
+def _sparse_rows(flat: np.ndarray, rows: np.ndarray, offsets: np.ndarray, units: np.ndarray, n_cols: int
+                 ) -> sp.csr_matrix:
+    """The canonical CSR count rows of ``units`` (columns ascending within a row, replicates summed)."""
+    starts, counts = offsets[units], offsets[units + 1] - offsets[units]
+    ptr = np.zeros(len(units) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    within = np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], counts)
+    block = sp.csr_matrix((np.ones(int(ptr[-1]), dtype=np.float32), flat[rows[np.repeat(starts, counts) + within]],
+                           ptr), shape=(len(units), n_cols))
+    block.sum_duplicates()
+    return block
+
+
+def _piece_votes(piece: _Piece, k: int) -> FloatArray:
+    """(K, units) label counts of a piece's units."""
+    n = piece.stop - piece.start
+    if piece.rows is not None:
+        coo = piece.rows.tocoo()
+        cell = np.multiply(coo.col % k, n, dtype=np.int64) + coo.row
+        return np.asarray(np.bincount(cell, weights=coo.data, minlength=k * n), dtype=np.float64).reshape(k, n)
+    votes = np.zeros((k, n))
+    assert piece.cols is not None
+    for j in range(piece.m):
+        label = piece.cols[j] % k
+        for c in range(k):
+            votes[c] += label == c
+    return votes
 
 
 def _initial_posterior(p: _Problem, votes_table: npt.NDArray[np.integer[Any]] | None = None) -> FloatArray:
-    """Per-unit vote shares, class-major (K, U): the soft majority vote the paper starts from (its eq. 3.1).
-    ``votes_table`` is the (U, K) count of each unit's labels when the caller has it (the same counts)."""
-    if votes_table is not None:  # converted straight into the class-major array (no (U, K) float64 copy first)
-        votes: FloatArray = np.empty((p.n_classes, p.n_units))
-        votes[...] = np.asarray(votes_table).T
+    """Per-unit vote shares, class-major (K, U) in the fitting order: the soft majority vote the paper starts
+    from (its eq. 3.1). ``votes_table`` is the (U, K) count of each unit's labels when the caller has it."""
+    votes: FloatArray = np.empty((p.n_classes, p.n_units))
+    if votes_table is not None:  # gathered straight into the class-major array (no (U, K) float64 copy first)
+        table = np.asarray(votes_table)
+        for c in range(p.n_classes):
+            votes[c] = table[:, c].take(p.order)
     else:
-        votes = np.empty((p.n_classes, p.n_units))
-        for a, b, block in p.blocks:  # each block's (units, K) label counts (exact in float64)
-            coo = block.tocoo()
-            cell = np.multiply(coo.row, p.n_classes, dtype=np.int64) + coo.col % p.n_classes
-            counted = np.bincount(cell, weights=coo.data, minlength=(b - a) * p.n_classes)
-            votes[:, a:b] = counted.reshape(b - a, p.n_classes).T
+        for piece in p.pieces:
+            votes[:, piece.start:piece.stop] = _piece_votes(piece, p.n_classes)
     total = votes.sum(axis=0)
     votes[:, total == 0] = 1.0
     total[total == 0] = p.n_classes
@@ -159,36 +244,48 @@ def _initial_posterior(p: _Problem, votes_table: npt.NDArray[np.integer[Any]] | 
 
 
 def _clamp(post: FloatArray, p: _Problem) -> FloatArray:
-    """Gold units: posterior one-hot on the gold class (in place)."""
-    if p.gold_units.size:
-        post[:, p.gold_units] = 0.0
-        post[p.gold_labels, p.gold_units] = 1.0
+    """Gold units: posterior one-hot on the gold class (in place; fitting order)."""
+    for piece in p.pieces:
+        if piece.gold.size:
+            at = piece.start + piece.gold
+            post[:, at] = 0.0
+            post[piece.gold_labels, at] = 1.0
     return post
 
 
 _R = TypeVar("_R")
 
 
-def _each(pool: ThreadPoolExecutor | None, work: Callable[[tuple[int, int, sp.csr_matrix]], _R], blocks: Blocks
-          ) -> list[_R]:
-    """``work`` on every block, in order, on the pool's threads when there is one (numpy's and scipy's loops
-    release the GIL): a block's units are its own, so the results do not depend on which thread ran it."""
-    return list(pool.map(work, blocks) if pool is not None else map(work, blocks))
+def _each(pool: ThreadPoolExecutor | None, work: Callable[[_Piece], _R], pieces: list[_Piece]) -> list[_R]:
+    """``work`` on every piece, in order, on the pool's threads when there is one (numpy's and scipy's loops
+    release the GIL): a piece's units are its own, so the results do not depend on which thread ran it."""
+    return list(pool.map(work, pieces) if pool is not None else map(work, pieces))
 
 
-def _m_step(post: FloatArray, p: _Problem, smoothing: float, blocks: Blocks, pool: ThreadPoolExecutor | None = None
+def _m_step(post: FloatArray, p: _Problem, smoothing: float, pool: ThreadPoolExecutor | None = None
             ) -> tuple[FloatArray, FloatArray]:
     """Priors (K,) and confusion (A, K, K) from the class-major posterior, plus ``smoothing`` pseudo-counts.
 
-    The sparse product needs its dense operand unit-major (U, K): each block's slice of the posterior is
-    transposed on its own (:data:`BLOCK_UNITS`), and the blocks' expected counts are summed in block order
-    (the same sums whichever threads made them).
+    Expected judgment counts per (true class, annotator·K + label): each piece's by one weighted count per
+    class and judgment slot (a sparse piece: one product), summed in piece order (the same sums whichever
+    threads made them).
     """
-    k = p.n_classes
-    expected = np.zeros((p.n_annotators * k, k))  # (A·K_label, K_true): expected judgment counts
-    for part in _each(pool, lambda blk: blk[2].T @ np.ascontiguousarray(post[:, blk[0]:blk[1]].T), blocks):
+    k, cells = p.n_classes, p.n_annotators * p.n_classes
+
+    def expected_of(piece: _Piece) -> FloatArray:
+        mine = post[:, piece.start:piece.stop]
+        if piece.rows is not None:
+            return np.asarray((piece.rows.T @ np.ascontiguousarray(mine.T)).T)
+        out = np.zeros((k, cells))
+        assert piece.cols is not None
+        for j in range(piece.m):
+            for c in range(k):
+                out[c] += np.bincount(piece.cols[j], weights=mine[c], minlength=cells)
+        return out
+
+    expected = np.zeros((k, cells))  # (K_true, A·K_label): expected judgment counts
+    for part in _each(pool, expected_of, p.pieces):
         expected += part
-    expected = expected.T
     conf = expected.reshape(k, p.n_annotators, k).transpose(1, 0, 2) + smoothing
     rows = conf.sum(axis=2, keepdims=True)
     empty = rows[..., 0] <= 0
@@ -198,58 +295,97 @@ def _m_step(post: FloatArray, p: _Problem, smoothing: float, blocks: Blocks, poo
     return priors / priors.sum(), conf
 
 
-def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray, blocks: Blocks,
-            work: tuple[FloatArray, FloatArray] | None = None, pool: ThreadPoolExecutor | None = None) -> float:
-    """Class-major posterior written into ``out`` (K, U), block by block; returns the observed-data
-    log-likelihood.
+def _linear_max(weights: FloatArray, priors: FloatArray) -> int:
+    """The most judgments a unit may have for its E-step in probability space: every non-zero product of
+    that many confusion entries and a prior stays above 2 ** :data:`FLOOR_LOG2` (full precision, no underflow).
+    Zero entries (smoothing 0) give exact zeros either way."""
+    low_w = float(weights[weights > 0].min()) if (weights > 0).any() else 1.0
+    low_p = float(priors[priors > 0].min()) if (priors > 0).any() else 1.0
+    room = FLOOR_LOG2 - math.log2(low_p)
+    if room > 0:  # the prior alone is too small (never, with any real data)
+        return -1
+    return DENSE_MAX if low_w >= 1.0 else min(DENSE_MAX, int(room / math.log2(low_w)))
 
-    Computed in log space with the per-unit maximum subtracted before ``exp`` (log-sum-exp), so hundreds of
-    judgments on one unit cannot underflow. ``work``: two (U,) float arrays for the per-unit maximum and
-    normaliser, reused across iterations (fresh 26 MB arrays at 3.3M units cost their page faults every time).
-    Each unit's posterior is computed within its block, so blocks may run on several threads; the
-    log-likelihood is summed over the whole arrays afterwards (the same sum either way).
+
+def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray,
+            pool: ThreadPoolExecutor | None = None) -> float:
+    """Class-major posterior written into ``out`` (K, U, fitting order), piece by piece; returns the
+    observed-data log-likelihood (the pieces' sums added in piece order).
+
+    A unit's joint probabilities, prior × its judgments' confusion entries, are multiplied in probability space
+    when they cannot underflow (:func:`_linear_max`), and summed as logarithms with the unit's maximum subtracted
+    before ``exp`` (log-sum-exp) otherwise, so hundreds of judgments on one unit cannot underflow. Both give
+    the same posterior to rounding. A unit whose every class is impossible (only with smoothing = 0) falls back
+    on the prior. Gold units add their gold class's joint to the log-likelihood and are clamped afterwards.
     """
-    top, norm = work if work is not None else (np.empty(p.n_units), np.empty(p.n_units))
+    k = p.n_classes
+    weights = np.ascontiguousarray(conf.transpose(1, 0, 2).reshape(k, -1))  # (K_true, A·K_label)
     with np.errstate(divide="ignore"):
-        log_conf = np.log(conf)  # zero cells (smoothing = 0) are -inf; counts only touch observed cells
+        log_weights = np.log(weights)  # zero cells (smoothing = 0) are -inf; counts only touch observed cells
         log_prior = np.log(priors)
-    weights = np.ascontiguousarray(log_conf.transpose(1, 0, 2).reshape(p.n_classes, -1).T)  # (A·K_label, K_true)
-    prior = log_prior[:, None]
+    linear = _linear_max(weights, priors)
+    prior, log_p = priors[:, None], log_prior[:, None]
 
-    def joint(blk: tuple[int, int, sp.csr_matrix]) -> None:
-        # sparse × dense skips absent judgments, so -inf is only ever multiplied by a positive count
-        np.add((blk[2] @ weights).T, prior, out=out[:, blk[0]:blk[1]])
+    def joint_log(piece: _Piece, mine: FloatArray) -> None:
+        if piece.rows is not None:  # sparse × dense skips absent judgments: -inf only ever times a count
+            np.add(np.asarray(piece.rows @ log_weights.T).T, log_p, out=mine)
+            return
+        assert piece.cols is not None
+        mine[...] = log_p
+        for j in range(piece.m):
+            mine += np.take(log_weights, piece.cols[j], axis=1)
 
-    def normalise(blk: tuple[int, int, sp.csr_matrix]) -> None:
-        a, b = blk[0], blk[1]
-        mine, best, total = out[:, a:b], top[a:b], norm[a:b]
-        np.max(mine, axis=0, out=best)
-        bad = ~np.isfinite(best)  # every class impossible (only with smoothing = 0): fall back on the prior
+    def fit(piece: _Piece) -> float:
+        mine = out[:, piece.start:piece.stop]
+        if piece.rows is None and piece.m <= linear:
+            assert piece.cols is not None
+            if piece.m:
+                np.take(weights, piece.cols[0], axis=1, out=mine)
+                for j in range(1, piece.m):
+                    mine *= np.take(weights, piece.cols[j], axis=1)
+                mine *= prior
+            else:
+                mine[...] = prior
+            with np.errstate(divide="ignore"):
+                gold_ll = float(np.log(mine[piece.gold_labels, piece.gold]).sum())
+            mine[:, piece.gold] = 1.0  # replaced by the clamp; keeps the normaliser finite
+            total = mine.sum(axis=0)
+            bad = total <= 0  # every class impossible: the prior
+            if bad.any():
+                mine[:, bad] = prior
+                total[bad] = priors.sum()
+            mine /= total
+            total[piece.gold] = 1.0
+            return float(np.log(total).sum()) + gold_ll
+        joint_log(piece, mine)
+        gold_ll = float(mine[piece.gold_labels, piece.gold].sum())
+        mine[:, piece.gold] = 0.0
+        best = mine.max(axis=0)
+        bad = ~np.isfinite(best)
         if bad.any():
-            mine[:, bad] = prior
+            mine[:, bad] = log_p
             best[bad] = mine[:, bad].max(axis=0)
         mine -= best
         np.exp(mine, out=mine)
-        np.sum(mine, axis=0, out=total)
+        total = mine.sum(axis=0)
         mine /= total
-        np.log(total, out=total)
+        best[piece.gold] = 0.0
+        total[piece.gold] = 1.0
+        return float(best.sum() + np.log(total).sum()) + gold_ll
 
-    _each(pool, joint, blocks)
-    gold_ll = float(out[p.gold_labels, p.gold_units].sum())
-    out[:, p.gold_units] = 0.0  # replaced by the clamp below; keeps the normaliser finite
-    _each(pool, normalise, blocks)
-    top[p.gold_units] = 0.0
-    norm[p.gold_units] = 0.0
+    ll = 0.0
+    for part in _each(pool, fit, p.pieces):
+        ll += part
     _clamp(out, p)
-    return float(top.sum() + norm.sum()) + gold_ll
+    return ll
 
 
 def _winners(post: FloatArray, p: _Problem, work: tuple[FloatArray, FloatArray] | None = None
              ) -> tuple[IntArray, BoolArray, FloatArray]:
     """Each unit's top class (the first of equal ones, as ``argmax``), whether another is within the tie
-    tolerance, and the top posterior. Class by class over (U,) rows: ``argmax`` along the short K axis and a
-    (K, U) difference array took ~0.5 s at 3.3M units, at the end of the check's critical path. ``work``: two
-    (U,) float arrays to use (the E-step's, in memory already; the first becomes the top posterior)."""
+    tolerance, and the top posterior (unit order). Class by class over (U,) rows: ``argmax`` along the short K
+    axis and a (K, U) difference array took ~0.5 s at 3.3M units, at the end of the check's critical path.
+    ``work``: two (U,) float arrays to use (the first becomes the top posterior)."""
     k_n, u = post.shape
     best, gap = work if work is not None else (np.empty(u), np.empty(u))
     np.max(post, axis=0, out=best)
@@ -270,6 +406,14 @@ def _winners(post: FloatArray, p: _Problem, work: tuple[FloatArray, FloatArray] 
     judged[p.gold_units] = True
     winner = np.where(judged & ~tie, top, -1).astype(np.int64)
     return winner, tie & judged, best
+
+
+def _unit_order(post: FloatArray, p: _Problem) -> FloatArray:
+    """The (K, U) posterior from the fitting order back into unit order, in place, one class row at a time (one
+    (U,) temporary instead of a second (K, U) array)."""
+    for row in post:
+        row[...] = row.take(p.position)
+    return post
 
 
 def dawid_skene(
@@ -298,10 +442,10 @@ def dawid_skene(
     ``max_iter`` iterations with ``converged = False``. Gold units count towards priors and confusions.
     ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them;
     ``votes``, the (U, K) count of each unit's labels (``tables.unit_counts``), saves counting them again; as a
-    function, it is called once the sparse matrix is built (the check counts the table on its other thread
-    meanwhile). ``threads``: how many threads share each iteration's blocks of :data:`BLOCK_UNITS` units
-    (default: one per CPU this process may use, at most one per block); the results are the same, bit for bit,
-    with any number.
+    function, it is called once the judgments are laid out (the check counts the table on its other thread
+    meanwhile). ``threads``: how many threads share each iteration's pieces of :data:`PIECE_UNITS` units
+    (default: one per CPU this process may use, at most one per piece); the results are the same, bit for bit,
+    with any number, and with the rows in any order.
     """
     if smoothing < 0 or tol <= 0 or max_iter < 1 or (threads is not None and threads < 1):
         raise ValueError("smoothing must be >= 0, tol > 0, max_iter >= 1 and threads >= 1")
@@ -316,13 +460,11 @@ def dawid_skene(
     trace: list[float] = []
     prev: tuple[FloatArray, FloatArray] | None = None
     converged = False
-    blocks = p.blocks
-    work = (np.empty(n_units), np.empty(n_units))
-    threads = min(len(blocks), threads if threads is not None else usable_cpus())
+    threads = min(len(p.pieces), threads if threads is not None else usable_cpus())
     with ThreadPoolExecutor(threads, thread_name_prefix="labelspec-em") if threads > 1 else nullcontext() as pool:
         for _ in range(max_iter):
-            priors, conf = _m_step(post, p, smoothing, blocks, pool)
-            ll = _e_step(p, priors, conf, post, blocks, work, pool)  # overwrites the posterior the M-step used
+            priors, conf = _m_step(post, p, smoothing, pool)
+            ll = _e_step(p, priors, conf, post, pool)  # overwrites the posterior the M-step used
             trace.append(ll)
             if prev is not None:
                 moved = max(float(np.abs(priors - prev[0]).max()), float(np.abs(conf - prev[1]).max()))
@@ -330,5 +472,6 @@ def dawid_skene(
                     converged = True
                     break
             prev = (priors, conf)
-    winner, tie, best = _winners(post, p, work)
+    post = _unit_order(post, p)
+    winner, tie, best = _winners(post, p)
     return DawidSkeneResult(priors, conf, post.T, winner, tie, best, len(trace), converged, np.array(trace))
