@@ -116,6 +116,7 @@ def _label_files(files: Sequence[str | Path]) -> list[Path]:
 
 def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
     """The spec's items, roster, gold and calibration sets; a ``--gold`` override gets the spec's own gold checks."""
+    data: bytes | None = None
     if gold is not None:
         from labelspec.spec.datafiles import check_gold
 
@@ -130,7 +131,8 @@ def project_context(spec: Spec, gold: str | Path | None = None) -> Context:
             raise InputError(problems)
     from labelspec.check.context import load_context
 
-    return load_context(spec, spec_dir(spec), gold_override=Path(gold) if gold else None)
+    # the override's bytes as checked above (no second read the file could answer differently)
+    return load_context(spec, spec_dir(spec), gold_override=Path(gold) if gold else None, gold_data=data)
 
 
 def check_labels(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *, gold: str | Path | None = None,
@@ -335,9 +337,11 @@ def teaching_examples(spec: Spec, folder: Path | None = None) -> tuple[Any, ...]
     cal = spec.quality.calibration
     if cal is None or not cal.teaching_examples:
         return ()
-    rows = read_reference((folder or spec_dir(spec)) / cal.file)
+    root = folder or spec_dir(spec)
+    rows = read_reference(root / cal.file, spec.sources.get(cal.file))
     rows = rows[rows.get("teaching", "").astype(str).str.lower() == "true"] if "teaching" in rows else rows.iloc[:0]
-    items = read_items((folder or spec_dir(spec)) / spec.items.file, spec.items.id) if spec.items else None
+    items = (read_items(root / spec.items.file, spec.items.id, spec.sources.get(spec.items.file))
+             if spec.items else None)
     out = []
     for r in rows.to_dict("records"):
         fields = {k: v[r["item"]] for k, v in (items.fields.items() if items else ()) if r["item"] in v}
@@ -384,7 +388,7 @@ def calibrate(spec: Spec | str | Path, submissions: Sequence[str | Path] | str |
 
     ctx = replace(load_context(spec, spec_dir(spec)), roster=None)
     # the roster names a Label Studio user as check does (email, else id), though it excludes nothing here
-    known = set(read_roster(path)) if old else None
+    known = set(read_roster(path, old)) if old else None
     acc = read_and_account(spec, ctx, files, [display(p) for p in files], reader_roster=known)
     result = score_calibration(spec, acc, ctx.calibration, files=[display(p) for p in files])
     text = update_roster(old.decode("utf-8-sig") if old else None, result.annotators, display=display(path))
@@ -481,17 +485,19 @@ class ReleaseResult:
 
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display
                   ) -> list[dict[str, Any]]:
-    """sha256 and size of the spec, every file it references and every label file, by ``shown`` path."""
+    """sha256 and size of the spec, every file it references and every label file, by ``shown`` path. The
+    referenced files are hashed from the bytes the spec loader read (``Spec.sources``): those the check used."""
     import hashlib
 
     root = spec_dir(spec)
     refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
             spec.quality.calibration.file if spec.quality.calibration else None,
             None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
-    files = [root / Path(spec.path).name, *(root / r for r in refs if r), *([gold] if gold else []), *paths]
+    files = [(root / Path(spec.path).name, None), *((root / r, spec.sources.get(r)) for r in refs if r),
+             *([(gold, None)] if gold else []), *((p, None) for p in paths)]
     out = []
-    for p in files:
-        data = p.read_bytes()
+    for p, known in files:
+        data = p.read_bytes() if known is None else known
         out.append({"path": shown(p), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
     return out
 

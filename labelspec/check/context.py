@@ -7,6 +7,7 @@ the readers are the only check modules that open files.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import threading
 from collections.abc import Callable, Hashable
@@ -163,22 +164,30 @@ class Context:
         return self.items.text_lengths(name) if self.items is not None and name else {}
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+def _read_csv(data: bytes) -> list[dict[str, str]]:
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="") as fh:
         return [dict(row) for row in csv.DictReader(fh)]
+
+
+def _bytes(path: Path, data: bytes | None) -> bytes:
+    """``data`` when the spec loader read the file already (``Spec.sources``), else the file's bytes."""
+    return path.read_bytes() if data is None else data
 
 
 def _as_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def read_items(path: Path, id_column: str) -> Items:
+def read_items(path: Path, id_column: str, data: bytes | None = None) -> Items:
+    """The items file at ``path`` (its format by its suffix); ``data``: its bytes, when already read."""
+    raw = _bytes(path, data)
     if path.suffix == ".csv":  # validated at spec load (header, ragged rows, unique ids): pandas' C parser
-        table = pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+        table = pd.read_csv(io.BytesIO(raw), dtype=object, keep_default_na=False, na_filter=False,
+                            encoding="utf-8-sig")
         ids = table[id_column].to_numpy(dtype=object)
         names = sorted(c for c in table.columns if c != id_column)
         return Items(ids=ids, fields={n: dict(zip(ids.tolist(), table[n].tolist(), strict=True)) for n in names})
-    with path.open(encoding="utf-8-sig") as fh:
+    with io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig") as fh:  # lines as a text file splits them
         rows = [json.loads(line) for line in fh if line.strip()]
     ids = np.array([_as_text(r[id_column]) for r in rows], dtype=object)
     names = sorted({k for r in rows for k in r if k != id_column})
@@ -196,9 +205,10 @@ def _timestamp(text: str) -> pd.Timestamp | None:
     return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
 
 
-def read_roster(path: Path) -> dict[str, RosterEntry]:
+def read_roster(path: Path, data: bytes | None = None) -> dict[str, RosterEntry]:
+    """The roster at ``path``; ``data``: its bytes, when already read."""
     roster: dict[str, RosterEntry] = {}
-    for row in _read_csv(path):
+    for row in _read_csv(_bytes(path, data)):
         score = row.get("calibration_score", "") or ""
         n = row.get("calibration_n", "") or ""
         roster[row["id"]] = RosterEntry(
@@ -210,33 +220,45 @@ def read_roster(path: Path) -> dict[str, RosterEntry]:
     return roster
 
 
-def read_reference(path: Path) -> pd.DataFrame:
-    """A gold or calibration set: item, unit, task, label (+ why, edge_case, teaching) as strings.
+def read_reference(path: Path, data: bytes | None = None) -> pd.DataFrame:
+    """A gold or calibration set: item, unit, task, label (+ why, edge_case, teaching) as strings; ``data``: the
+    file's bytes, when already read.
 
     Read by pyarrow when it reads the file as the stdlib would (``csvscan.plain_columns``; the spec loader has
     checked the file already), else by the stdlib: the same strings either way."""
-    cols = plain_columns(path.read_bytes())
+    raw = _bytes(path, data)
+    cols = plain_columns(raw)
     frame = (pd.DataFrame({n: np.asarray(c.to_numpy(zero_copy_only=False), dtype=object) for n, c in cols.items()})
-             if cols is not None else pd.DataFrame(_read_csv(path), dtype=object))
+             if cols is not None else pd.DataFrame(_read_csv(raw), dtype=object))
     for col in GOLD_COLUMNS:
         if col not in frame:
             frame[col] = ""
     return frame.fillna("").astype(str)
 
 
-def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = None) -> Context:
-    """Everything the spec references, read relative to the spec's folder."""
-    items = read_items(spec_dir / spec.items.file, spec.items.id) if spec.items else None
-    roster = read_roster(spec_dir / spec.annotators.file) if spec.annotators else None
-    spec_gold = spec_dir / spec.quality.gold.file if spec.quality.gold else None
-    gold_path = gold_override or spec_gold
+def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = None,
+                 gold_data: bytes | None = None) -> Context:
+    """Everything the spec references: the bytes the spec loader read and checked (``Spec.sources``), or, for a
+    spec built in code, the files relative to the spec's folder. ``gold_override`` (``--gold``) replaces the
+    spec's gold set; ``gold_data``: its bytes, when the caller read them to check them."""
+    sources = spec.sources
+    items = (read_items(spec_dir / spec.items.file, spec.items.id, sources.get(spec.items.file))
+             if spec.items else None)
+    roster = (read_roster(spec_dir / spec.annotators.file, sources.get(spec.annotators.file))
+              if spec.annotators else None)
+    gold_file = spec.quality.gold.file if spec.quality.gold else None
+    spec_gold = read_reference(spec_dir / gold_file, sources.get(gold_file)) if gold_file else None
     cal = spec.quality.calibration
-    hidden = frozenset(read_reference(spec_gold)["item"]) if gold_override and spec_gold else frozenset()
+    if gold_override is not None:
+        gold = read_reference(gold_override, gold_data)
+        hidden = frozenset(spec_gold["item"]) if spec_gold is not None else frozenset()
+    else:
+        gold, hidden = (spec_gold if spec_gold is not None else Context().gold), frozenset()
     return Context(
         items=items,
         roster=roster,
-        gold=read_reference(gold_path) if gold_path else Context().gold,
-        calibration=read_reference(spec_dir / cal.file) if cal else Context().calibration,
+        gold=gold,
+        calibration=read_reference(spec_dir / cal.file, sources.get(cal.file)) if cal else Context().calibration,
         hidden_gold_items=hidden,
     )
 

@@ -39,7 +39,8 @@ _CONTENT = ":content"
 #: Tuples of dataclasses compared as mappings, by this field.
 _KEYS = {"tasks": "name", "labels": "id", "edge_cases": "id", "rules": "id", "rubric": "id", "fields": "name"}
 #: Fields that locate the spec rather than define it (gate overrides are compared by gate, without locations).
-_SKIP = {"loc", "key_locs", "per_label_loc", "path", "root", "digest", "extends", "annotators", "gate_overrides"}
+_SKIP = {"loc", "key_locs", "per_label_loc", "path", "root", "digest", "extends", "annotators", "gate_overrides",
+         "sources"}
 #: The project's fields that document it (a label's title, by contrast, is what annotators see).
 _PROJECT_TEXT = {"version", "changelog", "title", "summary", "owners", "domain"}
 #: Changes that invalidate judgments made under the old spec (besides removals of tasks, labels and options).

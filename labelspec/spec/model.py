@@ -7,7 +7,7 @@ does no I/O and imports only the standard library (and labelspec.errors for the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Literal
@@ -333,6 +333,10 @@ class Spec:
     gate_overrides: tuple[tuple[str, Severity, SourceLocation], ...] = ()
     extends: tuple[str, ...] = ()  # the chain of policy files, nearest first, relative to the repository
     digest: str = ""  # sha256 over the canonical spec and the bytes of every referenced file
+    #: The referenced data files' bytes as the loader read and checked them (G5: stat, open, fstat), by their path
+    #: as written: what the digest covers is what ``check`` reads and what a release manifest hashes, with no
+    #: second read that a changed, swapped or symlinked file could answer. Empty for a model built in code.
+    sources: Mapping[str, bytes] = dc_field(default_factory=dict, compare=False, repr=False)
 
     def task(self, name: str) -> Task | None:
         return next((t for t in self.tasks if t.name == name), None)

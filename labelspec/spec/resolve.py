@@ -87,7 +87,8 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
                                        if gold is not None else None))
     warnings.extend(review_always_warnings(spec, loc))
     digest = spec_digest(chain.merged, {f.rel: data for f, data in files.values()})
-    return Resolved(replace(spec, digest=digest), tuple(warnings))
+    sources = {found.written: data for found, data in files.values()}
+    return Resolved(replace(spec, digest=digest, sources=sources), tuple(warnings))
 
 
 def _read_files(checker: Checker, spec_dir: Path) -> dict[tuple[Part, ...], tuple[ApprovedFile, bytes]]:

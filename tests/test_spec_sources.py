@@ -1,0 +1,70 @@
+"""The spec's data files are read once, by the loader's checked read (G5): check, calibrate and release use those
+bytes, so what the digest covers is what the check used and what the release manifest hashes, however the files
+change on disk after the spec was loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labelspec import api
+from labelspec.spec.load import load_spec
+
+
+def excluded(report: api.Report) -> dict[str, int]:
+    return {reason: n for reason, n in report.accounting.excluded_by_reason.items() if n}
+
+
+@pytest.fixture
+def loaded(tiny_project):  # type: ignore[no-untyped-def]
+    tiny = tiny_project()
+    return tiny, load_spec(tiny.root)
+
+
+def test_the_loader_keeps_the_bytes_it_checked(loaded) -> None:  # type: ignore[no-untyped-def]
+    tiny, spec = loaded
+    assert dict(spec.sources) == {"items.jsonl": (tiny.root / "items.jsonl").read_bytes(),
+                                  "annotators.csv": (tiny.root / "annotators.csv").read_bytes()}
+    assert spec == replace(spec, sources={})  # bytes are not part of the model's equality (the digest is)
+    assert "sources" not in repr(spec)
+
+
+def test_check_uses_the_items_the_spec_was_loaded_with(loaded) -> None:  # type: ignore[no-untyped-def]
+    """Items removed from the file after loading: the check still knows them (a second read would exclude the
+    judgments on i6 as unknown items while the digest names the file that has them)."""
+    tiny, spec = loaded
+    items = tiny.root / "items.jsonl"
+    items.write_text("".join(line + "\n" for line in items.read_text("utf-8").splitlines()[:5]), "utf-8")
+    assert excluded(api.check_labels(spec, [tiny.labels])) == {}
+    # a spec built in code has no bytes of its own: it reads the files as they are now
+    assert excluded(api.check_labels(replace(spec, sources={}), [tiny.labels])) == {"unknown_item": 3}
+
+
+def test_a_file_swapped_for_a_symlink_out_of_the_folder_is_not_followed(loaded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """G5 is checked when a file is read: after loading, the roster becomes a symlink to a roster outside the
+    spec's folder that knows only a1. The check reads nothing through it."""
+    tiny, spec = loaded
+    outside = tmp_path / "outside.csv"
+    outside.write_text("id,role\na1,annotator\n", "utf-8")
+    roster = tiny.root / "annotators.csv"
+    roster.unlink()
+    os.symlink(outside, roster)
+    assert excluded(api.check_labels(spec, [tiny.labels])) == {}
+    assert excluded(api.check_labels(replace(spec, sources={}), [tiny.labels])) == {"annotator_not_in_roster": 12}
+
+
+def test_the_release_manifest_hashes_the_bytes_the_check_used(loaded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tiny, spec = loaded
+    items = tiny.root / "items.jsonl"
+    checked = items.read_bytes()
+    items.write_bytes(checked + b'{"item_id": "i7", "text": "added later"}\n')
+    result = api.release(spec, [tiny.labels], out=tmp_path / "release")
+    assert result.exit_code == 0
+    manifest = json.loads((tmp_path / "release" / "release-manifest.json").read_text("utf-8"))
+    entry = next(i for i in manifest["inputs"] if i["path"].endswith("items.jsonl"))
+    assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(checked).hexdigest(), len(checked))
