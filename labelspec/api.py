@@ -27,6 +27,7 @@ from labelspec.spec.model import Spec
 
 if TYPE_CHECKING:
     from labelspec.check.context import Context
+    from labelspec.check.readers import FileInfo
     from labelspec.check.report import Report
     from labelspec.emit.artifact import WriteResult
     from labelspec.spec.diff import SpecDiff
@@ -483,11 +484,15 @@ class ReleaseResult:
         return tuple(why(g) for g in self.refused)
 
 
-def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display
-                  ) -> list[dict[str, Any]]:
+def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display,
+                  read: Sequence[FileInfo] = ()) -> list[dict[str, Any]]:
     """sha256 and size of the spec, every file it references and every label file, by ``shown`` path. The
-    referenced files are hashed from the bytes the spec loader read (``Spec.sources``): those the check used."""
+    referenced files are hashed from the bytes the spec loader read (``Spec.sources``), the label files as the
+    readers hashed the bytes they parsed (``read``): the manifest names what the check used, with no second read
+    that a file changed in the meantime would answer differently."""
     import hashlib
+
+    parsed = {f.path: {"sha256": f.sha256, "bytes": f.size} for f in read}
 
     root = spec_dir(spec)
     refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
@@ -497,6 +502,9 @@ def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: C
              *([(gold, None)] if gold else []), *((p, None) for p in paths)]
     out = []
     for p, known in files:
+        if known is None and shown(p) in parsed:
+            out.append({"path": shown(p), **parsed[shown(p)]})
+            continue
         data = p.read_bytes() if known is None else known
         out.append({"path": shown(p), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
     return out
@@ -546,7 +554,7 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *
         return ReleaseResult(report, verdict.refused, verdict.overrides)
     decisions = report.decisions
     assert decisions is not None  # keep_decisions=True above
-    inputs = _input_hashes(spec, paths, gold_path, shown)
+    inputs = _input_hashes(spec, paths, gold_path, shown, report.accounting.files)
     counts: dict[str, Any] = {}
 
     def produce(open_output: Callable[[str], IO[bytes]]) -> None:  # streamed: the dataset is never in memory

@@ -68,3 +68,25 @@ def test_the_release_manifest_hashes_the_bytes_the_check_used(loaded, tmp_path: 
     manifest = json.loads((tmp_path / "release" / "release-manifest.json").read_text("utf-8"))
     entry = next(i for i in manifest["inputs"] if i["path"].endswith("items.jsonl"))
     assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(checked).hexdigest(), len(checked))
+
+
+def test_label_files_are_hashed_as_the_readers_parsed_them(loaded, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A label file rewritten after the check read it (before the manifest is written): the manifest records the
+    bytes the released labels came from, which the readers hashed while parsing them."""
+    from labelspec.check import runner
+
+    tiny, spec = loaded
+    parsed = tiny.labels.read_bytes()
+    run_check = runner.run_check
+
+    def then_rewrite(*args, **kwargs):  # type: ignore[no-untyped-def]
+        report = run_check(*args, **kwargs)
+        tiny.labels.write_bytes(parsed + b"i1,a9,pos\n")
+        return report
+
+    monkeypatch.setattr(runner, "run_check", then_rewrite)
+    assert api.release(spec, [tiny.labels], out=tmp_path / "release").exit_code == 0
+    manifest = json.loads((tmp_path / "release" / "release-manifest.json").read_text("utf-8"))
+    entry = next(i for i in manifest["inputs"] if i["path"].endswith(tiny.labels.name))
+    assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(parsed).hexdigest(), len(parsed))

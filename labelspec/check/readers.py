@@ -68,12 +68,14 @@ _STRING = pd.StringDtype("pyarrow")
 
 @dataclass(frozen=True)
 class FileInfo:
-    """Provenance of one label file: the path as given, its format, records read, sha256 of its bytes."""
+    """Provenance of one label file: the path as given, its format, records read, and the sha256 and size of the
+    bytes that were parsed (what a release manifest records: the file is not read again to hash it)."""
 
     path: str
     format: str
     rows: int
     sha256: str
+    size: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,7 +157,7 @@ def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
     if kind == "jsonl" and parsed.rows == 0:  # blank lines only, or 0 bytes: empty, as a CSV file without header
         raise input_error("LS401", name, 0, "empty file: no JSON lines")
     seen = parsed.rows + len(parsed.exclusions)
-    return parsed, FileInfo(name, kind, seen, sha256)
+    return parsed, FileInfo(name, kind, seen, sha256, len(data))
 
 
 def _read_bytes(path: Path, name: str) -> bytes:

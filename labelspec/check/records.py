@@ -32,6 +32,7 @@ from labelspec.check.coded import (
 from labelspec.check.context import Context, lengths_of
 from labelspec.check.ordering import group_order, stable_order
 from labelspec.check.read_common import clip, clip_texts
+from labelspec.check.readers import FileInfo
 from labelspec.check.span_records import span_value_checks
 from labelspec.check.span_table import CategoryParse
 from labelspec.check.step_records import step_out_of_range
@@ -70,6 +71,8 @@ class Accounting:
     #: Per spans task, the parse of the value categories the record checks read (``span_table.CategoryParse``),
     #: for the task's parse (``task_parse.TaskParses``), which then parses only what it lacks.
     span_parses: dict[str, CategoryParse] = field(default_factory=dict, repr=False, compare=False)
+    #: The label files read, with the sha256 and size of the bytes parsed (``readers.FileInfo``), in order.
+    files: tuple[FileInfo, ...] = ()
 
     @property
     def excluded_by_reason(self) -> dict[str, int]:

@@ -79,9 +79,10 @@ def read_labels(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequen
 def account_labels(spec: Spec, ctx: Context, judgments: ReadJudgments) -> Accounting:
     """Every row read accounted for."""
     not_judgments = {k: n for k, n in judgments.info.items() if k in NOT_JUDGMENTS and n}
-    return account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
-                   reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins,
-                   by_item=judgments.by_item)
+    acc = account(spec, judgments.frame, ctx, rows_read=judgments.rows_read,
+                  reader_exclusions=judgments.exclusions, not_judgments=not_judgments, origins=judgments.origins,
+                  by_item=judgments.by_item)
+    return replace(acc, files=judgments.files)
 
 
 def read_and_account(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str], *,
