@@ -346,16 +346,15 @@ def take_rows(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 def take_packed(high: np.ndarray, low: np.ndarray, shift: int, index: np.ndarray,
                 dtype: type[np.signedinteger[Any]]) -> np.ndarray:
-    """``high[index] << shift | low[index]`` as ``dtype``, gathered by pieces of the index (as :func:`take_rows`):
-    no packed copy of every row in row order first (40 MB of fresh memory at 10M judgments)."""
-    out = np.empty(len(index), dtype=dtype)
-    for a in range(0, len(index), _TAKE_ROWS):
-        rows = index[a:a + _TAKE_ROWS]
-        piece = out[a:a + _TAKE_ROWS]
-        piece[...] = np.take(high, rows)
-        piece <<= shift
-        piece |= np.take(low, rows)
-    return out
+    """``high[index] << shift | low[index]`` as ``dtype``: packed in row order first (a sequential pass), then
+    gathered once by pieces of the index (as :func:`take_rows`). Gathering both columns was two random passes
+    over them: 0.2 s against 0.11 s for 10M rows grouped by unit, for a 40 MB packed copy freed at once."""
+    packed = np.empty(len(high), dtype=dtype)
+    for a in range(0, len(high), _TAKE_ROWS):
+        piece = packed[a:a + _TAKE_ROWS]
+        np.left_shift(high[a:a + _TAKE_ROWS], shift, out=piece, casting="unsafe")
+        piece |= low[a:a + _TAKE_ROWS]
+    return take_rows(packed, index)
 
 
 def present(codes: np.ndarray, n_categories: int) -> np.ndarray:
