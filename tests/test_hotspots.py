@@ -242,3 +242,26 @@ def test_choice_splits_by_pieces_are_the_whole_table_sums(table: list[list[int]]
     for a in range(4):
         for b in range(4):
             assert weight(a, b).tolist() == (whole[:, a] * whole[:, b]).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3), st.sampled_from(["refund", "status", "other"])),
+                max_size=40), st.lists(st.integers(0, 7), max_size=4, unique=True))
+def test_a_few_units_rows_from_the_grouping_or_from_a_mask_alike(rows: list[tuple[int, int, str]],
+                                                                  wanted: list[int]) -> None:
+    """The listed units' judgments are taken from the rows grouped by unit when that grouping is at hand, and
+    by a mask over every row otherwise: the same rows, ascending."""
+    import pandas as pd
+
+    from labelspec.check.tables import encode
+
+    frame = pd.DataFrame({"item": [f"i{r[0]}" for r in rows], "unit": "", "annotator": [f"a{r[1]}" for r in rows],
+                          "value": [r[2] for r in rows]}, dtype=object)
+    codes = encode(frame, ("refund", "status", "other"))
+    units = np.array([u for u in wanted if u < len(codes.unit_keys)], dtype=np.int64)
+    assert not codes.grouped_already
+    by_mask = hotspots._rows_of(codes, units)
+    _ = codes.by_unit
+    assert codes.grouped_already
+    by_grouping = hotspots._rows_of(codes, units)
+    assert by_grouping.tolist() == by_mask.tolist() == [i for i, u in enumerate(codes.unit) if u in set(units)]

@@ -355,15 +355,25 @@ def top_disputed(h: np.ndarray, n: np.ndarray, k: int) -> np.ndarray:
     return pos[np.lexsort((pos, -n[pos], -h[pos]))][:k]
 
 
+def _rows_of(codes: Codes, units: np.ndarray) -> np.ndarray:
+    """The judgments of a few ``units``, ascending: from the rows grouped by unit when they are (the analysis's
+    and the consensus's grouping; no pass over 10M rows for 20 units), else by a mask over every row."""
+    if codes.grouped_already:
+        order, offsets = codes.by_unit
+        pieces = [order[offsets[u]:offsets[u + 1]] for u in units.tolist()]
+        return np.sort(np.concatenate(pieces)) if pieces else np.zeros(0, dtype=np.intp)
+    wanted = np.zeros(len(codes.unit_keys), dtype=bool)
+    wanted[units] = True
+    return np.flatnonzero(wanted[codes.unit])
+
+
 def _task_items(task: Task, codes: Codes, max_items: int, table: np.ndarray | None, gold: np.ndarray
                 ) -> pd.DataFrame:
     h, n = entropy(codes, table)
     h = np.round(h, 9)  # equal count patterns in another category order must rank equal, not by rounding noise
     h[gold] = 0.0  # gold units are not disputed work: their answer is known (and everyone may have judged them)
     top = top_disputed(h, n, max_items)
-    is_top = np.zeros(len(h), dtype=bool)
-    is_top[top] = True
-    rows = is_top[codes.unit]  # the judgments of the listed units only
+    rows = _rows_of(codes, top)
     counts = pd.DataFrame({"u": codes.unit[rows],
                            "v": np.asarray(codes.categories, dtype=object)[codes.category[rows]]})
     counts = counts.groupby(["u", "v"]).size()

@@ -87,6 +87,11 @@ class Codes:
         return self._once("by_unit", lambda: group_order(self.unit, len(self.unit_keys)))
 
     @property
+    def grouped_already(self) -> bool:
+        """Whether :attr:`by_unit` is at hand (given, or made by an earlier reader), so asking costs no sort."""
+        return (self.grouped is not None and self.grouped[0] is self.unit) or "_made_by_unit" in self.__dict__
+
+    @property
     def unit_table(self) -> np.ndarray:
         """(U, K) judgments per unit and category over every row (:func:`unit_counts` without a mask), counted
         once for the analysis, the consensus and the hotspots (each counted its own: 0.4 s and 107 MB apiece at
