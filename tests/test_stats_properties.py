@@ -341,3 +341,19 @@ def test_pair_kappas_made_once_give_what_each_made_alone(n_pairs: int, k: int, w
         stats.mean_cohen_kappa(conf, weights=other, kappas=made)
     with pytest.raises(ValueError, match="other confusion tables or weights"):
         stats.pairwise_kappa_values(conf[:0], weights=weights, kappas=made)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(2, 5), st.sampled_from(["none", "linear", "quadratic"]), st.integers(0, 10**6),
+       st.integers(1, 7))
+def test_influences_built_by_pieces_of_pairs_are_the_whole_stacks(n_pairs: int, k: int, weights: stats.KappaWeights,
+                                                                  seed: int, piece: int) -> None:
+    """The (P, K, K) influences are built piece by piece of pairs (each piece's passes in cache): the same
+    additions in the same order, so the same floats as one piece."""
+    from labelspec.check import pairwise
+
+    conf = np.random.default_rng(seed).integers(0, 4, size=(n_pairs, k, k))
+    whole = stats.kappa_influence(conf, weights=weights)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pairwise, "_INFLUENCE_PAIRS", piece)
+        np.testing.assert_array_equal(stats.kappa_influence(conf, weights=weights), whole)

@@ -155,7 +155,16 @@ def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
     Σ_ij C_ij ∂κ/∂C_ij = 0 (Euler). Pairs with an undefined κ get 0. ``kappas``: the stack's
     :func:`pair_kappas`, when the caller made them.
     """
-    conf = _check_confusions(confusions)
+    return _influence(_check_confusions(confusions), weights, kappas)
+
+
+#: Pairs per piece of :func:`_influence`'s (P, K, K) result: a piece's four passes stay in cache.
+_INFLUENCE_PAIRS = 1 << 14
+
+
+def _influence(conf: FloatArray, weights: KappaWeights, kappas: PairKappas | None) -> FloatArray:
+    """:func:`kappa_influence` of a checked float stack (the bootstrap's: checking it again was a pass over 8M
+    cells at 500k pairs)."""
     w = disagreement_weights(conf.shape[1], weights)
     rows, cols = _margins(conf)
     if kappas is None:
@@ -166,17 +175,23 @@ def kappa_influence(confusions: npt.ArrayLike, *, weights: KappaWeights = "none"
     size = np.where(n > 0, n, 1.0)
     k = conf.shape[1]
     q_o = conf.reshape(len(conf), -1) @ w.reshape(-1) / size
-    q_e = ((rows @ w) * cols).sum(axis=1) / size**2
+    row_w = rows @ w
+    q_e = (row_w * cols).sum(axis=1) / size**2
     q_e = np.where(q_e > 0, q_e, 1.0)
-    # influence = a·w + b_i + c_j + d per pair (few (P,) and (P, K) arrays, one (P, K, K) result built in place)
+    # influence = a·w + b_i + c_j + d per pair (few (P,) and (P, K) arrays, one (P, K, K) result built in place,
+    # piece by piece of pairs: the same additions in the same order, each piece's passes in cache)
     a = -1.0 / (size * q_e)
     b_rows = (cols @ w.T) * (q_o / (q_e**2 * size**2))[:, None]
-    c_cols = (rows @ w) * (q_o / (q_e**2 * size**2))[:, None]
+    c_cols = row_w * (q_o / (q_e**2 * size**2))[:, None]
     d = q_o / (size * q_e) - 2.0 * q_o / (q_e * size)
-    influence = np.multiply(a[:, None, None], w[None], out=np.empty((len(conf), k, k)))
-    influence += b_rows[:, :, None]
-    influence += c_cols[:, None, :]
-    influence += d[:, None, None]
+    influence = np.empty((len(conf), k, k))
+    for lo in range(0, len(conf), _INFLUENCE_PAIRS):
+        hi = lo + _INFLUENCE_PAIRS
+        piece = influence[lo:hi]
+        np.multiply(a[lo:hi, None, None], w[None], out=piece)
+        piece += b_rows[lo:hi, :, None]
+        piece += c_cols[lo:hi, None, :]
+        piece += d[lo:hi, None, None]
     influence[np.isnan(kappa)] = 0.0
     return influence
 
@@ -214,7 +229,7 @@ def bootstrap_mean_cohen_kappa(
     point = mean_cohen_kappa(conf, weights=weights, kappas=kappas)
     if point.value is None:
         return Interval(None, None, n_boot, n_boot, point.reason)
-    influence = kappa_influence(conf, weights=weights, kappas=kappas).reshape(-1)
+    influence = _influence(conf, weights, kappas).reshape(-1)
     del conf  # the float copy of the tables (64 MB at 500k pairs): this runs at the 10M check's memory peak
     influence /= point.n_units  # in place: a divided copy was another 64 MB there
     cell, block = np.asarray(observation_cell), np.asarray(observation_block)  # integer codes, any width
