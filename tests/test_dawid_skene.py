@@ -250,6 +250,27 @@ def test_every_layout_gives_the_same_fit(monkeypatch: pytest.MonkeyPatch, layout
         np.testing.assert_allclose(getattr(other, field), getattr(default, field), rtol=1e-11, atol=1e-12)
 
 
+def test_m_step_blocks_across_groups_fit_alike_on_any_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The M-step's blocks are runs of consecutive pieces across the groups of units with equal numbers of
+    judgments (and the sparse pieces of crowded units): any block size gives the one-block fit to rounding, and
+    a block size gives the same floats on one thread or three."""
+    u, a, lab, n_ann = crowded()
+    kw: dict[str, Any] = dict(n_units=305, n_annotators=n_ann, n_classes=3, tol=1e-15, max_iter=15,
+                              gold_units=[0, 7, 304], gold_labels=[2, 0, 1])
+    whole = dawid_skene(u, a, lab, **kw)
+    monkeypatch.setattr(ds, "PIECE_UNITS", 20)
+    monkeypatch.setattr(ds, "BLOCK_UNITS", 50)
+    p = ds._problem(u, a, lab, (305, n_ann, 3), None, None)
+    assert len(p.blocks) > 3 and any(len({piece.m for piece in block}) > 1 for block in p.blocks)
+    assert [piece for block in p.blocks for piece in block] == p.pieces
+    assert all(sum(pc.stop - pc.start for pc in block) <= 50 for block in p.blocks)
+    one, many = dawid_skene(u, a, lab, threads=1, **kw), dawid_skene(u, a, lab, threads=3, **kw)
+    for field in ("priors", "confusion", "posterior", "winner", "tie", "posterior_max", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(many, field), getattr(one, field), err_msg=field)
+    for field in ("priors", "confusion", "posterior", "log_likelihood"):
+        np.testing.assert_allclose(getattr(one, field), getattr(whole, field), rtol=1e-11, atol=1e-12)
+
+
 def test_the_rows_order_does_not_change_a_bit() -> None:
     """A unit's factors are multiplied in one order (its columns sorted) and sums run over units in the fitting
     order: shuffled rows give the same floats."""
@@ -507,7 +528,7 @@ def test_winners_class_by_class_equal_argmax_and_the_tie_rule(k: int, cells: lis
         post[cls % k, unit] = post[:, unit].max() + MOVES[move]
     gold = np.array([5]) if with_gold else np.zeros(0, dtype=np.int64)
     odd_judged = np.arange(n_units) % 2 == 1  # units 1, 3 and 5 have a judgment
-    p = ds._Problem([], np.arange(n_units), np.arange(n_units), odd_judged, n_units, 1, k, gold,
+    p = ds._Problem([], [], np.arange(n_units), np.arange(n_units), odd_judged, n_units, 1, k, gold,
                     np.zeros(gold.size, dtype=np.int64))
     winner, tie, best = ds._winners(post, p)
     judged = (np.arange(n_units) % 2 == 1) | np.isin(np.arange(n_units), gold)

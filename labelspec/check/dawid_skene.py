@@ -45,8 +45,11 @@ __all__ = ["DawidSkeneResult", "dawid_skene"]
 #: Two posteriors closer than this are a tie: EM posteriors are never exactly equal by accident.
 TIE_TOLERANCE = 1e-9
 
-#: Units per piece of work: a piece's (K, units) slice of the posterior and its gathers stay in cache.
+#: Units per piece of the E-step: a piece's (K, units) slice of the posterior and its gathers stay in cache.
 PIECE_UNITS = 1 << 16
+#: Units per block of the M-step: each block's product gives a dense (A·K, K) table of expected counts, which
+#: must stay small beside the block's judgments when annotators and labels are many (100k × 20: 40M cells).
+BLOCK_UNITS = 1 << 18
 
 #: Judgments per unit up to which units are laid out by their number of judgments (one Python step per judgment
 #: of a piece); units with more are a sparse row block (any number, one product).
@@ -98,10 +101,13 @@ class _Piece:
 
 @dataclass(frozen=True, slots=True)
 class _Problem:
-    """The judgments in pieces of the fitting order; ``order`` (U,) is the unit at each position of it and
-    ``position`` (U,) each unit's position; ``judged`` (U,) marks the units with a judgment (unit order)."""
+    """The judgments in pieces of the fitting order, and the M-step's blocks: runs of consecutive pieces of about
+    :data:`BLOCK_UNITS` units (across the groups of units with equal numbers of judgments); ``order`` (U,) is
+    the unit at each position of it and ``position`` (U,) each unit's position; ``judged`` (U,) marks the units
+    with a judgment (unit order)."""
 
     pieces: list[_Piece]
+    blocks: list[list[_Piece]]
     order: IntArray
     position: IntArray
     judged: BoolArray
@@ -157,7 +163,7 @@ def _problem(
     g_pos = position[g_units]
     by_pos = np.argsort(g_pos, kind="stable")
     g_pos, g_lab = g_pos[by_pos].astype(np.int64), g_labels[by_pos]
-    pieces = []
+    pieces: list[_Piece] = []
     for m in range(DENSE_MAX + 2):
         lo, hi = int(bounds[m]), int(bounds[m + 1])
         if lo == hi:
@@ -175,7 +181,21 @@ def _problem(
             sparse = None if cols is not None else _sparse_rows(flat, rows, offsets, order[a:b], n_ann * n_cls)
             pieces.append(_Piece(a, b, m, None if cols is None else cols[:, a - lo:b - lo], sparse, g_pos[i:j] - a,
                                  g_lab[i:j]))
-    return _Problem(pieces, order, position, counts > 0, n_units, n_ann, n_cls, g_units, g_labels)
+    return _Problem(pieces, _runs(pieces), order, position, counts > 0, n_units, n_ann, n_cls, g_units, g_labels)
+
+
+def _runs(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Consecutive pieces in runs of at most :data:`BLOCK_UNITS` units (one piece when it alone is larger)."""
+    runs: list[list[_Piece]] = []
+    size = 0
+    for piece in pieces:
+        n = piece.stop - piece.start
+        if not runs or size + n > BLOCK_UNITS:
+            runs.append([])
+            size = 0
+        runs[-1].append(piece)
+        size += n
+    return runs
 
 
 #: Judgments per unit up to which :func:`_sort_columns` sorts by a network of elementwise min/max (numpy's sort
@@ -207,6 +227,21 @@ def _sparse_rows(flat: np.ndarray, rows: np.ndarray, offsets: np.ndarray, units:
                            ptr), shape=(len(units), n_cols))
     block.sum_duplicates()
     return block
+
+
+def _count_rows(piece: _Piece, n_cols: int) -> sp.csr_matrix:
+    """The piece's judgments as a (units, A·K) count matrix: its sparse rows, or a dense piece's columns as CSR
+    rows of ``m`` entries each, made when asked (a unit-major copy of the piece's columns; no second copy of
+    every judgment kept). A count matrix times the posterior is the M-step's one product per piece: scipy adds
+    each judgment's K-wide row, whatever the number of annotators and labels (one weighted count per class and
+    judgment slot was ``m·K`` passes of ``A·K`` cells per piece: 34 % slower at 100k annotators × 20 labels)."""
+    if piece.rows is not None:
+        return piece.rows
+    assert piece.cols is not None
+    n, m = piece.stop - piece.start, piece.m
+    columns = np.ascontiguousarray(piece.cols.T).reshape(-1)
+    ptr = np.arange(n + 1, dtype=columns.dtype) * m
+    return sp.csr_matrix((np.ones(n * m, dtype=np.float32), columns, ptr), shape=(n, n_cols), copy=False)
 
 
 def _piece_votes(piece: _Piece, k: int) -> FloatArray:
@@ -254,11 +289,12 @@ def _clamp(post: FloatArray, p: _Problem) -> FloatArray:
 
 
 _R = TypeVar("_R")
+_W = TypeVar("_W")
 
 
-def _each(pool: ThreadPoolExecutor | None, work: Callable[[_Piece], _R], pieces: list[_Piece]) -> list[_R]:
-    """``work`` on every piece, in order, on the pool's threads when there is one (numpy's and scipy's loops
-    release the GIL): a piece's units are its own, so the results do not depend on which thread ran it."""
+def _each(pool: ThreadPoolExecutor | None, work: Callable[[_W], _R], pieces: list[_W]) -> list[_R]:
+    """``work`` on every piece (or block), in order, on the pool's threads when there is one (numpy's and scipy's
+    loops release the GIL): a piece's units are its own, so the results do not depend on which thread ran it."""
     return list(pool.map(work, pieces) if pool is not None else map(work, pieces))
 
 
@@ -266,27 +302,20 @@ def _m_step(post: FloatArray, p: _Problem, smoothing: float, pool: ThreadPoolExe
             ) -> tuple[FloatArray, FloatArray]:
     """Priors (K,) and confusion (A, K, K) from the class-major posterior, plus ``smoothing`` pseudo-counts.
 
-    Expected judgment counts per (true class, annotator·K + label): each piece's by one weighted count per
-    class and judgment slot (a sparse piece: one product), summed in piece order (the same sums whichever
-    threads made them).
+    Expected judgment counts per (true class, annotator·K + label): each block's by one sparse product
+    (:func:`_count_rows`), summed in block order (the same sums whichever threads made them).
     """
     k, cells = p.n_classes, p.n_annotators * p.n_classes
 
-    def expected_of(piece: _Piece) -> FloatArray:
-        mine = post[:, piece.start:piece.stop]
-        if piece.rows is not None:
-            return np.asarray((piece.rows.T @ np.ascontiguousarray(mine.T)).T)
-        out = np.zeros((k, cells))
-        assert piece.cols is not None
-        for j in range(piece.m):
-            for c in range(k):
-                out[c] += np.bincount(piece.cols[j], weights=mine[c], minlength=cells)
-        return out
+    def expected_of(block: list[_Piece]) -> FloatArray:
+        rows = [_count_rows(piece, cells) for piece in block]
+        counts = rows[0] if len(rows) == 1 else sp.vstack(rows, format="csr")
+        return np.asarray(counts.T @ np.ascontiguousarray(post[:, block[0].start:block[-1].stop].T))
 
-    expected = np.zeros((k, cells))  # (K_true, A·K_label): expected judgment counts
-    for part in _each(pool, expected_of, p.pieces):
+    expected = np.zeros((cells, k))  # (A·K_label, K_true): expected judgment counts
+    for part in _each(pool, expected_of, p.blocks):
         expected += part
-    conf = expected.reshape(k, p.n_annotators, k).transpose(1, 0, 2) + smoothing
+    conf = expected.T.reshape(k, p.n_annotators, k).transpose(1, 0, 2) + smoothing
     rows = conf.sum(axis=2, keepdims=True)
     empty = rows[..., 0] <= 0
     conf = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
@@ -299,12 +328,18 @@ def _linear_max(weights: FloatArray, priors: FloatArray) -> int:
     """The most judgments a unit may have for its E-step in probability space: every non-zero product of
     that many confusion entries and a prior stays above 2 ** :data:`FLOOR_LOG2` (full precision, no underflow).
     Zero entries (smoothing 0) give exact zeros either way."""
-    low_w = float(weights[weights > 0].min()) if (weights > 0).any() else 1.0
-    low_p = float(priors[priors > 0].min()) if (priors > 0).any() else 1.0
+    low_w, low_p = _lowest_positive(weights), _lowest_positive(priors)
     room = FLOOR_LOG2 - math.log2(low_p)
     if room > 0:  # the prior alone is too small (never, with any real data)
         return -1
     return DENSE_MAX if low_w >= 1.0 else min(DENSE_MAX, int(room / math.log2(low_w)))
+
+
+def _lowest_positive(values: FloatArray) -> float:
+    """The smallest positive value (1.0 when there is none): one pass over the confusion entries unless some
+    are 0 (40M entries at 100k annotators × 20 labels)."""
+    low = float(values.min(initial=1.0))
+    return low if low > 0 else float(values.min(where=values > 0, initial=1.0))
 
 
 def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray,
@@ -320,10 +355,12 @@ def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray,
     """
     k = p.n_classes
     weights = np.ascontiguousarray(conf.transpose(1, 0, 2).reshape(k, -1))  # (K_true, A·K_label)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(weights)  # zero cells (smoothing = 0) are -inf; counts only touch observed cells
-        log_prior = np.log(priors)
     linear = _linear_max(weights, priors)
+    logs = any(piece.rows is not None or piece.m > linear for piece in p.pieces)  # else: no logarithm at all
+    with np.errstate(divide="ignore"):
+        # zero cells (smoothing = 0) are -inf; counts only touch observed cells
+        log_weights = np.log(weights) if logs else weights
+        log_prior = np.log(priors)
     prior, log_p = priors[:, None], log_prior[:, None]
 
     def joint_log(piece: _Piece, mine: FloatArray) -> None:
