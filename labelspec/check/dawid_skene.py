@@ -16,9 +16,10 @@ judgments' columns (annotator·K + label) in an (m, units) array, ascending with
 multiplies each unit's m confusion entries straight in probability space (gathers and products, no
 logarithm or ``exp`` per unit and class: the ``exp`` was half the E-step), whenever the product cannot
 underflow (:func:`_linear_max`). Otherwise, and for units with more judgments (a sparse row block), it sums
-logarithms and normalises by log-sum-exp. Work goes by pieces of at most :data:`PIECE_UNITS` units, shared among
-threads (numpy and scipy release the GIL), with results independent of the thread count: each unit's posterior
-is its piece's, and sums run in piece order. The posterior is kept class-major, ``(K, U)``, because reductions
+logarithms and normalises by log-sum-exp. The E-step goes by pieces of at most :data:`PIECE_UNITS` units, the
+M-step by runs of pieces of up to :data:`BLOCK_UNITS` units (one sparse product each), shared among threads
+(numpy and scipy release the GIL), with results independent of the thread count: each unit's posterior is its
+piece's, and sums run in piece and block order. The posterior is kept class-major, ``(K, U)``, because reductions
 over a short K axis are several times slower than column-wise ones; the public ``posterior`` is its (U, K)
 transpose view.
 """
@@ -116,10 +117,6 @@ class _Problem:
     n_classes: int
     gold_units: IntArray
     gold_labels: IntArray
-
-    @property
-    def gold_positions(self) -> IntArray:
-        return self.position[self.gold_units]
 
 
 def _problem(
@@ -232,9 +229,9 @@ def _sparse_rows(flat: np.ndarray, rows: np.ndarray, offsets: np.ndarray, units:
 def _count_rows(piece: _Piece, n_cols: int) -> sp.csr_matrix:
     """The piece's judgments as a (units, A·K) count matrix: its sparse rows, or a dense piece's columns as CSR
     rows of ``m`` entries each, made when asked (a unit-major copy of the piece's columns; no second copy of
-    every judgment kept). A count matrix times the posterior is the M-step's one product per piece: scipy adds
-    each judgment's K-wide row, whatever the number of annotators and labels (one weighted count per class and
-    judgment slot was ``m·K`` passes of ``A·K`` cells per piece: 34 % slower at 100k annotators × 20 labels)."""
+    every judgment kept). The M-step multiplies a block of these by the posterior: scipy adds each judgment's
+    K-wide row, whatever the number of annotators and labels (one weighted count per class and judgment slot
+    was ``m·K`` passes over ``A·K`` cells per piece: 34 % slower at 100k annotators × 20 labels)."""
     if piece.rows is not None:
         return piece.rows
     assert piece.cols is not None
