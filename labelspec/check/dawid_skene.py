@@ -414,14 +414,12 @@ def _e_step(p: _Problem, priors: FloatArray, conf: FloatArray, out: FloatArray,
     return ll
 
 
-def _winners(post: FloatArray, p: _Problem, work: tuple[FloatArray, FloatArray] | None = None
-             ) -> tuple[IntArray, BoolArray, FloatArray]:
+def _winners(post: FloatArray, p: _Problem) -> tuple[IntArray, BoolArray, FloatArray]:
     """Each unit's top class (the first of equal ones, as ``argmax``), whether another is within the tie
     tolerance, and the top posterior (unit order). Class by class over (U,) rows: ``argmax`` along the short K
-    axis and a (K, U) difference array took ~0.5 s at 3.3M units, at the end of the check's critical path.
-    ``work``: two (U,) float arrays to use (the first becomes the top posterior)."""
+    axis and a (K, U) difference array took ~0.5 s at 3.3M units, at the end of the check's critical path."""
     k_n, u = post.shape
-    best, gap = work if work is not None else (np.empty(u), np.empty(u))
+    best, gap = np.empty(u), np.empty(u)
     np.max(post, axis=0, out=best)
     near: npt.NDArray[np.signedinteger[Any]] = np.zeros(u, dtype=np.int16 if k_n < 1 << 15 else np.int64)
     top = np.full(u, -1, dtype=np.int64)
