@@ -1,15 +1,16 @@
-"""Process-wide settings the command line makes for reading label files fast, and the CPUs work may use.
+"""Process-wide settings: Arrow's memory pool, the CPUs work may use, BLAS's threads while the check runs.
 
-One job: pick Arrow's memory pool. Arrow's default (mimalloc in the PyPI wheels) allocated the readers' hash
-tables two to four times slower than jemalloc on the benchmark machine, and kept more memory (10M judgments:
-3.09 GiB peak against 2.90 GiB; ``benchmarks/README.md``). A library must not change a host process's
-allocator behind its back, so only the CLI (and the benchmarks, which measure what the CLI does) call this.
-A user's ``ARROW_DEFAULT_MEMORY_POOL`` always wins.
+Arrow's pool: its default (mimalloc in the PyPI wheels) allocated the readers' hash tables two to four times
+slower than jemalloc on the benchmark machine, and kept more memory (10M judgments: 3.09 GiB peak against
+2.90 GiB; ``benchmarks/README.md``). A library must not change a host process's allocator behind its back, so
+only the CLI (and the benchmarks, which measure what the CLI does) call this. A user's
+``ARROW_DEFAULT_MEMORY_POOL`` always wins.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 
 
 def configure_arrow() -> str:
@@ -31,3 +32,18 @@ def usable_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # no affinity on this platform
         return max(1, os.cpu_count() or 1)
+
+
+def single_threaded_blas() -> AbstractContextManager[object]:
+    """While the check runs, numpy's and scipy's BLAS (OpenBLAS in the wheels) use one thread, restored on exit.
+
+    Why: the check keeps the CPUs busy with its own threads (consensus on a second core, Dawid–Skene's pieces),
+    and its BLAS products are small (a bootstrap's 1,000 replicates × at most 2¹⁶ blocks). OpenBLAS's workers
+    spin-wait between calls, taking cores from those threads: at 10M judgments on two cores they burned ~0.5 s of
+    CPU, and one thread made the check 0.3–0.4 s faster (``benchmarks/README.md``). threadpoolctl's limit is
+    process-wide while it lasts, as scikit-learn uses it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    limits: AbstractContextManager[object] = threadpool_limits(limits=1, user_api="blas")  # the package is untyped
+    return limits

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,34 @@ def test_usable_cpus_follow_the_affinity_or_the_cpu_count(monkeypatch: pytest.Mo
     assert usable_cpus() == 1  # nothing known: one
     monkeypatch.setattr(os, "cpu_count", lambda: 6)
     assert usable_cpus() == 6
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy  # noqa: F401 — loads numpy's BLAS, so threadpoolctl can see it
+    from threadpoolctl import threadpool_limits
+
+    from labelspec import api
+    from labelspec.check import runner
+
+    with threadpool_limits(limits=2, user_api="blas"):  # as on a machine with two cores, whatever this one has
+        before = _blas_threads()
+        if not before:
+            pytest.skip("no BLAS that threadpoolctl can control")
+        seen: list[list[int]] = []
+        evaluate_rules = runner.evaluate_rules
+
+        def spy(*args, **kwargs):  # runs while the consensus thread may still be working
+            seen.append(_blas_threads())
+            return evaluate_rules(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "evaluate_rules", spy)
+        example = Path(__file__).resolve().parent.parent / "specs" / "support-intent"
+        api.check_labels(example, [example / "labels"])
+        assert seen == [[1] * len(before)]
+        assert _blas_threads() == before == [2] * len(before)

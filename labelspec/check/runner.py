@@ -32,6 +32,7 @@ from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
 from labelspec.check.tables import Codes
 from labelspec.check.task_parse import FIELDS as PARSE_FIELDS
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
+from labelspec.runtime import single_threaded_blas
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.plan import Gate, plan_gates
 
@@ -245,7 +246,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
     # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
         # the read-time items that are gold are found on the second core while this one accounts the rows
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
         acc = account_labels(spec, ctx, judgments)
