@@ -156,8 +156,9 @@ class Context:
 
     def never_released(self) -> list[str]:
         """Items no release publishes: the gold items (of the gold file in use and, when ``--gold`` replaced it,
-        of the spec's own) and the calibration items."""
-        return [*self.gold["item"], *self.hidden_gold_items, *self.calibration["item"]]
+        of the spec's own) and the calibration items. ``tolist`` each column: iterating a pandas string column
+        yields its values one by one (66k gold items: 50 ms, against 5 ms)."""
+        return [*self.gold["item"].tolist(), *self.hidden_gold_items, *self.calibration["item"].tolist()]
 
     def field_lengths(self, name: str | None) -> dict[str, int]:
         """Item id → length of its ``name`` field (a spans task's text); empty without items or a field."""
@@ -251,7 +252,7 @@ def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = Non
     cal = spec.quality.calibration
     if gold_override is not None:
         gold = read_reference(gold_override, gold_data)
-        hidden = frozenset(spec_gold["item"]) if spec_gold is not None else frozenset()
+        hidden = frozenset(spec_gold["item"].tolist()) if spec_gold is not None else frozenset()
     else:
         gold, hidden = (spec_gold if spec_gold is not None else Context().gold), frozenset()
     return Context(

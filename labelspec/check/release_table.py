@@ -56,7 +56,7 @@ def select_units(decisions: Decisions, ctx: Context) -> tuple[pd.DataFrame, dict
     wins). Gold items are those of the gold file in use and, when ``--gold`` replaced it, of the spec's own:
     neither is ever released."""
     u = decisions.units
-    gold_items = ctx.gold["item"] if not ctx.hidden_gold_items else [*ctx.gold["item"], *ctx.hidden_gold_items]
+    gold_items = ctx.gold["item"] if not ctx.hidden_gold_items else [*ctx.gold["item"].tolist(), *ctx.hidden_gold_items]
     held = np.select(
         [u["item"].isin(gold_items).to_numpy(), u["item"].isin(ctx.calibration["item"]).to_numpy(),
          u["value"].isna().to_numpy(), u["review"].to_numpy(dtype=bool)],

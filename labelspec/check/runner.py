@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             options.progress(f"agreement for task {task.name}")
         frame = task_rows(used, task.name)
         g = gold_keys[gold_keys["task"] == task.name]
-        gold_units = set(g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else ""))
+        gold_units = set((g["item"] + ("\x1f" + g["unit"] if task.unit == "step" else "")).tolist())  # not per value
         if task.kind in PARSED_KINDS:
             # parsed first, so that the consensus (Bradley–Terry, span support) runs beside the agreement
             state.parses.get(task, frame[list(PARSE_FIELDS)], state.ctx.field_lengths(task.field))
@@ -235,6 +236,11 @@ def _estimates_only(analyses: dict[str, TaskAnalysis]) -> dict[str, TaskAnalysis
     return {name: replace(a, codes=None, gold_mask=None, pairs=None, patterns=None) for name, a in analyses.items()}
 
 
+def _hotspots(spec: Spec, acc: Accounting, ctx: Context, analyses: dict[str, TaskAnalysis], parses: TaskParses
+              ) -> dict[str, Any]:
+    return hotspots.find_hotspots(spec, acc, ctx, analyses=analyses, parses=parses).section()
+
+
 def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence[str],
               options: CheckOptions = CheckOptions()) -> Report:
     """Everything ``labelspec check`` does, without printing: the report owns the exit code."""
@@ -246,7 +252,8 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
     # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
-    with single_threaded_blas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
+    with (single_threaded_blas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-hotspots") as side):
         # the read-time items that are gold are found on the second core while this one accounts the rows
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
         acc = account_labels(spec, ctx, judgments)
@@ -265,21 +272,22 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
                                     details=options.keep_decisions))
 
         _analyze(state, options, consensus)
+        # the hotspots read the codes and parses only: on a third thread, beside the findings and gates here and
+        # the consensus's end (at 10M judgments the last ~0.5 s had one core idle while this one did all three)
+        spots = side.submit(_hotspots, spec, acc, ctx, _without_pairs(state.analyses), state.parses)
         state.gold = gold.result()
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
         gates = plan_gates(spec)
         later = [g for g in gates if _after_consensus(g, spec)]
         results = {g.id: evaluate(g, _measure(g, state)) for g in gates if g not in later}
-        state.analyses = _without_pairs(state.analyses)
-        spots = hotspots.find_hotspots(spec, acc, ctx, analyses=state.analyses, parses=state.parses).section()
         state.analyses = _estimates_only(state.analyses)
         decisions = decide.combine(spec, [job.result() for job in jobs])
     for g in later:  # spans and attribution: their distribution is their consensus's
         task = spec.task(g.task or "")
         assert task is not None  # _after_consensus found it
         results[g.id] = evaluate(g, distribution.consensus_measure(g, task, decisions.units))
-    sections = {"consensus": decisions.section(), "hotspots": spots}
+    sections = {"consensus": decisions.section(), "hotspots": spots.result()}
     kept = decisions if options.keep_decisions else None
     del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed here unless the release keeps them
     state.parses = TaskParses()  # the parsed tasks are not needed by the report
