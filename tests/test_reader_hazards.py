@@ -112,6 +112,15 @@ def test_parquet_invalid_utf8_names_column_and_row(tmp_path: Path) -> None:
     assert "'label'" in diag.message and "UTF-8" in diag.message
 
 
+def test_parquet_invalid_utf8_in_two_columns_names_the_first_mapped(tmp_path: Path) -> None:
+    """The columns are checked side by side: the error is still the first column's, in the mapping's order."""
+    table = pa.table({"item_id": bad_utf8([b"i1", b"i\xff"]), "annotator_id": ["a", "b"],
+                      "label": bad_utf8([b"\xfe", b"x"])})
+    pq.write_table(table, tmp_path / "two.parquet")
+    diag = diagnostic(tmp_path / "two.parquet")
+    assert diag.check_tuple() == ("LS401", 2, 0) and "'item_id'" in diag.message
+
+
 def test_parquet_invalid_utf8_in_a_later_row_group(tmp_path: Path) -> None:
     values = [b"ok"] * 9 + [b"x\xc3("] + [b"ok"] * 5
     diag = diagnostic(parquet(tmp_path, bad_utf8(values), row_group_size=4))
