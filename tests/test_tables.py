@@ -20,6 +20,7 @@ from labelspec.check.tables import (
     encode,
     find_sorted,
     pair_tables,
+    row_totals,
     unit_counts,
     unit_positions,
 )
@@ -261,3 +262,14 @@ def test_pair_tables_given_the_kept_units_are_those_of_the_row_mask(rows: list[t
         mp.setattr(coded, "_TAKE_ROWS", piece)
         packed = coded.take_packed(codes.annotator, codes.category, 2, order, np.int32)
     assert packed.tolist() == [(int(codes.annotator[i]) << 2) | int(codes.category[i]) for i in order]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 6), st.sampled_from(["int32", "int64", "uint8", "bool"]), st.data())
+def test_row_totals_are_the_rows_sums_exactly(n: int, k: int, dtype: str, data) -> None:
+    high = 1 if dtype == "bool" else 255 if dtype == "uint8" else 2**20
+    values = data.draw(st.lists(st.integers(0, high), min_size=n * k, max_size=n * k))
+    table = np.array(values, dtype=np.int64).reshape(n, k).astype(dtype)
+    totals = row_totals(table)
+    assert totals.dtype == np.int64
+    assert totals.tolist() == np.asarray(table, dtype=np.int64).sum(axis=1).tolist()  # uint8 rows past 255 too

@@ -55,7 +55,7 @@ from labelspec.check.review_routing import (
     rule_units,
     unreleased_units,
 )
-from labelspec.check.tables import UNIT_SEP, Codes, cell_keys, dense_units
+from labelspec.check.tables import UNIT_SEP, Codes, cell_keys, dense_units, row_totals
 from labelspec.check.task_parse import TaskParses, task_codes
 from labelspec.spec.model import Adjudication, Spec, Task
 
@@ -192,7 +192,7 @@ def _unanimous(codes: Codes, value: np.ndarray, counts: np.ndarray | None = None
     n_units, _, k = codes.shape
     if dense_units(codes):  # labels: one count table
         table = codes.unit_table if counts is None else counts
-        n = table.sum(axis=1)
+        n = row_totals(table)
         if winner is not None and k:  # every judgment gave the winner: its count is the unit's (one gather, not
             # two more reductions along the short axis of 3.3M rows)
             hit = np.take_along_axis(table, np.maximum(winner, 0)[:, None], axis=1)[:, 0]

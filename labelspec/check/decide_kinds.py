@@ -31,7 +31,15 @@ from labelspec.check.dawid_skene import dawid_skene
 from labelspec.check.float_detail import FloatDetail
 from labelspec.check.preference import pairwise_choice
 from labelspec.check.span_sets import SpanSet
-from labelspec.check.tables import Codes, cell_keys, counting_fits, encode, unit_counts, unit_positions
+from labelspec.check.tables import (
+    Codes,
+    cell_keys,
+    counting_fits,
+    encode,
+    row_totals,
+    unit_counts,
+    unit_positions,
+)
 from labelspec.check.taxonomy import ancestors_at, deepest_consensus
 from labelspec.spec.model import Adjudication, Task
 
@@ -226,7 +234,7 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
     unchosen = (r.winner >= 0) & (np.take_along_axis(counts, np.maximum(r.winner, 0)[:, None], 1)[:, 0] == 0)
     low = (r.winner < 0) | ~(r.posterior_max >= pol.min_support) | unchosen
     cats = list(c.categories)
-    units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, counts.sum(axis=1), r.tie, low)
+    units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, row_totals(counts), r.tie, low)
     model = {
         "labels": cats,
         "priors": dict(zip(cats, np.round(r.priors, 6).tolist(), strict=True)),

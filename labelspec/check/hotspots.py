@@ -53,6 +53,7 @@ from labelspec.check.tables import (
     count_cells,
     counting_fits,
     dense_units,
+    row_totals,
     unit_counts,
     units_on_items,
 )
@@ -131,7 +132,7 @@ def entropy(codes: Codes, table: np.ndarray | None = None) -> tuple[np.ndarray, 
     n_units, _, k = codes.shape
     if dense_units(codes):
         table = unit_counts(codes) if table is None else table
-        n = table.sum(axis=1)
+        n = row_totals(table)
         total = np.zeros(n_units)
         most = int(n.max()) if n_units else 0
         if most <= _TERMS_UP_TO:  # each term looked up by (count, judgments): the same bits, no log per unit

@@ -326,6 +326,18 @@ def dense_units(codes: Codes) -> bool:
     return k > 0 and counting_fits(n_units * k, len(codes.unit))
 
 
+def row_totals(table: np.ndarray) -> np.ndarray:
+    """(U,) int64 totals of a (U, K) integer count table (judgments per unit). A product with ones: numpy's
+    ``sum(axis=1)`` reduces each short row on its own (3.3M × 4 int32: 72 ms), the product streams (17 ms);
+    integer arithmetic, so the totals are the same exactly. int32 tables total in int32: a unit table is int32
+    only when all its counts together fit (``Codes.unit_table``)."""
+    if table.ndim != 2:
+        raise ValueError("row_totals takes a 2-D count table")
+    if table.dtype not in (np.int32, np.int64):  # other widths could overflow in their own type: the plain sum
+        return np.asarray(table.sum(axis=1), dtype=np.int64)
+    return np.asarray(table @ np.ones(table.shape[1], dtype=table.dtype), dtype=np.int64)
+
+
 def unit_counts(codes: Codes, mask: np.ndarray | None = None) -> np.ndarray:
     """(U, K) judgments per unit and category (rows outside ``mask`` are left out; units keep their index)."""
     u, _, k = codes.shape
