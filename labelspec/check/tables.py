@@ -305,6 +305,8 @@ def count_grouped(category: np.ndarray, grouping: tuple[np.ndarray, np.ndarray],
     table = np.zeros((n, k), dtype=dtype)
     if k == 0:  # no category: nothing to count (and no key stride)
         return table
+    if k <= 1 << 7 and category.dtype.itemsize > 1:  # gathered in group order from one byte per row: 10M rows
+        category = category.astype(np.int8)           # of int32, ~0.1 s of cache misses; of int8, ~0.04 s
     for a in range(0, n, _COUNT_GROUPS):
         b = min(a + _COUNT_GROUPS, n)
         keys = np.repeat(np.arange(0, (b - a) * k, k, dtype=np.int64), np.diff(offsets[a:b + 1]))
@@ -379,7 +381,8 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray, units: np
         starts, sizes = offsets[:-1], np.diff(offsets)
     shift = max(k - 1, 0).bit_length()
     key_type, cell_type = _int_for(n_ann * n_ann), _int_for(n_ann * n_ann * k * k)
-    packed_type = _int_for(n_ann << shift)
+    # int16 when it fits (1,000 annotators and 4 labels: 12 bits): the grouped gather's cache misses halve
+    packed_type = np.int16 if n_ann << shift < 1 << 15 else _int_for(n_ann << shift)
     packed = take_packed(codes.annotator, codes.category, shift, order, packed_type)
     del order
     low = (1 << shift) - 1
