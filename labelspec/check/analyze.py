@@ -206,8 +206,7 @@ def _multi_choice(frame: pd.DataFrame, task: Task, gold_units: set[str], boot: B
 
 def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min_per_unit: int | None,
                    boot: BootstrapPolicy, coded: Callable[[Codes], None] | None = None,
-                   by_item: tuple[np.ndarray, np.ndarray] | None = None, codes: Codes | None = None
-                   ) -> TaskAnalysis:
+                   by_item: tuple[np.ndarray, np.ndarray] | None = None) -> TaskAnalysis:
     """Agreement for single_choice, pairwise, rating and multi_choice tasks.
 
     ``coded`` is called with the task's codes as soon as they exist (multi_choice: after its pair tables, over
@@ -215,14 +214,12 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
     analysis, at 10M judgments within G13's 2 GiB since Dawid–Skene and the unit tables were slimmed
     (``benchmarks/README.md``). Their unit table and grouping by unit, which both sides read, are made once by
     whichever side asks first (``Codes._once``). ``by_item``: ``frame``'s rows
-    grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows. ``codes``: this
-    task's :func:`encode` of exactly these rows, when the caller made it already (not multi_choice)."""
+    grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows."""
     kappas: stats.PairKappas | None = None
     if task.kind == "multi_choice":
         codes, mask, tables, collapsed, agreement, labels = _multi_choice(frame, task, gold_units, boot, coded)
     else:
-        if codes is None:
-            codes = encode(frame, task.label_ids, by_item=by_item, narrow=True)
+        codes = encode(frame, task.label_ids, by_item=by_item, narrow=True)
         if coded is not None:  # the consensus starts now, on the other core
             coded(codes)
         # counted here while the consensus builds its sparse matrix from the grouping, then reads this table

@@ -30,7 +30,7 @@ from labelspec.check.records import Accounting, account
 from labelspec.check.report import Report
 from labelspec.check.rules import RuleResult, evaluate_rules
 from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
-from labelspec.check.tables import Codes, encode
+from labelspec.check.tables import Codes
 from labelspec.check.task_parse import FIELDS as PARSE_FIELDS
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
 from labelspec.runtime import single_threaded_blas
@@ -62,9 +62,6 @@ class _State:
     #: The used rows grouped by item (``Accounting.by_item``), for a choice task that has every row; taken by
     #: the analysis, so that it lives no longer than the codes holding it.
     by_item: tuple[np.ndarray, np.ndarray] | None = None
-    #: The only task's codes made from the rows as read, while the accounting ran (:func:`_early_codes`), with
-    #: how many rows were read: the analysis takes them when the accounting used every row, in the same order.
-    early: tuple[Future[Codes | None], int] | None = None
 
 
 def task_shapes(spec: Spec) -> list[TaskShape]:
@@ -103,38 +100,6 @@ def _gold_items(frame: pd.DataFrame, ctx: Context) -> GoldItems | None:
     return GoldItems.of(frame["item"].cat.categories, ctx)
 
 
-def _coded_as_choice(task: Task) -> bool:
-    """Whether :func:`_analyze` gives ``task`` to ``analyze_choice``, which encodes its rows first."""
-    return not (task.kind == "text" or task.kind in PARSED_KINDS or task.kind in STRUCTURED_KINDS
-                or task.is_taxonomy or task.error_labels)
-
-
-def _early_codes(spec: Spec, frame: pd.DataFrame, by_item: tuple[np.ndarray, np.ndarray] | None) -> Codes | None:
-    """The codes of a spec's only task, made from the rows as read, on the second core while this one accounts
-    the rows (at 10M judgments ~0.3–0.5 s on each, with the second core idle otherwise). Speculative: they
-    serve only when the accounting kept every row (then its rows are these, in order, and it changes none of the
-    coded columns); None for a spec whose analysis encodes otherwise."""
-    task = spec.tasks[0] if len(spec.tasks) == 1 else None
-    if task is None or not _coded_as_choice(task) or task.kind == "multi_choice":
-        return None
-    return encode(frame, task.label_ids, by_item=by_item, narrow=True)
-
-
-def _taken_early(state: _State, task: Task, frame: pd.DataFrame) -> Codes | None:
-    """:func:`_early_codes`' answer when ``frame`` is every row read, else None (encoded anew from ``frame``)."""
-    early, state.early = state.early, None
-    if early is None:
-        return None
-    job, n_read = early
-    if len(frame) != n_read:  # the accounting left rows out (or the task has not every row): not these codes
-        job.cancel()
-        return None
-    try:
-        return job.result()
-    except Exception:  # the rows as read broke the encoding, yet the accounting excluded none: encode anew
-        return None
-
-
 def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Codes | None], None]) -> None:
     """Every task's agreement; ``consensus`` is handed each task as soon as its codes (and parses) exist."""
     spec, used = state.spec, state.acc.used
@@ -157,7 +122,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             consensus(task, None)
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
-        elif not _coded_as_choice(task):  # structured kinds, taxonomies, error labels
+        elif task.kind in STRUCTURED_KINDS or task.is_taxonomy or task.error_labels:
             analysis = analyze_structured(frame, task, spec, ctx=state.ctx, gold_units=gold_units, boot=boot,
                                           parses=state.parses)
             consensus(task, analysis.codes)  # its codes exist now
@@ -167,8 +132,7 @@ def _analyze(state: _State, options: CheckOptions, consensus: Callable[[Task, Co
             by_item = None  # the codes hold it from here: nothing else keeps it alive
             analysis = analyze_choice(frame, task, gold_units=gold_units, boot=boot,
                                       min_per_unit=spec.quality.annotations_per_item,
-                                      coded=partial(consensus, task), by_item=whole,
-                                      codes=_taken_early(state, task, frame))
+                                      coded=partial(consensus, task), by_item=whole)
         state.analyses[task.name] = analysis
 
 
@@ -292,11 +256,10 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
           ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-hotspots") as side):
         # the read-time items that are gold are found on the second core while this one accounts the rows
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
-        early = pool.submit(_early_codes, spec, judgments.frame, judgments.by_item), len(judgments.frame)
         acc = account_labels(spec, ctx, judgments)
         del judgments
         by_item, known, acc = acc.by_item, acc.span_parses, replace(acc, by_item=None, span_parses={})
-        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item, parses=TaskParses(known), early=early)
+        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item, parses=TaskParses(known))
         del by_item, known
         jobs: list[Future[decide.TaskDecision | None]] = []
         # gold scoring reads only the accounting: it goes first on the second core, while this one encodes (at
