@@ -37,11 +37,11 @@ def usable_cpus() -> int:
 def single_threaded_blas() -> AbstractContextManager[object]:
     """While the check runs, numpy's and scipy's BLAS (OpenBLAS in the wheels) use one thread, restored on exit.
 
-    Why: the check keeps the CPUs busy with its own threads (consensus on a second core, Dawid–Skene's pieces),
-    and its BLAS products are small (a bootstrap's 1,000 replicates × at most 2¹⁶ blocks). OpenBLAS's workers
-    spin-wait between calls, taking cores from those threads: at 10M judgments on two cores they burned ~0.5 s of
-    CPU, and one thread made the check 0.3–0.4 s faster (``benchmarks/README.md``). threadpoolctl's limit is
-    process-wide while it lasts, as scikit-learn uses it.
+    Why: the check keeps the CPUs busy with its own threads (consensus on a second core, Dawid–Skene's pieces,
+    the hotspots), and its BLAS products are small (a bootstrap's 1,000 replicates × at most 2¹⁶ blocks).
+    OpenBLAS's workers spin-wait between calls, taking cores from those threads: at 10M judgments on two cores
+    one BLAS thread saved 0.3–0.7 s of CPU in every alternating round, and 0–0.35 s of wall time
+    (``benchmarks/README.md``). threadpoolctl's limit is process-wide while it lasts, as scikit-learn uses it.
     """
     from threadpoolctl import threadpool_limits
 
