@@ -4,7 +4,8 @@ Arrow's pool: its default (mimalloc in the PyPI wheels) allocated the readers' h
 slower than jemalloc on the benchmark machine, and kept more memory (10M judgments: 3.09 GiB peak against
 2.90 GiB; ``benchmarks/README.md``). A library must not change a host process's allocator behind its back, so
 only the CLI (and the benchmarks, which measure what the CLI does) call this. A user's
-``ARROW_DEFAULT_MEMORY_POOL`` always wins.
+``ARROW_DEFAULT_MEMORY_POOL`` always wins. BLAS's threads are another matter: the check limits them only while
+it runs and gives them back (:func:`single_threaded_blas`), so the library does it too.
 """
 
 from __future__ import annotations
