@@ -66,8 +66,8 @@ def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatc
 
     with threadpool_limits(limits=2, user_api="blas"):  # as on a machine with two cores, whatever this one has
         before = _blas_threads()
-        if not before:
-            pytest.skip("no BLAS that threadpoolctl can control")
+        if not before or set(before) != {2}:  # OpenBLAS caps its threads at the CPUs it found when loaded
+            pytest.skip("no BLAS that threadpoolctl can set to two threads here")
         seen: list[list[int]] = []
         evaluate_rules = runner.evaluate_rules
 
@@ -79,4 +79,4 @@ def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatc
         example = Path(__file__).resolve().parent.parent / "specs" / "support-intent"
         api.check_labels(example, [example / "labels"])
         assert seen == [[1] * len(before)]
-        assert _blas_threads() == before == [2] * len(before)
+        assert _blas_threads() == before
