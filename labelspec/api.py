@@ -485,11 +485,12 @@ class ReleaseResult:
 
 
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display,
-                  read: Sequence[FileInfo] = ()) -> list[dict[str, Any]]:
+                  read: Sequence[FileInfo] = (), gold_data: bytes | None = None) -> list[dict[str, Any]]:
     """sha256 and size of the spec, every file it references and every label file, by ``shown`` path. The
-    referenced files are hashed from the bytes the spec loader read (``Spec.sources``), the label files as the
-    readers hashed the bytes they parsed (``read``): the manifest names what the check used, with no second read
-    that a file changed in the meantime would answer differently."""
+    referenced files are hashed from the bytes the spec loader read (``Spec.sources``), a ``--gold`` file from the
+    bytes the check read (``gold_data``), the label files as the readers hashed the bytes they parsed (``read``):
+    the manifest names what the check used, with no second read that a file changed in the meantime would answer
+    differently."""
     import hashlib
 
     parsed = {f.path: {"sha256": f.sha256, "bytes": f.size} for f in read}
@@ -499,7 +500,7 @@ def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: C
             spec.quality.calibration.file if spec.quality.calibration else None,
             None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
     files = [(root / Path(spec.path).name, None), *((root / r, spec.sources.get(r)) for r in refs if r),
-             *([(gold, None)] if gold else []), *((p, None) for p in paths)]
+             *([(gold, gold_data)] if gold else []), *((p, None) for p in paths)]
     out = []
     for p, known in files:
         if known is None and shown(p) in parsed:
@@ -554,7 +555,7 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *
         return ReleaseResult(report, verdict.refused, verdict.overrides)
     decisions = report.decisions
     assert decisions is not None  # keep_decisions=True above
-    inputs = _input_hashes(spec, paths, gold_path, shown, report.accounting.files)
+    inputs = _input_hashes(spec, paths, gold_path, shown, report.accounting.files, ctx.gold_override_bytes)
     counts: dict[str, Any] = {}
 
     def produce(open_output: Callable[[str], IO[bytes]]) -> None:  # streamed: the dataset is never in memory

@@ -90,3 +90,28 @@ def test_label_files_are_hashed_as_the_readers_parsed_them(loaded, tmp_path: Pat
     manifest = json.loads((tmp_path / "release" / "release-manifest.json").read_text("utf-8"))
     entry = next(i for i in manifest["inputs"] if i["path"].endswith(tiny.labels.name))
     assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(parsed).hexdigest(), len(parsed))
+
+
+def test_a_gold_override_is_hashed_as_the_check_read_it(loaded, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``release --gold FILE``: the file rewritten after the check read it; the manifest records the bytes the
+    gold set came from (the check's read of it, not a second one)."""
+    from labelspec.check import runner
+
+    tiny, spec = loaded
+    gold = tmp_path / "gold.csv"
+    gold.write_text("item,unit,task,label\ni1,,sentiment,pos\ni2,,sentiment,neg\n", "utf-8")
+    used = gold.read_bytes()
+    run_check = runner.run_check
+
+    def then_rewrite(*args, **kwargs):  # type: ignore[no-untyped-def]
+        report = run_check(*args, **kwargs)
+        gold.write_bytes(used + b"i3,,sentiment,neu\n")
+        return report
+
+    monkeypatch.setattr(runner, "run_check", then_rewrite)
+    result = api.release(spec, [tiny.labels], out=tmp_path / "release", gold=gold)
+    assert result.exit_code == 0, result.report.gates
+    manifest = json.loads((tmp_path / "release" / "release-manifest.json").read_text("utf-8"))
+    entry = next(i for i in manifest["inputs"] if i["path"].endswith("gold.csv"))
+    assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(used).hexdigest(), len(used))

@@ -147,6 +147,9 @@ class Context:
     calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS, dtype=str))
     #: Items of the spec's own gold file when ``--gold`` replaced it for scoring: never released either.
     hidden_gold_items: frozenset[str] = frozenset()
+    #: The bytes of the ``--gold`` file the gold set was read from (None without one): a release manifest hashes
+    #: these, not a second read of the file.
+    gold_override_bytes: bytes | None = field(default=None, repr=False, compare=False)
     #: What the check's stages share within this context only: a new context (each API call) starts empty.
     _once: Once = field(default_factory=Once, init=False, repr=False, compare=False)
 
@@ -250,8 +253,9 @@ def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = Non
     gold_file = spec.quality.gold.file if spec.quality.gold else None
     spec_gold = read_reference(spec_dir / gold_file, sources.get(gold_file)) if gold_file else None
     cal = spec.quality.calibration
+    override = _bytes(gold_override, gold_data) if gold_override is not None else None
     if gold_override is not None:
-        gold = read_reference(gold_override, gold_data)
+        gold = read_reference(gold_override, override)
         hidden = frozenset(spec_gold["item"].tolist()) if spec_gold is not None else frozenset()
     else:
         gold, hidden = (spec_gold if spec_gold is not None else Context().gold), frozenset()
@@ -261,6 +265,7 @@ def load_context(spec: Spec, spec_dir: Path, *, gold_override: Path | None = Non
         gold=gold,
         calibration=read_reference(spec_dir / cal.file, sources.get(cal.file)) if cal else Context().calibration,
         hidden_gold_items=hidden,
+        gold_override_bytes=override,
     )
 
 
