@@ -1,4 +1,5 @@
-"""One measurement in a fresh process: the read-and-encode floor, the whole check, Dawid–Skene or release.
+"""One measurement in a fresh process: the read-and-encode floor, the whole check, Dawid–Skene, release, or the
+writing of a release's bytes alone.
 
 One job: time one operation and report it, with this process's peak RSS, as one JSON line on stdout. ``run.py``
 starts one process per measurement so that peak memory belongs to that measurement alone. Wall time covers the
@@ -8,6 +9,7 @@ operation only; the interpreter start and imports are reported apart (``import_s
     python benchmarks/measure.py check DATA/labels.parquet [--profile OUT.txt] [--stages]
     python benchmarks/measure.py dawid_skene DATA/labels.parquet
     python benchmarks/measure.py release DATA/labels.parquet
+    python benchmarks/measure.py write DATA/labels.parquet --bytes N
 """
 
 from __future__ import annotations
@@ -197,10 +199,35 @@ def release(path: Path, spec: Path) -> dict[str, Any]:
             "accepted": [o["gate"] for o in result.overrides if o.get("applied")]}
 
 
+def write(n_bytes: int) -> dict[str, Any]:
+    """``n_bytes`` hashed and written as a release writes its files (``release_output.Output``: sha256 and file
+    writes on a background thread, in pieces the size of a block's JSON lines), then fsynced as
+    ``write_streams_atomic`` does: what a release of that many bytes costs before any text is built. The bytes
+    are a random 16 MiB piece over and over (neither hashing nor writing depends on what they are)."""
+    import os
+
+    from labelspec.check.release_output import Output, Writers
+
+    piece = memoryview(os.urandom(16 << 20))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        with open(Path(tmp) / "dataset.jsonl", "wb") as fh:
+            with Writers() as writers:
+                out = Output(fh, writers)
+                for start in range(0, n_bytes, len(piece)):
+                    out.write(piece[:min(len(piece), n_bytes - start)])
+                out.entry("dataset.jsonl")
+            fh.flush()
+            os.fsync(fh.fileno())
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "bytes": n_bytes}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("floor", "check", "dawid_skene", "release"))
+    parser.add_argument("what", choices=("floor", "check", "dawid_skene", "release", "write"))
     parser.add_argument("labels", type=Path, help="labels.parquet or labels.csv of a generated project")
+    parser.add_argument("--bytes", type=int, default=0, help="write: how many bytes (a release's output size)")
     parser.add_argument("--bootstrap", type=int, default=None, help="override the spec's replicates")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the operation; write stats here")
     parser.add_argument("--stages", action="store_true", help="also report inclusive time per pipeline stage")
@@ -216,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     import_s = time.perf_counter() - T_START
     cpu0 = cpu_seconds()
     ops = {"floor": lambda: floor(args.labels), "check": lambda: check(args.labels, spec, args.bootstrap),
-           "dawid_skene": lambda: dawid_skene(args.labels, spec), "release": lambda: release(args.labels, spec)}
+           "dawid_skene": lambda: dawid_skene(args.labels, spec), "release": lambda: release(args.labels, spec),
+           "write": lambda: write(args.bytes)}
     if args.profile:
         import cProfile
         import pstats

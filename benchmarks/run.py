@@ -3,7 +3,9 @@
 One job: generate the projects that are missing, start one fresh process per measurement (``measure.py``), and
 print a table of wall time, CPU time, the check-to-floor ratio and peak RSS. The floor is the bare pyarrow read
 of the needed columns plus encoding their ids to integer codes once (``dictionary_encode``). Dawid–Skene and
-``release`` are measured too when labelspec has them. Results are also written as JSON under ``--data``.
+``release`` are measured too when labelspec has them, and after a release the writing of its bytes alone
+(``write``: hashing, writing and syncing that many bytes, no text built), the part of a release's time that no
+code change reduces. Results are also written as JSON under ``--data``.
 
     make bench                                   # 100k and 1M, Parquet and CSV
     .venv/bin/python benchmarks/run.py --sizes 100k,1m,10m --formats parquet,csv
@@ -140,7 +142,24 @@ def run_one(folder: Path, size: str, kind: str, fmt: str, args: argparse.Namespa
             r["target"] = f"≤ {target:g}×" if target else ""
         rows.append(r)
         log(f"    {r.get('seconds', float('nan')):.2f} s, {r.get('peak_rss_mib', float('nan')):.0f} MiB {r['note']}")
+        if what == "release" and r.get("written_bytes"):
+            rows.append(_write_row(r, labels, floor, args, log))
     return rows
+
+
+def _write_row(release: dict[str, Any], labels: Path, floor: dict[str, Any] | None, args: argparse.Namespace,
+               log: Any) -> dict[str, Any]:
+    """The release's bytes written alone (``measure.py write``), against the same floor."""
+    n = sum(release["written_bytes"].values())
+    log(f"  {release['size']} {release['kind']} {release['format']}: write ({n:,} bytes) …")
+    r = measure("write", labels, ["--bytes", str(n)], args.timeout)
+    r.update(size=release["size"], kind=release["kind"], format=release["format"], what="write",
+             note=r.get("error") or f"the release's {n / 1e9:.2f} GB alone: sha256, write, fsync")
+    if floor and "seconds" in r:
+        r["ratio_wall"] = r["seconds"] / floor["seconds"]
+        r["ratio_cpu"] = r["cpu_s"] / max(floor["cpu_s"], 1e-9)
+    log(f"    {r.get('seconds', float('nan')):.2f} s")
+    return r
 
 
 def main(argv: list[str] | None = None) -> int:
