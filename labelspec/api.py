@@ -486,8 +486,9 @@ class ReleaseResult:
 
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display,
                   read: Sequence[FileInfo] = (), gold_data: bytes | None = None) -> list[dict[str, Any]]:
-    """sha256 and size of the spec, every file it references and every label file, by ``shown`` path. The
-    referenced files are hashed from the bytes the spec loader read (``Spec.sources``), a ``--gold`` file from the
+    """sha256 and size of the spec, every file it references and every label file, by ``shown`` path. The spec
+    file and the files it references are hashed from the bytes the spec loader read (``Spec.file_bytes``,
+    ``Spec.sources``; a spec built in code has none, and its files are read now), a ``--gold`` file from the
     bytes the check read (``gold_data``), the label files as the readers hashed the bytes they parsed (``read``):
     the manifest names what the check used, with no second read that a file changed in the meantime would answer
     differently."""
@@ -499,7 +500,8 @@ def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: C
     refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
             spec.quality.calibration.file if spec.quality.calibration else None,
             None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
-    files = [(root / Path(spec.path).name, None), *((root / r, spec.sources.get(r)) for r in refs if r),
+    files = [(root / Path(spec.path).name, spec.file_bytes or None),
+             *((root / r, spec.sources.get(r)) for r in refs if r),
              *([(gold, gold_data)] if gold else []), *((p, None) for p in paths)]
     out = []
     for p, known in files:

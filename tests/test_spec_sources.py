@@ -115,3 +115,24 @@ def test_a_gold_override_is_hashed_as_the_check_read_it(loaded, tmp_path: Path, 
     manifest = json.loads((tmp_path / "release" / "release-manifest.json").read_text("utf-8"))
     entry = next(i for i in manifest["inputs"] if i["path"].endswith("gold.csv"))
     assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(used).hexdigest(), len(used))
+
+
+def test_the_spec_file_is_hashed_as_the_loader_read_it(loaded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The spec edited after it was loaded (while the check runs): the manifest records the spec the release was
+    made by. A spec built in code has no bytes of its own: its file is read when the manifest is written."""
+    tiny, spec = loaded
+    file = tiny.root / "labelspec.yaml"
+    used = file.read_bytes()
+    assert spec.file_bytes == used and "file_bytes" not in repr(spec)
+    file.write_bytes(used + b"# edited later\n")
+    manifests = {}
+    for name, given in (("loaded", spec), ("in code", replace(spec, file_bytes=b""))):
+        result = api.release(given, [tiny.labels], out=tmp_path / name)
+        assert result.exit_code == 0, result.report.gates
+        manifest = json.loads((tmp_path / name / "release-manifest.json").read_text("utf-8"))
+        manifests[name] = next(i for i in manifest["inputs"] if i["path"].endswith("labelspec.yaml"))
+    assert (manifests["loaded"]["sha256"], manifests["loaded"]["bytes"]) == (hashlib.sha256(used).hexdigest(),
+                                                                            len(used))
+    edited = file.read_bytes()
+    assert (manifests["in code"]["sha256"], manifests["in code"]["bytes"]) == (hashlib.sha256(edited).hexdigest(),
+                                                                              len(edited))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labelspec.errors import Diagnostic, SourceLocation, SpecError
 from labelspec.spec.model import Spec
 from labelspec.spec.resolve import resolve_spec
-from labelspec.spec.source import read_yaml_file
+from labelspec.spec.source import read_spec_bytes, read_yaml_text
 from labelspec.spec.validate import validate_shape
 
 SPEC_FILE = "labelspec.yaml"
@@ -36,7 +36,8 @@ def load_spec(path: str | Path, *, display_path: str | None = None) -> Spec:
 def load_spec_with_warnings(path: str | Path, *, display_path: str | None = None) -> LoadResult:
     """:func:`load_spec`, also returning the warnings of the spec and of the policy files it extends."""
     file, shown = spec_file(path, display_path)
-    raw = read_yaml_file(file, shown)
+    data = read_spec_bytes(file, shown)
+    raw = read_yaml_text(data, shown)
     shape = validate_shape(raw)
     if shape:
         raise SpecError([*shape, *_unanswered(raw.warnings, shape)])
@@ -45,7 +46,7 @@ def load_spec_with_warnings(path: str | Path, *, display_path: str | None = None
         resolved = resolve_spec(raw, spec_path_display=shown, spec_dir=spec_dir, repo_root=find_repo_root(spec_dir))
     except SpecError as exc:
         raise SpecError([*exc.diagnostics, *raw.warnings]) from None
-    return LoadResult(resolved.spec, (*raw.warnings, *resolved.warnings))
+    return LoadResult(replace(resolved.spec, file_bytes=data), (*raw.warnings, *resolved.warnings))
 
 
 def _unanswered(warnings: tuple[Diagnostic, ...], errors: list[Diagnostic]) -> list[Diagnostic]:

@@ -337,6 +337,9 @@ class Spec:
     #: as written: what the digest covers is what ``check`` reads and what a release manifest hashes, with no
     #: second read that a changed, swapped or symlinked file could answer. Empty for a model built in code.
     sources: Mapping[str, bytes] = dc_field(default_factory=dict, compare=False, repr=False)
+    #: The spec file's own bytes as the loader parsed them (a release manifest hashes these, not a second read
+    #: that an edit made while the check ran would answer). Empty for a model built in code.
+    file_bytes: bytes = dc_field(default=b"", compare=False, repr=False)
 
     def task(self, name: str) -> Task | None:
         return next((t for t in self.tasks if t.name == name), None)

@@ -34,6 +34,7 @@ __all__ = [
     "SourceMap",
     "excerpt",
     "offset_location",
+    "read_spec_bytes",
     "read_yaml_file",
     "read_yaml_text",
 ]
@@ -179,10 +180,12 @@ def read_yaml_file(
     target may be read at all (path escapes) is ``resolve``'s question.
     """
     shown = str(path) if display_path is None else display_path
-    return read_yaml_text(_read_regular_file(path, shown, max_bytes), shown, max_bytes=max_bytes)
+    return read_yaml_text(read_spec_bytes(path, shown, max_bytes=max_bytes), shown, max_bytes=max_bytes)
 
 
-def _read_regular_file(path: pathlib.Path, shown: str, max_bytes: int) -> bytes:
+def read_spec_bytes(path: pathlib.Path, shown: str, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """A spec file's bytes, read as :func:`read_yaml_file` reads them (a regular file, ``stat`` before opening,
+    ``fstat`` after); a problem is LS100 at ``shown``."""
     try:
         return read_regular(path, max_bytes)
     except FileProblem as exc:
