@@ -43,10 +43,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
-def validate(paths: tuple[Path, ...], fmt: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (the same as --format json).")
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     """Validate spec files or folders (searched for labelspec.yaml). Exit 0 valid, 2 invalid."""
     from labelspec import api
 
+    if as_json:  # the spelling of diff and check; --format stays for the scripts that use it
+        if fmt == "text" and ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError("--json and --format text ask for two different outputs: give one")
+        fmt = "json"
     results = api.validate_paths(paths)
     if fmt == "json":
         click.echo(json.dumps([{"path": r.path, "ok": r.ok, "diagnostics": [d.to_dict() for d in r.diagnostics]}

@@ -86,6 +86,17 @@ def test_validate_json_format_lists_the_same_diagnostics(run_cli, tiny_project) 
         ("LS201", 18, 3, "quality.qualty_typo")
 
 
+def test_validate_json_flag_is_the_json_format(run_cli, tiny_project) -> None:
+    p = tiny_project(extra="  qualty_typo: 1\n")
+    by_format = run_cli("validate", "--format", "json", str(p.root))
+    by_flag = run_cli("validate", "--json", str(p.root))
+    assert (by_flag.code, by_flag.out) == (by_format.code, by_format.out) == (2, by_format.out)
+    assert json.loads(by_flag.out)[0]["ok"] is False
+    assert run_cli("validate", "--json", "--format", "json", str(p.root)).out == by_format.out
+    clash = run_cli("validate", "--json", "--format", "text", str(p.root))
+    assert clash.code == 2 and "--json and --format text" in clash.err and clash.out == ""
+
+
 def test_validate_reports_every_spec_and_fails_if_any_is_invalid(run_cli, tiny_project, tmp_path: Path) -> None:
     p = tiny_project()
     bad = tmp_path / "bad"
