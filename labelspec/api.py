@@ -486,9 +486,10 @@ class ReleaseResult:
 
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display,
                   read: Sequence[FileInfo] = (), gold_data: bytes | None = None) -> list[dict[str, Any]]:
-    """sha256 and size of the spec, every file it references and every label file, by ``shown`` path. The spec
-    file and the files it references are hashed from the bytes the spec loader read (``Spec.file_bytes``,
-    ``Spec.sources``; a spec built in code has none, and its files are read now), a ``--gold`` file from the
+    """sha256 and size of the spec, the policy files it extends, every file it references and every label file,
+    by ``shown`` path. The spec file, its policy files and the files it references are hashed from the bytes the
+    spec loader read (``Spec.file_bytes``, ``Spec.policy_bytes``, ``Spec.sources``; a spec built in code has
+    none, and its files are read now), a ``--gold`` file from the
     bytes the check read (``gold_data``), the label files as the readers hashed the bytes they parsed (``read``):
     the manifest names what the check used, with no second read that a file changed in the meantime would answer
     differently."""
@@ -500,7 +501,9 @@ def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: C
     refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
             spec.quality.calibration.file if spec.quality.calibration else None,
             None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
+    repo = find_repo_root(root.resolve()) if spec.extends else root
     files = [(root / Path(spec.path).name, spec.file_bytes or None),
+             *((repo / name, spec.policy_bytes.get(name)) for name in spec.extends),
              *((root / r, spec.sources.get(r)) for r in refs if r),
              *([(gold, gold_data)] if gold else []), *((p, None) for p in paths)]
     out = []

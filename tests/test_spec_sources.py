@@ -136,3 +136,26 @@ def test_the_spec_file_is_hashed_as_the_loader_read_it(loaded, tmp_path: Path) -
     edited = file.read_bytes()
     assert (manifests["in code"]["sha256"], manifests["in code"]["bytes"]) == (hashlib.sha256(edited).hexdigest(),
                                                                               len(edited))
+
+
+def test_a_policy_file_is_an_input_hashed_as_the_loader_read_it(tiny_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``extends``: the policy file is listed among the manifest's inputs, with the bytes the spec was loaded
+    with, though it was edited before the release wrote its manifest."""
+    tiny = tiny_project()
+    spec_file = tiny.root / "labelspec.yaml"
+    spec_file.write_text("extends: policy.yaml\n" + spec_file.read_text("utf-8"), "utf-8")
+    policy = tiny.root / "policy.yaml"
+    policy.write_text("labelspec: 1\nquality:\n  max_excluded_share: 0.2\n", "utf-8")
+    used = policy.read_bytes()
+    spec = load_spec(tiny.root)
+    assert spec.extends == ("tiny/policy.yaml",) and dict(spec.policy_bytes) == {"tiny/policy.yaml": used}
+    policy.write_bytes(used + b"# edited later\n")
+    entries = {}
+    for name, given in (("loaded", spec), ("in code", replace(spec, policy_bytes={}))):
+        result = api.release(given, [tiny.labels], out=tmp_path / name)
+        assert result.exit_code == 0, result.report.gates
+        manifest = json.loads((tmp_path / name / "release-manifest.json").read_text("utf-8"))
+        (entries[name],) = [i for i in manifest["inputs"] if i["path"].endswith("policy.yaml")]
+    assert (entries["loaded"]["sha256"], entries["loaded"]["bytes"]) == (hashlib.sha256(used).hexdigest(), len(used))
+    edited = policy.read_bytes()
+    assert entries["in code"]["sha256"] == hashlib.sha256(edited).hexdigest()

@@ -40,7 +40,7 @@ _CONTENT = ":content"
 _KEYS = {"tasks": "name", "labels": "id", "edge_cases": "id", "rules": "id", "rubric": "id", "fields": "name"}
 #: Fields that locate the spec rather than define it (gate overrides are compared by gate, without locations).
 _SKIP = {"loc", "key_locs", "per_label_loc", "path", "root", "digest", "extends", "annotators", "gate_overrides",
-         "sources", "file_bytes"}
+         "sources", "file_bytes", "policy_bytes"}
 #: The project's fields that document it (a label's title, by contrast, is what annotators see).
 _PROJECT_TEXT = {"version", "changelog", "title", "summary", "owners", "domain"}
 #: Changes that invalidate judgments made under the old spec (besides removals of tasks, labels and options).

@@ -26,7 +26,7 @@ from typing import Any
 from labelspec.errors import Diagnostic, SpecError
 from labelspec.spec.locate import Locator, Part
 from labelspec.spec.paths import ApprovedFile, PathProblem, approve, display_join
-from labelspec.spec.source import RawSpec, read_yaml_file
+from labelspec.spec.source import RawSpec, read_spec_bytes, read_yaml_text
 from labelspec.spec.validate import validate_policy_shape
 
 MAX_EXTENDS_DEPTH = 16
@@ -40,11 +40,12 @@ class Chain:
     names: tuple[str, ...]  # policy files relative to the repository, nearest first
     merged: dict[str, Any]
     diagnostics: tuple[Diagnostic, ...]  # errors and warnings (LS107 from policy files)
+    sources: tuple[bytes, ...] = ()  # each policy file's bytes as parsed, in the order of ``names``
 
 
 def load_chain(raw: RawSpec, *, spec_file: Path | None, spec_dir: Path, repo_root: Path) -> Chain:
     """Read every policy file the spec extends, validate each one's shape, and merge them under the spec."""
-    layers, names, diags = [raw], [], []
+    layers, names, diags, sources = [raw], [], [], []
     visited = [(_real(spec_file), raw.source.path)]
     current, folder = raw, spec_dir
     while isinstance(current.data.get("extends"), str):
@@ -54,7 +55,8 @@ def load_chain(raw: RawSpec, *, spec_file: Path | None, spec_dir: Path, repo_roo
             break
         approved, display = step
         try:
-            policy = read_yaml_file(approved.real, display)
+            data = read_spec_bytes(approved.real, display)
+            policy = read_yaml_text(data, display)
         except SpecError as exc:
             diags.extend(exc.diagnostics)
             break
@@ -65,10 +67,11 @@ def load_chain(raw: RawSpec, *, spec_file: Path | None, spec_dir: Path, repo_roo
             break
         layers.append(policy)
         names.append(approved.rel)
+        sources.append(data)
         visited.append((approved.real, display))
         current, folder = policy, approved.real.parent
     merged, conflicts = merge_layers(layers)
-    return Chain(tuple(layers), tuple(names), merged, (*diags, *conflicts))
+    return Chain(tuple(layers), tuple(names), merged, (*diags, *conflicts), tuple(sources))
 
 
 def _follow(current: RawSpec, folder: Path, repo_root: Path,

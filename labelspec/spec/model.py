@@ -340,6 +340,8 @@ class Spec:
     #: The spec file's own bytes as the loader parsed them (a release manifest hashes these, not a second read
     #: that an edit made while the check ran would answer). Empty for a model built in code.
     file_bytes: bytes = dc_field(default=b"", compare=False, repr=False)
+    #: The policy files of ``extends`` as the loader parsed them, by their path in ``extends`` (the same use).
+    policy_bytes: Mapping[str, bytes] = dc_field(default_factory=dict, compare=False, repr=False)
 
     def task(self, name: str) -> Task | None:
         return next((t for t in self.tasks if t.name == name), None)

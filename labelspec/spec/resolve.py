@@ -88,7 +88,8 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
     warnings.extend(review_always_warnings(spec, loc))
     digest = spec_digest(chain.merged, {f.rel: data for f, data in files.values()})
     sources = {found.written: data for found, data in files.values()}
-    return Resolved(replace(spec, digest=digest, sources=sources), tuple(warnings))
+    policies = dict(zip(chain.names, chain.sources, strict=True))
+    return Resolved(replace(spec, digest=digest, sources=sources, policy_bytes=policies), tuple(warnings))
 
 
 def _read_files(checker: Checker, spec_dir: Path) -> dict[tuple[Part, ...], tuple[ApprovedFile, bytes]]:
