@@ -130,7 +130,12 @@ def compile_cmd(paths: tuple[Path, ...], out: Path, check_only: bool, diff: bool
 
 
 def _json_on_stdout(args: list[str]) -> bool:
-    """Whether the command line asks for JSON on stdout (``--json -`` or ``--json=-``) of check or calibrate."""
+    """Whether the command line asks for JSON on stdout: ``--json -`` (or ``--json=-``) of check or calibrate,
+    ``--json`` of validate or diff, ``--format json`` of validate."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command in ("validate", "diff"):
+        return "--json" in args or "--format=json" in args or any(
+            a == "--format" and args[i + 1:i + 2] == ["json"] for i, a in enumerate(args))
     return any(a == "--json=-" or (a == "--json" and args[i + 1:i + 2] == ["-"]) for i, a in enumerate(args)) and \
         bool({"check", "calibrate"} & set(args))
 

@@ -94,7 +94,30 @@ def test_validate_json_flag_is_the_json_format(run_cli, tiny_project) -> None:
     assert json.loads(by_flag.out)[0]["ok"] is False
     assert run_cli("validate", "--json", "--format", "json", str(p.root)).out == by_format.out
     clash = run_cli("validate", "--json", "--format", "text", str(p.root))
-    assert clash.code == 2 and "--json and --format text" in clash.err and clash.out == ""
+    assert clash.code == 2 and "--json and --format text" in clash.err
+    assert [d["code"] for d in json.loads(clash.out)["diagnostics"]] == ["LS501"]  # --json: an error is JSON too
+
+
+@pytest.mark.parametrize("asks", [["--json"], ["--format", "json"], ["--format=json"]])
+def test_validate_as_json_prints_an_error_that_ends_the_run_as_json(run_cli, tmp_path: Path, asks: list[str]) -> None:
+    """No spec under the paths (LS501): a machine reading stdout gets the error as a document, not nothing."""
+    r = run_cli("validate", *asks, str(tmp_path))
+    assert r.code == 2
+    doc = json.loads(r.out)
+    assert doc["exit_code"] == 2 and [d["code"] for d in doc["diagnostics"]] == ["LS501"]
+    assert "LS501 no labelspec.yaml found" in r.err  # the text for people, on stderr as before
+
+
+def test_diff_as_json_prints_a_spec_error_as_json(run_cli, tiny_project, tmp_path: Path) -> None:
+    p = tiny_project()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "labelspec.yaml").write_text("labelspec: 1\nproject: [oops]\n", "utf-8")
+    r = run_cli("diff", "--json", str(p.root), str(bad))
+    assert r.code == 2
+    doc = json.loads(r.out)
+    assert doc["exit_code"] == 2 and doc["diagnostics"] and all(d["code"].startswith("LS") for d in doc["diagnostics"])
+    assert run_cli("diff", str(p.root), str(bad)).out == ""  # without --json, stdout stays empty
 
 
 def test_validate_reports_every_spec_and_fails_if_any_is_invalid(run_cli, tiny_project, tmp_path: Path) -> None:
