@@ -566,7 +566,7 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *
     def produce(open_output: Callable[[str], IO[bytes]]) -> None:  # streamed: the dataset is never in memory
         counts.update(rel.write_release(spec, decisions, report.accounting, ctx, open_output, gates=report.gates,
                                         verdict=verdict, inputs=inputs, released_at=released_at,
-                                        tool_version=__version__))
+                                        tool_version=__version__, progress=progress))
 
     written = write_streams_atomic(out, produce, remove=_previous_outputs(out, rel.OUTPUT_NAMES, rel.MANIFEST))
     return ReleaseResult(report, (), verdict.overrides, written, int(counts["released"]), dict(counts["held_back"]))

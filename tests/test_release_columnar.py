@@ -163,6 +163,19 @@ def test_blocks_and_slices_change_no_jsonl_byte_and_make_one_row_group_per_block
     assert parquet.read().to_pylist() == pq.read_table(io.BytesIO(whole[DATASET_PARQUET])).to_pylist()
 
 
+def test_progress_hears_of_the_release_and_of_each_block() -> None:
+    spec, dec, acc, ctx = project(EXAMPLE, n_experts=1)
+    heard: list[str] = []
+    silent, _ = build(spec, dec, acc, ctx, block_rows=2)
+    pieces, _ = build(spec, dec, acc, ctx, block_rows=2, progress=heard.append)
+    assert pieces == silent  # progress changes no byte
+    assert heard == ["writing the release: 5 rows", "released rows: 2 of 5", "released rows: 4 of 5",
+                     "released rows: 5 of 5"]
+    heard.clear()
+    build(spec, dec, acc, ctx, progress=heard.append)
+    assert heard == ["writing the release: 5 rows"]  # one block: no count after it
+
+
 def test_streamed_outputs_are_hashed_in_the_manifest_and_equal_the_in_memory_build() -> None:
     spec, dec, acc, ctx = project(EXAMPLE, n_experts=1)
     files, counts = build(spec, dec, acc, ctx)

@@ -121,11 +121,12 @@ def manifest(spec: Spec, *, inputs: Sequence[dict[str, Any]], outputs: Sequence[
 
 
 def write_dataset(spec: Spec, decisions: Decisions, units: pd.DataFrame, acc: Accounting, ctx: Context, *,
-                  jsonl: Output, parquet: Output, block_rows: int = BLOCK_ROWS) -> None:
+                  jsonl: Output, parquet: Output, block_rows: int = BLOCK_ROWS,
+                  progress: Callable[[str], None] | None = None) -> None:
     """dataset.jsonl and dataset.parquet, block by block (one Parquet row group per block of ``block_rows``).
 
     A block's Parquet row group is encoded and compressed on a thread of its own while its JSON lines are built
-    (both are Arrow work that releases the GIL).
+    (both are Arrow work that releases the GIL). ``progress`` hears of each block as it is written.
     """
     judgments, lookups = released_judgments(units, acc, ctx, spec.tasks, decisions.judgment_units)
     text = JudgmentJson.of(lookups)
@@ -133,6 +134,7 @@ def write_dataset(spec: Spec, decisions: Decisions, units: pd.DataFrame, acc: Ac
     try:
         with pq.ParquetWriter(buffered, SCHEMA, **PARQUET_OPTIONS) as writer, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-release-parquet") as pool:
+            done = 0
             for block in blocks(spec, decisions, units, judgments, lookups, rows=block_rows):
                 encoded = pool.submit(writer.write_table, block.table)
                 try:
@@ -142,23 +144,29 @@ def write_dataset(spec: Spec, decisions: Decisions, units: pd.DataFrame, acc: Ac
                     wait([encoded])  # the writer is not left working on a block; the first error is raised
                     raise
                 encoded.result()
+                done += block.table.num_rows
+                if progress and len(units) > block_rows:  # one block: the line before said it all
+                    progress(f"released rows: {done:,} of {len(units):,}")
     finally:
         buffered.detach()  # the rest of the buffer goes to ``parquet``, which stays open
 
 
 def write_release(spec: Spec, decisions: Decisions, acc: Accounting, ctx: Context, open_output: Opener, *,
                   gates: Sequence[GateResult], verdict: GateVerdict, inputs: Sequence[dict[str, Any]],
-                  released_at: str | None, tool_version: str, block_rows: int = BLOCK_ROWS) -> dict[str, Any]:
+                  released_at: str | None, tool_version: str, block_rows: int = BLOCK_ROWS,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Write every release file to ``open_output(name)`` (the caller opens, syncs and closes them), the manifest
     last; returns the row counts. The dataset goes out a block at a time, so memory does not grow with it; the
     bytes are hashed and written on a background thread, all of them before this returns (or raises)."""
     units, held = select_units(decisions, ctx)
+    if progress:
+        progress(f"writing the release: {len(units):,} rows")
     text = free_text_units(spec, acc, ctx)
     held = dict(sorted({k: held.get(k, 0) + text.get(k, 0) for k in {*held, *text}}.items()))
     with Writers() as writers:
         outputs = {name: Output(open_output(name), writers) for name in (DATASET_JSONL, DATASET_PARQUET)}
         write_dataset(spec, decisions, units, acc, ctx, jsonl=outputs[DATASET_JSONL],
-                      parquet=outputs[DATASET_PARQUET], block_rows=block_rows)
+                      parquet=outputs[DATASET_PARQUET], block_rows=block_rows, progress=progress)
         n_pairs = 0
         if any(t.kind == "pairwise" for t in spec.tasks):
             outputs[PAIRS_JSONL] = Output(open_output(PAIRS_JSONL), writers)

@@ -272,6 +272,8 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
                                     details=options.keep_decisions))
 
         _analyze(state, options, consensus)
+        if options.progress:  # the consensus may still run (Dawid–Skene at 10M judgments: seconds)
+            options.progress("gold, findings, hotspots and consensus")
         # the hotspots read the codes and parses only: on a third thread, beside the findings and gates here and
         # the consensus's end (at 10M judgments the last ~0.5 s had one core idle while this one did all three)
         spots = side.submit(_hotspots, spec, acc, ctx, _without_pairs(state.analyses), state.parses)
