@@ -433,8 +433,10 @@ class AdjudicationResult:
 
 
 def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *, out: str | Path,
-               gold: str | Path | None = None) -> AdjudicationResult:
-    """Write the expert-review queue for the label files: review-queue.csv, .jsonl and .labelstudio.json."""
+               gold: str | Path | None = None, progress: Callable[[str], None] | None = None
+               ) -> AdjudicationResult:
+    """Write the expert-review queue for the label files: review-queue.csv, .jsonl and .labelstudio.json.
+    ``progress`` hears of each stage (reading, consensus, writing), as ``check`` and ``release`` tell it theirs."""
     from labelspec.check.adjudicate import build_queue, queue_csv, queue_jsonl, queue_labelstudio
     from labelspec.check.decide import decide_all
     from labelspec.check.runner import read_and_account
@@ -448,9 +450,15 @@ def adjudicate(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path
                               extra=[(Path(gold), "the gold file")] if gold else [])
     paths = _label_files(files)
     ctx = project_context(spec, gold)
+    if progress:
+        progress(f"reading {len(paths)} label file(s)")
     acc = read_and_account(spec, ctx, paths, [display(p) for p in paths])
+    if progress:
+        progress("consensus")
     decisions = decide_all(spec, acc, ctx)
     queue = build_queue(decisions, acc, spec)
+    if progress:
+        progress(f"writing the review queue: {len(queue):,} units")
     config = labelstudio_view(spec)  # only its control names are read: no header naming the spec's path
     texts = {"review-queue.csv": queue_csv(queue), "review-queue.jsonl": queue_jsonl(queue),
              "review-queue.labelstudio.json": queue_labelstudio(queue, spec, ctx.items, config)}

@@ -254,11 +254,12 @@ _LABELS = click.argument("label_files", nargs=-1, required=True, type=click.Path
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("review"), show_default=True,
               help="Folder for review-queue.csv, .jsonl and .labelstudio.json.")
 @click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Gold file (overrides the spec's).")
-def adjudicate(spec: Path, label_files: tuple[Path, ...], out: Path, gold: Path | None) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+def adjudicate(spec: Path, label_files: tuple[Path, ...], out: Path, gold: Path | None, quiet: bool) -> None:
     """Write the expert-review queue: units that consensus routed to an expert, with every judgment."""
     from labelspec import api
 
-    result = api.adjudicate(spec, label_files, out=out, gold=gold)
+    result = api.adjudicate(spec, label_files, out=out, gold=gold, progress=stderr_progress(quiet))
     click.echo(f"{result.queued} of {result.units} units need expert review")
     for path in result.written:
         click.echo(safe(f"wrote {path}"))

@@ -586,6 +586,16 @@ def test_release_is_quiet_with_q(run_cli, tmp_path: Path, monkeypatch: pytest.Mo
     assert r.code == 0 and "released 553 rows" in r.out and "reading" not in r.err
 
 
+def test_adjudicate_tells_its_progress_unless_quiet(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)  # CI=true silences progress anyway
+    args = ["specs/support-intent", "specs/support-intent/labels"]
+    r = run_cli("adjudicate", *args, "--out", str(tmp_path / "q1"))
+    stages = [line.split("] ", 1)[1] for line in r.err.splitlines() if line.startswith("[")]
+    assert stages == ["reading 3 label file(s)", "consensus", "writing the review queue: 97 units"], r.err
+    quiet = run_cli("adjudicate", "-q", *args, "--out", str(tmp_path / "q2"))
+    assert quiet.code == 0 and quiet.err == "" and quiet.out == r.out.replace("q1", "q2")
+
+
 def test_json_to_stdout_carries_the_diagnostics_of_a_bad_input(run_cli, tiny_project, tmp_path: Path) -> None:
     """``--json -`` feeds a machine: on exit 2 it printed nothing (an empty document); now the diagnostics as
     records, as ``validate --format json`` prints them (audit, G2)."""
