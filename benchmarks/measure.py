@@ -9,6 +9,7 @@ operation only; the interpreter start and imports are reported apart (``import_s
     python benchmarks/measure.py check DATA/labels.parquet [--profile OUT.txt] [--stages]
     python benchmarks/measure.py dawid_skene DATA/labels.parquet
     python benchmarks/measure.py release DATA/labels.parquet
+    python benchmarks/measure.py adjudicate DATA/labels.parquet
     python benchmarks/measure.py write DATA/labels.parquet --bytes N
 """
 
@@ -199,6 +200,20 @@ def release(path: Path, spec: Path) -> dict[str, Any]:
             "accepted": [o["gate"] for o in result.overrides if o.get("applied")]}
 
 
+def adjudicate(path: Path, spec: Path) -> dict[str, Any]:
+    """``labelspec adjudicate`` of the whole dataset: consensus, the review queue in its three formats, written."""
+    from labelspec import api
+
+    if not hasattr(api, "adjudicate"):
+        return {"skipped": "labelspec.api has no adjudicate function yet"}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = api.adjudicate(spec, [path], out=Path(tmp) / "review")
+        seconds = time.perf_counter() - t0
+        sizes = {p.name: p.stat().st_size for p in (Path(tmp) / "review").glob("*")}
+    return {"seconds": seconds, "queued": result.queued, "units": result.units, "written_bytes": sizes}
+
+
 def write(n_bytes: int) -> dict[str, Any]:
     """``n_bytes`` hashed and written as a release writes its files (``release_output.Output``: sha256 and file
     writes on a background thread, in pieces the size of a block's JSON lines), then fsynced as
@@ -225,7 +240,7 @@ def write(n_bytes: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("floor", "check", "dawid_skene", "release", "write"))
+    parser.add_argument("what", choices=("floor", "check", "dawid_skene", "release", "adjudicate", "write"))
     parser.add_argument("labels", type=Path, help="labels.parquet or labels.csv of a generated project")
     parser.add_argument("--bytes", type=int, default=0, help="write: how many bytes (a release's output size)")
     parser.add_argument("--bootstrap", type=int, default=None, help="override the spec's replicates")
@@ -233,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", action="store_true", help="also report inclusive time per pipeline stage")
     args = parser.parse_args(argv)
     spec = args.labels.parent / "labelspec.yaml"
-    if args.what in ("check", "release"):
+    if args.what in ("check", "release", "adjudicate"):
         import labelspec.api  # noqa: F401 — imports are timed apart from the operation
         import labelspec.check.runner  # noqa: F401 — the API imports the check stack (scipy…) on first use
         from labelspec.runtime import configure_arrow
@@ -244,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu0 = cpu_seconds()
     ops = {"floor": lambda: floor(args.labels), "check": lambda: check(args.labels, spec, args.bootstrap),
            "dawid_skene": lambda: dawid_skene(args.labels, spec), "release": lambda: release(args.labels, spec),
-           "write": lambda: write(args.bytes)}
+           "adjudicate": lambda: adjudicate(args.labels, spec), "write": lambda: write(args.bytes)}
     if args.profile:
         import cProfile
         import pstats

@@ -2,10 +2,10 @@
 
 One job: generate the projects that are missing, start one fresh process per measurement (``measure.py``), and
 print a table of wall time, CPU time, the check-to-floor ratio and peak RSS. The floor is the bare pyarrow read
-of the needed columns plus encoding their ids to integer codes once (``dictionary_encode``). Dawid–Skene and
-``release`` are measured too when labelspec has them, and after a release the writing of its bytes alone
-(``write``: hashing, writing and syncing that many bytes, no text built), the part of a release's time that no
-code change reduces. Results are also written as JSON under ``--data``.
+of the needed columns plus encoding their ids to integer codes once (``dictionary_encode``). Dawid–Skene,
+``release`` and ``adjudicate`` (no target) are measured too when labelspec has them, and after a release the
+writing of its bytes alone (``write``: hashing, writing and syncing that many bytes, no text built), the part of
+a release's time that no code change reduces. Results are also written as JSON under ``--data``.
 
     make bench                                   # 100k and 1M, Parquet and CSV
     .venv/bin/python benchmarks/run.py --sizes 100k,1m,10m --formats parquet,csv
@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from generate import parse_size  # noqa: E402
 
-WHAT = ("floor", "check", "dawid_skene", "release")
+WHAT = ("floor", "check", "dawid_skene", "release", "adjudicate")
 TARGETS = {"check": 2.0, "dawid_skene": 2.0, "release": 4.0}  # × floor (dawid_skene: added time)
 
 
@@ -109,6 +109,8 @@ def _note(r: dict[str, Any]) -> str:
         return r["skipped"]
     if r["what"] == "dawid_skene":
         return f"{r['n_iter']} iterations, converged={r['converged']}"
+    if r["what"] == "adjudicate" and "queued" in r:
+        return f"{r['queued']:,} of {r['units']:,} units queued"
     if r["what"] in ("check", "release") and "exit_code" in r:
         extra = f", refused {r['refused']}" if r.get("refused") else ""
         extra += f", accepted failing {r['accepted']}" if r.get("accepted") else ""
@@ -121,7 +123,7 @@ def run_one(folder: Path, size: str, kind: str, fmt: str, args: argparse.Namespa
     rows: list[dict[str, Any]] = []
     floor: dict[str, Any] | None = None
     for what in args.what:
-        if what in ("dawid_skene", "release") and kind != "single_choice":
+        if what in ("dawid_skene", "release", "adjudicate") and kind != "single_choice":
             continue
         extra = ["--stages"] if args.stages and what in ("check", "release") else []
         if args.bootstrap is not None and what in ("check", "release"):
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100k,1m", help="comma-separated: 100k,1m,10m")
     parser.add_argument("--formats", default="parquet,csv")
     parser.add_argument("--kinds", default="single_choice", help="single_choice,spans,ranking")
-    parser.add_argument("--what", default=",".join(WHAT), help="floor,check,dawid_skene,release")
+    parser.add_argument("--what", default=",".join(WHAT), help="floor,check,dawid_skene,release,adjudicate")
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where projects and results live")
     parser.add_argument("--repeat", type=int, default=3, help="floor runs per file (the fastest is kept)")
     parser.add_argument("--bootstrap", type=int, default=None, help="override the spec's bootstrap replicates")

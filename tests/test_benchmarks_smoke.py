@@ -81,17 +81,21 @@ def test_runner_measures_floor_and_check(project: Path) -> None:
         assert 50 < check["peak_rss_mib"] < 4096
 
 
-def test_runner_writes_the_release_bytes_alone_after_a_release(project: Path, tmp_path: Path) -> None:
+def test_runner_writes_the_release_bytes_alone_after_a_release_and_adjudicates(project: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "2k").mkdir(parents=True)
     for f in project.iterdir():
         (data / "2k" / f.name).write_bytes(f.read_bytes())
     proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "2k", "--formats", "parquet",
-                           "--what", "floor,release", "--repeat", "1", "--bootstrap", "50", "--data", str(data)],
+                           "--what", "floor,release,adjudicate", "--repeat", "1", "--bootstrap", "50", "--data",
+                           str(data)],
                           capture_output=True, text=True, check=True)
     results = json.loads(next(data.glob("results-*.json")).read_text(encoding="utf-8"))
     rows = {r["what"]: r for r in results["rows"]}
-    assert list(rows) == ["floor", "release", "write"]
+    assert list(rows) == ["floor", "release", "write", "adjudicate"]
+    assert 0 <= rows["adjudicate"]["queued"] <= rows["adjudicate"]["units"] and rows["adjudicate"]["units"] > 0
+    assert sorted(rows["adjudicate"]["written_bytes"]) == ["review-queue.csv", "review-queue.jsonl",
+                                                           "review-queue.labelstudio.json"]
     written = sum(rows["release"]["written_bytes"].values())
     assert written > 0 and rows["write"]["bytes"] == written  # as many bytes as the release wrote
     assert rows["write"]["ratio_wall"] == pytest.approx(rows["write"]["seconds"] / rows["floor"]["seconds"])
