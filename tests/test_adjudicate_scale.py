@@ -42,11 +42,14 @@ def test_judgments_by_unit_equal_the_groupby_they_replaced(rows: list[tuple[obje
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(ITEM, max_size=30), st.lists(ITEM, max_size=5), st.booleans())
-def test_rows_of_items_equal_isin(items: list[str | None], wanted: list[str | None], coded: bool) -> None:
-    column = pd.Series(items, dtype="category" if coded else object)
+@given(st.lists(ITEM, max_size=30), st.lists(ITEM, max_size=5), st.sampled_from(["object", "category", "arrow"]))
+def test_rows_of_items_equal_isin(items: list[str | None], wanted: list[str | None], kind: str) -> None:
+    """Plain text, coded text, and coded Arrow-backed text (as the accounting codes item ids)."""
+    column = (pd.Series(items, dtype="string[pyarrow]").astype("category") if kind == "arrow"
+              else pd.Series(items, dtype=kind))
     want = pd.Series(wanted, dtype=object).dropna().unique()
-    np.testing.assert_array_equal(_rows_of_items(column, want), column.isin(want).to_numpy(dtype=bool))
+    expected = pd.Series(items, dtype=object).isin(want).to_numpy(dtype=bool)
+    np.testing.assert_array_equal(_rows_of_items(column, want), expected)
 
 
 def test_the_label_studio_import_is_one_task_per_line_and_the_same_document() -> None:

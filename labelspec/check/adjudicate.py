@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from labelspec.check.context import Items
 from labelspec.check.csv_text import csv_text
@@ -78,10 +80,19 @@ def _rows_of_items(item: pd.Series, wanted: np.ndarray) -> np.ndarray:
     judgments, 1.6 s) to look up the few."""
     if isinstance(item.dtype, pd.CategoricalDtype):
         # one more entry, False, that a missing item's code (-1) reads
-        known = np.append(np.asarray(item.cat.categories.isin(wanted), dtype=bool), False)
+        known = np.append(_among(item.cat.categories, wanted), False)
         rows: np.ndarray = known[item.cat.codes.to_numpy()]
         return rows
     return np.asarray(item.isin(wanted).to_numpy(dtype=bool), dtype=bool)
+
+
+def _among(values: pd.Index, wanted: np.ndarray) -> np.ndarray:
+    """``values.isin(wanted)``; Arrow's ``is_in`` for Arrow-backed text (pandas' ``isin`` on it goes through
+    Python lists: 0.9 s for 3.3M item ids, against 0.09 s)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" and not values.hasnans:
+        found = pc.is_in(pa.array(values.array, pa.string()), value_set=pa.array(list(wanted), pa.string()))
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(values.isin(wanted), dtype=bool)
 
 
 def _judgments_by_unit(judged: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, str]]:
