@@ -177,16 +177,22 @@ def _refuse_bootstrap_off(spec: Spec, bootstrap: int | None) -> None:
                      "interval bound", "drop --bootstrap 0, or give replicates (e.g. --bootstrap 1000)")
 
 
-def _spec_inputs(spec: Spec) -> list[tuple[Path, str]]:
-    """The spec file, the policy files it extends and the data files it references, each with what it is."""
+#: What :func:`_spec_inputs` calls the spec's gold file (a ``--gold`` file replaces it).
+_GOLD_FILE = "the gold file"
+
+
+def _spec_inputs(spec: Spec) -> list[tuple[Path, str, bytes | None]]:
+    """The spec file, the policy files it extends and the data files it references, each with what it is and
+    the bytes the spec loader read of it (None for a spec built in code: the file is as it is now)."""
     root = spec_dir(spec)
     refs = [(spec.items.file if spec.items else None, "the items file"),
             (spec.annotators.file if spec.annotators else None, "the roster"),
             (spec.quality.calibration.file if spec.quality.calibration else None, "the calibration set"),
-            (spec.quality.gold.file if spec.quality.gold else None, "the gold file")]
+            (spec.quality.gold.file if spec.quality.gold else None, _GOLD_FILE)]
     repo = find_repo_root(root.resolve()) if spec.extends else root
-    return [(root / Path(spec.path).name, "the spec"), *((repo / e, "a policy file of the spec") for e in spec.extends),
-            *((root / ref, what) for ref, what in refs if ref)]
+    return [(root / Path(spec.path).name, "the spec", spec.file_bytes or None),
+            *((repo / e, "a policy file of the spec", spec.policy_bytes.get(e)) for e in spec.extends),
+            *((root / ref, what, spec.sources.get(ref)) for ref, what in refs if ref)]
 
 
 def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
@@ -219,7 +225,8 @@ def refuse_overwriting_inputs(spec: Spec, labels: Sequence[str | Path], outputs:
     of ``labels``: the next run would read it as input). Real paths are compared, and device and inode for
     existing files (hard links)."""
     index: dict[object, set[str]] = {}
-    for path, what in [*_spec_inputs(spec), *extra, *((p, "a label file") for p in _label_files(labels))]:
+    spec_files = [(path, what) for path, what, _ in _spec_inputs(spec)]
+    for path, what in [*spec_files, *extra, *((p, "a label file") for p in _label_files(labels))]:
         real, inode = _identity(path)
         for key in (real, inode):
             if key is not None:
@@ -495,25 +502,15 @@ class ReleaseResult:
 def _input_hashes(spec: Spec, paths: Sequence[Path], gold: Path | None, shown: Callable[[Path], str] = display,
                   read: Sequence[FileInfo] = (), gold_data: bytes | None = None) -> list[dict[str, Any]]:
     """sha256 and size of the spec, the policy files it extends, every file it references and every label file,
-    by ``shown`` path. The spec file, its policy files and the files it references are hashed from the bytes the
-    spec loader read (``Spec.file_bytes``, ``Spec.policy_bytes``, ``Spec.sources``; a spec built in code has
-    none, and its files are read now), a ``--gold`` file from the
-    bytes the check read (``gold_data``), the label files as the readers hashed the bytes they parsed (``read``):
-    the manifest names what the check used, with no second read that a file changed in the meantime would answer
-    differently."""
+    by ``shown`` path. The spec's files are hashed from the bytes the spec loader read (:func:`_spec_inputs`; a
+    spec built in code has none, and its files are read now), a ``--gold`` file from the bytes the check read
+    (``gold_data``), the label files as the readers hashed the bytes they parsed (``read``): the manifest names
+    what the check used, with no second read that a file changed in the meantime would answer differently."""
     import hashlib
 
     parsed = {f.path: {"sha256": f.sha256, "bytes": f.size} for f in read}
-
-    root = spec_dir(spec)
-    refs = [spec.items.file if spec.items else None, spec.annotators.file if spec.annotators else None,
-            spec.quality.calibration.file if spec.quality.calibration else None,
-            None if gold else (spec.quality.gold.file if spec.quality.gold else None)]
-    repo = find_repo_root(root.resolve()) if spec.extends else root
-    files = [(root / Path(spec.path).name, spec.file_bytes or None),
-             *((repo / name, spec.policy_bytes.get(name)) for name in spec.extends),
-             *((root / r, spec.sources.get(r)) for r in refs if r),
-             *([(gold, gold_data)] if gold else []), *((p, None) for p in paths)]
+    own = [(path, data) for path, what, data in _spec_inputs(spec) if not (gold and what == _GOLD_FILE)]
+    files = [*own, *([(gold, gold_data)] if gold else []), *((p, None) for p in paths)]
     out = []
     for p, known in files:
         if known is None and shown(p) in parsed:
