@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -101,6 +102,35 @@ def write_csv(table: pa.Table, path: Path) -> None:
     with path.open("wb") as fh:
         fh.write((",".join(table.column_names) + "\n").encode("utf-8"))
         pacsv.write_csv(table, fh, options)
+
+
+def write_jsonl(table: pa.Table, path: Path, *, arrays: tuple[str, ...] = ()) -> None:
+    """One JSON object per row, keys in column order (``json.dumps`` spacing); ``arrays``: columns holding JSON
+    array text, written as arrays. Built by Arrow from each column's distinct values (Python's JSON text for
+    each), so that 10M rows take seconds; written to a temporary file, then renamed."""
+    parts: list[pa.Array | pa.Scalar] = []
+    for i, name in enumerate(table.column_names):
+        column = table.column(name).combine_chunks()
+        if name not in arrays:
+            enc = pc.dictionary_encode(column)
+            quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in enc.dictionary.to_pylist()], pa.large_string())
+            column = quoted.take(enc.indices)
+        key = pa.scalar(("{" if i == 0 else ", ") + json.dumps(name) + ": ", pa.large_string())
+        parts += [key, column.cast(pa.large_string())]
+    lines = pc.binary_join_element_wise(*parts, pa.scalar("}\n", pa.large_string()), pa.scalar("", pa.large_string()))
+    offsets = np.frombuffer(lines.buffers()[1], np.int64, len(lines) + 1, lines.offset * 8)
+    data = memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def jsonl_of_project(folder: Path) -> Path:
+    """``labels.jsonl`` of a generated project, from its ``labels.parquet`` (the same rows, in the same order)."""
+    kind = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["kind"]
+    out = folder / "labels.jsonl"
+    write_jsonl(pq.read_table(folder / "labels.parquet"), out, arrays=("label",) if kind != "single_choice" else ())
+    return out
 
 
 def write_project(out: Path, syn: Synthetic, kind: str) -> dict[str, object]:

@@ -33,6 +33,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.dataset  # noqa: E402, F401 — pq.read_table imports it on first use; keep that out of the timing
+import pyarrow.json as pj  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 #: The columns the check needs from the generated files (the spec maps item_id, annotator_id and label).
@@ -54,6 +55,10 @@ def read_columns(path: Path) -> pa.Table:
     """The bare pyarrow read of the needed columns, all as strings (what any reader must at least do)."""
     if path.suffix == ".parquet":
         return pq.read_table(path, columns=list(COLUMNS))
+    if path.suffix == ".jsonl":
+        schema = pa.schema([(c, pa.string()) for c in COLUMNS])
+        return pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=schema,
+                                                                unexpected_field_behavior="ignore"))
     convert = pacsv.ConvertOptions(include_columns=list(COLUMNS), column_types={c: pa.string() for c in COLUMNS},
                                    strings_can_be_null=False, null_values=[])
     return pacsv.read_csv(path, convert_options=convert)
@@ -241,7 +246,7 @@ def write(n_bytes: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("floor", "check", "dawid_skene", "release", "adjudicate", "write"))
-    parser.add_argument("labels", type=Path, help="labels.parquet or labels.csv of a generated project")
+    parser.add_argument("labels", type=Path, help="labels.parquet, labels.csv or labels.jsonl of a generated project")
     parser.add_argument("--bytes", type=int, default=0, help="write: how many bytes (a release's output size)")
     parser.add_argument("--bootstrap", type=int, default=None, help="override the spec's replicates")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the operation; write stats here")

@@ -10,6 +10,7 @@ a release's time that no code change reduces. Results are also written as JSON u
     make bench                                   # 100k and 1M, Parquet and CSV
     .venv/bin/python benchmarks/run.py --sizes 100k,1m,10m --formats parquet,csv
     .venv/bin/python benchmarks/run.py --sizes 1m --kinds spans,ranking --what floor,check
+    .venv/bin/python benchmarks/run.py --sizes 1m --formats jsonl --what floor,check   # writes labels.jsonl once
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import parse_size  # noqa: E402
+from generate import jsonl_of_project, parse_size  # noqa: E402
 
 WHAT = ("floor", "check", "dawid_skene", "release", "adjudicate")
 TARGETS = {"check": 2.0, "dawid_skene": 2.0, "release": 4.0}  # × floor (dawid_skene: added time)
@@ -167,7 +168,7 @@ def _write_row(release: dict[str, Any], labels: Path, floor: dict[str, Any] | No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100k,1m", help="comma-separated: 100k,1m,10m")
-    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--formats", default="parquet,csv", help="parquet,csv,jsonl (jsonl: single_choice only)")
     parser.add_argument("--kinds", default="single_choice", help="single_choice,spans,ranking")
     parser.add_argument("--what", default=",".join(WHAT), help="floor,check,dawid_skene,release,adjudicate")
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where projects and results live")
@@ -196,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{folder}: {meta['judgments']:,} judgments, {meta['items']:,} items, "
                 f"{meta['annotators']:,} annotators")
             for fmt in [f for f in args.formats.split(",") if f]:
+                if fmt == "jsonl" and kind != "single_choice":
+                    log(f"  {size} {kind} jsonl: skipped (its floor reads the label as text; these labels are arrays)")
+                    continue
+                if fmt == "jsonl" and not (folder / "labels.jsonl").exists():
+                    log(f"  writing {folder / 'labels.jsonl'} from labels.parquet …")
+                    jsonl_of_project(folder)
                 rows.extend(run_one(folder, size, kind, fmt, args, log))
     out = args.data / f"results-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,19 @@ def test_runner_writes_the_release_bytes_alone_after_a_release_and_adjudicates(p
     assert written > 0 and rows["write"]["bytes"] == written  # as many bytes as the release wrote
     assert rows["write"]["ratio_wall"] == pytest.approx(rows["write"]["seconds"] / rows["floor"]["seconds"])
     assert "| 2k | single_choice | parquet | write |" in proc.stdout
+
+
+def test_runner_writes_and_measures_jsonl(project: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "2k").mkdir(parents=True)
+    for f in project.iterdir():
+        (data / "2k" / f.name).write_bytes(f.read_bytes())
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "2k", "--formats", "jsonl",
+                           "--what", "floor,check", "--repeat", "1", "--bootstrap", "50", "--data", str(data)],
+                          capture_output=True, text=True, check=True)
+    assert "| 2k | single_choice | jsonl | check |" in proc.stdout
+    lines = (data / "2k" / "labels.jsonl").read_text(encoding="utf-8").splitlines()
+    frame = pq.read_table(project / "labels.parquet").to_pandas()
+    assert [json.loads(x) for x in lines] == frame.to_dict("records")  # the same rows, in order
+    rows = {r["what"]: r for r in json.loads(next(data.glob("results-*.json")).read_text(encoding="utf-8"))["rows"]}
+    assert rows["floor"]["rows"] == 2000 and rows["check"]["rows_used"] == 2000

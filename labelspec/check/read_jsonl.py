@@ -16,7 +16,8 @@ Field rules (anything else is LS404 at FILE:LINE, naming the key):
 * ``task``, ``timestamp``: strings only. Booleans and objects are never accepted.
 * a string with an unpaired surrogate escape (``"\\ud800"``: no Unicode text) is LS401 at its line.
 
-The loop over lines is the parsing itself; everything after it is vectorised. Must not touch the filesystem.
+Most files are read by Arrow instead (``read_jsonl_arrow``: only when it reads them exactly as these rules do);
+the loop over lines below reads the rest and reports every error. Must not touch the filesystem.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from labelspec.check.read_common import (
     required_fields,
 )
 from labelspec.check.read_csv import check_bytes
+from labelspec.check.read_jsonl_arrow import read_flat
 from labelspec.strictjson import JsonNumber, JsonStrictError, strict_decoder
 
 _EXPECTED = {
@@ -59,6 +61,18 @@ _EXPECTED = {
 
 def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
     """Read one JSONL file; raise InputError LS401/LS402/LS403/LS404 located at FILE:LINE."""
+    check_bytes(data, path)
+    keys = column_mapping(columns)
+    flat = read_flat(data, keys, tasks)
+    if flat is None:
+        return parse_jsonl_lines(data, path, columns, tasks)
+    where = Where(path, flat[1], _names(keys))
+    return Parsed(finish_columns(flat[0], tasks, where), where.lines, format="jsonl")
+
+
+def parse_jsonl_lines(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
+    """:func:`parse_jsonl` line by line in Python: the reader of every file Arrow may not read, and the
+    definition of what Arrow's reading must equal (``tests/test_read_jsonl_arrow.py``)."""
     check_bytes(data, path)
     keys = column_mapping(columns)
     shapes = {t.name: t for t in tasks}
@@ -87,8 +101,13 @@ def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Task
         if keys[fld] not in seen and lines:
             raise missing_column_error(path, 0, keys[fld], fld, sorted(seen))
     found = {f: out[f] for f in FIELDS if keys[f] in seen}
-    where = Where(path, np.array(lines, dtype=np.int64), {f: repr(k) for f, k in keys.items()})
+    where = Where(path, np.array(lines, dtype=np.int64), _names(keys))
     return Parsed(finish_columns(found, tasks, where), where.lines, format="jsonl")
+
+
+def _names(keys: dict[str, str]) -> dict[str, str]:
+    """How errors name each field: its key, quoted."""
+    return {f: repr(k) for f, k in keys.items()}
 
 
 def _decode_line(decoder: json.JSONDecoder, text: str, path: str, number: int, indent: int) -> dict[str, Any]:

@@ -1,0 +1,168 @@
+"""JSON Lines read by Arrow (``read_jsonl_arrow``) equal the strict per-line reader's reading, byte for byte.
+
+The oracle is ``read_jsonl.parse_jsonl_lines`` (the reader every JSONL file went through before): on every file,
+``parse_jsonl`` must give the same columns and lines, or raise the same error at the same place. Plain files must
+take Arrow's path (else the speed-up silently disappears), and every input where Arrow's reading differs from the
+strict rules (NaN, deep nesting, two objects on a line, a bare CR, integers that were ``-0`` …) must not.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labelspec.check.read_common import MAX_LINE_BYTES, ColumnMap, TaskShape, column_mapping
+from labelspec.check.read_jsonl import parse_jsonl, parse_jsonl_lines
+from labelspec.check.read_jsonl_arrow import read_flat
+from labelspec.errors import InputError
+
+CHOICE = TaskShape("intent", "single_choice", False)
+RATING = TaskShape("score", "rating", False)
+TAGS = TaskShape("tags", "multi_choice", True)
+COLUMNS = ColumnMap()
+KEYS = column_mapping(COLUMNS)
+
+
+def outcome(parse: Any, data: bytes, tasks: list[TaskShape]) -> tuple[Any, ...]:
+    """What a reader makes of ``data``: its columns as Python values and its lines, or its error."""
+    try:
+        p = parse(data, "labels.jsonl", COLUMNS, tasks)
+    except InputError as exc:
+        return ("error", [(*d.check_tuple(), d.message, d.hint) for d in exc.diagnostics])
+    return ("read", {f: c.to_pylist() for f, c in p.columns.items()}, p.lines.tolist(), p.exclusions, p.format)
+
+
+def same(data: bytes, tasks: list[TaskShape]) -> tuple[Any, ...]:
+    """The reading, after checking that it is the strict reader's."""
+    got = outcome(parse_jsonl, data, tasks)
+    assert got == outcome(parse_jsonl_lines, data, tasks)
+    return got
+
+
+def lines(*records: dict[str, Any] | str, end: str = "\n") -> bytes:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + end for r in records).encode()
+
+
+REC = {"item_id": "i1", "annotator_id": "a1", "label": "yes"}
+
+ARROW_READS = {
+    "plain": lines(REC, {**REC, "item_id": "i2"}),
+    "integer ids and lead times": lines({**REC, "item_id": 12, "annotator_id": -7, "lead_time_s": 31},
+                                        {**REC, "item_id": 9223372036854775807, "annotator_id": 3, "lead_time_s": None}),
+    "timestamps stay text": lines({**REC, "created_at": "2026-01-05T10:00:00Z"}, {**REC, "created_at": "2026-01-05"}),
+    "a key first seen later": lines(REC, {**REC, "created_at": "yesterday"}),
+    "nulls and absent keys": lines({**REC, "step": None}, {"item_id": "i3", "annotator_id": "a", "label": None}),
+    "blank lines, spaces, CRLF, no final break": b"\r\n  \t\r\n" + lines(REC, end="\r\n") + b"\n" + lines(REC)[:-1],
+    "a BOM": b"\xef\xbb\xbf" + lines(REC, REC),
+    "other fields of any JSON": lines({**REC, "meta": [[1, 2], [3]], "flag": True, "n": 1e300, "s": "\u00e9\\"}),
+    "escaped text and keys": b'{"item\\u005fid": "\\u00e9\\n\\"", "annotator_id": "a\\/b", "label": "\\ud83d\\ude00"}\n',
+    "labels that look like other things": lines({**REC, "label": "NA"}, {**REC, "label": "null"},
+                                               {**REC, "label": "01"}, {**REC, "label": "1.0"}),
+    "a lone surrogate refused by both": lines(REC) + b'{"item_id": "i", "annotator_id": "a", "label": "\\ud800"}\n',
+}
+
+
+@pytest.mark.parametrize("name", list(ARROW_READS))
+def test_arrow_reads_plain_files_as_the_strict_reader_does(name: str) -> None:
+    data = ARROW_READS[name]
+    if name != "a lone surrogate refused by both":
+        assert read_flat(data, KEYS, [CHOICE]) is not None
+    same(data, [CHOICE])
+
+
+def test_arrow_reads_integer_ratings_only_where_the_strict_reader_takes_numbers() -> None:
+    rated = lines({**REC, "task": "score", "label": 4}, {**REC, "task": "unknown", "label": 2})
+    assert read_flat(rated, KEYS, [CHOICE, RATING]) is not None
+    assert same(rated, [CHOICE, RATING])[1]["value"] == ["4", "2"]
+    mixed = lines({**REC, "task": "score", "label": 4}, {**REC, "task": "intent", "label": "yes"})
+    assert read_flat(mixed, KEYS, [CHOICE, RATING]) is None  # one column of two types: the strict reader's
+    assert same(mixed, [CHOICE, RATING])[1]["value"] == ["4", "yes"]
+    no_task = lines({**REC, "task": None, "label": 4}, {**REC, "label": 3})  # a task column of nulls only
+    assert read_flat(no_task, KEYS, [RATING]) is not None
+    assert same(no_task, [RATING])[1]["value"] == ["4", "3"]
+    only_rating = lines({**REC, "label": 5})
+    assert read_flat(only_rating, KEYS, [RATING]) is not None
+    for data, tasks in [(lines({**REC, "task": "intent", "label": 4}), [CHOICE, RATING]),
+                        (lines({**REC, "label": 4}), [CHOICE]),
+                        (lines({**REC, "task": "", "label": 4}), [CHOICE])]:
+        assert read_flat(data, KEYS, tasks) is None
+        assert same(data, tasks)[0] == "error"
+
+
+HAZARDS = {
+    "NaN in another field": lines({**REC, "x": 1}).replace(b"1}", b"NaN}"),
+    "-Infinity in another field": lines({**REC, "x": 1}).replace(b"1}", b"-Infinity}"),
+    "nesting deeper than the limit": lines({**REC, "x": 1}).replace(b"1}", b"[" * 65 + b"]" * 65 + b"}"),
+    "a nested object": lines({**REC, "x": {"y": 1, "y ": 2}}),
+    "a nested object with a duplicate key": lines(REC).replace(b"}", b', "x": {"y": 1, "y": 2}}'),
+    "two objects on one line": lines(REC).replace(b"\n", b" ") + lines(REC),
+    "one object over two lines": lines(REC).replace(b', "label"', b',\n"label"'),
+    "a bare CR between records": lines(REC).replace(b"\n", b"\r") + lines(REC),
+    "a line over the limit": lines({**REC, "pad": "x" * MAX_LINE_BYTES}),
+    "a long blank line": b" " * (MAX_LINE_BYTES + 1) + b"\n" + lines(REC),
+    "an id written -0": lines({**REC, "item_id": 5}, {**REC, "item_id": 0}).replace(b": 0,", b": -0,"),
+    "an id 0": lines({**REC, "annotator_id": 0}),
+    "a float id": lines({**REC, "item_id": 1.0}),
+    "a float lead time": lines({**REC, "lead_time_s": 1.50}),
+    "a boolean label": lines({**REC, "label": True}),
+    "a number then a string": lines({**REC, "item_id": 1}, {**REC, "item_id": "2"}),
+    "a timestamp written as a number": lines({**REC, "created_at": 1700000000}),
+    "a brace in a label": lines({**REC, "label": "{x}"}),
+    "a duplicate key": lines(REC).replace(b"}", b', "label": "no"}'),
+    "a null line": lines(REC, "null", REC),
+    "a number line": lines(REC, "1"),
+    "a closing brace alone": lines(REC, "}"),
+    "a list value": lines({**REC, "label": ["yes"]}),
+    "a BOM on line 2": lines(REC) + b"\xef\xbb\xbf" + lines(REC),
+    "a missing column": lines({"item_id": "i", "annotator_id": "a"}),
+    "only blank lines": b"\n \n",
+    "an empty file": b"",
+    "broken JSON on the first line": b'{"item_id": "i1",}\n' + lines(REC),
+    "broken JSON later": lines(REC) + b'{"item_id": "i1", "label" "x"}\n',
+    "a control character in a string": lines(REC).replace(b'"yes"', b'"y\tes"'),
+}
+
+
+@pytest.mark.parametrize("name", list(HAZARDS))
+def test_arrow_leaves_every_hazard_to_the_strict_reader(name: str) -> None:
+    data = HAZARDS[name]
+    tasks = [TAGS] if name == "a list value" else [CHOICE]
+    assert read_flat(data, KEYS, tasks) is None
+    same(data, tasks)
+
+
+# --- any file: the two readers agree --------------------------------------------------------------------------
+
+_TEXT = st.sampled_from(["i1", "i2", "a", "yes", "no", "", "NA", "{", "}", "[x]", "\u00e9", "NaN", "0", "-0",
+                         "2026-01-05T10:00:00Z", "a\\b", "\ud83d\ude00", "intent", "score"])
+_INTEGER = st.sampled_from([0, -1, 3, 12, 2**63 - 1, 2**63])
+_ODD = st.sampled_from([True, None, 1.5, 1e3, [], ["a"], {"y": 1}])  # what a file of flat text does not hold
+_KEYS = ["item_id", "annotator_id", "label", "task", "step", "created_at", "lead_time_s", "meta"]
+_RAW = st.sampled_from(["", "  ", "null", "[]", "1", '"x"', "}", "{", '{"item_id": "i"} {"item_id": "j"}',
+                        '{"item_id": -0, "annotator_id": "a", "label": "x"}', '{"label": NaN}',
+                        '{"item_id": "i", "item_id": "j"}', '{"x": [[[[]]]]}', '{"x": {"y": 1}}'])
+
+
+@st.composite
+def _file(draw: st.DrawFn) -> list[str]:
+    """Lines of records whose keys each hold one type in most files (integers for some), as real files do, so
+    that many files are Arrow's to read; now and then an odd value or a raw line."""
+    integers = draw(st.sets(st.sampled_from(_KEYS)))
+    value = {k: st.one_of(_INTEGER if k in integers else _TEXT, _INTEGER if k in integers else _TEXT,
+                          _INTEGER if k in integers else _TEXT, st.none(), _ODD) for k in _KEYS}
+    record = st.lists(st.sampled_from(_KEYS), unique=True).flatmap(
+        lambda keys: st.fixed_dictionaries({k: value[k] for k in keys})).map(json.dumps)
+    return draw(st.lists(st.one_of(record, record, record, _RAW), max_size=6))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_file(), st.sampled_from(["\n", "\r\n", "\r"]), st.booleans(), st.booleans(),
+       st.sampled_from([[CHOICE], [RATING], [CHOICE, RATING], [TAGS]]))
+def test_any_file_reads_as_the_strict_reader_reads_it(records: list[str], end: str, final: bool, bom: bool,
+                                                      tasks: list[TaskShape]) -> None:
+    text = end.join(records) + (end if final else "")
+    same(("\ufeff" if bom else "").encode() + text.encode("utf-8", "surrogatepass"), tasks)
