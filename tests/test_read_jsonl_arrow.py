@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from labelspec.check import read_jsonl
 from labelspec.check.read_common import MAX_LINE_BYTES, ColumnMap, TaskShape, column_mapping
 from labelspec.check.read_jsonl import parse_jsonl, parse_jsonl_lines
 from labelspec.check.read_jsonl_arrow import read_flat
@@ -166,3 +167,28 @@ def test_any_file_reads_as_the_strict_reader_reads_it(records: list[str], end: s
                                                       tasks: list[TaskShape]) -> None:
     text = end.join(records) + (end if final else "")
     same(("\ufeff" if bom else "").encode() + text.encode("utf-8", "surrogatepass"), tasks)
+
+
+# --- the strict reader's chunks -------------------------------------------------------------------------------
+
+SURROGATE = '{"item_id": "i", "annotator_id": "a", "label": "\\ud800"}'
+
+
+@pytest.mark.parametrize("name", [*ARROW_READS, *HAZARDS])
+def test_the_strict_reader_reads_the_same_in_chunks(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = {**ARROW_READS, **HAZARDS}[name]
+    tasks = [TAGS] if name == "a list value" else [CHOICE]
+    whole = outcome(parse_jsonl_lines, data, tasks)
+    monkeypatch.setattr(read_jsonl, "_CHUNK", 1)
+    assert outcome(parse_jsonl_lines, data, tasks) == whole
+
+
+def test_a_lone_surrogate_is_reported_by_field_then_row_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the label's surrogate is in the first chunk, the item's in the last: the item is reported, as when the
+    # columns were built once at the end (fields in order, then rows)
+    data = lines(REC, SURROGATE, REC, SURROGATE.replace('"i"', '"\\udfff"').replace('"\\ud800"', '"x"'), REC)
+    monkeypatch.setattr(read_jsonl, "_CHUNK", 2)
+    got = outcome(parse_jsonl_lines, data, [CHOICE])
+    assert got[0] == "error" and got[1][0][:2] == ("LS401", 4) and "'item_id'" in got[1][0][3]
+    monkeypatch.setattr(read_jsonl, "_CHUNK", 1 << 16)
+    assert outcome(parse_jsonl_lines, data, [CHOICE]) == got
