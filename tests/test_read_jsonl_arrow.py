@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelspec.check import read_jsonl
+from labelspec.check import read_jsonl, read_jsonl_arrow
 from labelspec.check.read_common import MAX_LINE_BYTES, ColumnMap, TaskShape, column_mapping
 from labelspec.check.read_jsonl import parse_jsonl, parse_jsonl_lines
 from labelspec.check.read_jsonl_arrow import read_flat
@@ -64,6 +64,12 @@ ARROW_READS = {
     "labels that look like other things": lines({**REC, "label": "NA"}, {**REC, "label": "null"},
                                                {**REC, "label": "01"}, {**REC, "label": "1.0"}),
     "a lone surrogate refused by both": lines(REC) + b'{"item_id": "i", "annotator_id": "a", "label": "\\ud800"}\n',
+    "lead times as written": lines({**REC, "lead_time_s": 12.5}, {**REC, "lead_time_s": 3}, {**REC},
+                                   {**REC, "lead_time_s": None}, {**REC, "lead_time_s": 1e-07}).replace(b"12.5", b"12.50"),
+    "ids written 0 and -0": lines({**REC, "item_id": 0}, {**REC, "item_id": 5}, {**REC, "item_id": 0}
+                                  ).replace(b'"item_id": 0', b'"item_id": -0', 1),
+    "integers past 2**53 beside a zero": lines({**REC, "annotator_id": 2**63 - 1}, {**REC, "annotator_id": 0}),
+    "a lead time first missing": lines({**REC, "lead_time_s": None}, {**REC, "lead_time_s": 2.0}),
 }
 
 
@@ -73,6 +79,13 @@ def test_arrow_reads_plain_files_as_the_strict_reader_does(name: str) -> None:
     if name != "a lone surrogate refused by both":
         assert read_flat(data, KEYS, [CHOICE]) is not None
     same(data, [CHOICE])
+
+
+@pytest.mark.parametrize("name", ["lead times as written", "ids written 0 and -0", "a lead time first missing"])
+def test_numbers_as_written_are_found_a_piece_at_a_time(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(read_jsonl_arrow, "_FIND_PIECE", 1)  # a piece per line
+    assert read_flat(ARROW_READS[name], KEYS, [CHOICE]) is not None
+    same(ARROW_READS[name], [CHOICE])
 
 
 def test_arrow_reads_integer_ratings_only_where_the_strict_reader_takes_numbers() -> None:
@@ -105,13 +118,14 @@ HAZARDS = {
     "a bare CR between records": lines(REC).replace(b"\n", b"\r") + lines(REC),
     "a line over the limit": lines({**REC, "pad": "x" * MAX_LINE_BYTES}),
     "a long blank line": b" " * (MAX_LINE_BYTES + 1) + b"\n" + lines(REC),
-    "an id written -0": lines({**REC, "item_id": 5}, {**REC, "item_id": 0}).replace(b": 0,", b": -0,"),
-    "an id 0": lines({**REC, "annotator_id": 0}),
     "a float id": lines({**REC, "item_id": 1.0}),
-    "a float lead time": lines({**REC, "lead_time_s": 1.50}),
     "a boolean label": lines({**REC, "label": True}),
     "a number then a string": lines({**REC, "item_id": 1}, {**REC, "item_id": "2"}),
     "a timestamp written as a number": lines({**REC, "created_at": 1700000000}),
+    "a lead time key inside a string": lines({**REC, "lead_time_s": 1.5, "note": "lead_time_s"}),
+    "a lead time key spelled with an escape": lines({**REC, "lead_time_s": 1.5}).replace(b"lead_", b"lead\\u005f"),
+    "a key that ends like the lead time's": lines({**REC, "lead_time_s": 1.5}).replace(b"}", b', "\\"lead_time_s": 2}'),
+    "a lead time as a number, then as text": lines({**REC, "lead_time_s": 1.5}, {**REC, "lead_time_s": "2"}),
     "a brace in a label": lines({**REC, "label": "{x}"}),
     "a duplicate key": lines(REC).replace(b"}", b', "label": "no"}'),
     "a null line": lines(REC, "null", REC),
@@ -141,6 +155,7 @@ def test_arrow_leaves_every_hazard_to_the_strict_reader(name: str) -> None:
 _TEXT = st.sampled_from(["i1", "i2", "a", "yes", "no", "", "NA", "{", "}", "[x]", "\u00e9", "NaN", "0", "-0",
                          "2026-01-05T10:00:00Z", "a\\b", "\ud83d\ude00", "intent", "score"])
 _INTEGER = st.sampled_from([0, -1, 3, 12, 2**63 - 1, 2**63])
+_FLOAT = st.sampled_from([0.0, -0.0, 2.5, 1e-07, 12.0, 1e300, 3])
 _ODD = st.sampled_from([True, None, 1.5, 1e3, [], ["a"], {"y": 1}])  # what a file of flat text does not hold
 _KEYS = ["item_id", "annotator_id", "label", "task", "step", "created_at", "lead_time_s", "meta"]
 _RAW = st.sampled_from(["", "  ", "null", "[]", "1", '"x"', "}", "{", '{"item_id": "i"} {"item_id": "j"}',
@@ -150,11 +165,10 @@ _RAW = st.sampled_from(["", "  ", "null", "[]", "1", '"x"', "}", "{", '{"item_id
 
 @st.composite
 def _file(draw: st.DrawFn) -> list[str]:
-    """Lines of records whose keys each hold one type in most files (integers for some), as real files do, so
-    that many files are Arrow's to read; now and then an odd value or a raw line."""
-    integers = draw(st.sets(st.sampled_from(_KEYS)))
-    value = {k: st.one_of(_INTEGER if k in integers else _TEXT, _INTEGER if k in integers else _TEXT,
-                          _INTEGER if k in integers else _TEXT, st.none(), _ODD) for k in _KEYS}
+    """Lines of records whose keys each hold one type in most files (text, integers or floats), as real files do,
+    so that many files are Arrow's to read; now and then an odd value or a raw line."""
+    kinds = draw(st.fixed_dictionaries({k: st.sampled_from([_TEXT, _TEXT, _INTEGER, _FLOAT]) for k in _KEYS}))
+    value = {k: st.one_of(kinds[k], kinds[k], kinds[k], st.none(), _ODD) for k in _KEYS}
     record = st.lists(st.sampled_from(_KEYS), unique=True).flatmap(
         lambda keys: st.fixed_dictionaries({k: value[k] for k in keys})).map(json.dumps)
     return draw(st.lists(st.one_of(record, record, record, _RAW), max_size=6))

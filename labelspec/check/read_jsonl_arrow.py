@@ -1,6 +1,6 @@
 """JSON Lines read by Arrow's JSON reader, for the files it reads exactly as the strict per-line reader would.
 
-Why: the strict reader (``read_jsonl``) decodes line by line in Python, ~5 µs a line (a million lines: ~5 s);
+Why: the strict reader (``read_jsonl``) decodes line by line in Python, ~3 µs a line (a million lines: ~3 s);
 Arrow's multithreaded reader takes ~0.4 s. But Arrow differs from the strict rules on some inputs. It accepts
 ``NaN`` and ``Infinity``, nesting of any depth, two objects on one line or one object over two lines, and a
 bare CR as a line break. It turns numbers into binary (``-0`` becomes ``0``) and infers timestamps from strings.
@@ -8,9 +8,12 @@ And it crashes the process (SIGSEGV, pyarrow 26) on a block of lines that opens 
 only when byte checks rule all of that out: no ``NaN``/``Infinity`` bytes, no lone CR, each non-blank line
 holding exactly one ``{`` and then one ``}`` with only blanks around them (flat objects, one per line), at most
 :data:`MAX_DEPTH` ``[`` per line, no line over the length limit. The needed fields are declared as text, or as
-integers where the strict reader keeps an integer's text (ids, lead times, ratings; then no zero, which may have
-been ``-0``). For flat objects Arrow itself refuses what the strict rules refuse: duplicate keys, control
-characters in strings, bad escapes, lone surrogates, booleans and other types in a declared field.
+numbers where the strict reader keeps a number's text (integer ids; lead times and ratings of any kind). An
+integer column without a zero (which may have been ``-0``) is Arrow's text of its values; any other number
+column is its numbers' text as the file writes them, found by one regular-expression search of the file when
+the key occurs nowhere else, and checked against Arrow's values. For flat objects Arrow itself refuses what the
+strict rules refuse: duplicate keys, control characters in strings, bad escapes, lone surrogates, booleans and
+other types in a declared field.
 
 Everything else returns None, errors included: the strict reader then reads or reports the file exactly as it
 always has. So this module never raises an input error of its own, and its result equals the strict reader's.
@@ -42,7 +45,15 @@ _BOM = "\ufeff".encode()
 _BLOCK = 4 * MAX_LINE_BYTES
 #: Fields whose integers the strict reader keeps as their text (``value``: for rating tasks only).
 _INTEGER_FIELDS = frozenset({"item", "unit", "annotator", "lead_time", "value"})
+#: Fields whose numbers of any kind the strict reader keeps as their text (``value``: for rating tasks only).
+_ANY_NUMBER_FIELDS = frozenset({"lead_time", "value"})
+#: Keys whose numbers are found in the file's text by a regular expression (no escape spells them).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+#: After a key: the colon, then a JSON number, captured.
+_NUMBER = rb"[ \t]*:[ \t]*(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
 _TEXT = (pa.string(), pa.large_string())
+#: Bytes of lines searched at once for numbers as written.
+_FIND_PIECE = 1 << 25
 
 
 def read_flat(data: bytes, keys: Mapping[str, str], tasks: Sequence[TaskShape]
@@ -61,7 +72,7 @@ def read_flat(data: bytes, keys: Mapping[str, str], tasks: Sequence[TaskShape]
     if not isinstance(record, dict):
         return None
     schema = pa.schema([(key, _declared(record[key], [f for f, k in keys.items() if k == key]))
-                        for key in dict.fromkeys(keys.values()) if key in record])
+                        for key in dict.fromkeys(keys.values()) if record.get(key) is not None])
     options = pj.ParseOptions(explicit_schema=schema, newlines_in_values=False, unexpected_field_behavior="infer")
     try:
         table = pj.read_json(pa.BufferReader(data), read_options=pj.ReadOptions(block_size=_BLOCK),
@@ -74,10 +85,13 @@ def read_flat(data: bytes, keys: Mapping[str, str], tasks: Sequence[TaskShape]
     for f, key in keys.items():
         if key in table.column_names:
             column = _text(table.column(key), f)
+            if column is None and _numbers_as_written(table.column(key), f):
+                column = _as_written(data, key, table.column(key))
             if column is None:
                 return None
             found[f] = column
-    if pa.types.is_integer(table.column(keys["value"]).type) and not _ratings(found, tasks):
+    value_type = table.column(keys["value"]).type
+    if (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)) and not _ratings(found, tasks):
         return None
     return found, lines
 
@@ -123,14 +137,19 @@ def _long_line(data: bytes) -> bool:
 
 
 def _declared(value: object, fields: Sequence[str]) -> pa.DataType:
-    """Integers when the first record has an integer where every field read from that key keeps one, else text
-    (so that Arrow never infers a timestamp from a string or turns a number into text of its own)."""
-    integer = isinstance(value, JsonNumber) and value.is_integer and set(fields) <= _INTEGER_FIELDS
-    return pa.int64() if integer else pa.string()
+    """How Arrow reads a key, by its value in the first record: numbers where every field read from that key
+    keeps them (lead times of any kind as doubles, so that 12 then 12.5 still read), else text (so that Arrow
+    never infers a timestamp from a string or turns a number into text of its own)."""
+    if not isinstance(value, JsonNumber):
+        return pa.string()
+    if set(fields) <= _ANY_NUMBER_FIELDS and (not value.is_integer or "lead_time" in fields):
+        return pa.float64()
+    return pa.int64() if value.is_integer and set(fields) <= _INTEGER_FIELDS else pa.string()
 
 
 def _text(column: pa.ChunkedArray, fld: str) -> pa.ChunkedArray | None:
-    """The column as text; None for a type the strict reader would refuse or keep differently."""
+    """The column as text, when its type says all; None otherwise (numbers whose text Arrow does not keep, or a
+    type the strict reader refuses)."""
     if column.type == pa.null():  # every value null: text, so that compute functions take it
         return column.cast(pa.string())
     if column.type in _TEXT:
@@ -138,6 +157,47 @@ def _text(column: pa.ChunkedArray, fld: str) -> pa.ChunkedArray | None:
     if column.type == pa.int64() and fld in _INTEGER_FIELDS and not pc.any(pc.equal(column, 0)).as_py():
         return column.cast(pa.string())  # the text Arrow writes is the JSON integer's (a zero may have been "-0")
     return None
+
+
+def _numbers_as_written(column: pa.ChunkedArray, fld: str) -> bool:
+    """Whether the strict reader keeps this column's numbers as their text: integers of the integer fields,
+    any number of a lead time or a rating (whose exact text Arrow's binary value does not keep)."""
+    return (column.type == pa.int64() and fld in _INTEGER_FIELDS
+            or column.type == pa.float64() and fld in _ANY_NUMBER_FIELDS)
+
+
+def _as_written(data: bytes, key: str, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """``column``'s numbers as the file writes them (Arrow keeps only their binary value), found after their key
+    by one search of the whole file; None unless the key is spelled plainly, occurs in no other place than before
+    these numbers or a ``null``, and each text found is its row's number."""
+    if not _PLAIN_KEY.fullmatch(key):
+        return None
+    quoted = re.escape(f'"{key}"'.encode())
+    valid = pc.is_valid(column)
+    n_valid = len(column) - column.null_count
+    found = _found(re.compile(quoted + _NUMBER), data)  # in file order: the valid rows' numbers, one each
+    if len(found) != n_valid:
+        return None
+    occurs = data.count(f'"{key}"'.encode())
+    if occurs != n_valid and occurs != n_valid + len(re.findall(quoted + rb"[ \t]*:[ \t]*null", data)):
+        return None  # the key elsewhere too: in a string, or as a value
+    numbers = found.cast(pa.large_string())
+    if not pc.all(pc.equal(numbers.cast(column.type), column.filter(valid))).as_py():  # int64 or float64, exact
+        return None
+    return pa.chunked_array([pc.replace_with_mask(pa.nulls(len(column), pa.large_string()),
+                                                  valid.combine_chunks(), numbers)])
+
+
+def _found(pattern: re.Pattern[bytes], data: bytes) -> pa.Array:
+    """Every match of ``pattern``'s group in ``data``, in order, as binary: searched a piece of lines at a time,
+    so that at most one piece's matches are Python objects at once (10M of them: ~450 MB)."""
+    pieces, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", start + _FIND_PIECE)
+        end = len(data) if end < 0 else end + 1
+        pieces.append(pa.array(pattern.findall(data, start, end), pa.large_binary()))
+        start = end
+    return pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_binary())
 
 
 def _ratings(found: Mapping[str, pa.ChunkedArray], tasks: Sequence[TaskShape]) -> bool:
