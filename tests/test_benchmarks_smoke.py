@@ -81,15 +81,19 @@ def test_runner_measures_floor_and_check(project: Path) -> None:
         assert 50 < check["peak_rss_mib"] < 4096
 
 
-def test_runner_writes_the_release_bytes_alone_after_a_release_and_adjudicates(project: Path, tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def _run_on_a_copy(project: Path, data: Path, fmt: str, what: str) -> subprocess.CompletedProcess[str]:
+    """``run.py`` on a copy of the 2k project under ``data`` (what it writes stays out of the shared one)."""
     (data / "2k").mkdir(parents=True)
     for f in project.iterdir():
         (data / "2k" / f.name).write_bytes(f.read_bytes())
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "2k", "--formats", "parquet",
-                           "--what", "floor,release,adjudicate", "--repeat", "1", "--bootstrap", "50", "--data",
-                           str(data)],
+    return subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "2k", "--formats", fmt, "--what", what,
+                           "--repeat", "1", "--bootstrap", "50", "--data", str(data)],
                           capture_output=True, text=True, check=True)
+
+
+def test_runner_writes_the_release_bytes_alone_after_a_release_and_adjudicates(project: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = _run_on_a_copy(project, data, "parquet", "floor,release,adjudicate")
     results = json.loads(next(data.glob("results-*.json")).read_text(encoding="utf-8"))
     rows = {r["what"]: r for r in results["rows"]}
     assert list(rows) == ["floor", "release", "write", "adjudicate"]
@@ -104,12 +108,7 @@ def test_runner_writes_the_release_bytes_alone_after_a_release_and_adjudicates(p
 
 def test_runner_writes_and_measures_jsonl(project: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    (data / "2k").mkdir(parents=True)
-    for f in project.iterdir():
-        (data / "2k" / f.name).write_bytes(f.read_bytes())
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "2k", "--formats", "jsonl",
-                           "--what", "floor,check", "--repeat", "1", "--bootstrap", "50", "--data", str(data)],
-                          capture_output=True, text=True, check=True)
+    proc = _run_on_a_copy(project, data, "jsonl", "floor,check")
     assert "| 2k | single_choice | jsonl | check |" in proc.stdout
     lines = (data / "2k" / "labels.jsonl").read_text(encoding="utf-8").splitlines()
     frame = pq.read_table(project / "labels.parquet").to_pandas()
