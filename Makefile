@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check labelspec tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --formats parquet,csv,jsonl
 
 clean:
 	rm -rf $(VENV) build *.egg-info

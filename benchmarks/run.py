@@ -1,4 +1,4 @@
-"""The benchmark: ``labelspec check`` against its floor, at 100k / 1M / 10M judgments, Parquet and CSV.
+"""The benchmark: ``labelspec check`` against its floor, at 100k / 1M / 10M judgments, Parquet, CSV and JSONL.
 
 One job: generate the projects that are missing, start one fresh process per measurement (``measure.py``), and
 print a table of wall time, CPU time, the check-to-floor ratio and peak RSS. The floor is the bare pyarrow read
@@ -7,7 +7,7 @@ of the needed columns plus encoding their ids to integer codes once (``dictionar
 writing of its bytes alone (``write``: hashing, writing and syncing that many bytes, no text built), the part of
 a release's time that no code change reduces. Results are also written as JSON under ``--data``.
 
-    make bench                                   # 100k and 1M, Parquet and CSV
+    make bench                                   # 100k and 1M, Parquet, CSV and JSONL
     .venv/bin/python benchmarks/run.py --sizes 100k,1m,10m --formats parquet,csv
     .venv/bin/python benchmarks/run.py --sizes 1m --kinds spans,ranking --what floor,check
     .venv/bin/python benchmarks/run.py --sizes 1m --formats jsonl --what floor,check   # writes labels.jsonl once
