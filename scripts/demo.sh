@@ -62,6 +62,16 @@ for p in clinical-ner rlhf-preference; do
   expect 0 $LS check "specs/$p" "specs/$p/labels" --json "$OUT/$p/report.json"
 done
 
+R=specs/rlhf-preference/labels
+step "A gzip-compressed export reads as the file it holds (the same report)" \
+  "$LS check specs/rlhf-preference $R/batch-01.csv $OUT/rlhf-preference/batch-02.jsonl.gz $R/batch-03.parquet"
+.venv/bin/python -c 'import gzip, sys; open(sys.argv[2], "wb").write(gzip.compress(open(sys.argv[1], "rb").read()))' \
+  "$R/batch-02.jsonl" "$OUT/rlhf-preference/batch-02.jsonl.gz"
+expect 0 $LS check specs/rlhf-preference "$R/batch-01.csv" "$OUT/rlhf-preference/batch-02.jsonl.gz" \
+  "$R/batch-03.parquet" --json "$OUT/rlhf-preference/report-gz.json" -q
+.venv/bin/python -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); print("same gates, agreement and consensus as the uncompressed files:", all(a[k] == b[k] for k in ("gates", "tasks", "consensus")))' \
+  "$OUT/rlhf-preference/report.json" "$OUT/rlhf-preference/report-gz.json"
+
 step "A blocking gate fails (exit 1)" "$LS check specs/agent-trajectories specs/agent-trajectories/labels"
 expect 1 $LS check specs/agent-trajectories specs/agent-trajectories/labels --json "$OUT/agent-trajectories/report.json"
 

@@ -1,9 +1,10 @@
 """Label files → the canonical judgment table (DESIGN.md §3), read losslessly (G10) and fast (G13).
 
 The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
-bytes once (regular files only; hashing them for provenance), picks the format, hands the bytes to ``read_csv`` /
-``read_jsonl`` / ``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only:
-unknown labels, duplicates, rosters and the like are checked later on its output.
+bytes once (regular files only; hashing them for provenance; decompressing a ``.gz`` file within a budget),
+picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` / ``read_parquet`` / ``read_labelstudio`` and
+stacks what they return. It checks structure only: unknown labels, duplicates, rosters and the like are checked
+later on its output.
 
 Row accounting: ``rows_read`` counts every data record seen (CSV/TSV data rows, non-blank JSONL lines, Parquet
 rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations), so that
@@ -12,7 +13,11 @@ rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
+import os
+import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,11 +46,18 @@ from labelspec.regular_file import FileProblem, read_regular
 
 __all__ = ["COLUMNS", "FORMATS", "ColumnMap", "FileInfo", "Judgments", "TaskShape", "read_label_files"]
 
-#: File extension → format name. ``.json`` is a Label Studio JSON export.
+#: File extension → format name. ``.json`` is a Label Studio JSON export. Any of them may be gzip-compressed:
+#: ``labels.jsonl.gz`` is JSONL (:data:`GZIP`).
 FORMATS: dict[str, str] = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
     ".json": "labelstudio",
 }
+#: The extension of a gzip-compressed label file, after its format's.
+GZIP = ".gz"
+#: A compressed file may expand to at most this many times its size (but always to 256 MiB) and to a quarter of
+#: the machine's memory: past that, a likely decompression bomb (gzip reaches ~1,000x; label files ~5-20x).
+MAX_EXPANSION = 200
+_MIN_EXPANDED = 256 << 20
 #: The judgment table's text columns, in order. All are strings ("" when absent) except ``file`` (a Categorical:
 #: one entry per file) and ``line`` (int64):
 #: the physical line where the record starts (CSV/TSV/JSONL), the 1-based row (Parquet), or the line where the
@@ -134,22 +146,51 @@ def read_label_files(paths: Sequence[Path], *, columns: ColumnMap, tasks: Sequen
 
 
 def _format_of(path: Path, name: str, fmt: str | None) -> str:
-    kind = fmt if fmt is not None else FORMATS.get(path.suffix.lower())
+    suffix = _suffix(path)
+    kind = fmt if fmt is not None else FORMATS.get(suffix)
     if kind not in _PARSERS:
         known = ", ".join(sorted(FORMATS))
-        what = f"format {fmt!r}" if fmt is not None else f"extension {path.suffix or '(none)'!r}"
-        raise input_error("LS405", name, 0, f"unknown label-file {what}; known extensions: {known}",
+        what = (f"format {fmt!r}" if fmt is not None else f"extension {suffix or '(none)'!r}"
+                + (f" before {GZIP}" if fmt is None and path.suffix.lower() == GZIP else ""))
+        raise input_error("LS405", name, 0, f"unknown label-file {what}; known extensions: {known}, each "
+                                            f"also gzip-compressed ({GZIP})",
                           hint=f"formats: {', '.join(sorted(_PARSERS))}")
     return kind
+
+
+def _suffix(path: Path) -> str:
+    """The extension that names the format: the one before ``.gz`` of a compressed file."""
+    suffix = path.suffix.lower()
+    return Path(path.stem).suffix.lower() if suffix == GZIP else suffix
+
+
+def _gunzip(raw: bytes, name: str) -> bytes:
+    """The bytes a gzip file holds, within :data:`MAX_EXPANSION`; else a located error (LS401)."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): the ratio alone
+        memory = 1 << 62
+    limit = min(max(_MIN_EXPANDED, MAX_EXPANSION * len(raw)), memory // 4)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+            data = fh.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; EOFError: truncated
+        raise input_error("LS401", name, 0, f"not a readable gzip file: {exc}") from None
+    if len(data) > limit:
+        raise input_error("LS401", name, 0, f"decompresses to more than {limit:,} bytes ({len(raw):,} compressed): "
+                                            "refused as a likely decompression bomb",
+                          hint="if the file is genuine, decompress it and check the uncompressed file")
+    return data
 
 
 def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
               tasks: Sequence[TaskShape], items_id: str | None = None,
               roster: Collection[str] | None = None) -> tuple[Parsed, FileInfo]:
     kind = _format_of(path, name, fmt)
-    data = _read_bytes(path, name)
+    raw = _read_bytes(path, name)
+    data = _gunzip(raw, name) if path.suffix.lower() == GZIP else raw
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash while parsing: hashlib releases the GIL
-        digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+        digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())  # the file's bytes, as sha256sum says
         parsed = (parse_labelstudio(data, name, columns, tasks, items_id=items_id, roster=roster)
                   if kind == "labelstudio"
                   else _PARSERS[kind](data, name, columns, tasks))
@@ -157,7 +198,7 @@ def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
     if kind == "jsonl" and parsed.rows == 0:  # blank lines only, or 0 bytes: empty, as a CSV file without header
         raise input_error("LS401", name, 0, "empty file: no JSON lines")
     seen = parsed.rows + len(parsed.exclusions)
-    return parsed, FileInfo(name, kind, seen, sha256, len(data))
+    return parsed, FileInfo(name, kind, seen, sha256, len(raw))
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
