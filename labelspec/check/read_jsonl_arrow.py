@@ -11,9 +11,10 @@ holding exactly one ``{`` and then one ``}`` with only blanks around them (flat 
 numbers where the strict reader keeps a number's text (integer ids; lead times and ratings of any kind). An
 integer column without a zero (which may have been ``-0``) is Arrow's text of its values; any other number
 column is its numbers' text as the file writes them, found by one regular-expression search of the file when
-the key occurs nowhere else, and checked against Arrow's values. For flat objects Arrow itself refuses what the
-strict rules refuse: duplicate keys, control characters in strings, bad escapes, lone surrogates, booleans and
-other types in a declared field.
+the key occurs nowhere else, and checked against Arrow's values. A ``value`` of lists of strings (multi-choice
+sets, rankings) is declared as such, and Arrow's string kernels write their canonical JSON text. For flat
+objects Arrow itself refuses what the strict rules refuse: duplicate keys, control characters in strings, bad
+escapes, lone surrogates, booleans and other types in a declared field.
 
 Everything else returns None, errors included: the strict reader then reads or reports the file exactly as it
 always has. So this module never raises an input error of its own, and its result equals the strict reader's.
@@ -52,6 +53,7 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 #: After a key: the colon, then a JSON number, captured.
 _NUMBER = rb"[ \t]*:[ \t]*(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
 _TEXT = (pa.string(), pa.large_string())
+_LIST = pa.list_(pa.string())
 #: Bytes of lines searched at once for numbers as written.
 _FIND_PIECE = 1 << 25
 
@@ -92,6 +94,8 @@ def read_flat(data: bytes, keys: Mapping[str, str], tasks: Sequence[TaskShape]
             found[f] = column
     value_type = table.column(keys["value"]).type
     if (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)) and not _ratings(found, tasks):
+        return None
+    if value_type == _LIST and not _allowed(found, [t.name for t in tasks if not t.list_valued], tasks):
         return None
     return found, lines
 
@@ -140,6 +144,8 @@ def _declared(value: object, fields: Sequence[str]) -> pa.DataType:
     """How Arrow reads a key, by its value in the first record: numbers where every field read from that key
     keeps them (lead times of any kind as doubles, so that 12 then 12.5 still read), else text (so that Arrow
     never infers a timestamp from a string or turns a number into text of its own)."""
+    if isinstance(value, list) and set(fields) == {"value"} and not any(isinstance(v, JsonNumber) for v in value):
+        return _LIST  # a multi-choice set or a ranking; anything but strings in it is Arrow's error
     if not isinstance(value, JsonNumber):
         return pa.string()
     if set(fields) <= _ANY_NUMBER_FIELDS and (not value.is_integer or "lead_time" in fields):
@@ -156,7 +162,26 @@ def _text(column: pa.ChunkedArray, fld: str) -> pa.ChunkedArray | None:
         return column
     if column.type == pa.int64() and fld in _INTEGER_FIELDS and not pc.any(pc.equal(column, 0)).as_py():
         return column.cast(pa.string())  # the text Arrow writes is the JSON integer's (a zero may have been "-0")
+    if column.type == _LIST and fld == "value":
+        return _list_texts(column)
     return None
+
+
+def _list_texts(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Lists of strings as the strict reader's canonical JSON text (``canonical_json``: compact, UTF-8 kept,
+    order kept), built by Arrow: each string quoted with ``"`` and ``\\`` escaped, joined by commas, bracketed.
+    None when a string holds a control character (json escapes those its own way) or a list holds a null."""
+    lists = column.combine_chunks()
+    strings = lists.values  # what lists.offsets index (flattening would drop a slice's offset)
+    if strings.null_count or pc.any(pc.match_substring_regex(strings, r"[\x00-\x1f]")).as_py():
+        return None
+    escaped = pc.replace_substring(pc.replace_substring(strings, "\\", "\\\\"), '"', '\\"')
+    quote = pa.scalar('"', strings.type)
+    quoted = pa.ListArray.from_arrays(lists.offsets, pc.binary_join_element_wise(quote, escaped, quote, ""),
+                                      mask=lists.is_null())
+    joined = pc.binary_join(quoted, ",")
+    return pa.chunked_array([pc.binary_join_element_wise(pa.scalar("[", joined.type), joined,
+                                                         pa.scalar("]", joined.type), "")])
 
 
 def _numbers_as_written(column: pa.ChunkedArray, fld: str) -> bool:
@@ -203,10 +228,15 @@ def _found(pattern: re.Pattern[bytes], data: bytes) -> pa.Array:
 def _ratings(found: Mapping[str, pa.ChunkedArray], tasks: Sequence[TaskShape]) -> bool:
     """Whether every number in ``value`` belongs to a rating task or to a task the spec does not know, as the
     strict reader requires."""
+    return _allowed(found, [t.name for t in tasks if t.kind != "rating"], tasks)
+
+
+def _allowed(found: Mapping[str, pa.ChunkedArray], refused: list[str], tasks: Sequence[TaskShape]) -> bool:
+    """Whether no value (not null) belongs to one of the ``refused`` tasks (a record without a task is the only
+    task's)."""
     only = tasks[0] if len(tasks) == 1 else None
-    refused = [t.name for t in tasks if t.kind != "rating"]
-    if only is not None and only.kind != "rating":
-        refused.append("")  # a record without a task is the only task's
+    if only is not None and only.name in refused:
+        refused = [*refused, ""]
     valid = pc.is_valid(found["value"])
     if "task" not in found:
         return "" not in refused or not pc.any(valid).as_py()
