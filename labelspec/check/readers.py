@@ -1,10 +1,10 @@
 """Label files → the canonical judgment table (DESIGN.md §3), read losslessly (G10) and fast (G13).
 
 The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
-bytes once (regular files only; hashing them for provenance; decompressing a ``.gz`` file within a budget),
-picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` / ``read_parquet`` / ``read_labelstudio`` and
-stacks what they return. It checks structure only: unknown labels, duplicates, rosters and the like are checked
-later on its output.
+bytes once (regular files only; hashing them for provenance; decompressing a ``.gz``, ``.zst`` or ``.bz2`` file
+within a budget), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` / ``read_parquet`` /
+``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels, duplicates, rosters
+and the like are checked later on its output.
 
 Row accounting: ``rows_read`` counts every data record seen (CSV/TSV data rows, non-blank JSONL lines, Parquet
 rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations), so that
@@ -46,14 +46,15 @@ from labelspec.regular_file import FileProblem, read_regular
 
 __all__ = ["COLUMNS", "FORMATS", "ColumnMap", "FileInfo", "Judgments", "TaskShape", "read_label_files"]
 
-#: File extension → format name. ``.json`` is a Label Studio JSON export. Any of them may be gzip-compressed:
-#: ``labels.jsonl.gz`` is JSONL (:data:`GZIP`).
+#: File extension → format name. ``.json`` is a Label Studio JSON export. Any of them may be compressed:
+#: ``labels.jsonl.gz`` is JSONL (:data:`COMPRESSED`).
 FORMATS: dict[str, str] = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
     ".json": "labelstudio",
 }
-#: The extension of a gzip-compressed label file, after its format's.
-GZIP = ".gz"
+#: The extension of a compressed label file, after its format's → its codec (gzip by the standard library, the
+#: others by Arrow's codecs, which pyarrow's wheels carry).
+COMPRESSED: dict[str, str] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2"}
 #: A compressed file may expand to at most this many times its size (but always to 256 MiB) and to a quarter of
 #: the machine's memory: past that, a likely decompression bomb (gzip reaches ~1,000x; label files ~5-20x).
 MAX_EXPANSION = 200
@@ -150,32 +151,37 @@ def _format_of(path: Path, name: str, fmt: str | None) -> str:
     kind = fmt if fmt is not None else FORMATS.get(suffix)
     if kind not in _PARSERS:
         known = ", ".join(sorted(FORMATS))
+        outer = path.suffix.lower()
         what = (f"format {fmt!r}" if fmt is not None else f"extension {suffix or '(none)'!r}"
-                + (f" before {GZIP}" if fmt is None and path.suffix.lower() == GZIP else ""))
+                + (f" before {outer}" if fmt is None and outer in COMPRESSED else ""))
         raise input_error("LS405", name, 0, f"unknown label-file {what}; known extensions: {known}, each "
-                                            f"also gzip-compressed ({GZIP})",
+                                            f"also compressed ({', '.join(COMPRESSED)})",
                           hint=f"formats: {', '.join(sorted(_PARSERS))}")
     return kind
 
 
 def _suffix(path: Path) -> str:
-    """The extension that names the format: the one before ``.gz`` of a compressed file."""
+    """The extension that names the format: the one before a compressed file's ``.gz``, ``.zst`` or ``.bz2``."""
     suffix = path.suffix.lower()
-    return Path(path.stem).suffix.lower() if suffix == GZIP else suffix
+    return Path(path.stem).suffix.lower() if suffix in COMPRESSED else suffix
 
 
-def _gunzip(raw: bytes, name: str) -> bytes:
-    """The bytes a gzip file holds, within :data:`MAX_EXPANSION`; else a located error (LS401)."""
+def _decompress(raw: bytes, name: str, codec: str) -> bytes:
+    """The bytes a compressed file holds, within :data:`MAX_EXPANSION`; else a located error (LS401)."""
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # no sysconf (Windows): the ratio alone
         memory = 1 << 62
     limit = min(max(_MIN_EXPANDED, MAX_EXPANSION * len(raw)), memory // 4)
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
-            data = fh.read(limit + 1)
-    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; EOFError: truncated
-        raise input_error("LS401", name, 0, f"not a readable gzip file: {exc}") from None
+        if codec == "gzip":  # the standard library's: it reads every member of a concatenated file
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                data = fh.read(limit + 1)
+        else:
+            with pa.CompressedInputStream(pa.BufferReader(raw), codec) as stream:
+                data = stream.read(limit + 1)
+    except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:  # BadGzipFile: OSError; truncated: EOFError
+        raise input_error("LS401", name, 0, f"not a readable {codec} file: {exc}") from None
     if len(data) > limit:
         raise input_error("LS401", name, 0, f"decompresses to more than {limit:,} bytes ({len(raw):,} compressed): "
                                             "refused as a likely decompression bomb",
@@ -188,7 +194,8 @@ def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
               roster: Collection[str] | None = None) -> tuple[Parsed, FileInfo]:
     kind = _format_of(path, name, fmt)
     raw = _read_bytes(path, name)
-    data = _gunzip(raw, name) if path.suffix.lower() == GZIP else raw
+    codec = COMPRESSED.get(path.suffix.lower())
+    data = raw if codec is None else _decompress(raw, name, codec)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash while parsing: hashlib releases the GIL
         digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())  # the file's bytes, as sha256sum says
         parsed = (parse_labelstudio(data, name, columns, tasks, items_id=items_id, roster=roster)

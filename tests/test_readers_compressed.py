@@ -1,8 +1,9 @@
-"""Gzip-compressed label files (``labels.jsonl.gz``): read as the uncompressed file is, hashed as they are on
-disk, and refused with a located error when damaged or when they expand like a decompression bomb."""
+"""Compressed label files (``labels.jsonl.gz``, ``.zst``, ``.bz2``): read as the uncompressed file is, hashed as
+they are on disk, and refused with a located error when damaged or when they expand like a decompression bomb."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 from pathlib import Path
@@ -23,6 +24,17 @@ LABEL_STUDIO = (b'[{"id": 1, "data": {"item_id": "i1"}, "annotations": [{"id": 1
                 b'"value": {"choices": ["x"]}}]}]}]')
 
 
+def zstd(content: bytes) -> bytes:
+    """A zstd frame, as the ``zstd`` command writes it (through Arrow's codec: the standard library has none)."""
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, "zstd") as out:
+        out.write(content)
+    return bytes(sink.getvalue())
+
+
+COMPRESS = {".gz": gzip.compress, ".zst": zstd, ".bz2": bz2.compress}
+
+
 def read(path: Path) -> Judgments:
     return read_label_files([path], columns=ColumnMap(), tasks=ONE, display_paths=[path.name])
 
@@ -39,19 +51,20 @@ def parquet_bytes(tmp_path: Path) -> bytes:
     return (tmp_path / "p.parquet").read_bytes()
 
 
+@pytest.mark.parametrize("ext", list(COMPRESS))
 @pytest.mark.parametrize("name", ["labels.csv", "labels.jsonl", "labels.parquet", "export.json"])
-def test_a_compressed_file_reads_as_the_file_it_holds(tmp_path: Path, name: str) -> None:
+def test_a_compressed_file_reads_as_the_file_it_holds(tmp_path: Path, name: str, ext: str) -> None:
     content = {"labels.csv": CSV, "labels.jsonl": JSONL, "export.json": LABEL_STUDIO}.get(name) or parquet_bytes(
         tmp_path)
     (tmp_path / name).write_bytes(content)
-    packed = gzip.compress(content)
-    (tmp_path / f"{name}.gz").write_bytes(packed)
-    plain, compressed = read(tmp_path / name), read(tmp_path / f"{name}.gz")
+    packed = COMPRESS[ext](content)
+    (tmp_path / f"{name}{ext}").write_bytes(packed)
+    plain, compressed = read(tmp_path / name), read(tmp_path / f"{name}{ext}")
     columns = ["item", "unit", "task", "annotator", "value", "timestamp", "lead_time", "line"]
     assert compressed.frame[columns].astype(str).equals(plain.frame[columns].astype(str))
     assert compressed.rows_read == plain.rows_read
     info = compressed.files[0]
-    assert (info.path, info.format) == (f"{name}.gz", plain.files[0].format)
+    assert (info.path, info.format) == (f"{name}{ext}", plain.files[0].format)
     assert (info.sha256, info.size) == (hashlib.sha256(packed).hexdigest(), len(packed))  # the file on disk
 
 
@@ -61,21 +74,26 @@ def test_errors_in_a_compressed_file_name_its_lines(tmp_path: Path) -> None:
     assert error(path).check_tuple() == ("LS404", 4, 0)
 
 
-@pytest.mark.parametrize(("content", "said"), [
-    (b"item_id,annotator_id,label\n", "not a readable gzip file"),  # not gzip at all
-    (gzip.compress(CSV)[:-9], "not a readable gzip file"),  # truncated
+@pytest.mark.parametrize(("ext", "content", "said"), [
+    (".gz", b"item_id,annotator_id,label\n", "not a readable gzip file"),  # not gzip at all
+    (".gz", gzip.compress(CSV)[:-9], "not a readable gzip file"),  # truncated
+    (".zst", CSV, "not a readable zstd file"),
+    (".zst", zstd(CSV)[:-5], "not a readable zstd file"),
+    (".bz2", CSV, "not a readable bz2 file"),
+    (".bz2", bz2.compress(CSV)[:-5], "not a readable bz2 file"),
 ])
-def test_a_damaged_gzip_file_is_a_located_error(tmp_path: Path, content: bytes, said: str) -> None:
-    path = tmp_path / "labels.csv.gz"
+def test_a_damaged_compressed_file_is_a_located_error(tmp_path: Path, ext: str, content: bytes, said: str) -> None:
+    path = tmp_path / f"labels.csv{ext}"
     path.write_bytes(content)
     diag = error(path)
     assert diag.check_tuple() == ("LS401", 0, 0) and said in diag.message
 
 
-def test_a_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("ext", list(COMPRESS))
+def test_a_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str) -> None:
     monkeypatch.setattr(readers, "_MIN_EXPANDED", 1 << 10)  # the budget of a 1 MiB file, scaled down
-    path = tmp_path / "labels.csv.gz"
-    path.write_bytes(gzip.compress(CSV + b"i3,c," + b"z" * 200_000 + b"\n"))  # ~200 bytes that expand 1,000x
+    path = tmp_path / f"labels.csv{ext}"
+    path.write_bytes(COMPRESS[ext](CSV + b"i3,c," + b"z" * 200_000 + b"\n"))  # ~200 bytes that expand 1,000x
     diag = error(path)
     assert diag.check_tuple() == ("LS401", 0, 0) and "decompression bomb" in diag.message
     monkeypatch.setattr(readers, "MAX_EXPANSION", 10_000)
