@@ -206,6 +206,13 @@ def test_structural_errors_are_located(tmp_path: Path, text: str, expected: tupl
     assert error_of(tmp_path, text) == expected
 
 
+def test_json_lines_named_json_get_a_hint(tmp_path: Path) -> None:
+    lines = '{"item_id": "i1", "annotator_id": "a", "label": "x"}\n{"item_id": "i2", "annotator_id": "a", "label": "y"}\n'
+    diag = diagnostic_of(tmp_path, lines)
+    assert diag.check_tuple() == ("LS406", 1, 1) and diag.hint is not None and ".jsonl" in diag.hint
+    assert diagnostic_of(tmp_path, '{"id": 1}').hint is None  # one object: no sign of lines
+
+
 def test_empty_array_and_bom(tmp_path: Path) -> None:
     path = tmp_path / "e.json"
     path.write_bytes(b"\xef\xbb\xbf [ ] \n")

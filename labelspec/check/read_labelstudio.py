@@ -98,9 +98,10 @@ class _Walker:
         self._pos = offset
         return self._line
 
-    def fail(self, code: str, offset: int, message: str) -> InputError:
+    def fail(self, code: str, offset: int, message: str, hint: str | None = None) -> InputError:
         line = self.text.count("\n", 0, offset) + 1
-        return input_error(code, self.path, line, message, column=offset - self.text.rfind("\n", 0, offset))
+        return input_error(code, self.path, line, message, column=offset - self.text.rfind("\n", 0, offset),
+                           hint=hint)
 
     def _ws(self, i: int) -> int:
         m = _WS.match(self.text, i)
@@ -168,8 +169,11 @@ class _Walker:
         i = self._ws(0)
         if self.text[i:i + 1] != "[":
             value, _ = self._value(i)
+            lines = isinstance(value, dict) and "\n" in self.text.strip()  # JSON Lines named .json, most likely
             raise self.fail("LS406", i, f"expected a JSON array of tasks (Label Studio JSON export), found "
-                                        f"{json_type(value)}")
+                                        f"{json_type(value)}",
+                            hint="a file of one JSON object per line is JSON Lines: name it .jsonl (or .ndjson)"
+                            if lines else None)
         i = self._ws(i + 1)
         more = self.text[i:i + 1] != "]"
         i = i if more else self._ws(i + 1)
