@@ -168,6 +168,7 @@ HAZARDS = {
     "broken JSON on the first line": b'{"item_id": "i1",}\n' + lines(REC),
     "broken JSON later": lines(REC) + b'{"item_id": "i1", "label" "x"}\n',
     "a control character in a string": lines(REC).replace(b'"yes"', b'"y\tes"'),
+    "wide records (a prompt in each)": lines({**REC, "prompt": "p" * 600}, {**REC, "prompt": "q" * 600}),
 }
 
 

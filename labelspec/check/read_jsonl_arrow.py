@@ -7,7 +7,8 @@ bare CR as a line break. It turns numbers into binary (``-0`` becomes ``0``) and
 And it crashes the process (SIGSEGV, pyarrow 26) on a block of lines that opens with ``null``. So Arrow is used
 only when byte checks rule all of that out: no ``NaN``/``Infinity`` bytes, no lone CR, each non-blank line
 holding exactly one ``{`` and then one ``}`` with only blanks around them (flat objects, one per line), at most
-:data:`MAX_DEPTH` ``[`` per line, no line over the length limit. The needed fields are declared as text, or as
+:data:`MAX_DEPTH` ``[`` per line, no line over the length limit; and records short enough on average that
+Arrow, which keeps every field, is the faster (:data:`_WIDEST`). The needed fields are declared as text, or as
 numbers where the strict reader keeps a number's text (integer ids; lead times and ratings of any kind). An
 integer column without a zero (which may have been ``-0``) is Arrow's text of its values; any other number
 column is its numbers' text as the file writes them, found by one regular-expression search of the file when
@@ -54,6 +55,11 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 _NUMBER = rb"[ \t]*:[ \t]*(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
 _TEXT = (pa.string(), pa.large_string())
 _LIST = pa.list_(pa.string())
+#: The longest mean record (bytes a line) read by Arrow. Arrow parses and keeps every field, the strict reader
+#: only the mapped ones: with prompts and responses in each record, Arrow is the slower and needs ~2x the memory
+#: (measured: 313 bytes a line, Arrow 0.98 s against 1.72 s; 608 bytes, 1.60 s against 1.82 s and 850 MiB
+#: against 397 MiB; 3.4 kB, 3.99 s against 1.71 s and 2,152 MiB against 790 MiB).
+_WIDEST = 512
 #: Bytes of lines searched at once for numbers as written.
 _FIND_PIECE = 1 << 25
 
@@ -62,6 +68,8 @@ def read_flat(data: bytes, keys: Mapping[str, str], tasks: Sequence[TaskShape]
               ) -> tuple[dict[str, pa.ChunkedArray], np.ndarray] | None:
     """The fields found in the file (canonical field → its column) and each row's line; None when the strict
     reader must read the file (see the module docstring). ``data`` is valid UTF-8 without NUL (``check_bytes``)."""
+    if len(data) > _WIDEST * max(1, data.count(b"\n")):  # wide records: Arrow, keeping every field, is the slower
+        return None
     located = _record_lines(data)
     if located is None:
         return None
