@@ -67,21 +67,25 @@ def parse_jsonl(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Task
     keys = column_mapping(columns)
     flat = read_flat(data, keys, tasks)
     if flat is None:
-        return parse_jsonl_lines(data, path, columns, tasks)
+        return _by_line(data, path, keys, tasks)
     where = Where(path, flat[1], _names(keys))
     return Parsed(finish_columns(flat[0], tasks, where), where.lines, format="jsonl")
 
 
 def parse_jsonl_lines(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
     """:func:`parse_jsonl` line by line in Python: the reader of every file Arrow may not read, and the
-    definition of what Arrow's reading must equal (``tests/test_read_jsonl_arrow.py``).
+    definition of what Arrow's reading must equal (``tests/test_read_jsonl_arrow.py``)."""
+    check_bytes(data, path)
+    return _by_line(data, path, column_mapping(columns), tasks)
+
+
+def _by_line(data: bytes, path: str, keys: dict[str, str], tasks: Sequence[TaskShape]) -> Parsed:
+    """:func:`parse_jsonl_lines` on bytes ``check_bytes`` has passed.
 
     Each line goes to the decoder's C scanner directly (``decode`` adds two regex matches and a call per line);
     a line it does not take whole is decoded again by ``decode``, which raises the error to report. A string
     field is taken as is, inline; anything else goes through :func:`_field`. Every :data:`_CHUNK` lines the
     columns become Arrow text, so that 10M lines are not 70M Python strings at once (4.2 GiB)."""
-    check_bytes(data, path)
-    keys = column_mapping(columns)
     shapes = {t.name: t for t in tasks}
     only = tasks[0] if len(tasks) == 1 else None
     decoder = strict_decoder()
