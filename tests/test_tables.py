@@ -222,22 +222,6 @@ def test_the_shared_unit_table_is_counted_from_the_reader_grouping() -> None:
     assert grouped.unit_table.tolist() == plain.unit_table.tolist() == unit_counts(plain).tolist()
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.text(max_size=6), max_size=40), st.integers(1, 7))
-def test_item_blocks_hashed_by_pieces_are_the_whole_arrays(items: list[str], piece: int) -> None:
-    """Each item's bootstrap block is its own hash modulo the blocks, whatever the piece size: the blocks (and the
-    intervals resampled by them) stay those of hashing every item at once."""
-    text = np.array(items, dtype=object)
-    want = (pd.util.hash_array(text, categorize=False) % np.uint64(13)).astype(np.int64) if items else []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tables, "_HASH_ITEMS", piece)
-        got = tables.item_block(text, 13)
-    assert got.dtype == np.int64 and got.tolist() == list(want)
-    # pinned: a change of hash would move every published bootstrap interval
-    ids = np.array([f"i{i:07d}" for i in range(6)] + ["doc-17"], dtype=object)
-    assert tables.item_block(ids, 1000).tolist() == [486, 618, 618, 523, 534, 490, 9]
-
-
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 5), st.sampled_from(LABELS)), min_size=1, max_size=60,
                 unique_by=lambda r: (r[0], r[1])), st.sets(st.integers(0, 8)), st.integers(1, 7))

@@ -110,7 +110,7 @@ def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: 
         sums = pair_sums(sset, exact, den), pair_sums(sset, overlap, den)
         return SpanWork(inp, sset, exact, overlap, f1_of_sums(sums[0]), f1_of_sums(sums[1]), char_alpha(sset))
     # the whole check's path builds the interval's per-block sums first and adds them up for the point F1
-    unit_block = item_block(inp.codes.unit_items, N_BLOCKS)
+    unit_block = item_block(inp.codes.unit_item_texts(), N_BLOCKS)
     # character α needs neither matching nor denominators: it is unitised on a second thread meanwhile (numpy
     # releases the GIL; at 1M span judgments each side takes ~1-1.5 s, on the check's critical path)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-char-alpha") as pool:
@@ -151,7 +151,9 @@ def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPo
     """Intervals for span F1 (mean over annotator pairs) from additive per-block sums, and for character α from
     per-block coincidences (module docstring)."""
     blocks = work.block_sums
-    unit_block = work.unit_block if work.unit_block is not None else item_block(work.inp.codes.unit_items, N_BLOCKS)
+    unit_block = work.unit_block
+    if unit_block is None:
+        unit_block = item_block(work.inp.codes.unit_item_texts(), N_BLOCKS)
     if blocks is None:
         den = denominators(work.sset, unit_block)
         blocks = pair_sums(work.sset, work.exact, den), pair_sums(work.sset, work.overlap, den)
@@ -197,7 +199,7 @@ def rank_work(task: Task, frame: pd.DataFrame, parsed: ParsedTask | None = None)
     c = encode_task(task, frame) if parsed is None else parsed.codes
     table = ranks_from_order(category_orders(c, task.options))  # once per distinct ranking
     block = rank_block_of_codes(c.unit, c.annotator, c.category, table)
-    unit_block = item_block(c.unit_items, N_BLOCKS)
+    unit_block = item_block(c.unit_item_texts(), N_BLOCKS)
     return RankWork(c, ranking_agreement(block, unit_block=unit_block, n_blocks=N_BLOCKS), unit_block)
 
 

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from labelspec.check.coded import arrow_texts, codes_of, compact, present, repeated, take_packed, text_of
 from labelspec.check.ordering import group_order
+from labelspec.check.text_hash import hash_strings
 
 #: Above this many possible keys, distinct keys are found by sorting instead of counting into a dense array.
 _DENSE_KEYS = 50_000_000
@@ -76,6 +77,16 @@ class Codes:
                     self.__dict__[key] = make()
         made: _T = self.__dict__[key]
         return made
+
+    def unit_item_texts(self) -> pa.Array:
+        """:attr:`unit_items` as Arrow strings: taken from the read-time categories when units are items (no
+        Python string per unit), else converted."""
+        if self.unit_lookup is not None:
+            texts, unit_of = self.unit_lookup
+            positions = np.flatnonzero(unit_of >= 0)  # unit u is the u-th category present (codes follow order)
+            if len(positions) == len(self.unit_items):
+                return texts.take(pa.array(positions, pa.int64()))
+        return pa.array(self.unit_items, pa.string())
 
     @property
     def by_unit(self) -> tuple[np.ndarray, np.ndarray]:
@@ -430,7 +441,7 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000, units: 
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``); ``units``: the (U,)
     units ``mask`` keeps, when it was made from them (``mask == units[codes.unit]``)."""
     _, n_ann, k = codes.shape
-    unit_block = item_block(codes.unit_items, n_blocks).astype(np.int32)
+    unit_block = item_block(codes.unit_item_texts(), n_blocks).astype(np.int32)
     key, cell, block = _pair_rows(codes, mask, unit_block, units)
     if n_ann * n_ann > _DENSE_KEYS:  # very many annotators: the pairs that occur, by sorting
         pair_code, pair_index = np.unique(key, return_inverse=True)
@@ -457,18 +468,11 @@ def _dense_codes(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarr
     return compact(keys, key_space)
 
 
-#: Items hashed per call by :func:`item_block`: pandas mixes each call's hashes through five temporaries of its size.
-_HASH_ITEMS = 1 << 16
-
-
-def item_block(items: np.ndarray, n_blocks: int) -> np.ndarray:
-    """A stable pseudo-random block per unit, from a hash of its item id (steps of an item stay together).
-    Hashed piece by piece (each value's hash is its own): over 3.3M items at once, pandas' temporaries were
-    ~150 MB of fresh memory."""
-    text = np.asarray(items, dtype=object)  # hashed as Python strings: same values as the '<U' form, 8x faster
-    blocks = np.empty(len(text), dtype=np.int64)
-    for a in range(0, len(text), _HASH_ITEMS):
-        hashed = pd.util.hash_array(text[a:a + _HASH_ITEMS], categorize=False)
-        np.remainder(hashed, np.uint64(n_blocks), out=hashed)
-        blocks[a:a + _HASH_ITEMS] = hashed
-    return blocks
+def item_block(items: pa.Array | pa.ChunkedArray | np.ndarray, n_blocks: int) -> np.ndarray:
+    """A stable pseudo-random block per unit, from a hash of its item id's bytes (``text_hash``; steps of an item
+    stay together). ``items``: Arrow strings (``Codes.unit_item_texts``), or an array of Python strings."""
+    if isinstance(items, np.ndarray):
+        items = pa.array(items, pa.string())
+    hashed = hash_strings(items)
+    np.remainder(hashed, np.uint64(n_blocks), out=hashed)
+    return hashed.astype(np.int64)
