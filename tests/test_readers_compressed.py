@@ -1,4 +1,4 @@
-"""Compressed label files (``labels.jsonl.gz``, ``.zst``, ``.bz2``): read as the uncompressed file is, hashed as
+"""Compressed label files (``labels.jsonl.gz``, ``.zst``, ``.bz2``, ``.xz``): read as the uncompressed file is, hashed as
 they are on disk, and refused with a located error when damaged or when they expand like a decompression bomb."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import lzma
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,7 +33,7 @@ def zstd(content: bytes) -> bytes:
     return bytes(sink.getvalue())
 
 
-COMPRESS = {".gz": gzip.compress, ".zst": zstd, ".bz2": bz2.compress}
+COMPRESS = {".gz": gzip.compress, ".zst": zstd, ".bz2": bz2.compress, ".xz": lzma.compress}
 
 
 def read(path: Path) -> Judgments:
@@ -81,6 +82,8 @@ def test_errors_in_a_compressed_file_name_its_lines(tmp_path: Path) -> None:
     (".zst", zstd(CSV)[:-5], "not a readable zstd file"),
     (".bz2", CSV, "not a readable bz2 file"),
     (".bz2", bz2.compress(CSV)[:-5], "not a readable bz2 file"),
+    (".xz", CSV, "not a readable xz file"),
+    (".xz", lzma.compress(CSV)[:-5], "not a readable xz file"),
 ])
 def test_a_damaged_compressed_file_is_a_located_error(tmp_path: Path, ext: str, content: bytes, said: str) -> None:
     path = tmp_path / f"labels.csv{ext}"
@@ -105,3 +108,10 @@ def test_the_format_is_the_extension_before_gz(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(CSV))
     diag = error(path)
     assert diag.code == "LS405" and "'(none)' before .gz" in diag.message
+
+
+def test_concatenated_xz_streams_read_whole(tmp_path: Path) -> None:
+    """``xz`` appends a stream per run, as gzip does a member: every stream is read, none silently dropped."""
+    path = tmp_path / "labels.csv.xz"
+    path.write_bytes(lzma.compress(CSV) + lzma.compress(b"i3,c,z\n"))
+    assert read(path).rows_read == 3

@@ -1,7 +1,7 @@
 """Label files → the canonical judgment table (DESIGN.md §3), read losslessly (G10) and fast (G13).
 
 The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
-bytes once (regular files only; hashing them for provenance; decompressing a ``.gz``, ``.zst`` or ``.bz2`` file
+bytes once (regular files only; hashing them for provenance; decompressing a ``.gz``, ``.zst``, ``.bz2`` or ``.xz`` file
 within a budget), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` / ``read_parquet`` /
 ``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels, duplicates, rosters
 and the like are checked later on its output.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import zlib
 from collections import Counter
@@ -52,9 +53,9 @@ FORMATS: dict[str, str] = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
     ".json": "labelstudio",
 }
-#: The extension of a compressed label file, after its format's → its codec (gzip by the standard library, the
-#: others by Arrow's codecs, which pyarrow's wheels carry).
-COMPRESSED: dict[str, str] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2"}
+#: The extension of a compressed label file, after its format's → its codec (gzip and xz by the standard library,
+#: the others by Arrow's codecs, which pyarrow's wheels carry).
+COMPRESSED: dict[str, str] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".xz": "xz"}
 #: A compressed file may expand to at most this many times its size (but always to 256 MiB) and to a quarter of
 #: the machine's memory: past that, a likely decompression bomb (gzip reaches ~1,000x; label files ~5-20x).
 MAX_EXPANSION = 200
@@ -161,7 +162,8 @@ def _format_of(path: Path, name: str, fmt: str | None) -> str:
 
 
 def _suffix(path: Path) -> str:
-    """The extension that names the format: the one before a compressed file's ``.gz``, ``.zst`` or ``.bz2``."""
+    """The extension that names the format: the one before a compressed file's ``.gz``, ``.zst``, ``.bz2`` or
+    ``.xz``."""
     suffix = path.suffix.lower()
     return Path(path.stem).suffix.lower() if suffix in COMPRESSED else suffix
 
@@ -177,10 +179,13 @@ def _decompress(raw: bytes, name: str, codec: str) -> bytes:
         if codec == "gzip":  # the standard library's: it reads every member of a concatenated file
             with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
                 data = fh.read(limit + 1)
+        elif codec == "xz":  # likewise every stream (Arrow's wheels have no lzma codec)
+            with lzma.LZMAFile(io.BytesIO(raw)) as xz:
+                data = xz.read(limit + 1)
         else:
             with pa.CompressedInputStream(pa.BufferReader(raw), codec) as stream:
                 data = stream.read(limit + 1)
-    except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:  # BadGzipFile: OSError; truncated: EOFError
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, pa.ArrowException) as exc:  # BadGzipFile: OSError; truncated: EOFError
         raise input_error("LS401", name, 0, f"not a readable {codec} file: {exc}") from None
     if len(data) > limit:
         raise input_error("LS401", name, 0, f"decompresses to more than {limit:,} bytes ({len(raw):,} compressed): "
