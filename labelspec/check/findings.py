@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from labelspec.check import stats
 from labelspec.check.analyze import TaskAnalysis
 from labelspec.check.bootstrap import UnitPatterns, unit_table_patterns
 from labelspec.check.coded import codes_of, compact, text_of
 from labelspec.check.context import Context
+from labelspec.check.distributions import norm_sf
 from labelspec.check.gates import Measure
 from labelspec.check.gold import GoldScores, rolling_breach
 from labelspec.check.preference import bradley_terry
@@ -215,7 +215,7 @@ def _position_bias(task: str, analysis: TaskAnalysis) -> list[Finding]:
     n = said_a + np.bincount(losers, minlength=n_ann)
     z = (theta - np.median(theta[n > 0])) * np.sqrt(info)
     adjusted = np.ones(n_ann)  # Holm over the annotators with a disagreement: the others have nothing to test
-    adjusted[n > 0] = stats.holm(2 * norm.sf(np.abs(z[n > 0])))
+    adjusted[n > 0] = stats.holm(2 * norm_sf(np.abs(z[n > 0])))
     out = []
     for i in np.flatnonzero(adjusted < POSITION_BIAS_P):
         side = "A" if z[i] > 0 else "B"

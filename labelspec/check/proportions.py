@@ -1,7 +1,7 @@
 """Intervals and tests on proportions: Wilson intervals, chi-square tests, Holm's correction.
 
-One job: the inference behind gold-accuracy and label-distribution gates, from counts only (scipy.stats for
-the reference distributions). No DataFrames, no thresholds: gates decide what a p-value means.
+One job: the inference behind gold-accuracy and label-distribution gates, from counts only (the reference
+distributions from ``distributions``). No DataFrames, no thresholds: gates decide what a p-value means.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
+from labelspec.check.distributions import chi2_sf, norm_ppf
 from labelspec.check.estimate import Estimate, FloatArray, as_counts, finite_or_none, make_estimate
 
 NO_OBSERVATIONS = "no observations"
@@ -31,7 +31,7 @@ class ChiSquare:
 def _z(level: float) -> float:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
-    return float(stats.norm.ppf(0.5 + level / 2.0))
+    return float(norm_ppf(0.5 + level / 2.0))
 
 
 def wilson_bounds(k: npt.ArrayLike, n: npt.ArrayLike, level: float = 0.95) -> tuple[FloatArray, FloatArray]:
@@ -106,7 +106,7 @@ def chi_square_gof(observed: npt.ArrayLike, expected_p: npt.ArrayLike) -> ChiSqu
         return ChiSquare(None, 0, None, n, "fewer than 2 categories with expected share above 0")
     expected = share[used] * n
     statistic = float(((obs[used] - expected) ** 2 / expected).sum())
-    return ChiSquare(statistic, dof, finite_or_none(stats.chi2.sf(statistic, dof)), n)
+    return ChiSquare(statistic, dof, finite_or_none(float(chi2_sf(statistic, dof))), n)
 
 
 def chi_square_one_vs_rest(annotator_by_category: npt.ArrayLike) -> tuple[ChiSquare, ...]:
@@ -131,7 +131,7 @@ def chi_square_one_vs_rest(annotator_by_category: npt.ArrayLike) -> tuple[ChiSqu
     ok = (own > 0) & (rest > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = ((table - exp_own) ** 2 / exp_own + ((col - table) - exp_rest) ** 2 / exp_rest).sum(axis=1)
-    p = stats.chi2.sf(np.where(ok, stat, 0.0), dof)
+    p = chi2_sf(np.where(ok, stat, 0.0), dof)
     out: list[ChiSquare] = []
     for s, pv, n_own, n_rest in zip(stat.tolist(), p.tolist(), own.tolist(), rest.tolist(), strict=True):
         if n_own <= 0:
