@@ -62,6 +62,13 @@ def test_ids_of_one_width_across_pieces(width: int, n: int, piece: int) -> None:
     assert got == [reference(t) for t in items]
 
 
+def test_one_long_id_among_short_ones() -> None:
+    """Each word step takes only the strings that have that word (the longest first), so one long id costs its
+    own words, not a pass over every id per word."""
+    items = ["a", "ü" * 3000, "", "i0001234", "x" * 17]
+    assert text_hash.hash_strings(pa.array(items)).tolist() == [reference(t) for t in items]
+
+
 def test_refuses_nulls_and_non_strings() -> None:
     with pytest.raises(ValueError, match="1 null"):
         text_hash.hash_strings(pa.array(["a", None]))

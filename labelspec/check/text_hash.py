@@ -76,8 +76,11 @@ def _hash_piece(data: np.ndarray, off: np.ndarray) -> np.ndarray:
             _mix(h, tmp)
         return h
     byte = np.arange(8, dtype=np.int64)
-    for j in range(-(-int(lengths.max()) // 8)):  # word j of every string that has one
-        rows = np.flatnonzero(lengths > 8 * j)
+    words = -(-lengths // 8)
+    longest_first = np.argsort(-words, kind="stable")
+    having = np.searchsorted(-words[longest_first], -np.arange(int(words.max())), side="left")
+    for j, count in enumerate(having.tolist()):  # word j of every string that has one: the longest `count`
+        rows = longest_first[:count]
         raw = data[off[rows, None] + (8 * j + byte)]  # the word's 8 bytes (zeros past the data's end)
         raw[byte >= (lengths[rows, None] - 8 * j)] = 0  # bytes past a string's end are padding
         word = np.ascontiguousarray(raw).view("<u8")[:, 0]
