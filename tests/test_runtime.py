@@ -1,5 +1,5 @@
 """The CLI's Arrow memory pool choice (labelspec/runtime.py): jemalloc unless the user chose a pool; the CPUs
-the parallel loops may use."""
+the parallel loops may use; the pool a release builds its text with."""
 
 from __future__ import annotations
 
@@ -33,6 +33,75 @@ def test_jemalloc_is_chosen_when_arrow_has_it() -> None:
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pytest.skip("this pyarrow build has no jemalloc")
     assert _pool(None) == "jemalloc"
+
+
+TEXT_PROBE = """
+import pyarrow as pa
+from labelspec import runtime
+if CONFIGURE:
+    runtime.configure_arrow()
+before = pa.default_memory_pool().backend_name
+with runtime.text_building_pool():
+    inside = pa.default_memory_pool().backend_name
+    buffer = pa.array(["x" * 1000] * 20000)  # allocated from the pool inside; freed after the switch back
+print(before, inside, pa.default_memory_pool().backend_name)
+del buffer
+"""
+
+
+def _text_pools(env_pool: str | None, configure: bool) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if env_pool is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = env_pool
+    code = TEXT_PROBE.replace("CONFIGURE", str(configure))
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_a_release_builds_its_text_with_mimalloc_where_the_cli_chose_jemalloc() -> None:
+    """jemalloc returns freed buffers of 8 MiB or more to the system at once, so a release's text buffers were
+    fresh pages block after block; mimalloc reuses them. Only where the CLI chose the pool: never in a host
+    process, never over the user's choice; the pool before is restored."""
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+        pa.mimalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pytest.skip("this pyarrow build lacks jemalloc or mimalloc")
+    assert _text_pools(None, configure=True) == ["jemalloc", "mimalloc", "jemalloc"]
+    assert _text_pools("system", configure=True) == ["system", "system", "system"]
+    library = _text_pools(None, configure=False)  # the library API in a host process: untouched
+    assert library[0] == library[1] == library[2]
+
+
+def test_the_release_writes_inside_the_text_pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from labelspec import api, runtime
+    from labelspec.check import release
+
+    seen: list[str] = []
+    write_dataset = release.write_dataset
+
+    def spy(*args, **kwargs):
+        import pyarrow as pa
+
+        seen.append(pa.default_memory_pool().backend_name)
+        return write_dataset(*args, **kwargs)
+
+    import pyarrow as pa
+
+    try:
+        pa.mimalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pytest.skip("this pyarrow build lacks mimalloc")
+    monkeypatch.setattr(release, "write_dataset", spy)
+    monkeypatch.setattr(runtime, "_POOL_CHOSEN", True)
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+
+    before = pa.default_memory_pool().backend_name
+    example = Path(__file__).resolve().parent.parent / "specs" / "support-intent"
+    api.release(example, [example / "labels"], out=tmp_path / "out")
+    assert seen == ["mimalloc"] and pa.default_memory_pool().backend_name == before
 
 
 def test_usable_cpus_follow_the_affinity_or_the_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,6 +46,7 @@ from labelspec.check.release_table import (
     select_units,
 )
 from labelspec.errors import Diagnostic, SourceLocation, UsageError
+from labelspec.runtime import text_building_pool
 from labelspec.spec.model import Spec
 
 RELEASE_VERSION = 1
@@ -163,7 +164,7 @@ def write_release(spec: Spec, decisions: Decisions, acc: Accounting, ctx: Contex
         progress(f"writing the release: {len(units):,} rows")
     text = free_text_units(spec, acc, ctx)
     held = dict(sorted({k: held.get(k, 0) + text.get(k, 0) for k in {*held, *text}}.items()))
-    with Writers() as writers:
+    with text_building_pool(), Writers() as writers:  # the pool is restored once the writer threads are done
         outputs = {name: Output(open_output(name), writers) for name in (DATASET_JSONL, DATASET_PARQUET)}
         write_dataset(spec, decisions, units, acc, ctx, jsonl=outputs[DATASET_JSONL],
                       parquet=outputs[DATASET_PARQUET], block_rows=block_rows, progress=progress)
