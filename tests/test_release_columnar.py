@@ -11,14 +11,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_decide import lab, make_spec
 
+from labelspec.check import release, release_jsonl, release_table
 from labelspec.check.context import Context, RosterEntry
 from labelspec.check.decide import Decisions, decide_all, reason_lists
 from labelspec.check.records import EXCLUSION_COLUMNS, Accounting
@@ -161,6 +164,44 @@ def test_blocks_and_slices_change_no_jsonl_byte_and_make_one_row_group_per_block
     parquet = pq.ParquetFile(io.BytesIO(pieces[DATASET_PARQUET]))
     assert parquet.metadata.num_row_groups == 3  # 5 rows in blocks of 2
     assert parquet.read().to_pylist() == pq.read_table(io.BytesIO(whole[DATASET_PARQUET])).to_pylist()
+
+
+@pytest.mark.parametrize(("slice_rows", "threads"), [(1, 1), (1, 2), (2, 3), (3, 2)])
+def test_lines_built_on_threads_and_blocks_made_ahead_change_no_byte(monkeypatch: pytest.MonkeyPatch,
+                                                                      slice_rows: int, threads: int) -> None:
+    """Slices of JSON lines built on several threads are written in order; the next block is made while the
+    current one is written: the same bytes as one slice of one block on one thread."""
+    spec, dec, acc, ctx = project(EXAMPLE, n_experts=1)
+    whole, _ = build(spec, dec, acc, ctx)
+    monkeypatch.setattr(release_jsonl, "SLICE_ROWS", slice_rows)
+    monkeypatch.setattr(release, "LINE_THREADS", threads)
+    pieces, _ = build(spec, dec, acc, ctx, block_rows=2)
+    assert pieces[DATASET_JSONL] == whole[DATASET_JSONL]
+    assert pq.read_table(io.BytesIO(pieces[DATASET_PARQUET])).to_pylist() == \
+        pq.read_table(io.BytesIO(whole[DATASET_PARQUET])).to_pylist()
+
+
+@pytest.mark.parametrize("where", ["lines", "block"])
+def test_a_failure_on_a_pipeline_thread_is_raised_and_leaves_no_thread_working(
+        monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    spec, dec, acc, ctx = project(EXAMPLE, n_experts=1)
+    monkeypatch.setattr(release_jsonl, "SLICE_ROWS", 1)
+    calls = []
+    target, name = (release_jsonl, "_slice_lines") if where == "lines" else (release_table, "block")
+    original = getattr(target, name)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise RuntimeError(f"{where} failed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, failing)
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(RuntimeError, match=f"{where} failed"):
+        build(spec, dec, acc, ctx, block_rows=2)
+    assert all(c.startswith(f"labelspec-release-{'lines' if where == 'lines' else 'blocks'}") for c in calls)
+    assert {t.name for t in threading.enumerate()} - before == set()
 
 
 def test_progress_hears_of_the_release_and_of_each_block() -> None:

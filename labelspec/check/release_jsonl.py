@@ -10,7 +10,9 @@ as a dict.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -133,17 +135,38 @@ def unit_fields(table: pa.Table) -> dict[str, Field]:
     return fields
 
 
-def dataset_lines(block: Block, j: Judgments, text: JudgmentJson, *, rows: int = SLICE_ROWS
-                  ) -> Iterator[memoryview]:
-    """The block's JSON lines, ``rows`` rows at a time (views into Arrow buffers: write them before the next)."""
-    for start in range(0, block.table.num_rows, rows):
-        stop = min(start + rows, block.table.num_rows)
-        lo, hi = int(block.offsets[start]), int(block.offsets[stop])
-        fields = unit_fields(block.table.slice(start, stop - start))
-        offsets = block.offsets[start:stop + 1] - lo
-        texts = judgment_texts(j, text, block.rows[lo:hi], offsets)
-        fields["judgments"] = ["[", js.runs(texts, offsets), "]"]
-        yield js.text_bytes(objects(fields, end="}\n"))
+def dataset_lines(block: Block, j: Judgments, text: JudgmentJson, *, rows: int | None = None,
+                  pool: Executor | None = None, ahead: int = 4) -> Iterator[memoryview]:
+    """The block's JSON lines, ``rows`` rows (:data:`SLICE_ROWS`) at a time, in order (each a view of its own
+    Arrow buffer). With a ``pool``, up to ``ahead`` slices are built on its threads at once (Arrow's kernels
+    release the GIL): at 10M judgments the JSON lines were half of the main thread's time."""
+    rows = SLICE_ROWS if rows is None else rows
+    starts = range(0, block.table.num_rows, rows)
+    if pool is None:
+        for start in starts:
+            yield _slice_lines(block, j, text, start, min(start + rows, block.table.num_rows))
+        return
+    pending: deque[Future[memoryview]] = deque()
+    try:
+        for start in starts:
+            pending.append(pool.submit(_slice_lines, block, j, text, start, min(start + rows, block.table.num_rows)))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:  # an error or an abandoned generator: nothing left running on the pool
+            future.cancel()
+        wait(pending)
+
+
+def _slice_lines(block: Block, j: Judgments, text: JudgmentJson, start: int, stop: int) -> memoryview:
+    lo, hi = int(block.offsets[start]), int(block.offsets[stop])
+    fields = unit_fields(block.table.slice(start, stop - start))
+    offsets = block.offsets[start:stop + 1] - lo
+    texts = judgment_texts(j, text, block.rows[lo:hi], offsets)
+    fields["judgments"] = ["[", js.runs(texts, offsets), "]"]
+    return js.text_bytes(objects(fields, end="}\n"))
 
 
 def _pair_fields(spec: Spec) -> tuple[str, str] | None:
