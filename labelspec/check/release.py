@@ -55,11 +55,12 @@ DATASET_JSONL, DATASET_PARQUET = "dataset.jsonl", "dataset.parquet"
 PAIRS_JSONL, MANIFEST = "preference-pairs.jsonl", "release-manifest.json"
 #: Every file a release may write (a rerun removes the ones it no longer produces).
 OUTPUT_NAMES = (DATASET_JSONL, DATASET_PARQUET, PAIRS_JSONL, MANIFEST)
-#: Fixed Parquet writer options (no pandas metadata, no statistics), so the bytes are stable.
 #: Threads building a block's JSON lines, a slice of rows each (the main thread writes them in order).
 LINE_THREADS = 2
 _T = TypeVar("_T")
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": False,
+#: Fixed Parquet writer options (no pandas metadata, no statistics), so the bytes are stable. zstd level 1: at
+#: 10M judgments 1 CPU-s less than level 3 (4.8 s against 5.8 s) and a 2 % smaller file (benchmarks/README.md).
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "use_dictionary": False,
                                    "write_statistics": False, "version": "2.6", "data_page_version": "1.0"}
 #: The Parquet writer's bytes are gathered in Arrow memory up to this size before they reach Python (``Output``).
 PARQUET_BUFFER = 8 << 20
