@@ -46,6 +46,27 @@ def test_floats_at_the_edges_of_the_fast_range() -> None:
         js.floats(np.array([1.0, math.inf]))
 
 
+def test_floats_of_six_decimals_every_fraction() -> None:
+    """Spelled from integers when every value has at most six decimals (rounded posteriors): every fraction of
+    [0, 2) and of (-2, -1], against repr (values under 1e-4 take the slow path, zero included)."""
+    values = np.round(np.r_[np.arange(2 * 10**6) / 1e6, -1 - np.arange(10**6) / 1e6], 6)
+    assert js._decimal_texts(values, np.abs(values) >= 1e-4) is not None  # the integer path is the one tested
+    assert js.floats(values).to_pylist() == [repr(v) for v in values.tolist()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10**9 + 1, 10**9 - 1), st.integers(0, 6), st.booleans()), max_size=30),
+       st.lists(st.floats(allow_infinity=False), max_size=3))
+def test_floats_with_few_decimals_and_mixed_columns(parts: list[tuple[int, int, bool]], others: list[float]) -> None:
+    """Any integer part and up to six decimals (the integer path), alone or beside values with more (the cast)."""
+    rng = np.random.default_rng(len(parts))
+    values = [float(round(float(w) + (int(rng.integers(0, 10**d)) / 10**d if d else 0.0), d)) * (-1 if neg else 1)
+              for w, d, neg in parts]
+    for column in (values, values + others):
+        expected = ["null" if math.isnan(v) else repr(v) for v in column]
+        assert js.floats(np.array(column, dtype=np.float64)).to_pylist() == expected
+
+
 def test_lists_objects_and_booleans_nest_like_json() -> None:
     offsets = np.array([0, 2, 2, 3])
     items = js.strings(pa.array(["a", "b\n", None]))

@@ -83,10 +83,12 @@ def floats(values: np.ndarray) -> pa.Array:
         raise ValueError("Out of range float values are not JSON compliant")
     size = np.abs(values)
     fast = (size >= _FAST_LOW) & (size < _FAST_HIGH)
-    text = pc.cast(pa.array(values), pa.string())
-    bare = pc.and_not(pa.array(fast), pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))
-    if pc.any(bare).as_py():  # whole numbers: Arrow writes "5", Python "5.0"
-        text = pc.replace_with_mask(text, bare, pc.binary_join_element_wise(text.filter(bare), ".0", ""))
+    text = _decimal_texts(values, fast)
+    if text is None:
+        text = pc.cast(pa.array(values), pa.string())
+        bare = pc.and_not(pa.array(fast), pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))
+        if pc.any(bare).as_py():  # whole numbers: Arrow writes "5", Python "5.0"
+            text = pc.replace_with_mask(text, bare, pc.binary_join_element_wise(text.filter(bare), ".0", ""))
     nan = np.isnan(values)
     slow = ~fast & ~nan
     if slow.any():  # zeros, tiny and huge values: Python's repr, once per distinct value
@@ -94,6 +96,43 @@ def floats(values: np.ndarray) -> pa.Array:
         fixed = pa.array([repr(v) for v in bits.view(np.float64).tolist()], pa.string()).take(codes.reshape(-1))
         text = pc.replace_with_mask(text, pa.array(slow), fixed)
     return pc.if_else(pa.array(nan), "null", text) if nan.any() else text
+
+
+#: Decimals up to which :func:`_decimal_texts` spells floats from integers (rounded posteriors have 6).
+_DECIMALS = 6
+_fractions: pa.Array | None = None
+
+
+def _fraction_texts() -> pa.Array:
+    """The 10**6 fraction texts after the point: ``0`` for none, else the six digits without trailing zeros
+    (``000001``, ``5`` for 500000), made once by Arrow's string kernels."""
+    global _fractions
+    if _fractions is None:
+        digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(10 ** _DECIMALS)), pa.string()), _DECIMALS, "0")
+        trimmed = pc.utf8_rtrim(digits, "0")
+        _fractions = pc.if_else(pc.equal(trimmed, ""), "0", trimmed)
+    return _fractions
+
+
+def _decimal_texts(values: np.ndarray, fast: np.ndarray) -> pa.Array | None:
+    """``repr`` of the values in ``fast`` when each has at most six decimals (as rounded posteriors and shares
+    have), from integers: ``n = v·10**6`` exactly, and ``repr(v)`` is ``n // 10**6``, a point, and the fraction's
+    digits without trailing zeros. A decimal of at most 15 significant digits (9 before the point, 6 after)
+    round-trips through its double, so no shorter text names the same value. None when some value has more
+    decimals (Arrow's cast then); the positions outside ``fast`` get placeholders, which the caller replaces."""
+    scale = 10.0 ** _DECIMALS
+    scaled = np.where(fast, values, 0.0) * scale
+    n = np.rint(scaled)
+    if not np.array_equal(n / scale, np.where(fast, values, 0.0)):
+        return None
+    whole = n.astype(np.int64)
+    negative = whole < 0
+    np.abs(whole, out=whole)
+    units, frac = np.divmod(whole, 10 ** _DECIMALS)
+    head = pc.cast(pa.array(units), pa.string())
+    if negative.any():
+        head = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", head, ""), head)
+    return pc.binary_join_element_wise(head, _fraction_texts().take(pa.array(frac)), ".")
 
 
 def integers(values: np.ndarray | pa.Array) -> pa.Array:
