@@ -1,9 +1,9 @@
 """Label files → the canonical judgment table (DESIGN.md §3), read losslessly (G10) and fast (G13).
 
 The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
-bytes once (regular files only; hashing them for provenance; decompressing a ``.gz``, ``.zst``, ``.bz2`` or ``.xz`` file
-within a budget), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` / ``read_parquet`` /
-``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels, duplicates, rosters
+bytes once (regular files only; hashing them for provenance; decompressing a ``.gz``, ``.zst``, ``.bz2`` or
+``.xz`` file within a budget), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` /
+``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels, duplicates, rosters
 and the like are checked later on its output.
 
 Row accounting: ``rows_read`` counts every data record seen (CSV/TSV data rows, non-blank JSONL lines, Parquet
@@ -185,7 +185,8 @@ def _decompress(raw: bytes, name: str, codec: str) -> bytes:
         else:
             with pa.CompressedInputStream(pa.BufferReader(raw), codec) as stream:
                 data = stream.read(limit + 1)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, pa.ArrowException) as exc:  # BadGzipFile: OSError; truncated: EOFError
+    # BadGzipFile is an OSError; a truncated gzip or xz file, an EOFError
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, pa.ArrowException) as exc:
         raise input_error("LS401", name, 0, f"not a readable {codec} file: {exc}") from None
     if len(data) > limit:
         raise input_error("LS401", name, 0, f"decompresses to more than {limit:,} bytes ({len(raw):,} compressed): "

@@ -121,9 +121,9 @@ def _decimal_texts(values: np.ndarray, fast: np.ndarray) -> pa.Array | None:
     round-trips through its double, so no shorter text names the same value. None when some value has more
     decimals (Arrow's cast then); the positions outside ``fast`` get placeholders, which the caller replaces."""
     scale = 10.0 ** _DECIMALS
-    scaled = np.where(fast, values, 0.0) * scale
-    n = np.rint(scaled)
-    if not np.array_equal(n / scale, np.where(fast, values, 0.0)):
+    kept = np.where(fast, values, 0.0)
+    n = np.rint(kept * scale)
+    if not np.array_equal(n / scale, kept):
         return None
     whole = n.astype(np.int64)
     negative = whole < 0
