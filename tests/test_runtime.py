@@ -76,32 +76,36 @@ def test_a_release_builds_its_text_with_mimalloc_where_the_cli_chose_jemalloc() 
 
 
 def test_the_release_writes_inside_the_text_pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The dataset is written with mimalloc, and the pool before (here the system's, so that the switch shows:
+    mimalloc is pyarrow's default) is back afterwards."""
+    import pyarrow as pa
+
     from labelspec import api, runtime
     from labelspec.check import release
-
-    seen: list[str] = []
-    write_dataset = release.write_dataset
-
-    def spy(*args, **kwargs):
-        import pyarrow as pa
-
-        seen.append(pa.default_memory_pool().backend_name)
-        return write_dataset(*args, **kwargs)
-
-    import pyarrow as pa
 
     try:
         pa.mimalloc_memory_pool()
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pytest.skip("this pyarrow build lacks mimalloc")
+    seen: list[str] = []
+    write_dataset = release.write_dataset
+
+    def spy(*args, **kwargs):
+        seen.append(pa.default_memory_pool().backend_name)
+        return write_dataset(*args, **kwargs)
+
     monkeypatch.setattr(release, "write_dataset", spy)
     monkeypatch.setattr(runtime, "_POOL_CHOSEN", True)
     monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        example = Path(__file__).resolve().parent.parent / "specs" / "support-intent"
+        api.release(example, [example / "labels"], out=tmp_path / "out")
+        assert seen == ["mimalloc"] and pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(previous)
 
-    before = pa.default_memory_pool().backend_name
-    example = Path(__file__).resolve().parent.parent / "specs" / "support-intent"
-    api.release(example, [example / "labels"], out=tmp_path / "out")
-    assert seen == ["mimalloc"] and pa.default_memory_pool().backend_name == before
 
 
 def test_usable_cpus_follow_the_affinity_or_the_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
