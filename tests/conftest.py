@@ -1,4 +1,5 @@
-"""Shared fixtures: run the CLI in-process, write a tiny valid project to a temporary folder, snapshot a tree."""
+"""Shared fixtures: run the CLI in-process, write a tiny valid project to a temporary folder, snapshot a tree,
+note something at each call of a function."""
 
 from __future__ import annotations
 
@@ -71,6 +72,25 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
         return Run(code if isinstance(code, int) else (0 if code is None else 1), captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[object, str, Callable[[], object]], list[object]]:
+    """``spy(owner, name, note)``: ``owner.name`` replaced by a wrapper that appends ``note()`` (the thread's
+    name, the memory pool, …) to the returned list at each call, then calls the original."""
+
+    def install(owner: object, name: str, note: Callable[[], object]) -> list[object]:
+        seen: list[object] = []
+        original = getattr(owner, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            seen.append(note())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+        return seen
+
+    return install
 
 
 @pytest.fixture

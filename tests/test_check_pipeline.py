@@ -290,21 +290,14 @@ def test_gold_rows_of_a_text_task_are_not_scored() -> None:
     assert scores is not None and scores.of("a")[:2] == (1, 1)  # the choice only
 
 
-def test_the_hotspots_are_found_on_their_own_thread(tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_hotspots_are_found_on_their_own_thread(tiny_project, spy) -> None:
     """Beside the findings and gates (labelspec/check/runner.py), with the report the same."""
     import threading
 
     from labelspec.check import hotspots
 
     p = tiny_project(DISAGREEING)
-    seen: list[str] = []
-    find = hotspots.find_hotspots
-
-    def spy(*args, **kwargs):
-        seen.append(threading.current_thread().name)
-        return find(*args, **kwargs)
-
-    monkeypatch.setattr(hotspots, "find_hotspots", spy)
+    seen = spy(hotspots, "find_hotspots", lambda: threading.current_thread().name)
     report = api.check_labels(p.root, [p.labels])
     assert [name.startswith("labelspec-hotspots") for name in seen] == [True]
     assert report.sections["hotspots"]["items"]  # disagreeing labels: every item is disputed

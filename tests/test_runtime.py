@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_a_release_builds_its_text_with_mimalloc_where_the_cli_chose_jemalloc() 
     assert library[0] == library[1] == library[2]
 
 
-def test_the_release_writes_inside_the_text_pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_release_writes_inside_the_text_pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spy: Any) -> None:
     """The dataset is written with mimalloc, and the pool before (here the system's, so that the switch shows:
     mimalloc is pyarrow's default) is back afterwards."""
     import pyarrow as pa
@@ -87,14 +88,7 @@ def test_the_release_writes_inside_the_text_pool(monkeypatch: pytest.MonkeyPatch
         pa.mimalloc_memory_pool()
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pytest.skip("this pyarrow build lacks mimalloc")
-    seen: list[str] = []
-    write_dataset = release.write_dataset
-
-    def spy(*args, **kwargs):
-        seen.append(pa.default_memory_pool().backend_name)
-        return write_dataset(*args, **kwargs)
-
-    monkeypatch.setattr(release, "write_dataset", spy)
+    seen = spy(release, "write_dataset", lambda: pa.default_memory_pool().backend_name)
     monkeypatch.setattr(runtime, "_POOL_CHOSEN", True)
     monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     previous = pa.default_memory_pool()
@@ -130,7 +124,7 @@ def _blas_threads() -> list[int]:
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
-def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(spy: Any) -> None:
     import numpy  # noqa: F401 — loads numpy's BLAS, so threadpoolctl can see it
     from threadpoolctl import threadpool_limits
 
@@ -141,14 +135,7 @@ def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatc
         before = _blas_threads()
         if not before or set(before) != {2}:  # OpenBLAS caps its threads at the CPUs it found when loaded
             pytest.skip("no BLAS that threadpoolctl can set to two threads here")
-        seen: list[list[int]] = []
-        evaluate_rules = runner.evaluate_rules
-
-        def spy(*args, **kwargs):  # runs while the consensus thread may still be working
-            seen.append(_blas_threads())
-            return evaluate_rules(*args, **kwargs)
-
-        monkeypatch.setattr(runner, "evaluate_rules", spy)
+        seen = spy(runner, "evaluate_rules", _blas_threads)  # runs while the consensus thread may still work
         example = Path(__file__).resolve().parent.parent / "specs" / "support-intent"
         api.check_labels(example, [example / "labels"])
         assert seen == [[1] * len(before)]
