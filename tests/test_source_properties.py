@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from labelspec.errors import SpecError
@@ -164,9 +164,16 @@ def check_outcome(text: str | bytes) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(documents, st.booleans(), st.sampled_from([None, False, True]))
+@example({"": [{" ": None, "\x85": None}]}, True, None)  # found in CI: the emitter's fold makes a duplicate
 def test_safe_dump_round_trips(data: dict[str, Any], allow_unicode: bool, flow: bool | None) -> None:
     text = yaml.safe_dump(data, allow_unicode=allow_unicode, default_flow_style=flow)
-    raw = read_yaml_text(text, PATH)
+    try:
+        raw = read_yaml_text(text, PATH)
+    except SpecError as exc:
+        # a raw U+0085 in a quoted key folds to a space on reading (below), which can make two keys one: a
+        # duplicate key, which labelspec refuses (LS102) where PyYAML keeps the last value
+        assert "\x85" in text and {d.code for d in exc.diagnostics} == {"LS102"}, text
+        return
     # PyYAML's own reader is the reference: it reads back what its emitter wrote, except where the emitter is
     # wrong (a raw U+0085 inside a quoted scalar folds to a space), and then both readers must agree.
     assert same(raw.data, yaml.safe_load(text)), text
