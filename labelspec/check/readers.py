@@ -3,8 +3,8 @@
 The entry point of the readers and the only one of them that touches the filesystem: it reads each file's
 bytes once (regular files only; hashing them for provenance; decompressing a ``.gz``, ``.zst``, ``.bz2`` or
 ``.xz`` file within a budget), picks the format, hands the bytes to ``read_csv`` / ``read_jsonl`` /
-``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels, duplicates, rosters
-and the like are checked later on its output.
+``read_parquet`` / ``read_labelstudio`` and stacks what they return. It checks structure only: unknown labels,
+duplicates, rosters and the like are checked later on its output.
 
 Row accounting: ``rows_read`` counts every data record seen (CSV/TSV data rows, non-blank JSONL lines, Parquet
 rows, Label Studio (annotation, task) judgments plus cancelled/empty annotations), so that

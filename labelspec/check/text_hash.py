@@ -51,13 +51,14 @@ def hash_strings(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
     _, offsets_buf, data_buf = texts.buffers()
     wide = pa.types.is_large_string(texts.type)
     offsets = np.frombuffer(offsets_buf, np.int64 if wide else np.int32)[texts.offset:texts.offset + n + 1]
-    end = int(offsets[-1])
-    # 8 zero bytes after the data, so that a word read at any string's start stays inside the array
-    data = np.zeros(end + 8, dtype=np.uint8)
-    if data_buf is not None and end:
-        data[:end] = np.frombuffer(data_buf, np.uint8)[:end]
+    start, end = int(offsets[0]), int(offsets[-1])
+    # the strings' bytes (a slice's only), then 8 zero bytes, so that a word read at any string's start stays
+    # inside the array
+    data = np.zeros(end - start + 8, dtype=np.uint8)
+    if data_buf is not None and end > start:
+        data[:end - start] = np.frombuffer(data_buf, np.uint8)[start:end]
     for a in range(0, n, _PIECE):
-        off = offsets[a:min(a + _PIECE, n) + 1].astype(np.int64)
+        off = offsets[a:min(a + _PIECE, n) + 1].astype(np.int64) - start
         out[a:a + len(off) - 1] = _hash_piece(data, off)
     return out
 
