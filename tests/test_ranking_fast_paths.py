@@ -23,7 +23,7 @@ from labelspec.check import bradley_terry as bt
 from labelspec.check.decide_kinds import KindInput, encode_task
 from labelspec.check.decide_structured import _distinct_rows, ranking
 from labelspec.check.ranking import RankProblem, _are_midranks, rank_block, validate_orders
-from labelspec.check.taxonomy import unique_inverse
+from labelspec.check.taxonomy import distinct_rows, unique_inverse
 from labelspec.spec.model import Adjudication, Task
 
 comparisons = st.integers(1, 6).flatmap(lambda g: st.tuples(
@@ -290,3 +290,61 @@ def test_duplicate_flags_equal_a_loop(rows: list[list[int]]) -> None:
     flags = validate_orders(np.array(rows), min_ranked=0)
     expected = [len([v for v in r if 0 <= v < m]) != len({v for v in r if 0 <= v < m}) for r in rows]
     assert [bool(f & RankProblem.DUPLICATE) for f in flags] == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda k: st.lists(st.lists(st.one_of(
+    st.integers(-3, 3), st.integers(-2**40, 2**40), st.sampled_from([0.0, -0.0, 0.5, 2.5, 1e300, -7.25])),
+    min_size=k, max_size=k), min_size=1, max_size=40)), st.sampled_from(["float", "int"]))
+def test_distinct_numeric_rows_equal_np_unique(rows: list[list[float]], kind: str) -> None:
+    """Narrow whole numbers and halves are coded by subtraction, other values by sorting; wide columns force
+    the codes to be re-coded before they overflow; ``-0.0`` is ``0.0``. Rows agree with ``np.unique``."""
+    a = np.array(rows, dtype=np.float64) if kind == "float" else np.array(
+        [[int(v) if abs(v) < 2**62 else -2**62 for v in r] for r in rows], dtype=np.int64)
+    a = np.tile(a, (1, 5))  # 5–25 columns: wide codes overflow 62 bits and are re-coded on the way
+    first, inverse = distinct_rows(a)
+    uniq, index, want = np.unique(a, axis=0, return_index=True, return_inverse=True)
+    assert first.size == uniq.shape[0]
+    assert sorted(first.tolist()) == sorted(index.tolist())  # each distinct row's first occurrence
+    np.testing.assert_array_equal(a[first][inverse], a)  # every row is its distinct row
+    same = inverse[:, None] == inverse[None, :]  # equal rows share an index, and only they
+    assert (same == (want.reshape(-1)[:, None] == want.reshape(-1)[None, :])).all()
+
+
+def test_distinct_rows_refuses_what_is_not_a_table_of_numbers() -> None:
+    for bad in (np.zeros(3), np.array([["a"]])):
+        with pytest.raises(ValueError, match="2-D array of numbers"):
+            distinct_rows(bad)
+    first, inverse = distinct_rows(np.zeros((0, 3)))
+    assert first.size == 0 and inverse.size == 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 4).flatmap(lambda m: st.tuples(st.just(m), st.lists(
+    st.lists(st.integers(0, 4), min_size=m * (m - 1) // 2, max_size=m * (m - 1) // 2), min_size=1, max_size=4))),
+    st.lists(st.integers(0, 3), min_size=1, max_size=12), st.sampled_from([0.01, 0.5, 2.0]))
+@example(data=(2, [[0]]), picks=[0, 0, 0], prior=0.001)  # a step is halved (12 losses, no wins)
+def test_repeated_groups_are_fitted_once_with_the_same_result(data: tuple[int, list[list[int]]],
+                                                              picks: list[int], prior: float) -> None:
+    """Items with the same comparisons are one problem: fitting the distinct ones (weighted) gives every item
+    the strengths, iterations and convergence of fitting them all, bit for bit."""
+    m, distinct_wins = data
+    wins = np.array([distinct_wins[p % len(distinct_wins)] for p in picks], dtype=np.float64)
+    n = wins + np.where(prior == 0.001, 12.0, 3.0)
+    if prior == 0.001:
+        wins[:] = 0.0
+    groups = len(picks)
+    j, k = np.triu_indices(m, 1)
+    first = (np.arange(groups)[:, None] * m + j).ravel()
+    second = (np.arange(groups)[:, None] * m + k).ravel()
+    group = np.repeat(np.arange(groups), m)
+    calls = []
+    real = bt._distinct_groups
+    with mock.patch.object(bt, "_distinct_groups", lambda p: calls.append(p) or real(p)):
+        got = bt.bradley_terry_counts(first, second, n.ravel(), wins.ravel(), groups * m, group=group, prior=prior)
+    with mock.patch.object(bt, "_distinct_groups", lambda p: None):
+        want = bt.bradley_terry_counts(first, second, n.ravel(), wins.ravel(), groups * m, group=group, prior=prior)
+    assert calls and calls[0].grid is not None
+    assert (got.n_iter, got.converged) == (want.n_iter, want.converged)
+    assert got.log_strength.tobytes() == want.log_strength.tobytes()
+    assert got.strength.tobytes() == want.strength.tobytes()

@@ -25,7 +25,7 @@ from scipy.special import expit
 
 from labelspec.check.consensus import FloatArray, IntArray, as_codes
 from labelspec.check.ordering import stable_order
-from labelspec.check.taxonomy import CHUNK_CELLS, unique_inverse
+from labelspec.check.taxonomy import CHUNK_CELLS, distinct_rows, unique_inverse
 
 __all__ = ["BradleyTerryResult", "bradley_terry", "bradley_terry_counts"]
 
@@ -60,6 +60,7 @@ class _Pairs:
     n_items: int
     solve: Callable[[FloatArray, FloatArray, FloatArray], FloatArray]  # (off-diagonal h, diagonal, rhs) → δ
     grid: _Grid | None = None  # every group's every option pair, in order (see :func:`_grid`)
+    weight: FloatArray | None = None  # a grid's groups' multiplicities (:func:`_distinct_groups`), else all 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +290,47 @@ def _objective(theta: FloatArray, pairs: _Pairs, prior: float) -> float:
     """Penalised log-likelihood in log-strengths (log σ(x) = -log(1 + e^-x), computed without overflow)."""
     d = theta[pairs.first] - theta[pairs.second]
     # log(1 + e^-d) = log(1 + e^d) − d: one softplus per pair instead of two
-    ll = -np.sum(pairs.n * np.logaddexp(0.0, d) - pairs.wins * d)
-    return float(ll - prior * np.sum(2.0 * np.logaddexp(0.0, theta) - theta))
+    ll = -_weighted_sum(pairs.n * np.logaddexp(0.0, d) - pairs.wins * d, pairs)
+    return float(ll - prior * _weighted_sum(2.0 * np.logaddexp(0.0, theta) - theta, pairs))
+
+
+def _weighted_sum(values: FloatArray, pairs: _Pairs) -> float:
+    """The sum of per-pair or per-option ``values`` over every group, each group counted ``weight`` times."""
+    if pairs.weight is None:
+        return float(np.sum(values))
+    return float(values.reshape(pairs.weight.size, -1).sum(axis=1) @ pairs.weight)
+
+
+def _slope(grad: FloatArray, step: FloatArray, pairs: _Pairs) -> float:
+    """The objective's slope along ``step``, each group counted ``weight`` times."""
+    return float(grad @ step) if pairs.weight is None else _weighted_sum(grad * step, pairs)
+
+
+def _distinct_groups(pairs: _Pairs) -> tuple[_Pairs, IntArray, IntArray] | None:
+    """A grid's distinct groups as a problem of their own, its options' groups, and each option's counterpart
+    in it; None when no group repeats (or the pairs are no grid).
+
+    Groups with the same comparisons (counts and wins of every pair) are the same problem with the same
+    solution, at every Newton step: each group's step, strengths and convergence depend on its own sums alone.
+    The fit of the distinct groups, each weighted by its multiplicity in the objective and in the slope test
+    that decides on step halving, is therefore the fit of all groups (at 333k items ranked by up to 5
+    annotators, ~11k distinct groups). The weighted sums are those of all groups up to the order of addition:
+    only a halving decided by rounding could differ, where the full sums' decision is rounding too."""
+    grid = pairs.grid
+    if grid is None or pairs.weight is not None or grid.groups < 2:
+        return None
+    g_n, m = grid.groups, grid.m
+    n, wins = pairs.n.reshape(g_n, -1), pairs.wins.reshape(g_n, -1)
+    first, inverse = distinct_rows(np.concatenate([n, wins], axis=1))
+    if first.size == g_n:
+        return None
+    sub = _Grid(first.size, m, grid.j, grid.k)
+    base = (np.arange(first.size, dtype=np.int64) * m)[:, None]
+    weight = np.bincount(inverse, minlength=first.size).astype(np.float64)
+    reduced = _Pairs((base + grid.j).reshape(-1), (base + grid.k).reshape(-1), n[first].reshape(-1),
+                     wins[first].reshape(-1), first.size * m, _grid_solver(sub), sub, weight)
+    option = (inverse[:, None] * m + np.arange(m, dtype=np.int64)).reshape(-1)
+    return reduced, np.repeat(np.arange(first.size, dtype=np.int64), m), option
 
 
 def _derivatives(theta: FloatArray, pairs: _Pairs, prior: float) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -398,7 +438,12 @@ def _fit(pairs: _Pairs, grp: IntArray, prior: float, max_iter: int, tol: float) 
     step needs anyway. Only otherwise is the objective evaluated, and the step halved until it does not fall.
     (The steps are those of always evaluating it, bit for bit, where a maximum exists: a step whose slope test
     passes passes that test too. Where none does, prior 0, strengths drift apart and that test is decided by
-    rounding; the fit does not converge either way.)"""
+    rounding; the fit does not converge either way.) Groups that repeat are fitted once (:func:`_distinct_groups`)."""
+    distinct = _distinct_groups(pairs)
+    if distinct is not None:
+        reduced, reduced_grp, option = distinct
+        fit = _fit(reduced, reduced_grp, prior, max_iter, tol)
+        return BradleyTerryResult(fit.strength[option], fit.log_strength[option], fit.n_iter, fit.converged)
     n_items = pairs.n_items
     theta = np.zeros(n_items)
     value: float | None = None  # the objective at theta, once it was needed
@@ -410,7 +455,7 @@ def _fit(pairs: _Pairs, grp: IntArray, prior: float, max_iter: int, tol: float) 
         step = pairs.solve(h, diag, grad)
         trial = theta + step
         derivs = _derivatives(trial, pairs, prior)
-        if float(derivs[0] @ step) < 0.0:  # past the maximum along the step: did the objective fall?
+        if _slope(derivs[0], step, pairs) < 0.0:  # past the maximum along the step: did the objective fall?
             value = _objective(theta, pairs, prior) if value is None else value
             halved = False
             for _ in range(40):  # step halving: every iteration increases the objective

@@ -4,8 +4,8 @@ One job: map integer-coded judgments through the label tree given by parent poin
 unit × category counts to the α / percent-agreement code in :mod:`labelspec.check.stats`. It never reads
 files, never sees label names or DataFrames, and computes no coefficient itself. It also hosts the small
 grouping helpers the other structured-task modules (spans, ranking, trajectory) share: :func:`sparse_patterns`
-(a memory-bounded builder of collapsed count tables), :func:`runs`, :func:`distinct`, :func:`lex_order` and
-:func:`pairs_within_groups`.
+(a memory-bounded builder of collapsed count tables), :func:`runs`, :func:`distinct`, :func:`distinct_rows`,
+:func:`lex_order` and :func:`pairs_within_groups`.
 
 Definitions
 -----------
@@ -117,6 +117,55 @@ def unique_inverse(values: npt.ArrayLike) -> tuple[IntArray, IntArray]:
     inverse = np.empty(v.size, dtype=np.int64)
     inverse[order] = np.cumsum(new) - 1
     return sv[new], inverse
+
+
+def distinct_rows(rows: npt.ArrayLike) -> tuple[IntArray, IntArray]:
+    """The first row of each distinct row of a 2-D array of numbers and each row's index among the distinct rows
+    (``np.unique(rows, axis=0, return_index=True, return_inverse=True)`` up to the order of the distinct rows,
+    which follows their codes). Values compare as numbers (``-0.0`` is ``0.0``); a NaN equals only a NaN of
+    the same bits. Each column is coded (:func:`_column_codes`) and the codes are combined column by column
+    into one integer per row, re-coded before they could overflow."""
+    a = np.asarray(rows)
+    if a.ndim != 2 or a.dtype.kind not in "biuf":
+        raise ValueError("rows must be a 2-D array of numbers")
+    n = a.shape[0]
+    code, size = np.zeros(n, dtype=np.int64), 1
+    for column in a.T:  # a loop over the columns
+        col, radix = _column_codes(column)
+        if size * radix >= 1 << 62:
+            kept, code = unique_inverse(code)
+            size = kept.size
+        code = code * radix + col
+        size *= radix
+    kept, inverse = unique_inverse(code)
+    first = np.full(kept.size, n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
+    return first, inverse
+
+
+#: Columns whose values span fewer than this many codes are coded by subtraction, without sorting.
+_DIRECT_CODES = 1 << 20
+
+
+def _column_codes(column: npt.NDArray[np.generic]) -> tuple[IntArray, int]:
+    """Codes of a column's values (equal values, equal codes) and how many codes there can be. Whole numbers
+    and halves in a narrow range (counts, wins with ties as halves) are their own codes (doubled, minus the
+    least); other values are coded by sorting their bits (``+ 0.0`` first, which turns ``-0.0`` into ``0.0``)."""
+    if column.size == 0:
+        return np.zeros(0, dtype=np.int64), 1
+    if column.dtype.kind == "f":
+        twice = np.ascontiguousarray(column, dtype=np.float64) * 2.0
+        lo, hi = float(twice.min()), float(twice.max())
+        if hi - lo < _DIRECT_CODES and np.array_equal(twice, np.floor(twice)):  # NaN or ±inf: False
+            return (twice - lo).astype(np.int64), int(hi - lo) + 1
+        values, code = unique_inverse((twice * 0.5 + 0.0).view(np.int64))
+        return code, values.size
+    whole = column.astype(np.int64)
+    lo, hi = int(whole.min()), int(whole.max())
+    if hi - lo < _DIRECT_CODES:
+        return whole - lo, hi - lo + 1
+    values, code = unique_inverse(whole)
+    return code, values.size
 
 
 def lex_order(*keys: IntArray) -> IntArray:
