@@ -10,6 +10,8 @@ W = χ² / (n(k − 1))). Independent implementations: scipy.stats.kendalltau (�
 from __future__ import annotations
 
 import itertools
+import random
+from unittest import mock
 
 import krippendorff
 import numpy as np
@@ -210,3 +212,44 @@ def test_empty_input_fails_closed() -> None:
     got = ranking_agreement(rank_block(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3))))
     assert got.w_mean.value is None and got.w_mean.reason is not None
     assert got.tau_b_mean.value is None and got.pair_alpha.value is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 5).flatmap(lambda m: st.lists(st.tuples(st.integers(0, 9), st.lists(
+    st.integers(0, 3), min_size=m, max_size=m)), min_size=1, max_size=40)), st.randoms(use_true_random=False))
+def test_counted_per_distinct_ranking_equals_row_by_row(rows: list[tuple[int, list[int]]],
+                                                        rnd: random.Random) -> None:
+    """Each distinct ranking's values are computed once and counted per unit (exact for rank sums, tie sums and
+    votes; τ-b's vectors added in row order): the per-unit W and τ-b equal a row-by-row computation of the
+    definitions, in any row order and with memory-sized chunks of a few units."""
+    seen: dict[tuple[int, int], list[int]] = {}
+    for unit, scores in rows:
+        seen[(unit, sum(1 for u, _ in seen if u == unit))] = scores
+    keys = list(seen)
+    rnd.shuffle(keys)
+    unit = np.array([u for u, _ in keys])
+    ann = np.array([a for _, a in keys])
+    ranks = rankdata(np.array([seen[k] for k in keys]), axis=1)
+    whole = ranking_agreement(rank_block(unit, ann, ranks), unit_block=np.arange(10) % 3, n_blocks=3)
+    with mock.patch("labelspec.check.ranking.CHUNK_CELLS", 7):
+        chunked = ranking_agreement(rank_block(unit, ann, ranks), unit_block=np.arange(10) % 3, n_blocks=3)
+    for field in ("unit", "w", "tau_b", "tau_sum", "tau_pairs"):
+        assert getattr(whole, field).tobytes() == getattr(chunked, field).tobytes(), field
+    assert whole.pair_blocks is not None and chunked.pair_blocks is not None  # summed in another order
+    np.testing.assert_allclose(whole.pair_blocks, chunked.pair_blocks, rtol=1e-12)
+    m = ranks.shape[1]
+    for i, u in enumerate(whole.unit.tolist()):
+        r = ranks[unit == u]
+        n = len(r)
+        ties = sum(sum(c**3 - c for c in np.unique(row, return_counts=True)[1]) for row in r)
+        den = n * n * (m**3 - m) - n * ties
+        s = float(((r.sum(axis=0) - n * (m + 1) / 2) ** 2).sum())
+        if n >= 2 and den > 0:
+            assert whole.w[i] == pytest.approx(12 * s / den, rel=1e-12)
+        else:
+            assert np.isnan(whole.w[i])
+        taus = [t for a, b in itertools.combinations(r, 2) if not np.isnan(t := kendalltau(a, b).statistic)]
+        if taus:
+            assert whole.tau_b[i] == pytest.approx(np.mean(taus), rel=1e-9, abs=1e-12)
+        else:
+            assert np.isnan(whole.tau_b[i])

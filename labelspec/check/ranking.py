@@ -43,12 +43,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from labelspec.check import stats
 from labelspec.check.estimate import FEWER_THAN_TWO_UNITS, FloatArray, IntArray, make_estimate
 from labelspec.check.ordering import stable_order
 from labelspec.check.replicates import coincidences_by_block
-from labelspec.check.taxonomy import CHUNK_CELLS
+from labelspec.check.taxonomy import CHUNK_CELLS, distinct_rows
 
 
 class RankProblem(enum.IntFlag):
@@ -236,24 +237,51 @@ def _tie_sums(x: FloatArray) -> FloatArray:
     return np.bincount(row_of_run, weights=length**3 - length, minlength=n).astype(np.float64)
 
 
-def _chunk_parts(unit: IntArray, x: FloatArray, starts: IntArray, unit_block: IntArray | None = None) -> _Parts:
-    n_rows, m = x.shape
+@dataclass(frozen=True, slots=True)
+class _PerRanking:
+    """What each distinct ranking (a row of mid-ranks) contributes, computed once per distinct row: its ranks,
+    tie sum, τ-b vector t = s / √n, whether it has an untied pair, and its preference votes per option pair
+    (columns p · 3 + v for v = "k before l", "l before k", tied)."""
+
+    ranks: FloatArray
+    ties: FloatArray
+    t: FloatArray
+    valid: FloatArray
+    votes: FloatArray  # whole numbers
+
+    @classmethod
+    def of(cls, ranks: FloatArray) -> _PerRanking:
+        d, m = ranks.shape
+        k, l_ = np.triu_indices(m, 1)
+        sign = np.sign(ranks[:, k] - ranks[:, l_]).astype(np.int8)  # −1: k before l, +1: l before k, 0: tied
+        untied = np.count_nonzero(sign, axis=1)
+        votes = np.stack([sign == v for v in (-1, 1, 0)], axis=2).astype(np.float64).reshape(d, 3 * k.size)
+        return cls(ranks, _tie_sums(ranks), sign / np.sqrt(np.maximum(untied, 1))[:, None],
+                   (untied > 0).astype(np.float64), votes)
+
+
+def _chunk_parts(unit: IntArray, code: IntArray, per: _PerRanking, starts: IntArray,
+                 unit_block: IntArray | None = None) -> _Parts:
+    """Per-unit sums of one chunk of whole units, each row ``code`` a distinct ranking of ``per``.
+
+    Sums of whole numbers and halves (rank sums, tie sums, untied rankings, votes) are the product of the
+    (units, distinct rankings) count matrix with the distinct rankings' values: exact in any order of
+    addition. τ-b's vectors are irrational, so theirs are gathered per row and added in row order, as
+    computing every row's values would."""
+    n_rows, m = code.size, per.ranks.shape[1]
     n = np.diff(np.r_[starts, n_rows])
-    rank_sum = np.add.reduceat(x, starts, axis=0)
+    counts = sp.csr_array((np.ones(n_rows), (np.repeat(np.arange(starts.size), n), code)),
+                          shape=(starts.size, per.ranks.shape[0]))  # duplicates are added: counts
+    rank_sum = counts @ per.ranks
     s = ((rank_sum - n[:, None] * (m + 1) / 2.0) ** 2).sum(axis=1)
-    den = n.astype(np.float64) ** 2 * (m**3 - m) - n * np.add.reduceat(_tie_sums(x), starts)
-    k, l_ = np.triu_indices(m, 1)
-    sign = np.sign(x[:, k] - x[:, l_]).astype(np.int8)  # −1: k before l, +1: l before k, 0: tied
-    untied = np.count_nonzero(sign, axis=1)
-    t = sign / np.sqrt(np.maximum(untied, 1))[:, None]
-    valid = np.add.reduceat((untied > 0).astype(np.float64), starts)
-    tau_sum = ((np.add.reduceat(t, starts, axis=0) ** 2).sum(axis=1) - valid) / 2.0
-    votes = np.stack([np.add.reduceat((sign == v).astype(np.int64), starts, axis=0).ravel()
-                      for v in (-1, 1, 0)], axis=1)
+    den = n.astype(np.float64) ** 2 * (m**3 - m) - n * (counts @ per.ties)
+    valid = counts @ per.valid
+    tau_sum = ((np.add.reduceat(per.t[code], starts, axis=0) ** 2).sum(axis=1) - valid) / 2.0
+    votes = (counts @ per.votes).astype(np.int64).reshape(-1, 3)  # (units · pairs, 3); whole numbers
     patterns = _both_orientations(votes)  # weight ½ each
     blocks = None
     if unit_block is not None:  # rows are unit-major: each unit's option pairs in order
-        block = np.repeat(np.asarray(unit_block, dtype=np.int64)[unit[starts]], k.size)
+        block = np.repeat(np.asarray(unit_block, dtype=np.int64)[unit[starts]], m * (m - 1) // 2)
         blocks = _both_orientations(np.column_stack([votes, block]))
     return _Parts(unit[starts], 12.0 * s, den, n, tau_sum, valid * (valid - 1) / 2.0, patterns, blocks)
 
@@ -270,9 +298,11 @@ def _both_orientations(table: IntArray) -> stats.Patterns:
 
 def _block_parts(block: RankBlock, unit_block: IntArray | None = None) -> list[_Parts]:
     order = stable_order(block.unit)
-    unit, x = block.unit[order], block.ranks[order]
+    first, code = distinct_rows(block.ranks)
+    per = _PerRanking.of(block.ranks[first])  # a few dozen distinct rankings, however many rows
+    unit, code = block.unit[order], code[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if unit.size else np.zeros(0, dtype=np.int64)
-    m = x.shape[1]
+    m = block.ranks.shape[1]
     step = max(1, CHUNK_CELLS // max(m * (m - 1) // 2, m, 1))
     chunk = starts // step  # whole units per chunk; a chunk exceeds `step` rows by at most one unit
     cuts = np.r_[np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]), starts.size]
@@ -280,7 +310,7 @@ def _block_parts(block: RankBlock, unit_block: IntArray | None = None) -> list[_
     out: list[_Parts] = []
     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):  # a loop over memory-sized blocks
         r0, r1 = bounds[c0], bounds[c1]
-        out.append(_chunk_parts(unit[r0:r1], x[r0:r1], starts[c0:c1] - r0, unit_block))
+        out.append(_chunk_parts(unit[r0:r1], code[r0:r1], per, starts[c0:c1] - r0, unit_block))
     return out
 
 
