@@ -134,11 +134,19 @@ def ranks_from_order(order: npt.ArrayLike, *, tier: npt.ArrayLike | None = None)
 
 @dataclass(frozen=True, slots=True)
 class RankBlock:
-    """Rankings of units that all have ``m`` options: (R,) unit and annotator ids, (R, m) mid-ranks."""
+    """Rankings of units that all have ``m`` options: (R,) unit and annotator ids, and each row's mid-ranks as
+    a row of a (D, m) table of rankings (``code``: (R,) rows of ``table``; rows may repeat). The agreement
+    computes each table row's values once."""
 
     unit: IntArray
     annotator: IntArray
-    ranks: FloatArray
+    table: FloatArray
+    code: IntArray
+
+    @property
+    def ranks(self) -> FloatArray:
+        """(R, m) mid-ranks, one row per ranking."""
+        return self.table[self.code]
 
 
 def _are_midranks(r: FloatArray) -> bool:
@@ -165,7 +173,8 @@ def rank_block(unit: npt.ArrayLike, annotator: npt.ArrayLike, ranks: npt.ArrayLi
     o = np.lexsort((a, u))
     if np.any((u[o][1:] == u[o][:-1]) & (a[o][1:] == a[o][:-1])):
         raise ValueError("one ranking per (unit, annotator) expected")
-    return RankBlock(u, a, r)
+    first, code = distinct_rows(r)
+    return RankBlock(u, a, r[first], code)
 
 
 def rank_block_of_codes(unit: npt.ArrayLike, annotator: npt.ArrayLike, category: npt.ArrayLike,
@@ -189,7 +198,7 @@ def rank_block_of_codes(unit: npt.ArrayLike, annotator: npt.ArrayLike, category:
         twice = bool(np.any((u[o][1:] == u[o][:-1]) & (a[o][1:] == a[o][:-1])))
     if twice:
         raise ValueError("one ranking per (unit, annotator) expected")
-    return RankBlock(u, a, t[c])
+    return RankBlock(u, a, t, c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,11 +307,10 @@ def _both_orientations(table: IntArray) -> stats.Patterns:
 
 def _block_parts(block: RankBlock, unit_block: IntArray | None = None) -> list[_Parts]:
     order = stable_order(block.unit)
-    first, code = distinct_rows(block.ranks)
-    per = _PerRanking.of(block.ranks[first])  # a few dozen distinct rankings, however many rows
-    unit, code = block.unit[order], code[order]
+    per = _PerRanking.of(block.table)  # a few dozen rankings, however many rows
+    unit, code = block.unit[order], block.code[order]
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if unit.size else np.zeros(0, dtype=np.int64)
-    m = block.ranks.shape[1]
+    m = block.table.shape[1]
     step = max(1, CHUNK_CELLS // max(m * (m - 1) // 2, m, 1))
     chunk = starts // step  # whole units per chunk; a chunk exceeds `step` rows by at most one unit
     cuts = np.r_[np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]), starts.size]
