@@ -28,6 +28,10 @@ T_START = time.perf_counter()
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from labelspec.runtime import configure_numpy  # noqa: E402
+
+configure_numpy()  # as the `labelspec` command does, before numpy is imported (AMD Zen 4 only)
+
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402

@@ -78,11 +78,17 @@ def machine() -> dict[str, Any]:
     import pandas
     import pyarrow
 
+    sys.path.insert(0, str(HERE.parent))
+    from labelspec.runtime import AVX512_TARGETS, numpy_avx512_is_slow
+
     mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")),
                "0") if Path("/proc/meminfo").exists() else "0"
     return {"nproc": os.cpu_count(), "ram_gib": round(int(mem) / 2**20, 1), "python": platform.python_version(),
             "numpy": numpy.__version__, "pyarrow": pyarrow.__version__, "pandas": pandas.__version__,
-            "platform": platform.platform(), "load_avg": os.getloadavg()}
+            "platform": platform.platform(), "load_avg": os.getloadavg(),
+            # what each measurement's process sets, as the `labelspec` command does (labelspec.runtime)
+            "npy_disable_cpu_features": os.environ.get("NPY_DISABLE_CPU_FEATURES",
+                                                       AVX512_TARGETS if numpy_avx512_is_slow() else None)}
 
 
 def _fmt(x: float | None, spec: str = ".2f") -> str:

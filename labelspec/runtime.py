@@ -1,16 +1,21 @@
-"""Process-wide settings: Arrow's memory pool, the CPUs work may use, BLAS's threads while the check runs.
+"""Process-wide settings: Arrow's memory pool, numpy's code paths, the CPUs work may use, BLAS's threads while the
+check runs.
 
 Arrow's pool: its default (mimalloc in the PyPI wheels) allocated the readers' hash tables two to four times
 slower than jemalloc on the benchmark machine, and kept more memory (10M judgments: 3.09 GiB peak against
 2.90 GiB; ``benchmarks/README.md``). A library must not change a host process's allocator behind its back, so
 only the CLI (and the benchmarks, which measure what the CLI does) call this; a release's text is then built
-with mimalloc (:func:`text_building_pool`). A user's ``ARROW_DEFAULT_MEMORY_POOL`` always wins. BLAS's threads are another matter: the check limits them only while
-it runs and gives them back (:func:`single_threaded_blas`), so the library does it too.
+with mimalloc (:func:`text_building_pool`). A user's ``ARROW_DEFAULT_MEMORY_POOL`` always wins. numpy's code
+paths likewise, on AMD Zen 4 only (:func:`configure_numpy`); a user's ``NPY_DISABLE_CPU_FEATURES`` always wins.
+BLAS's threads are another matter: the check limits them only while it runs and gives them back
+(:func:`single_threaded_blas`), so the library does it too.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
@@ -30,6 +35,69 @@ def configure_arrow() -> str:
         except (NotImplementedError, pa.ArrowNotImplementedError):  # a build without jemalloc: keep the default
             pass
     return str(pa.default_memory_pool().backend_name)
+
+
+#: numpy's AVX-512 targets (their names since numpy 2.4), which its sorts dispatch to on an AVX-512 CPU.
+AVX512_TARGETS = "X86_V4 AVX512_ICL AVX512_SPR"
+
+
+def configure_numpy(cpuinfo: str | None = None) -> bool:
+    """On AMD Zen 4, numpy's AVX2 code paths instead of its AVX-512 ones (``NPY_DISABLE_CPU_FEATURES``), set
+    before numpy is imported; returns whether it set them. ``cpuinfo``: the text of ``/proc/cpuinfo`` (read
+    when not given; nothing is set where there is none).
+
+    Why: numpy sorts with x86-simd-sort, whose AVX-512 partition stores with ``vpcompress`` to memory, an
+    instruction Zen 4 runs as slow microcode (numpy/x86-simd-sort#6; numpy/numpy#32690; Zen 5 and Intel are
+    not affected). On the benchmark machine (EPYC, Zen 4) ``np.sort`` of 10M int64 took 0.64 s with AVX-512 and
+    0.12 s with AVX2, and the check sorts throughout: 10M judgments 5.7–6.2 → 5.0–5.2 s, 1M span judgments
+    6.8 → 5.7 s, reports byte for byte the same (``benchmarks/README.md``). Other AVX-512 kernels gain little on
+    Zen 4, which splits 512-bit work in two 256-bit halves. Nothing is set when the user set the variable (even
+    empty), when numpy is imported already (too late: a host process's choice), or for numpy before 2.4, whose
+    targets had other names (an unknown name is an ImportWarning)."""
+    if "NPY_DISABLE_CPU_FEATURES" in os.environ or "numpy" in sys.modules or not numpy_avx512_is_slow(cpuinfo):
+        return False
+    os.environ["NPY_DISABLE_CPU_FEATURES"] = AVX512_TARGETS
+    return True
+
+
+def numpy_avx512_is_slow(cpuinfo: str | None = None) -> bool:
+    """Whether :func:`configure_numpy` turns numpy's AVX-512 paths off on this machine (Zen 4 and numpy ≥ 2.4),
+    whatever the environment says."""
+    return _slow_compress_store(_read_cpuinfo() if cpuinfo is None else cpuinfo) and _numpy_names_targets()
+
+
+def _read_cpuinfo() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 16)  # the first processor's lines come first
+    except OSError:  # no /proc (macOS, Windows, a sandbox)
+        return ""
+
+
+def _slow_compress_store(cpuinfo: str) -> bool:
+    """Whether the first processor described is AMD family 19h with AVX-512: Zen 4 (Zen 3, the same family,
+    has no AVX-512; Zen 5 is family 1Ah)."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            if fields:
+                break  # one processor is enough
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return (fields.get("vendor_id") == "AuthenticAMD" and fields.get("cpu family") == "25"
+            and "avx512f" in fields.get("flags", "").split())
+
+
+def _numpy_names_targets() -> bool:
+    """Whether the installed numpy (read from its metadata, not imported) is 2.4 or later."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = re.match(r"(\d+)\.(\d+)", version("numpy"))
+    except PackageNotFoundError:
+        return False
+    return found is not None and (int(found[1]), int(found[2])) >= (2, 4)
 
 
 @contextmanager

@@ -140,3 +140,95 @@ def test_the_check_runs_blas_on_one_thread_and_gives_the_threads_back(spy: Any) 
         api.check_labels(example, [example / "labels"])
         assert seen == [[1] * len(before)]
         assert _blas_threads() == before
+
+
+def _cpuinfo(vendor: str, family: int, flags: str) -> str:
+    one = f"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: 17\nflags\t\t: {flags}\n\n"
+    return one + one.replace("processor\t: 0", "processor\t: 1").replace(vendor, "SomethingElse")
+
+
+ZEN4 = _cpuinfo("AuthenticAMD", 25, "fpu sse2 avx2 avx512f avx512vl avx512_vbmi2")
+
+
+@pytest.mark.parametrize(("cpuinfo", "slow"), [
+    (ZEN4, True),
+    (_cpuinfo("AuthenticAMD", 25, "fpu sse2 avx2"), False),  # Zen 3: family 19h without AVX-512
+    (_cpuinfo("AuthenticAMD", 26, "fpu avx2 avx512f"), False),  # Zen 5: family 1Ah, vpcompress fixed
+    (_cpuinfo("GenuineIntel", 6, "fpu avx2 avx512f"), False),  # Intel: x86-simd-sort's home ground
+    ("", False),  # no /proc/cpuinfo
+    ("vendor_id: AuthenticAMD\ncpu family: 25\nflags: avx512f_lookalike\n", False),  # flags are whole words
+])
+def test_only_zen4_counts_as_slow_for_numpy_avx512(cpuinfo: str, slow: bool) -> None:
+    from labelspec import runtime
+
+    assert runtime._slow_compress_store(cpuinfo) is slow
+
+
+NUMPY_PROBE = """
+import os, sys
+from labelspec import runtime
+print(runtime.configure_numpy(cpuinfo=CPUINFO), os.environ.get("NPY_DISABLE_CPU_FEATURES", "<unset>"))
+import numpy
+print(sorted(numpy.__config__.CONFIG["SIMD Extensions"]["found"]))
+"""
+
+
+def _numpy_probe(cpuinfo: str, env_value: str | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
+    if env_value is not None:
+        env["NPY_DISABLE_CPU_FEATURES"] = env_value
+    code = NUMPY_PROBE.replace("CPUINFO", repr(cpuinfo))
+    done = subprocess.run([sys.executable, "-W", "error::ImportWarning", "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def test_zen4_gets_numpys_avx2_paths_before_numpy_is_imported() -> None:
+    from labelspec import runtime
+
+    set_it, found = _numpy_probe(ZEN4, None)
+    if not runtime._numpy_names_targets():
+        assert set_it == "False <unset>"  # numpy before 2.4 names its targets otherwise: left alone
+        return
+    assert set_it == f"True {runtime.AVX512_TARGETS}"  # an unknown target name would be an ImportWarning: error
+    assert "X86_V4" not in found and "AVX512_ICL" not in found
+
+
+def test_numpy_paths_left_alone_elsewhere_or_when_chosen() -> None:
+    assert _numpy_probe(_cpuinfo("GenuineIntel", 6, "avx512f"), None)[0] == "False <unset>"
+    assert _numpy_probe(ZEN4, "")[0] == "False "  # the user's choice, even empty, wins
+    assert _numpy_probe(ZEN4, "AVX512_SPR")[0] == "False AVX512_SPR"
+
+
+def test_numpy_paths_left_alone_in_a_process_that_imported_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy  # noqa: F401 — a host process: its numpy is loaded with its own choice
+
+    from labelspec import runtime
+
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    assert runtime.configure_numpy(cpuinfo=ZEN4) is False
+    assert "NPY_DISABLE_CPU_FEATURES" not in os.environ
+
+
+CLI_PROBE = """
+import os, sys
+from labelspec import runtime
+runtime._read_cpuinfo = lambda: CPUINFO
+from labelspec.cli import main
+try:
+    main(["validate", SPEC])
+except SystemExit:
+    pass
+print(os.environ.get("NPY_DISABLE_CPU_FEATURES", "<unset>"))
+"""
+
+
+def test_the_cli_sets_numpys_paths_on_zen4() -> None:
+    from labelspec import runtime
+
+    spec = Path(__file__).parents[1] / "specs" / "support-intent"
+    env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
+    code = CLI_PROBE.replace("CPUINFO", repr(ZEN4)).replace("SPEC", repr(str(spec)))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    expected = runtime.AVX512_TARGETS if runtime._numpy_names_targets() else "<unset>"
+    assert done.stdout.splitlines()[-1] == expected
