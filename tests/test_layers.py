@@ -22,6 +22,7 @@ FILESYSTEM_MODULES = {
     "labelspec.spec.datafiles",
     "labelspec.check.readers", "labelspec.check.context",
     "labelspec.emit.artifact", "labelspec.regular_file",
+    "labelspec.runtime",  # /proc/cpuinfo: which CPU the process runs on, never data
 }
 FILESYSTEM_CALLS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
 #: The statistics layer sees count tables (numpy), never DataFrames.

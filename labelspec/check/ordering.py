@@ -1,8 +1,9 @@
 """Stable orderings of non-negative integer keys, fast at tens of millions of keys.
 
 One job: the argsorts of the check's big key columns (unit × annotator keys, judgment keys). ``numpy.argsort``
-of 10M int64 keys takes 1.0–1.6 s on the benchmark machine (2 cores, AVX2), but numpy's *value* sort of int64
-is vectorised (x86-simd-sort): 10M values in ~0.16 s. So when a key and its position fit in one int64 together,
+of 10M int64 keys takes 1.0–1.6 s on the benchmark machine (2 cores), but numpy's *value* sort of int64 is
+vectorised (x86-simd-sort): 10M values in ~0.12–0.16 s with AVX2 (with AVX-512 on AMD Zen 4, 0.64 s: the CLI
+turns those paths off there, ``runtime.configure_numpy``). So when a key and its position fit in one int64 together,
 the keys are sorted packed as ``key << b | position`` (b bits for the positions): the packed values are distinct,
 so their sorted order is the stable order, read back from the low bits (10M keys of 32 bits: 0.19 s, against
 0.6 s for the radix sort below). Keys below 2²⁰ are ordered by one counting pass instead, which is as fast
