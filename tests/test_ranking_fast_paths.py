@@ -294,7 +294,7 @@ def test_duplicate_flags_equal_a_loop(rows: list[list[int]]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 5).flatmap(lambda k: st.lists(st.lists(st.one_of(
-    st.integers(-3, 3), st.integers(-2**40, 2**40), st.sampled_from([0.0, -0.0, 0.5, 2.5, 1e300, -7.25])),
+    st.integers(-3, 3), st.integers(-2**40, 2**40), st.sampled_from([0.0, -0.0, 0.5, 2.5, 1e300, 1.5e308, 1.7e308, -7.25, float("inf")])),
     min_size=k, max_size=k), min_size=1, max_size=40)), st.sampled_from(["float", "int"]))
 def test_distinct_numeric_rows_equal_np_unique(rows: list[list[float]], kind: str) -> None:
     """Narrow whole numbers and halves are coded by subtraction, other values by sorting; wide columns force

@@ -154,11 +154,13 @@ def _column_codes(column: npt.NDArray[np.generic]) -> tuple[IntArray, int]:
     if column.size == 0:
         return np.zeros(0, dtype=np.int64), 1
     if column.dtype.kind == "f":
-        twice = np.ascontiguousarray(column, dtype=np.float64) * 2.0
-        lo, hi = float(twice.min()), float(twice.max())
+        exact = np.ascontiguousarray(column, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            twice = exact * 2.0  # exact, or ±inf for the largest values (then not narrow: sorted below)
+        lo, hi = float(twice.min()), float(twice.max())  # Python floats: inf − inf is NaN, no warning
         if hi - lo < _DIRECT_CODES and np.array_equal(twice, np.floor(twice)):  # NaN or ±inf: False
             return (twice - lo).astype(np.int64), int(hi - lo) + 1
-        values, code = unique_inverse((twice * 0.5 + 0.0).view(np.int64))
+        values, code = unique_inverse((exact + 0.0).view(np.int64))
         return code, values.size
     whole = column.astype(np.int64)
     lo, hi = int(whole.min()), int(whole.max())
