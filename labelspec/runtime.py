@@ -52,8 +52,10 @@ def configure_numpy(cpuinfo: str | None = None) -> bool:
     0.12 s with AVX2, and the check sorts throughout: 10M judgments 5.7–6.2 → 5.0–5.2 s, 1M span judgments
     6.8 → 5.7 s, reports byte for byte the same (``benchmarks/README.md``). Other AVX-512 kernels gain little on
     Zen 4, which splits 512-bit work in two 256-bit halves. Nothing is set when the user set the variable (even
-    empty), when numpy is imported already (too late: a host process's choice), or for numpy before 2.4, whose
-    targets had other names (an unknown name is an ImportWarning)."""
+    empty), when numpy is imported already (too late: a host process's choice), for numpy before 2.4, whose
+    targets had other names (an unknown name is an ImportWarning), or for a numpy not installed from a portable
+    (manylinux or musllinux) wheel: a build for the machine itself may have X86_V4 in its baseline, and numpy
+    refuses to import at all when told to leave out a baseline feature."""
     if "NPY_DISABLE_CPU_FEATURES" in os.environ or "numpy" in sys.modules or not numpy_avx512_is_slow(cpuinfo):
         return False
     os.environ["NPY_DISABLE_CPU_FEATURES"] = AVX512_TARGETS
@@ -61,8 +63,8 @@ def configure_numpy(cpuinfo: str | None = None) -> bool:
 
 
 def numpy_avx512_is_slow(cpuinfo: str | None = None) -> bool:
-    """Whether :func:`configure_numpy` turns numpy's AVX-512 paths off on this machine (Zen 4 and numpy ≥ 2.4),
-    whatever the environment says."""
+    """Whether :func:`configure_numpy` turns numpy's AVX-512 paths off on this machine (Zen 4, and numpy ≥ 2.4
+    from a portable wheel), whatever the environment says."""
     return _slow_compress_store(_read_cpuinfo() if cpuinfo is None else cpuinfo) and _numpy_names_targets()
 
 
@@ -90,14 +92,19 @@ def _slow_compress_store(cpuinfo: str) -> bool:
 
 
 def _numpy_names_targets() -> bool:
-    """Whether the installed numpy (read from its metadata, not imported) is 2.4 or later."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Whether the installed numpy (its metadata read, numpy not imported) is 2.4 or later and came from a
+    portable wheel, whose baseline is X86_V2 and whose AVX-512 targets are :data:`AVX512_TARGETS`."""
+    from importlib.metadata import PackageNotFoundError, distribution
 
     try:
-        found = re.match(r"(\d+)\.(\d+)", version("numpy"))
+        dist = distribution("numpy")
     except PackageNotFoundError:
         return False
-    return found is not None and (int(found[1]), int(found[2])) >= (2, 4)
+    found = re.match(r"(\d+)\.(\d+)", dist.version or "")
+    tags = [line.partition(":")[2].strip() for line in (dist.read_text("WHEEL") or "").splitlines()
+            if line.startswith("Tag:")]
+    return (found is not None and (int(found[1]), int(found[2])) >= (2, 4)
+            and any("-manylinux" in t or "-musllinux" in t for t in tags))
 
 
 @contextmanager

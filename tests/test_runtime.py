@@ -232,3 +232,29 @@ def test_the_cli_sets_numpys_paths_on_zen4() -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     expected = runtime.AVX512_TARGETS if runtime._numpy_names_targets() else "<unset>"
     assert done.stdout.splitlines()[-1] == expected
+
+
+class _FakeNumpy:
+    def __init__(self, version: str, wheel: str | None) -> None:
+        self.version, self._wheel = version, wheel
+
+    def read_text(self, name: str) -> str | None:
+        return self._wheel if name == "WHEEL" else None
+
+
+@pytest.mark.parametrize(("version", "wheel", "names"), [
+    ("2.4.6", "Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_27_x86_64\n", True),  # PyPI's wheel
+    ("2.5.0", "Tag: cp313-cp313-musllinux_1_2_x86_64\n", True),
+    ("2.3.5", "Tag: cp311-cp311-manylinux_2_27_x86_64\n", False),  # its targets had other names
+    ("2.4.6", "Tag: cp311-cp311-linux_x86_64\n", False),  # built for this machine: X86_V4 may be its baseline
+    ("2.4.6", None, False),  # installed without a wheel (conda, a distribution's package)
+])
+def test_numpy_paths_only_for_portable_wheels_that_name_the_targets(
+        monkeypatch: pytest.MonkeyPatch, version: str, wheel: str | None, names: bool) -> None:
+    import importlib.metadata
+
+    from labelspec import runtime
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _FakeNumpy(version, wheel))
+    assert runtime._numpy_names_targets() is names
+    assert runtime.numpy_avx512_is_slow(ZEN4) is names
