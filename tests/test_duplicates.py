@@ -52,6 +52,31 @@ def test_duplicates_match_pandas_on_both_paths(data: st.DataObject, n_items: int
     assert _duplicates_found(rows) == _reference(rows)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), n_items=st.integers(1, 8), n_annotators=st.integers(1, 4))
+def test_rows_excluded_before_are_no_duplicates_and_no_firsts(data: st.DataObject, n_items: int,
+                                                              n_annotators: int) -> None:
+    """Rows an earlier check excluded (an unknown label) take no part: the duplicate search runs over the rows
+    still in, and names a first row among them (the path with an index of those rows)."""
+    n = data.draw(st.integers(1, 40))
+    draw = lambda k: data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))  # noqa: E731
+    rows = _records(draw(n_items), draw(n_annotators), [1] * n)
+    bad = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    for row, is_bad in zip(rows, bad, strict=True):
+        if is_bad:
+            row["value"] = "not-a-label"
+    kept = [(line, r) for line, r in enumerate(rows, 2) if r["value"] != "not-a-label"]
+    frame = pd.DataFrame([r for _, r in kept])
+    expected = []
+    if len(frame):
+        frame["line"] = [line for line, _ in kept]
+        first = frame.groupby(KEY, sort=False)["line"].transform("min")
+        dup = frame.duplicated(KEY, keep="first")
+        expected = [(int(line), f"same annotator, item, unit and task as gen.csv:{int(f)}")
+                    for line, f in zip(frame.loc[dup, "line"], first[dup], strict=True)]
+    assert _duplicates_found(rows) == expected
+
+
 def test_small_items_without_duplicates_skip_the_sort(monkeypatch: object) -> None:
     """Every item judged at most _SMALL_ITEM times and no key repeated: the sort never runs."""
     def no_sort(*_: object) -> None:
