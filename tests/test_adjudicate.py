@@ -278,3 +278,34 @@ def test_ranking_data_carries_its_list_items() -> None:
         [{"id": "r1", "title": "r1", "body": "Yes."}, {"id": "r2", "title": "r2", "body": "No."}],
         [{"id": "r1", "title": "r1"}, {"id": "r2", "title": "r2"}]]  # i2's field lacks r2: no texts
     assert list_keys(config) == {"rank": "rank_options"}
+
+
+def _boxed(rows: list[dict[str, Any]]) -> list[dict[str, tuple[str, object]]]:
+    """Each value with its type (a NaN as the text "nan": it equals nothing, itself included)."""
+    return [{k: (type(v).__name__, "nan" if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in rows]
+
+
+@pytest.mark.parametrize("project", ["support-intent", "clinical-ner", "rlhf-preference", "agent-trajectories"])
+def test_queue_records_are_pandas_records_on_every_example(project: str) -> None:
+    """``records`` (columns as lists, zipped) gives what ``DataFrame.to_dict("records")`` gives, value and type,
+    on every example project's queue, and on columns of every dtype a queue may hold."""
+    from labelspec import api
+    from labelspec.check.adjudicate import records
+    from labelspec.check.runner import read_and_account
+    from labelspec.spec.load import load_spec
+
+    folder = Path(__file__).parents[1] / "specs" / project
+    spec = load_spec(folder / "labelspec.yaml")
+    ctx = api.project_context(spec)
+    files = sorted((folder / "labels").glob("*"))
+    acc = read_and_account(spec, ctx, files, [str(f) for f in files])
+    queue = build_queue(decide_all(spec, acc, ctx), acc, spec)
+    assert len(queue)
+    assert _boxed(records(queue)) == _boxed(queue.to_dict("records"))
+    odd = pd.DataFrame({"i": np.array([1, 2], dtype=np.int64), "f": [0.5, np.nan], "b": [True, False],
+                        "s": pd.array(["x", None], dtype="string"), "o": [None, {"a": "b"}],
+                        "c": pd.Categorical(["p", None]), "t": pd.to_datetime(["2026-01-01", None], utc=True),
+                        "x": pd.Series(["x", None], dtype="str")})
+    assert _boxed(records(odd)) == _boxed(odd.to_dict("records"))
+    assert records(odd.iloc[:0]) == odd.iloc[:0].to_dict("records") == []
