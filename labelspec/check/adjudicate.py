@@ -294,16 +294,24 @@ def queue_labelstudio(queue: pd.DataFrame, spec: Spec, items: Items | None, conf
     ctl, lists = controls(config_xml), list_keys(config_xml)
     field = spec.steps_field
     text_key = field.text_key or "text"
+    by_name = {t.name: t for t in spec.tasks}
+    # a judgment's results, where they depend on its task and value alone (not on the item's text or steps):
+    # each distinct value is shown once (a ranking task's queue holds a few dozen distinct rankings)
+    shown: dict[tuple[str, str], list[dict[str, Any]]] = {}
     tasks = []
     for row in records(queue):  # output rows
-        task = spec.task(row["task"])
-        assert task is not None
+        task = by_name[row["task"]]
         text = items.fields.get(task.field or "", {}).get(row["item"], "") if items is not None else ""
-        paragraphs = ctl.get(task.name, ("", ""))[0] == "paragraphlabels"
-        steps = _steps(items, field.name, row["item"]) if paragraphs else []
+        tag = ctl.get(task.name, ("", ""))[0]
+        steps = _steps(items, field.name, row["item"]) if tag == "paragraphlabels" else []
+        alone = task.kind != "attribution" and tag not in ("labels", "paragraphlabels")
         preds = []
         for ann, value in row["judgments"].items():
-            results = _results(task, value, row["unit"], ctl, text, steps, text_key)
+            results = shown.get((task.name, value)) if alone else None
+            if results is None:
+                results = _results(task, value, row["unit"], ctl, text, steps, text_key)
+                if alone:
+                    shown[(task.name, value)] = results
             preds.append({"model_version": ann, "result": [{"id": f"r{k}", **r} for k, r in enumerate(results)]})
         tasks.append(_json({"data": _data(spec, items, row, lists), "predictions": preds}))
     # one task per line (json's C encoder): an indented document went through its Python encoder, ~10 s for the
