@@ -68,3 +68,11 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         return {k: plain(v, depth + 1) for k, v in value.items()}
     return value
+
+
+def decode_checked_lines(lines: list[str]) -> list[Any]:
+    """The values of JSON lines that were each checked to hold exactly one valid JSON value (as an items file is
+    at spec load), decoded by one call of json's plain decoder: one call per line cost ~2 µs each in Python
+    (333k lines: 0.66 s against 0.44 s). Lines that were not checked so must be decoded one by one: joined, a
+    value broken across lines could read as one."""
+    return json.loads("[" + ",".join(lines) + "]") if lines else []

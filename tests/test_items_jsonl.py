@@ -8,12 +8,15 @@ nesting deeper than Python's stack (a traceback, exit 3, before: now a located L
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labelspec.spec import datafiles
 from labelspec.spec.model import ItemsSource
-from labelspec.strictjson import MAX_DEPTH
+from labelspec.strictjson import MAX_DEPTH, decode_checked_lines
 
 ITEMS = ItemsSource(file="items.jsonl", id="item_id")
 
@@ -68,3 +71,45 @@ def test_check_items_reports_duplicates_by_line() -> None:
     data = b'{"item_id": "a"}\n{"item_id": 7}\n{"item_id": "7"}\n'
     assert [(str(d.loc), d.message) for d in datafiles.check_items(data, "items.jsonl", ITEMS)] == [
         ("items.jsonl:3", "duplicate item id '7' (first on line 2)")]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=5), json_values, max_size=4), max_size=12),
+       st.sampled_from([" ", "\r", "\t"]))
+def test_checked_lines_decode_in_one_call_as_one_by_one(records: list[dict[str, object]], space: str) -> None:
+    """Lines that each hold one value decode, joined in one call, to what one call per line gives (whitespace,
+    a lone carriage return included, around and inside the records)."""
+    lines = [space + json.dumps(r, ensure_ascii=False, separators=("," + space, ":" + space)) + space
+             for r in records]
+    assert decode_checked_lines(lines) == [json.loads(line) for line in lines]
+
+
+def test_a_carriage_return_inside_a_record_is_whitespace_for_every_reader(tmp_path: Path) -> None:
+    """A lone ``\\r`` between a record's tokens is JSON whitespace: the spec's check takes the line, and so must the
+    check run's reading of the items (a text file's universal newlines split the record there: JSONDecodeError,
+    exit 3, before)."""
+    from labelspec import api
+    from labelspec.check.context import read_items
+    from labelspec.spec.load import load_spec
+
+    api.init_project(tmp_path / "p", kind="single_choice")
+    items = tmp_path / "p" / "items.jsonl"
+    text = items.read_text(encoding="utf-8")
+    items.write_bytes(text.replace('"item_id": ', '"item_id":\r', 1).encode("utf-8"))
+    assert b"\r" in items.read_bytes()
+    spec = load_spec(tmp_path / "p" / "labelspec.yaml")
+    first = json.loads(text.split("\n")[0])
+    checked = read_items(items, "item_id", spec.sources["items.jsonl"])  # the loader's checked bytes
+    unchecked = read_items(items, "item_id")  # read again, decoded line by line
+    for got in (checked, unchecked):
+        assert got.ids[0] == first["item_id"] and got.fields["text"][first["item_id"]] == first["text"]
+    assert checked.ids.tolist() == unchecked.ids.tolist() and checked.fields == unchecked.fields
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"item_id,annotator_id,label\n{first['item_id']},a1,x\n", encoding="utf-8")
+    report = api.check_labels(spec, [labels])
+    assert report.exit_code in (0, 1)

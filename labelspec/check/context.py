@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from labelspec.check.coded import arrow_texts
 from labelspec.csvscan import plain_columns
 from labelspec.spec.model import Spec
+from labelspec.strictjson import decode_checked_lines
 
 GOLD_COLUMNS = ["item", "unit", "task", "label", "why"]
 T = TypeVar("T")
@@ -191,8 +192,11 @@ def read_items(path: Path, id_column: str, data: bytes | None = None) -> Items:
         ids = table[id_column].to_numpy(dtype=object)
         names = sorted(c for c in table.columns if c != id_column)
         return Items(ids=ids, fields={n: dict(zip(ids.tolist(), table[n].tolist(), strict=True)) for n in names})
-    with io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig") as fh:  # lines as a text file splits them
-        rows = [json.loads(line) for line in fh if line.strip()]
+    # lines as the spec loader checked them (split at "\n" only: a lone "\r" is JSON whitespace inside a record,
+    # where a text file's universal newlines would split it), each one value: one decoder call reads them all;
+    # a file read here (a spec built in code) was not checked, and is decoded line by line
+    lines = [line for line in raw.decode("utf-8-sig").split("\n") if line.strip()]
+    rows = decode_checked_lines(lines) if data is not None else [json.loads(line) for line in lines]
     ids = np.array([_as_text(r[id_column]) for r in rows], dtype=object)
     names = sorted({k for r in rows for k in r if k != id_column})
     fields = {n: {_as_text(r[id_column]): _as_text(r[n]) for r in rows if n in r} for n in names}
