@@ -8,7 +8,9 @@ nesting deeper than Python's stack (a traceback, exit 3, before: now a located L
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 from labelspec.spec import datafiles
 from labelspec.spec.model import ItemsSource
-from labelspec.strictjson import MAX_DEPTH, decode_checked_lines
+from labelspec.strictjson import MAX_DEPTH, decode_checked_lines, strict_decoder, strict_line_decoder
 
 ITEMS = ItemsSource(file="items.jsonl", id="item_id")
 
@@ -113,3 +115,27 @@ def test_a_carriage_return_inside_a_record_is_whitespace_for_every_reader(tmp_pa
     labels.write_text(f"item_id,annotator_id,label\n{first['item_id']},a1,x\n", encoding="utf-8")
     report = api.check_labels(spec, [labels])
     assert report.exit_code in (0, 1)
+
+
+def _outcome(decode: Callable[[str], Any], text: str) -> tuple[str, object]:
+    try:
+        return "value", decode(text)
+    except (ValueError, RecursionError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+lines = st.one_of(
+    st.builds(lambda r, a, b: a + json.dumps(r) + b, st.dictionaries(st.text(max_size=4), json_values, max_size=3),
+              st.sampled_from(["", " ", "\t", "\r", " \u00a0", "\x85"]),
+              st.sampled_from(["", " ", "\r", "x", " 1", ",{}", "}", "\u2028"])),
+    st.sampled_from(['{"a": 1, "a": 2}', '{"a": NaN}', '{"a": Infinity}', '[1, 2]', '1.50', '"s"', '{"a": 1e400}',
+                     '{"a": [1, 2}', '{', '', '   ', '{"a": "\x01"}', '[' * 3000 + ']' * 3000]),
+    st.text(max_size=20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines)
+def test_the_strict_line_decoder_is_the_strict_decoder(text: str) -> None:
+    """The scanner called directly accepts, returns and refuses exactly what ``strict_decoder().decode`` does,
+    with the same error type and message (JSON whitespace only around the value; other spaces are refused)."""
+    assert _outcome(strict_line_decoder(), text) == _outcome(strict_decoder().decode, text)
