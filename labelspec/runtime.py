@@ -65,7 +65,7 @@ def configure_numpy(cpuinfo: str | None = None) -> bool:
 def numpy_avx512_is_slow(cpuinfo: str | None = None) -> bool:
     """Whether :func:`configure_numpy` turns numpy's AVX-512 paths off on this machine (Zen 4, and numpy ≥ 2.4
     from a portable wheel), whatever the environment says."""
-    return _slow_compress_store(_read_cpuinfo() if cpuinfo is None else cpuinfo) and _numpy_names_targets()
+    return _slow_compress_store(_read_cpuinfo() if cpuinfo is None else cpuinfo) and _numpy_wheel_names_targets()
 
 
 def _read_cpuinfo() -> str:
@@ -91,7 +91,7 @@ def _slow_compress_store(cpuinfo: str) -> bool:
             and "avx512f" in fields.get("flags", "").split())
 
 
-def _numpy_names_targets() -> bool:
+def _numpy_wheel_names_targets() -> bool:
     """Whether the installed numpy (its metadata read, numpy not imported) is 2.4 or later and came from a
     portable wheel, whose baseline is X86_V2 and whose AVX-512 targets are :data:`AVX512_TARGETS`."""
     from importlib.metadata import PackageNotFoundError, distribution

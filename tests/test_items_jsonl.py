@@ -139,3 +139,39 @@ def test_the_strict_line_decoder_is_the_strict_decoder(text: str) -> None:
     """The scanner called directly accepts, returns and refuses exactly what ``strict_decoder().decode`` does,
     with the same error type and message (JSON whitespace only around the value; other spaces are refused)."""
     assert _outcome(strict_line_decoder(), text) == _outcome(strict_decoder().decode, text)
+
+
+def test_the_checks_ids_are_the_lookups_ids() -> None:
+    """The gold and calibration lookup takes the (line, id) pairs the items check found instead of decoding the
+    file again: each record's id as json reads it (an integer as its value's text) on its physical line."""
+    from labelspec.spec import item_refs
+
+    text = "\n".join(json.dumps({"item_id": v, "text": "t"}) for v in ["a", 12, -3, "x y"]) + '\n\n{"item_id": -0}\n'
+    data = text.encode("utf-8")
+    found, handed = datafiles.checked_item_ids(data, "items.jsonl", ITEMS)
+    expected = [(n, str(json.loads(line)["item_id"])) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    assert found == [] and handed == expected == [(1, "a"), (2, "12"), (3, "-3"), (4, "x y"), (6, "0")]
+    given = item_refs._read_items(data, ITEMS, handed)
+    assert given.lines is not None
+    assert list(zip(given.lines.to_pylist(), given.ids.to_pylist(), strict=True)) == expected
+    with pytest.raises(ValueError, match="from its check"):
+        item_refs._read_items(data, ITEMS)
+    bad = datafiles.checked_item_ids(b'{"item_id": "a"}\n{"item_id": "a"}\n', "items.jsonl", ITEMS)
+    assert bad[0] and bad[1] is None  # a file with problems hands nothing over
+    assert datafiles.checked_item_ids(b"item_id,text\na,t\n", "items.csv", ItemsSource(file="items.csv", id="item_id")) \
+        == ([], None)  # CSV ids are read by pyarrow where needed
+
+
+def test_loading_a_spec_decodes_a_jsonl_items_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelspec import api
+    from labelspec.spec import item_refs
+    from labelspec.spec.load import load_spec
+
+    api.init_project(tmp_path / "p", kind="single_choice")
+    calls: list[str] = []
+    real = json.loads
+    monkeypatch.setattr(item_refs.json, "loads",  # json's own, wherever called: a record of items.jsonl?
+                        lambda text, **kw: (calls.append(text) if '"item_id"' in str(text) else None) or real(text, **kw))
+    spec = load_spec(tmp_path / "p" / "labelspec.yaml")
+    assert spec.items is not None and spec.quality.gold is not None  # the gold rows were looked up among the items
+    assert calls == []

@@ -187,7 +187,7 @@ def test_zen4_gets_numpys_avx2_paths_before_numpy_is_imported() -> None:
     from labelspec import runtime
 
     set_it, found = _numpy_probe(ZEN4, None)
-    if not runtime._numpy_names_targets():
+    if not runtime._numpy_wheel_names_targets():
         assert set_it == "False <unset>"  # numpy before 2.4 names its targets otherwise: left alone
         return
     assert set_it == f"True {runtime.AVX512_TARGETS}"  # an unknown target name would be an ImportWarning: error
@@ -230,7 +230,7 @@ def test_the_cli_sets_numpys_paths_on_zen4() -> None:
     env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
     code = CLI_PROBE.replace("CPUINFO", repr(ZEN4)).replace("SPEC", repr(str(spec)))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    expected = runtime.AVX512_TARGETS if runtime._numpy_names_targets() else "<unset>"
+    expected = runtime.AVX512_TARGETS if runtime._numpy_wheel_names_targets() else "<unset>"
     assert done.stdout.splitlines()[-1] == expected
 
 
@@ -256,5 +256,5 @@ def test_numpy_paths_only_for_portable_wheels_that_name_the_targets(
     from labelspec import runtime
 
     monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _FakeNumpy(version, wheel))
-    assert runtime._numpy_names_targets() is names
+    assert runtime._numpy_wheel_names_targets() is names
     assert runtime.numpy_avx512_is_slow(ZEN4) is names

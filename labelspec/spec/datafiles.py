@@ -240,13 +240,22 @@ def _unique_id(ident: str, line: int, seen: dict[str, int], problems: Problems, 
 
 def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnostic]:
     """The items file (.jsonl or .csv): every record has the id column, ids are unique."""
+    return checked_item_ids(data, display, items)[0]
+
+
+def checked_item_ids(data: bytes, display: str, items: ItemsSource
+                     ) -> tuple[list[Diagnostic], list[tuple[int, str]] | None]:
+    """:func:`check_items`, and a sound JSONL file's (line, id) of every record, which the check decoded anyway
+    (the gold and calibration lookup takes them instead of decoding the file again); None for a CSV file (read by
+    pyarrow, its ids cost little) or one with problems."""
     problems = Problems(display)
     text = decode(data, problems)
     if text is None:
-        return problems.result()
-    if items_format(items.file) == "csv":
+        return problems.result(), None
+    jsonl = items_format(items.file) != "csv"
+    if not jsonl:
         if _clean_csv_ids(data, items.id):
-            return []
+            return [], None
         header, records = read_table(text, problems, (items.id,), None, keep=(items.id,))
         ids = [(line, rec[items.id]) for line, rec in records] if items.id in header else []
     else:
@@ -256,7 +265,8 @@ def check_items(data: bytes, display: str, items: ItemsSource) -> list[Diagnosti
         seen: dict[str, int] = {}
         for line, ident in ids:
             _unique_id(ident, line, seen, problems, "item")
-    return problems.result()
+    found = problems.result()
+    return found, (ids if jsonl and not found else None)
 
 
 def _clean_csv_ids(data: bytes, id_column: str) -> bool:

@@ -25,7 +25,6 @@ from labelspec.errors import Diagnostic
 from labelspec.spec.datafiles import GOLD_COLUMNS, Problems, items_format, read_table
 from labelspec.spec.locate import Part
 from labelspec.spec.model import ItemsSource, Spec
-from labelspec.strictjson import decode_checked_lines
 
 Files = Mapping[tuple[Part, ...], tuple[str, bytes]]  # spec key → (path as shown, bytes)
 Found = list[tuple[int, str, str]]  # (line, message, hint) of each problem of one file
@@ -55,13 +54,15 @@ class _Rows:
     task: pa.Array
 
 
-def unknown_item_refs(files: Files, spec: Spec) -> list[Diagnostic]:
+def unknown_item_refs(files: Files, spec: Spec, item_ids: list[tuple[int, str]] | None = None
+                      ) -> list[Diagnostic]:
     """LS312 at each gold or calibration row whose item is not in the items file, or whose step is not one of the
-    item's steps (none without an items file)."""
+    item's steps (none without an items file). ``item_ids``: a JSONL items file's (line, id) of every record, as
+    its check found them (``datafiles.checked_item_ids``); a CSV file's ids are read here."""
     found_items = files.get(("items", "file"))
     if found_items is None or spec.items is None:
         return []
-    items = _read_items(found_items[1], spec.items)
+    items = _read_items(found_items[1], spec.items, item_ids)
     out: list[Diagnostic] = []
     for parts, what in _SETS:
         found = files.get(parts)
@@ -75,15 +76,13 @@ def unknown_item_refs(files: Files, spec: Spec) -> list[Diagnostic]:
     return out
 
 
-def _read_items(data: bytes, items: ItemsSource) -> _Items:
+def _read_items(data: bytes, items: ItemsSource, item_ids: list[tuple[int, str]] | None = None) -> _Items:
+    if items_format(items.file) == "jsonl":  # its check decoded every record already: no second decode
+        if item_ids is None:
+            raise ValueError("a JSONL items file's ids come from its check (datafiles.checked_item_ids)")
+        return _Items(items, data, pa.array([i for _, i in item_ids], pa.large_string()),
+                      pa.array([n for n, _ in item_ids], pa.int64()))
     text = data.decode("utf-8-sig")
-    if items_format(items.file) == "jsonl":  # checked (check_items): each line blank or a record with an id
-        # so json's plain C decoder reads them, all in one call (the strict one's number hooks cost ~3x); ids as
-        # jsonl_ids has them
-        lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
-        ids = [record[items.id] for record in decode_checked_lines([line for _, line in lines])]
-        return _Items(items, data, pa.array([v if isinstance(v, str) else str(v) for v in ids], pa.large_string()),
-                      pa.array([n for n, _ in lines], pa.int64()))
     cols = plain_columns(data, [items.id])
     if cols is not None:
         return _Items(items, data, cols[items.id].cast(pa.large_string()))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from labelspec.errors import Diagnostic, SpecError
-from labelspec.spec.datafiles import check_gold, check_items, check_roster, items_format
+from labelspec.spec.datafiles import check_gold, check_roster, checked_item_ids, items_format
 from labelspec.spec.extends import load_chain
 from labelspec.spec.gold_gates import gold_gate_warnings
 from labelspec.spec.item_refs import unknown_item_refs
@@ -75,11 +75,13 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
     check_kinds(checker)
     check_gate_overrides(checker)
     files = _read_files(checker, spec_dir)
+    item_ids: list[tuple[int, str]] | None = None
     if not checker.diags:
-        checker.diags.extend(_check_contents(files, spec))
+        diags, item_ids = _check_contents(files, spec)
+        checker.diags.extend(diags)
     if not checker.diags:  # each file is sound: do the gold and calibration rows name known items?
         shown = {parts: (display_join(spec.path, found.written), data) for parts, (found, data) in files.items()}
-        checker.diags.extend(unknown_item_refs(shown, spec))
+        checker.diags.extend(unknown_item_refs(shown, spec, item_ids))
     if checker.diags:
         raise SpecError([*checker.diags, *warnings])
     gold = files.get(("quality", "gold", "file"))
@@ -111,9 +113,20 @@ def _read_files(checker: Checker, spec_dir: Path) -> dict[tuple[Part, ...], tupl
     return out
 
 
-def _check_contents(files: Mapping[tuple[Part, ...], tuple[ApprovedFile, bytes]], spec: Spec) -> list[Diagnostic]:
+def _check_contents(files: Mapping[tuple[Part, ...], tuple[ApprovedFile, bytes]], spec: Spec
+                    ) -> tuple[list[Diagnostic], list[tuple[int, str]] | None]:
+    """Each data file's problems, and a sound JSONL items file's (line, id) of every record (``checked_item_ids``)."""
+    item_ids: list[tuple[int, str]] | None = None
+
+    def items(data: bytes, shown: str) -> list[Diagnostic]:
+        nonlocal item_ids
+        if spec.items is None:
+            return []
+        found, item_ids = checked_item_ids(data, shown, spec.items)
+        return found
+
     checks: dict[tuple[Part, ...], Callable[[bytes, str], list[Diagnostic]]] = {
-        ("items", "file"): lambda data, shown: check_items(data, shown, spec.items) if spec.items else [],
+        ("items", "file"): items,
         ("annotators", "file"): check_roster,
         ("quality", "gold", "file"): lambda data, shown: check_gold(data, shown, spec, calibration=False),
         ("quality", "calibration", "file"): lambda data, shown: check_gold(data, shown, spec, calibration=True),
@@ -121,7 +134,7 @@ def _check_contents(files: Mapping[tuple[Part, ...], tuple[ApprovedFile, bytes]]
     diags: list[Diagnostic] = []
     for parts, (found, data) in files.items():
         diags.extend(checks[parts](data, display_join(spec.path, found.written)))
-    return diags
+    return diags, item_ids
 
 
 def spec_digest(merged: Mapping[str, Any], files: Mapping[str, bytes]) -> str:
