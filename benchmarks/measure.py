@@ -28,9 +28,10 @@ T_START = time.perf_counter()
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from labelspec.runtime import configure_numpy  # noqa: E402
+from labelspec.runtime import configure_malloc, configure_numpy  # noqa: E402
 
 configure_numpy()  # as the `labelspec` command does, before numpy is imported (AMD Zen 4 only)
+MALLOC = configure_malloc()  # likewise: glibc keeps freed blocks for reuse (every operation, the floor's too)
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result = ops[args.what]()
     result.setdefault("cpu_s", cpu_seconds() - cpu0)
-    result.update(what=args.what, import_s=import_s, peak_rss_mib=peak_rss_mib())
+    result.update(what=args.what, import_s=import_s, peak_rss_mib=peak_rss_mib(), malloc_configured=MALLOC)
     if stages is not None:
         result["stages"] = {k: {"seconds": round(v[0], 3), "calls": int(v[1]), "peak_mib_before": round(v[2]),
                                 "peak_mib_after": round(v[3]), "system_s": round(v[4], 3),

@@ -258,3 +258,133 @@ def test_numpy_paths_only_for_portable_wheels_that_name_the_targets(
     monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _FakeNumpy(version, wheel))
     assert runtime._numpy_wheel_names_targets() is names
     assert runtime.numpy_avx512_is_slow(ZEN4) is names
+
+
+class _FakeLibc:
+    """A C library with ``mallopt``: records each call; answers 1 (accepted) unless told to refuse."""
+
+    def __init__(self, answer: int = 1) -> None:
+        self.calls: list[tuple[int, int]] = []
+        self.answer = answer
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return self.answer
+
+
+def _without_malloc_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelspec import runtime
+
+    for name in (*runtime.MALLOC_VARIABLES, "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_malloc_keeps_freed_blocks_through_mallopt(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelspec import runtime
+
+    _without_malloc_tuning(monkeypatch)
+    libc = _FakeLibc()
+    assert runtime.configure_malloc(libc) is True
+    # malloc.h: M_MMAP_MAX -4, M_TRIM_THRESHOLD -1, M_ARENA_MAX -8
+    assert sorted(libc.calls) == [(-8, 1), (-4, 0), (-1, 256 << 20)]
+    refusing = _FakeLibc(answer=0)
+    assert runtime.configure_malloc(refusing) is False  # reported, and every setting was still tried
+    assert len(refusing.calls) == 3
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("MALLOC_ARENA_MAX", "4"), ("MALLOC_MMAP_THRESHOLD_", "1048576"), ("MALLOC_TRIM_THRESHOLD_", ""),
+    ("MALLOC_MMAP_MAX_", "65536"), ("MALLOC_TOP_PAD_", "0"), ("MALLOC_ARENA_TEST", "8"),
+    ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1048576"),
+    ("GLIBC_TUNABLES", "glibc.cpu.x86_rep_movsb_threshold=4096:glibc.malloc.arena_max=2"),
+])
+def test_malloc_left_alone_when_the_user_tunes_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    from labelspec import runtime
+
+    _without_malloc_tuning(monkeypatch)
+    monkeypatch.setenv(name, value)
+    libc = _FakeLibc()
+    assert runtime.configure_malloc(libc) is False
+    assert libc.calls == []
+
+
+def test_malloc_configured_beside_unrelated_tunables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelspec import runtime
+
+    _without_malloc_tuning(monkeypatch)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.x86_rep_movsb_threshold=4096")
+    assert runtime.configure_malloc(_FakeLibc()) is True
+
+
+def test_malloc_left_alone_without_mallopt(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelspec import runtime
+
+    _without_malloc_tuning(monkeypatch)
+    assert runtime.configure_malloc(object()) is False  # musl, macOS: no mallopt
+    monkeypatch.setattr(runtime, "_glibc", lambda: None)
+    assert runtime.configure_malloc() is False
+
+
+REUSE_PROBE = """
+import resource, sys
+from labelspec import runtime
+configured = runtime.configure_malloc() if sys.argv[1] == "yes" else False
+size = 64 << 20  # twice glibc's largest automatic mmap threshold: its own mapping by default
+faults = []
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = bytearray(size)
+    block[::4096] = b"\\x01" * len(range(0, size, 4096))  # every page written
+    del block
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(configured, faults[-1])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_glibc_reuses_a_freed_block_instead_of_faulting_fresh_pages() -> None:
+    from labelspec import runtime
+
+    if runtime._glibc() is None:
+        pytest.skip("not glibc")
+    env = {k: v for k, v in os.environ.items() if k not in runtime.MALLOC_VARIABLES and k != "GLIBC_TUNABLES"}
+
+    def probe(configure: str) -> tuple[str, int]:
+        done = subprocess.run([sys.executable, "-c", REUSE_PROBE, configure], env=env, capture_output=True,
+                              text=True, check=True)
+        told, faults = done.stdout.split()
+        return told, int(faults)
+
+    told, faults = probe("yes")
+    assert told == "True"
+    assert faults < 256  # the third 64 MiB block is the first one's memory, still mapped
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp.exists() and "[always]" not in thp.read_text():  # 4 KiB pages: one fault per page, each time
+        assert probe("no") == ("False", pytest.approx(16384, rel=0.1))
+
+
+CLI_MALLOC_PROBE = """
+from labelspec import runtime
+calls = []
+class Libc:
+    def mallopt(self, param, value):
+        calls.append((param, value))
+        return 1
+runtime._glibc = lambda: Libc()
+from labelspec.cli import main
+try:
+    main(["validate", SPEC])
+except SystemExit:
+    pass
+print(sorted(calls))
+"""
+
+
+def test_the_cli_configures_malloc() -> None:
+    from labelspec import runtime
+
+    spec = Path(__file__).parents[1] / "specs" / "support-intent"
+    env = {k: v for k, v in os.environ.items() if k not in runtime.MALLOC_VARIABLES and k != "GLIBC_TUNABLES"}
+    code = CLI_MALLOC_PROBE.replace("SPEC", repr(str(spec)))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[(-8, 1), (-4, 0), (-1, 268435456)]"
