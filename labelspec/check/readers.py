@@ -268,7 +268,9 @@ def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
     table = pa.concat_tables(tables, promote_options="permissive") if tables else empty.empty_table()
     text = {pa.large_string(): _STRING, pa.string(): _STRING}
     rest = table.drop_columns([f for f in CODED if f in table.column_names])  # their text lives in categories
-    frame, by_item = add_codes(rest.to_pandas(types_mapper=text.get), table)
+    # split_blocks: each column its own block, so the line numbers (int64, no nulls) are wrapped, not copied into
+    # a consolidated block (80 MB of fresh memory at 10M rows, ~0.16 s on the benchmark machine)
+    frame, by_item = add_codes(rest.to_pandas(types_mapper=text.get, split_blocks=True), table)
     frame = frame[list(COLUMNS)]
     info: Counter[str] = Counter()
     for parsed, _ in done:
