@@ -109,8 +109,8 @@ def _numpy_wheel_names_targets() -> bool:
 
 
 #: glibc's ``mallopt`` parameters (malloc.h) and the values :func:`configure_malloc` gives them.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
-MALLOC_SETTINGS: dict[str, int] = {"M_MMAP_MAX": 0, "M_TRIM_THRESHOLD": 256 << 20, "M_ARENA_MAX": 1}
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+MALLOC_SETTINGS: dict[str, int] = {"M_MMAP_THRESHOLD": 128 << 20, "M_TRIM_THRESHOLD": 64 << 20, "M_ARENA_MAX": 1}
 #: The environment through which a user tunes glibc's malloc: any of these set, :func:`configure_malloc` keeps out.
 MALLOC_VARIABLES = ("MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST", "MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_",
                     "MALLOC_TOP_PAD_", "MALLOC_TRIM_THRESHOLD_")
@@ -121,16 +121,18 @@ def configure_malloc(libc: object | None = None) -> bool:
     was set. ``libc``: the C library to call (tests give a stand-in; default: this process's).
 
     Why: glibc gives every block over 32 MiB (one 10M-row column) its own mapping and unmaps it when freed, so
-    the next array of that size is fresh pages again, which the kernel zeroes (``clear_page_erms`` was 15–20 %
+    the next array of that size is fresh pages again, which the kernel zeroes (``clear_page_erms`` was 14–20 %
     of the 10M-judgment check's CPU in a ``perf`` profile), and on the benchmark's VM fresh pages cost far more
-    (80 MB of them: 0.17 s after a Parquet read, against 0.01 s for pages the process had just freed).
-    ``M_MMAP_MAX`` 0 puts every block on the heap, where a freed one is reused as it is; the heap's top is
-    trimmed beyond 256 MiB (``M_TRIM_THRESHOLD``) and one arena serves all threads (``M_ARENA_MAX``), so that
-    blocks freed by one thread serve the next and the peak does not grow: 10M judgments checked in 4.88–5.15 s
-    against 4.77–5.76 s, 1.3–1.5 fewer CPU-s on CSV, peak RSS unchanged (``benchmarks/README.md``). A larger trim
-    threshold or an arena per thread raised the peak over G13's 2 GiB. Only on glibc (``mallopt``; musl, macOS,
-    Windows: nothing), only in the CLI's own process (as :func:`configure_arrow`), and never when the user tunes
-    malloc through its environment (:data:`MALLOC_VARIABLES`, or ``glibc.malloc`` in ``GLIBC_TUNABLES``)."""
+    (80 MB of them: 0.17 s after a Parquet read, against 0.01 s for pages the process had just freed). Blocks up
+    to 128 MiB (``M_MMAP_THRESHOLD``: a column of up to 16M rows) now come from the heap, where a freed one
+    serves the next as it is; larger ones (a whole label file's bytes) keep their own mapping and go back when
+    freed, so they leave no hole; the heap's top is trimmed beyond 64 MiB (``M_TRIM_THRESHOLD``), and one arena
+    serves all threads (``M_ARENA_MAX``), so that blocks freed by one thread serve the next. 10M judgments
+    checked ~5 % faster with the same or a lower peak (``benchmarks/README.md``). All blocks on the heap
+    (``M_MMAP_MAX`` 0) was as fast but held a freed 900 MB JSON Lines file in a hole: peak 2.2–2.3 GiB, over
+    G13. Only on glibc (``mallopt``; musl, macOS, Windows: nothing), only in the CLI's own process (as
+    :func:`configure_arrow`), and never when the user tunes malloc through its environment
+    (:data:`MALLOC_VARIABLES`, or ``glibc.malloc`` in ``GLIBC_TUNABLES``)."""
     if any(name in os.environ for name in MALLOC_VARIABLES) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     if libc is None:
@@ -138,7 +140,7 @@ def configure_malloc(libc: object | None = None) -> bool:
     mallopt = getattr(libc, "mallopt", None) if libc is not None else None
     if mallopt is None:
         return False
-    codes = {"M_MMAP_MAX": _M_MMAP_MAX, "M_TRIM_THRESHOLD": _M_TRIM_THRESHOLD, "M_ARENA_MAX": _M_ARENA_MAX}
+    codes = {"M_MMAP_THRESHOLD": _M_MMAP_THRESHOLD, "M_TRIM_THRESHOLD": _M_TRIM_THRESHOLD, "M_ARENA_MAX": _M_ARENA_MAX}
     # mallopt returns 1 on success; a value it refuses leaves glibc's default, and the others still help
     return all([mallopt(codes[name], value) == 1 for name, value in MALLOC_SETTINGS.items()])
 

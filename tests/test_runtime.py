@@ -285,8 +285,8 @@ def test_malloc_keeps_freed_blocks_through_mallopt(monkeypatch: pytest.MonkeyPat
     _without_malloc_tuning(monkeypatch)
     libc = _FakeLibc()
     assert runtime.configure_malloc(libc) is True
-    # malloc.h: M_MMAP_MAX -4, M_TRIM_THRESHOLD -1, M_ARENA_MAX -8
-    assert sorted(libc.calls) == [(-8, 1), (-4, 0), (-1, 256 << 20)]
+    # malloc.h: M_MMAP_THRESHOLD -3, M_TRIM_THRESHOLD -1, M_ARENA_MAX -8
+    assert sorted(libc.calls) == [(-8, 1), (-3, 128 << 20), (-1, 64 << 20)]
     refusing = _FakeLibc(answer=0)
     assert runtime.configure_malloc(refusing) is False  # reported, and every setting was still tried
     assert len(refusing.calls) == 3
@@ -329,7 +329,7 @@ REUSE_PROBE = """
 import resource, sys
 from labelspec import runtime
 configured = runtime.configure_malloc() if sys.argv[1] == "yes" else False
-size = 64 << 20  # twice glibc's largest automatic mmap threshold: its own mapping by default
+size = 48 << 20  # over glibc's largest automatic mmap threshold (its own mapping by default); under the trim one
 faults = []
 for _ in range(3):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -357,10 +357,10 @@ def test_glibc_reuses_a_freed_block_instead_of_faulting_fresh_pages() -> None:
 
     told, faults = probe("yes")
     assert told == "True"
-    assert faults < 256  # the third 64 MiB block is the first one's memory, still mapped
+    assert faults < 256  # the third 48 MiB block is the first one's memory, still mapped
     thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     if thp.exists() and "[always]" not in thp.read_text():  # 4 KiB pages: one fault per page, each time
-        assert probe("no") == ("False", pytest.approx(16384, rel=0.1))
+        assert probe("no") == ("False", pytest.approx(12288, rel=0.1))
 
 
 CLI_MALLOC_PROBE = """
@@ -387,4 +387,4 @@ def test_the_cli_configures_malloc() -> None:
     env = {k: v for k, v in os.environ.items() if k not in runtime.MALLOC_VARIABLES and k != "GLIBC_TUNABLES"}
     code = CLI_MALLOC_PROBE.replace("SPEC", repr(str(spec)))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "[(-8, 1), (-4, 0), (-1, 268435456)]"
+    assert done.stdout.splitlines()[-1] == "[(-8, 1), (-3, 134217728), (-1, 67108864)]"

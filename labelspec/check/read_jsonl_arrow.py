@@ -128,9 +128,11 @@ def _record_lines(data: bytes) -> tuple[np.ndarray, int] | None:
         return None
     if data.count(b"[") > MAX_DEPTH and b"[" * (MAX_DEPTH + 1) in data.translate(None, _NOT_BRACKETS):
         return None
-    opens = np.flatnonzero(np.frombuffer(marks, np.uint8) == ord("{"))
-    lines = opens - 2 * np.arange(len(opens)) + 1  # the breaks before the brace, plus one
-    return lines.astype(np.int64), data.index(b"{")
+    lines = np.flatnonzero(np.frombuffer(marks, np.uint8) == ord("{")).astype(np.int64, copy=False)
+    # the breaks before each brace, plus one, in place: 10M lines' temporaries were 4 more arrays of 80 MB
+    lines -= np.arange(0, 2 * len(lines), 2, dtype=np.int64)
+    lines += 1
+    return lines, data.index(b"{")
 
 
 def _has(data: bytes, text: bytes) -> bool:
