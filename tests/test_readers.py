@@ -497,6 +497,24 @@ def test_files_without_a_task_column_name_the_only_task_at_no_cost_per_row(tmp_p
     assert list(mixed.cat.categories) == ["", "intent"]
 
 
+def test_files_without_a_unit_column_cost_nothing_per_row_and_mix_with_files_that_have_one(tmp_path: Path) -> None:
+    """An absent unit is a one-entry dictionary of "" as the only task's name is (no 10M empty strings to scan
+    when coding); mixed with files that hold the column, as text or as numbers, the tables still concatenate."""
+    from labelspec.check.read_csv import parse_csv
+
+    bare = write(tmp_path, "bare.csv", "item_id,annotator_id,label\ni1,a1,yes\ni2,a1,no\n")
+    parsed = parse_csv(bare.read_bytes(), "bare.csv", ColumnMap(), ONE, delimiter=",")
+    unit = parsed.columns["unit"]
+    assert pa.types.is_dictionary(unit.type) and unit.dictionary.to_pylist() == [""]  # not two "" texts
+    stepped = write(tmp_path, "steps.csv", "item_id,step,annotator_id,label\ni3,s2,a2,yes\ni3,s1,a2,no\n")
+    jsonl = write(tmp_path, "steps.jsonl", '{"item_id":"i4","step":3,"annotator_id":"a3","label":"yes"}\n')
+    alone = read([bare]).frame["unit"]
+    assert alone.tolist() == ["", ""] and list(alone.cat.categories) == [""] and set(alone.cat.codes) == {0}
+    mixed = read([bare, stepped, jsonl]).frame["unit"]
+    assert mixed.tolist() == ["", "", "s2", "s1", "3"]
+    assert list(mixed.cat.categories) == ["", "3", "s1", "s2"]
+
+
 def test_one_entry_dictionaries_of_different_texts_are_encoded_as_text() -> None:
     from labelspec.check.coded import sorted_categorical
     from labelspec.check.read_common import constant_dictionary

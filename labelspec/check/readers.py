@@ -235,17 +235,21 @@ def _table(parsed: Parsed, name: str) -> pa.Table:
     return pa.table(cols)
 
 
-def _same_task_type(tables: list[pa.Table]) -> list[pa.Table]:
-    """The only task's name is a one-entry dictionary in files without a task column; where other files hold
-    the column as text, those dictionaries are decoded so that the tables concatenate (rare: mixed files)."""
-    if len({t.schema.field("task").type for t in tables}) <= 1:
-        return tables
-    out = []
-    for t in tables:
-        col = t.column("task")
-        if pa.types.is_dictionary(col.type):
-            t = t.set_column(t.schema.get_field_index("task"), "task", col.cast(pa.large_string()))
-        out.append(t)
+def _same_column_types(tables: list[pa.Table]) -> list[pa.Table]:
+    """The only task's name and an absent unit are one-entry dictionaries (``read_common.constant_dictionary``);
+    where other files hold such a column as text, those dictionaries are decoded so that the tables concatenate
+    (rare: mixed files)."""
+    out = tables
+    for name in ("task", "unit"):
+        if len({t.schema.field(name).type for t in out}) <= 1:
+            continue
+        fixed = []
+        for t in out:
+            col = t.column(name)
+            if pa.types.is_dictionary(col.type):
+                t = t.set_column(t.schema.get_field_index(name), name, col.cast(pa.large_string()))
+            fixed.append(t)
+        out = fixed
     return out
 
 
@@ -263,7 +267,7 @@ def _exclusions(done: list[tuple[Parsed, FileInfo]]) -> pd.DataFrame:
 def _assemble(done: list[tuple[Parsed, FileInfo]]) -> Judgments:
     empty = pa.schema([*((c, pa.large_string()) for c in COLUMNS[:-2]),
                        ("file", pa.dictionary(pa.int32(), pa.large_string())), ("line", pa.int64())])
-    tables = _same_task_type([_table(parsed, info.path) for parsed, info in done])
+    tables = _same_column_types([_table(parsed, info.path) for parsed, info in done])
     # files may differ in string offset width: "permissive" widens string to large_string where they do
     table = pa.concat_tables(tables, promote_options="permissive") if tables else empty.empty_table()
     text = {pa.large_string(): _STRING, pa.string(): _STRING}
