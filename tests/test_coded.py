@@ -251,6 +251,46 @@ def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks:
     assert plain is not None and plain[2] is None and plain[0].tolist() == codes.tolist()
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 3), st.lists(st.integers(0, 2**12), min_size=1, max_size=60), st.booleans(),
+       st.integers(0, 3), st.sampled_from(["digits", "bytes", "utf8", "nul"]), st.lists(st.integers(0, 5), max_size=4))
+def test_ids_coded_through_a_key_table_equal_the_hash_path(width: int, picks: list[int], large: bool, skip: int,
+                                                          alphabet: str, cuts: list[int]) -> None:
+    """Fixed-width ids of few key bits, coded through a table of every key, give the codes and sorted categories
+    of hashing and ordering the dictionary, from one array or from chunks (empty ones, slices) as Arrow reads
+    them; the texts are rebuilt from the keys."""
+    from labelspec.check import coded
+
+    chars = {"digits": "0123456789", "bytes": "".join(map(chr, range(32, 127))), "utf8": "aéz", "nul": "\x00a"}
+    pool = chars[alphabet]
+    texts = ["".join(pool[(p >> (3 * b)) % len(pool)] for b in range(width)) for p in picks]
+    wide = len(texts[0].encode())
+    texts = [t for t in texts if len(t.encode()) == wide]
+    kind = pa.large_string() if large else pa.string()
+    arr = pa.array(["#" * wide] * skip + texts, kind).slice(skip)
+    bounds = sorted({min(c, len(texts)) for c in cuts} | {0, len(texts)})
+    column = pa.chunked_array([arr.slice(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)] or [arr], kind)
+    want_codes, want_categories = pd.factorize(pd.Series(texts, dtype=object), sort=True)
+    for source in (arr, column):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(coded, "_SORT_ROWS", 1)
+            mp.setattr(coded, "_HASHED_BITS", 24)  # up to three bytes of 7 or 8 varying bits: through the table
+            mp.setattr(coded, "_PACK_ROWS", 5)
+            got = coded._sorted_codes(source)
+            public = coded.grouped_categorical(source)[0]
+        assert list(public.categories) == list(want_categories) and public.codes.tolist() == want_codes.tolist()
+        if got is None:  # one id only: no bit varies
+            assert len(set(texts)) == 1
+            continue
+        codes, categories, grouping = got
+        raw = np.array([list(t.encode()) for t in texts], dtype=np.uint8)
+        key_bits = sum(int(v).bit_length() for v in np.bitwise_or.reduce(raw) ^ np.bitwise_and.reduce(raw))
+        assert (grouping is None) == (key_bits <= 24)  # wider keys ('é' is two bytes): the sorting path
+        assert codes.dtype == np.int32
+        assert categories.type == kind and categories.to_pylist() == list(want_categories)
+        assert codes.tolist() == want_codes.tolist()
+
+
 def test_ids_that_do_not_pack_are_hashed() -> None:
     from labelspec.check import coded
 
@@ -259,7 +299,9 @@ def test_ids_that_do_not_pack_are_hashed() -> None:
     assert coded._sorted_codes(many) is None
     assert coded._sorted_codes(pa.array(["a1", "a22"] * 40_000)) is None  # two widths
     assert coded._sorted_codes(pa.array(["i1", "i2"] * 100)) is None  # few rows: hashing is as fast
-    assert coded._sorted_codes(pa.array([f"a{i % 1000:04d}" for i in range(70_000)])) is None  # 16 bits: hashed
+    small = coded._sorted_codes(pa.array([f"a{i % 1000:04d}" for i in range(70_000)]))  # 16 bits: a key table
+    assert small is not None and small[2] is None  # no grouping made that way
+    assert small[1].to_pylist() == [f"a{i:04d}" for i in range(1000)] and small[0][:3].tolist() == [0, 1, 2]
     ids = pa.array([f"i{i % 50_000:07d}" for i in range(120_000)][::-1])
     cat = sorted_categorical(ids)  # the sorting path, through the public function
     assert cat.categories[0] == "i0000000" and cat.categories[-1] == "i0049999" and len(cat.categories) == 50_000
