@@ -128,9 +128,9 @@ def configure_malloc(libc: object | None = None) -> bool:
     serves the next as it is; larger ones (a whole label file's bytes) keep their own mapping and go back when
     freed, so they leave no hole; the heap's top is trimmed beyond 64 MiB (``M_TRIM_THRESHOLD``), and one arena
     serves all threads (``M_ARENA_MAX``), so that blocks freed by one thread serve the next. 10M judgments
-    checked ~5 % faster with the same or a lower peak (``benchmarks/README.md``). All blocks on the heap
-    (``M_MMAP_MAX`` 0) was as fast but held a freed 900 MB JSON Lines file in a hole: peak 2.2–2.3 GiB, over
-    G13. Only on glibc (``mallopt``; musl, macOS, Windows: nothing), only in the CLI's own process (as
+    checked ~5 % faster, peaks within 2 % (JSON Lines with a lead time on every line: 1,920 → 1,955 MiB;
+    spans lower; ``benchmarks/README.md``). All blocks on the heap (``M_MMAP_MAX`` 0) was as fast but held a
+    freed 900 MB JSON Lines file in a hole: peak 2.2–2.3 GiB, over G13. Only on glibc (``mallopt``; musl, macOS, Windows: nothing), only in the CLI's own process (as
     :func:`configure_arrow`), and never when the user tunes malloc through its environment
     (:data:`MALLOC_VARIABLES`, or ``glibc.malloc`` in ``GLIBC_TUNABLES``)."""
     if any(name in os.environ for name in MALLOC_VARIABLES) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):

@@ -226,7 +226,7 @@ def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks:
     arr = pa.array(["#" * wide] * skip + texts, pa.large_string() if large else pa.string()).slice(skip)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(coded, "_SORT_ROWS", 1)
-        mp.setattr(coded, "_HASHED_BITS", 0)
+        mp.setattr(coded, "_TABLE_BITS", 0)
         mp.setattr(coded, "_PACK_ROWS", 7)  # several pieces, the last one short
         got = coded._sorted_codes(arr)
         public = sorted_categorical(arr)
@@ -246,7 +246,7 @@ def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks:
     assert order.dtype == offsets.dtype == np.int32
     with pytest.MonkeyPatch.context() as mp:  # not asked for: the same codes, no grouping made
         mp.setattr(coded, "_SORT_ROWS", 1)
-        mp.setattr(coded, "_HASHED_BITS", 0)
+        mp.setattr(coded, "_TABLE_BITS", 0)
         plain = coded._sorted_codes(arr, group=False)
     assert plain is not None and plain[2] is None and plain[0].tolist() == codes.tolist()
 
@@ -274,7 +274,7 @@ def test_ids_coded_through_a_key_table_equal_the_hash_path(width: int, picks: li
     for source in (arr, column):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(coded, "_SORT_ROWS", 1)
-            mp.setattr(coded, "_HASHED_BITS", 24)  # up to three bytes of 7 or 8 varying bits: through the table
+            mp.setattr(coded, "_TABLE_BITS", 24)  # up to three bytes of 7 or 8 varying bits: through the table
             mp.setattr(coded, "_PACK_ROWS", 5)
             got = coded._sorted_codes(source)
             public = coded.grouped_categorical(source)[0]
@@ -291,7 +291,7 @@ def test_ids_coded_through_a_key_table_equal_the_hash_path(width: int, picks: li
         assert codes.tolist() == want_codes.tolist()
 
 
-def test_ids_that_do_not_pack_are_hashed() -> None:
+def test_ids_that_do_not_pack_are_hashed_and_short_keys_go_through_a_table() -> None:
     from labelspec.check import coded
 
     rng = np.random.default_rng(7)  # nine bytes, each spanning 32..126 (7 bits): 63 bits + 17 for the rows

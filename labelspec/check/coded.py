@@ -75,7 +75,7 @@ def grouped_categorical(column: pa.Array | pa.ChunkedArray, *, group: bool = Tru
 _SORT_ROWS = 1 << 16
 #: Keys of at most this many bits are coded through a table of every possible key (a mark per key: 2**20 bytes at
 #: most), wider ones by one sort of the keys with the row numbers beside them.
-_HASHED_BITS = 20
+_TABLE_BITS = 20
 #: Rows per piece when packing keys: a piece's keys stay in cache through the per-byte passes.
 _PACK_ROWS = 1 << 16
 
@@ -89,7 +89,7 @@ def _sorted_codes(column: pa.Array | pa.ChunkedArray, *, group: bool = True
     the constant ``i`` none, each digit 4; the bits above are the same in every row, so the kept low bits order
     the bytes as the whole bytes do), most significant byte first: the packed key orders exactly as the bytes
     do, and a distinct id's text is its key's bits put back over the constant ones (no gather from the
-    strings). Keys of up to :data:`_HASHED_BITS` bits (``a0042``: 16) are coded through a table of every key:
+    strings). Keys of up to :data:`_TABLE_BITS` bits (``a0042``: 16) are coded through a table of every key:
     mark, count, look up. Wider ones (10M ids of 8 bytes, 3.3M distinct) go with the row number beside them in
     one int64, whose value sort groups equal ids and orders them at once (``ordering``'s packed sort): ~0.6 s,
     against ~1.8 s for hashing them (Arrow), ordering the dictionary and remapping the codes; the grouping by
@@ -97,7 +97,7 @@ def _sorted_codes(column: pa.Array | pa.ChunkedArray, *, group: bool = True
     column is read chunk by chunk as Arrow holds it: combining 10M strings first was a 160 MB copy (~0.25 s)."""
     chunks = [c for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]) if len(c)]
     n = sum(len(c) for c in chunks)
-    if n < max(_SORT_ROWS, 1):
+    if n == 0 or n < _SORT_ROWS:
         return None
     spans = [_fixed_width(c) for c in chunks]
     width = spans[0][0] if spans[0] is not None else 0
@@ -113,7 +113,7 @@ def _sorted_codes(column: pa.Array | pa.ChunkedArray, *, group: bool = True
     if key_bits == 0:  # one id (a constant column the end check let through)
         return None
     texts = partial(_key_texts, column.type, low, fields)
-    if key_bits <= _HASHED_BITS:
+    if key_bits <= _TABLE_BITS:
         return (*_table_codes(cells, fields, key_bits, texts), None)
     position_bits = (n - 1).bit_length()
     if key_bits + position_bits > 63:
@@ -149,10 +149,7 @@ def _key_texts(kind: pa.DataType, constant: np.ndarray, fields: list[tuple[int, 
     for j, b, mask in fields:
         shift -= b
         cells[:, j] |= ((keys >> shift) & mask).astype(np.uint8)
-    width = cells.shape[1]
-    offset_type = np.int64 if pa.types.is_large_string(kind) else np.int32
-    offsets = np.arange(len(keys) + 1, dtype=offset_type) * width
-    return pa.Array.from_buffers(kind, len(keys), [None, pa.py_buffer(offsets), pa.py_buffer(cells)])
+    return _cells_array(kind, cells, cells.shape[1])
 
 
 def _table_codes(cells: list[np.ndarray], fields: list[tuple[int, int, int]], key_bits: int,
@@ -160,7 +157,7 @@ def _table_codes(cells: list[np.ndarray], fields: list[tuple[int, int, int]], ke
     """Codes of keys of few bits: the keys that occur marked in a table of every key, their ranks counted, each
     row's looked up (10M ids like ``a0042``: ~0.1 s, against ~0.5 s for Arrow's hash table and the remap)."""
     n = sum(len(c) for c in cells)
-    keys = np.empty(n, dtype=np.int32)  # key_bits <= _HASHED_BITS < 31
+    keys = np.empty(n, dtype=np.int32)  # key_bits <= _TABLE_BITS < 31
     _pack(cells, fields, keys)
     seen = np.zeros(1 << key_bits, dtype=bool)
     seen[keys] = True
@@ -238,10 +235,14 @@ def _taken_cells(texts: pa.Array, width: int, start: int, rows: np.ndarray) -> p
     """``texts.take(rows)`` for texts of one byte width, each value moved as one ``width``-byte numpy cell (the
     new array's data is that numpy array, kept alive by the Arrow buffer)."""
     cells = np.frombuffer(texts.buffers()[2], dtype=np.dtype(f"V{width}"), count=len(texts), offset=start)
-    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    offsets = np.arange(len(rows) + 1, dtype=offset_type) * width
-    moved = cells.take(rows)
-    return pa.Array.from_buffers(texts.type, len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(moved)])
+    return _cells_array(texts.type, cells.take(rows), width)
+
+
+def _cells_array(kind: pa.DataType, cells: np.ndarray, width: int) -> pa.Array:
+    """Texts (Arrow ``kind``) of ``width`` bytes each, one per cell of ``cells`` (its data used as it is)."""
+    offset_type = np.int64 if pa.types.is_large_string(kind) else np.int32
+    offsets = np.arange(len(cells) + 1, dtype=offset_type) * width
+    return pa.Array.from_buffers(kind, len(cells), [None, pa.py_buffer(offsets), pa.py_buffer(cells)])
 
 
 def _fixed_width(texts: pa.Array) -> tuple[int, int] | None:
