@@ -335,3 +335,48 @@ def test_per_row_spreads_every_mask_as_the_gather_does(values: list[str], mask: 
     got = per_row(frame, "item", per_category)
     assert got.dtype == bool and got.flags.writeable
     assert got.tolist() == [mask["abc".index(v)] for v in values]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["", "a", "b", "B", "é", "a\x1fb", "10", "9", "ä"]), max_size=6),
+                min_size=1, max_size=4),
+       st.data(), st.sampled_from([pa.int8(), pa.int16(), pa.int32()]), st.booleans())
+def test_dictionary_columns_are_coded_from_their_dictionaries_like_the_text(
+        dictionaries: list[list[str]], data: st.DataObject, index_type: pa.DataType, large: bool) -> None:
+    """Chunks with dictionaries of their own (repeated entries, entries no row uses, empty chunks), as Parquet
+    gives repeated values, code like the decoded text: sorted categories that all occur, codes per row."""
+    from labelspec.check import coded
+
+    kind = pa.large_string() if large else pa.string()
+    chunks, texts = [], []
+    for entries in dictionaries:
+        indices = data.draw(st.lists(st.integers(0, len(entries) - 1), max_size=8)) if entries else []
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(indices, index_type), pa.array(entries, kind)))
+        texts += [entries[i] for i in indices]
+    column = pa.chunked_array(chunks, pa.dictionary(index_type, kind))
+    want_codes, want_categories = pd.factorize(pd.Series(texts, dtype=object), sort=True)
+    got = coded._dictionary_codes(column)
+    assert got is not None
+    assert list(got.categories) == list(want_categories) and got.codes.tolist() == want_codes.tolist()
+    public = coded.grouped_categorical(column)[0]
+    assert list(public.categories) == list(want_categories) and public.codes.tolist() == want_codes.tolist()
+
+
+def test_dictionary_columns_with_nulls_or_large_dictionaries_are_decoded_first() -> None:
+    """Nulls (there is no code for them here), null entries, and dictionaries larger than a quarter of the
+    rows (item ids: unifying them is dearer than coding the text) are left to the text path."""
+    from labelspec.check import coded
+
+    with_null = pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array([0, None, 1], pa.int32()),
+                                                                 pa.array(["x", "y"]))])
+    null_entry = pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()),
+                                                                  pa.array(["x", None]))])
+    rows = 5_000
+    unique = pa.array([f"i{i:05d}" for i in range(rows)]).dictionary_encode()
+    for column in (with_null, null_entry, pa.chunked_array([unique])):
+        assert coded._dictionary_codes(column) is None
+    repeated = pa.array([f"a{i % 50:02d}" for i in range(rows)]).dictionary_encode()
+    got = coded._dictionary_codes(pa.chunked_array([repeated]))
+    assert got is not None and len(got.categories) == 50 and got.codes[:3].tolist() == [0, 1, 2]
+    public = coded.grouped_categorical(pa.chunked_array([unique]))[0]
+    assert public.codes.tolist() == list(range(rows))

@@ -107,6 +107,62 @@ def test_parquet_is_lossless_and_numbers_rows(tmp_path: Path) -> None:
     assert f["line"].tolist() == [1, 2, 3]
 
 
+def test_parquet_repeated_values_come_as_dictionaries_and_read_like_the_same_csv(tmp_path: Path) -> None:
+    """Annotators, tasks and closed-set values are read from Parquet as dictionaries (one per row group; a
+    column written from a Categorical keeps its unused categories) and coded from them: the frame is the one the
+    same rows give from CSV, text, categories and codes. Items stay text; so do list values."""
+    from labelspec.check.read_common import ColumnMap as Columns
+    from labelspec.check.read_parquet import parse_parquet
+
+    rows = [("i3", "intent", "NA", "b"), ("i1", "intent", "a2", "a"), ("i2", "intent", "", "b"),
+            ("i1", "intent", "a10", "c"), ("i3", "intent", "a2", "a")]
+    columns = dict(zip(["item_id", "task", "annotator_id", "label"], map(list, zip(*rows, strict=True)), strict=True))
+    pq.write_table(pa.table(columns), tmp_path / "a.parquet", row_group_size=2)
+    spare = pd.Categorical(columns["annotator_id"], categories=["zz", "a2", "NA", "", "a10", "unused"])
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame({**columns, "annotator_id": spare})), tmp_path / "b.parquet")
+    csv_text = HEADER + "".join(",".join(r) + "\n" for r in rows)
+    want = read([write(tmp_path, "c.csv", csv_text)]).frame
+    for name in ("a.parquet", "b.parquet"):
+        parsed = parse_parquet((tmp_path / name).read_bytes(), name, Columns(), ONE)
+        assert {f for f, c in parsed.columns.items() if pa.types.is_dictionary(c.type)} >= {"task", "annotator", "value"}
+        assert not pa.types.is_dictionary(parsed.columns["item"].type)
+        got = read([tmp_path / name]).frame
+        for field in ("item", "task", "annotator", "value"):
+            assert got[field].tolist() == want[field].tolist(), (name, field)
+            assert list(got[field].cat.categories) == list(want[field].cat.categories), (name, field)
+            assert got[field].cat.codes.tolist() == want[field].cat.codes.tolist(), (name, field)
+    both = read([tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "c.csv"]).frame
+    assert both["annotator"].tolist() == want["annotator"].tolist() * 3
+    assert list(both["annotator"].cat.categories) == ["", "NA", "a10", "a2"]
+    lists = parse_parquet((tmp_path / "a.parquet").read_bytes(), "a.parquet", Columns(), TWO)
+    assert pa.types.is_dictionary(lists.columns["annotator"].type)
+    assert not pa.types.is_dictionary(lists.columns["value"].type)  # multi_choice values are canonicalised text
+
+
+def test_csv_repeated_values_come_as_dictionaries_and_mix_with_text_files(tmp_path: Path) -> None:
+    """CSV parses annotators, tasks and closed-set values into dictionaries (no null detection: ``NA`` and the
+    empty field are labels); read beside a JSON Lines file, whose columns are text, they concatenate."""
+    from labelspec.check.read_common import ColumnMap as Columns
+    from labelspec.check.read_csv import parse_csv
+
+    text = HEADER + "i2,intent,NA,\ni1,intent,a1,NA\ni1,intent,,x\n"
+    parsed = parse_csv(text.encode(), "a.csv", Columns(), ONE, delimiter=",")
+    assert {f for f, c in parsed.columns.items() if pa.types.is_dictionary(c.type)} >= {"task", "annotator", "value"}
+    assert not pa.types.is_dictionary(parsed.columns["item"].type)
+    lines = write(tmp_path, "b.jsonl", '{"item_id": "i3", "task": "intent", "annotator_id": "a0", "label": "x"}\n')
+    f = read([write(tmp_path, "a.csv", text), lines]).frame
+    assert f["annotator"].tolist() == ["NA", "a1", "", "a0"] and f["value"].tolist() == ["", "NA", "x", "x"]
+    assert list(f["annotator"].cat.categories) == ["", "NA", "a0", "a1"]
+    assert f["annotator"].cat.codes.tolist() == [1, 3, 0, 2]
+
+
+def test_parquet_nulls_in_a_dictionary_read_column_are_empty_text(tmp_path: Path) -> None:
+    table = pa.table({"item_id": ["i1", "i2", "i3"], "annotator_id": ["a1", None, "a1"], "label": ["x", "y", None]})
+    pq.write_table(table, tmp_path / "n.parquet")
+    f = read([tmp_path / "n.parquet"]).frame
+    assert f["annotator"].tolist() == ["a1", "", "a1"] and f["value"].tolist() == ["x", "y", ""]
+
+
 def test_parquet_allowed_non_string_types(tmp_path: Path) -> None:
     table = pa.table({
         "item_id": pa.array([1, 2], pa.int64()), "annotator_id": pa.array([7, 8], pa.int32()),

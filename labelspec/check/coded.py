@@ -1,9 +1,10 @@
 """Dictionary codes of the judgment table's id columns, made once when the files are read (G13).
 
 One job: give every later stage integer codes for ``item``, ``unit``, ``task``, ``annotator`` and ``value``
-without hashing or sorting text again. The readers encode each column once over all files (pyarrow's
-``dictionary_encode``, the benchmark floor), then renumber the codes so that they follow the sorted order of
-the text. A subset's ``numpy.unique`` over codes therefore orders exactly like ``pd.factorize(sort=True)``
+without hashing or sorting text again. Each column is encoded once over all files (pyarrow's
+``dictionary_encode``, the benchmark floor; fixed-width ids by sorting packed keys; the repeated values that
+the CSV and Parquet readers give as dictionaries, from those dictionaries), then the codes are renumbered so
+that they follow the sorted order of the text. A subset's ``numpy.unique`` over codes therefore orders exactly like ``pd.factorize(sort=True)``
 over its strings, so reports do not depend on the order of the input rows.
 
 These columns *are* pandas Categoricals (codes plus sorted categories): each distinct text is held once, the
@@ -51,6 +52,9 @@ def grouped_categorical(column: pa.Array | pa.ChunkedArray, *, group: bool = Tru
         return pd.Categorical.from_codes(np.zeros(len(column), np.int32), validate=False,
                                          categories=pd.Index([constant], dtype=pd.StringDtype("pyarrow"))), None
     if pa.types.is_dictionary(column.type):
+        from_dictionaries = _dictionary_codes(column)
+        if from_dictionaries is not None:
+            return from_dictionaries, None
         column = column.cast(column.type.value_type)
     if _maybe_constant(column):
         low, high = pc.min_max(column).values()
@@ -291,6 +295,44 @@ def _fixed_width_encode(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
     return enc.indices, texts
 
 
+#: A dictionary column is coded from its chunks' dictionaries when these hold at most one entry per this many rows
+#: (and at most :data:`_DICTIONARY_MAX` entries); larger dictionaries are decoded and the text coded once.
+_DICTIONARY_SHARE = 4
+_DICTIONARY_MAX = 1 << 22
+
+
+def _dictionary_codes(column: pa.Array | pa.ChunkedArray) -> pd.Categorical | None:
+    """Sorted codes of a dictionary-encoded text column (the Parquet reader reads repeated ids so: annotators,
+    tasks, steps, labels) from its chunks' small dictionaries: each chunk's entries are looked up among the
+    sorted distinct texts once, and its indices mapped through that (a gather of small ints per row; no text
+    per row, no hash of 10M strings). Entries no row uses are left out, so that the categories are the values
+    that occur, as the other paths give; a dictionary may repeat an entry. None (the caller decodes) when the
+    column has nulls or its dictionaries together are large: unifying per-chunk dictionaries of 3.3M item ids
+    is slower than coding the text once."""
+    chunks = [c for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]) if len(c)]
+    entries = sum(len(c.dictionary) for c in chunks)
+    if (column.null_count or any(c.dictionary.null_count for c in chunks)
+            or entries > min(_DICTIONARY_MAX, max(len(column) // _DICTIONARY_SHARE, 1 << 10))):
+        return None
+    if not chunks:
+        return pd.Categorical.from_codes(np.zeros(0, np.int32), validate=False,
+                                         categories=pd.Index([], dtype=pd.StringDtype("pyarrow")))
+    every = pc.unique(pa.concat_arrays([c.dictionary for c in chunks]))
+    distinct = _taken(every, _dictionary_order(every))
+    codes = np.empty(len(column), dtype=np.int32)
+    row = 0
+    for chunk in chunks:  # (the dictionaries are the readers' own: strings, never null)
+        to_code = pc.index_in(chunk.dictionary, value_set=distinct).to_numpy(zero_copy_only=False).astype(np.int32)
+        take_rows(to_code, chunk.indices.to_numpy(zero_copy_only=False), out=codes[row:row + len(chunk)])
+        row += len(chunk)
+    used = occurs(codes, len(distinct))
+    if not used.all():  # unused entries (a dictionary written from a Categorical with spare categories)
+        rank = np.cumsum(used, dtype=np.int32) - 1
+        codes = take_rows(rank, codes)
+        distinct = distinct.filter(pa.array(used))
+    return distinct_categorical(codes, pd.Index(distinct.to_pandas(types_mapper=_string_type)))
+
+
 def _one_entry(column: pa.Array | pa.ChunkedArray) -> str | None:
     """The text of a column made of one-entry dictionaries of the same text, without nulls; else None."""
     if not pa.types.is_dictionary(column.type) or column.null_count or not len(column):
@@ -400,12 +442,14 @@ def occurs(codes: np.ndarray, n_categories: int) -> np.ndarray:
 _TAKE_ROWS = 1 << 16
 
 
-def take_rows(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+def take_rows(values: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.take(values, index)`` of a 1-D array, by pieces of the index: numpy converts a whole int32 index to
-    intp first, an 80 MB temporary for 10M rows that the system must hand out (and zero) every time."""
+    intp first, an 80 MB temporary for 10M rows that the system must hand out (and zero) every time. ``out``:
+    where to write it (of ``values``' type)."""
     if index.dtype == np.intp:
-        return np.take(values, index)
-    out = np.empty(len(index), dtype=values.dtype)
+        return np.take(values, index, out=out)
+    if out is None:
+        out = np.empty(len(index), dtype=values.dtype)
     for a in range(0, len(index), _TAKE_ROWS):
         np.take(values, index[a:a + _TAKE_ROWS], out=out[a:a + _TAKE_ROWS])
     return out

@@ -300,9 +300,15 @@ def string_column(values: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Arra
     """A string Arrow array without nulls. Chunks and the 32/64-bit offset width are kept as read: combining or
     widening 10M strings costs seconds; ``readers`` promotes widths when files differ."""
     arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.large_string())
+    if _text_dictionary(arr) and not arr.null_count:  # a reader's dictionary of repeated values: kept, as text
+        return arr
     if arr.type not in (pa.string(), pa.large_string()):
         arr = arr.cast(pa.large_string())
     return pc.fill_null(arr, "") if arr.null_count else arr
+
+
+def _text_dictionary(arr: pa.Array | pa.ChunkedArray) -> bool:
+    return bool(pa.types.is_dictionary(arr.type) and arr.type.value_type == pa.large_string())
 
 
 def constant_column(text: str, n: int) -> pa.Array:
@@ -379,6 +385,22 @@ def _text_column(values: Sequence[str] | pa.Array | pa.ChunkedArray, fld: str,
     except UnicodeEncodeError:
         row = next(i for i, v in enumerate(values) if isinstance(v, str) and _SURROGATE.search(v))
         raise where.unpaired(fld, row, str(values[row])) from None
+
+
+def repeated_fields(tasks: Sequence[TaskShape]) -> set[str]:
+    """The fields whose values repeat across rows, which the CSV and Parquet readers read as dictionaries (no
+    text per row; ``coded`` codes them from the dictionaries): annotators, tasks, steps, and the values when
+    every task labels from a closed set (choices, ratings, pairwise). Not the items (millions of distinct ids:
+    per-block dictionaries of them cost more to unify than coding the text once), free text or lists."""
+    closed = bool(tasks) and not any(task.list_valued or task.kind == "text" for task in tasks)
+    return {"unit", "task", "annotator", *(["value"] if closed else [])}
+
+
+def dictionary_columns(mapping: Mapping[str, str], tasks: Sequence[TaskShape]) -> set[str]:
+    """The file's columns (``mapping``: field → column) to read as dictionaries: those of repeated fields only
+    (a column may serve two fields)."""
+    repeated = repeated_fields(tasks)
+    return {c for f, c in mapping.items() if f in repeated} - {c for f, c in mapping.items() if f not in repeated}
 
 
 def finish_columns(found: Mapping[str, Any], tasks: Sequence[TaskShape],

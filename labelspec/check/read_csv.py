@@ -1,6 +1,7 @@
 """CSV and TSV label files → string columns with the physical line where each record starts.
 
-pyarrow parses every column as a string with null detection off (G10), which is the fast path (G13). The stdlib
+pyarrow parses every column as a string with null detection off (G10), which is the fast path (G13); the
+columns of repeated values (``read_common.repeated_fields``) into dictionaries of those strings. The stdlib
 ``csv`` module re-reads a file only to locate an error pyarrow reported or found by the cheap byte checks, or to
 number lines when some record spans several lines (quoted newlines, blank lines). This module must not infer
 types, drop rows or judge content.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -25,6 +26,7 @@ from labelspec.check.read_common import (
     TaskShape,
     Where,
     column_mapping,
+    dictionary_columns,
     finish_columns,
     input_error,
     missing_column_error,
@@ -42,6 +44,7 @@ _MAX_HEADER = 1 << 20
 MAX_RECORD_BYTES = 1 << 30
 _DEFAULT_BLOCK = 1 << 20  # pyarrow's block size when none is given
 _CHUNK = 1 << 24  # bytes per step when finding where lines start (bounds the temporary masks)
+_DICTIONARY = pa.dictionary(pa.int32(), pa.large_string())
 
 
 def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape], *, delimiter: str) -> Parsed:
@@ -59,8 +62,10 @@ def parse_csv(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskSh
         data += b"\n"  # the header alone, unterminated: pyarrow finds an "Empty CSV file" (the copy is one line)
     quoted = data.find(b'"', start) >= 0
     keep = list(dict.fromkeys(mapping.values()))
+    repeated = dictionary_columns(mapping, tasks)  # parsed into dictionaries: no text per row
     with ThreadPoolExecutor(max_workers=1) as pool:  # pyarrow parses without the GIL while the checks run
-        parsing = pool.submit(_pyarrow_read, data, path, delimiter, keep, len(names), quoted=quoted)
+        parsing = pool.submit(_pyarrow_read, data, path, delimiter, keep, len(names), quoted=quoted,
+                              repeated=repeated)
         suspicious = quoted and not quotes_well_formed(data, start, ord(delimiter))
         physical = physical_lines(data)
         table = parsing.result()
@@ -182,19 +187,22 @@ def _scan(data: bytes, path: str, delimiter: str, ncols: int) -> np.ndarray:
     return np.array(starts[1:], dtype=np.int64)  # the first record is the header
 
 
-def _pyarrow_read(data: bytes, path: str, delimiter: str, keep: list[str], ncols: int, *, quoted: bool) -> pa.Table:
-    """All columns typed string, nulls off, UTF-8 already checked; only the mapped columns are converted.
+def _pyarrow_read(data: bytes, path: str, delimiter: str, keep: list[str], ncols: int, *, quoted: bool,
+                  repeated: Collection[str] = ()) -> pa.Table:
+    """All columns typed string, nulls off, UTF-8 already checked; only the mapped columns are converted, those
+    in ``repeated`` into dictionaries of strings (one per block).
 
     pyarrow parses in blocks (1 MiB by default) and a record must fit in one: on "straddling object" the file is
     parsed again with blocks four times larger, up to the whole file or :data:`MAX_RECORD_BYTES` (a record past
     that is LS402 at its line). Files of short records, the usual case, are parsed once."""
+    types = {c: _DICTIONARY if c in repeated else pa.large_string() for c in keep}
     for block in _block_sizes(len(data)):
         try:
             table = pacsv.read_csv(
                 pa.BufferReader(data), read_options=pacsv.ReadOptions(block_size=block) if block else None,
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.large_string() for c in keep}, include_columns=keep,
+                    column_types=types, include_columns=keep,
                     strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[], check_utf8=False),
             )
         except pa.ArrowInvalid as exc:
@@ -202,7 +210,7 @@ def _pyarrow_read(data: bytes, path: str, delimiter: str, keep: list[str], ncols
                 continue
             _scan(data, path, delimiter, ncols)  # locates the problem and raises
             raise input_error("LS402", path, 0, f"cannot parse the file: {exc}") from None
-        if table.column_names != keep or any(t != pa.large_string() for t in table.schema.types):
+        if table.column_names != keep or any(table.schema.field(c).type != types[c] for c in keep):
             raise input_error("LS402", path, 1, "the header could not be read consistently; check its quoting")
         return table
     raise _record_too_long(data, path, delimiter, ncols)

@@ -11,7 +11,8 @@ outside years 1–9999 gives text saying so); a list of strings (``list<string>`
 text ``list<string>`` gives): label and option ids are strings, so lists of numbers, booleans, bytes, dates or
 structs are LS404. Anything else is LS404, naming the column, its type and what is accepted. Nulls become "".
 Arrow does not check that Parquet strings are UTF-8, so text columns are validated here (LS401 at the first bad
-row). Must not touch the filesystem.
+row). Text columns of repeated values (``read_common.repeated_fields``) are read as dictionaries, and stay so when
+their dictionaries are valid and the column has no null. Must not touch the filesystem.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from labelspec.check.read_common import (
     Where,
     canonical_json,
     column_mapping,
+    dictionary_columns,
     finish_columns,
     first_unwritable,
     input_error,
@@ -60,14 +62,18 @@ def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Ta
             raise missing_column_error(path, 0, getattr(columns, fld), fld, names)
     for fld, col in mapping.items():
         _check_type(path, fld, col, schema.field(col).type, tasks)
+    # repeated values come as dictionaries (no text per row; coded from the dictionaries, ``coded``)
+    repeated = dictionary_columns(mapping, tasks)
+    as_dictionary = sorted(c for c in repeated if _is_plain_text(schema.field(c).type))
     try:
-        table = pq.read_table(pa.BufferReader(data), columns=list(dict.fromkeys(mapping.values())))
+        table = pq.read_table(pa.BufferReader(data), columns=list(dict.fromkeys(mapping.values())),
+                              read_dictionary=as_dictionary)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise input_error("LS401", path, 0, f"corrupt Parquet data: {exc}") from None
     # the columns side by side (Arrow's casts and UTF-8 validation release the GIL: 10M rows of three columns,
     # 0.17 s in turn, 0.11 s so); an error is raised for the first bad column in order, as one by one
     with ThreadPoolExecutor(max_workers=min(len(mapping), usable_cpus()) or 1) as pool:
-        jobs = [pool.submit(_to_text, table.column(c), path, c) for c in mapping.values()]
+        jobs = [pool.submit(_to_text, table.column(c), path, c, c in repeated) for c in mapping.values()]
         # meanwhile the line numbers: 80 MB of fresh memory at 10M rows, whose pages cost more than the counting
         lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
         texts = [job.result() for job in jobs]
@@ -80,6 +86,10 @@ def _is_text(t: pa.DataType) -> bool:
     if pa.types.is_dictionary(t):
         t = t.value_type
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+
+
+def _is_plain_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
 def _is_list(t: pa.DataType) -> bool:
@@ -146,9 +156,13 @@ def _check_type(path: str, fld: str, col: str, t: pa.DataType, tasks: Sequence[T
                       f"string{', or ' + also if also else ''}", hint=hint)
 
 
-def _to_text(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray | pa.Array:
+def _to_text(arr: pa.ChunkedArray, path: str, col: str, repeated: bool = False) -> pa.ChunkedArray | pa.Array:
+    """The column as text; a dictionary-encoded text column of a ``repeated`` field stays one (its dictionaries
+    validated), unless it has nulls, which become "" as in every other column."""
     t = arr.type
     if pa.types.is_dictionary(t):
+        if repeated and _is_text(t) and not arr.null_count and _valid_dictionaries(arr):
+            return arr.cast(pa.dictionary(t.index_type, pa.large_string()))
         return _valid_utf8(arr.cast(pa.large_string()), path, col)
     if pa.types.is_timestamp(t):
         return _timestamp_text(arr)
@@ -211,6 +225,19 @@ def _valid_utf8(arr: pa.ChunkedArray, path: str, col: str) -> pa.ChunkedArray:
                                   "UTF-8 (bytes written to a string column without decoding)") from None
         offset += len(chunk)
     return arr
+
+
+def _valid_dictionaries(arr: pa.ChunkedArray) -> bool:
+    """Whether every chunk's dictionary is UTF-8 text without nulls (else the column is decoded and validated
+    row by row, which names the first bad row)."""
+    for chunk in arr.chunks:
+        if chunk.dictionary.null_count:
+            return False
+        try:
+            chunk.dictionary.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+    return True
 
 
 def _first_invalid(strings: pa.Array) -> int:
