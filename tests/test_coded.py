@@ -211,11 +211,13 @@ def test_a_column_whose_ends_differ_is_encoded_without_the_constant_check() -> N
 
 @settings(max_examples=150, deadline=None)
 @given(st.integers(1, 10), st.lists(st.integers(0, 2**20), min_size=1, max_size=60), st.booleans(),
-       st.integers(0, 3), st.sampled_from(["digits", "bytes", "utf8", "nul"]))
+       st.integers(0, 3), st.sampled_from(["digits", "bytes", "utf8", "nul"]), st.lists(st.integers(0, 60), max_size=4),
+       st.booleans())
 def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks: list[int], large: bool, skip: int,
-                                                              alphabet: str) -> None:
+                                                              alphabet: str, cuts: list[int], halves: bool) -> None:
     """Fixed-width ids coded by one sort of bit-packed keys give the codes and sorted categories of hashing and
-    ordering the dictionary: digits, full bytes, multi-byte text and NUL bytes; sliced and large arrays."""
+    ordering the dictionary: digits, full bytes, multi-byte text and NUL bytes; sliced and large arrays, one
+    array or chunks, with the passes in one thread or in two halves side by side."""
     from labelspec.check import coded
 
     chars = {"digits": "0123456789", "bytes": "".join(map(chr, range(32, 127))), "utf8": "aéz", "nul": "\x00a"}
@@ -224,12 +226,17 @@ def test_ids_coded_by_sorting_packed_keys_equal_the_hash_path(width: int, picks:
     wide = len(texts[0].encode())
     texts = [t for t in texts if len(t.encode()) == wide]  # one byte width ('é' is two bytes)
     arr = pa.array(["#" * wide] * skip + texts, pa.large_string() if large else pa.string()).slice(skip)
+    bounds = sorted({min(c, len(texts)) for c in cuts} | {0, len(texts)})
+    column = pa.chunked_array([arr.slice(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)] or [arr],
+                              arr.type) if cuts else arr
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(coded, "_SORT_ROWS", 1)
         mp.setattr(coded, "_TABLE_BITS", 0)
         mp.setattr(coded, "_PACK_ROWS", 7)  # several pieces, the last one short
-        got = coded._sorted_codes(arr)
-        public = sorted_categorical(arr)
+        mp.setattr(coded, "_HALVES_ROWS", 1 if halves else 1 << 40)
+        mp.setattr(coded, "usable_cpus", lambda: 2)
+        got = coded._sorted_codes(column)
+        public = sorted_categorical(column)
     want_codes, want_categories = pd.factorize(pd.Series(texts, dtype=object), sort=True)
     assert list(public.categories) == list(want_categories) and public.codes.tolist() == want_codes.tolist()
     if got is None:  # one id only (no bit varies), or a key too wide for 63 bits beside the row numbers: hashed
