@@ -398,7 +398,7 @@ def _pair_rows(codes: Codes, mask: np.ndarray, unit_block: np.ndarray, units: np
     del order
     low = (1 << shift) - 1
     total = int((sizes * (sizes - 1) // 2).sum())
-    key, cell, block = np.empty(total, key_type), np.empty(total, cell_type), np.empty(total, np.int32)
+    key, cell, block = np.empty(total, key_type), np.empty(total, cell_type), np.empty(total, unit_block.dtype)
     pos = 0
     for m in np.unique(sizes[sizes >= 2]):
         of_size = np.flatnonzero(sizes == m)
@@ -436,12 +436,17 @@ def _int_for(space: int) -> type[np.signedinteger]:
     return np.int32 if space < 1 << 31 else np.int64
 
 
+#: Observations per piece when adding each pair's offset to its cell.
+_OFFSET_ROWS = 1 << 16
+
+
 def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000, units: np.ndarray | None = None
                 ) -> PairTables:
     """Confusion counts per annotator pair over the units both judged (rows in ``mask``); ``units``: the (U,)
     units ``mask`` keeps, when it was made from them (``mask == units[codes.unit]``)."""
     _, n_ann, k = codes.shape
-    unit_block = item_block(codes.unit_item_texts(), n_blocks).astype(np.int32)
+    # blocks as int16 when they fit (1,000 by default): 24 MB less per 12M pair observations
+    unit_block = item_block(codes.unit_item_texts(), n_blocks).astype(np.int16 if n_blocks <= 1 << 15 else np.int32)
     key, cell, block = _pair_rows(codes, mask, unit_block, units)
     if n_ann * n_ann > _DENSE_KEYS:  # very many annotators: the pairs that occur, by sorting
         pair_code, pair_index = np.unique(key, return_inverse=True)
@@ -451,7 +456,8 @@ def pair_tables(codes: Codes, mask: np.ndarray, *, n_blocks: int = 1000, units: 
         present[key] = True  # not bincount: it widens 12M int32 keys to a 96 MB intp copy first
         pair_code = np.flatnonzero(present)
         offset = ((np.cumsum(present) - 1) * (k * k)).astype(cell.dtype)
-        cell += offset[key]
+        for a in range(0, len(key), _OFFSET_ROWS):  # by pieces: no 48 MB gathered copy of fresh memory
+            cell[a:a + _OFFSET_ROWS] += offset.take(key[a:a + _OFFSET_ROWS])
     del key
     n_pairs = len(pair_code)
     confusions = np.bincount(cell, minlength=n_pairs * k * k).reshape(n_pairs, k, k)
