@@ -37,6 +37,7 @@ from labelspec.strictjson import MAX_DEPTH, JsonNumber, JsonStrictError, strict_
 #: Every byte but the line break and the braces; but the line break and the opening bracket (for ``translate``).
 _NOT_MARKS = bytes(b for b in range(256) if b not in b"\n{}")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"\n[")
+_EVERY_LINE = b"{}\n"
 #: Blanks, then an opening brace; a line whose first byte that is not blank is not one; a closing brace followed
 #: by more than blanks on its line (two searches, not one: a pattern that opens with one byte is searched fast).
 _OPENS = re.compile(rb"[ \t\r\n]*\{")
@@ -119,15 +120,22 @@ def _record_lines(data: bytes) -> tuple[np.ndarray, int] | None:
     if _long_line(data):
         return None
     marks = data.translate(None, _NOT_MARKS)
-    braces = marks.replace(b"\n", b"")
-    if not braces or braces != b"{}" * (len(braces) // 2) or b"{\n" in marks or b"}{" in marks:
-        return None
+    # the usual file, one record on every line and no blank line, is ``{}`` and a break per line: one comparison
+    n = (len(marks) + 1) // 3
+    every_line = n > 0 and marks == (_EVERY_LINE * n if marks.endswith(b"\n") else _EVERY_LINE * (n - 1) + b"{}")
+    if not every_line:
+        braces = marks.replace(b"\n", b"")
+        if not braces or braces != b"{}" * (len(braces) // 2) or b"{\n" in marks or b"}{" in marks:
+            return None
     # and nothing but blanks around them: Arrow crashes (SIGSEGV, pyarrow 26) on a block that opens with null
     start = len(_BOM) if data.startswith(_BOM) else 0
     if not _OPENS.match(data, start) or _NOT_OPENING.search(data) or _AFTER_CLOSING.search(data):
         return None
-    if data.count(b"[") > MAX_DEPTH and b"[" * (MAX_DEPTH + 1) in data.translate(None, _NOT_BRACKETS):
+    if (b"[" in data and data.count(b"[") > MAX_DEPTH  # (``in`` is memchr: 6x faster than counting none)
+            and b"[" * (MAX_DEPTH + 1) in data.translate(None, _NOT_BRACKETS)):
         return None
+    if every_line:
+        return np.arange(1, n + 1, dtype=np.int64), data.index(b"{")
     lines = np.flatnonzero(np.frombuffer(marks, np.uint8) == ord("{")).astype(np.int64, copy=False)
     # the breaks before each brace, plus one, in place: 10M lines' temporaries were 4 more arrays of 80 MB
     lines -= np.arange(0, 2 * len(lines), 2, dtype=np.int64)
