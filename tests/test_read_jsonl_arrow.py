@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -235,3 +236,18 @@ def test_a_lone_surrogate_is_reported_by_field_then_row_across_chunks(monkeypatc
     assert got[0] == "error" and got[1][0][:2] == ("LS401", 4) and "'item_id'" in got[1][0][3]
     monkeypatch.setattr(read_jsonl, "_CHUNK", 1 << 16)
     assert outcome(parse_jsonl_lines, data, [CHOICE]) == got
+
+
+@pytest.mark.parametrize(("text", "lines"), [
+    ('{"a": "1"}\n{"a": "2"}\n', [1, 2]),          # a record on every line: found by one comparison
+    ('{"a": "1"}\n{"a": "2"}', [1, 2]),            # the last line without its break
+    ('{"a": "1"}\r\n{"a": "2"}\r\n', [1, 2]),
+    ('\n{"a": "1"}\n\n  \n{"a": "2"}\n\n', [2, 5]),  # blank lines: each record's line found
+    ('{"a": "1"}\n{"a": "2"}\n\n', [1, 2]),
+])
+def test_record_lines_with_and_without_blank_lines(text: str, lines: list[int]) -> None:
+    from labelspec.check.read_jsonl_arrow import _record_lines
+
+    found = _record_lines(text.encode())
+    assert found is not None and found[0].tolist() == lines and found[0].dtype == np.int64
+    assert found[1] == text.index("{")
