@@ -301,3 +301,22 @@ def test_the_hotspots_are_found_on_their_own_thread(tiny_project, spy) -> None:
     report = api.check_labels(p.root, [p.labels])
     assert [name.startswith("labelspec-hotspots") for name in seen] == [True]
     assert report.sections["hotspots"]["items"]  # disagreeing labels: every item is disputed
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 8])
+def test_the_checks_dawid_skene_leaves_the_analysis_a_cpu(monkeypatch: pytest.MonkeyPatch, cpus: int) -> None:
+    """The consensus runs beside the analysis: its EM takes one thread fewer than the CPUs (at least one). (The
+    fit does not depend on it: ``test_dawid_skene``.)"""
+    from labelspec.check import decide_kinds, runner
+
+    asked: list[int | None] = []
+    fit = decide_kinds.dawid_skene
+
+    def spy(*args: object, **kwargs: object) -> object:
+        asked.append(kwargs.get("threads"))  # type: ignore[arg-type]
+        return fit(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decide_kinds, "dawid_skene", spy)
+    monkeypatch.setattr(runner, "usable_cpus", lambda: cpus)
+    api.check_labels(EXAMPLE / "labelspec.yaml", [EXAMPLE / "labels" / "batch-01.csv"])
+    assert asked and set(asked) == {max(1, cpus - 1)}

@@ -252,7 +252,8 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
 
 
 def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
-                codes: Codes | None = None, parses: TaskParses | None = None, details: bool = True
+                codes: Codes | None = None, parses: TaskParses | None = None, details: bool = True,
+                em_threads: int | None = None
                 ) -> tuple[pd.DataFrame, kinds.KindResult, dict[str, Any] | None, np.ndarray | None]:
     """One task's units with value, evidence, reasons and routing (see the module docstring), and the unit
     (its ``pos``) of each row of ``frame`` when known.
@@ -260,6 +261,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
     the judgments are not encoded twice; ``parses`` (the check run's) does so for spans and ranking tasks.
     ``details=False``: the result has no per-unit details, dropped before the units' columns are built.
+    ``em_threads``: threads for Dawid–Skene's EM (``KindInput.em_threads``).
     Without expert decisions it also returns the ``decided_by`` counts and the decided units (the report's
     section), counted from its masks; else None.
     """
@@ -269,7 +271,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     coded = task_codes(task, frame, lengths, parses, codes)
     frame, codes, spans = coded.frame, coded.codes, coded.spans
     gold = _gold_for(spec, task, ctx)
-    inp = kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans)
+    inp = kinds.KindInput(task, frame, codes, gold, spec.adjudication, lengths, spans, em_threads)
     result = DECIDERS[method](inp)
     if not details:  # what they hold (Dawid–Skene's posteriors: 107 MB at 10M judgments) goes now
         result = replace(result, detail=None)
@@ -366,17 +368,19 @@ class TaskDecision:
 
 
 def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: Codes | None = None,
-               parses: TaskParses | None = None, details: bool = True) -> TaskDecision | None:
+               parses: TaskParses | None = None, details: bool = True, em_threads: int | None = None
+               ) -> TaskDecision | None:
     """One task's consensus, reasons and routing (``None`` for a task without a consensus method): the runner
     calls it as soon as the task's codes exist, on a second core, while the agreement of the task goes on.
     ``details=False`` drops the per-unit details (a plain check reads none: at 10M judgments Dawid–Skene's
-    posteriors alone are 107 MB, held beside the hotspots at the check's memory peak)."""
+    posteriors alone are 107 MB, held beside the hotspots at the check's memory peak). ``em_threads``: as for
+    :func:`decide_task`."""
     method = consensus_method(task, spec.adjudication)
     if method is None:
         return None
     used = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
     units, result, tally, rows_units = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses,
-                                                   details=details)
+                                                   details=details, em_threads=em_threads)
     # the key column as object texts: reset_index would convert the index to pandas' string dtype, 0.3 s for the
     # 3.3M unit keys of 10M judgments, read by nothing that needs it
     keyed = units.reset_index(drop=True)

@@ -60,6 +60,8 @@ class KindInput:
     policy: Adjudication
     text_length: dict[str, int] = field(default_factory=dict)  # item → length of the task's text field
     spans: SpanSet | None = None  # spans tasks: the span set of these rows, when the check has built it already
+    #: threads for Dawid–Skene's EM (None: one per CPU); the check gives one fewer, its analysis using the other
+    em_threads: int | None = None
 
     @cached_property
     def gold_positions(self) -> np.ndarray:
@@ -226,7 +228,7 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
     # once the sparse matrix is built, since the analysis may be counting it at that moment
     r = dawid_skene(c.unit, c.annotator, c.category, n_units=n_units, n_annotators=n_ann, n_classes=n_cls,
                     gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations,
-                    by_unit=c.by_unit, votes=lambda: c.unit_table)
+                    by_unit=c.by_unit, votes=lambda: c.unit_table, threads=inp.em_threads)
     counts = c.unit_table
     support = np.where(r.winner >= 0, r.posterior_max, np.nan)
     # a label no judgment of the unit chose is the model's guess, never settled by the crowd: it goes to review

@@ -33,7 +33,7 @@ from labelspec.check.structured import STRUCTURED_KINDS, analyze_structured
 from labelspec.check.tables import Codes
 from labelspec.check.task_parse import FIELDS as PARSE_FIELDS
 from labelspec.check.task_parse import PARSED_KINDS, TaskParses
-from labelspec.runtime import single_threaded_blas
+from labelspec.runtime import single_threaded_blas, usable_cpus
 from labelspec.spec.model import Spec, Task
 from labelspec.spec.plan import Gate, plan_gates
 
@@ -267,9 +267,14 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
         gold = pool.submit(lambda: score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level,
                                               known=gold_items.result()))
 
+        # Dawid–Skene's EM takes one thread fewer than the CPUs: this one is busy with the analysis meanwhile
+        # (at 10M judgments on two cores, one EM thread beside it: median -0.07 to -0.2 s in three sets of 5-7
+        # alternating rounds, and less CPU; benchmarks/README.md)
+        em_threads = max(1, usable_cpus() - 1)
+
         def consensus(task: Task, codes: Codes | None) -> None:
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,
-                                    details=options.keep_decisions))
+                                    details=options.keep_decisions, em_threads=em_threads))
 
         _analyze(state, options, consensus)
         if options.progress:  # the consensus may still run (Dawid–Skene at 10M judgments: seconds)
