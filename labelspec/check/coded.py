@@ -4,8 +4,8 @@ One job: give every later stage integer codes for ``item``, ``unit``, ``task``, 
 without hashing or sorting text again. Each column is encoded once over all files (pyarrow's
 ``dictionary_encode``, the benchmark floor; fixed-width ids by sorting packed keys; the repeated values that
 the CSV and Parquet readers give as dictionaries, from those dictionaries), then the codes are renumbered so
-that they follow the sorted order of the text. A subset's ``numpy.unique`` over codes therefore orders exactly like ``pd.factorize(sort=True)``
-over its strings, so reports do not depend on the order of the input rows.
+that they follow the sorted order of the text. A subset's ``numpy.unique`` over codes therefore orders exactly
+like ``pd.factorize(sort=True)`` over its strings, so reports do not depend on the order of the input rows.
 
 These columns *are* pandas Categoricals (codes plus sorted categories): each distinct text is held once, the
 rows hold only codes (at 10M judgments ~650 MB less than Arrow strings per row), and codes stay aligned with
@@ -342,8 +342,8 @@ _DICTIONARY_MAX = 1 << 22
 
 
 def _dictionary_codes(column: pa.Array | pa.ChunkedArray) -> pd.Categorical | None:
-    """Sorted codes of a dictionary-encoded text column (the Parquet reader reads repeated ids so: annotators,
-    tasks, steps, labels) from its chunks' small dictionaries: each chunk's entries are looked up among the
+    """Sorted codes of a dictionary-encoded text column (the CSV and Parquet readers read repeated values so:
+    annotators, tasks, steps, labels) from its chunks' small dictionaries: each chunk's entries are looked up among the
     sorted distinct texts once, and its indices mapped through that (a gather of small ints per row; no text
     per row, no hash of 10M strings). Entries no row uses are left out, so that the categories are the values
     that occur, as the other paths give; a dictionary may repeat an entry. None (the caller decodes) when the
