@@ -237,8 +237,9 @@ def _table(parsed: Parsed, name: str) -> pa.Table:
 
 def _same_column_types(tables: list[pa.Table]) -> list[pa.Table]:
     """The only task's name and an absent unit are one-entry dictionaries (``read_common.constant_dictionary``),
-    and Parquet files give repeated values as dictionaries (``read_parquet``); where other files hold such a
-    column as text, those dictionaries are decoded so that the tables concatenate (mixed formats)."""
+    and the CSV and Parquet readers give repeated values as dictionaries (``read_common.repeated_fields``); where
+    other files hold such a column as text (JSON Lines, Label Studio), those dictionaries are decoded so that the
+    tables concatenate (mixed formats)."""
     out = tables
     for name in CODED:
         if len({t.schema.field(name).type for t in out}) <= 1:

@@ -268,7 +268,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
                                               known=gold_items.result()))
 
         # Dawid–Skene's EM takes one thread fewer than the CPUs: this one is busy with the analysis meanwhile
-        # (at 10M judgments on two cores, one EM thread beside it: median -0.07 to -0.2 s in three sets of 5-7
+        # (at 10M judgments on two cores, one EM thread beside it: median -0.07 to -0.2 s in four sets of 5-7
         # alternating rounds, and less CPU; benchmarks/README.md)
         em_threads = max(1, usable_cpus() - 1)
 
