@@ -139,6 +139,30 @@ def test_parquet_repeated_values_come_as_dictionaries_and_read_like_the_same_csv
     assert not pa.types.is_dictionary(lists.columns["value"].type)  # multi_choice values are canonicalised text
 
 
+def test_parquet_columns_of_many_distinct_values_are_read_as_text(tmp_path: Path) -> None:
+    """A repeated field written with a large dictionary (here 20,000 distinct annotators), or plain pages, is read
+    as text: pyarrow would hash it into dictionaries again, slower than reading the text. The same frame."""
+    from labelspec.check.read_common import ColumnMap as Columns
+    from labelspec.check.read_parquet import parse_parquet
+
+    n = 20_000
+    table = pa.table({"item_id": [f"i{i % 7}" for i in range(n)], "annotator_id": [f"a{i:05d}" for i in range(n)],
+                      "label": ["x", "y"] * (n // 2)})
+    pq.write_table(table, tmp_path / "many.parquet")
+    pq.write_table(table, tmp_path / "plain.parquet", use_dictionary=False)
+    rows = zip(*table.to_pydict().values(), strict=True)
+    csv_text = "item_id,annotator_id,label\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
+    want = read([write(tmp_path, "many.csv", csv_text)]).frame
+    for name in ("many.parquet", "plain.parquet"):
+        parsed = parse_parquet((tmp_path / name).read_bytes(), name, Columns(), ONE)
+        assert not pa.types.is_dictionary(parsed.columns["annotator"].type)
+        assert pa.types.is_dictionary(parsed.columns["value"].type) == (name == "many.parquet")  # two labels
+        got = read([tmp_path / name]).frame
+        for field in ("item", "annotator", "value"):
+            assert got[field].cat.codes.tolist() == want[field].cat.codes.tolist(), (name, field)
+            assert list(got[field].cat.categories) == list(want[field].cat.categories), (name, field)
+
+
 def test_csv_repeated_values_come_as_dictionaries_and_mix_with_text_files(tmp_path: Path) -> None:
     """CSV parses annotators, tasks and closed-set values into dictionaries (no null detection: ``NA`` and the
     empty field are labels); read beside a JSON Lines file, whose columns are text, they concatenate."""

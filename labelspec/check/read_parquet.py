@@ -49,7 +49,8 @@ _YEAR_1, _YEAR_10000 = -62_135_596_800, 253_402_300_800
 def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[TaskShape]) -> Parsed:
     """Read one Parquet file; raise InputError LS401 (corrupt), LS403 (columns), LS404 (types)."""
     try:
-        schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow
+        meta = pq.ParquetFile(pa.BufferReader(data))
+        schema = meta.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise input_error("LS401", path, 0, f"not a readable Parquet file: {exc}") from None
     names = schema.names
@@ -64,7 +65,7 @@ def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Ta
         _check_type(path, fld, col, schema.field(col).type, tasks)
     # repeated values come as dictionaries (no text per row; coded from the dictionaries, ``coded``)
     repeated = dictionary_columns(mapping, tasks)
-    as_dictionary = sorted(c for c in repeated if _is_plain_text(schema.field(c).type))
+    as_dictionary = sorted(c for c in repeated if _is_plain_text(schema.field(c).type) and _small_dictionaries(meta, c))
     try:
         table = pq.read_table(pa.BufferReader(data), columns=list(dict.fromkeys(mapping.values())),
                               read_dictionary=as_dictionary)
@@ -80,6 +81,35 @@ def parse_parquet(data: bytes, path: str, columns: ColumnMap, tasks: Sequence[Ta
     found = dict(zip(mapping, texts, strict=True))
     where = Where(path, lines, {f: repr(c) for f, c in mapping.items()})
     return Parsed(finish_columns(found, tasks, where), where.lines, format="parquet")
+
+
+#: A column is read as a dictionary when each row group's dictionary page takes at most this share of the column's
+#: data there (compressed), or at most :data:`_SMALL_PAGE` bytes (a few hundred short values: small files).
+_DICTIONARY_SHARE = 1 / 32
+_SMALL_PAGE = 4096
+
+
+def _small_dictionaries(meta: pq.ParquetFile, column: str) -> bool:
+    """Whether ``column`` was written with a small dictionary in every row group: few distinct values, whose
+    dictionaries are cheap to read and unify. Many distinct values (100k annotators, globally unique step ids) make
+    large dictionaries, or plain pages once a dictionary outgrows the writer's limit (1 MiB in Arrow and
+    parquet-mr), which pyarrow would hash into dictionaries again: those are read as text (measured: 2M rows of
+    100k annotators, 0.25 s as text against 0.29 s as dictionaries)."""
+    md = meta.metadata
+    if md.num_row_groups == 0:
+        return False
+    names = [md.row_group(0).column(i).path_in_schema for i in range(md.num_columns)]
+    if names.count(column) != 1:
+        return False
+    index = names.index(column)
+    for rg in range(md.num_row_groups):
+        chunk = md.row_group(rg).column(index)
+        start = chunk.dictionary_page_offset
+        if not chunk.has_dictionary_page or not start or chunk.data_page_offset <= start:
+            return False
+        if chunk.data_page_offset - start > max(_SMALL_PAGE, _DICTIONARY_SHARE * chunk.total_compressed_size):
+            return False
+    return True
 
 
 def _is_text(t: pa.DataType) -> bool:
