@@ -130,9 +130,10 @@ def configure_malloc(libc: object | None = None) -> bool:
     serves all threads (``M_ARENA_MAX``), so that blocks freed by one thread serve the next. 10M judgments
     checked ~5 % faster, peaks within 2 % (JSON Lines with a lead time on every line: 1,920 → 1,955 MiB;
     spans lower; ``benchmarks/README.md``). All blocks on the heap (``M_MMAP_MAX`` 0) was as fast but held a
-    freed 900 MB JSON Lines file in a hole: peak 2.2–2.3 GiB, over G13. Only on glibc (``mallopt``; musl, macOS, Windows: nothing), only in the CLI's own process (as
-    :func:`configure_arrow`), and never when the user tunes malloc through its environment
-    (:data:`MALLOC_VARIABLES`, or ``glibc.malloc`` in ``GLIBC_TUNABLES``)."""
+    freed 900 MB JSON Lines file in a hole: peak 2.2–2.3 GiB, over G13. Only on glibc (``mallopt``; musl,
+    macOS, Windows: nothing), only in the CLI's own process (as :func:`configure_arrow`), and never when the
+    user tunes malloc through its environment (:data:`MALLOC_VARIABLES`, or ``glibc.malloc`` in
+    ``GLIBC_TUNABLES``)."""
     if any(name in os.environ for name in MALLOC_VARIABLES) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     if libc is None:
