@@ -28,9 +28,10 @@ T_START = time.perf_counter()
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from labelspec.runtime import configure_malloc, configure_numpy  # noqa: E402
+from labelspec.runtime import configure_huge_pages, configure_malloc, configure_numpy  # noqa: E402
 
 configure_numpy()  # as the `labelspec` command does, before numpy is imported (AMD Zen 4 only)
+configure_huge_pages()  # likewise (a VM that reports free memory to its host only)
 MALLOC = configure_malloc()  # likewise: glibc keeps freed blocks for reuse (every operation, the floor's too)
 
 import numpy as np  # noqa: E402

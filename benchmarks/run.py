@@ -83,7 +83,7 @@ def machine() -> dict[str, Any]:
     import pyarrow
 
     sys.path.insert(0, str(HERE.parent))
-    from labelspec.runtime import AVX512_TARGETS, numpy_avx512_is_slow
+    from labelspec.runtime import AVX512_TARGETS, free_pages_go_to_host, numpy_avx512_is_slow
 
     mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")),
                "0") if Path("/proc/meminfo").exists() else "0"
@@ -92,7 +92,9 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "load_avg": os.getloadavg(),
             # what each measurement's process sets, as the `labelspec` command does (labelspec.runtime)
             "npy_disable_cpu_features": os.environ.get("NPY_DISABLE_CPU_FEATURES",
-                                                       AVX512_TARGETS if numpy_avx512_is_slow() else None)}
+                                                       AVX512_TARGETS if numpy_avx512_is_slow() else None),
+            "numpy_madvise_hugepage": os.environ.get("NUMPY_MADVISE_HUGEPAGE",
+                                                     "0" if free_pages_go_to_host() else None)}
 
 
 def _fmt(x: float | None, spec: str = ".2f") -> str:

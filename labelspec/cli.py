@@ -33,9 +33,10 @@ KINDS = ["single_choice", "multi_choice", "rating", "spans", "pairwise", "rankin
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """labelspec: label specs under version control, compiled guidelines and validators, release gates."""
-    from labelspec.runtime import configure_arrow, configure_malloc, configure_numpy
+    from labelspec.runtime import configure_arrow, configure_huge_pages, configure_malloc, configure_numpy
 
     configure_numpy()  # the process is ours: numpy's faster sorts on AMD Zen 4, before pyarrow imports numpy
+    configure_huge_pages()  # and its arrays in small pages where huge ones come back slowly (a ballooned VM)
     configure_malloc()  # freed arrays reused, not fresh pages each time (glibc)
     configure_arrow()  # and Arrow's faster pool for the readers (see labelspec/runtime.py)
     ctx.obj = {"debug": debug}

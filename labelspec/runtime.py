@@ -7,6 +7,7 @@ slower than jemalloc on the benchmark machine, and kept more memory (10M judgmen
 only the CLI (and the benchmarks, which measure what the CLI does) call this; a release's text is then built
 with mimalloc (:func:`text_building_pool`). A user's ``ARROW_DEFAULT_MEMORY_POOL`` always wins. numpy's code
 paths likewise, on AMD Zen 4 only (:func:`configure_numpy`); a user's ``NPY_DISABLE_CPU_FEATURES`` always wins;
+numpy's huge pages, off where the kernel hands free memory back to a hypervisor (:func:`configure_huge_pages`);
 and glibc's malloc, which keeps freed blocks for reuse (:func:`configure_malloc`) unless the user tunes it.
 BLAS's threads are another matter: the check limits them only while it runs and gives them back
 (:func:`single_threaded_blas`), so the library does it too.
@@ -19,6 +20,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 #: Whether :func:`configure_arrow` chose Arrow's pool: the process is the CLI's, so a release may switch it.
 _POOL_CHOSEN = False
@@ -106,6 +108,42 @@ def _numpy_wheel_names_targets() -> bool:
             if line.startswith("Tag:")]
     return (found is not None and (int(found[1]), int(found[2])) >= (2, 4)
             and any("-manylinux" in t or "-musllinux" in t for t in tags))
+
+
+#: Where Linux lists the virtio balloon devices; each has its negotiated feature bits (a string of 0 and 1).
+_BALLOON_DEVICES = "bus/virtio/drivers/virtio_balloon"
+#: VIRTIO_BALLOON_F_REPORTING, the free page reporting feature bit (virtio 1.2, 5.5.3).
+_F_REPORTING = 5
+
+
+def configure_huge_pages(sys_root: str = "/sys") -> bool:
+    """numpy's large arrays without transparent huge pages (``NUMPY_MADVISE_HUGEPAGE=0``, set before numpy is
+    imported) where the kernel reports free memory to its hypervisor; returns whether it was set. ``sys_root``:
+    where sysfs is (tests give a folder of their own).
+
+    Why: numpy asks for huge pages for every array of 4 MiB or more (``madvise``). In a guest that reports its
+    free memory to the host (virtio-balloon free page reporting: Firecracker, QEMU's ``free-page-reporting``),
+    a huge page comes from a block the host has taken back, and touching it the first time costs several times
+    what the same memory costs in small pages: on the benchmark machine 1 GiB of new numpy array took 1.2–2.3 s
+    to touch with huge pages and 0.41–0.45 s without, and the 10M-judgment check spent 0.45–0.7 CPU-s less
+    (``benchmarks/README.md``). Elsewhere huge pages are a gain and stay on. Nothing is set when the user set the
+    variable (even empty) or when numpy is imported already (a host process's choice)."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ or "numpy" in sys.modules or not free_pages_go_to_host(sys_root):
+        return False
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    return True
+
+
+def free_pages_go_to_host(sys_root: str = "/sys") -> bool:
+    """Whether a virtio balloon device of this machine negotiated free page reporting."""
+    for device in sorted((Path(sys_root) / _BALLOON_DEVICES).glob("virtio*")):
+        try:
+            features = (device / "features").read_text(encoding="ascii", errors="replace").strip()
+        except OSError:  # a device going away, or no permission: not evidence either way
+            continue
+        if features[_F_REPORTING:_F_REPORTING + 1] == "1":
+            return True
+    return False
 
 
 #: glibc's ``mallopt`` parameters (malloc.h) and the values :func:`configure_malloc` gives them.

@@ -388,3 +388,82 @@ def test_the_cli_configures_malloc() -> None:
     code = CLI_MALLOC_PROBE.replace("SPEC", repr(str(spec)))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "[(-8, 1), (-3, 134217728), (-1, 67108864)]"
+
+
+def _sysfs(tmp_path: Path, *features: str) -> str:
+    """A sysfs tree with one virtio balloon device per ``features`` (its negotiated bits, as Linux lists them)."""
+    drivers = tmp_path / "bus" / "virtio" / "drivers" / "virtio_balloon"
+    drivers.mkdir(parents=True)
+    for i, bits in enumerate(features):
+        device = tmp_path / "devices" / f"virtio{i}"
+        device.mkdir(parents=True)
+        (device / "features").write_text(bits + "\n", encoding="ascii")
+        (drivers / f"virtio{i}").symlink_to(device)
+    (drivers / "bind").write_text("")  # the driver's own files are not devices
+    return str(tmp_path)
+
+
+REPORTING = "0110010100000000000000000000000010000000000000000000000000000000"  # the benchmark VM's balloon
+NOT_REPORTING = "0110000100000000000000000000000010000000000000000000000000000000"  # bit 5 off
+
+
+@pytest.mark.parametrize(("features", "reports"), [
+    ((REPORTING,), True),
+    ((NOT_REPORTING,), False),
+    ((NOT_REPORTING, REPORTING), True),  # any balloon that reports
+    ((), False),  # a balloon driver without a device
+    (("01100",), False),  # fewer bits than the feature's position
+])
+def test_free_page_reporting_read_from_the_balloons_features(tmp_path: Path, features: tuple[str, ...],
+                                                             reports: bool) -> None:
+    from labelspec import runtime
+
+    assert runtime.free_pages_go_to_host(_sysfs(tmp_path, *features)) is reports
+
+
+def test_no_balloon_driver_means_no_reporting(tmp_path: Path) -> None:
+    from labelspec import runtime
+
+    assert runtime.free_pages_go_to_host(str(tmp_path)) is False  # bare metal, or a VM without a balloon
+
+
+HUGE_PAGE_PROBE = """
+import os, sys
+from labelspec import runtime
+print(runtime.configure_huge_pages(SYSFS), os.environ.get("NUMPY_MADVISE_HUGEPAGE", "<unset>"))
+import numpy
+print(numpy._core.multiarray._set_madvise_hugepage(False))  # returns the setting numpy started with
+"""
+
+
+def _huge_page_probe(sysfs: str, env_value: str | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if env_value is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = env_value
+    code = HUGE_PAGE_PROBE.replace("SYSFS", repr(sysfs))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def test_numpy_leaves_huge_pages_where_free_memory_goes_to_the_host(tmp_path: Path) -> None:
+    set_it, numpy_started_with = _huge_page_probe(_sysfs(tmp_path, REPORTING), None)
+    assert set_it == "True 0"
+    assert numpy_started_with == "False"  # numpy read the variable when it was imported
+
+
+def test_numpy_huge_pages_left_alone_elsewhere_or_when_chosen(tmp_path: Path) -> None:
+    assert _huge_page_probe(_sysfs(tmp_path / "a", NOT_REPORTING), None)[0] == "False <unset>"
+    reporting = _sysfs(tmp_path / "b", REPORTING)
+    assert _huge_page_probe(reporting, "1") == ["False 1", "True"]  # the user's choice wins
+    assert _huge_page_probe(reporting, "0") == ["False 0", "False"]
+
+
+def test_numpy_huge_pages_left_alone_in_a_process_that_imported_numpy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy  # noqa: F401 — a host process: its numpy started with its own choice
+
+    from labelspec import runtime
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    assert runtime.configure_huge_pages(_sysfs(tmp_path, REPORTING)) is False
+    assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ
