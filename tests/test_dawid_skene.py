@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -269,6 +270,30 @@ def test_m_step_blocks_across_groups_fit_alike_on_any_threads(monkeypatch: pytes
         np.testing.assert_array_equal(getattr(many, field), getattr(one, field), err_msg=field)
     for field in ("priors", "confusion", "posterior", "log_likelihood"):
         np.testing.assert_allclose(getattr(one, field), getattr(whole, field), rtol=1e-11, atol=1e-12)
+
+
+def test_block_count_rows_made_once_are_the_pieces_rows_stacked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The M-step's count rows, made once per fit (dense blocks assembled directly, their counts a view of one
+    shared array of ones), are each block's pieces' rows stacked: the same matrix, entry for entry and in the
+    same order, so the products give the same floats; and a fit that makes them once equals one that makes them
+    in every M-step."""
+    u, a, lab, n_ann = crowded()
+    monkeypatch.setattr(ds, "PIECE_UNITS", 20)
+    monkeypatch.setattr(ds, "BLOCK_UNITS", 50)
+    p = ds._problem(u, a, lab, (305, n_ann, 3), None, None)
+    kinds = {"dense" if all(q.rows is None for q in block) else "sparse" for block in p.blocks}
+    assert kinds == {"dense", "sparse"}
+    made = ds._block_matrices(p)
+    assert len(made) == len(p.blocks)
+    for block, matrix in zip(p.blocks, made, strict=True):
+        pieces = [ds._count_rows(piece, n_ann * 3) for piece in block]
+        stacked = pieces[0] if len(pieces) == 1 else sp.vstack(pieces, format="csr")
+        assert matrix.shape == stacked.shape
+        for part in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(matrix, part), getattr(stacked, part), err_msg=part)
+    post = ds._initial_posterior(p)
+    for got, want in zip(ds._m_step(post, p, 0.01, matrices=made), ds._m_step(post, p, 0.01), strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_the_rows_order_does_not_change_a_bit() -> None:
