@@ -467,3 +467,24 @@ def test_numpy_huge_pages_left_alone_in_a_process_that_imported_numpy(
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     assert runtime.configure_huge_pages(_sysfs(tmp_path, REPORTING)) is False
     assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ
+
+
+HUGE_PAGE_CLI_PROBE = """
+import os, sys
+from labelspec import runtime
+runtime.free_pages_go_to_host = lambda sys_root="/sys": True
+from labelspec.cli import main
+try:
+    main(["validate", SPEC])
+except SystemExit:
+    pass
+print(os.environ.get("NUMPY_MADVISE_HUGEPAGE", "<unset>"))
+"""
+
+
+def test_the_cli_keeps_numpy_off_huge_pages_where_free_memory_goes_to_the_host() -> None:
+    spec = Path(__file__).parents[1] / "specs" / "support-intent"
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    code = HUGE_PAGE_CLI_PROBE.replace("SPEC", repr(str(spec)))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0"
