@@ -225,3 +225,20 @@ def test_judgment_order_at_the_radix_path_size() -> None:
     expected = np.lexsort((name, when, row))
     assert np.array_equal(order, expected)
     assert np.array_equal(offsets, np.searchsorted(row[expected], np.arange(50_001)))
+
+
+@pytest.mark.parametrize("times", ["none", "microseconds apart"])
+def test_judgment_order_by_one_packed_key_at_size(times: str) -> None:
+    """Row, time and name in one key beside the positions (no timestamps, as most exports; or times a few
+    microseconds apart): one packed sort, at a size where it is not numpy's comparison sort, equals lexsort."""
+    from labelspec.check.release_judgments import by_row_time_name
+
+    rng = np.random.default_rng(11)
+    n = 300_000
+    row, name = rng.integers(0, 100_000, n), rng.integers(-1, 1000, n)
+    when = (np.full(n, NAT) if times == "none"
+            else np.where(rng.random(n) < 0.2, NAT, 1_772_400_000_000_000 + rng.integers(0, 3, n)))
+    order, offsets = by_row_time_name(row, when, name, 100_001)
+    expected = np.lexsort((name, when, row))
+    assert np.array_equal(order, expected)
+    assert np.array_equal(offsets, np.searchsorted(row[expected], np.arange(100_002)))
