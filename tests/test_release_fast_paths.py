@@ -8,6 +8,7 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -242,3 +243,34 @@ def test_judgment_order_by_one_packed_key_at_size(times: str) -> None:
     expected = np.lexsort((name, when, row))
     assert np.array_equal(order, expected)
     assert np.array_equal(offsets, np.searchsorted(row[expected], np.arange(100_002)))
+
+
+def _arrow_text(*chunks: list[str | None], kind: pa.DataType | None = None, cut: slice | None = None
+                ) -> pd.Series:
+    kind = pa.large_string() if kind is None else kind
+    arrays = [pa.array(c, kind) for c in chunks]
+    if cut is not None:  # a chunk that is a slice of a longer array: its offsets start past 0
+        arrays = [a.slice(cut.start, cut.stop - cut.start) for a in arrays]
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(arrays, type=kind)))
+
+
+@pytest.mark.parametrize(("column", "empty"), [
+    (_arrow_text([""] * 5, [""] * 3), True),  # an absent timestamp column: every row ""
+    (_arrow_text([""] * 4, kind=pa.string()), True),
+    (_arrow_text(["x", "", "", "y"], cut=slice(1, 3)), True),
+    (_arrow_text(["", ""], ["", "a"]), False),  # one text in the last chunk
+    (_arrow_text(["", None]), False),  # a null is missing, not ""
+    (_arrow_text([]), False),
+    (pd.Series(["", ""], dtype=object), False),  # not Arrow-backed: factorised as before
+])
+def test_a_column_of_empty_texts_is_coded_without_factorising(column: pd.Series, empty: bool) -> None:
+    """``Coded.of`` of a text column that is "" in every row (no timestamps, no lead times) is read from the
+    chunks' offsets; whichever way, the codes, values and missing flag are pandas' ``factorize``'s."""
+    from labelspec.check.release_judgments import Coded, _all_empty_text
+
+    assert _all_empty_text(column) is empty
+    coded = Coded.of(column)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    assert coded.codes.tolist() == codes.tolist() and coded.codes.dtype == np.int32
+    assert coded.values.tolist() == list(uniques) and coded.values.dtype == column.dtype
+    assert coded.missing is bool(codes.size and codes.min() < 0)

@@ -42,6 +42,24 @@ def strings(values: pd.Series | pd.Index) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+def _all_empty_text(column: pd.Series) -> bool:
+    """Whether an Arrow-backed text column holds "" in every one of its rows (at least one, none null), read
+    from each chunk's first and last string offsets: no pass over the rows."""
+    to_arrow = getattr(column.array, "__arrow_array__", None)
+    if to_arrow is None or not len(column):
+        return False
+    data = to_arrow()
+    chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
+    if data.null_count or not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+        return False
+    for chunk in chunks:
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
+        if offsets[chunk.offset + len(chunk)] != offsets[chunk.offset]:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Coded:
     """A column as integer codes (-1: missing) into its distinct values."""
@@ -52,6 +70,8 @@ class Coded:
 
     @classmethod
     def of(cls, column: pd.Series) -> Coded:
+        if _all_empty_text(column):  # an absent timestamp or lead time: 10M rows factorised in ~0.18 s each
+            return cls(np.zeros(len(column), dtype=np.int32), pd.Series([""], dtype=column.dtype), False)
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
         codes = np.asarray(codes, dtype=np.int32 if len(uniques) < 2 ** 31 else np.int64)  # half the memory
         return cls(codes, pd.Series(uniques, dtype=column.dtype), bool(codes.size and codes.min() < 0))
