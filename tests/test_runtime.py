@@ -213,25 +213,31 @@ def test_numpy_paths_left_alone_in_a_process_that_imported_numpy(monkeypatch: py
 CLI_PROBE = """
 import os, sys
 from labelspec import runtime
-runtime._read_cpuinfo = lambda: CPUINFO
+PATCH
 from labelspec.cli import main
 try:
     main(["validate", SPEC])
 except SystemExit:
     pass
-print(os.environ.get("NPY_DISABLE_CPU_FEATURES", "<unset>"))
+print(os.environ.get(VARIABLE, "<unset>"))
 """
+
+
+def _cli_sets(variable: str, patch: str) -> str:
+    """The value of ``variable`` after the CLI validated a spec in a fresh process (the variable unset before),
+    with ``patch`` (Python code) describing the machine to ``labelspec.runtime`` first."""
+    spec = Path(__file__).parents[1] / "specs" / "support-intent"
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    code = CLI_PROBE.replace("PATCH", patch).replace("VARIABLE", repr(variable)).replace("SPEC", repr(str(spec)))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()[-1]
 
 
 def test_the_cli_sets_numpys_paths_on_zen4() -> None:
     from labelspec import runtime
 
-    spec = Path(__file__).parents[1] / "specs" / "support-intent"
-    env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
-    code = CLI_PROBE.replace("CPUINFO", repr(ZEN4)).replace("SPEC", repr(str(spec)))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     expected = runtime.AVX512_TARGETS if runtime._numpy_wheel_names_targets() else "<unset>"
-    assert done.stdout.splitlines()[-1] == expected
+    assert _cli_sets("NPY_DISABLE_CPU_FEATURES", f"runtime._read_cpuinfo = lambda: {ZEN4!r}") == expected
 
 
 class _FakeNumpy:
@@ -469,22 +475,6 @@ def test_numpy_huge_pages_left_alone_in_a_process_that_imported_numpy(
     assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ
 
 
-HUGE_PAGE_CLI_PROBE = """
-import os, sys
-from labelspec import runtime
-runtime.free_pages_go_to_host = lambda sys_root="/sys": True
-from labelspec.cli import main
-try:
-    main(["validate", SPEC])
-except SystemExit:
-    pass
-print(os.environ.get("NUMPY_MADVISE_HUGEPAGE", "<unset>"))
-"""
-
 
 def test_the_cli_keeps_numpy_off_huge_pages_where_free_memory_goes_to_the_host() -> None:
-    spec = Path(__file__).parents[1] / "specs" / "support-intent"
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    code = HUGE_PAGE_CLI_PROBE.replace("SPEC", repr(str(spec)))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "0"
+    assert _cli_sets("NUMPY_MADVISE_HUGEPAGE", 'runtime.free_pages_go_to_host = lambda sys_root="/sys": True') == "0"
