@@ -262,6 +262,8 @@ def _arrow_text(*chunks: list[str | None], kind: pa.DataType | None = None, cut:
     (_arrow_text(["", None]), False),  # a null is missing, not ""
     (_arrow_text([]), False),
     (pd.Series(["", ""], dtype=object), False),  # not Arrow-backed: factorised as before
+    (pd.Series(["", ""], dtype="category"), False),
+    (pd.Series(["", ""], dtype="string[pyarrow]"), True),
 ])
 def test_a_column_of_empty_texts_is_coded_without_factorising(column: pd.Series, empty: bool) -> None:
     """``Coded.of`` of a text column that is "" in every row (no timestamps, no lead times) is read from the

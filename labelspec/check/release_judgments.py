@@ -45,10 +45,10 @@ def strings(values: pd.Series | pd.Index) -> pa.Array:
 def _all_empty_text(column: pd.Series) -> bool:
     """Whether an Arrow-backed text column holds "" in every one of its rows (at least one, none null), read
     from each chunk's first and last string offsets: no pass over the rows."""
-    to_arrow = getattr(column.array, "__arrow_array__", None)
-    if to_arrow is None or not len(column):
+    arrow_backed = isinstance(column.dtype, pd.ArrowDtype) or getattr(column.dtype, "storage", None) == "pyarrow"
+    if not arrow_backed or not len(column):  # a categorical would be converted to ask (the file column)
         return False
-    data = to_arrow()
+    data = column.array.__arrow_array__()
     chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
     if data.null_count or not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
         return False
