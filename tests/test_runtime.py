@@ -475,6 +475,5 @@ def test_numpy_huge_pages_left_alone_in_a_process_that_imported_numpy(
     assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ
 
 
-
 def test_the_cli_keeps_numpy_off_huge_pages_where_free_memory_goes_to_the_host() -> None:
     assert _cli_sets("NUMPY_MADVISE_HUGEPAGE", 'runtime.free_pages_go_to_host = lambda sys_root="/sys": True') == "0"
