@@ -289,14 +289,20 @@ def _cells_array(kind: pa.DataType, cells: np.ndarray, width: int) -> pa.Array:
     return pa.Array.from_buffers(kind, len(cells), [None, pa.py_buffer(offsets), pa.py_buffer(cells)])
 
 
+def string_offsets(texts: pa.Array) -> np.ndarray:
+    """The ``len(texts) + 1`` byte offsets of a plain (``string`` or ``large_string``) Arrow array, a view of its
+    buffer (a slice's own): value i is bytes ``[offsets[i], offsets[i + 1])`` of the data buffer."""
+    offset_bytes = 8 if pa.types.is_large_string(texts.type) else 4
+    return np.frombuffer(texts.buffers()[1], dtype=f"<i{offset_bytes}", count=len(texts) + 1,
+                         offset=texts.offset * offset_bytes)
+
+
 def _fixed_width(texts: pa.Array) -> tuple[int, int] | None:
     """(W, first byte) when ``texts`` is non-null plain text whose values all take W > 0 bytes, else None."""
     if not len(texts) or texts.null_count or not (pa.types.is_string(texts.type)
                                                     or pa.types.is_large_string(texts.type)):
         return None
-    offset_bytes = 8 if pa.types.is_large_string(texts.type) else 4
-    offsets = np.frombuffer(texts.buffers()[1], dtype=f"<i{offset_bytes}", count=len(texts) + 1,
-                            offset=texts.offset * offset_bytes)
+    offsets = string_offsets(texts)
     start, end = int(offsets[0]), int(offsets[-1])
     width, rest = divmod(end - start, len(texts))
     if rest or width == 0:
@@ -337,7 +343,7 @@ def _fixed_width_encode(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
 
 #: A dictionary column is coded from its chunks' dictionaries when these hold at most one entry per this many rows
 #: (and at most :data:`_DICTIONARY_MAX` entries); larger dictionaries are decoded and the text coded once.
-_DICTIONARY_SHARE = 4
+_ROWS_PER_ENTRY = 4
 _DICTIONARY_MAX = 1 << 22
 
 
@@ -352,7 +358,7 @@ def _dictionary_codes(column: pa.Array | pa.ChunkedArray) -> pd.Categorical | No
     chunks = [c for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]) if len(c)]
     entries = sum(len(c.dictionary) for c in chunks)
     if (column.null_count or any(c.dictionary.null_count for c in chunks)
-            or entries > min(_DICTIONARY_MAX, max(len(column) // _DICTIONARY_SHARE, 1 << 10))):
+            or entries > min(_DICTIONARY_MAX, max(len(column) // _ROWS_PER_ENTRY, 1 << 10))):
         return None
     if not chunks:
         return pd.Categorical.from_codes(np.zeros(0, np.int32), validate=False,

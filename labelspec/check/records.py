@@ -27,6 +27,7 @@ from labelspec.check.coded import (
     per_row,
     repeated,
     replace_category,
+    string_offsets,
     take_rows,
     text_of,
 )
@@ -242,9 +243,8 @@ def _all_empty(column: pd.Series) -> bool:
 
 def _text_bytes(chunk: pa.Array) -> int:
     """Bytes of text spanned by a (large) string array's rows, from its offsets buffer (its slice's ends)."""
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
-    return int(offsets[chunk.offset + len(chunk)]) - int(offsets[chunk.offset])
+    offsets = string_offsets(chunk)
+    return int(offsets[-1]) - int(offsets[0])
 
 
 def _annotator_mask(df: pd.DataFrame, allowed: object) -> np.ndarray:

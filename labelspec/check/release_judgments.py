@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.coded import equals
+from labelspec.check.coded import equals, string_offsets
 from labelspec.check.context import Context, iso_utc
 from labelspec.check.decide_kinds import CANONICALISED, canonical
 from labelspec.check.ordering import group_order, stable_order
@@ -43,8 +43,9 @@ def strings(values: pd.Series | pd.Index) -> pa.Array:
 
 
 def _all_empty_text(column: pd.Series) -> bool:
-    """Whether an Arrow-backed text column holds "" in every one of its rows (at least one, none null), read
-    from each chunk's first and last string offsets: no pass over the rows."""
+    """Whether an Arrow-backed text column holds "" in every one of its rows (at least one, none null: a null is
+    a missing code here, unlike ``records``' test for an absent field), read from each chunk's first and last
+    string offsets: no pass over the rows."""
     arrow_backed = isinstance(column.dtype, pd.ArrowDtype) or getattr(column.dtype, "storage", None) == "pyarrow"
     if not arrow_backed or not len(column):  # a categorical would be converted to ask (the file column)
         return False
@@ -53,9 +54,8 @@ def _all_empty_text(column: pd.Series) -> bool:
     if data.null_count or not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
         return False
     for chunk in chunks:
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
-        if offsets[chunk.offset + len(chunk)] != offsets[chunk.offset]:
+        offsets = string_offsets(chunk)
+        if offsets[-1] != offsets[0]:
             return False
     return True
 
