@@ -3,7 +3,7 @@ threads while the check runs.
 
 Arrow's pool: its default (mimalloc in the PyPI wheels) allocated the readers' hash tables two to four times
 slower than jemalloc on the benchmark machine, and kept more memory (10M judgments: 3.09 GiB peak against
-2.90 GiB; ``benchmarks/README.md``). A library must not change a host process's allocator behind its back, so
+2.90 GiB; ``benchmarks/HISTORY.md``). A library must not change a host process's allocator behind its back, so
 only the CLI (and the benchmarks, which measure what the CLI does) call this; a release's text is then built
 with mimalloc (:func:`text_building_pool`). A user's ``ARROW_DEFAULT_MEMORY_POOL`` always wins. numpy's code
 paths likewise, on AMD Zen 4 only (:func:`configure_numpy`); a user's ``NPY_DISABLE_CPU_FEATURES`` always wins;
@@ -53,7 +53,7 @@ def configure_numpy(cpuinfo: str | None = None) -> bool:
     instruction Zen 4 runs as slow microcode (numpy/x86-simd-sort#6; numpy/numpy#32690; Zen 5 and Intel are
     not affected). On the benchmark machine (EPYC, Zen 4) ``np.sort`` of 10M int64 took 0.64 s with AVX-512 and
     0.12 s with AVX2, and the check sorts throughout: 10M judgments 5.7–6.2 → 5.0–5.2 s, 1M span judgments
-    6.8 → 5.7 s, reports byte for byte the same (``benchmarks/README.md``). Other AVX-512 kernels gain little on
+    6.8 → 5.7 s, reports byte for byte the same (``benchmarks/HISTORY.md``). Other AVX-512 kernels gain little on
     Zen 4, which splits 512-bit work in two 256-bit halves. Nothing is set when the user set the variable (even
     empty), when numpy is imported already (too late: a host process's choice), for numpy before 2.4, whose
     targets had other names (an unknown name is an ImportWarning), or for a numpy not installed from a portable
@@ -126,7 +126,7 @@ def configure_huge_pages(sys_root: str = "/sys") -> bool:
     a huge page comes from a block the host has taken back, and touching it the first time costs several times
     what the same memory costs in small pages: on the benchmark machine 1 GiB of new numpy array took 1.2–2.3 s
     to touch with huge pages and 0.41–0.45 s without, and the 10M-judgment check spent 0.45–0.7 CPU-s less
-    (``benchmarks/README.md``). Elsewhere huge pages are a gain and stay on. Nothing is set when the user set the
+    (``benchmarks/HISTORY.md``). Elsewhere huge pages are a gain and stay on. Nothing is set when the user set the
     variable (even empty) or when numpy is imported already (a host process's choice)."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ or "numpy" in sys.modules or not free_pages_go_to_host(sys_root):
         return False
@@ -167,7 +167,7 @@ def configure_malloc(libc: object | None = None) -> bool:
     freed, so they leave no hole; the heap's top is trimmed beyond 64 MiB (``M_TRIM_THRESHOLD``), and one arena
     serves all threads (``M_ARENA_MAX``), so that blocks freed by one thread serve the next. 10M judgments
     checked ~5 % faster, peaks within 2 % (JSON Lines with a lead time on every line: 1,920 → 1,955 MiB;
-    spans lower; ``benchmarks/README.md``). All blocks on the heap (``M_MMAP_MAX`` 0) was as fast but held a
+    spans lower; ``benchmarks/HISTORY.md``). All blocks on the heap (``M_MMAP_MAX`` 0) was as fast but held a
     freed 900 MB JSON Lines file in a hole: peak 2.2–2.3 GiB, over G13. Only on glibc (``mallopt``; musl,
     macOS, Windows: nothing), only in the CLI's own process (as :func:`configure_arrow`), and never when the
     user tunes malloc through its environment (:data:`MALLOC_VARIABLES`, or ``glibc.malloc`` in
@@ -210,7 +210,7 @@ def text_building_pool() -> Iterator[None]:
     Why: Arrow's jemalloc hands every freed buffer of 8 MiB or more back to the system at once, so each of a
     release's text buffers (tens of MB, block after block) is fresh pages, which the kernel zeroes; mimalloc
     reuses them. A 10M-judgment release: 35.5–36.2 s and 52 CPU-s with jemalloc, 30.8–31.2 s and 42.4 CPU-s
-    with mimalloc (``benchmarks/README.md``); the check keeps jemalloc, faster and leaner there. Call it only
+    with mimalloc (``benchmarks/HISTORY.md``); the check keeps jemalloc, faster and leaner there. Call it only
     while no other thread allocates from Arrow (a buffer keeps the pool it came from, so switching back is safe).
     """
     import pyarrow as pa
@@ -246,7 +246,7 @@ def single_threaded_blas() -> AbstractContextManager[object]:
     the hotspots), and its BLAS products are small (a bootstrap's 1,000 replicates × at most 2¹⁶ blocks).
     OpenBLAS's workers spin-wait between calls, taking cores from those threads: at 10M judgments on two cores
     one BLAS thread saved 0.3–0.7 s of CPU in every alternating round, and 0–0.35 s of wall time
-    (``benchmarks/README.md``). threadpoolctl's limit is process-wide while it lasts, as scikit-learn uses it.
+    (``benchmarks/HISTORY.md``). threadpoolctl's limit is process-wide while it lasts, as scikit-learn uses it.
     """
     from threadpoolctl import threadpool_limits
 

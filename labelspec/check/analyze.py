@@ -212,7 +212,7 @@ def analyze_choice(frame: pd.DataFrame, task: Task, *, gold_units: set[str], min
     ``coded`` is called with the task's codes as soon as they exist (multi_choice: after its pair tables, over
     the label sets): work the caller starts on them then (the consensus, on a second core) overlaps the whole
     analysis, at 10M judgments within G13's 2 GiB since Dawid–Skene and the unit tables were slimmed
-    (``benchmarks/README.md``). Their unit table and grouping by unit, which both sides read, are made once by
+    (``benchmarks/HISTORY.md``). Their unit table and grouping by unit, which both sides read, are made once by
     whichever side asks first (``Codes._once``). ``by_item``: ``frame``'s rows
     grouped by item (``Accounting.by_item``), when the accounting grouped exactly these rows."""
     kappas: stats.PairKappas | None = None

@@ -59,7 +59,7 @@ OUTPUT_NAMES = (DATASET_JSONL, DATASET_PARQUET, PAIRS_JSONL, MANIFEST)
 LINE_THREADS = 2
 _T = TypeVar("_T")
 #: Fixed Parquet writer options (no pandas metadata, no statistics), so the bytes are stable. zstd level 1: at
-#: 10M judgments 1 CPU-s less than level 3 (4.8 s against 5.8 s) and a 2 % smaller file (benchmarks/README.md).
+#: 10M judgments 1 CPU-s less than level 3 (4.8 s against 5.8 s) and a 2 % smaller file (benchmarks/HISTORY.md).
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "use_dictionary": False,
                                    "write_statistics": False, "version": "2.6", "data_page_version": "1.0"}
 #: The Parquet writer's bytes are gathered in Arrow memory up to this size before they reach Python (``Output``).

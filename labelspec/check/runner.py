@@ -251,7 +251,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
     # encoding, with their unit table and grouping; the others: after their analysis, when their parses exist).
     # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
     # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
-    # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/README.md).
+    # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/HISTORY.md).
     with (single_threaded_blas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool,
           ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-hotspots") as side):
         # the read-time items that are gold are found on the second core while this one accounts the rows
@@ -269,7 +269,7 @@ def run_check(spec: Spec, ctx: Context, files: Sequence[Path], display: Sequence
 
         # Dawid–Skene's EM takes one thread fewer than the CPUs: this one is busy with the analysis meanwhile
         # (at 10M judgments on two cores, one EM thread beside it: median -0.07 to -0.2 s in four sets of 5-7
-        # alternating rounds, and less CPU; benchmarks/README.md)
+        # alternating rounds, and less CPU; benchmarks/HISTORY.md)
         em_threads = max(1, usable_cpus() - 1)
 
         def consensus(task: Task, codes: Codes | None) -> None:
