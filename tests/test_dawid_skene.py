@@ -533,6 +533,33 @@ def test_rows_grouped_beforehand_give_the_same_fit_bit_for_bit() -> None:
         np.testing.assert_array_equal(getattr(plain_narrow, field), getattr(plain, field), err_msg=field)
 
 
+@pytest.mark.parametrize("n_classes", [3, 4])
+def test_grouped_cells_give_the_same_fit_bit_for_bit(n_classes: int) -> None:
+    """``cells`` (the check's ``Codes.grouped_cells``: ``annotator << shift | label`` in the grouped order) lay
+    the judgments out as gathering them does, for dense and sparse pieces (units of 40 judgments), whether or not
+    K is a power of two (3 labels take 2 bits and are unpacked as annotator·3 + label)."""
+    from labelspec.check.coded import take_packed
+    from labelspec.check.ordering import group_order
+
+    u, a, lab, n_ann = crowded()
+    lab = lab % n_classes
+    by_unit = group_order(u, 300)
+    shift = (n_classes - 1).bit_length()
+    packed = take_packed(a, lab, shift, by_unit[0], np.int16)
+    kw: dict[str, Any] = {"n_units": 300, "n_annotators": n_ann, "n_classes": n_classes, "by_unit": by_unit,
+                          "gold_units": [0, 7], "gold_labels": [1, 2]}
+    plain = dawid_skene(u, a, lab, **kw)
+    packed_fit = dawid_skene(u, a, lab, cells=(packed, shift), **kw)
+    for field in ("priors", "confusion", "posterior", "winner", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(packed_fit, field), getattr(plain, field), err_msg=field)
+    assert plain.n_iter == packed_fit.n_iter > 1
+    assert np.bincount(u).max() > ds.DENSE_MAX
+    with pytest.raises(ValueError, match="cells go with by_unit"):
+        dawid_skene(u, a, lab, cells=(packed, shift), **{**kw, "by_unit": None})
+    with pytest.raises(ValueError, match="cells go with by_unit"):
+        dawid_skene(u, a, lab, cells=(packed[1:], shift), **kw)
+
+
 #: How a cell is set against its unit's current top posterior: above it, equal, within the tie tolerance below
 #: it, or just outside that tolerance.
 MOVES = {"above": 0.05, "equal": 0.0, "inside": -0.5e-9, "outside": -2e-9}

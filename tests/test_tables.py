@@ -220,6 +220,12 @@ def test_the_shared_unit_table_is_counted_from_the_reader_grouping() -> None:
     assert plain.grouped is None
     assert grouped.unit_table.dtype == np.int32 and not grouped.unit_table.flags.writeable
     assert grouped.unit_table.tolist() == plain.unit_table.tolist() == unit_counts(plain).tolist()
+    # the judgments' packed cells in the grouped order, made once for the pair tables and Dawid–Skene
+    for codes in (grouped, plain):
+        cells, (order, _) = codes.grouped_cells, codes.by_unit
+        assert codes.cell_shift == 2 and cells is codes.grouped_cells and not cells.flags.writeable
+        assert cells.dtype == np.int16
+        assert cells.tolist() == [int(codes.annotator[r]) << 2 | int(codes.category[r]) for r in order]
 
 
 @settings(max_examples=40, deadline=None)

@@ -127,6 +127,7 @@ def _problem(
     gold_units: npt.ArrayLike | None,
     gold_labels: npt.ArrayLike | None,
     by_unit: tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None = None,
+    cells: tuple[npt.NDArray[np.integer[Any]], int] | None = None,
 ) -> _Problem:
     n_units, n_ann, n_cls = sizes
     if min(sizes) < 1:
@@ -145,12 +146,24 @@ def _problem(
         raise ValueError("gold_units and gold_labels must have the same length")
     if np.unique(g_units).size != g_units.size:
         raise ValueError("a unit appears twice in gold")
+    if cells is not None and (by_unit is None or len(cells[0]) != len(units)):
+        raise ValueError("cells go with by_unit, one per judgment")
     rows, offsets = by_unit if by_unit is not None else group_order(units, n_units)
     offsets = np.asarray(offsets)
-    # the column of each judgment, (annotator, label), in the index type scipy keeps (int32 when it fits)
-    wide = n_ann * n_cls > np.iinfo(np.int32).max
-    flat = np.multiply(anns, n_cls, dtype=np.int64 if wide else np.int32, casting="unsafe")
-    flat += labels
+    # the column of each judgment, (annotator, label), in the index type scipy keeps (int32 when it fits), read
+    # at positions of the grouped order
+    flat_type = np.int64 if n_ann * n_cls > np.iinfo(np.int32).max else np.int32
+    if cells is None:
+        flat = np.multiply(anns, n_cls, dtype=flat_type, casting="unsafe")
+        flat += labels
+
+        def grouped(at: np.ndarray) -> np.ndarray:
+            return np.asarray(flat[rows[at]])
+    else:
+        packed, shift = cells
+
+        def grouped(at: np.ndarray) -> np.ndarray:
+            return _unpacked(packed[at], shift, n_cls, flat_type)
     counts = np.diff(offsets)
     # the fitting order: units by their number of judgments (those beyond DENSE_MAX together, last), stably
     order, bounds = group_order(np.minimum(counts, DENSE_MAX + 1).astype(np.int32), DENSE_MAX + 2)
@@ -168,14 +181,14 @@ def _problem(
         cols = None
         if m <= DENSE_MAX:
             starts = offsets[order[lo:hi]]
-            cols = np.empty((m, hi - lo), dtype=flat.dtype)
+            cols = np.empty((m, hi - lo), dtype=flat_type)
             for j in range(m):
-                cols[j] = flat[rows[starts + j]]
+                cols[j] = grouped(starts + j)
             _sort_columns(cols)  # a unit's factors in one order whatever the rows' order: the same products
         for a in range(lo, hi, PIECE_UNITS):
             b = min(a + PIECE_UNITS, hi)
             i, j = np.searchsorted(g_pos, [a, b])
-            sparse = None if cols is not None else _sparse_rows(flat, rows, offsets, order[a:b], n_ann * n_cls)
+            sparse = None if cols is not None else _sparse_rows(grouped, offsets, order[a:b], n_ann * n_cls)
             pieces.append(_Piece(a, b, m, None if cols is None else cols[:, a - lo:b - lo], sparse, g_pos[i:j] - a,
                                  g_lab[i:j]))
     return _Problem(pieces, _runs(pieces), order, position, counts > 0, n_units, n_ann, n_cls, g_units, g_labels)
@@ -213,14 +226,26 @@ def _sort_columns(cols: np.ndarray) -> None:
             cols[i] = low
 
 
-def _sparse_rows(flat: np.ndarray, rows: np.ndarray, offsets: np.ndarray, units: np.ndarray, n_cols: int
+def _unpacked(packed: np.ndarray, shift: int, k: int, dtype: type[np.signedinteger[Any]]) -> np.ndarray:
+    """``annotator·K + label`` from ``annotator << shift | label`` (the same when K is a power of two)."""
+    out = packed.astype(dtype)
+    if 1 << shift != k:
+        label = out & ((1 << shift) - 1)
+        out >>= shift
+        out *= k
+        out += label
+    return out
+
+
+def _sparse_rows(grouped: Callable[[np.ndarray], np.ndarray], offsets: np.ndarray, units: np.ndarray, n_cols: int
                  ) -> sp.csr_matrix:
-    """The canonical CSR count rows of ``units`` (columns ascending within a row, replicates summed)."""
+    """The canonical CSR count rows of ``units`` (columns ascending within a row, replicates summed); ``grouped``
+    gives the judgments' columns at positions of the grouped order."""
     starts, counts = offsets[units], offsets[units + 1] - offsets[units]
     ptr = np.zeros(len(units) + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
     within = np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], counts)
-    block = sp.csr_matrix((np.ones(int(ptr[-1]), dtype=np.float32), flat[rows[np.repeat(starts, counts) + within]],
+    block = sp.csr_matrix((np.ones(int(ptr[-1]), dtype=np.float32), grouped(np.repeat(starts, counts) + within),
                            ptr), shape=(len(units), n_cols))
     block.sum_duplicates()
     return block
@@ -490,6 +515,7 @@ def dawid_skene(
     by_unit: tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None = None,
     votes: npt.NDArray[np.integer[Any]] | Callable[[], npt.NDArray[np.integer[Any]]] | None = None,
     threads: int | None = None,
+    cells: tuple[npt.NDArray[np.integer[Any]], int] | None = None,
 ) -> DawidSkeneResult:
     """Fit Dawid–Skene by EM from the soft majority vote; deterministic (no random start).
 
@@ -501,14 +527,18 @@ def dawid_skene(
     ``by_unit`` (``Codes.by_unit``: the judgments grouped by unit, and the units' offsets) saves sorting them;
     ``votes``, the (U, K) count of each unit's labels (``tables.unit_counts``), saves counting them again; as a
     function, it is called once the judgments are laid out (the check counts the table on its other thread
-    meanwhile). ``threads``: how many threads share each iteration's pieces of :data:`PIECE_UNITS` units
+    meanwhile). ``cells`` (``Codes.grouped_cells`` and ``Codes.cell_shift``, with ``by_unit``): each judgment's
+    ``annotator << shift | label`` in ``by_unit``'s order, which the layout then reads instead of gathering every
+    judgment's annotator and label again (the check's analysis makes them for its annotator pairs).
+    ``threads``: how many threads share each iteration's pieces of :data:`PIECE_UNITS` units
     (default: one per CPU this process may use, at most one per piece); the results are the same, bit for bit,
     with any number, and with the rows in any order.
     """
     if smoothing < 0 or tol <= 0 or max_iter < 1 or (threads is not None and threads < 1):
         raise ValueError("smoothing must be >= 0, tol > 0, max_iter >= 1 and threads >= 1")
     p = _problem(
-        unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels, by_unit
+        unit_idx, annotator_idx, label_idx, (n_units, n_annotators, n_classes), gold_units, gold_labels, by_unit,
+        cells,
     )
     if callable(votes):
         votes = votes()

@@ -228,7 +228,8 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
     # once the sparse matrix is built, since the analysis may be counting it at that moment
     r = dawid_skene(c.unit, c.annotator, c.category, n_units=n_units, n_annotators=n_ann, n_classes=n_cls,
                     gold_units=gold_u, gold_labels=gold_l, tol=pol.tolerance, max_iter=pol.max_iterations,
-                    by_unit=c.by_unit, votes=lambda: c.unit_table, threads=inp.em_threads)
+                    by_unit=c.by_unit, votes=lambda: c.unit_table, threads=inp.em_threads,
+                    cells=(c.grouped_cells, c.cell_shift))
     counts = c.unit_table
     support = np.where(r.winner >= 0, r.posterior_max, np.nan)
     # a label no judgment of the unit chose is the model's guess, never settled by the crowd: it goes to review
