@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -156,11 +158,19 @@ def check_labels(spec: Spec | str | Path, files: Sequence[str | Path] | str | Pa
         refuse_overwriting_inputs(spec, files, reports, spec_arg=given,
                                   extra=[(Path(gold), "the gold file")] if gold else [])
     paths = _label_files(files)
-    ctx = project_context(spec, gold)
     from labelspec.check.runner import CheckOptions, run_check  # numpy, pandas and scipy: not for validate
 
     options = CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress)
-    return run_check(spec, ctx, paths, [display(p) for p in paths], options)
+    with _loading_context(spec, gold) as ctx:
+        return run_check(spec, ctx, paths, [display(p) for p in paths], options)
+
+
+@contextmanager
+def _loading_context(spec: Spec, gold: str | Path | None) -> Iterator[Future[Context]]:
+    """:func:`project_context` on a thread of its own, read while the label files are (``run_check`` waits for
+    it after them, and reports its problems first)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-context") as pool:
+        yield pool.submit(project_context, spec, gold)
 
 
 def _refuse_bootstrap_off(spec: Spec, bootstrap: int | None) -> None:
@@ -555,11 +565,12 @@ def release(spec: Spec | str | Path, files: Sequence[str | Path] | str | Path, *
                               extra=[(gold_path, "the gold file")] if gold_path else [])
     paths = _label_files(files)
     released_at = source_date()
-    ctx = project_context(spec, gold_path)
     from labelspec.check.runner import CheckOptions, run_check
 
-    report = run_check(spec, ctx, paths, [shown(p) for p in paths],
-                       CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress, keep_decisions=True))
+    with _loading_context(spec, gold_path) as loading:
+        report = run_check(spec, loading, paths, [shown(p) for p in paths],
+                           CheckOptions(strict=strict, bootstrap=bootstrap, progress=progress, keep_decisions=True))
+        ctx = loading.result()
     verdict = rel.resolve_gates(report.gates, accept, strict=strict)
     if verdict.refused:
         return ReleaseResult(report, verdict.refused, verdict.overrides)

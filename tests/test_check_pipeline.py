@@ -171,6 +171,32 @@ def test_gold_override_scores_against_the_given_file(tiny_project, tmp_path: Pat
     assert (g.status, g.measure.value) == ("pass", 1.0)
 
 
+def test_the_context_loads_beside_the_label_files_and_its_problems_come_first(tiny_project, tmp_path: Path) -> None:
+    """``check_labels`` reads the items, gold and calibration files on a thread while the label files are read; a
+    bad ``--gold`` file is still the error reported when the label file is broken too (as when the context was
+    loaded first), and a label file alone is read without waiting for the context."""
+    from concurrent.futures import Future
+
+    from labelspec.check.runner import read_labels
+    from labelspec.errors import InputError
+
+    p = tiny_project()
+    bad_gold = tmp_path / "bad-gold.csv"
+    bad_gold.write_text("item,unit,task,label\ni1,,sentiment,maybe\n", "utf-8")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("item_id,annotator_id,label\ni1,a1\n", "utf-8")  # a ragged row
+    with pytest.raises(InputError) as both:
+        api.check_labels(p.root, [broken], gold=bad_gold)
+    assert [d.loc.path for d in both.value.diagnostics if d.loc] == [str(bad_gold)]
+    with pytest.raises(InputError) as labels_only:
+        api.check_labels(p.root, [broken])
+    assert [d.loc.path for d in labels_only.value.diagnostics if d.loc] == [str(broken)]
+    never: Future = Future()  # a context that never loads: a CSV file does not need its roster
+    spec = api.load_spec(p.root)
+    read = read_labels(spec, never, [p.labels], ["labels.csv"])
+    assert read.rows_read == len(AGREEING) and not never.done()
+
+
 def test_a_gate_detail_names_at_most_ten_annotators() -> None:
     """At scale hundreds of annotators may be flagged: the gate line names ten and points to the findings."""
     from labelspec.check.runner import _names

@@ -118,14 +118,19 @@ class Judgments:
         return dict(sorted(Counter(self.exclusions["reason"].tolist()).items()))
 
 
+#: A roster's annotator ids, none, or a function that gives them (:func:`read_label_files`).
+Roster = Collection[str] | Callable[[], Collection[str] | None] | None
+
+
 def read_label_files(paths: Sequence[Path], *, columns: ColumnMap, tasks: Sequence[TaskShape],
                      display_paths: Sequence[str] | None = None, fmt: str | None = None,
-                     items_id: str | None = None, roster: Collection[str] | None = None) -> Judgments:
+                     items_id: str | None = None, roster: Roster = None) -> Judgments:
     """Read label files into one :class:`Judgments`.
 
     ``display_paths`` are what messages and the ``file`` column show (default: the paths as given).
     ``items_id``: the spec's ``items.id``, which a Label Studio task's data may name the item by; ``roster``:
-    the roster's annotator ids, which a Label Studio ``completed_by`` object may name its user by.
+    the roster's annotator ids, which a Label Studio ``completed_by`` object may name its user by (or a function
+    that gives them, asked only when a Label Studio export is read: the check loads its context meanwhile).
     ``fmt`` overrides the extension (one of :data:`FORMATS`' values). Every file is read before failing, and
     one InputError carries the first structural problem of each broken file (LS401–LS406, at FILE:LINE).
     """
@@ -197,14 +202,15 @@ def _decompress(raw: bytes, name: str, codec: str) -> bytes:
 
 def _read_one(path: Path, name: str, fmt: str | None, columns: ColumnMap,
               tasks: Sequence[TaskShape], items_id: str | None = None,
-              roster: Collection[str] | None = None) -> tuple[Parsed, FileInfo]:
+              roster: Roster = None) -> tuple[Parsed, FileInfo]:
     kind = _format_of(path, name, fmt)
     raw = _read_bytes(path, name)
     codec = COMPRESSED.get(path.suffix.lower())
     data = raw if codec is None else _decompress(raw, name, codec)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash while parsing: hashlib releases the GIL
         digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())  # the file's bytes, as sha256sum says
-        parsed = (parse_labelstudio(data, name, columns, tasks, items_id=items_id, roster=roster)
+        parsed = (parse_labelstudio(data, name, columns, tasks, items_id=items_id,
+                                    roster=roster() if callable(roster) else roster)
                   if kind == "labelstudio"
                   else _PARSERS[kind](data, name, columns, tasks))
         sha256 = digest.result()
