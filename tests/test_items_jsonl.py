@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -150,7 +151,9 @@ def test_the_checks_ids_are_the_lookups_ids() -> None:
     data = text.encode("utf-8")
     found, handed = datafiles.checked_item_ids(data, "items.jsonl", ITEMS)
     expected = [(n, str(json.loads(line)["item_id"])) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
-    assert found == [] and handed == expected == [(1, "a"), (2, "12"), (3, "-3"), (4, "x y"), (6, "0")]
+    assert found == [] and handed is not None and handed.lines is not None
+    assert list(zip(handed.lines.to_pylist(), handed.ids.to_pylist(), strict=True)) == expected == [
+        (1, "a"), (2, "12"), (3, "-3"), (4, "x y"), (6, "0")]
     given = item_refs._read_items(data, ITEMS, handed)
     assert given.lines is not None
     assert list(zip(given.lines.to_pylist(), given.ids.to_pylist(), strict=True)) == expected
@@ -158,8 +161,15 @@ def test_the_checks_ids_are_the_lookups_ids() -> None:
         item_refs._read_items(data, ITEMS)
     bad = datafiles.checked_item_ids(b'{"item_id": "a"}\n{"item_id": "a"}\n', "items.jsonl", ITEMS)
     assert bad[0] and bad[1] is None  # a file with problems hands nothing over
-    assert datafiles.checked_item_ids(b"item_id,text\na,t\n", "items.csv", ItemsSource(file="items.csv", id="item_id")) \
-        == ([], None)  # CSV ids are read by pyarrow where needed
+    # a CSV file's ids as pyarrow read them for the check (its records on lines 2, 3, …), the same as read again
+    csv_items = ItemsSource(file="items.csv", id="item_id")
+    csv_data = b"item_id,text\na,t\n007,u\n"
+    found, handed = datafiles.checked_item_ids(csv_data, "items.csv", csv_items)
+    assert found == [] and handed is not None and handed.lines is None and handed.ids.to_pylist() == ["a", "007"]
+    assert handed.ids.type == pa.large_string()
+    assert item_refs._read_items(csv_data, csv_items).ids.equals(item_refs._read_items(csv_data, csv_items, handed).ids)
+    # one the stdlib had to read (a quote pyarrow would read otherwise) hands nothing over
+    assert datafiles.checked_item_ids(b'item_id,text\na,5" screen\n', "items.csv", csv_items) == ([], None)
 
 
 def test_loading_a_spec_decodes_a_jsonl_items_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

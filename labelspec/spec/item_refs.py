@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from labelspec.csvscan import plain_columns
 from labelspec.errors import Diagnostic
-from labelspec.spec.datafiles import GOLD_COLUMNS, Problems, items_format, read_table
+from labelspec.spec.datafiles import GOLD_COLUMNS, ItemIds, Problems, items_format, read_table
 from labelspec.spec.locate import Part
 from labelspec.spec.model import ItemsSource, Spec
 
@@ -54,11 +54,10 @@ class _Rows:
     task: pa.Array
 
 
-def unknown_item_refs(files: Files, spec: Spec, item_ids: list[tuple[int, str]] | None = None
-                      ) -> list[Diagnostic]:
+def unknown_item_refs(files: Files, spec: Spec, item_ids: ItemIds | None = None) -> list[Diagnostic]:
     """LS312 at each gold or calibration row whose item is not in the items file, or whose step is not one of the
-    item's steps (none without an items file). ``item_ids``: a JSONL items file's (line, id) of every record, as
-    its check found them (``datafiles.checked_item_ids``); a CSV file's ids are read here."""
+    item's steps (none without an items file). ``item_ids``: the items file's ids as its check found them
+    (``datafiles.checked_item_ids``); without them a CSV file's ids are read here."""
     found_items = files.get(("items", "file"))
     if found_items is None or spec.items is None:
         return []
@@ -76,12 +75,11 @@ def unknown_item_refs(files: Files, spec: Spec, item_ids: list[tuple[int, str]] 
     return out
 
 
-def _read_items(data: bytes, items: ItemsSource, item_ids: list[tuple[int, str]] | None = None) -> _Items:
-    if items_format(items.file) == "jsonl":  # its check decoded every record already: no second decode
-        if item_ids is None:
-            raise ValueError("a JSONL items file's ids come from its check (datafiles.checked_item_ids)")
-        return _Items(items, data, pa.array([i for _, i in item_ids], pa.large_string()),
-                      pa.array([n for n, _ in item_ids], pa.int64()))
+def _read_items(data: bytes, items: ItemsSource, item_ids: ItemIds | None = None) -> _Items:
+    if item_ids is not None:  # as its check read them: no second read
+        return _Items(items, data, item_ids.ids, item_ids.lines)
+    if items_format(items.file) == "jsonl":
+        raise ValueError("a JSONL items file's ids come from its check (datafiles.checked_item_ids)")
     text = data.decode("utf-8-sig")
     cols = plain_columns(data, [items.id])
     if cols is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from labelspec.errors import Diagnostic, SpecError
-from labelspec.spec.datafiles import check_gold, check_roster, checked_item_ids, items_format
+from labelspec.spec.datafiles import ItemIds, check_gold, check_roster, checked_item_ids, items_format
 from labelspec.spec.extends import load_chain
 from labelspec.spec.gold_gates import gold_gate_warnings
 from labelspec.spec.item_refs import unknown_item_refs
@@ -75,7 +75,7 @@ def resolve_spec(raw: RawSpec, *, spec_path_display: str, spec_dir: Path, repo_r
     check_kinds(checker)
     check_gate_overrides(checker)
     files = _read_files(checker, spec_dir)
-    item_ids: list[tuple[int, str]] | None = None
+    item_ids: ItemIds | None = None
     if not checker.diags:
         diags, item_ids = _check_contents(files, spec)
         checker.diags.extend(diags)
@@ -114,9 +114,9 @@ def _read_files(checker: Checker, spec_dir: Path) -> dict[tuple[Part, ...], tupl
 
 
 def _check_contents(files: Mapping[tuple[Part, ...], tuple[ApprovedFile, bytes]], spec: Spec
-                    ) -> tuple[list[Diagnostic], list[tuple[int, str]] | None]:
-    """Each data file's problems, and a sound JSONL items file's (line, id) of every record (``checked_item_ids``)."""
-    item_ids: list[tuple[int, str]] | None = None
+                    ) -> tuple[list[Diagnostic], ItemIds | None]:
+    """Each data file's problems, and a sound items file's ids as its check read them (``checked_item_ids``)."""
+    item_ids: ItemIds | None = None
 
     def items(data: bytes, shown: str) -> list[Diagnostic]:
         nonlocal item_ids
