@@ -316,17 +316,21 @@ def test_gold_rows_of_a_text_task_are_not_scored() -> None:
     assert scores is not None and scores.of("a")[:2] == (1, 1)  # the choice only
 
 
-def test_the_hotspots_are_found_on_their_own_thread(tiny_project, spy) -> None:
-    """Beside the findings and gates (labelspec/check/runner.py), with the report the same."""
+def test_gold_and_the_hotspots_are_found_on_the_checks_own_thread(tiny_project, spy) -> None:
+    """Gold scoring and the hotspots run on the caller's thread after the analysis, leaving the consensus thread
+    to Dawid–Skene (labelspec/check/runner.py), with the report the same."""
     import threading
 
-    from labelspec.check import hotspots
+    from labelspec.check import hotspots, runner
 
-    p = tiny_project(DISAGREEING)
-    seen = spy(hotspots, "find_hotspots", lambda: threading.current_thread().name)
+    p = tiny_project(DISAGREEING, extra="  gold: {file: gold.csv, min_accuracy: 0.5, min_judgments: 1}\n",
+                     files={"gold.csv": "item,unit,task,label,why\ni1,,sentiment,pos,\n"})
+    where = spy(hotspots, "find_hotspots", lambda: threading.current_thread())
+    scored = spy(runner, "score_gold", lambda: threading.current_thread())
     report = api.check_labels(p.root, [p.labels])
-    assert [name.startswith("labelspec-hotspots") for name in seen] == [True]
+    assert where == scored == [threading.current_thread()]
     assert report.sections["hotspots"]["items"]  # disagreeing labels: every item is disputed
+    assert report.gold is not None and report.gold.annotators
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 8])

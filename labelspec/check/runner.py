@@ -273,8 +273,7 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
     # It reads only codes, parses and the accounting, none of which change afterwards; its heavy parts
     # (Dawid–Skene's sparse products, numpy) release the GIL. At 10M judgments Dawid–Skene overlaps the pair
     # tables, bootstraps, gold, findings and hotspots within G13's 2 GiB (benchmarks/HISTORY.md).
-    with (single_threaded_blas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool,
-          ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-hotspots") as side):
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-consensus") as pool:
         # the read-time items that are gold are found on the second core while this one accounts the rows
         gold_items = pool.submit(_gold_items, judgments.frame, ctx)
         acc = account_labels(spec, ctx, judgments)
@@ -283,10 +282,6 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
         state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item, parses=TaskParses(known))
         del by_item, known
         jobs: list[Future[decide.TaskDecision | None]] = []
-        # gold scoring reads only the accounting: it goes first on the second core, while this one encodes (at
-        # the report's level; the gold items are found by then: the one worker runs its jobs in order)
-        gold = pool.submit(lambda: score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level,
-                                              known=gold_items.result()))
 
         # Dawid–Skene's EM takes one thread fewer than the CPUs: this one is busy with the analysis meanwhile
         # (at 10M judgments on two cores, one EM thread beside it: median -0.07 to -0.2 s in four sets of 5-7
@@ -300,22 +295,24 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
         _analyze(state, options, consensus)
         if options.progress:  # the consensus may still run (Dawid–Skene at 10M judgments: seconds)
             options.progress("gold, findings, hotspots and consensus")
-        # the hotspots read the codes and parses only: on a third thread, beside the findings and gates here and
-        # the consensus's end (at 10M judgments the last ~0.5 s had one core idle while this one did all three)
-        spots = side.submit(_hotspots, spec, acc, ctx, _without_pairs(state.analyses), state.parses)
-        state.gold = gold.result()
+        # Gold, the findings and gates, then the hotspots, one after the other on this thread while the consensus
+        # ends on the other core: at 10M judgments Dawid–Skene is the last to finish, and anything else on the
+        # consensus thread (gold scoring first, as it was) or on a third thread beside it (the hotspots, as they
+        # were) put off its end: 6 alternating rounds, mean 4.78 -> 4.66 s, ~40 MiB less (benchmarks/README.md).
+        state.gold = score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level, known=gold_items.result())
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
         gates = plan_gates(spec)
         later = [g for g in gates if _after_consensus(g, spec)]
         results = {g.id: evaluate(g, _measure(g, state)) for g in gates if g not in later}
+        spots = _hotspots(spec, acc, ctx, _without_pairs(state.analyses), state.parses)
         state.analyses = _estimates_only(state.analyses)
         decisions = decide.combine(spec, [job.result() for job in jobs])
     for g in later:  # spans and attribution: their distribution is their consensus's
         task = spec.task(g.task or "")
         assert task is not None  # _after_consensus found it
         results[g.id] = evaluate(g, distribution.consensus_measure(g, task, decisions.units))
-    sections = {"consensus": decisions.section(), "hotspots": spots.result()}
+    sections = {"consensus": decisions.section(), "hotspots": spots}
     kept = decisions if options.keep_decisions else None
     del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed here unless the release keeps them
     state.parses = TaskParses()  # the parsed tasks are not needed by the report
