@@ -307,6 +307,28 @@ def test_unweighted_collapse_counts_like_the_weighted_path(data: st.DataObject, 
     assert fast.rows.dtype == slow.rows.dtype == np.int64 and fast.multiplicity.dtype == np.int64
 
 
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), shape=st.sampled_from([(0, 3), (1, 1), (12, 2), (20, 3), (20, 4), (9, 0)]),
+       high=st.sampled_from([0, 1, 5, 1000]), keep_empty=st.booleans())
+def test_weighted_collapse_equals_numpy_unique_rows(data: st.DataObject, shape: tuple[int, int], high: int,
+                                                    keep_empty: bool) -> None:
+    """The weighted path (column maxima and non-empty rows found column by column) against ``np.unique(axis=0)``
+    of the rows it keeps, their weights summed: an independent reference for the rows and multiplicities."""
+    table = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, high)))
+    w = np.array(data.draw(st.lists(st.integers(0, 4), min_size=shape[0], max_size=shape[0])), dtype=np.float64)
+    got = stats.collapse_patterns(table, w, keep_empty=keep_empty)
+    keep = (w > 0) & (True if keep_empty else table.sum(axis=1) > 0)
+    if shape[1] == 0 or not keep.any():
+        assert got.rows.shape[1] == shape[1] and got.multiplicity.sum() == (w[keep].sum() if shape[1] == 0 else 0)
+        return
+    rows, inverse = np.unique(table[keep], axis=0, return_inverse=True)
+    want = np.bincount(inverse.reshape(-1), weights=w[keep])
+    # the same rows once each, in its own order (by mixed-radix code, the first column the lowest digit)
+    assert dict(zip(map(tuple, got.rows.tolist()), got.multiplicity.tolist(), strict=True)) == dict(
+        zip(map(tuple, rows.tolist()), want.astype(int).tolist(), strict=True))
+    assert got.rows.shape == rows.shape and got.rows.dtype == got.multiplicity.dtype == np.int64
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 30), st.integers(1, 6), st.integers(0, 2**31))
 def test_pair_margins_by_one_product_are_the_sums(n_pairs: int, k: int, seed: int) -> None:

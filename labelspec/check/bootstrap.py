@@ -57,12 +57,12 @@ def collapse_patterns(
     w = check_weights(weights, arr.shape[0])
     if np.any(w != np.round(w)):
         raise ValueError("bootstrap weights must be whole-number multiplicities")
-    keep = (w > 0) if keep_empty else (arr.sum(axis=1) > 0) & (w > 0)
+    keep = (w > 0) if keep_empty else _non_empty(arr) & (w > 0)
     arr, w = arr[keep], w[keep]
     if arr.shape[0] == 0 or arr.shape[1] == 0:  # no rows, or rows that can only be empty
         mult = np.rint(w.sum(keepdims=True)).astype(np.int64)[: min(arr.shape[0], 1)]
         return Patterns(np.zeros((mult.size, arr.shape[1]), dtype=np.int64), mult)
-    base = arr.max(axis=0) + 1
+    base = _column_max(arr) + 1
     space = math.prod(int(b) for b in base)
     if space >= 1 << 62:
         rows, inverse = np.unique(arr, axis=0, return_inverse=True)
@@ -77,6 +77,24 @@ def collapse_patterns(
         mult = _tally(inverse, w, uniq.shape[0])
     rows = (uniq[:, None] // strides[None, :]) % base[None, :]
     return Patterns(rows.astype(np.int64), mult)
+
+
+def _column_max(arr: npt.NDArray[np.integer[Any]]) -> IntArray:
+    """(K,) int64 maximum of each column of a non-negative (N, K) count table (0 for no rows), one column at a
+    time: numpy's ``max(axis=0)`` over a C-ordered table of a few columns steps through its short rows (3M × 3:
+    40 ms against 7)."""
+    return np.array([int(arr[:, j].max(initial=0)) for j in range(arr.shape[1])], dtype=np.int64)
+
+
+def _non_empty(arr: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
+    """(N,) whether each row of a non-negative count table has a count, added up column by column: numpy's
+    ``sum(axis=1)`` reduces each short row on its own (3M × 3: 45 ms against 12)."""
+    if arr.shape[1] == 0:
+        return np.zeros(arr.shape[0], dtype=bool)
+    total = arr[:, 0].astype(np.int64)
+    for j in range(1, arr.shape[1]):  # a loop over columns
+        total += arr[:, j]
+    return total > 0
 
 
 def _row_codes(arr: IntArray, base: IntArray) -> tuple[IntArray, IntArray]:
@@ -94,7 +112,7 @@ def _count_patterns(arr: IntArray, keep_empty: bool, *, index: bool = False
     """:func:`collapse_patterns` of an unweighted, non-empty table by integer counting (no float weights, no
     filtered copy of the table), and with ``index`` each row's pattern (``-1``: an empty row left out); None when
     codes would overflow (the caller compares rows instead)."""
-    base = arr.max(axis=0).astype(np.int64) + 1  # empty rows add nothing to a column's maximum
+    base = _column_max(arr) + 1  # empty rows add nothing to a column's maximum
     space = math.prod(int(b) for b in base)
     if space >= 1 << 62:
         return None
@@ -144,7 +162,7 @@ def unit_table_patterns(table: npt.ArrayLike) -> UnitPatterns:
         counted = _count_patterns(arr, keep_empty=False, index=True)
         if counted is not None and counted[1] is not None:
             return UnitPatterns(counted[0], counted[1])
-    non_empty = arr.sum(axis=1) > 0  # no units, no categories, or codes that would overflow: rows compared
+    non_empty = _non_empty(arr)  # no units, no categories, or codes that would overflow: rows compared
     of_unit = np.full(arr.shape[0], -1, dtype=np.int64)
     if arr.shape[1] == 0 or not non_empty.any():
         return UnitPatterns(collapse_patterns(arr[non_empty], keep_empty=True), of_unit)
