@@ -134,6 +134,14 @@ def test_per_label_majority_half_is_in_and_flagged() -> None:
         per_label_majority(np.array([[3]]), np.array([2]))
 
 
+def test_per_label_support_is_one_division_of_whole_counts() -> None:
+    """2 of 11 judgments chose the label: it is out with support 9/11, which meets min_support = 9/11 (1 − 2/11
+    in floating point is below 9/11 and would flag it as low support)."""
+    assert 1 - 2 / 11 < 9 / 11
+    r = per_label_majority(np.array([[2]]), np.array([11]), min_support=9 / 11)
+    assert r.support.tolist() == [[9 / 11]] and not r.low_support[0, 0]
+
+
 # --- median consensus (rating) -------------------------------------------------------------------------------
 
 

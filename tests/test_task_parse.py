@@ -29,7 +29,15 @@ from labelspec.check import char_alpha as char_alpha_mod
 from labelspec.check.bradley_terry import bradley_terry, bradley_terry_counts
 from labelspec.check.coded import add_codes
 from labelspec.check.decide_kinds import KindInput, canonical_frame, encode_task
-from labelspec.check.decide_structured import _pair_counts, category_orders, orders_of, ranking, span_set_of
+from labelspec.check.decide_structured import (
+    _pair_counts,
+    _positions,
+    category_orders,
+    orders_of,
+    per_unit_rankings,
+    ranking,
+    span_set_of,
+)
 from labelspec.check.preference import borda
 from labelspec.check.ranking import rank_block, rank_block_of_codes, ranking_agreement, ranks_from_order
 from labelspec.check.span_match import both_matches, denominators, pair_sums, ungrouped, ungrouped_sums
@@ -202,7 +210,10 @@ def test_counted_bradley_terry_and_borda_equal_listed_comparisons(data: list[tup
     win = np.concatenate([glob[:, p] for p, _ in pairs])
     lose = np.concatenate([glob[:, q] for _, q in pairs])
     want = bradley_terry(win, lose, n_units * m, group=groups, prior=prior)
-    got = bradley_terry_counts(*_pair_counts(rows, c.unit, n_units), n_units * m, group=groups, prior=prior)
+    per_unit = per_unit_rankings(c, n_units)
+    n = np.bincount(c.unit, minlength=n_units).astype(np.float64)
+    got = bradley_terry_counts(*_pair_counts(per_unit, _positions(category_orders(c, OPTIONS)), n), n_units * m,
+                               group=groups, prior=prior)
     np.testing.assert_array_equal(got.log_strength, want.log_strength)
     assert (got.n_iter, got.converged) == (want.n_iter, want.converged)
     result = ranking(inp)  # the decider's Borda scores (in its details) equal preference.borda's
@@ -213,6 +224,14 @@ def test_counted_bradley_terry_and_borda_equal_listed_comparisons(data: list[tup
     np.testing.assert_array_equal([[d["bradley_terry"][o] for o in OPTIONS] for d in details],
                                   np.round(bradley_terry(win, lose, n_units * m, group=groups).log_strength,
                                            6).reshape(n_units, m))
+    # support, row by row: each judgment's share of option pairs it orders as the unit's consensus does (a tied
+    # unit has its order too, in the value before ties are withheld)
+    agree = [0.0] * n_units
+    for u, row in zip(c.unit.tolist(), rows.tolist(), strict=True):
+        at = [json.loads(result.units["value"].iloc[u]).index(OPTIONS[o]) for o in row]
+        agree[u] += sum(at[p] < at[q] for p, q in pairs) / len(pairs)
+    per_unit_n = np.bincount(c.unit, minlength=n_units)
+    np.testing.assert_allclose(result.units["support"].to_numpy(), np.array(agree) / per_unit_n, rtol=1e-12)
 
 
 @settings(max_examples=150, deadline=None)
@@ -300,3 +319,17 @@ def test_segment_patterns_equal_sparse_patterns(data: tuple[int, list[tuple[int,
                            count=np.r_[np.ones(in_seg.size), outside], row_weight=seg_len)
     np.testing.assert_array_equal(got.rows, want.rows)
     np.testing.assert_array_equal(got.multiplicity, want.multiplicity)
+
+
+def test_ranking_support_of_exactly_one_half_is_not_low() -> None:
+    """Agreements of 3, 4 and 2 of 6 option pairs are 9 of 18, exactly the default min_support 0.5; added up
+    as 3/6 + 4/6 + 2/6 in floating point they fell just below it and the unit went to review as low support."""
+    from scipy import sparse
+
+    from labelspec.check.decide_structured import _agreement
+
+    orders = np.array([[3, 0, 1, 2], [2, 0, 1, 3], [3, 1, 0, 2]])  # 3, 2 and 4 pairs out of the order below
+    per_unit = sparse.csr_array((np.ones(3), (np.zeros(3, dtype=int), np.arange(3))), shape=(1, 3))
+    support = _agreement(per_unit, orders, np.array([[0, 1, 2, 3]]), np.array([3]))
+    assert support.tolist() == [0.5]
+    assert (3 / 6 + 4 / 6 + 2 / 6) / 3 < 0.5  # the old sum

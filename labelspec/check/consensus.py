@@ -171,7 +171,8 @@ def per_label_majority(
     tie = has & (twice == n[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(has, table / np.maximum(n, 1)[:, None], np.nan)
-    support = np.maximum(share, 1.0 - share)
+        # one division of whole counts (1 − share can round below (n − count) / n: 1 − 2/11 < 9/11)
+        support = np.where(has, np.maximum(table, n[:, None] - table) / np.maximum(n, 1)[:, None], np.nan)
     low = ~has | (support < min_support)
     return MultiLabelResult(selected, share, tie, support, low, (tie | low).any(axis=1))
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from labelspec.check.bradley_terry import bradley_terry_counts
 from labelspec.check.context import lengths_of
@@ -101,21 +102,32 @@ def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
     return rows
 
 
-def _pair_counts(rows: np.ndarray, unit: np.ndarray, n_units: int
+def per_unit_rankings(codes: Codes, n_units: int) -> sp.csr_array:
+    """(U, D) how many of each unit's judgments gave each distinct ranking (category): the sums over a unit's
+    rankings below are this matrix times a value per distinct ranking, not a pass over every judgment."""
+    n = codes.unit.size
+    return sp.csr_array((np.ones(n), (codes.unit, codes.category)),
+                        shape=(n_units, len(codes.categories)))  # duplicates are added: counts
+
+
+def _positions(orders: np.ndarray) -> np.ndarray:
+    """(D, m) each option's position in each ranking: the inverse permutation of each row of ``orders``."""
+    pos = np.empty_like(orders)
+    np.put_along_axis(pos, orders, np.broadcast_to(np.arange(orders.shape[1]), orders.shape), axis=1)
+    return pos
+
+
+def _pair_counts(per_unit: sp.csr_array, pos: np.ndarray, n: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Bradley–Terry input counted per (unit, option pair j < k) in that order: the pairs, how many rankings
-    compared them (every full ranking of the unit) and how many put j first — what ``bradley_terry``
-    collapses the N · m(m − 1)/2 listed comparisons into, counted without listing them."""
-    m = rows.shape[1]
-    pos = np.empty_like(rows)
-    np.put_along_axis(pos, rows, np.arange(m)[None, :].repeat(rows.shape[0], axis=0), axis=1)
+    compared them (every full ranking of the unit: ``n``) and how many put j first — what ``bradley_terry``
+    collapses the N · m(m − 1)/2 listed comparisons into, counted without listing them. ``per_unit``: from
+    :func:`per_unit_rankings`; ``pos``: each distinct ranking's option positions (:func:`_positions`)."""
+    m = pos.shape[1]
     j, k = np.triu_indices(m, 1)
-    wins = np.zeros((n_units, j.size))
-    for p, (a, b) in enumerate(zip(j.tolist(), k.tolist(), strict=True)):  # a loop over option pairs
-        wins[:, p] = np.bincount(unit, weights=pos[:, a] < pos[:, b], minlength=n_units)
-    n = np.bincount(unit, minlength=n_units).astype(np.float64)
+    wins = per_unit @ (pos[:, j] < pos[:, k]).astype(np.float64)  # (U, pairs): sums of whole numbers, exact
     judged = n > 0
-    base = (np.arange(n_units) * m)[judged, None]
+    base = (np.flatnonzero(judged) * m)[:, None]
     first, second = (base + j[None, :]).ravel(), (base + k[None, :]).ravel()
     return first, second, np.repeat(n[judged], j.size), wins[judged].ravel()
 
@@ -135,19 +147,21 @@ def _consensus_order(score: np.ndarray, strength: np.ndarray, n_units: int, m: i
     return np.take_along_axis(first, np.lexsort((first, run), axis=-1), axis=1), same.any(axis=1)
 
 
-def _agreement(rows: np.ndarray, unit: np.ndarray, order: np.ndarray, n_units: int) -> np.ndarray:
-    """Share of each unit's (ranking, option pair) comparisons that agree with the consensus order."""
-    m = rows.shape[1]
-    pos = np.empty_like(order)
-    np.put_along_axis(pos, order, np.arange(m)[None, :].repeat(n_units, axis=0), axis=1)
-    at = pos.reshape(-1)[unit[:, None] * m + rows]  # (N, m) consensus position of each judgment's k-th option
-    agree = np.zeros(unit.size)
+def _agreement(per_unit: sp.csr_array, orders: np.ndarray, order: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Share of each unit's (ranking, option pair) comparisons that agree with the consensus order ``order``
+    (U, m), counted once per distinct ranking the unit received (``per_unit``, ``orders``: its option indices,
+    best first) and weighted by how often: whole numbers, divided once by the unit's comparisons."""
+    n_units, m = order.shape
+    pos = _positions(order).reshape(-1)
+    cell_unit = np.repeat(np.arange(n_units), np.diff(per_unit.indptr))
+    at = pos[cell_unit[:, None] * m + orders[per_unit.indices]]  # consensus position of each ranking's k-th option
+    agree = np.zeros(cell_unit.size)
     for p, q in itertools.combinations(range(m), 2):  # pairs of positions: m is the number of options
         agree += at[:, p] < at[:, q]
-    pairs = m * (m - 1) / 2
-    n = np.bincount(unit, minlength=n_units)
+    pairs = m * (m - 1) // 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.bincount(unit, weights=agree / pairs, minlength=n_units) / n if pairs else np.ones(n_units)
+        share = np.bincount(cell_unit, weights=agree * per_unit.data, minlength=n_units) / (n * pairs) if pairs \
+            else np.ones(n_units)
     return np.where(n > 0, share, np.nan)
 
 
@@ -165,14 +179,16 @@ def _distinct_rows(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def ranking(inp: KindInput) -> KindResult:
     c, options = inp.codes, inp.task.options
     n_units, m = len(c.unit_keys), len(options)
-    rows = orders_of(c, options)
-    glob = c.unit[:, None] * m + rows
+    orders = category_orders(c, options)  # (D, m) per distinct ranking: every sum below is per unit × ranking
+    per_unit = per_unit_rankings(c, n_units)
+    pos = _positions(orders)
+    n = np.bincount(c.unit, minlength=n_units)
     groups = np.repeat(np.arange(n_units), m)
-    points = np.broadcast_to(np.arange(m - 1, -1, -1, dtype=np.float64), glob.shape)  # full rankings
-    borda_score = np.bincount(glob.ravel(), weights=points.ravel(), minlength=n_units * m).astype(np.float64)
-    bt = bradley_terry_counts(*_pair_counts(rows, c.unit, n_units), n_units * m, group=groups)
+    # Borda points of full rankings: an option's points are m − 1 − its position (whole numbers: exact sums)
+    borda_score = (per_unit @ (m - 1 - pos).astype(np.float64)).reshape(-1) if n_units else np.zeros(0)
+    bt = bradley_terry_counts(*_pair_counts(per_unit, pos, n.astype(np.float64)), n_units * m, group=groups)
     order, tie = _consensus_order(borda_score, bt.log_strength, n_units, m)
-    support = _agreement(rows, c.unit, order, n_units)
+    support = _agreement(per_unit, orders, order, n)
     names = np.array(options, dtype=object)
     patterns, inverse = _distinct_rows(order)
     texts = np.array([json.dumps(names[p].tolist(), ensure_ascii=False, separators=(",", ":"))
@@ -180,7 +196,6 @@ def ranking(inp: KindInput) -> KindResult:
     # + 0.0: a strength that rounds to zero from below is 0.0, not -0.0 (the sign of rounding noise, which
     # JSON would print and which changes with the solver's order of operations)
     score, strength = borda_score.reshape(n_units, m), (np.round(bt.log_strength, 6) + 0.0).reshape(n_units, m)
-    n = np.bincount(c.unit, minlength=n_units)
     model = {"bradley_terry_converged": bt.converged, "bradley_terry_iterations": bt.n_iter}
     return KindResult(unit_frame(c, "borda", texts[inverse.reshape(-1)] if n_units else texts, support, n, tie,
                                  ~(support >= inp.policy.min_support)), model,

@@ -38,7 +38,7 @@ Missing judgments are absent rows; one ranking per (unit, annotator) is required
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,10 +282,13 @@ def _chunk_parts(unit: IntArray, code: IntArray, per: _PerRanking, starts: IntAr
     counts = sp.csr_array((np.ones(n_rows), (np.repeat(np.arange(starts.size), n), code)),
                           shape=(starts.size, per.ranks.shape[0]))  # duplicates are added: counts
     rank_sum = counts @ per.ranks
-    s = ((rank_sum - n[:, None] * (m + 1) / 2.0) ** 2).sum(axis=1)
+    centre = n * ((m + 1) / 2.0)
+    s = _square_sums((rank_sum[:, j] - centre for j in range(m)), starts.size)
     den = n.astype(np.float64) ** 2 * (m**3 - m) - n * (counts @ per.ties)
     valid = counts @ per.valid
-    tau_sum = ((np.add.reduceat(per.t[code], starts, axis=0) ** 2).sum(axis=1) - valid) / 2.0
+    t = np.ascontiguousarray(per.t.T)  # (pairs, distinct rankings): one row per option pair
+    tau_sum = (_square_sums((np.add.reduceat(t[j][code], starts) for j in range(t.shape[0])), starts.size)
+               - valid) / 2.0
     votes = (counts @ per.votes).astype(np.int64).reshape(-1, 3)  # (units · pairs, 3); whole numbers
     patterns = _both_orientations(votes)  # weight ½ each
     blocks = None
@@ -293,6 +296,17 @@ def _chunk_parts(unit: IntArray, code: IntArray, per: _PerRanking, starts: IntAr
         block = np.repeat(np.asarray(unit_block, dtype=np.int64)[unit[starts]], m * (m - 1) // 2)
         blocks = _both_orientations(np.column_stack([votes, block]))
     return _Parts(unit[starts], 12.0 * s, den, n, tau_sum, valid * (valid - 1) / 2.0, patterns, blocks)
+
+
+def _square_sums(columns: Iterable[FloatArray], rows: int) -> FloatArray:
+    """Σ_j column_j² per row, added column by column (in column order): over (units, m) tables of a few columns
+    numpy's ``sum(axis=1)`` reduces each short row on its own, and ``add.reduceat`` along rows of a (rows,
+    pairs) gather steps through them likewise (1M rankings of 4 options: 0.09 s against 0.03). ``rows``: the
+    length of the result, zeros when there is no column."""
+    total = np.zeros(rows)
+    for col in columns:  # a loop over columns
+        total += col * col
+    return total
 
 
 def _both_orientations(table: IntArray) -> stats.Patterns:
