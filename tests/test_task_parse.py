@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from unittest import mock
 
 import numpy as np
@@ -104,10 +105,13 @@ def _old_parse(task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> Kind
 
 @settings(max_examples=120, deadline=None)
 @given(st.lists(judgment_st, min_size=1, max_size=25), st.booleans(), st.sets(st.integers(0, 5)),
-       st.dictionaries(st.sampled_from([f"i{k}" for k in range(6)]), st.integers(0, 30)))
+       st.dictionaries(st.sampled_from([f"i{k}" for k in range(6)]), st.integers(0, 30)),
+       st.sampled_from(["before", "beside", "after"]))
 def test_parse_and_restrict_spans_equal_parsing_each_stage(data: list[tuple[int, int, list[tuple[int, int, str]], bool]],
                                                           with_codes: bool, gold: set[int],
-                                                          lengths: dict[str, int]) -> None:
+                                                          lengths: dict[str, int], found_when: str) -> None:
+    """Restricting the whole parse equals parsing the kept rows, whether the whole's findings were found before
+    the restriction, on another thread meanwhile (as the check does) or only when the restriction asks."""
     frame = _frame(_span_rows(data), "ents", with_codes)
     whole = parse_task(SPANS, frame, lengths)
     old = _old_parse(SPANS, frame, lengths)
@@ -116,7 +120,12 @@ def test_parse_and_restrict_spans_equal_parsing_each_stage(data: list[tuple[int,
     _assert_codes_equal(whole.codes, old.codes)
     assert whole.spans is not None
     _assert_spans_equal(whole.spans, span_set_of(old))
-    whole.findings()  # matched and found over all units, then restricted below
+    if found_when == "before":
+        whole.findings()  # matched and found over all units, then restricted below
+    elif found_when == "beside":
+        with ThreadPoolExecutor(1) as pool:
+            whole.find_beside(pool)
+            assert isinstance(whole._findings, Future)
     keep = ~np.isin(whole.codes.unit_items, [f"i{g}" for g in gold])
     part = restrict(whole, keep)
     scored = frame[~frame["item"].isin([f"i{g}" for g in gold])]
@@ -134,6 +143,10 @@ def test_parse_and_restrict_spans_equal_parsing_each_stage(data: list[tuple[int,
     found, ref = summarize_findings(part.findings(), max_examples=3), span_findings(old_set, max_examples=3)
     for name in ("boundary_count", "boundary_units", "type_count", "type_units", "type_pairs", "type_pair_counts"):
         np.testing.assert_array_equal(getattr(found, name), getattr(ref, name), err_msg=name)
+    whole_found = summarize_findings(whole.findings(), max_examples=3)  # the whole's, as the hotspots read them
+    whole_ref = span_findings(span_set_of(old), max_examples=3)
+    for name in ("boundary_count", "boundary_units", "type_count", "type_pairs", "type_pair_counts"):
+        np.testing.assert_array_equal(getattr(whole_found, name), getattr(whole_ref, name), err_msg=name)
 
 
 def test_task_parses_reuses_a_parse_for_the_same_rows_only() -> None:

@@ -279,7 +279,7 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
         acc = account_labels(spec, ctx, judgments)
         del judgments
         by_item, known, acc = acc.by_item, acc.span_parses, replace(acc, by_item=None, span_parses={})
-        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item, parses=TaskParses(known))
+        state = _State(spec=spec, ctx=ctx, acc=acc, by_item=by_item, parses=TaskParses(known, side=pool))
         del by_item, known
         jobs: list[Future[decide.TaskDecision | None]] = []
 

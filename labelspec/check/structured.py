@@ -259,9 +259,13 @@ def _scored(task: Task, frame: pd.DataFrame, gold_units: set[str], lengths: dict
     if task.kind not in PARSED_KINDS:
         scored = frame[~frame["item"].isin(_items(gold_units))]
         return scored.assign(value=canonical_values(task, scored["value"])), None
-    whole = (parses or TaskParses()).get(task, frame, lengths)
-    if whole.spans is not None:
-        whole.findings()  # matched once over all units: the hotspots use them, agreement restricts them
+    parses = parses or TaskParses()
+    whole = parses.get(task, frame, lengths)
+    if whole.spans is not None:  # matched once over all units: the hotspots use them, agreement restricts them
+        if parses.side is not None:
+            whole.find_beside(parses.side)  # the disagreements found on the consensus thread meanwhile
+        else:
+            whole.findings()
     keep = ~pd.Series(whole.codes.unit_items, dtype=object).isin(_items(gold_units)).to_numpy(dtype=bool)
     parsed = restrict(whole, keep)
     return parsed.frame, parsed

@@ -11,6 +11,7 @@ It computes no statistic and decides nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,23 +42,57 @@ class ParsedTask:
     codes: Codes
     spans: SpanSet | None = None
     _matches: tuple[SpanMatches, SpanMatches] | None = field(default=None, repr=False)
-    _findings: FindingParts | None = field(default=None, repr=False)
+    _findings: FindingParts | Future[FindingParts] | None = field(default=None, repr=False)
+    _source: _Restriction | None = field(default=None, repr=False)
 
     def matches(self) -> tuple[SpanMatches, SpanMatches]:
-        """The exact and the overlap matching of :attr:`spans`, found on first use and kept."""
+        """The exact and the overlap matching of :attr:`spans`, found on first use and kept (a restriction's:
+        its source's, found over the source once and restricted)."""
         if self.spans is None:
             raise ValueError("only a spans task has span matchings")
         if self._matches is None:
-            self._matches = both_matches(self.spans)
+            if self._source is not None:
+                exact, overlap = self._source.task.matches()
+                stay = self._source.stay
+                self._matches = (_restrict_matches(exact, stay), _restrict_matches(overlap, stay))
+            else:
+                self._matches = both_matches(self.spans)
         return self._matches
 
     def findings(self) -> FindingParts:
-        """The boundary and type disagreements of :attr:`spans` (overlap matching), found on first use."""
+        """The boundary and type disagreements of :attr:`spans` (overlap matching), found on first use (a
+        restriction's: its source's, restricted)."""
         if self.spans is None:
             raise ValueError("only a spans task has span findings")
         if self._findings is None:
-            self._findings = finding_parts(self.spans, matches=self.matches()[1])
+            if self._source is not None:
+                self._findings = self._source.task.findings().restrict(self._source.unit_new)
+            else:
+                self._findings = finding_parts(self.spans, matches=self.matches()[1])
+        elif isinstance(self._findings, Future):
+            self._findings = self._findings.result()
         return self._findings
+
+    def find_beside(self, pool: Executor) -> None:
+        """Match now (on this thread) and find the disagreements on ``pool``'s thread meanwhile: at 1M span
+        judgments ~0.3 s the check's own thread then spends on the restriction and the F1 denominators instead,
+        while the consensus thread, its fit done, is idle. :meth:`findings` waits for them."""
+        if self.spans is None:
+            raise ValueError("only a spans task has span findings")
+        if self._findings is None and self._source is None:
+            self._findings = pool.submit(finding_parts, self.spans, matches=self.matches()[1])
+
+
+@dataclass(frozen=True)
+class _Restriction:
+    """Where a restricted spans task came from: the whole ``task``, which of its spans stayed (``stay``) and each
+    of its units' new number (``unit_new``, -1: gone). A matching never crosses units, so the restriction's
+    matchings and findings are the whole's, restricted: found once over every unit (the hotspots read the
+    whole's), whenever first asked for."""
+
+    task: ParsedTask
+    stay: np.ndarray
+    unit_new: np.ndarray
 
 
 def _canonical_codes(task: Task, frame: pd.DataFrame, known: CategoryParse | None = None
@@ -160,17 +195,16 @@ def _restrict_matches(m: SpanMatches, stay: np.ndarray) -> SpanMatches:
 
 
 def restrict(parsed: ParsedTask, keep_unit: np.ndarray) -> ParsedTask:
-    """The task restricted to the units ``keep_unit`` (U,) marks: equal to :func:`parse_task` of their rows."""
+    """The task restricted to the units ``keep_unit`` (U,) marks: equal to :func:`parse_task` of their rows.
+
+    Its span matchings and findings are the whole's, restricted on first use (see :class:`_Restriction`): the
+    whole's may still be being found (:meth:`ParsedTask.find_beside`)."""
     codes, rows, unit_new, ann_new = _restrict_codes(parsed.codes, np.asarray(keep_unit, dtype=bool))
     frame = parsed.frame[rows]
     if parsed.spans is None:
         return ParsedTask(frame, codes)
     sset, stay = _restrict_spans(parsed.spans, unit_new, ann_new)
-    matches = None
-    if parsed._matches is not None:
-        matches = (_restrict_matches(parsed._matches[0], stay), _restrict_matches(parsed._matches[1], stay))
-    found = parsed._findings.restrict(unit_new) if parsed._findings is not None else None
-    return ParsedTask(frame, codes, sset, matches, found)
+    return ParsedTask(frame, codes, sset, _source=_Restriction(parsed, stay, unit_new))
 
 
 def task_codes(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parses: TaskParses | None = None,
@@ -193,9 +227,11 @@ class TaskParses:
     each taken up by the task's first parse and then let go.
     """
 
-    def __init__(self, known: Mapping[str, CategoryParse] | None = None) -> None:
+    def __init__(self, known: Mapping[str, CategoryParse] | None = None, *, side: Executor | None = None) -> None:
         self._by_task: dict[str, ParsedTask] = {}
         self._known: dict[str, CategoryParse] = dict(known or {})
+        #: A thread for work that may run beside the caller's (a check run's consensus thread), or None.
+        self.side = side
 
     def get(self, task: Task, frame: pd.DataFrame, lengths: dict[str, int]) -> ParsedTask:
         got = self._by_task.get(task.name)
