@@ -301,6 +301,25 @@ def test_csv_list_cells_are_canonicalised_only_for_list_valued_tasks(tmp_path: P
     assert f["value"].tolist() == ['["x","y"]', "[not json", '[ "x" ]', "x"]
 
 
+@pytest.mark.parametrize("only_lists", [True, False])
+def test_canonical_list_cells_are_kept_without_a_pass_over_distinct_cells(tmp_path: Path, monkeypatch,
+                                                                        only_lists: bool) -> None:
+    """When every list-valued task's cell is canonical already (as tools write them), one pattern pass decides
+    it: the distinct cells are never looked for, whatever the other tasks' values look like."""
+    import pyarrow.compute as pc
+
+    from labelspec.check import read_common
+
+    def no_unique(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the distinct cells were looked for")
+
+    monkeypatch.setattr(read_common, "pc", type("pc", (), {**{k: getattr(pc, k) for k in dir(pc)
+                                                               if not k.startswith("_")}, "unique": no_unique}))
+    rows = '1,tags,a,"[""x"",""y""]"\n2,tags,b,[]\n' + ("" if only_lists else '3,intent,c,"[ ""x"" ]"\n4,intent,d,x\n')
+    f = read([write(tmp_path, "l.csv", HEADER + rows)], TWO).frame
+    assert f["value"].tolist() == ['["x","y"]', "[]"] + ([] if only_lists else ['[ "x" ]', "x"])
+
+
 def test_jsonl_list_values(tmp_path: Path) -> None:
     lines = [
         {"item_id": "1", "task": "tags", "annotator_id": "a", "label": ["x", "é"]},

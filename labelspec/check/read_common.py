@@ -359,7 +359,15 @@ def normalise_list_cells(value: pa.Array | pa.ChunkedArray, task: pa.Array | pa.
     mask = pc.is_in(task, value_set=pa.array(names, text_type))
     if not pc.any(mask).as_py():
         return value
-    masked = pc.if_else(mask, value, "")
+    every = bool(pc.all(mask).as_py())
+    masked = value if every else pc.if_else(mask, value, "")
+    # the usual case, every cell written in canonical form (as tools write them): one pass of the pattern over
+    # the cells and none over distinct cells (1M span cells: 0.09 s against 0.27 s to find the distinct ones)
+    canonical = pc.match_substring_regex(masked, CANONICAL_CELL)
+    if not every:
+        canonical = pc.or_(canonical, pc.invert(mask))
+    if pc.all(canonical, skip_nulls=False).as_py():
+        return value
     uniques = pc.unique(masked)
     already = pc.match_substring_regex(uniques, CANONICAL_CELL).to_numpy(zero_copy_only=False)
     todo = np.flatnonzero(~already)  # parsed: only cells not in canonical form (1M span cells: seconds saved)
