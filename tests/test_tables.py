@@ -187,20 +187,27 @@ def test_cell_keys_of_int32_codes_do_not_wrap() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 3)), max_size=60), st.integers(1, 4))
-def test_counting_grouped_rows_equals_counting_cells(rows: list[tuple[int, int]], piece: int) -> None:
-    """The unit table counted piece by piece of groups from the rows grouped by unit is ``count_cells``'s, with
-    groups that have no row, pieces of several groups and a last piece cut short."""
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 5), st.integers(0, 40)), max_size=60), st.integers(1, 4),
+       st.integers(1, 6))
+def test_counting_grouped_cells_equals_counting_cells(rows: list[tuple[int, int, int]], piece: int, k: int) -> None:
+    """The unit table counted piece by piece of groups from the packed cells in group order is ``count_cells``'s,
+    with groups that have no row, pieces of several groups, a last piece cut short, and K of 1 (no category
+    bit) to 6 (K not a power of two)."""
+    from labelspec.check.coded import take_packed
     from labelspec.check.ordering import group_order
 
     unit = np.array([r[0] for r in rows], dtype=np.int32)
-    category = np.array([r[1] for r in rows], dtype=np.int32)
+    category = np.array([r[1] % k for r in rows], dtype=np.int32)
+    annotator = np.array([r[2] for r in rows], dtype=np.int32)
+    order, offsets = group_order(unit, 10)
+    shift = (k - 1).bit_length()
+    cells = take_packed(annotator, category, shift, order, tables.cell_type(41, shift))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tables, "_COUNT_GROUPS", piece)
-        got = tables.count_grouped(category, group_order(unit, 10), 4, np.int32)
+        got = tables.count_grouped_cells(cells, offsets, shift, k, np.int32)
     assert got.dtype == np.int32
-    assert got.tolist() == tables.count_cells(unit, category, (10, 4)).tolist()
-    assert tables.count_grouped(category[:0], group_order(unit[:0], 10), 0).shape == (10, 0)  # no category
+    assert got.tolist() == tables.count_cells(unit, category, (10, k)).tolist()
+    assert tables.count_grouped_cells(cells[:0], group_order(unit[:0], 10)[1], 0, 0).shape == (10, 0)  # no category
 
 
 def test_the_shared_unit_table_is_counted_from_the_reader_grouping() -> None:
@@ -220,6 +227,7 @@ def test_the_shared_unit_table_is_counted_from_the_reader_grouping() -> None:
     assert plain.grouped is None
     assert grouped.unit_table.dtype == np.int32 and not grouped.unit_table.flags.writeable
     assert grouped.unit_table.tolist() == plain.unit_table.tolist() == unit_counts(plain).tolist()
+    assert "_made_grouped_cells" in grouped.__dict__  # counted from the packed cells, made on the way
     # the judgments' packed cells in the grouped order, made once for the pair tables and Dawid–Skene
     for codes in (grouped, plain):
         cells, (order, _) = codes.grouped_cells, codes.by_unit

@@ -133,7 +133,9 @@ class Codes:
         u, _, k = self.shape
         kind = _int_for(len(self.unit) + 1)
         if self.grouped is not None and self.grouped[0] is self.unit and len(self.unit) and self.category.min() >= 0:
-            table = count_grouped(self.category, self.grouped[1:], k, kind)  # the grouping is there already
+            # the grouping is there already: counted from the grouped cells, made now if no one has yet (the pair
+            # rows and Dawid–Skene read them too), without gathering every row's category in group order again
+            table = count_grouped_cells(self.grouped_cells, self.grouped[2], self.cell_shift, k, kind)
         else:
             table = count_cells(self.unit, self.category, (u, k)).astype(kind, copy=False)
         table.flags.writeable = False
@@ -321,27 +323,34 @@ def count_cells(unit: np.ndarray, category: np.ndarray, shape: tuple[int, int], 
     return counts[:u * k].reshape(u, k)
 
 
-#: Groups per piece of :func:`count_grouped`: a piece's keys and counts stay in cache.
+#: Groups per piece of :func:`count_grouped_cells`: a piece's keys and counts stay in cache.
 _COUNT_GROUPS = 1 << 15
 
 
-def count_grouped(category: np.ndarray, grouping: tuple[np.ndarray, np.ndarray], k: int,
-                  dtype: type[np.signedinteger[Any]] = np.int64) -> np.ndarray:
-    """(G, K) rows per group and category (non-negative ``category`` codes below K), from the rows grouped by
-    group (``ordering.group_order``'s order and offsets): :func:`count_cells` of the group codes, counted piece by
-    piece of groups into the table's own type. Over all rows at once, bincount makes an int64 key per row and a
-    (G·K) int64 table: 186 MB of fresh memory at 10M judgments, 3.3M units."""
-    order, offsets = grouping
+def count_grouped_cells(cells: np.ndarray, offsets: np.ndarray, shift: int, k: int,
+                        dtype: type[np.signedinteger[Any]] = np.int64) -> np.ndarray:
+    """(G, K) rows per group and category from the rows' packed cells in group order (``Codes.grouped_cells``:
+    ``annotator << shift | category``, categories below K) and the groups' (G + 1,) offsets in that order:
+    :func:`count_cells` of the group codes. Each category is the low bits of the next cell, read in one
+    sequential pass (gathering every row's category in group order instead: 0.17 s against 0.06 s for 10M
+    judgments, 3.3M units), and counted piece by piece of groups into the table's own type (over all rows at
+    once, bincount makes an int64 key per row and a (G·K) int64 table: 186 MB of fresh memory at 10M)."""
+    low = (1 << shift) - 1
+    return _count_pieces(offsets, k, dtype, lambda a, b: cells[a:b] & low)
+
+
+def _count_pieces(offsets: np.ndarray, k: int, dtype: type[np.signedinteger[Any]],
+                  categories: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """(G, K) counts from ``categories(a, b)``: the categories of the grouped rows ``a`` to ``b``, piece by piece
+    of :data:`_COUNT_GROUPS` groups."""
     n = len(offsets) - 1
     table = np.zeros((n, k), dtype=dtype)
     if k == 0:  # no category: nothing to count (and no key stride)
         return table
-    if k <= 1 << 7 and category.dtype.itemsize > 1:  # gathered in group order from one byte per row: 10M rows
-        category = category.astype(np.int8)           # of int32, ~0.1 s of cache misses; of int8, ~0.04 s
-    for a in range(0, n, _COUNT_GROUPS):
+    for a in range(0, n, _COUNT_GROUPS):  # a loop over pieces of groups
         b = min(a + _COUNT_GROUPS, n)
         keys = np.repeat(np.arange(0, (b - a) * k, k, dtype=np.int64), np.diff(offsets[a:b + 1]))
-        keys += category[order[offsets[a]:offsets[b]]]
+        keys += categories(int(offsets[a]), int(offsets[b]))
         table[a:b] = np.bincount(keys, minlength=(b - a) * k).reshape(b - a, k)
     return table
 
