@@ -34,7 +34,6 @@ from labelspec.check.decide_structured import (
     _pair_counts,
     _positions,
     category_orders,
-    orders_of,
     per_unit_rankings,
     ranking,
     span_set_of,
@@ -44,7 +43,7 @@ from labelspec.check.ranking import rank_block, rank_block_of_codes, ranking_agr
 from labelspec.check.span_match import both_matches, denominators, pair_sums, ungrouped, ungrouped_sums
 from labelspec.check.spans import span_findings, summarize_findings
 from labelspec.check.structured_metrics import rank_work
-from labelspec.check.tables import find_sorted, unit_positions
+from labelspec.check.tables import Codes, find_sorted, unit_positions
 from labelspec.check.task_parse import TaskParses, parse_task, restrict
 from labelspec.check.taxonomy import lex_order, sparse_patterns
 from labelspec.spec.model import Adjudication, Label, Task
@@ -157,6 +156,12 @@ def test_task_parses_reuses_a_parse_for_the_same_rows_only() -> None:
     assert parses.get(SPANS, frame.iloc[:1], {}) is not first
     empty = parse_task(SPANS, frame.iloc[:0], {})
     assert len(empty.frame) == 0 and empty.spans is not None and empty.spans.unit.size == 0
+
+
+def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
+    """(N, m) option indices of each judgment, best first: the row-by-row reference the counted paths replace."""
+    rows: np.ndarray = category_orders(codes, options)[codes.category]
+    return rows
 
 
 ranking_st = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 4), st.permutations(OPTIONS), st.booleans()),

@@ -96,12 +96,6 @@ def category_orders(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
     return table.reshape(len(codes.categories), len(options))
 
 
-def orders_of(codes: Codes, options: tuple[str, ...]) -> np.ndarray:
-    """(N, m) option indices of each judgment, best first (full rankings, as the record contract requires)."""
-    rows: np.ndarray = category_orders(codes, options)[codes.category]
-    return rows
-
-
 def per_unit_rankings(codes: Codes, n_units: int) -> sp.csr_array:
     """(U, D) how many of each unit's judgments gave each distinct ranking (category): the sums over a unit's
     rankings below are this matrix times a value per distinct ranking, not a pass over every judgment."""
