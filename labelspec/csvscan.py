@@ -19,9 +19,17 @@ _CHUNK = 1 << 24  # bytes per step of the vectorised quote check (bounds its mem
 READ = pacsv.ReadOptions(use_threads=False)
 
 
+#: Bytes per step when counting line feeds: each step's comparison stays in cache.
+_COUNT_CHUNK = 1 << 22
+
+
 def physical_lines(data: bytes) -> int:
-    """Lines as editors and the csv module count them: ``\n``, ``\r\n`` and a lone ``\r`` each end one."""
-    breaks = data.count(b"\n")
+    """Lines as editors and the csv module count them: ``\n``, ``\r\n`` and a lone ``\r`` each end one.
+
+    The line feeds are counted by numpy, a cache-sized piece at a time: ``bytes.count`` took 0.10 s for a 223 MB
+    file against 0.02 s, and holds the GIL meanwhile (the label reader counts beside pyarrow's parse)."""
+    arr = np.frombuffer(data, np.uint8)
+    breaks = sum(int(np.count_nonzero(arr[s:s + _COUNT_CHUNK] == 10)) for s in range(0, len(arr), _COUNT_CHUNK))
     if data.find(b"\r") >= 0:
         breaks += data.count(b"\r") - data.count(b"\r\n")
     return breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
