@@ -283,7 +283,8 @@ def _item_checks(df: pd.DataFrame, ctx: Context, marker: _Marker) -> None:
     if ctx.items is None:
         return
     _, item_cats = codes_of(df, "item")
-    known = category_mask(item_cats, ctx.items.ids)
+    rows = ctx.items.positions(item_cats)  # kept for the spans' text lengths (``_span_bounds``)
+    known = rows >= 0 if rows is not None else category_mask(item_cats, ctx.items.ids)
     marker.mark(~per_row(df, "item", known) & ~equals(df, "item", ""), "unknown_item",
                 _naming(df, "item", "item {} is not in the items file"))
 
