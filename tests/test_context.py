@@ -51,18 +51,19 @@ def test_text_lengths_in_bulk_equal_one_lookup_per_id(lengths: dict[str, int], k
 @given(st.lists(st.text(max_size=5), unique=True, max_size=12), st.data(), st.lists(st.text(max_size=5), max_size=20))
 def test_items_positions_and_lengths_through_the_rows(ids: list[str], data: st.DataObject, keys: list[str]) -> None:
     """``Items.positions`` finds each key's row (-1: none), and a field's lengths looked up through the rows (the
-    readers' categories) are the dict's, whether every row has the field (a CSV) or only some (JSON Lines);
-    the last answer is kept for the same keys object."""
+    readers' categories) are the dict's, whether every row has the field (a CSV) or only some (JSON Lines), and
+    whatever the dict's order; the last answer is kept for the same keys object."""
     has = data.draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids)))
     texts = data.draw(st.lists(st.text(max_size=4), min_size=len(ids), max_size=len(ids)))
     fields = {"all": dict(zip(ids, texts, strict=True)),
-              "some": {i: t for i, t, h in zip(ids, texts, has, strict=True) if h}}
+              "some": {i: t for i, t, h in zip(ids, texts, has, strict=True) if h},
+              "reversed": dict(reversed(list(zip(ids, texts, strict=True))))}  # built in code, not in row order
     items = Items(ids=np.array(ids, dtype=object), fields=fields)
     asked = pd.Index(keys, dtype=pd.StringDtype("pyarrow"))
     rows = items.positions(asked)
     assert rows is not None and rows.tolist() == [ids.index(k) if k in ids else -1 for k in keys]
     assert items.positions(asked) is rows
-    for name in ("all", "some"):
+    for name in ("all", "some", "reversed"):
         want = [len(fields[name][k]) if k in fields[name] else -7 for k in keys]
         assert items.text_lengths(name).of(asked, -7).tolist() == want, name
         assert items.text_lengths(name).of(np.array(keys, dtype=object), -7).tolist() == want, name

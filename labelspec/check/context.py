@@ -63,16 +63,15 @@ class TextLengths(dict[str, int]):
         at = pc.index_in(keys, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return np.where(at >= 0, lengths[np.maximum(at, 0)], missing) if lengths.size else np.full(len(at), missing)
 
-
     def _rows(self, items: Items) -> np.ndarray:
-        """(rows,) the length of each items-file row's field, -1 for a row without it: the dict's own order when
-        every row has the field (the dict was filled in row order, ids unique), else looked up row by row."""
+        """(rows,) the length of each items-file row's field, -1 for a row without it: the dict's own values when
+        its keys are the ids in row order (as ``read_items`` fills it), else looked up row by row."""
         if self._by_row is None:
-            if len(self) == len(items.ids):
+            ids = items.ids.tolist()
+            if len(self) == len(ids) and list(self) == ids:
                 self._by_row = np.fromiter(self.values(), dtype=np.int64, count=len(self))
-            else:  # a JSON Lines items file whose records do not all have the field
-                self._by_row = np.fromiter((self.get(i, -1) for i in items.ids.tolist()), dtype=np.int64,
-                                           count=len(items.ids))
+            else:  # a JSON Lines items file whose records do not all have the field, or fields built in code
+                self._by_row = np.fromiter((self.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
         return self._by_row
 
 
