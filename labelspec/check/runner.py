@@ -298,7 +298,8 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
         # Gold, the findings and gates, then the hotspots, one after the other on this thread while the consensus
         # ends on the other core: at 10M judgments Dawid–Skene is the last to finish, and anything else on the
         # consensus thread (gold scoring first, as it was) or on a third thread beside it (the hotspots, as they
-        # were) put off its end: 6 alternating rounds, mean 4.78 -> 4.66 s, ~40 MiB less (benchmarks/README.md).
+        # were) put off its end: 10M CSV, 6 alternating rounds, mean 4.96 -> 4.76 s, ~40 MiB less
+        # (benchmarks/HISTORY.md, 1 Dec, 02:20).
         state.gold = score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level, known=gold_items.result())
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
