@@ -488,11 +488,18 @@ def test_unit_permutation_permutes_results(data: tuple[Arr, Arr, Arr, int, int, 
 
 @settings(max_examples=50, deadline=None)
 @given(judgments())
+@example((np.array([0, 1, 1, 1]), np.array([0, 0, 0, 0]), np.array([0, 0, 1, 1]), 9, 1, 2))
 def test_relabelling_classes_relabels_results(data: tuple[Arr, Arr, Arr, int, int, int]) -> None:
     u, a, lab, n_units, n_ann, n_cls = data
     new = np.random.default_rng(len(u) * 7 + n_cls).permutation(n_cls)  # new code of each old class
     base = fixed(u, a, lab, n_units, n_ann, n_cls)
     moved = fixed(u, a, new[lab], n_units, n_ann, n_cls)
+    np.testing.assert_allclose(moved.log_likelihood[-1], base.log_likelihood[-1], rtol=1e-9)
+    if moved.n_iter != base.n_iter:
+        # as under a permutation of units: on a ridge of equally likely parameters (one annotator), EM stopped
+        # at different points of it in the two label orders (found by hypothesis: one annotator, two units of
+        # judgments a, a, b and b; 24 against 25 iterations); the likelihood is what both must agree on
+        return
     np.testing.assert_allclose(moved.priors[new], base.priors, atol=1e-8)
     np.testing.assert_allclose(moved.posterior[:, new], base.posterior, atol=1e-8)
     np.testing.assert_allclose(moved.confusion[:, new][:, :, new], base.confusion, atol=1e-8)

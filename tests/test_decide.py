@@ -574,9 +574,10 @@ def test_unit_masks_without_experts_are_read_from_what_the_decider_had(monkeypat
     assert seen[0][3].any()  # the majority's tie on t: a unit without a value
 
 
-def test_the_deciders_tallies_give_the_section_the_rows_give() -> None:
-    """Without expert decisions the decider counts decided_by and the decided units from its masks; the report's
-    consensus section is the one counted from the rows (ties undecided, unanimous units, gold units)."""
+def test_the_deciders_counts_give_the_section_the_rows_give() -> None:
+    """Without expert decisions the decider counts decided_by, the decided units, the reasons and the routed
+    units from its masks; the report's consensus section is the one counted from the rows (ties undecided,
+    unanimous units, gold units)."""
     from dataclasses import replace as copy_with
 
     rows = votes("intent", {"g1": "aab", "t": "ab", "one": "c",
@@ -584,12 +585,58 @@ def test_the_deciders_tallies_give_the_section_the_rows_give() -> None:
     ctx = Context(gold=gold([("g1", "intent", "b"), ("u1", "intent", "a")]))
     for method in ("majority", "dawid_skene"):
         dec = decide_all(make_spec(INTENT, method=method, min_support=0.6), accounting(rows), ctx)
-        assert dec.tallies["intent"] is not None
-        assert dec.section() == copy_with(dec, tallies={}).section()
+        assert dec.counts["intent"] is not None
+        assert dec.section() == copy_with(dec, counts={}).section()
     expert = votes("intent", {"t": "a"})  # an expert settles the tie: counted from the rows
     experts = [(i, u, t, "e1", v) for i, u, t, _, v in expert]
     dec = decide_all(make_spec(INTENT, min_support=0.6), accounting(rows, experts), ctx)
-    assert dec.tallies["intent"] is None and dec.section()["tasks"]["intent"]["decided_by"]["expert"] == 1
+    assert dec.counts["intent"] is None and dec.section()["tasks"]["intent"]["decided_by"]["expert"] == 1
+
+
+def _sections(spec: Spec, acc: Accounting, ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The consensus section decided without rows (a plain check's), and the one counted from every row."""
+    from dataclasses import replace as copy_with
+
+    from labelspec.check.decide import decide_one, section_of
+
+    lean = [decide_one(spec, task, acc, ctx, details=False, rows=False) for task in spec.tasks]
+    whole = decide_all(spec, acc, ctx)
+    return section_of(spec, lean), copy_with(whole, counts={}).section()
+
+
+def test_a_section_without_rows_is_the_section_of_the_rows() -> None:
+    """A plain check decides without the per-unit rows and counts its section from the masks: every count of
+    the section (each review reason, routing, gold and calibration units, unanimity, ties, experts) is the
+    one counted from the rows a release writes."""
+    tone = Task(name="tone", kind="single_choice", question="q", labels=(lab("a"), lab("b")))
+    rule = Rule(id="chargeback", field="body", op="matches", operand="(?i)chargeback", expect="label_in",
+                labels=("c",))
+    ruled = Task(name="intent", kind="single_choice", question="q", labels=INTENT.labels, rules=(rule,))
+    spans = Task(name="ents", kind="spans", question="q", field="body", labels=(lab("per"), lab("org")))
+    items = Items(ids=np.array(["g1", "k1", "u1", "i1", "i2", "s1", "s2", "one", "w"], dtype=object),
+                  fields={"body": {"g1": "x", "k1": "x", "u1": "x", "i1": "open a Chargeback", "i2": "hello",
+                                   "s1": "Ada Lovelace", "s2": "Ada Lovelace", "one": "x", "w": "x"}})
+    rows = [*votes("intent", {"g1": "aab", "u1": "cca", "i1": "aaa", "i2": "ab", "one": "c", "w": "aaabbcc"}),
+            *votes("tone", {"g1": "ab", "k1": "ab", "u1": "ab", "i1": "aa"}),
+            *votes("ents", {"s1": ['[[0,3,"per"]]', '[[0,3,"per"]]', '[[1,6,"org"]]', '[[1,6,"org"]]'],
+                            "s2": ['[[0,3,"per"]]', '[[0,4,"per"]]', '[[0,3,"per"]]']})]
+    ctx = Context(items=items, gold=gold([("g1", "intent", "b"), ("i2", "intent", "a")]),
+                  calibration=gold([("k1", "tone", "a")]))
+    seen: set[str] = set()
+    for method in ("majority", "dawid_skene"):
+        for review in ((), REASONS):
+            spec = make_spec(ruled, tone, spans, method=method, min_support=0.5, expert_review=review)
+            lean, whole = _sections(spec, accounting(rows), ctx)
+            assert lean == whole
+            seen |= {r for t in whole["tasks"].values() for r, n in t["reasons"].items() if n}
+            if method == "majority":  # ties on g1 (another task's gold item), k1 (calibration), u1: one routed
+                tone_section = whole["tasks"]["tone"]
+                assert (tone_section["reasons"]["tie"], tone_section["routed_to_review"]) == (3, 1)
+    assert seen == set(REASONS)  # every reason was there to count
+    expert = accounting(rows, expert=[("i2", "", "intent", "e1", "b"), ("u1", "", "intent", "e2", "a"),
+                                      ("u1", "", "intent", "e3", "c"), ("z9", "", "intent", "e1", "a")])
+    lean, whole = _sections(make_spec(ruled, tone, spans), expert, ctx)
+    assert lean == whole and whole["tasks"]["intent"]["expert_conflicts"] == 1
 
 
 @pytest.mark.parametrize("method", ["majority", "dawid_skene"])
@@ -603,4 +650,5 @@ def test_no_value_from_the_winning_codes_is_exactly_the_units_without_a_value(me
     none = d.units["value"].isna().to_numpy()
     assert none.any() == (method == "majority") and not none.all()  # EM breaks the vote's ties here
     assert (d.units["decided_by"].isna().to_numpy() == none).all()
-    assert d.tallies["intent"] is not None and d.tallies["intent"]["decided_by"].get("undecided", 0) == none.sum()
+    counts = d.counts["intent"]
+    assert counts is not None and counts.decided_by.get("undecided", 0) == none.sum()

@@ -271,7 +271,7 @@ def test_ranking_consensus_does_not_depend_on_the_solver(rows: list[tuple[int, l
     dense = ranking(inp).units
     with mock.patch.object(bt, "DENSE_MAX", 0):
         sparse = ranking(inp).units
-    assert dense["value"].tolist() == sparse["value"].tolist() and dense["tie"].tolist() == sparse["tie"].tolist()
+    assert dense.value.tolist() == sparse.value.tolist() and dense.tie.tolist() == sparse.tie.tolist()
 
 
 def test_exactly_tied_options_keep_spec_order() -> None:
@@ -279,7 +279,7 @@ def test_exactly_tied_options_keep_spec_order() -> None:
     frame = pd.DataFrame({"item": ["i", "i"], "unit": "", "annotator": ["x", "y"],
                           "value": ['["c","b","a"]', '["b","c","a"]']})
     got = ranking(KindInput(task, frame, encode_task(task, frame), {}, Adjudication(), {})).units
-    assert got["value"].tolist() == ['["b","c","a"]'] and got["tie"].tolist() == [True]
+    assert got.value.tolist() == ['["b","c","a"]'] and got.tie.tolist() == [True]
 
 
 @settings(max_examples=150, deadline=None)

@@ -246,10 +246,10 @@ def test_counted_bradley_terry_and_borda_equal_listed_comparisons(data: list[tup
     # unit has its order too, in the value before ties are withheld)
     agree = [0.0] * n_units
     for u, row in zip(c.unit.tolist(), rows.tolist(), strict=True):
-        at = [json.loads(result.units["value"].iloc[u]).index(OPTIONS[o]) for o in row]
+        at = [json.loads(result.units.value[u]).index(OPTIONS[o]) for o in row]
         agree[u] += sum(at[p] < at[q] for p, q in pairs) / len(pairs)
     per_unit_n = np.bincount(c.unit, minlength=n_units)
-    np.testing.assert_allclose(result.units["support"].to_numpy(), np.array(agree) / per_unit_n, rtol=1e-12)
+    np.testing.assert_allclose(result.units.support, np.array(agree) / per_unit_n, rtol=1e-12)
 
 
 @settings(max_examples=150, deadline=None)

@@ -50,6 +50,7 @@ from labelspec.check.records import Accounting
 from labelspec.check.review_routing import (
     REASONS,
     always_review,
+    review_mask,
     review_reasons,
     route,
     rule_units,
@@ -79,6 +80,21 @@ def consensus_method(task: Task, policy: Adjudication) -> str | None:
 
 
 @dataclass(frozen=True)
+class UnitCounts:
+    """What the report's consensus section says of one task's units: how many, decided by what, flagged for
+    which reason, routed to review, and what experts changed."""
+
+    units: int
+    decided: int
+    decided_by: dict[str, int]  # method, "unanimous", "expert"; "undecided" for units without a value
+    reasons: dict[str, int]  # units per review reason (:data:`REASONS`), before experts
+    routed: int
+    experts: int = 0  # units an expert decided
+    expert_changed: int = 0  # of those, units whose consensus value the expert changed
+    expert_conflicts: int = 0  # units whose experts gave different values
+
+
+@dataclass(frozen=True)
 class Decisions:
     """One row per (task, item, unit) across tasks, plus each task's method and model details."""
 
@@ -88,8 +104,8 @@ class Decisions:
     routing: tuple[str, ...]
     routing_is_default: bool
     details: dict[str, Callable[[np.ndarray], list[dict[str, Any]]] | None] = field(default_factory=dict)
-    #: Per task, when its decider counted them (no expert decisions): ``decided_by`` counts and ``decided``.
-    tallies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: Per task, when ``decide_task`` counted them from its masks (no expert decisions); else counted from the rows.
+    counts: dict[str, UnitCounts | None] = field(default_factory=dict)
     #: Per task, the unit (``pos``) of each of its used judgments in row order, when known (:class:`TaskDecision`).
     judgment_units: dict[str, np.ndarray | None] = field(default_factory=dict)
 
@@ -111,55 +127,71 @@ class Decisions:
 
     def section(self) -> dict[str, Any]:
         """The ``consensus`` section of the check report: per task counts and model, plus a text summary."""
-        tasks: dict[str, Any] = {}
-        lines: list[str] = []
+        counted: list[tuple[str, str, dict[str, Any], UnitCounts]] = []
         # only the columns the counts read (3.3M units at 10M judgments: a filtered copy of every column
         # was the check's high-water mark); with one task every unit row is its own (``combine``): no copy and
         # no 3.3M text comparisons
         one = len(self.methods) == 1
-        used = self.units if one else self.units[["task", "decided_by", "value", "proposed", "review",
-                                                   "expert_conflict", *(f"reason_{r}" for r in REASONS)]]
+        used: pd.DataFrame | None = None
         for name, method in self.methods.items():  # a loop over tasks
-            mine = None if one else (used["task"] == name).to_numpy(dtype=bool)
-            g = used if mine is None or mine.all() else used[mine]
-            tasks[name], line = _task_section(name, g, method, self.models[name], self.routing,
-                                              self.tallies.get(name))
-            lines.append(line)
-        note = " (default)" if self.routing_is_default else ""
-        lines.append(f"expert review on: {', '.join(self.routing)}{note}")
-        return {"review_reasons": list(self.routing), "review_reasons_default": self.routing_is_default,
-                "tasks": tasks, "summary": lines}
+            counts = self.counts.get(name)
+            if counts is None:
+                if used is None:
+                    used = self.units if one else self.units[["task", "decided_by", "value", "proposed", "review",
+                                                              "expert_conflict", *(f"reason_{r}" for r in REASONS)]]
+                mine = None if one else (used["task"] == name).to_numpy(dtype=bool)
+                counts = count_rows(used if mine is None or mine.all() else used[mine])
+            counted.append((name, method, self.models[name], counts))
+        return consensus_section(self.routing, self.routing_is_default, counted)
 
 
-def _task_section(name: str, g: pd.DataFrame, method: str, model: dict[str, Any], routing: tuple[str, ...],
-                  tally: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+def consensus_section(routing: tuple[str, ...], routing_is_default: bool,
+                      tasks: Sequence[tuple[str, str, dict[str, Any], UnitCounts]]) -> dict[str, Any]:
+    """The report's ``consensus`` section from each task's name, method, model and counts (in spec order)."""
+    out: dict[str, Any] = {}
+    lines: list[str] = []
+    for name, method, model, counts in tasks:
+        out[name], line = _task_section(name, counts, method, model, routing)
+        lines.append(line)
+    note = " (default)" if routing_is_default else ""
+    lines.append(f"expert review on: {', '.join(routing)}{note}")
+    return {"review_reasons": list(routing), "review_reasons_default": routing_is_default, "tasks": out,
+            "summary": lines}
+
+
+def count_rows(g: pd.DataFrame) -> UnitCounts:
+    """:class:`UnitCounts` of one task's unit rows (with expert decisions: ``decide_task`` counts the others)."""
     reasons = {r: int(g[f"reason_{r}"].sum()) for r in REASONS}
-    routed, changed = int(g["review"].sum()), 0
-    if tally is not None:  # counted by the decider (no expert decisions): no pass over 3.3M texts here
-        by, decided, experts = dict(tally["decided_by"]), int(tally["decided"]), 0
-    else:
-        # the few distinct texts of 3.3M units (10M judgments) coded once, then counted and compared as integers
-        kind, names = pd.factorize(g["decided_by"].to_numpy(dtype=object), use_na_sentinel=True)
-        counted = np.bincount(kind + 1, minlength=len(names) + 1)  # slot 0: no value (undecided)
-        by = {str(n): int(c) for n, c in zip(names, counted[1:], strict=True)} | (
-            {"undecided": int(counted[0])} if counted[0] else {})
-        by_expert = np.isin(kind, np.flatnonzero(np.asarray(names, dtype=object) == "expert"))
-        experts, decided = int(by_expert.sum()), int(g["value"].notna().sum())
-        # an expert who changed a consensus value (not one who settled a tie or decided a unit nobody else
-        # judged), compared on the experts' units only (3.3M object comparisons at 10M judgments otherwise)
-        if experts:
-            proposed = g["proposed"].to_numpy(dtype=object)[by_expert]
-            changed = int((pd.notna(proposed) & (proposed != g["value"].to_numpy(dtype=object)[by_expert])).sum())
-    conflicts = int(g["expert_conflict"].sum())
-    d = {"method": method, "units": len(g), "decided": decided,
-         "decided_by": dict(sorted(by.items())), "reasons": reasons,
+    # the few distinct texts of 3.3M units (10M judgments) coded once, then counted and compared as integers
+    kind, names = pd.factorize(g["decided_by"].to_numpy(dtype=object), use_na_sentinel=True)
+    counted = np.bincount(kind + 1, minlength=len(names) + 1)  # slot 0: no value (undecided)
+    by = {str(n): int(c) for n, c in zip(names, counted[1:], strict=True)} | (
+        {"undecided": int(counted[0])} if counted[0] else {})
+    by_expert = np.isin(kind, np.flatnonzero(np.asarray(names, dtype=object) == "expert"))
+    experts, changed = int(by_expert.sum()), 0
+    # an expert who changed a consensus value (not one who settled a tie or decided a unit nobody else
+    # judged), compared on the experts' units only (3.3M object comparisons at 10M judgments otherwise)
+    if experts:
+        proposed = g["proposed"].to_numpy(dtype=object)[by_expert]
+        changed = int((pd.notna(proposed) & (proposed != g["value"].to_numpy(dtype=object)[by_expert])).sum())
+    return UnitCounts(units=len(g), decided=int(g["value"].notna().sum()), decided_by=by, reasons=reasons,
+                      routed=int(g["review"].sum()), experts=experts, expert_changed=changed,
+                      expert_conflicts=int(g["expert_conflict"].sum()))
+
+
+def _task_section(name: str, counts: UnitCounts, method: str, model: dict[str, Any], routing: tuple[str, ...]
+                  ) -> tuple[dict[str, Any], str]:
+    reasons, routed, experts = counts.reasons, counts.routed, counts.experts
+    changed, conflicts, n = counts.expert_changed, counts.expert_conflicts, counts.units
+    d = {"method": method, "units": n, "decided": counts.decided,
+         "decided_by": dict(sorted(counts.decided_by.items())), "reasons": dict(reasons),
          "routed_to_review": routed, "expert_changed": changed, "expert_conflicts": conflicts, "model": model}
     fit = ""
     if "converged" in model:
         state = "converged" if model["converged"] else "did not converge"
         fit = f" ({state} after {model['iterations']} iterations)"
     why = ", ".join(f"{r} {reasons[r]}" for r in routing if reasons[r])
-    units = f"{len(g)} unit{'' if len(g) == 1 else 's'}"
+    units = f"{n} unit{'' if n == 1 else 's'}"
     notes = [f"{changed} changed the consensus"] if changed else []
     notes += [f"{conflicts} where experts disagree: the latest decision stands"] if conflicts else []
     # flagged counts every unit a routing reason holds for, before experts and gold items included; the units
@@ -253,17 +285,18 @@ def _apply_experts(units: pd.DataFrame, experts: pd.DataFrame, method: str) -> p
 
 def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFrame, ctx: Context, *,
                 codes: Codes | None = None, parses: TaskParses | None = None, details: bool = True,
-                em_threads: int | None = None
-                ) -> tuple[pd.DataFrame, kinds.KindResult, dict[str, Any] | None, np.ndarray | None]:
-    """One task's units with value, evidence, reasons and routing (see the module docstring), and the unit
-    (its ``pos``) of each row of ``frame`` when known.
+                em_threads: int | None = None, rows: bool = True
+                ) -> tuple[pd.DataFrame | None, kinds.KindResult, UnitCounts | None, np.ndarray | None]:
+    """One task's units with value, evidence, reasons and routing (see the module docstring), their counts,
+    and the unit (its ``pos``) of each row of ``frame`` when known.
 
     ``codes`` may pass the task's label codes from its analysis (same rows, coded by ``task.label_ids``), so
     the judgments are not encoded twice; ``parses`` (the check run's) does so for spans and ranking tasks.
     ``details=False``: the result has no per-unit details, dropped before the units' columns are built.
     ``em_threads``: threads for Dawid–Skene's EM (``KindInput.em_threads``).
-    Without expert decisions it also returns the ``decided_by`` counts and the decided units (the report's
-    section), counted from its masks; else None.
+    Without expert decisions the counts come from the per-unit masks (:class:`UnitCounts`), and with
+    ``rows=False`` no frame is made at all (None; a plain check reads the counts only); with expert
+    decisions the frame is always made and the counts are None (``count_rows`` counts them from it).
     """
     method = consensus_method(task, spec.adjudication)
     assert method is not None
@@ -275,50 +308,69 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     result = DECIDERS[method](inp)
     if not details:  # what they hold (Dawid–Skene's posteriors: 107 MB at 10M judgments) goes now
         result = replace(result, detail=None)
-    units = result.units.assign(pos=np.arange(len(result.units)))
+    cols = result.units
+    n = len(cols)
     # a tied unit has no value until an expert decides it, whatever the kind: a median between two scale points,
     # a label or span cluster chosen by exactly half, options nobody ordered would otherwise be released
-    tied = units["tie"].to_numpy(dtype=bool)
+    tied = cols.tie
+    value = cols.value
     if tied.any():
-        units["value"] = units["value"].astype(object).where(~tied, None)
-    value = units["value"].to_numpy(dtype=object)
+        value = value.copy()
+        value[tied] = None
     # a value is a category's name or None: with the winning codes, which units have none is known without a
     # pass over 3.3M objects (pandas' isna on them: ~0.2 s at 10M judgments)
     no_value = tied | (result.winner < 0) if result.winner is not None else np.asarray(pd.isna(value), dtype=bool)
     unanimous = _unanimous(codes, value, result.counts, result.winner)
-    units["decided_by"] = _texts(units.index, method, unanimous, "unanimous")
     gold_col, on_gold = _gold_column(inp)
     vote = value[on_gold] if result.vote is None else result.vote(on_gold)
     result = replace(result, counts=None, winner=None, vote=None)  # not kept past here (G13's memory bound)
-    units["reason_tie"] = units["tie"]
-    units["reason_low_support"] = units["low_support"]
-    units["reason_always_review_labels"] = always_review(task, units["value"])
-    units["gold"] = pd.Series(gold_col, index=units.index, dtype=object, copy=False)
-    conflict = np.zeros(len(units), dtype=bool)
+    conflict = np.zeros(n, dtype=bool)
     conflict[on_gold] = vote != gold_col[on_gold]
-    units["reason_gold_conflict"] = conflict
-    units["reason_rule_violation"] = np.isin(np.arange(len(units)), rule_units(task, frame, codes, ctx))
-    units["reason_span_conflict"] = units["span_conflict"]
+    reasons = {"tie": tied, "low_support": cols.low_support, "always_review_labels": always_review(task, value),
+               "gold_conflict": conflict, "rule_violation": np.isin(np.arange(n), rule_units(task, frame, codes, ctx)),
+               "span_conflict": cols.span_conflict}
     experts = _expert(task, expert)
+    # each row's unit (the ``pos`` of its unit), when the codes are of exactly the rows given and the decider's
+    # units are theirs, one per code (a release joins the judgments to their rows by it)
+    rows_units = codes.unit if len(codes.unit) == len(frame) and n == len(codes.unit_keys) else None
+    counts, review = None, None
+    if experts.empty:  # the usual case: counted from the masks, decided_by being the method, "unanimous" or None
+        has_gold = _gold_mask(n, on_gold, gold_col)
+        review = review_mask(reasons, spec.adjudication, unreleased_units(codes, ctx) & ~has_gold,
+                             on_gold=has_gold, by_expert=np.zeros(n, dtype=bool))
+        undecided, agreed = int(no_value.sum()), int((unanimous & ~no_value).sum())
+        by = {method: n - undecided - agreed, "unanimous": agreed, "undecided": undecided}
+        counts = UnitCounts(units=n, decided=n - undecided, decided_by={k: c for k, c in by.items() if c},
+                            reasons={r: int(reasons[r].sum()) for r in REASONS}, routed=int(review.sum()))
+        if not rows:
+            return None, result, counts, rows_units
+    units = cols.frame().assign(pos=np.arange(n))
+    if tied.any():
+        units["value"] = pd.Series(value, index=units.index, dtype=object, copy=False)
+    units["decided_by"] = _texts(units.index, method, unanimous, "unanimous")
+    for r in REASONS:
+        units[f"reason_{r}"] = reasons[r]
+    units["gold"] = pd.Series(gold_col, index=units.index, dtype=object, copy=False)
     units = _apply_experts(units, experts, method)
     has_gold, by_expert, no_value = _unit_masks(units, (on_gold, gold_col, no_value) if experts.empty else None)
     by = units["decided_by"].to_numpy(dtype=object).copy()
     by[by_expert] = "expert"
     by[no_value] = None  # one object column, written once (3.3M rows at 10M judgments)
     units["decided_by"] = pd.Series(by, index=units.index, dtype=object, copy=False)
-    unreleased = unreleased_units(codes, units, ctx) & ~has_gold
     named = pd.Series(repeated(len(units), task.name), index=units.index, dtype=object,  # not inferred as str
                       copy=False)
-    tally = None
-    if experts.empty:  # decided_by is the method, "unanimous" or None (no value): counted from the masks
-        undecided, agreed = int(no_value.sum()), int((unanimous & ~no_value).sum())
-        counts = {method: len(units) - undecided - agreed, "unanimous": agreed, "undecided": undecided}
-        tally = {"decided_by": {k: c for k, c in counts.items() if c}, "decided": len(units) - undecided}
-    # each row's unit (the ``pos`` of its unit), when the codes are of exactly the rows given and the decider's
-    # units are theirs, one per code (a release joins the judgments to their rows by it)
-    rows_units = codes.unit if len(codes.unit) == len(frame) and len(result.units) == len(codes.unit_keys) else None
+    if review is not None:  # no expert: the units and their masks are the ones counted above
+        return units.assign(task=named, review=review), result, counts, rows_units
+    unreleased = unreleased_units(codes, ctx, units.index) & ~has_gold
     return route(units.assign(task=named), spec.adjudication, unreleased, on_gold=has_gold,
-                 by_expert=by_expert), result, tally, rows_units
+                 by_expert=by_expert), result, counts, rows_units
+
+
+def _gold_mask(n: int, on_gold: np.ndarray, gold_col: np.ndarray) -> np.ndarray:
+    """(n,) which units have a gold value, from the positions that have one in the gold column."""
+    has_gold = np.zeros(n, dtype=bool)
+    has_gold[on_gold] = pd.notna(gold_col[on_gold])
+    return has_gold
 
 
 def _unit_masks(units: pd.DataFrame, known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -331,9 +383,7 @@ def _unit_masks(units: pd.DataFrame, known: tuple[np.ndarray, np.ndarray, np.nda
         return (units["gold"].notna().to_numpy(), units["expert"].notna().to_numpy(),
                 units["value"].isna().to_numpy())
     on_gold, gold_col, no_value = known
-    has_gold = np.zeros(len(units), dtype=bool)
-    has_gold[on_gold] = pd.notna(gold_col[on_gold])
-    return has_gold, np.zeros(len(units), dtype=bool), no_value
+    return _gold_mask(len(units), on_gold, gold_col), np.zeros(len(units), dtype=bool), no_value
 
 
 def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series:
@@ -357,55 +407,76 @@ class TaskDecision:
     """One task's share of :class:`Decisions` (its units numbered from 0), as :func:`decide_one` returns it."""
 
     task: str
-    units: pd.DataFrame
+    units: pd.DataFrame | None  # None: decided without rows (``decide_one(rows=False)``), counted only
     method: str
     model: dict[str, Any]
     detail: Callable[[np.ndarray], list[dict[str, Any]]] | None
-    tally: dict[str, Any] | None = None  # decide_task's counts for the report (None: counted from the rows)
+    counts: UnitCounts | None = None  # decide_task's counts for the report (None: counted from the rows)
     #: The unit (``pos``) of each of the task's used judgments, in row order, when the details were asked for
     #: (a release joins its judgments to its rows by it); None otherwise or when unknown.
     judgment_units: np.ndarray | None = None
 
 
 def decide_one(spec: Spec, task: Task, acc: Accounting, ctx: Context, *, codes: Codes | None = None,
-               parses: TaskParses | None = None, details: bool = True, em_threads: int | None = None
-               ) -> TaskDecision | None:
+               parses: TaskParses | None = None, details: bool = True, em_threads: int | None = None,
+               rows: bool = True) -> TaskDecision | None:
     """One task's consensus, reasons and routing (``None`` for a task without a consensus method): the runner
     calls it as soon as the task's codes exist, on a second core, while the agreement of the task goes on.
     ``details=False`` drops the per-unit details (a plain check reads none: at 10M judgments Dawid–Skene's
     posteriors alone are 107 MB, held beside the hotspots at the check's memory peak). ``em_threads``: as for
-    :func:`decide_task`."""
+    :func:`decide_task`; ``rows=False``: its counts without the per-unit rows, whenever no expert decided one
+    (what a plain check's report needs: :func:`section_of`)."""
     method = consensus_method(task, spec.adjudication)
     if method is None:
         return None
     used = task_rows(acc.used, task.name, ["item", "unit", "annotator", "value"])
-    units, result, tally, rows_units = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses,
-                                                   details=details, em_threads=em_threads)
-    # the key column as object texts: reset_index would convert the index to pandas' string dtype, 0.3 s for the
-    # 3.3M unit keys of 10M judgments, read by nothing that needs it
-    keyed = units.reset_index(drop=True)
-    keyed.insert(0, "key", pd.Series(units.index.to_numpy(dtype=object), dtype=object, copy=False))
-    return TaskDecision(task.name, keyed, method, result.model, result.detail, tally,
+    units, result, counts, rows_units = decide_task(spec, task, used, acc.expert, ctx, codes=codes, parses=parses,
+                                                    details=details, em_threads=em_threads, rows=rows)
+    keyed = None
+    if units is not None:
+        # the key column as object texts: reset_index would convert the index to pandas' string dtype, 0.3 s for
+        # the 3.3M unit keys of 10M judgments, read by nothing that needs it
+        keyed = units.reset_index(drop=True)
+        keyed.insert(0, "key", pd.Series(units.index.to_numpy(dtype=object), dtype=object, copy=False))
+    return TaskDecision(task.name, keyed, method, result.model, result.detail, counts,
                         rows_units if details else None)
 
 
+def section_of(spec: Spec, parts: Sequence[TaskDecision | None]) -> dict[str, Any]:
+    """The report's ``consensus`` section from the tasks' decisions, with or without their rows (the same as
+    ``combine(spec, parts).section()``, which needs every task's rows)."""
+    routing, default = review_reasons(spec.adjudication)
+    counted: list[tuple[str, str, dict[str, Any], UnitCounts]] = []
+    for p in parts:
+        if p is None:
+            continue
+        if p.counts is None and p.units is None:
+            raise ValueError(f"task {p.task!r} was decided with neither counts nor rows")
+        counts = p.counts if p.counts is not None else count_rows(p.units)
+        counted.append((p.task, p.method, p.model, counts))
+    return consensus_section(routing, default, counted)
+
+
 def combine(spec: Spec, parts: Sequence[TaskDecision | None]) -> Decisions:
-    """The tasks' decisions as one :class:`Decisions`, in the order given (the spec's task order)."""
+    """The tasks' decisions as one :class:`Decisions`, in the order given (the spec's task order); every task
+    decided with its rows (``decide_one(rows=True)``)."""
     done = [p for p in parts if p is not None]
+    frames = [p.units for p in done if p.units is not None]
+    if len(frames) != len(done):
+        raise ValueError("combine needs every task's rows: decide them with rows=True")
     routing, default = review_reasons(spec.adjudication)
     columns = ["task", "item", "unit", "key", "value", "proposed", "decided_by", "method", "support",
                "n_judgments", "tie", "low_support", "gold", "expert", "expert_conflict", "span_conflict", "pos",
                *[f"reason_{r}" for r in REASONS], "review"]
-    if len(done) == 1:  # one task (numbered from 0): no copy of 3.3M unit rows at 10M judgments
-        units = done[0].units[columns]
+    if len(frames) == 1:  # one task (numbered from 0): no copy of 3.3M unit rows at 10M judgments
+        units = frames[0][columns]
     else:
-        units = (pd.concat([p.units for p in done], ignore_index=True)[columns] if done
-                 else pd.DataFrame(columns=columns))
+        units = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     # order: spec task order, then unit key (sorted codes), which orders by item, then step
     units["pos"] = units["pos"].astype(np.int64)
     return Decisions(units=units, methods={p.task: p.method for p in done},
                      models={p.task: p.model for p in done}, routing=routing, routing_is_default=default,
-                     details={p.task: p.detail for p in done}, tallies={p.task: p.tally for p in done},
+                     details={p.task: p.detail for p in done}, counts={p.task: p.counts for p in done},
                      judgment_units={p.task: p.judgment_units for p in done})
 
 

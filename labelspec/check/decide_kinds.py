@@ -7,9 +7,9 @@ majority for anything else (attribution). Spans and ranking live in ``decide_str
 never decides what goes to expert review (``decide`` does) and never loops over units or judgments in Python;
 only the distinct values of a task are parsed one by one, and output dicts are built at the end.
 
-Every decider returns a :class:`KindResult` whose ``units`` frame has the columns of :data:`UNIT_COLUMNS`;
-``value`` is the proposed value in the canonical text form of label files (label id, rating number, compact
-JSON for lists), or ``None`` when there is no consensus.
+Every decider returns a :class:`KindResult` whose ``units`` (:class:`UnitColumns`, arrays in unit order) make
+the frame of :data:`UNIT_COLUMNS` on request; ``value`` is the proposed value in the canonical text form of label
+files (label id, rating number, compact JSON for lists), or ``None`` when there is no consensus.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class KindInput:
 
 @dataclass(frozen=True)
 class KindResult:
-    units: pd.DataFrame
+    units: UnitColumns
     model: dict[str, Any] = field(default_factory=dict)  # method details for the report (Dawid–Skene …)
     #: Per-unit details (posterior, Borda scores …) for the units at the given positions, built only on request:
     #: a check needs none of them, a release needs them for its rows only.
@@ -163,25 +163,50 @@ def encode_task(task: Task, frame: pd.DataFrame) -> Codes:
     return encode(frame, tuple(str(c) for c in cat.categories), category_of=np.asarray(cat.codes, dtype=np.int64))
 
 
-def unit_frame(codes: Codes, method: str, value: np.ndarray, support: np.ndarray, n: np.ndarray,
-               tie: np.ndarray, low: np.ndarray, **extra: Any) -> pd.DataFrame:
-    """The per-unit frame every decider returns (columns it does not fill get neutral values)."""
-    u = len(codes.unit_keys)
-    def text(a: np.ndarray) -> pd.Series:  # object, not pandas' string dtype: None stays None, no conversion cost
-        return pd.Series(np.asarray(a, dtype=object), dtype=object, copy=False)
+@dataclass(frozen=True)
+class UnitColumns:
+    """A decider's per-unit results as arrays, one per unit in the codes' unit order. :meth:`frame` makes the
+    per-unit frame that a release and an adjudication queue write from; a plain check counts its consensus
+    section from the arrays alone (at 10M judgments that frame's object columns, built and freed again, took
+    ~0.3 s at the end of the consensus thread, the check's critical path)."""
 
-    cols: dict[str, Any] = {
-        "item": text(codes.unit_items), "unit": text(codes.unit_steps), "value": text(value),
-        "method": text(repeated(u, method)), "support": np.asarray(support, dtype=np.float64),
-        "n_judgments": np.asarray(n, dtype=np.int64), "tie": np.asarray(tie, dtype=bool),
-        "low_support": np.asarray(low, dtype=bool),
-        "span_conflict": np.zeros(u, dtype=bool),
-    }
-    cols.update(extra)
-    # not copied again (3.3M units × 9 columns); every column has its own array
-    frame = pd.DataFrame(cols, columns=list(UNIT_COLUMNS), copy=False)
-    frame.index = pd.Index(codes.unit_keys, dtype=object, name="key")
-    return frame
+    codes: Codes
+    method: str
+    value: np.ndarray  # (U,) object: the proposed value's text, or None
+    support: np.ndarray  # (U,) float64
+    n_judgments: np.ndarray  # (U,) int64
+    tie: np.ndarray  # (U,) bool
+    low_support: np.ndarray  # (U,) bool
+    span_conflict: np.ndarray  # (U,) bool
+
+    def __len__(self) -> int:
+        return len(self.tie)
+
+    def frame(self) -> pd.DataFrame:
+        """The :data:`UNIT_COLUMNS` frame, indexed by the unit keys."""
+        def text(a: np.ndarray) -> pd.Series:  # object, not pandas' string dtype: None stays None, no conversion
+            return pd.Series(a, dtype=object, copy=False)
+
+        c = self.codes
+        cols: dict[str, Any] = {
+            "item": text(np.asarray(c.unit_items, dtype=object)), "unit": text(np.asarray(c.unit_steps, dtype=object)),
+            "value": text(self.value), "method": text(repeated(len(self), self.method)), "support": self.support,
+            "n_judgments": self.n_judgments, "tie": self.tie, "low_support": self.low_support,
+            "span_conflict": self.span_conflict,
+        }
+        # not copied again (3.3M units × 9 columns); every column has its own array
+        frame = pd.DataFrame(cols, columns=list(UNIT_COLUMNS), copy=False)
+        frame.index = pd.Index(c.unit_keys, dtype=object, name="key")
+        return frame
+
+
+def unit_columns(codes: Codes, method: str, value: np.ndarray, support: np.ndarray, n: np.ndarray,
+                 tie: np.ndarray, low: np.ndarray, span_conflict: np.ndarray | None = None) -> UnitColumns:
+    """The per-unit results every decider returns (a span conflict only spans have)."""
+    u = len(codes.unit_keys)
+    return UnitColumns(codes, method, np.asarray(value, dtype=object), np.asarray(support, dtype=np.float64),
+                       np.asarray(n, dtype=np.int64), np.asarray(tie, dtype=bool), np.asarray(low, dtype=bool),
+                       np.zeros(u, dtype=bool) if span_conflict is None else np.asarray(span_conflict, dtype=bool))
 
 
 def pick(categories: tuple[str, ...], idx: np.ndarray) -> np.ndarray:
@@ -204,7 +229,7 @@ def majority(inp: KindInput) -> KindResult:
     counts = inp.codes.unit_table
     r = majority_vote(counts, min_support=inp.policy.min_support)
     value = pick(inp.codes.categories, r.winner)
-    return KindResult(unit_frame(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support),
+    return KindResult(unit_columns(inp.codes, "majority", value, r.support, r.n_judgments, r.tie, r.low_support),
                       counts=counts, winner=r.winner)
 
 
@@ -237,7 +262,7 @@ def dawid_skene_consensus(inp: KindInput) -> KindResult:
     unchosen = (r.winner >= 0) & (np.take_along_axis(counts, np.maximum(r.winner, 0)[:, None], 1)[:, 0] == 0)
     low = (r.winner < 0) | ~(r.posterior_max >= pol.min_support) | unchosen
     cats = list(c.categories)
-    units = unit_frame(c, "dawid_skene", pick(c.categories, r.winner), support, row_totals(counts), r.tie, low)
+    units = unit_columns(c, "dawid_skene", pick(c.categories, r.winner), support, row_totals(counts), r.tie, low)
     model = {
         "labels": cats,
         "priors": dict(zip(cats, np.round(r.priors, 6).tolist(), strict=True)),
@@ -266,7 +291,7 @@ def median(inp: KindInput) -> KindResult:
     has = r.n_judgments > 0
     tie = has & (r.support == 0)  # the two middle judgments differ: no judgment sits at the median
     low = ~has | ~(r.support >= inp.policy.min_support)
-    return KindResult(unit_frame(c, "median", number_text(r.median), r.support, r.n_judgments, tie, low),
+    return KindResult(unit_columns(c, "median", number_text(r.median), r.support, r.n_judgments, tie, low),
                       detail=details(lambda iqr: {"iqr": iqr}, r.iqr))
 
 
@@ -300,7 +325,7 @@ def per_label(inp: KindInput) -> KindResult:
     r = per_label_majority(counts, n, inp.policy.min_support)
     support = r.support.min(axis=1) if r.support.shape[1] else np.ones(n_units)
     tie, low = np.asarray(r.tie.any(axis=1)), np.asarray(r.low_support.any(axis=1))
-    return KindResult(unit_frame(c, "per_label_majority", _selected_text(task, r.selected), support, n, tie, low))
+    return KindResult(unit_columns(c, "per_label_majority", _selected_text(task, r.selected), support, n, tie, low))
 
 
 def pairwise(inp: KindInput) -> KindResult:
@@ -311,7 +336,7 @@ def pairwise(inp: KindInput) -> KindResult:
     sides = np.array(["A", "B", None], dtype=object)
     value = np.where(r.equal, "tie", sides[r.chosen]).astype(object)  # chosen -1 picks None
     n = r.n_a + r.n_b + r.n_tie
-    return KindResult(unit_frame(c, "pairwise", value, r.support, n, r.tie, r.low_support),
+    return KindResult(unit_columns(c, "pairwise", value, r.support, n, r.tie, r.low_support),
                       detail=details(lambda ch, rj, a, b, t: {"chosen": ch, "rejected": rj, "n_a": a, "n_b": b,
                                                               "n_tie": t}, sides[r.chosen], sides[r.rejected],
                                      r.n_a, r.n_b, r.n_tie))
@@ -325,7 +350,7 @@ def taxonomy(inp: KindInput) -> KindResult:
     r = deepest_consensus(c.unit, c.category, parent, min_support=inp.policy.min_support, n_units=n_units)
     roots = majority_vote(unit_counts(replace(c, category=ancestors_at(parent, 0)[c.category])))
     none = r.label < 0
-    return KindResult(unit_frame(c, "deepest_level", pick(c.categories, r.label), r.support, roots.n_judgments,
+    return KindResult(unit_columns(c, "deepest_level", pick(c.categories, r.label), r.support, roots.n_judgments,
                                  none & roots.tie, none), detail=details(lambda d: {"depth": d}, r.depth))
 
 
@@ -339,5 +364,5 @@ def exact(inp: KindInput) -> KindResult:
     tie = n_top > 1
     support = np.where(n > 0, top / np.maximum(n, 1), np.nan)
     winner[tie] = -1
-    return KindResult(unit_frame(c, "exact_majority", pick(c.categories, winner), support, n, tie,
+    return KindResult(unit_columns(c, "exact_majority", pick(c.categories, winner), support, n, tie,
                                  (n == 0) | (support < inp.policy.min_support)))

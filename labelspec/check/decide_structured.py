@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from labelspec.check.bradley_terry import bradley_terry_counts
 from labelspec.check.context import lengths_of
-from labelspec.check.decide_kinds import KindInput, KindResult, unit_frame
+from labelspec.check.decide_kinds import KindInput, KindResult, unit_columns
 from labelspec.check.float_detail import FloatDetail
 from labelspec.check.span_table import ParsedSpans, parse_spans, row_spans, spans_text
 from labelspec.check.spans import SpanSet, span_clusters, span_consensus, span_set
@@ -84,7 +84,7 @@ def spans(inp: KindInput) -> KindResult:
     value = spans_text(np.bincount(chosen.unit, minlength=n_units), chosen.start, chosen.end, chosen.label,
                        task.label_ids)
     n = np.bincount(c.unit, minlength=n_units)
-    return KindResult(unit_frame(c, "span_majority", value, support, n, tie, support < pol.min_support,
+    return KindResult(unit_columns(c, "span_majority", value, support, n, tie, support < pol.min_support,
                                  span_conflict=conflict),
                       detail=_support_detail(chosen.unit, chosen.support, n_units))
 
@@ -191,7 +191,7 @@ def ranking(inp: KindInput) -> KindResult:
     # JSON would print and which changes with the solver's order of operations)
     score, strength = borda_score.reshape(n_units, m), (np.round(bt.log_strength, 6) + 0.0).reshape(n_units, m)
     model = {"bradley_terry_converged": bt.converged, "bradley_terry_iterations": bt.n_iter}
-    return KindResult(unit_frame(c, "borda", texts[inverse.reshape(-1)] if n_units else texts, support, n, tie,
+    return KindResult(unit_columns(c, "borda", texts[inverse.reshape(-1)] if n_units else texts, support, n, tie,
                                  ~(support >= inp.policy.min_support)), model,
                       FloatDetail((("borda", tuple(options), score.__getitem__),
                                    ("bradley_terry", tuple(options), strength.__getitem__))))

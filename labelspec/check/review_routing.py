@@ -7,6 +7,8 @@ reasons the spec's ``adjudication.expert_review`` lists. It decides no value: ``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -30,15 +32,15 @@ def review_labels(task: Task) -> frozenset[str]:
     return task.with_descendants(lab.id for lab in task.labels if lab.review == "always")
 
 
-def always_review(task: Task, values: pd.Series) -> np.ndarray:
-    """(U,) True where the consensus value is, holds or names (an attribution's agent) a ``review: always``
-    label."""
+def always_review(task: Task, values: np.ndarray) -> np.ndarray:
+    """(U,) True where the consensus value (object texts or None) is, holds or names (an attribution's agent) a
+    ``review: always`` label."""
     review = review_labels(task)
     if not review:
         return np.zeros(len(values), dtype=bool)
-
-    flagged = [u for u in values.dropna().unique() if review & value_labels(task.kind, str(u))]  # distinct values
-    out: np.ndarray = values.isin(flagged).to_numpy(dtype=bool)
+    texts = pd.Series(values, dtype=object, copy=False)
+    flagged = [u for u in texts.dropna().unique() if review & value_labels(task.kind, str(u))]  # distinct values
+    out: np.ndarray = texts.isin(flagged).to_numpy(dtype=bool)
     return out
 
 
@@ -54,27 +56,38 @@ def rule_units(task: Task, frame: pd.DataFrame, codes: Codes, ctx: Context) -> n
     return np.unique(codes.unit[bad])
 
 
-def unreleased_units(codes: Codes, units: pd.DataFrame, ctx: Context) -> np.ndarray:
-    """(len(units),) True for units on an item no release publishes (``Context.never_released``)."""
+def unreleased_units(codes: Codes, ctx: Context, index: pd.Index | None = None) -> np.ndarray:
+    """(U,) True for units on an item no release publishes (``Context.never_released``); with ``index``, for
+    the unit keys it holds (the codes' units and expert-only ones), aligned by key."""
     on = units_on_items(codes, ctx.never_released())
-    if len(on) != len(units):  # expert-only units were added: align by key
+    if index is not None and len(on) != len(index):  # expert-only units were added: align by key
         keyed = pd.Series(on, index=pd.Index(codes.unit_keys, dtype=object))
-        on = keyed.reindex(units.index, fill_value=False).to_numpy(dtype=bool)
+        on = keyed.reindex(index, fill_value=False).to_numpy(dtype=bool)
     return on
+
+
+def review_mask(reasons: Mapping[str, np.ndarray], policy: Adjudication, unreleased: np.ndarray, *,
+                on_gold: np.ndarray, by_expert: np.ndarray) -> np.ndarray:
+    """(U,) which units go to expert review: a reason the policy routes on holds (``reasons``: a mask per
+    :data:`REASONS` entry), and the unit is neither settled by an expert nor one no release publishes
+    (``unreleased``: another task's unit on a gold item, a calibration item's). A gold unit's answer is known:
+    only a conflict with it is worth an expert's time."""
+    routing, _ = review_reasons(policy)
+    routed = np.zeros(len(unreleased), dtype=bool)
+    for r in routing:
+        routed |= reasons[r]
+    routed = np.where(on_gold, routed & reasons["gold_conflict"] & ("gold_conflict" in routing), routed)
+    out: np.ndarray = routed & ~unreleased & ~by_expert
+    return out
 
 
 def route(units: pd.DataFrame, policy: Adjudication, unreleased: np.ndarray, *, on_gold: np.ndarray | None = None,
           by_expert: np.ndarray | None = None) -> pd.DataFrame:
-    """``review`` per unit. ``unreleased`` marks units that are not gold units but no release publishes (another
-    task's unit on a gold item, a calibration item's): an expert's decision there would never be used.
-    ``on_gold``/``by_expert``: which units have a gold value / an expert, when the caller knows (else read from
-    the ``gold`` and ``expert`` columns: a pass over 3.3M objects each at 10M judgments)."""
-    routing, _ = review_reasons(policy)
+    """``review`` per unit (:func:`review_mask` of the frame's ``reason_*`` columns). ``on_gold``/``by_expert``:
+    which units have a gold value / an expert, when the caller knows (else read from the ``gold`` and ``expert``
+    columns: a pass over 3.3M objects each at 10M judgments)."""
     flags = units[[f"reason_{r}" for r in REASONS]].fillna(False).to_numpy(dtype=bool)
-    routed = flags[:, [REASONS.index(r) for r in routing]].any(axis=1)
     on_gold = units["gold"].notna().to_numpy() if on_gold is None else on_gold
     by_expert = units["expert"].notna().to_numpy() if by_expert is None else by_expert
-    # a gold unit's answer is known: only a conflict with it is worth an expert's time
-    routed = np.where(on_gold, routed & flags[:, REASONS.index("gold_conflict")] & ("gold_conflict" in routing),
-                      routed)
-    return units.assign(review=routed & ~unreleased & ~by_expert)
+    return units.assign(review=review_mask({r: flags[:, i] for i, r in enumerate(REASONS)}, policy, unreleased,
+                                           on_gold=on_gold, by_expert=by_expert))

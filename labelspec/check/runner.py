@@ -288,9 +288,16 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
         # alternating rounds, and less CPU; benchmarks/HISTORY.md)
         em_threads = max(1, usable_cpus() - 1)
 
+        gates = plan_gates(spec)
+        later = [g for g in gates if _after_consensus(g, spec)]
+        # the per-unit rows only where something reads them: a release, and the gates measured on the consensus
+        # (a plain check's section is counted from the masks: building and freeing the rows' object columns was
+        # ~0.3 s at the end of the consensus thread, the check's critical path at 10M judgments)
+        rows = options.keep_decisions or bool(later)
+
         def consensus(task: Task, codes: Codes | None) -> None:
             jobs.append(pool.submit(decide.decide_one, spec, task, acc, ctx, codes=codes, parses=state.parses,
-                                    details=options.keep_decisions, em_threads=em_threads))
+                                    details=options.keep_decisions, em_threads=em_threads, rows=rows))
 
         _analyze(state, options, consensus)
         if options.progress:  # the consensus may still run (Dawid–Skene at 10M judgments: seconds)
@@ -303,17 +310,18 @@ def run_check(spec: Spec, ctx: Context | Future[Context], files: Sequence[Path],
         state.gold = score_gold(spec, acc.used, ctx, level=spec.quality.bootstrap.level, known=gold_items.result())
         state.rules = evaluate_rules(spec, acc.used, ctx)
         state.findings = findings_mod.annotator_findings(spec, state.acc, state.analyses, state.gold, ctx)
-        gates = plan_gates(spec)
-        later = [g for g in gates if _after_consensus(g, spec)]
         results = {g.id: evaluate(g, _measure(g, state)) for g in gates if g not in later}
         spots = _hotspots(spec, acc, ctx, _without_pairs(state.analyses), state.parses)
         state.analyses = _estimates_only(state.analyses)
-        decisions = decide.combine(spec, [job.result() for job in jobs])
+        parts = [job.result() for job in jobs]
+    decisions = decide.combine(spec, parts) if rows else None
+    consensus_section = decisions.section() if decisions is not None else decide.section_of(spec, parts)
+    del parts
     for g in later:  # spans and attribution: their distribution is their consensus's
         task = spec.task(g.task or "")
-        assert task is not None  # _after_consensus found it
+        assert task is not None and decisions is not None  # _after_consensus found it; ``later`` asks for rows
         results[g.id] = evaluate(g, distribution.consensus_measure(g, task, decisions.units))
-    sections = {"consensus": decisions.section(), "hotspots": spots}
+    sections = {"consensus": consensus_section, "hotspots": spots}
     kept = decisions if options.keep_decisions else None
     del decisions  # ~600 MiB of per-unit rows at 10M judgments: freed here unless the release keeps them
     state.parses = TaskParses()  # the parsed tasks are not needed by the report
