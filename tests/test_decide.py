@@ -639,6 +639,32 @@ def test_a_section_without_rows_is_the_section_of_the_rows() -> None:
     assert lean == whole and whole["tasks"]["intent"]["expert_conflicts"] == 1
 
 
+def test_a_plain_check_never_makes_every_units_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain check of single-choice tasks with gold (the example's Dawid–Skene, hotspots naming units) reads
+    no unit's Python text but those it names; deciding with the rows (a release) makes them, once per task."""
+    from labelspec import api
+    from labelspec.check import tables
+
+    made: list[int] = []
+    original = tables.ItemUnitTexts.__call__
+
+    def counted(self: tables.ItemUnitTexts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        made.append(len(self.positions))
+        return original(self)
+
+    monkeypatch.setattr(tables.ItemUnitTexts, "__call__", counted)
+    spec_file = next(p for p in EXAMPLE_PROJECTS if p.parent.name == "support-intent")
+    files = sorted((spec_file.parent / "labels").iterdir())
+    report = api.check_labels(spec_file, files, bootstrap=0)
+    assert made == [] and report.sections["hotspots"]["items"]  # units were named, without making the others
+    spec = api.load_spec(spec_file)
+    ctx = api.project_context(spec, None)
+    from labelspec.check.runner import read_and_account
+
+    decide_all(spec, read_and_account(spec, ctx, files, [str(f) for f in files]), ctx)
+    assert len(made) == len([t for t in spec.tasks if t.kind != "text"]) and all(made)
+
+
 @pytest.mark.parametrize("method", ["majority", "dawid_skene"])
 def test_no_value_from_the_winning_codes_is_exactly_the_units_without_a_value(method: str) -> None:
     """Deciders that give their winning category codes (majority, Dawid–Skene) let ``decide`` tell the units

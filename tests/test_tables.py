@@ -160,6 +160,40 @@ def test_unit_positions_are_probed_once_per_key_set(items: list[str], keys: list
     assert again.found == {} and len(codes.found) == 1
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["i1", "i2", "i10", "NA", "", "é", "i1 "]), min_size=1, max_size=30), st.booleans(),
+       st.data())
+def test_unit_texts_made_on_first_use_are_the_distinct_items_in_code_order(items: list[str], arrow: bool,
+                                                                          data: st.DataObject) -> None:
+    """Where units are items, ``encode`` leaves the units' Python texts to be made on first use (3.3M of them
+    at 10M judgments, which a plain check never reads): the number of units is known at once, a few units'
+    texts come without making the others, and the texts made are the distinct items in the unit codes' order,
+    whichever is asked first."""
+    dtype = pd.StringDtype("pyarrow") if arrow else object
+    frame = pd.DataFrame({"item": pd.array(items, dtype=dtype), "unit": "", "annotator": "a", "value": "x"})
+    codes = encode(frame, ("x",))
+    distinct = sorted(set(items))  # UTF-8 byte order is code point order
+    some = np.array(data.draw(st.lists(st.integers(0, len(distinct) - 1), max_size=5)), dtype=np.int64)
+    assert codes.n_units == len(distinct) and codes.shape[0] == len(distinct)
+    first_items, first_steps = codes.units_at(some)
+    assert "unit_items" not in codes.__dict__  # a few units named: the others are not made
+    assert list(first_items) == [distinct[u] for u in some] and list(first_steps) == [""] * len(some)
+    assert list(codes.unit_keys) == list(codes.unit_items) == distinct and list(codes.unit_steps) == [""] * len(distinct)
+    assert [distinct[u] for u in codes.unit] == items  # the codes index the texts made
+    after = codes.units_at(some)
+    assert [list(a) for a in after] == [list(first_items), list(first_steps)]
+    moved = replace(codes, category=codes.category.copy())  # a copy takes the texts made
+    assert list(moved.unit_keys) == distinct
+
+
+def test_units_made_later_need_all_three_texts_their_maker_and_count() -> None:
+    with pytest.raises(ValueError, match="made later"):
+        tables.Codes(unit=np.zeros(1, np.int64), annotator=np.zeros(1, np.int64), category=np.zeros(1, np.int64),
+                     unit_keys=tables.LATER, unit_items=np.array(["i"], dtype=object),
+                     unit_steps=np.array([""], dtype=object), annotators=np.array(["a"], dtype=object),
+                     categories=("x",))
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["", "s1", "s2"]), st.integers(0, 3),
                           st.sampled_from([*LABELS, "other"])), min_size=1, max_size=40), st.booleans())

@@ -622,3 +622,16 @@ def arrow_take(categories: pd.Index, positions: np.ndarray) -> pa.Array | np.nda
 def text_of(categories: pd.Index, positions: np.ndarray) -> np.ndarray:
     """The strings at ``positions`` as an object array (only ever called on per-unit or per-annotator lists)."""
     return np.asarray(categories.take(positions), dtype=object) if len(positions) else np.zeros(0, dtype=object)
+
+
+#: Positions per piece of :func:`texts_in_pieces`: ~2 ms of holding the GIL each.
+_TEXT_PIECE = 1 << 16
+
+
+def texts_in_pieces(categories: pd.Index, positions: np.ndarray) -> np.ndarray:
+    """:func:`text_of`, a piece of positions at a time: making Python strings holds the GIL throughout (3.3M item
+    ids: ~0.16 s), which a numpy-bound thread beside it (the consensus's fit) gets back between pieces."""
+    out = np.empty(len(positions), dtype=object)
+    for a in range(0, len(positions), _TEXT_PIECE):  # a loop over pieces of positions
+        out[a:a + _TEXT_PIECE] = text_of(categories, positions[a:a + _TEXT_PIECE])
+    return out

@@ -332,7 +332,7 @@ def decide_task(spec: Spec, task: Task, frame: pd.DataFrame, expert: pd.DataFram
     experts = _expert(task, expert)
     # each row's unit (the ``pos`` of its unit), when the codes are of exactly the rows given and the decider's
     # units are theirs, one per code (a release joins the judgments to their rows by it)
-    rows_units = codes.unit if len(codes.unit) == len(frame) and n == len(codes.unit_keys) else None
+    rows_units = codes.unit if len(codes.unit) == len(frame) and n == codes.n_units else None
     counts, review = None, None
     if experts.empty:  # the usual case: counted from the masks, decided_by being the method, "unanimous" or None
         has_gold = _gold_mask(n, on_gold, gold_col)
@@ -396,7 +396,7 @@ def _texts(index: pd.Index, fill: str, mask: np.ndarray, text: str) -> pd.Series
 def _gold_column(inp: kinds.KindInput) -> tuple[np.ndarray, np.ndarray]:
     """(U,) gold value or None, and the positions that have one: gold keys found in the sorted unit keys."""
     pos = inp.gold_positions
-    col = np.full(len(inp.codes.unit_keys), None, dtype=object)
+    col = np.full(inp.codes.n_units, None, dtype=object)
     found = pos >= 0
     col[pos[found]] = np.array(list(inp.gold.values()), dtype=object)[found] if found.any() else []
     return col, np.sort(pos[found])

@@ -203,7 +203,7 @@ class UnitColumns:
 def unit_columns(codes: Codes, method: str, value: np.ndarray, support: np.ndarray, n: np.ndarray,
                  tie: np.ndarray, low: np.ndarray, span_conflict: np.ndarray | None = None) -> UnitColumns:
     """The per-unit results every decider returns (a span conflict only spans have)."""
-    u = len(codes.unit_keys)
+    u = codes.n_units
     return UnitColumns(codes, method, np.asarray(value, dtype=object), np.asarray(support, dtype=np.float64),
                        np.asarray(n, dtype=np.int64), np.asarray(tie, dtype=bool), np.asarray(low, dtype=bool),
                        np.zeros(u, dtype=bool) if span_conflict is None else np.asarray(span_conflict, dtype=bool))
@@ -287,7 +287,7 @@ def median(inp: KindInput) -> KindResult:
     """Median rating; support is the share of judgments equal to it, a median between two scale points is a tie."""
     c = inp.codes
     points = np.array([float(x) for x in c.categories]) if c.categories else np.zeros(0)
-    r = median_consensus(c.unit, points[c.category], len(c.unit_keys))
+    r = median_consensus(c.unit, points[c.category], c.n_units)
     has = r.n_judgments > 0
     tie = has & (r.support == 0)  # the two middle judgments differ: no judgment sits at the median
     low = ~has | ~(r.support >= inp.policy.min_support)
@@ -318,7 +318,7 @@ def _selected_text(task: Task, selected: np.ndarray) -> np.ndarray:
 def per_label(inp: KindInput) -> KindResult:
     """Per-label majority; the unit's support is its weakest label decision, a tie on any label is a tie."""
     c, task = inp.codes, inp.task
-    n_units = len(c.unit_keys)
+    n_units = c.n_units
     judged = sp.csr_matrix((np.ones(c.unit.size), (c.unit, c.category)), shape=(n_units, len(c.categories)))
     counts = np.asarray((judged @ membership(task, c.categories)).astype(np.int64))
     n = np.bincount(c.unit, minlength=n_units).astype(np.int64)
@@ -332,7 +332,7 @@ def pairwise(inp: KindInput) -> KindResult:
     """Chosen and rejected response per pair; most judgments answering "tie" is a consensus that neither is
     better (value ``tie``, released, but no preference pair)."""
     c = inp.codes
-    r = pairwise_choice(c.unit, c.category, len(c.unit_keys), min_support=inp.policy.min_support)
+    r = pairwise_choice(c.unit, c.category, c.n_units, min_support=inp.policy.min_support)
     sides = np.array(["A", "B", None], dtype=object)
     value = np.where(r.equal, "tie", sides[r.chosen]).astype(object)  # chosen -1 picks None
     n = r.n_a + r.n_b + r.n_tie
@@ -346,7 +346,7 @@ def taxonomy(inp: KindInput) -> KindResult:
     """Deepest level of the label tree at which ``min_support`` of the judgments agree; none → no consensus."""
     c, task = inp.codes, inp.task
     parent = np.array(task.parent_codes, dtype=np.int64)
-    n_units = len(c.unit_keys)
+    n_units = c.n_units
     r = deepest_consensus(c.unit, c.category, parent, min_support=inp.policy.min_support, n_units=n_units)
     roots = majority_vote(unit_counts(replace(c, category=ancestors_at(parent, 0)[c.category])))
     none = r.label < 0

@@ -48,7 +48,7 @@ def span_set_of(inp: KindInput, parsed: ParsedSpans | None = None) -> SpanSet:
     c = inp.codes
     parsed = parse_spans(c.categories, inp.task.label_ids) if parsed is None else parsed
     row, start, end, label = row_spans(c.category, parsed)
-    n_units = len(c.unit_keys)
+    n_units = c.n_units
     known = lengths_of(inp.text_length, c.unit_items, 0)
     longest = np.zeros(n_units, dtype=np.int64)
     np.maximum.at(longest, c.unit[row], end)
@@ -70,7 +70,7 @@ def _support_detail(unit: np.ndarray, support: np.ndarray, n_units: int) -> Call
 
 def spans(inp: KindInput) -> KindResult:
     c, pol, task = inp.codes, inp.policy, inp.task
-    n_units = len(c.unit_keys)
+    n_units = c.n_units
     sset = span_set_of(inp) if inp.spans is None else inp.spans
     clusters = span_clusters(sset)
     judges, voters = clusters.judges[clusters.unit], clusters.support  # every cluster, decided in integers
@@ -172,7 +172,7 @@ def _distinct_rows(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def ranking(inp: KindInput) -> KindResult:
     c, options = inp.codes, inp.task.options
-    n_units, m = len(c.unit_keys), len(options)
+    n_units, m = c.n_units, len(options)
     orders = category_orders(c, options)  # (D, m) per distinct ranking: every sum below is per unit × ranking
     per_unit = per_unit_rankings(c, n_units)
     pos = _positions(orders)

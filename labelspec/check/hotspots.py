@@ -197,7 +197,7 @@ def _choice_splits(codes: Codes, table: np.ndarray | None = None, gold: np.ndarr
 def _multi_splits(task: Task, codes: Codes, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
     member = kinds.membership(task, codes.categories)[codes.category].astype(bool)  # (N, L)
     member[gold[codes.unit]] = False  # judgments on gold units choose nothing here
-    n_units, n_lab = len(codes.unit_keys), len(task.label_ids)
+    n_units, n_lab = codes.n_units, len(task.label_ids)
     splits, both = np.zeros((n_lab, n_lab)), np.zeros((n_lab, n_lab))
 
     def per_unit(i: int, j: int) -> np.ndarray:
@@ -215,7 +215,7 @@ def _multi_splits(task: Task, codes: Codes, gold: np.ndarray) -> tuple[np.ndarra
 def _span_splits(task: Task, parsed: ParsedTask, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, SplitWeight]:
     """Type disagreements (same extent, different labels) per label pair, and the units they occur on (gold
     units left out)."""
-    n_lab, n_units = len(task.label_ids), len(parsed.codes.unit_keys)
+    n_lab, n_units = len(task.label_ids), parsed.codes.n_units
     parts = parsed.findings()  # matched and found once per check
     assert parts.n_labels == n_lab
     kept = ~gold[parts.type_unit]
@@ -260,7 +260,7 @@ def _one_label_splits(codes: Codes, label: np.ndarray, n_lab: int, gold: np.ndar
     """Σ_u n_ua · n_ub as the Gram matrix of the unit × label count table, units with both labels likewise;
     gold units and judgments without a label count nothing. The table is dense when it is at most a few times
     the judgments (pairwise, a short scale), else sparse (a 1001-point scale times millions of units)."""
-    n_units = len(codes.unit_keys)
+    n_units = codes.n_units
     keep = (label >= 0) & ~gold[codes.unit]
     if counting_fits(n_units * n_lab, len(label)):
         return _choice_splits(codes, count_cells(codes.unit, label, (n_units, n_lab), keep))
@@ -299,8 +299,8 @@ def top_units(weight: np.ndarray, k: int) -> np.ndarray:
 
 
 def _unit_names(codes: Codes, units: np.ndarray) -> list[str]:
-    return [f"{it}/{st}" if st else str(it) for it, st in zip(codes.unit_items[units], codes.unit_steps[units],
-                                                                 strict=True)]
+    items, steps = codes.units_at(units)
+    return [f"{it}/{st}" if st else str(it) for it, st in zip(items, steps, strict=True)]
 
 
 def _pairs(task: Task, codes: Codes, splits: np.ndarray, both: np.ndarray, weight: SplitWeight, *,
@@ -332,7 +332,7 @@ def _subtrees(task: Task, codes: Codes, gold: np.ndarray, max_examples: int) -> 
         if h.top_pair is not None:
             a, b = h.top_pair
             under = ancestors_at(parent, h.depth + 1)[label]  # each judgment's label at the children's depth
-            n_units = len(codes.unit_keys)
+            n_units = codes.n_units
             weight = (np.bincount(unit[under == a], minlength=n_units)
                       * np.bincount(unit[under == b], minlength=n_units))
             ex = top_units(weight, max_examples)
@@ -363,7 +363,7 @@ def _rows_of(codes: Codes, units: np.ndarray) -> np.ndarray:
         order, offsets = codes.by_unit
         pieces = [order[offsets[u]:offsets[u + 1]] for u in units.tolist()]
         return np.sort(np.concatenate(pieces)) if pieces else np.zeros(0, dtype=np.intp)
-    wanted = np.zeros(len(codes.unit_keys), dtype=bool)
+    wanted = np.zeros(codes.n_units, dtype=bool)
     wanted[units] = True
     return np.flatnonzero(wanted[codes.unit])
 
@@ -379,7 +379,8 @@ def _task_items(task: Task, codes: Codes, max_items: int, table: np.ndarray | No
                            "v": np.asarray(codes.categories, dtype=object)[codes.category[rows]]})
     counts = counts.groupby(["u", "v"]).size()
     values = [{str(v): int(c) for v, c in counts.loc[u].items()} for u in top.tolist()]
-    return pd.DataFrame({"task": task.name, "item": codes.unit_items[top], "unit": codes.unit_steps[top],
+    items, steps = codes.units_at(top)
+    return pd.DataFrame({"task": task.name, "item": items, "unit": steps,
                          "entropy": np.round(h[top], 6), "n_judgments": n[top], "values": values})
 
 

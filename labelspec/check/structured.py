@@ -47,6 +47,7 @@ from labelspec.check.structured_metrics import (
     tau_interval,
     w_interval,
 )
+from labelspec.check.tables import units_on_items
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses, restrict
 from labelspec.check.taxonomy import depth_agreement, set_depth_agreement
 from labelspec.check.trajectory import (
@@ -266,7 +267,7 @@ def _scored(task: Task, frame: pd.DataFrame, gold_units: set[str], lengths: dict
             whole.find_beside(parses.side)  # the disagreements found on the consensus thread meanwhile
         else:
             whole.findings()
-    keep = ~pd.Series(whole.codes.unit_items, dtype=object).isin(_items(gold_units)).to_numpy(dtype=bool)
+    keep = ~units_on_items(whole.codes, _items(gold_units))  # by the item lookup: no unit's text made
     parsed = restrict(whole, keep)
     return parsed.frame, parsed
 

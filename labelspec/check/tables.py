@@ -18,7 +18,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labelspec.check.coded import arrow_texts, codes_of, compact, present, repeated, take_packed, text_of
+from labelspec.check.coded import (
+    arrow_texts,
+    codes_of,
+    compact,
+    present,
+    repeated,
+    take_packed,
+    text_of,
+    texts_in_pieces,
+)
 from labelspec.check.ordering import group_order
 from labelspec.check.text_hash import hash_strings
 
@@ -26,6 +35,10 @@ from labelspec.check.text_hash import hash_strings
 _DENSE_KEYS = 50_000_000
 _T = TypeVar("_T")
 UNIT_SEP = "\x1f"  # joins item and step into a unit key; cannot appear in ids read from text files unnoticed
+#: The per-unit texts of :class:`Codes`, which it may make on first use.
+_UNIT_TEXTS = ("unit_keys", "unit_items", "unit_steps")
+#: Stands for a unit text :class:`Codes` makes on first use (see ``Codes.unit_texts``).
+LATER: Any = np.empty(0, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,9 @@ class Codes:
     unit: np.ndarray  # into unit_keys
     annotator: np.ndarray  # into annotators
     category: np.ndarray  # into categories
-    unit_keys: np.ndarray  # (U,) object: item, or item + UNIT_SEP + step
+    #: (U,) object: item, or item + UNIT_SEP + step; with the two below, :data:`LATER` when ``unit_texts`` makes
+    #: them on first use
+    unit_keys: np.ndarray
     unit_items: np.ndarray  # (U,) object
     unit_steps: np.ndarray  # (U,) object ('' for unit: item)
     annotators: np.ndarray  # (A,) object
@@ -55,16 +70,60 @@ class Codes:
     #: ``dataclasses.replace``: a new instance starts empty.
     found: dict[frozenset[str], tuple[pd.Index, np.ndarray]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    #: With :data:`LATER` for the unit texts: the number of units, and what makes (unit_keys, unit_items,
+    #: unit_steps) on first use. ``encode`` spent most of its time turning 3.3M item ids into Python strings (0.16
+    #: of 0.26 s at 10M judgments, on the check's critical path) that only a per-unit frame reads (a release's,
+    #: an adjudication queue's): a plain check makes none but the few its hotspots name (:meth:`units_at`).
+    units: int = field(default=-1, repr=False, compare=False)
+    unit_texts: ItemUnitTexts | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        later = [name for name in _UNIT_TEXTS if self.__dict__[name] is LATER]
+        if later and (len(later) < len(_UNIT_TEXTS) or self.unit_texts is None or self.units < 0):
+            raise ValueError("unit texts made later need all three, their maker and the number of units")
+        for name in later:  # absent: the first read goes to __getattr__, which makes them
+            del self.__dict__[name]
+
+    def __getattr__(self, name: str) -> Any:
+        """The unit texts, made on first read (once, whichever thread reads first) when given as :data:`LATER`."""
+        make = self.__dict__.get("unit_texts")
+        if name not in _UNIT_TEXTS or make is None:
+            raise AttributeError(name)
+        made = self._once("unit_texts", make)
+        self.__dict__.update(zip(_UNIT_TEXTS, made, strict=True))
+        return self.__dict__[name]
+
+    @property
+    def n_units(self) -> int:
+        """How many units (``len(unit_keys)``, without making the unit texts)."""
+        return self.units if self.units >= 0 else len(self.unit_keys)
+
+    def unit_fields(self, units: np.ndarray) -> dict[str, Any]:
+        """The unit texts' fields of codes of the given units only (``unit_keys`` … ``unit_texts``): made on first
+        use still, when these codes make theirs so and have not yet."""
+        if self.unit_texts is not None and "unit_items" not in self.__dict__:
+            return {"unit_keys": LATER, "unit_items": LATER, "unit_steps": LATER, "units": len(units),
+                    "unit_texts": self.unit_texts.of(units)}
+        return {"unit_keys": self.unit_keys[units], "unit_items": self.unit_items[units],
+                "unit_steps": self.unit_steps[units]}
+
+    def units_at(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(items, steps) of the given units, object arrays: only theirs made when the unit texts are made on
+        first use and nothing has made them yet (the hotspots name a few units; a plain check makes no other)."""
+        if self.unit_texts is not None and "unit_items" not in self.__dict__:
+            return self.unit_texts.at(units)
+        return self.unit_items[units], self.unit_steps[units]
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return len(self.unit_keys), len(self.annotators), len(self.categories)
+        return self.n_units, len(self.annotators), len(self.categories)
 
     #: A lock per value made on first use (:meth:`by_unit`, :meth:`unit_table`): the check's consensus thread
     #: starts right after encoding and reads both while the analysis makes them, so the second reader waits
     #: for the first one's result instead of counting 10M judgments again. Never copied by ``replace``.
     _locks: dict[str, threading.Lock] = field(
-        default_factory=lambda: {name: threading.Lock() for name in ("by_unit", "unit_table", "grouped_cells")},
+        default_factory=lambda: {name: threading.Lock() for name in ("by_unit", "unit_table", "grouped_cells",
+                                                                      "unit_texts")},
         init=False, repr=False, compare=False)
 
     def _once(self, name: str, make: Callable[[], _T]) -> _T:
@@ -84,7 +143,7 @@ class Codes:
         if self.unit_lookup is not None:
             texts, unit_of = self.unit_lookup
             positions = np.flatnonzero(unit_of >= 0)  # unit u is the u-th category present (codes follow order)
-            if len(positions) == len(self.unit_items):
+            if len(positions) == self.n_units:
                 return texts.take(pa.array(positions, pa.int64()))
         return pa.array(self.unit_items, pa.string())
 
@@ -95,7 +154,7 @@ class Codes:
         the analysis and by Dawid–Skene's sparse matrix in the consensus (each was a sort of 10M rows)."""
         if self.grouped is not None and self.grouped[0] is self.unit:
             return self.grouped[1], self.grouped[2]
-        return self._once("by_unit", lambda: group_order(self.unit, len(self.unit_keys)))
+        return self._once("by_unit", lambda: group_order(self.unit, self.n_units))
 
     @property
     def grouped_already(self) -> bool:
@@ -172,7 +231,9 @@ def unit_positions(codes: Codes, keys: Iterable[str]) -> np.ndarray:
     With the units' Arrow texts, the unit keys are probed against a hash table of the few keys (~0.1 s for 3.3M
     units, against ~0.3 s of binary search comparing Python strings); otherwise :func:`find_sorted`."""
     q = list(keys)
-    if codes.unit_lookup is None or not q or not len(codes.unit_keys):
+    if not q or not codes.n_units:
+        return np.full(len(q), -1, dtype=np.int64)
+    if codes.unit_lookup is None:
         return find_sorted(codes.unit_keys, q)
     asked = frozenset(q)
     known = codes.found.get(asked)
@@ -201,10 +262,10 @@ def units_on_items(codes: Codes, items: Iterable[str]) -> np.ndarray:
     # a pandas column as one list first: iterating Arrow strings one by one took ~0.1 s for 66k gold items
     wanted = set(items.tolist() if isinstance(items, pd.Series) else items)
     if not wanted:
-        return np.zeros(len(codes.unit_keys), dtype=bool)
+        return np.zeros(codes.n_units, dtype=bool)
     if codes.unit_lookup is not None:
         pos = unit_positions(codes, wanted)
-        on = np.zeros(len(codes.unit_keys), dtype=bool)
+        on = np.zeros(codes.n_units, dtype=bool)
         on[pos[pos >= 0]] = True
         return on
     return np.asarray(pd.Series(codes.unit_items, dtype=object).isin(wanted).to_numpy(), dtype=bool)
@@ -212,8 +273,8 @@ def units_on_items(codes: Codes, items: Iterable[str]) -> np.ndarray:
 
 def gold_units_of(codes: Codes, gold_units: set[str]) -> np.ndarray:
     """(U,) True for the gold units among ``codes``' units, looked up once per gold unit."""
-    on_gold = np.zeros(len(codes.unit_keys), dtype=bool)
-    if len(codes.unit_keys) and gold_units:
+    on_gold = np.zeros(codes.n_units, dtype=bool)
+    if codes.n_units and gold_units:
         found = unit_positions(codes, sorted(gold_units))
         on_gold[found[found >= 0]] = True
     return on_gold
@@ -265,8 +326,7 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         unit_lookup = None
     else:
         unit_codes = item_rank
-        unit_items = unit_keys = text_of(item_cats, item_pos)
-        unit_steps = repeated(len(item_pos), "")
+        unit_items = unit_keys = unit_steps = LATER  # made on first use (``Codes.unit_texts``)
         unit_lookup = _lookup(item_cats, item_pos)
         if by_item is not None:
             order, offsets = by_item
@@ -282,13 +342,38 @@ def encode(frame: pd.DataFrame, categories: tuple[str, ...], category_of: np.nda
         lookup[value_pos] = pd.Index(list(categories), dtype=object).get_indexer(text_of(value_cats, value_pos))
         category_of = lookup[value_code]  # one gather from the read codes (no per-row rank array in between)
     unit = np.asarray(unit_codes, dtype=code_type)
+    later = unit_keys is LATER
     return Codes(
         unit=unit, annotator=ann_rank,
         category=np.asarray(category_of, dtype=code_type),
         unit_keys=unit_keys, unit_items=unit_items, unit_steps=unit_steps,
         annotators=text_of(ann_cats, ann_pos), categories=categories, unit_lookup=unit_lookup,
         grouped=None if grouped is None else (unit, *grouped),
+        units=len(item_pos) if later else -1, unit_texts=ItemUnitTexts(item_cats, item_pos) if later else None,
     )
+
+
+@dataclass(frozen=True)
+class ItemUnitTexts:
+    """What makes ``Codes``' unit texts on first use where units are items: the item ids present (the read-time
+    categories at ``positions``), as Python strings made a piece at a time (the conversion holds the GIL; a
+    numpy-bound thread beside it, such as the consensus's fit, gets it back between pieces)."""
+
+    categories: pd.Index
+    positions: np.ndarray
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit_keys, unit_items, unit_steps) of every unit."""
+        items = texts_in_pieces(self.categories, self.positions)
+        return items, items, repeated(len(self.positions), "")
+
+    def at(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(items, steps) of the given units only."""
+        return text_of(self.categories, self.positions[units]), repeated(len(units), "")
+
+    def of(self, units: np.ndarray) -> ItemUnitTexts:
+        """The maker of the given units' texts."""
+        return ItemUnitTexts(self.categories, self.positions[units])
 
 
 def _lookup(categories: pd.Index, positions: np.ndarray) -> tuple[pa.Array, np.ndarray] | None:

@@ -159,9 +159,8 @@ def _restrict_codes(codes: Codes, keep_unit: np.ndarray) -> tuple[Codes, np.ndar
     cats, cat_new = _ranks(codes.category[rows], n_cat)
     names = np.asarray(codes.categories, dtype=object)[cats].tolist() if n_cat else []
     out = Codes(unit=unit_new[codes.unit[rows]], annotator=ann_new[codes.annotator[rows]],
-                category=cat_new[codes.category[rows]], unit_keys=codes.unit_keys[units],
-                unit_items=codes.unit_items[units], unit_steps=codes.unit_steps[units],
-                annotators=codes.annotators[anns], categories=tuple(names), unit_lookup=_restrict_lookup(codes, unit_new))
+                category=cat_new[codes.category[rows]], annotators=codes.annotators[anns], categories=tuple(names),
+                unit_lookup=_restrict_lookup(codes, unit_new), **codes.unit_fields(units))
     return out, rows, unit_new, ann_new
 
 
