@@ -88,3 +88,41 @@ def test_a_check_hands_the_gold_items_it_found_while_accounting_to_the_scoring(
     monkeypatch.setattr(runner, "_gold_items", lambda *args: None)
     assert api.check_labels(specs, paths).to_dict() == found
     assert seen == [True, False]
+
+
+TEXTS = ["g1", "g2", "x", "é", "", "NA", "g1 "]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(TEXTS), st.sampled_from(["", "s1"]),
+                          st.sampled_from(["ok", "tone"]), st.sampled_from(["y", "n", "", "NA"])), max_size=40),
+       st.lists(st.tuples(st.sampled_from(TEXTS), st.sampled_from(["", "s1"]), st.sampled_from(["ok", "tone"]),
+                          st.sampled_from(["y", "n", "NA"])), unique_by=lambda g: g[:3], min_size=1, max_size=8))
+def test_arrow_keys_and_comparison_score_as_python_strings(rows: list[tuple[int, str, str, str, str]],
+                                                           golds: list[tuple[str, str, str, str]]) -> None:
+    """The readers' coded columns (Arrow-text categories) against an Arrow-backed gold table are merged and
+    compared in Arrow; plain Python strings on either side take pandas' own merge and ``==``: the same rows
+    scored, in the same order, with the same verdicts and counts."""
+    spec = make_spec(Task(name="ok", kind="single_choice", question="q", labels=(lab("y"), lab("n"))),
+                     Task(name="tone", kind="single_choice", question="q", labels=(lab("y"), lab("n"))))
+    when = pd.to_datetime([f"2026-01-01T00:00:{i % 60:02d}Z" for i in range(len(rows))], utc=True)
+    plain = pd.DataFrame({"annotator": [f"a{r[0]}" for r in rows], "item": [r[1] for r in rows],
+                          "unit": [r[2] for r in rows], "task": [r[3] for r in rows],
+                          "value": [r[4] for r in rows], "when": when}).astype(
+        {k: object for k in ("annotator", "item", "unit", "task", "value")})
+    coded = plain.copy()
+    for key in ("annotator", "item", "unit", "task", "value"):  # as the readers give them: sorted Arrow categories
+        cats = pd.Index(sorted(set(plain[key])), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+        coded[key] = pd.Categorical(plain[key], categories=cats)
+    table = pd.DataFrame([{"item": i, "unit": u, "task": t, "label": g, "why": ""} for i, u, t, g in golds],
+                         columns=["item", "unit", "task", "label", "why"])
+    arrow_gold = Context(gold=table.astype({k: "str" for k in table.columns}))
+    python_gold = Context(gold=table.astype(object))
+    fast, slow = score_gold(spec, coded, arrow_gold), score_gold(spec, plain, python_gold)
+    assert fast is not None and slow is not None
+    assert str(fast.scored["item"].dtype) == "str" or fast.scored.empty  # the Arrow path was taken
+    columns = ["annotator", "item", "unit", "task", "value", "gold"]
+    assert (fast.scored[columns].astype(str).values.tolist() == slow.scored[columns].astype(str).values.tolist())
+    assert fast.scored["correct"].tolist() == slow.scored["correct"].tolist()
+    assert (fast.annotators, fast.n.tolist(), fast.correct.tolist()) == (slow.annotators, slow.n.tolist(),
+                                                                        slow.correct.tolist())
