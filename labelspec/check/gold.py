@@ -122,8 +122,7 @@ def _keys(frame: pd.DataFrame, field: str, like: pd.Series) -> pd.Series:
     texts = _arrow_strings(frame[field]) if _arrow_backed(like.dtype) else None
     if texts is None:
         return _texts(frame, field)
-    array = like.dtype.construct_array_type()._from_sequence(texts, dtype=like.dtype)  # wraps, no copy
-    return pd.Series(array, index=frame.index, copy=False)
+    return pd.Series(pd.array(texts, dtype=like.dtype), index=frame.index, copy=False)  # wraps, no copy
 
 
 def _equal(values: pd.Series, gold: pd.Series) -> np.ndarray:
