@@ -75,3 +75,29 @@ def test_items_text_lengths_are_bulk_lookups(tmp_path: Path) -> None:
     lengths = read_items(path, "id").text_lengths("text")
     assert isinstance(lengths, TextLengths) and dict(lengths) == {"i1": 5, "i2": 0}
     assert lengths.of(np.array(["i2", "i3", "i1"], dtype=object)).tolist() == [0, -1, 5]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["i1", "i2", "i10", "é", "", "NA"]), min_size=1, max_size=25),
+       st.dictionaries(st.sampled_from(["i1", "i2", "é", "x", ""]), st.text(max_size=5), max_size=5),
+       st.booleans())
+def test_unit_lengths_by_item_category_equal_those_by_unit_text(items: list[str], texts: dict[str, str],
+                                                              bulk: bool) -> None:
+    """A spans task's unit lengths are looked up per read-time item category (units are items, and their
+    Python texts need not be made): the same as looking each unit's text up, 0 for an item without the field,
+    for the items file's bulk lengths and for a plain dict."""
+    from labelspec.check.decide_structured import _unit_lengths
+    from labelspec.check.tables import encode
+
+    arrow = pd.StringDtype("pyarrow", na_value=np.nan)
+    cats = pd.Index(sorted({*items, "unused"}), dtype=arrow)  # the readers' categories: more than the task uses
+    frame = pd.DataFrame({"item": pd.Categorical(items, categories=cats), "unit": "", "annotator": "a",
+                          "value": "[]"})
+    codes = encode(frame, ("[]",))
+    lengths: dict[str, int] = (Items(ids=np.array(sorted(texts), dtype=object), fields={"body": texts})
+                               .text_lengths("body") if bulk else {k: len(v) for k, v in texts.items()})
+    assert codes.unit_texts is not None and "unit_items" not in codes.__dict__
+    by_category = _unit_lengths(lengths, codes)
+    assert "unit_items" not in codes.__dict__  # no unit's text made
+    assert by_category.tolist() == lengths_of(lengths, codes.unit_items, 0).tolist()
+    assert by_category.tolist() == [len(texts.get(i, "")) for i in sorted(set(items))]

@@ -49,11 +49,20 @@ def span_set_of(inp: KindInput, parsed: ParsedSpans | None = None) -> SpanSet:
     parsed = parse_spans(c.categories, inp.task.label_ids) if parsed is None else parsed
     row, start, end, label = row_spans(c.category, parsed)
     n_units = c.n_units
-    known = lengths_of(inp.text_length, c.unit_items, 0)
+    known = _unit_lengths(inp.text_length, c)
     longest = np.zeros(n_units, dtype=np.int64)
     np.maximum.at(longest, c.unit[row], end)
     return span_set(c.unit[row], c.annotator[row], start, end, label, text_len=np.maximum(known, longest),
                     n_labels=len(inp.task.label_ids), judged_unit=c.unit, judged_annotator=c.annotator)
+
+
+def _unit_lengths(lengths: dict[str, int], c: Codes) -> np.ndarray:
+    """(U,) each unit's text length, 0 without one: looked up per read-time item category where units are items
+    (the categories the accounting looked up already: its answer is kept), else per unit text."""
+    if c.unit_texts is not None:
+        per_item: np.ndarray = lengths_of(lengths, c.unit_texts.categories, 0)[c.unit_texts.positions]
+        return per_item
+    return lengths_of(lengths, c.unit_items, 0)
 
 
 def _support_detail(unit: np.ndarray, support: np.ndarray, n_units: int) -> Callable[[np.ndarray], list[dict[str, Any]]]:

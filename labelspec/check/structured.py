@@ -166,7 +166,7 @@ def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
 def _extra_spans(task: Task, work: SpanWork, parsed: ParsedTask | None) -> tuple[dict[str, object],
                                                                                 dict[str, Estimate]]:
     """Pooled F1, per-label character α and boundary-vs-type findings (with example items)."""
-    f1, alpha, items = work.f1_overlap, work.alpha, work.inp.codes.unit_items
+    f1, alpha, codes = work.f1_overlap, work.alpha, work.inp.codes
     if parsed is not None and parsed.spans is not None:
         found = summarize_findings(parsed.findings())
     else:
@@ -176,8 +176,8 @@ def _extra_spans(task: Task, work: SpanWork, parsed: ParsedTask | None) -> tuple
         "per_label_char_alpha": {lab: est.value for lab, est in zip(task.label_ids, alpha.per_label, strict=True)},
         "span_findings": {
             "boundary_disagreements": int(found.boundary_count), "type_disagreements": int(found.type_count),
-            "boundary_examples": [str(items[u]) for u in found.boundary_units],
-            "type_examples": [str(items[u]) for u in found.type_units],
+            "boundary_examples": [str(u) for u in codes.units_at(np.asarray(found.boundary_units, dtype=np.int64))[0]],
+            "type_examples": [str(u) for u in codes.units_at(np.asarray(found.type_units, dtype=np.int64))[0]],
             "confused_label_pairs": [  # most confused first, then label order
                 {"labels": [task.label_ids[a], task.label_ids[b]], "count": int(n)} for n, a, b in sorted(
                     ((int(n), a, b) for (a, b), n in zip(found.type_pairs.tolist(), found.type_pair_counts,
