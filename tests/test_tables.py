@@ -73,6 +73,10 @@ def test_category_mask_is_exact_string_membership() -> None:
     assert category_mask(plain, iter(["1", "NA", "b"])).tolist() == [False, False, True, True, False, True]
     assert category_mask(values, []).tolist() == [False] * 6
     assert category_mask(values, ["b", 1]).tolist() == [False, False, False, False, False, True]  # not all text
+    arrow = pd.Series(["NA", "b", "zz", "NA"], dtype=pd.StringDtype("pyarrow"))  # a column: no Python string each
+    assert category_mask(values, arrow.unique()).tolist() == [False, False, False, True, False, True]
+    assert category_mask(values, arrow).tolist() == category_mask(values, np.array(["NA", "b"], dtype=object)).tolist()
+    assert category_mask(values, np.array([1, 0])).tolist() == [False] * 6  # numbers are no ids: 1 is not "1"
 
 
 def test_pair_tables_with_a_wide_annotator_space_match_the_narrow_one() -> None:
