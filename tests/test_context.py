@@ -96,8 +96,8 @@ def test_unit_lengths_by_item_category_equal_those_by_unit_text(items: list[str]
     codes = encode(frame, ("[]",))
     lengths: dict[str, int] = (Items(ids=np.array(sorted(texts), dtype=object), fields={"body": texts})
                                .text_lengths("body") if bulk else {k: len(v) for k, v in texts.items()})
-    assert codes.unit_texts is not None and "unit_items" not in codes.__dict__
+    assert codes.unit_texts is not None and not codes.unit_texts_made
     by_category = _unit_lengths(lengths, codes)
-    assert "unit_items" not in codes.__dict__  # no unit's text made
+    assert not codes.unit_texts_made  # no unit's text made
     assert by_category.tolist() == lengths_of(lengths, codes.unit_items, 0).tolist()
     assert by_category.tolist() == [len(texts.get(i, "")) for i in sorted(set(items))]

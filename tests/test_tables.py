@@ -180,7 +180,7 @@ def test_unit_texts_made_on_first_use_are_the_distinct_items_in_code_order(items
     some = np.array(data.draw(st.lists(st.integers(0, len(distinct) - 1), max_size=5)), dtype=np.int64)
     assert codes.n_units == len(distinct) and codes.shape[0] == len(distinct)
     first_items, first_steps = codes.units_at(some)
-    assert "unit_items" not in codes.__dict__  # a few units named: the others are not made
+    assert not codes.unit_texts_made  # a few units named: the others are not made
     assert list(first_items) == [distinct[u] for u in some] and list(first_steps) == [""] * len(some)
     assert list(codes.unit_keys) == list(codes.unit_items) == distinct and list(codes.unit_steps) == [""] * len(distinct)
     assert [distinct[u] for u in codes.unit] == items  # the codes index the texts made

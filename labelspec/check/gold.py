@@ -128,7 +128,7 @@ def _keys(frame: pd.DataFrame, field: str, like: pd.Series) -> pd.Series:
 def _equal(values: pd.Series, gold: pd.Series) -> np.ndarray:
     """(N,) ``values == gold``, compared as Arrow strings when both are text (a categorical against Arrow-backed
     strings compared each row's Python string, holding the GIL)."""
-    left, right = _arrow_strings(values), _arrow_strings(gold) if _arrow_backed(gold.dtype) else None
+    left, right = _arrow_strings(values), _arrow_strings(gold)
     if left is None or right is None:
         return np.asarray((values == gold).to_numpy(), dtype=bool)
     same = pc.equal(left.cast(pa.large_string()), right.cast(pa.large_string()))

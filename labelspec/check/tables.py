@@ -98,10 +98,15 @@ class Codes:
         """How many units (``len(unit_keys)``, without making the unit texts)."""
         return self.units if self.units >= 0 else len(self.unit_keys)
 
+    @property
+    def unit_texts_made(self) -> bool:
+        """Whether the unit texts exist (given, or made on first use by now)."""
+        return self.unit_texts is None or "unit_items" in self.__dict__
+
     def unit_fields(self, units: np.ndarray) -> dict[str, Any]:
         """The unit texts' fields of codes of the given units only (``unit_keys`` … ``unit_texts``): made on first
         use still, when these codes make theirs so and have not yet."""
-        if self.unit_texts is not None and "unit_items" not in self.__dict__:
+        if not self.unit_texts_made and self.unit_texts is not None:
             return {"unit_keys": LATER, "unit_items": LATER, "unit_steps": LATER, "units": len(units),
                     "unit_texts": self.unit_texts.of(units)}
         return {"unit_keys": self.unit_keys[units], "unit_items": self.unit_items[units],
@@ -110,7 +115,7 @@ class Codes:
     def units_at(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(items, steps) of the given units, object arrays: only theirs made when the unit texts are made on
         first use and nothing has made them yet (the hotspots name a few units; a plain check makes no other)."""
-        if self.unit_texts is not None and "unit_items" not in self.__dict__:
+        if not self.unit_texts_made and self.unit_texts is not None:
             return self.unit_texts.at(units)
         return self.unit_items[units], self.unit_steps[units]
 
