@@ -1,30 +1,43 @@
-"""Block intervals used above the recompute limit (linearised for span F1 and Kendall's W, exact re-evaluation
-from block coincidences for character α) are close to the item bootstrap that recomputes each replicate (used
-below it)."""
+"""Intervals of the structured kinds against the item bootstrap done the slow, obvious way: draw items with
+replacement, give every copy of an item its own name, and recompute the coefficient on those rows.
+
+Up to ``ITEM_BOOTSTRAP_ROWS`` judgments the library re-evaluates each replicate from per-item sums: the same
+values as that recomputation, replicate by replicate. Above it, hashed item blocks (linearised for span F1 and
+Kendall's W, re-evaluated for the α's and τ-b) are close to it. First-error and attribution agreement are drawn
+from their count rows, which is the item bootstrap in another parametrisation: the same distribution."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from labelspec import api
+from labelspec.check import structured, structured_metrics
 from labelspec.check.decide_kinds import canonical
 from labelspec.check.estimate import Estimate
-from labelspec.check.structured import ITEM_SEP, SOURCE_ITEM, copies_keep_lengths, with_intervals
 from labelspec.check.structured_metrics import (
-    kendall_w_interval,
-    preference_alpha_interval,
+    Blocks,
+    draws,
     rank_work,
+    ranking_intervals,
     ranking_metrics,
-    span_f1_intervals,
+    ranking_point,
+    ranking_replicates,
+    span_intervals,
     span_metrics,
-    tau_interval,
+    span_point,
+    span_replicates,
+    span_work,
 )
 from labelspec.spec.model import BootstrapPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOT = BootstrapPolicy(replicates=100, seed=5)
+BOOT = BootstrapPolicy(replicates=1000, seed=5)
+COPY = "\x1e"  # joins an item's id and its copy number in a recomputed replicate
 
 
 def _scored(project: str, task_name: str):  # type: ignore[no-untyped-def]
@@ -40,58 +53,157 @@ def _scored(project: str, task_name: str):  # type: ignore[no-untyped-def]
     return spec, ctx, task, frame.assign(value=canonical(task, frame["value"]))
 
 
+def _items(frame: pd.DataFrame) -> list[str]:
+    return sorted(frame["item"].astype(str).unique())
+
+
+def _copies(frame: pd.DataFrame, weights: np.ndarray) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The rows of one replicate: item i (in id order) ``weights[i]`` times, each copy a distinct item; and each
+    copy's item, so that a copy keeps its item's text length or steps list."""
+    names = np.array(_items(frame), dtype=object)
+    code = pd.Index(names).get_indexer(frame["item"].astype(str))
+    order, size = np.argsort(code, kind="stable"), np.bincount(code, minlength=names.size)
+    start = np.cumsum(size) - size
+    counts = np.asarray(weights, dtype=np.int64)
+    copy_item = np.repeat(np.arange(names.size), counts)  # one entry per copy
+    copy_no = np.arange(copy_item.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    copy_name = np.array([f"{names[i]}{COPY}{c}" for i, c in zip(copy_item, copy_no, strict=True)], dtype=object)
+    n_rows = size[copy_item]
+    first = np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
+    rows = order[np.repeat(start[copy_item], n_rows) + np.arange(n_rows.sum()) - first]
+    out = frame.iloc[rows].assign(item=np.repeat(copy_name, n_rows))
+    return out, dict(zip(copy_name.tolist(), names[copy_item].tolist(), strict=True))
+
+
+def _with_copies(per_item: dict[str, int], source: dict[str, str]) -> dict[str, int]:
+    return {**per_item, **{c: per_item[s] for c, s in source.items() if s in per_item}}
+
+
+def _value(est: Estimate) -> float:
+    return np.nan if est.value is None else float(est.value)
+
+
+def _assert_replicates_equal(fns: dict[str, Callable[[np.ndarray], np.ndarray]], weights: np.ndarray,
+                             recompute: Callable[[np.ndarray], dict[str, Estimate]], names: set[str]) -> None:
+    assert set(fns) == names
+    fast = {name: fn(weights) for name, fn in fns.items()}
+    for r, row in enumerate(weights):
+        slow = recompute(row)
+        for name in names:
+            assert fast[name][r] == pytest.approx(_value(slow[name]), abs=1e-12, nan_ok=True), (name, r)
+
+
+def test_item_draws_are_the_item_bootstrap() -> None:
+    """Each replicate picks as many items as there are, with replacement: whole counts summing to n, each item
+    picked once on average; the same seed gives the same draws, in chunks of any size."""
+    blocks = Blocks(np.arange(300) % 150, 150, True)
+    chunks = list(draws(BOOT, blocks, width=200_000))  # wide: chunks of few replicates
+    assert len(chunks) > 1
+    weights = np.concatenate(chunks)
+    assert weights.shape == (1000, 150)
+    assert np.all(weights == np.round(weights)) and np.all(weights.sum(axis=1) == 150)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights.std() == pytest.approx(np.sqrt(1 - 1 / 150), rel=0.02)  # binomial(n, 1/n)
+    assert np.array_equal(np.concatenate(list(draws(BOOT, blocks, width=200_000))), weights)
+
+
+def test_span_replicates_equal_recomputation_on_the_drawn_items() -> None:
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    work = span_work(task, frame, lengths)
+    point = span_point(work)
+    blocks, fns, _ = span_replicates(work, point)
+    assert blocks.items and blocks.n == len(_items(frame))
+    weights = next(draws(BOOT, blocks))[:25]
+
+    def recompute(row: np.ndarray) -> dict[str, Estimate]:
+        rows, source = _copies(frame, row)
+        return span_metrics(task, _with_copies(lengths, source))(rows)
+    _assert_replicates_equal(fns, weights, recompute, {"span_f1_exact", "span_f1_overlap", "span_alpha"})
+
+
+def _with_lone_items(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``frame`` with its first ``n`` items (by id) judged once: units no pair agreement is defined on."""
+    items = frame["item"].astype(str)
+    lone = _items(frame)[:n]
+    return pd.concat([frame[~items.isin(lone)], frame[items.isin(lone)].groupby(items, observed=True).head(1)])
+
+
+@pytest.mark.parametrize("lone", [0, 4])
+def test_ranking_replicates_equal_recomputation_on_the_drawn_items(lone: int) -> None:
+    """With items ranked once, a replicate's mean W is over the drawn units that have one (not over all)."""
+    _, _, task, frame = _scored("rlhf-preference", "ranking")
+    frame = _with_lone_items(frame, lone)
+    work = rank_work(task, frame)
+    fns = ranking_replicates(work, ranking_point(work))
+    assert work.blocks.items
+    weights = next(draws(BOOT, work.blocks))[:25]
+    _assert_replicates_equal(fns, weights, lambda row: ranking_metrics(task)(_copies(frame, row)[0]),
+                             {"kendall_w", "kendall_tau", "preference_alpha"})
+
+
+def test_a_replicate_that_draws_no_pair_is_undefined_as_recomputation_says() -> None:
+    """Only items judged once drawn: no pair of annotators, so span F1 is undefined (NaN), never 0."""
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    frame = _with_lone_items(frame, 3)
+    work = span_work(task, frame, lengths)
+    blocks, fns, _ = span_replicates(work, span_point(work))
+    weights = np.zeros((1, blocks.n))
+    weights[0, :3] = 2
+    assert np.isnan(fns["span_f1_exact"](weights)[0]) and np.isnan(fns["span_f1_overlap"](weights)[0])
+    rows, source = _copies(frame, weights[0])
+    assert span_metrics(task, _with_copies(lengths, source))(rows)["span_f1_exact"].value is None
+    assert fns["span_f1_exact"](np.ones((1, blocks.n)))[0] == span_point(work)["span_f1_exact"].value
+
+
 def _close(fast: Estimate, slow: Estimate, tol: float) -> None:
-    """A block interval around the same estimate, near the recomputing bootstrap's."""
+    """An interval around the same estimate, near the item bootstrap's."""
     assert fast.value == pytest.approx(slow.value, abs=1e-12)
     assert fast.ci_low is not None and fast.ci_high is not None and fast.value is not None
     assert fast.ci_low < fast.value < fast.ci_high
     assert fast.ci_low == pytest.approx(slow.ci_low, abs=tol) and fast.ci_high == pytest.approx(slow.ci_high, abs=tol)
 
 
-def test_span_f1_block_interval_matches_the_recomputing_bootstrap() -> None:
+@pytest.fixture
+def hashed_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every size above the item bootstrap's limit: items hashed into blocks, as at 1M judgments."""
+    monkeypatch.setattr(structured_metrics, "ITEM_BOOTSTRAP_ROWS", 0)
+
+
+def _span_intervals(task, frame, lengths):  # type: ignore[no-untyped-def]
+    work = span_work(task, frame, lengths)
+    return work, span_intervals(work, span_point(work), BOOT)
+
+
+def test_block_intervals_of_spans_are_near_the_item_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
     _, ctx, task, frame = _scored("clinical-ner", "entities")
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
-    recomputed = with_intervals(frame, span_metrics(task, lengths), BOOT)
-    additive = span_f1_intervals(task, frame, lengths, recomputed, BOOT)
-    for name in ("span_f1_exact", "span_f1_overlap"):
-        slow, fast = recomputed[name], additive[name]
-        assert fast.value == slow.value and fast.ci_low is not None and fast.ci_high is not None
-        assert fast.ci_low < fast.value < fast.ci_high  # type: ignore[operator]
-        # first order: symmetric, so it misses some of the small-sample skew the recomputing bootstrap sees (its
-        # upper bound is 0.015–0.035 higher here over seeds and item orders)
-        assert fast.ci_low == pytest.approx(slow.ci_low, abs=0.03) and fast.ci_high == pytest.approx(slow.ci_high, abs=0.04)
+    _, items = _span_intervals(task, frame, lengths)
+    monkeypatch.setattr(structured_metrics, "ITEM_BOOTSTRAP_ROWS", 0)
+    work, blocks = _span_intervals(task, frame, lengths)
+    assert not span_replicates(work, span_point(work))[0].items
+    # linearised F1 is symmetric, so it misses some of the small-sample skew the item bootstrap sees
+    _close(blocks["span_f1_exact"], items["span_f1_exact"], 0.04)
+    _close(blocks["span_f1_overlap"], items["span_f1_overlap"], 0.04)
+    _close(blocks["span_alpha"], items["span_alpha"], 0.03)
 
 
-def test_kendall_w_block_interval_matches_the_recomputing_bootstrap() -> None:
+def test_block_intervals_of_rankings_are_near_the_item_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
     _, _, task, frame = _scored("rlhf-preference", "ranking")
-    recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["kendall_w"]
-    _close(kendall_w_interval(task, frame, recomputed, BOOT), recomputed, 0.02)
-
-
-def test_char_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
-    _, ctx, task, frame = _scored("clinical-ner", "entities")
-    lengths = ctx.items.text_lengths("note") if ctx.items else {}
-    recomputed = with_intervals(frame, copies_keep_lengths(task, lengths), BOOT)["span_alpha"]
-    fast = span_f1_intervals(task, frame, lengths, {**span_metrics(task, lengths)(frame)}, BOOT)["span_alpha"]
-    _close(fast, recomputed, 0.03)
-
-
-def test_a_resampled_copy_of_an_item_keeps_its_text_length() -> None:
-    """The recomputing bootstrap renames each copy of an item; measured under the new name, its text must keep
-    its length, or character α would lose the "outside" characters after the last span (found by an audit:
-    an interval that did not contain its own estimate)."""
-    _, ctx, task, frame = _scored("clinical-ner", "entities")
-    lengths = ctx.items.text_lengths("note") if ctx.items else {}
-    point = span_metrics(task, lengths)(frame)["span_alpha"]
-    renamed = frame.assign(item=frame["item"].astype(str) + ITEM_SEP + "0", **{SOURCE_ITEM: frame["item"]})
-    assert copies_keep_lengths(task, lengths)(renamed)["span_alpha"] == point
-    assert span_metrics(task, lengths)(renamed)["span_alpha"].n_units < point.n_units  # what went wrong
+    work = rank_work(task, frame)
+    items = ranking_intervals(work, ranking_point(work), BOOT)
+    monkeypatch.setattr(structured_metrics, "ITEM_BOOTSTRAP_ROWS", 0)
+    work = rank_work(task, frame)
+    assert not work.blocks.items
+    blocks = ranking_intervals(work, ranking_point(work), BOOT)
+    _close(blocks["kendall_w"], items["kendall_w"], 0.02)
+    _close(blocks["kendall_tau"], items["kendall_tau"], 0.03)
+    _close(blocks["preference_alpha"], items["preference_alpha"], 0.03)
 
 
 def test_block_coincidences_add_up_to_the_character_alpha() -> None:
     """Summed over blocks, the coincidences give char_alpha's nominal α (any blocking, one block per unit too)."""
-    import numpy as np
-
     from labelspec.check.char_alpha import block_coincidences, char_alpha
     from labelspec.check.decide_structured import span_set_of
     from labelspec.check.replicates import alpha_of_coincidences
@@ -108,81 +220,66 @@ def test_block_coincidences_add_up_to_the_character_alpha() -> None:
         assert got == pytest.approx(want, abs=1e-12)
 
 
-def test_kendall_tau_block_interval_matches_the_recomputing_bootstrap() -> None:
-    """Mean τ-b is a ratio of sums over units: each resample of item blocks re-evaluates it exactly."""
-    _, _, task, frame = _scored("rlhf-preference", "ranking")
-    recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["kendall_tau"]
-    work = rank_work(task, frame)
-    assert work.agreement.tau_sum is not None and work.agreement.tau_pairs is not None
-    assert work.agreement.tau_sum.sum() / work.agreement.tau_pairs.sum() == pytest.approx(recomputed.value, abs=1e-12)
-    _close(tau_interval(work, recomputed, BOOT), recomputed, 0.03)
-
-
-def test_preference_alpha_block_interval_matches_the_recomputing_bootstrap() -> None:
-    """The blocks' coincidences add up to the point α; each resample of blocks re-evaluates it exactly."""
-    import numpy as np
-
+@pytest.mark.parametrize("hashed", [False, True])
+def test_ranking_blocks_add_up_to_the_point_estimates(hashed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """τ-b's per-unit sums and the preference α's per-block coincidences add up to the point estimates."""
     from labelspec.check.replicates import alpha_of_coincidences
 
+    if hashed:
+        monkeypatch.setattr(structured_metrics, "ITEM_BOOTSTRAP_ROWS", 0)
     _, _, task, frame = _scored("rlhf-preference", "ranking")
-    recomputed = with_intervals(frame, ranking_metrics(task), BOOT)["preference_alpha"]
     work = rank_work(task, frame)
-    assert work.agreement.pair_blocks is not None
-    total = alpha_of_coincidences(work.agreement.pair_blocks.sum(axis=0)[None])[0]
-    assert total == pytest.approx(recomputed.value, abs=1e-12)
-    _close(preference_alpha_interval(work, recomputed, BOOT), recomputed, 0.03)
-    assert np.all(work.agreement.pair_blocks >= 0)
+    point = ranking_point(work)
+    r = work.agreement
+    assert r.tau_sum is not None and r.tau_pairs is not None and r.pair_blocks is not None
+    assert r.tau_sum.sum() / r.tau_pairs.sum() == pytest.approx(point["kendall_tau"].value, abs=1e-12)
+    total = alpha_of_coincidences(r.pair_blocks.sum(axis=0)[None])[0]
+    assert total == pytest.approx(point["preference_alpha"].value, abs=1e-12)
+    assert np.all(r.pair_blocks >= 0)
 
 
-def _trajectory_point_and_recomputed(task_name: str):  # type: ignore[no-untyped-def]
-    from labelspec.check import structured
+def _recomputed_interval(frame: pd.DataFrame, compute: Callable[[pd.DataFrame, dict[str, str]], dict[str, Estimate]],
+                         point: dict[str, Estimate], boot: BootstrapPolicy) -> dict[str, Estimate]:
+    """The slow item bootstrap: items drawn uniformly, every replicate recomputed on its copies."""
+    from labelspec.check.structured_metrics import percentile
 
+    rng = np.random.default_rng(boot.seed)
+    n = len(_items(frame))
+    values: dict[str, list[float]] = {name: [] for name in point}
+    for _ in range(boot.replicates):
+        rows, source = _copies(frame, np.bincount(rng.integers(0, n, n), minlength=n))
+        for name, est in compute(rows, source).items():
+            values[name].append(_value(est))
+    return {name: percentile(est, np.array(values[name]), boot) for name, est in point.items()}
+
+
+def _trajectory(task_name: str):  # type: ignore[no-untyped-def]
     spec, ctx, task, frame = _scored("agent-trajectories", task_name)
     steps = ctx.items.list_lengths(spec.steps_field.name) if ctx.items else {}
     assert steps  # the example's items hold their steps: first errors are positions in those lists
-    if task.kind == "attribution":
-        compute, frame = structured._attribution_metrics(task), frame
-    else:
-        compute = structured._first_error_metrics(task, steps)
-    return task, frame, compute(frame), with_intervals(frame, compute, BOOTSTRAP_1000), steps
-
-
-BOOTSTRAP_1000 = BootstrapPolicy(replicates=1000, seed=5)
-
-
-def test_a_resampled_copy_of_a_chain_keeps_its_steps_list() -> None:
-    """Renamed as the recomputing bootstrap renames copies, the chains measure the same: each copy still has its
-    item's N steps (without them a prefix judged correct would count as "no error")."""
-    from labelspec.check import structured
-
-    spec, ctx, task, frame = _scored("agent-trajectories", "tool_call")
-    steps = ctx.items.list_lengths(spec.steps_field.name) if ctx.items else {}
-    compute = structured._first_error_metrics(task, steps)
-    renamed = frame.assign(item=frame["item"].astype(str) + ITEM_SEP + "0", **{SOURCE_ITEM: frame["item"]})
-    assert compute(renamed) == compute(frame)
+    return task, frame, steps
 
 
 @pytest.mark.parametrize("task_name", ["tool_call", "reasoning_step"])
 def test_first_error_intervals_match_the_recomputing_bootstrap(task_name: str) -> None:
     """Exact item resampling from count rows: the same distribution as recomputing on resampled items (here
-    with 1000 replicates each way), at any size."""
-    from labelspec.check.structured import _first_errors
-    from labelspec.check.trajectory_intervals import first_error_intervals
-
-    task, frame, point, slow, steps = _trajectory_point_and_recomputed(task_name)
-    fast = first_error_intervals(_first_errors(task, frame, steps), point, BOOTSTRAP_1000)
-    assert set(fast) == set(point)
+    with 1000 replicates each way); each copy keeps its item's steps list (without it a prefix judged correct
+    would count as "no error")."""
+    task, frame, steps = _trajectory(task_name)
+    fast = structured._first_error_agreement(task, frame, steps, BOOT)
+    point = structured._first_error_point(structured._first_errors(task, frame, steps))
+    slow = _recomputed_interval(frame, lambda rows, source: structured._first_error_point(
+        structured._first_errors(task, rows, _with_copies(steps, source))), point, BOOT)
+    assert set(fast) == set(point) == {"first_error_exact", "first_error_within_one", "first_error_alpha"}
     for name in fast:
         _close(fast[name], slow[name], 0.03)
 
 
 def test_attribution_intervals_match_the_recomputing_bootstrap() -> None:
-    from labelspec.check.structured import _attribution_arrays
-    from labelspec.check.trajectory_intervals import attribution_intervals
-
-    task, frame, point, slow, _ = _trajectory_point_and_recomputed("attribution")
-    item, _, agent, step = _attribution_arrays(task, frame)
-    fast = attribution_intervals(item, agent, step, point, BOOTSTRAP_1000)
+    task, frame, _ = _trajectory("attribution")
+    point = structured._attribution_point(task, frame)
+    fast = structured._attribution_intervals(task, frame, point, BOOT)
+    slow = _recomputed_interval(frame, lambda rows, _: structured._attribution_point(task, rows), point, BOOT)
     assert set(fast) == set(point)
     for name in fast:
         _close(fast[name], slow[name], 0.03)
@@ -190,8 +287,6 @@ def test_attribution_intervals_match_the_recomputing_bootstrap() -> None:
 
 def test_one_replicate_of_the_observed_rows_is_the_estimate() -> None:
     """A replicate that draws every count row as often as observed reproduces the point estimate exactly."""
-    import numpy as np
-
     from labelspec.check.replicates import alpha_replicates
     from labelspec.check.taxonomy import sparse_patterns
     from labelspec.check.trajectory import pairwise_rates
@@ -211,35 +306,38 @@ def test_one_replicate_of_the_observed_rows_is_the_estimate() -> None:
     assert alpha[0] == pytest.approx(want.value, abs=1e-12)
 
 
-def test_above_the_recompute_limit_trajectory_coefficients_keep_an_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a gate ``on: ci_low`` reads on a large trajectory project: an interval, not a reason to fail."""
-    from labelspec.check import structured
-
-    monkeypatch.setattr(structured, "MAX_BOOTSTRAP_ROWS", 10)
-    spec = api.load_spec(ROOT / "specs" / "agent-trajectories")
-    files = sorted((ROOT / "specs" / "agent-trajectories" / "labels").iterdir())
-    report = api.check_labels(ROOT / "specs" / "agent-trajectories", files)
-    assert spec.task("attribution") is not None
-    agreement = {t: report.analyses[t].agreement for t in ("attribution", "tool_call", "reasoning_step")}
-    names = {"attribution": ["attribution_agent_alpha", "percent_agreement", "attribution_agent_step_alpha",
-                             "attribution_agent_step_percent"],
-             "tool_call": ["first_error_exact", "first_error_within_one", "first_error_alpha"],
-             "reasoning_step": ["first_error_exact", "first_error_within_one", "first_error_alpha"]}
-    for task, metrics in names.items():
+@pytest.mark.parametrize("limit", [structured_metrics.ITEM_BOOTSTRAP_ROWS, 10])
+@pytest.mark.parametrize(("project", "tasks"), [
+    ("agent-trajectories", {"attribution": ["attribution_agent_alpha", "percent_agreement",
+                                            "attribution_agent_step_alpha", "attribution_agent_step_percent"],
+                            "tool_call": ["first_error_exact", "first_error_within_one", "first_error_alpha"],
+                            "reasoning_step": ["first_error_exact", "first_error_within_one", "first_error_alpha"]}),
+    ("clinical-ner", {"entities": ["span_f1_exact", "span_f1_overlap", "span_alpha"]}),
+    ("rlhf-preference", {"ranking": ["kendall_w", "kendall_tau", "preference_alpha"]}),
+])
+def test_every_structured_coefficient_has_an_interval_at_any_size(project: str, tasks: dict[str, list[str]],
+                                                                   limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a gate ``on: ci_low`` reads: an interval containing the estimate, not a reason to fail, with the item
+    bootstrap and (a limit of 10 judgments) with hashed item blocks."""
+    monkeypatch.setattr(structured_metrics, "ITEM_BOOTSTRAP_ROWS", limit)
+    files = sorted((ROOT / "specs" / project / "labels").iterdir())
+    report = api.check_labels(ROOT / "specs" / project, files)
+    for task, metrics in tasks.items():
         for m in metrics:
-            est = agreement[task][m]
+            est = report.analyses[task].agreement[m]
             assert est.ci_reason is None and est.ci_low is not None and est.ci_high is not None, (task, m)
             assert est.ci_low <= est.value <= est.ci_high, (task, m)  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("project", "task_name", "metrics"), [
-    ("rlhf-preference", "ranking", lambda task, ctx: ranking_metrics(task)),
-    ("clinical-ner", "entities", lambda task, ctx: span_metrics(task, ctx.items.text_lengths("note"))),
-])
-def test_recomputing_bootstrap_intervals_ignore_the_row_order(project, task_name, metrics) -> None:  # type: ignore[no-untyped-def]
+def test_intervals_ignore_the_row_order() -> None:
     """The same judgments in another row order (a Label Studio export lists them by task, a CSV by batch) draw
     the same items: items are numbered by id, not by first appearance (an audit found intervals moving)."""
-    _, ctx, task, frame = _scored(project, task_name)
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
     shuffled = frame.sample(frac=1.0, random_state=3)
     assert shuffled["item"].tolist() != frame["item"].tolist()
-    assert with_intervals(shuffled, metrics(task, ctx), BOOT) == with_intervals(frame, metrics(task, ctx), BOOT)
+    assert _span_intervals(task, shuffled, lengths)[1] == _span_intervals(task, frame, lengths)[1]
+    _, _, task, frame = _scored("rlhf-preference", "ranking")
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    got = [ranking_intervals(w, ranking_point(w), BOOT) for w in (rank_work(task, shuffled), rank_work(task, frame))]
+    assert got[0] == got[1]

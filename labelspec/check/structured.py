@@ -5,14 +5,11 @@ so gates, reports, adjudication and release treat them like any other task. Span
 once per distinct canonical value, and the span set, matchings and rank block are built once per analysis
 (``structured_metrics``), never once per judgment or per interval block.
 
-Intervals. Up to :data:`MAX_BOOTSTRAP_ROWS` judgments the bootstrap resamples *items* (all steps and spans of
-an item together) and recomputes every coefficient per replicate (at most :data:`MAX_REPLICATES`). Above that,
-span F1 (exact and overlap) and Kendall's W, which are built from sums that add up over items, get linearised
-item-block intervals (``structured_metrics.span_intervals``, ``w_interval``): centred on the estimate, any size,
-the spec's full replicate count; character α, the mean τ-b and the preference α are re-evaluated exactly from
-item blocks' sums; first-error and attribution agreement are resampled exactly as items from their distinct
-count rows (``trajectory_intervals``). A coefficient without such a form would have no interval (``ci_reason``;
-gate on the estimate, or sample). The seed and level come from ``quality.bootstrap``.
+Intervals, with the spec's seed, level and replicate count (``quality.bootstrap``), at any size; no coefficient
+is recomputed on resampled rows. Span F1, character α, Kendall's W, the mean τ-b and the preference α are
+evaluated from per-item sums for each resample of items (up to ``structured_metrics.ITEM_BOOTSTRAP_ROWS``
+judgments) or of hashed item blocks (``structured_metrics``); first-error and attribution agreement are
+resampled exactly as items from their distinct count rows (``trajectory_intervals``).
 """
 
 from __future__ import annotations
@@ -32,20 +29,14 @@ from labelspec.check.estimate import Estimate
 from labelspec.check.spans import span_findings, summarize_findings
 from labelspec.check.step_records import unit_steps
 from labelspec.check.structured_metrics import (
-    Metrics,
     SpanWork,
     canonical_values,
-    percentile,
-    preference_alpha_interval,
     rank_work,
-    ranking_metrics,
+    ranking_intervals,
     ranking_point,
     span_intervals,
-    span_metrics,
     span_point,
     span_work,
-    tau_interval,
-    w_interval,
 )
 from labelspec.check.tables import units_on_items
 from labelspec.check.task_parse import PARSED_KINDS, ParsedTask, TaskParses, restrict
@@ -60,10 +51,6 @@ from labelspec.check.trajectory_intervals import attribution_intervals, first_er
 from labelspec.spec.model import BootstrapPolicy, Spec, Task
 
 STRUCTURED_KINDS = frozenset({"spans", "ranking", "attribution"})
-MAX_REPLICATES = 100
-MAX_BOOTSTRAP_ROWS = 50_000
-ITEM_SEP = "\x1e"  # suffix marking a resampled copy of an item
-SOURCE_ITEM = "source_item"  # the column of a resampled frame naming each copy's item (its text, its steps)
 
 def _attribution_arrays(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
     parsed = {v: json.loads(v) for v in frame["value"].unique()}
@@ -75,24 +62,20 @@ def _attribution_arrays(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, ..
     return item, annotator, agent, step
 
 
-def _attribution_metrics(task: Task) -> Metrics:
-    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
-        r = attribution_agreement(*_attribution_arrays(task, frame))
-        return {"attribution_agent_alpha": r.agent_alpha, "percent_agreement": r.agent_percent,
-                "attribution_agent_step_alpha": r.agent_step_alpha,
-                "attribution_agent_step_percent": r.agent_step_percent}
-    return compute
+def _attribution_point(task: Task, frame: pd.DataFrame) -> dict[str, Estimate]:
+    r = attribution_agreement(*_attribution_arrays(task, frame))
+    return {"attribution_agent_alpha": r.agent_alpha, "percent_agreement": r.agent_percent,
+            "attribution_agent_step_alpha": r.agent_step_alpha,
+            "attribution_agent_step_percent": r.agent_step_percent}
 
 
 def _first_errors(task: Task, frame: pd.DataFrame, steps: dict[str, int]) -> FirstErrors:
     """Each (item, annotator)'s first error. ``steps`` (item → N, the length of its steps list): on such an item
     a unit that is a plain integer is the step's position 1..N (other units are left out) and "none" needs all N
-    steps judged; other items number the steps judged, in the order of their numeric units (docs/statistics.md).
-    A resampled copy of an item (``_resample``) has its item's list."""
+    steps judged; other items number the steps judged, in the order of their numeric units
+    (docs/statistics.md)."""
     item, names = pd.factorize(frame["item"])
-    source = frame[SOURCE_ITEM] if SOURCE_ITEM in frame.columns else None  # a copy's item, for its list
-    sources = names if source is None else pd.Index(source.to_numpy()[np.unique(item, return_index=True)[1]])
-    per_item = (pd.Series(np.asarray(sources, dtype=object)).map(steps).to_numpy(dtype=np.float64, na_value=np.nan)
+    per_item = (pd.Series(np.asarray(names, dtype=object)).map(steps).to_numpy(dtype=np.float64, na_value=np.nan)
                 if steps else np.full(len(names), np.nan))
     n_list = per_item[item]
     listed = ~np.isnan(n_list)
@@ -113,54 +96,18 @@ def _first_errors(task: Task, frame: pd.DataFrame, steps: dict[str, int]) -> Fir
                              ~f["value"].isin(sorted(task.with_descendants(task.error_labels))).to_numpy(), n_steps=length)
 
 
-def _first_error_metrics(task: Task, steps: dict[str, int]) -> Metrics:
-    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
-        r = first_error_agreement(_first_errors(task, frame, steps))
-        return {"first_error_exact": r.exact, "first_error_within_one": r.within_one,
-                "first_error_alpha": r.alpha_interval}
-    return compute
+def _first_error_point(errors: FirstErrors) -> dict[str, Estimate]:
+    r = first_error_agreement(errors)
+    return {"first_error_exact": r.exact, "first_error_within_one": r.within_one,
+            "first_error_alpha": r.alpha_interval}
 
 
-def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Items drawn with replacement; each copy of an item becomes a distinct item (all its rows kept)."""
-    codes, items = pd.factorize(frame["item"], sort=True)  # drawn by item id, not by first appearance
-    order = np.argsort(codes, kind="stable")
-    size = np.bincount(codes, minlength=len(items))
-    start = np.cumsum(size) - size
-    draw = rng.integers(0, len(items), len(items))
-    rows = order[np.repeat(start[draw], size[draw]) + np.arange(size[draw].sum())
-                 - np.repeat(np.cumsum(size[draw]) - size[draw], size[draw])]
-    copy = np.repeat(np.arange(len(draw)), size[draw])
-    out = frame.iloc[rows]
-    return out.assign(item=out["item"].astype(str) + ITEM_SEP + pd.Series(copy, index=out.index).astype(str),
-                      **{SOURCE_ITEM: out["item"]})
-
-
-def with_intervals(frame: pd.DataFrame, compute: Metrics, boot: BootstrapPolicy,
-                   additive: Callable[[dict[str, Estimate]], dict[str, Estimate]] | None = None, *,
-                   point: dict[str, Estimate] | None = None) -> dict[str, Estimate]:
-    """Point estimates with percentile intervals: item resampling with recomputation (it keeps the skew of small
-    samples) up to :data:`MAX_BOOTSTRAP_ROWS` judgments; above that the linearised additive intervals for the
-    metrics that have them, and no interval (with a reason) for the rest. ``point`` is ``compute(frame)`` when
-    the caller has it already."""
-    point = compute(frame) if point is None else point
-    if boot.replicates == 0:
-        return point
-    fast = additive(point) if additive is not None and len(frame) > MAX_BOOTSTRAP_ROWS else {}
-    point = {k: v for k, v in point.items() if k not in fast}
-    if not point:
-        return fast
-    if len(frame) > MAX_BOOTSTRAP_ROWS:
-        why = f"intervals are computed up to {MAX_BOOTSTRAP_ROWS} judgments for this kind"
-        return {**{k: dataclasses.replace(v, ci_reason=why) for k, v in point.items()}, **fast}
-    rng = np.random.default_rng(boot.seed)
-    n = min(boot.replicates, MAX_REPLICATES)
-    reps = {k: np.full(n, np.nan) for k in point}
-    for r in range(n):  # one full recomputation per replicate (see the module docstring)
-        for k, est in compute(_resample(frame, rng)).items():
-            if k in reps:  # metrics with additive intervals are not recomputed for their interval
-                reps[k][r] = np.nan if est.value is None else est.value
-    return {**{k: percentile(est, reps[k], boot) for k, est in point.items()}, **fast}
+def _first_error_agreement(task: Task, frame: pd.DataFrame, steps: dict[str, int], boot: BootstrapPolicy
+                           ) -> dict[str, Estimate]:
+    """First-error agreement of step chains, with intervals from exact item resampling of their count rows."""
+    errors = _first_errors(task, frame, steps)
+    point = _first_error_point(errors)
+    return first_error_intervals(errors, point, boot) if boot.replicates else point
 
 
 def _extra_spans(task: Task, work: SpanWork, parsed: ParsedTask | None) -> tuple[dict[str, object],
@@ -206,45 +153,24 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
                           ) -> tuple[dict[str, Estimate], dict[str, Estimate], dict[str, object]]:
     """Agreement (with intervals), per-label estimates and details of a spans, ranking or attribution task.
 
-    Spans and rankings are parsed, matched and measured once (``parsed``: the scored rows, parsed already); the
-    bootstrap below 50k rows recomputes.
-    """
+    Spans and rankings are parsed, matched and measured once (``parsed``: the scored rows, parsed already); their
+    intervals come from the same work."""
     per_label: dict[str, Estimate] = {}
     details: dict[str, object] = {}
-    additive: Callable[[dict[str, Estimate]], dict[str, Estimate]] | None = None
-    point: dict[str, Estimate] | None = None
+    intervals: Callable[[dict[str, Estimate]], dict[str, Estimate]]
     if task.kind == "spans":
-        compute = copies_keep_lengths(task, lengths)
         work = span_work(task, scored, lengths, parsed)
         point = span_point(work)
-        additive = lambda p: span_intervals(work, p, boot)  # noqa: E731
+        intervals = lambda p: span_intervals(work, p, boot)  # noqa: E731
         details, per_label = _extra_spans(task, work, parsed)
     elif task.kind == "ranking":
-        compute = ranking_metrics(task)
         ranked = rank_work(task, scored, parsed)
         point = ranking_point(ranked)
-        additive = lambda p: {"kendall_w": w_interval(ranked, p["kendall_w"], boot),  # noqa: E731
-                              "kendall_tau": tau_interval(ranked, p["kendall_tau"], boot),
-                              "preference_alpha": preference_alpha_interval(ranked, p["preference_alpha"], boot)}
+        intervals = lambda p: ranking_intervals(ranked, p, boot)  # noqa: E731
     else:
-        compute = _attribution_metrics(task)
-        additive = lambda p: _attribution_intervals(task, scored, p, boot)  # noqa: E731
-    return with_intervals(scored, compute, boot, additive, point=point), per_label, details
-
-
-def copies_keep_lengths(task: Task, lengths: dict[str, int]) -> Metrics:
-    """:func:`span_metrics` that also knows the text length of each resampled copy of an item (``_resample``
-    renames a copy and records its item in :data:`SOURCE_ITEM`): without it a copy's text would end at its last
-    span, and character α would be measured on cut texts, losing the "outside" characters after the spans."""
-    plain = span_metrics(task, lengths)
-
-    def compute(frame: pd.DataFrame) -> dict[str, Estimate]:
-        if SOURCE_ITEM not in frame.columns or not lengths:
-            return plain(frame)
-        pairs = frame[["item", SOURCE_ITEM]].astype(str).drop_duplicates()
-        known = {c: lengths[s] for c, s in zip(pairs["item"], pairs[SOURCE_ITEM], strict=True) if s in lengths}
-        return span_metrics(task, {**lengths, **known})(frame)
-    return compute
+        point = _attribution_point(task, scored)
+        intervals = lambda p: _attribution_intervals(task, scored, p, boot)  # noqa: E731
+    return (intervals(point) if boot.replicates else point), per_label, details
 
 
 def _attribution_intervals(task: Task, frame: pd.DataFrame, point: dict[str, Estimate], boot: BootstrapPolicy
@@ -284,8 +210,7 @@ def analyze_structured(frame: pd.DataFrame, task: Task, spec: Spec, *, ctx: Cont
         if task.error_labels:
             chains = frame[~frame["item"].isin(_items(gold_units))]
             steps = ctx.items.list_lengths(spec.steps_field.name) if ctx.items is not None else {}
-            agreement.update(with_intervals(chains, _first_error_metrics(task, steps), boot, lambda p: (
-                first_error_intervals(_first_errors(task, chains, steps), p, boot))))
+            agreement.update(_first_error_agreement(task, chains, steps, boot))
         if task.is_taxonomy:
             extra.update(_taxonomy_extra(task, base))
         return dataclasses.replace(base, agreement=agreement, extra=extra)

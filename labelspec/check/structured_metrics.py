@@ -1,30 +1,33 @@
-"""Point metrics and linearised item-block intervals of span and ranking tasks, from one parse and one matching.
+"""Point metrics and bootstrap intervals of span and ranking tasks, from one parse and one matching.
 
 One job: for a task's scored judgments, parse the values once (``span_table``), build the span set and both
 matchings (or the rank block) once, and derive from them the point coefficients, the extra span details and
-the additive intervals that ``structured`` reports above the recompute limit. It never resamples (the item
-bootstrap lives in ``structured``) and decides no gate.
+their intervals. It never recomputes a coefficient on resampled rows and decides no gate.
 
-Intervals. A pair's span F1 is 2·TP / (|a| + |b|) summed over the units both judged, and matching is per unit,
-so TP and the denominator of every pair add up over any partition of the items: one matching of all units,
-summed per (item block, pair), gives every block's contribution (:func:`span_intervals`). Pairs often share few
-units, and a ratio recomputed on a resampled small table is biased (measured: an interval that excluded the
-estimate), so the mean is linearised as for Cohen's κ: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P,
+Intervals. Every coefficient here is a function of per-unit sums: a pair's span F1 is 2·TP / (|a| + |b|)
+summed over the units both judged (matching is per unit), character α and the preference α pool per-unit
+coincidences, the mean τ-b is Σ τ / Σ pairs over units, Kendall's W a mean of per-unit values. So the units'
+sums are added up once per resampled *block* of items (:class:`Blocks`), and a replicate is evaluated from its
+blocks' weights. Up to :data:`ITEM_BOOTSTRAP_ROWS` judgments each block is one item, and every coefficient is
+re-evaluated exactly from the drawn items' sums: the item bootstrap itself (the same values as recomputing on
+resampled items, ``tests/test_structured_intervals.py``), with the spec's replicate count. Above it, items are
+hashed into :data:`N_BLOCKS` blocks: α and τ-b are still re-evaluated exactly, but pairs often share few units,
+and a per-pair ratio recomputed on resampled blocks is biased (measured: an interval that excluded the
+estimate), so the mean F1 is linearised as for Cohen's κ: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P,
 and a replicate is the estimate plus Σ_b (w_b − 1) times that; it is centred on the estimate by construction.
-Kendall's W is a mean of per-unit values and is linearised the same way (:func:`w_interval`). Character α
-pools its coincidences over all characters, so each resample of blocks re-evaluates it exactly from the
-blocks' coincidence matrices (``char_alpha.block_coincidences``).
+Kendall's W is linearised the same way (:func:`w_interval`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from labelspec.check import stats
 from labelspec.check.char_alpha import block_coincidences
@@ -51,8 +54,15 @@ from labelspec.check.taxonomy import unique_inverse
 from labelspec.spec.model import Adjudication, BootstrapPolicy, Task
 
 Metrics = Callable[[pd.DataFrame], dict[str, Estimate]]
-#: Item blocks for the additive intervals (items are hashed into blocks; steps and spans stay together).
+#: (replicates, blocks) weights → (replicates,) values of one coefficient, NaN where undefined.
+Replicates = Callable[[np.ndarray], np.ndarray]
+#: Up to this many judgments every item is its own block: the exact item bootstrap (module docstring).
+ITEM_BOOTSTRAP_ROWS = 50_000
+#: Item blocks above :data:`ITEM_BOOTSTRAP_ROWS` (items are hashed into blocks; steps and spans stay together).
 N_BLOCKS = 200
+#: Replicates × items (or annotator pairs) per chunk of the item bootstrap: 1 MiB of weights, cache-sized (1M
+#: cells per chunk were slower, 4M slower still and +130 MiB at 30k span judgments).
+_DRAW_CELLS = 1 << 17
 
 
 def canonical_values(task: Task, values: pd.Series) -> pd.Series:
@@ -79,6 +89,81 @@ def _draws(boot: BootstrapPolicy, n_blocks: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Blocks:
+    """What a replicate resamples: each unit's block (an item's units share one), how many blocks there are,
+    and whether each block is one item (the item bootstrap itself) or a hashed bucket of items."""
+
+    unit: np.ndarray
+    n: int
+    items: bool
+
+
+def resampled_blocks(codes: Codes, n_rows: int) -> Blocks:
+    """Every item its own block up to :data:`ITEM_BOOTSTRAP_ROWS` judgments, numbered in id order (any row order
+    draws the same items), else :data:`N_BLOCKS` blocks by a hash of the item id."""
+    texts = codes.unit_item_texts()
+    if n_rows > ITEM_BOOTSTRAP_ROWS:
+        return Blocks(item_block(texts, N_BLOCKS), N_BLOCKS, False)
+    item, names = pd.factorize(texts.to_numpy(zero_copy_only=False), sort=True)
+    return Blocks(item.astype(np.int64), len(names), True)
+
+
+def draws(boot: BootstrapPolicy, blocks: Blocks, width: int = 0) -> Iterator[np.ndarray]:
+    """Each replicate's weight per block, some replicates at a time: how often each item is picked when as many
+    items are drawn with replacement (items), or a multinomial over the hashed blocks. ``width``: the values a
+    coefficient makes per replicate (annotator pairs), which bound a chunk's replicates as the blocks do."""
+    if not blocks.items:
+        yield _draws(boot, blocks.n)
+        return
+    rng = np.random.default_rng(boot.seed)
+    n = blocks.n
+    step = max(1, _DRAW_CELLS // max(n, width, 1))
+    for start in range(0, boot.replicates, step):  # a loop over chunks of replicates
+        picks = rng.integers(0, max(n, 1), size=(min(step, boot.replicates - start), n), dtype=np.int32)
+        weights = np.empty(picks.shape)
+        for r, row in enumerate(picks):  # a loop over replicates: one count per item (cache-sized)
+            weights[r] = np.bincount(row, minlength=n)
+        yield weights
+
+
+def replicate(boot: BootstrapPolicy, blocks: Blocks, fns: dict[str, Replicates], width: int = 0
+              ) -> dict[str, np.ndarray]:
+    """Every coefficient of ``fns`` evaluated on the same replicates (one pass over the draws; ``width`` as for
+    :func:`draws`)."""
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in fns}
+    for weights in draws(boot, blocks, width):
+        for name, fn in fns.items():
+            parts[name].append(np.asarray(fn(weights), dtype=np.float64))
+    return {name: np.concatenate(p) if p else np.zeros(0) for name, p in parts.items()}
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> Replicates:
+    """A ratio of per-block sums re-evaluated per replicate (NaN when no block with a denominator is drawn)."""
+    def fn(weights: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values: np.ndarray = (weights @ num) / (weights @ den)
+        return values
+    return fn
+
+
+def _coincidence_alpha(per_block: np.ndarray) -> Replicates:
+    """α re-evaluated per replicate from the blocks' coincidence matrices."""
+    return lambda weights: alpha_of_coincidences(np.einsum("bn,nij->bij", weights, per_block))
+
+
+def _linearised(value: float | None, per_block: np.ndarray) -> Replicates:
+    """The estimate plus Σ_b (w_b − 1) times each block's linearised contribution (module docstring)."""
+    return lambda weights: (value if value is not None else np.nan) + (weights - 1.0) @ per_block
+
+
+def _intervals(point: dict[str, Estimate], boot: BootstrapPolicy, blocks: Blocks,
+               fns: dict[str, Replicates], width: int = 0) -> dict[str, Estimate]:
+    """``point`` with an interval for each coefficient in ``fns`` (the others as they are), in ``point``'s order."""
+    reps = replicate(boot, blocks, fns, width)
+    return {name: percentile(est, reps[name], boot) if name in reps else est for name, est in point.items()}
+
+
+@dataclass(frozen=True)
 class SpanWork:
     """One parse, one span set, both matchings and the coefficients built from them."""
 
@@ -89,9 +174,9 @@ class SpanWork:
     f1_exact: SpanF1
     f1_overlap: SpanF1
     alpha: CharAlpha
-    block_den: Denominators | None = None  # the denominators per item block (N_BLOCKS), when already built
-    block_sums: tuple[PairSums, PairSums] | None = None  # exact and overlap sums per item block, likewise
-    unit_block: np.ndarray | None = None  # each unit's item block, likewise
+    block_den: Denominators | None = None  # the denominators per resampled block, when already built
+    block_sums: tuple[PairSums, PairSums] | None = None  # exact and overlap sums per block, likewise
+    blocks: Blocks | None = None  # the blocks they are summed by (``alpha.blocks`` too), likewise
 
 
 def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: ParsedTask | None = None
@@ -110,16 +195,16 @@ def span_work(task: Task, frame: pd.DataFrame, lengths: dict[str, int], parsed: 
         sums = pair_sums(sset, exact, den), pair_sums(sset, overlap, den)
         return SpanWork(inp, sset, exact, overlap, f1_of_sums(sums[0]), f1_of_sums(sums[1]), char_alpha(sset))
     # the whole check's path builds the interval's per-block sums first and adds them up for the point F1
-    unit_block = item_block(inp.codes.unit_item_texts(), N_BLOCKS)
+    blocks = resampled_blocks(inp.codes, len(inp.frame))
     # character α needs neither matching nor denominators: it is unitised on a second thread meanwhile (numpy
     # releases the GIL; at 1M span judgments each side takes ~1-1.5 s, on the check's critical path)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelspec-char-alpha") as pool:
-        alpha = pool.submit(char_alpha, sset, unit_block, N_BLOCKS)
-        block_den = denominators(sset, unit_block)
+        alpha = pool.submit(char_alpha, sset, blocks.unit, blocks.n)
+        block_den = denominators(sset, blocks.unit)
         den = ungrouped(block_den, sset.n_annotators, sset.n_labels)
-        blocks = pair_sums(sset, exact, block_den), pair_sums(sset, overlap, block_den)
-        f1 = f1_of_sums(ungrouped_sums(blocks[0], den)), f1_of_sums(ungrouped_sums(blocks[1], den))
-        return SpanWork(inp, sset, exact, overlap, *f1, alpha.result(), block_den, blocks, unit_block)
+        summed = pair_sums(sset, exact, block_den), pair_sums(sset, overlap, block_den)
+        f1 = f1_of_sums(ungrouped_sums(summed[0], den)), f1_of_sums(ungrouped_sums(summed[1], den))
+        return SpanWork(inp, sset, exact, overlap, *f1, alpha.result(), block_den, summed, blocks)
 
 
 def span_point(work: SpanWork) -> dict[str, Estimate]:
@@ -131,55 +216,78 @@ def span_metrics(task: Task, lengths: dict[str, int]) -> Metrics:
     return lambda frame: span_point(span_work(task, frame, lengths))
 
 
-def _per_block(work: SpanWork, sums: PairSums) -> np.ndarray | None:
-    """(N_BLOCKS,) each item block's linearised contribution to the mean pair F1; ``None`` without pairs."""
+def _pair_table(work: SpanWork, sums: PairSums, n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                        np.ndarray] | None:
+    """Per (block, annotator pair), labels summed: block, pair column, TP, |a| + |b|; ``None`` without pairs."""
     a2 = max(work.sset.n_annotators, 1) ** 2
     keys, inv = unique_inverse(sums.key // max(work.sset.n_labels, 1))  # (block, pair), labels summed
     if keys.size == 0:
         return None
     tp = np.bincount(inv, weights=sums.tp, minlength=keys.size)
     spans = np.bincount(inv, weights=sums.den, minlength=keys.size)
-    pairs, col = unique_inverse(keys % a2)
+    col = unique_inverse(keys % a2)[1]
+    return keys // a2, col, tp, spans
+
+
+def _f1_linearised(work: SpanWork, sums: PairSums, est: Estimate, n_blocks: int) -> Replicates | None:
+    """Each block's linearised contribution to the mean pair F1 (module docstring)."""
+    table = _pair_table(work, sums, n_blocks)
+    if table is None:
+        return None
+    block, col, tp, spans = table
     pair_tp, pair_den = np.bincount(col, weights=tp), np.bincount(col, weights=spans)  # every pair has spans
     pair_f1 = 2 * pair_tp / pair_den
     # linearised: δF1_p ≈ (2 δTP_p − F1_p δD_p) / D_p, averaged over pairs; Σ_b of it is 0 (centred)
     contribution = (2 * tp - pair_f1[col] * spans) / pair_den[col]
-    return np.bincount(keys // a2, weights=contribution, minlength=N_BLOCKS) / pairs.size
+    return _linearised(est.value, np.bincount(block, weights=contribution, minlength=n_blocks) / pair_den.size)
+
+
+def _f1_exact(work: SpanWork, sums: PairSums, n_blocks: int) -> Replicates | None:
+    """The mean pair F1 re-evaluated per replicate: each pair's TP and |a| + |b| summed over the drawn blocks,
+    the pairs that drew a span averaged, as the point estimate averages the pairs that have one."""
+    table = _pair_table(work, sums, n_blocks)
+    if table is None:
+        return None
+    block, col, tp, spans = table
+    shape = (n_blocks, int(col.max()) + 1)
+    tp_m, den_m = sp.csr_array((tp, (block, col)), shape=shape), sp.csr_array((spans, (block, col)), shape=shape)
+
+    def fn(weights: np.ndarray) -> np.ndarray:
+        drawn_tp, drawn_den = weights @ tp_m, weights @ den_m
+        has = drawn_den > 0
+        f1 = np.divide(2.0 * drawn_tp, drawn_den, out=np.zeros_like(drawn_den), where=has)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values: np.ndarray = f1.sum(axis=1) / has.sum(axis=1)
+        return values
+    return fn
+
+
+def span_replicates(work: SpanWork, point: dict[str, Estimate]) -> tuple[Blocks, dict[str, Replicates], int]:
+    """What a replicate of span F1 (mean over annotator pairs) and character α is evaluated from: the blocks,
+    each defined coefficient's function of the blocks' weights, and the F1's width (its annotator pairs)."""
+    blocks = work.blocks if work.blocks is not None else resampled_blocks(work.inp.codes, len(work.inp.frame))
+    sums = work.block_sums
+    if sums is None:
+        den = denominators(work.sset, blocks.unit)
+        sums = pair_sums(work.sset, work.exact, den), pair_sums(work.sset, work.overlap, den)
+    fns: dict[str, Replicates] = {}
+    for mode, mode_sums in zip(("exact", "overlap"), sums, strict=True):
+        name = f"span_f1_{mode}"
+        fn = (_f1_exact(work, mode_sums, blocks.n) if blocks.items
+              else _f1_linearised(work, mode_sums, point[name], blocks.n))
+        if fn is not None:
+            fns[name] = fn
+    if "span_alpha" in point and point["span_alpha"].value is not None:
+        per_block = work.alpha.blocks if work.alpha.blocks is not None else block_coincidences(
+            work.sset, blocks.unit, blocks.n)
+        fns["span_alpha"] = _coincidence_alpha(per_block)
+    return blocks, fns, max(work.f1_exact.pair_a.size, work.f1_overlap.pair_a.size)
 
 
 def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPolicy) -> dict[str, Estimate]:
-    """Intervals for span F1 (mean over annotator pairs) from additive per-block sums, and for character α from
-    per-block coincidences (module docstring)."""
-    blocks = work.block_sums
-    unit_block = work.unit_block
-    if unit_block is None:
-        unit_block = item_block(work.inp.codes.unit_item_texts(), N_BLOCKS)
-    if blocks is None:
-        den = denominators(work.sset, unit_block)
-        blocks = pair_sums(work.sset, work.exact, den), pair_sums(work.sset, work.overlap, den)
-    draws = _draws(boot, N_BLOCKS)
-    out = {} if "span_alpha" not in point else {
-        "span_alpha": _alpha_interval(work, point["span_alpha"], unit_block, draws, boot)}
-    for mode, sums in zip(("exact", "overlap"), blocks, strict=True):
-        name, est = f"span_f1_{mode}", point[f"span_f1_{mode}"]
-        per_block = _per_block(work, sums)
-        if per_block is None:
-            out[name] = est
-            continue
-        replicates = (est.value if est.value is not None else np.nan) + (draws - 1.0) @ per_block
-        out[name] = percentile(est, replicates, boot)
-    return out
-
-
-def _alpha_interval(work: SpanWork, est: Estimate, unit_block: np.ndarray, draws: np.ndarray,
-                    boot: BootstrapPolicy) -> Estimate:
-    """Character α re-evaluated exactly for each resample of item blocks, from the blocks' coincidences."""
-    if est.value is None:
-        return est
-    per_block = work.alpha.blocks if work.alpha.blocks is not None else block_coincidences(work.sset, unit_block,
-                                                                                             N_BLOCKS)
-    replicates = alpha_of_coincidences(np.einsum("bn,nij->bij", draws, per_block))
-    return percentile(est, replicates, boot)
+    """Intervals for span F1 and character α from per-block sums and coincidences (module docstring)."""
+    blocks, fns, pairs = span_replicates(work, point)
+    return _intervals(point, boot, blocks, fns, pairs)
 
 
 def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], point: dict[str, Estimate],
@@ -192,15 +300,15 @@ def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], 
 class RankWork:
     codes: Codes
     agreement: RankingAgreement
-    unit_block: np.ndarray  # each unit's item block (N_BLOCKS), for the intervals
+    blocks: Blocks  # what the intervals resample (the preference α's coincidences are summed by them)
 
 
 def rank_work(task: Task, frame: pd.DataFrame, parsed: ParsedTask | None = None) -> RankWork:
     c = encode_task(task, frame) if parsed is None else parsed.codes
     table = ranks_from_order(category_orders(c, task.options))  # once per distinct ranking
     block = rank_block_of_codes(c.unit, c.annotator, c.category, table)
-    unit_block = item_block(c.unit_item_texts(), N_BLOCKS)
-    return RankWork(c, ranking_agreement(block, unit_block=unit_block, n_blocks=N_BLOCKS), unit_block)
+    blocks = resampled_blocks(c, len(frame))
+    return RankWork(c, ranking_agreement(block, unit_block=blocks.unit, n_blocks=blocks.n), blocks)
 
 
 def ranking_point(work: RankWork) -> dict[str, Estimate]:
@@ -212,44 +320,37 @@ def ranking_metrics(task: Task) -> Metrics:
     return lambda frame: ranking_point(rank_work(task, frame))
 
 
-def w_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estimate:
-    """Interval for the mean of per-unit Kendall's W from item blocks of the per-unit values (no refit)."""
+def _w_replicates(work: RankWork, point: Estimate) -> Replicates | None:
+    """The mean of per-unit Kendall's W: re-evaluated over the drawn items, or linearised over hashed blocks
+    (block b contributes Σ_u∈b (W_u − W̄) / n; centred on the estimate)."""
     r = work.agreement
     ok = ~np.isnan(r.w)
     if point.value is None or not ok.any():
-        return point
-    block = work.unit_block[r.unit[ok]]
-    # linearised mean over units: block b contributes Σ_u∈b (W_u − W̄) / n; centred on the estimate
-    per_block = np.bincount(block, weights=r.w[ok] - point.value, minlength=N_BLOCKS) / ok.sum()
-    replicates = point.value + (_draws(boot, N_BLOCKS) - 1.0) @ per_block
-    return percentile(point, replicates, boot)
+        return None
+    block, n = work.blocks.unit[r.unit[ok]], work.blocks.n
+    if work.blocks.items:
+        return _ratio(np.bincount(block, weights=r.w[ok], minlength=n), np.bincount(block, minlength=n) * 1.0)
+    return _linearised(point.value, np.bincount(block, weights=r.w[ok] - point.value, minlength=n) / ok.sum())
 
 
-def tau_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estimate:
-    """Interval for the mean pairwise τ-b (Σ τ / Σ pairs over units), re-evaluated exactly for each resample of
-    item blocks from the blocks' sums."""
-    r = work.agreement
-    if point.value is None or r.tau_sum is None or r.tau_pairs is None:
-        return point
-    block = work.unit_block[r.unit]
-    sums = np.bincount(block, weights=r.tau_sum, minlength=N_BLOCKS)
-    pairs = np.bincount(block, weights=r.tau_pairs, minlength=N_BLOCKS)
-    draws = _draws(boot, N_BLOCKS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        replicates = (draws @ sums) / (draws @ pairs)  # no pair drawn: NaN, counted as undefined
-    return percentile(point, replicates, boot)
+def ranking_replicates(work: RankWork, point: dict[str, Estimate]) -> dict[str, Replicates]:
+    """Each defined coefficient's function of the blocks' weights: Kendall's W (:func:`_w_replicates`), the mean
+    pairwise τ-b (Σ τ / Σ pairs over units, re-evaluated exactly from the blocks' sums) and the preference α
+    (from the blocks' coincidences, as for character α)."""
+    r, blocks = work.agreement, work.blocks
+    fns: dict[str, Replicates] = {}
+    w = _w_replicates(work, point["kendall_w"])
+    if w is not None:
+        fns["kendall_w"] = w
+    if point["kendall_tau"].value is not None and r.tau_sum is not None and r.tau_pairs is not None:
+        block = blocks.unit[r.unit]
+        fns["kendall_tau"] = _ratio(np.bincount(block, weights=r.tau_sum, minlength=blocks.n),
+                                    np.bincount(block, weights=r.tau_pairs, minlength=blocks.n))
+    if point["preference_alpha"].value is not None and r.pair_blocks is not None:
+        fns["preference_alpha"] = _coincidence_alpha(r.pair_blocks)
+    return fns
 
 
-def preference_alpha_interval(work: RankWork, point: Estimate, boot: BootstrapPolicy) -> Estimate:
-    """Interval for the preference α, re-evaluated exactly for each resample of item blocks from the blocks'
-    coincidences (as for character α)."""
-    per_block = work.agreement.pair_blocks
-    if point.value is None or per_block is None:
-        return point
-    return percentile(point, alpha_of_coincidences(np.einsum("bn,nij->bij", _draws(boot, N_BLOCKS), per_block)),
-                      boot)
-
-
-def kendall_w_interval(task: Task, frame: pd.DataFrame, point: Estimate, boot: BootstrapPolicy) -> Estimate:
-    """:func:`w_interval` for judgments not yet encoded."""
-    return w_interval(rank_work(task, frame), point, boot)
+def ranking_intervals(work: RankWork, point: dict[str, Estimate], boot: BootstrapPolicy) -> dict[str, Estimate]:
+    """Intervals for Kendall's W, the mean τ-b and the preference α (:func:`ranking_replicates`)."""
+    return _intervals(point, boot, work.blocks, ranking_replicates(work, point))
