@@ -147,8 +147,9 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> Replicates:
 
 
 def _coincidence_alpha(per_block: np.ndarray) -> Replicates:
-    """α re-evaluated per replicate from the blocks' coincidence matrices."""
-    return lambda weights: alpha_of_coincidences(np.einsum("bn,nij->bij", weights, per_block))
+    """α re-evaluated per replicate from the blocks' (n, K, K) coincidence matrices (one matrix product)."""
+    flat = per_block.reshape(per_block.shape[0], -1)
+    return lambda weights: alpha_of_coincidences((weights @ flat).reshape(-1, *per_block.shape[1:]))
 
 
 def _linearised(value: float | None, per_block: np.ndarray) -> Replicates:
@@ -249,15 +250,18 @@ def _f1_exact(work: SpanWork, sums: PairSums, n_blocks: int) -> Replicates | Non
     if table is None:
         return None
     block, col, tp, spans = table
-    shape = (n_blocks, int(col.max()) + 1)
-    tp_m, den_m = sp.csr_array((tp, (block, col)), shape=shape), sp.csr_array((spans, (block, col)), shape=shape)
+    n_pairs = int(col.max()) + 1
+    # rows: each pair's TP, then each pair's |a| + |b|; one sparse product per chunk of replicates gives both
+    sums_t = sp.csr_array((np.r_[tp, spans], (np.r_[col, col + n_pairs], np.r_[block, block])),
+                          shape=(2 * n_pairs, n_blocks))
 
     def fn(weights: np.ndarray) -> np.ndarray:
-        drawn_tp, drawn_den = weights @ tp_m, weights @ den_m
+        drawn = sums_t @ np.ascontiguousarray(weights.T)  # (2 · pairs, replicates)
+        drawn_tp, drawn_den = drawn[:n_pairs], drawn[n_pairs:]
         has = drawn_den > 0
         f1 = np.divide(2.0 * drawn_tp, drawn_den, out=np.zeros_like(drawn_den), where=has)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values: np.ndarray = f1.sum(axis=1) / has.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no pair with a span drawn: NaN
+            values: np.ndarray = f1.sum(axis=0) / np.count_nonzero(has, axis=0)
         return values
     return fn
 
