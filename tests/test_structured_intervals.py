@@ -8,12 +8,15 @@ from their count rows, which is the item bootstrap in another parametrisation: t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labelspec import api
 from labelspec.check import structured, structured_metrics
@@ -341,3 +344,59 @@ def test_intervals_ignore_the_row_order() -> None:
     shuffled = frame.sample(frac=1.0, random_state=3)
     got = [ranking_intervals(w, ranking_point(w), BOOT) for w in (rank_work(task, shuffled), rank_work(task, frame))]
     assert got[0] == got[1]
+
+
+_judged = st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=4, unique=True), min_size=2, max_size=7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_judged, st.randoms(use_true_random=False), st.lists(st.integers(0, 3), min_size=7, max_size=7))
+def test_ranking_replicates_equal_recomputation_on_any_rankings(judged: list[list[int]], rnd, counts: list[int]
+                                                                ) -> None:  # type: ignore[no-untyped-def]
+    """Random rankings of 4 options by 1–4 annotators per item, any item weights (0 included)."""
+    from labelspec.spec.model import Task
+
+    task = Task(name="r", kind="ranking", question="?", options=("a", "b", "c", "d"))
+    rows = []
+    for i, annotators in enumerate(judged):
+        for a in annotators:
+            order = ["a", "b", "c", "d"]
+            rnd.shuffle(order)
+            rows.append({"item": f"i{i}", "unit": "", "annotator": f"a{a}", "value": json.dumps(order)})
+    frame = pd.DataFrame(rows)
+    work = rank_work(task, frame)
+    weights = np.array([counts[:len(judged)]], dtype=np.float64)
+    fns = ranking_replicates(work, ranking_point(work))
+    _assert_replicates_equal(fns, weights, lambda row: ranking_metrics(task)(_copies(frame, row)[0]), set(fns))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.lists(st.integers(0, 19), min_size=0, max_size=6, unique=True), min_size=1, max_size=3),
+                min_size=2, max_size=6),
+       st.lists(st.integers(0, 3), min_size=6, max_size=6))
+def test_span_replicates_equal_recomputation_on_any_spans(items: list[list[list[int]]], counts: list[int]) -> None:
+    """Random non-overlapping spans (cut points of a 20-character text, labels alternating) by 1–3 annotators
+    per item, any item weights (0 included)."""
+    from labelspec.check.structured_metrics import canonical_values
+    from labelspec.spec.model import Label, Task
+
+    task = Task(name="e", kind="spans", question="?", labels=(Label(id="per", title="P", definition="p"),
+                                                             Label(id="org", title="O", definition="o")))
+    rows = []
+    for i, annotators in enumerate(items):
+        for a, cuts in enumerate(annotators):
+            bounds = sorted(cuts)
+            spans = [[s, e, ("per", "org")[(s + a) % 2]] for s, e in zip(bounds[::2], bounds[1::2], strict=False) if s < e]
+            rows.append({"item": f"i{i}", "unit": "", "annotator": f"a{a}", "value": json.dumps(spans)})
+    frame = pd.DataFrame(rows)
+    frame = frame.assign(value=canonical_values(task, frame["value"]))
+    lengths = {f"i{i}": 20 for i in range(len(items))}
+    work = span_work(task, frame, lengths)
+    point = span_point(work)
+    _, fns, _ = span_replicates(work, point)
+    weights = np.array([counts[:len(items)]], dtype=np.float64)
+
+    def recompute(row: np.ndarray) -> dict[str, Estimate]:
+        copies, source = _copies(frame, row)
+        return span_metrics(task, _with_copies(lengths, source))(copies)
+    _assert_replicates_equal(fns, weights, recompute, set(fns))

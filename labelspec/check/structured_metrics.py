@@ -138,10 +138,12 @@ def replicate(boot: BootstrapPolicy, blocks: Blocks, fns: dict[str, Replicates],
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> Replicates:
-    """A ratio of per-block sums re-evaluated per replicate (NaN when no block with a denominator is drawn)."""
+    """A ratio of per-block sums re-evaluated per replicate; NaN (undefined) when no block with a denominator is
+    drawn, even where the numerator's sum is a rounding residue (τ-b's of a unit with one ranking: not 0/0)."""
     def fn(weights: np.ndarray) -> np.ndarray:
+        drawn = weights @ den
         with np.errstate(invalid="ignore", divide="ignore"):
-            values: np.ndarray = (weights @ num) / (weights @ den)
+            values: np.ndarray = np.where(drawn > 0, (weights @ num) / drawn, np.nan)
         return values
     return fn
 
