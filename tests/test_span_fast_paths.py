@@ -37,7 +37,14 @@ from labelspec.check.span_table import (
 )
 from labelspec.check.span_validate import crossing_flags, overlap_flags
 from labelspec.check.spans import SpanSet, span_consensus, span_f1, span_findings, span_set
-from labelspec.check.structured_metrics import N_BLOCKS, _draws, percentile, span_f1_intervals, task_input
+from labelspec.check.structured_metrics import (
+    N_BLOCKS,
+    _draws,
+    percentile,
+    span_intervals,
+    span_work,
+    task_input,
+)
 from labelspec.check.tables import item_block
 from labelspec.check.taxonomy import runs
 from labelspec.spec.model import BootstrapPolicy, Label, Task
@@ -238,7 +245,7 @@ def test_one_pass_block_interval_equals_per_block_recomputation(monkeypatch: pyt
     boot = BootstrapPolicy(replicates=200, seed=3)
     whole = span_set_of(task_input(task, frame, lengths))
     point = {f"span_f1_{m}": span_f1(whole, mode=m).mean for m in ("exact", "overlap")}  # type: ignore[arg-type]
-    got = span_f1_intervals(task, frame, lengths, point, boot)
+    got = span_intervals(span_work(task, frame, lengths), point, boot)
     # the previous algorithm: one span set and F1 per item block, sums keyed by annotator names
     block = item_block(frame["item"].to_numpy(dtype=object), N_BLOCKS)
     for mode in ("exact", "overlap"):

@@ -27,16 +27,14 @@ from labelspec.check.structured_metrics import (
     draws,
     rank_work,
     ranking_intervals,
-    ranking_metrics,
     ranking_point,
     ranking_replicates,
     span_intervals,
-    span_metrics,
     span_point,
     span_replicates,
     span_work,
 )
-from labelspec.spec.model import BootstrapPolicy
+from labelspec.spec.model import BootstrapPolicy, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOT = BootstrapPolicy(replicates=1000, seed=5)
@@ -54,6 +52,16 @@ def _scored(project: str, task_name: str):  # type: ignore[no-untyped-def]
     assert task is not None
     frame = acc.used[acc.used["task"] == task_name]
     return spec, ctx, task, frame.assign(value=canonical(task, frame["value"]))
+
+
+def span_metrics(task: Task, lengths: dict[str, int]) -> Callable[[pd.DataFrame], dict[str, Estimate]]:
+    """Span F1 and character α of some rows, computed from scratch."""
+    return lambda frame: span_point(span_work(task, frame, lengths))
+
+
+def ranking_metrics(task: Task) -> Callable[[pd.DataFrame], dict[str, Estimate]]:
+    """Kendall's W, τ-b and the preference α of some rows, computed from scratch."""
+    return lambda frame: ranking_point(rank_work(task, frame))
 
 
 def _items(frame: pd.DataFrame) -> list[str]:
@@ -354,8 +362,6 @@ _judged = st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=4, unique=Tr
 def test_ranking_replicates_equal_recomputation_on_any_rankings(judged: list[list[int]], rnd, counts: list[int]
                                                                 ) -> None:  # type: ignore[no-untyped-def]
     """Random rankings of 4 options by 1–4 annotators per item, any item weights (0 included)."""
-    from labelspec.spec.model import Task
-
     task = Task(name="r", kind="ranking", question="?", options=("a", "b", "c", "d"))
     rows = []
     for i, annotators in enumerate(judged):
@@ -378,7 +384,7 @@ def test_span_replicates_equal_recomputation_on_any_spans(items: list[list[list[
     """Random non-overlapping spans (cut points of a 20-character text, labels alternating) by 1–3 annotators
     per item, any item weights (0 included)."""
     from labelspec.check.structured_metrics import canonical_values
-    from labelspec.spec.model import Label, Task
+    from labelspec.spec.model import Label
 
     task = Task(name="e", kind="spans", question="?", labels=(Label(id="per", title="P", definition="p"),
                                                              Label(id="org", title="O", definition="o")))

@@ -15,7 +15,7 @@ hashed into :data:`N_BLOCKS` blocks: α and τ-b are still re-evaluated exactly,
 and a per-pair ratio recomputed on resampled blocks is biased (measured: an interval that excluded the
 estimate), so the mean F1 is linearised as for Cohen's κ: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P,
 and a replicate is the estimate plus Σ_b (w_b − 1) times that; it is centred on the estimate by construction.
-Kendall's W is linearised the same way (:func:`w_interval`).
+Kendall's W is linearised the same way (:func:`_w_replicates`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ from labelspec.check.task_parse import ParsedTask
 from labelspec.check.taxonomy import unique_inverse
 from labelspec.spec.model import Adjudication, BootstrapPolicy, Task
 
-Metrics = Callable[[pd.DataFrame], dict[str, Estimate]]
 #: (replicates, blocks) weights → (replicates,) values of one coefficient, NaN where undefined.
 Replicates = Callable[[np.ndarray], np.ndarray]
 #: Up to this many judgments every item is its own block: the exact item bootstrap (module docstring).
@@ -215,10 +214,6 @@ def span_point(work: SpanWork) -> dict[str, Estimate]:
             "span_alpha": work.alpha.nominal}
 
 
-def span_metrics(task: Task, lengths: dict[str, int]) -> Metrics:
-    return lambda frame: span_point(span_work(task, frame, lengths))
-
-
 def _pair_table(work: SpanWork, sums: PairSums, n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                         np.ndarray] | None:
     """Per (block, annotator pair), labels summed: block, pair column, TP, |a| + |b|; ``None`` without pairs."""
@@ -296,12 +291,6 @@ def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPo
     return _intervals(point, boot, blocks, fns, pairs)
 
 
-def span_f1_intervals(task: Task, frame: pd.DataFrame, lengths: dict[str, int], point: dict[str, Estimate],
-                      boot: BootstrapPolicy) -> dict[str, Estimate]:
-    """:func:`span_intervals` for judgments not yet parsed."""
-    return span_intervals(span_work(task, frame, lengths), point, boot)
-
-
 @dataclass(frozen=True)
 class RankWork:
     codes: Codes
@@ -320,10 +309,6 @@ def rank_work(task: Task, frame: pd.DataFrame, parsed: ParsedTask | None = None)
 def ranking_point(work: RankWork) -> dict[str, Estimate]:
     r = work.agreement
     return {"kendall_w": r.w_mean, "kendall_tau": r.tau_b_mean, "preference_alpha": r.pair_alpha}
-
-
-def ranking_metrics(task: Task) -> Metrics:
-    return lambda frame: ranking_point(rank_work(task, frame))
 
 
 def _w_replicates(work: RankWork, point: Estimate) -> Replicates | None:
