@@ -406,3 +406,28 @@ def test_span_replicates_equal_recomputation_on_any_spans(items: list[list[list[
         copies, source = _copies(frame, row)
         return span_metrics(task, _with_copies(lengths, source))(copies)
     _assert_replicates_equal(fns, weights, recompute, set(fns))
+
+
+@pytest.mark.parametrize(("project", "name"), [("clinical-ner", "span_work"), ("rlhf-preference", "rank_work"),
+                                               ("clinical-ner", "char_alpha"), ("clinical-ner", "both_matches")])
+def test_a_check_parses_and_matches_once_whatever_the_replicates(project: str, name: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intervals come from the one parse, matching and unitisation of the analysis, never from work per
+    replicate (which made a check of 30k span judgments take 16 s): as many calls at 2,000 replicates as at 0."""
+    from labelspec.check import task_parse
+
+    calls = {"n": 0}
+    original = getattr(structured_metrics, name)
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return original(*args, **kwargs)
+    for module in (structured, structured_metrics, task_parse):  # wherever the check may call it from
+        monkeypatch.setattr(module, name, counted, raising=False)
+    files = sorted((ROOT / "specs" / project / "labels").iterdir())
+    seen = []
+    for replicates in (0, 2000):
+        calls["n"] = 0
+        api.check_labels(ROOT / "specs" / project, files, bootstrap=replicates)
+        seen.append(calls["n"])
+    assert seen[0] >= 1 and seen[0] == seen[1], seen
