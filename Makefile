@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --formats parquet,csv,jsonl
+	$(BIN)/python benchmarks/run.py --sizes 10k,50k,100k,1m --kinds spans,ranking --what floor,check --formats parquet
 
 clean:
 	rm -rf $(VENV) build *.egg-info

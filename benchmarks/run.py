@@ -7,7 +7,7 @@ of the needed columns plus encoding their ids to integer codes once (``dictionar
 writing of its bytes alone (``write``: hashing, writing and syncing that many bytes, no text built), the part of
 a release's time that no code change reduces. Results are also written as JSON under ``--data``.
 
-    make bench                                   # 100k and 1M, Parquet, CSV and JSONL
+    make bench                                   # 100k and 1M, Parquet, CSV and JSONL; spans, rankings 10k-1M
     .venv/bin/python benchmarks/run.py --sizes 100k,1m,10m --formats parquet,csv
     .venv/bin/python benchmarks/run.py --sizes 1m --kinds spans,ranking --what floor,check
     .venv/bin/python benchmarks/run.py --sizes 1m --formats jsonl --what floor,check   # writes labels.jsonl once
