@@ -1,10 +1,11 @@
 """Intervals of the structured kinds against the item bootstrap done the slow, obvious way: draw items with
 replacement, give every copy of an item its own name, and recompute the coefficient on those rows.
 
-Up to ``ITEM_BOOTSTRAP_ROWS`` judgments the library re-evaluates each replicate from per-item sums: the same
-values as that recomputation, replicate by replicate. Above it, hashed item blocks (linearised for span F1 and
-Kendall's W, re-evaluated for the α's and τ-b) are close to it. First-error and attribution agreement are drawn
-from their count rows, which is the item bootstrap in another parametrisation: the same distribution."""
+Up to ``ITEM_BOOTSTRAP_ROWS`` judgments each item is a block: character and preference α, τ-b and Kendall's W
+are re-evaluated from per-item sums, the same values as that recomputation, replicate by replicate; span F1 is
+linearised (its value and slope at the observed items those of the re-evaluation). Above it, hashed item blocks
+are close to it. First-error and attribution agreement are drawn from their count rows, which is the item
+bootstrap in another parametrisation: the same distribution."""
 
 from __future__ import annotations
 
@@ -108,29 +109,84 @@ def test_item_draws_are_the_item_bootstrap() -> None:
     """Each replicate picks as many items as there are, with replacement: whole counts summing to n, each item
     picked once on average; the same seed gives the same draws, in chunks of any size."""
     blocks = Blocks(np.arange(300) % 150, 150, True)
-    chunks = list(draws(BOOT, blocks, width=200_000))  # wide: chunks of few replicates
-    assert len(chunks) > 1
+    chunks = list(draws(BOOT, blocks))
+    assert len(chunks) > 1  # chunks of _DRAW_CELLS // 150 replicates
     weights = np.concatenate(chunks)
     assert weights.shape == (1000, 150)
     assert np.all(weights == np.round(weights)) and np.all(weights.sum(axis=1) == 150)
     assert weights.mean() == pytest.approx(1.0)
     assert weights.std() == pytest.approx(np.sqrt(1 - 1 / 150), rel=0.02)  # binomial(n, 1/n)
-    assert np.array_equal(np.concatenate(list(draws(BOOT, blocks, width=200_000))), weights)
+    assert np.array_equal(np.concatenate(list(draws(BOOT, blocks))), weights)
+
+
+def _span_f1_reevaluated(task: Task, frame: pd.DataFrame, lengths: dict[str, int], mode: str
+                         ) -> Callable[[np.ndarray], float]:
+    """The mean pair F1 re-evaluated for any item weights, from each item's own pair sums (its own span set and
+    matching, pairs named by their annotators): Σ_i w_i TP_pi and Σ_i w_i D_pi per pair, pairs with spans."""
+    from labelspec.check.decide_structured import span_set_of
+    from labelspec.check.spans import span_f1
+    from labelspec.check.structured_metrics import task_input
+
+    items = frame["item"].astype(str)
+    rows = []
+    for i, name in enumerate(_items(frame)):
+        inp = task_input(task, frame[items == name], lengths)
+        f1 = span_f1(span_set_of(inp), mode=mode)  # type: ignore[arg-type]
+        who = inp.codes.annotators
+        rows += [(i, f"{who[a]}\x1f{who[b]}", t, d) for a, b, t, d in zip(f1.pair_a, f1.pair_b, f1.pair_tp,
+                                                                          f1.pair_spans, strict=True)]
+    item = np.array([r[0] for r in rows])
+    pair = pd.factorize(np.array([r[1] for r in rows], dtype=object))[0]
+    tp, den = np.array([r[2] for r in rows], dtype=float), np.array([r[3] for r in rows], dtype=float)
+
+    def f1_of(weights: np.ndarray) -> float:
+        p_tp = np.bincount(pair, weights=weights[item] * tp)
+        p_den = np.bincount(pair, weights=weights[item] * den)
+        has = p_den > 0
+        return float(np.mean(2 * p_tp[has] / p_den[has])) if has.any() else np.nan
+    return f1_of
 
 
 def test_span_replicates_equal_recomputation_on_the_drawn_items() -> None:
+    """Character α exactly; span F1 as the first-order expansion of its re-evaluation (which itself equals the
+    recomputation on the drawn items): the same estimate at weights 1, the same slope in any direction."""
     _, ctx, task, frame = _scored("clinical-ner", "entities")
     lengths = ctx.items.text_lengths("note") if ctx.items else {}
     work = span_work(task, frame, lengths)
     point = span_point(work)
-    blocks, fns, _ = span_replicates(work, point)
+    blocks, fns = span_replicates(work, point)
     assert blocks.items and blocks.n == len(_items(frame))
     weights = next(draws(BOOT, blocks))[:25]
 
     def recompute(row: np.ndarray) -> dict[str, Estimate]:
         rows, source = _copies(frame, row)
         return span_metrics(task, _with_copies(lengths, source))(rows)
-    _assert_replicates_equal(fns, weights, recompute, {"span_f1_exact", "span_f1_overlap", "span_alpha"})
+    _assert_replicates_equal({"span_alpha": fns["span_alpha"]}, weights, recompute, {"span_alpha"})
+    rng = np.random.default_rng(2)
+    for mode in ("exact", "overlap"):
+        exact, linear = _span_f1_reevaluated(task, frame, lengths, mode), fns[f"span_f1_{mode}"]
+        for row in weights[:3]:  # the reference re-evaluation is the recomputation
+            assert exact(row) == pytest.approx(_value(recompute(row)[f"span_f1_{mode}"]), abs=1e-12)
+        ones = np.ones(blocks.n)
+        assert linear(ones[None])[0] == pytest.approx(point[f"span_f1_{mode}"].value, abs=1e-12)
+        for _ in range(3):
+            d, t = rng.normal(size=blocks.n), 1e-6
+            slope = (exact(ones + t * d) - exact(ones - t * d)) / (2 * t)
+            assert linear((ones + d)[None])[0] - linear(ones[None])[0] == pytest.approx(slope, rel=1e-5, abs=1e-9)
+
+
+def test_linearised_span_f1_stays_in_its_range() -> None:
+    """A first-order step can leave [0, 1] on small data; F1's replicates are clipped to it, as κ's are."""
+    _, ctx, task, frame = _scored("clinical-ner", "entities")
+    lengths = ctx.items.text_lengths("note") if ctx.items else {}
+    work = span_work(task, frame, lengths)
+    _, fns = span_replicates(work, span_point(work))
+    extreme = np.zeros((2, len(_items(frame))))
+    extreme[0, :] = 50.0
+    extreme[1, 0] = 500.0
+    for name in ("span_f1_exact", "span_f1_overlap"):
+        values = fns[name](extreme)
+        assert np.all((values >= 0.0) & (values <= 1.0))
 
 
 def _with_lone_items(frame: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -151,21 +207,6 @@ def test_ranking_replicates_equal_recomputation_on_the_drawn_items(lone: int) ->
     weights = next(draws(BOOT, work.blocks))[:25]
     _assert_replicates_equal(fns, weights, lambda row: ranking_metrics(task)(_copies(frame, row)[0]),
                              {"kendall_w", "kendall_tau", "preference_alpha"})
-
-
-def test_a_replicate_that_draws_no_pair_is_undefined_as_recomputation_says() -> None:
-    """Only items judged once drawn: no pair of annotators, so span F1 is undefined (NaN), never 0."""
-    _, ctx, task, frame = _scored("clinical-ner", "entities")
-    lengths = ctx.items.text_lengths("note") if ctx.items else {}
-    frame = _with_lone_items(frame, 3)
-    work = span_work(task, frame, lengths)
-    blocks, fns, _ = span_replicates(work, span_point(work))
-    weights = np.zeros((1, blocks.n))
-    weights[0, :3] = 2
-    assert np.isnan(fns["span_f1_exact"](weights)[0]) and np.isnan(fns["span_f1_overlap"](weights)[0])
-    rows, source = _copies(frame, weights[0])
-    assert span_metrics(task, _with_copies(lengths, source))(rows)["span_f1_exact"].value is None
-    assert fns["span_f1_exact"](np.ones((1, blocks.n)))[0] == span_point(work)["span_f1_exact"].value
 
 
 def _close(fast: Estimate, slow: Estimate, tol: float) -> None:
@@ -380,7 +421,8 @@ def test_ranking_replicates_equal_recomputation_on_any_rankings(judged: list[lis
 @given(st.lists(st.lists(st.lists(st.integers(0, 19), min_size=0, max_size=6, unique=True), min_size=1, max_size=3),
                 min_size=2, max_size=6),
        st.lists(st.integers(0, 3), min_size=6, max_size=6))
-def test_span_replicates_equal_recomputation_on_any_spans(items: list[list[list[int]]], counts: list[int]) -> None:
+def test_span_alpha_replicates_equal_recomputation_on_any_spans(items: list[list[list[int]]], counts: list[int]
+                                                               ) -> None:
     """Random non-overlapping spans (cut points of a 20-character text, labels alternating) by 1–3 annotators
     per item, any item weights (0 included)."""
     from labelspec.check.structured_metrics import canonical_values
@@ -399,13 +441,14 @@ def test_span_replicates_equal_recomputation_on_any_spans(items: list[list[list[
     lengths = {f"i{i}": 20 for i in range(len(items))}
     work = span_work(task, frame, lengths)
     point = span_point(work)
-    _, fns, _ = span_replicates(work, point)
+    _, fns = span_replicates(work, point)
     weights = np.array([counts[:len(items)]], dtype=np.float64)
 
     def recompute(row: np.ndarray) -> dict[str, Estimate]:
         copies, source = _copies(frame, row)
         return span_metrics(task, _with_copies(lengths, source))(copies)
-    _assert_replicates_equal(fns, weights, recompute, set(fns))
+    alpha = {name: fn for name, fn in fns.items() if name == "span_alpha"}  # F1 is linearised (its own test)
+    _assert_replicates_equal(alpha, weights, recompute, set(alpha))
 
 
 @pytest.mark.parametrize(("project", "name"), [("clinical-ner", "span_work"), ("rlhf-preference", "rank_work"),

@@ -8,14 +8,15 @@ Intervals. Every coefficient here is a function of per-unit sums: a pair's span 
 summed over the units both judged (matching is per unit), character α and the preference α pool per-unit
 coincidences, the mean τ-b is Σ τ / Σ pairs over units, Kendall's W a mean of per-unit values. So the units'
 sums are added up once per resampled *block* of items (:class:`Blocks`), and a replicate is evaluated from its
-blocks' weights. Up to :data:`ITEM_BOOTSTRAP_ROWS` judgments each block is one item, and every coefficient is
-re-evaluated exactly from the drawn items' sums: the item bootstrap itself (the same values as recomputing on
-resampled items, ``tests/test_structured_intervals.py``), with the spec's replicate count. Above it, items are
-hashed into :data:`N_BLOCKS` blocks: α and τ-b are still re-evaluated exactly, but pairs often share few units,
-and a per-pair ratio recomputed on resampled blocks is biased (measured: an interval that excluded the
-estimate), so the mean F1 is linearised as for Cohen's κ: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P,
-and a replicate is the estimate plus Σ_b (w_b − 1) times that; it is centred on the estimate by construction.
-Kendall's W is linearised the same way (:func:`_w_replicates`).
+blocks' weights: up to :data:`ITEM_BOOTSTRAP_ROWS` judgments each item is a block (the item bootstrap itself),
+above it items are hashed into :data:`N_BLOCKS` blocks. Both α's and τ-b are re-evaluated exactly from the drawn
+blocks' sums (the same values as recomputing them on the drawn items, ``tests/test_structured_intervals.py``),
+and so is Kendall's W over items. The mean F1 over annotator pairs is not: pairs often share few units, and
+per-pair ratios re-evaluated on resampled items are biased (measured: intervals that excluded their own
+estimate, at 50k judgments with items as blocks as at 100k with hashed blocks), so it is linearised at every
+size as Cohen's κ is: block b contributes Σ_p (2 TP_pb − F1_p D_pb) / D_p / P, and a replicate is the estimate
+plus Σ_b (w_b − 1) times that (centred on the estimate by construction). Above the limit W is linearised the
+same way (:func:`_w_replicates`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from labelspec.check import stats
 from labelspec.check.char_alpha import block_coincidences
@@ -59,8 +59,8 @@ Replicates = Callable[[np.ndarray], np.ndarray]
 ITEM_BOOTSTRAP_ROWS = 50_000
 #: Item blocks above :data:`ITEM_BOOTSTRAP_ROWS` (items are hashed into blocks; steps and spans stay together).
 N_BLOCKS = 200
-#: Replicates × items (or annotator pairs) per chunk of the item bootstrap: 1 MiB of weights, cache-sized (the
-#: replicates of 30k span judgments: 0.31 s; 256k–1M cells 0.37–0.40 s; 4M 0.83 s and 130 MiB more at the peak).
+#: Replicates × items per chunk of the item bootstrap: 1 MiB of weights, cache-sized (measured with the replicates
+#: of 30k span judgments: 0.31 s; 256k–1M cells 0.37–0.40 s; 4M 0.83 s and 130 MiB more at the peak).
 _DRAW_CELLS = 1 << 17
 
 
@@ -107,16 +107,15 @@ def resampled_blocks(codes: Codes, n_rows: int) -> Blocks:
     return Blocks(item.astype(np.int64), len(names), True)
 
 
-def draws(boot: BootstrapPolicy, blocks: Blocks, width: int = 0) -> Iterator[np.ndarray]:
+def draws(boot: BootstrapPolicy, blocks: Blocks) -> Iterator[np.ndarray]:
     """Each replicate's weight per block, some replicates at a time: how often each item is picked when as many
-    items are drawn with replacement (items), or a multinomial over the hashed blocks. ``width``: the values a
-    coefficient makes per replicate (annotator pairs), which bound a chunk's replicates as the blocks do."""
+    items are drawn with replacement (items), or a multinomial over the hashed blocks."""
     if not blocks.items:
         yield _draws(boot, blocks.n)
         return
     rng = np.random.default_rng(boot.seed)
     n = blocks.n
-    step = max(1, _DRAW_CELLS // max(n, width, 1))
+    step = max(1, _DRAW_CELLS // max(n, 1))
     for start in range(0, boot.replicates, step):  # a loop over chunks of replicates
         picks = rng.integers(0, max(n, 1), size=(min(step, boot.replicates - start), n), dtype=np.int32)
         weights = np.empty(picks.shape)
@@ -125,14 +124,12 @@ def draws(boot: BootstrapPolicy, blocks: Blocks, width: int = 0) -> Iterator[np.
         yield weights
 
 
-def replicate(boot: BootstrapPolicy, blocks: Blocks, fns: dict[str, Replicates], width: int = 0
-              ) -> dict[str, np.ndarray]:
-    """Every coefficient of ``fns`` evaluated on the same replicates (one pass over the draws; ``width`` as for
-    :func:`draws`)."""
+def replicate(boot: BootstrapPolicy, blocks: Blocks, fns: dict[str, Replicates]) -> dict[str, np.ndarray]:
+    """Every coefficient of ``fns`` evaluated on the same replicates (one pass over the draws)."""
     if not fns:  # no coefficient defined: nothing to draw for
         return {}
     parts: dict[str, list[np.ndarray]] = {name: [] for name in fns}
-    for weights in draws(boot, blocks, width):
+    for weights in draws(boot, blocks):
         for name, fn in fns.items():
             parts[name].append(np.asarray(fn(weights), dtype=np.float64))
     return {name: np.concatenate(p) if p else np.zeros(0) for name, p in parts.items()}
@@ -161,9 +158,9 @@ def _linearised(value: float | None, per_block: np.ndarray) -> Replicates:
 
 
 def _intervals(point: dict[str, Estimate], boot: BootstrapPolicy, blocks: Blocks,
-               fns: dict[str, Replicates], width: int = 0) -> dict[str, Estimate]:
+               fns: dict[str, Replicates]) -> dict[str, Estimate]:
     """``point`` with an interval for each coefficient in ``fns`` (the others as they are), in ``point``'s order."""
-    reps = replicate(boot, blocks, fns, width)
+    reps = replicate(boot, blocks, fns)
     return {name: percentile(est, reps[name], boot) if name in reps else est for name, est in point.items()}
 
 
@@ -216,9 +213,10 @@ def span_point(work: SpanWork) -> dict[str, Estimate]:
             "span_alpha": work.alpha.nominal}
 
 
-def _pair_table(work: SpanWork, sums: PairSums, n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                        np.ndarray] | None:
-    """Per (block, annotator pair), labels summed: block, pair column, TP, |a| + |b|; ``None`` without pairs."""
+def _f1_linearised(work: SpanWork, sums: PairSums, est: Estimate, n_blocks: int) -> Replicates | None:
+    """The mean pair F1 linearised: the estimate plus each drawn block's contribution (module docstring), as
+    Cohen's κ; replicates clipped to F1's range [0, 1], which a first-order step can leave on small data.
+    ``None`` without pairs."""
     a2 = max(work.sset.n_annotators, 1) ** 2
     keys, inv = unique_inverse(sums.key // max(work.sset.n_labels, 1))  # (block, pair), labels summed
     if keys.size == 0:
@@ -226,48 +224,17 @@ def _pair_table(work: SpanWork, sums: PairSums, n_blocks: int) -> tuple[np.ndarr
     tp = np.bincount(inv, weights=sums.tp, minlength=keys.size)
     spans = np.bincount(inv, weights=sums.den, minlength=keys.size)
     col = unique_inverse(keys % a2)[1]
-    return keys // a2, col, tp, spans
-
-
-def _f1_linearised(work: SpanWork, sums: PairSums, est: Estimate, n_blocks: int) -> Replicates | None:
-    """Each block's linearised contribution to the mean pair F1 (module docstring)."""
-    table = _pair_table(work, sums, n_blocks)
-    if table is None:
-        return None
-    block, col, tp, spans = table
     pair_tp, pair_den = np.bincount(col, weights=tp), np.bincount(col, weights=spans)  # every pair has spans
     pair_f1 = 2 * pair_tp / pair_den
     # linearised: δF1_p ≈ (2 δTP_p − F1_p δD_p) / D_p, averaged over pairs; Σ_b of it is 0 (centred)
     contribution = (2 * tp - pair_f1[col] * spans) / pair_den[col]
-    return _linearised(est.value, np.bincount(block, weights=contribution, minlength=n_blocks) / pair_den.size)
+    linear = _linearised(est.value, np.bincount(keys // a2, weights=contribution, minlength=n_blocks) / pair_den.size)
+    return lambda weights: np.clip(linear(weights), 0.0, 1.0)
 
 
-def _f1_exact(work: SpanWork, sums: PairSums, n_blocks: int) -> Replicates | None:
-    """The mean pair F1 re-evaluated per replicate: each pair's TP and |a| + |b| summed over the drawn blocks,
-    the pairs that drew a span averaged, as the point estimate averages the pairs that have one."""
-    table = _pair_table(work, sums, n_blocks)
-    if table is None:
-        return None
-    block, col, tp, spans = table
-    n_pairs = int(col.max()) + 1
-    # rows: each pair's TP, then each pair's |a| + |b|; one sparse product per chunk of replicates gives both
-    sums_t = sp.csr_array((np.r_[tp, spans], (np.r_[col, col + n_pairs], np.r_[block, block])),
-                          shape=(2 * n_pairs, n_blocks))
-
-    def fn(weights: np.ndarray) -> np.ndarray:
-        drawn = sums_t @ np.ascontiguousarray(weights.T)  # (2 · pairs, replicates)
-        drawn_tp, drawn_den = drawn[:n_pairs], drawn[n_pairs:]
-        has = drawn_den > 0
-        f1 = np.divide(2.0 * drawn_tp, drawn_den, out=np.zeros_like(drawn_den), where=has)
-        with np.errstate(invalid="ignore", divide="ignore"):  # no pair with a span drawn: NaN
-            values: np.ndarray = f1.sum(axis=0) / np.count_nonzero(has, axis=0)
-        return values
-    return fn
-
-
-def span_replicates(work: SpanWork, point: dict[str, Estimate]) -> tuple[Blocks, dict[str, Replicates], int]:
-    """What a replicate of span F1 (mean over annotator pairs) and character α is evaluated from: the blocks,
-    each defined coefficient's function of the blocks' weights, and the F1's width (its annotator pairs)."""
+def span_replicates(work: SpanWork, point: dict[str, Estimate]) -> tuple[Blocks, dict[str, Replicates]]:
+    """What a replicate of span F1 (mean over annotator pairs) and character α is evaluated from: the blocks, and
+    each defined coefficient's function of the blocks' weights."""
     blocks = work.blocks if work.blocks is not None else resampled_blocks(work.inp.codes, len(work.inp.frame))
     sums = work.block_sums
     if sums is None:
@@ -276,21 +243,19 @@ def span_replicates(work: SpanWork, point: dict[str, Estimate]) -> tuple[Blocks,
     fns: dict[str, Replicates] = {}
     for mode, mode_sums in zip(("exact", "overlap"), sums, strict=True):
         name = f"span_f1_{mode}"
-        fn = (_f1_exact(work, mode_sums, blocks.n) if blocks.items
-              else _f1_linearised(work, mode_sums, point[name], blocks.n))
+        fn = _f1_linearised(work, mode_sums, point[name], blocks.n)
         if fn is not None:
             fns[name] = fn
     if "span_alpha" in point and point["span_alpha"].value is not None:
         per_block = work.alpha.blocks if work.alpha.blocks is not None else block_coincidences(
             work.sset, blocks.unit, blocks.n)
         fns["span_alpha"] = _coincidence_alpha(per_block)
-    return blocks, fns, max(work.f1_exact.pair_a.size, work.f1_overlap.pair_a.size)
+    return blocks, fns
 
 
 def span_intervals(work: SpanWork, point: dict[str, Estimate], boot: BootstrapPolicy) -> dict[str, Estimate]:
     """Intervals for span F1 and character α from per-block sums and coincidences (module docstring)."""
-    blocks, fns, pairs = span_replicates(work, point)
-    return _intervals(point, boot, blocks, fns, pairs)
+    return _intervals(point, boot, *span_replicates(work, point))
 
 
 @dataclass(frozen=True)
