@@ -407,7 +407,9 @@ def near_misses(draw: st.DrawFn, value: Any) -> Any:
                  value[:i] + [draw(near_misses(value[i]))] + value[i + 1:]]
         return draw(st.sampled_from(edits))
     if isinstance(value, str) and value:
-        return draw(st.sampled_from([value + " ", value.upper(), [value], Raw(value) if value.isdigit() else ""]))
+        # a JSON number only where the text is one: "¹" and "٣" are digits to str.isdigit, not to JSON
+        number = value.isascii() and value.isdigit()
+        return draw(st.sampled_from([value + " ", value.upper(), [value], Raw(value) if number else ""]))
     return draw(st.sampled_from([[], ["zz"], "", None]))
 
 
