@@ -185,3 +185,40 @@ def test_loading_a_spec_decodes_a_jsonl_items_file_once(tmp_path: Path, monkeypa
     spec = load_spec(tmp_path / "p" / "labelspec.yaml")
     assert spec.items is not None and spec.quality.gold is not None  # the gold rows were looked up among the items
     assert calls == []
+
+
+def _plain_reference(value: Any, depth: int = 0) -> Any:
+    """``strictjson.plain`` as first written, one recursive call per element: what the faster walk must equal."""
+    from labelspec.strictjson import JsonNumber, TooDeep
+
+    if isinstance(value, JsonNumber):
+        return int(value) if not any(c in value for c in ".eE") else float(value)
+    if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
+        raise TooDeep(f"arrays or objects nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, list):
+        return [_plain_reference(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_reference(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+number_texts = st.sampled_from(["0", "-0", "7", "-12", "1.0", "1.50", "2e3", "2E-3", "-0.0", "1" + "0" * 30])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.sampled_from(["null", "true", "false"]) | number_texts | st.text(max_size=4).map(json.dumps),
+                    lambda inner: st.lists(inner, max_size=4).map(lambda xs: "[" + ",".join(xs) + "]")
+                    | st.dictionaries(st.text(max_size=3), inner, max_size=3).map(
+                        lambda d: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in d.items()) + "}"),
+                    max_leaves=12),
+       st.integers(0, MAX_DEPTH))
+def test_plain_walks_as_it_did(text: str, depth: int) -> None:
+    """The walk that converts a span list's offsets in one loop gives the same values, the same int/float
+    types (the JSON text says which) and the same depth error as one call per element, at any starting depth."""
+    from labelspec.strictjson import plain
+
+    value = strict_decoder().decode(text)
+    want, got = _outcome(lambda _: _plain_reference(value, depth), ""), _outcome(lambda _: plain(value, depth), "")
+    assert got == want
+    if got[0] == "value":
+        assert json.dumps(got[1]) == json.dumps(want[1])  # 1 and 1.0 stay apart
