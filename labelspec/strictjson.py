@@ -84,7 +84,7 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _number(text: JsonNumber) -> int | float:
-    return int(text) if "." not in text and "e" not in text and "E" not in text else float(text)
+    return int(text) if text.is_integer else float(text)
 
 
 #: JSON's whitespace (RFC 8259): what ``json``'s decoder skips around a value.
