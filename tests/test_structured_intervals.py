@@ -107,7 +107,7 @@ def _assert_replicates_equal(fns: dict[str, Callable[[np.ndarray], np.ndarray]],
 
 def test_item_draws_are_the_item_bootstrap() -> None:
     """Each replicate picks as many items as there are, with replacement: whole counts summing to n, each item
-    picked once on average; the same seed gives the same draws, in chunks of any size."""
+    picked once on average with a binomial spread; drawn a chunk at a time, and the same seed draws the same."""
     blocks = Blocks(np.arange(300) % 150, 150, True)
     chunks = list(draws(BOOT, blocks))
     assert len(chunks) > 1  # chunks of _DRAW_CELLS // 150 replicates
