@@ -329,8 +329,11 @@ def test_first_error_intervals_match_the_recomputing_bootstrap(task_name: str) -
 
 def test_attribution_intervals_match_the_recomputing_bootstrap() -> None:
     task, frame, _ = _trajectory("attribution")
+    from labelspec.check.trajectory_intervals import attribution_intervals
+
     point = structured._attribution_point(task, frame)
-    fast = structured._attribution_intervals(task, frame, point, BOOT)
+    item, _, agent, step = structured._attribution_arrays(task, frame)
+    fast = attribution_intervals(item, agent, step, point, BOOT)
     slow = _recomputed_interval(frame, lambda rows, _: structured._attribution_point(task, rows), point, BOOT)
     assert set(fast) == set(point)
     for name in fast:

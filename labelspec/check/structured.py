@@ -62,8 +62,10 @@ def _attribution_arrays(task: Task, frame: pd.DataFrame) -> tuple[np.ndarray, ..
     return item, annotator, agent, step
 
 
-def _attribution_point(task: Task, frame: pd.DataFrame) -> dict[str, Estimate]:
-    r = attribution_agreement(*_attribution_arrays(task, frame))
+def _attribution_point(task: Task, frame: pd.DataFrame, arrays: tuple[np.ndarray, ...] | None = None
+                       ) -> dict[str, Estimate]:
+    """``arrays``: ``_attribution_arrays(task, frame)`` when the caller has them already."""
+    r = attribution_agreement(*(arrays if arrays is not None else _attribution_arrays(task, frame)))
     return {"attribution_agent_alpha": r.agent_alpha, "percent_agreement": r.agent_percent,
             "attribution_agent_step_alpha": r.agent_step_alpha,
             "attribution_agent_step_percent": r.agent_step_percent}
@@ -168,15 +170,10 @@ def _structured_agreement(task: Task, scored: pd.DataFrame, lengths: dict[str, i
         point = ranking_point(ranked)
         intervals = lambda p: ranking_intervals(ranked, p, boot)  # noqa: E731
     else:
-        point = _attribution_point(task, scored)
-        intervals = lambda p: _attribution_intervals(task, scored, p, boot)  # noqa: E731
+        arrays = _attribution_arrays(task, scored)  # each distinct value parsed once, for both
+        point = _attribution_point(task, scored, arrays)
+        intervals = lambda p: attribution_intervals(arrays[0], arrays[2], arrays[3], p, boot)  # noqa: E731
     return (intervals(point) if boot.replicates else point), per_label, details
-
-
-def _attribution_intervals(task: Task, frame: pd.DataFrame, point: dict[str, Estimate], boot: BootstrapPolicy
-                           ) -> dict[str, Estimate]:
-    item, _, agent, step = _attribution_arrays(task, frame)
-    return attribution_intervals(item, agent, step, point, boot)
 
 
 def _scored(task: Task, frame: pd.DataFrame, gold_units: set[str], lengths: dict[str, int],
